@@ -1,0 +1,15 @@
+//! terraform-provider-crdb: a Terraform/OpenTofu provider (plugin protocol 5) that deploys one
+//! secure CockroachDB cluster across several Kubernetes clusters.
+
+/// Code generated from `proto/` at build time.
+pub mod proto {
+    #![allow(clippy::all, clippy::pedantic)]
+    pub mod tfplugin5 {
+        tonic::include_proto!("tfplugin5");
+    }
+    pub mod plugin {
+        tonic::include_proto!("plugin");
+    }
+}
+
+pub mod protocol;
