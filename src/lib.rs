@@ -12,4 +12,5 @@ pub mod proto {
     }
 }
 
+pub mod framework;
 pub mod protocol;

@@ -1,0 +1,285 @@
+//! Typed resource models: Rust structs whose fields mirror a schema's attributes, converted from
+//! and to `Value` by the `tf_model!` macro. `Attr<T>` keeps null and unknown apart from a value.
+use super::value::{Number, Value};
+use std::collections::BTreeMap;
+
+/// A configuration, plan or state attribute: absent, known only after apply, or a value.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Attr<T> {
+    #[default]
+    Null,
+    Unknown,
+    Known(T),
+}
+
+impl<T> Attr<T> {
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Attr::Known(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn into_known(self) -> Option<T> {
+        match self {
+            Attr::Known(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Attr::Null)
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Attr::Unknown)
+    }
+}
+
+impl<T> From<Option<T>> for Attr<T> {
+    fn from(option: Option<T>) -> Self {
+        option.map_or(Attr::Null, Attr::Known)
+    }
+}
+
+/// A value that does not fit the model: always a provider bug, since Terraform checked the
+/// value against the same schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelError {
+    pub path: Vec<String>,
+    pub message: String,
+}
+
+impl ModelError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ModelError {
+            path: Vec::new(),
+            message: message.into(),
+        }
+    }
+
+    pub fn within(mut self, field: &str) -> Self {
+        self.path.insert(0, field.to_string());
+        self
+    }
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.join("."), self.message)
+    }
+}
+
+pub trait FromValue: Sized {
+    fn from_value(value: &Value) -> Result<Self, ModelError>;
+}
+
+pub trait ToValue {
+    fn to_value(&self) -> Value;
+}
+
+impl<T: FromValue> FromValue for Attr<T> {
+    fn from_value(value: &Value) -> Result<Self, ModelError> {
+        Ok(match value {
+            Value::Null => Attr::Null,
+            Value::Unknown => Attr::Unknown,
+            other => Attr::Known(T::from_value(other)?),
+        })
+    }
+}
+
+impl<T: ToValue> ToValue for Attr<T> {
+    fn to_value(&self) -> Value {
+        match self {
+            Attr::Null => Value::Null,
+            Attr::Unknown => Value::Unknown,
+            Attr::Known(v) => v.to_value(),
+        }
+    }
+}
+
+/// Raw values, for parts of a model that are passed through whole (such as a `timeouts` block).
+impl FromValue for Value {
+    fn from_value(value: &Value) -> Result<Self, ModelError> {
+        Ok(value.clone())
+    }
+}
+
+impl ToValue for Value {
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl FromValue for String {
+    fn from_value(value: &Value) -> Result<Self, ModelError> {
+        value
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ModelError::new("expected a string"))
+    }
+}
+
+impl ToValue for String {
+    fn to_value(&self) -> Value {
+        Value::String(self.clone())
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: &Value) -> Result<Self, ModelError> {
+        match value {
+            Value::Bool(b) => Ok(*b),
+            _ => Err(ModelError::new("expected a bool")),
+        }
+    }
+}
+
+impl ToValue for bool {
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl FromValue for i64 {
+    fn from_value(value: &Value) -> Result<Self, ModelError> {
+        match value {
+            Value::Number(n) => n
+                .as_i64()
+                .ok_or_else(|| ModelError::new(format!("expected a whole number, got {n}"))),
+            _ => Err(ModelError::new("expected a number")),
+        }
+    }
+}
+
+impl ToValue for i64 {
+    fn to_value(&self) -> Value {
+        Value::Number(Number::Int(*self))
+    }
+}
+
+impl<T: FromValue> FromValue for Vec<T> {
+    fn from_value(value: &Value) -> Result<Self, ModelError> {
+        match value {
+            Value::List(items) | Value::Set(items) | Value::Tuple(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| T::from_value(item).map_err(|e| e.within(&i.to_string())))
+                .collect(),
+            _ => Err(ModelError::new("expected a list")),
+        }
+    }
+}
+
+impl<T: ToValue> ToValue for Vec<T> {
+    fn to_value(&self) -> Value {
+        Value::List(self.iter().map(ToValue::to_value).collect())
+    }
+}
+
+impl<T: FromValue> FromValue for BTreeMap<String, T> {
+    fn from_value(value: &Value) -> Result<Self, ModelError> {
+        match value {
+            Value::Map(entries) | Value::Object(entries) => entries
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), T::from_value(v).map_err(|e| e.within(k))?)))
+                .collect(),
+            _ => Err(ModelError::new("expected a map")),
+        }
+    }
+}
+
+impl<T: ToValue> ToValue for BTreeMap<String, T> {
+    fn to_value(&self) -> Value {
+        Value::Map(
+            self.iter()
+                .map(|(k, v)| (k.clone(), v.to_value()))
+                .collect(),
+        )
+    }
+}
+
+/// Declares a model struct whose field names are its attribute names, with conversions from
+/// and to `Value`.
+#[macro_export]
+macro_rules! tf_model {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$field_meta:meta])* $field_vis:vis $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $( $(#[$field_meta])* $field_vis $field: $ty ),*
+        }
+
+        impl $crate::framework::model::FromValue for $name {
+            fn from_value(
+                value: &$crate::framework::Value,
+            ) -> Result<Self, $crate::framework::model::ModelError> {
+                let attrs = value.as_object().ok_or_else(|| {
+                    $crate::framework::model::ModelError::new("expected an object")
+                })?;
+                Ok(Self {
+                    $( $field: {
+                        let v = attrs
+                            .get(stringify!($field))
+                            .unwrap_or(&$crate::framework::Value::Null);
+                        $crate::framework::model::FromValue::from_value(v)
+                            .map_err(|e| e.within(stringify!($field)))?
+                    } ),*
+                })
+            }
+        }
+
+        impl $crate::framework::model::ToValue for $name {
+            fn to_value(&self) -> $crate::framework::Value {
+                $crate::framework::Value::Object(::std::collections::BTreeMap::from([
+                    $( (
+                        stringify!($field).to_string(),
+                        $crate::framework::model::ToValue::to_value(&self.$field),
+                    ) ),*
+                ]))
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::tf_model! {
+        #[derive(Debug, PartialEq)]
+        struct Example {
+            name: Attr<String>,
+            replicas: Attr<i64>,
+            zones: Attr<Vec<Attr<String>>>,
+            labels: Attr<BTreeMap<String, String>>,
+        }
+    }
+
+    #[test]
+    fn models_round_trip_nulls_unknowns_and_values() {
+        let model = Example {
+            name: Attr::Known("main".into()),
+            replicas: Attr::Unknown,
+            zones: Attr::Known(vec![Attr::Known("a".into()), Attr::Unknown]),
+            labels: Attr::Null,
+        };
+        let value = model.to_value();
+        assert_eq!(value.attr("replicas"), &Value::Unknown);
+        assert_eq!(Example::from_value(&value).unwrap(), model);
+    }
+
+    #[test]
+    fn mismatches_name_the_field() {
+        let value = Value::Object(BTreeMap::from([(
+            "replicas".to_string(),
+            Value::string("x"),
+        )]));
+        let err = Example::from_value(&value).unwrap_err();
+        assert_eq!(err.path, vec!["replicas".to_string()]);
+    }
+}

@@ -1,0 +1,148 @@
+//! The `timeouts { create = "30m" ... }` block users know from other providers.
+use super::diag::{AttributePath, Diagnostics};
+use super::schema::{Attribute, Block};
+use super::types::Type;
+use super::value::Value;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Read,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Read => "read",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
+/// The schema of a `timeouts` block offering the given operations.
+pub fn block(operations: &[Operation]) -> Block {
+    operations.iter().fold(
+        Block::new(
+            "Time limits for each operation, as Go durations such as `30s`, `20m` or `1h30m`.",
+        ),
+        |block, op| {
+            let description = match op {
+                Operation::Create => "How long creation may take before it fails.",
+                Operation::Read => "How long reading the live objects may take.",
+                Operation::Update => "How long an update (scale, upgrade, repair) may take.",
+                Operation::Delete => {
+                    "How long deletion may take, including waiting for the namespace to disappear."
+                }
+            };
+            block.attribute(Attribute::optional(
+                op.attribute(),
+                Type::String,
+                description,
+            ))
+        },
+    )
+}
+
+/// The limit for `operation` from a resource's `timeouts` block value, or `default`.
+pub fn limit(timeouts: &Value, operation: Operation, default: Duration) -> Duration {
+    match timeouts.attr(operation.attribute()).as_str() {
+        Some(text) => parse_duration(text).unwrap_or(default),
+        None => default,
+    }
+}
+
+/// Adds a diagnostic for each unparsable duration in a `timeouts` block value.
+pub fn validate(timeouts: &Value, diags: &mut Diagnostics) {
+    let Some(attrs) = timeouts.as_object() else {
+        return;
+    };
+    for (name, value) in attrs {
+        if let Value::String(text) = value {
+            if let Err(why) = parse_duration(text) {
+                diags.attribute_error(
+                    AttributePath::root("timeouts").attr(name),
+                    "Invalid duration",
+                    format!("{text:?} is not a duration: {why}. Use forms like \"90s\", \"20m\" or \"1h30m\"."),
+                );
+            }
+        }
+    }
+}
+
+/// Parses Go-style durations: a sequence of `<number><unit>` with units h, m, s, ms.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("it is empty".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("{rest:?} has no unit"))?;
+        if digits == 0 {
+            return Err(format!("expected a number at {rest:?}"));
+        }
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{:?} is not a number", &rest[..digits]))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            other => return Err(format!("unknown unit {other:?}")),
+        };
+        total += Duration::from_secs_f64(number * seconds);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn parses_go_durations() {
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        for bad in ["", "10", "m", "5 minutes", "3d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn limits_fall_back_to_the_default_and_bad_values_get_a_diagnostic() {
+        let timeouts = Value::Object(BTreeMap::from([
+            ("create".to_string(), Value::string("2m")),
+            ("delete".to_string(), Value::string("soon")),
+        ]));
+        let default = Duration::from_secs(600);
+        assert_eq!(
+            limit(&timeouts, Operation::Create, default),
+            Duration::from_secs(120)
+        );
+        assert_eq!(limit(&timeouts, Operation::Update, default), default);
+        let mut diags = Diagnostics::new();
+        validate(&timeouts, &mut diags);
+        assert_eq!(diags.0.len(), 1);
+        assert_eq!(
+            diags.0[0].path.as_ref().unwrap().to_string(),
+            "timeouts.delete"
+        );
+    }
+}
