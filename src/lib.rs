@@ -12,4 +12,6 @@ pub mod proto {
     }
 }
 
+pub mod logging;
+pub mod plugin;
 pub mod protocol;
