@@ -13,4 +13,6 @@ pub mod proto {
 }
 
 pub mod framework;
+pub mod logging;
+pub mod plugin;
 pub mod protocol;

@@ -1,0 +1,252 @@
+//! go-plugin AutoMTLS: the host hands us its client certificate (`PLUGIN_CLIENT_CERT`), we make a
+//! throwaway server certificate, publish it in the handshake line, and both sides pin each other.
+use std::fmt;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName as TlsName, ServerConfig, SignatureScheme};
+
+/// PEM of the host's client certificate; its presence switches AutoMTLS on.
+pub const CLIENT_CERT_KEY: &str = "PLUGIN_CLIENT_CERT";
+
+#[derive(Debug)]
+pub enum TlsSetupError {
+    /// `PLUGIN_CLIENT_CERT` held no parsable certificate.
+    ClientCertPem(String),
+    ServerCert(rcgen::Error),
+    Rustls(rustls::Error),
+}
+
+impl fmt::Display for TlsSetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ClientCertPem(why) => {
+                write!(f, "{CLIENT_CERT_KEY} is not a PEM certificate: {why}")
+            }
+            Self::ServerCert(error) => write!(f, "cannot generate the server certificate: {error}"),
+            Self::Rustls(error) => write!(f, "cannot configure TLS: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsSetupError {}
+
+/// The server side of AutoMTLS, ready to accept connections.
+pub struct AutoMtls {
+    /// DER of our certificate, published (base64) in the handshake line.
+    pub server_cert_der: CertificateDer<'static>,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AutoMtls {
+    /// Builds a server that requires the client to present exactly a certificate from
+    /// `client_cert_pem`.
+    pub fn new(client_cert_pem: &str) -> Result<Self, TlsSetupError> {
+        let expected = parse_client_certs(client_cert_pem)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let (server_cert_der, server_key) = generate_server_cert()?;
+        let verifier = PinnedClientCert {
+            expected,
+            algorithms: provider.signature_verification_algorithms,
+        };
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(TlsSetupError::Rustls)?
+            .with_client_cert_verifier(Arc::new(verifier))
+            .with_single_cert(vec![server_cert_der.clone()], server_key)
+            .map_err(TlsSetupError::Rustls)?;
+        // grpc-go (Terraform >= 1.10 era) refuses a TLS server that does not select h2 by ALPN.
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Self {
+            server_cert_der,
+            config: Arc::new(config),
+        })
+    }
+}
+
+fn parse_client_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| TlsSetupError::ClientCertPem(error.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::ClientCertPem("no CERTIFICATE block".into()));
+    }
+    Ok(certs)
+}
+
+/// A fresh self-signed P-256 certificate for `localhost`, shaped like the one go-plugin makes
+/// for itself (CA flag, server and client auth), since that is what Go hosts are known to
+/// accept when they pin it as their only root.
+pub fn generate_server_cert(
+) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), TlsSetupError> {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(TlsSetupError::ServerCert)?;
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_owned()]).map_err(TlsSetupError::ServerCert)?;
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, "localhost");
+    name.push(DnType::OrganizationName, "terraform-provider-crdb");
+    params.distinguished_name = name;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    // The host checks validity once, when it connects; tolerate a little clock skew.
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::minutes(5);
+    params.not_after = now + time::Duration::days(365);
+    let cert = params
+        .self_signed(&key)
+        .map_err(TlsSetupError::ServerCert)?;
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    Ok((cert.der().clone(), key_der))
+}
+
+/// Accepts a client only if its end-entity certificate is byte-for-byte one we were given.
+///
+/// webpki's standard verifier cannot be used: go-plugin's client certificate is self-signed
+/// with the CA flag set, which webpki rejects as "CA used as end entity". Pinning the exact DER
+/// is stricter than chain building anyway; the handshake signatures are still verified, so a
+/// peer must hold the private key, not just a copy of the certificate.
+#[derive(Debug)]
+struct PinnedClientCert {
+    expected: Vec<CertificateDer<'static>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for PinnedClientCert {
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[TlsName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if self
+            .expected
+            .iter()
+            .any(|cert| cert.as_ref() == end_entity.as_ref())
+        {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            tracing::warn!("refused a TLS client whose certificate is not the host's");
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The ring provider, for callers (tests, a client) that need the same algorithms.
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::*;
+
+    #[test]
+    fn server_cert_is_for_localhost_with_both_auth_usages() {
+        let (der, _) = generate_server_cert().unwrap();
+        let (_, cert) = X509Certificate::from_der(der.as_ref()).unwrap();
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        assert!(san
+            .value
+            .general_names
+            .iter()
+            .any(|name| matches!(name, GeneralName::DNSName("localhost"))));
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.server_auth && eku.client_auth);
+        assert!(cert.is_ca());
+        assert!(cert.validity().is_valid());
+        assert_eq!(
+            cert.public_key()
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok()),
+            Some(oid_registry::OID_EC_P256)
+        );
+    }
+
+    #[test]
+    fn every_server_cert_is_fresh() {
+        assert_ne!(
+            generate_server_cert().unwrap().0,
+            generate_server_cert().unwrap().0
+        );
+    }
+
+    #[test]
+    fn client_pem_must_hold_a_certificate() {
+        assert!(matches!(
+            AutoMtls::new("not pem"),
+            Err(TlsSetupError::ClientCertPem(_))
+        ));
+        let host = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let mtls = AutoMtls::new(&host.cert.pem()).unwrap();
+        assert_eq!(mtls.config.alpn_protocols, vec![b"h2".to_vec()]);
+    }
+
+    #[test]
+    fn verifier_pins_the_exact_certificate() {
+        let host = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let stranger = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let verifier = PinnedClientCert {
+            expected: parse_client_certs(&host.cert.pem()).unwrap(),
+            algorithms: crypto_provider().signature_verification_algorithms,
+        };
+        assert!(verifier.client_auth_mandatory());
+        let now = UnixTime::now();
+        assert!(verifier
+            .verify_client_cert(host.cert.der(), &[], now)
+            .is_ok());
+        assert!(verifier
+            .verify_client_cert(stranger.cert.der(), &[], now)
+            .is_err());
+    }
+}
