@@ -12,4 +12,5 @@ pub mod proto {
     }
 }
 
+pub mod cockroach;
 pub mod protocol;
