@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 use time::{Duration, OffsetDateTime};
 
 use super::crypto::random_serial;
@@ -47,15 +49,11 @@ impl CertificateAuthority {
         })?;
 
         let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, ORGANIZATION);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationalUnitName, cluster_name);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "Cockroach CA");
+        params.distinguished_name = subject(&[
+            (DnType::OrganizationName, ORGANIZATION),
+            (DnType::OrganizationalUnitName, cluster_name),
+            (DnType::CommonName, "Cockroach CA"),
+        ]);
         // Path length 0: this CA signs node and client certificates directly and has no business creating other CAs.
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
@@ -111,6 +109,16 @@ impl fmt::Debug for CertificateAuthority {
             .field("key_pem", &REDACTED)
             .finish()
     }
+}
+
+/// A name with exactly `attributes`, in order. (The default name starts with rcgen's placeholder CN, which would
+/// stay first even when overwritten.)
+pub(crate) fn subject(attributes: &[(DnType, &str)]) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    for (kind, value) in attributes {
+        name.push(kind.clone(), *value);
+    }
+    name
 }
 
 fn validate_cluster_name(name: &str) -> Result<(), PkiError> {

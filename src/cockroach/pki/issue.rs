@@ -7,7 +7,7 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-use super::authority::{CertificateAuthority, ORGANIZATION};
+use super::authority::{subject, CertificateAuthority, ORGANIZATION};
 use super::error::PkiError;
 use super::KeyPairPem;
 
@@ -100,12 +100,10 @@ fn issue(
     let (not_before, not_after) = signer.leaf_validity(validity, now)?;
 
     let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, ORGANIZATION);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
+    params.distinguished_name = subject(&[
+        (DnType::OrganizationName, ORGANIZATION),
+        (DnType::CommonName, common_name),
+    ]);
     params.subject_alt_names = subject_alt_names;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![

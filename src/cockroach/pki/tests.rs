@@ -230,6 +230,7 @@ fn root_client_certificate_has_cn_root_and_only_client_auth() {
     assert_leaf_of(&ca, &root);
     with_cert(&root.cert_pem, |cert| {
         assert_eq!(common_names(cert), ["root"]);
+        assert_eq!(cert.subject().to_string(), "O=Cockroach, CN=root");
         let eku = cert
             .extended_key_usage()
             .unwrap()
