@@ -41,12 +41,16 @@ impl CertificateAuthority {
             ));
         }
         let now = whole_seconds(now);
-        let not_after = now.checked_add(validity).ok_or_else(|| {
-            PkiError::invalid(
-                "validity",
-                format!("{validity} from now is beyond any date"),
-            )
-        })?;
+        // X.509 dates stop at year 9999 (GeneralizedTime has four digits).
+        let not_after = now
+            .checked_add(validity)
+            .filter(|end| end.year() <= 9999)
+            .ok_or_else(|| {
+                PkiError::invalid(
+                    "validity",
+                    format!("{validity} from now ends after the year 9999"),
+                )
+            })?;
 
         let mut params = CertificateParams::default();
         params.distinguished_name = subject(&[

@@ -699,3 +699,24 @@ fn debug_output_never_shows_private_keys() {
         );
     }
 }
+
+#[test]
+fn absurd_validities_are_errors_not_panics() {
+    for validity in [Duration::days(365 * 9000), Duration::MAX] {
+        let error = CertificateAuthority::generate("main", validity, NOW).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                PkiError::InvalidInput {
+                    what: "validity",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+    let ca = generated_ca();
+    // Clamped to the CA, so even an absurd request yields a usable certificate.
+    let root = issue_client_certificate(&ca, "root", Duration::MAX, NOW).unwrap();
+    assert_eq!(not_after(&root.cert_pem), not_after(ca.cert_pem()));
+}
