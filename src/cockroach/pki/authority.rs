@@ -58,7 +58,8 @@ impl CertificateAuthority {
             (DnType::OrganizationalUnitName, cluster_name),
             (DnType::CommonName, "Cockroach CA"),
         ]);
-        // Path length 0: this CA signs node and client certificates directly and has no business creating other CAs.
+        // Path length 0 (`cockroach cert create-ca` allows 1): this CA signs node and client certificates directly
+        // and has no business creating other CAs.
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,

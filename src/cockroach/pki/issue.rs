@@ -122,7 +122,9 @@ fn issue(
     })
 }
 
-/// CockroachDB's rule for SQL user names, which it compares with the certificate's CN after lowercasing the name.
+/// CockroachDB's rule for creating SQL user names (`^[\p{Ll}0-9_][-\p{Ll}0-9_.]*$`, at most 63 bytes). It folds
+/// the names users log in with to lowercase before comparing them with the certificate's CN, so an uppercase CN
+/// could never match.
 fn validate_sql_user(user: &str) -> Result<(), PkiError> {
     let allowed_first = |c: char| c.is_lowercase() || c.is_ascii_digit() || c == '_';
     let allowed_rest = |c: char| allowed_first(c) || c == '.' || c == '-';
@@ -135,6 +137,13 @@ fn validate_sql_user(user: &str) -> Result<(), PkiError> {
                 "`{user}` is not a CockroachDB user name: up to 63 bytes of lowercase letters, digits, `_`, `.` and \
                  `-`, not starting with `.` or `-`"
             ),
+        ));
+    }
+    if user == NODE_PRINCIPAL {
+        // A client certificate with CN=node would carry the nodes' own privileges.
+        return Err(PkiError::invalid(
+            "user",
+            "`node` is reserved for the nodes' own certificates",
         ));
     }
     Ok(())
@@ -186,7 +195,16 @@ mod tests {
         for good in ["root", "app_user", "_svc", "9lives", "jean.luc-p", "zoë"] {
             assert!(validate_sql_user(good).is_ok(), "{good}");
         }
-        for bad in ["", "Root", "-x", ".x", "a b", "a/b", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Root",
+            "-x",
+            ".x",
+            "a b",
+            "a/b",
+            "node",
+            &"a".repeat(64),
+        ] {
             assert!(validate_sql_user(bad).is_err(), "{bad}");
         }
     }
