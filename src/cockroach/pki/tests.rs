@@ -720,3 +720,12 @@ fn absurd_validities_are_errors_not_panics() {
     let root = issue_client_certificate(&ca, "root", Duration::MAX, NOW).unwrap();
     assert_eq!(not_after(&root.cert_pem), not_after(ca.cert_pem()));
 }
+
+#[test]
+fn user_ca_without_key_identifier_or_key_usage_works_and_leaves_point_at_nothing() {
+    let cert_pem = include_str!("testdata/openssl-no-ski-ca.crt");
+    let node = assert_issues_working_certificates(cert_pem, P384_SEC1, LATER);
+    with_cert(&node.cert_pem, |cert| {
+        assert_eq!(key_identifiers(cert).1, None)
+    });
+}
