@@ -12,6 +12,7 @@ pub mod proto {
     }
 }
 
+pub mod cockroach;
 pub mod framework;
 pub mod logging;
 pub mod plugin;

@@ -1,0 +1,124 @@
+//! Errors, worded for a Terraform diagnostic and free of key material.
+
+use std::fmt;
+
+/// Which input of a user-provided CA is wrong, so the resource can attach the diagnostic to that attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaAttribute {
+    Certificate,
+    PrivateKey,
+}
+
+impl CaAttribute {
+    /// The attribute's name in the `crdb_multiregion_cluster` schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            CaAttribute::Certificate => "ca_certificate",
+            CaAttribute::PrivateKey => "ca_private_key",
+        }
+    }
+}
+
+/// Why a CA was refused. Lets callers and tests branch without parsing the sentence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaProblem {
+    /// Not PEM, not the expected PEM block, or not decodable DER.
+    Unreadable,
+    /// A password-protected key: the provider has nowhere to get the password from.
+    Encrypted,
+    /// Not RSA nor ECDSA P-256/P-384.
+    UnsupportedKeyType,
+    /// basicConstraints CA:true is missing, or keyUsage forbids signing certificates.
+    NotACa,
+    NotYetValid,
+    Expired,
+    /// The private key does not belong to the certificate.
+    KeyMismatch,
+    /// The subject cannot be written back byte for byte as the issuer of the certificates we sign, so they would not
+    /// chain to it (for example a subject that repeats an attribute type, like two `DC=` or `OU=`).
+    UnsupportedSubject,
+}
+
+/// A CA the provider cannot use, with the attribute to blame and a sentence for the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaError {
+    pub attribute: CaAttribute,
+    pub problem: CaProblem,
+    pub message: String,
+}
+
+impl CaError {
+    pub(crate) fn certificate(problem: CaProblem, message: impl Into<String>) -> Self {
+        Self {
+            attribute: CaAttribute::Certificate,
+            problem,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn private_key(problem: CaProblem, message: impl Into<String>) -> Self {
+        Self {
+            attribute: CaAttribute::PrivateKey,
+            problem,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for CaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.attribute.name(), self.message)
+    }
+}
+
+impl std::error::Error for CaError {}
+
+/// Failure to generate or issue a certificate, or to read one for inspection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PkiError {
+    /// An input that cannot go into a certificate as given; `what` names it (`user`, `zone`, `validity`...).
+    InvalidInput { what: &'static str, reason: String },
+    /// The CA cannot sign: expired or not yet valid at `now`, or no longer loads (a CA edited in state by hand).
+    Ca(CaError),
+    /// A certificate given for inspection could not be read.
+    UnreadableCertificate(String),
+    /// rcgen refused to build or sign a certificate.
+    Signing(String),
+}
+
+impl PkiError {
+    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+        PkiError::InvalidInput {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn signing(error: rcgen::Error) -> Self {
+        // rcgen's messages describe the failure, never the key.
+        PkiError::Signing(error.to_string())
+    }
+}
+
+impl fmt::Display for PkiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PkiError::InvalidInput { what, reason } => write!(f, "invalid {what}: {reason}"),
+            PkiError::Ca(error) => write!(f, "the CA cannot be used: {error}"),
+            PkiError::UnreadableCertificate(reason) => {
+                write!(f, "the certificate cannot be read: {reason}")
+            }
+            PkiError::Signing(reason) => {
+                write!(f, "the certificate could not be created: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PkiError {}
+
+impl From<CaError> for PkiError {
+    fn from(error: CaError) -> Self {
+        PkiError::Ca(error)
+    }
+}
