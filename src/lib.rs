@@ -17,3 +17,4 @@ pub mod framework;
 pub mod logging;
 pub mod plugin;
 pub mod protocol;
+pub mod resources;

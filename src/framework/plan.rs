@@ -46,13 +46,16 @@ fn apply_defaults_and_unknowns(block: &Block, prior: &Value, config: &Value, pla
 }
 
 /// On update, a computed attribute the configuration leaves unset may change with the rest of
-/// the resource, so it is unknown unless the schema says its prior value stands.
+/// the resource, so it is unknown unless the schema says its prior value stands. A prior value
+/// that was never computed (state adopted by import) is always computed anew.
 fn mark_changing_computed_unknown(block: &Block, config: &Value, planned: &mut Value) {
     for attr in &block.attributes {
+        let keeps_prior =
+            attr.has(PlanModifier::KeepPriorValueWhenUnset) && !planned.attr(attr.name).is_null();
         if attr.is_computed()
             && attr.default.is_none()
             && config.attr(attr.name).is_null()
-            && !attr.has(PlanModifier::KeepPriorValueWhenUnset)
+            && !keeps_prior
         {
             planned.set_attr(attr.name, Value::Unknown);
         }
@@ -145,6 +148,16 @@ mod tests {
         assert_eq!(planned.attr("id"), &Value::string("id-1"));
         assert_eq!(planned.attr("revision"), &Value::Unknown);
         assert!(replacement_paths(&block(), &prior, &planned).is_empty());
+    }
+
+    #[test]
+    fn imported_state_computes_what_it_never_had() {
+        let mut prior = state("a", "v0");
+        prior.set_attr("id", Value::Null);
+        let mut proposed = prior.clone();
+        proposed.set_attr("image", Value::string("v1"));
+        let planned = plan_state(&block(), &prior, &proposed, &config("a", "v1"));
+        assert_eq!(planned.attr("id"), &Value::Unknown);
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod handshake;
 pub mod incoming;
 pub mod lifecycle;
 pub mod listener;
+mod p521;
 pub mod services;
 pub mod tls;
 

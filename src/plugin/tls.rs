@@ -55,7 +55,7 @@ impl AutoMtls {
         let (server_cert_der, server_key) = generate_server_cert()?;
         let verifier = PinnedClientCert {
             expected,
-            algorithms: provider.signature_verification_algorithms,
+            algorithms: super::p521::with_p521(provider.signature_verification_algorithms),
         };
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])

@@ -1,24 +1,126 @@
-//! The tfplugin5 `Provider` gRPC service. (Skeleton: every RPC answers UNIMPLEMENTED until the
-//! framework lands.)
+//! The tfplugin5 `Provider` gRPC service: decodes each request with the resource's schema, calls
+//! the framework, and encodes the answer. Terraform's rules on plans and applied states are
+//! enforced here once, for every resource.
+mod registry;
+
+use crate::framework::diag::Diagnostics;
+use crate::framework::{json, msgpack, plan, OperationContext, PlanRequest, Value};
 use crate::proto::tfplugin5 as pb;
+pub use registry::Registry;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 /// The provider as Terraform sees it over gRPC.
-#[derive(Default)]
 pub struct ProviderService {
+    registry: Registry,
     /// Cancelled by the `Stop` RPC: in-flight operations watch it and return early.
     stop: CancellationToken,
 }
 
-impl ProviderService {
-    pub fn new() -> Self {
-        Self::default()
+impl Default for ProviderService {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-fn todo_rpc<T>() -> Result<Response<T>, Status> {
-    Err(Status::unimplemented("not implemented yet"))
+impl ProviderService {
+    pub fn new() -> Self {
+        Self::with_registry(Registry::crdb())
+    }
+
+    pub fn with_registry(registry: Registry) -> Self {
+        ProviderService {
+            registry,
+            stop: CancellationToken::new(),
+        }
+    }
+
+    fn context(&self, private: Vec<u8>) -> OperationContext {
+        OperationContext {
+            stop: self.stop.clone(),
+            private,
+        }
+    }
+}
+
+fn dynamic(bytes: Vec<u8>) -> Option<pb::DynamicValue> {
+    Some(pb::DynamicValue {
+        msgpack: bytes,
+        json: Vec::new(),
+    })
+}
+
+fn msgpack_of(value: &Option<pb::DynamicValue>) -> &[u8] {
+    value.as_ref().map(|v| v.msgpack.as_slice()).unwrap_or(&[])
+}
+
+/// Decodes a request value, turning a mismatch into a diagnostic rather than a gRPC failure so
+/// the user sees which resource and attribute Terraform and the provider disagree on.
+fn decode(
+    value: &Option<pb::DynamicValue>,
+    entry: &registry::Entry,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<Value> {
+    match msgpack::decode(msgpack_of(value), &entry.value_type) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.error(
+                format!("Cannot decode the {what} of {}", entry.type_name()),
+                e.to_string(),
+            );
+            None
+        }
+    }
+}
+
+fn encode(
+    value: &Value,
+    entry: &registry::Entry,
+    diags: &mut Diagnostics,
+) -> Option<pb::DynamicValue> {
+    match msgpack::encode(value, &entry.value_type) {
+        Ok(bytes) => dynamic(bytes),
+        Err(e) => {
+            diags.error(
+                format!("Provider bug: cannot encode {} state", entry.type_name()),
+                e.to_string(),
+            );
+            None
+        }
+    }
+}
+
+/// Checks Terraform's rule that a provider returns every known planned value unchanged.
+fn check_applied_matches_plan(
+    planned: &Value,
+    applied: &Value,
+    path: &str,
+    diags: &mut Diagnostics,
+) {
+    match (planned, applied) {
+        (Value::Unknown, _) => {}
+        (Value::Object(p), Value::Object(a)) | (Value::Map(p), Value::Map(a)) => {
+            for (k, pv) in p {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                check_applied_matches_plan(pv, a.get(k).unwrap_or(&Value::Null), &child, diags);
+            }
+        }
+        (Value::List(p), Value::List(a)) if p.len() == a.len() => {
+            for (i, (pv, av)) in p.iter().zip(a).enumerate() {
+                check_applied_matches_plan(pv, av, &format!("{path}[{i}]"), diags);
+            }
+        }
+        (p, a) if p == a => {}
+        _ => diags.error(
+            "Provider bug: applied value differs from the plan",
+            format!("{path} was planned as one value and applied as another; please report this."),
+        ),
+    }
 }
 
 #[tonic::async_trait]
@@ -27,78 +129,304 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         _: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        tracing::debug!("GetSchema");
         Ok(Response::new(pb::get_provider_schema::Response {
-            provider: Some(pb::Schema {
-                version: 0,
-                block: Some(Default::default()),
+            provider: Some(registry::provider_schema().to_proto()),
+            resource_schemas: self
+                .registry
+                .entries()
+                .map(|e| (e.type_name().to_string(), e.schema.to_proto()))
+                .collect(),
+            data_source_schemas: Default::default(),
+            diagnostics: Vec::new(),
+            provider_meta: None,
+            server_capabilities: Some(pb::get_provider_schema::ServerCapabilities {
+                plan_destroy: true,
             }),
-            ..Default::default()
         }))
     }
+
     async fn prepare_provider_config(
         &self,
-        _: Request<pb::prepare_provider_config::Request>,
+        request: Request<pb::prepare_provider_config::Request>,
     ) -> Result<Response<pb::prepare_provider_config::Response>, Status> {
-        todo_rpc()
+        // The provider block has no settings; its config is echoed as Terraform requires.
+        let config = request.into_inner().config;
+        Ok(Response::new(pb::prepare_provider_config::Response {
+            prepared_config: config,
+            diagnostics: Vec::new(),
+        }))
     }
+
     async fn validate_resource_type_config(
         &self,
-        _: Request<pb::validate_resource_type_config::Request>,
+        request: Request<pb::validate_resource_type_config::Request>,
     ) -> Result<Response<pb::validate_resource_type_config::Response>, Status> {
-        todo_rpc()
+        let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ValidateResourceTypeConfig");
+        let mut diags = Diagnostics::new();
+        if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
+            if let Some(config) = decode(&request.config, entry, "configuration", &mut diags) {
+                entry.resource.validate(&config, &mut diags);
+            }
+        }
+        Ok(Response::new(pb::validate_resource_type_config::Response {
+            diagnostics: diags.to_proto(),
+        }))
     }
+
     async fn validate_data_source_config(
         &self,
-        _: Request<pb::validate_data_source_config::Request>,
+        request: Request<pb::validate_data_source_config::Request>,
     ) -> Result<Response<pb::validate_data_source_config::Response>, Status> {
-        todo_rpc()
+        let mut diags = Diagnostics::new();
+        diags.error(
+            "Unknown data source",
+            format!(
+                "This provider has no data source {:?}.",
+                request.into_inner().type_name
+            ),
+        );
+        Ok(Response::new(pb::validate_data_source_config::Response {
+            diagnostics: diags.to_proto(),
+        }))
     }
+
     async fn upgrade_resource_state(
         &self,
-        _: Request<pb::upgrade_resource_state::Request>,
+        request: Request<pb::upgrade_resource_state::Request>,
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
-        todo_rpc()
+        let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, version = request.version, "UpgradeResourceState");
+        let mut diags = Diagnostics::new();
+        let mut upgraded = None;
+        if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
+            let raw = request.raw_state.map(|r| r.json).unwrap_or_default();
+            if raw.is_empty() {
+                diags.error(
+                    "Unsupported state format",
+                    "The stored state is in the legacy flatmap format, which this provider never wrote.",
+                );
+            } else if request.version > entry.schema.version {
+                diags.error(
+                    "State written by a newer provider",
+                    format!(
+                        "{} state has schema version {}, this provider knows up to {}. Use the provider version that wrote it.",
+                        entry.type_name(), request.version, entry.schema.version
+                    ),
+                );
+            } else {
+                match serde_json::from_slice::<serde_json::Value>(&raw) {
+                    Err(e) => diags.error("Stored state is not valid JSON", e.to_string()),
+                    Ok(json_state) => {
+                        match entry.resource.upgrade_state(request.version, json_state) {
+                            Err(d) => diags.extend(d),
+                            Ok(current) => match json::from_json(&current, &entry.value_type, "") {
+                                Ok(value) => upgraded = encode(&value, entry, &mut diags),
+                                Err(e) => diags.error("Cannot read stored state", e.to_string()),
+                            },
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Response::new(pb::upgrade_resource_state::Response {
+            upgraded_state: upgraded,
+            diagnostics: diags.to_proto(),
+        }))
     }
+
     async fn configure(
         &self,
         _: Request<pb::configure::Request>,
     ) -> Result<Response<pb::configure::Response>, Status> {
-        todo_rpc()
+        Ok(Response::new(pb::configure::Response::default()))
     }
+
     async fn read_resource(
         &self,
-        _: Request<pb::read_resource::Request>,
+        request: Request<pb::read_resource::Request>,
     ) -> Result<Response<pb::read_resource::Response>, Status> {
-        todo_rpc()
+        let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ReadResource");
+        let mut diags = Diagnostics::new();
+        // Until a read succeeds, the answer is the current state: an absent new_state would
+        // tell Terraform the resource is gone.
+        let mut new_state = request.current_state.clone();
+        if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
+            if let Some(current) = decode(&request.current_state, entry, "state", &mut diags) {
+                let ctx = self.context(request.private.clone());
+                match entry.resource.read(&ctx, &current).await {
+                    Ok(Some(live)) => new_state = encode(&live, entry, &mut diags),
+                    Ok(None) => new_state = encode(&Value::Null, entry, &mut diags),
+                    Err(d) => diags.extend(d),
+                }
+            }
+        }
+        Ok(Response::new(pb::read_resource::Response {
+            new_state,
+            diagnostics: diags.to_proto(),
+            private: request.private,
+        }))
     }
+
     async fn plan_resource_change(
         &self,
-        _: Request<pb::plan_resource_change::Request>,
+        request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
-        todo_rpc()
+        let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "PlanResourceChange");
+        let mut diags = Diagnostics::new();
+        let mut response = pb::plan_resource_change::Response {
+            planned_private: request.prior_private.clone(),
+            ..Default::default()
+        };
+        let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) else {
+            response.diagnostics = diags.to_proto();
+            return Ok(Response::new(response));
+        };
+        let prior = decode(&request.prior_state, entry, "prior state", &mut diags);
+        let proposed = decode(
+            &request.proposed_new_state,
+            entry,
+            "proposed state",
+            &mut diags,
+        );
+        let config = decode(&request.config, entry, "configuration", &mut diags);
+        if let (Some(prior), Some(proposed), Some(config)) = (prior, proposed, config) {
+            if proposed.is_null() {
+                // A destroy plan: nothing to compute, but the resource may refuse it.
+                if !prior.is_null() {
+                    entry.resource.check_destroy(&prior, &mut diags);
+                }
+                response.planned_state = request.proposed_new_state;
+            } else {
+                let block = &entry.schema.block;
+                let mut planned = plan::plan_state(block, &prior, &proposed, &config);
+                let plan_request = PlanRequest {
+                    prior: &prior,
+                    config: &config,
+                };
+                entry
+                    .resource
+                    .modify_plan(&plan_request, &mut planned, &mut diags);
+                let replace = plan::replacement_paths(block, &prior, &planned);
+                if !replace.is_empty() {
+                    entry.resource.check_destroy(&prior, &mut diags);
+                }
+                response.requires_replace = replace.iter().map(|p| p.to_proto()).collect();
+                response.planned_state = encode(&planned, entry, &mut diags);
+            }
+        }
+        response.diagnostics = diags.to_proto();
+        Ok(Response::new(response))
     }
+
     async fn apply_resource_change(
         &self,
-        _: Request<pb::apply_resource_change::Request>,
+        request: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
-        todo_rpc()
+        let request = request.into_inner();
+        let mut diags = Diagnostics::new();
+        let mut response = pb::apply_resource_change::Response {
+            new_state: request.prior_state.clone(),
+            private: request.planned_private.clone(),
+            ..Default::default()
+        };
+        let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) else {
+            response.diagnostics = diags.to_proto();
+            return Ok(Response::new(response));
+        };
+        let prior = decode(&request.prior_state, entry, "prior state", &mut diags);
+        let planned = decode(&request.planned_state, entry, "planned state", &mut diags);
+        let (Some(prior), Some(planned)) = (prior, planned) else {
+            response.diagnostics = diags.to_proto();
+            return Ok(Response::new(response));
+        };
+        let ctx = self.context(request.planned_private.clone());
+        if planned.is_null() {
+            tracing::info!(type_name = %request.type_name, "deleting");
+            entry.resource.check_destroy(&prior, &mut diags);
+            if !diags.has_errors() {
+                diags.extend(entry.resource.delete(&ctx, &prior).await);
+            }
+            if !diags.has_errors() {
+                response.new_state = encode(&Value::Null, entry, &mut diags);
+            }
+        } else {
+            let outcome = if prior.is_null() {
+                tracing::info!(type_name = %request.type_name, "creating");
+                entry.resource.create(&ctx, &planned).await
+            } else {
+                tracing::info!(type_name = %request.type_name, "updating");
+                entry.resource.update(&ctx, &prior, &planned).await
+            };
+            diags.extend(outcome.diagnostics);
+            if !diags.has_errors() {
+                check_applied_matches_plan(&planned, &outcome.state, "", &mut diags);
+            }
+            response.private = outcome.private;
+            response.new_state = encode(&outcome.state, entry, &mut diags);
+        }
+        response.diagnostics = diags.to_proto();
+        Ok(Response::new(response))
     }
+
     async fn import_resource_state(
         &self,
-        _: Request<pb::import_resource_state::Request>,
+        request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        todo_rpc()
+        let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ImportResourceState");
+        let mut diags = Diagnostics::new();
+        let mut imported = Vec::new();
+        if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
+            match entry
+                .resource
+                .import(&self.context(Vec::new()), &request.id)
+                .await
+            {
+                Ok(state) => {
+                    if let Some(state) = encode(&state, entry, &mut diags) {
+                        imported.push(pb::import_resource_state::ImportedResource {
+                            type_name: request.type_name.clone(),
+                            state: Some(state),
+                            private: Vec::new(),
+                        });
+                    }
+                }
+                Err(d) => diags.extend(d),
+            }
+        }
+        Ok(Response::new(pb::import_resource_state::Response {
+            imported_resources: imported,
+            diagnostics: diags.to_proto(),
+        }))
     }
+
     async fn read_data_source(
         &self,
-        _: Request<pb::read_data_source::Request>,
+        request: Request<pb::read_data_source::Request>,
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
-        todo_rpc()
+        let mut diags = Diagnostics::new();
+        diags.error(
+            "Unknown data source",
+            format!(
+                "This provider has no data source {:?}.",
+                request.into_inner().type_name
+            ),
+        );
+        Ok(Response::new(pb::read_data_source::Response {
+            state: None,
+            diagnostics: diags.to_proto(),
+        }))
     }
+
     async fn stop(
         &self,
         _: Request<pb::stop::Request>,
     ) -> Result<Response<pb::stop::Response>, Status> {
+        tracing::info!("Stop requested: cancelling in-flight operations");
         self.stop.cancel();
         Ok(Response::new(pb::stop::Response::default()))
     }

@@ -1,0 +1,73 @@
+//! The resource types this provider serves, with their schemas computed once.
+use crate::framework::diag::Diagnostics;
+use crate::framework::{Block, Resource, Schema, Type};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct Entry {
+    pub resource: Arc<dyn Resource>,
+    pub schema: Schema,
+    pub value_type: Type,
+}
+
+impl Entry {
+    pub fn type_name(&self) -> &'static str {
+        self.resource.type_name()
+    }
+}
+
+pub struct Registry {
+    entries: BTreeMap<&'static str, Entry>,
+}
+
+impl Registry {
+    pub fn new(resources: Vec<Arc<dyn Resource>>) -> Self {
+        let entries = resources
+            .into_iter()
+            .map(|resource| {
+                let schema = resource.schema();
+                let value_type = schema.value_type();
+                (
+                    resource.type_name(),
+                    Entry {
+                        resource,
+                        schema,
+                        value_type,
+                    },
+                )
+            })
+            .collect();
+        Registry { entries }
+    }
+
+    /// Every resource type of the crdb provider.
+    pub fn crdb() -> Self {
+        Registry::new(crate::resources::all())
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    pub fn lookup(&self, type_name: &str, diags: &mut Diagnostics) -> Option<&Entry> {
+        let entry = self.entries.get(type_name);
+        if entry.is_none() {
+            diags.error(
+                "Unknown resource type",
+                format!("This provider has no resource type {type_name:?}."),
+            );
+        }
+        entry
+    }
+}
+
+/// The `provider "crdb" {}` block: every connection lives on the resources, so that a cluster
+/// created in the same configuration can be used before it exists.
+pub fn provider_schema() -> Schema {
+    Schema {
+        version: 0,
+        block: Block::new(
+            "The crdb provider has no settings: each `crdb_region` and `crdb_dns_link` carries its own Kubernetes connection.",
+        ),
+    }
+}

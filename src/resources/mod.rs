@@ -1,0 +1,10 @@
+//! The resource types of the crdb provider, one file each.
+pub mod multiregion_cluster;
+pub mod validate;
+
+use crate::framework::Resource;
+use std::sync::Arc;
+
+pub fn all() -> Vec<Arc<dyn Resource>> {
+    vec![Arc::new(multiregion_cluster::MultiregionCluster)]
+}

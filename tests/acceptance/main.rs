@@ -1,0 +1,3 @@
+//! Acceptance tests: the real `terraform` CLI drives the real provider binary.
+mod cluster;
+mod harness;
