@@ -16,7 +16,7 @@ pub(crate) const NODE_PRINCIPAL: &str = "node";
 
 pub(crate) const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// A client certificate for SQL user `user` (`root` for the cluster's own operations): CN=<user>, clientAuth.
+/// A client certificate for SQL user `user` (`root` for the cluster's own operations): `CN=<user>`, clientAuth.
 pub fn issue_client_certificate(
     ca: &CertificateAuthority,
     user: &str,
