@@ -93,7 +93,7 @@ fn generated_ca_refuses_bad_names_and_validities() {
             matches!(
                 error,
                 PkiError::InvalidInput {
-                    what: "cluster name",
+                    input: PkiInput::ClusterName,
                     ..
                 }
             ),
@@ -106,7 +106,7 @@ fn generated_ca_refuses_bad_names_and_validities() {
             matches!(
                 error,
                 PkiError::InvalidInput {
-                    what: "validity",
+                    input: PkiInput::Validity,
                     ..
                 }
             ),
@@ -123,7 +123,7 @@ fn absurd_validities_are_errors_not_panics() {
             matches!(
                 error,
                 PkiError::InvalidInput {
-                    what: "validity",
+                    input: PkiInput::Validity,
                     ..
                 }
             ),

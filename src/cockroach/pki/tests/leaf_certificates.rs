@@ -36,7 +36,13 @@ fn client_certificate_refuses_names_cockroachdb_would_not_match() {
     let ca = generated_ca();
     let error = issue_client_certificate(&ca, "Root", YEAR, NOW).unwrap_err();
     assert!(
-        matches!(error, PkiError::InvalidInput { what: "user", .. }),
+        matches!(
+            error,
+            PkiError::InvalidInput {
+                input: PkiInput::User,
+                ..
+            }
+        ),
         "{error}"
     );
 }
@@ -163,7 +169,7 @@ fn leaves_refuse_non_positive_validity() {
         matches!(
             error,
             PkiError::InvalidInput {
-                what: "validity",
+                input: PkiInput::Validity,
                 ..
             }
         ),
