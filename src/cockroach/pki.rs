@@ -23,7 +23,7 @@ mod tests;
 use std::fmt;
 
 pub use authority::CertificateAuthority;
-pub use error::{CaAttribute, CaError, CaProblem, PkiError};
+pub use error::{CaAttribute, CaError, CaProblem, PkiError, PkiInput};
 pub use inspect::{
     certificate_fingerprint_sha256, certificate_matches_ca, certificate_not_after,
     node_certificate_covers,

@@ -8,7 +8,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use super::crypto::random_serial;
-use super::error::{CaError, PkiError};
+use super::error::{CaError, PkiError, PkiInput};
 use super::signer::{whole_seconds, CaSigner, CLOCK_SKEW_ALLOWANCE};
 use super::REDACTED;
 
@@ -36,7 +36,7 @@ impl CertificateAuthority {
         validate_cluster_name(cluster_name)?;
         if validity <= Duration::ZERO {
             return Err(PkiError::invalid(
-                "validity",
+                PkiInput::Validity,
                 format!("must be positive, got {validity}"),
             ));
         }
@@ -47,7 +47,7 @@ impl CertificateAuthority {
             .filter(|end| end.year() <= 9999)
             .ok_or_else(|| {
                 PkiError::invalid(
-                    "validity",
+                    PkiInput::Validity,
                     format!("{validity} from now ends after the year 9999"),
                 )
             })?;
@@ -130,13 +130,13 @@ fn validate_cluster_name(name: &str) -> Result<(), PkiError> {
     // X.520 caps organizationalUnitName at 64 characters.
     if name.is_empty() || name.chars().count() > 64 {
         return Err(PkiError::invalid(
-            "cluster name",
+            PkiInput::ClusterName,
             "must be 1 to 64 characters long",
         ));
     }
     if name.chars().any(char::is_control) {
         return Err(PkiError::invalid(
-            "cluster name",
+            PkiInput::ClusterName,
             "must not contain control characters",
         ));
     }

@@ -73,11 +73,33 @@ impl fmt::Display for CaError {
 
 impl std::error::Error for CaError {}
 
+/// Which argument of a generate or issue call is unusable, for the resource to map onto its own attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PkiInput {
+    ClusterName,
+    Validity,
+    User,
+    Zone,
+    ClusterDomain,
+}
+
+impl fmt::Display for PkiInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PkiInput::ClusterName => "cluster name",
+            PkiInput::Validity => "validity",
+            PkiInput::User => "user",
+            PkiInput::Zone => "zone",
+            PkiInput::ClusterDomain => "cluster domain",
+        })
+    }
+}
+
 /// Failure to generate or issue a certificate, or to read one for inspection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PkiError {
-    /// An input that cannot go into a certificate as given; `what` names it (`user`, `zone`, `validity`...).
-    InvalidInput { what: &'static str, reason: String },
+    /// An argument that cannot go into a certificate as given.
+    InvalidInput { input: PkiInput, reason: String },
     /// The CA cannot sign: expired or not yet valid at `now`, or no longer loads (a CA edited in state by hand).
     Ca(CaError),
     /// A certificate given for inspection could not be read.
@@ -87,9 +109,9 @@ pub enum PkiError {
 }
 
 impl PkiError {
-    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(input: PkiInput, reason: impl Into<String>) -> Self {
         PkiError::InvalidInput {
-            what,
+            input,
             reason: reason.into(),
         }
     }
@@ -103,7 +125,7 @@ impl PkiError {
 impl fmt::Display for PkiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PkiError::InvalidInput { what, reason } => write!(f, "invalid {what}: {reason}"),
+            PkiError::InvalidInput { input, reason } => write!(f, "invalid {input}: {reason}"),
             PkiError::Ca(error) => write!(f, "the CA cannot be used: {error}"),
             PkiError::UnreadableCertificate(reason) => {
                 write!(f, "the certificate cannot be read: {reason}")

@@ -8,7 +8,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use super::authority::{subject, CertificateAuthority, ORGANIZATION};
-use super::error::PkiError;
+use super::error::{PkiError, PkiInput};
 use super::KeyPairPem;
 
 /// The principal CockroachDB requires in a node certificate (CN, and here also a DNS SAN).
@@ -16,7 +16,7 @@ pub(crate) const NODE_PRINCIPAL: &str = "node";
 
 pub(crate) const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// A client certificate for SQL user `user` (`root` for the cluster's own operations): CN=<user>, clientAuth.
+/// A client certificate for SQL user `user` (`root` for the cluster's own operations): `CN=<user>`, clientAuth.
 pub fn issue_client_certificate(
     ca: &CertificateAuthority,
     user: &str,
@@ -46,10 +46,9 @@ pub fn issue_node_certificate(
     let mut names: Vec<SanType> = node_certificate_dns_names(zone, cluster_domain)?
         .into_iter()
         .map(|name| {
-            name.clone()
-                .try_into()
-                .map(SanType::DnsName)
-                .map_err(|_| PkiError::invalid("zone", format!("`{name}` is not a valid DNS name")))
+            name.clone().try_into().map(SanType::DnsName).map_err(|_| {
+                PkiError::invalid(PkiInput::Zone, format!("`{name}` is not a valid DNS name"))
+            })
         })
         .collect::<Result<_, _>>()?;
     names.push(SanType::IpAddress(LOOPBACK));
@@ -73,7 +72,7 @@ pub fn node_certificate_dns_names(
     zone: &str,
     cluster_domain: &str,
 ) -> Result<Vec<String>, PkiError> {
-    validate_dns_label("zone", zone)?;
+    validate_dns_label(PkiInput::Zone, zone)?;
     validate_cluster_domain(cluster_domain)?;
     Ok(vec![
         NODE_PRINCIPAL.to_owned(),
@@ -132,7 +131,7 @@ fn validate_sql_user(user: &str) -> Result<(), PkiError> {
     let well_formed = chars.next().is_some_and(allowed_first) && chars.all(allowed_rest);
     if !well_formed || user.len() > 63 {
         return Err(PkiError::invalid(
-            "user",
+            PkiInput::User,
             format!(
                 "`{user}` is not a CockroachDB user name: up to 63 bytes of lowercase letters, digits, `_`, `.` and \
                  `-`, not starting with `.` or `-`"
@@ -142,7 +141,7 @@ fn validate_sql_user(user: &str) -> Result<(), PkiError> {
     if user == NODE_PRINCIPAL {
         // A client certificate with CN=node would carry the nodes' own privileges.
         return Err(PkiError::invalid(
-            "user",
+            PkiInput::User,
             "`node` is reserved for the nodes' own certificates",
         ));
     }
@@ -150,7 +149,7 @@ fn validate_sql_user(user: &str) -> Result<(), PkiError> {
 }
 
 /// A Kubernetes namespace name: an RFC 1123 label.
-fn validate_dns_label(what: &'static str, label: &str) -> Result<(), PkiError> {
+fn validate_dns_label(input: PkiInput, label: &str) -> Result<(), PkiError> {
     let well_formed = !label.is_empty()
         && label.len() <= 63
         && label
@@ -162,7 +161,7 @@ fn validate_dns_label(what: &'static str, label: &str) -> Result<(), PkiError> {
         Ok(())
     } else {
         Err(PkiError::invalid(
-            what,
+            input,
             format!("`{label}` is not a DNS label: 1 to 63 lowercase letters, digits and `-`, not starting or ending with `-`"),
         ))
     }
@@ -171,14 +170,14 @@ fn validate_dns_label(what: &'static str, label: &str) -> Result<(), PkiError> {
 fn validate_cluster_domain(domain: &str) -> Result<(), PkiError> {
     if domain.len() > 253 {
         return Err(PkiError::invalid(
-            "cluster domain",
+            PkiInput::ClusterDomain,
             "must be at most 253 characters long",
         ));
     }
     for label in domain.split('.') {
-        validate_dns_label("cluster domain", label).map_err(|_| {
+        validate_dns_label(PkiInput::ClusterDomain, label).map_err(|_| {
             PkiError::invalid(
-                "cluster domain",
+                PkiInput::ClusterDomain,
                 format!("`{domain}` is not a DNS name like `cluster.local` (no trailing dot, lowercase labels)"),
             )
         })?;
@@ -216,7 +215,13 @@ mod tests {
         for zone in ["", "US", "-a", "a-", "a.b", "a_b", &"a".repeat(64)] {
             let error = node_certificate_dns_names(zone, "cluster.local").unwrap_err();
             assert!(
-                matches!(error, PkiError::InvalidInput { what: "zone", .. }),
+                matches!(
+                    error,
+                    PkiError::InvalidInput {
+                        input: PkiInput::Zone,
+                        ..
+                    }
+                ),
                 "{zone}: {error}"
             );
         }
@@ -233,7 +238,7 @@ mod tests {
                 matches!(
                     error,
                     PkiError::InvalidInput {
-                        what: "cluster domain",
+                        input: PkiInput::ClusterDomain,
                         ..
                     }
                 ),

@@ -8,7 +8,7 @@ use x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER;
 use x509_parser::prelude::FromDer;
 
 use super::crypto::random_serial;
-use super::error::{CaError, CaProblem, PkiError};
+use super::error::{CaError, CaProblem, PkiError, PkiInput};
 use super::pem;
 use super::private_key::{self, KeyKind, SUPPORTED_KEYS};
 
@@ -100,7 +100,7 @@ impl CaSigner {
     ) -> Result<(OffsetDateTime, OffsetDateTime), PkiError> {
         if validity <= Duration::ZERO {
             return Err(PkiError::invalid(
-                "validity",
+                PkiInput::Validity,
                 format!("must be positive, got {validity}"),
             ));
         }
