@@ -4,7 +4,6 @@ pub mod handshake;
 pub mod incoming;
 pub mod lifecycle;
 pub mod listener;
-mod p521;
 pub mod services;
 pub mod tls;
 

@@ -55,7 +55,7 @@ impl AutoMtls {
         let (server_cert_der, server_key) = generate_server_cert()?;
         let verifier = PinnedClientCert {
             expected,
-            algorithms: super::p521::with_p521(provider.signature_verification_algorithms),
+            algorithms: provider.signature_verification_algorithms,
         };
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -162,6 +162,9 @@ impl ClientCertVerifier for PinnedClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if dss.scheme == SignatureScheme::ECDSA_NISTP521_SHA512 {
+            return verify_p521_sha512(message, cert, dss.signature());
+        }
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
@@ -171,12 +174,54 @@ impl ClientCertVerifier for PinnedClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if dss.scheme == SignatureScheme::ECDSA_NISTP521_SHA512 {
+            return verify_p521_sha512(message, cert, dss.signature());
+        }
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        // Go only sends its certificate if we offer a scheme matching its key, so P-521 must
+        // be on the list even though ring does not provide it.
+        let mut schemes = vec![SignatureScheme::ECDSA_NISTP521_SHA512];
+        schemes.extend(self.algorithms.supported_schemes());
+        schemes
     }
+}
+
+/// Verifies an ECDSA P-521/SHA-512 handshake signature (DER-encoded, as TLS carries it) against
+/// the public key of `cert`, which must be a P-521 key: TLS 1.3 binds the scheme to the curve.
+fn verify_p521_sha512(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    signature: &[u8],
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    use p521::ecdsa::signature::Verifier as _;
+    use x509_parser::oid_registry::{OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P521};
+    use x509_parser::prelude::{FromDer as _, X509Certificate};
+
+    let bad_cert = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding);
+    let bad_signature =
+        || rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature);
+    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).map_err(|_| bad_cert())?;
+    let key = parsed.public_key();
+    let curve = key
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|parameters| parameters.as_oid().ok());
+    if key.algorithm.algorithm != OID_KEY_TYPE_EC_PUBLIC_KEY || curve != Some(OID_NIST_EC_P521) {
+        return Err(rustls::Error::PeerMisbehaved(
+            rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme,
+        ));
+    }
+    let verifying_key = p521::ecdsa::VerifyingKey::from_sec1_bytes(&key.subject_public_key.data)
+        .map_err(|_| bad_cert())?;
+    let signature = p521::ecdsa::Signature::from_der(signature).map_err(|_| bad_signature())?;
+    verifying_key
+        .verify(message, &signature)
+        .map(|()| HandshakeSignatureValid::assertion())
+        .map_err(|_| bad_signature())
 }
 
 /// The ring provider, for callers (tests, a client) that need the same algorithms.
@@ -248,5 +293,58 @@ mod tests {
         assert!(verifier
             .verify_client_cert(stranger.cert.der(), &[], now)
             .is_err());
+    }
+
+    const HOST_P521_CERT: &str = include_str!("../../tests/fixtures/host-p521-cert.pem");
+    const HOST_P521_KEY: &str = include_str!("../../tests/fixtures/host-p521-key.pem");
+
+    fn host_p521_signer() -> p521::ecdsa::SigningKey {
+        use p521::pkcs8::DecodePrivateKey as _;
+        let der = PrivatePkcs8KeyDer::from_pem_slice(HOST_P521_KEY.as_bytes()).unwrap();
+        let secret = p521::SecretKey::from_pkcs8_der(der.secret_pkcs8_der()).unwrap();
+        p521::ecdsa::SigningKey::from_bytes(&secret.to_bytes()).unwrap()
+    }
+
+    fn host_p521_cert() -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(HOST_P521_CERT.as_bytes()).unwrap()
+    }
+
+    fn sign_p521(message: &[u8]) -> Vec<u8> {
+        use p521::ecdsa::signature::Signer as _;
+        let signature: p521::ecdsa::Signature = host_p521_signer().sign(message);
+        signature.to_der().as_bytes().to_vec()
+    }
+
+    #[test]
+    fn p521_handshake_signatures_of_go_plugin_hosts_verify() {
+        let message = b"TLS 1.3, client CertificateVerify";
+        let signature = sign_p521(message);
+        assert!(verify_p521_sha512(message, &host_p521_cert(), &signature).is_ok());
+        assert!(verify_p521_sha512(b"another transcript", &host_p521_cert(), &signature).is_err());
+        let mut tampered = signature.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(verify_p521_sha512(message, &host_p521_cert(), &tampered).is_err());
+    }
+
+    #[test]
+    fn p521_scheme_is_refused_for_a_key_on_another_curve() {
+        let p256 = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let message = b"transcript";
+        assert!(verify_p521_sha512(message, p256.cert.der(), &sign_p521(message)).is_err());
+    }
+
+    #[test]
+    fn p521_is_offered_so_go_clients_send_their_certificate() {
+        let verifier = PinnedClientCert {
+            expected: parse_client_certs(HOST_P521_CERT).unwrap(),
+            algorithms: crypto_provider().signature_verification_algorithms,
+        };
+        let schemes = verifier.supported_verify_schemes();
+        assert!(schemes.contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
+        assert!(schemes.contains(&SignatureScheme::ECDSA_NISTP256_SHA256));
+        assert!(verifier
+            .verify_client_cert(&host_p521_cert(), &[], UnixTime::now())
+            .is_ok());
     }
 }
