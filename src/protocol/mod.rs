@@ -431,3 +431,6 @@ impl pb::provider_server::Provider for ProviderService {
         Ok(Response::new(pb::stop::Response::default()))
     }
 }
+
+#[cfg(test)]
+mod tests;
