@@ -13,6 +13,7 @@ pub mod proto {
 }
 
 pub mod cockroach;
+pub mod docs;
 pub mod framework;
 pub mod logging;
 pub mod plugin;

@@ -6,7 +6,7 @@ mod registry;
 use crate::framework::diag::Diagnostics;
 use crate::framework::{json, msgpack, plan, OperationContext, PlanRequest, Value};
 use crate::proto::tfplugin5 as pb;
-pub use registry::Registry;
+pub use registry::{provider_schema, Registry};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 

@@ -151,7 +151,7 @@ fn schema() -> Schema {
             Attribute::optional_computed(
                 "ca_private_key",
                 s.clone(),
-                "PEM private key of the cluster CA (RSA or ECDSA). Generated with the CA unless you bring one.",
+                "PEM private key of the cluster CA (RSA, or ECDSA P-256/P-384; unencrypted). Generated with the CA unless you bring one.",
             )
             .sensitive()
             .keep_prior_value_when_unset(),

@@ -1,0 +1,15 @@
+# A cluster over three zones with a generated CA.
+resource "crdb_multiregion_cluster" "main" {
+  name  = "main"
+  image = "cockroachdb/cockroach:v24.1.0"
+  zones = ["us-east1-b", "us-west1-a", "europe-west1-c"]
+}
+
+# The same cluster adopting the CA the old setup script left in its safe directory.
+resource "crdb_multiregion_cluster" "adopted" {
+  name           = "legacy"
+  image          = "cockroachdb/cockroach:v24.1.0"
+  zones          = ["us-east1-b", "us-west1-a", "europe-west1-c"]
+  ca_certificate = file("${path.module}/my-safe-directory/ca.crt")
+  ca_private_key = file("${path.module}/my-safe-directory/ca.key")
+}
