@@ -55,6 +55,22 @@ const SENSITIVE_NAME_PARTS: [&str; 11] = [
 const TIMESTAMP_FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
+/// Wraps a value that must never reach a log: both `?` and `%` render it as `[redacted]`, so
+/// `tracing::debug!(key = %Redacted(&pem))` records that a field exists without its content.
+pub struct Redacted<T>(pub T);
+
+impl<T> std::fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl<T> std::fmt::Display for Redacted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
 /// Installs the stderr JSON logger at the level the environment asks for.
 pub fn init() {
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -486,6 +502,19 @@ mod tests {
         for secret in ["BEGIN PRIVATE", "eyJhbGciOi", "debug-formatted", "1234"] {
             assert!(!raw.contains(secret), "{secret} leaked: {raw}");
         }
+    }
+
+    #[test]
+    fn redacted_wrapper_hides_any_field() {
+        let lines = capture(LevelFilter::TRACE, || {
+            tracing::info!(
+                ca = %Redacted("-----BEGIN CERTIFICATE-----"),
+                kubeconfig = ?Redacted(vec!["user: admin"]),
+                "loaded"
+            );
+        });
+        assert_eq!(lines[0]["ca"], REDACTED);
+        assert_eq!(lines[0]["kubeconfig"], REDACTED);
     }
 
     #[test]

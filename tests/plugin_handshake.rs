@@ -18,12 +18,15 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, ChildStdout, Command};
 use tokio_stream::StreamExt as _;
 use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::Code;
 
 use terraform_provider_crdb::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use terraform_provider_crdb::proto::plugin::grpc_stdio_client::GrpcStdioClient;
 use terraform_provider_crdb::proto::plugin::Empty;
-use terraform_provider_crdb::proto::tfplugin5::get_provider_schema;
 use terraform_provider_crdb::proto::tfplugin5::provider_client::ProviderClient;
+use terraform_provider_crdb::proto::tfplugin5::{
+    get_provider_schema, validate_resource_type_config, DynamicValue,
+};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
@@ -425,6 +428,23 @@ async fn serves_a_terraform_like_host_over_mtls_and_exits_on_shutdown() {
         .into_inner();
     assert!(schema.provider.is_some());
 
+    // Terraform ships whole configurations and states: 8 MiB must not hit tonic's 4 MiB default.
+    let large = ProviderClient::new(channel.clone())
+        .validate_resource_type_config(validate_resource_type_config::Request {
+            type_name: "crdb_region".into(),
+            config: Some(DynamicValue {
+                msgpack: vec![0xc0; 8 * 1024 * 1024],
+                json: Vec::new(),
+            }),
+        })
+        .await;
+    if let Err(status) = &large {
+        assert!(
+            !matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
+            "8 MiB request refused for its size: {status:?}"
+        );
+    }
+
     // The host keeps StreamStdio open for the plugin's whole life: it must open and stay silent.
     let mut stdio = GrpcStdioClient::new(channel.clone())
         .stream_stdio(Empty {})
@@ -584,12 +604,13 @@ async fn logs_reach_stderr_as_hclog_json() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect();
-    assert!(
-        lines
-            .iter()
-            .any(|line| line["@message"] == "host asked the plugin to shut down"),
-        "{stderr}"
-    );
+    let shutdown_line = lines
+        .iter()
+        .find(|line| line["@message"] == "host asked the plugin to shut down")
+        .unwrap_or_else(|| panic!("no shutdown line in {stderr}"));
+    // Lines logged inside a call name the RPC, like terraform-plugin-go's.
+    assert_eq!(shutdown_line["tf_rpc"], "Shutdown");
+    assert!(shutdown_line["tf_req_id"].is_u64());
     for line in &lines {
         let timestamp = line["@timestamp"].as_str().unwrap();
         assert_eq!(
