@@ -52,6 +52,10 @@ const SENSITIVE_NAME_PARTS: [&str; 11] = [
     "cookie",
 ];
 
+/// go-plugin reads plugin stderr in 64 KiB chunks (newer releases) and a line cut in two is no
+/// longer JSON, so long strings (a rendered manifest, say) are shortened to keep lines whole.
+const MAX_STRING_BYTES: usize = 8 * 1024;
+
 const TIMESTAMP_FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
@@ -212,10 +216,28 @@ impl Fields {
         let value = if is_sensitive_field(field.name()) {
             REDACTED.into()
         } else {
-            value
+            match value {
+                Value::String(text) => Value::String(truncate(text)),
+                other => other,
+            }
         };
         self.0.insert(field.name().to_owned(), value);
     }
+}
+
+/// Cuts `text` to at most [`MAX_STRING_BYTES`] (on a character boundary) and says so.
+fn truncate(mut text: String) -> String {
+    if text.len() <= MAX_STRING_BYTES {
+        return text;
+    }
+    let original = text.len();
+    let mut end = MAX_STRING_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!("... [{} more bytes]", original - end));
+    text
 }
 
 impl Visit for Fields {
@@ -502,6 +524,24 @@ mod tests {
         for secret in ["BEGIN PRIVATE", "eyJhbGciOi", "debug-formatted", "1234"] {
             assert!(!raw.contains(secret), "{secret} leaked: {raw}");
         }
+    }
+
+    #[test]
+    fn long_strings_are_cut_to_keep_lines_whole() {
+        let long = "é".repeat(MAX_STRING_BYTES); // two bytes each: the cut lands mid-character
+        let lines = capture(LevelFilter::TRACE, || {
+            tracing::info!(manifest = %long, "{long}");
+        });
+        for key in ["manifest", "@message"] {
+            let value = lines[0][key].as_str().unwrap();
+            assert!(
+                value.len() < MAX_STRING_BYTES + 32,
+                "{key} is {} bytes",
+                value.len()
+            );
+            assert!(value.ends_with(&format!("... [{} more bytes]", MAX_STRING_BYTES)));
+        }
+        assert_eq!(truncate("short".into()), "short");
     }
 
     #[test]
