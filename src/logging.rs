@@ -4,6 +4,12 @@
 //! must have exactly six fractional digits, or the whole line is demoted to an unparsed DEBUG
 //! string) and shows every other key as a field. The level comes from the same variables users
 //! already set for Terraform.
+//!
+//! Using it from provider code: plain `tracing` macros with structured fields, e.g.
+//! `tracing::debug!(zone = %zone, replicas, "scaling the StatefulSet")`. Every line logged while
+//! a gRPC call runs already carries `tf_rpc` and `tf_req_id`. Never log request payloads or
+//! whole values; wrap anything secret in [`Redacted`]. Fields named like secrets (`token`,
+//! `private_key`, `key_pem`, ...) are redacted regardless, and strings over 8 KiB are cut.
 use std::io::Write as _;
 
 use serde_json::{Map, Value};
