@@ -714,3 +714,33 @@ async fn falls_back_to_tcp_in_the_port_range() {
         .unwrap();
     assert!(plugin.wait(EXIT_AFTER_SHUTDOWN_LIMIT).await.success());
 }
+
+/// A stream the plugin does not end itself (here a health Watch) must not keep it alive past
+/// Terraform's patience: draining is capped and the process exits anyway.
+#[tokio::test]
+async fn exits_promptly_even_with_a_stream_left_open() {
+    let host = HostIdentity::generated();
+    let mut plugin = Plugin::start(Some(&host.cert_pem)).await;
+    let channel = plugin.channel(&host).await;
+    let mut watch = HealthClient::new(channel.clone())
+        .watch(HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+
+    let asked = Instant::now();
+    GrpcControllerClient::new(channel)
+        .shutdown(Empty {})
+        .await
+        .unwrap();
+    assert!(plugin.wait(EXIT_AFTER_SHUTDOWN_LIMIT).await.success());
+    eprintln!(
+        "exited {:?} after Shutdown with a Watch open",
+        asked.elapsed()
+    );
+    drop(watch);
+}

@@ -29,9 +29,10 @@ use tls::{AutoMtls, TlsSetupError};
 /// 4 MiB default would fail large deployments with "message too large".
 pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 
-/// After shutdown is requested, how long open connections may take to finish. The host kills
-/// the plugin 2 s after `Shutdown`, so exiting a little early beats being killed.
-const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+/// After shutdown is requested, how long open calls may take to finish. Our own streams end at
+/// once; this only bounds calls we cannot end (a health Watch, a stuck handler). The host kills
+/// the plugin 2 s after `Shutdown`, and a clean exit must come well before that.
+const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// The health service name go-plugin hosts probe.
 const HEALTH_SERVICE: &str = "plugin";
