@@ -4,6 +4,12 @@
 //! must have exactly six fractional digits, or the whole line is demoted to an unparsed DEBUG
 //! string) and shows every other key as a field. The level comes from the same variables users
 //! already set for Terraform.
+//!
+//! Using it from provider code: plain `tracing` macros with structured fields, e.g.
+//! `tracing::debug!(zone = %zone, replicas, "scaling the StatefulSet")`. Every line logged while
+//! a gRPC call runs already carries `tf_rpc` and `tf_req_id`. Never log request payloads or
+//! whole values; wrap anything secret in [`Redacted`]. Fields named like secrets (`token`,
+//! `private_key`, `key_pem`, ...) are redacted regardless, and strings over 8 KiB are cut.
 use std::io::Write as _;
 
 use serde_json::{Map, Value};
@@ -52,8 +58,28 @@ const SENSITIVE_NAME_PARTS: [&str; 11] = [
     "cookie",
 ];
 
+/// go-plugin reads plugin stderr in 64 KiB chunks (newer releases) and a line cut in two is no
+/// longer JSON, so long strings (a rendered manifest, say) are shortened to keep lines whole.
+const MAX_STRING_BYTES: usize = 8 * 1024;
+
 const TIMESTAMP_FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+/// Wraps a value that must never reach a log: both `?` and `%` render it as `[redacted]`, so
+/// `tracing::debug!(key = %Redacted(&pem))` records that a field exists without its content.
+pub struct Redacted<T>(pub T);
+
+impl<T> std::fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl<T> std::fmt::Display for Redacted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
 
 /// Installs the stderr JSON logger at the level the environment asks for.
 pub fn init() {
@@ -196,10 +222,28 @@ impl Fields {
         let value = if is_sensitive_field(field.name()) {
             REDACTED.into()
         } else {
-            value
+            match value {
+                Value::String(text) => Value::String(truncate(text)),
+                other => other,
+            }
         };
         self.0.insert(field.name().to_owned(), value);
     }
+}
+
+/// Cuts `text` to at most [`MAX_STRING_BYTES`] (on a character boundary) and says so.
+fn truncate(mut text: String) -> String {
+    if text.len() <= MAX_STRING_BYTES {
+        return text;
+    }
+    let original = text.len();
+    let mut end = MAX_STRING_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!("... [{} more bytes]", original - end));
+    text
 }
 
 impl Visit for Fields {
@@ -486,6 +530,37 @@ mod tests {
         for secret in ["BEGIN PRIVATE", "eyJhbGciOi", "debug-formatted", "1234"] {
             assert!(!raw.contains(secret), "{secret} leaked: {raw}");
         }
+    }
+
+    #[test]
+    fn long_strings_are_cut_to_keep_lines_whole() {
+        let long = "é".repeat(MAX_STRING_BYTES); // two bytes each: the cut lands mid-character
+        let lines = capture(LevelFilter::TRACE, || {
+            tracing::info!(manifest = %long, "{long}");
+        });
+        for key in ["manifest", "@message"] {
+            let value = lines[0][key].as_str().unwrap();
+            assert!(
+                value.len() < MAX_STRING_BYTES + 32,
+                "{key} is {} bytes",
+                value.len()
+            );
+            assert!(value.ends_with(&format!("... [{} more bytes]", MAX_STRING_BYTES)));
+        }
+        assert_eq!(truncate("short".into()), "short");
+    }
+
+    #[test]
+    fn redacted_wrapper_hides_any_field() {
+        let lines = capture(LevelFilter::TRACE, || {
+            tracing::info!(
+                ca = %Redacted("-----BEGIN CERTIFICATE-----"),
+                kubeconfig = ?Redacted(vec!["user: admin"]),
+                "loaded"
+            );
+        });
+        assert_eq!(lines[0]["ca"], REDACTED);
+        assert_eq!(lines[0]["kubeconfig"], REDACTED);
     }
 
     #[test]

@@ -14,16 +14,19 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, BufReader};
-use tokio::net::UnixStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio_stream::StreamExt as _;
 use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::Code;
 
 use terraform_provider_crdb::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use terraform_provider_crdb::proto::plugin::grpc_stdio_client::GrpcStdioClient;
 use terraform_provider_crdb::proto::plugin::Empty;
-use terraform_provider_crdb::proto::tfplugin5::get_provider_schema;
 use terraform_provider_crdb::proto::tfplugin5::provider_client::ProviderClient;
+use terraform_provider_crdb::proto::tfplugin5::{
+    get_provider_schema, validate_resource_type_config, DynamicValue,
+};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
@@ -207,20 +210,23 @@ fn client_tls(server_cert_der: &[u8], identity: &HostIdentity) -> Arc<ClientConf
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-/// A gRPC channel over the plugin's unix socket, through TLS when `tls` is given.
+/// A gRPC channel to the plugin's socket, through TLS when `tls` is given.
 async fn dial(
-    socket: &Path,
+    address: &Address,
     tls: Option<Arc<ClientConfig>>,
 ) -> Result<Channel, tonic::transport::Error> {
-    let socket = socket.to_path_buf();
+    let address = address.clone();
     Endpoint::from_static("http://localhost")
         .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let socket = socket.clone();
+            let address = address.clone();
             let tls = tls.clone();
             async move {
-                let stream = UnixStream::connect(&socket).await?;
+                let stream: Box<dyn Io> = match &address {
+                    Address::Unix(path) => Box::new(UnixStream::connect(path).await?),
+                    Address::Tcp(addr) => Box::new(TcpStream::connect(addr).await?),
+                };
                 let io: Box<dyn Io> = match tls {
-                    None => Box::new(stream),
+                    None => stream,
                     Some(config) => Box::new(
                         tokio_rustls::TlsConnector::from(config)
                             .connect(ServerName::try_from("localhost").unwrap(), stream)
@@ -233,17 +239,37 @@ async fn dial(
         .await
 }
 
+#[derive(Clone, Debug)]
+enum Address {
+    Unix(PathBuf),
+    Tcp(String),
+}
+
 /// The handshake line's fields, parsed strictly.
 struct Handshake {
-    socket: PathBuf,
+    address: Address,
     server_cert_der: Option<Vec<u8>>,
+}
+
+impl Handshake {
+    fn socket(&self) -> &Path {
+        match &self.address {
+            Address::Unix(path) => path,
+            Address::Tcp(addr) => panic!("expected a unix socket, got tcp {addr}"),
+        }
+    }
 }
 
 fn parse_handshake(line: &str) -> Handshake {
     let fields: Vec<&str> = line.split('|').collect();
     assert_eq!(fields.len(), 6, "handshake line {line:?}");
-    assert_eq!(&fields[..3], ["1", "5", "unix"], "handshake line {line:?}");
+    assert_eq!(&fields[..2], ["1", "5"], "handshake line {line:?}");
     assert_eq!(fields[4], "grpc");
+    let address = match fields[2] {
+        "unix" => Address::Unix(PathBuf::from(fields[3])),
+        "tcp" => Address::Tcp(fields[3].to_owned()),
+        other => panic!("unknown network {other:?} in {line:?}"),
+    };
     let server_cert_der = (!fields[5].is_empty()).then(|| {
         assert!(!fields[5].contains('='), "cert must be unpadded: {line:?}");
         base64::engine::general_purpose::STANDARD_NO_PAD
@@ -251,7 +277,7 @@ fn parse_handshake(line: &str) -> Handshake {
             .expect("cert field is standard base64")
     });
     Handshake {
-        socket: PathBuf::from(fields[3]),
+        address,
         server_cert_der,
     }
 }
@@ -268,11 +294,24 @@ struct Plugin {
 impl Plugin {
     async fn start(client_cert_pem: Option<&str>) -> Self {
         let socket_parent = tempfile::tempdir().unwrap();
+        let socket_dir = socket_parent.path().to_owned();
+        let plugin = Self::start_in(client_cert_pem, &socket_dir, socket_parent).await;
+        assert!(plugin.handshake.socket().starts_with(&socket_dir));
+        plugin
+    }
+
+    /// Starts the plugin with `socket_dir` as its `PLUGIN_UNIX_SOCKET_DIR`; `socket_parent`
+    /// lives as long as the plugin.
+    async fn start_in(
+        client_cert_pem: Option<&str>,
+        socket_dir: &Path,
+        socket_parent: tempfile::TempDir,
+    ) -> Self {
         let mut command = host_command();
         command
             .env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
             .env("PLUGIN_PROTOCOL_VERSIONS", "6,5")
-            .env("PLUGIN_UNIX_SOCKET_DIR", socket_parent.path())
+            .env("PLUGIN_UNIX_SOCKET_DIR", socket_dir)
             .env("PLUGIN_MIN_PORT", "10000")
             .env("PLUGIN_MAX_PORT", "25000");
         if let Some(pem) = client_cert_pem {
@@ -292,7 +331,6 @@ impl Plugin {
             "handshake line must end the line: {line:?}"
         );
         let handshake = parse_handshake(line.trim_end_matches('\n'));
-        assert!(handshake.socket.starts_with(socket_parent.path()));
         Self {
             child,
             stdout,
@@ -308,7 +346,7 @@ impl Plugin {
             .server_cert_der
             .as_ref()
             .expect("AutoMTLS cert");
-        dial(&self.handshake.socket, Some(client_tls(der, identity)))
+        dial(&self.handshake.address, Some(client_tls(der, identity)))
             .await
             .expect("mTLS connection")
     }
@@ -329,12 +367,6 @@ impl Plugin {
         let mut rest = String::new();
         self.stdout.read_to_string(&mut rest).await.unwrap();
         rest
-    }
-}
-
-impl Drop for Plugin {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
     }
 }
 
@@ -362,9 +394,10 @@ async fn health(channel: Channel) -> Result<i32, tonic::Status> {
     Ok(reply.into_inner().status)
 }
 
+/// Through the shell's `kill` builtin, so the test needs no signal crate and no procps.
 fn send_signal(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {pid}")])
         .status()
         .unwrap();
     assert!(status.success());
@@ -425,6 +458,23 @@ async fn serves_a_terraform_like_host_over_mtls_and_exits_on_shutdown() {
         .into_inner();
     assert!(schema.provider.is_some());
 
+    // Terraform ships whole configurations and states: 8 MiB must not hit tonic's 4 MiB default.
+    let large = ProviderClient::new(channel.clone())
+        .validate_resource_type_config(validate_resource_type_config::Request {
+            type_name: "crdb_region".into(),
+            config: Some(DynamicValue {
+                msgpack: vec![0xc0; 8 * 1024 * 1024],
+                json: Vec::new(),
+            }),
+        })
+        .await;
+    if let Err(status) = &large {
+        assert!(
+            !matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
+            "8 MiB request refused for its size: {status:?}"
+        );
+    }
+
     // The host keeps StreamStdio open for the plugin's whole life: it must open and stay silent.
     let mut stdio = GrpcStdioClient::new(channel.clone())
         .stream_stdio(Empty {})
@@ -473,7 +523,7 @@ async fn serves_a_terraform_like_host_over_mtls_and_exits_on_shutdown() {
         "stdout must hold the handshake line only"
     );
     assert!(
-        !plugin.handshake.socket.parent().unwrap().exists(),
+        !plugin.handshake.socket().parent().unwrap().exists(),
         "socket directory left behind"
     );
 }
@@ -504,7 +554,7 @@ async fn refuses_a_client_with_another_certificate() {
 
     // In TLS 1.3 the client may believe the handshake done before the server's verdict
     // arrives, so the refusal can surface either at connect or at the first call.
-    let refused = match dial(&plugin.handshake.socket, Some(client_tls(&der, &stranger))).await {
+    let refused = match dial(&plugin.handshake.address, Some(client_tls(&der, &stranger))).await {
         Err(_) => true,
         Ok(channel) => tokio::time::timeout(Duration::from_secs(5), health(channel))
             .await
@@ -528,7 +578,7 @@ async fn refuses_a_client_with_another_certificate() {
         config.alpn_protocols = vec![b"h2".to_vec()];
         Arc::new(config)
     };
-    let refused = match dial(&plugin.handshake.socket, Some(anonymous)).await {
+    let refused = match dial(&plugin.handshake.address, Some(anonymous)).await {
         Err(_) => true,
         Ok(channel) => health(channel).await.is_err(),
     };
@@ -546,7 +596,7 @@ async fn refuses_a_client_with_another_certificate() {
 async fn without_a_client_cert_serves_plaintext_with_an_empty_cert_field() {
     let mut plugin = Plugin::start(None).await;
     assert!(plugin.handshake.server_cert_der.is_none());
-    let channel = dial(&plugin.handshake.socket, None).await.unwrap();
+    let channel = dial(&plugin.handshake.address, None).await.unwrap();
     assert_eq!(
         health(channel).await.unwrap(),
         ServingStatus::Serving as i32
@@ -569,7 +619,7 @@ async fn logs_reach_stderr_as_hclog_json() {
     let mut line = String::new();
     stdout.read_line(&mut line).await.unwrap();
     let handshake = parse_handshake(line.trim_end());
-    let channel = dial(&handshake.socket, None).await.unwrap();
+    let channel = dial(&handshake.address, None).await.unwrap();
     GrpcControllerClient::new(channel)
         .shutdown(Empty {})
         .await
@@ -584,12 +634,13 @@ async fn logs_reach_stderr_as_hclog_json() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect();
-    assert!(
-        lines
-            .iter()
-            .any(|line| line["@message"] == "host asked the plugin to shut down"),
-        "{stderr}"
-    );
+    let shutdown_line = lines
+        .iter()
+        .find(|line| line["@message"] == "host asked the plugin to shut down")
+        .unwrap_or_else(|| panic!("no shutdown line in {stderr}"));
+    // Lines logged inside a call name the RPC, like terraform-plugin-go's.
+    assert_eq!(shutdown_line["tf_rpc"], "Shutdown");
+    assert!(shutdown_line["tf_req_id"].is_u64());
     for line in &lines {
         let timestamp = line["@timestamp"].as_str().unwrap();
         assert_eq!(
@@ -634,5 +685,62 @@ async fn exits_when_the_host_goes_away() {
         .unwrap();
     eprintln!("orphan exited {:?} after its host", orphaned.elapsed());
     assert_eq!(rest, "");
-    assert!(!handshake.socket.parent().unwrap().exists());
+    assert!(!handshake.socket().parent().unwrap().exists());
+}
+
+/// Where no unix socket can be made (here: a path beyond the kernel's length limit), the plugin
+/// falls back to loopback TCP inside the host's port range, still under mutual TLS.
+#[tokio::test]
+async fn falls_back_to_tcp_in_the_port_range() {
+    let parent = tempfile::tempdir().unwrap();
+    let too_deep = parent.path().join("d".repeat(200));
+    std::fs::create_dir(&too_deep).unwrap();
+    let host = HostIdentity::terraform_like();
+    let mut plugin = Plugin::start_in(Some(&host.cert_pem), &too_deep, parent).await;
+    let Address::Tcp(addr) = &plugin.handshake.address else {
+        panic!("expected tcp, got {:?}", plugin.handshake.address);
+    };
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    assert!(addr.ip().is_loopback());
+    assert!((10000..=25000).contains(&addr.port()));
+    let channel = plugin.channel(&host).await;
+    assert_eq!(
+        health(channel.clone()).await.unwrap(),
+        ServingStatus::Serving as i32
+    );
+    GrpcControllerClient::new(channel)
+        .shutdown(Empty {})
+        .await
+        .unwrap();
+    assert!(plugin.wait(EXIT_AFTER_SHUTDOWN_LIMIT).await.success());
+}
+
+/// A stream the plugin does not end itself (here a health Watch) must not keep it alive past
+/// Terraform's patience: draining is capped and the process exits anyway.
+#[tokio::test]
+async fn exits_promptly_even_with_a_stream_left_open() {
+    let host = HostIdentity::generated();
+    let mut plugin = Plugin::start(Some(&host.cert_pem)).await;
+    let channel = plugin.channel(&host).await;
+    let mut watch = HealthClient::new(channel.clone())
+        .watch(HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+
+    let asked = Instant::now();
+    GrpcControllerClient::new(channel)
+        .shutdown(Empty {})
+        .await
+        .unwrap();
+    assert!(plugin.wait(EXIT_AFTER_SHUTDOWN_LIMIT).await.success());
+    eprintln!(
+        "exited {:?} after Shutdown with a Watch open",
+        asked.elapsed()
+    );
+    drop(watch);
 }

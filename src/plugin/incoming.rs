@@ -99,10 +99,21 @@ pub fn incoming(
                 continue;
             };
             let ready = ready.clone();
+            let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(raw)).await {
+                let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(raw));
+                let outcome = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    outcome = handshake => outcome,
+                };
+                match outcome {
                     Ok(Ok(tls)) => {
                         let _ = ready.send(Ok(Connection(Box::new(tls)))).await;
+                    }
+                    // grpc-go redials when the server goes away; such a client hangs up mid
+                    // handshake as it closes. Nothing to warn anyone about.
+                    Ok(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                        tracing::debug!(%error, "a client hung up during the TLS handshake");
                     }
                     Ok(Err(error)) => tracing::warn!(%error, "TLS handshake with a client failed"),
                     Err(_) => tracing::warn!("TLS handshake with a client timed out"),

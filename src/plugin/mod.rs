@@ -9,6 +9,7 @@ pub mod tls;
 
 use std::fmt;
 use std::io::{self, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -28,9 +29,10 @@ use tls::{AutoMtls, TlsSetupError};
 /// 4 MiB default would fail large deployments with "message too large".
 pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 
-/// After shutdown is requested, how long open connections may take to finish. The host kills
-/// the plugin 2 s after `Shutdown`, so exiting a little early beats being killed.
-const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+/// After shutdown is requested, how long open calls may take to finish. Our own streams end at
+/// once; this only bounds calls we cannot end (a health Watch, a stuck handler). The host kills
+/// the plugin 2 s after `Shutdown`, and a clean exit must come well before that.
+const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// The health service name go-plugin hosts probe.
 const HEALTH_SERVICE: &str = "plugin";
@@ -107,6 +109,7 @@ pub async fn serve_with_env<P: Provider>(
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
     let router = Server::builder()
+        .trace_fn(|request| rpc_span(request.uri().path()))
         .add_service(provider)
         .add_service(health)
         .add_service(GrpcControllerServer::new(services::Controller {
@@ -137,6 +140,20 @@ pub async fn serve_with_env<P: Provider>(
     }
     tracing::debug!("plugin server stopped");
     Ok(())
+}
+
+/// The span every gRPC call runs in, so each log line from a handler names its RPC and request,
+/// like terraform-plugin-go's `tf_rpc` and `tf_req_id` fields.
+///
+/// A span's level only decides whether it is recorded; ERROR keeps the RPC on every line that
+/// is logged at all, warnings included.
+fn rpc_span(path: &str) -> tracing::Span {
+    static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
+    let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    let rpc = path.rsplit('/').next().unwrap_or(path);
+    let span = tracing::error_span!("rpc", tf_rpc = rpc, tf_req_id = request_id);
+    span.in_scope(|| tracing::trace!(path, "received a call"));
+    span
 }
 
 /// Prints the handshake line: the only bytes this process ever writes to stdout.

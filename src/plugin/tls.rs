@@ -8,7 +8,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -63,7 +63,8 @@ impl AutoMtls {
             .with_client_cert_verifier(Arc::new(verifier))
             .with_single_cert(vec![server_cert_der.clone()], server_key)
             .map_err(TlsSetupError::Rustls)?;
-        // grpc-go (Terraform >= 1.10 era) refuses a TLS server that does not select h2 by ALPN.
+        // grpc-go 1.67 and later (in newer Terraform releases) refuse a TLS server that does not
+        // select h2 by ALPN.
         config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(Self {
             server_cert_der,
@@ -224,11 +225,6 @@ fn verify_p521_sha512(
         .map_err(|_| bad_signature())
 }
 
-/// The ring provider, for callers (tests, a client) that need the same algorithms.
-pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +279,7 @@ mod tests {
         let stranger = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let verifier = PinnedClientCert {
             expected: parse_client_certs(&host.cert.pem()).unwrap(),
-            algorithms: crypto_provider().signature_verification_algorithms,
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
         };
         assert!(verifier.client_auth_mandatory());
         let now = UnixTime::now();
@@ -338,7 +334,7 @@ mod tests {
     fn p521_is_offered_so_go_clients_send_their_certificate() {
         let verifier = PinnedClientCert {
             expected: parse_client_certs(HOST_P521_CERT).unwrap(),
-            algorithms: crypto_provider().signature_verification_algorithms,
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
         };
         let schemes = verifier.supported_verify_schemes();
         assert!(schemes.contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
