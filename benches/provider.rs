@@ -50,15 +50,25 @@ fn start_provider(client_cert: Option<&str>) -> Started {
     let began = Instant::now();
     let mut child = command.spawn().expect("provider starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    Started { child, handshake: line.trim().to_string(), elapsed: began.elapsed() }
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Started {
+        child,
+        handshake: line.trim().to_string(),
+        elapsed: began.elapsed(),
+    }
 }
 
 fn summary(mut samples: Vec<Duration>) -> (f64, f64, f64) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let p99 = samples[(samples.len() * 99 / 100).min(samples.len() - 1)];
-    (ms(samples[samples.len() / 2]), ms(p99), ms(samples[samples.len() - 1]))
+    (
+        ms(samples[samples.len() / 2]),
+        ms(p99),
+        ms(samples[samples.len() - 1]),
+    )
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
@@ -71,11 +81,20 @@ async fn schema_latency() -> (Vec<Duration>, Option<u64>, usize) {
     // Plaintext (no PLUGIN_CLIENT_CERT): the per-call cost after the TLS handshake is the same
     // gRPC path, and the benchmark needs no host certificate.
     let mut started = start_provider(None);
-    let socket = started.handshake.split('|').nth(3).expect("socket path").to_string();
+    let socket = started
+        .handshake
+        .split('|')
+        .nth(3)
+        .expect("socket path")
+        .to_string();
     let channel = Endpoint::from_static("http://[::]:50051")
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let socket = socket.clone();
-            async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(socket).await?)) }
+            async move {
+                Ok::<_, std::io::Error>(TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
         }))
         .await
         .expect("connects");
@@ -84,7 +103,10 @@ async fn schema_latency() -> (Vec<Duration>, Option<u64>, usize) {
     let mut bytes = 0;
     for _ in 0..SCHEMA_CALLS {
         let began = Instant::now();
-        let response = client.get_schema(get_provider_schema::Request {}).await.expect("GetSchema");
+        let response = client
+            .get_schema(get_provider_schema::Request {})
+            .await
+            .expect("GetSchema");
         samples.push(began.elapsed());
         bytes = prost::Message::encoded_len(response.get_ref());
     }
@@ -97,11 +119,13 @@ async fn schema_latency() -> (Vec<Duration>, Option<u64>, usize) {
 fn median_plan_seconds(config: &str) -> f64 {
     let ws = harness::Workspace::new(config);
     // Terraform's own config loading warms its caches on the first run; it is not counted.
-    ws.terraform(&["plan", "-input=false", "-no-color"]).ok("plan");
+    ws.terraform(&["plan", "-input=false", "-no-color"])
+        .ok("plan");
     let mut samples: Vec<f64> = (0..PLANS)
         .map(|_| {
             let began = Instant::now();
-            ws.terraform(&["plan", "-input=false", "-no-color"]).ok("plan");
+            ws.terraform(&["plan", "-input=false", "-no-color"])
+                .ok("plan");
             began.elapsed().as_secs_f64()
         })
         .collect();
@@ -127,7 +151,10 @@ fn main() {
     let (median, p99, max) = summary(samples);
     println!("GetSchema ({SCHEMA_CALLS} calls, {bytes} bytes each): median {median:.3} ms, p99 {p99:.3} ms, max {max:.3} ms");
     match peak {
-        Some(kib) => println!("peak memory (VmHWM) after {SCHEMA_CALLS} GetSchema calls: {:.1} MiB", kib as f64 / 1024.0),
+        Some(kib) => println!(
+            "peak memory (VmHWM) after {SCHEMA_CALLS} GetSchema calls: {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
         None => println!("peak memory: /proc not readable"),
     }
 
@@ -135,7 +162,13 @@ fn main() {
     let one_resource = median_plan_seconds(
         "resource \"crdb_multiregion_cluster\" \"main\" {\n  name  = \"bench\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [\"a\", \"b\", \"c\"]\n}\n",
     );
-    println!("terraform plan, no provider (Terraform's floor): median {:.0} ms over {PLANS} runs", floor * 1000.0);
-    println!("terraform plan, one crdb_multiregion_cluster: median {:.0} ms over {PLANS} runs", one_resource * 1000.0);
+    println!(
+        "terraform plan, no provider (Terraform's floor): median {:.0} ms over {PLANS} runs",
+        floor * 1000.0
+    );
+    println!(
+        "terraform plan, one crdb_multiregion_cluster: median {:.0} ms over {PLANS} runs",
+        one_resource * 1000.0
+    );
     println!("ratio one-resource / floor: {:.2}", one_resource / floor);
 }

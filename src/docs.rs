@@ -67,8 +67,11 @@ fn first_sentence(text: &str) -> &str {
     text.split_once(". ").map_or(text, |(first, _)| first)
 }
 
+/// Picks the attributes one section of a page lists.
+type AttributeFilter = fn(&Attribute) -> bool;
+
 fn render_block(out: &mut String, block: &Block, anchor: &str) {
-    let groups: [(&str, fn(&Attribute) -> bool); 3] = [
+    let groups: [(&str, AttributeFilter); 3] = [
         ("Required", |a| a.mode == Mode::Required),
         ("Optional", |a| {
             matches!(a.mode, Mode::Optional | Mode::OptionalComputed)

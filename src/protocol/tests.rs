@@ -43,6 +43,11 @@ impl Resource for Thing {
         let mut state = planned.clone();
         state.set_attr("uid", Value::string("uid-1"));
         let mut diagnostics = Diagnostics::new();
+        if planned.attr("name") == &Value::string("waits-forever") {
+            // A long wait that only Terraform's Stop ends, as a stuck rollout would.
+            ctx.stop.cancelled().await;
+            diagnostics.error("Interrupted", "Terraform asked the provider to stop");
+        }
         if planned.attr("name") == &Value::string("fails-halfway") {
             diagnostics.error(
                 "Half done",
@@ -333,4 +338,22 @@ fn an_applied_value_that_differs_from_the_plan_is_caught() {
     applied.set_attr("uid", Value::string("x"));
     check_applied_matches_plan(&planned, &applied, "", &mut diags);
     assert!(!diags.has_errors());
+}
+
+#[tokio::test]
+async fn stop_cancels_an_operation_in_flight() {
+    let svc = Arc::new(service());
+    let planned = plan(&svc, &Value::Null, &thing("waits-forever", 1), b"").await;
+    let applying = {
+        let svc = svc.clone();
+        tokio::spawn(async move { apply(&svc, &Value::Null, &planned.planned_state, b"").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!applying.is_finished(), "the operation waits until stopped");
+    svc.stop(Request::new(pb::stop::Request {})).await.unwrap();
+    let applied = tokio::time::timeout(std::time::Duration::from_secs(5), applying)
+        .await
+        .expect("Stop ends the operation promptly")
+        .unwrap();
+    assert_eq!(applied.diagnostics[0].summary, "Interrupted");
 }

@@ -1,5 +1,6 @@
 //! The resource types of the crdb provider, one file each.
 pub mod multiregion_cluster;
+pub mod region_schema;
 pub mod validate;
 
 use crate::framework::Resource;

@@ -1,0 +1,345 @@
+//! The schema and typed model of `crdb_region`, apart from its operations so that the plan rules
+//! and validation stay pure and testable.
+use super::validate;
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::schema::Block;
+use crate::framework::timeouts::{self, Operation};
+use crate::framework::{Attr, Attribute, Schema, Type, Value};
+use crate::tf_model;
+use std::collections::BTreeMap;
+
+pub const TYPE_NAME: &str = "crdb_region";
+
+/// The attributes of `crdb_multiregion_cluster` a region consumes. Declared as an object type so
+/// that `cluster = crdb_multiregion_cluster.main` passes the whole resource in one expression:
+/// Terraform drops the attributes not named here, keeps the keys' sensitivity, and shows an
+/// image change as `~ image = "v1" -> "v2"` inside the object.
+pub fn cluster_type() -> Type {
+    let s = || Type::String;
+    Type::object([
+        ("name", s()),
+        ("image", s()),
+        ("version", s()),
+        ("zones", Type::list(s())),
+        ("init_zone", s()),
+        ("join_addresses", Type::list(s())),
+        ("cluster_domain", s()),
+        ("ca_certificate", s()),
+        ("ca_private_key", s()),
+        ("ca_fingerprint_sha256", s()),
+        ("root_client_certificate", s()),
+        ("root_client_private_key", s()),
+    ])
+}
+
+tf_model! {
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct ClusterRef {
+        pub name: Attr<String>,
+        pub image: Attr<String>,
+        pub version: Attr<String>,
+        pub zones: Attr<Vec<Attr<String>>>,
+        pub init_zone: Attr<String>,
+        pub join_addresses: Attr<Vec<Attr<String>>>,
+        pub cluster_domain: Attr<String>,
+        pub ca_certificate: Attr<String>,
+        pub ca_private_key: Attr<String>,
+        pub ca_fingerprint_sha256: Attr<String>,
+        pub root_client_certificate: Attr<String>,
+        pub root_client_private_key: Attr<String>,
+    }
+}
+
+impl ClusterRef {
+    pub fn known_zones(&self) -> Option<Vec<String>> {
+        self.zones
+            .known()?
+            .iter()
+            .map(|z| z.known().cloned())
+            .collect()
+    }
+}
+
+/// Where the DNS load balancer of a zone's Kubernetes cluster is reachable from.
+pub const DNS_LOAD_BALANCER_KINDS: [&str; 4] =
+    ["public", "gke-internal", "aws-internal", "azure-internal"];
+
+tf_model! {
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct RegionModel {
+        pub id: Attr<String>,
+        pub cluster: Attr<ClusterRef>,
+        pub zone: Attr<String>,
+        pub region: Attr<String>,
+        pub replicas: Attr<i64>,
+        pub storage_size: Attr<String>,
+        pub storage_class: Attr<String>,
+        pub cpu_request: Attr<String>,
+        pub cpu_limit: Attr<String>,
+        pub memory_request: Attr<String>,
+        pub memory_limit: Attr<String>,
+        pub dns_load_balancer: Attr<String>,
+        pub dns_load_balancer_annotations: Attr<BTreeMap<String, String>>,
+        pub deletion_protection: Attr<bool>,
+        pub namespace: Attr<String>,
+        pub dns_address: Attr<String>,
+        pub node_certificate: Attr<String>,
+        pub node_private_key: Attr<String>,
+        pub initialized: Attr<bool>,
+        pub kubernetes: Attr<Value>,
+        pub timeouts: Attr<Value>,
+    }
+}
+
+pub fn schema(connection_block: Block) -> Schema {
+    let s = || Type::String;
+    Schema {
+        version: 0,
+        block: Block::new(
+            "One zone of a `crdb_multiregion_cluster`: a namespace named after the zone in one Kubernetes cluster, \
+             holding the zone's CockroachDB nodes (a StatefulSet), their certificates, services, disruption budget, \
+             and the DNS load balancer its peers resolve it through. The init zone's region initialises the cluster. \
+             Changing `replicas` scales (decommissioning nodes before they go), changing the cluster's image rolls an \
+             upgrade one pod at a time, and destroying the region deletes its namespace, data included, which \
+             `deletion_protection` guards.",
+        )
+        .attribute(Attribute::computed("id", s(), "The zone.").keep_prior_value_when_unset())
+        .attribute(Attribute::required(
+            "cluster",
+            cluster_type(),
+            "The cluster this zone belongs to: `cluster = crdb_multiregion_cluster.<name>`.",
+        ))
+        .attribute(
+            Attribute::required(
+                "zone",
+                s(),
+                "The zone, one of the cluster's `zones`; also the namespace everything lives in. Changing it replaces \
+                 the region (refused while `deletion_protection` is true).",
+            )
+            .requires_replace(),
+        )
+        .attribute(Attribute::optional(
+            "region",
+            s(),
+            "The region part of the nodes' locality (`--locality region=<region>,zone=<zone>`).",
+        ))
+        .attribute(
+            Attribute::optional("replicas", Type::Number, "Number of CockroachDB nodes in this zone.")
+                .default(Value::int(3)),
+        )
+        .attribute(
+            Attribute::optional("storage_size", s(), "Size of each node's data volume, a Kubernetes quantity.")
+                .default(Value::string("100Gi")),
+        )
+        .attribute(Attribute::optional(
+            "storage_class",
+            s(),
+            "Storage class of the data volumes; the cluster's default class when unset.",
+        ))
+        .attribute(
+            Attribute::optional("cpu_request", s(), "CPU request of each node, a Kubernetes quantity.")
+                .default(Value::string("2")),
+        )
+        .attribute(
+            Attribute::optional("cpu_limit", s(), "CPU limit of each node, a Kubernetes quantity.")
+                .default(Value::string("2")),
+        )
+        .attribute(
+            Attribute::optional("memory_request", s(), "Memory request of each node, a Kubernetes quantity.")
+                .default(Value::string("8Gi")),
+        )
+        .attribute(
+            Attribute::optional(
+                "memory_limit",
+                s(),
+                "Memory limit of each node; the node's cache and SQL memory are each a quarter of it.",
+            )
+            .default(Value::string("8Gi")),
+        )
+        .attribute(
+            Attribute::optional(
+                "dns_load_balancer",
+                s(),
+                "How peers reach this cluster's DNS: `public`, `gke-internal` (internal with global access, needs a \
+                 shared or peered VPC), `aws-internal` or `azure-internal`.",
+            )
+            .default(Value::string("public")),
+        )
+        .attribute(Attribute::optional(
+            "dns_load_balancer_annotations",
+            Type::map(s()),
+            "Extra annotations on the DNS load balancer Service, applied after those `dns_load_balancer` implies.",
+        ))
+        .attribute(
+            Attribute::optional(
+                "deletion_protection",
+                Type::Bool,
+                "While true, destroying or replacing the region (which deletes its data) fails. Set it to false and \
+                 apply before destroying.",
+            )
+            .default(Value::Bool(true)),
+        )
+        .attribute(Attribute::computed("namespace", s(), "The namespace of the zone.").keep_prior_value_when_unset())
+        .attribute(
+            Attribute::computed(
+                "dns_address",
+                s(),
+                "Address of this cluster's DNS load balancer, for the peers' `crdb_dns_link`.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed("node_certificate", s(), "PEM certificate of this zone's nodes, signed by the cluster CA.")
+                .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed("node_private_key", s(), "PEM private key of this zone's nodes.")
+                .sensitive()
+                .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "initialized",
+                Type::Bool,
+                "Whether this region ran (or found done) `cockroach init`; only the init zone's region does.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .single_block("kubernetes", connection_block)
+        .single_block(
+            "timeouts",
+            timeouts::block(&[Operation::Create, Operation::Update, Operation::Delete]),
+        ),
+    }
+}
+
+/// Checks that need no cluster: every known value, on its own attribute.
+pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
+    let cluster = config.cluster.known();
+    if let Attr::Known(zone) = &config.zone {
+        if let Err(why) = validate::zone_name(zone) {
+            diags.attribute_error(AttributePath::root("zone"), "Invalid zone", why);
+        } else if let Some(zones) = cluster.and_then(ClusterRef::known_zones) {
+            if !zones.contains(zone) {
+                diags.attribute_error(
+                    AttributePath::root("zone"),
+                    "Zone not in the cluster",
+                    format!("Zone {zone:?} is not one of the cluster's zones {zones:?}; add it to the cluster's `zones` first."),
+                );
+            }
+        }
+    }
+    if let Attr::Known(replicas) = config.replicas {
+        if replicas < 0 {
+            diags.attribute_error(
+                AttributePath::root("replicas"),
+                "Invalid replicas",
+                format!("replicas must be 0 or more, got {replicas}."),
+            );
+        }
+    }
+    if let Attr::Known(region) = &config.region {
+        if region.is_empty()
+            || region.contains([',', '='])
+            || region.chars().any(char::is_whitespace)
+        {
+            diags.attribute_error(
+                AttributePath::root("region"),
+                "Invalid region",
+                format!("{region:?} cannot be part of a locality: use letters, digits and '-'."),
+            );
+        }
+    }
+    if let Attr::Known(kind) = &config.dns_load_balancer {
+        if !DNS_LOAD_BALANCER_KINDS.contains(&kind.as_str()) {
+            diags.attribute_error(
+                AttributePath::root("dns_load_balancer"),
+                "Unknown DNS load balancer kind",
+                format!("{kind:?} is not one of {DNS_LOAD_BALANCER_KINDS:?}."),
+            );
+        }
+    }
+    if let Attr::Known(class) = &config.storage_class {
+        if let Err(why) = validate::dns1123_subdomain(class) {
+            diags.attribute_error(
+                AttributePath::root("storage_class"),
+                "Invalid storage class",
+                why,
+            );
+        }
+    }
+    timeouts::validate(config.timeouts.known().unwrap_or(&Value::Null), diags);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::{FromValue, ToValue};
+
+    fn cluster(zones: &[&str]) -> ClusterRef {
+        ClusterRef {
+            name: Attr::Known("main".into()),
+            image: Attr::Known("cockroachdb/cockroach:v24.1.0".into()),
+            zones: Attr::Known(zones.iter().map(|z| Attr::Known(z.to_string())).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_cluster_type_accepts_a_whole_cluster_value() {
+        let model = RegionModel {
+            cluster: Attr::Known(cluster(&["a"])),
+            ..Default::default()
+        };
+        let value = model.to_value();
+        assert_eq!(RegionModel::from_value(&value).unwrap(), model);
+        let Type::Object(attrs) = cluster_type() else {
+            panic!()
+        };
+        let sensitive_free: Vec<_> = attrs.keys().collect();
+        assert!(sensitive_free.contains(&&"image".to_string()));
+    }
+
+    #[test]
+    fn validation_reports_each_bad_value_on_its_attribute() {
+        let config = RegionModel {
+            cluster: Attr::Known(cluster(&["a", "b"])),
+            zone: Attr::Known("c".into()),
+            replicas: Attr::Known(-1),
+            region: Attr::Known("us,east".into()),
+            dns_load_balancer: Attr::Known("private".into()),
+            storage_class: Attr::Known("Fast SSD".into()),
+            ..Default::default()
+        };
+        let mut diags = Diagnostics::new();
+        validate(&config, &mut diags);
+        let paths: Vec<String> = diags
+            .0
+            .iter()
+            .map(|d| d.path.as_ref().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "zone",
+                "replicas",
+                "region",
+                "dns_load_balancer",
+                "storage_class"
+            ]
+        );
+        assert_eq!(diags.0[0].summary, "Zone not in the cluster");
+    }
+
+    #[test]
+    fn unknown_cluster_or_zone_is_not_judged() {
+        let config = RegionModel {
+            cluster: Attr::Unknown,
+            zone: Attr::Known("anything-valid".into()),
+            ..Default::default()
+        };
+        let mut diags = Diagnostics::new();
+        validate(&config, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+    }
+}
