@@ -1,4 +1,5 @@
 //! The resource types of the crdb provider, one file each.
+pub mod dns_link_schema;
 pub mod multiregion_cluster;
 pub mod region_schema;
 pub mod validate;
