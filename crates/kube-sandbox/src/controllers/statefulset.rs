@@ -253,6 +253,65 @@ fn new_pod(sts: &Value, ordinal: i64, revision: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
 }
 
+/// Applies `plan` to every StatefulSet of the cluster.
+pub struct Controller;
+
+impl super::Reconcile for Controller {
+    fn reconcile(&mut self, ctx: &super::ControllerContext) {
+        let sts_rt = ctx.rt("statefulsets");
+        let pod_rt = ctx.rt("pods");
+        let pvc_rt = ctx.rt("persistentvolumeclaims");
+        for sts in ctx.store.list(sts_rt, None) {
+            if meta::is_deleting(&sts) {
+                continue;
+            }
+            let ns = meta::namespace(&sts).to_string();
+            let pods: Vec<Value> = ctx
+                .store
+                .list(pod_rt, Some(&ns))
+                .into_iter()
+                .filter(|p| meta::controlled_by(p, meta::uid(&sts)))
+                .collect();
+            let pvc_names: BTreeSet<String> = ctx
+                .store
+                .list(pvc_rt, Some(&ns))
+                .iter()
+                .map(|c| meta::name(c).to_string())
+                .collect();
+            let plan = plan(&sts, &pods, &pvc_names);
+            for action in plan.actions {
+                match action {
+                    Action::CreatePvc(c) => {
+                        super::log_err("pvc create", ctx.store.create(pvc_rt, c));
+                    }
+                    Action::CreatePod(p) => {
+                        super::log_err("pod create", ctx.store.create(pod_rt, p));
+                    }
+                    Action::DeletePod(name) => {
+                        super::log_err(
+                            "pod delete",
+                            ctx.store.delete(
+                                pod_rt,
+                                Some(&ns),
+                                &name,
+                                crate::store::Propagation::Background,
+                            ),
+                        );
+                    }
+                }
+            }
+            if sts.get("status") != Some(&plan.status) {
+                let mut updated = sts.clone();
+                updated["status"] = plan.status;
+                super::log_err(
+                    "statefulset status",
+                    ctx.store.update_status(sts_rt, updated),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
