@@ -41,6 +41,9 @@ pub struct WatchEvent {
     pub kind: &'static ResourceType,
     pub event: WatchEventType,
     pub object: Value,
+    /// The object before this event (None for Added), so label-selected watches can
+    /// turn "stopped matching" into DELETED as the real server does.
+    pub previous: Option<Value>,
 }
 
 impl WatchEvent {
@@ -591,10 +594,11 @@ impl Store {
 
     /// Events after `rv` still in history, and a receiver for later ones, taken atomically.
     /// 410 Gone when `rv` is older than the history kept.
+    #[allow(clippy::type_complexity)]
     pub fn watch_from(
         &self,
         rv: u64,
-    ) -> Result<(Vec<WatchEvent>, broadcast::Receiver<WatchEvent>), ApiError> {
+    ) -> Result<(Vec<WatchEvent>, u64, broadcast::Receiver<WatchEvent>), ApiError> {
         let inner = self.lock();
         if rv < inner.oldest_resumable_rv {
             return Err(ApiError::gone(format!(
@@ -608,7 +612,26 @@ impl Store {
             .filter(|e| e.resource_version() > rv)
             .cloned()
             .collect();
-        Ok((past, self.events.subscribe()))
+        Ok((past, inner.rv, self.events.subscribe()))
+    }
+
+    /// The current objects of a type and a receiver for every later write, taken atomically.
+    pub fn snapshot_and_subscribe(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+    ) -> (Vec<Value>, u64, broadcast::Receiver<WatchEvent>) {
+        let inner = self.lock();
+        let items = inner
+            .table(rt)
+            .map(|t| {
+                t.iter()
+                    .filter(|((ons, _), _)| ns.is_none_or(|n| !rt.namespaced || ons == n))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (items, inner.rv, self.events.subscribe())
     }
 
     /// Forgets watch history, as etcd compaction does: older resourceVersions then get 410 Gone.
@@ -734,7 +757,8 @@ impl Inner {
             String::new()
         };
         let name = name_of(&obj).to_string();
-        self.objects
+        let previous = self
+            .objects
             .entry(key_of(rt))
             .or_default()
             .insert((ns, name), obj.clone());
@@ -744,6 +768,7 @@ impl Inner {
                 kind: rt,
                 event: kind,
                 object: obj.clone(),
+                previous,
             },
         );
         obj
@@ -767,7 +792,7 @@ impl Inner {
             .get_mut(key_of(rt))
             .and_then(|t| t.remove(&(ns_key, name.to_string())))
             .unwrap_or(Value::Null);
-        let mut obj = last.unwrap_or(removed);
+        let mut obj = last.unwrap_or_else(|| removed.clone());
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.record(
@@ -776,6 +801,7 @@ impl Inner {
                 kind: rt,
                 event: WatchEventType::Deleted,
                 object: obj.clone(),
+                previous: Some(removed),
             },
         );
         obj

@@ -1,0 +1,285 @@
+//! TLS listener, bearer-token authentication, fault injection and routing for one cluster.
+//! Taking the API down closes the listener (connections are refused) and drops open connections.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use super::body::{self, Resp};
+use super::discovery;
+use super::handlers;
+use super::query::Query;
+use super::route::{self, Route};
+use crate::error::ApiError;
+use crate::faults::{Fault, Faults};
+use crate::store::Store;
+
+/// Largest request body accepted, as on a real API server (3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+pub struct ApiServer {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub token: String,
+    pub ca_pem: String,
+    pub store: Arc<Store>,
+    pub faults: Arc<Faults>,
+    tls: Arc<rustls::ServerConfig>,
+    running: Mutex<Option<Running>>,
+}
+
+struct Running {
+    accept: JoinHandle<()>,
+    /// Dropping it tells every open connection to close.
+    _close_connections: watch::Sender<()>,
+}
+
+#[derive(Debug)]
+struct ResetConnection;
+
+impl std::fmt::Display for ResetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for ResetConnection {}
+
+impl ApiServer {
+    /// Binds `addr` (port 0: any free loopback port) and starts serving.
+    pub async fn start(
+        name: &str,
+        addr: SocketAddr,
+        store: Arc<Store>,
+        token: String,
+        faults: Arc<Faults>,
+    ) -> std::io::Result<Arc<ApiServer>> {
+        let pki = crate::tls::generate(name)?;
+        let listener = TcpListener::bind(addr).await?;
+        let server = Arc::new(ApiServer {
+            name: name.to_string(),
+            addr: listener.local_addr()?,
+            token,
+            ca_pem: pki.ca_pem,
+            store,
+            faults,
+            tls: pki.server_config,
+            running: Mutex::new(None),
+        });
+        server.serve(listener);
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn serve(self: &Arc<Self>, listener: TcpListener) {
+        let (close_tx, close_rx) = watch::channel(());
+        let me = self.clone();
+        let accept = tokio::spawn(async move {
+            let acceptor = TlsAcceptor::from(me.tls.clone());
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let me = me.clone();
+                let mut closed = close_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = service_fn(move |req| {
+                        let me = me.clone();
+                        async move { me.respond(req).await }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = closed.changed() => {}
+                    }
+                });
+            }
+        });
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
+            accept,
+            _close_connections: close_tx,
+        });
+    }
+
+    /// Takes the API down (connections refused, open ones dropped) or brings it back on the same port.
+    pub async fn set_down(self: &Arc<Self>, down: bool) -> std::io::Result<()> {
+        self.faults.set_down(down);
+        if down {
+            if let Some(r) = self
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                r.accept.abort();
+            }
+            return Ok(());
+        }
+        if self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Ok(());
+        }
+        // The aborted accept task drops its listener asynchronously; retry the bind briefly.
+        let mut last = None;
+        for _ in 0..100 {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => {
+                    self.serve(l);
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("bind failed")))
+    }
+
+    async fn respond(self: Arc<Self>, req: Request<Incoming>) -> Result<Resp, ResetConnection> {
+        let latency = self.faults.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let authorized = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| t.trim() == self.token);
+        if !authorized {
+            return Ok(body::error(&ApiError::unauthorized()));
+        }
+        match self.faults.roll() {
+            Some(Fault::Reset) => return Err(ResetConnection),
+            Some(Fault::Status(code)) => return Ok(injected_error(code)),
+            None => {}
+        }
+        Ok(self.route(req).await)
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Resp {
+        let (parts, incoming) = req.into_parts();
+        let accept = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let path = parts.uri.path().to_string();
+        let not_found = || {
+            body::error(&ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ))
+        };
+        match route::parse(&path) {
+            Route::Version => body::json(200, &discovery::version()),
+            Route::Health => {
+                let mut r = body::json(200, &json!("ok"));
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain"),
+                );
+                *r.body_mut() = body::ResponseBody::Full(Some(Bytes::from_static(b"ok")));
+                r
+            }
+            Route::CoreVersions => match discovery::wants_aggregated(&accept) {
+                Some(v) => aggregated(true, v),
+                None => body::json(200, &discovery::core_versions()),
+            },
+            Route::GroupList => match discovery::wants_aggregated(&accept) {
+                Some(v) => aggregated(false, v),
+                None => body::json(200, &discovery::group_list()),
+            },
+            Route::Group(g) => discovery::group(&g).map_or_else(not_found, |d| body::json(200, &d)),
+            Route::ResourceList(g, v) => {
+                discovery::resource_list(&g, &v).map_or_else(not_found, |d| body::json(200, &d))
+            }
+            Route::OpenApi | Route::NotFound => not_found(),
+            Route::Resource(target) => {
+                let bytes = match read_body(incoming).await {
+                    Ok(b) => b,
+                    Err(e) => return body::error(&e),
+                };
+                handlers::handle(handlers::Request {
+                    store: &self.store,
+                    method: &parts.method,
+                    headers: &parts.headers,
+                    query: Query::parse(parts.uri.query()),
+                    target,
+                    body: bytes,
+                })
+                .await
+            }
+        }
+    }
+}
+
+async fn read_body(incoming: Incoming) -> Result<Bytes, ApiError> {
+    let limited = http_body_util::Limited::new(incoming, MAX_BODY);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => Err(ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("request body: {e}"),
+        )),
+    }
+}
+
+fn aggregated(core: bool, version: &str) -> Resp {
+    body::json_with_type(
+        200,
+        &discovery::aggregated(core, version),
+        &format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"),
+    )
+}
+
+fn injected_error(code: u16) -> Resp {
+    let (reason, message) = match code {
+        429 => (
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        ),
+        503 => (
+            "ServiceUnavailable",
+            "The server is currently unable to handle the request",
+        ),
+        _ => ("InternalError", "Internal error occurred: injected fault"),
+    };
+    let mut e = ApiError::new(code, reason, message);
+    if code == 429 || code == 503 {
+        e.details = None;
+    }
+    let mut resp = body::error(&e);
+    if code == 429 || code == 503 {
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    let _ = StatusCode::from_u16(code);
+    resp
+}
