@@ -98,6 +98,43 @@ pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
     ]
 }
 
+/// The controllers of every cluster of a sandbox, stopped when dropped.
+pub struct Running {
+    pub world: Arc<World>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for h in &self.handles {
+            h.abort();
+        }
+    }
+}
+
+/// Bootstraps every cluster of a started sandbox (DNS add-on, nodes) and starts its controllers, all sharing one
+/// world. For `Sandbox::start` (or a test) to call once the API servers are up.
+pub fn start_for_sandbox(sandbox: &crate::Sandbox, speed: f64, lb_hostnames: bool) -> Running {
+    let world = World::new();
+    let mut handles = Vec::new();
+    for c in sandbox.clusters() {
+        let dns = c.dns.parse().unwrap_or_default();
+        crate::bootstrap::bootstrap_named(c.store(), dns, &c.name);
+        world.register_cluster(
+            &c.name,
+            c.store().clone(),
+            ClusterProfile { dns, lb_hostnames },
+        );
+        handles.extend(spawn_all(ControllerContext {
+            cluster_name: c.name.clone(),
+            store: c.store().clone(),
+            world: world.clone(),
+            clock: Clock::new(speed),
+        }));
+    }
+    Running { world, handles }
+}
+
 /// One reconcile pass over the cluster; implementations keep their own timers and memory.
 pub trait Reconcile: Send + 'static {
     fn reconcile(&mut self, ctx: &ControllerContext);
