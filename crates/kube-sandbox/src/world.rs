@@ -267,6 +267,14 @@ impl World {
             .map(|n| n.node_id)
     }
 
+    pub fn node_decommissioned(&self, cluster: &str, store: &str) -> bool {
+        self.lock()
+            .cockroach
+            .nodes
+            .get(&(cluster.to_string(), store.to_string()))
+            .is_some_and(|n| n.membership == Membership::Decommissioned)
+    }
+
     /// The node process on `store` stopped (pod gone, crashed or replaced): it is no longer live.
     pub fn node_stopped(&self, cluster: &str, store: &str) {
         if let Some(n) = self

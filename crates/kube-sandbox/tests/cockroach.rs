@@ -347,3 +347,54 @@ async fn init_with_a_foreign_root_certificate_fails() {
     );
     assert!(!sim.world.cockroach_initialised());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_down_after_decommission_versus_without() {
+    use kube_sandbox::world::Membership;
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let node_of = |pod: &str| {
+        sim.world
+            .cockroach_nodes()
+            .into_iter()
+            .find(|n| n.pod == pod)
+            .unwrap()
+    };
+    let id = node_of("cockroachdb-2").node_id;
+    sim.create("a", "jobs", json!({"metadata": {"name": "decommission", "namespace": "east"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "decommission", "image": "cockroachdb/cockroach:v25.2.0",
+                "command": ["/cockroach/cockroach", "node", "decommission", id.to_string(), "--certs-dir=/cockroach-certs", "--host=cockroachdb-public"],
+                "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}]}],
+            "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}}]}}}}));
+    let done = eventually(20, || {
+        job_condition(&sim, "a", "east", "decommission", "Complete")
+    })
+    .await;
+    let pods: Vec<Value> = pods_of(&sim, "a", "east")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == "decommission")
+        .collect();
+    assert!(done, "decommission job did not complete: {pods:#?}");
+    assert_eq!(
+        node_of("cockroachdb-2").membership,
+        Membership::Decommissioned
+    );
+
+    sim.modify("a", "statefulsets", "east", "cockroachdb", |s| {
+        s["spec"]["replicas"] = json!(1)
+    });
+    assert!(eventually(20, || live_nodes(&sim) == 1).await);
+    let (n1, n2) = (node_of("cockroachdb-1"), node_of("cockroachdb-2"));
+    assert!(
+        !n1.live && n1.membership == Membership::Active,
+        "removed without decommission: dead, {n1:?}"
+    );
+    assert!(
+        !n2.live && n2.membership == Membership::Decommissioned,
+        "{n2:?}"
+    );
+}

@@ -21,12 +21,14 @@ pub enum Program {
     Batch,
     Start(CockroachArgs),
     Init(CockroachArgs),
+    Decommission(CockroachArgs),
 }
 
 pub fn program(pod: &Value, container: &Value) -> Program {
     match invocation(container) {
         Invocation::Start(a) => Program::Start(a),
         Invocation::Init(a) => Program::Init(a),
+        Invocation::Decommission(a) => Program::Decommission(a),
         Invocation::Other
             if meta::str_at(pod, "/spec/restartPolicy").unwrap_or("Always") == "Always" =>
         {
@@ -108,6 +110,9 @@ pub fn start(
 pub fn join(env: &Env, pod: &Value, args: &CockroachArgs) -> Result<u32, String> {
     let store = node_store(pod);
     let ns = meta::namespace(pod);
+    if env.world.node_decommissioned(env.cluster, &store) {
+        return Err("ERROR: this node was decommissioned and cannot rejoin the cluster".into());
+    }
     if env.world.node_id_of(env.cluster, &store).is_some() {
         return Ok(env
             .world
@@ -167,19 +172,27 @@ pub fn join(env: &Env, pod: &Value, args: &CockroachArgs) -> Result<u32, String>
         .node_joined(env.cluster, ns, meta::name(pod), &store))
 }
 
-/// `cockroach init`: (exit code, output).
-pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (i32, String) {
+/// A client command's connection: certs from its certs dir, `--host` resolved from the pod's cluster to a running
+/// node, and the root client certificate accepted by that node's CA. Ok: (cluster, node pod).
+fn connect(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> Result<(String, Value), (i32, String)> {
     let ns = meta::namespace(pod);
     let files = if args.insecure {
         None
     } else {
         let Some(dir) = &args.certs_dir else {
-            return (1, "ERROR: problem using security settings: no certificates found; does certs dir exist?".into());
+            return Err((1, "ERROR: problem using security settings: no certificates found; does certs dir exist?".into()));
         };
         let secret = env.secret_in(env.cluster, ns);
         match mounts::certs_dir(pod, container, dir, &secret) {
             Some(f) => Some(f),
-            None => return (1, format!("ERROR: problem using security settings: no certificates found in {dir}; does certs dir exist?")),
+            None => {
+                return Err((1, format!("ERROR: problem using security settings: no certificates found in {dir}; does certs dir exist?")))
+            }
         }
     };
     let host = host_only(args.host.as_deref().unwrap_or("localhost")).to_string();
@@ -191,14 +204,14 @@ pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> 
         r.cluster(env.cluster).map(str::to_string),
         r.fqdn().map(str::to_string),
     ) else {
-        return cannot_dial(format!(
+        return Err(cannot_dial(format!(
             "dial tcp: lookup {host} on 10.96.0.10:53: no such host"
-        ));
+        )));
     };
     let Some(target) = target_pod(env.world, &cluster, &fqdn) else {
-        return cannot_dial(format!(
+        return Err(cannot_dial(format!(
             "dial tcp {host}:26257: connect: connection refused"
-        ));
+        )));
     };
     let target_container = target
         .pointer("/spec/containers")
@@ -213,9 +226,9 @@ pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> 
         .and_then(Value::as_array)
         .is_some_and(|cs| cs.iter().any(|c| c.pointer("/state/running").is_some()));
     let Some(target_container) = target_container.filter(|_| running) else {
-        return cannot_dial(format!(
+        return Err(cannot_dial(format!(
             "dial tcp {host}:26257: connect: connection refused"
-        ));
+        )));
     };
     if let Some(files) = &files {
         let Invocation::Start(target_args) = invocation(&target_container) else {
@@ -228,9 +241,18 @@ pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> 
             .and_then(|d| mounts::certs_dir(&target, &target_container, d, &target_secret))
             .and_then(|f| f.get("ca.crt").map(|c| c.data.clone()));
         if let Err(e) = certs::check_root_client(files, node_ca.as_deref()) {
-            return (1, format!("ERROR: failed to connect to the node: {e}"));
+            return Err((1, format!("ERROR: failed to connect to the node: {e}")));
         }
     }
+    Ok((cluster, target))
+}
+
+/// `cockroach init`: (exit code, output).
+pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (i32, String) {
+    let (cluster, target) = match connect(env, pod, container, args) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
     if !env.world.cockroach_init() {
         return (1, "ERROR: cluster has already been initialized".into());
     }
@@ -241,6 +263,52 @@ pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> 
         &node_store(&target),
     );
     (0, "Cluster successfully initialized".into())
+}
+
+/// `cockroach node decommission <ids> | --self`: (exit code, output). The emulated cluster has no data to move,
+/// so the nodes are decommissioned as soon as the command runs.
+pub fn decommission(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> (i32, String) {
+    let (cluster, target) = match connect(env, pod, container, args) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if !env.world.cockroach_initialised() {
+        return (
+            1,
+            "ERROR: cannot dial server: the node is waiting for `cockroach init`".into(),
+        );
+    }
+    let mut ids = Vec::new();
+    if args.self_ {
+        match env.world.node_id_of(&cluster, &node_store(&target)) {
+            Some(id) => ids.push(id),
+            None => return (1, "ERROR: the target node has no node ID yet".into()),
+        }
+    }
+    for p in &args.positional {
+        match p.parse::<u32>() {
+            Ok(id) => ids.push(id),
+            Err(_) => return (1, format!("ERROR: invalid node ID {p:?}")),
+        }
+    }
+    if ids.is_empty() {
+        return (
+            1,
+            "ERROR: no node ID specified; use --self or list node IDs".into(),
+        );
+    }
+    match env.world.decommission(&ids) {
+        Ok(()) => {
+            let rows: Vec<String> = ids.iter().map(|id| format!("  {id:>2} |  true   |        0 |        true        | decommissioned |    false")).collect();
+            (0, format!("  id | is_live | replicas | is_decommissioning |   membership   | is_draining\n-----+---------+----------+--------------------+----------------+--------------\n{}\n({} rows)\n\nNo more data reported on target nodes. Please verify cluster health before removing the nodes.", rows.join("\n"), ids.len()))
+        }
+        Err(e) => (1, format!("ERROR: {e}")),
+    }
 }
 
 /// The pod a resolved name lands on: `<pod>.<svc>.<ns>.svc...` directly, `<svc>.<ns>.svc...` through the

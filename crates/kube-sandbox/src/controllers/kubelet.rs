@@ -166,14 +166,20 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
-                    Program::Init(args) if now >= since + scaled(READY_AFTER) => {
+                    Program::Init(args) | Program::Decommission(args)
+                        if now >= since + scaled(READY_AFTER) =>
+                    {
                         let views = views.get_or_insert_with(|| dns_views(&ctx.world));
                         let env = Env {
                             world: &ctx.world,
                             views,
                             cluster: &ctx.cluster_name,
                         };
-                        let (code, output) = node::init(&env, pod, &c.spec, args);
+                        let (code, output) = if matches!(c.program, Program::Init(_)) {
+                            node::init(&env, pod, &c.spec, args)
+                        } else {
+                            node::decommission(&env, pod, &c.spec, args)
+                        };
                         ctx.world
                             .append_log(&ctx.cluster_name, &ns, meta::name(pod), &output);
                         let reason = if code == 0 { "Completed" } else { "Error" };

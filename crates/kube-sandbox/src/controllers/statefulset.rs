@@ -50,7 +50,12 @@ pub fn plan(sts: &Value, pods: &[Value], pvc_names: &BTreeSet<String>) -> Plan {
 
 /// Like `plan`, given the pod template of `status.currentRevision` (from its ControllerRevision): pods recreated
 /// below the partition of an unfinished rollout get the current revision, as the real controller does.
-pub fn plan_with_history(sts: &Value, pods: &[Value], pvc_names: &BTreeSet<String>, current_template: Option<&Value>) -> Plan {
+pub fn plan_with_history(
+    sts: &Value,
+    pods: &[Value],
+    pvc_names: &BTreeSet<String>,
+    current_template: Option<&Value>,
+) -> Plan {
     let set = meta::name(sts);
     let replicas = i64_at(sts, "/spec/replicas").unwrap_or(1).max(0);
     let parallel = str_at(sts, "/spec/podManagementPolicy") == Some("Parallel");
@@ -343,14 +348,26 @@ impl super::Reconcile for Controller {
 fn revisions(ctx: &super::ControllerContext, sts: &Value) -> Vec<Value> {
     let cr_rt = ctx.rt("controllerrevisions");
     let ns = meta::namespace(sts);
-    let mut history: Vec<Value> =
-        ctx.store.list(cr_rt, Some(ns)).into_iter().filter(|r| meta::controlled_by(r, meta::uid(sts))).collect();
+    let mut history: Vec<Value> = ctx
+        .store
+        .list(cr_rt, Some(ns))
+        .into_iter()
+        .filter(|r| meta::controlled_by(r, meta::uid(sts)))
+        .collect();
     let update = update_revision(sts);
     if !history.iter().any(|r| meta::name(r) == update) {
-        let next = history.iter().filter_map(|r| r.get("revision").and_then(Value::as_i64)).max().unwrap_or(0) + 1;
+        let next = history
+            .iter()
+            .filter_map(|r| r.get("revision").and_then(Value::as_i64))
+            .max()
+            .unwrap_or(0)
+            + 1;
         let mut template = sts.pointer("/spec/template").cloned().unwrap_or(json!({}));
         template["$patch"] = json!("replace");
-        let mut labels = sts.pointer("/spec/selector/matchLabels").cloned().unwrap_or(json!({}));
+        let mut labels = sts
+            .pointer("/spec/selector/matchLabels")
+            .cloned()
+            .unwrap_or(json!({}));
         let hash = update.rsplit('-').next().unwrap_or("").to_string();
         labels["controller.kubernetes.io/hash"] = json!(hash);
         let cr = json!({
@@ -359,7 +376,9 @@ fn revisions(ctx: &super::ControllerContext, sts: &Value) -> Vec<Value> {
             "data": {"spec": {"template": template}},
             "revision": next,
         });
-        if let Some(created) = super::log_err("controllerrevision create", ctx.store.create(cr_rt, cr)) {
+        if let Some(created) =
+            super::log_err("controllerrevision create", ctx.store.create(cr_rt, cr))
+        {
             history.push(created);
         }
     }
@@ -526,8 +545,15 @@ mod tests {
         let pods = vec![pod(&old, 1, true), pod(&new, 2, true)];
         let old_template = old["spec"]["template"].clone();
         let p = plan_with_history(&new, &pods, &BTreeSet::new(), Some(&old_template));
-        let Some(Action::CreatePod(p0)) = p.actions.iter().find(|a| matches!(a, Action::CreatePod(_))) else { panic!() };
-        assert_eq!(meta::label(p0, REVISION_LABEL), Some(update_revision(&old).as_str()));
+        let Some(Action::CreatePod(p0)) =
+            p.actions.iter().find(|a| matches!(a, Action::CreatePod(_)))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            meta::label(p0, REVISION_LABEL),
+            Some(update_revision(&old).as_str())
+        );
         assert_eq!(str_at(p0, "/spec/containers/0/image"), Some("c:1"));
     }
 
