@@ -228,9 +228,7 @@ impl ApiServer {
                 *r.body_mut() = body::ResponseBody::Full(Some(Bytes::new()));
                 r.headers_mut().insert(
                     http::header::CONTENT_TYPE,
-                    HeaderValue::from_static(
-                        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
-                    ),
+                    HeaderValue::from_static("application/octet-stream"),
                 );
                 r
             }
