@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, StatusCode};
+use http::{HeaderValue, Request};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -125,13 +125,15 @@ impl ApiServer {
     pub async fn set_down(self: &Arc<Self>, down: bool) -> std::io::Result<()> {
         self.faults.set_down(down);
         if down {
-            if let Some(r) = self
+            let running = self
                 .running
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
+                .take();
+            if let Some(r) = running {
                 r.accept.abort();
+                // Once the task is gone its listener is closed: new connections are refused from here on.
+                let _ = r.accept.await;
             }
             return Ok(());
         }
@@ -219,6 +221,17 @@ impl ApiServer {
             Route::ResourceList(g, v) => {
                 discovery::resource_list(&g, &v).map_or_else(not_found, |d| body::json(200, &d))
             }
+            // kubectl 1.20 validates manifests against /openapi/v2 (protobuf) and fails without it;
+            // an empty document is a valid one, and kinds missing from it are not validated client-side.
+            Route::OpenApi if path == "/openapi/v2" => {
+                let mut r = body::json(200, &json!({}));
+                *r.body_mut() = body::ResponseBody::Full(Some(Bytes::new()));
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+                r
+            }
             Route::OpenApi | Route::NotFound => not_found(),
             Route::Resource(target) => {
                 let bytes = match read_body(incoming).await {
@@ -271,15 +284,15 @@ fn injected_error(code: u16) -> Resp {
         ),
         _ => ("InternalError", "Internal error occurred: injected fault"),
     };
-    let mut e = ApiError::new(code, reason, message);
-    if code == 429 || code == 503 {
-        e.details = None;
+    let mut status = ApiError::new(code, reason, message).to_status();
+    let retry = code == 429 || code == 503;
+    if retry {
+        status["details"] = json!({"retryAfterSeconds": 1});
     }
-    let mut resp = body::error(&e);
-    if code == 429 || code == 503 {
+    let mut resp = body::json(code, &status);
+    if retry {
         resp.headers_mut()
             .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    let _ = StatusCode::from_u16(code);
     resp
 }
