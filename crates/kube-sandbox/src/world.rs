@@ -70,8 +70,10 @@ pub struct NodeStatus {
     /// The namespace (zone) of the pod.
     pub zone: String,
     pub pod: String,
-    /// The node's store: `<namespace>/<pvc>` or `pod:<uid>` for a pod without a PVC.
+    /// The node's store: `<namespace>/<pvc>@<pvc uid>` or `pod:<uid>` for a pod without a PVC.
     pub store: String,
+    /// The store is gone (PVC deleted, or the pod of a PVC-less node): the node can never come back.
+    pub store_lost: bool,
     /// The node process is running and joined.
     pub live: bool,
     pub membership: Membership,
@@ -253,6 +255,7 @@ impl World {
                 pod: pod.to_string(),
                 store: store.to_string(),
                 live: true,
+                store_lost: false,
                 membership: Membership::Active,
             },
         );
@@ -287,20 +290,20 @@ impl World {
         }
     }
 
-    /// Forgets a node whose store is gone (its PVC deleted): a new store on the same claim name is a new node.
+    /// The node's store is gone. When no node of the CockroachDB cluster has its data any more, the cluster
+    /// itself is gone: the next one starts uninitialised, with new node IDs.
     pub fn node_store_deleted(&self, cluster: &str, store: &str) {
         let mut st = self.lock();
-        if let Some(mut n) = st
+        if let Some(n) = st
             .cockroach
             .nodes
-            .remove(&(cluster.to_string(), store.to_string()))
+            .get_mut(&(cluster.to_string(), store.to_string()))
         {
             n.live = false;
-            let key = (
-                cluster.to_string(),
-                format!("{store}#deleted-{}", n.node_id),
-            );
-            st.cockroach.nodes.insert(key, n);
+            n.store_lost = true;
+        }
+        if st.cockroach.nodes.values().all(|n| n.store_lost) {
+            st.cockroach = CockroachState::default();
         }
     }
 
@@ -396,6 +399,12 @@ mod tests {
         assert!(w.cockroach_init());
         assert!(!w.cockroach_init());
         let id = w.node_joined("a", "east", "cockroachdb-0", "east/datadir-cockroachdb-0");
+        w.node_joined("a", "east", "cockroachdb-9", "pod:x");
+        w.node_store_deleted("a", "pod:x");
+        assert!(
+            w.cockroach_initialised(),
+            "one lost store is a dead node, not a lost cluster"
+        );
         w.node_stopped("a", "east/datadir-cockroachdb-0");
         assert!(!w.cockroach_nodes()[0].live);
         assert_eq!(
@@ -404,7 +413,14 @@ mod tests {
         );
         assert_eq!(
             w.node_joined("a", "east", "cockroachdb-1", "east/datadir-cockroachdb-1"),
-            id + 1
+            id + 2
+        );
+        for store in ["east/datadir-cockroachdb-0", "east/datadir-cockroachdb-1"] {
+            w.node_store_deleted("a", store);
+        }
+        assert!(
+            !w.cockroach_initialised() && w.cockroach_nodes().is_empty(),
+            "all data gone: a new cluster needs init"
         );
     }
 }

@@ -398,3 +398,72 @@ async fn scale_down_after_decommission_versus_without() {
         "{n2:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_loses_the_data_and_a_new_deployment_needs_init_again() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+
+    sim.store("a")
+        .delete(
+            rt("namespaces"),
+            None,
+            "east",
+            kube_sandbox::store::Propagation::Background,
+        )
+        .unwrap();
+    assert!(
+        eventually(30, || sim.get("a", "namespaces", "", "east").is_none()).await,
+        "namespace teardown"
+    );
+    assert!(
+        eventually(10, || !sim.world.cockroach_initialised()).await,
+        "the PVCs went with the namespace: no cluster left"
+    );
+    assert!(sim.world.cockroach_nodes().is_empty());
+    // The rest of the teardown: what lives outside the zone namespace.
+    let bg = kube_sandbox::store::Propagation::Background;
+    let store = sim.store("a");
+    store
+        .delete(
+            rt("secrets"),
+            Some("default"),
+            "cockroachdb.client.root",
+            bg,
+        )
+        .unwrap();
+    store
+        .delete(rt("services"), Some("default"), "cockroachdb-public", bg)
+        .unwrap();
+
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    assert!(
+        eventually(20, || {
+            pods_of(&sim, "a", "east")
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count()
+                == 3
+        })
+        .await
+    );
+    cluster_time(60).await;
+    assert_eq!(
+        zone_pods_ready(&sim, "a", "east"),
+        0,
+        "fresh stores wait for a new init"
+    );
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let mut ids: Vec<u32> = sim
+        .world
+        .cockroach_nodes()
+        .iter()
+        .map(|n| n.node_id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2, 3], "a new cluster numbers its nodes from 1");
+}

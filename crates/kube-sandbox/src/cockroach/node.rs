@@ -57,18 +57,48 @@ impl Env<'_> {
     }
 }
 
-/// The node's identity on disk: its data PVC, or the pod itself when it has none.
-pub fn node_store(pod: &Value) -> String {
-    pod.pointer("/spec/volumes")
+/// The node's identity on disk: its data PVC (by uid, so a recreated claim is a new, empty store), or the pod
+/// itself when it has none.
+pub fn node_store(world: &World, cluster: &str, pod: &Value) -> String {
+    let ns = meta::namespace(pod);
+    let claim = pod
+        .pointer("/spec/volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .find_map(|v| {
             v.pointer("/persistentVolumeClaim/claimName")
                 .and_then(Value::as_str)
-        })
-        .map(|claim| format!("{}/{claim}", meta::namespace(pod)))
-        .unwrap_or_else(|| format!("pod:{}", meta::uid(pod)))
+        });
+    let pvc_uid = claim.and_then(|c| {
+        let store = world.cluster(cluster)?.store;
+        let pvc = store.get(
+            crate::store::resource_type("persistentvolumeclaims")?,
+            Some(ns),
+            c,
+        )?;
+        Some(meta::uid(&pvc).to_string())
+    });
+    match (claim, pvc_uid) {
+        (Some(c), Some(uid)) => format!("{ns}/{c}@{uid}"),
+        _ => format!("pod:{}", meta::uid(pod)),
+    }
+}
+
+/// Whether the store a node lives on still exists in its cluster.
+pub fn store_exists(world: &World, cluster: &str, store: &str) -> bool {
+    let Some((path, uid)) = store.split_once('@') else {
+        return true;
+    };
+    let Some((ns, claim)) = path.split_once('/') else {
+        return true;
+    };
+    let Some(entry) = world.cluster(cluster) else {
+        return false;
+    };
+    crate::store::resource_type("persistentvolumeclaims")
+        .and_then(|rt| entry.store.get(rt, Some(ns), claim))
+        .is_some_and(|pvc| meta::uid(&pvc) == uid)
 }
 
 /// The names peers and clients dial for this pod (`$(hostname -f)` and the zone-qualified join form).
@@ -108,7 +138,7 @@ pub fn start(
 /// A started node tries to join. A node whose store already has an ID rejoins; a new node needs an initialised
 /// cluster, every zone of its join list resolvable from its own cluster, and a live node behind one of them.
 pub fn join(env: &Env, pod: &Value, args: &CockroachArgs) -> Result<u32, String> {
-    let store = node_store(pod);
+    let store = node_store(env.world, env.cluster, pod);
     let ns = meta::namespace(pod);
     if env.world.node_decommissioned(env.cluster, &store) {
         return Err("ERROR: this node was decommissioned and cannot rejoin the cluster".into());
@@ -260,7 +290,7 @@ pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> 
         &cluster,
         meta::namespace(&target),
         meta::name(&target),
-        &node_store(&target),
+        &node_store(env.world, &cluster, &target),
     );
     (0, "Cluster successfully initialized".into())
 }
@@ -285,7 +315,10 @@ pub fn decommission(
     }
     let mut ids = Vec::new();
     if args.self_ {
-        match env.world.node_id_of(&cluster, &node_store(&target)) {
+        match env
+            .world
+            .node_id_of(&cluster, &node_store(env.world, &cluster, &target))
+        {
             Some(id) => ids.push(id),
             None => return (1, "ERROR: the target node has no node ID yet".into()),
         }

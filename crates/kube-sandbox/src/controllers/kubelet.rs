@@ -87,6 +87,18 @@ impl Reconcile for Kubelet {
         for uid in gone {
             if let Some(store) = self.pods.remove(&uid).and_then(|r| r.joined_store) {
                 ctx.world.node_stopped(&ctx.cluster_name, &store);
+                if store.starts_with("pod:") {
+                    ctx.world.node_store_deleted(&ctx.cluster_name, &store);
+                }
+            }
+        }
+        // Deleted claims take their node's data with them.
+        for n in ctx.world.cockroach_nodes() {
+            if n.cluster == ctx.cluster_name
+                && !n.store_lost
+                && !node::store_exists(&ctx.world, &n.cluster, &n.store)
+            {
+                ctx.world.node_store_deleted(&n.cluster, &n.store);
             }
         }
         let mut views: Option<Vec<ClusterDnsView>> = None;
@@ -204,7 +216,8 @@ impl Kubelet {
                         match node::join(&env, pod, args) {
                             Ok(id) => {
                                 c.ready = true;
-                                rt.joined_store = Some(node::node_store(pod));
+                                rt.joined_store =
+                                    Some(node::node_store(&ctx.world, &ctx.cluster_name, pod));
                                 let cluster_id =
                                     ctx.world.cockroach_cluster_id().unwrap_or_default();
                                 ctx.world.append_log(&ctx.cluster_name, &ns, meta::name(pod), &format!(
