@@ -217,6 +217,8 @@ async fn wrong_san_crash_loops_with_a_growing_restart_count() {
         .world
         .pod_log("a", "east", "cockroachdb-0")
         .contains("problem with node certificate"));
+    let ev = events_for(&sim, "a", "east", "cockroachdb-0");
+    assert!(ev.iter().any(|(r, _)| r == "BackOff"), "{ev:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,4 +468,75 @@ async fn teardown_loses_the_data_and_a_new_deployment_needs_init_again() {
         .collect();
     ids.sort();
     assert_eq!(ids, vec![1, 2, 3], "a new cluster numbers its nodes from 1");
+}
+
+fn events_for(sim: &Sim, cluster: &str, ns: &str, name: &str) -> Vec<(String, String)> {
+    sim.store(cluster)
+        .list(rt("events"), Some(ns))
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == name)
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap_or("").to_string(),
+                e["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_secret_keeps_pods_in_container_creating_and_events_say_why() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    sim.store("a")
+        .delete(
+            rt("secrets"),
+            Some("east"),
+            "cockroachdb.node",
+            kube_sandbox::store::Propagation::Background,
+        )
+        .unwrap();
+    let waiting = || {
+        sim.get("a", "pods", "east", "cockroachdb-1").and_then(|p| {
+            p.pointer("/status/containerStatuses/0/state/waiting/reason")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+    };
+    cluster_time(30).await;
+    assert_eq!(waiting().as_deref(), Some("ContainerCreating"));
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(ev.iter().any(|(r, m)| r == "FailedMount" && m.contains("secret \"cockroachdb.node\" not found")), "{ev:?}");
+    assert!(ev.iter().any(|(r, _)| r == "Scheduled"), "{ev:?}");
+    assert!(events_for(&sim, "a", "east", "cockroachdb")
+        .iter()
+        .any(|(r, _)| r == "SuccessfulCreate"));
+
+    // Certificates without the client keys still start the node: the secret only needs what `start` reads.
+    let (crt, key) = pki.node("east");
+    sim.create(
+        "a",
+        "secrets",
+        json!({"metadata": {"name": "cockroachdb.node", "namespace": "east"},
+        "stringData": {"ca.crt": pki.ca_pem, "node.crt": crt, "node.key": key}}),
+    );
+    assert!(
+        eventually(30, || {
+            sim.get("a", "pods", "east", "cockroachdb-1")
+                .is_some_and(|p| {
+                    p["status"]["containerStatuses"][0]["state"]["running"].is_object()
+                })
+        })
+        .await
+    );
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(ev.iter().any(|(r, _)| r == "Started"), "{ev:?}");
+    cluster_time(20).await;
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(
+        ev.iter()
+            .any(|(r, m)| r == "Unhealthy" && m.contains("503")),
+        "a node waiting for init fails its readiness probe: {ev:?}"
+    );
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{log_err, meta, ControllerContext, Reconcile};
+use super::{events, log_err, meta, ControllerContext, Reconcile};
 use crate::cockroach::dns::ClusterDnsView;
 use crate::cockroach::node::{self, Env, Program};
 use crate::cockroach::{dns_views, mounts};
@@ -52,6 +52,8 @@ struct Container {
     program: Program,
     spec: Value,
     restarts: i64,
+    /// The last warning recorded for this container, so a condition that persists is recorded once.
+    warned: String,
     state: State,
     last: Option<Term>,
     ready: bool,
@@ -125,6 +127,20 @@ impl Kubelet {
         let uid = meta::uid(pod).to_string();
         if !self.pods.contains_key(&uid) {
             let rt = self.admit(ctx, pod);
+            let msg = format!(
+                "Successfully assigned {}/{} to {}",
+                meta::namespace(pod),
+                meta::name(pod),
+                rt.node
+            );
+            events::record(
+                ctx,
+                pod,
+                events::NORMAL,
+                "Scheduled",
+                &msg,
+                "default-scheduler",
+            );
             self.pods.insert(uid.clone(), rt);
         }
         let rt = self.pods.get_mut(&uid).expect("just inserted");
@@ -149,6 +165,7 @@ impl Kubelet {
                         continue;
                     }
                     if let Err(e) = mounts::check_mounts(pod, &c.spec, &secret) {
+                        warn_once(ctx, pod, c, "FailedMount", &e.0, "kubelet");
                         c.state = State::Creating(e.0);
                         continue;
                     }
@@ -156,6 +173,7 @@ impl Kubelet {
                 }
                 State::BackOff { until } if now >= until => {
                     if let Err(e) = mounts::check_mounts(pod, &c.spec, &secret) {
+                        warn_once(ctx, pod, c, "FailedMount", &e.0, "kubelet");
                         c.state = State::Creating(e.0);
                         continue;
                     }
@@ -224,6 +242,14 @@ impl Kubelet {
                                     "CockroachDB node starting\nstatus: restarted pre-existing node or joined cluster\nclusterID: {cluster_id}\nnodeID: {id}"));
                             }
                             Err(why) => {
+                                warn_once(
+                                    ctx,
+                                    pod,
+                                    c,
+                                    "Unhealthy",
+                                    "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                                    "kubelet",
+                                );
                                 let log =
                                     ctx.world.pod_log(&ctx.cluster_name, &ns, meta::name(pod));
                                 if !log.ends_with(&format!("{why}\n")) {
@@ -292,6 +318,7 @@ impl Kubelet {
                 program: node::program(pod, c),
                 spec: c.clone(),
                 restarts: 0,
+                warned: String::new(),
                 state: State::Creating(String::new()),
                 last: None,
                 ready: false,
@@ -340,16 +367,35 @@ fn launch(
             return;
         }
     }
+    let msg = format!("Started container {}", c.name);
+    events::record(ctx, pod, events::NORMAL, "Started", &msg, "kubelet");
+    c.warned.clear();
     c.state = State::Running {
         since: Instant::now(),
         started_at,
     };
 }
 
+/// Records a warning unless the same one is the last recorded for this container.
+fn warn_once(
+    ctx: &ControllerContext,
+    pod: &Value,
+    c: &mut Container,
+    reason: &str,
+    message: &str,
+    component: &str,
+) {
+    let key = format!("{reason}: {message}");
+    if c.warned != key {
+        events::record(ctx, pod, events::WARNING, reason, message, component);
+        c.warned = key;
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn exit(
     ctx: &ControllerContext,
-    _pod: &Value,
+    pod: &Value,
     c: &mut Container,
     code: i32,
     reason: &'static str,
@@ -367,6 +413,14 @@ fn exit(
     c.ready = false;
     let restart = restart_policy == "Always" || (restart_policy == "OnFailure" && code != 0);
     if restart {
+        let msg = format!(
+            "Back-off restarting failed container {} in pod {}_{}({})",
+            c.name,
+            meta::name(pod),
+            meta::namespace(pod),
+            meta::uid(pod)
+        );
+        events::record(ctx, pod, events::WARNING, "BackOff", &msg, "kubelet");
         c.last = Some(term);
         c.state = State::BackOff {
             until: Instant::now() + ctx.clock.scaled(backoff(c.restarts + 1)),

@@ -316,18 +316,43 @@ impl super::Reconcile for Controller {
                         super::log_err("pvc create", ctx.store.create(pvc_rt, c));
                     }
                     Action::CreatePod(p) => {
-                        super::log_err("pod create", ctx.store.create(pod_rt, p));
+                        let msg = format!(
+                            "create Pod {} in StatefulSet {} successful",
+                            meta::name(&p),
+                            meta::name(&sts)
+                        );
+                        if super::log_err("pod create", ctx.store.create(pod_rt, p)).is_some() {
+                            super::events::record(
+                                ctx,
+                                &sts,
+                                "Normal",
+                                "SuccessfulCreate",
+                                &msg,
+                                "statefulset-controller",
+                            );
+                        }
                     }
                     Action::DeletePod(name) => {
-                        super::log_err(
-                            "pod delete",
-                            ctx.store.delete(
-                                pod_rt,
-                                Some(&ns),
-                                &name,
-                                crate::store::Propagation::Background,
-                            ),
+                        let r = ctx.store.delete(
+                            pod_rt,
+                            Some(&ns),
+                            &name,
+                            crate::store::Propagation::Background,
                         );
+                        if super::log_err("pod delete", r).is_some() {
+                            let msg = format!(
+                                "delete Pod {name} in StatefulSet {} successful",
+                                meta::name(&sts)
+                            );
+                            super::events::record(
+                                ctx,
+                                &sts,
+                                "Normal",
+                                "SuccessfulDelete",
+                                &msg,
+                                "statefulset-controller",
+                            );
+                        }
                     }
                 }
             }
