@@ -540,3 +540,38 @@ async fn missing_secret_keeps_pods_in_container_creating_and_events_say_why() {
         "a node waiting for init fails its readiness probe: {ev:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_with_different_cas_are_separate_cockroach_clusters() {
+    let sim = Sim::start(&[("a", gke()), ("b", gke())]);
+    let (pki1, pki2) = (Pki::new(), Pki::new());
+    deploy_zone(&sim, "a", "one", &["one"], &pki1, &pki1.node("one"));
+    deploy_zone(&sim, "b", "two", &["two"], &pki2, &pki2.node("two"));
+    init_job(&sim, "a", "one");
+    assert!(eventually(60, || zone_pods_ready(&sim, "a", "one") == 3).await);
+    cluster_time(30).await;
+    assert_eq!(
+        zone_pods_ready(&sim, "b", "two"),
+        0,
+        "the other CA's cluster is not initialised by this init"
+    );
+    init_job(&sim, "b", "two");
+    assert!(
+        eventually(60, || zone_pods_ready(&sim, "b", "two") == 3).await,
+        "its own init succeeds"
+    );
+    let nodes = sim.world.cockroach_nodes();
+    for ca in nodes
+        .iter()
+        .map(|n| n.ca.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let mut ids: Vec<u32> = nodes
+            .iter()
+            .filter(|n| n.ca == ca)
+            .map(|n| n.node_id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, vec![1, 2, 3], "each cluster numbers its own nodes");
+    }
+}

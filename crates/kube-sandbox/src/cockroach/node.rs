@@ -114,6 +114,36 @@ pub fn pod_dns_names(pod: &Value) -> Vec<String> {
     }
 }
 
+/// Which CockroachDB cluster a node or client belongs to: the CA it trusts (nodes of one cluster share a CA).
+pub fn ca_key(
+    env: &Env,
+    cluster: &str,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> String {
+    if args.insecure {
+        return "insecure".into();
+    }
+    let secret = env.secret_in(cluster, meta::namespace(pod));
+    args.certs_dir
+        .as_deref()
+        .and_then(|d| mounts::certs_dir(pod, container, d, &secret))
+        .and_then(|f| f.get("ca.crt").map(|c| ca_key_of(&c.data)))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A short stable name for a CA certificate (FNV-1a over its PEM without whitespace).
+pub fn ca_key_of(pem: &[u8]) -> String {
+    let h = pem
+        .iter()
+        .filter(|b| !b.is_ascii_whitespace())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    format!("ca-{h:016x}")
+}
+
 /// `cockroach start` up to "waiting for init": Err is what the process prints before exiting 1.
 pub fn start(
     env: &Env,
@@ -137,18 +167,25 @@ pub fn start(
 
 /// A started node tries to join. A node whose store already has an ID rejoins; a new node needs an initialised
 /// cluster, every zone of its join list resolvable from its own cluster, and a live node behind one of them.
-pub fn join(env: &Env, pod: &Value, args: &CockroachArgs) -> Result<u32, String> {
+pub fn join(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> Result<(u32, String), String> {
+    let ca = ca_key(env, env.cluster, pod, container, args);
     let store = node_store(env.world, env.cluster, pod);
     let ns = meta::namespace(pod);
     if env.world.node_decommissioned(env.cluster, &store) {
         return Err("ERROR: this node was decommissioned and cannot rejoin the cluster".into());
     }
     if env.world.node_id_of(env.cluster, &store).is_some() {
-        return Ok(env
+        let id = env
             .world
-            .node_joined(env.cluster, ns, meta::name(pod), &store));
+            .node_joined(&ca, env.cluster, ns, meta::name(pod), &store);
+        return Ok((id, ca));
     }
-    if !env.world.cockroach_initialised() {
+    if !env.world.cockroach_initialised_for(&ca) {
         return Err("initial startup completed.\nNode will now attempt to join a running cluster, or wait for `cockroach init`.\nClient connections will be accepted after this completes successfully.".into());
     }
     let mut zones: BTreeMap<String, Vec<(String, Resolution)>> = BTreeMap::new();
@@ -191,25 +228,27 @@ pub fn join(env: &Env, pod: &Value, args: &CockroachArgs) -> Result<u32, String>
         };
         let pod_name = fqdn.split('.').next().unwrap_or("");
         let zone = namespace_of(fqdn).unwrap_or("");
-        live.iter()
-            .any(|n| n.live && n.cluster == cluster && n.zone == zone && n.pod == pod_name)
+        live.iter().any(|n| {
+            n.live && n.ca == ca && n.cluster == cluster && n.zone == zone && n.pod == pod_name
+        })
     });
     if !reachable {
         return Err("W no live node reachable through --join yet; retrying".into());
     }
-    Ok(env
+    let id = env
         .world
-        .node_joined(env.cluster, ns, meta::name(pod), &store))
+        .node_joined(&ca, env.cluster, ns, meta::name(pod), &store);
+    Ok((id, ca))
 }
 
 /// A client command's connection: certs from its certs dir, `--host` resolved from the pod's cluster to a running
-/// node, and the root client certificate accepted by that node's CA. Ok: (cluster, node pod).
+/// node, and the root client certificate accepted by that node's CA. Ok: (cluster, node pod, the node's CA key).
 fn connect(
     env: &Env,
     pod: &Value,
     container: &Value,
     args: &CockroachArgs,
-) -> Result<(String, Value), (i32, String)> {
+) -> Result<(String, Value, String), (i32, String)> {
     let ns = meta::namespace(pod);
     let files = if args.insecure {
         None
@@ -260,10 +299,11 @@ fn connect(
             "dial tcp {host}:26257: connect: connection refused"
         )));
     };
+    let Invocation::Start(target_args) = invocation(&target_container) else {
+        unreachable!("target_container was found as a start invocation")
+    };
+    let ca = ca_key(env, &cluster, &target, &target_container, &target_args);
     if let Some(files) = &files {
-        let Invocation::Start(target_args) = invocation(&target_container) else {
-            unreachable!()
-        };
         let target_secret = env.secret_in(&cluster, meta::namespace(&target));
         let node_ca = target_args
             .certs_dir
@@ -274,19 +314,20 @@ fn connect(
             return Err((1, format!("ERROR: failed to connect to the node: {e}")));
         }
     }
-    Ok((cluster, target))
+    Ok((cluster, target, ca))
 }
 
 /// `cockroach init`: (exit code, output).
 pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (i32, String) {
-    let (cluster, target) = match connect(env, pod, container, args) {
+    let (cluster, target, ca) = match connect(env, pod, container, args) {
         Ok(t) => t,
         Err(e) => return e,
     };
-    if !env.world.cockroach_init() {
+    if !env.world.cockroach_init(&ca) {
         return (1, "ERROR: cluster has already been initialized".into());
     }
     env.world.node_joined(
+        &ca,
         &cluster,
         meta::namespace(&target),
         meta::name(&target),
@@ -303,11 +344,11 @@ pub fn decommission(
     container: &Value,
     args: &CockroachArgs,
 ) -> (i32, String) {
-    let (cluster, target) = match connect(env, pod, container, args) {
+    let (cluster, target, ca) = match connect(env, pod, container, args) {
         Ok(t) => t,
         Err(e) => return e,
     };
-    if !env.world.cockroach_initialised() {
+    if !env.world.cockroach_initialised_for(&ca) {
         return (
             1,
             "ERROR: cannot dial server: the node is waiting for `cockroach init`".into(),
@@ -335,7 +376,7 @@ pub fn decommission(
             "ERROR: no node ID specified; use --self or list node IDs".into(),
         );
     }
-    match env.world.decommission(&ids) {
+    match env.world.decommission(&ca, &ids) {
         Ok(()) => {
             let rows: Vec<String> = ids.iter().map(|id| format!("  {id:>2} |  true   |        0 |        true        | decommissioned |    false")).collect();
             (0, format!("  id | is_live | replicas | is_decommissioning |   membership   | is_draining\n-----+---------+----------+--------------------+----------------+--------------\n{}\n({} rows)\n\nNo more data reported on target nodes. Please verify cluster health before removing the nodes.", rows.join("\n"), ids.len()))

@@ -231,13 +231,13 @@ impl Kubelet {
                             views,
                             cluster: &ctx.cluster_name,
                         };
-                        match node::join(&env, pod, args) {
-                            Ok(id) => {
+                        match node::join(&env, pod, &c.spec, args) {
+                            Ok((id, ca)) => {
                                 c.ready = true;
                                 rt.joined_store =
                                     Some(node::node_store(&ctx.world, &ctx.cluster_name, pod));
                                 let cluster_id =
-                                    ctx.world.cockroach_cluster_id().unwrap_or_default();
+                                    ctx.world.cockroach_cluster_id(&ca).unwrap_or_default();
                                 ctx.world.append_log(&ctx.cluster_name, &ns, meta::name(pod), &format!(
                                     "CockroachDB node starting\nstatus: restarted pre-existing node or joined cluster\nclusterID: {cluster_id}\nnodeID: {id}"));
                             }
