@@ -83,6 +83,10 @@ impl Cluster {
     pub fn faults(&self) -> &Arc<Faults> {
         &self.server.faults
     }
+    /// Serves `pods/{name}/log` from `source` (set by `Sandbox::start` when controllers run).
+    pub fn set_log_source(&self, source: crate::api::server::LogSource) {
+        self.server.set_log_source(source);
+    }
 }
 
 pub struct Sandbox {
@@ -147,11 +151,17 @@ impl Sandbox {
             controllers: None,
         };
         if opts.controllers {
-            sandbox.controllers = Some(crate::controllers::start_for_sandbox(
-                &sandbox,
-                opts.speed,
-                opts.lb_hostnames,
-            ));
+            let running =
+                crate::controllers::start_for_sandbox(&sandbox, opts.speed, opts.lb_hostnames);
+            for c in &sandbox.clusters {
+                let world = running.world.clone();
+                let cluster = c.name.clone();
+                c.server
+                    .set_log_source(Arc::new(move |ns: &str, pod: &str| {
+                        world.pod_log(&cluster, ns, pod)
+                    }));
+            }
+            sandbox.controllers = Some(running);
         }
         sandbox.started_in = t0.elapsed();
         Ok(sandbox)

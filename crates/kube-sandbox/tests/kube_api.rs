@@ -648,3 +648,71 @@ async fn rbac_pdb_and_cluster_scope() {
         1
     );
 }
+
+#[tokio::test]
+async fn pod_logs_and_decode_errors() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::LogParams;
+    use std::sync::Arc;
+    let sb = sandbox(&["a"]).await;
+    sb.cluster("a")
+        .unwrap()
+        .set_log_source(Arc::new(|ns: &str, pod: &str| {
+            format!("one {ns}/{pod}\ntwo\nthree\n")
+        }));
+    let c = client(&sb, "a").await;
+    let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
+    let pod: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "db", "image": "x:1"}, {"name": "side", "image": "y:1"}]}}))
+        .unwrap();
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+    assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+    let text = pods
+        .logs(
+            "p",
+            &LogParams {
+                container: Some("db".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(text, "one default/p\ntwo\nthree\n");
+    let tail = pods
+        .logs(
+            "p",
+            &LogParams {
+                container: Some("db".into()),
+                tail_lines: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(tail, "three\n");
+    assert_eq!(code(pods.logs("p", &LogParams::default()).await), 400);
+    assert_eq!(code(pods.logs("missing", &LogParams::default()).await), 404);
+
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), "default");
+    let raw = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"}, "data": {"k": "not base64!"}});
+    let r = secrets
+        .patch("bad", &PatchParams::apply("t"), &Patch::Apply(&raw))
+        .await;
+    assert_eq!(code(r), 400);
+
+    let cms: Api<ConfigMap> = Api::namespaced(c, "default");
+    let mut orphan = cm("refs", json!({}));
+    orphan.metadata.owner_references = Some(vec![serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": ""}),
+    )
+    .unwrap()]);
+    let e = api_err(cms.create(&PostParams::default(), &orphan).await);
+    assert_eq!(e.code, 422);
+    assert!(e
+        .details
+        .unwrap()
+        .causes
+        .iter()
+        .any(|c| c.field == "metadata.ownerReferences[0].uid"));
+}

@@ -27,6 +27,7 @@ pub struct Request<'a> {
     pub query: Query,
     pub target: Target,
     pub body: bytes::Bytes,
+    pub logs: Option<&'a super::server::LogSource>,
 }
 
 impl Request<'_> {
@@ -87,6 +88,9 @@ async fn dispatch(req: &Request<'_>) -> Result<Resp, ApiError> {
     let t = &req.target;
     let sub = t.subresource.as_deref();
     if let Some(s) = sub {
+        if s == "log" && t.rt.kind == "Pod" && req.method == http::Method::GET {
+            return pod_log(req, t.name.as_deref().unwrap_or(""));
+        }
         let allowed = (s == "status" && t.rt.has_status())
             || (s == "scale" && t.rt.has_scale())
             || (s == "finalize" && t.rt.kind == "Namespace");
@@ -111,6 +115,54 @@ async fn dispatch(req: &Request<'_>) -> Result<Resp, ApiError> {
             "the server does not allow this method on the requested resource: {m}"
         ))),
     }
+}
+
+/// `pods/{name}/log`: the container must be named when the pod has several, as on a real server.
+fn pod_log(req: &Request<'_>, name: &str) -> Result<Resp, ApiError> {
+    let rt = req.target.rt;
+    let pod = req
+        .store
+        .get(rt, req.ns(), name)
+        .ok_or_else(|| not_found(rt, name))?;
+    let containers: Vec<&str> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    match req.query.get("container") {
+        Some(c) if !containers.contains(&c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None if containers.len() > 1 => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )));
+        }
+        _ => {}
+    }
+    let text = req
+        .logs
+        .map(|source| source(req.ns().unwrap_or("default"), name))
+        .unwrap_or_default();
+    let text = match req.query.number("tailLines") {
+        Some(n) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let start = lines.len().saturating_sub(n as usize);
+            lines[start..].iter().map(|l| format!("{l}\n")).collect()
+        }
+        None => text,
+    };
+    let mut resp = body::json(200, &Value::Null);
+    *resp.body_mut() = body::ResponseBody::Full(Some(bytes::Bytes::from(text)));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    Ok(resp)
 }
 
 fn not_found(rt: &ResourceType, name: &str) -> ApiError {

@@ -2,7 +2,7 @@
 //! Taking the API down closes the listener (connections are refused) and drops open connections.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request};
@@ -37,7 +37,11 @@ pub struct ApiServer {
     pub faults: Arc<Faults>,
     tls: Arc<rustls::ServerConfig>,
     running: Mutex<Option<Running>>,
+    logs: OnceLock<LogSource>,
 }
+
+/// Where `pods/{name}/log` reads from: (namespace, pod) -> the pod's log text.
+pub type LogSource = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
 
 struct Running {
     accept: JoinHandle<()>,
@@ -76,9 +80,15 @@ impl ApiServer {
             faults,
             tls: pki.server_config,
             running: Mutex::new(None),
+            logs: OnceLock::new(),
         });
         server.serve(listener);
         Ok(server)
+    }
+
+    /// Serves pod logs from `source` (the emulated containers' output); set once.
+    pub fn set_log_source(&self, source: LogSource) {
+        let _ = self.logs.set(source);
     }
 
     pub fn url(&self) -> String {
@@ -245,6 +255,7 @@ impl ApiServer {
                     query: Query::parse(parts.uri.query()),
                     target,
                     body: bytes,
+                    logs: self.logs.get(),
                 })
                 .await
             }
