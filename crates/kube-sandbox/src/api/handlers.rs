@@ -192,21 +192,29 @@ fn list(req: &Request<'_>) -> Result<Resp, ApiError> {
         .into_iter()
         .filter(|o| labels.matches(o) && fields.matches(o))
         .collect();
-    let offset: usize = match req.query.get("continue") {
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::bad_request("continue key is not valid"))?,
-        None => 0,
+    // Continue tokens name the last key served (opaque to clients, like the real ones), so
+    // objects created or deleted between pages neither repeat nor shift later items.
+    let key = |o: &Value| {
+        (
+            o["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            name_of(o).to_string(),
+        )
     };
+    if let Some(token) = req.query.get("continue") {
+        let last = decode_continue(token)?;
+        items.retain(|o| key(o) > last);
+    }
     let mut cont = None;
     let mut remaining = None;
-    items = items.into_iter().skip(offset).collect();
     if let Some(limit) = req.query.number("limit").filter(|l| *l > 0) {
         let limit = limit as usize;
         if items.len() > limit {
             remaining = Some(items.len() - limit);
             items.truncate(limit);
-            cont = Some((offset + limit).to_string());
+            cont = items.last().map(|o| encode_continue(&key(o)));
         }
     }
     if req.wants_table() {
@@ -226,6 +234,26 @@ fn list(req: &Request<'_>) -> Result<Resp, ApiError> {
         200,
         &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta, "items": items}),
     ))
+}
+
+fn encode_continue((ns, name): &(String, String)) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&json!([ns, name])).unwrap_or_default())
+}
+
+fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
+    use base64::Engine;
+    let invalid = || {
+        ApiError::bad_request(
+            "continue key is not valid: the continue token was not issued by this server",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let (ns, name): (String, String) = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok((ns, name))
 }
 
 fn watch(req: &Request<'_>) -> Result<Resp, ApiError> {

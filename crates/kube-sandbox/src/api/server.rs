@@ -244,6 +244,9 @@ impl ApiServer {
             }
             Route::OpenApi | Route::NotFound => not_found(),
             Route::Resource(target) => {
+                if let Some(e) = unsupported_encoding(&parts.headers) {
+                    return body::error(&e);
+                }
                 let bytes = match read_body(incoming).await {
                     Ok(b) => b,
                     Err(e) => return body::error(&e),
@@ -261,6 +264,39 @@ impl ApiServer {
             }
         }
     }
+}
+
+/// The sandbox speaks JSON only: a client that accepts nothing else, or sends protobuf, is told so
+/// (406/415) instead of getting bytes it cannot decode.
+fn unsupported_encoding(headers: &http::HeaderMap) -> Option<ApiError> {
+    let get = |h| {
+        headers
+            .get(h)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let accept = get(http::header::ACCEPT);
+    let json_ok = accept.is_empty()
+        || accept.split(',').any(|a| {
+            let a = a.trim();
+            a.starts_with("application/json")
+                || a.starts_with("*/*")
+                || a.starts_with("application/*")
+        });
+    if !json_ok {
+        return Some(ApiError::new(
+            406,
+            "NotAcceptable",
+            format!("only the following media types are accepted: application/json (asked for {accept})"),
+        ));
+    }
+    let content_type = get(http::header::CONTENT_TYPE);
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Some(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
+        )));
+    }
+    None
 }
 
 async fn read_body(incoming: Incoming) -> Result<Bytes, ApiError> {
