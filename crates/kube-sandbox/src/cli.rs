@@ -27,6 +27,8 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
     let mut names: Vec<String> = Vec::new();
     let mut kubeconfig = None;
     let mut options = SandboxOptions::new(&[]);
+    // The binary serves whole clusters: bootstrap contents and controllers included.
+    options.controllers = true;
     let mut dns = String::from("kube-dns");
     let mut it = args.iter();
     while let Some(arg) = it.next() {

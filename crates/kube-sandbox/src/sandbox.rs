@@ -33,6 +33,9 @@ pub struct SandboxOptions {
     pub speed: f64,
     /// LoadBalancer services get hostnames (AWS-like) instead of IPs.
     pub lb_hostnames: bool,
+    /// Bootstrap each cluster and run the emulated controllers and CockroachDB
+    /// (`controllers::start_for_sandbox`). Off: API servers only, objects stay as written.
+    pub controllers: bool,
 }
 
 impl SandboxOptions {
@@ -50,6 +53,7 @@ impl SandboxOptions {
             seed: 0,
             speed: 1.0,
             lb_hostnames: false,
+            controllers: false,
         }
     }
 }
@@ -79,11 +83,16 @@ impl Cluster {
     pub fn faults(&self) -> &Arc<Faults> {
         &self.server.faults
     }
+    /// Serves `pods/{name}/log` from `source` (set by `Sandbox::start` when controllers run).
+    pub fn set_log_source(&self, source: crate::api::server::LogSource) {
+        self.server.set_log_source(source);
+    }
 }
 
 pub struct Sandbox {
     clusters: Vec<Cluster>,
     pub started_in: Duration,
+    controllers: Option<crate::controllers::Running>,
 }
 
 fn cluster_seed(seed: u64, name: &str) -> u64 {
@@ -136,10 +145,31 @@ impl Sandbox {
         for started in futures_util::future::join_all(starts).await {
             clusters.push(started?);
         }
-        Ok(Sandbox {
+        let mut sandbox = Sandbox {
             clusters,
-            started_in: t0.elapsed(),
-        })
+            started_in: Duration::ZERO,
+            controllers: None,
+        };
+        if opts.controllers {
+            let running =
+                crate::controllers::start_for_sandbox(&sandbox, opts.speed, opts.lb_hostnames);
+            for c in &sandbox.clusters {
+                let world = running.world.clone();
+                let cluster = c.name.clone();
+                c.server
+                    .set_log_source(Arc::new(move |ns: &str, pod: &str| {
+                        world.pod_log(&cluster, ns, pod)
+                    }));
+            }
+            sandbox.controllers = Some(running);
+        }
+        sandbox.started_in = t0.elapsed();
+        Ok(sandbox)
+    }
+
+    /// The shared world (clusters, LB addresses, CockroachDB state) when controllers run.
+    pub fn world(&self) -> Option<&std::sync::Arc<crate::world::World>> {
+        self.controllers.as_ref().map(|r| &r.world)
     }
 
     pub fn clusters(&self) -> &[Cluster] {

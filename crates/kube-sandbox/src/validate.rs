@@ -5,9 +5,86 @@ use serde_json::Value;
 use crate::error::{cause, ApiError, Cause};
 use crate::resources::ResourceType;
 
+/// Type errors the real server reports while decoding the body (400, before any validation).
+fn decodes(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let fail = |why: String| {
+        Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {why}",
+            rt.kind, rt.version, rt.kind
+        )))
+    };
+    let string_maps: &[(&str, bool)] = match rt.kind {
+        "Secret" => &[("data", true), ("stringData", false)],
+        "ConfigMap" => &[("data", false), ("binaryData", true)],
+        _ => &[],
+    };
+    for &(field, base64) in string_maps {
+        for (k, v) in obj[field].as_object().into_iter().flatten() {
+            let Some(text) = v.as_str() else {
+                return fail(format!(
+                    "json: cannot unmarshal {} into Go struct field {}.{field} of type string",
+                    json_type(v),
+                    rt.kind
+                ));
+            };
+            if base64 {
+                use base64::Engine;
+                if base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .is_err()
+                {
+                    return fail(format!("illegal base64 data in {field}[{k}]"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        _ => "value",
+    }
+}
+
+fn owner_references(obj: &Value, causes: &mut Vec<Cause>) {
+    let refs = obj["metadata"]["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut controllers = 0;
+    for (i, r) in refs.iter().enumerate() {
+        for f in ["apiVersion", "kind", "name", "uid"] {
+            if r[f].as_str().unwrap_or("").is_empty() {
+                causes.push(cause(
+                    "FieldValueRequired",
+                    &format!("metadata.ownerReferences[{i}].{f}"),
+                    "Required value",
+                ));
+            }
+        }
+        if r["controller"] == true {
+            controllers += 1;
+        }
+    }
+    if controllers > 1 {
+        causes.push(cause(
+            "FieldValueInvalid",
+            "metadata.ownerReferences",
+            "Invalid value: only one reference can have Controller set to true",
+        ));
+    }
+}
+
 /// Validates a new object (`old` is `None`) or an update of `old`.
 pub fn object(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
+    decodes(rt, obj)?;
     let mut causes = Vec::new();
+    owner_references(obj, &mut causes);
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     if name.is_empty() {
         causes.push(cause(

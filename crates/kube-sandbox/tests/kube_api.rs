@@ -581,3 +581,138 @@ async fn immutable_jobs_and_secrets() {
     );
     assert_eq!(e.code, 422);
 }
+
+#[tokio::test]
+async fn rbac_pdb_and_cluster_scope() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    let sb = sandbox(&["a"]).await;
+    let c = client(&sb, "a").await;
+    let pp = PostParams::default();
+
+    let roles: Api<Role> = Api::namespaced(c.clone(), "default");
+    let role: Role = serde_json::from_value(json!({"metadata": {"name": "cockroachdb"}, "rules": [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}))
+    .unwrap();
+    roles.create(&pp, &role).await.unwrap();
+    let rbs: Api<RoleBinding> = Api::namespaced(c.clone(), "default");
+    let rb: RoleBinding = serde_json::from_value(json!({"metadata": {"name": "cockroachdb"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cockroachdb"},
+        "subjects": [{"kind": "ServiceAccount", "name": "cockroachdb", "namespace": "default"}]}))
+    .unwrap();
+    rbs.create(&pp, &rb).await.unwrap();
+    // roleRef cannot change.
+    let e = api_err(
+        rbs.patch(
+            "cockroachdb",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"roleRef": {"name": "other"}})),
+        )
+        .await,
+    );
+    assert_eq!(e.code, 422);
+
+    let crs: Api<ClusterRole> = Api::all(c.clone());
+    let cr: ClusterRole =
+        serde_json::from_value(json!({"metadata": {"name": "system:sandbox-reader"}, "rules": []}))
+            .unwrap();
+    let created = crs.create(&pp, &cr).await.unwrap();
+    assert!(created.metadata.namespace.is_none());
+    let crbs: Api<ClusterRoleBinding> = Api::all(c.clone());
+    let crb: ClusterRoleBinding = serde_json::from_value(json!({"metadata": {"name": "sandbox-reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:sandbox-reader"}})).unwrap();
+    crbs.create(&pp, &crb).await.unwrap();
+    assert_eq!(crbs.list(&Default::default()).await.unwrap().items.len(), 1);
+
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(c.clone(), "default");
+    let pdb: PodDisruptionBudget =
+        serde_json::from_value(json!({"metadata": {"name": "cockroachdb-budget"},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "cockroachdb"}}}}))
+        .unwrap();
+    let created = pdbs.create(&pp, &pdb).await.unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    let both: PodDisruptionBudget = serde_json::from_value(json!({"metadata": {"name": "both"},
+        "spec": {"maxUnavailable": 1, "minAvailable": 1}}))
+    .unwrap();
+    assert_eq!(code(pdbs.create(&pp, &both).await), 422);
+
+    // All-namespaces list of a namespaced type.
+    let everywhere: Api<Role> = Api::all(c);
+    assert_eq!(
+        everywhere
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn pod_logs_and_decode_errors() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::LogParams;
+    use std::sync::Arc;
+    let sb = sandbox(&["a"]).await;
+    sb.cluster("a")
+        .unwrap()
+        .set_log_source(Arc::new(|ns: &str, pod: &str| {
+            format!("one {ns}/{pod}\ntwo\nthree\n")
+        }));
+    let c = client(&sb, "a").await;
+    let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
+    let pod: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "db", "image": "x:1"}, {"name": "side", "image": "y:1"}]}}))
+        .unwrap();
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+    assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+    let text = pods
+        .logs(
+            "p",
+            &LogParams {
+                container: Some("db".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(text, "one default/p\ntwo\nthree\n");
+    let tail = pods
+        .logs(
+            "p",
+            &LogParams {
+                container: Some("db".into()),
+                tail_lines: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(tail, "three\n");
+    assert_eq!(code(pods.logs("p", &LogParams::default()).await), 400);
+    assert_eq!(code(pods.logs("missing", &LogParams::default()).await), 404);
+
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), "default");
+    let raw = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"}, "data": {"k": "not base64!"}});
+    let r = secrets
+        .patch("bad", &PatchParams::apply("t"), &Patch::Apply(&raw))
+        .await;
+    assert_eq!(code(r), 400);
+
+    let cms: Api<ConfigMap> = Api::namespaced(c, "default");
+    let mut orphan = cm("refs", json!({}));
+    orphan.metadata.owner_references = Some(vec![serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": ""}),
+    )
+    .unwrap()]);
+    let e = api_err(cms.create(&PostParams::default(), &orphan).await);
+    assert_eq!(e.code, 422);
+    assert!(e
+        .details
+        .unwrap()
+        .causes
+        .iter()
+        .any(|c| c.field == "metadata.ownerReferences[0].uid"));
+}

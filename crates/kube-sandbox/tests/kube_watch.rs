@@ -210,3 +210,36 @@ async fn runtime_watcher_and_await_condition() {
     .unwrap()
     .unwrap();
 }
+
+#[tokio::test]
+async fn streaming_list_watcher() {
+    // sendInitialEvents=true&resourceVersionMatch=NotOlderThan, ending with the initial-events-end bookmark.
+    let sb = sandbox(&["a"]).await;
+    let c = client(&sb, "a").await;
+    let api: Api<ConfigMap> = Api::namespaced(c, "default");
+    api.create(&PostParams::default(), &cm("before", json!({})))
+        .await
+        .unwrap();
+    let mut stream = watcher(api.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut saw_init_done = false;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(e) = stream.try_next().await.unwrap() {
+            match e {
+                watcher::Event::InitApply(o) => {
+                    assert_eq!(o.metadata.name.as_deref(), Some("before"))
+                }
+                watcher::Event::InitDone => {
+                    saw_init_done = true;
+                    api.create(&PostParams::default(), &cm("after", json!({})))
+                        .await
+                        .unwrap();
+                }
+                watcher::Event::Apply(o) if o.metadata.name.as_deref() == Some("after") => return,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("streaming watcher in time");
+    assert!(saw_init_done);
+}

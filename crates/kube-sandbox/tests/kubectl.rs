@@ -53,11 +53,13 @@ impl Kubectl {
 }
 
 async fn setup() -> (Sandbox, Kubectl) {
+    setup_with(SandboxOptions::new(&["a", "b"])).await
+}
+
+async fn setup_with(opts: SandboxOptions) -> (Sandbox, Kubectl) {
     let kubectl = debian_kubectl();
     assert!(kubectl.exists());
-    let sb = Sandbox::start(SandboxOptions::new(&["a", "b"]))
-        .await
-        .unwrap();
+    let sb = Sandbox::start(opts).await.unwrap();
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = home.path().join("kubeconfig");
     sb.write_kubeconfig(&kubeconfig).unwrap();
@@ -96,6 +98,10 @@ async fn version_get_and_contexts() {
         ns.contains("default") && ns.contains("kube-system") && ns.contains("Active"),
         "{ns}"
     );
+    // The AGE column is relative, as from a real server's Table.
+    let default_line = ns.lines().find(|l| l.starts_with("default ")).unwrap();
+    let age = default_line.split_whitespace().last().unwrap();
+    assert!(age.ends_with('s') && age.trim_end_matches('s').parse::<u64>().is_ok(), "{ns}");
     let (ok, out, _) = k.run("b", &["get", "ns", "default", "-o", "name"]).await;
     assert!(ok && out.trim() == "namespace/default", "{out}");
     let empty = k.run("a", &["get", "pods"]).await;
@@ -295,4 +301,40 @@ async fn wait_for_condition_and_delete() {
         )
         .await;
     assert!(ok, "{out}{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_and_namespace_deletion_with_controllers() {
+    let mut opts = SandboxOptions::new(&["a"]);
+    opts.controllers = true;
+    opts.speed = 50.0;
+    let (sb, k) = setup_with(opts).await;
+    let dir = k.home.path().to_path_buf();
+    let f = write(
+        &dir,
+        "ns.json",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "us-east1"}}),
+    );
+    k.ok(&["apply", "-f", &f]).await;
+    let f = write(
+        &dir,
+        "pod.json",
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "us-east1"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}),
+    );
+    k.ok(&["apply", "-f", &f]).await;
+    let world = sb.world().expect("controllers run");
+    world.append_log("a", "us-east1", "p", "started p");
+    world.append_log("a", "us-east1", "p", "ready");
+    let logs = k.ok(&["logs", "-n", "us-east1", "p"]).await;
+    assert!(logs.contains("started p\nready\n"), "{logs}");
+    let logs = k.ok(&["logs", "-n", "us-east1", "p", "--tail=1"]).await;
+    assert_eq!(logs, "ready\n");
+    // kubectl waits for the namespace to go: the namespace controller empties and finalizes it.
+    let out = k
+        .ok(&["delete", "namespace", "us-east1", "--timeout=60s"])
+        .await;
+    assert!(out.contains("deleted"), "{out}");
+    let err = k.fails(&["get", "namespace", "us-east1"]).await;
+    assert!(err.contains("not found"), "{err}");
 }

@@ -76,6 +76,9 @@ fn subresources(
     if rt.kind == "Namespace" {
         subs.push(("finalize", "", "v1", "Namespace", vec!["update"]));
     }
+    if rt.kind == "Pod" {
+        subs.push(("log", "", "v1", "Pod", vec!["get"]));
+    }
     subs
 }
 

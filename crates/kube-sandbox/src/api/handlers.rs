@@ -27,6 +27,7 @@ pub struct Request<'a> {
     pub query: Query,
     pub target: Target,
     pub body: bytes::Bytes,
+    pub logs: Option<&'a super::server::LogSource>,
 }
 
 impl Request<'_> {
@@ -87,6 +88,9 @@ async fn dispatch(req: &Request<'_>) -> Result<Resp, ApiError> {
     let t = &req.target;
     let sub = t.subresource.as_deref();
     if let Some(s) = sub {
+        if s == "log" && t.rt.kind == "Pod" && req.method == http::Method::GET {
+            return pod_log(req, t.name.as_deref().unwrap_or(""));
+        }
         let allowed = (s == "status" && t.rt.has_status())
             || (s == "scale" && t.rt.has_scale())
             || (s == "finalize" && t.rt.kind == "Namespace");
@@ -111,6 +115,54 @@ async fn dispatch(req: &Request<'_>) -> Result<Resp, ApiError> {
             "the server does not allow this method on the requested resource: {m}"
         ))),
     }
+}
+
+/// `pods/{name}/log`: the container must be named when the pod has several, as on a real server.
+fn pod_log(req: &Request<'_>, name: &str) -> Result<Resp, ApiError> {
+    let rt = req.target.rt;
+    let pod = req
+        .store
+        .get(rt, req.ns(), name)
+        .ok_or_else(|| not_found(rt, name))?;
+    let containers: Vec<&str> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    match req.query.get("container") {
+        Some(c) if !containers.contains(&c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None if containers.len() > 1 => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )));
+        }
+        _ => {}
+    }
+    let text = req
+        .logs
+        .map(|source| source(req.ns().unwrap_or("default"), name))
+        .unwrap_or_default();
+    let text = match req.query.number("tailLines") {
+        Some(n) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let start = lines.len().saturating_sub(n as usize);
+            lines[start..].iter().map(|l| format!("{l}\n")).collect()
+        }
+        None => text,
+    };
+    let mut resp = body::json(200, &Value::Null);
+    *resp.body_mut() = body::ResponseBody::Full(Some(bytes::Bytes::from(text)));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    Ok(resp)
 }
 
 fn not_found(rt: &ResourceType, name: &str) -> ApiError {
@@ -140,21 +192,29 @@ fn list(req: &Request<'_>) -> Result<Resp, ApiError> {
         .into_iter()
         .filter(|o| labels.matches(o) && fields.matches(o))
         .collect();
-    let offset: usize = match req.query.get("continue") {
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::bad_request("continue key is not valid"))?,
-        None => 0,
+    // Continue tokens name the last key served (opaque to clients, like the real ones), so
+    // objects created or deleted between pages neither repeat nor shift later items.
+    let key = |o: &Value| {
+        (
+            o["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            name_of(o).to_string(),
+        )
     };
+    if let Some(token) = req.query.get("continue") {
+        let last = decode_continue(token)?;
+        items.retain(|o| key(o) > last);
+    }
     let mut cont = None;
     let mut remaining = None;
-    items = items.into_iter().skip(offset).collect();
     if let Some(limit) = req.query.number("limit").filter(|l| *l > 0) {
         let limit = limit as usize;
         if items.len() > limit {
             remaining = Some(items.len() - limit);
             items.truncate(limit);
-            cont = Some((offset + limit).to_string());
+            cont = items.last().map(|o| encode_continue(&key(o)));
         }
     }
     if req.wants_table() {
@@ -174,6 +234,26 @@ fn list(req: &Request<'_>) -> Result<Resp, ApiError> {
         200,
         &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta, "items": items}),
     ))
+}
+
+fn encode_continue((ns, name): &(String, String)) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&json!([ns, name])).unwrap_or_default())
+}
+
+fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
+    use base64::Engine;
+    let invalid = || {
+        ApiError::bad_request(
+            "continue key is not valid: the continue token was not issued by this server",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let (ns, name): (String, String) = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok((ns, name))
 }
 
 fn watch(req: &Request<'_>) -> Result<Resp, ApiError> {

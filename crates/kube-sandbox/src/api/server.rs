@@ -2,7 +2,7 @@
 //! Taking the API down closes the listener (connections are refused) and drops open connections.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request};
@@ -37,7 +37,11 @@ pub struct ApiServer {
     pub faults: Arc<Faults>,
     tls: Arc<rustls::ServerConfig>,
     running: Mutex<Option<Running>>,
+    logs: OnceLock<LogSource>,
 }
+
+/// Where `pods/{name}/log` reads from: (namespace, pod) -> the pod's log text.
+pub type LogSource = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
 
 struct Running {
     accept: JoinHandle<()>,
@@ -76,9 +80,15 @@ impl ApiServer {
             faults,
             tls: pki.server_config,
             running: Mutex::new(None),
+            logs: OnceLock::new(),
         });
         server.serve(listener);
         Ok(server)
+    }
+
+    /// Serves pod logs from `source` (the emulated containers' output); set once.
+    pub fn set_log_source(&self, source: LogSource) {
+        let _ = self.logs.set(source);
     }
 
     pub fn url(&self) -> String {
@@ -234,6 +244,9 @@ impl ApiServer {
             }
             Route::OpenApi | Route::NotFound => not_found(),
             Route::Resource(target) => {
+                if let Some(e) = unsupported_encoding(&parts.headers) {
+                    return body::error(&e);
+                }
                 let bytes = match read_body(incoming).await {
                     Ok(b) => b,
                     Err(e) => return body::error(&e),
@@ -245,11 +258,45 @@ impl ApiServer {
                     query: Query::parse(parts.uri.query()),
                     target,
                     body: bytes,
+                    logs: self.logs.get(),
                 })
                 .await
             }
         }
     }
+}
+
+/// The sandbox speaks JSON only: a client that accepts nothing else, or sends protobuf, is told so
+/// (406/415) instead of getting bytes it cannot decode.
+fn unsupported_encoding(headers: &http::HeaderMap) -> Option<ApiError> {
+    let get = |h| {
+        headers
+            .get(h)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let accept = get(http::header::ACCEPT);
+    let json_ok = accept.is_empty()
+        || accept.split(',').any(|a| {
+            let a = a.trim();
+            a.starts_with("application/json")
+                || a.starts_with("*/*")
+                || a.starts_with("application/*")
+        });
+    if !json_ok {
+        return Some(ApiError::new(
+            406,
+            "NotAcceptable",
+            format!("only the following media types are accepted: application/json (asked for {accept})"),
+        ));
+    }
+    let content_type = get(http::header::CONTENT_TYPE);
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Some(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
+        )));
+    }
+    None
 }
 
 async fn read_body(incoming: Incoming) -> Result<Bytes, ApiError> {

@@ -60,11 +60,7 @@ fn text(v: &Value) -> String {
 }
 
 fn age(obj: &Value) -> String {
-    // kubectl shows what we send; a relative age needs parsing the timestamp, which the table does not need to be exact.
-    obj["metadata"]["creationTimestamp"]
-        .as_str()
-        .unwrap_or("<unknown>")
-        .to_string()
+    crate::clocktime::age(obj["metadata"]["creationTimestamp"].as_str().unwrap_or(""))
 }
 
 fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
