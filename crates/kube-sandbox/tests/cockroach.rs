@@ -575,3 +575,28 @@ async fn clusters_with_different_cas_are_separate_cockroach_clusters() {
         assert_eq!(ids, vec![1, 2, 3], "each cluster numbers its own nodes");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_ready_probe_pods_look_ready_before_init_as_on_a_real_cluster() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    let mut sts = statefulset("east", &["east"], "cockroachdb/cockroach:v25.2.0");
+    sts["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] =
+        json!("/health");
+    sim.create("a", "namespaces", namespace("east"));
+    let (crt, key) = pki.node("east");
+    sim.create(
+        "a",
+        "secrets",
+        json!({"metadata": {"name": "cockroachdb.node", "namespace": "east"},
+        "stringData": {"ca.crt": pki.ca_pem, "node.crt": crt, "node.key": key}}),
+    );
+    sim.create("a", "services", json!({"metadata": {"name": "cockroachdb", "namespace": "east"},
+        "spec": {"clusterIP": "None", "publishNotReadyAddresses": true, "selector": {"app": "cockroachdb"}, "ports": [{"port": 26257}]}}));
+    sim.create("a", "statefulsets", sts);
+    assert!(
+        eventually(30, || zone_pods_ready(&sim, "a", "east") == 3).await,
+        "a liveness-style probe passes before init"
+    );
+    assert_eq!(live_nodes(&sim), 0, "but no node has joined anything");
+}

@@ -57,6 +57,8 @@ struct Container {
     state: State,
     last: Option<Term>,
     ready: bool,
+    /// For `cockroach start`: the node process has joined its cluster (is a live node).
+    joined: bool,
 }
 
 struct PodRuntime {
@@ -224,44 +226,54 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
-                    Program::Start(args) if !c.ready => {
-                        let views = views.get_or_insert_with(|| dns_views(&ctx.world));
-                        let env = Env {
-                            world: &ctx.world,
-                            views,
-                            cluster: &ctx.cluster_name,
-                        };
-                        match node::join(&env, pod, &c.spec, args) {
-                            Ok((id, ca)) => {
-                                c.ready = true;
-                                rt.joined_store =
-                                    Some(node::node_store(&ctx.world, &ctx.cluster_name, pod));
-                                let cluster_id =
-                                    ctx.world.cockroach_cluster_id(&ca).unwrap_or_default();
-                                ctx.world.append_log(&ctx.cluster_name, &ns, meta::name(pod), &format!(
-                                    "CockroachDB node starting\nstatus: restarted pre-existing node or joined cluster\nclusterID: {cluster_id}\nnodeID: {id}"));
-                            }
-                            Err(why) => {
-                                warn_once(
-                                    ctx,
-                                    pod,
-                                    c,
-                                    "Unhealthy",
-                                    "Readiness probe failed: HTTP probe failed with statuscode: 503",
-                                    "kubelet",
-                                );
-                                let log =
-                                    ctx.world.pod_log(&ctx.cluster_name, &ns, meta::name(pod));
-                                if !log.ends_with(&format!("{why}\n")) {
+                    Program::Start(args) => {
+                        if !c.joined {
+                            let views = views.get_or_insert_with(|| dns_views(&ctx.world));
+                            let env = Env {
+                                world: &ctx.world,
+                                views,
+                                cluster: &ctx.cluster_name,
+                            };
+                            match node::join(&env, pod, &c.spec, args) {
+                                Ok((id, ca)) => {
+                                    c.joined = true;
+                                    rt.joined_store =
+                                        Some(node::node_store(&ctx.world, &ctx.cluster_name, pod));
+                                    let cluster_id =
+                                        ctx.world.cockroach_cluster_id(&ca).unwrap_or_default();
+                                    let line = format!("CockroachDB node starting\nstatus: restarted pre-existing node or joined cluster\nclusterID: {cluster_id}\nnodeID: {id}");
                                     ctx.world.append_log(
                                         &ctx.cluster_name,
                                         &ns,
                                         meta::name(pod),
-                                        &why,
+                                        &line,
                                     );
+                                }
+                                Err(why) => {
+                                    if readiness_needs_join(&c.spec) {
+                                        let probe = "Readiness probe failed: HTTP probe failed with statuscode: 503";
+                                        warn_once(ctx, pod, c, "Unhealthy", probe, "kubelet");
+                                    }
+                                    let log =
+                                        ctx.world.pod_log(&ctx.cluster_name, &ns, meta::name(pod));
+                                    if !log.ends_with(&format!("{why}\n")) {
+                                        ctx.world.append_log(
+                                            &ctx.cluster_name,
+                                            &ns,
+                                            meta::name(pod),
+                                            &why,
+                                        );
+                                    }
                                 }
                             }
                         }
+                        // Only `/health?ready=1` waits for the node to serve; `/health`, a TCP probe or no probe
+                        // at all pass as soon as the process listens, before init, as on a real cluster.
+                        c.ready = if readiness_needs_join(&c.spec) {
+                            c.joined
+                        } else {
+                            !has_probe(&c.spec) || now >= since + scaled(READY_AFTER)
+                        };
                     }
                     _ => {}
                 },
@@ -322,6 +334,7 @@ impl Kubelet {
                 state: State::Creating(String::new()),
                 last: None,
                 ready: false,
+                joined: false,
             })
             .collect();
         PodRuntime {
@@ -339,6 +352,13 @@ fn has_probe(c: &Value) -> bool {
     c.get("readinessProbe").is_some_and(|p| !p.is_null())
 }
 
+/// A CockroachDB readiness probe on `/health?ready=1` answers 503 until the node has joined an initialised cluster.
+fn readiness_needs_join(c: &Value) -> bool {
+    c.pointer("/readinessProbe/httpGet/path")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.contains("ready=1") || p.contains("ready=true"))
+}
+
 /// Starts a container's program. `cockroach start` with bad certificates exits at once.
 fn launch(
     ctx: &ControllerContext,
@@ -350,6 +370,7 @@ fn launch(
 ) {
     let started_at = meta::now_rfc3339();
     c.ready = false;
+    c.joined = false;
     if let Program::Start(args) = &c.program {
         let views = views.get_or_insert_with(|| dns_views(&ctx.world));
         let env = Env {
