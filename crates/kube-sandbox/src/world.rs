@@ -101,6 +101,7 @@ struct State {
     next_lb: u32,
     lbs: BTreeMap<(String, String), LoadBalancer>, // (cluster, service uid)
     dns_loaded: BTreeMap<String, DnsConfig>,
+    api_ca: BTreeMap<String, String>,
     cockroach: BTreeMap<String, CockroachState>, // CA key -> cluster
     logs: BTreeMap<(String, String, String), String>, // (cluster, namespace, pod)
 }
@@ -132,6 +133,17 @@ impl World {
                 profile,
             },
         );
+    }
+
+    /// The API server's CA of a cluster (published in every namespace as `kube-root-ca.crt`).
+    pub fn set_api_ca(&self, cluster: &str, pem: &str) {
+        self.lock()
+            .api_ca
+            .insert(cluster.to_string(), pem.to_string());
+    }
+
+    pub fn api_ca(&self, cluster: &str) -> Option<String> {
+        self.lock().api_ca.get(cluster).cloned()
     }
 
     pub fn cluster(&self, name: &str) -> Option<ClusterEntry> {

@@ -125,6 +125,27 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
     let mut ids: Vec<u32> = nodes.iter().map(|n| n.node_id).collect();
     ids.sort();
     assert_eq!(ids, (1..=9).collect::<Vec<_>>());
+    let budget_settled = || {
+        sim.get(
+            "eks-eu",
+            "poddisruptionbudgets",
+            "eu-west1",
+            "cockroachdb-budget",
+        )
+        .is_some_and(|p| {
+            p["status"]["disruptionsAllowed"] == 1 && p["status"]["currentHealthy"] == 3
+        })
+    };
+    assert!(eventually(10, budget_settled).await, "PDB status");
+    let ep_ready = || {
+        sim.get("eks-eu", "endpoints", "eu-west1", "cockroachdb-public")
+            .and_then(|e| e["subsets"][0]["addresses"].as_array().map(Vec::len))
+            == Some(3)
+    };
+    assert!(
+        eventually(10, ep_ready).await,
+        "public service endpoints list the ready pods"
+    );
     let sts = sim
         .get("eks-eu", "statefulsets", "eu-west1", "cockroachdb")
         .unwrap();
@@ -154,15 +175,10 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
         "ERROR: cluster has already been initialized"
     );
 
-    // A node whose pod goes is dead, not decommissioned; its replacement on the same PVC is the same node.
-    sim.store("eks-eu")
-        .delete(
-            rt("pods"),
-            Some("eu-west1"),
-            "cockroachdb-2",
-            kube_sandbox::store::Propagation::Background,
-        )
-        .unwrap();
+    // A node whose pod goes is dead, not decommissioned; a pod on the same PVC later is the same node.
+    sim.modify("eks-eu", "statefulsets", "eu-west1", "cockroachdb", |s| {
+        s["spec"]["replicas"] = json!(2)
+    });
     let eu2 = |live: bool| {
         sim.world
             .cockroach_nodes()
@@ -170,12 +186,16 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
             .any(|n| n.zone == "eu-west1" && n.pod == "cockroachdb-2" && n.live == live)
     };
     assert!(
-        eventually(10, || eu2(false)).await,
-        "deleted pod's node is not live"
+        eventually(20, || eu2(false)).await,
+        "removed pod's node is not live"
     );
+    assert_eq!(live_nodes(&sim), 8);
+    sim.modify("eks-eu", "statefulsets", "eu-west1", "cockroachdb", |s| {
+        s["spec"]["replicas"] = json!(3)
+    });
     assert!(
         eventually(30, || eu2(true) && live_nodes(&sim) == 9).await,
-        "recreated pod rejoins as the same node"
+        "the pod back on its PVC rejoins as the same node"
     );
     assert_eq!(sim.world.cockroach_nodes().len(), 9);
 }

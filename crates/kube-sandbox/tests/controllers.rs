@@ -28,6 +28,16 @@ fn plain_sts(replicas: i64, image: &str, policy: &str) -> Value {
 async fn namespace_terminates_deletes_contents_and_can_stick() {
     let sim = Sim::start(&[("a", gke())]);
     sim.create("a", "namespaces", namespace("gone"));
+    assert!(
+        eventually(10, || sim
+            .get("a", "serviceaccounts", "gone", "default")
+            .is_some()
+            && sim
+                .get("a", "configmaps", "gone", "kube-root-ca.crt")
+                .is_some())
+        .await,
+        "new namespaces get their default ServiceAccount and root CA ConfigMap"
+    );
     sim.create(
         "a",
         "configmaps",

@@ -2,7 +2,9 @@
 //! decision part and a thin loop applying it through the store; every delay is cluster time scaled by `Clock`.
 
 pub mod deployment;
+pub mod disruption;
 pub mod dns_reload;
+pub mod endpoints;
 pub mod events;
 pub mod job;
 pub mod kubelet;
@@ -91,6 +93,18 @@ pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
             dns_reload::Controller::default(),
         ),
         spawn_loop(
+            ctx.clone(),
+            &["services", "pods"],
+            Duration::from_secs(1),
+            endpoints::Controller,
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["poddisruptionbudgets", "pods"],
+            Duration::from_secs(2),
+            disruption::Controller,
+        ),
+        spawn_loop(
             ctx,
             &["pods", "secrets", "services", "configmaps"],
             Duration::from_millis(500),
@@ -126,6 +140,7 @@ pub fn start_for_sandbox(sandbox: &crate::Sandbox, speed: f64, lb_hostnames: boo
             c.store().clone(),
             ClusterProfile { dns, lb_hostnames },
         );
+        world.set_api_ca(&c.name, c.ca_pem());
         handles.extend(spawn_all(ControllerContext {
             cluster_name: c.name.clone(),
             store: c.store().clone(),

@@ -234,6 +234,9 @@ pub fn deploy_zone(
                  "ports": [{"name": "grpc", "port": 26257}, {"name": "http", "port": 8080}]}}));
     sim.create(cluster, "services", json!({"metadata": {"name": "cockroachdb-public", "namespace": "default"},
         "spec": {"type": "ExternalName", "externalName": format!("cockroachdb-public.{zone}.svc.cluster.local")}}));
+    let budget = json!({"metadata": {"name": "cockroachdb-budget", "namespace": zone},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "cockroachdb"}}}});
+    sim.create(cluster, "poddisruptionbudgets", budget);
     sim.create(
         cluster,
         "statefulsets",
