@@ -517,6 +517,13 @@ async fn missing_secret_keeps_pods_in_container_creating_and_events_say_why() {
             kube_sandbox::store::Propagation::Background,
         )
         .unwrap();
+    // Pods that raced the deletion and started anyway are replaced, so the ones checked never saw the secret.
+    let bg = kube_sandbox::store::Propagation::Background;
+    for n in 0..3 {
+        let _ = sim
+            .store("a")
+            .delete(rt("pods"), Some("east"), &format!("cockroachdb-{n}"), bg);
+    }
     let waiting = || {
         sim.get("a", "pods", "east", "cockroachdb-1").and_then(|p| {
             p.pointer("/status/containerStatuses/0/state/waiting/reason")
