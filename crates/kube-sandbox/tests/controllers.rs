@@ -151,6 +151,18 @@ async fn load_balancers_get_addresses_after_a_delay() {
         .unwrap();
     sim.create("a", "services", svc(true));
     assert!(eventually(20, || ip().is_some_and(|i| i != old)).await);
+
+    // Endpoints follow their service; a deleted service leaves none behind.
+    assert!(eventually(10, || sim.get("a", "endpoints", "default", "lb").is_some()).await);
+    sim.store("a")
+        .delete(
+            rt("services"),
+            Some("default"),
+            "lb",
+            Propagation::Background,
+        )
+        .unwrap();
+    assert!(eventually(10, || sim.get("a", "endpoints", "default", "lb").is_none()).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,9 @@ use serde_json::{json, Value};
 
 use super::{log_err, meta, ControllerContext, Reconcile};
 
+/// Marks the Endpoints this controller owns (the real controller's trigger-time annotation).
+const MANAGED: &str = "endpoints.kubernetes.io/last-change-trigger-time";
+
 pub fn endpoints_for(svc: &Value, pods: &[Value]) -> Value {
     let selector = svc
         .pointer("/spec/selector")
@@ -67,7 +70,8 @@ pub fn endpoints_for(svc: &Value, pods: &[Value]) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": meta::name(svc), "namespace": meta::namespace(svc),
-                     "labels": svc.pointer("/metadata/labels").cloned().unwrap_or(json!({}))},
+                     "labels": svc.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
+                     "annotations": {MANAGED: meta::now_rfc3339()}},
         "subsets": subsets,
     })
 }
@@ -78,7 +82,27 @@ impl Reconcile for Controller {
     fn reconcile(&mut self, ctx: &ControllerContext) {
         let ep_rt = ctx.rt("endpoints");
         let pods = ctx.store.list(ctx.rt("pods"), None);
-        for svc in ctx.store.list(ctx.rt("services"), None) {
+        let services = ctx.store.list(ctx.rt("services"), None);
+        // Endpoints of deleted (or selector-less) services go with them.
+        for ep in ctx.store.list(ep_rt, None) {
+            let has_service = services.iter().any(|s| {
+                meta::name(s) == meta::name(&ep)
+                    && meta::namespace(s) == meta::namespace(&ep)
+                    && s.pointer("/spec/selector")
+                        .and_then(Value::as_object)
+                        .is_some_and(|m| !m.is_empty())
+            });
+            if !has_service && meta::annotation(&ep, MANAGED).is_some() {
+                let r = ctx.store.delete(
+                    ep_rt,
+                    Some(meta::namespace(&ep)),
+                    meta::name(&ep),
+                    crate::store::Propagation::Background,
+                );
+                log_err("endpoints delete", r);
+            }
+        }
+        for svc in services {
             if svc
                 .pointer("/spec/selector")
                 .is_none_or(|s| s.as_object().is_none_or(|m| m.is_empty()))
