@@ -101,7 +101,10 @@ async fn version_get_and_contexts() {
     // The AGE column is relative, as from a real server's Table.
     let default_line = ns.lines().find(|l| l.starts_with("default ")).unwrap();
     let age = default_line.split_whitespace().last().unwrap();
-    assert!(age.ends_with('s') && age.trim_end_matches('s').parse::<u64>().is_ok(), "{ns}");
+    assert!(
+        age.ends_with('s') && age.trim_end_matches('s').parse::<u64>().is_ok(),
+        "{ns}"
+    );
     let (ok, out, _) = k.run("b", &["get", "ns", "default", "-o", "name"]).await;
     assert!(ok && out.trim() == "namespace/default", "{out}");
     let empty = k.run("a", &["get", "pods"]).await;
