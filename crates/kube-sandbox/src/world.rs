@@ -65,13 +65,17 @@ pub struct LoadBalancer {
 /// recreated on the same PVC is the same node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeStatus {
+    /// The CockroachDB cluster the node belongs to, named by its CA (nodes trusting one CA form one cluster).
+    pub ca: String,
     pub node_id: u32,
     pub cluster: String,
     /// The namespace (zone) of the pod.
     pub zone: String,
     pub pod: String,
-    /// The node's store: `<namespace>/<pvc>` or `pod:<uid>` for a pod without a PVC.
+    /// The node's store: `<namespace>/<pvc>@<pvc uid>` or `pod:<uid>` for a pod without a PVC.
     pub store: String,
+    /// The store is gone (PVC deleted, or the pod of a PVC-less node): the node can never come back.
+    pub store_lost: bool,
     /// The node process is running and joined.
     pub live: bool,
     pub membership: Membership,
@@ -97,7 +101,7 @@ struct State {
     next_lb: u32,
     lbs: BTreeMap<(String, String), LoadBalancer>, // (cluster, service uid)
     dns_loaded: BTreeMap<String, DnsConfig>,
-    cockroach: CockroachState,
+    cockroach: BTreeMap<String, CockroachState>, // CA key -> cluster
     logs: BTreeMap<(String, String, String), String>, // (cluster, namespace, pod)
 }
 
@@ -203,109 +207,150 @@ impl World {
         self.lock().dns_loaded.insert(cluster.to_string(), cfg);
     }
 
+    /// Whether any CockroachDB cluster in the sandbox has been initialised.
     pub fn cockroach_initialised(&self) -> bool {
-        self.lock().cockroach.cluster_id.is_some()
+        self.lock()
+            .cockroach
+            .values()
+            .any(|c| c.cluster_id.is_some())
     }
 
-    pub fn cockroach_cluster_id(&self) -> Option<String> {
-        self.lock().cockroach.cluster_id.clone()
+    /// Whether the CockroachDB cluster of CA `ca` has been initialised.
+    pub fn cockroach_initialised_for(&self, ca: &str) -> bool {
+        self.lock()
+            .cockroach
+            .get(ca)
+            .is_some_and(|c| c.cluster_id.is_some())
     }
 
-    /// Bootstraps the cluster; false when it already was (what `cockroach init` reports as an error).
-    pub fn cockroach_init(&self) -> bool {
+    pub fn cockroach_cluster_id(&self, ca: &str) -> Option<String> {
+        self.lock()
+            .cockroach
+            .get(ca)
+            .and_then(|c| c.cluster_id.clone())
+    }
+
+    /// Bootstraps the cluster of CA `ca`; false when it already was (what `cockroach init` reports as an error).
+    pub fn cockroach_init(&self, ca: &str) -> bool {
         let mut st = self.lock();
-        if st.cockroach.cluster_id.is_some() {
+        let n = st.cockroach.len() as u64;
+        let c = st.cockroach.entry(ca.to_string()).or_default();
+        if c.cluster_id.is_some() {
             return false;
         }
-        let n = st.next_lb as u64 ^ 0x5eed;
-        st.cockroach.cluster_id = Some(format!(
+        let h = u64::from(fnv(ca)) << 16 | n;
+        c.cluster_id = Some(format!(
             "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            fnv("cluster") ^ n as u32,
-            n & 0xffff,
-            n & 0xfff,
-            (n >> 4) & 0xfff,
-            n
+            fnv(ca),
+            h & 0xffff,
+            (h >> 16) & 0xfff,
+            (h >> 28) & 0xfff,
+            h & 0xffff_ffff_ffff
         ));
         true
     }
 
+    /// Every node of every CockroachDB cluster, live or not.
     pub fn cockroach_nodes(&self) -> Vec<NodeStatus> {
-        self.lock().cockroach.nodes.values().cloned().collect()
+        self.lock()
+            .cockroach
+            .values()
+            .flat_map(|c| c.nodes.values().cloned())
+            .collect()
     }
 
     /// Marks the node on `store` as live for `pod`, giving it a node ID on first join.
-    pub fn node_joined(&self, cluster: &str, zone: &str, pod: &str, store: &str) -> u32 {
+    pub fn node_joined(&self, ca: &str, cluster: &str, zone: &str, pod: &str, store: &str) -> u32 {
         let mut st = self.lock();
+        let c = st.cockroach.entry(ca.to_string()).or_default();
         let key = (cluster.to_string(), store.to_string());
-        if let Some(n) = st.cockroach.nodes.get_mut(&key) {
+        if let Some(n) = c.nodes.get_mut(&key) {
             n.live = true;
             n.pod = pod.to_string();
             return n.node_id;
         }
-        st.cockroach.next_node_id += 1;
-        let node_id = st.cockroach.next_node_id;
-        st.cockroach.nodes.insert(
+        c.next_node_id += 1;
+        let node_id = c.next_node_id;
+        c.nodes.insert(
             key,
             NodeStatus {
+                ca: ca.to_string(),
                 node_id,
                 cluster: cluster.to_string(),
                 zone: zone.to_string(),
                 pod: pod.to_string(),
                 store: store.to_string(),
                 live: true,
+                store_lost: false,
                 membership: Membership::Active,
             },
         );
         node_id
     }
 
-    pub fn node_id_of(&self, cluster: &str, store: &str) -> Option<u32> {
+    fn with_node<T>(
+        &self,
+        cluster: &str,
+        store: &str,
+        f: impl FnOnce(&mut NodeStatus) -> T,
+    ) -> Option<T> {
+        let key = (cluster.to_string(), store.to_string());
         self.lock()
             .cockroach
-            .nodes
-            .get(&(cluster.to_string(), store.to_string()))
-            .map(|n| n.node_id)
+            .values_mut()
+            .find_map(|c| c.nodes.get_mut(&key))
+            .map(f)
+    }
+
+    pub fn node_id_of(&self, cluster: &str, store: &str) -> Option<u32> {
+        self.with_node(cluster, store, |n| n.node_id)
+    }
+
+    pub fn node_decommissioned(&self, cluster: &str, store: &str) -> bool {
+        self.with_node(cluster, store, |n| {
+            n.membership == Membership::Decommissioned
+        })
+        .unwrap_or(false)
     }
 
     /// The node process on `store` stopped (pod gone, crashed or replaced): it is no longer live.
     pub fn node_stopped(&self, cluster: &str, store: &str) {
-        if let Some(n) = self
-            .lock()
-            .cockroach
-            .nodes
-            .get_mut(&(cluster.to_string(), store.to_string()))
-        {
-            n.live = false;
-        }
+        self.with_node(cluster, store, |n| n.live = false);
     }
 
-    /// Forgets a node whose store is gone (its PVC deleted): a new store on the same claim name is a new node.
+    /// The node's store is gone. When no node of its CockroachDB cluster has its data any more, that cluster
+    /// is gone: the next one on the same CA starts uninitialised, with new node IDs.
     pub fn node_store_deleted(&self, cluster: &str, store: &str) {
-        let mut st = self.lock();
-        if let Some(mut n) = st
-            .cockroach
-            .nodes
-            .remove(&(cluster.to_string(), store.to_string()))
-        {
+        let ca = self.with_node(cluster, store, |n| {
             n.live = false;
-            let key = (
-                cluster.to_string(),
-                format!("{store}#deleted-{}", n.node_id),
-            );
-            st.cockroach.nodes.insert(key, n);
+            n.store_lost = true;
+            n.ca.clone()
+        });
+        let mut st = self.lock();
+        if let Some(ca) = ca {
+            if st
+                .cockroach
+                .get(&ca)
+                .is_some_and(|c| c.nodes.values().all(|n| n.store_lost))
+            {
+                st.cockroach.remove(&ca);
+            }
         }
     }
 
     /// `cockroach node decommission`: the node drains its replicas and leaves; once done, its pod going away
     /// is not a loss.
-    pub fn decommission(&self, node_ids: &[u32]) -> Result<(), String> {
+    pub fn decommission(&self, ca: &str, node_ids: &[u32]) -> Result<(), String> {
         let mut st = self.lock();
+        let Some(c) = st.cockroach.get_mut(ca) else {
+            return Err("cluster is not initialised".into());
+        };
         for id in node_ids {
-            if !st.cockroach.nodes.values().any(|n| n.node_id == *id) {
+            if !c.nodes.values().any(|n| n.node_id == *id) {
                 return Err(format!("node {id} does not exist"));
             }
         }
-        for n in st.cockroach.nodes.values_mut() {
+        for n in c.nodes.values_mut() {
             if node_ids.contains(&n.node_id) {
                 n.membership = Membership::Decommissioned;
             }
@@ -385,18 +430,53 @@ mod tests {
     #[test]
     fn init_happens_once_and_nodes_keep_ids_per_store() {
         let w = World::new();
-        assert!(w.cockroach_init());
-        assert!(!w.cockroach_init());
-        let id = w.node_joined("a", "east", "cockroachdb-0", "east/datadir-cockroachdb-0");
+        assert!(w.cockroach_init("ca1"));
+        assert!(!w.cockroach_init("ca1"));
+        assert!(
+            !w.cockroach_initialised_for("ca2"),
+            "another CA is another cluster"
+        );
+        let id = w.node_joined(
+            "ca1",
+            "a",
+            "east",
+            "cockroachdb-0",
+            "east/datadir-cockroachdb-0",
+        );
+        w.node_joined("ca1", "a", "east", "cockroachdb-9", "pod:x");
+        w.node_store_deleted("a", "pod:x");
+        assert!(
+            w.cockroach_initialised(),
+            "one lost store is a dead node, not a lost cluster"
+        );
         w.node_stopped("a", "east/datadir-cockroachdb-0");
         assert!(!w.cockroach_nodes()[0].live);
         assert_eq!(
-            w.node_joined("a", "east", "cockroachdb-0", "east/datadir-cockroachdb-0"),
+            w.node_joined(
+                "ca1",
+                "a",
+                "east",
+                "cockroachdb-0",
+                "east/datadir-cockroachdb-0"
+            ),
             id
         );
         assert_eq!(
-            w.node_joined("a", "east", "cockroachdb-1", "east/datadir-cockroachdb-1"),
-            id + 1
+            w.node_joined(
+                "ca1",
+                "a",
+                "east",
+                "cockroachdb-1",
+                "east/datadir-cockroachdb-1"
+            ),
+            id + 2
+        );
+        for store in ["east/datadir-cockroachdb-0", "east/datadir-cockroachdb-1"] {
+            w.node_store_deleted("a", store);
+        }
+        assert!(
+            !w.cockroach_initialised() && w.cockroach_nodes().is_empty(),
+            "all data gone: a new cluster needs init"
         );
     }
 }

@@ -217,6 +217,8 @@ async fn wrong_san_crash_loops_with_a_growing_restart_count() {
         .world
         .pod_log("a", "east", "cockroachdb-0")
         .contains("problem with node certificate"));
+    let ev = events_for(&sim, "a", "east", "cockroachdb-0");
+    assert!(ev.iter().any(|(r, _)| r == "BackOff"), "{ev:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,4 +348,255 @@ async fn init_with_a_foreign_root_certificate_fails() {
         msg()
     );
     assert!(!sim.world.cockroach_initialised());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_down_after_decommission_versus_without() {
+    use kube_sandbox::world::Membership;
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let node_of = |pod: &str| {
+        sim.world
+            .cockroach_nodes()
+            .into_iter()
+            .find(|n| n.pod == pod)
+            .unwrap()
+    };
+    let id = node_of("cockroachdb-2").node_id;
+    sim.create("a", "jobs", json!({"metadata": {"name": "decommission", "namespace": "east"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "decommission", "image": "cockroachdb/cockroach:v25.2.0",
+                "command": ["/cockroach/cockroach", "node", "decommission", id.to_string(), "--certs-dir=/cockroach-certs", "--host=cockroachdb-public"],
+                "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}]}],
+            "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}}]}}}}));
+    let done = eventually(20, || {
+        job_condition(&sim, "a", "east", "decommission", "Complete")
+    })
+    .await;
+    let pods: Vec<Value> = pods_of(&sim, "a", "east")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == "decommission")
+        .collect();
+    assert!(done, "decommission job did not complete: {pods:#?}");
+    assert_eq!(
+        node_of("cockroachdb-2").membership,
+        Membership::Decommissioned
+    );
+
+    sim.modify("a", "statefulsets", "east", "cockroachdb", |s| {
+        s["spec"]["replicas"] = json!(1)
+    });
+    assert!(eventually(20, || live_nodes(&sim) == 1).await);
+    let (n1, n2) = (node_of("cockroachdb-1"), node_of("cockroachdb-2"));
+    assert!(
+        !n1.live && n1.membership == Membership::Active,
+        "removed without decommission: dead, {n1:?}"
+    );
+    assert!(
+        !n2.live && n2.membership == Membership::Decommissioned,
+        "{n2:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_loses_the_data_and_a_new_deployment_needs_init_again() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+
+    sim.store("a")
+        .delete(
+            rt("namespaces"),
+            None,
+            "east",
+            kube_sandbox::store::Propagation::Background,
+        )
+        .unwrap();
+    assert!(
+        eventually(30, || sim.get("a", "namespaces", "", "east").is_none()).await,
+        "namespace teardown"
+    );
+    assert!(
+        eventually(10, || !sim.world.cockroach_initialised()).await,
+        "the PVCs went with the namespace: no cluster left"
+    );
+    assert!(sim.world.cockroach_nodes().is_empty());
+    // The rest of the teardown: what lives outside the zone namespace.
+    let bg = kube_sandbox::store::Propagation::Background;
+    let store = sim.store("a");
+    store
+        .delete(
+            rt("secrets"),
+            Some("default"),
+            "cockroachdb.client.root",
+            bg,
+        )
+        .unwrap();
+    store
+        .delete(rt("services"), Some("default"), "cockroachdb-public", bg)
+        .unwrap();
+
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    assert!(
+        eventually(20, || {
+            pods_of(&sim, "a", "east")
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count()
+                == 3
+        })
+        .await
+    );
+    cluster_time(60).await;
+    assert_eq!(
+        zone_pods_ready(&sim, "a", "east"),
+        0,
+        "fresh stores wait for a new init"
+    );
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let mut ids: Vec<u32> = sim
+        .world
+        .cockroach_nodes()
+        .iter()
+        .map(|n| n.node_id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2, 3], "a new cluster numbers its nodes from 1");
+}
+
+fn events_for(sim: &Sim, cluster: &str, ns: &str, name: &str) -> Vec<(String, String)> {
+    sim.store(cluster)
+        .list(rt("events"), Some(ns))
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == name)
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap_or("").to_string(),
+                e["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_secret_keeps_pods_in_container_creating_and_events_say_why() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    sim.store("a")
+        .delete(
+            rt("secrets"),
+            Some("east"),
+            "cockroachdb.node",
+            kube_sandbox::store::Propagation::Background,
+        )
+        .unwrap();
+    let waiting = || {
+        sim.get("a", "pods", "east", "cockroachdb-1").and_then(|p| {
+            p.pointer("/status/containerStatuses/0/state/waiting/reason")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+    };
+    cluster_time(30).await;
+    assert_eq!(waiting().as_deref(), Some("ContainerCreating"));
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(ev.iter().any(|(r, m)| r == "FailedMount" && m.contains("secret \"cockroachdb.node\" not found")), "{ev:?}");
+    assert!(ev.iter().any(|(r, _)| r == "Scheduled"), "{ev:?}");
+    assert!(events_for(&sim, "a", "east", "cockroachdb")
+        .iter()
+        .any(|(r, _)| r == "SuccessfulCreate"));
+
+    // Certificates without the client keys still start the node: the secret only needs what `start` reads.
+    let (crt, key) = pki.node("east");
+    sim.create(
+        "a",
+        "secrets",
+        json!({"metadata": {"name": "cockroachdb.node", "namespace": "east"},
+        "stringData": {"ca.crt": pki.ca_pem, "node.crt": crt, "node.key": key}}),
+    );
+    assert!(
+        eventually(30, || {
+            sim.get("a", "pods", "east", "cockroachdb-1")
+                .is_some_and(|p| {
+                    p["status"]["containerStatuses"][0]["state"]["running"].is_object()
+                })
+        })
+        .await
+    );
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(ev.iter().any(|(r, _)| r == "Started"), "{ev:?}");
+    cluster_time(20).await;
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(
+        ev.iter()
+            .any(|(r, m)| r == "Unhealthy" && m.contains("503")),
+        "a node waiting for init fails its readiness probe: {ev:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_with_different_cas_are_separate_cockroach_clusters() {
+    let sim = Sim::start(&[("a", gke()), ("b", gke())]);
+    let (pki1, pki2) = (Pki::new(), Pki::new());
+    deploy_zone(&sim, "a", "one", &["one"], &pki1, &pki1.node("one"));
+    deploy_zone(&sim, "b", "two", &["two"], &pki2, &pki2.node("two"));
+    init_job(&sim, "a", "one");
+    assert!(eventually(60, || zone_pods_ready(&sim, "a", "one") == 3).await);
+    cluster_time(30).await;
+    assert_eq!(
+        zone_pods_ready(&sim, "b", "two"),
+        0,
+        "the other CA's cluster is not initialised by this init"
+    );
+    init_job(&sim, "b", "two");
+    assert!(
+        eventually(60, || zone_pods_ready(&sim, "b", "two") == 3).await,
+        "its own init succeeds"
+    );
+    let nodes = sim.world.cockroach_nodes();
+    for ca in nodes
+        .iter()
+        .map(|n| n.ca.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let mut ids: Vec<u32> = nodes
+            .iter()
+            .filter(|n| n.ca == ca)
+            .map(|n| n.node_id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, vec![1, 2, 3], "each cluster numbers its own nodes");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_ready_probe_pods_look_ready_before_init_as_on_a_real_cluster() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    let mut sts = statefulset("east", &["east"], "cockroachdb/cockroach:v25.2.0");
+    sts["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] =
+        json!("/health");
+    sim.create("a", "namespaces", namespace("east"));
+    let (crt, key) = pki.node("east");
+    sim.create(
+        "a",
+        "secrets",
+        json!({"metadata": {"name": "cockroachdb.node", "namespace": "east"},
+        "stringData": {"ca.crt": pki.ca_pem, "node.crt": crt, "node.key": key}}),
+    );
+    sim.create("a", "services", json!({"metadata": {"name": "cockroachdb", "namespace": "east"},
+        "spec": {"clusterIP": "None", "publishNotReadyAddresses": true, "selector": {"app": "cockroachdb"}, "ports": [{"port": 26257}]}}));
+    sim.create("a", "statefulsets", sts);
+    assert!(
+        eventually(30, || zone_pods_ready(&sim, "a", "east") == 3).await,
+        "a liveness-style probe passes before init"
+    );
+    assert_eq!(live_nodes(&sim), 0, "but no node has joined anything");
 }

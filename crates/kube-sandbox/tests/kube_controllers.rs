@@ -130,12 +130,21 @@ async fn statefulset_rollout_seen_through_the_api() {
     .unwrap();
 }
 
-/// Two clusters, one GKE-like and one EKS-like, set up the way the provider will, all through the API.
+/// Three clusters, two GKE-like and one EKS-like, set up the way the provider will, all through the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_clusters_through_the_api_initialise_and_serve() {
-    let sb = sandbox(&[("gke", "kube-dns"), ("eks", "coredns")]).await;
+async fn three_clusters_through_the_api_become_nine_live_nodes() {
+    let sb = sandbox(&[
+        ("gke", "kube-dns"),
+        ("gke-west", "kube-dns"),
+        ("eks", "coredns"),
+    ])
+    .await;
     let controllers = start_for_sandbox(&sb, SPEED, false);
-    let zones = [("gke", "us-east1"), ("eks", "eu-west1")];
+    let zones = [
+        ("gke", "us-east1"),
+        ("gke-west", "us-west1"),
+        ("eks", "eu-west1"),
+    ];
     let zone_names: Vec<&str> = zones.iter().map(|(_, z)| *z).collect();
     let pki = Pki::new();
     let (root_crt, root_key) = pki.root();
@@ -220,28 +229,45 @@ async fn two_clusters_through_the_api_initialise_and_serve() {
                 .unwrap(),
         );
     }
-    // DNS forwarding, each cluster its own dialect, merged into what is there.
-    let gke = client(&sb, "gke").await;
-    let stub = json!({"eu-west1.svc.cluster.local": [lb_ips[1]]}).to_string();
-    Api::<ConfigMap>::namespaced(gke.clone(), "kube-system")
-        .patch(
-            "kube-dns",
+    // DNS forwarding of every other zone, each cluster in its own dialect, merged into what is there.
+    for (i, (cluster, _)) in zones.iter().enumerate() {
+        let peers: Vec<(&str, &String)> = zones
+            .iter()
+            .zip(&lb_ips)
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, ((_, z), ip))| (*z, ip))
+            .collect();
+        let cms: Api<ConfigMap> = Api::namespaced(client(&sb, cluster).await, "kube-system");
+        let data = if sb.cluster(cluster).unwrap().dns == "coredns" {
+            let corefile = cms.get("coredns").await.unwrap().data.unwrap()["Corefile"].clone();
+            let blocks: String = peers
+                .iter()
+                .map(|(z, ip)| format!("{z}.svc.cluster.local:53 {{\n    errors\n    cache 30\n    forward . {ip} {{\n        force_tcp\n    }}\n}}\n"))
+                .collect();
+            (
+                "coredns",
+                json!({"Corefile": format!("{corefile}{blocks}")}),
+            )
+        } else {
+            let stub: serde_json::Map<String, Value> = peers
+                .iter()
+                .map(|(z, ip)| (format!("{z}.svc.cluster.local"), json!([ip])))
+                .collect();
+            (
+                "kube-dns",
+                json!({"stubDomains": Value::Object(stub).to_string()}),
+            )
+        };
+        cms.patch(
+            data.0,
             &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"stubDomains": stub}})),
+            &Patch::Merge(json!({"data": data.1})),
         )
         .await
         .unwrap();
-    let eks = client(&sb, "eks").await;
-    let cms: Api<ConfigMap> = Api::namespaced(eks.clone(), "kube-system");
-    let corefile = cms.get("coredns").await.unwrap().data.unwrap()["Corefile"].clone();
-    let block = format!("us-east1.svc.cluster.local:53 {{\n    errors\n    cache 30\n    forward . {} {{\n        force_tcp\n    }}\n}}\n", lb_ips[0]);
-    cms.patch(
-        "coredns",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"data": {"Corefile": format!("{corefile}{block}")}})),
-    )
-    .await
-    .unwrap();
+    }
+    let gke = client(&sb, "gke").await;
 
     let init = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "cluster-init-secure", "namespace": "us-east1"},
         "spec": {"template": {"spec": {"restartPolicy": "OnFailure",
@@ -275,6 +301,6 @@ async fn two_clusters_through_the_api_initialise_and_serve() {
         .unwrap();
     }
     let nodes = controllers.world.cockroach_nodes();
-    assert_eq!(nodes.iter().filter(|n| n.live).count(), 6, "{nodes:#?}");
-    assert_eq!(join_list(&zone_names).split(',').count(), 6);
+    assert_eq!(nodes.iter().filter(|n| n.live).count(), 9, "{nodes:#?}");
+    assert_eq!(join_list(&zone_names).split(',').count(), 9);
 }

@@ -8,6 +8,8 @@ use serde_json::Value;
 pub enum Invocation {
     Start(CockroachArgs),
     Init(CockroachArgs),
+    /// `cockroach node decommission <ids>... | --self`.
+    Decommission(CockroachArgs),
     Other,
 }
 
@@ -18,6 +20,9 @@ pub struct CockroachArgs {
     pub join: Vec<String>,
     pub host: Option<String>,
     pub advertise_host: Option<String>,
+    /// Arguments that are not flags (node IDs for `node decommission`).
+    pub positional: Vec<String>,
+    pub self_: bool,
 }
 
 /// Reads one container spec. Only images whose name contains `cockroach` run the emulated binary.
@@ -48,9 +53,12 @@ pub fn invocation(container: &Value) -> Invocation {
         .and_then(|e| e.get("value").and_then(Value::as_str))
         .map(str::to_string);
     // The image's entrypoint is the cockroach binary itself, so args may start directly with the subcommand.
-    let sub_at = words
-        .iter()
-        .position(|w| w == "start" || w == "init" || w == "start-single-node");
+    let sub_at = words.iter().enumerate().position(|(i, w)| {
+        w == "start"
+            || w == "init"
+            || w == "start-single-node"
+            || (w == "node" && words.get(i + 1).map(String::as_str) == Some("decommission"))
+    });
     let Some(sub_at) = sub_at else {
         return Invocation::Other;
     };
@@ -59,12 +67,14 @@ pub fn invocation(container: &Value) -> Invocation {
     if !preceded_by_binary {
         return Invocation::Other;
     }
-    let mut args = parse_flags(&words[sub_at + 1..]);
+    let decommission = words[sub_at] == "node";
+    let mut args = parse_flags(&words[sub_at + 1 + usize::from(decommission)..]);
     if args.certs_dir.is_none() {
         args.certs_dir = env_certs_dir;
     }
     match words[sub_at].as_str() {
         "init" => Invocation::Init(args),
+        "node" => Invocation::Decommission(args),
         _ => Invocation::Start(args),
     }
 }
@@ -104,6 +114,10 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
             ),
             "--host" => args.host = value,
             "--advertise-host" | "--advertise-addr" => args.advertise_host = value,
+            "--self" => args.self_ = true,
+            positional if !positional.starts_with('-') => {
+                args.positional.push(positional.to_string())
+            }
             _ => {}
         }
         i += 1;
@@ -208,6 +222,17 @@ mod tests {
             host_only(args.host.as_deref().unwrap()),
             "cockroachdb-0.cockroachdb"
         );
+    }
+
+    #[test]
+    fn reads_node_decommission() {
+        let c = json!({"image": "cockroachdb/cockroach:v25.2.0",
+                       "command": ["/cockroach/cockroach", "node", "decommission", "4", "5", "--certs-dir=/c", "--host", "cockroachdb-public"]});
+        let Invocation::Decommission(args) = invocation(&c) else {
+            panic!("not decommission")
+        };
+        assert_eq!(args.positional, vec!["4", "5"]);
+        assert_eq!(args.host.as_deref(), Some("cockroachdb-public"));
     }
 
     #[test]

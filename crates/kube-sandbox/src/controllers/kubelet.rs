@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{log_err, meta, ControllerContext, Reconcile};
+use super::{events, log_err, meta, ControllerContext, Reconcile};
 use crate::cockroach::dns::ClusterDnsView;
 use crate::cockroach::node::{self, Env, Program};
 use crate::cockroach::{dns_views, mounts};
@@ -52,9 +52,13 @@ struct Container {
     program: Program,
     spec: Value,
     restarts: i64,
+    /// The last warning recorded for this container, so a condition that persists is recorded once.
+    warned: String,
     state: State,
     last: Option<Term>,
     ready: bool,
+    /// For `cockroach start`: the node process has joined its cluster (is a live node).
+    joined: bool,
 }
 
 struct PodRuntime {
@@ -87,6 +91,18 @@ impl Reconcile for Kubelet {
         for uid in gone {
             if let Some(store) = self.pods.remove(&uid).and_then(|r| r.joined_store) {
                 ctx.world.node_stopped(&ctx.cluster_name, &store);
+                if store.starts_with("pod:") {
+                    ctx.world.node_store_deleted(&ctx.cluster_name, &store);
+                }
+            }
+        }
+        // Deleted claims take their node's data with them.
+        for n in ctx.world.cockroach_nodes() {
+            if n.cluster == ctx.cluster_name
+                && !n.store_lost
+                && !node::store_exists(&ctx.world, &n.cluster, &n.store)
+            {
+                ctx.world.node_store_deleted(&n.cluster, &n.store);
             }
         }
         let mut views: Option<Vec<ClusterDnsView>> = None;
@@ -113,6 +129,20 @@ impl Kubelet {
         let uid = meta::uid(pod).to_string();
         if !self.pods.contains_key(&uid) {
             let rt = self.admit(ctx, pod);
+            let msg = format!(
+                "Successfully assigned {}/{} to {}",
+                meta::namespace(pod),
+                meta::name(pod),
+                rt.node
+            );
+            events::record(
+                ctx,
+                pod,
+                events::NORMAL,
+                "Scheduled",
+                &msg,
+                "default-scheduler",
+            );
             self.pods.insert(uid.clone(), rt);
         }
         let rt = self.pods.get_mut(&uid).expect("just inserted");
@@ -137,6 +167,7 @@ impl Kubelet {
                         continue;
                     }
                     if let Err(e) = mounts::check_mounts(pod, &c.spec, &secret) {
+                        warn_once(ctx, pod, c, "FailedMount", &e.0, "kubelet");
                         c.state = State::Creating(e.0);
                         continue;
                     }
@@ -144,6 +175,7 @@ impl Kubelet {
                 }
                 State::BackOff { until } if now >= until => {
                     if let Err(e) = mounts::check_mounts(pod, &c.spec, &secret) {
+                        warn_once(ctx, pod, c, "FailedMount", &e.0, "kubelet");
                         c.state = State::Creating(e.0);
                         continue;
                     }
@@ -166,14 +198,20 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
-                    Program::Init(args) if now >= since + scaled(READY_AFTER) => {
+                    Program::Init(args) | Program::Decommission(args)
+                        if now >= since + scaled(READY_AFTER) =>
+                    {
                         let views = views.get_or_insert_with(|| dns_views(&ctx.world));
                         let env = Env {
                             world: &ctx.world,
                             views,
                             cluster: &ctx.cluster_name,
                         };
-                        let (code, output) = node::init(&env, pod, &c.spec, args);
+                        let (code, output) = if matches!(c.program, Program::Init(_)) {
+                            node::init(&env, pod, &c.spec, args)
+                        } else {
+                            node::decommission(&env, pod, &c.spec, args)
+                        };
                         ctx.world
                             .append_log(&ctx.cluster_name, &ns, meta::name(pod), &output);
                         let reason = if code == 0 { "Completed" } else { "Error" };
@@ -188,35 +226,54 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
-                    Program::Start(args) if !c.ready => {
-                        let views = views.get_or_insert_with(|| dns_views(&ctx.world));
-                        let env = Env {
-                            world: &ctx.world,
-                            views,
-                            cluster: &ctx.cluster_name,
-                        };
-                        match node::join(&env, pod, args) {
-                            Ok(id) => {
-                                c.ready = true;
-                                rt.joined_store = Some(node::node_store(pod));
-                                let cluster_id =
-                                    ctx.world.cockroach_cluster_id().unwrap_or_default();
-                                ctx.world.append_log(&ctx.cluster_name, &ns, meta::name(pod), &format!(
-                                    "CockroachDB node starting\nstatus: restarted pre-existing node or joined cluster\nclusterID: {cluster_id}\nnodeID: {id}"));
-                            }
-                            Err(why) => {
-                                let log =
-                                    ctx.world.pod_log(&ctx.cluster_name, &ns, meta::name(pod));
-                                if !log.ends_with(&format!("{why}\n")) {
+                    Program::Start(args) => {
+                        if !c.joined {
+                            let views = views.get_or_insert_with(|| dns_views(&ctx.world));
+                            let env = Env {
+                                world: &ctx.world,
+                                views,
+                                cluster: &ctx.cluster_name,
+                            };
+                            match node::join(&env, pod, &c.spec, args) {
+                                Ok((id, ca)) => {
+                                    c.joined = true;
+                                    rt.joined_store =
+                                        Some(node::node_store(&ctx.world, &ctx.cluster_name, pod));
+                                    let cluster_id =
+                                        ctx.world.cockroach_cluster_id(&ca).unwrap_or_default();
+                                    let line = format!("CockroachDB node starting\nstatus: restarted pre-existing node or joined cluster\nclusterID: {cluster_id}\nnodeID: {id}");
                                     ctx.world.append_log(
                                         &ctx.cluster_name,
                                         &ns,
                                         meta::name(pod),
-                                        &why,
+                                        &line,
                                     );
+                                }
+                                Err(why) => {
+                                    if readiness_needs_join(&c.spec) {
+                                        let probe = "Readiness probe failed: HTTP probe failed with statuscode: 503";
+                                        warn_once(ctx, pod, c, "Unhealthy", probe, "kubelet");
+                                    }
+                                    let log =
+                                        ctx.world.pod_log(&ctx.cluster_name, &ns, meta::name(pod));
+                                    if !log.ends_with(&format!("{why}\n")) {
+                                        ctx.world.append_log(
+                                            &ctx.cluster_name,
+                                            &ns,
+                                            meta::name(pod),
+                                            &why,
+                                        );
+                                    }
                                 }
                             }
                         }
+                        // Only `/health?ready=1` waits for the node to serve; `/health`, a TCP probe or no probe
+                        // at all pass as soon as the process listens, before init, as on a real cluster.
+                        c.ready = if readiness_needs_join(&c.spec) {
+                            c.joined
+                        } else {
+                            !has_probe(&c.spec) || now >= since + scaled(READY_AFTER)
+                        };
                     }
                     _ => {}
                 },
@@ -273,9 +330,11 @@ impl Kubelet {
                 program: node::program(pod, c),
                 spec: c.clone(),
                 restarts: 0,
+                warned: String::new(),
                 state: State::Creating(String::new()),
                 last: None,
                 ready: false,
+                joined: false,
             })
             .collect();
         PodRuntime {
@@ -293,6 +352,13 @@ fn has_probe(c: &Value) -> bool {
     c.get("readinessProbe").is_some_and(|p| !p.is_null())
 }
 
+/// A CockroachDB readiness probe on `/health?ready=1` answers 503 until the node has joined an initialised cluster.
+fn readiness_needs_join(c: &Value) -> bool {
+    c.pointer("/readinessProbe/httpGet/path")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.contains("ready=1") || p.contains("ready=true"))
+}
+
 /// Starts a container's program. `cockroach start` with bad certificates exits at once.
 fn launch(
     ctx: &ControllerContext,
@@ -304,6 +370,7 @@ fn launch(
 ) {
     let started_at = meta::now_rfc3339();
     c.ready = false;
+    c.joined = false;
     if let Program::Start(args) = &c.program {
         let views = views.get_or_insert_with(|| dns_views(&ctx.world));
         let env = Env {
@@ -321,16 +388,35 @@ fn launch(
             return;
         }
     }
+    let msg = format!("Started container {}", c.name);
+    events::record(ctx, pod, events::NORMAL, "Started", &msg, "kubelet");
+    c.warned.clear();
     c.state = State::Running {
         since: Instant::now(),
         started_at,
     };
 }
 
+/// Records a warning unless the same one is the last recorded for this container.
+fn warn_once(
+    ctx: &ControllerContext,
+    pod: &Value,
+    c: &mut Container,
+    reason: &str,
+    message: &str,
+    component: &str,
+) {
+    let key = format!("{reason}: {message}");
+    if c.warned != key {
+        events::record(ctx, pod, events::WARNING, reason, message, component);
+        c.warned = key;
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn exit(
     ctx: &ControllerContext,
-    _pod: &Value,
+    pod: &Value,
     c: &mut Container,
     code: i32,
     reason: &'static str,
@@ -348,6 +434,14 @@ fn exit(
     c.ready = false;
     let restart = restart_policy == "Always" || (restart_policy == "OnFailure" && code != 0);
     if restart {
+        let msg = format!(
+            "Back-off restarting failed container {} in pod {}_{}({})",
+            c.name,
+            meta::name(pod),
+            meta::namespace(pod),
+            meta::uid(pod)
+        );
+        events::record(ctx, pod, events::WARNING, "BackOff", &msg, "kubelet");
         c.last = Some(term);
         c.state = State::BackOff {
             until: Instant::now() + ctx.clock.scaled(backoff(c.restarts + 1)),

@@ -3,6 +3,7 @@
 
 pub mod deployment;
 pub mod dns_reload;
+pub mod events;
 pub mod job;
 pub mod kubelet;
 pub mod meta;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{log_err, meta, ControllerContext, Reconcile};
+use super::{events, log_err, meta, ControllerContext, Reconcile};
 use crate::world::LoadBalancer;
 
 /// Cloud load balancers take tens of seconds to come up.
@@ -69,6 +69,16 @@ impl Reconcile for Controller {
                 meta::str_at(svc, "/spec/type") == Some("LoadBalancer") && !meta::is_deleting(svc);
             let lb = if wants_lb {
                 live.push(uid.clone());
+                if !self.first_seen.contains_key(&uid) {
+                    events::record(
+                        ctx,
+                        svc,
+                        events::NORMAL,
+                        "EnsuringLoadBalancer",
+                        "Ensuring load balancer",
+                        "service-controller",
+                    );
+                }
                 let since = *self
                     .first_seen
                     .entry(uid.clone())
@@ -107,7 +117,19 @@ impl Reconcile for Controller {
             if current != status["loadBalancer"] && (lb.is_some() || !wants_lb) {
                 let mut updated = svc.clone();
                 updated["status"]["loadBalancer"] = status["loadBalancer"].clone();
-                log_err("service status", ctx.store.update_status(rt, updated));
+                let ensured = lb.is_some();
+                if log_err("service status", ctx.store.update_status(rt, updated)).is_some()
+                    && ensured
+                {
+                    events::record(
+                        ctx,
+                        svc,
+                        events::NORMAL,
+                        "EnsuredLoadBalancer",
+                        "Ensured load balancer",
+                        "service-controller",
+                    );
+                }
             }
         }
         // A deleted service's cloud load balancer is torn down with it.

@@ -45,6 +45,17 @@ pub fn ordinal(set_name: &str, pod_name: &str) -> Option<i64> {
 
 /// Decides the next actions for one StatefulSet from its pods (those it controls) and existing PVC names.
 pub fn plan(sts: &Value, pods: &[Value], pvc_names: &BTreeSet<String>) -> Plan {
+    plan_with_history(sts, pods, pvc_names, None)
+}
+
+/// Like `plan`, given the pod template of `status.currentRevision` (from its ControllerRevision): pods recreated
+/// below the partition of an unfinished rollout get the current revision, as the real controller does.
+pub fn plan_with_history(
+    sts: &Value,
+    pods: &[Value],
+    pvc_names: &BTreeSet<String>,
+    current_template: Option<&Value>,
+) -> Plan {
     let set = meta::name(sts);
     let replicas = i64_at(sts, "/spec/replicas").unwrap_or(1).max(0);
     let parallel = str_at(sts, "/spec/podManagementPolicy") == Some("Parallel");
@@ -85,7 +96,16 @@ pub fn plan(sts: &Value, pods: &[Value], pvc_names: &BTreeSet<String>) -> Plan {
                         actions.push(Action::CreatePvc(claim));
                     }
                 }
-                actions.push(Action::CreatePod(new_pod(sts, o, &update_rev)));
+                let held = !on_delete && o < partition && current_rev != update_rev;
+                let pod = match current_template.filter(|_| held) {
+                    Some(template) => {
+                        let mut old = sts.clone();
+                        old["spec"]["template"] = template.clone();
+                        new_pod(&old, o, &current_rev)
+                    }
+                    None => new_pod(sts, o, &update_rev),
+                };
+                actions.push(Action::CreatePod(pod));
                 if !parallel {
                     return Plan { actions, status };
                 }
@@ -278,25 +298,61 @@ impl super::Reconcile for Controller {
                 .iter()
                 .map(|c| meta::name(c).to_string())
                 .collect();
-            let plan = plan(&sts, &pods, &pvc_names);
+            let history = revisions(ctx, &sts);
+            let current = meta::str_at(&sts, "/status/currentRevision")
+                .and_then(|name| history.iter().find(|r| meta::name(r) == name))
+                .and_then(|r| r.pointer("/data/spec/template"))
+                .cloned()
+                .map(|mut t| {
+                    if let Some(o) = t.as_object_mut() {
+                        o.remove("$patch");
+                    }
+                    t
+                });
+            let plan = plan_with_history(&sts, &pods, &pvc_names, current.as_ref());
             for action in plan.actions {
                 match action {
                     Action::CreatePvc(c) => {
                         super::log_err("pvc create", ctx.store.create(pvc_rt, c));
                     }
                     Action::CreatePod(p) => {
-                        super::log_err("pod create", ctx.store.create(pod_rt, p));
+                        let msg = format!(
+                            "create Pod {} in StatefulSet {} successful",
+                            meta::name(&p),
+                            meta::name(&sts)
+                        );
+                        if super::log_err("pod create", ctx.store.create(pod_rt, p)).is_some() {
+                            super::events::record(
+                                ctx,
+                                &sts,
+                                "Normal",
+                                "SuccessfulCreate",
+                                &msg,
+                                "statefulset-controller",
+                            );
+                        }
                     }
                     Action::DeletePod(name) => {
-                        super::log_err(
-                            "pod delete",
-                            ctx.store.delete(
-                                pod_rt,
-                                Some(&ns),
-                                &name,
-                                crate::store::Propagation::Background,
-                            ),
+                        let r = ctx.store.delete(
+                            pod_rt,
+                            Some(&ns),
+                            &name,
+                            crate::store::Propagation::Background,
                         );
+                        if super::log_err("pod delete", r).is_some() {
+                            let msg = format!(
+                                "delete Pod {name} in StatefulSet {} successful",
+                                meta::name(&sts)
+                            );
+                            super::events::record(
+                                ctx,
+                                &sts,
+                                "Normal",
+                                "SuccessfulDelete",
+                                &msg,
+                                "statefulset-controller",
+                            );
+                        }
                     }
                 }
             }
@@ -310,6 +366,48 @@ impl super::Reconcile for Controller {
             }
         }
     }
+}
+
+/// The set's ControllerRevisions, recording the update revision's template first if it is new (what
+/// `kubectl rollout history statefulset` lists).
+fn revisions(ctx: &super::ControllerContext, sts: &Value) -> Vec<Value> {
+    let cr_rt = ctx.rt("controllerrevisions");
+    let ns = meta::namespace(sts);
+    let mut history: Vec<Value> = ctx
+        .store
+        .list(cr_rt, Some(ns))
+        .into_iter()
+        .filter(|r| meta::controlled_by(r, meta::uid(sts)))
+        .collect();
+    let update = update_revision(sts);
+    if !history.iter().any(|r| meta::name(r) == update) {
+        let next = history
+            .iter()
+            .filter_map(|r| r.get("revision").and_then(Value::as_i64))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let mut template = sts.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        template["$patch"] = json!("replace");
+        let mut labels = sts
+            .pointer("/spec/selector/matchLabels")
+            .cloned()
+            .unwrap_or(json!({}));
+        let hash = update.rsplit('-').next().unwrap_or("").to_string();
+        labels["controller.kubernetes.io/hash"] = json!(hash);
+        let cr = json!({
+            "apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": {"name": update, "namespace": ns, "labels": labels, "ownerReferences": [meta::controller_ref(sts)]},
+            "data": {"spec": {"template": template}},
+            "revision": next,
+        });
+        if let Some(created) =
+            super::log_err("controllerrevision create", ctx.store.create(cr_rt, cr))
+        {
+            history.push(created);
+        }
+    }
+    history
 }
 
 #[cfg(test)]
@@ -461,6 +559,27 @@ mod tests {
         );
         pods[2] = pod(&new, 2, true);
         assert!(deleted(&plan(&new, &pods, &BTreeSet::new())).is_empty());
+    }
+
+    #[test]
+    fn pods_recreated_below_the_partition_keep_the_current_revision() {
+        let old = sts(3, "Parallel", "c:1");
+        let mut new = sts(3, "Parallel", "c:2");
+        new["spec"]["updateStrategy"]["rollingUpdate"] = json!({"partition": 2});
+        new["status"] = json!({"currentRevision": update_revision(&old)});
+        let pods = vec![pod(&old, 1, true), pod(&new, 2, true)];
+        let old_template = old["spec"]["template"].clone();
+        let p = plan_with_history(&new, &pods, &BTreeSet::new(), Some(&old_template));
+        let Some(Action::CreatePod(p0)) =
+            p.actions.iter().find(|a| matches!(a, Action::CreatePod(_)))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            meta::label(p0, REVISION_LABEL),
+            Some(update_revision(&old).as_str())
+        );
+        assert_eq!(str_at(p0, "/spec/containers/0/image"), Some("c:1"));
     }
 
     #[test]
