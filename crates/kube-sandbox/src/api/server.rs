@@ -271,6 +271,7 @@ impl ApiServer {
                     target,
                     body: bytes,
                     logs: self.logs.get(),
+                    warnings: Default::default(),
                 })
                 .await
             }
