@@ -224,3 +224,12 @@ impl Sandbox {
         Ok(())
     }
 }
+
+impl Drop for Sandbox {
+    /// Dropping the sandbox stops its servers; the accept loops would otherwise keep them alive.
+    fn drop(&mut self) {
+        for c in &self.clusters {
+            c.server.shutdown();
+        }
+    }
+}

@@ -88,3 +88,13 @@ async fn api_down_refuses_connections_and_comes_back() {
     let back = Api::<Namespace>::all(client(&sb, "a").await);
     back.list(&ListParams::default()).await.unwrap();
 }
+
+#[tokio::test]
+async fn dropping_the_sandbox_stops_its_servers() {
+    let sb = Sandbox::start(SandboxOptions::new(&["a"])).await.unwrap();
+    let addr = sb.cluster("a").unwrap().addr();
+    drop(sb);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let r = tokio::net::TcpStream::connect(addr).await;
+    assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
+}

@@ -716,3 +716,68 @@ async fn pod_logs_and_decode_errors() {
         .iter()
         .any(|c| c.field == "metadata.ownerReferences[0].uid"));
 }
+
+#[tokio::test]
+async fn unknown_fields_are_dropped_warned_or_refused() {
+    use kube::api::ValidationDirective;
+    let sb = sandbox(&["a"]).await;
+    let c = client(&sb, "a").await;
+    let api: Api<StatefulSet> = Api::namespaced(c, "default");
+    let mut typo = serde_json::to_value(sts("db", 3, "img:1")).unwrap();
+    typo["spec"]["replica"] = json!(5);
+    // Create and merge patch drop it (a real server warns in a Warning header).
+    let created: StatefulSet = api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(typo.clone()).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.spec.unwrap().replicas, Some(3));
+    let raw: serde_json::Value = serde_json::to_value(api.get("db").await.unwrap()).unwrap();
+    assert!(raw["spec"].get("replica").is_none());
+    let patched = api
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replica": 7}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.spec.unwrap().replicas, Some(3));
+    // Strict refuses.
+    let strict = PatchParams::default().validation(ValidationDirective::Strict);
+    let e = api_err(
+        api.patch(
+            "db",
+            &strict,
+            &Patch::Merge(json!({"spec": {"replica": 7}})),
+        )
+        .await,
+    );
+    assert_eq!(e.code, 400);
+    assert!(
+        e.message.contains("unknown field \"spec.replica\""),
+        "{}",
+        e.message
+    );
+    // Server-side apply refuses unless told to ignore.
+    let e = api_err(
+        api.patch("db", &PatchParams::apply("tf"), &Patch::Apply(&typo))
+            .await,
+    );
+    assert_eq!(e.code, 400);
+    assert!(
+        e.message
+            .contains(".spec.replica: field not declared in schema"),
+        "{}",
+        e.message
+    );
+    // (forced: the creator owns the atomic volumeClaimTemplates, whose stored form carries defaults)
+    let lenient = PatchParams::apply("tf")
+        .force()
+        .validation(ValidationDirective::Ignore);
+    api.patch("db", &lenient, &Patch::Apply(&typo))
+        .await
+        .unwrap();
+}

@@ -141,6 +141,16 @@ async fn apply_scale_patch_describe_delete() {
     );
     assert_eq!(s["metadata"]["generation"], 2);
 
+    // A misspelt field is dropped with a warning, as a real server does.
+    let mut typo = statefulset(3, "cockroachdb/cockroach:v25.1.1");
+    typo["spec"]["replica"] = json!(9);
+    let f = write(&dir, "typo.json", &typo);
+    let (ok, _, err) = k.run("a", &["apply", "-f", &f]).await;
+    assert!(
+        ok && err.contains("unknown field \"spec.replica\""),
+        "{err}"
+    );
+
     let out = k.ok(&["scale", "statefulset", "db", "--replicas=5"]).await;
     assert!(out.contains("scaled"), "{out}");
     assert_eq!(k.json(&["get", "sts", "db"]).await["spec"]["replicas"], 5);

@@ -28,6 +28,8 @@ pub struct Request<'a> {
     pub target: Target,
     pub body: bytes::Bytes,
     pub logs: Option<&'a super::server::LogSource>,
+    /// `Warning` headers for the response (dropped unknown fields).
+    pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Request<'_> {
@@ -75,13 +77,66 @@ impl Request<'_> {
     fn ns(&self) -> Option<&str> {
         self.target.namespace.as_deref()
     }
+
+    /// Handles fields the type does not declare as `fieldValidation` asks: dropped with a warning
+    /// (the default), dropped silently (`Ignore`) or refused (`Strict`, the default for apply).
+    fn check_unknown_fields(&self, obj: &mut Value, apply: bool) -> Result<(), ApiError> {
+        let rt = self.target.rt;
+        let mode =
+            self.query
+                .get("fieldValidation")
+                .unwrap_or(if apply { "Strict" } else { "Warn" });
+        if !matches!(mode, "Ignore" | "Warn" | "Strict") {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: \"{mode}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            )));
+        }
+        let mut pruned = obj.clone();
+        let found = super::known_fields::prune(rt.kind, &mut pruned);
+        if found.is_empty() {
+            return Ok(());
+        }
+        if mode == "Strict" {
+            let message = if apply {
+                format!(
+                    "failed to create typed patch object ({}, Kind={}): .{}: field not declared in schema",
+                    rt.api_version(),
+                    rt.kind,
+                    found[0]
+                )
+            } else {
+                let list: Vec<String> = found
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
+                format!("strict decoding error: {}", list.join(", "))
+            };
+            return Err(ApiError::bad_request(message));
+        }
+        if mode == "Warn" {
+            self.warnings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(found.iter().map(|f| format!("unknown field \"{f}\"")));
+        }
+        *obj = pruned;
+        Ok(())
+    }
 }
 
 pub async fn handle(req: Request<'_>) -> Resp {
-    match dispatch(&req).await {
+    let mut resp = match dispatch(&req).await {
         Ok(resp) => resp,
         Err(e) => body::error(&e),
+    };
+    let warnings = std::mem::take(&mut *req.warnings.lock().unwrap_or_else(|p| p.into_inner()));
+    for w in warnings.iter() {
+        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
+        if let Ok(v) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append("warning", v);
+        }
     }
+    resp
 }
 
 async fn dispatch(req: &Request<'_>) -> Result<Resp, ApiError> {
@@ -368,6 +423,7 @@ fn create(req: &Request<'_>) -> Result<Resp, ApiError> {
     let mut obj = req.json_body()?;
     check_kind(rt, &obj)?;
     check_namespace(req, &mut obj)?;
+    req.check_unknown_fields(&mut obj, false)?;
     obj["apiVersion"] = json!(rt.api_version());
     obj["kind"] = json!(rt.kind);
     defaults::apply(rt, &mut obj, None);
@@ -444,6 +500,7 @@ fn update(req: &Request<'_>, name: &str) -> Result<Resp, ApiError> {
             req.store.update_with(rt, next, &opts)?
         }
         _ => {
+            req.check_unknown_fields(&mut obj, false)?;
             defaults::apply(rt, &mut obj, Some(&old));
             if obj["metadata"]
                 .get("managedFields")
@@ -543,6 +600,7 @@ fn patch_object(req: &Request<'_>, name: &str) -> Result<Resp, ApiError> {
                 req.store.update_status_with(rt, patched, &opts)
             }
             _ => {
+                req.check_unknown_fields(&mut patched, false)?;
                 defaults::apply(rt, &mut patched, Some(&old));
                 managed::record_update(
                     rt.kind,
@@ -594,6 +652,7 @@ fn apply(
     }
     check_kind(rt, &config)?;
     check_namespace(req, &mut config)?;
+    req.check_unknown_fields(&mut config, true)?;
     name_matches(name, &config)?;
     config["metadata"]["name"] = json!(name);
     let force = req.query.flag("force");

@@ -353,6 +353,50 @@ mod tests {
     }
 
     #[test]
+    fn dropped_list_items_are_removed_unless_owned_elsewhere() {
+        let mut two = sts(3, "x:1");
+        two["spec"]["template"]["spec"]["containers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "side", "image": "s:1"}));
+        let first = apply("StatefulSet", "apps/v1", None, &two, "tf", false).unwrap();
+        let next = apply(
+            "StatefulSet",
+            "apps/v1",
+            Some(&first),
+            &sts(3, "x:1"),
+            "tf",
+            false,
+        )
+        .unwrap();
+        let names: Vec<&str> = next["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["c"]);
+        // Another applier that also owns the sidecar keeps it alive.
+        let both = apply("StatefulSet", "apps/v1", Some(&first), &two, "other", false).unwrap();
+        let kept = apply(
+            "StatefulSet",
+            "apps/v1",
+            Some(&both),
+            &sts(3, "x:1"),
+            "tf",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            kept["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
     fn dropped_fields_are_removed() {
         let first = apply("StatefulSet", "apps/v1", None, &sts(3, "x:1"), "tf", false).unwrap();
         let mut config = sts(3, "x:1");

@@ -4,6 +4,7 @@ mod body;
 mod discovery;
 mod fields;
 mod handlers;
+mod known_fields;
 mod managed;
 mod patch;
 mod query;

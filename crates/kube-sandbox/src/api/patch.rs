@@ -125,6 +125,13 @@ fn smp_object(
             }
         }
     }
+    // `$retainKeys`: the map keeps only the listed keys (union types such as a Deployment's strategy).
+    if let (Some(keep), Some(t)) = (
+        p.get("$retainKeys").and_then(Value::as_array),
+        target.as_object_mut(),
+    ) {
+        t.retain(|k, _| keep.iter().any(|x| x == k));
+    }
     // Removals listed as `$deleteFromPrimitiveList/<field>`.
     for (k, v) in p {
         if let (Some(field), Some(remove)) =
@@ -206,6 +213,17 @@ mod tests {
         assert_eq!(cs[0]["image"], "x:2");
         assert_eq!(cs[0]["env"], json!([{"name": "B", "value": "3"}]));
         assert_eq!(cs[1]["name"], "b");
+    }
+
+    #[test]
+    fn retain_keys_and_primitive_list_deletes() {
+        let mut d = json!({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}},
+                           "metadata": {"finalizers": ["a", "b"]}});
+        let patch = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}},
+                           "metadata": {"$deleteFromPrimitiveList/finalizers": ["a"], "finalizers": ["c"]}});
+        strategic_merge_patch("Deployment", &mut d, &patch).unwrap();
+        assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
+        assert_eq!(d["metadata"]["finalizers"], json!(["b", "c"]));
     }
 
     #[test]

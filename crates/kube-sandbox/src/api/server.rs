@@ -131,6 +131,18 @@ impl ApiServer {
         });
     }
 
+    /// Stops accepting and drops open connections, without waiting (for `Drop`).
+    pub fn shutdown(&self) {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(r) = running {
+            r.accept.abort();
+        }
+    }
+
     /// Takes the API down (connections refused, open ones dropped) or brings it back on the same port.
     pub async fn set_down(self: &Arc<Self>, down: bool) -> std::io::Result<()> {
         self.faults.set_down(down);
@@ -259,6 +271,7 @@ impl ApiServer {
                     target,
                     body: bytes,
                     logs: self.logs.get(),
+                    warnings: Default::default(),
                 })
                 .await
             }
