@@ -627,3 +627,44 @@ async fn without_the_ready_probe_pods_look_ready_before_init_as_on_a_real_cluste
     );
     assert_eq!(live_nodes(&sim), 0, "but no node has joined anything");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostname_load_balancers_need_their_addresses_in_the_forwarding() {
+    use kube_sandbox::world::ClusterProfile;
+    let aws = ClusterProfile {
+        dns: DnsFlavour::CoreDns,
+        lb_hostnames: true,
+    };
+    let sim = Sim::start(&[("a", gke()), ("b", aws)]);
+    let pki = Pki::new();
+    let zones = ["east", "west"];
+    deploy_zone(&sim, "a", "east", &zones, &pki, &pki.node("east"));
+    deploy_zone(&sim, "b", "west", &zones, &pki, &pki.node("west"));
+    let ip_a = dns_lb(&sim, "a").await;
+    sim.create("b", "services", json!({"metadata": {"name": "kube-dns-lb", "namespace": "kube-system",
+        "annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}},
+        "spec": {"type": "LoadBalancer", "selector": {"k8s-app": "kube-dns"}, "ports": [{"port": 53, "protocol": "UDP"}]}}));
+    let mut host = String::new();
+    assert!(
+        eventually(20, || {
+            let svc = sim
+                .get("b", "services", "kube-system", "kube-dns-lb")
+                .unwrap();
+            svc.pointer("/status/loadBalancer/ingress/0/hostname")
+                .and_then(Value::as_str)
+                .map(|h| host = h.to_string())
+                .is_some()
+        })
+        .await
+    );
+    assert!(host.starts_with("internal-"), "{host}");
+    let ips = sim.world.resolve_lb_hostname(&host);
+    assert_eq!(ips.len(), 1);
+    forward(&sim, "a", DnsFlavour::KubeDns, &[("west", &ips[0])]);
+    forward(&sim, "b", DnsFlavour::CoreDns, &[("east", &ip_a)]);
+    init_job(&sim, "a", "east");
+    assert!(
+        eventually(60, || live_nodes(&sim) == 6).await,
+        "forwarding to the hostname's address works"
+    );
+}
