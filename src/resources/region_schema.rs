@@ -86,6 +86,7 @@ tf_model! {
         pub node_certificate: Attr<String>,
         pub node_private_key: Attr<String>,
         pub initialized: Attr<bool>,
+        pub missing_objects: Attr<Vec<String>>,
         pub kubernetes: Attr<Value>,
         pub timeouts: Attr<Value>,
     }
@@ -205,11 +206,52 @@ pub fn schema(connection_block: Block) -> Schema {
             )
             .keep_prior_value_when_unset(),
         )
+        .attribute(Attribute::computed(
+            "missing_objects",
+            Type::list(s()),
+            "Objects of the zone that the last read did not find (deleted by hand): the next apply re-creates \
+             them. Empty after every apply.",
+        ))
         .single_block("kubernetes", connection_block)
         .single_block(
             "timeouts",
             timeouts::block(&[Operation::Create, Operation::Update, Operation::Delete]),
         ),
+    }
+}
+
+/// The region's own planning rules, after the shared ones: derived names, the node certificate
+/// kept unless the CA changed or its secret is gone, a new DNS address only when the load
+/// balancer must be re-created, and `missing_objects` always planned empty.
+pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
+    if let Attr::Known(zone) = &planned.zone {
+        planned.id = Attr::Known(zone.clone());
+        planned.namespace = Attr::Known(zone.clone());
+    }
+    planned.missing_objects = Attr::Known(Vec::new());
+    let cluster = planned.cluster.known();
+    planned.initialized = match (cluster.map(|c| &c.init_zone), &planned.zone) {
+        (Some(Attr::Known(init)), Attr::Known(zone)) if init != zone => Attr::Known(false),
+        (Some(Attr::Known(_)), Attr::Known(_))
+            if prior.is_some_and(|p| p.initialized == Attr::Known(true)) =>
+        {
+            Attr::Known(true)
+        }
+        _ => Attr::Unknown,
+    };
+    let Some(prior) = prior else { return };
+    let fingerprint = |m: &RegionModel| m.cluster.known().map(|c| c.ca_fingerprint_sha256.clone());
+    if prior.node_certificate.is_null() || fingerprint(prior) != fingerprint(planned) {
+        planned.node_certificate = Attr::Unknown;
+        planned.node_private_key = Attr::Unknown;
+    }
+    let lb_missing = prior.missing_objects.known().is_some_and(|missing| {
+        missing
+            .iter()
+            .any(|m| m.starts_with("Service/kube-system/"))
+    });
+    if prior.dns_address.is_null() || lb_missing {
+        planned.dns_address = Attr::Unknown;
     }
 }
 
@@ -329,6 +371,65 @@ mod tests {
             ]
         );
         assert_eq!(diags.0[0].summary, "Zone not in the cluster");
+    }
+
+    fn applied(zone: &str, init_zone: &str) -> RegionModel {
+        let mut c = cluster(&["a", "b"]);
+        c.init_zone = Attr::Known(init_zone.into());
+        c.ca_fingerprint_sha256 = Attr::Known("f1".into());
+        RegionModel {
+            cluster: Attr::Known(c),
+            zone: Attr::Known(zone.into()),
+            node_certificate: Attr::Known("cert".into()),
+            node_private_key: Attr::Known("key".into()),
+            dns_address: Attr::Known("192.0.2.7".into()),
+            initialized: Attr::Known(zone == init_zone),
+            missing_objects: Attr::Known(Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unchanged_region_plans_its_state() {
+        let prior = applied("a", "a");
+        let mut planned = prior.clone();
+        plan(Some(&prior), &mut planned);
+        planned.id = prior.id.clone();
+        planned.namespace = prior.namespace.clone();
+        assert_eq!(planned.node_certificate, prior.node_certificate);
+        assert_eq!(planned.dns_address, prior.dns_address);
+        assert_eq!(planned.initialized, Attr::Known(true));
+    }
+
+    #[test]
+    fn a_new_ca_or_a_lost_secret_reissues_the_node_certificate() {
+        let prior = applied("b", "a");
+        let mut rotated = prior.clone();
+        if let Attr::Known(c) = &mut rotated.cluster {
+            c.ca_fingerprint_sha256 = Attr::Known("f2".into());
+        }
+        plan(Some(&prior), &mut rotated);
+        assert!(rotated.node_certificate.is_unknown() && rotated.node_private_key.is_unknown());
+        assert_eq!(
+            rotated.initialized,
+            Attr::Known(false),
+            "only the init zone initialises"
+        );
+        let mut lost = prior.clone();
+        lost.node_certificate = Attr::Null;
+        let mut planned = lost.clone();
+        plan(Some(&lost), &mut planned);
+        assert!(planned.node_certificate.is_unknown());
+    }
+
+    #[test]
+    fn a_deleted_dns_load_balancer_plans_a_new_address() {
+        let mut prior = applied("a", "a");
+        prior.missing_objects = Attr::Known(vec!["Service/kube-system/crdb-dns-a".into()]);
+        let mut planned = prior.clone();
+        plan(Some(&prior), &mut planned);
+        assert!(planned.dns_address.is_unknown());
+        assert_eq!(planned.missing_objects, Attr::Known(Vec::new()));
     }
 
     #[test]
