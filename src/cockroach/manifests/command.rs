@@ -40,15 +40,14 @@ pub fn locality(spec: &ZoneSpec) -> String {
 }
 
 /// A quarter of the memory limit in bytes, each for the cache and for SQL memory as CockroachDB recommends; without
-/// a limit, 25% of what the node detects.
+/// a limit (or with one too small to quarter), 25% of what the node detects.
 pub fn memory_flag_value(spec: &ZoneSpec) -> String {
     spec.memory_limit
         .as_deref()
         .and_then(|limit| Quantity::parse(limit).ok()?.bytes().ok())
-        .map_or_else(
-            || MEMORY_SHARE_FLAG.to_owned(),
-            |bytes| bytes_flag_value(bytes / 4),
-        )
+        .map(|bytes| bytes / 4)
+        .filter(|quarter| *quarter > 0)
+        .map_or_else(|| MEMORY_SHARE_FLAG.to_owned(), bytes_flag_value)
 }
 
 /// `cockroach init` against the zone's first node. Not `cockroachdb-public`: that service has no endpoints until a

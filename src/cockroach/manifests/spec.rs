@@ -177,6 +177,23 @@ impl ZoneSpec {
         problems
     }
 
+    /// The attributes whose change cannot be applied to the live objects in place: the zone is the namespace, and
+    /// a StatefulSet's volume claim templates are immutable (growing volumes means expanding each claim and
+    /// recreating the StatefulSet without its pods, a step of its own).
+    pub fn changes_requiring_replacement(&self, new: &ZoneSpec) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.zone != new.zone {
+            changed.push("zone");
+        }
+        if self.storage_class != new.storage_class {
+            changed.push("storage_class");
+        }
+        if self.storage_size != new.storage_size {
+            changed.push("storage_size");
+        }
+        changed
+    }
+
     /// The spec's quantities, parsed. Only meaningful once `problems()` is empty; unparsable values read as unset.
     pub fn node_resources(&self) -> NodeResources {
         let parse = |value: &Option<String>| value.as_deref().and_then(|v| Quantity::parse(v).ok());
@@ -295,6 +312,24 @@ mod tests {
         s.storage_size = "100Gi".into();
         s.join_addresses.clear();
         assert_eq!(attributes(&s), vec!["join_addresses"]);
+    }
+
+    #[test]
+    fn only_the_namespace_and_claim_templates_force_replacement() {
+        let old = spec();
+        let mut new = spec();
+        new.image = "cockroachdb/cockroach:v25.3.0".into();
+        new.replicas = 5;
+        new.memory_limit = Some("16Gi".into());
+        new.cluster_name = "renamed".into();
+        assert_eq!(old.changes_requiring_replacement(&new), Vec::<&str>::new());
+        new.storage_size = "200Gi".into();
+        new.storage_class = Some("ssd".into());
+        new.zone = "us-east1-c".into();
+        assert_eq!(
+            old.changes_requiring_replacement(&new),
+            vec!["zone", "storage_class", "storage_size"]
+        );
     }
 
     #[test]

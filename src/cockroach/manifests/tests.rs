@@ -268,6 +268,30 @@ fn without_a_memory_limit_or_region_the_flags_fall_back() {
 }
 
 #[test]
+fn a_memory_limit_too_small_to_quarter_falls_back_to_a_share() {
+    let mut s = spec();
+    s.memory_limit = Some("3".into());
+    assert_eq!(memory_flag_value(&s), "25%");
+    s.memory_limit = Some("1.5Gi".into());
+    assert_eq!(memory_flag_value(&s), "402653184");
+}
+
+#[test]
+fn claim_templates_carry_only_labels_that_never_change() {
+    let mut renamed = spec();
+    renamed.cluster_name = "renamed".into();
+    renamed.replicas = 5;
+    renamed.image = "cockroachdb/cockroach:v25.3.0".into();
+    let claims = |s: &ZoneSpec| to_json(&stateful_set(s))["spec"]["volumeClaimTemplates"].clone();
+    assert_eq!(claims(&spec()), claims(&renamed));
+    let selector = &sts()["spec"]["selector"];
+    assert_eq!(
+        selector,
+        &to_json(&stateful_set(&renamed))["spec"]["selector"]
+    );
+}
+
+#[test]
 fn probes_check_health_over_https_on_the_http_port() {
     let container = node_container(&sts());
     let readiness = &container["readinessProbe"]["httpGet"];

@@ -218,11 +218,8 @@ fn data_claim(spec: &ZoneSpec) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(names::DATA_VOLUME.to_owned()),
-            labels: Some(component_labels(
-                &spec.cluster_name,
-                &spec.zone,
-                names::COMPONENT_DATABASE,
-            )),
+            // Claim templates cannot change after creation: only labels that never change go here.
+            labels: Some(node_selector()),
             ..ObjectMeta::default()
         },
         spec: Some(PersistentVolumeClaimSpec {
