@@ -109,6 +109,97 @@ pub fn cockroach_version(tag: &str) -> Option<(u32, u32, u32)> {
     parts.next().is_none().then_some(version)
 }
 
+/// A Kubernetes resource quantity such as `100Gi` or `500m`, parsed exactly.
+pub fn quantity(value: &str) -> Result<crate::cockroach::quantity::Quantity, String> {
+    crate::cockroach::quantity::Quantity::parse(value).map_err(|e| e.to_string())
+}
+
+/// A request must not exceed its limit: Kubernetes would reject the pod template.
+pub fn request_within_limit(request: Option<&str>, limit: Option<&str>) -> Result<(), String> {
+    let (Some(request), Some(limit)) = (request, limit) else {
+        return Ok(());
+    };
+    let (Ok(wanted), Ok(allowed)) = (quantity(request), quantity(limit)) else {
+        // Each value gets its own diagnostic from `quantity`.
+        return Ok(());
+    };
+    match (wanted.millis(), allowed.millis()) {
+        (Ok(w), Ok(a)) if w > a => Err(format!(
+            "the request {request:?} exceeds the limit {limit:?}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A label value (`app.kubernetes.io/part-of` carries the cluster name): up to 63 letters, digits, `-`, `_`
+/// and `.`, beginning and ending with a letter or digit.
+pub fn label_value(value: &str) -> Result<(), String> {
+    let bytes = value.as_bytes();
+    let inner = |b: &u8| b.is_ascii_alphanumeric() || b"-_.".contains(b);
+    let well_formed = !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(inner)
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric();
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?} must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        ))
+    }
+}
+
+/// A value of `--locality` (`region=<value>`): CockroachDB splits the flag on `,` and `=`, and the value also
+/// becomes part of the node command line.
+pub fn locality_value(value: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if value.is_empty() || !value.chars().all(allowed) {
+        return Err(format!(
+            "{value:?} must be a non-empty locality value of letters, digits, '-', '_' and '.'"
+        ));
+    }
+    Ok(())
+}
+
+/// One `--join` entry: a DNS name or IP address with an optional port.
+pub fn join_address(value: &str) -> Result<(), String> {
+    let (host, port) = match value.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (value, None),
+    };
+    if let Some(port) = port {
+        if !matches!(port.parse::<u16>(), Ok(p) if p > 0) {
+            return Err(format!("{value:?} has an invalid port {port:?}"));
+        }
+    }
+    if host.parse::<std::net::IpAddr>().is_ok() || dns1123_subdomain(host).is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?} is not a join address: expected a DNS name or IP address with an optional port"
+        ))
+    }
+}
+
+/// An annotation key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 letters, digits, `-`,
+/// `_` and `.` that begins and ends with a letter or digit.
+pub fn annotation_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| dns1123_subdomain(p).is_ok());
+    if prefix_ok && label_value(name).is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key:?} is not an annotation key: expected an optional DNS subdomain prefix and '/', then up to 63 \
+             letters, digits, '-', '_' or '.'"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +254,44 @@ mod tests {
         assert_eq!(cockroach_version("v23.2.10-rc.1"), Some((23, 2, 10)));
         assert_eq!(cockroach_version("latest"), None);
         assert_eq!(cockroach_version("v24.1"), None);
+    }
+
+    #[test]
+    fn quantities_and_bounds() {
+        assert!(quantity("1.5Gi").is_ok());
+        assert!(quantity("1.5GB")
+            .unwrap_err()
+            .contains("not a Kubernetes quantity"));
+        assert!(request_within_limit(Some("500m"), Some("1")).is_ok());
+        assert!(request_within_limit(Some("2"), Some("1500m")).is_err());
+        assert!(request_within_limit(Some("8Gi"), Some("8G")).is_err());
+        assert!(request_within_limit(None, Some("1")).is_ok());
+    }
+
+    #[test]
+    fn label_values_locality_join_and_annotations() {
+        assert!(label_value("my_cluster.v2").is_ok());
+        for bad in ["", "-x", "x-", "a b", &"x".repeat(64)] {
+            assert!(label_value(bad).is_err(), "{bad:?}");
+        }
+        assert!(locality_value("us-east1").is_ok());
+        for bad in ["", "a,b", "a=b", "a b", "$(x)"] {
+            assert!(locality_value(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "cockroachdb-0.cockroachdb.us-east1-b",
+            "10.0.0.1:26257",
+            "host:26257",
+        ] {
+            assert!(join_address(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", "a,b", "host:0", "host:x", "Bad_Host", "a b"] {
+            assert!(join_address(bad).is_err(), "{bad:?}");
+        }
+        assert!(annotation_key("service.beta.kubernetes.io/aws-load-balancer-type").is_ok());
+        assert!(annotation_key("plain").is_ok());
+        for bad in ["", "/x", "Bad_Prefix/x", "x/", "a b"] {
+            assert!(annotation_key(bad).is_err(), "{bad:?}");
+        }
     }
 }

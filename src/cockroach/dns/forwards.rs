@@ -1,0 +1,157 @@
+//! The set of peer zones one cluster forwards, checked once so that every renderer can trust it.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::error::DnsError;
+use crate::resources::validate;
+
+/// The DNS domain of a zone's services: `<zone>.svc.<cluster_domain>`.
+pub fn forward_domain(zone: &str, cluster_domain: &str) -> String {
+    format!("{zone}.svc.{cluster_domain}")
+}
+
+/// Peer zones and the DNS load balancer addresses to forward each to. kube-dns and CoreDNS both forward to IP
+/// addresses only, so addresses are typed as such: a load balancer hostname (AWS) must be resolved first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwards {
+    cluster_domain: String,
+    /// zone -> addresses, without duplicates, in the order given.
+    zones: BTreeMap<String, Vec<IpAddr>>,
+}
+
+impl Forwards {
+    /// `local_zones` are the zones this Kubernetes cluster serves itself (usually one); none may be forwarded.
+    pub fn new(
+        local_zones: &[&str],
+        cluster_domain: &str,
+        peers: &BTreeMap<String, Vec<IpAddr>>,
+    ) -> Result<Forwards, DnsError> {
+        validate::dns1123_subdomain(cluster_domain).map_err(|reason| {
+            DnsError::InvalidClusterDomain {
+                domain: cluster_domain.to_owned(),
+                reason,
+            }
+        })?;
+        let mut zones = BTreeMap::new();
+        for (zone, addresses) in peers {
+            validate::dns1123_label(zone).map_err(|reason| DnsError::InvalidZone {
+                zone: zone.clone(),
+                reason,
+            })?;
+            if local_zones.contains(&zone.as_str()) {
+                return Err(DnsError::OwnZone(zone.clone()));
+            }
+            let mut unique: Vec<IpAddr> = Vec::new();
+            for address in addresses {
+                if !unique.contains(address) {
+                    unique.push(*address);
+                }
+            }
+            if unique.is_empty() {
+                return Err(DnsError::NoAddresses(zone.clone()));
+            }
+            zones.insert(zone.clone(), unique);
+        }
+        Ok(Forwards {
+            cluster_domain: cluster_domain.to_owned(),
+            zones,
+        })
+    }
+
+    /// (zone, domain, addresses) for every peer, sorted by zone.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, String, &[IpAddr])> {
+        self.zones.iter().map(|(zone, addresses)| {
+            (
+                zone.as_str(),
+                forward_domain(zone, &self.cluster_domain),
+                addresses.as_slice(),
+            )
+        })
+    }
+
+    pub fn domains(&self) -> Vec<String> {
+        self.entries().map(|(_, domain, _)| domain).collect()
+    }
+
+    pub fn cluster_domain(&self) -> &str {
+        &self.cluster_domain
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn peers_become_domains_with_unique_addresses() {
+        let peers = BTreeMap::from([
+            (
+                "west".to_owned(),
+                vec![ip("203.0.113.1"), ip("203.0.113.1"), ip("203.0.113.9")],
+            ),
+            ("east".to_owned(), vec![ip("198.51.100.2")]),
+        ]);
+        let forwards = Forwards::new(&["north"], "cluster.local", &peers).unwrap();
+        let entries: Vec<_> = forwards
+            .entries()
+            .map(|(z, d, a)| (z.to_owned(), d, a.to_vec()))
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                (
+                    "east".into(),
+                    "east.svc.cluster.local".into(),
+                    vec![ip("198.51.100.2")]
+                ),
+                (
+                    "west".into(),
+                    "west.svc.cluster.local".into(),
+                    vec![ip("203.0.113.1"), ip("203.0.113.9")]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_own_zone_empty_addresses_and_bad_names_are_rejected() {
+        let one =
+            |zone: &str, addresses: Vec<IpAddr>| BTreeMap::from([(zone.to_owned(), addresses)]);
+        assert_eq!(
+            Forwards::new(
+                &["north", "east"],
+                "cluster.local",
+                &one("east", vec![ip("10.0.0.1")])
+            ),
+            Err(DnsError::OwnZone("east".into()))
+        );
+        assert!(DnsError::OwnZone("east".into())
+            .to_string()
+            .contains("loop"));
+        assert_eq!(
+            Forwards::new(&["north"], "cluster.local", &one("east", vec![])),
+            Err(DnsError::NoAddresses("east".into()))
+        );
+        assert!(matches!(
+            Forwards::new(
+                &["north"],
+                "cluster.local",
+                &one("East", vec![ip("10.0.0.1")])
+            ),
+            Err(DnsError::InvalidZone { .. })
+        ));
+        assert!(matches!(
+            Forwards::new(&["north"], "cluster..local", &BTreeMap::new()),
+            Err(DnsError::InvalidClusterDomain { .. })
+        ));
+    }
+}

@@ -1,0 +1,36 @@
+//! The Kubernetes objects of one zone, as typed k8s-openapi values: what the `crdb_region` resource applies with
+//! server-side apply, so every field set here is one the provider owns.
+//!
+//! One zone is one namespace in one Kubernetes cluster. A few objects live outside it: a copy of the `root` client
+//! secret in `default` and the DNS load balancer in `kube-system`, both named after the zone so that two zones
+//! sharing one Kubernetes cluster never own the same object; and the `default/cockroachdb-public` alias, which keeps
+//! its shared name because the node certificate covers it (see `alias_claim`).
+
+mod command;
+mod init_job;
+mod inventory;
+mod live;
+pub mod names;
+mod secrets;
+mod services;
+mod spec;
+mod workload;
+
+#[cfg(test)]
+mod tests;
+
+pub use command::{init_already_done, init_command, locality, memory_flag_value, start_command};
+pub use init_job::init_job;
+pub use inventory::{
+    namespace, teardown_refs, zone_object_refs, zone_objects, ObjectRef, ZoneObject,
+};
+pub use live::{observe_nodes, ObservedNodes};
+pub use secrets::{client_root_secret, node_secret};
+pub use services::{
+    alias_claim, dns_load_balancer, external_name_alias, headless_service, kind_annotations,
+    public_service, AliasClaim,
+};
+pub use spec::{
+    DnsLoadBalancer, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates, ZoneSpec,
+};
+pub use workload::{pod_disruption_budget, service_account, stateful_set};

@@ -1,0 +1,82 @@
+//! The Job that runs `cockroach init` once, in the cluster's init zone. `OnFailure` makes it retry by itself until
+//! the first node answers, instead of the original procedure's fixed sleep.
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Container, KeyToPath, PodSpec, PodTemplateSpec, SecretVolumeSource, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::command::init_command;
+use super::names::{self, component_labels};
+use super::secrets::{CA_CRT, ROOT_CRT, ROOT_KEY};
+use super::spec::ZoneSpec;
+
+/// Restarts before the Job gives up; with the kubelet's back-off this spans several minutes, longer than nodes take
+/// to start.
+pub const INIT_BACKOFF_LIMIT: i32 = 10;
+
+const CLIENT_CERTS_VOLUME: &str = "client-certs";
+
+pub fn init_job(spec: &ZoneSpec) -> Job {
+    let labels = component_labels(&spec.cluster_name, &spec.zone, names::COMPONENT_INIT);
+    Job {
+        metadata: ObjectMeta {
+            name: Some(names::INIT_JOB.to_owned()),
+            namespace: Some(spec.zone.clone()),
+            labels: Some(labels.clone()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(INIT_BACKOFF_LIMIT),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("OnFailure".to_owned()),
+                    service_account_name: Some(names::SERVICE_ACCOUNT.to_owned()),
+                    automount_service_account_token: Some(false),
+                    containers: vec![Container {
+                        name: names::INIT_CONTAINER.to_owned(),
+                        image: Some(spec.image.clone()),
+                        image_pull_policy: Some("IfNotPresent".to_owned()),
+                        command: Some(init_command()),
+                        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
+                        volume_mounts: Some(vec![VolumeMount {
+                            name: CLIENT_CERTS_VOLUME.to_owned(),
+                            mount_path: names::CLIENT_CERTS_DIR.to_owned(),
+                            read_only: Some(true),
+                            ..VolumeMount::default()
+                        }]),
+                        ..Container::default()
+                    }],
+                    volumes: Some(vec![client_certs_volume()]),
+                    ..PodSpec::default()
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
+/// Exactly the three files a `root` client needs, under the names CockroachDB looks for.
+fn client_certs_volume() -> Volume {
+    let item = |key: &str| KeyToPath {
+        key: key.to_owned(),
+        path: key.to_owned(),
+        ..KeyToPath::default()
+    };
+    Volume {
+        name: CLIENT_CERTS_VOLUME.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(names::CLIENT_ROOT_SECRET.to_owned()),
+            items: Some(vec![item(CA_CRT), item(ROOT_CRT), item(ROOT_KEY)]),
+            default_mode: Some(names::SECRET_FILE_MODE),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}

@@ -1,0 +1,344 @@
+//! What one zone is made of, as the `crdb_region` resource hands it over, and the checks it must pass before any
+//! object is rendered.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::cockroach::quantity::Quantity;
+use crate::resources::validate;
+
+/// Everything that shapes the objects of one zone (one namespace in one Kubernetes cluster).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneSpec {
+    pub cluster_name: String,
+    /// Also the namespace.
+    pub zone: String,
+    pub region: Option<String>,
+    pub image: String,
+    pub replicas: i32,
+    /// `host[:port]` of nodes in every zone of the cluster, this one included.
+    pub join_addresses: Vec<String>,
+    pub cluster_domain: String,
+    pub storage_size: String,
+    pub storage_class: Option<String>,
+    pub cpu_request: Option<String>,
+    pub cpu_limit: Option<String>,
+    pub memory_request: Option<String>,
+    pub memory_limit: Option<String>,
+    pub dns_load_balancer: DnsLoadBalancer,
+    /// This zone runs `cockroach init` (exactly one zone of a cluster does).
+    pub runs_init: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsLoadBalancer {
+    pub kind: LoadBalancerKind,
+    /// Applied after the kind's own annotations, so a user can override them.
+    pub extra_annotations: BTreeMap<String, String>,
+}
+
+/// Where the DNS load balancer is reachable from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LoadBalancerKind {
+    /// A public address, as the original procedure used: anyone can query the cluster's DNS.
+    #[default]
+    Public,
+    /// A GKE internal load balancer with global access, so that clusters in other regions of the VPC reach it.
+    GkeInternal,
+    /// An internal AWS Network Load Balancer (UDP and TCP on one port need an NLB).
+    AwsInternal,
+    AzureInternal,
+}
+
+/// The PEM files a zone's pods need. The CA and the `root` client certificate are the cluster's; the node
+/// certificate is this zone's.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ZoneCertificates {
+    pub ca_crt: String,
+    pub node_crt: String,
+    pub node_key: String,
+    pub root_crt: String,
+    pub root_key: String,
+}
+
+impl fmt::Debug for ZoneCertificates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZoneCertificates")
+            .field("ca_crt", &self.ca_crt)
+            .field("node_crt", &self.node_crt)
+            .field("node_key", &"<redacted>")
+            .field("root_crt", &self.root_crt)
+            .field("root_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A problem with one attribute of the spec: `attribute` names the resource attribute the diagnostic points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub attribute: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.attribute, self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// The resources of a zone's nodes, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeResources {
+    pub cpu_request: Option<Quantity>,
+    pub cpu_limit: Option<Quantity>,
+    pub memory_request: Option<Quantity>,
+    pub memory_limit: Option<Quantity>,
+}
+
+impl ZoneSpec {
+    /// Every problem with the spec, each on its attribute; empty when the objects can be rendered.
+    pub fn problems(&self) -> Vec<SpecError> {
+        let mut problems = Vec::new();
+        let mut check = |attribute: &'static str, result: Result<(), String>| {
+            if let Err(message) = result {
+                problems.push(SpecError { attribute, message });
+            }
+        };
+        check("cluster_name", validate::label_value(&self.cluster_name));
+        check("zone", validate::zone_name(&self.zone));
+        if let Some(region) = &self.region {
+            check("region", validate::locality_value(region));
+        }
+        check("image", validate::parse_image(&self.image).map(drop));
+        if self.replicas < 0 {
+            check(
+                "replicas",
+                Err(format!("{} must not be negative", self.replicas)),
+            );
+        } else if self.runs_init && self.replicas == 0 {
+            check(
+                "replicas",
+                Err("the zone that initialises the cluster needs at least one node".to_owned()),
+            );
+        }
+        if self.join_addresses.is_empty() {
+            check(
+                "join_addresses",
+                Err("at least one join address is needed".to_owned()),
+            );
+        }
+        for address in &self.join_addresses {
+            check("join_addresses", validate::join_address(address));
+        }
+        check(
+            "cluster_domain",
+            validate::dns1123_subdomain(&self.cluster_domain),
+        );
+        check(
+            "storage_size",
+            validate::quantity(&self.storage_size).and_then(|q| match q.bytes() {
+                Ok(0) => Err(format!("{:?} must be larger than zero", self.storage_size)),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }),
+        );
+        if let Some(class) = &self.storage_class {
+            check("storage_class", validate::dns1123_subdomain(class));
+        }
+        for (attribute, value) in [
+            ("cpu_request", &self.cpu_request),
+            ("cpu_limit", &self.cpu_limit),
+            ("memory_request", &self.memory_request),
+            ("memory_limit", &self.memory_limit),
+        ] {
+            if let Some(value) = value {
+                check(attribute, validate::quantity(value).map(drop));
+            }
+        }
+        check(
+            "cpu_request",
+            validate::request_within_limit(self.cpu_request.as_deref(), self.cpu_limit.as_deref()),
+        );
+        check(
+            "memory_request",
+            validate::request_within_limit(
+                self.memory_request.as_deref(),
+                self.memory_limit.as_deref(),
+            ),
+        );
+        for key in self.dns_load_balancer.extra_annotations.keys() {
+            check(
+                "dns_load_balancer.annotations",
+                validate::annotation_key(key),
+            );
+        }
+        problems
+    }
+
+    /// The attributes whose change cannot be applied to the live objects in place: the zone is the namespace, and
+    /// a StatefulSet's volume claim templates are immutable (growing volumes means expanding each claim and
+    /// recreating the StatefulSet without its pods, a step of its own).
+    pub fn changes_requiring_replacement(&self, new: &ZoneSpec) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.zone != new.zone {
+            changed.push("zone");
+        }
+        if self.storage_class != new.storage_class {
+            changed.push("storage_class");
+        }
+        if self.storage_size != new.storage_size {
+            changed.push("storage_size");
+        }
+        changed
+    }
+
+    /// The spec's quantities, parsed. Only meaningful once `problems()` is empty; unparsable values read as unset.
+    pub fn node_resources(&self) -> NodeResources {
+        let parse = |value: &Option<String>| value.as_deref().and_then(|v| Quantity::parse(v).ok());
+        NodeResources {
+            cpu_request: parse(&self.cpu_request),
+            cpu_limit: parse(&self.cpu_limit),
+            memory_request: parse(&self.memory_request),
+            memory_limit: parse(&self.memory_limit),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    pub fn spec() -> ZoneSpec {
+        ZoneSpec {
+            cluster_name: "main".into(),
+            zone: "us-east1-b".into(),
+            region: Some("us-east1".into()),
+            image: "cockroachdb/cockroach:v25.2.0".into(),
+            replicas: 3,
+            join_addresses: ["us-east1-b", "europe-west1-c"]
+                .iter()
+                .flat_map(|z| (0..3).map(move |i| format!("cockroachdb-{i}.cockroachdb.{z}")))
+                .collect(),
+            cluster_domain: "cluster.local".into(),
+            storage_size: "100Gi".into(),
+            storage_class: None,
+            cpu_request: Some("2".into()),
+            cpu_limit: Some("2".into()),
+            memory_request: Some("8Gi".into()),
+            memory_limit: Some("8Gi".into()),
+            dns_load_balancer: DnsLoadBalancer::default(),
+            runs_init: true,
+        }
+    }
+
+    pub fn certificates() -> ZoneCertificates {
+        ZoneCertificates {
+            ca_crt: "CA PEM".into(),
+            node_crt: "NODE PEM".into(),
+            node_key: "NODE KEY".into(),
+            root_crt: "ROOT PEM".into(),
+            root_key: "ROOT KEY".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    fn attributes(spec: &ZoneSpec) -> Vec<&'static str> {
+        spec.problems().iter().map(|p| p.attribute).collect()
+    }
+
+    #[test]
+    fn the_fixture_is_valid() {
+        assert_eq!(spec().problems(), vec![]);
+    }
+
+    #[test]
+    fn each_problem_names_its_attribute() {
+        let mut s = spec();
+        s.zone = "kube-system".into();
+        s.region = Some("us east".into());
+        s.replicas = -1;
+        s.storage_size = "lots".into();
+        s.memory_request = Some("16Gi".into());
+        s.cpu_limit = Some("2 cores".into());
+        s.join_addresses = vec!["a,b".into()];
+        s.dns_load_balancer
+            .extra_annotations
+            .insert("bad key!".into(), "x".into());
+        assert_eq!(
+            attributes(&s),
+            vec![
+                "zone",
+                "region",
+                "replicas",
+                "join_addresses",
+                "storage_size",
+                "cpu_limit",
+                "memory_request",
+                "dns_load_balancer.annotations"
+            ]
+        );
+        let memory = s
+            .problems()
+            .into_iter()
+            .find(|p| p.attribute == "memory_request")
+            .unwrap();
+        assert!(
+            memory.message.contains("exceeds the limit"),
+            "{}",
+            memory.message
+        );
+    }
+
+    #[test]
+    fn the_init_zone_needs_a_node_and_storage_is_not_empty() {
+        let mut s = spec();
+        s.replicas = 0;
+        assert_eq!(attributes(&s), vec!["replicas"]);
+        s.runs_init = false;
+        assert_eq!(
+            attributes(&s),
+            Vec::<&str>::new(),
+            "a drained zone is allowed"
+        );
+        s.storage_size = "0Gi".into();
+        assert_eq!(attributes(&s), vec!["storage_size"]);
+        s.storage_size = "100Gi".into();
+        s.join_addresses.clear();
+        assert_eq!(attributes(&s), vec!["join_addresses"]);
+    }
+
+    #[test]
+    fn only_the_namespace_and_claim_templates_force_replacement() {
+        let old = spec();
+        let mut new = spec();
+        new.image = "cockroachdb/cockroach:v25.3.0".into();
+        new.replicas = 5;
+        new.memory_limit = Some("16Gi".into());
+        new.cluster_name = "renamed".into();
+        assert_eq!(old.changes_requiring_replacement(&new), Vec::<&str>::new());
+        new.storage_size = "200Gi".into();
+        new.storage_class = Some("ssd".into());
+        new.zone = "us-east1-c".into();
+        assert_eq!(
+            old.changes_requiring_replacement(&new),
+            vec!["zone", "storage_class", "storage_size"]
+        );
+    }
+
+    #[test]
+    fn private_keys_stay_out_of_debug_output() {
+        let shown = format!("{:?}", certificates());
+        assert!(
+            !shown.contains("NODE KEY") && !shown.contains("ROOT KEY"),
+            "{shown}"
+        );
+        assert!(shown.contains("NODE PEM"));
+    }
+}

@@ -1,0 +1,632 @@
+//! The objects of a zone, checked field by field through their JSON form (what the API server receives).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
+use serde_json::{json, Value};
+
+use super::spec::fixtures::{certificates, spec};
+use super::*;
+use crate::cockroach::pki::node_certificate_dns_names;
+
+fn to_json<T: serde::Serialize>(object: &T) -> Value {
+    serde_json::to_value(object).unwrap()
+}
+
+fn objects_json(spec: &ZoneSpec) -> Vec<Value> {
+    zone_objects(spec, &certificates())
+        .iter()
+        .map(|o| match o {
+            ZoneObject::Namespace(x) => to_json(x),
+            ZoneObject::Secret(x) => to_json(x),
+            ZoneObject::ServiceAccount(x) => to_json(x),
+            ZoneObject::Service(x) => to_json(x),
+            ZoneObject::PodDisruptionBudget(x) => to_json(x),
+            ZoneObject::StatefulSet(x) => to_json(x),
+            ZoneObject::Job(x) => to_json(x),
+        })
+        .collect()
+}
+
+fn find(spec: &ZoneSpec, kind: &str, namespace: &str, name: &str) -> Value {
+    objects_json(spec)
+        .into_iter()
+        .find(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"] == name
+                && o["metadata"]["namespace"].as_str().unwrap_or("") == namespace
+        })
+        .unwrap_or_else(|| panic!("no {kind} {namespace}/{name}"))
+}
+
+fn sts() -> Value {
+    find(&spec(), "StatefulSet", "us-east1-b", "cockroachdb")
+}
+
+fn node_container(sts: &Value) -> Value {
+    sts["spec"]["template"]["spec"]["containers"][0].clone()
+}
+
+/// The words of the node's shell command after `exec`.
+fn start_words(sts: &Value) -> Vec<String> {
+    let command = node_container(sts)["command"].clone();
+    assert_eq!(command[0], "/bin/bash");
+    assert_eq!(command[1], "-ecx");
+    let script = command[2].as_str().unwrap();
+    script.split_whitespace().map(str::to_owned).collect()
+}
+
+fn flag(words: &[String], name: &str) -> Option<String> {
+    words
+        .iter()
+        .find_map(|w| w.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+fn labels_match(selector: &Value, labels: &Value) -> bool {
+    selector
+        .as_object()
+        .unwrap()
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn objects_come_in_apply_order() {
+    let refs: Vec<String> = zone_object_refs(&spec())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        refs,
+        vec![
+            "Namespace/us-east1-b",
+            "Secret/us-east1-b/cockroachdb.node",
+            "Secret/us-east1-b/cockroachdb.client.root",
+            "ServiceAccount/us-east1-b/cockroachdb",
+            "Service/us-east1-b/cockroachdb",
+            "Service/us-east1-b/cockroachdb-public",
+            "PodDisruptionBudget/us-east1-b/cockroachdb",
+            "StatefulSet/us-east1-b/cockroachdb",
+            "Secret/default/cockroachdb.client.root.us-east1-b",
+            "Service/default/cockroachdb-public",
+            "Service/kube-system/crdb-dns-us-east1-b",
+            "Job/us-east1-b/cockroachdb-init",
+        ]
+    );
+    let api_versions: Vec<&str> = zone_object_refs(&spec())
+        .iter()
+        .map(|r| r.api_version)
+        .collect();
+    assert!(api_versions.contains(&"policy/v1") && api_versions.contains(&"apps/v1"));
+    assert!(api_versions.contains(&"batch/v1"));
+    let mut no_init = spec();
+    no_init.runs_init = false;
+    assert!(!zone_object_refs(&no_init).iter().any(|r| r.kind == "Job"));
+}
+
+#[test]
+fn every_object_is_labelled_as_ours() {
+    for object in objects_json(&spec()) {
+        let labels = &object["metadata"]["labels"];
+        for (key, value) in [
+            ("app.kubernetes.io/managed-by", "terraform-provider-crdb"),
+            ("app.kubernetes.io/part-of", "main"),
+            ("crdb.terraform.io/zone", "us-east1-b"),
+            ("app.kubernetes.io/name", "cockroachdb"),
+        ] {
+            assert_eq!(labels[key], value, "{key} on {}", object["metadata"]);
+        }
+        assert!(object["apiVersion"].is_string() && object["kind"].is_string());
+    }
+}
+
+#[test]
+fn selectors_pick_the_node_pods_and_never_the_init_pod() {
+    let s = spec();
+    let sts = sts();
+    let pod_labels = &sts["spec"]["template"]["metadata"]["labels"];
+    let init_labels = &find(&s, "Job", "us-east1-b", "cockroachdb-init")["spec"]["template"]
+        ["metadata"]["labels"];
+    let selectors = [
+        sts["spec"]["selector"]["matchLabels"].clone(),
+        find(&s, "Service", "us-east1-b", "cockroachdb")["spec"]["selector"].clone(),
+        find(&s, "Service", "us-east1-b", "cockroachdb-public")["spec"]["selector"].clone(),
+        find(&s, "PodDisruptionBudget", "us-east1-b", "cockroachdb")["spec"]["selector"]
+            ["matchLabels"]
+            .clone(),
+        sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+            ["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+            ["labelSelector"]["matchLabels"]
+            .clone(),
+    ];
+    for selector in selectors {
+        assert!(
+            labels_match(&selector, pod_labels),
+            "{selector} vs {pod_labels}"
+        );
+        assert!(
+            !labels_match(&selector, init_labels),
+            "{selector} selects the init pod"
+        );
+    }
+}
+
+#[test]
+fn services_expose_grpc_and_http_and_the_headless_one_publishes_unready_pods() {
+    let s = spec();
+    let expected = json!([
+        {"name": "grpc", "port": 26257, "targetPort": 26257, "protocol": "TCP"},
+        {"name": "http", "port": 8080, "targetPort": 8080, "protocol": "TCP"},
+    ]);
+    let public = find(&s, "Service", "us-east1-b", "cockroachdb-public");
+    assert_eq!(public["spec"]["ports"], expected);
+    assert!(public["spec"].get("clusterIP").is_none());
+    let headless = find(&s, "Service", "us-east1-b", "cockroachdb");
+    assert_eq!(headless["spec"]["ports"], expected);
+    assert_eq!(headless["spec"]["clusterIP"], "None");
+    assert_eq!(headless["spec"]["publishNotReadyAddresses"], true);
+}
+
+#[test]
+fn the_statefulset_runs_nodes_in_parallel_with_rolling_updates() {
+    let sts = sts();
+    let spec = &sts["spec"];
+    assert_eq!(spec["serviceName"], "cockroachdb");
+    assert_eq!(spec["replicas"], 3);
+    assert_eq!(spec["podManagementPolicy"], "Parallel");
+    assert_eq!(spec["updateStrategy"], json!({"type": "RollingUpdate"}));
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["terminationGracePeriodSeconds"], 60);
+    assert_eq!(pod["serviceAccountName"], "cockroachdb");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    let preferred =
+        &pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
+    assert_eq!(
+        preferred[0]["podAffinityTerm"]["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+    assert_eq!(preferred[0]["weight"], 100);
+    assert!(pod["affinity"]["podAntiAffinity"]
+        .get("requiredDuringSchedulingIgnoredDuringExecution")
+        .is_none());
+    let container = node_container(&sts);
+    assert_eq!(container["image"], "cockroachdb/cockroach:v25.2.0");
+    assert_eq!(
+        container["env"],
+        json!([{"name": "COCKROACH_CHANNEL", "value": "kubernetes-multiregion"}])
+    );
+    assert_eq!(
+        container["ports"],
+        json!([
+            {"name": "grpc", "containerPort": 26257, "protocol": "TCP"},
+            {"name": "http", "containerPort": 8080, "protocol": "TCP"},
+        ])
+    );
+}
+
+#[test]
+fn the_start_command_carries_join_locality_and_memory_flags() {
+    let words = start_words(&sts());
+    assert_eq!(&words[..3], ["exec", "/cockroach/cockroach", "start"]);
+    assert!(words.contains(&"--logtostderr".to_owned()));
+    assert_eq!(
+        flag(&words, "--certs-dir").as_deref(),
+        Some("/cockroach/cockroach-certs")
+    );
+    assert_eq!(
+        flag(&words, "--advertise-host").as_deref(),
+        Some("$(hostname")
+    );
+    assert_eq!(
+        words[words
+            .iter()
+            .position(|w| w.starts_with("--advertise-host"))
+            .unwrap()
+            + 1],
+        "-f)"
+    );
+    assert_eq!(flag(&words, "--http-addr").as_deref(), Some("0.0.0.0"));
+    let join = flag(&words, "--join").unwrap();
+    assert_eq!(join.split(',').count(), 6);
+    assert!(join.starts_with("cockroachdb-0.cockroachdb.us-east1-b,"));
+    assert!(join.contains("cockroachdb-2.cockroachdb.europe-west1-c"));
+    assert_eq!(
+        flag(&words, "--locality").as_deref(),
+        Some("region=us-east1,zone=us-east1-b")
+    );
+    // A quarter of the 8Gi limit each.
+    assert_eq!(flag(&words, "--cache").as_deref(), Some("2147483648"));
+    assert_eq!(
+        flag(&words, "--max-sql-memory").as_deref(),
+        Some("2147483648")
+    );
+}
+
+#[test]
+fn without_a_memory_limit_or_region_the_flags_fall_back() {
+    let mut s = spec();
+    s.memory_limit = None;
+    s.memory_request = None;
+    s.region = None;
+    let sts = to_json(&stateful_set(&s));
+    let words = start_words(&sts);
+    assert_eq!(flag(&words, "--cache").as_deref(), Some("25%"));
+    assert_eq!(flag(&words, "--max-sql-memory").as_deref(), Some("25%"));
+    assert_eq!(
+        flag(&words, "--locality").as_deref(),
+        Some("zone=us-east1-b")
+    );
+    assert_eq!(
+        node_container(&sts)["resources"],
+        json!({"requests": {"cpu": "2"}, "limits": {"cpu": "2"}})
+    );
+    s.cpu_request = None;
+    s.cpu_limit = None;
+    assert!(node_container(&to_json(&stateful_set(&s)))
+        .get("resources")
+        .is_none());
+}
+
+#[test]
+fn a_memory_limit_too_small_to_quarter_falls_back_to_a_share() {
+    let mut s = spec();
+    s.memory_limit = Some("3".into());
+    assert_eq!(memory_flag_value(&s), "25%");
+    s.memory_limit = Some("1.5Gi".into());
+    assert_eq!(memory_flag_value(&s), "402653184");
+}
+
+#[test]
+fn claim_templates_carry_only_labels_that_never_change() {
+    let mut renamed = spec();
+    renamed.cluster_name = "renamed".into();
+    renamed.replicas = 5;
+    renamed.image = "cockroachdb/cockroach:v25.3.0".into();
+    let claims = |s: &ZoneSpec| to_json(&stateful_set(s))["spec"]["volumeClaimTemplates"].clone();
+    assert_eq!(claims(&spec()), claims(&renamed));
+    let selector = &sts()["spec"]["selector"];
+    assert_eq!(
+        selector,
+        &to_json(&stateful_set(&renamed))["spec"]["selector"]
+    );
+}
+
+#[test]
+fn probes_check_health_over_https_on_the_http_port() {
+    let container = node_container(&sts());
+    let readiness = &container["readinessProbe"]["httpGet"];
+    assert_eq!(readiness["path"], "/health?ready=1");
+    assert_eq!(readiness["port"], 8080);
+    assert_eq!(readiness["scheme"], "HTTPS");
+    let liveness = &container["livenessProbe"]["httpGet"];
+    assert_eq!(liveness["path"], "/health");
+    assert_eq!(liveness["port"], 8080);
+    assert_eq!(liveness["scheme"], "HTTPS");
+    assert!(
+        container["livenessProbe"]["initialDelaySeconds"]
+            .as_i64()
+            .unwrap()
+            >= 30
+    );
+}
+
+#[test]
+fn certs_and_data_are_mounted_where_the_command_looks() {
+    let sts = sts();
+    let container = node_container(&sts);
+    assert_eq!(
+        container["volumeMounts"],
+        json!([
+            {"name": "datadir", "mountPath": "/cockroach/cockroach-data"},
+            {"name": "certs", "mountPath": "/cockroach/cockroach-certs", "readOnly": true},
+        ])
+    );
+    assert_eq!(
+        sts["spec"]["template"]["spec"]["volumes"],
+        json!([{"name": "certs", "secret": {"secretName": "cockroachdb.node", "defaultMode": 256}}])
+    );
+    assert_eq!(256, 0o400);
+    let claim = &sts["spec"]["volumeClaimTemplates"][0];
+    assert_eq!(claim["metadata"]["name"], "datadir");
+    assert_eq!(claim["spec"]["accessModes"], json!(["ReadWriteOnce"]));
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "100Gi");
+    assert!(claim["spec"].get("storageClassName").is_none());
+    let mut s = spec();
+    s.storage_class = Some("premium-rwo".into());
+    let with_class = to_json(&stateful_set(&s));
+    assert_eq!(
+        with_class["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"],
+        "premium-rwo"
+    );
+}
+
+#[test]
+fn resources_are_set_as_given() {
+    assert_eq!(
+        node_container(&sts())["resources"],
+        json!({"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"cpu": "2", "memory": "8Gi"}})
+    );
+}
+
+fn decoded_keys(secret: &Value) -> BTreeMap<String, String> {
+    use base64::Engine;
+    secret["data"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap())
+                .unwrap();
+            (k.clone(), String::from_utf8(bytes).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn secrets_hold_exactly_the_files_each_user_needs() {
+    let s = spec();
+    let node = find(&s, "Secret", "us-east1-b", "cockroachdb.node");
+    assert_eq!(node["type"], "Opaque");
+    assert_eq!(
+        decoded_keys(&node),
+        BTreeMap::from([
+            ("ca.crt".to_owned(), "CA PEM".to_owned()),
+            ("node.crt".to_owned(), "NODE PEM".to_owned()),
+            ("node.key".to_owned(), "NODE KEY".to_owned()),
+            ("client.root.crt".to_owned(), "ROOT PEM".to_owned()),
+            ("client.root.key".to_owned(), "ROOT KEY".to_owned()),
+        ])
+    );
+    let client = BTreeMap::from([
+        ("ca.crt".to_owned(), "CA PEM".to_owned()),
+        ("client.root.crt".to_owned(), "ROOT PEM".to_owned()),
+        ("client.root.key".to_owned(), "ROOT KEY".to_owned()),
+    ]);
+    assert_eq!(
+        decoded_keys(&find(&s, "Secret", "us-east1-b", "cockroachdb.client.root")),
+        client
+    );
+    assert_eq!(
+        decoded_keys(&find(
+            &s,
+            "Secret",
+            "default",
+            "cockroachdb.client.root.us-east1-b"
+        )),
+        client
+    );
+    assert!(node.get("stringData").is_none());
+}
+
+#[test]
+fn zones_sharing_a_kubernetes_cluster_own_distinct_objects_outside_their_namespaces() {
+    let a = spec();
+    let mut b = spec();
+    b.zone = "us-east1-c".into();
+    let outside = |s: &ZoneSpec| -> Vec<ObjectRef> {
+        zone_object_refs(s)
+            .into_iter()
+            .filter(|r| matches!(r.namespace.as_deref(), Some("default" | "kube-system")))
+            .filter(|r| r.name != PUBLIC_ALIAS)
+            .collect()
+    };
+    const PUBLIC_ALIAS: &str = "cockroachdb-public";
+    let (refs_a, refs_b) = (outside(&a), outside(&b));
+    assert_eq!(refs_a.len(), 2);
+    assert!(
+        refs_a.iter().all(|r| !refs_b.contains(r)),
+        "{refs_a:?} {refs_b:?}"
+    );
+}
+
+#[test]
+fn the_default_alias_points_into_the_zone_under_a_certified_name() {
+    let s = spec();
+    let alias = find(&s, "Service", "default", "cockroachdb-public");
+    assert_eq!(alias["spec"]["type"], "ExternalName");
+    assert_eq!(
+        alias["spec"]["externalName"],
+        "cockroachdb-public.us-east1-b.svc.cluster.local"
+    );
+    let sans = node_certificate_dns_names(&s.zone, &s.cluster_domain).unwrap();
+    assert!(sans.contains(&"cockroachdb-public.default".to_owned()));
+    assert!(sans.contains(&"cockroachdb-public.us-east1-b.svc.cluster.local".to_owned()));
+}
+
+#[test]
+fn the_alias_claim_follows_the_live_labels() {
+    let ours = names::common_labels("main", "us-east1-b");
+    assert_eq!(alias_claim(None, "us-east1-b"), AliasClaim::Free);
+    assert_eq!(alias_claim(Some(&ours), "us-east1-b"), AliasClaim::Ours);
+    assert_eq!(
+        alias_claim(Some(&ours), "us-east1-c"),
+        AliasClaim::OtherZone("us-east1-b".into())
+    );
+    assert_eq!(
+        alias_claim(Some(&BTreeMap::new()), "us-east1-b"),
+        AliasClaim::Foreign
+    );
+}
+
+#[test]
+fn the_dns_load_balancer_exposes_the_dns_pods_on_udp_and_tcp() {
+    let s = spec();
+    let lb = find(&s, "Service", "kube-system", "crdb-dns-us-east1-b");
+    assert_eq!(lb["spec"]["type"], "LoadBalancer");
+    assert_eq!(lb["spec"]["selector"], json!({"k8s-app": "kube-dns"}));
+    assert_eq!(
+        lb["spec"]["ports"],
+        json!([
+            {"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"},
+            {"name": "dns-tcp", "port": 53, "targetPort": 53, "protocol": "TCP"},
+        ])
+    );
+    assert!(
+        lb["metadata"].get("annotations").is_none(),
+        "public by default"
+    );
+}
+
+#[test]
+fn each_load_balancer_kind_gets_its_annotations_and_users_have_the_last_word() {
+    let annotations = |kind: LoadBalancerKind, extra: &[(&str, &str)]| {
+        let mut s = spec();
+        s.dns_load_balancer = DnsLoadBalancer {
+            kind,
+            extra_annotations: extra
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        };
+        to_json(&dns_load_balancer(&s))["metadata"]["annotations"].clone()
+    };
+    assert_eq!(
+        annotations(LoadBalancerKind::GkeInternal, &[]),
+        json!({
+            "networking.gke.io/load-balancer-type": "Internal",
+            "networking.gke.io/internal-load-balancer-allow-global-access": "true",
+        })
+    );
+    let aws = annotations(LoadBalancerKind::AwsInternal, &[]);
+    assert_eq!(
+        aws["service.beta.kubernetes.io/aws-load-balancer-scheme"],
+        "internal"
+    );
+    assert_eq!(
+        aws["service.beta.kubernetes.io/aws-load-balancer-type"],
+        "nlb"
+    );
+    assert_eq!(
+        annotations(LoadBalancerKind::AzureInternal, &[]),
+        json!({"service.beta.kubernetes.io/azure-load-balancer-internal": "true"})
+    );
+    let overridden = annotations(
+        LoadBalancerKind::AzureInternal,
+        &[
+            (
+                "service.beta.kubernetes.io/azure-load-balancer-internal",
+                "false",
+            ),
+            ("example.com/team", "db"),
+        ],
+    );
+    assert_eq!(
+        overridden["service.beta.kubernetes.io/azure-load-balancer-internal"],
+        "false"
+    );
+    assert_eq!(overridden["example.com/team"], "db");
+    assert_eq!(
+        annotations(LoadBalancerKind::Public, &[("a/b", "c")]),
+        json!({"a/b": "c"})
+    );
+}
+
+#[test]
+fn the_init_job_runs_once_against_a_certified_node_name() {
+    let s = spec();
+    let job = find(&s, "Job", "us-east1-b", "cockroachdb-init");
+    assert_eq!(job["spec"]["backoffLimit"], 10);
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "OnFailure");
+    let container = &pod["containers"][0];
+    assert_eq!(container["image"], "cockroachdb/cockroach:v25.2.0");
+    assert_eq!(
+        container["terminationMessagePolicy"],
+        "FallbackToLogsOnError"
+    );
+    assert_eq!(
+        container["command"],
+        json!([
+            "/cockroach/cockroach",
+            "init",
+            "--certs-dir=/cockroach/cockroach-client-certs",
+            "--host=cockroachdb-0.cockroachdb"
+        ])
+    );
+    assert_eq!(
+        container["volumeMounts"],
+        json!([{"name": "client-certs", "mountPath": "/cockroach/cockroach-client-certs", "readOnly": true}])
+    );
+    assert_eq!(
+        pod["volumes"],
+        json!([{"name": "client-certs", "secret": {
+            "secretName": "cockroachdb.client.root",
+            "defaultMode": 256,
+            "items": [
+                {"key": "ca.crt", "path": "ca.crt"},
+                {"key": "client.root.crt", "path": "client.root.crt"},
+                {"key": "client.root.key", "path": "client.root.key"},
+            ],
+        }}])
+    );
+    // The host must match a SAN of the node certificate, or TLS verification fails.
+    let sans = node_certificate_dns_names(&s.zone, &s.cluster_domain).unwrap();
+    assert!(sans.contains(&"*.cockroachdb".to_owned()));
+    assert!(init_already_done(
+        "ERROR: cluster has already been initialized"
+    ));
+    assert!(!init_already_done("ERROR: cannot dial server"));
+}
+
+#[test]
+fn the_service_account_carries_no_token() {
+    let sa = find(&spec(), "ServiceAccount", "us-east1-b", "cockroachdb");
+    assert_eq!(sa["automountServiceAccountToken"], false);
+    assert!(!objects_json(&spec())
+        .iter()
+        .any(|o| o["kind"] == "Role" || o["kind"] == "RoleBinding"));
+}
+
+#[test]
+fn the_pdb_allows_one_node_down() {
+    let pdb = find(&spec(), "PodDisruptionBudget", "us-east1-b", "cockroachdb");
+    assert_eq!(pdb["apiVersion"], "policy/v1");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    assert!(pdb["spec"].get("minAvailable").is_none());
+}
+
+#[test]
+fn teardown_removes_outside_objects_then_the_namespace() {
+    let refs: Vec<String> = teardown_refs(&spec())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        refs,
+        vec![
+            "Service/kube-system/crdb-dns-us-east1-b",
+            "Service/default/cockroachdb-public",
+            "Secret/default/cockroachdb.client.root.us-east1-b",
+            "Namespace/us-east1-b",
+        ]
+    );
+}
+
+#[test]
+fn a_live_statefulset_reports_image_replicas_and_rollout() {
+    let mut live: StatefulSet = stateful_set(&spec());
+    live.metadata.generation = Some(4);
+    live.status = Some(StatefulSetStatus {
+        observed_generation: Some(4),
+        replicas: 3,
+        ready_replicas: Some(3),
+        updated_replicas: Some(3),
+        current_revision: Some("cockroachdb-abc".into()),
+        update_revision: Some("cockroachdb-abc".into()),
+        ..StatefulSetStatus::default()
+    });
+    let seen = observe_nodes(&live);
+    assert_eq!(seen.image.as_deref(), Some("cockroachdb/cockroach:v25.2.0"));
+    assert_eq!(seen.replicas, 3);
+    assert!(seen.settled());
+    let status = live.status.as_mut().unwrap();
+    status.update_revision = Some("cockroachdb-def".into());
+    assert!(!observe_nodes(&live).settled(), "rolling");
+    live.status.as_mut().unwrap().update_revision = Some("cockroachdb-abc".into());
+    live.metadata.generation = Some(5);
+    assert!(!observe_nodes(&live).settled(), "spec not yet seen");
+    live.metadata.generation = Some(4);
+    live.status.as_mut().unwrap().ready_replicas = Some(2);
+    assert!(!observe_nodes(&live).settled(), "a node not ready");
+}

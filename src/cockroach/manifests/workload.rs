@@ -1,0 +1,242 @@
+//! The nodes: their ServiceAccount, the StatefulSet that runs them, and the PodDisruptionBudget that keeps voluntary
+//! evictions to one node at a time (a range keeps quorum with one of three replicas gone).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::core::v1::{
+    Affinity, Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SecretVolumeSource, ServiceAccount, Volume, VolumeMount,
+    VolumeResourceRequirements, WeightedPodAffinityTerm,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::command::start_command;
+use super::names::{self, common_labels, component_labels, node_selector};
+use super::spec::ZoneSpec;
+
+/// Reported to CockroachDB's telemetry as the deployment channel, as the public multi-region manifests do.
+pub const COCKROACH_CHANNEL: &str = "kubernetes-multiregion";
+
+/// How long a node gets to drain its leases and SQL connections before it is killed.
+pub const TERMINATION_GRACE_SECONDS: i64 = 60;
+
+fn metadata(spec: &ZoneSpec, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(spec.zone.clone()),
+        labels: Some(common_labels(&spec.cluster_name, &spec.zone)),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The pods' identity. Its token is not mounted: with certificates in a secret volume, CockroachDB never calls
+/// the Kubernetes API, so the pods get no Role and no token to misuse. (The original manifests granted `get` on
+/// secrets for a certificate-signing init container this provider does not use.)
+pub fn service_account(spec: &ZoneSpec) -> ServiceAccount {
+    ServiceAccount {
+        metadata: metadata(spec, names::SERVICE_ACCOUNT),
+        automount_service_account_token: Some(false),
+        ..ServiceAccount::default()
+    }
+}
+
+pub fn pod_disruption_budget(spec: &ZoneSpec) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: metadata(spec, names::PDB),
+        spec: Some(PodDisruptionBudgetSpec {
+            selector: Some(match_labels(node_selector())),
+            max_unavailable: Some(IntOrString::Int(1)),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}
+
+fn match_labels(labels: BTreeMap<String, String>) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(labels),
+        ..LabelSelector::default()
+    }
+}
+
+pub fn stateful_set(spec: &ZoneSpec) -> StatefulSet {
+    StatefulSet {
+        metadata: metadata(spec, names::STATEFULSET),
+        spec: Some(StatefulSetSpec {
+            service_name: Some(names::HEADLESS_SERVICE.to_owned()),
+            replicas: Some(spec.replicas),
+            selector: match_labels(node_selector()),
+            // Nodes of a new zone must all start to find each other before any can become ready.
+            pod_management_policy: Some("Parallel".to_owned()),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                ..StatefulSetUpdateStrategy::default()
+            }),
+            template: pod_template(spec),
+            volume_claim_templates: Some(vec![data_claim(spec)]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+fn pod_template(spec: &ZoneSpec) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(component_labels(
+                &spec.cluster_name,
+                &spec.zone,
+                names::COMPONENT_DATABASE,
+            )),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            service_account_name: Some(names::SERVICE_ACCOUNT.to_owned()),
+            automount_service_account_token: Some(false),
+            termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
+            affinity: Some(spread_over_hosts()),
+            containers: vec![node_container(spec)],
+            volumes: Some(vec![Volume {
+                name: names::CERTS_VOLUME.to_owned(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(names::NODE_SECRET.to_owned()),
+                    default_mode: Some(names::SECRET_FILE_MODE),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            }]),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+/// Preferred, not required: a zone with more nodes than Kubernetes nodes still schedules.
+fn spread_over_hosts() -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: PodAffinityTerm {
+                        label_selector: Some(match_labels(node_selector())),
+                        topology_key: "kubernetes.io/hostname".to_owned(),
+                        ..PodAffinityTerm::default()
+                    },
+                },
+            ]),
+            ..PodAntiAffinity::default()
+        }),
+        ..Affinity::default()
+    }
+}
+
+fn node_container(spec: &ZoneSpec) -> Container {
+    Container {
+        name: names::CONTAINER.to_owned(),
+        image: Some(spec.image.clone()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        command: Some(start_command(spec)),
+        env: Some(vec![EnvVar {
+            name: "COCKROACH_CHANNEL".to_owned(),
+            value: Some(COCKROACH_CHANNEL.to_owned()),
+            ..EnvVar::default()
+        }]),
+        ports: Some(vec![
+            container_port("grpc", names::GRPC_PORT),
+            container_port("http", names::HTTP_PORT),
+        ]),
+        // Ready once the node has joined and serves SQL; before init no node is.
+        readiness_probe: Some(https_probe("/health?ready=1", 10, 5, 2)),
+        // Alive while the process answers at all: a node waiting for init or for its peers must not be restarted.
+        liveness_probe: Some(https_probe("/health", 30, 5, 3)),
+        resources: resources(spec),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: names::DATA_VOLUME.to_owned(),
+                mount_path: names::DATA_DIR.to_owned(),
+                ..VolumeMount::default()
+            },
+            VolumeMount {
+                name: names::CERTS_VOLUME.to_owned(),
+                mount_path: names::NODE_CERTS_DIR.to_owned(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+        ]),
+        ..Container::default()
+    }
+}
+
+fn container_port(name: &str, number: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: number,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }
+}
+
+fn https_probe(path: &str, initial_delay: i32, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::Int(names::HTTP_PORT),
+            scheme: Some("HTTPS".to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        ..Probe::default()
+    }
+}
+
+/// Only what the user set: an unset request or limit stays unset rather than getting a default of ours.
+fn resources(spec: &ZoneSpec) -> Option<ResourceRequirements> {
+    let pick = |pairs: [(&str, &Option<String>); 2]| {
+        let map: BTreeMap<String, KubeQuantity> = pairs
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), KubeQuantity(v.clone()?))))
+            .collect();
+        (!map.is_empty()).then_some(map)
+    };
+    let requests = pick([("cpu", &spec.cpu_request), ("memory", &spec.memory_request)]);
+    let limits = pick([("cpu", &spec.cpu_limit), ("memory", &spec.memory_limit)]);
+    (requests.is_some() || limits.is_some()).then_some(ResourceRequirements {
+        requests,
+        limits,
+        ..ResourceRequirements::default()
+    })
+}
+
+fn data_claim(spec: &ZoneSpec) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(names::DATA_VOLUME.to_owned()),
+            // Claim templates cannot change after creation: only labels that never change go here.
+            labels: Some(node_selector()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            storage_class_name: spec.storage_class.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(
+                    [(
+                        "storage".to_owned(),
+                        KubeQuantity(spec.storage_size.clone()),
+                    )]
+                    .into(),
+                ),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    }
+}
