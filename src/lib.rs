@@ -15,6 +15,7 @@ pub mod proto {
 pub mod cockroach;
 pub mod docs;
 pub mod framework;
+pub mod kubernetes;
 pub mod logging;
 pub mod plugin;
 pub mod protocol;

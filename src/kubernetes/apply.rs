@@ -1,0 +1,276 @@
+//! Writing and reading typed objects: server-side apply as the provider's field manager, get
+//! that treats "not found" as an answer, delete that says whether there was anything to delete,
+//! and list. Every call is retried per the client's policy and fails as a [`RemoteError`].
+use super::client::ClusterClient;
+use super::error::{Call, RemoteError};
+use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+
+/// The field manager of everything the provider writes. Apply is forced: the provider owns the
+/// fields it sets, and a `kubectl edit` of one of them is drift that the next apply undoes.
+pub const FIELD_MANAGER: &str = "terraform-provider-crdb";
+
+/// The endpoint for objects of one scope: a namespace's, or the cluster's.
+pub trait ApiScope: Sized {
+    fn api<K>(client: kube::Client, namespace: Option<&str>) -> Option<Api<K>>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>;
+}
+
+impl ApiScope for NamespaceResourceScope {
+    fn api<K>(client: kube::Client, namespace: Option<&str>) -> Option<Api<K>>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>,
+    {
+        namespace.map(|namespace| Api::namespaced(client, namespace))
+    }
+}
+
+impl ApiScope for ClusterResourceScope {
+    fn api<K>(client: kube::Client, _namespace: Option<&str>) -> Option<Api<K>>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>,
+    {
+        Some(Api::all(client))
+    }
+}
+
+/// A typed Kubernetes object the helpers can read and write, namespaced or cluster-scoped.
+pub trait KubeObject:
+    Resource<DynamicType = (), Scope: ApiScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> KubeObject for K where
+    K: Resource<DynamicType = (), Scope: ApiScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// How a delete treats the objects the deleted one owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Propagation {
+    /// The object stays (with a deletion timestamp) until its dependents are gone: a later wait
+    /// for its disappearance covers them too.
+    Foreground,
+    /// The object goes now; the garbage collector removes dependents afterwards.
+    Background,
+}
+
+/// How errors name an object: `StatefulSet us-east1-b/cockroachdb`, or `Namespace us-east1-b`.
+pub fn describe<K: Resource<DynamicType = ()>>(namespace: Option<&str>, name: &str) -> String {
+    let kind = K::kind(&());
+    match namespace {
+        Some(namespace) => format!("{kind} {namespace}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+fn usage_error(message: String) -> kube::Error {
+    kube::Error::Service(message.into())
+}
+
+impl ClusterClient {
+    pub(super) fn remote_error(
+        &self,
+        object: String,
+        call: Call,
+        source: kube::Error,
+    ) -> RemoteError {
+        RemoteError {
+            cluster: self.label().to_string(),
+            object,
+            call,
+            source,
+        }
+    }
+
+    pub(super) fn api<K: KubeObject>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        call: Call,
+    ) -> Result<Api<K>, RemoteError> {
+        K::Scope::api(self.kube().clone(), namespace).ok_or_else(|| {
+            self.remote_error(
+                describe::<K>(namespace, name),
+                call,
+                usage_error(format!(
+                    "{} is namespaced: a namespace is needed",
+                    K::kind(&())
+                )),
+            )
+        })
+    }
+
+    /// Creates or updates `object` to match what it sets, and returns the object as stored.
+    /// Applying the same object again changes nothing (its resourceVersion stays).
+    pub async fn apply<K: KubeObject>(&self, object: &K) -> Result<K, RemoteError> {
+        let namespace = object.meta().namespace.as_deref();
+        let name = object.meta().name.clone().unwrap_or_default();
+        let what = describe::<K>(namespace, &name);
+        if name.is_empty() {
+            let error = usage_error("the object has no metadata.name".into());
+            return Err(self.remote_error(what, Call::Apply, error));
+        }
+        let api = self.api::<K>(namespace, &name, Call::Apply)?;
+        let intent = intent_of(object);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let patch = Patch::Apply(&intent);
+        self.retry_policy()
+            .run("apply", || api.patch(&name, &params, &patch))
+            .await
+            .map_err(|source| self.remote_error(what, Call::Apply, source))
+    }
+
+    /// The object, or `None` when it does not exist.
+    pub async fn get<K: KubeObject>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<K>, RemoteError> {
+        let api = self.api::<K>(namespace, name, Call::Get)?;
+        self.retry_policy()
+            .run("get", || api.get_opt(name))
+            .await
+            .map_err(|source| self.remote_error(describe::<K>(namespace, name), Call::Get, source))
+    }
+
+    /// Asks for the object's deletion; true when there was an object to delete. Deletion may
+    /// still be in progress on return (finalizers, foreground dependents): wait for it with
+    /// `wait_deleted`. A delete whose answer was lost and that is sent again reports false.
+    pub async fn delete<K: KubeObject>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        propagation: Propagation,
+    ) -> Result<bool, RemoteError> {
+        let api = self.api::<K>(namespace, name, Call::Delete)?;
+        let params = DeleteParams {
+            propagation_policy: Some(match propagation {
+                Propagation::Foreground => PropagationPolicy::Foreground,
+                Propagation::Background => PropagationPolicy::Background,
+            }),
+            ..DeleteParams::default()
+        };
+        match self
+            .retry_policy()
+            .run("delete", || api.delete(name, &params))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+            Err(source) => {
+                Err(self.remote_error(describe::<K>(namespace, name), Call::Delete, source))
+            }
+        }
+    }
+
+    /// The objects in `namespace` (or cluster-wide for cluster-scoped kinds) whose labels match
+    /// `label_selector` (`""` for all).
+    pub async fn list<K: KubeObject>(
+        &self,
+        namespace: Option<&str>,
+        label_selector: &str,
+    ) -> Result<Vec<K>, RemoteError> {
+        let what = describe::<K>(namespace, "*");
+        let api = self.api::<K>(namespace, "*", Call::List)?;
+        let params = ListParams::default().labels(label_selector);
+        self.retry_policy()
+            .run("list", || api.list(&params))
+            .await
+            .map(|list| list.items)
+            .map_err(|source| self.remote_error(what, Call::List, source))
+    }
+}
+
+/// The object as an apply intent: without the bookkeeping the server adds, so that an object
+/// read back and applied again claims only its own fields and carries no stale preconditions.
+fn intent_of<K: KubeObject>(object: &K) -> K {
+    let mut intent = object.clone();
+    let meta = intent.meta_mut();
+    meta.resource_version = None;
+    meta.uid = None;
+    meta.managed_fields = None;
+    meta.creation_timestamp = None;
+    meta.generation = None;
+    intent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    #[test]
+    fn objects_are_named_with_kind_and_namespace() {
+        assert_eq!(
+            describe::<StatefulSet>(Some("us-east1-b"), "cockroachdb"),
+            "StatefulSet us-east1-b/cockroachdb"
+        );
+        assert_eq!(
+            describe::<Namespace>(None, "us-east1-b"),
+            "Namespace us-east1-b"
+        );
+    }
+
+    #[test]
+    fn apply_intents_drop_server_bookkeeping() {
+        let stored = Namespace {
+            metadata: ObjectMeta {
+                name: Some("us-east1-b".into()),
+                resource_version: Some("42".into()),
+                uid: Some("u".into()),
+                generation: Some(3),
+                labels: Some([("app".to_string(), "crdb".to_string())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let intent = intent_of(&stored);
+        assert_eq!(intent.metadata.resource_version, None);
+        assert_eq!(intent.metadata.uid, None);
+        assert_eq!(intent.metadata.labels, stored.metadata.labels);
+        let json = serde_json::to_value(&intent).unwrap();
+        assert_eq!(json["apiVersion"], "v1");
+        assert_eq!(json["kind"], "Namespace");
+    }
+
+    #[tokio::test]
+    async fn namespaced_kinds_without_a_namespace_fail_before_any_call() {
+        let client = ClusterClient::from_kube(unreachable_client(), "https://127.0.0.1:1");
+        let error = client
+            .get::<StatefulSet>(None, "cockroachdb")
+            .await
+            .unwrap_err();
+        assert_eq!(error.call, Call::Get);
+        assert!(
+            error.to_string().contains("StatefulSet is namespaced"),
+            "{error}"
+        );
+    }
+
+    fn unreachable_client() -> kube::Client {
+        let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+        kube::Client::try_from(config).unwrap()
+    }
+}

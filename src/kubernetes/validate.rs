@@ -1,0 +1,685 @@
+//! Checks of a `kubernetes { }` block before anything is contacted. Each problem is reported on
+//! the attribute the user must change; unknown values (plan time) are never judged.
+use super::connection::{self, given, ConnectionModel};
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::{Attr, Value};
+use base64::Engine;
+use x509_parser::pem::Pem;
+
+/// The exec credential API versions kube-rs can read a credential from.
+const EXEC_API_VERSIONS: [&str; 2] = [
+    "client.authentication.k8s.io/v1",
+    "client.authentication.k8s.io/v1beta1",
+];
+
+/// Adds a diagnostic for every problem of the block at `at` (e.g. `kubernetes`).
+pub fn connection(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
+    match block {
+        Value::Unknown => return,
+        Value::Null => {
+            diags.attribute_error(
+                at.clone(),
+                "Missing Kubernetes connection",
+                "Add a kubernetes { } block with `host`, `cluster_ca_certificate` and credentials, or with \
+                 `config_path` to use a kubeconfig file.",
+            );
+            return;
+        }
+        _ => {}
+    }
+    let model = match connection::model(block, at) {
+        Ok(model) => model,
+        Err(bug) => return diags.extend(bug),
+    };
+    Checks {
+        model: &model,
+        at,
+        diags,
+    }
+    .run();
+}
+
+struct Checks<'a> {
+    model: &'a ConnectionModel,
+    at: &'a AttributePath,
+    diags: &'a mut Diagnostics,
+}
+
+/// Whether an option is set, unset, or not known until apply.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Set,
+    Unset,
+    Unknown,
+}
+
+fn string_presence(attr: &Attr<String>) -> Presence {
+    match attr {
+        Attr::Unknown => Presence::Unknown,
+        _ if given(attr).is_some() => Presence::Set,
+        _ => Presence::Unset,
+    }
+}
+
+impl Checks<'_> {
+    fn run(mut self) {
+        self.conflicts();
+        self.host();
+        self.certificates();
+        self.exec();
+    }
+
+    fn path(&self, attribute: &str) -> AttributePath {
+        self.at.clone().attr(attribute)
+    }
+
+    fn conflict(&mut self, attribute: &str, other: &str, why: &str) {
+        let path = self.path(attribute);
+        self.diags.attribute_error(
+            path,
+            "Conflicting Kubernetes connection options",
+            format!("`{attribute}` cannot be combined with `{other}`: {why}"),
+        );
+    }
+
+    fn presence(&self, attribute: &str) -> Presence {
+        let m = self.model;
+        match attribute {
+            "host" => string_presence(&m.host),
+            "cluster_ca_certificate" => string_presence(&m.cluster_ca_certificate),
+            "tls_server_name" => string_presence(&m.tls_server_name),
+            "token" => string_presence(&m.token),
+            "client_certificate" => string_presence(&m.client_certificate),
+            "client_key" => string_presence(&m.client_key),
+            "config_path" => string_presence(&m.config_path),
+            "config_context" => string_presence(&m.config_context),
+            "insecure" => match m.insecure {
+                Attr::Unknown => Presence::Unknown,
+                Attr::Known(true) => Presence::Set,
+                _ => Presence::Unset,
+            },
+            "exec" => match m.exec {
+                Attr::Unknown => Presence::Unknown,
+                Attr::Known(_) => Presence::Set,
+                Attr::Null => Presence::Unset,
+            },
+            other => unreachable!("no connection attribute {other}"),
+        }
+    }
+
+    fn is_set(&self, attribute: &str) -> bool {
+        self.presence(attribute) == Presence::Set
+    }
+
+    fn is_unset(&self, attribute: &str) -> bool {
+        self.presence(attribute) == Presence::Unset
+    }
+
+    fn conflicts(&mut self) {
+        if self.is_set("config_path") {
+            for attribute in [
+                "host",
+                "cluster_ca_certificate",
+                "tls_server_name",
+                "insecure",
+                "token",
+                "client_certificate",
+                "client_key",
+                "exec",
+            ] {
+                if self.is_set(attribute) {
+                    self.conflict(
+                        attribute,
+                        "config_path",
+                        "the kubeconfig file already says where the cluster is and how to authenticate. \
+                         Remove one of them.",
+                    );
+                }
+            }
+        } else if self.is_set("config_context") && self.is_unset("config_path") {
+            let path = self.path("config_context");
+            self.diags.attribute_error(
+                path,
+                "Kubernetes context without a kubeconfig file",
+                "`config_context` names a context of the file in `config_path`, which is not set.",
+            );
+        }
+        if self.is_unset("host") && self.is_unset("config_path") {
+            self.diags.attribute_error(
+                self.at.clone(),
+                "Nothing to connect to",
+                "The kubernetes block needs `host` (with `cluster_ca_certificate` and credentials) or \
+                 `config_path`.",
+            );
+        }
+        let one_credential = "a connection authenticates one way only. Remove one of them.";
+        if self.is_set("token") && self.is_set("client_certificate") {
+            self.conflict("token", "client_certificate", one_credential);
+        }
+        if self.is_set("token") && self.is_set("exec") {
+            self.conflict("token", "exec", one_credential);
+        }
+        if self.is_set("client_certificate") && self.is_set("exec") {
+            self.conflict("client_certificate", "exec", one_credential);
+        }
+        for (present, missing) in [
+            ("client_certificate", "client_key"),
+            ("client_key", "client_certificate"),
+        ] {
+            if self.is_set(present) && self.is_unset(missing) {
+                let path = self.path(present);
+                self.diags.attribute_error(
+                    path,
+                    "Incomplete client certificate",
+                    format!(
+                        "`{present}` is set but `{missing}` is not: TLS client authentication needs both."
+                    ),
+                );
+            }
+        }
+        if self.is_set("insecure") && self.is_set("cluster_ca_certificate") {
+            self.conflict(
+                "insecure",
+                "cluster_ca_certificate",
+                "`insecure = true` skips the verification the CA certificate is for. Keep the CA and remove \
+                 `insecure`.",
+            );
+        }
+    }
+
+    fn host(&mut self) {
+        if let Some(host) = given(&self.model.host) {
+            if let Err(why) = server_url(host) {
+                let path = self.path("host");
+                self.diags
+                    .attribute_error(path, "Invalid Kubernetes API server address", why);
+            }
+        }
+    }
+
+    fn certificates(&mut self) {
+        if let Some(pem) = given(&self.model.cluster_ca_certificate) {
+            if let Err(why) = certificates(pem) {
+                let path = self.path("cluster_ca_certificate");
+                self.diags
+                    .attribute_error(path, "Invalid cluster CA certificate", why);
+            }
+        }
+        if let Some(pem) = given(&self.model.client_certificate) {
+            if let Err(why) = certificates(pem) {
+                let path = self.path("client_certificate");
+                self.diags
+                    .attribute_error(path, "Invalid client certificate", why);
+            }
+        }
+        if let Some(pem) = given(&self.model.client_key) {
+            if let Err(why) = private_key(pem) {
+                let path = self.path("client_key");
+                self.diags.attribute_error(path, "Invalid client key", why);
+            }
+        }
+    }
+
+    fn exec(&mut self) {
+        let Attr::Known(exec) = &self.model.exec else {
+            return;
+        };
+        let exec_path = self.path("exec");
+        if let Attr::Known(command) = &exec.command {
+            if command.trim().is_empty() {
+                self.diags.attribute_error(
+                    exec_path.clone().attr("command"),
+                    "Empty credential plugin command",
+                    "`exec.command` must name the plugin to run, e.g. `gke-gcloud-auth-plugin` or `aws`.",
+                );
+            }
+        }
+        if let Some(version) = given(&exec.api_version) {
+            if !EXEC_API_VERSIONS.contains(&version) {
+                self.diags.attribute_error(
+                    exec_path.attr("api_version"),
+                    "Unsupported credential plugin API version",
+                    format!(
+                        "{version:?} is not one of {}. (`v1alpha1` was removed from Kubernetes; plugins \
+                         speak `v1beta1`.)",
+                        EXEC_API_VERSIONS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The API server URL for a `host` value: `https://` is added to a bare host (as kubectl does,
+/// and as GKE's `endpoint` needs); `http://` is refused except on loopback, where `kubectl
+/// proxy` listens, because credentials would cross the network in clear text.
+pub fn server_url(host: &str) -> Result<String, String> {
+    let host = host.trim();
+    let (scheme, rest) = match host.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => ("https".to_string(), host),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(format!("{host:?} names no host."));
+    }
+    if authority.contains('@') || authority.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{host:?} is not a valid address: write it as https://HOST[:PORT]."
+        ));
+    }
+    let (name, port) = split_port(authority);
+    if let Some(port) = port {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("{host:?} has an invalid port {port:?}."));
+        }
+    }
+    match scheme.as_str() {
+        "https" => Ok(format!("https://{rest}")),
+        "http" if is_loopback(name) => Ok(format!("http://{rest}")),
+        "http" => Err(format!(
+            "{host:?} uses plain http, which would send credentials in clear text. Use https; http is \
+             accepted only for a loopback address such as a local `kubectl proxy`."
+        )),
+        other => Err(format!(
+            "{host:?} has scheme {other:?}; the Kubernetes API is reached over https."
+        )),
+    }
+}
+
+fn split_port(authority: &str) -> (&str, Option<&str>) {
+    if let Some(bracketed) = authority.strip_prefix('[') {
+        // An IPv6 literal: [::1]:6443
+        return match bracketed.split_once(']') {
+            Some((address, rest)) => (address, rest.strip_prefix(':')),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (authority, None),
+    }
+}
+
+fn is_loopback(name: &str) -> bool {
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks that `pem` holds one or more X.509 certificates and nothing else. Never quotes the
+/// text: a user who pasted a key in the wrong attribute must not see it in a diagnostic.
+pub fn certificates(pem: &str) -> Result<usize, String> {
+    let mut count = 0;
+    for (index, block) in Pem::iter_from_buffer(pem.as_bytes()).enumerate() {
+        let block = block.map_err(|e| format!("PEM block {} cannot be read: {e}.", index + 1))?;
+        if block.label != "CERTIFICATE" {
+            return Err(format!(
+                "PEM block {} is a {} where certificates belong.",
+                index + 1,
+                block.label
+            ));
+        }
+        block.parse_x509().map_err(|e| {
+            format!(
+                "PEM block {} is not a valid X.509 certificate: {e}.",
+                index + 1
+            )
+        })?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(no_pem_block(pem, "-----BEGIN CERTIFICATE-----"));
+    }
+    Ok(count)
+}
+
+/// Checks that `pem` holds a private key block (PKCS#8, PKCS#1 or SEC1).
+pub fn private_key(pem: &str) -> Result<(), String> {
+    let mut keys = 0;
+    for block in Pem::iter_from_buffer(pem.as_bytes()) {
+        let block = block.map_err(|e| format!("the PEM text cannot be read: {e}."))?;
+        match block.label.as_str() {
+            "EC PARAMETERS" => {}
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err("the key is encrypted; give the unencrypted PEM key.".into())
+            }
+            label if label.ends_with("PRIVATE KEY") && !block.contents.is_empty() => keys += 1,
+            label => {
+                return Err(format!(
+                    "found a {label} PEM block where a private key belongs."
+                ))
+            }
+        }
+    }
+    match keys {
+        0 => Err(no_pem_block(pem, "-----BEGIN PRIVATE KEY-----")),
+        1 => Ok(()),
+        n => Err(format!("found {n} private keys where one belongs.")),
+    }
+}
+
+/// Why text holds no PEM block, recognising the commonest slip: the base64 form GKE and EKS
+/// export, given without `base64decode()`.
+fn no_pem_block(text: &str, expected: &str) -> String {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let decoded = base64::engine::general_purpose::STANDARD.decode(compact.as_bytes());
+    if decoded.is_ok_and(|bytes| bytes.windows(11).any(|w| w == b"-----BEGIN ")) {
+        "the value is base64-encoded PEM (as in GKE's `master_auth` or EKS's `certificate_authority`); wrap \
+         it in base64decode()."
+            .to_string()
+    } else {
+        format!("no PEM block found; expected text starting with {expected}.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::ToValue;
+    use crate::kubernetes::connection::{ConnectionModel, ExecModel, BLOCK_NAME};
+
+    fn check(model: &ConnectionModel) -> Vec<(String, String)> {
+        let mut diags = Diagnostics::new();
+        connection(
+            &model.to_value(),
+            &AttributePath::root(BLOCK_NAME),
+            &mut diags,
+        );
+        diags
+            .0
+            .iter()
+            .map(|d| {
+                (
+                    d.path.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    format!("{}: {}", d.summary, d.detail),
+                )
+            })
+            .collect()
+    }
+
+    fn paths(model: &ConnectionModel) -> Vec<String> {
+        check(model).into_iter().map(|(path, _)| path).collect()
+    }
+
+    fn known(s: &str) -> Attr<String> {
+        Attr::Known(s.to_string())
+    }
+
+    fn ca_pem() -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    fn key_pem() -> String {
+        rcgen::KeyPair::generate().unwrap().serialize_pem()
+    }
+
+    fn token_over_https() -> ConnectionModel {
+        ConnectionModel {
+            host: known("https://34.1.2.3"),
+            cluster_ca_certificate: known(&ca_pem()),
+            token: known("ya29.token"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn complete_connections_pass() {
+        assert!(check(&token_over_https()).is_empty());
+        let client_cert = ConnectionModel {
+            token: Attr::Null,
+            client_certificate: known(&ca_pem()),
+            client_key: known(&key_pem()),
+            ..token_over_https()
+        };
+        assert!(check(&client_cert).is_empty(), "{:?}", check(&client_cert));
+        let exec = ConnectionModel {
+            token: Attr::Null,
+            exec: Attr::Known(ExecModel {
+                api_version: known("client.authentication.k8s.io/v1beta1"),
+                command: known("aws"),
+                args: Attr::Known(vec![known("eks"), known("get-token")]),
+                env: Attr::Null,
+            }),
+            ..token_over_https()
+        };
+        assert!(check(&exec).is_empty());
+        let kubeconfig = ConnectionModel {
+            config_path: known("~/.kube/config"),
+            config_context: known("kind-kind"),
+            ..Default::default()
+        };
+        assert!(check(&kubeconfig).is_empty());
+    }
+
+    #[test]
+    fn unknown_values_are_never_judged() {
+        // A cluster created in the same apply: everything is known only after apply.
+        let all_unknown = ConnectionModel {
+            host: Attr::Unknown,
+            cluster_ca_certificate: Attr::Unknown,
+            token: Attr::Unknown,
+            client_certificate: Attr::Unknown,
+            client_key: Attr::Unknown,
+            insecure: Attr::Unknown,
+            config_path: Attr::Unknown,
+            config_context: Attr::Unknown,
+            tls_server_name: Attr::Unknown,
+            exec: Attr::Unknown,
+        };
+        assert!(check(&all_unknown).is_empty());
+        // A key whose certificate is not known yet is not "missing its certificate".
+        let half = ConnectionModel {
+            token: Attr::Null,
+            client_certificate: Attr::Unknown,
+            client_key: known(&key_pem()),
+            ..token_over_https()
+        };
+        assert!(check(&half).is_empty());
+        let exec_unknown = ConnectionModel {
+            exec: Attr::Known(ExecModel {
+                api_version: Attr::Unknown,
+                command: Attr::Unknown,
+                args: Attr::Unknown,
+                env: Attr::Unknown,
+            }),
+            token: Attr::Null,
+            ..token_over_https()
+        };
+        assert!(check(&exec_unknown).is_empty());
+        let mut diags = Diagnostics::new();
+        connection(
+            &Value::Unknown,
+            &AttributePath::root(BLOCK_NAME),
+            &mut diags,
+        );
+        assert!(diags.is_empty());
+    }
+
+    #[test]
+    fn config_path_conflicts_with_each_inline_option() {
+        let both = ConnectionModel {
+            config_path: known("/etc/kube.yaml"),
+            ..token_over_https()
+        };
+        assert_eq!(
+            paths(&both),
+            [
+                "kubernetes.host",
+                "kubernetes.cluster_ca_certificate",
+                "kubernetes.token"
+            ]
+        );
+        let exec = ConnectionModel {
+            config_path: known("/etc/kube.yaml"),
+            exec: Attr::Known(ExecModel {
+                command: known("aws"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(paths(&exec), ["kubernetes.exec"]);
+    }
+
+    #[test]
+    fn credentials_conflict_on_their_own_path() {
+        let token_and_cert = ConnectionModel {
+            client_certificate: known(&ca_pem()),
+            client_key: known(&key_pem()),
+            ..token_over_https()
+        };
+        let found = check(&token_and_cert);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "kubernetes.token");
+        assert!(found[0].1.contains("client_certificate"), "{}", found[0].1);
+
+        let token_and_exec = ConnectionModel {
+            exec: Attr::Known(ExecModel {
+                command: known("gke-gcloud-auth-plugin"),
+                ..Default::default()
+            }),
+            ..token_over_https()
+        };
+        assert_eq!(paths(&token_and_exec), ["kubernetes.token"]);
+        assert!(check(&token_and_exec)[0].1.contains("`exec`"));
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_vice_versa() {
+        let cert_only = ConnectionModel {
+            token: Attr::Null,
+            client_certificate: known(&ca_pem()),
+            ..token_over_https()
+        };
+        assert_eq!(paths(&cert_only), ["kubernetes.client_certificate"]);
+        let key_only = ConnectionModel {
+            token: Attr::Null,
+            client_key: known(&key_pem()),
+            ..token_over_https()
+        };
+        assert_eq!(paths(&key_only), ["kubernetes.client_key"]);
+    }
+
+    #[test]
+    fn insecure_conflicts_with_a_ca_but_false_does_not() {
+        let insecure = ConnectionModel {
+            insecure: Attr::Known(true),
+            ..token_over_https()
+        };
+        assert_eq!(paths(&insecure), ["kubernetes.insecure"]);
+        let verified = ConnectionModel {
+            insecure: Attr::Known(false),
+            ..token_over_https()
+        };
+        assert!(check(&verified).is_empty());
+    }
+
+    #[test]
+    fn an_empty_block_or_none_at_all_is_an_error_on_the_block() {
+        assert_eq!(paths(&ConnectionModel::default()), ["kubernetes"]);
+        let mut diags = Diagnostics::new();
+        connection(&Value::Null, &AttributePath::root(BLOCK_NAME), &mut diags);
+        assert_eq!(diags.0[0].path, Some(AttributePath::root(BLOCK_NAME)));
+        let context_only = ConnectionModel {
+            config_context: known("prod"),
+            ..Default::default()
+        };
+        assert_eq!(
+            paths(&context_only),
+            ["kubernetes.config_context", "kubernetes"]
+        );
+    }
+
+    #[test]
+    fn hosts_must_be_https_except_on_loopback() {
+        assert_eq!(server_url("34.1.2.3").unwrap(), "https://34.1.2.3");
+        assert_eq!(
+            server_url("https://k8s.example.com:6443/prefix").unwrap(),
+            "https://k8s.example.com:6443/prefix"
+        );
+        assert_eq!(
+            server_url("http://127.0.0.1:8001").unwrap(),
+            "http://127.0.0.1:8001"
+        );
+        assert!(server_url("http://[::1]:8001").is_ok());
+        assert!(server_url("http://localhost:8001").is_ok());
+        for bad in [
+            "http://34.1.2.3",
+            "ftp://x",
+            "https://",
+            "https://user@host",
+            "https://host:99999",
+            "https://host name",
+        ] {
+            assert!(server_url(bad).is_err(), "{bad:?} should be rejected");
+        }
+        let plain = ConnectionModel {
+            host: known("http://10.0.0.1"),
+            ..token_over_https()
+        };
+        let found = check(&plain);
+        assert_eq!(found[0].0, "kubernetes.host");
+        assert!(found[0].1.contains("clear text"), "{}", found[0].1);
+    }
+
+    #[test]
+    fn unparsable_pem_is_reported_without_quoting_it() {
+        let not_pem = ConnectionModel {
+            cluster_ca_certificate: known("not a certificate"),
+            ..token_over_https()
+        };
+        assert_eq!(paths(&not_pem), ["kubernetes.cluster_ca_certificate"]);
+
+        let ca = ca_pem();
+        let base64 = base64::engine::general_purpose::STANDARD.encode(&ca);
+        let forgot_decode = ConnectionModel {
+            cluster_ca_certificate: known(&base64),
+            ..token_over_https()
+        };
+        assert!(check(&forgot_decode)[0].1.contains("base64decode()"));
+
+        let key = key_pem();
+        let swapped = ConnectionModel {
+            token: Attr::Null,
+            client_certificate: known(&key),
+            client_key: known(&ca),
+            ..token_over_https()
+        };
+        let found = check(&swapped);
+        assert_eq!(
+            found.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+            ["kubernetes.client_certificate", "kubernetes.client_key"]
+        );
+        let key_body = key.lines().nth(1).unwrap();
+        assert!(found.iter().all(|f| !f.1.contains(key_body)));
+
+        let broken = ca.replace("-----END CERTIFICATE-----", "");
+        assert!(certificates(&broken).is_err());
+        let garbage = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
+        assert!(certificates(garbage)
+            .unwrap_err()
+            .contains("not a valid X.509"));
+        assert_eq!(certificates(&format!("{ca}{ca}")).unwrap(), 2);
+    }
+
+    #[test]
+    fn exec_needs_a_command_and_a_supported_api_version() {
+        let exec = ConnectionModel {
+            token: Attr::Null,
+            exec: Attr::Known(ExecModel {
+                api_version: known("client.authentication.k8s.io/v1alpha1"),
+                command: known(" "),
+                ..Default::default()
+            }),
+            ..token_over_https()
+        };
+        assert_eq!(
+            paths(&exec),
+            ["kubernetes.exec.command", "kubernetes.exec.api_version"]
+        );
+    }
+}

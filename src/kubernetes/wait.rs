@@ -1,0 +1,478 @@
+//! Waiting for objects to reach a state by watching them, never by sleeping and polling. Every
+//! wait ends at its [`Deadline`] or when Terraform asks the provider to stop, and a timeout
+//! says what was still not ready as last observed.
+use super::apply::{describe, KubeObject};
+use super::client::ClusterClient;
+use super::error::{cause_text, classify, Call, Failure, RemoteError};
+use super::readiness::{self, JobOutcome, Progress};
+use crate::framework::Diagnostics;
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Service};
+use kube::runtime::{watcher, WatchStreamExt};
+use std::fmt;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long the extra reads that explain a timeout may take, so that explaining never
+/// stretches a wait much beyond its limit.
+const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// When waiting must end: at a fixed instant (the operation's timeout, shared by every wait of
+/// one apply) or as soon as Terraform asks the provider to stop.
+#[derive(Clone, Debug)]
+pub struct Deadline {
+    at: Instant,
+    limit: Duration,
+    stop: CancellationToken,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now, cancelled with `stop` (the operation context's token).
+    pub fn after(limit: Duration, stop: &CancellationToken) -> Deadline {
+        Deadline {
+            at: Instant::now() + limit,
+            limit,
+            stop: stop.clone(),
+        }
+    }
+
+    /// The whole time allowed, as the timeout message quotes it.
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+}
+
+#[derive(Debug)]
+pub enum WaitError {
+    /// The deadline passed first.
+    TimedOut {
+        cluster: String,
+        object: String,
+        waited: Duration,
+        /// The last observed state, e.g. `2 of 3 pods ready`.
+        state: String,
+        /// More about what is not ready, e.g. `not ready: cockroachdb-2 (CrashLoopBackOff: ...)`.
+        details: Option<String>,
+    },
+    /// Terraform asked the provider to stop.
+    Stopped { cluster: String, object: String },
+    /// A failure waiting cannot outlast (credentials, permissions, certificates).
+    Remote(RemoteError),
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::TimedOut {
+                cluster,
+                object,
+                waited,
+                state,
+                details,
+            } => {
+                write!(
+                    f,
+                    "{object} on {cluster}: {state} after {}",
+                    human_duration(*waited)
+                )?;
+                match details {
+                    Some(details) => write!(f, "; {details}"),
+                    None => Ok(()),
+                }
+            }
+            WaitError::Stopped { cluster, object } => write!(
+                f,
+                "stopped waiting for {object} on {cluster}: Terraform asked the provider to stop"
+            ),
+            WaitError::Remote(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for WaitError {}
+
+impl WaitError {
+    pub fn to_diagnostics(&self) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        match self {
+            WaitError::TimedOut { object, .. } => diags.error(
+                format!("Timed out waiting for {object}"),
+                format!(
+                    "{self}\n\nIf it only needs longer, raise the resource's `timeouts` block; the next apply \
+                     continues from where this one stopped."
+                ),
+            ),
+            WaitError::Stopped { .. } => diags.error("Stopped", self.to_string()),
+            WaitError::Remote(error) => diags.extend(error.to_diagnostics()),
+        }
+        diags
+    }
+}
+
+impl From<WaitError> for Diagnostics {
+    fn from(error: WaitError) -> Self {
+        error.to_diagnostics()
+    }
+}
+
+impl From<RemoteError> for WaitError {
+    fn from(error: RemoteError) -> Self {
+        WaitError::Remote(error)
+    }
+}
+
+/// `10m`, `1m30s`, `2.5s`, `300ms`: durations as the `timeouts` block writes them.
+pub fn human_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        return format!("{millis}ms");
+    }
+    if millis < 60_000 && !millis.is_multiple_of(1000) {
+        return format!("{:.1}s", duration.as_secs_f64());
+    }
+    let seconds = duration.as_secs();
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let mut text = String::new();
+    for (value, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if value > 0 {
+            text.push_str(&format!("{value}{unit}"));
+        }
+    }
+    text
+}
+
+/// Failures a wait gives up on at once: the user must change something before waiting helps.
+fn ends_the_wait(failure: Failure) -> bool {
+    matches!(
+        failure,
+        Failure::Unauthenticated | Failure::Forbidden | Failure::Tls | Failure::Credentials
+    )
+}
+
+fn watcher_cause(error: watcher::Error) -> kube::Error {
+    match error {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => e,
+        watcher::Error::WatchError(status) => kube::Error::Api(status),
+        other => kube::Error::Service(other.to_string().into()),
+    }
+}
+
+impl ClusterClient {
+    /// Watches one object until `judge` calls it done, and returns it as last seen (`None` when
+    /// the awaited state is its absence). `judge` sees `None` while the object does not exist.
+    pub async fn wait_for<K, F>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        deadline: &Deadline,
+        mut judge: F,
+    ) -> Result<Option<K>, WaitError>
+    where
+        K: KubeObject,
+        F: FnMut(Option<&K>) -> Progress,
+    {
+        let object = describe::<K>(namespace, name);
+        let api = self.api::<K>(namespace, name, Call::Watch)?;
+        // The watcher relists and rewatches by itself after errors and expired resource
+        // versions; the backoff spaces those attempts out.
+        let mut events = watcher::watch_object(api, name).default_backoff().boxed();
+        let mut state = "no answer from the API server yet".to_string();
+        let mut last_error: Option<String> = None;
+        let timed_out = |state: String, last_error: Option<String>| WaitError::TimedOut {
+            cluster: self.label().to_string(),
+            object: object.clone(),
+            waited: deadline.limit(),
+            state,
+            details: last_error.map(|e| format!("last watch error: {e}")),
+        };
+        loop {
+            tokio::select! {
+                biased;
+                _ = deadline.stop.cancelled() => {
+                    return Err(WaitError::Stopped {
+                        cluster: self.label().to_string(),
+                        object,
+                    });
+                }
+                _ = tokio::time::sleep_until(deadline.at) => {
+                    return Err(timed_out(state, last_error));
+                }
+                event = events.next() => match event {
+                    Some(Ok(seen)) => {
+                        last_error = None;
+                        match judge(seen.as_ref()) {
+                            Progress::Done => return Ok(seen),
+                            Progress::Pending(now) => state = now,
+                        }
+                    }
+                    Some(Err(error)) => {
+                        let error = watcher_cause(error);
+                        if ends_the_wait(classify(&error)) {
+                            return Err(self.remote_error(object, Call::Watch, error).into());
+                        }
+                        tracing::debug!(object = %object, error = %cause_text(&error), "watch interrupted; resuming");
+                        last_error = Some(cause_text(&error));
+                    }
+                    // The watcher never ends by itself; if it does, start over.
+                    None => {
+                        let api = self.api::<K>(namespace, name, Call::Watch)?;
+                        events = watcher::watch_object(api, name).default_backoff().boxed();
+                    }
+                },
+            }
+        }
+    }
+
+    /// Waits until a StatefulSet's pods are all ready and on its latest revision. A timeout
+    /// names each pod that is not ready and why.
+    pub async fn wait_rolled_out(
+        &self,
+        namespace: &str,
+        name: &str,
+        deadline: &Deadline,
+    ) -> Result<StatefulSet, WaitError> {
+        let mut last_seen: Option<StatefulSet> = None;
+        let outcome = self
+            .wait_for::<StatefulSet, _>(Some(namespace), name, deadline, |set| match set {
+                None => Progress::Pending("the StatefulSet does not exist".into()),
+                Some(set) => {
+                    last_seen = Some(set.clone());
+                    readiness::statefulset_rollout(set)
+                }
+            })
+            .await;
+        match outcome {
+            Ok(Some(set)) => Ok(set),
+            Ok(None) => unreachable!("a missing StatefulSet is never rolled out"),
+            Err(WaitError::TimedOut {
+                cluster,
+                object,
+                waited,
+                state,
+                details,
+            }) => {
+                let pods = match &last_seen {
+                    Some(set) => self.explain_unready_pods(namespace, set).await,
+                    None => None,
+                };
+                Err(WaitError::TimedOut {
+                    cluster,
+                    object,
+                    waited,
+                    state,
+                    details: pods.or(details),
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `not ready: cockroachdb-2 (CrashLoopBackOff: ...; 7 restarts)`, from the set's pods.
+    async fn explain_unready_pods(&self, namespace: &str, set: &StatefulSet) -> Option<String> {
+        let selector = set
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            .map(|labels| {
+                labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        let listed = tokio::time::timeout(
+            EXPLAIN_TIMEOUT,
+            self.list::<Pod>(Some(namespace), &selector),
+        )
+        .await;
+        match listed {
+            Ok(Ok(pods)) => {
+                let unready =
+                    readiness::unready_pods(&readiness::statefulset_pod_names(set), &pods);
+                (!unready.is_empty()).then(|| format!("not ready: {}", unready.join(", ")))
+            }
+            Ok(Err(error)) => Some(format!("the pods could not be listed: {error}")),
+            Err(_) => None,
+        }
+    }
+
+    /// Waits for a LoadBalancer service's address (an IP, or a host name on AWS) and returns it.
+    pub async fn wait_load_balancer(
+        &self,
+        namespace: &str,
+        name: &str,
+        deadline: &Deadline,
+    ) -> Result<String, WaitError> {
+        let service = self
+            .wait_for::<Service, _>(Some(namespace), name, deadline, |service| match service {
+                None => Progress::Pending("the service does not exist".into()),
+                Some(service) => readiness::load_balancer_progress(service),
+            })
+            .await?;
+        Ok(service
+            .as_ref()
+            .and_then(readiness::load_balancer_address)
+            .expect("a done load balancer has an address"))
+    }
+
+    /// Waits until a Job has completed or failed, and says which.
+    pub async fn wait_job_finished(
+        &self,
+        namespace: &str,
+        name: &str,
+        deadline: &Deadline,
+    ) -> Result<JobOutcome, WaitError> {
+        let job = self
+            .wait_for::<Job, _>(Some(namespace), name, deadline, |job| match job {
+                None => Progress::Pending("the Job does not exist".into()),
+                Some(job) => readiness::job_progress(job),
+            })
+            .await?;
+        Ok(job
+            .as_ref()
+            .and_then(readiness::job_outcome)
+            .expect("a finished job has an outcome"))
+    }
+
+    /// Waits until an object is gone (after `delete`, whose finalizers may take a while).
+    pub async fn wait_deleted<K: KubeObject>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        deadline: &Deadline,
+    ) -> Result<(), WaitError> {
+        self.wait_for::<K, _>(namespace, name, deadline, |object| match object {
+            None => Progress::Done,
+            Some(object) => Progress::Pending(readiness::deletion_progress(object.meta())),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Waits until a namespace is gone. A namespace stuck in Terminating ends in a timeout that
+    /// names its finalizers and the pods and volume claims still in it.
+    pub async fn wait_namespace_deleted(
+        &self,
+        name: &str,
+        deadline: &Deadline,
+    ) -> Result<(), WaitError> {
+        let outcome = self
+            .wait_for::<Namespace, _>(None, name, deadline, |namespace| match namespace {
+                None => Progress::Done,
+                Some(namespace) => {
+                    Progress::Pending(readiness::namespace_deletion_progress(namespace))
+                }
+            })
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(WaitError::TimedOut {
+                cluster,
+                object,
+                waited,
+                state,
+                details,
+            }) => {
+                let remaining = tokio::time::timeout(EXPLAIN_TIMEOUT, self.remaining_in(name))
+                    .await
+                    .ok()
+                    .flatten();
+                Err(WaitError::TimedOut {
+                    cluster,
+                    object,
+                    waited,
+                    state,
+                    details: remaining.or(details),
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The pods and volume claims left in a namespace, with what holds each up.
+    async fn remaining_in(&self, namespace: &str) -> Option<String> {
+        fn entries<K: KubeObject>(objects: &[K]) -> impl Iterator<Item = String> + '_ {
+            objects.iter().map(|o| {
+                format!(
+                    "{} {} ({})",
+                    K::kind(&()),
+                    o.meta().name.as_deref().unwrap_or_default(),
+                    readiness::deletion_progress(o.meta())
+                )
+            })
+        }
+        let pods = self.list::<Pod>(Some(namespace), "").await.ok()?;
+        let claims = self
+            .list::<PersistentVolumeClaim>(Some(namespace), "")
+            .await
+            .ok()?;
+        let remaining: Vec<String> = entries(&pods).chain(entries(&claims)).collect();
+        (!remaining.is_empty()).then(|| format!("remaining: {}", remaining.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_timeouts_block() {
+        assert_eq!(human_duration(Duration::from_secs(600)), "10m");
+        assert_eq!(human_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(human_duration(Duration::from_millis(2500)), "2.5s");
+        assert_eq!(human_duration(Duration::from_millis(300)), "300ms");
+    }
+
+    #[test]
+    fn timeouts_say_what_is_not_ready_and_how_long_was_waited() {
+        let error = WaitError::TimedOut {
+            cluster: "https://34.1.2.3".into(),
+            object: "StatefulSet us-east1-b/cockroachdb".into(),
+            waited: Duration::from_secs(600),
+            state: "2 of 3 pods ready".into(),
+            details: Some("not ready: cockroachdb-2 (CrashLoopBackOff: back-off)".into()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "StatefulSet us-east1-b/cockroachdb on https://34.1.2.3: 2 of 3 pods ready after 10m; \
+             not ready: cockroachdb-2 (CrashLoopBackOff: back-off)"
+        );
+        let diags = error.to_diagnostics();
+        assert_eq!(
+            diags.0[0].summary,
+            "Timed out waiting for StatefulSet us-east1-b/cockroachdb"
+        );
+        assert!(diags.0[0].detail.contains("timeouts"));
+    }
+
+    #[test]
+    fn only_failures_the_user_must_fix_end_a_wait_early() {
+        assert!(ends_the_wait(Failure::Forbidden));
+        assert!(ends_the_wait(Failure::Unauthenticated));
+        assert!(!ends_the_wait(Failure::Overloaded));
+        assert!(!ends_the_wait(Failure::Interrupted));
+        assert!(
+            !ends_the_wait(Failure::OtherStatus),
+            "410 Gone is routine for watches"
+        );
+    }
+
+    #[tokio::test]
+    async fn deadlines_count_down_from_their_start() {
+        let deadline = Deadline::after(Duration::from_millis(200), &CancellationToken::new());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(deadline.remaining() <= Duration::from_millis(150));
+        assert_eq!(deadline.limit(), Duration::from_millis(200));
+    }
+}
