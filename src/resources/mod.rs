@@ -1,6 +1,8 @@
 //! The resource types of the crdb provider, one file each.
+pub mod dns_link;
 pub mod dns_link_schema;
 pub mod multiregion_cluster;
+pub mod region;
 pub mod region_schema;
 pub mod validate;
 
@@ -8,5 +10,9 @@ use crate::framework::Resource;
 use std::sync::Arc;
 
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    vec![Arc::new(multiregion_cluster::MultiregionCluster)]
+    vec![
+        Arc::new(multiregion_cluster::MultiregionCluster),
+        Arc::new(region::Region),
+        Arc::new(dns_link::DnsLink),
+    ]
 }

@@ -1,3 +1,4 @@
 //! Acceptance tests: the real `terraform` CLI drives the real provider binary.
 mod cluster;
 mod harness;
+mod regions;

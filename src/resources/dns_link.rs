@@ -1,0 +1,433 @@
+//! `crdb_dns_link`: one Kubernetes cluster forwards its peer zones' service names to their DNS
+//! load balancers. Only the provider's own entries are ever written or removed, with
+//! resourceVersion-guarded updates so that a concurrent edit by anyone else is never lost.
+use super::dns_link_schema::{self, forwarded_peers, DnsLinkModel, TYPE_NAME};
+use crate::cockroach::dns::{self, DnsFlavour, ForwardMap, Forwards, KubeSystemInventory};
+use crate::cockroach::manifests::names;
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::timeouts::{self, Operation};
+use crate::framework::{
+    ApplyOutcome, Attr, FromValue, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
+};
+use crate::kubernetes::{connection, ClusterClient, Deadline};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+const UPDATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How often a resourceVersion conflict (someone else edited the ConfigMap meanwhile) is retried.
+const CONFLICT_RETRIES: usize = 5;
+
+pub struct DnsLink;
+
+fn model_of(value: &Value, diags: &mut Diagnostics) -> Option<DnsLinkModel> {
+    match DnsLinkModel::from_value(value) {
+        Ok(model) => Some(model),
+        Err(e) => {
+            diags.error("Provider bug: unexpected crdb_dns_link value", e.to_string());
+            None
+        }
+    }
+}
+
+async fn connect(model: &DnsLinkModel, diags: &mut Diagnostics) -> Option<ClusterClient> {
+    let at = AttributePath::root("kubernetes");
+    let block = model.kubernetes.known().cloned().unwrap_or(Value::Null);
+    match connection::resolve(&block, &at) {
+        Err(d) => {
+            diags.extend(d);
+            None
+        }
+        Ok(None) => {
+            diags.attribute_error(at, "Connection not known", "The kubernetes block must be known when the link is applied.");
+            None
+        }
+        Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
+            Ok(client) => Some(client),
+            Err(e) => {
+                diags.extend(e.to_diagnostics(&at));
+                None
+            }
+        },
+    }
+}
+
+fn config_maps(client: &ClusterClient) -> Api<ConfigMap> {
+    Api::namespaced(client.kube().clone(), names::KUBE_SYSTEM)
+}
+
+fn remote(client: &ClusterClient, call: &str, object: &str, error: kube::Error) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    diags.error(
+        format!("Kubernetes {call} of {object} failed on {}", client.label()),
+        error.to_string(),
+    );
+    diags
+}
+
+/// Which DNS server the cluster runs, as configured or detected from kube-system.
+async fn flavour(client: &ClusterClient, choice: &str) -> Result<DnsFlavour, Diagnostics> {
+    let deployments = client
+        .list::<Deployment>(Some(names::KUBE_SYSTEM), "")
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    let maps = client
+        .list::<ConfigMap>(Some(names::KUBE_SYSTEM), "")
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    let corefile = maps
+        .iter()
+        .find(|m| m.metadata.name.as_deref() == Some("coredns"))
+        .and_then(|m| m.data.as_ref()?.get("Corefile").cloned());
+    let inventory = KubeSystemInventory {
+        deployments: deployments.iter().filter_map(|d| d.metadata.name.clone()).collect(),
+        config_maps: maps.iter().filter_map(|m| m.metadata.name.clone()).collect(),
+        corefile,
+    };
+    let detected = dns::detect_dns_flavour(&inventory);
+    let mut diags = Diagnostics::new();
+    match (choice, detected) {
+        ("kube-dns", _) => Ok(DnsFlavour::KubeDns),
+        ("coredns", Ok(flavour @ (DnsFlavour::CoreDns | DnsFlavour::CoreDnsCustom))) => Ok(flavour),
+        ("coredns", _) => Ok(DnsFlavour::CoreDns),
+        (_, Ok(flavour)) => Ok(flavour),
+        (_, Err(e)) => {
+            diags.attribute_error(
+                AttributePath::root("dns_provider"),
+                format!("Cannot tell which DNS server {} runs", client.label()),
+                format!("{e}. Set dns_provider to \"kube-dns\" or \"coredns\"."),
+            );
+            Err(diags)
+        }
+    }
+}
+
+fn flavour_name(flavour: DnsFlavour) -> &'static str {
+    match flavour {
+        DnsFlavour::KubeDns => "kube-dns",
+        DnsFlavour::CoreDns | DnsFlavour::CoreDnsCustom => "coredns",
+    }
+}
+
+/// What the cluster's DNS configuration forwards now, domain by domain.
+fn read_forwards(flavour: DnsFlavour, map: Option<&ConfigMap>) -> Result<ForwardMap, String> {
+    let empty = BTreeMap::new();
+    let data = map.and_then(|m| m.data.as_ref()).unwrap_or(&empty);
+    match flavour {
+        DnsFlavour::KubeDns => dns::read_stub_domains(data.get(dns::STUB_DOMAINS_KEY).map(String::as_str)).map_err(|e| e.to_string()),
+        DnsFlavour::CoreDns => Ok(dns::read_corefile_forwards(data.get("Corefile").map(String::as_str).unwrap_or(""))),
+        DnsFlavour::CoreDnsCustom => Ok(dns::read_coredns_custom_forwards(data)),
+    }
+}
+
+/// The ConfigMap's data with our entries set to `forwards` and the zones in `retired` removed.
+fn edited_data(
+    flavour: DnsFlavour,
+    data: &BTreeMap<String, String>,
+    forwards: &Forwards,
+    retired: &[String],
+) -> Result<BTreeMap<String, String>, String> {
+    let mut data = data.clone();
+    match flavour {
+        DnsFlavour::KubeDns => {
+            let existing = data.get(dns::STUB_DOMAINS_KEY).cloned();
+            let kept = dns::remove_stub_domains(existing.as_deref(), retired).map_err(|e| e.to_string())?;
+            let merged = if forwards.is_empty() {
+                kept
+            } else {
+                Some(dns::merge_stub_domains(kept.as_deref(), forwards).map_err(|e| e.to_string())?)
+            };
+            match merged {
+                Some(json) => data.insert(dns::STUB_DOMAINS_KEY.to_string(), json),
+                None => data.remove(dns::STUB_DOMAINS_KEY),
+            };
+        }
+        DnsFlavour::CoreDns => {
+            let corefile = data.get("Corefile").cloned().unwrap_or_default();
+            let kept = dns::remove_from_corefile(&corefile, retired);
+            let merged = dns::merge_corefile(&kept, forwards).map_err(|e| e.to_string())?;
+            data.insert("Corefile".to_string(), merged);
+        }
+        DnsFlavour::CoreDnsCustom => {
+            data.retain(|key, _| !(key.starts_with("crdb-") && key.ends_with(".server")));
+            data.extend(dns::coredns_custom_entries(forwards));
+        }
+    }
+    Ok(data)
+}
+
+/// Writes our entries with an update guarded by the resourceVersion it read, re-reading and
+/// re-merging when someone else changed the ConfigMap in between.
+async fn write_forwards(
+    client: &ClusterClient,
+    flavour: DnsFlavour,
+    forwards: &Forwards,
+    retired: &[String],
+) -> Result<(), Diagnostics> {
+    let api = config_maps(client);
+    let name = flavour.config_map();
+    let object = format!("ConfigMap {}/{name}", names::KUBE_SYSTEM);
+    for _ in 0..CONFLICT_RETRIES {
+        let live = api.get_opt(name).await.map_err(|e| remote(client, "get", &object, e))?;
+        let data = live.as_ref().and_then(|m| m.data.clone()).unwrap_or_default();
+        let edited = edited_data(flavour, &data, forwards, retired).map_err(|why| {
+            let mut diags = Diagnostics::new();
+            diags.error(format!("Cannot merge into {object} on {}", client.label()), why);
+            diags
+        })?;
+        if edited == data && live.is_some() {
+            return Ok(());
+        }
+        let result = match live {
+            Some(mut map) => {
+                map.data = Some(edited);
+                api.replace(name, &PostParams::default(), &map).await
+            }
+            None => {
+                let mut map = ConfigMap::default();
+                map.metadata.name = Some(name.to_string());
+                map.metadata.namespace = Some(names::KUBE_SYSTEM.to_string());
+                map.data = Some(edited);
+                api.create(&PostParams::default(), &map).await
+            }
+        };
+        match result {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 => continue,
+            Err(e) => return Err(remote(client, "update", &object, e)),
+        }
+    }
+    let mut diags = Diagnostics::new();
+    diags.error(
+        format!("{object} on {} keeps changing", client.label()),
+        format!("Someone else updated it {CONFLICT_RETRIES} times while the provider merged its entries; apply again."),
+    );
+    Err(diags)
+}
+
+/// CoreDNS without the `reload` plugin reads its Corefile only at start: roll its pods, one by one.
+async fn reload_dns(client: &ClusterClient, flavour: DnsFlavour) -> Result<(), Diagnostics> {
+    if flavour != DnsFlavour::CoreDns {
+        return Ok(());
+    }
+    let map = config_maps(client).get_opt("coredns").await.map_err(|e| remote(client, "get", "ConfigMap kube-system/coredns", e))?;
+    let corefile = map.and_then(|m| m.data?.get("Corefile").cloned()).unwrap_or_default();
+    if corefile.lines().any(|line| line.trim() == "reload" || line.trim().starts_with("reload ")) {
+        return Ok(());
+    }
+    let api: Api<Deployment> = Api::namespaced(client.kube().clone(), names::KUBE_SYSTEM);
+    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
+    api.patch("coredns", &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .map(drop)
+        .map_err(|e| remote(client, "rollout restart", "Deployment kube-system/coredns", e))
+}
+
+fn peer_addresses(model: &DnsLinkModel) -> BTreeMap<String, Vec<IpAddr>> {
+    let zone = model.zone.known().cloned().unwrap_or_default();
+    let peers = model.peers.known().cloned().unwrap_or_default();
+    forwarded_peers(&zone, &peers)
+        .into_iter()
+        .filter_map(|(peer, address)| Some((peer, vec![address.parse().ok()?])))
+        .collect()
+}
+
+impl DnsLink {
+    async fn converge(ctx: &OperationContext, prior: Option<&DnsLinkModel>, planned: &Value, limit: Duration) -> ApplyOutcome {
+        let mut diags = Diagnostics::new();
+        let Some(mut state) = model_of(planned, &mut diags) else {
+            return ApplyOutcome { diagnostics: diags, ..Default::default() };
+        };
+        let fail = |diags: Diagnostics| ApplyOutcome {
+            state: prior.map(ToValue::to_value).unwrap_or(Value::Null),
+            private: Vec::new(),
+            diagnostics: diags,
+        };
+        let Some(client) = connect(&state, &mut diags).await else { return fail(diags) };
+        let zone = state.zone.known().cloned().unwrap_or_default();
+        let domain = state.cluster_domain.known().cloned().unwrap_or_else(|| "cluster.local".into());
+        let choice = state.dns_provider.known().cloned().unwrap_or_else(|| "auto".into());
+        let flavour = match flavour(&client, &choice).await {
+            Ok(f) => f,
+            Err(d) => return fail(d),
+        };
+        let peers = peer_addresses(&state);
+        let forwards = match Forwards::new(&[zone.as_str()], &domain, &peers) {
+            Ok(f) => f,
+            Err(e) => {
+                diags.attribute_error(AttributePath::root("peers"), "Invalid peers", e.to_string());
+                return fail(diags);
+            }
+        };
+        // Zones this link forwarded before and no longer does.
+        let retired: Vec<String> = prior
+            .and_then(|p| p.forwarded_zones.known().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|z| !peers.contains_key(z))
+            .map(|z| dns::forward_domain(&z, &domain))
+            .collect();
+        if let Err(d) = write_forwards(&client, flavour, &forwards, &retired).await {
+            return fail(d);
+        }
+        if let Err(d) = reload_dns(&client, flavour).await {
+            return fail(d);
+        }
+        state.id = Attr::Known(zone.clone());
+        state.detected_dns_provider = Attr::Known(flavour_name(flavour).to_string());
+        state.forwarded_zones = Attr::Known(peers.keys().cloned().collect());
+        if state.wait_for_ready_replicas != Attr::Known(0) {
+            let deadline = Deadline::after(limit, &ctx.stop);
+            if let Err(e) = client.wait_rolled_out(&zone, names::STATEFULSET, &deadline).await {
+                diags.extend(e.to_diagnostics());
+            }
+        }
+        ApplyOutcome { state: state.to_value(), private: Vec::new(), diagnostics: diags }
+    }
+}
+
+#[async_trait::async_trait]
+impl Resource for DnsLink {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        dns_link_schema::schema(connection::block())
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if let Some(model) = model_of(config, diags) {
+            dns_link_schema::validate(&model, diags);
+            if let Attr::Known(block) = &model.kubernetes {
+                if let Err(d) = connection::resolve(block, &AttributePath::root("kubernetes")) {
+                    diags.extend(d);
+                }
+            }
+        }
+    }
+
+    fn modify_plan(&self, _request: &PlanRequest<'_>, planned: &mut Value, diags: &mut Diagnostics) {
+        let Some(mut model) = model_of(planned, diags) else { return };
+        model.id = model.zone.clone();
+        model.forwarded_zones = match (&model.zone, &model.peers) {
+            (Attr::Known(zone), Attr::Known(peers)) if peers.values().all(|a| !a.is_unknown()) => {
+                Attr::Known(forwarded_peers(zone, peers).into_keys().collect())
+            }
+            _ => Attr::Unknown,
+        };
+        *planned = model.to_value();
+    }
+
+    async fn create(&self, ctx: &OperationContext, planned: &Value) -> ApplyOutcome {
+        let limit = timeouts::limit(planned.attr("timeouts"), Operation::Create, CREATE_TIMEOUT);
+        Self::converge(ctx, None, planned, limit).await
+    }
+
+    async fn read(&self, _ctx: &OperationContext, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let mut diags = Diagnostics::new();
+        let Some(mut model) = model_of(state, &mut diags) else { return Err(diags) };
+        let Some(block) = model.kubernetes.known().filter(|b| connection::is_wholly_known(b)) else {
+            return Ok(Some(state.clone()));
+        };
+        let Ok(Some(conn)) = connection::resolve(block, &AttributePath::root("kubernetes")) else {
+            return Ok(Some(state.clone()));
+        };
+        let client = ClusterClient::connect(&conn).await.map_err(|e| e.to_diagnostics(&AttributePath::root("kubernetes")))?;
+        let choice = model.dns_provider.known().cloned().unwrap_or_else(|| "auto".into());
+        let flavour = flavour(&client, &choice).await?;
+        let name = flavour.config_map();
+        let live = config_maps(&client)
+            .get_opt(name)
+            .await
+            .map_err(|e| remote(&client, "get", &format!("ConfigMap kube-system/{name}"), e))?;
+        let forwards = read_forwards(flavour, live.as_ref()).map_err(|why| {
+            let mut d = Diagnostics::new();
+            d.error(format!("Cannot read ConfigMap kube-system/{name} on {}", client.label()), why);
+            d
+        })?;
+        let domain = model.cluster_domain.known().cloned().unwrap_or_else(|| "cluster.local".into());
+        let zone = model.zone.known().cloned().unwrap_or_default();
+        // Peers whose forwarding is gone or points elsewhere show as drift on `peers`.
+        if let Attr::Known(peers) = &mut model.peers {
+            for (peer, address) in peers.iter_mut() {
+                if *peer == zone {
+                    continue;
+                }
+                let live_addresses = forwards.get(&dns::forward_domain(peer, &domain));
+                match live_addresses {
+                    Some(list) if address.known().is_some_and(|a| list.contains(a)) => {}
+                    Some(list) => *address = list.first().cloned().into(),
+                    None => *address = Attr::Null,
+                }
+            }
+            peers.retain(|peer, address| *peer == zone || !address.is_null());
+        }
+        let mut forwarded: Vec<String> = forwards
+            .keys()
+            .filter_map(|d| d.strip_suffix(&format!(".svc.{domain}")).map(str::to_string))
+            .filter(|z| model.forwarded_zones.known().is_some_and(|ours| ours.contains(z)))
+            .collect();
+        forwarded.sort();
+        model.forwarded_zones = Attr::Known(forwarded);
+        model.detected_dns_provider = Attr::Known(flavour_name(flavour).to_string());
+        Ok(Some(model.to_value()))
+    }
+
+    async fn update(&self, ctx: &OperationContext, prior: &Value, planned: &Value) -> ApplyOutcome {
+        let mut diags = Diagnostics::new();
+        let Some(prior) = model_of(prior, &mut diags) else {
+            return ApplyOutcome { diagnostics: diags, ..Default::default() };
+        };
+        let limit = timeouts::limit(planned.attr("timeouts"), Operation::Update, UPDATE_TIMEOUT);
+        Self::converge(ctx, Some(&prior), planned, limit).await
+    }
+
+    async fn delete(&self, _ctx: &OperationContext, prior: &Value) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let Some(model) = model_of(prior, &mut diags) else { return diags };
+        let Some(client) = connect(&model, &mut diags).await else { return diags };
+        let _ = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);
+        let choice = model.dns_provider.known().cloned().unwrap_or_else(|| "auto".into());
+        let flavour = match flavour(&client, &choice).await {
+            Ok(f) => f,
+            Err(d) => return d,
+        };
+        let domain = model.cluster_domain.known().cloned().unwrap_or_else(|| "cluster.local".into());
+        let zone = model.zone.known().cloned().unwrap_or_default();
+        let mut zones: Vec<String> = model.forwarded_zones.known().cloned().unwrap_or_default();
+        zones.extend(peer_addresses(&model).into_keys());
+        zones.retain(|z| *z != zone);
+        zones.sort();
+        zones.dedup();
+        let retired: Vec<String> = zones.iter().map(|z| dns::forward_domain(z, &domain)).collect();
+        let nothing = Forwards::new(&[zone.as_str()], &domain, &BTreeMap::new()).expect("an empty forward set is valid");
+        if let Err(d) = write_forwards(&client, flavour, &nothing, &retired).await {
+            return d;
+        }
+        if let Err(d) = reload_dns(&client, flavour).await {
+            diags.extend(d);
+        }
+        diags
+    }
+
+    async fn import(&self, _ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
+        let mut diags = Diagnostics::new();
+        if let Err(why) = super::validate::zone_name(id) {
+            diags.error("Invalid import ID", format!("Import a crdb_dns_link by the zone of its cluster: {why}."));
+            return Err(diags);
+        }
+        let model = DnsLinkModel {
+            id: Attr::Known(id.to_string()),
+            zone: Attr::Known(id.to_string()),
+            ..Default::default()
+        };
+        Ok(model.to_value())
+    }
+}
