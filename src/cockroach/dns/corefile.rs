@@ -125,13 +125,15 @@ fn blocks(text: &str, lines: &[Line]) -> Vec<Block> {
             }
         }
         match depth {
-            // Keys may sit on lines of their own before the `{`.
-            0 if !statement.is_empty() => {
+            // A line of keys ending in `,` continues on the next line; any other top-level line without a `{`
+            // (`import custom/*.server`) is a statement of its own, not keys of the block that follows.
+            0 if statement.last().is_some_and(|w| w.ends_with(',')) => {
                 if pending_keys.is_empty() {
                     pending_first = index;
                 }
                 pending_keys.append(&mut statement);
             }
+            0 => pending_keys.clear(),
             1 if !statement.is_empty() => {
                 if let Some(block) = current.as_mut() {
                     block.directives.push(statement);
@@ -145,6 +147,7 @@ fn blocks(text: &str, lines: &[Line]) -> Vec<Block> {
 
 /// `dns://East.svc.cluster.local.:53` -> `east.svc.cluster.local`, and whether the key listens on port 53 (or none).
 fn key_domain(key: &str) -> (String, bool) {
+    let key = key.trim_end_matches(',');
     let key = key.strip_prefix("dns://").unwrap_or(key);
     let (host, port_ok) = match key.rsplit_once(':') {
         Some((host, port)) => (host, port == "53"),
@@ -447,6 +450,28 @@ corp.example:53 {
         assert!(
             merge_corefile(&other_port, &two_peers()).is_ok(),
             "another port is another server"
+        );
+    }
+
+    #[test]
+    fn top_level_statements_are_not_taken_for_keys() {
+        let with_import = ".:53 {\n    forward . /etc/resolv.conf\n}\nimport custom/*.server\n";
+        let merged = merge_corefile(with_import, &two_peers()).unwrap();
+        assert_eq!(merge_corefile(&merged, &two_peers()).unwrap(), merged);
+        assert_eq!(read_corefile_forwards(&merged).len(), 2);
+        assert_eq!(
+            remove_from_corefile(&merged, &two_peers().domains()),
+            with_import
+        );
+        let split_keys = format!(
+            "{COREFILE}corp.example:53,\neast.svc.cluster.local:53 {{\n forward . 10.0.0.1\n}}\n"
+        );
+        assert_eq!(
+            merge_corefile(&split_keys, &two_peers()),
+            Err(DnsError::ForeignServerBlock(
+                "east.svc.cluster.local".into()
+            )),
+            "keys continued over lines are still keys"
         );
     }
 

@@ -83,6 +83,23 @@ impl Forwards {
     }
 }
 
+/// The zones behind the `<zone>.svc.<cluster_domain>` entries of a configuration read back, for comparing with the
+/// zones a link is configured with; other domains are left out.
+pub fn zones_of(
+    forwards: &super::ForwardMap,
+    cluster_domain: &str,
+) -> BTreeMap<String, Vec<String>> {
+    let suffix = format!(".svc.{cluster_domain}");
+    forwards
+        .iter()
+        .filter_map(|(domain, addresses)| {
+            let zone = domain.strip_suffix(&suffix)?;
+            validate::dns1123_label(zone).ok()?;
+            Some((zone.to_owned(), addresses.clone()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +136,29 @@ mod tests {
                     vec![ip("203.0.113.1"), ip("203.0.113.9")]
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn read_back_domains_map_to_zones() {
+        let read = BTreeMap::from([
+            (
+                "east.svc.cluster.local".to_owned(),
+                vec!["203.0.113.2".to_owned()],
+            ),
+            ("corp.example".to_owned(), vec!["10.0.0.1".to_owned()]),
+            (
+                "a.b.svc.cluster.local".to_owned(),
+                vec!["10.0.0.2".to_owned()],
+            ),
+            (
+                "west.svc.other.domain".to_owned(),
+                vec!["10.0.0.3".to_owned()],
+            ),
+        ]);
+        assert_eq!(
+            zones_of(&read, "cluster.local"),
+            BTreeMap::from([("east".to_owned(), vec!["203.0.113.2".to_owned()])])
         );
     }
 
