@@ -90,24 +90,40 @@ fn live_nodes(clusters: &Clusters) -> (usize, usize) {
     (nodes.len(), nodes.iter().filter(|n| n.live).count())
 }
 
-/// Puts a stub domain of someone else's into a cluster's kube-dns ConfigMap.
-fn add_foreign_stub_domain(clusters: &Clusters, name: &str) {
-    let api: Api<ConfigMap> = Api::namespaced(clusters.client(name), "kube-system");
-    clusters.runtime.block_on(async {
-        let mut map = api.get("kube-dns").await.unwrap();
-        map.data.get_or_insert_with(Default::default).insert(
-            "stubDomains".into(),
-            r#"{"corp.example": ["192.0.2.250"]}"#.into(),
-        );
-        api.replace("kube-dns", &PostParams::default(), &map).await.unwrap();
-    });
+/// The ConfigMap and key holding a cluster's DNS forwarding for the given flavour.
+fn dns_config_key(flavour: &str) -> (&'static str, &'static str) {
+    match flavour {
+        "coredns" => ("coredns", "Corefile"),
+        _ => ("kube-dns", "stubDomains"),
+    }
 }
 
-fn stub_domains(clusters: &Clusters, name: &str) -> String {
+fn dns_config(clusters: &Clusters, name: &str, flavour: &str) -> String {
+    let (map_name, key) = dns_config_key(flavour);
     let api: Api<ConfigMap> = Api::namespaced(clusters.client(name), "kube-system");
     clusters.runtime.block_on(async {
-        let map = api.get("kube-dns").await.unwrap();
-        map.data.and_then(|d| d.get("stubDomains").cloned()).unwrap_or_default()
+        let map = api.get(map_name).await.unwrap();
+        map.data.and_then(|d| d.get(key).cloned()).unwrap_or_default()
+    })
+}
+
+/// Puts someone else's forwarding into a cluster's DNS configuration; returns the text it left.
+fn add_foreign_forwarding(clusters: &Clusters, name: &str, flavour: &str) -> String {
+    let (map_name, key) = dns_config_key(flavour);
+    let api: Api<ConfigMap> = Api::namespaced(clusters.client(name), "kube-system");
+    clusters.runtime.block_on(async {
+        let mut map = api.get(map_name).await.unwrap();
+        let data = map.data.get_or_insert_with(Default::default);
+        let text = match flavour {
+            "coredns" => format!(
+                "{}\ncorp.example:53 {{\n    forward . 192.0.2.250\n}}\n",
+                data.get(key).cloned().unwrap_or_default().trim_end()
+            ),
+            _ => r#"{"corp.example": ["192.0.2.250"]}"#.to_string(),
+        };
+        data.insert(key.into(), text.clone());
+        api.replace(map_name, &PostParams::default(), &map).await.unwrap();
+        text
     })
 }
 
@@ -130,10 +146,16 @@ fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
     })
 }
 
-#[test]
-fn three_kube_dns_regions_form_one_live_cluster_and_destroy_leaves_nothing() {
-    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
-    add_foreign_stub_domain(&clusters, ZONES[1]);
+/// Three regions over clusters with the given DNS servers: every node live, plan empty, destroy
+/// refused while protected, then a destroy that leaves no object of ours and every DNS
+/// configuration exactly as it was, someone else's forwarding included.
+fn three_regions_lifecycle(dns: [&str; 3]) {
+    let clusters = Clusters::start(&dns);
+    let before: Vec<String> = ZONES
+        .iter()
+        .zip(dns)
+        .map(|(zone, flavour)| add_foreign_forwarding(&clusters, zone, flavour))
+        .collect();
     let ws = Workspace::new("");
     ws.write_config(&configuration(&clusters, &ws, true, 3));
     ws.apply();
@@ -142,11 +164,15 @@ fn three_kube_dns_regions_form_one_live_cluster_and_destroy_leaves_nothing() {
     assert!(clusters.sandbox.world().unwrap().cockroach_initialised());
     ws.assert_plan_empty("apply");
 
-    let stub = stub_domains(&clusters, ZONES[1]);
-    assert!(stub.contains("corp.example"), "a foreign stub domain survives the merge: {stub}");
-    assert!(stub.contains("us-east1-b.svc.cluster.local") && !stub.contains("us-west1-a.svc"), "{stub}");
+    for (i, (zone, flavour)) in ZONES.iter().zip(dns).enumerate() {
+        let text = dns_config(&clusters, zone, flavour);
+        assert!(text.contains("corp.example"), "foreign forwarding kept in {zone}: {text}");
+        for (j, peer) in ZONES.iter().enumerate() {
+            let forwarded = text.contains(&format!("{peer}.svc.cluster.local"));
+            assert_eq!(forwarded, i != j, "{zone} forwarding of {peer} (never its own zone): {text}");
+        }
+    }
 
-    // Protected regions refuse destroy, saying how to proceed.
     let refused = ws.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     assert_ne!(refused.code, 0);
     assert!(refused.stderr.contains("deletion_protection"), "{}", refused.stderr);
@@ -155,9 +181,30 @@ fn three_kube_dns_regions_form_one_live_cluster_and_destroy_leaves_nothing() {
     ws.write_config(&configuration(&clusters, &ws, false, 3));
     ws.apply();
     ws.destroy();
-    for zone in ZONES {
+    for ((zone, flavour), original) in ZONES.iter().zip(dns).zip(&before) {
         assert_eq!(our_objects(&clusters, zone), Vec::<String>::new(), "objects of ours left in {zone}");
+        let after = dns_config(&clusters, zone, flavour);
+        if flavour == "kube-dns" {
+            // stubDomains is JSON: the same entries, whatever the spacing.
+            let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+            assert_eq!(parse(&after), parse(original), "stubDomains of {zone} not restored");
+        } else {
+            assert_eq!(&after, original, "Corefile of {zone} not restored byte for byte");
+        }
     }
-    let stub = stub_domains(&clusters, ZONES[1]);
-    assert!(stub.contains("corp.example") && !stub.contains("svc.cluster.local"), "{stub}");
+}
+
+#[test]
+fn three_kube_dns_regions() {
+    three_regions_lifecycle(["kube-dns", "kube-dns", "kube-dns"]);
+}
+
+#[test]
+fn three_coredns_regions() {
+    three_regions_lifecycle(["coredns", "coredns", "coredns"]);
+}
+
+#[test]
+fn a_mixed_set_of_dns_servers() {
+    three_regions_lifecycle(["kube-dns", "coredns", "kube-dns"]);
 }
