@@ -29,7 +29,10 @@ fn model_of(value: &Value, diags: &mut Diagnostics) -> Option<DnsLinkModel> {
     match DnsLinkModel::from_value(value) {
         Ok(model) => Some(model),
         Err(e) => {
-            diags.error("Provider bug: unexpected crdb_dns_link value", e.to_string());
+            diags.error(
+                "Provider bug: unexpected crdb_dns_link value",
+                e.to_string(),
+            );
             None
         }
     }
@@ -44,7 +47,11 @@ async fn connect(model: &DnsLinkModel, diags: &mut Diagnostics) -> Option<Cluste
             None
         }
         Ok(None) => {
-            diags.attribute_error(at, "Connection not known", "The kubernetes block must be known when the link is applied.");
+            diags.attribute_error(
+                at,
+                "Connection not known",
+                "The kubernetes block must be known when the link is applied.",
+            );
             None
         }
         Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
@@ -85,8 +92,14 @@ async fn flavour(client: &ClusterClient, choice: &str) -> Result<DnsFlavour, Dia
         .find(|m| m.metadata.name.as_deref() == Some("coredns"))
         .and_then(|m| m.data.as_ref()?.get("Corefile").cloned());
     let inventory = KubeSystemInventory {
-        deployments: deployments.iter().filter_map(|d| d.metadata.name.clone()).collect(),
-        config_maps: maps.iter().filter_map(|m| m.metadata.name.clone()).collect(),
+        deployments: deployments
+            .iter()
+            .filter_map(|d| d.metadata.name.clone())
+            .collect(),
+        config_maps: maps
+            .iter()
+            .filter_map(|m| m.metadata.name.clone())
+            .collect(),
         corefile,
     };
     let detected = dns::detect_dns_flavour(&inventory);
@@ -119,8 +132,13 @@ fn read_forwards(flavour: DnsFlavour, map: Option<&ConfigMap>) -> Result<Forward
     let empty = BTreeMap::new();
     let data = map.and_then(|m| m.data.as_ref()).unwrap_or(&empty);
     match flavour {
-        DnsFlavour::KubeDns => dns::read_stub_domains(data.get(dns::STUB_DOMAINS_KEY).map(String::as_str)).map_err(|e| e.to_string()),
-        DnsFlavour::CoreDns => Ok(dns::read_corefile_forwards(data.get("Corefile").map(String::as_str).unwrap_or(""))),
+        DnsFlavour::KubeDns => {
+            dns::read_stub_domains(data.get(dns::STUB_DOMAINS_KEY).map(String::as_str))
+                .map_err(|e| e.to_string())
+        }
+        DnsFlavour::CoreDns => Ok(dns::read_corefile_forwards(
+            data.get("Corefile").map(String::as_str).unwrap_or(""),
+        )),
         DnsFlavour::CoreDnsCustom => Ok(dns::read_coredns_custom_forwards(data)),
     }
 }
@@ -136,11 +154,15 @@ fn edited_data(
     match flavour {
         DnsFlavour::KubeDns => {
             let existing = data.get(dns::STUB_DOMAINS_KEY).cloned();
-            let kept = dns::remove_stub_domains(existing.as_deref(), retired).map_err(|e| e.to_string())?;
+            let kept = dns::remove_stub_domains(existing.as_deref(), retired)
+                .map_err(|e| e.to_string())?;
             let merged = if forwards.is_empty() {
                 kept
             } else {
-                Some(dns::merge_stub_domains(kept.as_deref(), forwards).map_err(|e| e.to_string())?)
+                Some(
+                    dns::merge_stub_domains(kept.as_deref(), forwards)
+                        .map_err(|e| e.to_string())?,
+                )
             };
             match merged {
                 Some(json) => data.insert(dns::STUB_DOMAINS_KEY.to_string(), json),
@@ -173,11 +195,20 @@ async fn write_forwards(
     let name = flavour.config_map();
     let object = format!("ConfigMap {}/{name}", names::KUBE_SYSTEM);
     for _ in 0..CONFLICT_RETRIES {
-        let live = api.get_opt(name).await.map_err(|e| remote(client, "get", &object, e))?;
-        let data = live.as_ref().and_then(|m| m.data.clone()).unwrap_or_default();
+        let live = api
+            .get_opt(name)
+            .await
+            .map_err(|e| remote(client, "get", &object, e))?;
+        let data = live
+            .as_ref()
+            .and_then(|m| m.data.clone())
+            .unwrap_or_default();
         let edited = edited_data(flavour, &data, forwards, retired).map_err(|why| {
             let mut diags = Diagnostics::new();
-            diags.error(format!("Cannot merge into {object} on {}", client.label()), why);
+            diags.error(
+                format!("Cannot merge into {object} on {}", client.label()),
+                why,
+            );
             diags
         })?;
         if edited == data && live.is_some() {
@@ -215,18 +246,39 @@ async fn reload_dns(client: &ClusterClient, flavour: DnsFlavour) -> Result<(), D
     if flavour != DnsFlavour::CoreDns {
         return Ok(());
     }
-    let map = config_maps(client).get_opt("coredns").await.map_err(|e| remote(client, "get", "ConfigMap kube-system/coredns", e))?;
-    let corefile = map.and_then(|m| m.data?.get("Corefile").cloned()).unwrap_or_default();
-    if corefile.lines().any(|line| line.trim() == "reload" || line.trim().starts_with("reload ")) {
+    let map = config_maps(client)
+        .get_opt("coredns")
+        .await
+        .map_err(|e| remote(client, "get", "ConfigMap kube-system/coredns", e))?;
+    let corefile = map
+        .and_then(|m| m.data?.get("Corefile").cloned())
+        .unwrap_or_default();
+    if corefile
+        .lines()
+        .any(|line| line.trim() == "reload" || line.trim().starts_with("reload "))
+    {
         return Ok(());
     }
     let api: Api<Deployment> = Api::namespaced(client.kube().clone(), names::KUBE_SYSTEM);
-    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
-    api.patch("coredns", &PatchParams::default(), &Patch::Strategic(&patch))
-        .await
-        .map(drop)
-        .map_err(|e| remote(client, "rollout restart", "Deployment kube-system/coredns", e))
+    api.patch(
+        "coredns",
+        &PatchParams::default(),
+        &Patch::Strategic(&patch),
+    )
+    .await
+    .map(drop)
+    .map_err(|e| {
+        remote(
+            client,
+            "rollout restart",
+            "Deployment kube-system/coredns",
+            e,
+        )
+    })
 }
 
 fn peer_addresses(model: &DnsLinkModel) -> BTreeMap<String, Vec<IpAddr>> {
@@ -239,20 +291,38 @@ fn peer_addresses(model: &DnsLinkModel) -> BTreeMap<String, Vec<IpAddr>> {
 }
 
 impl DnsLink {
-    async fn converge(ctx: &OperationContext, prior: Option<&DnsLinkModel>, planned: &Value, limit: Duration) -> ApplyOutcome {
+    async fn converge(
+        ctx: &OperationContext,
+        prior: Option<&DnsLinkModel>,
+        planned: &Value,
+        limit: Duration,
+    ) -> ApplyOutcome {
         let mut diags = Diagnostics::new();
         let Some(mut state) = model_of(planned, &mut diags) else {
-            return ApplyOutcome { diagnostics: diags, ..Default::default() };
+            return ApplyOutcome {
+                diagnostics: diags,
+                ..Default::default()
+            };
         };
         let fail = |diags: Diagnostics| ApplyOutcome {
             state: prior.map(ToValue::to_value).unwrap_or(Value::Null),
             private: Vec::new(),
             diagnostics: diags,
         };
-        let Some(client) = connect(&state, &mut diags).await else { return fail(diags) };
+        let Some(client) = connect(&state, &mut diags).await else {
+            return fail(diags);
+        };
         let zone = state.zone.known().cloned().unwrap_or_default();
-        let domain = state.cluster_domain.known().cloned().unwrap_or_else(|| "cluster.local".into());
-        let choice = state.dns_provider.known().cloned().unwrap_or_else(|| "auto".into());
+        let domain = state
+            .cluster_domain
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "cluster.local".into());
+        let choice = state
+            .dns_provider
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "auto".into());
         let flavour = match flavour(&client, &choice).await {
             Ok(f) => f,
             Err(d) => return fail(d),
@@ -284,11 +354,18 @@ impl DnsLink {
         state.forwarded_zones = Attr::Known(peers.keys().cloned().collect());
         if state.wait_for_ready_replicas != Attr::Known(0) {
             let deadline = Deadline::after(limit, &ctx.stop);
-            if let Err(e) = client.wait_rolled_out(&zone, names::STATEFULSET, &deadline).await {
+            if let Err(e) = client
+                .wait_rolled_out(&zone, names::STATEFULSET, &deadline)
+                .await
+            {
                 diags.extend(e.to_diagnostics());
             }
         }
-        ApplyOutcome { state: state.to_value(), private: Vec::new(), diagnostics: diags }
+        ApplyOutcome {
+            state: state.to_value(),
+            private: Vec::new(),
+            diagnostics: diags,
+        }
     }
 }
 
@@ -313,8 +390,15 @@ impl Resource for DnsLink {
         }
     }
 
-    fn modify_plan(&self, _request: &PlanRequest<'_>, planned: &mut Value, diags: &mut Diagnostics) {
-        let Some(mut model) = model_of(planned, diags) else { return };
+    fn modify_plan(
+        &self,
+        _request: &PlanRequest<'_>,
+        planned: &mut Value,
+        diags: &mut Diagnostics,
+    ) {
+        let Some(mut model) = model_of(planned, diags) else {
+            return;
+        };
         model.id = model.zone.clone();
         model.forwarded_zones = match (&model.zone, &model.peers) {
             (Attr::Known(zone), Attr::Known(peers)) if peers.values().all(|a| !a.is_unknown()) => {
@@ -330,17 +414,33 @@ impl Resource for DnsLink {
         Self::converge(ctx, None, planned, limit).await
     }
 
-    async fn read(&self, _ctx: &OperationContext, state: &Value) -> Result<Option<Value>, Diagnostics> {
+    async fn read(
+        &self,
+        _ctx: &OperationContext,
+        state: &Value,
+    ) -> Result<Option<Value>, Diagnostics> {
         let mut diags = Diagnostics::new();
-        let Some(mut model) = model_of(state, &mut diags) else { return Err(diags) };
-        let Some(block) = model.kubernetes.known().filter(|b| connection::is_wholly_known(b)) else {
+        let Some(mut model) = model_of(state, &mut diags) else {
+            return Err(diags);
+        };
+        let Some(block) = model
+            .kubernetes
+            .known()
+            .filter(|b| connection::is_wholly_known(b))
+        else {
             return Ok(Some(state.clone()));
         };
         let Ok(Some(conn)) = connection::resolve(block, &AttributePath::root("kubernetes")) else {
             return Ok(Some(state.clone()));
         };
-        let client = ClusterClient::connect(&conn).await.map_err(|e| e.to_diagnostics(&AttributePath::root("kubernetes")))?;
-        let choice = model.dns_provider.known().cloned().unwrap_or_else(|| "auto".into());
+        let client = ClusterClient::connect(&conn)
+            .await
+            .map_err(|e| e.to_diagnostics(&AttributePath::root("kubernetes")))?;
+        let choice = model
+            .dns_provider
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "auto".into());
         let flavour = flavour(&client, &choice).await?;
         let name = flavour.config_map();
         let live = config_maps(&client)
@@ -349,10 +449,20 @@ impl Resource for DnsLink {
             .map_err(|e| remote(&client, "get", &format!("ConfigMap kube-system/{name}"), e))?;
         let forwards = read_forwards(flavour, live.as_ref()).map_err(|why| {
             let mut d = Diagnostics::new();
-            d.error(format!("Cannot read ConfigMap kube-system/{name} on {}", client.label()), why);
+            d.error(
+                format!(
+                    "Cannot read ConfigMap kube-system/{name} on {}",
+                    client.label()
+                ),
+                why,
+            );
             d
         })?;
-        let domain = model.cluster_domain.known().cloned().unwrap_or_else(|| "cluster.local".into());
+        let domain = model
+            .cluster_domain
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "cluster.local".into());
         let zone = model.zone.known().cloned().unwrap_or_default();
         // Peers whose forwarding is gone or points elsewhere show as drift on `peers`.
         if let Attr::Known(peers) = &mut model.peers {
@@ -371,8 +481,16 @@ impl Resource for DnsLink {
         }
         let mut forwarded: Vec<String> = forwards
             .keys()
-            .filter_map(|d| d.strip_suffix(&format!(".svc.{domain}")).map(str::to_string))
-            .filter(|z| model.forwarded_zones.known().is_some_and(|ours| ours.contains(z)))
+            .filter_map(|d| {
+                d.strip_suffix(&format!(".svc.{domain}"))
+                    .map(str::to_string)
+            })
+            .filter(|z| {
+                model
+                    .forwarded_zones
+                    .known()
+                    .is_some_and(|ours| ours.contains(z))
+            })
             .collect();
         forwarded.sort();
         model.forwarded_zones = Attr::Known(forwarded);
@@ -383,7 +501,10 @@ impl Resource for DnsLink {
     async fn update(&self, ctx: &OperationContext, prior: &Value, planned: &Value) -> ApplyOutcome {
         let mut diags = Diagnostics::new();
         let Some(prior) = model_of(prior, &mut diags) else {
-            return ApplyOutcome { diagnostics: diags, ..Default::default() };
+            return ApplyOutcome {
+                diagnostics: diags,
+                ..Default::default()
+            };
         };
         let limit = timeouts::limit(planned.attr("timeouts"), Operation::Update, UPDATE_TIMEOUT);
         Self::converge(ctx, Some(&prior), planned, limit).await
@@ -391,23 +512,39 @@ impl Resource for DnsLink {
 
     async fn delete(&self, _ctx: &OperationContext, prior: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        let Some(model) = model_of(prior, &mut diags) else { return diags };
-        let Some(client) = connect(&model, &mut diags).await else { return diags };
+        let Some(model) = model_of(prior, &mut diags) else {
+            return diags;
+        };
+        let Some(client) = connect(&model, &mut diags).await else {
+            return diags;
+        };
         let _ = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);
-        let choice = model.dns_provider.known().cloned().unwrap_or_else(|| "auto".into());
+        let choice = model
+            .dns_provider
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "auto".into());
         let flavour = match flavour(&client, &choice).await {
             Ok(f) => f,
             Err(d) => return d,
         };
-        let domain = model.cluster_domain.known().cloned().unwrap_or_else(|| "cluster.local".into());
+        let domain = model
+            .cluster_domain
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "cluster.local".into());
         let zone = model.zone.known().cloned().unwrap_or_default();
         let mut zones: Vec<String> = model.forwarded_zones.known().cloned().unwrap_or_default();
         zones.extend(peer_addresses(&model).into_keys());
         zones.retain(|z| *z != zone);
         zones.sort();
         zones.dedup();
-        let retired: Vec<String> = zones.iter().map(|z| dns::forward_domain(z, &domain)).collect();
-        let nothing = Forwards::new(&[zone.as_str()], &domain, &BTreeMap::new()).expect("an empty forward set is valid");
+        let retired: Vec<String> = zones
+            .iter()
+            .map(|z| dns::forward_domain(z, &domain))
+            .collect();
+        let nothing = Forwards::new(&[zone.as_str()], &domain, &BTreeMap::new())
+            .expect("an empty forward set is valid");
         if let Err(d) = write_forwards(&client, flavour, &nothing, &retired).await {
             return d;
         }
@@ -420,7 +557,10 @@ impl Resource for DnsLink {
     async fn import(&self, _ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
         let mut diags = Diagnostics::new();
         if let Err(why) = super::validate::zone_name(id) {
-            diags.error("Invalid import ID", format!("Import a crdb_dns_link by the zone of its cluster: {why}."));
+            diags.error(
+                "Invalid import ID",
+                format!("Import a crdb_dns_link by the zone of its cluster: {why}."),
+            );
             return Err(diags);
         }
         let model = DnsLinkModel {

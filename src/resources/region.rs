@@ -11,10 +11,10 @@ use crate::framework::timeouts::{self, Operation};
 use crate::framework::{
     ApplyOutcome, Attr, FromValue, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
 };
+use crate::kubernetes::readiness::JobOutcome;
 use crate::kubernetes::{connection, ClusterClient, Deadline, Propagation};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service};
-use crate::kubernetes::readiness::JobOutcome;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use std::time::Duration;
 
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -69,8 +69,16 @@ fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<ZoneSpec> {
         image: cluster.image.known().cloned().unwrap_or_default(),
         replicas: model.replicas.known().copied().unwrap_or(3) as i32,
         join_addresses,
-        cluster_domain: cluster.cluster_domain.known().cloned().unwrap_or_else(|| "cluster.local".into()),
-        storage_size: model.storage_size.known().cloned().unwrap_or_else(|| "100Gi".into()),
+        cluster_domain: cluster
+            .cluster_domain
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "cluster.local".into()),
+        storage_size: model
+            .storage_size
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "100Gi".into()),
         storage_class: model.storage_class.known().cloned(),
         cpu_request: model.cpu_request.known().cloned(),
         cpu_limit: model.cpu_limit.known().cloned(),
@@ -78,32 +86,58 @@ fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<ZoneSpec> {
         memory_limit: model.memory_limit.known().cloned(),
         dns_load_balancer: DnsLoadBalancer {
             kind,
-            extra_annotations: model.dns_load_balancer_annotations.known().cloned().unwrap_or_default(),
+            extra_annotations: model
+                .dns_load_balancer_annotations
+                .known()
+                .cloned()
+                .unwrap_or_default(),
         },
     })
 }
 
 /// The zone's node certificate: the planned one when the plan kept it, a new one otherwise.
-fn node_certificate(model: &RegionModel, spec: &ZoneSpec, diags: &mut Diagnostics) -> Option<(String, String)> {
-    if let (Attr::Known(cert), Attr::Known(key)) = (&model.node_certificate, &model.node_private_key) {
+fn node_certificate(
+    model: &RegionModel,
+    spec: &ZoneSpec,
+    diags: &mut Diagnostics,
+) -> Option<(String, String)> {
+    if let (Attr::Known(cert), Attr::Known(key)) =
+        (&model.node_certificate, &model.node_private_key)
+    {
         return Some((cert.clone(), key.clone()));
     }
     let cluster = model.cluster.known()?;
-    let (Attr::Known(ca_cert), Attr::Known(ca_key)) = (&cluster.ca_certificate, &cluster.ca_private_key) else {
-        diags.attribute_error(AttributePath::root("cluster"), "Cluster CA not known", "The cluster's CA must be known to sign the zone's node certificate.");
+    let (Attr::Known(ca_cert), Attr::Known(ca_key)) =
+        (&cluster.ca_certificate, &cluster.ca_private_key)
+    else {
+        diags.attribute_error(
+            AttributePath::root("cluster"),
+            "Cluster CA not known",
+            "The cluster's CA must be known to sign the zone's node certificate.",
+        );
         return None;
     };
     let now = time::OffsetDateTime::now_utc();
     let issued = CertificateAuthority::from_pem(ca_cert, ca_key, now)
         .map_err(|e| e.to_string())
         .and_then(|ca| {
-            pki::issue_node_certificate(&ca, &spec.zone, &spec.cluster_domain, NODE_CERT_VALIDITY, now)
-                .map_err(|e| e.to_string())
+            pki::issue_node_certificate(
+                &ca,
+                &spec.zone,
+                &spec.cluster_domain,
+                NODE_CERT_VALIDITY,
+                now,
+            )
+            .map_err(|e| e.to_string())
         });
     match issued {
         Ok(pair) => Some((pair.cert_pem.clone(), pair.key_pem.clone())),
         Err(why) => {
-            diags.attribute_error(AttributePath::root("cluster"), "Cannot issue the node certificate", why);
+            diags.attribute_error(
+                AttributePath::root("cluster"),
+                "Cannot issue the node certificate",
+                why,
+            );
             None
         }
     }
@@ -118,7 +152,11 @@ async fn connect(model: &RegionModel, diags: &mut Diagnostics) -> Option<Cluster
             None
         }
         Ok(None) => {
-            diags.attribute_error(at, "Connection not known", "The kubernetes block must be known when the region is applied.");
+            diags.attribute_error(
+                at,
+                "Connection not known",
+                "The kubernetes block must be known when the region is applied.",
+            );
             None
         }
         Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
@@ -147,13 +185,17 @@ async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(),
 /// Applies the zone's objects: the namespace first, everything independent of each other at
 /// once, and the init Job last (it needs the secrets and the nodes).
 async fn apply_zone(client: &ClusterClient, objects: &[ZoneObject]) -> Result<(), Diagnostics> {
-    let (first, rest): (Vec<&ZoneObject>, Vec<&ZoneObject>) =
-        objects.iter().partition(|o| matches!(o, ZoneObject::Namespace(_)));
-    let (jobs, parallel): (Vec<&ZoneObject>, Vec<&ZoneObject>) = rest.into_iter().partition(|o| matches!(o, ZoneObject::Job(_)));
+    let (first, rest): (Vec<&ZoneObject>, Vec<&ZoneObject>) = objects
+        .iter()
+        .partition(|o| matches!(o, ZoneObject::Namespace(_)));
+    let (jobs, parallel): (Vec<&ZoneObject>, Vec<&ZoneObject>) = rest
+        .into_iter()
+        .partition(|o| matches!(o, ZoneObject::Job(_)));
     for object in first {
         apply_object(client, object).await?;
     }
-    let results = futures_util::future::join_all(parallel.into_iter().map(|o| apply_object(client, o))).await;
+    let results =
+        futures_util::future::join_all(parallel.into_iter().map(|o| apply_object(client, o))).await;
     let mut diags = Diagnostics::new();
     for result in results {
         if let Err(d) = result {
@@ -171,28 +213,67 @@ async fn apply_zone(client: &ClusterClient, objects: &[ZoneObject]) -> Result<()
 
 impl Region {
     /// Brings the zone to the planned state; returns what now exists even on failure.
-    async fn converge(ctx: &OperationContext, prior: Option<&RegionModel>, planned: &Value, limit: Duration) -> ApplyOutcome {
+    async fn converge(
+        ctx: &OperationContext,
+        prior: Option<&RegionModel>,
+        planned: &Value,
+        limit: Duration,
+    ) -> ApplyOutcome {
         let mut diags = Diagnostics::new();
         let Some(mut state) = model_of(planned, &mut diags) else {
-            return ApplyOutcome { diagnostics: diags, ..Default::default() };
+            return ApplyOutcome {
+                diagnostics: diags,
+                ..Default::default()
+            };
         };
         let fail = |diags: Diagnostics, state: Option<&RegionModel>| ApplyOutcome {
             state: state.map(ToValue::to_value).unwrap_or(Value::Null),
             private: Vec::new(),
             diagnostics: diags,
         };
-        let Some(spec) = zone_spec(&state, &mut diags) else { return fail(diags, prior) };
-        let Some((node_crt, node_key)) = node_certificate(&state, &spec, &mut diags) else { return fail(diags, prior) };
-        let Some(cluster) = state.cluster.known().cloned() else { return fail(diags, prior) };
-        let Some(client) = connect(&state, &mut diags).await else { return fail(diags, prior) };
+        let Some(spec) = zone_spec(&state, &mut diags) else {
+            return fail(diags, prior);
+        };
+        let Some((node_crt, node_key)) = node_certificate(&state, &spec, &mut diags) else {
+            return fail(diags, prior);
+        };
+        let Some(cluster) = state.cluster.known().cloned() else {
+            return fail(diags, prior);
+        };
+        let Some(client) = connect(&state, &mut diags).await else {
+            return fail(diags, prior);
+        };
         let certs = ZoneCertificates {
             ca_crt: cluster.ca_certificate.known().cloned().unwrap_or_default(),
             node_crt: node_crt.clone(),
             node_key: node_key.clone(),
-            root_crt: cluster.root_client_certificate.known().cloned().unwrap_or_default(),
-            root_key: cluster.root_client_private_key.known().cloned().unwrap_or_default(),
+            root_crt: cluster
+                .root_client_certificate
+                .known()
+                .cloned()
+                .unwrap_or_default(),
+            root_key: cluster
+                .root_client_private_key
+                .known()
+                .cloned()
+                .unwrap_or_default(),
         };
-        let already_initialized = prior.is_some_and(|p| p.initialized == Attr::Known(true));
+        let mut already_initialized = prior.is_some_and(|p| p.initialized == Attr::Known(true));
+        if spec.runs_init && !already_initialized {
+            match client
+                .get::<ConfigMap>(
+                    Some(names::KUBE_SYSTEM),
+                    &init_marker_name(&spec.cluster_name),
+                )
+                .await
+            {
+                Ok(marker) => already_initialized = marker.is_some(),
+                Err(e) => {
+                    diags.extend(e.to_diagnostics());
+                    return fail(diags, prior);
+                }
+            }
+        }
         let objects: Vec<ZoneObject> = manifests::zone_objects(&spec, &certs)
             .into_iter()
             .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
@@ -209,7 +290,10 @@ impl Region {
 
         let deadline = Deadline::after(limit, &ctx.stop);
         let lb_name = names::dns_load_balancer_name(&spec.zone);
-        match client.wait_load_balancer(names::KUBE_SYSTEM, &lb_name, &deadline).await {
+        match client
+            .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, &deadline)
+            .await
+        {
             Ok(address) => state.dns_address = Attr::Known(address),
             Err(e) => {
                 diags.extend(e.to_diagnostics());
@@ -219,14 +303,21 @@ impl Region {
 
         state.initialized = Attr::Known(already_initialized);
         if spec.runs_init && !already_initialized {
-            match client.wait_job_finished(&spec.zone, names::INIT_JOB, &deadline).await {
+            match client
+                .wait_job_finished(&spec.zone, names::INIT_JOB, &deadline)
+                .await
+            {
                 Ok(JobOutcome::Succeeded) => state.initialized = Attr::Known(true),
                 Ok(JobOutcome::Failed(why)) => {
                     if init_reported_already_done(&client, &spec.zone).await {
                         state.initialized = Attr::Known(true);
                     } else {
                         diags.error(
-                            format!("cockroach init failed in zone {} on {}", spec.zone, client.label()),
+                            format!(
+                                "cockroach init failed in zone {} on {}",
+                                spec.zone,
+                                client.label()
+                            ),
                             format!(
                                 "Job {}/{} failed: {why}. See `kubectl logs job/{} -n {}`.",
                                 spec.zone,
@@ -245,30 +336,74 @@ impl Region {
             }
         }
 
+        if state.initialized == Attr::Known(true) {
+            if let Err(e) = client.apply(&init_marker(&spec)).await {
+                diags.extend(e.to_diagnostics());
+                return fail(diags, Some(&state));
+            }
+        }
+
         let rolled = prior.is_some_and(|p| {
-            p.replicas != state.replicas || p.cluster.known().map(|c| &c.image) != state.cluster.known().map(|c| &c.image)
+            p.replicas != state.replicas
+                || p.cluster.known().map(|c| &c.image) != state.cluster.known().map(|c| &c.image)
         });
         if rolled {
-            if let Err(e) = client.wait_rolled_out(&spec.zone, names::STATEFULSET, &deadline).await {
+            if let Err(e) = client
+                .wait_rolled_out(&spec.zone, names::STATEFULSET, &deadline)
+                .await
+            {
                 diags.extend(e.to_diagnostics());
             }
         }
-        ApplyOutcome { state: state.to_value(), private: Vec::new(), diagnostics: diags }
+        ApplyOutcome {
+            state: state.to_value(),
+            private: Vec::new(),
+            diagnostics: diags,
+        }
     }
+}
+
+/// Names the record, kept in kube-system outside the zone's namespace, that this cluster was
+/// initialised from this Kubernetes cluster. Running `cockroach init` again on a zone re-created
+/// with empty volumes could bootstrap a second, separate cluster if the node cannot reach its
+/// peers yet; the record survives the namespace and prevents that.
+fn init_marker_name(cluster_name: &str) -> String {
+    format!("crdb-initialized-{cluster_name}")
+}
+
+fn init_marker(spec: &ZoneSpec) -> ConfigMap {
+    let mut marker = ConfigMap::default();
+    marker.metadata.name = Some(init_marker_name(&spec.cluster_name));
+    marker.metadata.namespace = Some(names::KUBE_SYSTEM.to_string());
+    marker.metadata.labels = Some(names::common_labels(&spec.cluster_name, &spec.zone));
+    marker.data = Some(
+        [
+            ("cluster".to_string(), spec.cluster_name.clone()),
+            ("zone".to_string(), spec.zone.clone()),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    marker
 }
 
 /// Whether the init Job's pods ended with the message `cockroach init` prints for a cluster that
 /// is already initialised: a success for a region re-created into a running cluster.
 async fn init_reported_already_done(client: &ClusterClient, zone: &str) -> bool {
     let selector = format!("job-name={}", names::INIT_JOB);
-    let Ok(pods) = client.list::<Pod>(Some(zone), &selector).await else { return false };
+    let Ok(pods) = client.list::<Pod>(Some(zone), &selector).await else {
+        return false;
+    };
     let already_done = pods
         .iter()
         .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref())
         .flatten()
         .flat_map(|status| {
             let current = status.state.as_ref().and_then(|s| s.terminated.as_ref());
-            let last = status.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+            let last = status
+                .last_state
+                .as_ref()
+                .and_then(|s| s.terminated.as_ref());
             [current, last]
         })
         .flatten()
@@ -312,8 +447,14 @@ impl Resource for Region {
     }
 
     fn modify_plan(&self, request: &PlanRequest<'_>, planned: &mut Value, diags: &mut Diagnostics) {
-        let prior = if request.prior.is_null() { None } else { model_of(request.prior, diags) };
-        let Some(mut model) = model_of(planned, diags) else { return };
+        let prior = if request.prior.is_null() {
+            None
+        } else {
+            model_of(request.prior, diags)
+        };
+        let Some(mut model) = model_of(planned, diags) else {
+            return;
+        };
         region_schema::plan(prior.as_ref(), &mut model);
         *planned = model.to_value();
     }
@@ -337,24 +478,45 @@ impl Resource for Region {
         Self::converge(ctx, None, planned, limit).await
     }
 
-    async fn read(&self, _ctx: &OperationContext, state: &Value) -> Result<Option<Value>, Diagnostics> {
+    async fn read(
+        &self,
+        _ctx: &OperationContext,
+        state: &Value,
+    ) -> Result<Option<Value>, Diagnostics> {
         let mut diags = Diagnostics::new();
-        let Some(mut model) = model_of(state, &mut diags) else { return Err(diags) };
-        let Some(block) = model.kubernetes.known().filter(|b| connection::is_wholly_known(b)) else {
+        let Some(mut model) = model_of(state, &mut diags) else {
+            return Err(diags);
+        };
+        let Some(block) = model
+            .kubernetes
+            .known()
+            .filter(|b| connection::is_wholly_known(b))
+        else {
             // Imported, or the connection is unknown: nothing to read until the next apply.
             return Ok(Some(state.clone()));
         };
         let Ok(Some(conn)) = connection::resolve(block, &AttributePath::root("kubernetes")) else {
             return Ok(Some(state.clone()));
         };
-        let client = ClusterClient::connect(&conn).await.map_err(|e| e.to_diagnostics(&AttributePath::root("kubernetes")))?;
-        let Some(zone) = model.zone.known().cloned() else { return Ok(Some(state.clone())) };
-        let namespace = client.get::<Namespace>(None, &zone).await.map_err(|e| e.to_diagnostics())?;
+        let client = ClusterClient::connect(&conn)
+            .await
+            .map_err(|e| e.to_diagnostics(&AttributePath::root("kubernetes")))?;
+        let Some(zone) = model.zone.known().cloned() else {
+            return Ok(Some(state.clone()));
+        };
+        let namespace = client
+            .get::<Namespace>(None, &zone)
+            .await
+            .map_err(|e| e.to_diagnostics())?;
         if namespace.is_none_or(|ns| ns.metadata.deletion_timestamp.is_some()) {
             return Ok(None);
         }
         let mut missing = Vec::new();
-        match client.get::<StatefulSet>(Some(&zone), names::STATEFULSET).await.map_err(|e| e.to_diagnostics())? {
+        match client
+            .get::<StatefulSet>(Some(&zone), names::STATEFULSET)
+            .await
+            .map_err(|e| e.to_diagnostics())?
+        {
             None => {
                 missing.push(format!("StatefulSet/{zone}/{}", names::STATEFULSET));
                 model.replicas = Attr::Known(0);
@@ -370,25 +532,43 @@ impl Resource for Region {
         let secrets = [
             (Some(zone.clone()), names::NODE_SECRET.to_string()),
             (Some(zone.clone()), names::CLIENT_ROOT_SECRET.to_string()),
-            (Some(names::DEFAULT_NAMESPACE.to_string()), names::default_client_root_secret_name(&zone)),
+            (
+                Some(names::DEFAULT_NAMESPACE.to_string()),
+                names::default_client_root_secret_name(&zone),
+            ),
         ];
         for (ns, name) in secrets {
-            if client.get::<Secret>(ns.as_deref(), &name).await.map_err(|e| e.to_diagnostics())?.is_none() {
+            if client
+                .get::<Secret>(ns.as_deref(), &name)
+                .await
+                .map_err(|e| e.to_diagnostics())?
+                .is_none()
+            {
                 missing.push(format!("Secret/{}/{name}", ns.unwrap_or_default()));
             }
         }
         let lb_name = names::dns_load_balancer_name(&zone);
-        match client.get::<Service>(Some(names::KUBE_SYSTEM), &lb_name).await.map_err(|e| e.to_diagnostics())? {
+        match client
+            .get::<Service>(Some(names::KUBE_SYSTEM), &lb_name)
+            .await
+            .map_err(|e| e.to_diagnostics())?
+        {
             None => {
                 missing.push(format!("Service/{}/{lb_name}", names::KUBE_SYSTEM));
                 model.dns_address = Attr::Null;
             }
             Some(service) => {
-                model.dns_address = crate::kubernetes::readiness::load_balancer_address(&service).into();
+                model.dns_address =
+                    crate::kubernetes::readiness::load_balancer_address(&service).into();
             }
         }
         for service in [names::PUBLIC_SERVICE, names::HEADLESS_SERVICE] {
-            if client.get::<Service>(Some(&zone), service).await.map_err(|e| e.to_diagnostics())?.is_none() {
+            if client
+                .get::<Service>(Some(&zone), service)
+                .await
+                .map_err(|e| e.to_diagnostics())?
+                .is_none()
+            {
                 missing.push(format!("Service/{zone}/{service}"));
             }
         }
@@ -399,7 +579,10 @@ impl Resource for Region {
     async fn update(&self, ctx: &OperationContext, prior: &Value, planned: &Value) -> ApplyOutcome {
         let mut diags = Diagnostics::new();
         let Some(prior) = model_of(prior, &mut diags) else {
-            return ApplyOutcome { diagnostics: diags, ..Default::default() };
+            return ApplyOutcome {
+                diagnostics: diags,
+                ..Default::default()
+            };
         };
         let limit = timeouts::limit(planned.attr("timeouts"), Operation::Update, UPDATE_TIMEOUT);
         Self::converge(ctx, Some(&prior), planned, limit).await
@@ -407,27 +590,52 @@ impl Resource for Region {
 
     async fn delete(&self, ctx: &OperationContext, prior: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        let Some(model) = model_of(prior, &mut diags) else { return diags };
-        let Some(spec) = zone_spec(&model, &mut diags) else { return diags };
-        let Some(client) = connect(&model, &mut diags).await else { return diags };
+        let Some(model) = model_of(prior, &mut diags) else {
+            return diags;
+        };
+        let Some(spec) = zone_spec(&model, &mut diags) else {
+            return diags;
+        };
+        let Some(client) = connect(&model, &mut diags).await else {
+            return diags;
+        };
         let limit = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);
         let deadline = Deadline::after(limit, &ctx.stop);
         for object in manifests::teardown_refs(&spec) {
             let ns = object.namespace.as_deref();
             let result = match object.kind {
-                "Namespace" => client.delete::<Namespace>(None, &object.name, Propagation::Background).await,
-                "Secret" => client.delete::<Secret>(ns, &object.name, Propagation::Background).await,
+                "Namespace" => {
+                    client
+                        .delete::<Namespace>(None, &object.name, Propagation::Background)
+                        .await
+                }
+                "Secret" => {
+                    client
+                        .delete::<Secret>(ns, &object.name, Propagation::Background)
+                        .await
+                }
                 "Service" if object.name == names::PUBLIC_SERVICE => {
                     // The shared default/cockroachdb-public alias is deleted only by the zone that holds it.
                     match client.get::<Service>(ns, &object.name).await {
-                        Ok(Some(live)) if matches!(manifests::alias_claim(live.metadata.labels.as_ref(), &spec.zone), manifests::AliasClaim::Ours) => {
-                            client.delete::<Service>(ns, &object.name, Propagation::Background).await
+                        Ok(Some(live))
+                            if matches!(
+                                manifests::alias_claim(live.metadata.labels.as_ref(), &spec.zone),
+                                manifests::AliasClaim::Ours
+                            ) =>
+                        {
+                            client
+                                .delete::<Service>(ns, &object.name, Propagation::Background)
+                                .await
                         }
                         Ok(_) => Ok(false),
                         Err(e) => Err(e),
                     }
                 }
-                "Service" => client.delete::<Service>(ns, &object.name, Propagation::Background).await,
+                "Service" => {
+                    client
+                        .delete::<Service>(ns, &object.name, Propagation::Background)
+                        .await
+                }
                 _ => Ok(false),
             };
             if let Err(e) = result {
@@ -437,6 +645,17 @@ impl Resource for Region {
         }
         if let Err(e) = client.wait_namespace_deleted(&spec.zone, &deadline).await {
             diags.extend(e.to_diagnostics());
+            return diags;
+        }
+        // The zone's data is gone with its namespace: a new deployment may initialise again.
+        if spec.runs_init {
+            let marker = init_marker_name(&spec.cluster_name);
+            if let Err(e) = client
+                .delete::<ConfigMap>(Some(names::KUBE_SYSTEM), &marker, Propagation::Background)
+                .await
+            {
+                diags.extend(e.to_diagnostics());
+            }
         }
         diags
     }
@@ -444,7 +663,10 @@ impl Resource for Region {
     async fn import(&self, _ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
         let mut diags = Diagnostics::new();
         if let Err(why) = super::validate::zone_name(id) {
-            diags.error("Invalid import ID", format!("Import a crdb_region by its zone: {why}."));
+            diags.error(
+                "Invalid import ID",
+                format!("Import a crdb_region by its zone: {why}."),
+            );
             return Err(diags);
         }
         let model = RegionModel {

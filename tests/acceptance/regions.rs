@@ -16,14 +16,20 @@ pub struct Clusters {
 
 impl Clusters {
     pub fn start(dns: &[&str]) -> Clusters {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let mut options = SandboxOptions::new(&ZONES);
         for (cluster, flavour) in options.clusters.iter_mut().zip(dns) {
             cluster.dns = flavour.to_string();
         }
         options.speed = SPEED;
         options.controllers = true;
-        let sandbox = runtime.block_on(Sandbox::start(options)).expect("sandbox starts");
+        let sandbox = runtime
+            .block_on(Sandbox::start(options))
+            .expect("sandbox starts");
         Clusters { runtime, sandbox }
     }
 
@@ -52,7 +58,9 @@ impl Clusters {
 
 fn rustls_pem_der(pem: &str) -> Vec<u8> {
     use rustls::pki_types::pem::PemObject as _;
-    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap().to_vec()
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
 }
 
 /// A cluster, three regions and three links; `protect` sets deletion_protection.
@@ -71,7 +79,12 @@ fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u
     }
     let peers = ZONES
         .iter()
-        .map(|z| format!("    \"{z}\" = crdb_region.{}.dns_address", z.replace('-', "_")))
+        .map(|z| {
+            format!(
+                "    \"{z}\" = crdb_region.{}.dns_address",
+                z.replace('-', "_")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
     for zone in ZONES {
@@ -103,7 +116,9 @@ fn dns_config(clusters: &Clusters, name: &str, flavour: &str) -> String {
     let api: Api<ConfigMap> = Api::namespaced(clusters.client(name), "kube-system");
     clusters.runtime.block_on(async {
         let map = api.get(map_name).await.unwrap();
-        map.data.and_then(|d| d.get(key).cloned()).unwrap_or_default()
+        map.data
+            .and_then(|d| d.get(key).cloned())
+            .unwrap_or_default()
     })
 }
 
@@ -122,7 +137,9 @@ fn add_foreign_forwarding(clusters: &Clusters, name: &str, flavour: &str) -> Str
             _ => r#"{"corp.example": ["192.0.2.250"]}"#.to_string(),
         };
         data.insert(key.into(), text.clone());
-        api.replace(map_name, &PostParams::default(), &map).await.unwrap();
+        api.replace(map_name, &PostParams::default(), &map)
+            .await
+            .unwrap();
         text
     })
 }
@@ -133,14 +150,45 @@ fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
     let ours = ListParams::default().labels("app.kubernetes.io/managed-by=terraform-provider-crdb");
     clusters.runtime.block_on(async {
         let mut found = Vec::new();
-        for ns in Api::<Namespace>::all(client.clone()).list(&ours).await.unwrap() {
+        for ns in Api::<Namespace>::all(client.clone())
+            .list(&ours)
+            .await
+            .unwrap()
+        {
             found.push(format!("Namespace/{}", ns.metadata.name.unwrap()));
         }
-        for s in Api::<Service>::all(client.clone()).list(&ours).await.unwrap() {
-            found.push(format!("Service/{}/{}", s.metadata.namespace.unwrap(), s.metadata.name.unwrap()));
+        for s in Api::<Service>::all(client.clone())
+            .list(&ours)
+            .await
+            .unwrap()
+        {
+            found.push(format!(
+                "Service/{}/{}",
+                s.metadata.namespace.unwrap(),
+                s.metadata.name.unwrap()
+            ));
         }
-        for s in Api::<Secret>::all(client.clone()).list(&ours).await.unwrap() {
-            found.push(format!("Secret/{}/{}", s.metadata.namespace.unwrap(), s.metadata.name.unwrap()));
+        for m in Api::<ConfigMap>::all(client.clone())
+            .list(&ours)
+            .await
+            .unwrap()
+        {
+            found.push(format!(
+                "ConfigMap/{}/{}",
+                m.metadata.namespace.unwrap(),
+                m.metadata.name.unwrap()
+            ));
+        }
+        for s in Api::<Secret>::all(client.clone())
+            .list(&ours)
+            .await
+            .unwrap()
+        {
+            found.push(format!(
+                "Secret/{}/{}",
+                s.metadata.namespace.unwrap(),
+                s.metadata.name.unwrap()
+            ));
         }
         found
     })
@@ -160,36 +208,66 @@ fn three_regions_lifecycle(dns: [&str; 3]) {
     ws.write_config(&configuration(&clusters, &ws, true, 3));
     ws.apply();
     let (nodes, live) = live_nodes(&clusters);
-    assert_eq!((nodes, live), (9, 9), "every node of the three zones is live after apply");
+    assert_eq!(
+        (nodes, live),
+        (9, 9),
+        "every node of the three zones is live after apply"
+    );
     assert!(clusters.sandbox.world().unwrap().cockroach_initialised());
     ws.assert_plan_empty("apply");
 
     for (i, (zone, flavour)) in ZONES.iter().zip(dns).enumerate() {
         let text = dns_config(&clusters, zone, flavour);
-        assert!(text.contains("corp.example"), "foreign forwarding kept in {zone}: {text}");
+        assert!(
+            text.contains("corp.example"),
+            "foreign forwarding kept in {zone}: {text}"
+        );
         for (j, peer) in ZONES.iter().enumerate() {
             let forwarded = text.contains(&format!("{peer}.svc.cluster.local"));
-            assert_eq!(forwarded, i != j, "{zone} forwarding of {peer} (never its own zone): {text}");
+            assert_eq!(
+                forwarded,
+                i != j,
+                "{zone} forwarding of {peer} (never its own zone): {text}"
+            );
         }
     }
 
     let refused = ws.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     assert_ne!(refused.code, 0);
-    assert!(refused.stderr.contains("deletion_protection"), "{}", refused.stderr);
-    assert_eq!(live_nodes(&clusters).1, 9, "a refused destroy touches nothing");
+    assert!(
+        refused.stderr.contains("deletion_protection"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        live_nodes(&clusters).1,
+        9,
+        "a refused destroy touches nothing"
+    );
 
     ws.write_config(&configuration(&clusters, &ws, false, 3));
     ws.apply();
     ws.destroy();
     for ((zone, flavour), original) in ZONES.iter().zip(dns).zip(&before) {
-        assert_eq!(our_objects(&clusters, zone), Vec::<String>::new(), "objects of ours left in {zone}");
+        assert_eq!(
+            our_objects(&clusters, zone),
+            Vec::<String>::new(),
+            "objects of ours left in {zone}"
+        );
         let after = dns_config(&clusters, zone, flavour);
         if flavour == "kube-dns" {
             // stubDomains is JSON: the same entries, whatever the spacing.
             let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
-            assert_eq!(parse(&after), parse(original), "stubDomains of {zone} not restored");
+            assert_eq!(
+                parse(&after),
+                parse(original),
+                "stubDomains of {zone} not restored"
+            );
         } else {
-            assert_eq!(&after, original, "Corefile of {zone} not restored byte for byte");
+            assert_eq!(
+                &after, original,
+                "Corefile of {zone} not restored byte for byte"
+            );
         }
     }
 }
@@ -207,4 +285,125 @@ fn three_coredns_regions() {
 #[test]
 fn a_mixed_set_of_dns_servers() {
     three_regions_lifecycle(["kube-dns", "coredns", "kube-dns"]);
+}
+
+/// Runs `change` against the live cluster, then checks that the next plan shows drift and that
+/// apply repairs it so that the plan after is empty.
+fn assert_drift_repaired(ws: &Workspace, what: &str, expect_in_plan: &str) {
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(
+        code, 2,
+        "{what}: no drift in the plan:\n{}{}",
+        plan.stdout, plan.stderr
+    );
+    assert!(
+        plan.stdout.contains(expect_in_plan),
+        "{what}: plan does not mention {expect_in_plan}:\n{}",
+        plan.stdout
+    );
+    ws.apply();
+    ws.assert_plan_empty(&format!("repairing {what}"));
+}
+
+#[test]
+fn drift_made_by_hand_shows_in_the_plan_and_apply_repairs_it() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use kube::api::{DeleteParams, Patch, PatchParams};
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, true, 3));
+    ws.apply();
+    let zone = ZONES[0];
+    let client = clusters.client(zone);
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), zone);
+    let by_hand = PatchParams::default();
+
+    clusters
+        .runtime
+        .block_on(sets.patch(
+            "cockroachdb",
+            &by_hand,
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 1}})),
+        ))
+        .unwrap();
+    assert_drift_repaired(&ws, "a StatefulSet scaled by hand", "replicas");
+    let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
+    assert_eq!(set.spec.unwrap().replicas, Some(3));
+
+    let reimage = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v23.1.0"}]}}}});
+    clusters
+        .runtime
+        .block_on(sets.patch("cockroachdb", &by_hand, &Patch::Strategic(reimage)))
+        .unwrap();
+    assert_drift_repaired(&ws, "a StatefulSet re-imaged by hand", "image");
+    let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
+    let image = set.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(image.as_deref(), Some("cockroachdb/cockroach:v24.1.0"));
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), zone);
+    clusters
+        .runtime
+        .block_on(secrets.delete("cockroachdb.node", &DeleteParams::default()))
+        .unwrap();
+    assert_drift_repaired(&ws, "a deleted node secret", "missing_objects");
+    assert!(clusters
+        .runtime
+        .block_on(secrets.get_opt("cockroachdb.node"))
+        .unwrap()
+        .is_some());
+
+    let peer = ZONES[1];
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    clusters.runtime.block_on(async {
+        let mut map = maps.get("kube-dns").await.unwrap();
+        let data = map.data.as_mut().unwrap();
+        let mut stub: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&data["stubDomains"]).unwrap();
+        stub.remove(&format!("{peer}.svc.cluster.local"));
+        data.insert(
+            "stubDomains".into(),
+            serde_json::Value::Object(stub).to_string(),
+        );
+        maps.replace("kube-dns", &PostParams::default(), &map)
+            .await
+            .unwrap();
+    });
+    assert_drift_repaired(&ws, "a removed DNS entry", peer);
+    assert!(dns_config(&clusters, zone, "kube-dns").contains(&format!("{peer}.svc.cluster.local")));
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    clusters.runtime.block_on(async {
+        namespaces
+            .delete(zone, &DeleteParams::default())
+            .await
+            .unwrap();
+        for _ in 0..600 {
+            if namespaces.get_opt(zone).await.unwrap().is_none() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("namespace {zone} did not go away");
+    });
+    assert_drift_repaired(
+        &ws,
+        "a deleted namespace",
+        &format!("crdb_region.{} will be created", zone.replace('-', "_")),
+    );
+    // The zone's three new nodes join the running cluster (no second init); the three whose
+    // volumes went with the namespace stay known to CockroachDB as dead nodes.
+    assert_eq!(
+        live_nodes(&clusters),
+        (12, 9),
+        "the re-created zone rejoins the same cluster"
+    );
+    let world = clusters.sandbox.world().unwrap();
+    let ids: std::collections::BTreeSet<_> = world
+        .cockroach_nodes()
+        .iter()
+        .map(|n| n.ca.clone())
+        .collect();
+    assert_eq!(ids.len(), 1, "one CockroachDB cluster, not two");
 }
