@@ -351,3 +351,39 @@ async fn logs_and_namespace_deletion_with_controllers() {
     let err = k.fails(&["get", "namespace", "us-east1"]).await;
     assert!(err.contains("not found"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollout_status_with_controllers() {
+    let mut opts = SandboxOptions::new(&["a"]);
+    opts.controllers = true;
+    opts.speed = 20.0;
+    let (_sb, k) = setup_with(opts).await;
+    let dir = k.home.path().to_path_buf();
+    let f = write(
+        &dir,
+        "sts.json",
+        &statefulset(3, "cockroachdb/cockroach:v25.1.0"),
+    );
+    k.ok(&["apply", "-f", &f]).await;
+    let out = k
+        .ok(&["rollout", "status", "statefulset/db", "--timeout=60s"])
+        .await;
+    assert!(out.contains("roll out complete"), "{out}");
+    k.ok(&[
+        "set",
+        "image",
+        "statefulset/db",
+        "db=cockroachdb/cockroach:v25.1.1",
+    ])
+    .await;
+    let out = k
+        .ok(&["rollout", "status", "statefulset/db", "--timeout=60s"])
+        .await;
+    assert!(out.contains("roll out complete"), "{out}");
+    let pods = k.ok(&["get", "pods", "-l", "app=db"]).await;
+    assert_eq!(
+        pods.lines().filter(|l| l.contains("Running")).count(),
+        3,
+        "{pods}"
+    );
+}

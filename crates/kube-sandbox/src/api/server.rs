@@ -183,6 +183,25 @@ impl ApiServer {
     }
 
     async fn respond(self: Arc<Self>, req: Request<Incoming>) -> Result<Resp, ResetConnection> {
+        if !request_log_enabled() {
+            return self.answer(req).await;
+        }
+        let started = std::time::Instant::now();
+        let line = format!("{} {}", req.method(), req.uri());
+        let result = self.answer(req).await;
+        let outcome = match &result {
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(_) => "reset".to_string(),
+        };
+        eprintln!(
+            "kube-sandbox {}: {line} -> {outcome} in {:?}",
+            self.name,
+            started.elapsed()
+        );
+        result
+    }
+
+    async fn answer(&self, req: Request<Incoming>) -> Result<Resp, ResetConnection> {
         let latency = self.faults.latency();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -310,6 +329,13 @@ fn unsupported_encoding(headers: &http::HeaderMap) -> Option<ApiError> {
         )));
     }
     None
+}
+
+/// `KUBE_SANDBOX_LOG=1` prints one line per request to stderr (method, path, status, time).
+fn request_log_enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED
+        .get_or_init(|| std::env::var("KUBE_SANDBOX_LOG").is_ok_and(|v| !v.is_empty() && v != "0"))
 }
 
 async fn read_body(incoming: Incoming) -> Result<Bytes, ApiError> {
