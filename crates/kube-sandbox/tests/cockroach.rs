@@ -125,6 +125,27 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
     let mut ids: Vec<u32> = nodes.iter().map(|n| n.node_id).collect();
     ids.sort();
     assert_eq!(ids, (1..=9).collect::<Vec<_>>());
+    let budget_settled = || {
+        sim.get(
+            "eks-eu",
+            "poddisruptionbudgets",
+            "eu-west1",
+            "cockroachdb-budget",
+        )
+        .is_some_and(|p| {
+            p["status"]["disruptionsAllowed"] == 1 && p["status"]["currentHealthy"] == 3
+        })
+    };
+    assert!(eventually(10, budget_settled).await, "PDB status");
+    let ep_ready = || {
+        sim.get("eks-eu", "endpoints", "eu-west1", "cockroachdb-public")
+            .and_then(|e| e["subsets"][0]["addresses"].as_array().map(Vec::len))
+            == Some(3)
+    };
+    assert!(
+        eventually(10, ep_ready).await,
+        "public service endpoints list the ready pods"
+    );
     let sts = sim
         .get("eks-eu", "statefulsets", "eu-west1", "cockroachdb")
         .unwrap();
@@ -154,15 +175,10 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
         "ERROR: cluster has already been initialized"
     );
 
-    // A node whose pod goes is dead, not decommissioned; its replacement on the same PVC is the same node.
-    sim.store("eks-eu")
-        .delete(
-            rt("pods"),
-            Some("eu-west1"),
-            "cockroachdb-2",
-            kube_sandbox::store::Propagation::Background,
-        )
-        .unwrap();
+    // A node whose pod goes is dead, not decommissioned; a pod on the same PVC later is the same node.
+    sim.modify("eks-eu", "statefulsets", "eu-west1", "cockroachdb", |s| {
+        s["spec"]["replicas"] = json!(2)
+    });
     let eu2 = |live: bool| {
         sim.world
             .cockroach_nodes()
@@ -170,12 +186,16 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
             .any(|n| n.zone == "eu-west1" && n.pod == "cockroachdb-2" && n.live == live)
     };
     assert!(
-        eventually(10, || eu2(false)).await,
-        "deleted pod's node is not live"
+        eventually(20, || eu2(false)).await,
+        "removed pod's node is not live"
     );
+    assert_eq!(live_nodes(&sim), 8);
+    sim.modify("eks-eu", "statefulsets", "eu-west1", "cockroachdb", |s| {
+        s["spec"]["replicas"] = json!(3)
+    });
     assert!(
         eventually(30, || eu2(true) && live_nodes(&sim) == 9).await,
-        "recreated pod rejoins as the same node"
+        "the pod back on its PVC rejoins as the same node"
     );
     assert_eq!(sim.world.cockroach_nodes().len(), 9);
 }
@@ -497,6 +517,13 @@ async fn missing_secret_keeps_pods_in_container_creating_and_events_say_why() {
             kube_sandbox::store::Propagation::Background,
         )
         .unwrap();
+    // Pods that raced the deletion and started anyway are replaced, so the ones checked never saw the secret.
+    let bg = kube_sandbox::store::Propagation::Background;
+    for n in 0..3 {
+        let _ = sim
+            .store("a")
+            .delete(rt("pods"), Some("east"), &format!("cockroachdb-{n}"), bg);
+    }
     let waiting = || {
         sim.get("a", "pods", "east", "cockroachdb-1").and_then(|p| {
             p.pointer("/status/containerStatuses/0/state/waiting/reason")
@@ -599,4 +626,107 @@ async fn without_the_ready_probe_pods_look_ready_before_init_as_on_a_real_cluste
         "a liveness-style probe passes before init"
     );
     assert_eq!(live_nodes(&sim), 0, "but no node has joined anything");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostname_load_balancers_need_their_addresses_in_the_forwarding() {
+    use kube_sandbox::world::ClusterProfile;
+    let aws = ClusterProfile {
+        dns: DnsFlavour::CoreDns,
+        lb_hostnames: true,
+    };
+    let sim = Sim::start(&[("a", gke()), ("b", aws)]);
+    let pki = Pki::new();
+    let zones = ["east", "west"];
+    deploy_zone(&sim, "a", "east", &zones, &pki, &pki.node("east"));
+    deploy_zone(&sim, "b", "west", &zones, &pki, &pki.node("west"));
+    let ip_a = dns_lb(&sim, "a").await;
+    sim.create("b", "services", json!({"metadata": {"name": "kube-dns-lb", "namespace": "kube-system",
+        "annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}},
+        "spec": {"type": "LoadBalancer", "selector": {"k8s-app": "kube-dns"}, "ports": [{"port": 53, "protocol": "UDP"}]}}));
+    let mut host = String::new();
+    assert!(
+        eventually(20, || {
+            let svc = sim
+                .get("b", "services", "kube-system", "kube-dns-lb")
+                .unwrap();
+            svc.pointer("/status/loadBalancer/ingress/0/hostname")
+                .and_then(Value::as_str)
+                .map(|h| host = h.to_string())
+                .is_some()
+        })
+        .await
+    );
+    assert!(host.starts_with("internal-"), "{host}");
+    let ips = sim.world.resolve_lb_hostname(&host);
+    assert_eq!(ips.len(), 1);
+    forward(&sim, "a", DnsFlavour::KubeDns, &[("west", &ips[0])]);
+    forward(&sim, "b", DnsFlavour::CoreDns, &[("east", &ip_a)]);
+    init_job(&sim, "a", "east");
+    assert!(
+        eventually(60, || live_nodes(&sim) == 6).await,
+        "forwarding to the hostname's address works"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_go_one_major_version_at_a_time() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone_image(
+        &sim,
+        "a",
+        "east",
+        &["east"],
+        &pki,
+        &pki.node("east"),
+        "cockroachdb/cockroach:v24.1.5",
+    );
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let ca = sim.world.cockroach_nodes()[0].ca.clone();
+    assert_eq!(
+        sim.world.cockroach_cluster_version(&ca).as_deref(),
+        Some("24.1")
+    );
+    let set_image = |image: &str| {
+        let image = image.to_string();
+        sim.modify("a", "statefulsets", "east", "cockroachdb", move |s| {
+            s["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image)
+        });
+    };
+    set_image("cockroachdb/cockroach:v24.2.3");
+    assert!(
+        eventually(60, || sim.world.cockroach_cluster_version(&ca).as_deref()
+            == Some("24.2")
+            && live_nodes(&sim) == 3)
+        .await,
+        "a one-step upgrade rolls through and finalizes"
+    );
+
+    // Skipping 24.3 and 25.1: the first upgraded node cannot join and crash-loops; the rollout stops there.
+    set_image("cockroachdb/cockroach:v25.2.0");
+    let msg = || {
+        sim.get("a", "pods", "east", "cockroachdb-2")
+            .and_then(|p| {
+                p.pointer("/status/containerStatuses/0/lastState/terminated/message")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        eventually(60, || msg().contains("too old for running binary")).await,
+        "{}",
+        msg()
+    );
+    cluster_time(60).await;
+    assert_eq!(
+        sim.get("a", "pods", "east", "cockroachdb-1").unwrap()["spec"]["containers"][0]["image"],
+        "cockroachdb/cockroach:v24.2.3"
+    );
+    assert_eq!(
+        sim.world.cockroach_cluster_version(&ca).as_deref(),
+        Some("24.2")
+    );
 }

@@ -28,6 +28,16 @@ fn plain_sts(replicas: i64, image: &str, policy: &str) -> Value {
 async fn namespace_terminates_deletes_contents_and_can_stick() {
     let sim = Sim::start(&[("a", gke())]);
     sim.create("a", "namespaces", namespace("gone"));
+    assert!(
+        eventually(10, || sim
+            .get("a", "serviceaccounts", "gone", "default")
+            .is_some()
+            && sim
+                .get("a", "configmaps", "gone", "kube-root-ca.crt")
+                .is_some())
+        .await,
+        "new namespaces get their default ServiceAccount and root CA ConfigMap"
+    );
     sim.create(
         "a",
         "configmaps",
@@ -141,6 +151,18 @@ async fn load_balancers_get_addresses_after_a_delay() {
         .unwrap();
     sim.create("a", "services", svc(true));
     assert!(eventually(20, || ip().is_some_and(|i| i != old)).await);
+
+    // Endpoints follow their service; a deleted service leaves none behind.
+    assert!(eventually(10, || sim.get("a", "endpoints", "default", "lb").is_some()).await);
+    sim.store("a")
+        .delete(
+            rt("services"),
+            Some("default"),
+            "lb",
+            Propagation::Background,
+        )
+        .unwrap();
+    assert!(eventually(10, || sim.get("a", "endpoints", "default", "lb").is_none()).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,7 +55,15 @@ pub fn coredns_config(coredns: Option<&Value>, custom: Option<&Value>) -> DnsCon
     {
         texts.push(core.to_string());
     }
+    // `coredns-custom` only matters where the Corefile imports it (AKS: `import custom/*.server`).
+    let imports_custom = texts.first().is_some_and(|core| {
+        core.lines().any(|l| {
+            let l = l.trim();
+            l.starts_with("import ") && l.contains("custom/") && l.contains(".server")
+        })
+    });
     if let Some(data) = custom
+        .filter(|_| imports_custom)
         .and_then(|cm| cm.get("data"))
         .and_then(Value::as_object)
     {
@@ -456,7 +464,7 @@ east.svc.cluster.local:53 {
 }
 west.svc.cluster.local:53 { forward . lb.example.com }
 "#;
-        let cm = json!({"data": {"Corefile": corefile}});
+        let cm = json!({"data": {"Corefile": format!("import custom/*.server\n{corefile}")}});
         let custom = json!({"data": {"north.server": "north.svc.cluster.local:53 {\n forward . 192.0.2.5\n}\n"}});
         let cfg = coredns_config(Some(&cm), Some(&custom));
         assert!(cfg.reload_plugin);
@@ -470,6 +478,12 @@ west.svc.cluster.local:53 { forward . lb.example.com }
             "hostnames are not forwarded to"
         );
         assert!(!cfg.forwards.contains_key("."));
+        let eks = json!({"data": {"Corefile": corefile}});
+        let cfg = coredns_config(Some(&eks), Some(&custom));
+        assert!(
+            !cfg.forwards.contains_key("north.svc.cluster.local"),
+            "coredns-custom is ignored unless imported"
+        );
     }
 
     #[test]

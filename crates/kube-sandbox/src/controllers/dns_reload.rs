@@ -22,24 +22,49 @@ pub struct Controller {
     started: bool,
     dns_pods: BTreeSet<String>,
     pending: Option<(DnsConfig, Instant)>,
+    /// The Corefile text the running CoreDNS servers loaded.
+    loaded_text: String,
 }
 
-/// The configuration the cluster's DNS ConfigMaps describe now, and whether the running servers reload it by
-/// themselves. `Err` for a kube-dns ConfigMap kube-dns would reject.
-pub fn configured(ctx: &ControllerContext) -> Result<(DnsConfig, bool), String> {
+/// What the cluster's DNS ConfigMaps describe now.
+pub struct Configured {
+    pub config: DnsConfig,
+    /// kube-dns watches its ConfigMap by itself.
+    pub self_watching: bool,
+    /// What CoreDNS's `reload` plugin watches: the Corefile text (not imported files such as `coredns-custom`,
+    /// which need a restart, as AKS documents).
+    pub watched_text: String,
+}
+
+/// `Err` for a kube-dns ConfigMap kube-dns would reject.
+pub fn configured(ctx: &ControllerContext) -> Result<Configured, String> {
     let cm_rt = ctx.rt("configmaps");
     let dep_rt = ctx.rt("deployments");
-    let coredns = ctx
+    if ctx
         .store
         .get(dep_rt, Some("kube-system"), "coredns")
-        .is_some();
-    if coredns {
+        .is_some()
+    {
         let core = ctx.store.get(cm_rt, Some("kube-system"), "coredns");
         let custom = ctx.store.get(cm_rt, Some("kube-system"), "coredns-custom");
-        Ok((coredns_config(core.as_ref(), custom.as_ref()), false))
+        let watched_text = core
+            .as_ref()
+            .and_then(|c| c.pointer("/data/Corefile"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        Ok(Configured {
+            config: coredns_config(core.as_ref(), custom.as_ref()),
+            self_watching: false,
+            watched_text,
+        })
     } else {
         let cm = ctx.store.get(cm_rt, Some("kube-system"), "kube-dns");
-        kube_dns_config(cm.as_ref()).map(|c| (c, true))
+        kube_dns_config(cm.as_ref()).map(|config| Configured {
+            config,
+            self_watching: true,
+            watched_text: String::new(),
+        })
     }
 }
 
@@ -58,13 +83,17 @@ impl Reconcile for Controller {
         let pods = ready_dns_pods(ctx);
         let new_pods = pods.iter().any(|p| !self.dns_pods.contains(p));
         self.dns_pods = pods;
-        let Ok((desired, watches)) = configured(ctx) else {
+        let Ok(now) = configured(ctx) else {
             self.pending = None;
             return;
         };
-        if !self.started || (new_pods && desired != loaded) {
+        let desired = now.config;
+        if !self.started
+            || (new_pods && (desired != loaded || now.watched_text != self.loaded_text))
+        {
             self.started = true;
             self.pending = None;
+            self.loaded_text = now.watched_text;
             ctx.world.set_dns_loaded(&ctx.cluster_name, desired);
             return;
         }
@@ -72,13 +101,16 @@ impl Reconcile for Controller {
             self.pending = None;
             return;
         }
-        if !(watches || loaded.reload_plugin) {
+        let reloads =
+            now.self_watching || (loaded.reload_plugin && now.watched_text != self.loaded_text);
+        if !reloads {
             return;
         }
         match &self.pending {
             Some((cfg, due)) if *cfg == desired => {
                 if Instant::now() >= *due {
                     ctx.world.set_dns_loaded(&ctx.cluster_name, desired);
+                    self.loaded_text = now.watched_text;
                     self.pending = None;
                 }
             }

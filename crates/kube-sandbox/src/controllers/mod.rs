@@ -2,7 +2,9 @@
 //! decision part and a thin loop applying it through the store; every delay is cluster time scaled by `Clock`.
 
 pub mod deployment;
+pub mod disruption;
 pub mod dns_reload;
+pub mod endpoints;
 pub mod events;
 pub mod job;
 pub mod kubelet;
@@ -37,6 +39,9 @@ impl ControllerContext {
     }
 }
 
+/// Controllers that only react to watched objects still re-list now and then, like informer resyncs.
+const EVENT_DRIVEN_RESYNC: Duration = Duration::from_secs(10);
+
 /// Starts every controller of one cluster. Registers the cluster in the world with a default profile if
 /// `Sandbox::start` has not registered it with its own.
 pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
@@ -63,25 +68,25 @@ pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
         spawn_loop(
             ctx.clone(),
             &["statefulsets", "pods", "persistentvolumeclaims"],
-            Duration::from_secs(2),
+            EVENT_DRIVEN_RESYNC,
             statefulset::Controller,
         ),
         spawn_loop(
             ctx.clone(),
             &["deployments", "replicasets"],
-            Duration::from_secs(2),
+            EVENT_DRIVEN_RESYNC,
             deployment::Controller,
         ),
         spawn_loop(
             ctx.clone(),
             &["replicasets", "pods"],
-            Duration::from_secs(2),
+            EVENT_DRIVEN_RESYNC,
             replicaset::Controller,
         ),
         spawn_loop(
             ctx.clone(),
             &["jobs", "pods"],
-            Duration::from_secs(2),
+            EVENT_DRIVEN_RESYNC,
             job::Controller,
         ),
         spawn_loop(
@@ -89,6 +94,18 @@ pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
             &["configmaps", "pods", "deployments"],
             Duration::from_secs(1),
             dns_reload::Controller::default(),
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["services", "pods"],
+            EVENT_DRIVEN_RESYNC,
+            endpoints::Controller,
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["poddisruptionbudgets", "pods"],
+            EVENT_DRIVEN_RESYNC,
+            disruption::Controller,
         ),
         spawn_loop(
             ctx,
@@ -126,6 +143,7 @@ pub fn start_for_sandbox(sandbox: &crate::Sandbox, speed: f64, lb_hostnames: boo
             c.store().clone(),
             ClusterProfile { dns, lb_hostnames },
         );
+        world.set_api_ca(&c.name, c.ca_pem());
         handles.extend(spawn_all(ControllerContext {
             cluster_name: c.name.clone(),
             store: c.store().clone(),
@@ -150,7 +168,7 @@ fn spawn_loop(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut rx = ctx.store.subscribe();
-        let tick = ctx.clock.scaled(period).max(Duration::from_millis(5));
+        let tick = ctx.clock.scaled(period).max(Duration::from_millis(20));
         loop {
             r.reconcile(&ctx);
             let woke = tokio::select! {

@@ -102,6 +102,9 @@ impl Reconcile for Controller {
         let namespaces = ctx.store.list(ns_rt, None);
         self.terminating_since
             .retain(|uid, _| namespaces.iter().any(|n| meta::uid(n) == uid));
+        for ns in namespaces.iter().filter(|n| !meta::is_deleting(n)) {
+            ensure_defaults(ctx, meta::name(ns));
+        }
         for ns in namespaces.iter().filter(|n| meta::is_deleting(n)) {
             let name = meta::name(ns).to_string();
             let since = *self
@@ -165,6 +168,26 @@ impl Reconcile for Controller {
         }
     }
 }
+
+/// What every active namespace gets from the control plane: the `default` ServiceAccount (service-account
+/// controller) and the `kube-root-ca.crt` ConfigMap (root-CA publisher).
+fn ensure_defaults(ctx: &ControllerContext, ns: &str) {
+    let sa_rt = ctx.rt("serviceaccounts");
+    if ctx.store.get(sa_rt, Some(ns), "default").is_none() {
+        let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}});
+        log_err("default serviceaccount", ctx.store.create(sa_rt, sa));
+    }
+    let cm_rt = ctx.rt("configmaps");
+    if ctx.store.get(cm_rt, Some(ns), ROOT_CA_CONFIGMAP).is_none() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": ROOT_CA_CONFIGMAP, "namespace": ns,
+                         "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+            "data": {"ca.crt": ctx.world.api_ca(&ctx.cluster_name).unwrap_or_default()}});
+        log_err("root ca configmap", ctx.store.create(cm_rt, cm));
+    }
+}
+
+const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
 
 fn strip_times(conds: &Value) -> Value {
     let mut c = conds.clone();
