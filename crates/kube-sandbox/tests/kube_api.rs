@@ -789,3 +789,37 @@ async fn unknown_fields_are_dropped_warned_or_refused() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn server_side_apply_of_namespaces_and_secrets() {
+    let sb = sandbox(&["a"]).await;
+    let c = client(&sb, "a").await;
+    let tf = PatchParams::apply("terraform").force();
+    let nss: Api<Namespace> = Api::all(c.clone());
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "us-east1", "labels": {"zone": "us-east1"}}});
+    let created = nss
+        .patch("us-east1", &tf, &Patch::Apply(&ns))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.metadata.labels.unwrap()["kubernetes.io/metadata.name"],
+        "us-east1"
+    );
+    let secrets: Api<Secret> = Api::namespaced(c, "us-east1");
+    let s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cockroachdb.node"},
+        "stringData": {"ca.crt": "CA"}, "type": "Opaque"});
+    let applied = secrets
+        .patch("cockroachdb.node", &tf, &Patch::Apply(&s))
+        .await
+        .unwrap();
+    assert_eq!(applied.data.unwrap()["ca.crt"].0, b"CA");
+    // Applying the same configuration again changes nothing.
+    let again = secrets
+        .patch("cockroachdb.node", &tf, &Patch::Apply(&s))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        applied.metadata.resource_version
+    );
+}
