@@ -225,7 +225,7 @@ pub fn apply(
         .find(|e| mine(e) && e.fields == applied && e.api_version == api_version)
         .map(|e| e.time.clone())
         .unwrap_or_else(now_rfc3339);
-    let position = entries.iter().position(|e| mine(e));
+    let position = entries.iter().position(&mine);
     entries.retain(|e| !mine(e));
     let entry = Entry {
         manager: manager.to_string(),
