@@ -390,3 +390,30 @@ async fn jobs_complete_or_fail_by_backoff_limit() {
         "{term}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_jobs_with_a_ttl_are_deleted_with_their_pods() {
+    let sim = Sim::start(&[("a", gke())]);
+    sim.create(
+        "a",
+        "jobs",
+        json!({"metadata": {"name": "short", "namespace": "default"},
+        "spec": {"ttlSecondsAfterFinished": 5, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}}}),
+    );
+    assert!(
+        eventually(20, || {
+            sim.get("a", "jobs", "default", "short")
+                .is_some_and(|j| j["status"]["succeeded"] == 1)
+        })
+        .await
+    );
+    assert!(
+        eventually(20, || sim.get("a", "jobs", "default", "short").is_none()).await,
+        "TTL controller deletes the Job"
+    );
+    assert!(
+        eventually(10, || pods_of(&sim, "a", "default").is_empty()).await,
+        "its pods go with it"
+    );
+}
