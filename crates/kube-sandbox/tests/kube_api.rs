@@ -336,7 +336,8 @@ async fn service_cluster_ip_and_port_defaults() {
         .replace("web", &PostParams::default(), &again)
         .await
         .unwrap();
-    assert_eq!(kept.spec.unwrap().cluster_ip, Some(ip));
+    let kept_ip = kept.spec.unwrap().cluster_ip.unwrap();
+    assert_eq!(kept_ip, ip);
     // Headless and names that are not DNS-1035 labels.
     let headless: Service = serde_json::from_value(
         json!({"metadata": {"name": "cockroachdb"}, "spec": {"clusterIP": "None",
@@ -353,6 +354,13 @@ async fn service_cluster_ip_and_port_defaults() {
             .as_deref(),
         Some("None")
     );
+    // An explicit clusterIP already allocated is refused.
+    let taken: Service = serde_json::from_value(
+        json!({"metadata": {"name": "taken"}, "spec": {"clusterIP": kept_ip,
+        "ports": [{"port": 80}]}}),
+    )
+    .unwrap();
+    assert_eq!(code(api.create(&PostParams::default(), &taken).await), 422);
     let bad: Service = serde_json::from_value(
         json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}),
     )

@@ -98,6 +98,20 @@ async fn version_get_and_contexts() {
         ns.contains("default") && ns.contains("kube-system") && ns.contains("Active"),
         "{ns}"
     );
+    let resources = k.ok(&["api-resources"]).await;
+    let sts = resources
+        .lines()
+        .find(|l| l.starts_with("statefulsets"))
+        .expect("statefulsets listed");
+    assert_eq!(
+        sts.split_whitespace().collect::<Vec<_>>(),
+        ["statefulsets", "sts", "apps/v1", "true", "StatefulSet"]
+    );
+    let all = k.ok(&["get", "all", "-A"]).await;
+    assert!(
+        all.contains("No resources found") || all.is_empty() || all.contains("NAME"),
+        "{all}"
+    );
     // The AGE column is relative, as from a real server's Table.
     let default_line = ns.lines().find(|l| l.starts_with("default ")).unwrap();
     let age = default_line.split_whitespace().last().unwrap();
