@@ -699,6 +699,12 @@ impl Inner {
             .collect()
     }
 
+    fn cluster_ip_in_use(&self, ip: &str) -> bool {
+        let services = resource_type("services").expect("services type");
+        self.table(services)
+            .is_some_and(|t| t.values().any(|s| s["spec"]["clusterIP"] == ip))
+    }
+
     fn allocate_cluster_ip(&mut self, obj: &mut Value, dry_run: bool) -> Result<(), ApiError> {
         let svc_type = obj
             .pointer("/spec/type")
@@ -719,12 +725,29 @@ impl Inner {
         }
         let ip = if wanted.is_empty() {
             // 10.96.0.0/12 like kubeadm; .10 is what kube-dns usually gets, so start after it.
-            let n = self.next_cluster_ip + 10;
-            if !dry_run {
-                self.next_cluster_ip += 1;
+            let mut n = self.next_cluster_ip + 10;
+            let mut candidate = format!("10.96.{}.{}", n / 254, n % 254 + 1);
+            while self.cluster_ip_in_use(&candidate) {
+                n += 1;
+                candidate = format!("10.96.{}.{}", n / 254, n % 254 + 1);
             }
-            format!("10.96.{}.{}", n / 254, n % 254 + 1)
+            if !dry_run {
+                self.next_cluster_ip = n - 10 + 1;
+            }
+            candidate
         } else {
+            if self.cluster_ip_in_use(&wanted) {
+                return Err(ApiError::invalid(
+                    "",
+                    "Service",
+                    name_of(obj),
+                    vec![crate::error::cause(
+                        "FieldValueInvalid",
+                        "spec.clusterIPs",
+                        format!("Invalid value: []string{{\"{wanted}\"}}: failed to allocate IP {wanted}: provided IP is already allocated"),
+                    )],
+                ));
+            }
             wanted
         };
         obj["spec"]["clusterIP"] = json!(ip);

@@ -79,6 +79,8 @@ pub struct NodeStatus {
     /// The node process is running and joined.
     pub live: bool,
     pub membership: Membership,
+    /// The major version of the binary the node last ran (`25.2`), empty when the image tag tells none.
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,9 @@ pub enum Membership {
 #[derive(Debug, Default)]
 struct CockroachState {
     cluster_id: Option<String>,
+    /// The finalized cluster version.
+    cluster_version: Option<crate::cockroach::version::Major>,
+    binaries: BTreeMap<(String, String), crate::cockroach::version::Major>, // (cluster, store) -> binary
     next_node_id: u32,
     nodes: BTreeMap<(String, String), NodeStatus>, // (cluster, store) -> node
 }
@@ -235,6 +240,64 @@ impl World {
             .is_some_and(|c| c.cluster_id.is_some())
     }
 
+    /// The finalized cluster version of the CockroachDB cluster of CA `ca` (`24.2`).
+    pub fn cockroach_cluster_version(&self, ca: &str) -> Option<String> {
+        self.lock()
+            .cockroach
+            .get(ca)
+            .and_then(|c| c.cluster_version)
+            .map(crate::cockroach::version::display)
+    }
+
+    pub(crate) fn cluster_version_of(&self, ca: &str) -> Option<crate::cockroach::version::Major> {
+        self.lock()
+            .cockroach
+            .get(ca)
+            .and_then(|c| c.cluster_version)
+    }
+
+    /// Records the binary a node on `store` runs; once every remaining node runs a newer binary than the
+    /// cluster version, the upgrade finalizes (no `preserve_downgrade_option` in the emulation).
+    pub(crate) fn node_binary(
+        &self,
+        ca: &str,
+        cluster: &str,
+        store: &str,
+        binary: crate::cockroach::version::Major,
+    ) {
+        let mut st = self.lock();
+        let Some(c) = st.cockroach.get_mut(ca) else {
+            return;
+        };
+        c.binaries
+            .insert((cluster.to_string(), store.to_string()), binary);
+        if let Some(n) = c.nodes.get_mut(&(cluster.to_string(), store.to_string())) {
+            n.version = crate::cockroach::version::display(binary);
+        }
+        let members: Vec<&NodeStatus> = c
+            .nodes
+            .values()
+            .filter(|n| !n.store_lost && n.membership == Membership::Active)
+            .collect();
+        let all: Option<Vec<_>> = members
+            .iter()
+            .map(|n| {
+                if n.live {
+                    c.binaries
+                        .get(&(n.cluster.clone(), n.store.clone()))
+                        .copied()
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if let Some(min) = all.and_then(|v| v.into_iter().min()) {
+            if c.cluster_version.is_none_or(|v| min > v) {
+                c.cluster_version = Some(min);
+            }
+        }
+    }
+
     pub fn cockroach_cluster_id(&self, ca: &str) -> Option<String> {
         self.lock()
             .cockroach
@@ -244,12 +307,22 @@ impl World {
 
     /// Bootstraps the cluster of CA `ca`; false when it already was (what `cockroach init` reports as an error).
     pub fn cockroach_init(&self, ca: &str) -> bool {
+        self.cockroach_init_at(ca, None)
+    }
+
+    /// Like `cockroach_init`, recording the cluster version (the initialising node's binary).
+    pub fn cockroach_init_at(
+        &self,
+        ca: &str,
+        version: Option<crate::cockroach::version::Major>,
+    ) -> bool {
         let mut st = self.lock();
         let n = st.cockroach.len() as u64;
         let c = st.cockroach.entry(ca.to_string()).or_default();
         if c.cluster_id.is_some() {
             return false;
         }
+        c.cluster_version = version;
         let h = u64::from(fnv(ca)) << 16 | n;
         c.cluster_id = Some(format!(
             "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
@@ -295,6 +368,7 @@ impl World {
                 live: true,
                 store_lost: false,
                 membership: Membership::Active,
+                version: String::new(),
             },
         );
         node_id

@@ -390,3 +390,72 @@ async fn jobs_complete_or_fail_by_backoff_limit() {
         "{term}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_jobs_with_a_ttl_are_deleted_with_their_pods() {
+    let sim = Sim::start(&[("a", gke())]);
+    sim.create(
+        "a",
+        "jobs",
+        json!({"metadata": {"name": "short", "namespace": "default"},
+        "spec": {"ttlSecondsAfterFinished": 5, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}}}),
+    );
+    assert!(
+        eventually(20, || {
+            sim.get("a", "jobs", "default", "short")
+                .is_some_and(|j| j["status"]["succeeded"] == 1)
+        })
+        .await
+    );
+    assert!(
+        eventually(20, || sim.get("a", "jobs", "default", "short").is_none()).await,
+        "TTL controller deletes the Job"
+    );
+    assert!(
+        eventually(10, || pods_of(&sim, "a", "default").is_empty()).await,
+        "its pods go with it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pvc_retention_policy_delete_removes_claims() {
+    let sim = Sim::start(&[("a", gke())]);
+    sim.create("a", "namespaces", namespace("web"));
+    let mut sts = plain_sts(3, "nginx:1.27", "Parallel");
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] =
+        json!({"whenDeleted": "Delete", "whenScaled": "Delete"});
+    sim.create("a", "statefulsets", sts);
+    let claims = || {
+        sim.store("a")
+            .list(rt("persistentvolumeclaims"), Some("web"))
+            .len()
+    };
+    assert!(
+        eventually(30, || sts_status(&sim, "readyReplicas") == 3
+            && claims() == 3)
+        .await
+    );
+    sim.modify("a", "statefulsets", "web", "web", |s| {
+        s["spec"]["replicas"] = json!(1)
+    });
+    assert!(
+        eventually(30, || claims() == 1).await,
+        "whenScaled: Delete removes the scaled-away claims"
+    );
+    assert!(sim
+        .get("a", "persistentvolumeclaims", "web", "data-web-0")
+        .is_some());
+    sim.store("a")
+        .delete(
+            rt("statefulsets"),
+            Some("web"),
+            "web",
+            Propagation::Background,
+        )
+        .unwrap();
+    assert!(
+        eventually(30, || claims() == 0).await,
+        "whenDeleted: Delete removes the rest with the set"
+    );
+}

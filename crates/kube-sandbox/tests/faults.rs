@@ -52,7 +52,17 @@ async fn fault_rate_answers_errors_reproducibly() {
                     }
                     s.code
                 }
-                Err(_) => 0, // connection reset
+                Err(e) => {
+                    // A reset, not a clean close: the client sees ECONNRESET somewhere in the chain.
+                    let mut chain = format!("{e:?}");
+                    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+                    while let Some(s) = src {
+                        chain.push_str(&format!(" / {s}"));
+                        src = s.source();
+                    }
+                    assert!(chain.to_lowercase().contains("reset"), "{chain}");
+                    0
+                }
             });
         }
         outcomes.push(run);

@@ -336,7 +336,8 @@ async fn service_cluster_ip_and_port_defaults() {
         .replace("web", &PostParams::default(), &again)
         .await
         .unwrap();
-    assert_eq!(kept.spec.unwrap().cluster_ip, Some(ip));
+    let kept_ip = kept.spec.unwrap().cluster_ip.unwrap();
+    assert_eq!(kept_ip, ip);
     // Headless and names that are not DNS-1035 labels.
     let headless: Service = serde_json::from_value(
         json!({"metadata": {"name": "cockroachdb"}, "spec": {"clusterIP": "None",
@@ -353,6 +354,13 @@ async fn service_cluster_ip_and_port_defaults() {
             .as_deref(),
         Some("None")
     );
+    // An explicit clusterIP already allocated is refused.
+    let taken: Service = serde_json::from_value(
+        json!({"metadata": {"name": "taken"}, "spec": {"clusterIP": kept_ip,
+        "ports": [{"port": 80}]}}),
+    )
+    .unwrap();
+    assert_eq!(code(api.create(&PostParams::default(), &taken).await), 422);
     let bad: Service = serde_json::from_value(
         json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}),
     )
@@ -780,4 +788,38 @@ async fn unknown_fields_are_dropped_warned_or_refused() {
     api.patch("db", &lenient, &Patch::Apply(&typo))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn server_side_apply_of_namespaces_and_secrets() {
+    let sb = sandbox(&["a"]).await;
+    let c = client(&sb, "a").await;
+    let tf = PatchParams::apply("terraform").force();
+    let nss: Api<Namespace> = Api::all(c.clone());
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "us-east1", "labels": {"zone": "us-east1"}}});
+    let created = nss
+        .patch("us-east1", &tf, &Patch::Apply(&ns))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.metadata.labels.unwrap()["kubernetes.io/metadata.name"],
+        "us-east1"
+    );
+    let secrets: Api<Secret> = Api::namespaced(c, "us-east1");
+    let s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cockroachdb.node"},
+        "stringData": {"ca.crt": "CA"}, "type": "Opaque"});
+    let applied = secrets
+        .patch("cockroachdb.node", &tf, &Patch::Apply(&s))
+        .await
+        .unwrap();
+    assert_eq!(applied.data.unwrap()["ca.crt"].0, b"CA");
+    // Applying the same configuration again changes nothing.
+    let again = secrets
+        .patch("cockroachdb.node", &tf, &Patch::Apply(&s))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        applied.metadata.resource_version
+    );
 }

@@ -243,3 +243,51 @@ async fn streaming_list_watcher() {
     .expect("streaming watcher in time");
     assert!(saw_init_done);
 }
+
+#[tokio::test]
+async fn watcher_recovers_after_the_api_comes_back() {
+    let sb = sandbox(&["a"]).await;
+    let c = client(&sb, "a").await;
+    let api: Api<ConfigMap> = Api::namespaced(c, "default");
+    let mut stream = watcher(api.clone(), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    api.create(&PostParams::default(), &cm("first", json!({})))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(o) = stream.try_next().await.unwrap() {
+            if o.metadata.name.as_deref() == Some("first") {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    sb.set_api_down("a", true).await.unwrap();
+    // Written while the API is unreachable (by a controller, say): seen once it is back.
+    let cms = kube_sandbox::store::resource_type("configmaps").unwrap();
+    sb.cluster("a")
+        .unwrap()
+        .store()
+        .create(
+            cms,
+            json!({"metadata": {"name": "during", "namespace": "default"}}),
+        )
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sb.set_api_down("a", false).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(o) = stream.next().await {
+            if let Ok(o) = o {
+                if o.metadata.name.as_deref() == Some("during") {
+                    return;
+                }
+            }
+        }
+        panic!("watcher ended");
+    })
+    .await
+    .expect("the watcher saw the object written while the API was down");
+}

@@ -98,6 +98,20 @@ async fn version_get_and_contexts() {
         ns.contains("default") && ns.contains("kube-system") && ns.contains("Active"),
         "{ns}"
     );
+    let resources = k.ok(&["api-resources"]).await;
+    let sts = resources
+        .lines()
+        .find(|l| l.starts_with("statefulsets"))
+        .expect("statefulsets listed");
+    assert_eq!(
+        sts.split_whitespace().collect::<Vec<_>>(),
+        ["statefulsets", "sts", "apps/v1", "true", "StatefulSet"]
+    );
+    let all = k.ok(&["get", "all", "-A"]).await;
+    assert!(
+        all.contains("No resources found") || all.is_empty() || all.contains("NAME"),
+        "{all}"
+    );
     // The AGE column is relative, as from a real server's Table.
     let default_line = ns.lines().find(|l| l.starts_with("default ")).unwrap();
     let age = default_line.split_whitespace().last().unwrap();
@@ -350,4 +364,40 @@ async fn logs_and_namespace_deletion_with_controllers() {
     assert!(out.contains("deleted"), "{out}");
     let err = k.fails(&["get", "namespace", "us-east1"]).await;
     assert!(err.contains("not found"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollout_status_with_controllers() {
+    let mut opts = SandboxOptions::new(&["a"]);
+    opts.controllers = true;
+    opts.speed = 20.0;
+    let (_sb, k) = setup_with(opts).await;
+    let dir = k.home.path().to_path_buf();
+    let f = write(
+        &dir,
+        "sts.json",
+        &statefulset(3, "cockroachdb/cockroach:v25.1.0"),
+    );
+    k.ok(&["apply", "-f", &f]).await;
+    let out = k
+        .ok(&["rollout", "status", "statefulset/db", "--timeout=60s"])
+        .await;
+    assert!(out.contains("roll out complete"), "{out}");
+    k.ok(&[
+        "set",
+        "image",
+        "statefulset/db",
+        "db=cockroachdb/cockroach:v25.1.1",
+    ])
+    .await;
+    let out = k
+        .ok(&["rollout", "status", "statefulset/db", "--timeout=60s"])
+        .await;
+    assert!(out.contains("roll out complete"), "{out}");
+    let pods = k.ok(&["get", "pods", "-l", "app=db"]).await;
+    assert_eq!(
+        pods.lines().filter(|l| l.contains("Running")).count(),
+        3,
+        "{pods}"
+    );
 }

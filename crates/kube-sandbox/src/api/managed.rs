@@ -219,15 +219,26 @@ pub fn apply(
         }
     }
 
+    // An unchanged field set keeps its timestamp, so a repeated apply is a no-op (same resourceVersion).
+    let time = entries
+        .iter()
+        .find(|e| mine(e) && e.fields == applied && e.api_version == api_version)
+        .map(|e| e.time.clone())
+        .unwrap_or_else(now_rfc3339);
+    let position = entries.iter().position(&mine);
     entries.retain(|e| !mine(e));
-    entries.push(Entry {
+    let entry = Entry {
         manager: manager.to_string(),
         operation: "Apply".into(),
         api_version: api_version.to_string(),
         subresource: None,
-        time: now_rfc3339(),
+        time,
         fields: applied,
-    });
+    };
+    match position {
+        Some(i) => entries.insert(i.min(entries.len()), entry),
+        None => entries.push(entry),
+    }
     store_entries(&mut obj, entries);
     Ok(obj)
 }
@@ -394,6 +405,23 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    #[test]
+    fn repeated_apply_changes_nothing() {
+        let first = apply("StatefulSet", "apps/v1", None, &sts(3, "x:1"), "tf", false).unwrap();
+        let mut aged = first.clone();
+        aged["metadata"]["managedFields"][0]["time"] = json!("2020-01-01T00:00:00Z");
+        let again = apply(
+            "StatefulSet",
+            "apps/v1",
+            Some(&aged),
+            &sts(3, "x:1"),
+            "tf",
+            false,
+        )
+        .unwrap();
+        assert_eq!(again, aged);
     }
 
     #[test]

@@ -125,6 +125,21 @@ fn smp_object(
             }
         }
     }
+    // `$setElementOrder/<field>`: the patch's order of list items (kubectl sends it with every list).
+    for (k, v) in p {
+        let (Some(field), Some(order)) = (k.strip_prefix("$setElementOrder/"), v.as_array()) else {
+            continue;
+        };
+        let path_refs: Vec<&str> = path.iter().map(String::as_str).collect();
+        let key = match patch_list_kind(kind, &path_refs, field) {
+            ListKind::Map(keys) => Some(keys[0]),
+            ListKind::Set => None,
+            ListKind::Atomic => continue,
+        };
+        if let Some(list) = target.get_mut(field).and_then(Value::as_array_mut) {
+            reorder(list, order, key);
+        }
+    }
     // `$retainKeys`: the map keeps only the listed keys (union types such as a Deployment's strategy).
     if let (Some(keep), Some(t)) = (
         p.get("$retainKeys").and_then(Value::as_array),
@@ -143,6 +158,27 @@ fn smp_object(
         }
     }
     Ok(())
+}
+
+/// Items named in `order` first, in that order; the others (set by someone else) after them.
+fn reorder(list: &mut Vec<Value>, order: &[Value], key: Option<&str>) {
+    let id = |item: &Value| match key {
+        Some(k) => item.get(k).cloned().unwrap_or(Value::Null),
+        None => item.clone(),
+    };
+    let want = |o: &Value| match key {
+        Some(k) => o.get(k).cloned().unwrap_or(Value::Null),
+        None => o.clone(),
+    };
+    let mut ordered = Vec::with_capacity(list.len());
+    for o in order {
+        let w = want(o);
+        if let Some(i) = list.iter().position(|item| id(item) == w) {
+            ordered.push(list.remove(i));
+        }
+    }
+    ordered.append(list);
+    *list = ordered;
 }
 
 fn smp_keyed_list(
@@ -224,6 +260,21 @@ mod tests {
         strategic_merge_patch("Deployment", &mut d, &patch).unwrap();
         assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
         assert_eq!(d["metadata"]["finalizers"], json!(["b", "c"]));
+    }
+
+    #[test]
+    fn set_element_order_reorders() {
+        let mut pod = json!({"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "1"}]}});
+        let patch = json!({"spec": {"$setElementOrder/containers": [{"name": "c"}, {"name": "b"}, {"name": "a"}],
+                                    "containers": [{"name": "c", "image": "2"}]}});
+        strategic_merge_patch("Pod", &mut pod, &patch).unwrap();
+        let names: Vec<&str> = pod["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["c", "b", "a"]);
     }
 
     #[test]

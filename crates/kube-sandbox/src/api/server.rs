@@ -2,6 +2,7 @@
 //! Taking the API down closes the listener (connections are refused) and drops open connections.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -47,6 +48,59 @@ struct Running {
     accept: JoinHandle<()>,
     /// Dropping it tells every open connection to close.
     _close_connections: watch::Sender<()>,
+}
+
+/// The connection's stream; once an injected reset is decided, closing it sends a TCP RST
+/// (zero linger) instead of an orderly FIN, as a crashed or overloaded server would.
+struct ResettableIo {
+    inner: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableIo {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::SeqCst) {
+            let _ = self.inner.get_ref().0.set_zero_linger();
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for ResettableIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ResettableIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.reset.load(Ordering::SeqCst) {
+            // No TLS close_notify: the peer must see an abrupt end, not a clean shutdown.
+            return std::task::Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 #[derive(Debug)]
@@ -112,12 +166,24 @@ impl ApiServer {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
+                    let reset = Arc::new(AtomicBool::new(false));
+                    let io = ResettableIo {
+                        inner: tls,
+                        reset: reset.clone(),
+                    };
                     let service = service_fn(move |req| {
                         let me = me.clone();
-                        async move { me.respond(req).await }
+                        let reset = reset.clone();
+                        async move {
+                            let answer = me.respond(req).await;
+                            if answer.is_err() {
+                                reset.store(true, Ordering::SeqCst);
+                            }
+                            answer
+                        }
                     });
                     let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls), service);
+                        .serve_connection(TokioIo::new(io), service);
                     tokio::select! {
                         _ = conn => {}
                         _ = closed.changed() => {}
@@ -183,6 +249,25 @@ impl ApiServer {
     }
 
     async fn respond(self: Arc<Self>, req: Request<Incoming>) -> Result<Resp, ResetConnection> {
+        if !request_log_enabled() {
+            return self.answer(req).await;
+        }
+        let started = std::time::Instant::now();
+        let line = format!("{} {}", req.method(), req.uri());
+        let result = self.answer(req).await;
+        let outcome = match &result {
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(_) => "reset".to_string(),
+        };
+        eprintln!(
+            "kube-sandbox {}: {line} -> {outcome} in {:?}",
+            self.name,
+            started.elapsed()
+        );
+        result
+    }
+
+    async fn answer(&self, req: Request<Incoming>) -> Result<Resp, ResetConnection> {
         let latency = self.faults.latency();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -310,6 +395,13 @@ fn unsupported_encoding(headers: &http::HeaderMap) -> Option<ApiError> {
         )));
     }
     None
+}
+
+/// `KUBE_SANDBOX_LOG=1` prints one line per request to stderr (method, path, status, time).
+fn request_log_enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED
+        .get_or_init(|| std::env::var("KUBE_SANDBOX_LOG").is_ok_and(|v| !v.is_empty() && v != "0"))
 }
 
 async fn read_body(incoming: Incoming) -> Result<Bytes, ApiError> {

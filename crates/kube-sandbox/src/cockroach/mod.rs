@@ -6,6 +6,7 @@ pub mod command;
 pub mod dns;
 pub mod mounts;
 pub mod node;
+pub mod version;
 
 use serde_json::Value;
 

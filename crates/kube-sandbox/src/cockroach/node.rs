@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::command::{host_only, invocation, CockroachArgs, Invocation};
 use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
-use super::{certs, mounts};
+use super::{certs, mounts, version};
 use crate::controllers::meta;
 use crate::world::World;
 
@@ -179,6 +179,29 @@ pub fn join(
     if env.world.node_decommissioned(env.cluster, &store) {
         return Err("ERROR: this node was decommissioned and cannot rejoin the cluster".into());
     }
+    let binary = container
+        .get("image")
+        .and_then(Value::as_str)
+        .and_then(version::major_of_image);
+    if let (Some(cluster_version), Some(binary)) = (env.world.cluster_version_of(&ca), binary) {
+        version::check_join(cluster_version, binary)?;
+    }
+    let joined = join_unversioned(env, pod, args, &ca, &store, ns)?;
+    if let Some(binary) = binary {
+        env.world.node_binary(&ca, env.cluster, &store, binary);
+    }
+    Ok(joined)
+}
+
+fn join_unversioned(
+    env: &Env,
+    pod: &Value,
+    args: &CockroachArgs,
+    ca: &str,
+    store: &str,
+    ns: &str,
+) -> Result<(u32, String), String> {
+    let (ca, store) = (ca.to_string(), store.to_string());
     if env.world.node_id_of(env.cluster, &store).is_some() {
         let id = env
             .world
@@ -323,7 +346,10 @@ pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> 
         Ok(t) => t,
         Err(e) => return e,
     };
-    if !env.world.cockroach_init(&ca) {
+    let binary = target_container_image(&target)
+        .as_deref()
+        .and_then(version::major_of_image);
+    if !env.world.cockroach_init_at(&ca, binary) {
         return (1, "ERROR: cluster has already been initialized".into());
     }
     env.world.node_joined(
@@ -383,6 +409,17 @@ pub fn decommission(
         }
         Err(e) => (1, format!("ERROR: {e}")),
     }
+}
+
+fn target_container_image(target: &Value) -> Option<String> {
+    target
+        .pointer("/spec/containers")?
+        .as_array()?
+        .iter()
+        .find(|c| matches!(invocation(c), Invocation::Start(_)))?
+        .get("image")?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// The pod a resolved name lands on: `<pod>.<svc>.<ns>.svc...` directly, `<svc>.<ns>.svc...` through the

@@ -148,14 +148,41 @@ fn new_pod(job: &Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template.get("spec").cloned().unwrap_or(json!({}))})
 }
 
-pub struct Controller;
+/// Also the TTL-after-finished controller: a finished Job with `ttlSecondsAfterFinished` is deleted (with its
+/// pods) that long after it finished.
+#[derive(Default)]
+pub struct Controller {
+    finished_at: std::collections::HashMap<String, tokio::time::Instant>,
+}
 
 impl Reconcile for Controller {
     fn reconcile(&mut self, ctx: &ControllerContext) {
         let job_rt = ctx.rt("jobs");
         let pod_rt = ctx.rt("pods");
-        for job in ctx.store.list(job_rt, None) {
+        let jobs = ctx.store.list(job_rt, None);
+        self.finished_at
+            .retain(|uid, _| jobs.iter().any(|j| meta::uid(j) == uid));
+        for job in jobs {
             if meta::is_deleting(&job) || job.pointer("/spec/suspend") == Some(&json!(true)) {
+                continue;
+            }
+            if has_condition(&job, "Complete") || has_condition(&job, "Failed") {
+                let since = *self
+                    .finished_at
+                    .entry(meta::uid(&job).to_string())
+                    .or_insert_with(tokio::time::Instant::now);
+                if let Some(ttl) = meta::i64_at(&job, "/spec/ttlSecondsAfterFinished") {
+                    let ttl = std::time::Duration::from_secs(ttl.max(0) as u64);
+                    if since.elapsed() >= ctx.clock.scaled(ttl) {
+                        let r = ctx.store.delete(
+                            job_rt,
+                            Some(meta::namespace(&job)),
+                            meta::name(&job),
+                            Propagation::Background,
+                        );
+                        log_err("job ttl delete", r);
+                    }
+                }
                 continue;
             }
             let ns = meta::namespace(&job).to_string();

@@ -249,6 +249,29 @@ impl Kubelet {
                                         &line,
                                     );
                                 }
+                                Err(why) if why.starts_with("ERROR:") => {
+                                    // Fatal for the process (version skew, decommissioned): it exits.
+                                    ctx.world.append_log(
+                                        &ctx.cluster_name,
+                                        &ns,
+                                        meta::name(pod),
+                                        &why,
+                                    );
+                                    if let Some(store) = rt.joined_store.take() {
+                                        ctx.world.node_stopped(&ctx.cluster_name, &store);
+                                    }
+                                    exit(
+                                        ctx,
+                                        pod,
+                                        c,
+                                        1,
+                                        "Error",
+                                        why,
+                                        started_at.clone(),
+                                        &restart_policy,
+                                    );
+                                    continue;
+                                }
                                 Err(why) => {
                                     if readiness_needs_join(&c.spec) {
                                         let probe = "Readiness probe failed: HTTP probe failed with statuscode: 503";

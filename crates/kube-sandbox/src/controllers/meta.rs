@@ -102,20 +102,6 @@ pub fn pod_is_ready(pod: &Value) -> bool {
             })
 }
 
-/// Random-looking lowercase suffix as the API server's generateName produces (5 chars from a consonant-heavy alphabet).
-pub fn random_suffix(seed: u64) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
-    (0..5)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ALPHABET[(x % ALPHABET.len() as u64) as usize] as char
-        })
-        .collect()
-}
-
 /// A process-wide counter mixed with time, for suffixes that must not repeat.
 pub fn fresh_seed() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,14 +128,5 @@ mod tests {
             &pod
         ));
         assert!(!labels_match(&json!({}), &pod));
-    }
-
-    #[test]
-    fn suffixes_are_five_safe_chars() {
-        let s = random_suffix(fresh_seed());
-        assert_eq!(s.len(), 5);
-        assert!(s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     }
 }

@@ -87,7 +87,7 @@ pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
             ctx.clone(),
             &["jobs", "pods"],
             EVENT_DRIVEN_RESYNC,
-            job::Controller,
+            job::Controller::default(),
         ),
         spawn_loop(
             ctx.clone(),

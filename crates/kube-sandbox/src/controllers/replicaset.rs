@@ -46,7 +46,7 @@ pub fn plan(rs: &Value, pods: &[Value]) -> (Vec<Action>, Value) {
     }
     let ready = pods.iter().filter(|p| meta::pod_is_ready(p)).count();
     let status = json!({
-        "replicas": alive.len().min(want.max(alive.len())),
+        "replicas": alive.len(),
         "fullyLabeledReplicas": alive.len(),
         "readyReplicas": ready,
         "availableReplicas": ready,

@@ -292,12 +292,10 @@ impl super::Reconcile for Controller {
                 .into_iter()
                 .filter(|p| meta::controlled_by(p, meta::uid(&sts)))
                 .collect();
-            let pvc_names: BTreeSet<String> = ctx
-                .store
-                .list(pvc_rt, Some(&ns))
-                .iter()
-                .map(|c| meta::name(c).to_string())
-                .collect();
+            let claims = ctx.store.list(pvc_rt, Some(&ns));
+            apply_retention_policy(ctx, &sts, &pods, &claims);
+            let pvc_names: BTreeSet<String> =
+                claims.iter().map(|c| meta::name(c).to_string()).collect();
             let history = revisions(ctx, &sts);
             let current = meta::str_at(&sts, "/status/currentRevision")
                 .and_then(|name| history.iter().find(|r| meta::name(r) == name))
@@ -364,6 +362,74 @@ impl super::Reconcile for Controller {
                     ctx.store.update_status(sts_rt, updated),
                 );
             }
+        }
+    }
+}
+
+/// The ordinal of a claim `<template>-<set>-<n>` made from one of the set's volumeClaimTemplates.
+pub fn claim_ordinal(sts: &Value, claim: &str) -> Option<i64> {
+    let set = meta::name(sts);
+    sts.pointer("/spec/volumeClaimTemplates")?
+        .as_array()?
+        .iter()
+        .find_map(|t| {
+            let prefix = format!("{}-{set}-", meta::name(t));
+            claim.strip_prefix(&prefix)?.parse().ok()
+        })
+}
+
+/// `persistentVolumeClaimRetentionPolicy`: `whenDeleted: Delete` makes the set an owner of its claims (the
+/// garbage collector removes them with it); `whenScaled: Delete` removes the claims of ordinals scaled away
+/// once their pods are gone. The default, Retain for both, keeps the data.
+fn apply_retention_policy(
+    ctx: &super::ControllerContext,
+    sts: &Value,
+    pods: &[Value],
+    claims: &[Value],
+) {
+    let pvc_rt = ctx.rt("persistentvolumeclaims");
+    let policy = |k: &str| {
+        meta::str_at(
+            sts,
+            &format!("/spec/persistentVolumeClaimRetentionPolicy/{k}"),
+        ) == Some("Delete")
+    };
+    let replicas = meta::i64_at(sts, "/spec/replicas").unwrap_or(1);
+    for claim in claims {
+        let Some(o) = claim_ordinal(sts, meta::name(claim)) else {
+            continue;
+        };
+        if policy("whenScaled")
+            && o >= replicas
+            && !pods
+                .iter()
+                .any(|p| ordinal(meta::name(sts), meta::name(p)) == Some(o))
+        {
+            let r = ctx.store.delete(
+                pvc_rt,
+                Some(meta::namespace(claim)),
+                meta::name(claim),
+                crate::store::Propagation::Background,
+            );
+            super::log_err("pvc delete (whenScaled)", r);
+            continue;
+        }
+        let owned = claim
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| refs.iter().any(|r| r["uid"] == meta::uid(sts)));
+        if policy("whenDeleted") && !owned {
+            let mut c = claim.clone();
+            let mut refs = c
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut r = meta::controller_ref(sts);
+            r["controller"] = json!(false);
+            refs.push(r);
+            c["metadata"]["ownerReferences"] = json!(refs);
+            super::log_err("pvc owner (whenDeleted)", ctx.store.update(pvc_rt, c));
         }
     }
 }

@@ -212,6 +212,26 @@ pub fn deploy_zone(
     pki: &Pki,
     node_cert: &(String, String),
 ) {
+    deploy_zone_image(
+        sim,
+        cluster,
+        zone,
+        zones,
+        pki,
+        node_cert,
+        "cockroachdb/cockroach:v25.2.0",
+    );
+}
+
+pub fn deploy_zone_image(
+    sim: &Sim,
+    cluster: &str,
+    zone: &str,
+    zones: &[&str],
+    pki: &Pki,
+    node_cert: &(String, String),
+    image: &str,
+) {
     let (root_crt, root_key) = pki.root();
     sim.create(cluster, "namespaces", namespace(zone));
     let client =
@@ -237,11 +257,7 @@ pub fn deploy_zone(
     let budget = json!({"metadata": {"name": "cockroachdb-budget", "namespace": zone},
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "cockroachdb"}}}});
     sim.create(cluster, "poddisruptionbudgets", budget);
-    sim.create(
-        cluster,
-        "statefulsets",
-        statefulset(zone, zones, "cockroachdb/cockroach:v25.2.0"),
-    );
+    sim.create(cluster, "statefulsets", statefulset(zone, zones, image));
 }
 
 pub fn join_list(zones: &[&str]) -> String {
