@@ -51,8 +51,17 @@ fn find_bundled_binary(venv: &Path) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The provider binary cargo built for these tests; an example (the demo) finds it beside its
+/// own `examples/` directory, where `cargo build` put it.
 pub fn provider_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-crdb"))
+    match option_env!("CARGO_BIN_EXE_terraform-provider-crdb") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let exe = std::env::current_exe().expect("own path");
+            let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/examples");
+            profile_dir.join("terraform-provider-crdb")
+        }
+    }
 }
 
 /// One Terraform working directory with its own CLI configuration and state.

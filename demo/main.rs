@@ -1,0 +1,219 @@
+//! The main job: starts three emulated Kubernetes clusters (kube-sandbox), applies
+//! `examples/terraform/sandbox` through the real terraform CLI and the freshly built provider,
+//! and shows the CockroachDB cluster it made: regions, DNS addresses, nodes live. Then it keeps
+//! the sandbox running until interrupted. With `--check` it verifies every node is live and the
+//! plan is empty, destroys everything, verifies nothing is left, and exits 0 only if all of it
+//! worked.
+#[path = "../tests/acceptance/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use kube_sandbox::{Sandbox, SandboxOptions};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+const ZONES: [(&str, &str); 3] = [
+    ("us-east1-b", "kube-dns"),
+    ("us-west1-a", "coredns"),
+    ("europe-west1-c", "kube-dns"),
+];
+
+fn step(what: &str) {
+    println!("\n== {what}");
+}
+
+fn run(ws: &harness::Workspace, args: &[&str]) -> Result<harness::Run, String> {
+    let run = ws.terraform(args);
+    if run.code != 0 {
+        return Err(format!(
+            "terraform {} failed:\n{}\n{}",
+            args[0], run.stdout, run.stderr
+        ));
+    }
+    Ok(run)
+}
+
+fn nodes_by_zone(sandbox: &Sandbox) -> BTreeMap<String, (usize, usize)> {
+    let mut zones = BTreeMap::new();
+    for node in sandbox.world().expect("controllers run").cockroach_nodes() {
+        let entry = zones.entry(node.zone.clone()).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += usize::from(node.live);
+    }
+    zones
+}
+
+fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
+    step("starting three emulated Kubernetes clusters");
+    let mut options = SandboxOptions::new(&ZONES.map(|(zone, _)| zone));
+    for (cluster, (_, dns)) in options.clusters.iter_mut().zip(ZONES) {
+        cluster.dns = dns.to_string();
+    }
+    options.speed = 20.0;
+    options.controllers = true;
+    let sandbox = runtime
+        .block_on(Sandbox::start(options))
+        .map_err(|e| format!("sandbox: {e}"))?;
+    for cluster in sandbox.clusters() {
+        println!("  {} at {}", cluster.name, cluster.url());
+    }
+
+    let config =
+        std::fs::read_to_string("examples/terraform/sandbox/main.tf").map_err(|e| e.to_string())?;
+    let ws = harness::Workspace::new("");
+    std::fs::write(ws.path().join("main.tf"), config).map_err(|e| e.to_string())?;
+    let kubeconfig = ws.path().join("sandbox.kubeconfig");
+    sandbox
+        .write_kubeconfig(&kubeconfig)
+        .map_err(|e| e.to_string())?;
+    let var = format!("kubeconfig={}", kubeconfig.display());
+
+    step("terraform apply");
+    let started = std::time::Instant::now();
+    let applied = run(
+        &ws,
+        &[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-var",
+            &var,
+        ],
+    )?;
+    for line in applied
+        .stdout
+        .lines()
+        .filter(|l| l.contains("Creation complete") || l.starts_with("Apply complete"))
+    {
+        println!("  {line}");
+    }
+    println!("  ({:.1} s)", started.elapsed().as_secs_f64());
+
+    step("the CockroachDB cluster");
+    let outputs = run(&ws, &["output", "-json"])?;
+    let outputs: serde_json::Value =
+        serde_json::from_str(&outputs.stdout).map_err(|e| e.to_string())?;
+    println!("  version {}", outputs["version"]["value"]);
+    let nodes = nodes_by_zone(&sandbox);
+    for (zone, _) in ZONES {
+        let (total, live) = nodes.get(zone).copied().unwrap_or_default();
+        println!(
+            "  {zone:<15} dns {:<16} {:<9} nodes live {live}/{total}",
+            outputs["dns_addresses"]["value"][zone]
+                .as_str()
+                .unwrap_or("?"),
+            outputs["dns_providers"]["value"][zone]
+                .as_str()
+                .unwrap_or("?"),
+        );
+    }
+    let world = sandbox.world().expect("controllers run");
+    println!("  initialised: {}", world.cockroach_initialised());
+
+    let plan = ws.terraform(&[
+        "plan",
+        "-detailed-exitcode",
+        "-input=false",
+        "-no-color",
+        "-var",
+        &var,
+    ]);
+    println!(
+        "  plan after apply: {}",
+        if plan.code == 0 {
+            "no changes"
+        } else {
+            "CHANGES (unexpected)"
+        }
+    );
+
+    if !check {
+        println!(
+            "\nThe sandbox keeps running; its kubeconfig is {}. Ctrl-C to stop.",
+            kubeconfig.display()
+        );
+        runtime
+            .block_on(tokio::signal::ctrl_c())
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+
+    let all_live = nodes.values().map(|(_, live)| live).sum::<usize>();
+    if all_live != 9 || !world.cockroach_initialised() {
+        return Err(format!(
+            "expected 9 live nodes in an initialised cluster, found {all_live}"
+        ));
+    }
+    if plan.code != 0 {
+        return Err(format!(
+            "the plan after apply is not empty:\n{}",
+            plan.stdout
+        ));
+    }
+    step("terraform destroy");
+    let unprotected = "deletion_protection=false";
+    run(
+        &ws,
+        &[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-var",
+            &var,
+            "-var",
+            unprotected,
+        ],
+    )?;
+    run(
+        &ws,
+        &[
+            "destroy",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-var",
+            &var,
+            "-var",
+            unprotected,
+        ],
+    )?;
+    let left: usize = sandbox
+        .clusters()
+        .iter()
+        .flat_map(|c| {
+            c.store().list(
+                kube_sandbox::resources::resource_type("namespaces").unwrap(),
+                None,
+            )
+        })
+        .filter(|ns| {
+            ZONES
+                .iter()
+                .any(|(zone, _)| ns["metadata"]["name"] == *zone)
+        })
+        .count();
+    if left != 0 {
+        return Err(format!("{left} zone namespaces are left after destroy"));
+    }
+    println!("  every zone namespace is gone");
+    println!("\ndemo check passed");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let check = std::env::args().any(|a| a == "--check");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    match demo(check, &runtime) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("demo failed: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}

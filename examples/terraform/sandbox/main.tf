@@ -1,0 +1,74 @@
+# One CockroachDB cluster over three emulated Kubernetes clusters (kube-sandbox), one per zone.
+#
+#   cargo run -p kube-sandbox -- --clusters us-east1-b,us-west1-a,europe-west1-c \
+#       --dns us-east1-b=kube-dns,us-west1-a=coredns,europe-west1-c=kube-dns \
+#       --kubeconfig sandbox.kubeconfig --speed 20
+#   terraform apply -var kubeconfig=$PWD/sandbox.kubeconfig
+#
+# `scripts/demo.sh` does all of it for you.
+terraform {
+  required_providers {
+    crdb = { source = "crdb/crdb" }
+  }
+}
+
+variable "kubeconfig" {
+  type        = string
+  description = "The kubeconfig kube-sandbox wrote: one context per zone."
+}
+
+variable "deletion_protection" {
+  type    = bool
+  default = true
+}
+
+locals {
+  zones = {
+    "us-east1-b"     = "us-east1"
+    "us-west1-a"     = "us-west1"
+    "europe-west1-c" = "europe-west1"
+  }
+}
+
+resource "crdb_multiregion_cluster" "main" {
+  name  = "demo"
+  image = "cockroachdb/cockroach:v24.1.0"
+  zones = keys(local.zones)
+}
+
+resource "crdb_region" "zone" {
+  for_each            = local.zones
+  cluster             = crdb_multiregion_cluster.main
+  zone                = each.key
+  region              = each.value
+  replicas            = 3
+  deletion_protection = var.deletion_protection
+
+  kubernetes {
+    config_path    = var.kubeconfig
+    config_context = each.key
+  }
+}
+
+resource "crdb_dns_link" "zone" {
+  for_each = local.zones
+  zone     = each.key
+  peers    = { for z, r in crdb_region.zone : z => r.dns_address }
+
+  kubernetes {
+    config_path    = var.kubeconfig
+    config_context = each.key
+  }
+}
+
+output "dns_addresses" {
+  value = { for z, r in crdb_region.zone : z => r.dns_address }
+}
+
+output "dns_providers" {
+  value = { for z, l in crdb_dns_link.zone : z => l.detected_dns_provider }
+}
+
+output "version" {
+  value = crdb_multiregion_cluster.main.version
+}
