@@ -455,7 +455,7 @@ impl Resource for Region {
         let Some(mut model) = model_of(planned, diags) else {
             return;
         };
-        region_schema::plan(prior.as_ref(), &mut model);
+        region_schema::plan(prior.as_ref(), &mut model, diags);
         *planned = model.to_value();
     }
 

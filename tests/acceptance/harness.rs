@@ -58,7 +58,10 @@ pub fn provider_binary() -> PathBuf {
         Some(path) => PathBuf::from(path),
         None => {
             let exe = std::env::current_exe().expect("own path");
-            let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/examples");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/examples");
             profile_dir.join("terraform-provider-crdb")
         }
     }
