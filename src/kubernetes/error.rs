@@ -111,27 +111,27 @@ fn transport_failure(error: &kube::Error) -> Failure {
         if current.is::<rustls::Error>() {
             return Failure::Tls;
         }
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            // io::Error hides a wrapped error from source(); TLS failures travel that way.
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>())
-            {
-                return Failure::Tls;
-            }
-            use std::io::ErrorKind::*;
-            match io.kind() {
-                ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
-                | TimedOut => return Failure::Unreachable,
-                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
-                    return Failure::Interrupted
-                }
-                _ => {}
-            }
-        }
         text.push_str(&current.to_string());
         text.push('\n');
-        cause = current.source();
+        let Some(io) = current.downcast_ref::<std::io::Error>() else {
+            cause = current.source();
+            continue;
+        };
+        use std::io::ErrorKind::*;
+        match io.kind() {
+            ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+            | TimedOut => return Failure::Unreachable,
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                return Failure::Interrupted
+            }
+            _ => {}
+        }
+        // An I/O error hides the error it wraps from source(); TLS failures travel that
+        // way, sometimes inside a second I/O error.
+        cause = match io.get_ref() {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => io.source(),
+        };
     }
     // Name resolution failures carry no distinct I/O kind.
     if text.contains("dns error") || text.contains("failed to lookup address") {
@@ -375,10 +375,11 @@ pub(crate) mod tests {
             "reset",
         )));
         assert_eq!(classify(&reset), Failure::Interrupted);
-        let tls = kube::Error::Service(Box::new(std::io::Error::new(
+        // As hyper-rustls reports it: the TLS error inside an I/O error inside another.
+        let tls = kube::Error::Service(Box::new(std::io::Error::other(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
-        )));
+        ))));
         assert_eq!(classify(&tls), Failure::Tls);
         assert!(!Failure::Tls.is_transient());
     }

@@ -1,0 +1,358 @@
+//! TLS listener, bearer-token authentication, fault injection and routing for one cluster.
+//! Taking the API down closes the listener (connections are refused) and drops open connections.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use super::body::{self, Resp};
+use super::discovery;
+use super::handlers;
+use super::query::Query;
+use super::route::{self, Route};
+use crate::error::ApiError;
+use crate::faults::{Fault, Faults};
+use crate::store::Store;
+
+/// Largest request body accepted, as on a real API server (3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+pub struct ApiServer {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub token: String,
+    pub ca_pem: String,
+    pub store: Arc<Store>,
+    pub faults: Arc<Faults>,
+    tls: Arc<rustls::ServerConfig>,
+    running: Mutex<Option<Running>>,
+    logs: OnceLock<LogSource>,
+}
+
+/// Where `pods/{name}/log` reads from: (namespace, pod) -> the pod's log text.
+pub type LogSource = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
+struct Running {
+    accept: JoinHandle<()>,
+    /// Dropping it tells every open connection to close.
+    _close_connections: watch::Sender<()>,
+}
+
+#[derive(Debug)]
+struct ResetConnection;
+
+impl std::fmt::Display for ResetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for ResetConnection {}
+
+impl ApiServer {
+    /// Binds `addr` (port 0: any free loopback port) and starts serving.
+    pub async fn start(
+        name: &str,
+        addr: SocketAddr,
+        store: Arc<Store>,
+        token: String,
+        faults: Arc<Faults>,
+    ) -> std::io::Result<Arc<ApiServer>> {
+        let pki = crate::tls::generate(name)?;
+        let listener = TcpListener::bind(addr).await?;
+        let server = Arc::new(ApiServer {
+            name: name.to_string(),
+            addr: listener.local_addr()?,
+            token,
+            ca_pem: pki.ca_pem,
+            store,
+            faults,
+            tls: pki.server_config,
+            running: Mutex::new(None),
+            logs: OnceLock::new(),
+        });
+        server.serve(listener);
+        Ok(server)
+    }
+
+    /// Serves pod logs from `source` (the emulated containers' output); set once.
+    pub fn set_log_source(&self, source: LogSource) {
+        let _ = self.logs.set(source);
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn serve(self: &Arc<Self>, listener: TcpListener) {
+        let (close_tx, close_rx) = watch::channel(());
+        let me = self.clone();
+        let accept = tokio::spawn(async move {
+            let acceptor = TlsAcceptor::from(me.tls.clone());
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let me = me.clone();
+                let mut closed = close_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = service_fn(move |req| {
+                        let me = me.clone();
+                        async move { me.respond(req).await }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = closed.changed() => {}
+                    }
+                });
+            }
+        });
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
+            accept,
+            _close_connections: close_tx,
+        });
+    }
+
+    /// Stops accepting and drops open connections, without waiting (for `Drop`).
+    pub fn shutdown(&self) {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(r) = running {
+            r.accept.abort();
+        }
+    }
+
+    /// Takes the API down (connections refused, open ones dropped) or brings it back on the same port.
+    pub async fn set_down(self: &Arc<Self>, down: bool) -> std::io::Result<()> {
+        self.faults.set_down(down);
+        if down {
+            let running = self
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(r) = running {
+                r.accept.abort();
+                // Once the task is gone its listener is closed: new connections are refused from here on.
+                let _ = r.accept.await;
+            }
+            return Ok(());
+        }
+        if self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Ok(());
+        }
+        // The aborted accept task drops its listener asynchronously; retry the bind briefly.
+        let mut last = None;
+        for _ in 0..100 {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => {
+                    self.serve(l);
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("bind failed")))
+    }
+
+    async fn respond(self: Arc<Self>, req: Request<Incoming>) -> Result<Resp, ResetConnection> {
+        let latency = self.faults.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let authorized = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| t.trim() == self.token);
+        if !authorized {
+            return Ok(body::error(&ApiError::unauthorized()));
+        }
+        match self.faults.roll() {
+            Some(Fault::Reset) => return Err(ResetConnection),
+            Some(Fault::Status(code)) => return Ok(injected_error(code)),
+            None => {}
+        }
+        Ok(self.route(req).await)
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Resp {
+        let (parts, incoming) = req.into_parts();
+        let accept = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let path = parts.uri.path().to_string();
+        let not_found = || {
+            body::error(&ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ))
+        };
+        match route::parse(&path) {
+            Route::Version => body::json(200, &discovery::version()),
+            Route::Health => {
+                let mut r = body::json(200, &json!("ok"));
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain"),
+                );
+                *r.body_mut() = body::ResponseBody::Full(Some(Bytes::from_static(b"ok")));
+                r
+            }
+            Route::CoreVersions => match discovery::wants_aggregated(&accept) {
+                Some(v) => aggregated(true, v),
+                None => body::json(200, &discovery::core_versions()),
+            },
+            Route::GroupList => match discovery::wants_aggregated(&accept) {
+                Some(v) => aggregated(false, v),
+                None => body::json(200, &discovery::group_list()),
+            },
+            Route::Group(g) => discovery::group(&g).map_or_else(not_found, |d| body::json(200, &d)),
+            Route::ResourceList(g, v) => {
+                discovery::resource_list(&g, &v).map_or_else(not_found, |d| body::json(200, &d))
+            }
+            // kubectl 1.20 validates manifests against /openapi/v2 (protobuf) and fails without it;
+            // an empty document is a valid one, and kinds missing from it are not validated client-side.
+            Route::OpenApi if path == "/openapi/v2" => {
+                let mut r = body::json(200, &json!({}));
+                *r.body_mut() = body::ResponseBody::Full(Some(Bytes::new()));
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+                r
+            }
+            Route::OpenApi | Route::NotFound => not_found(),
+            Route::Resource(target) => {
+                if let Some(e) = unsupported_encoding(&parts.headers) {
+                    return body::error(&e);
+                }
+                let bytes = match read_body(incoming).await {
+                    Ok(b) => b,
+                    Err(e) => return body::error(&e),
+                };
+                handlers::handle(handlers::Request {
+                    store: &self.store,
+                    method: &parts.method,
+                    headers: &parts.headers,
+                    query: Query::parse(parts.uri.query()),
+                    target,
+                    body: bytes,
+                    logs: self.logs.get(),
+                    warnings: Default::default(),
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// The sandbox speaks JSON only: a client that accepts nothing else, or sends protobuf, is told so
+/// (406/415) instead of getting bytes it cannot decode.
+fn unsupported_encoding(headers: &http::HeaderMap) -> Option<ApiError> {
+    let get = |h| {
+        headers
+            .get(h)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let accept = get(http::header::ACCEPT);
+    let json_ok = accept.is_empty()
+        || accept.split(',').any(|a| {
+            let a = a.trim();
+            a.starts_with("application/json")
+                || a.starts_with("*/*")
+                || a.starts_with("application/*")
+        });
+    if !json_ok {
+        return Some(ApiError::new(
+            406,
+            "NotAcceptable",
+            format!("only the following media types are accepted: application/json (asked for {accept})"),
+        ));
+    }
+    let content_type = get(http::header::CONTENT_TYPE);
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Some(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
+        )));
+    }
+    None
+}
+
+async fn read_body(incoming: Incoming) -> Result<Bytes, ApiError> {
+    let limited = http_body_util::Limited::new(incoming, MAX_BODY);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => Err(ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("request body: {e}"),
+        )),
+    }
+}
+
+fn aggregated(core: bool, version: &str) -> Resp {
+    body::json_with_type(
+        200,
+        &discovery::aggregated(core, version),
+        &format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"),
+    )
+}
+
+fn injected_error(code: u16) -> Resp {
+    let (reason, message) = match code {
+        429 => (
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        ),
+        503 => (
+            "ServiceUnavailable",
+            "The server is currently unable to handle the request",
+        ),
+        _ => ("InternalError", "Internal error occurred: injected fault"),
+    };
+    let mut status = ApiError::new(code, reason, message).to_status();
+    let retry = code == 429 || code == 503;
+    if retry {
+        status["details"] = json!({"retryAfterSeconds": 1});
+    }
+    let mut resp = body::json(code, &status);
+    if retry {
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}

@@ -1,0 +1,233 @@
+//! `application/json;as=Table;g=meta.k8s.io;v=v1`: the server-side columns `kubectl get` prints.
+
+use serde_json::{json, Value};
+
+use crate::resources::ResourceType;
+
+pub fn wants_table(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table"))
+}
+
+fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str)> {
+    let mut cols = vec![("Name", "string")];
+    match rt.kind {
+        "Pod" => cols.extend([
+            ("Ready", "string"),
+            ("Status", "string"),
+            ("Restarts", "string"),
+        ]),
+        "Service" => cols.extend([
+            ("Type", "string"),
+            ("Cluster-IP", "string"),
+            ("External-IP", "string"),
+            ("Port(s)", "string"),
+        ]),
+        "StatefulSet" => cols.push(("Ready", "string")),
+        "Deployment" => cols.extend([
+            ("Ready", "string"),
+            ("Up-to-date", "string"),
+            ("Available", "string"),
+        ]),
+        "Job" => cols.extend([("Status", "string"), ("Completions", "string")]),
+        "Namespace" => cols.push(("Status", "string")),
+        "PersistentVolumeClaim" => cols.push(("Status", "string")),
+        "Secret" => cols.extend([("Type", "string"), ("Data", "integer")]),
+        "ConfigMap" => cols.push(("Data", "integer")),
+        "PodDisruptionBudget" => cols.extend([
+            ("Min Available", "string"),
+            ("Max Unavailable", "string"),
+            ("Allowed Disruptions", "integer"),
+        ]),
+        _ => {}
+    }
+    cols.push(("Age", "string"));
+    cols
+}
+
+fn num(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "<none>".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn age(obj: &Value) -> String {
+    crate::clocktime::age(obj["metadata"]["creationTimestamp"].as_str().unwrap_or(""))
+}
+
+fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
+    let name = obj["metadata"]["name"].clone();
+    let s = &obj["status"];
+    let spec = &obj["spec"];
+    let mut c = vec![name];
+    match rt.kind {
+        "Pod" => {
+            let statuses = s["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let total = spec["containers"].as_array().map_or(0, Vec::len);
+            let ready = statuses.iter().filter(|c| c["ready"] == true).count();
+            let restarts: i64 = statuses.iter().map(|c| num(&c["restartCount"])).sum();
+            let phase = if obj["metadata"]["deletionTimestamp"].is_string() {
+                "Terminating".into()
+            } else {
+                text(&s["phase"])
+            };
+            c.extend([
+                json!(format!("{ready}/{total}")),
+                json!(phase),
+                json!(restarts.to_string()),
+            ]);
+        }
+        "Service" => {
+            let ports: Vec<String> = spec["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| match p["nodePort"].as_i64() {
+                    Some(np) => format!("{}:{np}/{}", num(&p["port"]), text(&p["protocol"])),
+                    None => format!("{}/{}", num(&p["port"]), text(&p["protocol"])),
+                })
+                .collect();
+            let ext: Vec<String> = s["loadBalancer"]["ingress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| {
+                    i["ip"]
+                        .as_str()
+                        .or(i["hostname"].as_str())
+                        .map(String::from)
+                })
+                .collect();
+            let external = if spec["type"] == "ExternalName" {
+                text(&spec["externalName"])
+            } else if ext.is_empty() {
+                if spec["type"] == "LoadBalancer" {
+                    "<pending>".into()
+                } else {
+                    "<none>".into()
+                }
+            } else {
+                ext.join(",")
+            };
+            let ports = if ports.is_empty() {
+                "<none>".to_string()
+            } else {
+                ports.join(",")
+            };
+            c.extend([
+                spec["type"].clone(),
+                json!(text(&spec["clusterIP"])),
+                json!(external),
+                json!(ports),
+            ]);
+        }
+        "StatefulSet" => c.push(json!(format!(
+            "{}/{}",
+            num(&s["readyReplicas"]),
+            num(&spec["replicas"])
+        ))),
+        "Deployment" => c.extend([
+            json!(format!(
+                "{}/{}",
+                num(&s["readyReplicas"]),
+                num(&spec["replicas"])
+            )),
+            json!(num(&s["updatedReplicas"])),
+            json!(num(&s["availableReplicas"])),
+        ]),
+        "Job" => {
+            let done = s["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["status"] == "True");
+            let status = done
+                .map(|c| text(&c["type"]))
+                .unwrap_or_else(|| "Running".into());
+            c.extend([
+                json!(status),
+                json!(format!(
+                    "{}/{}",
+                    num(&s["succeeded"]),
+                    num(&spec["completions"])
+                )),
+            ]);
+        }
+        "Namespace" | "PersistentVolumeClaim" => c.push(json!(text(&s["phase"]))),
+        "Secret" => c.extend([
+            obj["type"].clone(),
+            json!(obj["data"].as_object().map_or(0, |m| m.len())),
+        ]),
+        "ConfigMap" => c.push(json!(obj["data"].as_object().map_or(0, |m| m.len()))),
+        "PodDisruptionBudget" => c.extend([
+            json!(if spec["minAvailable"].is_null() {
+                "N/A".into()
+            } else {
+                text(&spec["minAvailable"])
+            }),
+            json!(if spec["maxUnavailable"].is_null() {
+                "N/A".into()
+            } else {
+                text(&spec["maxUnavailable"])
+            }),
+            json!(num(&s["disruptionsAllowed"])),
+        ]),
+        _ => {}
+    }
+    c.push(json!(age(obj)));
+    c
+}
+
+fn row(rt: &ResourceType, obj: &Value) -> Value {
+    let partial = json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"],
+    });
+    json!({"cells": cells(rt, obj), "object": partial})
+}
+
+pub fn table(
+    rt: &ResourceType,
+    items: &[Value],
+    resource_version: u64,
+    cont: Option<&str>,
+) -> Value {
+    let defs: Vec<Value> = columns(rt)
+        .into_iter()
+        .map(|(name, ty)| {
+            json!({"name": name, "type": ty, "format": if name == "Name" { "name" } else { "" }, "description": name, "priority": 0})
+        })
+        .collect();
+    let mut meta = json!({"resourceVersion": resource_version.to_string()});
+    if let Some(c) = cont {
+        meta["continue"] = json!(c);
+    }
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "columnDefinitions": defs,
+        "rows": items.iter().map(|o| row(rt, o)).collect::<Vec<_>>(),
+    })
+}
+
+/// One object as a one-row table, for `get NAME` and watch events.
+pub fn single(rt: &ResourceType, obj: &Value) -> Value {
+    let rv = obj["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    table(rt, std::slice::from_ref(obj), rv, None)
+}

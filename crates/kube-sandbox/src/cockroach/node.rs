@@ -1,0 +1,410 @@
+//! What the `cockroach` binary does in a pod: `start` checks its certificates (or exits 1), waits for init and
+//! joins through its `--join` list once its cluster's DNS can resolve the peers; `init` bootstraps the cluster
+//! once through a running node, with a root client certificate signed by the nodes' CA.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::command::{host_only, invocation, CockroachArgs, Invocation};
+use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
+use super::{certs, mounts};
+use crate::controllers::meta;
+use crate::world::World;
+
+/// What a container runs, as far as the sandbox cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// Runs until stopped (restartPolicy Always pods).
+    Service,
+    /// Runs briefly and exits 0 (Job pods and other run-to-completion pods).
+    Batch,
+    Start(CockroachArgs),
+    Init(CockroachArgs),
+    Decommission(CockroachArgs),
+}
+
+pub fn program(pod: &Value, container: &Value) -> Program {
+    match invocation(container) {
+        Invocation::Start(a) => Program::Start(a),
+        Invocation::Init(a) => Program::Init(a),
+        Invocation::Decommission(a) => Program::Decommission(a),
+        Invocation::Other
+            if meta::str_at(pod, "/spec/restartPolicy").unwrap_or("Always") == "Always" =>
+        {
+            Program::Service
+        }
+        Invocation::Other => Program::Batch,
+    }
+}
+
+/// Everything the binary can see from one pod: the world, and DNS as of this moment.
+pub struct Env<'a> {
+    pub world: &'a World,
+    pub views: &'a [ClusterDnsView],
+    pub cluster: &'a str,
+}
+
+impl Env<'_> {
+    fn secret_in(&self, cluster: &str, ns: &str) -> impl Fn(&str) -> Option<Value> + '_ {
+        let store = self.world.cluster(cluster).map(|c| c.store);
+        let ns = ns.to_string();
+        move |name: &str| {
+            store
+                .as_ref()
+                .and_then(|s| s.get(crate::store::resource_type("secrets")?, Some(&ns), name))
+        }
+    }
+}
+
+/// The node's identity on disk: its data PVC (by uid, so a recreated claim is a new, empty store), or the pod
+/// itself when it has none.
+pub fn node_store(world: &World, cluster: &str, pod: &Value) -> String {
+    let ns = meta::namespace(pod);
+    let claim = pod
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find_map(|v| {
+            v.pointer("/persistentVolumeClaim/claimName")
+                .and_then(Value::as_str)
+        });
+    let pvc_uid = claim.and_then(|c| {
+        let store = world.cluster(cluster)?.store;
+        let pvc = store.get(
+            crate::store::resource_type("persistentvolumeclaims")?,
+            Some(ns),
+            c,
+        )?;
+        Some(meta::uid(&pvc).to_string())
+    });
+    match (claim, pvc_uid) {
+        (Some(c), Some(uid)) => format!("{ns}/{c}@{uid}"),
+        _ => format!("pod:{}", meta::uid(pod)),
+    }
+}
+
+/// Whether the store a node lives on still exists in its cluster.
+pub fn store_exists(world: &World, cluster: &str, store: &str) -> bool {
+    let Some((path, uid)) = store.split_once('@') else {
+        return true;
+    };
+    let Some((ns, claim)) = path.split_once('/') else {
+        return true;
+    };
+    let Some(entry) = world.cluster(cluster) else {
+        return false;
+    };
+    crate::store::resource_type("persistentvolumeclaims")
+        .and_then(|rt| entry.store.get(rt, Some(ns), claim))
+        .is_some_and(|pvc| meta::uid(&pvc) == uid)
+}
+
+/// The names peers and clients dial for this pod (`$(hostname -f)` and the zone-qualified join form).
+pub fn pod_dns_names(pod: &Value) -> Vec<String> {
+    let host = meta::str_at(pod, "/spec/hostname").unwrap_or(meta::name(pod));
+    let ns = meta::namespace(pod);
+    match meta::str_at(pod, "/spec/subdomain") {
+        Some(sub) => vec![
+            format!("{host}.{sub}.{ns}"),
+            format!("{host}.{sub}.{ns}.svc.{CLUSTER_DOMAIN}"),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// Which CockroachDB cluster a node or client belongs to: the CA it trusts (nodes of one cluster share a CA).
+pub fn ca_key(
+    env: &Env,
+    cluster: &str,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> String {
+    if args.insecure {
+        return "insecure".into();
+    }
+    let secret = env.secret_in(cluster, meta::namespace(pod));
+    args.certs_dir
+        .as_deref()
+        .and_then(|d| mounts::certs_dir(pod, container, d, &secret))
+        .and_then(|f| f.get("ca.crt").map(|c| ca_key_of(&c.data)))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A short stable name for a CA certificate (FNV-1a over its PEM without whitespace).
+pub fn ca_key_of(pem: &[u8]) -> String {
+    let h = pem
+        .iter()
+        .filter(|b| !b.is_ascii_whitespace())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    format!("ca-{h:016x}")
+}
+
+/// `cockroach start` up to "waiting for init": Err is what the process prints before exiting 1.
+pub fn start(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> Result<(), String> {
+    if args.insecure {
+        return Ok(());
+    }
+    let Some(dir) = &args.certs_dir else {
+        return Err("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem using security settings: no certificates found; does certs dir exist?".into());
+    };
+    let secret = env.secret_in(env.cluster, meta::namespace(pod));
+    let files = mounts::certs_dir(pod, container, dir, &secret).ok_or_else(|| {
+        format!("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem using security settings: no certificates found in {dir}; does certs dir exist?")
+    })?;
+    certs::check_node(&files, &pod_dns_names(pod))
+        .map_err(|e| format!("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem with node certificate: {e}"))
+}
+
+/// A started node tries to join. A node whose store already has an ID rejoins; a new node needs an initialised
+/// cluster, every zone of its join list resolvable from its own cluster, and a live node behind one of them.
+pub fn join(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> Result<(u32, String), String> {
+    let ca = ca_key(env, env.cluster, pod, container, args);
+    let store = node_store(env.world, env.cluster, pod);
+    let ns = meta::namespace(pod);
+    if env.world.node_decommissioned(env.cluster, &store) {
+        return Err("ERROR: this node was decommissioned and cannot rejoin the cluster".into());
+    }
+    if env.world.node_id_of(env.cluster, &store).is_some() {
+        let id = env
+            .world
+            .node_joined(&ca, env.cluster, ns, meta::name(pod), &store);
+        return Ok((id, ca));
+    }
+    if !env.world.cockroach_initialised_for(&ca) {
+        return Err("initial startup completed.\nNode will now attempt to join a running cluster, or wait for `cockroach init`.\nClient connections will be accepted after this completes successfully.".into());
+    }
+    let mut zones: BTreeMap<String, Vec<(String, Resolution)>> = BTreeMap::new();
+    for entry in &args.join {
+        let host = host_only(entry);
+        let r = resolve(env.views, env.cluster, ns, host);
+        let labels: Vec<&str> = host.split('.').collect();
+        let zone = r
+            .fqdn()
+            .and_then(namespace_of)
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                if labels.len() >= 3 {
+                    labels[2].to_string()
+                } else {
+                    ns.to_string()
+                }
+            });
+        zones.entry(zone).or_default().push((host.to_string(), r));
+    }
+    for (zone, entries) in &zones {
+        if !entries.iter().any(|(_, r)| r.is_found()) {
+            let why: Vec<String> = entries
+                .iter()
+                .map(|(h, r)| match r {
+                    Resolution::NotFound(w) => format!("{h}: {w}"),
+                    _ => h.clone(),
+                })
+                .collect();
+            return Err(format!(
+                "W failed to connect to join addresses of zone {zone}: lookup failed: {}",
+                why.join("; ")
+            ));
+        }
+    }
+    let live = env.world.cockroach_nodes();
+    let reachable = zones.values().flatten().any(|(_, r)| {
+        let (Some(cluster), Some(fqdn)) = (r.cluster(env.cluster), r.fqdn()) else {
+            return false;
+        };
+        let pod_name = fqdn.split('.').next().unwrap_or("");
+        let zone = namespace_of(fqdn).unwrap_or("");
+        live.iter().any(|n| {
+            n.live && n.ca == ca && n.cluster == cluster && n.zone == zone && n.pod == pod_name
+        })
+    });
+    if !reachable {
+        return Err("W no live node reachable through --join yet; retrying".into());
+    }
+    let id = env
+        .world
+        .node_joined(&ca, env.cluster, ns, meta::name(pod), &store);
+    Ok((id, ca))
+}
+
+/// A client command's connection: certs from its certs dir, `--host` resolved from the pod's cluster to a running
+/// node, and the root client certificate accepted by that node's CA. Ok: (cluster, node pod, the node's CA key).
+fn connect(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> Result<(String, Value, String), (i32, String)> {
+    let ns = meta::namespace(pod);
+    let files = if args.insecure {
+        None
+    } else {
+        let Some(dir) = &args.certs_dir else {
+            return Err((1, "ERROR: problem using security settings: no certificates found; does certs dir exist?".into()));
+        };
+        let secret = env.secret_in(env.cluster, ns);
+        match mounts::certs_dir(pod, container, dir, &secret) {
+            Some(f) => Some(f),
+            None => {
+                return Err((1, format!("ERROR: problem using security settings: no certificates found in {dir}; does certs dir exist?")))
+            }
+        }
+    };
+    let host = host_only(args.host.as_deref().unwrap_or("localhost")).to_string();
+    let cannot_dial = |why: String| {
+        (1, format!("ERROR: cannot dial server.\nIs the server running?\nIf the server is running, check --host client-side and --advertise server-side.\n\n{why}"))
+    };
+    let r = resolve(env.views, env.cluster, ns, &host);
+    let (Some(cluster), Some(fqdn)) = (
+        r.cluster(env.cluster).map(str::to_string),
+        r.fqdn().map(str::to_string),
+    ) else {
+        return Err(cannot_dial(format!(
+            "dial tcp: lookup {host} on 10.96.0.10:53: no such host"
+        )));
+    };
+    let Some(target) = target_pod(env.world, &cluster, &fqdn) else {
+        return Err(cannot_dial(format!(
+            "dial tcp {host}:26257: connect: connection refused"
+        )));
+    };
+    let target_container = target
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| matches!(invocation(c), Invocation::Start(_)))
+        })
+        .cloned();
+    let running = target
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| cs.iter().any(|c| c.pointer("/state/running").is_some()));
+    let Some(target_container) = target_container.filter(|_| running) else {
+        return Err(cannot_dial(format!(
+            "dial tcp {host}:26257: connect: connection refused"
+        )));
+    };
+    let Invocation::Start(target_args) = invocation(&target_container) else {
+        unreachable!("target_container was found as a start invocation")
+    };
+    let ca = ca_key(env, &cluster, &target, &target_container, &target_args);
+    if let Some(files) = &files {
+        let target_secret = env.secret_in(&cluster, meta::namespace(&target));
+        let node_ca = target_args
+            .certs_dir
+            .as_deref()
+            .and_then(|d| mounts::certs_dir(&target, &target_container, d, &target_secret))
+            .and_then(|f| f.get("ca.crt").map(|c| c.data.clone()));
+        if let Err(e) = certs::check_root_client(files, node_ca.as_deref()) {
+            return Err((1, format!("ERROR: failed to connect to the node: {e}")));
+        }
+    }
+    Ok((cluster, target, ca))
+}
+
+/// `cockroach init`: (exit code, output).
+pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (i32, String) {
+    let (cluster, target, ca) = match connect(env, pod, container, args) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if !env.world.cockroach_init(&ca) {
+        return (1, "ERROR: cluster has already been initialized".into());
+    }
+    env.world.node_joined(
+        &ca,
+        &cluster,
+        meta::namespace(&target),
+        meta::name(&target),
+        &node_store(env.world, &cluster, &target),
+    );
+    (0, "Cluster successfully initialized".into())
+}
+
+/// `cockroach node decommission <ids> | --self`: (exit code, output). The emulated cluster has no data to move,
+/// so the nodes are decommissioned as soon as the command runs.
+pub fn decommission(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> (i32, String) {
+    let (cluster, target, ca) = match connect(env, pod, container, args) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if !env.world.cockroach_initialised_for(&ca) {
+        return (
+            1,
+            "ERROR: cannot dial server: the node is waiting for `cockroach init`".into(),
+        );
+    }
+    let mut ids = Vec::new();
+    if args.self_ {
+        match env
+            .world
+            .node_id_of(&cluster, &node_store(env.world, &cluster, &target))
+        {
+            Some(id) => ids.push(id),
+            None => return (1, "ERROR: the target node has no node ID yet".into()),
+        }
+    }
+    for p in &args.positional {
+        match p.parse::<u32>() {
+            Ok(id) => ids.push(id),
+            Err(_) => return (1, format!("ERROR: invalid node ID {p:?}")),
+        }
+    }
+    if ids.is_empty() {
+        return (
+            1,
+            "ERROR: no node ID specified; use --self or list node IDs".into(),
+        );
+    }
+    match env.world.decommission(&ca, &ids) {
+        Ok(()) => {
+            let rows: Vec<String> = ids.iter().map(|id| format!("  {id:>2} |  true   |        0 |        true        | decommissioned |    false")).collect();
+            (0, format!("  id | is_live | replicas | is_decommissioning |   membership   | is_draining\n-----+---------+----------+--------------------+----------------+--------------\n{}\n({} rows)\n\nNo more data reported on target nodes. Please verify cluster health before removing the nodes.", rows.join("\n"), ids.len()))
+        }
+        Err(e) => (1, format!("ERROR: {e}")),
+    }
+}
+
+/// The pod a resolved name lands on: `<pod>.<svc>.<ns>.svc...` directly, `<svc>.<ns>.svc...` through the
+/// service's selector (a running pod behind it).
+fn target_pod(world: &World, cluster: &str, fqdn: &str) -> Option<Value> {
+    let store = world.cluster(cluster)?.store;
+    let ns = namespace_of(fqdn)?;
+    let labels: Vec<&str> = fqdn
+        .strip_suffix(&format!(".{ns}.svc.{CLUSTER_DOMAIN}"))?
+        .split('.')
+        .collect();
+    let pods = crate::store::resource_type("pods")?;
+    match labels.as_slice() {
+        [pod, _svc] => store.get(pods, Some(ns), pod),
+        [svc] => {
+            let svc = store.get(crate::store::resource_type("services")?, Some(ns), svc)?;
+            let selector = svc.pointer("/spec/selector")?.clone();
+            store.list(pods, Some(ns)).into_iter().find(|p| {
+                meta::labels_match(&selector, p)
+                    && meta::str_at(p, "/status/phase") == Some("Running")
+            })
+        }
+        _ => None,
+    }
+}

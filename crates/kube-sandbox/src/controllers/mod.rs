@@ -1,0 +1,201 @@
+//! The controllers a real control plane, cloud and kubelet run, emulated per cluster. Each module has a pure
+//! decision part and a thin loop applying it through the store; every delay is cluster time scaled by `Clock`.
+
+pub mod deployment;
+pub mod dns_reload;
+pub mod events;
+pub mod job;
+pub mod kubelet;
+pub mod meta;
+pub mod namespace;
+pub mod replicaset;
+pub mod revision;
+pub mod service_lb;
+pub mod statefulset;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::store::{resource_type, ResourceType, Store};
+use crate::world::{ClusterProfile, World};
+
+#[derive(Clone)]
+pub struct ControllerContext {
+    pub cluster_name: String,
+    pub store: Arc<Store>,
+    pub world: Arc<World>,
+    pub clock: Clock,
+}
+
+impl ControllerContext {
+    pub fn rt(&self, plural: &str) -> &'static ResourceType {
+        resource_type(plural).unwrap_or_else(|| panic!("resource type {plural} is in the table"))
+    }
+}
+
+/// Starts every controller of one cluster. Registers the cluster in the world with a default profile if
+/// `Sandbox::start` has not registered it with its own.
+pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
+    if ctx.world.cluster(&ctx.cluster_name).is_none() {
+        ctx.world.register_cluster(
+            &ctx.cluster_name,
+            ctx.store.clone(),
+            ClusterProfile::default(),
+        );
+    }
+    vec![
+        spawn_loop(
+            ctx.clone(),
+            &["namespaces"],
+            Duration::from_secs(1),
+            namespace::Controller::default(),
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["services"],
+            Duration::from_secs(1),
+            service_lb::Controller::default(),
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["statefulsets", "pods", "persistentvolumeclaims"],
+            Duration::from_secs(2),
+            statefulset::Controller,
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["deployments", "replicasets"],
+            Duration::from_secs(2),
+            deployment::Controller,
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["replicasets", "pods"],
+            Duration::from_secs(2),
+            replicaset::Controller,
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["jobs", "pods"],
+            Duration::from_secs(2),
+            job::Controller,
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["configmaps", "pods", "deployments"],
+            Duration::from_secs(1),
+            dns_reload::Controller::default(),
+        ),
+        spawn_loop(
+            ctx,
+            &["pods", "secrets", "services", "configmaps"],
+            Duration::from_millis(500),
+            kubelet::Kubelet::default(),
+        ),
+    ]
+}
+
+/// The controllers of every cluster of a sandbox, stopped when dropped.
+pub struct Running {
+    pub world: Arc<World>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for h in &self.handles {
+            h.abort();
+        }
+    }
+}
+
+/// Bootstraps every cluster of a started sandbox (DNS add-on, nodes) and starts its controllers, all sharing one
+/// world. For `Sandbox::start` (or a test) to call once the API servers are up.
+pub fn start_for_sandbox(sandbox: &crate::Sandbox, speed: f64, lb_hostnames: bool) -> Running {
+    let world = World::new();
+    let mut handles = Vec::new();
+    for c in sandbox.clusters() {
+        let dns = c.dns.parse().unwrap_or_default();
+        crate::bootstrap::bootstrap_named(c.store(), dns, &c.name);
+        world.register_cluster(
+            &c.name,
+            c.store().clone(),
+            ClusterProfile { dns, lb_hostnames },
+        );
+        handles.extend(spawn_all(ControllerContext {
+            cluster_name: c.name.clone(),
+            store: c.store().clone(),
+            world: world.clone(),
+            clock: Clock::new(speed),
+        }));
+    }
+    Running { world, handles }
+}
+
+/// One reconcile pass over the cluster; implementations keep their own timers and memory.
+pub trait Reconcile: Send + 'static {
+    fn reconcile(&mut self, ctx: &ControllerContext);
+}
+
+/// Runs `r` after every burst of events on the watched kinds and at least every `period` of cluster time.
+fn spawn_loop(
+    ctx: ControllerContext,
+    kinds: &'static [&'static str],
+    period: Duration,
+    mut r: impl Reconcile,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut rx = ctx.store.subscribe();
+        let tick = ctx.clock.scaled(period).max(Duration::from_millis(5));
+        loop {
+            r.reconcile(&ctx);
+            let woke = tokio::select! {
+                woke = wait_for(&mut rx, kinds) => woke,
+                _ = tokio::time::sleep(tick) => true,
+            };
+            if !woke {
+                return;
+            }
+            // Coalesce the rest of a burst (our own writes included) into one pass.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            loop {
+                match rx.try_recv() {
+                    Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
+                    Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+                }
+            }
+        }
+    })
+}
+
+/// True on a relevant event (or a lag, after which everything is re-read), false when the store is gone.
+async fn wait_for(
+    rx: &mut tokio::sync::broadcast::Receiver<crate::store::WatchEvent>,
+    kinds: &[&str],
+) -> bool {
+    loop {
+        match rx.recv().await {
+            Ok(e) if kinds.contains(&e.kind.plural) => return true,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return true,
+            Err(RecvError::Closed) => return false,
+        }
+    }
+}
+
+/// Logs a failed write; controllers retry on their next pass, like real ones after a conflict.
+pub(crate) fn log_err<T>(what: &str, r: Result<T, crate::store::ApiError>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) if e.code == 404 || e.code == 409 => None,
+        Err(e) => {
+            tracing::debug!("{what}: {e}");
+            None
+        }
+    }
+}

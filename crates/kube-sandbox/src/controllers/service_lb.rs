@@ -1,0 +1,185 @@
+//! The cloud's load-balancer controller: a LoadBalancer Service gets an address in status.loadBalancer.ingress
+//! after a provisioning delay (an IP, or a hostname on clusters that behave like AWS). Internal-LB annotations
+//! are accepted and recorded; internal load balancers get addresses from their own range.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::{events, log_err, meta, ControllerContext, Reconcile};
+use crate::world::LoadBalancer;
+
+/// Cloud load balancers take tens of seconds to come up.
+pub const PROVISIONING: Duration = Duration::from_secs(20);
+
+const INTERNAL_ANNOTATIONS: &[(&str, &str)] = &[
+    ("networking.gke.io/load-balancer-type", "internal"),
+    ("cloud.google.com/load-balancer-type", "internal"),
+    (
+        "service.beta.kubernetes.io/aws-load-balancer-scheme",
+        "internal",
+    ),
+    (
+        "service.beta.kubernetes.io/aws-load-balancer-internal",
+        "true",
+    ),
+    (
+        "service.beta.kubernetes.io/azure-load-balancer-internal",
+        "true",
+    ),
+];
+
+pub fn is_internal(svc: &Value) -> bool {
+    INTERNAL_ANNOTATIONS.iter().any(|(k, v)| {
+        meta::annotation(svc, k)
+            .is_some_and(|a| a.eq_ignore_ascii_case(v) || (*v == "true" && a == "0.0.0.0/0"))
+    })
+}
+
+/// The status a service should have given its load balancer (None: not a LoadBalancer, no ingress).
+pub fn desired_status(lb: Option<&LoadBalancer>) -> Value {
+    match lb {
+        Some(LoadBalancer {
+            hostname: Some(h), ..
+        }) => json!({"loadBalancer": {"ingress": [{"hostname": h}]}}),
+        Some(lb) => json!({"loadBalancer": {"ingress": [{"ip": lb.ip, "ipMode": "VIP"}]}}),
+        None => json!({"loadBalancer": {}}),
+    }
+}
+
+#[derive(Default)]
+pub struct Controller {
+    first_seen: HashMap<String, Instant>,
+}
+
+impl Reconcile for Controller {
+    fn reconcile(&mut self, ctx: &ControllerContext) {
+        let rt = ctx.rt("services");
+        let services = ctx.store.list(rt, None);
+        let hostnames = ctx
+            .world
+            .cluster(&ctx.cluster_name)
+            .is_some_and(|c| c.profile.lb_hostnames);
+        let mut live = Vec::new();
+        for svc in &services {
+            let uid = meta::uid(svc).to_string();
+            let wants_lb =
+                meta::str_at(svc, "/spec/type") == Some("LoadBalancer") && !meta::is_deleting(svc);
+            let lb = if wants_lb {
+                live.push(uid.clone());
+                if !self.first_seen.contains_key(&uid) {
+                    events::record(
+                        ctx,
+                        svc,
+                        events::NORMAL,
+                        "EnsuringLoadBalancer",
+                        "Ensuring load balancer",
+                        "service-controller",
+                    );
+                }
+                let since = *self
+                    .first_seen
+                    .entry(uid.clone())
+                    .or_insert_with(Instant::now);
+                (since.elapsed() >= ctx.clock.scaled(PROVISIONING)).then(|| {
+                    let annotations: BTreeMap<String, String> = svc
+                        .pointer("/metadata/annotations")
+                        .and_then(Value::as_object)
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let request = LoadBalancer {
+                        cluster: ctx.cluster_name.clone(),
+                        namespace: meta::namespace(svc).to_string(),
+                        service: meta::name(svc).to_string(),
+                        service_uid: uid.clone(),
+                        ip: String::new(),
+                        hostname: None,
+                        internal: is_internal(svc),
+                        annotations,
+                    };
+                    ctx.world.provision_lb(request, hostnames)
+                })
+            } else {
+                ctx.world.release_lb(&ctx.cluster_name, &uid);
+                None
+            };
+            let status = desired_status(lb.as_ref());
+            let current = svc
+                .pointer("/status/loadBalancer")
+                .cloned()
+                .unwrap_or(json!({}));
+            if current != status["loadBalancer"] && (lb.is_some() || !wants_lb) {
+                let mut updated = svc.clone();
+                updated["status"]["loadBalancer"] = status["loadBalancer"].clone();
+                let ensured = lb.is_some();
+                if log_err("service status", ctx.store.update_status(rt, updated)).is_some()
+                    && ensured
+                {
+                    events::record(
+                        ctx,
+                        svc,
+                        events::NORMAL,
+                        "EnsuredLoadBalancer",
+                        "Ensured load balancer",
+                        "service-controller",
+                    );
+                }
+            }
+        }
+        // A deleted service's cloud load balancer is torn down with it.
+        self.first_seen.retain(|uid, _| live.contains(uid));
+        for lb in ctx
+            .world
+            .load_balancers()
+            .into_iter()
+            .filter(|lb| lb.cluster == ctx.cluster_name)
+        {
+            if !live.contains(&lb.service_uid) {
+                ctx.world.release_lb(&ctx.cluster_name, &lb.service_uid);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_annotations_are_recognised() {
+        let gke = json!({"metadata": {"annotations": {"networking.gke.io/load-balancer-type": "Internal"}}});
+        let aws = json!({"metadata": {"annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}}});
+        let public = json!({"metadata": {}});
+        assert!(is_internal(&gke) && is_internal(&aws) && !is_internal(&public));
+    }
+
+    #[test]
+    fn status_is_ip_or_hostname() {
+        let mut lb = LoadBalancer {
+            cluster: "a".into(),
+            namespace: "kube-system".into(),
+            service: "kube-dns-lb".into(),
+            service_uid: "u".into(),
+            ip: "203.0.113.4".into(),
+            hostname: None,
+            internal: false,
+            annotations: BTreeMap::new(),
+        };
+        assert_eq!(
+            desired_status(Some(&lb))["loadBalancer"]["ingress"][0]["ip"],
+            "203.0.113.4"
+        );
+        lb.hostname = Some("x.elb.sandbox.invalid".into());
+        assert_eq!(
+            desired_status(Some(&lb))["loadBalancer"]["ingress"][0]["hostname"],
+            "x.elb.sandbox.invalid"
+        );
+        assert_eq!(desired_status(None), json!({"loadBalancer": {}}));
+    }
+}

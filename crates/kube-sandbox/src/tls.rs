@@ -1,0 +1,66 @@
+//! Each cluster's own CA and a serving certificate for 127.0.0.1/localhost.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+pub struct ClusterPki {
+    pub ca_pem: String,
+    pub server_config: Arc<rustls::ServerConfig>,
+}
+
+fn pki_error(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(format!("certificate generation: {e}"))
+}
+
+/// Generates a CA named after the cluster and a serving certificate it signs.
+pub fn generate(cluster: &str) -> std::io::Result<ClusterPki> {
+    let ca_key = KeyPair::generate().map_err(pki_error)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(pki_error)?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, format!("kube-sandbox {cluster} CA"));
+    ca_params.distinguished_name = dn;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::CrlSign,
+    ];
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(pki_error)?;
+    let ca_pem = ca_cert.pem();
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let server_key = KeyPair::generate().map_err(pki_error)?;
+    let mut params = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "kubernetes".to_string(),
+        "kubernetes.default.svc".to_string(),
+    ])
+    .map_err(pki_error)?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "kube-apiserver");
+    params.distinguished_name = dn;
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let server_cert = params.signed_by(&server_key, &issuer).map_err(pki_error)?;
+
+    let chain = vec![CertificateDer::from(server_cert.der().to_vec())];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(pki_error)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(pki_error)?;
+    // HTTP/1.1 only: Go and kube-rs clients fall back to it when h2 is not offered.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(ClusterPki {
+        ca_pem,
+        server_config: Arc::new(config),
+    })
+}

@@ -1,0 +1,602 @@
+//! CockroachDB semantics across clusters: what the provider will do by hand for three clusters, and the
+//! orchestration mistakes the sandbox must catch.
+
+mod support;
+
+use kube_sandbox::world::DnsFlavour;
+use serde_json::{json, Value};
+use support::*;
+
+fn zone_pods_ready(sim: &Sim, cluster: &str, zone: &str) -> usize {
+    pods_of(sim, cluster, zone)
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["app"] == "cockroachdb" && ready(p))
+        .count()
+}
+
+fn live_nodes(sim: &Sim) -> usize {
+    sim.world
+        .cockroach_nodes()
+        .iter()
+        .filter(|n| n.live)
+        .count()
+}
+
+fn job_condition(sim: &Sim, cluster: &str, ns: &str, name: &str, t: &str) -> bool {
+    sim.get(cluster, "jobs", ns, name)
+        .and_then(|j| j["status"]["conditions"].as_array().cloned())
+        .is_some_and(|c| c.iter().any(|c| c["type"] == t && c["status"] == "True"))
+}
+
+struct TwoZones {
+    sim: Sim,
+    ips: [String; 2],
+}
+
+/// Two GKE-like clusters `a` (zone `east`) and `b` (zone `west`) with valid certificates and DNS load balancers,
+/// no DNS forwarding yet.
+async fn two_zones() -> TwoZones {
+    let sim = Sim::start(&[("a", gke()), ("b", gke())]);
+    let pki = Pki::new();
+    let zones = ["east", "west"];
+    deploy_zone(&sim, "a", "east", &zones, &pki, &pki.node("east"));
+    deploy_zone(&sim, "b", "west", &zones, &pki, &pki.node("west"));
+    let ip_a = dns_lb(&sim, "a").await;
+    let ip_b = dns_lb(&sim, "b").await;
+    TwoZones {
+        sim,
+        ips: [ip_a, ip_b],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_clusters_by_hand_become_nine_live_nodes() {
+    let clusters = [
+        ("gke-east", gke(), "us-east1"),
+        ("gke-west", gke(), "us-west1"),
+        ("eks-eu", eks_like(), "eu-west1"),
+    ];
+    let sim = Sim::start(
+        &clusters
+            .iter()
+            .map(|(c, p, _)| (*c, *p))
+            .collect::<Vec<_>>(),
+    );
+    let pki = Pki::new();
+    let zones: Vec<&str> = clusters.iter().map(|(_, _, z)| *z).collect();
+    for (cluster, _, zone) in &clusters {
+        deploy_zone(&sim, cluster, zone, &zones, &pki, &pki.node(zone));
+    }
+    let mut ips = Vec::new();
+    for (cluster, _, _) in &clusters {
+        ips.push(dns_lb(&sim, cluster).await);
+    }
+    for (i, (cluster, profile, _)) in clusters.iter().enumerate() {
+        let peers: Vec<(&str, &str)> = clusters
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(j, (_, _, z))| (*z, ips[j].as_str()))
+            .collect();
+        forward(&sim, cluster, profile.dns, &peers);
+    }
+    // Nodes run but wait for init.
+    assert!(
+        eventually(20, || {
+            pods_of(&sim, "gke-east", "us-east1")
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count()
+                == 3
+        })
+        .await
+    );
+    assert_eq!(
+        zone_pods_ready(&sim, "gke-east", "us-east1"),
+        0,
+        "nobody is ready before init"
+    );
+    init_job(&sim, "gke-east", "us-east1");
+
+    let all_up = eventually(60, || {
+        live_nodes(&sim) == 9
+            && clusters
+                .iter()
+                .all(|(c, _, z)| zone_pods_ready(&sim, c, z) == 3)
+    })
+    .await;
+    let nodes = sim.world.cockroach_nodes();
+    assert!(
+        all_up,
+        "expected 9 live nodes, got {nodes:#?}\nlog of eu pod: {}",
+        sim.world.pod_log("eks-eu", "eu-west1", "cockroachdb-0")
+    );
+    assert!(sim.world.cockroach_initialised());
+    assert!(
+        eventually(20, || job_condition(
+            &sim,
+            "gke-east",
+            "us-east1",
+            "cluster-init-secure",
+            "Complete"
+        ))
+        .await
+    );
+    let mut ids: Vec<u32> = nodes.iter().map(|n| n.node_id).collect();
+    ids.sort();
+    assert_eq!(ids, (1..=9).collect::<Vec<_>>());
+    let sts = sim
+        .get("eks-eu", "statefulsets", "eu-west1", "cockroachdb")
+        .unwrap();
+    assert_eq!(sts["status"]["readyReplicas"], 3);
+
+    // A second init reports what the real binary reports, with its exit code.
+    sim.create("gke-west", "jobs", json!({"metadata": {"name": "again", "namespace": "us-west1"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "init", "image": "cockroachdb/cockroach:v25.2.0",
+                "command": ["/cockroach/cockroach", "init", "--certs-dir=/cockroach-certs", "--host=cockroachdb-0.cockroachdb"],
+                "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}]}],
+            "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}}]}}}}));
+    assert!(
+        eventually(20, || job_condition(
+            &sim, "gke-west", "us-west1", "again", "Failed"
+        ))
+        .await
+    );
+    let pod = pods_of(&sim, "gke-west", "us-west1")
+        .into_iter()
+        .find(|p| p["metadata"]["labels"]["job-name"] == "again")
+        .unwrap();
+    let term = &pod["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(term["exitCode"], 1);
+    assert_eq!(
+        term["message"],
+        "ERROR: cluster has already been initialized"
+    );
+
+    // A node whose pod goes is dead, not decommissioned; its replacement on the same PVC is the same node.
+    sim.store("eks-eu")
+        .delete(
+            rt("pods"),
+            Some("eu-west1"),
+            "cockroachdb-2",
+            kube_sandbox::store::Propagation::Background,
+        )
+        .unwrap();
+    let eu2 = |live: bool| {
+        sim.world
+            .cockroach_nodes()
+            .into_iter()
+            .any(|n| n.zone == "eu-west1" && n.pod == "cockroachdb-2" && n.live == live)
+    };
+    assert!(
+        eventually(10, || eu2(false)).await,
+        "deleted pod's node is not live"
+    );
+    assert!(
+        eventually(30, || eu2(true) && live_nodes(&sim) == 9).await,
+        "recreated pod rejoins as the same node"
+    );
+    assert_eq!(sim.world.cockroach_nodes().len(), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_san_crash_loops_with_a_growing_restart_count() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("west"));
+    let restarts = || {
+        sim.get("a", "pods", "east", "cockroachdb-0")
+            .and_then(|p| {
+                p.pointer("/status/containerStatuses/0/restartCount")
+                    .and_then(Value::as_i64)
+            })
+            .unwrap_or(0)
+    };
+    assert!(
+        eventually(60, || restarts() >= 3).await,
+        "restartCount should grow, is {}",
+        restarts()
+    );
+    let pod = sim.get("a", "pods", "east", "cockroachdb-0").unwrap();
+    let cs = &pod["status"]["containerStatuses"][0];
+    assert!(!ready(&pod));
+    let waiting = cs["state"]["waiting"]["reason"].as_str().unwrap_or("");
+    assert!(
+        waiting == "CrashLoopBackOff" || cs["state"]["running"].is_object(),
+        "{cs}"
+    );
+    let msg = cs["lastState"]["terminated"]["message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        msg.contains("not cockroachdb-0.cockroachdb.east"),
+        "message says what is wrong: {msg}"
+    );
+    assert!(sim
+        .world
+        .pod_log("a", "east", "cockroachdb-0")
+        .contains("problem with node certificate"));
+    let ev = events_for(&sim, "a", "east", "cockroachdb-0");
+    assert!(ev.iter().any(|(r, _)| r == "BackOff"), "{ev:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn world_readable_key_crash_loops() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    sim.modify("a", "statefulsets", "east", "cockroachdb", |s| {
+        s["spec"]["template"]["spec"]["volumes"][1]["secret"]
+            .as_object_mut()
+            .unwrap()
+            .remove("defaultMode");
+    });
+    let msg = || {
+        sim.get("a", "pods", "east", "cockroachdb-0")
+            .and_then(|p| {
+                p.pointer("/status/containerStatuses/0/lastState/terminated/message")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        eventually(60, || msg().contains("exceeds -rwx------")).await,
+        "{}",
+        msg()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_stub_domain_leaves_that_side_not_ready() {
+    let t = two_zones().await;
+    let sim = &t.sim;
+    forward(sim, "a", DnsFlavour::KubeDns, &[("west", &t.ips[1])]);
+    init_job(sim, "a", "east");
+    assert!(
+        eventually(60, || zone_pods_ready(sim, "a", "east") == 3).await,
+        "the side that can resolve its peers comes up"
+    );
+    cluster_time(60).await;
+    assert_eq!(
+        zone_pods_ready(sim, "b", "west"),
+        0,
+        "west cannot resolve east: not Ready"
+    );
+    assert!(sim
+        .world
+        .pod_log("b", "west", "cockroachdb-0")
+        .contains("zone east"));
+
+    // Adding the stub domain later fixes it once kube-dns has picked the change up.
+    forward(sim, "b", DnsFlavour::KubeDns, &[("east", &t.ips[0])]);
+    assert!(eventually(60, || zone_pods_ready(sim, "b", "west") == 3).await);
+    assert_eq!(live_nodes(sim), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_pointing_stub_domain_does_not_resolve() {
+    let t = two_zones().await;
+    let sim = &t.sim;
+    forward(sim, "a", DnsFlavour::KubeDns, &[("west", &t.ips[1])]);
+    forward(sim, "b", DnsFlavour::KubeDns, &[("east", &t.ips[1])]);
+    init_job(sim, "a", "east");
+    assert!(eventually(60, || zone_pods_ready(sim, "a", "east") == 3).await);
+    cluster_time(60).await;
+    assert_eq!(
+        zone_pods_ready(sim, "b", "west"),
+        0,
+        "a stub domain pointing at its own cluster resolves nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_init_nothing_becomes_ready() {
+    let t = two_zones().await;
+    let sim = &t.sim;
+    forward(sim, "a", DnsFlavour::KubeDns, &[("west", &t.ips[1])]);
+    forward(sim, "b", DnsFlavour::KubeDns, &[("east", &t.ips[0])]);
+    assert!(
+        eventually(20, || {
+            pods_of(sim, "a", "east")
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count()
+                == 3
+        })
+        .await
+    );
+    cluster_time(90).await;
+    assert_eq!(
+        zone_pods_ready(sim, "a", "east") + zone_pods_ready(sim, "b", "west"),
+        0
+    );
+    assert!(!sim.world.cockroach_initialised());
+    assert!(sim
+        .world
+        .pod_log("a", "east", "cockroachdb-1")
+        .contains("wait for `cockroach init`"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_with_a_foreign_root_certificate_fails() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    let other = Pki::new();
+    let (crt, key) = other.root();
+    sim.modify("a", "secrets", "east", "cockroachdb.client.root", |s| {
+        s["stringData"] =
+            json!({"ca.crt": other.ca_pem, "client.root.crt": crt, "client.root.key": key});
+    });
+    init_job(&sim, "a", "east");
+    let msg = || {
+        pods_of(&sim, "a", "east")
+            .into_iter()
+            .find(|p| p["metadata"]["labels"]["job-name"] == "cluster-init-secure")
+            .and_then(|p| {
+                p.pointer("/status/containerStatuses/0/lastState/terminated/message")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        eventually(60, || msg().contains("unknown authority")).await,
+        "{}",
+        msg()
+    );
+    assert!(!sim.world.cockroach_initialised());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_down_after_decommission_versus_without() {
+    use kube_sandbox::world::Membership;
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let node_of = |pod: &str| {
+        sim.world
+            .cockroach_nodes()
+            .into_iter()
+            .find(|n| n.pod == pod)
+            .unwrap()
+    };
+    let id = node_of("cockroachdb-2").node_id;
+    sim.create("a", "jobs", json!({"metadata": {"name": "decommission", "namespace": "east"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "decommission", "image": "cockroachdb/cockroach:v25.2.0",
+                "command": ["/cockroach/cockroach", "node", "decommission", id.to_string(), "--certs-dir=/cockroach-certs", "--host=cockroachdb-public"],
+                "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}]}],
+            "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}}]}}}}));
+    let done = eventually(20, || {
+        job_condition(&sim, "a", "east", "decommission", "Complete")
+    })
+    .await;
+    let pods: Vec<Value> = pods_of(&sim, "a", "east")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == "decommission")
+        .collect();
+    assert!(done, "decommission job did not complete: {pods:#?}");
+    assert_eq!(
+        node_of("cockroachdb-2").membership,
+        Membership::Decommissioned
+    );
+
+    sim.modify("a", "statefulsets", "east", "cockroachdb", |s| {
+        s["spec"]["replicas"] = json!(1)
+    });
+    assert!(eventually(20, || live_nodes(&sim) == 1).await);
+    let (n1, n2) = (node_of("cockroachdb-1"), node_of("cockroachdb-2"));
+    assert!(
+        !n1.live && n1.membership == Membership::Active,
+        "removed without decommission: dead, {n1:?}"
+    );
+    assert!(
+        !n2.live && n2.membership == Membership::Decommissioned,
+        "{n2:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_loses_the_data_and_a_new_deployment_needs_init_again() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+
+    sim.store("a")
+        .delete(
+            rt("namespaces"),
+            None,
+            "east",
+            kube_sandbox::store::Propagation::Background,
+        )
+        .unwrap();
+    assert!(
+        eventually(30, || sim.get("a", "namespaces", "", "east").is_none()).await,
+        "namespace teardown"
+    );
+    assert!(
+        eventually(10, || !sim.world.cockroach_initialised()).await,
+        "the PVCs went with the namespace: no cluster left"
+    );
+    assert!(sim.world.cockroach_nodes().is_empty());
+    // The rest of the teardown: what lives outside the zone namespace.
+    let bg = kube_sandbox::store::Propagation::Background;
+    let store = sim.store("a");
+    store
+        .delete(
+            rt("secrets"),
+            Some("default"),
+            "cockroachdb.client.root",
+            bg,
+        )
+        .unwrap();
+    store
+        .delete(rt("services"), Some("default"), "cockroachdb-public", bg)
+        .unwrap();
+
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    assert!(
+        eventually(20, || {
+            pods_of(&sim, "a", "east")
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count()
+                == 3
+        })
+        .await
+    );
+    cluster_time(60).await;
+    assert_eq!(
+        zone_pods_ready(&sim, "a", "east"),
+        0,
+        "fresh stores wait for a new init"
+    );
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let mut ids: Vec<u32> = sim
+        .world
+        .cockroach_nodes()
+        .iter()
+        .map(|n| n.node_id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2, 3], "a new cluster numbers its nodes from 1");
+}
+
+fn events_for(sim: &Sim, cluster: &str, ns: &str, name: &str) -> Vec<(String, String)> {
+    sim.store(cluster)
+        .list(rt("events"), Some(ns))
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == name)
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap_or("").to_string(),
+                e["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_secret_keeps_pods_in_container_creating_and_events_say_why() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    sim.store("a")
+        .delete(
+            rt("secrets"),
+            Some("east"),
+            "cockroachdb.node",
+            kube_sandbox::store::Propagation::Background,
+        )
+        .unwrap();
+    let waiting = || {
+        sim.get("a", "pods", "east", "cockroachdb-1").and_then(|p| {
+            p.pointer("/status/containerStatuses/0/state/waiting/reason")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+    };
+    cluster_time(30).await;
+    assert_eq!(waiting().as_deref(), Some("ContainerCreating"));
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(ev.iter().any(|(r, m)| r == "FailedMount" && m.contains("secret \"cockroachdb.node\" not found")), "{ev:?}");
+    assert!(ev.iter().any(|(r, _)| r == "Scheduled"), "{ev:?}");
+    assert!(events_for(&sim, "a", "east", "cockroachdb")
+        .iter()
+        .any(|(r, _)| r == "SuccessfulCreate"));
+
+    // Certificates without the client keys still start the node: the secret only needs what `start` reads.
+    let (crt, key) = pki.node("east");
+    sim.create(
+        "a",
+        "secrets",
+        json!({"metadata": {"name": "cockroachdb.node", "namespace": "east"},
+        "stringData": {"ca.crt": pki.ca_pem, "node.crt": crt, "node.key": key}}),
+    );
+    assert!(
+        eventually(30, || {
+            sim.get("a", "pods", "east", "cockroachdb-1")
+                .is_some_and(|p| {
+                    p["status"]["containerStatuses"][0]["state"]["running"].is_object()
+                })
+        })
+        .await
+    );
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(ev.iter().any(|(r, _)| r == "Started"), "{ev:?}");
+    cluster_time(20).await;
+    let ev = events_for(&sim, "a", "east", "cockroachdb-1");
+    assert!(
+        ev.iter()
+            .any(|(r, m)| r == "Unhealthy" && m.contains("503")),
+        "a node waiting for init fails its readiness probe: {ev:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_with_different_cas_are_separate_cockroach_clusters() {
+    let sim = Sim::start(&[("a", gke()), ("b", gke())]);
+    let (pki1, pki2) = (Pki::new(), Pki::new());
+    deploy_zone(&sim, "a", "one", &["one"], &pki1, &pki1.node("one"));
+    deploy_zone(&sim, "b", "two", &["two"], &pki2, &pki2.node("two"));
+    init_job(&sim, "a", "one");
+    assert!(eventually(60, || zone_pods_ready(&sim, "a", "one") == 3).await);
+    cluster_time(30).await;
+    assert_eq!(
+        zone_pods_ready(&sim, "b", "two"),
+        0,
+        "the other CA's cluster is not initialised by this init"
+    );
+    init_job(&sim, "b", "two");
+    assert!(
+        eventually(60, || zone_pods_ready(&sim, "b", "two") == 3).await,
+        "its own init succeeds"
+    );
+    let nodes = sim.world.cockroach_nodes();
+    for ca in nodes
+        .iter()
+        .map(|n| n.ca.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let mut ids: Vec<u32> = nodes
+            .iter()
+            .filter(|n| n.ca == ca)
+            .map(|n| n.node_id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, vec![1, 2, 3], "each cluster numbers its own nodes");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_ready_probe_pods_look_ready_before_init_as_on_a_real_cluster() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    let mut sts = statefulset("east", &["east"], "cockroachdb/cockroach:v25.2.0");
+    sts["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] =
+        json!("/health");
+    sim.create("a", "namespaces", namespace("east"));
+    let (crt, key) = pki.node("east");
+    sim.create(
+        "a",
+        "secrets",
+        json!({"metadata": {"name": "cockroachdb.node", "namespace": "east"},
+        "stringData": {"ca.crt": pki.ca_pem, "node.crt": crt, "node.key": key}}),
+    );
+    sim.create("a", "services", json!({"metadata": {"name": "cockroachdb", "namespace": "east"},
+        "spec": {"clusterIP": "None", "publishNotReadyAddresses": true, "selector": {"app": "cockroachdb"}, "ports": [{"port": 26257}]}}));
+    sim.create("a", "statefulsets", sts);
+    assert!(
+        eventually(30, || zone_pods_ready(&sim, "a", "east") == 3).await,
+        "a liveness-style probe passes before init"
+    );
+    assert_eq!(live_nodes(&sim), 0, "but no node has joined anything");
+}

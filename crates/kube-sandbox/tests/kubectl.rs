@@ -1,0 +1,389 @@
+//! Everyday kubectl commands (Debian's kubectl 1.20) against the sandbox.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::kubectl::debian_kubectl;
+use kube_sandbox::{Sandbox, SandboxOptions};
+use serde_json::{json, Value};
+
+struct Kubectl {
+    kubeconfig: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl Kubectl {
+    async fn run(&self, context: &str, args: &[&str]) -> (bool, String, String) {
+        let mut cmd = Command::new(debian_kubectl());
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--context", context])
+            .args(args);
+        cmd.env("HOME", self.home.path()).env_remove("KUBECONFIG");
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .expect("kubectl runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run("a", args).await;
+        assert!(ok, "kubectl {args:?} failed:\n{out}\n{err}");
+        out
+    }
+
+    async fn fails(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run("a", args).await;
+        assert!(!ok, "kubectl {args:?} should fail:\n{out}");
+        err
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&a).await).unwrap()
+    }
+}
+
+async fn setup() -> (Sandbox, Kubectl) {
+    setup_with(SandboxOptions::new(&["a", "b"])).await
+}
+
+async fn setup_with(opts: SandboxOptions) -> (Sandbox, Kubectl) {
+    let kubectl = debian_kubectl();
+    assert!(kubectl.exists());
+    let sb = Sandbox::start(opts).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig");
+    sb.write_kubeconfig(&kubeconfig).unwrap();
+    (sb, Kubectl { kubeconfig, home })
+}
+
+fn write(dir: &Path, name: &str, v: &Value) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_string_pretty(v).unwrap()).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn statefulset(replicas: i64, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "default", "labels": {"app": "db"}},
+        "spec": {
+            "serviceName": "db", "replicas": replicas, "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+                {"name": "db", "image": image, "ports": [{"containerPort": 26257, "name": "grpc"}]}
+            ]}}
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn version_get_and_contexts() {
+    let (_sb, k) = setup().await;
+    let v = k.ok(&["version", "-o", "json"]).await;
+    let v: Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(v["clientVersion"]["minor"], "20");
+    assert_eq!(v["serverVersion"]["minor"], "33");
+    let ns = k.ok(&["get", "namespaces"]).await;
+    assert!(
+        ns.contains("default") && ns.contains("kube-system") && ns.contains("Active"),
+        "{ns}"
+    );
+    // The AGE column is relative, as from a real server's Table.
+    let default_line = ns.lines().find(|l| l.starts_with("default ")).unwrap();
+    let age = default_line.split_whitespace().last().unwrap();
+    assert!(
+        age.ends_with('s') && age.trim_end_matches('s').parse::<u64>().is_ok(),
+        "{ns}"
+    );
+    let (ok, out, _) = k.run("b", &["get", "ns", "default", "-o", "name"]).await;
+    assert!(ok && out.trim() == "namespace/default", "{out}");
+    let empty = k.run("a", &["get", "pods"]).await;
+    assert!(
+        empty.0 && empty.2.contains("No resources found"),
+        "{empty:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_scale_patch_describe_delete() {
+    let (_sb, k) = setup().await;
+    let dir = k.home.path().to_path_buf();
+
+    // Client-side apply: create, then a three-way strategic merge patch.
+    let f = write(
+        &dir,
+        "sts.json",
+        &statefulset(3, "cockroachdb/cockroach:v25.1.0"),
+    );
+    let out = k.ok(&["apply", "-f", &f]).await;
+    assert!(out.contains("statefulset.apps/db created"), "{out}");
+    let f = write(
+        &dir,
+        "sts.json",
+        &statefulset(3, "cockroachdb/cockroach:v25.1.1"),
+    );
+    let out = k.ok(&["apply", "-f", &f]).await;
+    assert!(out.contains("configured"), "{out}");
+    let s = k.json(&["get", "sts", "db"]).await;
+    assert_eq!(
+        s["spec"]["template"]["spec"]["containers"][0]["image"],
+        "cockroachdb/cockroach:v25.1.1"
+    );
+    assert_eq!(s["metadata"]["generation"], 2);
+
+    // A misspelt field is dropped with a warning, as a real server does.
+    let mut typo = statefulset(3, "cockroachdb/cockroach:v25.1.1");
+    typo["spec"]["replica"] = json!(9);
+    let f = write(&dir, "typo.json", &typo);
+    let (ok, _, err) = k.run("a", &["apply", "-f", &f]).await;
+    assert!(
+        ok && err.contains("unknown field \"spec.replica\""),
+        "{err}"
+    );
+
+    let out = k.ok(&["scale", "statefulset", "db", "--replicas=5"]).await;
+    assert!(out.contains("scaled"), "{out}");
+    assert_eq!(k.json(&["get", "sts", "db"]).await["spec"]["replicas"], 5);
+
+    k.ok(&["patch", "sts", "db", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"db","env":[{"name":"X","value":"1"}]}]}}}}"#]).await;
+    let s = k.json(&["get", "sts", "db"]).await;
+    let c = &s["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        (c["image"].as_str(), c["env"][0]["name"].as_str()),
+        (Some("cockroachdb/cockroach:v25.1.1"), Some("X"))
+    );
+    k.ok(&[
+        "patch",
+        "sts",
+        "db",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"labels":{"tier":"data"}}}"#,
+    ])
+    .await;
+    k.ok(&[
+        "patch",
+        "sts",
+        "db",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#,
+    ])
+    .await;
+    let s = k.json(&["get", "sts", "db"]).await;
+    assert_eq!(
+        (
+            s["metadata"]["labels"]["tier"].as_str(),
+            s["spec"]["replicas"].as_i64()
+        ),
+        (Some("data"), Some(4))
+    );
+
+    // Immutable field: kubectl shows the server's Invalid error.
+    let err = k
+        .fails(&[
+            "patch",
+            "sts",
+            "db",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"serviceName":"other"}}"#,
+        ])
+        .await;
+    assert!(
+        err.contains("Forbidden") || err.contains("invalid"),
+        "{err}"
+    );
+
+    let d = k.ok(&["describe", "statefulset", "db"]).await;
+    assert!(
+        d.contains("Name:") && d.contains("db") && d.contains("cockroachdb/cockroach:v25.1.1"),
+        "{d}"
+    );
+
+    let out = k.ok(&["get", "sts", "-l", "app=db"]).await;
+    assert!(out.contains("db"), "{out}");
+
+    let out = k.ok(&["delete", "statefulset", "db"]).await;
+    assert!(out.contains("deleted"), "{out}");
+    let err = k.fails(&["get", "sts", "db"]).await;
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_side_apply_and_conflicts() {
+    let (_sb, k) = setup().await;
+    let dir = k.home.path().to_path_buf();
+    let f = write(&dir, "sts.json", &statefulset(3, "img:1"));
+    let out = k.ok(&["apply", "--server-side", "-f", &f]).await;
+    assert!(
+        out.contains("serverside-applied")
+            || out.contains("server-side applied")
+            || out.contains("created"),
+        "{out}"
+    );
+    let s = k.json(&["get", "sts", "db"]).await;
+    assert!(
+        s["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["operation"] == "Apply"),
+        "{s}"
+    );
+    k.ok(&["scale", "sts", "db", "--replicas=6"]).await;
+    let f = write(&dir, "sts.json", &statefulset(3, "img:2"));
+    let err = k.fails(&["apply", "--server-side", "-f", &f]).await;
+    assert!(
+        err.contains("conflict") && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    k.ok(&["apply", "--server-side", "--force-conflicts", "-f", &f])
+        .await;
+    let s = k.json(&["get", "sts", "db"]).await;
+    assert_eq!(
+        (
+            s["spec"]["replicas"].as_i64(),
+            s["spec"]["template"]["spec"]["containers"][0]["image"].as_str()
+        ),
+        (Some(3), Some("img:2"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_for_condition_and_delete() {
+    let (sb, k) = setup().await;
+    let dir = k.home.path().to_path_buf();
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "init", "namespace": "default"},
+        "spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "init", "image": "x:1"}]}}}});
+    let f = write(&dir, "job.json", &job);
+    k.ok(&["create", "-f", &f]).await;
+    let store = sb.cluster("a").unwrap().store().clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let jobs = kube_sandbox::store::resource_type("jobs").unwrap();
+        let mut j = store.get(jobs, Some("default"), "init").unwrap();
+        j["status"] =
+            json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]});
+        store.update_status(jobs, j).unwrap();
+    });
+    let out = k
+        .ok(&[
+            "wait",
+            "--for=condition=complete",
+            "job/init",
+            "--timeout=20s",
+        ])
+        .await;
+    assert!(out.contains("condition met"), "{out}");
+
+    let f = write(
+        &dir,
+        "cm.json",
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gone", "namespace": "default"}}),
+    );
+    k.ok(&["create", "-f", &f]).await;
+    let store = sb.cluster("a").unwrap().store().clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let cms = kube_sandbox::store::resource_type("configmaps").unwrap();
+        store
+            .delete(cms, Some("default"), "gone", Default::default())
+            .unwrap();
+    });
+    let (ok, out, err) = k
+        .run(
+            "a",
+            &["wait", "--for=delete", "configmap/gone", "--timeout=20s"],
+        )
+        .await;
+    assert!(ok, "{out}{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_and_namespace_deletion_with_controllers() {
+    let mut opts = SandboxOptions::new(&["a"]);
+    opts.controllers = true;
+    opts.speed = 50.0;
+    let (sb, k) = setup_with(opts).await;
+    let dir = k.home.path().to_path_buf();
+    let f = write(
+        &dir,
+        "ns.json",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "us-east1"}}),
+    );
+    k.ok(&["apply", "-f", &f]).await;
+    let f = write(
+        &dir,
+        "pod.json",
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "us-east1"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}),
+    );
+    k.ok(&["apply", "-f", &f]).await;
+    let world = sb.world().expect("controllers run");
+    world.append_log("a", "us-east1", "p", "started p");
+    world.append_log("a", "us-east1", "p", "ready");
+    let logs = k.ok(&["logs", "-n", "us-east1", "p"]).await;
+    assert!(logs.contains("started p\nready\n"), "{logs}");
+    let logs = k.ok(&["logs", "-n", "us-east1", "p", "--tail=1"]).await;
+    assert_eq!(logs, "ready\n");
+    // kubectl waits for the namespace to go: the namespace controller empties and finalizes it.
+    let out = k
+        .ok(&["delete", "namespace", "us-east1", "--timeout=60s"])
+        .await;
+    assert!(out.contains("deleted"), "{out}");
+    let err = k.fails(&["get", "namespace", "us-east1"]).await;
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollout_status_with_controllers() {
+    let mut opts = SandboxOptions::new(&["a"]);
+    opts.controllers = true;
+    opts.speed = 20.0;
+    let (_sb, k) = setup_with(opts).await;
+    let dir = k.home.path().to_path_buf();
+    let f = write(
+        &dir,
+        "sts.json",
+        &statefulset(3, "cockroachdb/cockroach:v25.1.0"),
+    );
+    k.ok(&["apply", "-f", &f]).await;
+    let out = k
+        .ok(&["rollout", "status", "statefulset/db", "--timeout=60s"])
+        .await;
+    assert!(out.contains("roll out complete"), "{out}");
+    k.ok(&[
+        "set",
+        "image",
+        "statefulset/db",
+        "db=cockroachdb/cockroach:v25.1.1",
+    ])
+    .await;
+    let out = k
+        .ok(&["rollout", "status", "statefulset/db", "--timeout=60s"])
+        .await;
+    assert!(out.contains("roll out complete"), "{out}");
+    let pods = k.ok(&["get", "pods", "-l", "app=db"]).await;
+    assert_eq!(
+        pods.lines().filter(|l| l.contains("Running")).count(),
+        3,
+        "{pods}"
+    );
+}
