@@ -383,10 +383,17 @@ async fn a_namespace_stuck_terminating_ends_in_a_timeout_that_says_why() {
     let sandbox = sandbox(&["east"]).await;
     let client = client(&sandbox.clusters()[0]).await;
     client.apply(&namespace("us-east1-b")).await.unwrap();
-    client
-        .apply(&config_map("us-east1-b", "left-behind", "x"))
+    let pods: Api<Pod> = Api::namespaced(client.kube().clone(), "us-east1-b");
+    let held: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "cockroachdb-0", "finalizers": ["example.com/hold"]},
+        "spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v24.1.0"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &held).await.unwrap();
+    assert!(client
+        .delete::<Pod>(Some("us-east1-b"), "cockroachdb-0", Propagation::Background)
         .await
-        .unwrap();
+        .unwrap());
     assert!(client
         .delete::<Namespace>(None, "us-east1-b", Propagation::Foreground)
         .await
@@ -399,8 +406,14 @@ async fn a_namespace_stuck_terminating_ends_in_a_timeout_that_says_why() {
         .unwrap_err();
     let text = error.to_string();
     assert!(text.contains("Namespace us-east1-b on "), "{text}");
-    assert!(text.contains("still Terminating"), "{text}");
-    assert!(text.contains("after 800ms"), "{text}");
+    assert!(
+        text.contains("still Terminating after 800ms; finalizers kubernetes; "),
+        "{text}"
+    );
+    assert!(
+        text.contains("remaining: Pod cockroachdb-0 (waiting for finalizers example.com/hold)"),
+        "{text}"
+    );
 
     // A namespace that is really gone ends the wait at once.
     let deadline = Deadline::after(Duration::from_secs(10), &CancellationToken::new());
@@ -486,4 +499,68 @@ async fn calls_and_waits_survive_an_injected_fault_rate() {
         .await
         .unwrap();
     assert_eq!(address, "a1.elb.example");
+}
+
+/// With the emulated controllers running, the waits end when the cluster gets there: a
+/// StatefulSet rolls out and rolls an image upgrade through, the cloud assigns a load balancer
+/// address, and a deleted namespace disappears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_end_when_the_controllers_get_there() {
+    let mut options = SandboxOptions::new(&["east"]);
+    options.controllers = true;
+    options.speed = 100.0;
+    let sandbox = Sandbox::start(options).await.unwrap();
+    let client = client(&sandbox.clusters()[0]).await;
+    let stop = CancellationToken::new();
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+
+    let mut set = statefulset("us-east1-b", "web", 2);
+    client.apply(&set).await.unwrap();
+    let deadline = Deadline::after(Duration::from_secs(60), &stop);
+    let rolled = client
+        .wait_rolled_out("us-east1-b", "web", &deadline)
+        .await
+        .unwrap();
+    assert_eq!(rolled.status.as_ref().unwrap().ready_replicas, Some(2));
+
+    let template = &mut set.spec.as_mut().unwrap().template;
+    template.spec.as_mut().unwrap().containers[0].image =
+        Some("cockroachdb/cockroach:v24.2.0".into());
+    let applied = client.apply(&set).await.unwrap();
+    let upgraded = client
+        .wait_rolled_out("us-east1-b", "web", &deadline)
+        .await
+        .unwrap();
+    let status = upgraded.status.unwrap();
+    assert!(upgraded.metadata.generation >= applied.metadata.generation);
+    assert_eq!(status.current_revision, status.update_revision);
+    let pods: Vec<Pod> = client.list(Some("us-east1-b"), "app=web").await.unwrap();
+    assert!(pods.iter().all(|p| {
+        p.spec.as_ref().unwrap().containers[0].image.as_deref()
+            == Some("cockroachdb/cockroach:v24.2.0")
+    }));
+
+    client
+        .apply(&load_balancer("us-east1-b", "kube-dns-lb"))
+        .await
+        .unwrap();
+    let address = client
+        .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+        .await
+        .unwrap();
+    assert!(!address.is_empty());
+
+    assert!(client
+        .delete::<Namespace>(None, "us-east1-b", Propagation::Foreground)
+        .await
+        .unwrap());
+    client
+        .wait_namespace_deleted("us-east1-b", &deadline)
+        .await
+        .unwrap();
+    assert!(client
+        .get::<Namespace>(None, "us-east1-b")
+        .await
+        .unwrap()
+        .is_none());
 }

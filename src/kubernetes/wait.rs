@@ -360,17 +360,20 @@ impl ClusterClient {
     }
 
     /// Waits until a namespace is gone. A namespace stuck in Terminating ends in a timeout that
-    /// names its finalizers and the pods and volume claims still in it.
+    /// names its finalizers, the controller's complaints, and the pods and volume claims still
+    /// in it.
     pub async fn wait_namespace_deleted(
         &self,
         name: &str,
         deadline: &Deadline,
     ) -> Result<(), WaitError> {
+        let mut last_seen: Option<Namespace> = None;
         let outcome = self
             .wait_for::<Namespace, _>(None, name, deadline, |namespace| match namespace {
                 None => Progress::Done,
                 Some(namespace) => {
-                    Progress::Pending(readiness::namespace_deletion_progress(namespace))
+                    last_seen = Some(namespace.clone());
+                    Progress::Pending(readiness::namespace_phase(namespace))
                 }
             })
             .await;
@@ -383,16 +386,25 @@ impl ClusterClient {
                 state,
                 details,
             }) => {
+                let mut holdups = last_seen
+                    .as_ref()
+                    .map(readiness::namespace_holdups)
+                    .unwrap_or_default();
                 let remaining = tokio::time::timeout(EXPLAIN_TIMEOUT, self.remaining_in(name))
                     .await
                     .ok()
                     .flatten();
+                holdups.extend(remaining);
                 Err(WaitError::TimedOut {
                     cluster,
                     object,
                     waited,
                     state,
-                    details: remaining.or(details),
+                    details: if holdups.is_empty() {
+                        details
+                    } else {
+                        Some(holdups.join("; "))
+                    },
                 })
             }
             Err(other) => Err(other),
