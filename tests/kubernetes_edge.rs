@@ -564,3 +564,45 @@ async fn waits_end_when_the_controllers_get_there() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn a_job_wait_reports_how_the_job_ended() {
+    let sandbox = sandbox(&["east"]).await;
+    let client = client(&sandbox.clusters()[0]).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    let job: k8s_openapi::api::batch::v1::Job = serde_json::from_value(json!({
+        "metadata": {"name": "cluster-init", "namespace": "us-east1-b"},
+        "spec": {"backoffLimit": 1, "template": {"spec": {"restartPolicy": "Never", "containers": [
+            {"name": "cluster-init", "image": "cockroachdb/cockroach:v24.1.0", "command": ["/cockroach/cockroach", "init"]}
+        ]}}}
+    }))
+    .unwrap();
+    client.apply(&job).await.unwrap();
+    // The job controller, a little later: the init command failed twice.
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(client.kube().clone(), "us-east1-b");
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        jobs.patch_status(
+            "cluster-init",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"failed": 2, "conditions": [{
+                "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit"
+            }]}})),
+        )
+        .await
+        .unwrap();
+    });
+    let deadline = Deadline::after(Duration::from_secs(20), &CancellationToken::new());
+    let outcome = client
+        .wait_job_finished("us-east1-b", "cluster-init", &deadline)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        terraform_provider_crdb::kubernetes::readiness::JobOutcome::Failed(
+            "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
+        )
+    );
+}
