@@ -606,3 +606,47 @@ async fn a_job_wait_reports_how_the_job_ended() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_failing_credential_plugin_is_reported_as_such() {
+    let sandbox = sandbox(&["east"]).await;
+    let east = &sandbox.clusters()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("not-logged-in");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho 'ERROR: (gcloud) You do not currently have an active account selected.' >&2\nexit 1\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let block = ConnectionModel {
+        token: Attr::Null,
+        exec: Attr::Known(ExecModel {
+            command: known(plugin.to_str().unwrap()),
+            ..Default::default()
+        }),
+        ..token_block(east, "")
+    };
+    let at = AttributePath::root(connection::BLOCK_NAME);
+    let connection = connection::resolve(&block.to_value(), &at)
+        .unwrap()
+        .unwrap();
+    let error = ClusterClient::connect(&connection).await.unwrap_err();
+    let diags = error.to_diagnostics(&at);
+    assert_eq!(
+        diags.0[0].path.as_ref().unwrap().to_string(),
+        "kubernetes.exec"
+    );
+    assert_eq!(
+        diags.0[0].detail,
+        format!(
+            "cannot connect to {}: the credential plugin failed (exit status: 1): ERROR: (gcloud) You do not \
+             currently have an active account selected.",
+            east.url()
+        )
+    );
+}

@@ -143,8 +143,34 @@ fn transport_failure(error: &kube::Error) -> Failure {
     }
 }
 
+/// Why the credential plugin gave no credential, in words that never include its standard
+/// output: that is where a plugin prints the token, even when it then fails.
+pub fn credential_failure_text(error: &kube::client::AuthError) -> String {
+    use kube::client::AuthError;
+    match error {
+        AuthError::AuthExecStart(io) => format!("the credential plugin could not be started: {io}"),
+        AuthError::AuthExecRun { out, .. } => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = stderr.trim();
+            let cut: String = stderr.chars().take(500).collect();
+            if cut.is_empty() {
+                format!("the credential plugin failed ({})", out.status)
+            } else {
+                format!("the credential plugin failed ({}): {cut}", out.status)
+            }
+        }
+        AuthError::AuthExecParse(_) => {
+            "the credential plugin's output is not an ExecCredential document".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The innermost useful message of an error: the server's own words when it answered.
 pub fn cause_text(error: &kube::Error) -> String {
+    if let kube::Error::Auth(auth) = error {
+        return credential_failure_text(auth);
+    }
     if let kube::Error::Api(status) = error {
         let reason = if status.reason.is_empty() {
             String::new()
