@@ -650,3 +650,27 @@ async fn a_failing_credential_plugin_is_reported_as_such() {
         )
     );
 }
+
+#[tokio::test]
+async fn terraform_stop_abandons_a_slow_call() {
+    let sandbox = sandbox(&["east"]).await;
+    let stop = CancellationToken::new();
+    let client = client(&sandbox.clusters()[0]).await.with_stop(&stop);
+    sandbox
+        .set_latency("east", Duration::from_secs(20))
+        .unwrap();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stopper.cancel();
+    });
+    let started = Instant::now();
+    let error = client.apply(&namespace("us-east1-b")).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.failure(), Failure::Stopped);
+    assert_eq!(error.summary(), "Stopped");
+}

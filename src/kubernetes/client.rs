@@ -11,6 +11,7 @@ use kube::config::{
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Long enough for a TLS handshake with a far region; short enough that a wrong address fails
 /// while the user is still watching.
@@ -26,6 +27,7 @@ pub struct ClusterClient {
     kube: kube::Client,
     label: String,
     retry: RetryPolicy,
+    stop: CancellationToken,
 }
 
 impl std::fmt::Debug for ClusterClient {
@@ -115,6 +117,7 @@ impl ClusterClient {
             kube,
             label,
             retry: RetryPolicy::default(),
+            stop: CancellationToken::new(),
         })
     }
 
@@ -124,6 +127,7 @@ impl ClusterClient {
             kube,
             label: label.into(),
             retry: RetryPolicy::default(),
+            stop: CancellationToken::new(),
         }
     }
 
@@ -131,6 +135,17 @@ impl ClusterClient {
     pub fn with_retry(mut self, retry: RetryPolicy) -> ClusterClient {
         self.retry = retry;
         self
+    }
+
+    /// The same client, abandoning calls (and their retries) when `stop` is cancelled: pass
+    /// the operation context's token, which Terraform's Stop cancels.
+    pub fn with_stop(mut self, stop: &CancellationToken) -> ClusterClient {
+        self.stop = stop.clone();
+        self
+    }
+
+    pub(super) fn stop_token(&self) -> &CancellationToken {
+        &self.stop
     }
 
     /// How error messages name this cluster.

@@ -61,6 +61,8 @@ pub enum Failure {
     Tls,
     /// The exec credential plugin (or another credential source) failed.
     Credentials,
+    /// Terraform asked the provider to stop before the call ended.
+    Stopped,
     Other,
 }
 
@@ -73,6 +75,18 @@ impl Failure {
         )
     }
 }
+
+/// The cause of a call abandoned because Terraform asked the provider to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Terraform asked the provider to stop")
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 /// The HTTP status an error carries, when the server answered.
 pub fn status_code(error: &kube::Error) -> Option<u16> {
@@ -110,6 +124,9 @@ fn transport_failure(error: &kube::Error) -> Failure {
     while let Some(current) = cause {
         if current.is::<rustls::Error>() {
             return Failure::Tls;
+        }
+        if current.is::<Stopped>() {
+            return Failure::Stopped;
         }
         text.push_str(&current.to_string());
         text.push('\n');
@@ -205,6 +222,7 @@ impl RemoteError {
             Failure::Unreachable => "Kubernetes cluster unreachable".to_string(),
             Failure::Tls => "Kubernetes API server certificate not trusted".to_string(),
             Failure::Credentials => "Kubernetes credential plugin failed".to_string(),
+            Failure::Stopped => "Stopped".to_string(),
             _ => format!("Kubernetes {} failed", self.call),
         }
     }

@@ -13,7 +13,8 @@
 //! let at = AttributePath::root("kubernetes");
 //! let connection = connection::resolve(config.attr("kubernetes"), &at)?   // Diagnostics
 //!     .expect("known at apply");
-//! let client = ClusterClient::connect(&connection).await.map_err(|e| e.to_diagnostics(&at))?;
+//! let client = ClusterClient::connect(&connection).await.map_err(|e| e.to_diagnostics(&at))?
+//!     .with_stop(&ctx.stop);                       // Ctrl-C abandons calls and their retries
 //! let deadline = Deadline::after(timeouts::limit(..), &ctx.stop);   // one per operation
 //! client.apply(&namespace).await?;                // RemoteError -> Diagnostics via `?`/into()
 //! client.apply(&statefulset).await?;
