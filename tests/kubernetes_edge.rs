@@ -674,3 +674,20 @@ async fn terraform_stop_abandons_a_slow_call() {
     assert_eq!(error.failure(), Failure::Stopped);
     assert_eq!(error.summary(), "Stopped");
 }
+
+#[tokio::test]
+async fn tls_server_name_is_the_name_the_certificate_is_checked_against() {
+    let sandbox = sandbox(&["east"]).await;
+    let east = &sandbox.clusters()[0];
+    let named = |name: &str| ConnectionModel {
+        tls_server_name: known(name),
+        ..token_block(east, east.token())
+    };
+    let client = connect(&named("kubernetes.default.svc")).await;
+    client.get::<Namespace>(None, "default").await.unwrap();
+    let client = connect(&named("api.elsewhere.example"))
+        .await
+        .with_retry(quick_retries());
+    let error = client.get::<Namespace>(None, "default").await.unwrap_err();
+    assert_eq!(error.failure(), Failure::Tls, "{error}");
+}
