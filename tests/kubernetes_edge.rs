@@ -460,7 +460,7 @@ async fn calls_and_waits_survive_an_injected_fault_rate() {
     let sandbox = Sandbox::start(options).await.unwrap();
     let client = client(&sandbox.clusters()[0]).await;
     client.apply(&namespace("us-east1-b")).await.unwrap();
-    for i in 0..15 {
+    for i in 0..8 {
         let name = format!("cm-{i}");
         client
             .apply(&config_map("us-east1-b", &name, "v"))
@@ -470,7 +470,7 @@ async fn calls_and_waits_survive_an_injected_fault_rate() {
         assert!(read.is_some());
     }
     let listed: Vec<ConfigMap> = client.list(Some("us-east1-b"), "app=crdb").await.unwrap();
-    assert_eq!(listed.len(), 15);
+    assert_eq!(listed.len(), 8);
 
     // The watch behind a wait is cut by faults too, and resumes.
     client
