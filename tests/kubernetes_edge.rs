@@ -605,6 +605,40 @@ async fn a_job_wait_reports_how_the_job_ended() {
             "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
         )
     );
+
+    // A job that never finishes: the timeout names its pod and why it is stuck.
+    let mut stuck = job.clone();
+    stuck.metadata.name = Some("stuck-init".into());
+    client.apply(&stuck).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.kube().clone(), "us-east1-b");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "stuck-init-x7k2p", "labels": {"batch.kubernetes.io/job-name": "stuck-init"}},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "cluster-init", "image": "cockroachdb/cockroach:v99"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    pods.patch_status(
+        "stuck-init-x7k2p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Pending", "containerStatuses": [{
+            "name": "cluster-init", "image": "cockroachdb/cockroach:v99", "imageID": "", "ready": false,
+            "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff",
+            "message": "Back-off pulling image \"cockroachdb/cockroach:v99\""}}
+        }]}})),
+    )
+    .await
+    .unwrap();
+    let deadline = Deadline::after(Duration::from_millis(500), &CancellationToken::new());
+    let error = client
+        .wait_job_finished("us-east1-b", "stuck-init", &deadline)
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("Job us-east1-b/stuck-init on ")
+            && text.contains("0 active, 0 succeeded, 0 failed pods after 500ms; pods: stuck-init-x7k2p (ImagePullBackOff: Back-off pulling image"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
