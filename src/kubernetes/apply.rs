@@ -2,7 +2,7 @@
 //! that treats "not found" as an answer, delete that says whether there was anything to delete,
 //! and list. Every call is retried per the client's policy and fails as a [`RemoteError`].
 use super::client::ClusterClient;
-use super::error::{Call, RemoteError};
+use super::error::{Call, RemoteError, Stopped};
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use kube::{Api, Resource};
@@ -88,6 +88,20 @@ fn usage_error(message: String) -> kube::Error {
 }
 
 impl ClusterClient {
+    /// Runs an idempotent call with the client's retries, unless Terraform asks the provider
+    /// to stop first: then at once, whatever retry was under way.
+    pub async fn call<T, F, Fut>(&self, what: &str, call: F) -> Result<T, kube::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        tokio::select! {
+            biased;
+            _ = self.stop_token().cancelled() => Err(kube::Error::Service(Box::new(Stopped))),
+            result = self.retry_policy().run(what, call) => result,
+        }
+    }
+
     pub(super) fn remote_error(
         &self,
         object: String,
@@ -134,8 +148,7 @@ impl ClusterClient {
         let intent = intent_of(object);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(&intent);
-        self.retry_policy()
-            .run("apply", || api.patch(&name, &params, &patch))
+        self.call("apply", || api.patch(&name, &params, &patch))
             .await
             .map_err(|source| self.remote_error(what, Call::Apply, source))
     }
@@ -147,8 +160,7 @@ impl ClusterClient {
         name: &str,
     ) -> Result<Option<K>, RemoteError> {
         let api = self.api::<K>(namespace, name, Call::Get)?;
-        self.retry_policy()
-            .run("get", || api.get_opt(name))
+        self.call("get", || api.get_opt(name))
             .await
             .map_err(|source| self.remote_error(describe::<K>(namespace, name), Call::Get, source))
     }
@@ -170,11 +182,7 @@ impl ClusterClient {
             }),
             ..DeleteParams::default()
         };
-        match self
-            .retry_policy()
-            .run("delete", || api.delete(name, &params))
-            .await
-        {
+        match self.call("delete", || api.delete(name, &params)).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
             Err(source) => {
@@ -193,8 +201,7 @@ impl ClusterClient {
         let what = describe::<K>(namespace, "*");
         let api = self.api::<K>(namespace, "*", Call::List)?;
         let params = ListParams::default().labels(label_selector);
-        self.retry_policy()
-            .run("list", || api.list(&params))
+        self.call("list", || api.list(&params))
             .await
             .map(|list| list.items)
             .map_err(|source| self.remote_error(what, Call::List, source))

@@ -11,6 +11,7 @@ use kube::config::{
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Long enough for a TLS handshake with a far region; short enough that a wrong address fails
 /// while the user is still watching.
@@ -26,6 +27,7 @@ pub struct ClusterClient {
     kube: kube::Client,
     label: String,
     retry: RetryPolicy,
+    stop: CancellationToken,
 }
 
 impl std::fmt::Debug for ClusterClient {
@@ -106,12 +108,16 @@ impl ClusterClient {
         config.read_timeout = None;
         // Retries are ours: bounded, and also through 500s and dropped connections.
         config.default_retry = false;
-        let kube =
-            kube::Client::try_from(config).map_err(|e| fail(None, super::error::cause_text(&e)))?;
+        // Building the client already runs an exec plugin once.
+        let kube = kube::Client::try_from(config).map_err(|e| {
+            let attribute = matches!(e, kube::Error::Auth(_)).then_some("exec");
+            fail(attribute, super::error::cause_text(&e))
+        })?;
         Ok(ClusterClient {
             kube,
             label,
             retry: RetryPolicy::default(),
+            stop: CancellationToken::new(),
         })
     }
 
@@ -121,6 +127,7 @@ impl ClusterClient {
             kube,
             label: label.into(),
             retry: RetryPolicy::default(),
+            stop: CancellationToken::new(),
         }
     }
 
@@ -128,6 +135,17 @@ impl ClusterClient {
     pub fn with_retry(mut self, retry: RetryPolicy) -> ClusterClient {
         self.retry = retry;
         self
+    }
+
+    /// The same client, abandoning calls (and their retries) when `stop` is cancelled: pass
+    /// the operation context's token, which Terraform's Stop cancels.
+    pub fn with_stop(mut self, stop: &CancellationToken) -> ClusterClient {
+        self.stop = stop.clone();
+        self
+    }
+
+    pub(super) fn stop_token(&self) -> &CancellationToken {
+        &self.stop
     }
 
     /// How error messages name this cluster.
@@ -226,7 +244,24 @@ fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, String> {
             path.display()
         ));
     }
-    Kubeconfig::read_from(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    Kubeconfig::read_from(path).map_err(|e| {
+        format!(
+            "cannot read {}: {}",
+            path.display(),
+            without_quotes(e.to_string().lines().next().unwrap_or_default())
+        )
+    })
+}
+
+/// A parser message with what it quotes from the file left out: YAML errors show the lines
+/// around the mistake and the values they choke on, which in a kubeconfig are often tokens
+/// and keys.
+fn without_quotes(message: &str) -> String {
+    let mut kept = String::new();
+    for (index, part) in message.split('"').enumerate() {
+        kept.push_str(if index % 2 == 0 { part } else { "..." });
+    }
+    kept
 }
 
 /// The context to use (the one asked for, or the file's current one) and its server, with the
@@ -461,6 +496,26 @@ contexts:
         assert_eq!(
             diags.0[0].path.as_ref().unwrap().to_string(),
             "kubernetes.config_context"
+        );
+
+        let broken = dir.path().join("broken");
+        std::fs::write(
+            &broken,
+            "users:\n- name: admin\n  user:\n    token: s3cret-file-token\n  - [unbalanced\n",
+        )
+        .unwrap();
+        let error = ClusterClient::connect(&Connection::KubeconfigFile {
+            path: broken,
+            context: None,
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.attribute, Some("config_path"));
+        assert!(!error.message.contains("s3cret"), "{}", error.message);
+        assert!(error.message.contains("line 5"), "{}", error.message);
+        assert_eq!(
+            without_quotes(r#"invalid type: string "tok3n", expected a map"#),
+            "invalid type: string ..., expected a map"
         );
 
         let absent = Connection::KubeconfigFile {

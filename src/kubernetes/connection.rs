@@ -142,6 +142,11 @@ pub fn block() -> Block {
     )
 }
 
+/// Adds a diagnostic for every problem of the block at `at`; see [`validate::connection`].
+pub fn validate_block(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
+    validate::connection(block, at, diags);
+}
+
 /// Whether every value of the block is known: resources read nothing remote at plan time while
 /// it is not, because the cluster it names may not exist yet.
 pub fn is_wholly_known(block: &Value) -> bool {
@@ -429,6 +434,20 @@ mod tests {
             panic!("an exec plugin, since an empty token counts as unset")
         };
         assert_eq!(plugin.api_version, DEFAULT_EXEC_API_VERSION);
+    }
+
+    #[test]
+    fn invalid_blocks_do_not_resolve() {
+        let at = AttributePath::root(BLOCK_NAME);
+        let plain_http = ConnectionModel {
+            host: Attr::Known("http://10.0.0.1".into()),
+            ..token_connection()
+        };
+        let diags = resolve(&plain_http.to_value(), &at).unwrap_err();
+        assert_eq!(
+            diags.0[0].path.as_ref().unwrap().to_string(),
+            "kubernetes.host"
+        );
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub enum Failure {
     Tls,
     /// The exec credential plugin (or another credential source) failed.
     Credentials,
+    /// Terraform asked the provider to stop before the call ended.
+    Stopped,
     Other,
 }
 
@@ -73,6 +75,18 @@ impl Failure {
         )
     }
 }
+
+/// The cause of a call abandoned because Terraform asked the provider to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Terraform asked the provider to stop")
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 /// The HTTP status an error carries, when the server answered.
 pub fn status_code(error: &kube::Error) -> Option<u16> {
@@ -111,27 +125,30 @@ fn transport_failure(error: &kube::Error) -> Failure {
         if current.is::<rustls::Error>() {
             return Failure::Tls;
         }
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            // io::Error hides a wrapped error from source(); TLS failures travel that way.
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>())
-            {
-                return Failure::Tls;
-            }
-            use std::io::ErrorKind::*;
-            match io.kind() {
-                ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
-                | TimedOut => return Failure::Unreachable,
-                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
-                    return Failure::Interrupted
-                }
-                _ => {}
-            }
+        if current.is::<Stopped>() {
+            return Failure::Stopped;
         }
         text.push_str(&current.to_string());
         text.push('\n');
-        cause = current.source();
+        let Some(io) = current.downcast_ref::<std::io::Error>() else {
+            cause = current.source();
+            continue;
+        };
+        use std::io::ErrorKind::*;
+        match io.kind() {
+            ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+            | TimedOut => return Failure::Unreachable,
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                return Failure::Interrupted
+            }
+            _ => {}
+        }
+        // An I/O error hides the error it wraps from source(); TLS failures travel that
+        // way, sometimes inside a second I/O error.
+        cause = match io.get_ref() {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => io.source(),
+        };
     }
     // Name resolution failures carry no distinct I/O kind.
     if text.contains("dns error") || text.contains("failed to lookup address") {
@@ -143,8 +160,34 @@ fn transport_failure(error: &kube::Error) -> Failure {
     }
 }
 
+/// Why the credential plugin gave no credential, in words that never include its standard
+/// output: that is where a plugin prints the token, even when it then fails.
+pub fn credential_failure_text(error: &kube::client::AuthError) -> String {
+    use kube::client::AuthError;
+    match error {
+        AuthError::AuthExecStart(io) => format!("the credential plugin could not be started: {io}"),
+        AuthError::AuthExecRun { out, .. } => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = stderr.trim();
+            let cut: String = stderr.chars().take(500).collect();
+            if cut.is_empty() {
+                format!("the credential plugin failed ({})", out.status)
+            } else {
+                format!("the credential plugin failed ({}): {cut}", out.status)
+            }
+        }
+        AuthError::AuthExecParse(_) => {
+            "the credential plugin's output is not an ExecCredential document".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The innermost useful message of an error: the server's own words when it answered.
 pub fn cause_text(error: &kube::Error) -> String {
+    if let kube::Error::Auth(auth) = error {
+        return credential_failure_text(auth);
+    }
     if let kube::Error::Api(status) = error {
         let reason = if status.reason.is_empty() {
             String::new()
@@ -179,6 +222,7 @@ impl RemoteError {
             Failure::Unreachable => "Kubernetes cluster unreachable".to_string(),
             Failure::Tls => "Kubernetes API server certificate not trusted".to_string(),
             Failure::Credentials => "Kubernetes credential plugin failed".to_string(),
+            Failure::Stopped => "Stopped".to_string(),
             _ => format!("Kubernetes {} failed", self.call),
         }
     }
@@ -375,10 +419,11 @@ pub(crate) mod tests {
             "reset",
         )));
         assert_eq!(classify(&reset), Failure::Interrupted);
-        let tls = kube::Error::Service(Box::new(std::io::Error::new(
+        // As hyper-rustls reports it: the TLS error inside an I/O error inside another.
+        let tls = kube::Error::Service(Box::new(std::io::Error::other(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
-        )));
+        ))));
         assert_eq!(classify(&tls), Failure::Tls);
         assert!(!Failure::Tls.is_transient());
     }

@@ -318,15 +318,19 @@ pub fn deletion_progress(meta: &ObjectMeta) -> String {
     }
 }
 
-/// What holds up a namespace's deletion, from its phase, finalizers and the conditions the
-/// namespace controller reports (`NamespaceContentRemaining`, `NamespaceFinalizersRemaining`...).
-pub fn namespace_deletion_progress(namespace: &Namespace) -> String {
+/// A namespace's phase while its deletion is awaited: `still Terminating`.
+pub fn namespace_phase(namespace: &Namespace) -> String {
     let phase = namespace
         .status
         .as_ref()
         .and_then(|s| s.phase.as_deref())
         .unwrap_or("Active");
-    let mut parts = vec![format!("still {phase}")];
+    format!("still {phase}")
+}
+
+/// What holds up a namespace's deletion: its finalizers and what the namespace controller
+/// reports in its conditions (`NamespaceContentRemaining`, `NamespaceFinalizersRemaining`...).
+pub fn namespace_holdups(namespace: &Namespace) -> Vec<String> {
     let finalizers: Vec<&str> = namespace
         .spec
         .as_ref()
@@ -336,21 +340,22 @@ pub fn namespace_deletion_progress(namespace: &Namespace) -> String {
         .chain(namespace.metadata.finalizers.as_deref().unwrap_or_default())
         .map(String::as_str)
         .collect();
+    let mut holdups = Vec::new();
     if !finalizers.is_empty() {
-        parts.push(format!("finalizers {}", finalizers.join(", ")));
+        holdups.push(format!("finalizers {}", finalizers.join(", ")));
     }
     let conditions = namespace
         .status
         .as_ref()
         .and_then(|s| s.conditions.as_deref())
         .unwrap_or_default();
-    parts.extend(
+    holdups.extend(
         conditions
             .iter()
             .filter(|c| c.status == "True")
             .filter_map(|c| c.message.as_deref().map(short)),
     );
-    parts.join("; ")
+    holdups
 }
 
 #[cfg(test)]
@@ -564,9 +569,13 @@ mod tests {
                 {"type": "NamespaceDeletionDiscoveryFailure", "status": "False", "message": "all good"}
             ]}
         }));
+        assert_eq!(namespace_phase(&namespace), "still Terminating");
         assert_eq!(
-            namespace_deletion_progress(&namespace),
-            "still Terminating; finalizers kubernetes; Some resources are remaining: persistentvolumeclaims. has 3 resource instances"
+            namespace_holdups(&namespace),
+            [
+                "finalizers kubernetes",
+                "Some resources are remaining: persistentvolumeclaims. has 3 resource instances"
+            ]
         );
         assert_eq!(
             deletion_progress(&ObjectMeta {

@@ -3,7 +3,7 @@
 //!
 //! kube's own retry layer is switched off in `client.rs`: it retries up to 15 times with delays
 //! of up to 1000 s, which would outlast any Terraform timeout, and not on 500 or resets.
-use super::error::classify;
+use super::error::{classify, Failure};
 use std::future::Future;
 use std::time::Duration;
 
@@ -11,6 +11,9 @@ use std::time::Duration;
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
     pub attempts: u32,
+    /// Attempts in all when nothing answers: each may spend the whole connect timeout, and a
+    /// cluster that is down rarely comes back within seconds.
+    pub unreachable_attempts: u32,
     pub first_delay: Duration,
     pub max_delay: Duration,
     /// The longest Retry-After honoured; a longer one is cut to this.
@@ -25,6 +28,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempts: 6,
+            unreachable_attempts: 2,
             first_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(3),
             max_retry_after: Duration::from_secs(10),
@@ -61,7 +65,11 @@ impl RetryPolicy {
                 Err(_) => no_answer(self.attempt_timeout),
             };
             let failure = classify(&error);
-            if !failure.is_transient() || attempt >= self.attempts {
+            let allowed = match failure {
+                Failure::Unreachable => self.attempts.min(self.unreachable_attempts),
+                _ => self.attempts,
+            };
+            if !failure.is_transient() || attempt >= allowed {
                 return Err(error);
             }
             let pause = self.delay(attempt, retry_after(&error));
@@ -183,6 +191,19 @@ mod tests {
             .await;
         assert!(result.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), fast().attempts);
+
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = fast()
+            .run("get", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(kube::Error::Service(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "refused",
+                ))))
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), fast().unreachable_attempts);
     }
 
     #[tokio::test]

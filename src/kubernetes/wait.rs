@@ -325,23 +325,61 @@ impl ClusterClient {
             .expect("a done load balancer has an address"))
     }
 
-    /// Waits until a Job has completed or failed, and says which.
+    /// Waits until a Job has completed or failed, and says which. A timeout names the Job's
+    /// pods that are not done and why (an init command crash-looping, an image not pulled).
     pub async fn wait_job_finished(
         &self,
         namespace: &str,
         name: &str,
         deadline: &Deadline,
     ) -> Result<JobOutcome, WaitError> {
-        let job = self
+        let outcome = self
             .wait_for::<Job, _>(Some(namespace), name, deadline, |job| match job {
                 None => Progress::Pending("the Job does not exist".into()),
                 Some(job) => readiness::job_progress(job),
             })
-            .await?;
-        Ok(job
-            .as_ref()
-            .and_then(readiness::job_outcome)
-            .expect("a finished job has an outcome"))
+            .await;
+        match outcome {
+            Ok(job) => Ok(job
+                .as_ref()
+                .and_then(readiness::job_outcome)
+                .expect("a finished job has an outcome")),
+            Err(WaitError::TimedOut {
+                cluster,
+                object,
+                waited,
+                state,
+                details,
+            }) => {
+                let selector = format!("batch.kubernetes.io/job-name={name}");
+                let listed = tokio::time::timeout(
+                    EXPLAIN_TIMEOUT,
+                    self.list::<Pod>(Some(namespace), &selector),
+                )
+                .await;
+                let pods = match listed {
+                    Ok(Ok(pods)) => {
+                        let problems: Vec<String> = pods
+                            .iter()
+                            .filter_map(|pod| {
+                                let name = pod.metadata.name.as_deref().unwrap_or_default();
+                                readiness::pod_problem(pod).map(|why| format!("{name} ({why})"))
+                            })
+                            .collect();
+                        (!problems.is_empty()).then(|| format!("pods: {}", problems.join(", ")))
+                    }
+                    _ => None,
+                };
+                Err(WaitError::TimedOut {
+                    cluster,
+                    object,
+                    waited,
+                    state,
+                    details: pods.or(details),
+                })
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// Waits until an object is gone (after `delete`, whose finalizers may take a while).
@@ -360,17 +398,20 @@ impl ClusterClient {
     }
 
     /// Waits until a namespace is gone. A namespace stuck in Terminating ends in a timeout that
-    /// names its finalizers and the pods and volume claims still in it.
+    /// names its finalizers, the controller's complaints, and the pods and volume claims still
+    /// in it.
     pub async fn wait_namespace_deleted(
         &self,
         name: &str,
         deadline: &Deadline,
     ) -> Result<(), WaitError> {
+        let mut last_seen: Option<Namespace> = None;
         let outcome = self
             .wait_for::<Namespace, _>(None, name, deadline, |namespace| match namespace {
                 None => Progress::Done,
                 Some(namespace) => {
-                    Progress::Pending(readiness::namespace_deletion_progress(namespace))
+                    last_seen = Some(namespace.clone());
+                    Progress::Pending(readiness::namespace_phase(namespace))
                 }
             })
             .await;
@@ -383,16 +424,25 @@ impl ClusterClient {
                 state,
                 details,
             }) => {
+                let mut holdups = last_seen
+                    .as_ref()
+                    .map(readiness::namespace_holdups)
+                    .unwrap_or_default();
                 let remaining = tokio::time::timeout(EXPLAIN_TIMEOUT, self.remaining_in(name))
                     .await
                     .ok()
                     .flatten();
+                holdups.extend(remaining);
                 Err(WaitError::TimedOut {
                     cluster,
                     object,
                     waited,
                     state,
-                    details: remaining.or(details),
+                    details: if holdups.is_empty() {
+                        details
+                    } else {
+                        Some(holdups.join("; "))
+                    },
                 })
             }
             Err(other) => Err(other),

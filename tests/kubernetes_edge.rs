@@ -1,0 +1,727 @@
+//! The Kubernetes edge against emulated clusters: connecting the ways a `kubernetes { }` block
+//! allows, server-side apply, errors worded as diagnostics, watch-based waits with their
+//! timeouts and cancellation, and retries through injected faults.
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube_sandbox::{Cluster, Sandbox, SandboxOptions};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use terraform_provider_crdb::framework::diag::AttributePath;
+use terraform_provider_crdb::framework::{Attr, Diagnostics, ToValue};
+use terraform_provider_crdb::kubernetes::connection::{self, ConnectionModel, ExecModel};
+use terraform_provider_crdb::kubernetes::error::Failure;
+use terraform_provider_crdb::kubernetes::retry::RetryPolicy;
+use terraform_provider_crdb::kubernetes::{ClusterClient, Deadline, Propagation, WaitError};
+use tokio_util::sync::CancellationToken;
+
+async fn sandbox(names: &[&str]) -> Sandbox {
+    Sandbox::start(SandboxOptions::new(names))
+        .await
+        .expect("sandbox starts")
+}
+
+fn known(text: &str) -> Attr<String> {
+    Attr::Known(text.to_string())
+}
+
+/// The block a user writes for a cluster: host, CA and token.
+fn token_block(cluster: &Cluster, token: &str) -> ConnectionModel {
+    ConnectionModel {
+        host: known(&cluster.url()),
+        cluster_ca_certificate: known(cluster.ca_pem()),
+        token: known(token),
+        ..Default::default()
+    }
+}
+
+/// Resolves and connects exactly as a resource does, from the block's value.
+async fn connect(block: &ConnectionModel) -> ClusterClient {
+    let at = AttributePath::root(connection::BLOCK_NAME);
+    let connection = connection::resolve(&block.to_value(), &at)
+        .expect("a valid block")
+        .expect("a known block");
+    ClusterClient::connect(&connection).await.expect("a client")
+}
+
+async fn client(cluster: &Cluster) -> ClusterClient {
+    connect(&token_block(cluster, cluster.token())).await
+}
+
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        first_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    }
+}
+
+fn namespace(name: &str) -> Namespace {
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": "crdb"}}})).unwrap()
+}
+
+fn config_map(namespace: &str, name: &str, value: &str) -> ConfigMap {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "crdb"}},
+        "data": {"value": value}
+    }))
+    .unwrap()
+}
+
+fn load_balancer(namespace: &str, name: &str) -> Service {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"type": "LoadBalancer", "selector": {"k8s-app": "kube-dns"},
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}
+    }))
+    .unwrap()
+}
+
+fn statefulset(namespace: &str, name: &str, replicas: i32) -> StatefulSet {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "serviceName": name, "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [
+                {"name": "cockroachdb", "image": "cockroachdb/cockroach:v24.1.0"}
+            ]}}
+        }
+    }))
+    .unwrap()
+}
+
+fn detail(diags: &Diagnostics) -> String {
+    diags
+        .0
+        .iter()
+        .map(|d| format!("{}: {}", d.summary, d.detail))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn applies_are_idempotent_and_reads_deletes_and_lists_work() {
+    let sandbox = sandbox(&["east"]).await;
+    let client = client(&sandbox.clusters()[0]).await;
+
+    let created = client.apply(&namespace("us-east1-b")).await.unwrap();
+    let again = client.apply(&namespace("us-east1-b")).await.unwrap();
+    assert_eq!(
+        again.metadata.resource_version, created.metadata.resource_version,
+        "re-applying the same namespace must change nothing"
+    );
+
+    let first = client
+        .apply(&config_map("us-east1-b", "join", "a"))
+        .await
+        .unwrap();
+    let managers: Vec<_> = first
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert_eq!(managers, ["terraform-provider-crdb"]);
+    // Applying the object as read back (with the server's bookkeeping) is a no-op too.
+    let same = client.apply(&first).await.unwrap();
+    assert_eq!(
+        same.metadata.resource_version,
+        first.metadata.resource_version
+    );
+    let changed = client
+        .apply(&config_map("us-east1-b", "join", "b"))
+        .await
+        .unwrap();
+    assert_ne!(
+        changed.metadata.resource_version,
+        first.metadata.resource_version
+    );
+    assert_eq!(changed.data.unwrap()["value"], "b");
+
+    let read: Option<ConfigMap> = client.get(Some("us-east1-b"), "join").await.unwrap();
+    assert_eq!(read.unwrap().data.unwrap()["value"], "b");
+    let missing: Option<ConfigMap> = client.get(Some("us-east1-b"), "nope").await.unwrap();
+    assert!(missing.is_none());
+    let listed: Vec<ConfigMap> = client.list(Some("us-east1-b"), "app=crdb").await.unwrap();
+    assert_eq!(listed.len(), 1);
+
+    assert!(client
+        .delete::<ConfigMap>(Some("us-east1-b"), "join", Propagation::Background)
+        .await
+        .unwrap());
+    assert!(!client
+        .delete::<ConfigMap>(Some("us-east1-b"), "join", Propagation::Background)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_a_diagnostic_naming_the_cluster_the_object_and_the_call() {
+    let sandbox = sandbox(&["east"]).await;
+    let cluster = &sandbox.clusters()[0];
+    let client = connect(&token_block(cluster, "expired-token")).await;
+    let error = client
+        .get::<Namespace>(None, "kube-system")
+        .await
+        .unwrap_err();
+    assert_eq!(error.failure(), Failure::Unauthenticated);
+    let diags: Diagnostics = error.into();
+    assert_eq!(diags.0[0].summary, "Kubernetes credentials rejected");
+    let text = detail(&diags);
+    assert!(
+        text.contains(&format!(
+            "get Namespace kube-system on {}: 401",
+            cluster.url()
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("expired-token"),
+        "the token must not be shown"
+    );
+}
+
+#[tokio::test]
+async fn another_clusters_ca_is_reported_as_an_untrusted_certificate() {
+    let sandbox = sandbox(&["east", "west"]).await;
+    let (east, west) = (&sandbox.clusters()[0], &sandbox.clusters()[1]);
+    let block = ConnectionModel {
+        cluster_ca_certificate: known(west.ca_pem()),
+        ..token_block(east, east.token())
+    };
+    let client = connect(&block).await.with_retry(quick_retries());
+    let error = client.list::<Namespace>(None, "").await.unwrap_err();
+    assert_eq!(error.failure(), Failure::Tls, "{error}");
+    assert!(error.hint().unwrap().contains("cluster_ca_certificate"));
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_named_after_bounded_retries() {
+    let sandbox = sandbox(&["east"]).await;
+    let cluster = &sandbox.clusters()[0];
+    let client = client(cluster).await.with_retry(quick_retries());
+    sandbox.set_api_down("east", true).await.unwrap();
+    let started = Instant::now();
+    let error = client.apply(&namespace("us-east1-b")).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let diags = error.to_diagnostics();
+    assert_eq!(diags.0[0].summary, "Kubernetes cluster unreachable");
+    let text = detail(&diags);
+    assert!(
+        text.contains(&format!("apply Namespace us-east1-b on {}", cluster.url())),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn kubeconfig_files_and_exec_plugins_connect() {
+    let sandbox = sandbox(&["east", "west"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    sandbox.write_kubeconfig(&path).unwrap();
+    let block = ConnectionModel {
+        config_path: known(path.to_str().unwrap()),
+        config_context: known("west"),
+        ..Default::default()
+    };
+    let client = connect(&block).await;
+    let west = &sandbox.clusters()[1];
+    assert!(client.label().contains(&west.url()), "{}", client.label());
+    client.apply(&namespace("europe-west1-b")).await.unwrap();
+    let namespaces = kube_sandbox::resources::resource_type("namespaces").unwrap();
+    assert!(west
+        .store()
+        .get(namespaces, None, "europe-west1-b")
+        .is_some());
+
+    // A credential plugin that prints the cluster's token, as gke-gcloud-auth-plugin would.
+    let east = &sandbox.clusters()[0];
+    let plugin = dir.path().join("print-token");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\
+             \"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            east.token()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let block = ConnectionModel {
+        token: Attr::Null,
+        exec: Attr::Known(ExecModel {
+            command: known(plugin.to_str().unwrap()),
+            ..Default::default()
+        }),
+        ..token_block(east, "")
+    };
+    let client = connect(&block).await;
+    let namespaces: Vec<Namespace> = client.list(None, "").await.unwrap();
+    assert!(namespaces
+        .iter()
+        .any(|n| n.metadata.name.as_deref() == Some("kube-system")));
+}
+
+#[tokio::test]
+async fn waits_for_a_load_balancer_address() {
+    let sandbox = sandbox(&["east"]).await;
+    let cluster = &sandbox.clusters()[0];
+    let client = client(cluster).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    client
+        .apply(&load_balancer("us-east1-b", "kube-dns-lb"))
+        .await
+        .unwrap();
+
+    // The cloud's load balancer controller, a little later.
+    let kube = client.kube().clone();
+    let assign = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let services: Api<Service> = Api::namespaced(kube, "us-east1-b");
+        services
+            .patch_status(
+                "kube-dns-lb",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"status": {"loadBalancer": {"ingress": [{"ip": "35.1.2.3"}]}}}),
+                ),
+            )
+            .await
+            .unwrap();
+    });
+    let deadline = Deadline::after(Duration::from_secs(20), &CancellationToken::new());
+    let address = client
+        .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+        .await
+        .unwrap();
+    assert_eq!(address, "35.1.2.3");
+    assign.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rollout_timeout_names_each_pod_that_is_not_ready() {
+    let sandbox = sandbox(&["east"]).await;
+    let cluster = &sandbox.clusters()[0];
+    let client = client(cluster).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    let set = client
+        .apply(&statefulset("us-east1-b", "cockroachdb", 3))
+        .await
+        .unwrap();
+    // No controllers run; this plays the StatefulSet controller having seen the spec, one pod
+    // existing but crash-looping, and the others never created.
+    let sets: Api<StatefulSet> = Api::namespaced(client.kube().clone(), "us-east1-b");
+    sets.patch_status(
+        "cockroachdb",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "observedGeneration": set.metadata.generation, "replicas": 1, "readyReplicas": 0
+        }})),
+    )
+    .await
+    .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.kube().clone(), "us-east1-b");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "cockroachdb-0", "labels": {"app": "cockroachdb"}},
+        "spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v24.1.0"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    pods.patch_status(
+        "cockroachdb-0",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [{
+                "name": "cockroachdb", "image": "cockroachdb/cockroach:v24.1.0", "imageID": "",
+                "ready": false, "restartCount": 4,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container"}}
+            }]
+        }})),
+    )
+    .await
+    .unwrap();
+
+    let deadline = Deadline::after(Duration::from_secs(1), &CancellationToken::new());
+    let started = Instant::now();
+    let error = client
+        .wait_rolled_out("us-east1-b", "cockroachdb", &deadline)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the deadline"
+    );
+    assert!(matches!(error, WaitError::TimedOut { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "StatefulSet us-east1-b/cockroachdb on {}: 0 of 3 pods ready",
+            cluster.url()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("after 1s"), "{text}");
+    assert!(
+        text.contains("cockroachdb-0 (CrashLoopBackOff: back-off 1m20s restarting failed container; 4 restarts)"),
+        "{text}"
+    );
+    assert!(text.contains("cockroachdb-1 (not created)"), "{text}");
+    assert!(text.contains("cockroachdb-2 (not created)"), "{text}");
+}
+
+#[tokio::test]
+async fn a_namespace_stuck_terminating_ends_in_a_timeout_that_says_why() {
+    let sandbox = sandbox(&["east"]).await;
+    let client = client(&sandbox.clusters()[0]).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.kube().clone(), "us-east1-b");
+    let held: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "cockroachdb-0", "finalizers": ["example.com/hold"]},
+        "spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v24.1.0"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &held).await.unwrap();
+    assert!(client
+        .delete::<Pod>(Some("us-east1-b"), "cockroachdb-0", Propagation::Background)
+        .await
+        .unwrap());
+    assert!(client
+        .delete::<Namespace>(None, "us-east1-b", Propagation::Foreground)
+        .await
+        .unwrap());
+    // Without the namespace controller nothing removes the `kubernetes` finalizer.
+    let deadline = Deadline::after(Duration::from_millis(800), &CancellationToken::new());
+    let error = client
+        .wait_namespace_deleted("us-east1-b", &deadline)
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("Namespace us-east1-b on "), "{text}");
+    assert!(
+        text.contains("still Terminating after 800ms; finalizers kubernetes; "),
+        "{text}"
+    );
+    assert!(
+        text.contains("remaining: Pod cockroachdb-0 (waiting for finalizers example.com/hold)"),
+        "{text}"
+    );
+
+    // A namespace that is really gone ends the wait at once.
+    let deadline = Deadline::after(Duration::from_secs(10), &CancellationToken::new());
+    client
+        .wait_namespace_deleted("never-existed", &deadline)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn terraform_stop_ends_a_wait_promptly() {
+    let sandbox = sandbox(&["east"]).await;
+    let client = client(&sandbox.clusters()[0]).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    client
+        .apply(&load_balancer("us-east1-b", "kube-dns-lb"))
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let deadline = Deadline::after(Duration::from_secs(600), &stop);
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stopper.cancel();
+    });
+    let started = Instant::now();
+    let error = client
+        .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, WaitError::Stopped { .. }), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn calls_and_waits_survive_an_injected_fault_rate() {
+    let mut options = SandboxOptions::new(&["east"]);
+    options.fault_rate = 0.3;
+    options.seed = 7;
+    let sandbox = Sandbox::start(options).await.unwrap();
+    let client = client(&sandbox.clusters()[0]).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    for i in 0..8 {
+        let name = format!("cm-{i}");
+        client
+            .apply(&config_map("us-east1-b", &name, "v"))
+            .await
+            .unwrap();
+        let read: Option<ConfigMap> = client.get(Some("us-east1-b"), &name).await.unwrap();
+        assert!(read.is_some());
+    }
+    let listed: Vec<ConfigMap> = client.list(Some("us-east1-b"), "app=crdb").await.unwrap();
+    assert_eq!(listed.len(), 8);
+
+    // The watch behind a wait is cut by faults too, and resumes.
+    client
+        .apply(&load_balancer("us-east1-b", "kube-dns-lb"))
+        .await
+        .unwrap();
+    let deadline = Deadline::after(Duration::from_secs(30), &CancellationToken::new());
+    let assigner = client.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let services: Api<Service> = Api::namespaced(assigner.kube().clone(), "us-east1-b");
+        let patch = Patch::Merge(
+            json!({"status": {"loadBalancer": {"ingress": [{"hostname": "a1.elb.example"}]}}}),
+        );
+        let params = PatchParams::default();
+        assigner
+            .retry_policy()
+            .run("patch status", || {
+                services.patch_status("kube-dns-lb", &params, &patch)
+            })
+            .await
+            .unwrap();
+    });
+    let address = client
+        .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+        .await
+        .unwrap();
+    assert_eq!(address, "a1.elb.example");
+}
+
+/// With the emulated controllers running, the waits end when the cluster gets there: a
+/// StatefulSet rolls out and rolls an image upgrade through, the cloud assigns a load balancer
+/// address, and a deleted namespace disappears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_end_when_the_controllers_get_there() {
+    let mut options = SandboxOptions::new(&["east"]);
+    options.controllers = true;
+    options.speed = 100.0;
+    let sandbox = Sandbox::start(options).await.unwrap();
+    let client = client(&sandbox.clusters()[0]).await;
+    let stop = CancellationToken::new();
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+
+    let mut set = statefulset("us-east1-b", "web", 2);
+    client.apply(&set).await.unwrap();
+    let deadline = Deadline::after(Duration::from_secs(60), &stop);
+    let rolled = client
+        .wait_rolled_out("us-east1-b", "web", &deadline)
+        .await
+        .unwrap();
+    assert_eq!(rolled.status.as_ref().unwrap().ready_replicas, Some(2));
+
+    let template = &mut set.spec.as_mut().unwrap().template;
+    template.spec.as_mut().unwrap().containers[0].image =
+        Some("cockroachdb/cockroach:v24.2.0".into());
+    let applied = client.apply(&set).await.unwrap();
+    let upgraded = client
+        .wait_rolled_out("us-east1-b", "web", &deadline)
+        .await
+        .unwrap();
+    let status = upgraded.status.unwrap();
+    assert!(upgraded.metadata.generation >= applied.metadata.generation);
+    assert_eq!(status.current_revision, status.update_revision);
+    let pods: Vec<Pod> = client.list(Some("us-east1-b"), "app=web").await.unwrap();
+    assert!(pods.iter().all(|p| {
+        p.spec.as_ref().unwrap().containers[0].image.as_deref()
+            == Some("cockroachdb/cockroach:v24.2.0")
+    }));
+
+    client
+        .apply(&load_balancer("us-east1-b", "kube-dns-lb"))
+        .await
+        .unwrap();
+    let address = client
+        .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+        .await
+        .unwrap();
+    assert!(!address.is_empty());
+
+    assert!(client
+        .delete::<Namespace>(None, "us-east1-b", Propagation::Foreground)
+        .await
+        .unwrap());
+    client
+        .wait_namespace_deleted("us-east1-b", &deadline)
+        .await
+        .unwrap();
+    assert!(client
+        .get::<Namespace>(None, "us-east1-b")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_job_wait_reports_how_the_job_ended() {
+    let sandbox = sandbox(&["east"]).await;
+    let client = client(&sandbox.clusters()[0]).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    let job: k8s_openapi::api::batch::v1::Job = serde_json::from_value(json!({
+        "metadata": {"name": "cluster-init", "namespace": "us-east1-b"},
+        "spec": {"backoffLimit": 1, "template": {"spec": {"restartPolicy": "Never", "containers": [
+            {"name": "cluster-init", "image": "cockroachdb/cockroach:v24.1.0", "command": ["/cockroach/cockroach", "init"]}
+        ]}}}
+    }))
+    .unwrap();
+    client.apply(&job).await.unwrap();
+    // The job controller, a little later: the init command failed twice.
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(client.kube().clone(), "us-east1-b");
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        jobs.patch_status(
+            "cluster-init",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"failed": 2, "conditions": [{
+                "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit"
+            }]}})),
+        )
+        .await
+        .unwrap();
+    });
+    let deadline = Deadline::after(Duration::from_secs(20), &CancellationToken::new());
+    let outcome = client
+        .wait_job_finished("us-east1-b", "cluster-init", &deadline)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        terraform_provider_crdb::kubernetes::readiness::JobOutcome::Failed(
+            "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
+        )
+    );
+
+    // A job that never finishes: the timeout names its pod and why it is stuck.
+    let mut stuck = job.clone();
+    stuck.metadata.name = Some("stuck-init".into());
+    client.apply(&stuck).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.kube().clone(), "us-east1-b");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "stuck-init-x7k2p", "labels": {"batch.kubernetes.io/job-name": "stuck-init"}},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "cluster-init", "image": "cockroachdb/cockroach:v99"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    pods.patch_status(
+        "stuck-init-x7k2p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Pending", "containerStatuses": [{
+            "name": "cluster-init", "image": "cockroachdb/cockroach:v99", "imageID": "", "ready": false,
+            "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff",
+            "message": "Back-off pulling image \"cockroachdb/cockroach:v99\""}}
+        }]}})),
+    )
+    .await
+    .unwrap();
+    let deadline = Deadline::after(Duration::from_millis(500), &CancellationToken::new());
+    let error = client
+        .wait_job_finished("us-east1-b", "stuck-init", &deadline)
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("Job us-east1-b/stuck-init on ")
+            && text.contains("0 active, 0 succeeded, 0 failed pods after 500ms; pods: stuck-init-x7k2p (ImagePullBackOff: Back-off pulling image"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_credential_plugin_is_reported_as_such() {
+    let sandbox = sandbox(&["east"]).await;
+    let east = &sandbox.clusters()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("not-logged-in");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho 'ERROR: (gcloud) You do not currently have an active account selected.' >&2\nexit 1\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let block = ConnectionModel {
+        token: Attr::Null,
+        exec: Attr::Known(ExecModel {
+            command: known(plugin.to_str().unwrap()),
+            ..Default::default()
+        }),
+        ..token_block(east, "")
+    };
+    let at = AttributePath::root(connection::BLOCK_NAME);
+    let connection = connection::resolve(&block.to_value(), &at)
+        .unwrap()
+        .unwrap();
+    let error = ClusterClient::connect(&connection).await.unwrap_err();
+    let diags = error.to_diagnostics(&at);
+    assert_eq!(
+        diags.0[0].path.as_ref().unwrap().to_string(),
+        "kubernetes.exec"
+    );
+    assert_eq!(
+        diags.0[0].detail,
+        format!(
+            "cannot connect to {}: the credential plugin failed (exit status: 1): ERROR: (gcloud) You do not \
+             currently have an active account selected.",
+            east.url()
+        )
+    );
+}
+
+#[tokio::test]
+async fn terraform_stop_abandons_a_slow_call() {
+    let sandbox = sandbox(&["east"]).await;
+    let stop = CancellationToken::new();
+    let client = client(&sandbox.clusters()[0]).await.with_stop(&stop);
+    sandbox
+        .set_latency("east", Duration::from_secs(20))
+        .unwrap();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stopper.cancel();
+    });
+    let started = Instant::now();
+    let error = client.apply(&namespace("us-east1-b")).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.failure(), Failure::Stopped);
+    assert_eq!(error.summary(), "Stopped");
+}
+
+#[tokio::test]
+async fn tls_server_name_is_the_name_the_certificate_is_checked_against() {
+    let sandbox = sandbox(&["east"]).await;
+    let east = &sandbox.clusters()[0];
+    let named = |name: &str| ConnectionModel {
+        tls_server_name: known(name),
+        ..token_block(east, east.token())
+    };
+    let client = connect(&named("kubernetes.default.svc")).await;
+    client.get::<Namespace>(None, "default").await.unwrap();
+    let client = connect(&named("api.elsewhere.example"))
+        .await
+        .with_retry(quick_retries());
+    let error = client.get::<Namespace>(None, "default").await.unwrap_err();
+    assert_eq!(error.failure(), Failure::Tls, "{error}");
+}
