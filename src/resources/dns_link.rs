@@ -38,7 +38,11 @@ fn model_of(value: &Value, diags: &mut Diagnostics) -> Option<DnsLinkModel> {
     }
 }
 
-async fn connect(model: &DnsLinkModel, diags: &mut Diagnostics) -> Option<ClusterClient> {
+async fn connect(
+    ctx: &OperationContext,
+    model: &DnsLinkModel,
+    diags: &mut Diagnostics,
+) -> Option<ClusterClient> {
     let at = AttributePath::root("kubernetes");
     let block = model.kubernetes.known().cloned().unwrap_or(Value::Null);
     match connection::resolve(&block, &at) {
@@ -55,7 +59,7 @@ async fn connect(model: &DnsLinkModel, diags: &mut Diagnostics) -> Option<Cluste
             None
         }
         Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
-            Ok(client) => Some(client),
+            Ok(client) => Some(client.with_stop(&ctx.stop)),
             Err(e) => {
                 diags.extend(e.to_diagnostics(&at));
                 None
@@ -309,7 +313,7 @@ impl DnsLink {
             private: Vec::new(),
             diagnostics: diags,
         };
-        let Some(client) = connect(&state, &mut diags).await else {
+        let Some(client) = connect(ctx, &state, &mut diags).await else {
             return fail(diags);
         };
         let zone = state.zone.known().cloned().unwrap_or_default();
@@ -510,12 +514,12 @@ impl Resource for DnsLink {
         Self::converge(ctx, Some(&prior), planned, limit).await
     }
 
-    async fn delete(&self, _ctx: &OperationContext, prior: &Value) -> Diagnostics {
+    async fn delete(&self, ctx: &OperationContext, prior: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
         let Some(model) = model_of(prior, &mut diags) else {
             return diags;
         };
-        let Some(client) = connect(&model, &mut diags).await else {
+        let Some(client) = connect(ctx, &model, &mut diags).await else {
             return diags;
         };
         let _ = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);

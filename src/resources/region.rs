@@ -143,7 +143,11 @@ fn node_certificate(
     }
 }
 
-async fn connect(model: &RegionModel, diags: &mut Diagnostics) -> Option<ClusterClient> {
+async fn connect(
+    ctx: &OperationContext,
+    model: &RegionModel,
+    diags: &mut Diagnostics,
+) -> Option<ClusterClient> {
     let at = AttributePath::root("kubernetes");
     let block = model.kubernetes.known().cloned().unwrap_or(Value::Null);
     match connection::resolve(&block, &at) {
@@ -160,7 +164,7 @@ async fn connect(model: &RegionModel, diags: &mut Diagnostics) -> Option<Cluster
             None
         }
         Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
-            Ok(client) => Some(client),
+            Ok(client) => Some(client.with_stop(&ctx.stop)),
             Err(e) => {
                 diags.extend(e.to_diagnostics(&at));
                 None
@@ -240,7 +244,7 @@ impl Region {
         let Some(cluster) = state.cluster.known().cloned() else {
             return fail(diags, prior);
         };
-        let Some(client) = connect(&state, &mut diags).await else {
+        let Some(client) = connect(ctx, &state, &mut diags).await else {
             return fail(diags, prior);
         };
         let certs = ZoneCertificates {
@@ -596,7 +600,7 @@ impl Resource for Region {
         let Some(spec) = zone_spec(&model, &mut diags) else {
             return diags;
         };
-        let Some(client) = connect(&model, &mut diags).await else {
+        let Some(client) = connect(ctx, &model, &mut diags).await else {
             return diags;
         };
         let limit = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);
