@@ -330,7 +330,7 @@ fn drift_made_by_hand_shows_in_the_plan_and_apply_repairs_it() {
     let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
     assert_eq!(set.spec.unwrap().replicas, Some(3));
 
-    let reimage = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v23.1.0"}]}}}});
+    let reimage = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v24.1.1"}]}}}});
     clusters
         .runtime
         .block_on(sets.patch("cockroachdb", &by_hand, &Patch::Strategic(reimage)))
@@ -406,4 +406,104 @@ fn drift_made_by_hand_shows_in_the_plan_and_apply_repairs_it() {
         .map(|n| n.ca.clone())
         .collect();
     assert_eq!(ids.len(), 1, "one CockroachDB cluster, not two");
+}
+
+/// Pod uids and restart counts of every CockroachDB pod in the three clusters.
+fn pod_generations(clusters: &Clusters) -> Vec<(String, String, i32)> {
+    use k8s_openapi::api::core::v1::Pod;
+    let mut pods = Vec::new();
+    for zone in ZONES {
+        let api: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
+        let list = clusters
+            .runtime
+            .block_on(
+                api.list(&ListParams::default().labels("app.kubernetes.io/component=database")),
+            )
+            .unwrap();
+        for pod in list {
+            let restarts = pod
+                .status
+                .and_then(|s| s.container_statuses)
+                .map(|c| c.iter().map(|c| c.restart_count).sum())
+                .unwrap_or(0);
+            pods.push((
+                pod.metadata.name.unwrap(),
+                pod.metadata.uid.unwrap(),
+                restarts,
+            ));
+        }
+    }
+    pods.sort();
+    pods
+}
+
+#[test]
+fn import_adopts_a_running_deployment_without_restarting_anything() {
+    use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ca = CertificateAuthority::generate(
+        "main",
+        time::Duration::days(365),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let with_ca = |ws: &Workspace| {
+        std::fs::write(ws.path().join("ca.crt"), ca.cert_pem()).unwrap();
+        std::fs::write(ws.path().join("ca.key"), ca.key_pem()).unwrap();
+        configuration(&clusters, ws, true, 3).replacen(
+            "  zones = [",
+            "  ca_certificate = file(\"${path.module}/ca.crt\")\n  ca_private_key = file(\"${path.module}/ca.key\")\n  zones = [",
+            1,
+        )
+    };
+    let original = Workspace::new("");
+    original.write_config(&with_ca(&original));
+    original.apply();
+    assert_eq!(live_nodes(&clusters), (9, 9));
+    let pods_before = pod_generations(&clusters);
+    assert_eq!(pods_before.len(), 9);
+
+    // A second configuration with no state adopts what runs.
+    let adopter = Workspace::new("");
+    adopter.write_config(&with_ca(&adopter));
+    adopter
+        .terraform(&[
+            "import",
+            "-input=false",
+            "-no-color",
+            "crdb_multiregion_cluster.main",
+            "main",
+        ])
+        .ok("import cluster");
+    for zone in ZONES {
+        let key = zone.replace('-', "_");
+        for kind in ["crdb_region", "crdb_dns_link"] {
+            adopter
+                .terraform(&[
+                    "import",
+                    "-input=false",
+                    "-no-color",
+                    &format!("{kind}.{key}"),
+                    zone,
+                ])
+                .ok("import");
+        }
+    }
+    let actions = adopter.planned_actions();
+    assert_eq!(actions.len(), 7, "{actions:?}");
+    for (address, actions) in &actions {
+        assert_eq!(
+            actions,
+            &vec!["update".to_string()],
+            "{address} must be adopted in place, not re-created"
+        );
+    }
+    adopter.apply();
+    adopter.assert_plan_empty("adoption");
+    assert_eq!(
+        pod_generations(&clusters),
+        pods_before,
+        "adoption restarted or replaced a pod"
+    );
+    assert_eq!(live_nodes(&clusters), (9, 9));
 }
