@@ -1,6 +1,7 @@
 //! `crdb_dns_link`: one Kubernetes cluster forwards its peer zones' service names to their DNS
 //! load balancers. Only the provider's own entries are ever written or removed, with
 //! resourceVersion-guarded updates so that a concurrent edit by anyone else is never lost.
+use super::cluster_access::{connect_for_apply, connect_for_read};
 use super::dns_link_schema::{self, forwarded_peers, DnsLinkModel, TYPE_NAME};
 use crate::cockroach::dns::{self, DnsFlavour, ForwardMap, Forwards, KubeSystemInventory};
 use crate::cockroach::manifests::names;
@@ -35,36 +36,6 @@ fn model_of(value: &Value, diags: &mut Diagnostics) -> Option<DnsLinkModel> {
             );
             None
         }
-    }
-}
-
-async fn connect(
-    ctx: &OperationContext,
-    model: &DnsLinkModel,
-    diags: &mut Diagnostics,
-) -> Option<ClusterClient> {
-    let at = AttributePath::root("kubernetes");
-    let block = model.kubernetes.known().cloned().unwrap_or(Value::Null);
-    match connection::resolve(&block, &at) {
-        Err(d) => {
-            diags.extend(d);
-            None
-        }
-        Ok(None) => {
-            diags.attribute_error(
-                at,
-                "Connection not known",
-                "The kubernetes block must be known when the link is applied.",
-            );
-            None
-        }
-        Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
-            Ok(client) => Some(client.with_stop(&ctx.stop)),
-            Err(e) => {
-                diags.extend(e.to_diagnostics(&at));
-                None
-            }
-        },
     }
 }
 
@@ -313,7 +284,8 @@ impl DnsLink {
             private: Vec::new(),
             diagnostics: diags,
         };
-        let Some(client) = connect(ctx, &state, &mut diags).await else {
+        let Some(client) = connect_for_apply(ctx, &state.kubernetes, "link", &mut diags).await
+        else {
             return fail(diags);
         };
         let zone = state.zone.known().cloned().unwrap_or_default();
@@ -420,26 +392,17 @@ impl Resource for DnsLink {
 
     async fn read(
         &self,
-        _ctx: &OperationContext,
+        ctx: &OperationContext,
         state: &Value,
     ) -> Result<Option<Value>, Diagnostics> {
         let mut diags = Diagnostics::new();
         let Some(mut model) = model_of(state, &mut diags) else {
             return Err(diags);
         };
-        let Some(block) = model
-            .kubernetes
-            .known()
-            .filter(|b| connection::is_wholly_known(b))
-        else {
+        let Some(client) = connect_for_read(ctx, &model.kubernetes).await? else {
+            // Imported, or the connection is unknown: nothing to read until the next apply.
             return Ok(Some(state.clone()));
         };
-        let Ok(Some(conn)) = connection::resolve(block, &AttributePath::root("kubernetes")) else {
-            return Ok(Some(state.clone()));
-        };
-        let client = ClusterClient::connect(&conn)
-            .await
-            .map_err(|e| e.to_diagnostics(&AttributePath::root("kubernetes")))?;
         let choice = model
             .dns_provider
             .known()
@@ -519,7 +482,8 @@ impl Resource for DnsLink {
         let Some(model) = model_of(prior, &mut diags) else {
             return diags;
         };
-        let Some(client) = connect(ctx, &model, &mut diags).await else {
+        let Some(client) = connect_for_apply(ctx, &model.kubernetes, "link", &mut diags).await
+        else {
             return diags;
         };
         let _ = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);

@@ -1,4 +1,5 @@
 //! The resource types of the crdb provider, one file each.
+mod cluster_access;
 pub mod dns_link;
 pub mod dns_link_schema;
 pub mod multiregion_cluster;

@@ -1,6 +1,7 @@
 //! `crdb_region`: one zone of a CockroachDB cluster in one Kubernetes cluster. Create applies every
 //! object of the zone with server-side apply, waits for the DNS load balancer's address, and in the
 //! init zone runs `cockroach init`; read reports drift; delete tears the zone down.
+use super::cluster_access::{connect_for_apply, connect_for_read};
 use super::region_schema::{self, RegionModel, TYPE_NAME};
 use crate::cockroach::manifests::{
     self, names, DnsLoadBalancer, LoadBalancerKind, ZoneCertificates, ZoneObject, ZoneSpec,
@@ -143,36 +144,6 @@ fn node_certificate(
     }
 }
 
-async fn connect(
-    ctx: &OperationContext,
-    model: &RegionModel,
-    diags: &mut Diagnostics,
-) -> Option<ClusterClient> {
-    let at = AttributePath::root("kubernetes");
-    let block = model.kubernetes.known().cloned().unwrap_or(Value::Null);
-    match connection::resolve(&block, &at) {
-        Err(d) => {
-            diags.extend(d);
-            None
-        }
-        Ok(None) => {
-            diags.attribute_error(
-                at,
-                "Connection not known",
-                "The kubernetes block must be known when the region is applied.",
-            );
-            None
-        }
-        Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
-            Ok(client) => Some(client.with_stop(&ctx.stop)),
-            Err(e) => {
-                diags.extend(e.to_diagnostics(&at));
-                None
-            }
-        },
-    }
-}
-
 async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(), Diagnostics> {
     let applied = match object {
         ZoneObject::Namespace(o) => client.apply(o).await.map(drop),
@@ -244,7 +215,8 @@ impl Region {
         let Some(cluster) = state.cluster.known().cloned() else {
             return fail(diags, prior);
         };
-        let Some(client) = connect(ctx, &state, &mut diags).await else {
+        let Some(client) = connect_for_apply(ctx, &state.kubernetes, "region", &mut diags).await
+        else {
             return fail(diags, prior);
         };
         let certs = ZoneCertificates {
@@ -484,27 +456,17 @@ impl Resource for Region {
 
     async fn read(
         &self,
-        _ctx: &OperationContext,
+        ctx: &OperationContext,
         state: &Value,
     ) -> Result<Option<Value>, Diagnostics> {
         let mut diags = Diagnostics::new();
         let Some(mut model) = model_of(state, &mut diags) else {
             return Err(diags);
         };
-        let Some(block) = model
-            .kubernetes
-            .known()
-            .filter(|b| connection::is_wholly_known(b))
-        else {
+        let Some(client) = connect_for_read(ctx, &model.kubernetes).await? else {
             // Imported, or the connection is unknown: nothing to read until the next apply.
             return Ok(Some(state.clone()));
         };
-        let Ok(Some(conn)) = connection::resolve(block, &AttributePath::root("kubernetes")) else {
-            return Ok(Some(state.clone()));
-        };
-        let client = ClusterClient::connect(&conn)
-            .await
-            .map_err(|e| e.to_diagnostics(&AttributePath::root("kubernetes")))?;
         let Some(zone) = model.zone.known().cloned() else {
             return Ok(Some(state.clone()));
         };
@@ -600,7 +562,8 @@ impl Resource for Region {
         let Some(spec) = zone_spec(&model, &mut diags) else {
             return diags;
         };
-        let Some(client) = connect(ctx, &model, &mut diags).await else {
+        let Some(client) = connect_for_apply(ctx, &model.kubernetes, "region", &mut diags).await
+        else {
             return diags;
         };
         let limit = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);

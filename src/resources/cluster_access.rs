@@ -1,0 +1,60 @@
+//! Reaching the Kubernetes cluster named by a resource's `kubernetes {}` block, the same way for
+//! every resource: known for apply, optional for read.
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::{Attr, OperationContext, Value};
+use crate::kubernetes::{connection, ClusterClient};
+
+fn block_path() -> AttributePath {
+    AttributePath::root(connection::BLOCK_NAME)
+}
+
+/// The client an apply or destroy works with; every value of the block is known by then.
+/// Terraform's Stop abandons the client's calls in flight.
+pub async fn connect_for_apply(
+    ctx: &OperationContext,
+    block: &Attr<Value>,
+    resource: &str,
+    diags: &mut Diagnostics,
+) -> Option<ClusterClient> {
+    let at = block_path();
+    let value = block.known().cloned().unwrap_or(Value::Null);
+    match connection::resolve(&value, &at) {
+        Err(d) => {
+            diags.extend(d);
+            None
+        }
+        Ok(None) => {
+            diags.attribute_error(
+                at,
+                "Connection not known",
+                format!("The kubernetes block must be known when the {resource} is applied."),
+            );
+            None
+        }
+        Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
+            Ok(client) => Some(client.with_stop(&ctx.stop)),
+            Err(e) => {
+                diags.extend(e.to_diagnostics(&at));
+                None
+            }
+        },
+    }
+}
+
+/// The client a read works with, or `None` when there is nothing to read with yet: a state
+/// just imported has no connection, and a connection built from unknown values waits for apply.
+pub async fn connect_for_read(
+    ctx: &OperationContext,
+    block: &Attr<Value>,
+) -> Result<Option<ClusterClient>, Diagnostics> {
+    let Some(value) = block.known().filter(|b| connection::is_wholly_known(b)) else {
+        return Ok(None);
+    };
+    let Ok(Some(conn)) = connection::resolve(value, &block_path()) else {
+        return Ok(None);
+    };
+    let client = ClusterClient::connect(&conn)
+        .await
+        .map_err(|e| e.to_diagnostics(&block_path()))?;
+    Ok(Some(client.with_stop(&ctx.stop)))
+}
