@@ -431,6 +431,9 @@ impl Resource for Region {
         let Some(mut model) = model_of(planned, diags) else {
             return;
         };
+        if request.prior.is_null() || prior.as_ref().map(|p| &p.cluster) != Some(&model.cluster) {
+            region_schema::check_zone_in_cluster(&model, diags);
+        }
         region_schema::plan(prior.as_ref(), &mut model, diags);
         *planned = model.to_value();
     }

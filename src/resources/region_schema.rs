@@ -271,20 +271,31 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel, diags: &mut 
     }
 }
 
+/// The zone must be one of the cluster's. Checked at validation when the cluster is already
+/// known there, and again at plan time, when a cluster created in the same run becomes known.
+pub fn check_zone_in_cluster(model: &RegionModel, diags: &mut Diagnostics) {
+    let (Attr::Known(zone), Some(zones)) = (
+        &model.zone,
+        model.cluster.known().and_then(ClusterRef::known_zones),
+    ) else {
+        return;
+    };
+    if !zones.contains(zone) {
+        diags.attribute_error(
+            AttributePath::root("zone"),
+            "Zone not in the cluster",
+            format!("Zone {zone:?} is not one of the cluster's zones {zones:?}; add it to the cluster's `zones` first."),
+        );
+    }
+}
+
 /// Checks that need no cluster: every known value, on its own attribute.
 pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
-    let cluster = config.cluster.known();
     if let Attr::Known(zone) = &config.zone {
         if let Err(why) = validate::zone_name(zone) {
             diags.attribute_error(AttributePath::root("zone"), "Invalid zone", why);
-        } else if let Some(zones) = cluster.and_then(ClusterRef::known_zones) {
-            if !zones.contains(zone) {
-                diags.attribute_error(
-                    AttributePath::root("zone"),
-                    "Zone not in the cluster",
-                    format!("Zone {zone:?} is not one of the cluster's zones {zones:?}; add it to the cluster's `zones` first."),
-                );
-            }
+        } else {
+            check_zone_in_cluster(config, diags);
         }
     }
     if let Attr::Known(replicas) = config.replicas {
@@ -315,6 +326,36 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
                 "Unknown DNS load balancer kind",
                 format!("{kind:?} is not one of {DNS_LOAD_BALANCER_KINDS:?}."),
             );
+        }
+    }
+    for (name, attr) in [
+        ("storage_size", &config.storage_size),
+        ("cpu_request", &config.cpu_request),
+        ("cpu_limit", &config.cpu_limit),
+        ("memory_request", &config.memory_request),
+        ("memory_limit", &config.memory_limit),
+    ] {
+        if let Attr::Known(text) = attr {
+            if let Err(why) = validate::quantity(text) {
+                diags.attribute_error(AttributePath::root(name), "Invalid quantity", why);
+            }
+        }
+    }
+    for (request, limit) in [
+        ("cpu_request", "cpu_limit"),
+        ("memory_request", "memory_limit"),
+    ] {
+        let pick = |name: &str| match name {
+            "cpu_request" => config.cpu_request.known(),
+            "cpu_limit" => config.cpu_limit.known(),
+            "memory_request" => config.memory_request.known(),
+            _ => config.memory_limit.known(),
+        };
+        if let Err(why) = validate::request_within_limit(
+            pick(request).map(String::as_str),
+            pick(limit).map(String::as_str),
+        ) {
+            diags.attribute_error(AttributePath::root(request), "Request above limit", why);
         }
     }
     if let Attr::Known(class) = &config.storage_class {
@@ -367,6 +408,9 @@ mod tests {
             region: Attr::Known("us,east".into()),
             dns_load_balancer: Attr::Known("private".into()),
             storage_class: Attr::Known("Fast SSD".into()),
+            storage_size: Attr::Known("100 GB".into()),
+            memory_request: Attr::Known("16Gi".into()),
+            memory_limit: Attr::Known("8Gi".into()),
             ..Default::default()
         };
         let mut diags = Diagnostics::new();
@@ -383,6 +427,8 @@ mod tests {
                 "replicas",
                 "region",
                 "dns_load_balancer",
+                "storage_size",
+                "memory_request",
                 "storage_class"
             ]
         );

@@ -507,3 +507,99 @@ fn import_adopts_a_running_deployment_without_restarting_anything() {
     );
     assert_eq!(live_nodes(&clusters), (9, 9));
 }
+
+#[test]
+fn invalid_region_and_link_input_gets_diagnostics_before_any_cluster_is_contacted() {
+    let config = r#"
+resource "crdb_multiregion_cluster" "main" {
+  name  = "main"
+  image = "cockroachdb/cockroach:v24.1.0"
+  zones = ["a", "b"]
+}
+
+resource "crdb_region" "bad" {
+  cluster = crdb_multiregion_cluster.main
+  zone = "c"
+  replicas = -1
+  memory_limit = "8 gigabytes"
+  kubernetes {
+    host = "https://127.0.0.1:1"
+    token = "t"
+    client_certificate = "also a certificate"
+    cluster_ca_certificate = "not a PEM"
+  }
+}
+
+resource "crdb_dns_link" "bad" {
+  zone = "a"
+  peers = {
+    "b" = "dns.example.com"
+  }
+  kubernetes {
+    config_path = "/nonexistent/kubeconfig"
+    host = "https://127.0.0.1:1"
+  }
+}
+"#;
+    let ws = Workspace::new(config);
+    let run = ws.terraform(&["plan", "-json", "-input=false"]);
+    assert_ne!(run.code, 0);
+    let diags = run.diagnostics();
+    let line_of = |needle: &str| {
+        let full = format!("{}\n{config}", crate::harness::PROVIDER_BLOCK);
+        full.lines().position(|l| l.contains(needle)).unwrap() as i64 + 1
+    };
+    let expect = |summary_part: &str, needle: &str| {
+        let line = line_of(needle);
+        assert!(
+            diags.iter().any(|d| d["severity"] == "error"
+                && d["summary"].as_str().unwrap_or("").contains(summary_part)
+                && d["range"]["start"]["line"] == line),
+            "no error containing {summary_part:?} at line {line} ({needle}); got {diags:#?}"
+        );
+    };
+    // A zone outside the cluster's zones is caught at plan time, when the cluster created in the
+    // same run is known; Terraform stops at the validation errors above before that.
+    let only_zone = config
+        .replace("  replicas = -1\n", "")
+        .replace("  memory_limit = \"8 gigabytes\"\n", "")
+        .replace("    client_certificate = \"also a certificate\"\n    cluster_ca_certificate = \"not a PEM\"\n", "")
+        .replace("    config_path = \"/nonexistent/kubeconfig\"\n", "")
+        .replace("\"b\" = \"dns.example.com\"", "\"b\" = \"192.0.2.1\"");
+    let ws = Workspace::new(&only_zone);
+    let run = ws.terraform(&["plan", "-json", "-input=false"]);
+    assert_ne!(run.code, 0);
+    let full = format!("{}\n{only_zone}", crate::harness::PROVIDER_BLOCK);
+    let zone_line = full
+        .lines()
+        .position(|l| l.contains("zone = \"c\""))
+        .unwrap() as i64
+        + 1;
+    assert!(
+        run.diagnostics()
+            .iter()
+            .any(|d| d["summary"] == "Zone not in the cluster"
+                && d["range"]["start"]["line"] == zone_line),
+        "{:#?}",
+        run.diagnostics()
+    );
+    expect("Invalid replicas", "replicas = -1");
+    expect("Invalid quantity", "memory_limit");
+    expect("Invalid DNS address", "\"b\" = \"dns.example.com\"");
+    // Conflicting and unparsable connection settings, each on its own line; config_path
+    // conflicts with the host below it, so that error may point at either line.
+    for (needle, spread) in [
+        ("client_certificate = ", 0),
+        ("cluster_ca_certificate = ", 0),
+        ("config_path = ", 1),
+    ] {
+        let line = line_of(needle);
+        assert!(
+            diags.iter().any(|d| {
+                let at = d["range"]["start"]["line"].as_i64().unwrap_or(0);
+                d["severity"] == "error" && (line..=line + spread).contains(&at)
+            }),
+            "no error at line {line} ({needle}); got {diags:#?}"
+        );
+    }
+}
