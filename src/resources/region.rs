@@ -270,7 +270,20 @@ impl Region {
             .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, &deadline)
             .await
         {
-            Ok(address) => state.dns_address = Attr::Known(address),
+            Ok(address) => match dns_ip(&address).await {
+                Ok(ip) => state.dns_address = Attr::Known(ip),
+                Err(why) => {
+                    diags.error(
+                        format!("Cannot resolve the DNS load balancer of zone {}", spec.zone),
+                        format!(
+                            "Service {}/{lb_name} on {} has the address {address:?}: {why}",
+                            names::KUBE_SYSTEM,
+                            client.label()
+                        ),
+                    );
+                    return fail(diags, Some(&state_with_unknowns_cleared(state)));
+                }
+            },
             Err(e) => {
                 diags.extend(e.to_diagnostics());
                 return fail(diags, Some(&state_with_unknowns_cleared(state)));
@@ -337,6 +350,23 @@ impl Region {
             diagnostics: diags,
         }
     }
+}
+
+/// The IP address peers forward to. kube-dns and CoreDNS forward to IP addresses only, so a load
+/// balancer known by host name (AWS) is resolved here, as the platform requires; an NLB keeps its
+/// addresses for its lifetime.
+async fn dns_ip(address: &str) -> Result<String, String> {
+    if address.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(address.to_string());
+    }
+    let resolved = tokio::net::lookup_host((address, 53))
+        .await
+        .map_err(|e| format!("resolving it failed: {e}"))?
+        .map(|socket| socket.ip())
+        .collect::<Vec<_>>();
+    let ip = resolved.iter().find(|ip| ip.is_ipv4()).or(resolved.first());
+    ip.map(ToString::to_string)
+        .ok_or_else(|| "it resolves to no address".to_string())
 }
 
 /// Names the record, kept in kube-system outside the zone's namespace, that this cluster was
@@ -527,8 +557,17 @@ impl Resource for Region {
                 model.dns_address = Attr::Null;
             }
             Some(service) => {
-                model.dns_address =
-                    crate::kubernetes::readiness::load_balancer_address(&service).into();
+                // A host name resolves to the address apply recorded; if it cannot be resolved
+                // right now, the recorded address stands rather than showing false drift.
+                let live = crate::kubernetes::readiness::load_balancer_address(&service);
+                match live {
+                    Some(address) => {
+                        if let Ok(ip) = dns_ip(&address).await {
+                            model.dns_address = Attr::Known(ip);
+                        }
+                    }
+                    None => model.dns_address = Attr::Null,
+                }
             }
         }
         for service in [names::PUBLIC_SERVICE, names::HEADLESS_SERVICE] {
@@ -646,5 +685,22 @@ impl Resource for Region {
             ..Default::default()
         };
         Ok(model.to_value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dns_ip;
+
+    #[tokio::test]
+    async fn load_balancer_addresses_become_ip_addresses() {
+        assert_eq!(dns_ip("203.0.113.7").await.unwrap(), "203.0.113.7");
+        // Resolved through the system resolver, which answers `localhost` from the hosts file.
+        assert_eq!(dns_ip("localhost").await.unwrap(), "127.0.0.1");
+        let why = dns_ip("a1b2-dns.elb.sandbox.invalid").await.unwrap_err();
+        assert!(
+            why.contains("resolv") || why.contains("no address"),
+            "{why}"
+        );
     }
 }
