@@ -8,7 +8,7 @@ use crate::cockroach::manifests::names;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{
-    ApplyOutcome, Attr, FromValue, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
+    ApplyOutcome, Attr, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
 };
 use crate::kubernetes::{connection, ClusterClient, Deadline};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -27,16 +27,7 @@ const CONFLICT_RETRIES: usize = 5;
 pub struct DnsLink;
 
 fn model_of(value: &Value, diags: &mut Diagnostics) -> Option<DnsLinkModel> {
-    match DnsLinkModel::from_value(value) {
-        Ok(model) => Some(model),
-        Err(e) => {
-            diags.error(
-                "Provider bug: unexpected crdb_dns_link value",
-                e.to_string(),
-            );
-            None
-        }
-    }
+    crate::framework::model::decode_model(value, TYPE_NAME, diags)
 }
 
 fn config_maps(client: &ClusterClient) -> Api<ConfigMap> {

@@ -5,8 +5,8 @@ use super::validate;
 use crate::cockroach::pki::{self, CertificateAuthority};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{
-    ApplyOutcome, Attr, Attribute, Block, FromValue, OperationContext, PlanRequest, Resource,
-    Schema, ToValue, Type, Value,
+    ApplyOutcome, Attr, Attribute, Block, OperationContext, PlanRequest, Resource, Schema, ToValue,
+    Type, Value,
 };
 use crate::tf_model;
 use time::{Duration, OffsetDateTime};
@@ -197,16 +197,7 @@ fn schema() -> Schema {
 }
 
 fn model_of(value: &Value, diags: &mut Diagnostics) -> Option<ClusterModel> {
-    match ClusterModel::from_value(value) {
-        Ok(model) => Some(model),
-        Err(e) => {
-            diags.error(
-                "Provider bug: unexpected crdb_multiregion_cluster value",
-                e.to_string(),
-            );
-            None
-        }
-    }
+    crate::framework::model::decode_model(value, TYPE_NAME, diags)
 }
 
 fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {

@@ -10,7 +10,7 @@ use crate::cockroach::pki::{self, CertificateAuthority};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{
-    ApplyOutcome, Attr, FromValue, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
+    ApplyOutcome, Attr, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
 };
 use crate::kubernetes::readiness::JobOutcome;
 use crate::kubernetes::{connection, ClusterClient, Deadline, Propagation};
@@ -26,13 +26,7 @@ const NODE_CERT_VALIDITY: time::Duration = time::Duration::days(1825);
 pub struct Region;
 
 fn model_of(value: &Value, diags: &mut Diagnostics) -> Option<RegionModel> {
-    match RegionModel::from_value(value) {
-        Ok(model) => Some(model),
-        Err(e) => {
-            diags.error("Provider bug: unexpected crdb_region value", e.to_string());
-            None
-        }
-    }
+    crate::framework::model::decode_model(value, TYPE_NAME, diags)
 }
 
 fn known<'a, T>(attr: &'a Attr<T>, name: &str, diags: &mut Diagnostics) -> Option<&'a T> {
