@@ -603,3 +603,35 @@ resource "crdb_dns_link" "bad" {
         );
     }
 }
+
+#[test]
+fn a_link_whose_nodes_never_become_ready_times_out_naming_the_pods() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    // The us-east1-b link points us-west1-a at an address no DNS server has: its nodes can never
+    // resolve their peers there, so they never become ready.
+    let config = configuration(&clusters, &ws, false, 3).replace(
+        "  timeouts {\n    create = \"5m\"\n  }\n}\n",
+        "  timeouts {\n    create = \"3s\"\n  }\n}\n",
+    );
+    // Only the first link gets the wrong address.
+    let marker = "resource \"crdb_dns_link\" \"us_east1_b\"";
+    let (head, tail) = config.split_at(config.find(marker).unwrap());
+    let end = tail.find("\n}\n").unwrap();
+    let broken_link = tail[..end].replace("crdb_region.us_west1_a.dns_address", "\"192.0.2.254\"");
+    ws.write_config(&format!("{head}{broken_link}{}", &tail[end..]));
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let error = run.stderr.replace('\n', " ");
+    assert!(
+        error.contains("Timed out waiting for StatefulSet us-east1-b/cockroachdb"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        error.contains("not ready: cockroachdb-"),
+        "the error names the pods: {}",
+        run.stderr
+    );
+    ws.destroy();
+}
