@@ -331,7 +331,10 @@ impl Region {
                 || p.cluster.known().map(|c| &c.image) != state.cluster.known().map(|c| &c.image)
         });
         if rolled {
-            if let Err(e) = client
+            if let Err(d) = replace_pods_stuck_on_old_revision(&client, &spec.zone, &deadline).await
+            {
+                diags.extend(d);
+            } else if let Err(e) = client
                 .wait_rolled_out(&spec.zone, names::STATEFULSET, &deadline)
                 .await
             {
@@ -344,6 +347,66 @@ impl Region {
             diagnostics: diags,
         }
     }
+}
+
+/// The StatefulSet controller never replaces a pod that crash-loops on an old revision: a rollout
+/// that reached a broken image stays stuck even after the image is fixed. Such pods are not
+/// serving anyway, so deleting them lets the controller recreate them on the new revision.
+async fn replace_pods_stuck_on_old_revision(
+    client: &ClusterClient,
+    zone: &str,
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
+    use crate::kubernetes::readiness::Progress;
+    // The new revision is known once the controller has seen the applied template.
+    let set = client
+        .wait_for::<StatefulSet, _>(Some(zone), names::STATEFULSET, deadline, |set| match set {
+            Some(set) if manifests::observe_nodes(set).observed_current_spec => Progress::Done,
+            _ => {
+                Progress::Pending("the StatefulSet controller has not seen the new template".into())
+            }
+        })
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    let Some(update_revision) = set.and_then(|s| s.status?.update_revision) else {
+        return Ok(());
+    };
+    let pods = client
+        .list::<Pod>(
+            Some(zone),
+            &format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE),
+        )
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    for pod in pods {
+        let revision = pod
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("controller-revision-hash"));
+        let crash_looping = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .is_some_and(|statuses| {
+                statuses.iter().any(|c| {
+                    c.state
+                        .as_ref()
+                        .and_then(|s| s.waiting.as_ref())
+                        .and_then(|w| w.reason.as_deref())
+                        == Some("CrashLoopBackOff")
+                })
+            });
+        if crash_looping && revision != Some(&update_revision) {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            tracing::info!(zone, pod = %name, "replacing a pod stuck on an old revision");
+            client
+                .delete::<Pod>(Some(zone), &name, Propagation::Background)
+                .await
+                .map_err(|e| e.to_diagnostics())?;
+        }
+    }
+    Ok(())
 }
 
 /// The IP address peers forward to. kube-dns and CoreDNS forward to IP addresses only, so a load

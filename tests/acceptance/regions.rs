@@ -330,11 +330,44 @@ fn drift_made_by_hand_shows_in_the_plan_and_apply_repairs_it() {
     let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
     assert_eq!(set.spec.unwrap().replicas, Some(3));
 
-    let reimage = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v24.1.1"}]}}}});
+    // An image the cluster cannot run (a major version back): the pod it reaches crash-loops,
+    // which leaves the rollout stuck until the provider replaces that pod.
+    let reimage = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v23.1.0"}]}}}});
     clusters
         .runtime
         .block_on(sets.patch("cockroachdb", &by_hand, &Patch::Strategic(reimage)))
         .unwrap();
+    clusters.runtime.block_on(async {
+        use k8s_openapi::api::core::v1::Pod;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), zone);
+        for _ in 0..600 {
+            let crash_looping = pods
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .any(|pod| {
+                    pod.status
+                        .as_ref()
+                        .and_then(|s| s.container_statuses.as_ref())
+                        .is_some_and(|statuses| {
+                            statuses.iter().any(|c| {
+                                c.state
+                                    .as_ref()
+                                    .and_then(|s| s.waiting.as_ref())
+                                    .and_then(|w| w.reason.as_deref())
+                                    == Some("CrashLoopBackOff")
+                            })
+                        })
+                });
+            if crash_looping {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no pod crash-loops on the image set by hand");
+    });
     assert_drift_repaired(&ws, "a StatefulSet re-imaged by hand", "image");
     let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
     let image = set.spec.unwrap().template.spec.unwrap().containers[0]
