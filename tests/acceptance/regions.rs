@@ -194,6 +194,49 @@ fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
     })
 }
 
+/// No line of any private key in state (CA, root client, nodes) nor the connection's token appears
+/// in the given outputs.
+fn assert_no_private_key_leaked(ws: &Workspace, outputs: &[&str]) {
+    let mut secrets = Vec::new();
+    let mut tokens = 0;
+    for (address, values) in ws.state() {
+        let cluster = &values["cluster"];
+        for pem in [
+            &values["ca_private_key"],
+            &values["root_client_private_key"],
+            &values["node_private_key"],
+            &cluster["ca_private_key"],
+        ] {
+            if let Some(pem) = pem.as_str() {
+                secrets.extend(
+                    pem.lines()
+                        .filter(|l| !l.starts_with("-----"))
+                        .map(|l| (address.clone(), l.to_string())),
+                );
+            }
+        }
+        let block = &values["kubernetes"];
+        if let Some(token) = block["token"].as_str().or(block[0]["token"].as_str()) {
+            secrets.push((address.clone(), token.to_string()));
+            tokens += 1;
+        }
+    }
+    assert_eq!(tokens, 6, "every region and link has a token to look for");
+    assert!(
+        secrets.len() > 10,
+        "the state holds the keys and tokens this check looks for: {}",
+        secrets.len()
+    );
+    for (address, secret) in &secrets {
+        for output in outputs {
+            assert!(
+                !output.contains(secret.as_str()),
+                "a secret of {address} leaked into the output or trace log"
+            );
+        }
+    }
+}
+
 /// Three regions over clusters with the given DNS servers: every node live, plan empty, destroy
 /// refused while protected, then a destroy that leaves no object of ours and every DNS
 /// configuration exactly as it was, someone else's forwarding included.
@@ -205,14 +248,24 @@ fn three_regions_lifecycle(dns: [&str; 3]) {
         .map(|(zone, flavour)| add_foreign_forwarding(&clusters, zone, flavour))
         .collect();
     let ws = Workspace::new("");
+    let log_path = ws.path().join("trace.log");
+    let ws = ws
+        .with_env("TF_LOG", "trace")
+        .with_env("TF_LOG_PATH", log_path.to_str().unwrap());
     ws.write_config(&configuration(&clusters, &ws, true, 3));
-    ws.apply();
+    let applied = ws.apply();
     let (nodes, live) = live_nodes(&clusters);
     assert_eq!(
         (nodes, live),
         (9, 9),
         "every node of the three zones is live after apply"
     );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("terraform-provider-crdb"),
+        "the provider's own lines reach the trace log"
+    );
+    assert_no_private_key_leaked(&ws, &[&applied.stdout, &applied.stderr, &log]);
     assert!(clusters.sandbox.world().unwrap().cockroach_initialised());
     ws.assert_plan_empty("apply");
 
