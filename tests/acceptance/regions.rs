@@ -721,3 +721,68 @@ fn a_link_whose_nodes_never_become_ready_times_out_naming_the_pods() {
     );
     ws.destroy();
 }
+
+#[test]
+fn a_connection_unknown_at_plan_time_plans_and_a_refused_one_names_the_cluster() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let cluster = clusters.sandbox.cluster(ZONES[0]).unwrap();
+    std::fs::write(ws.path().join("ca.pem"), cluster.ca_pem()).unwrap();
+    // The token only exists after apply (like a GKE cluster's credentials), and it is wrong.
+    let config = format!(
+        r#"
+resource "crdb_multiregion_cluster" "main" {{
+  name  = "main"
+  image = "cockroachdb/cockroach:v24.1.0"
+  zones = ["{zone}"]
+}}
+
+resource "crdb_region" "only" {{
+  cluster             = crdb_multiregion_cluster.main
+  zone                = "{zone}"
+  deletion_protection = false
+  kubernetes {{
+    host                   = "{url}"
+    cluster_ca_certificate = file("${{path.module}}/ca.pem")
+    token                  = crdb_multiregion_cluster.main.ca_fingerprint_sha256
+  }}
+}}
+"#,
+        zone = ZONES[0],
+        url = cluster.url()
+    );
+    ws.write_config(&config);
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(
+        code, 2,
+        "a connection built from unknown values plans: {}{}",
+        plan.stdout, plan.stderr
+    );
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0);
+    let error = run.stderr.replace('\n', " ");
+    assert!(
+        error.contains(&cluster.url()),
+        "the error names the cluster: {}",
+        run.stderr
+    );
+    assert!(
+        error.contains("401") || error.contains("Unauthorized"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !error.contains(
+            ws.resource("crdb_multiregion_cluster.main")["ca_fingerprint_sha256"]
+                .as_str()
+                .unwrap()
+        ),
+        "the token is not shown"
+    );
+    let namespaces: Api<Namespace> = Api::all(clusters.client(ZONES[0]));
+    assert!(clusters
+        .runtime
+        .block_on(namespaces.get_opt(ZONES[0]))
+        .unwrap()
+        .is_none());
+}
