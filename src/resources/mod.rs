@@ -2,6 +2,7 @@
 mod cluster_access;
 pub mod dns_link;
 pub mod dns_link_schema;
+mod lb_resolver;
 pub mod multiregion_cluster;
 pub mod region;
 pub mod region_schema;

@@ -2,6 +2,7 @@
 //! object of the zone with server-side apply, waits for the DNS load balancer's address, and in the
 //! init zone runs `cockroach init`; read reports drift; delete tears the zone down.
 use super::cluster_access::{connect_for_apply, connect_for_read};
+use super::lb_resolver;
 use super::region_schema::{self, RegionModel, TYPE_NAME};
 use crate::cockroach::manifests::{
     self, names, DnsLoadBalancer, LoadBalancerKind, ZoneCertificates, ZoneObject, ZoneSpec,
@@ -264,7 +265,7 @@ impl Region {
             .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, &deadline)
             .await
         {
-            Ok(address) => match dns_ip(&address).await {
+            Ok(address) => match lb_resolver::dns_ip(&address, resolver(&state)).await {
                 Ok(ip) => state.dns_address = Attr::Known(ip),
                 Err(why) => {
                     diags.error(
@@ -409,21 +410,9 @@ async fn replace_pods_stuck_on_old_revision(
     Ok(())
 }
 
-/// The IP address peers forward to. kube-dns and CoreDNS forward to IP addresses only, so a load
-/// balancer known by host name (AWS) is resolved here, as the platform requires; an NLB keeps its
-/// addresses for its lifetime.
-async fn dns_ip(address: &str) -> Result<String, String> {
-    if address.parse::<std::net::IpAddr>().is_ok() {
-        return Ok(address.to_string());
-    }
-    let resolved = tokio::net::lookup_host((address, 53))
-        .await
-        .map_err(|e| format!("resolving it failed: {e}"))?
-        .map(|socket| socket.ip())
-        .collect::<Vec<_>>();
-    let ip = resolved.iter().find(|ip| ip.is_ipv4()).or(resolved.first());
-    ip.map(ToString::to_string)
-        .ok_or_else(|| "it resolves to no address".to_string())
+/// The DNS server the user named for resolving a load balancer's host name, if any.
+fn resolver(model: &RegionModel) -> Option<std::net::SocketAddr> {
+    model.dns_resolver.known()?.parse().ok()
 }
 
 /// Names the record, kept in kube-system outside the zone's namespace, that this cluster was
@@ -619,7 +608,7 @@ impl Resource for Region {
                 let live = crate::kubernetes::readiness::load_balancer_address(&service);
                 match live {
                     Some(address) => {
-                        if let Ok(ip) = dns_ip(&address).await {
+                        if let Ok(ip) = lb_resolver::dns_ip(&address, resolver(&model)).await {
                             model.dns_address = Attr::Known(ip);
                         }
                     }
@@ -742,22 +731,5 @@ impl Resource for Region {
             ..Default::default()
         };
         Ok(model.to_value())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dns_ip;
-
-    #[tokio::test]
-    async fn load_balancer_addresses_become_ip_addresses() {
-        assert_eq!(dns_ip("203.0.113.7").await.unwrap(), "203.0.113.7");
-        // Resolved through the system resolver, which answers `localhost` from the hosts file.
-        assert_eq!(dns_ip("localhost").await.unwrap(), "127.0.0.1");
-        let why = dns_ip("a1b2-dns.elb.sandbox.invalid").await.unwrap_err();
-        assert!(
-            why.contains("resolv") || why.contains("no address"),
-            "{why}"
-        );
     }
 }

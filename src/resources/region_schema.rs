@@ -80,6 +80,7 @@ tf_model! {
         pub memory_limit: Attr<String>,
         pub dns_load_balancer: Attr<String>,
         pub dns_load_balancer_annotations: Attr<BTreeMap<String, String>>,
+        pub dns_resolver: Attr<String>,
         pub deletion_protection: Attr<bool>,
         pub namespace: Attr<String>,
         pub dns_address: Attr<String>,
@@ -171,6 +172,13 @@ pub fn schema(connection_block: Block) -> Schema {
             "dns_load_balancer_annotations",
             Type::map(s()),
             "Extra annotations on the DNS load balancer Service, applied after those `dns_load_balancer` implies.",
+        ))
+        .attribute(Attribute::optional(
+            "dns_resolver",
+            s(),
+            "A DNS server (`ip:port`) that resolves the DNS load balancer's host name where the platform gives one \
+             (AWS), for example the VPC resolver; the provider's own resolver when unset. kube-dns and CoreDNS \
+             forward to IP addresses only, so `dns_address` is always an IP.",
         ))
         .attribute(
             Attribute::optional(
@@ -356,6 +364,15 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
             pick(limit).map(String::as_str),
         ) {
             diags.attribute_error(AttributePath::root(request), "Request above limit", why);
+        }
+    }
+    if let Attr::Known(resolver) = &config.dns_resolver {
+        if resolver.parse::<std::net::SocketAddr>().is_err() {
+            diags.attribute_error(
+                AttributePath::root("dns_resolver"),
+                "Invalid DNS resolver",
+                format!("{resolver:?} is not an ip:port address, such as \"10.0.0.2:53\"."),
+            );
         }
     }
     if let Attr::Known(class) = &config.storage_class {

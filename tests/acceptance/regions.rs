@@ -16,6 +16,12 @@ pub struct Clusters {
 
 impl Clusters {
     pub fn start(dns: &[&str]) -> Clusters {
+        Self::start_with(dns, false)
+    }
+
+    /// With `lb_hostnames`, load balancers get AWS-like host names, resolvable only through the
+    /// sandbox's DNS server.
+    pub fn start_with(dns: &[&str], lb_hostnames: bool) -> Clusters {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -27,6 +33,7 @@ impl Clusters {
         }
         options.speed = SPEED;
         options.controllers = true;
+        options.lb_hostnames = lb_hostnames;
         let sandbox = runtime
             .block_on(Sandbox::start(options))
             .expect("sandbox starts");
@@ -785,4 +792,45 @@ resource "crdb_region" "only" {{
         .block_on(namespaces.get_opt(ZONES[0]))
         .unwrap()
         .is_none());
+}
+
+#[test]
+fn load_balancers_known_by_host_name_resolve_through_the_given_resolver() {
+    let clusters = Clusters::start_with(&["kube-dns", "coredns", "kube-dns"], true);
+    let resolver = clusters
+        .sandbox
+        .lb_dns_addr()
+        .expect("the sandbox resolves its LB host names");
+    let ws = Workspace::new("");
+    let config = configuration(&clusters, &ws, false, 3).replace(
+        "  deletion_protection = false\n",
+        &format!("  deletion_protection = false\n  dns_resolver        = \"{resolver}\"\n"),
+    );
+    ws.write_config(&config);
+    ws.apply();
+    assert_eq!(
+        live_nodes(&clusters),
+        (9, 9),
+        "peers resolve each other through resolved addresses"
+    );
+    for zone in ZONES {
+        let region = ws.resource(&format!("crdb_region.{}", zone.replace('-', "_")));
+        let address = region["dns_address"].as_str().unwrap();
+        assert!(
+            address.parse::<std::net::Ipv4Addr>().is_ok(),
+            "{zone}: dns_address {address} is an IP"
+        );
+        let services: Api<Service> = Api::namespaced(clusters.client(zone), "kube-system");
+        let lb = clusters
+            .runtime
+            .block_on(services.get(&format!("crdb-dns-{zone}")))
+            .unwrap();
+        let ingress = lb.status.unwrap().load_balancer.unwrap().ingress.unwrap();
+        assert!(
+            ingress[0].hostname.is_some() && ingress[0].ip.is_none(),
+            "{zone}: the LB has only a host name"
+        );
+    }
+    ws.assert_plan_empty("apply");
+    ws.destroy();
 }

@@ -11,6 +11,7 @@ pub mod defaults;
 pub mod error;
 pub mod faults;
 pub mod kubeconfig;
+pub mod lb_dns;
 pub mod resources;
 pub mod sandbox;
 pub mod store;

@@ -32,6 +32,9 @@ async fn main() {
             c.dns
         );
     }
+    if let Some(addr) = sandbox.lb_dns_addr() {
+        println!("load balancer host names resolve through the DNS server at {addr}");
+    }
     println!(
         "all {} clusters ready in {} ms; kubeconfig {}",
         sandbox.clusters().len(),

@@ -93,6 +93,7 @@ pub struct Sandbox {
     clusters: Vec<Cluster>,
     pub started_in: Duration,
     controllers: Option<crate::controllers::Running>,
+    lb_dns: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
 }
 
 fn cluster_seed(seed: u64, name: &str) -> u64 {
@@ -149,6 +150,7 @@ impl Sandbox {
             clusters,
             started_in: Duration::ZERO,
             controllers: None,
+            lb_dns: None,
         };
         if opts.controllers {
             let running =
@@ -161,10 +163,19 @@ impl Sandbox {
                         world.pod_log(&cluster, ns, pod)
                     }));
             }
+            if opts.lb_hostnames {
+                sandbox.lb_dns = Some(crate::lb_dns::start(running.world.clone()).await?);
+            }
             sandbox.controllers = Some(running);
         }
         sandbox.started_in = t0.elapsed();
         Ok(sandbox)
+    }
+
+    /// The loopback DNS server that resolves load balancer host names (with `lb_hostnames` and
+    /// controllers on), as a cloud's resolver would.
+    pub fn lb_dns_addr(&self) -> Option<SocketAddr> {
+        self.lb_dns.as_ref().map(|(addr, _)| *addr)
     }
 
     /// The shared world (clusters, LB addresses, CockroachDB state) when controllers run.
@@ -230,6 +241,9 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         for c in &self.clusters {
             c.server.shutdown();
+        }
+        if let Some((_, task)) = &self.lb_dns {
+            task.abort();
         }
     }
 }
