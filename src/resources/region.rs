@@ -16,7 +16,10 @@ use crate::framework::{
 use crate::kubernetes::readiness::JobOutcome;
 use crate::kubernetes::{connection, ClusterClient, Deadline, Propagation};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
+};
 use std::time::Duration;
 
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -249,7 +252,24 @@ impl Region {
             .into_iter()
             .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
             .collect();
+        let deadline = Deadline::after(limit, &ctx.stop);
+        // Scaling to zero stops the zone and keeps its nodes' data (an outage drill); any other
+        // scale-down first moves the data off the nodes that will go.
+        let leaving = match prior.and_then(|p| p.replicas.known().copied()) {
+            Some(before) if spec.replicas > 0 && i64::from(spec.replicas) < before => {
+                spec.replicas..before as i32
+            }
+            _ => 0..0,
+        };
+        if let Err(d) = decommission_nodes(&client, &spec, leaving.clone(), &deadline).await {
+            diags.extend(d);
+            return fail(diags, prior);
+        }
         if let Err(d) = apply_zone(&client, &objects).await {
+            diags.extend(d);
+            return fail(diags, prior);
+        }
+        if let Err(d) = release_volumes(&client, &spec.zone, leaving, &deadline).await {
             diags.extend(d);
             return fail(diags, prior);
         }
@@ -259,7 +279,6 @@ impl Region {
         state.node_private_key = Attr::Known(node_key);
         state.missing_objects = Attr::Known(Vec::new());
 
-        let deadline = Deadline::after(limit, &ctx.stop);
         let lb_name = names::dns_load_balancer_name(&spec.zone);
         match client
             .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, &deadline)
@@ -348,6 +367,64 @@ impl Region {
             diagnostics: diags,
         }
     }
+}
+
+/// Decommissions the nodes of `ordinals`, highest first, one Job each: a node's pod goes only once
+/// CockroachDB has moved every replica it held. The Jobs are removed once they succeeded.
+async fn decommission_nodes(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    ordinals: std::ops::Range<i32>,
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
+    for ordinal in ordinals.rev() {
+        let job = manifests::decommission_job(spec, ordinal);
+        let name = manifests::decommission_job_name(ordinal);
+        client.apply(&job).await.map_err(|e| e.to_diagnostics())?;
+        match client.wait_job_finished(&spec.zone, &name, deadline).await {
+            Ok(JobOutcome::Succeeded) => {}
+            Ok(JobOutcome::Failed(why)) => {
+                let mut diags = Diagnostics::new();
+                diags.error(
+                    format!("Decommissioning node {}-{ordinal} in zone {} failed on {}", names::STATEFULSET, spec.zone, client.label()),
+                    format!(
+                        "Job {}/{name} failed: {why}. The StatefulSet was not scaled down; see `kubectl logs job/{name} -n {}`.",
+                        spec.zone, spec.zone
+                    ),
+                );
+                return Err(diags);
+            }
+            Err(e) => return Err(e.to_diagnostics()),
+        }
+        client
+            .delete::<Job>(Some(&spec.zone), &name, Propagation::Background)
+            .await
+            .map_err(|e| e.to_diagnostics())?;
+    }
+    Ok(())
+}
+
+/// Deletes the data volumes of decommissioned nodes once their pods are gone: a decommissioned
+/// node can never rejoin, so a later scale-up must start those ordinals on empty volumes.
+async fn release_volumes(
+    client: &ClusterClient,
+    zone: &str,
+    ordinals: std::ops::Range<i32>,
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
+    for ordinal in ordinals {
+        let pod = format!("{}-{ordinal}", names::STATEFULSET);
+        client
+            .wait_deleted::<Pod>(Some(zone), &pod, deadline)
+            .await
+            .map_err(|e| e.to_diagnostics())?;
+        let claim = format!("{}-{pod}", names::DATA_VOLUME);
+        client
+            .delete::<PersistentVolumeClaim>(Some(zone), &claim, Propagation::Background)
+            .await
+            .map_err(|e| e.to_diagnostics())?;
+    }
+    Ok(())
 }
 
 /// The StatefulSet controller never replaces a pod that crash-loops on an old revision: a rollout
@@ -510,7 +587,7 @@ impl Resource for Region {
         if request.prior.is_null() || prior.as_ref().map(|p| &p.cluster) != Some(&model.cluster) {
             region_schema::check_zone_in_cluster(&model, diags);
         }
-        region_schema::plan(prior.as_ref(), &mut model, diags);
+        region_schema::plan(prior.as_ref(), &mut model);
         *planned = model.to_value();
     }
 

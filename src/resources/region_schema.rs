@@ -101,8 +101,8 @@ pub fn schema(connection_block: Block) -> Schema {
             "One zone of a `crdb_multiregion_cluster`: a namespace named after the zone in one Kubernetes cluster, \
              holding the zone's CockroachDB nodes (a StatefulSet), their certificates, services, disruption budget, \
              and the DNS load balancer its peers resolve it through. The init zone's region initialises the cluster. \
-             Raising `replicas` scales out; lowering it to 0 stops the zone and keeps its volumes (an outage drill); \
-             other scale-downs are refused until decommissioning is supported. Changing the cluster's image rolls \
+             Raising `replicas` scales out; lowering it decommissions the nodes that will go (the highest ordinals) \
+             before their pods are removed; lowering it to 0 stops the zone and keeps its volumes (an outage drill). Changing the cluster's image rolls \
              the StatefulSet one pod at a time, and destroying the region deletes its namespace, data included, which \
              `deletion_protection` guards.",
         )
@@ -232,7 +232,7 @@ pub fn schema(connection_block: Block) -> Schema {
 /// The region's own planning rules, after the shared ones: derived names, the node certificate
 /// kept unless the CA changed or its secret is gone, a new DNS address only when the load
 /// balancer must be re-created, and `missing_objects` always planned empty.
-pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel, diags: &mut Diagnostics) {
+pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
     if let Attr::Known(zone) = &planned.zone {
         planned.id = Attr::Known(zone.clone());
         planned.namespace = Attr::Known(zone.clone());
@@ -249,21 +249,6 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel, diags: &mut 
         _ => Attr::Unknown,
     };
     let Some(prior) = prior else { return };
-    if let (&Attr::Known(before), &Attr::Known(after)) = (&prior.replicas, &planned.replicas) {
-        // Removing nodes without decommissioning them first can lose ranges; going to zero stops
-        // the zone but keeps every volume, so it comes back with its data.
-        if after < before && after != 0 {
-            diags.attribute_error(
-                AttributePath::root("replicas"),
-                "Scale-down is not supported yet",
-                format!(
-                    "Lowering replicas from {before} to {after} would remove nodes without decommissioning them \
-                     first, which can lose data. Decommission the nodes by hand (cockroach node decommission) \
-                     first, or scale the zone to 0 to stop it while keeping its volumes."
-                ),
-            );
-        }
-    }
     let fingerprint = |m: &RegionModel| m.cluster.known().map(|c| c.ca_fingerprint_sha256.clone());
     if prior.node_certificate.is_null() || fingerprint(prior) != fingerprint(planned) {
         planned.node_certificate = Attr::Unknown;
@@ -472,7 +457,7 @@ mod tests {
     fn an_unchanged_region_plans_its_state() {
         let prior = applied("a", "a");
         let mut planned = prior.clone();
-        plan(Some(&prior), &mut planned, &mut Diagnostics::new());
+        plan(Some(&prior), &mut planned);
         planned.id = prior.id.clone();
         planned.namespace = prior.namespace.clone();
         assert_eq!(planned.node_certificate, prior.node_certificate);
@@ -487,7 +472,7 @@ mod tests {
         if let Attr::Known(c) = &mut rotated.cluster {
             c.ca_fingerprint_sha256 = Attr::Known("f2".into());
         }
-        plan(Some(&prior), &mut rotated, &mut Diagnostics::new());
+        plan(Some(&prior), &mut rotated);
         assert!(rotated.node_certificate.is_unknown() && rotated.node_private_key.is_unknown());
         assert_eq!(
             rotated.initialized,
@@ -497,7 +482,7 @@ mod tests {
         let mut lost = prior.clone();
         lost.node_certificate = Attr::Null;
         let mut planned = lost.clone();
-        plan(Some(&lost), &mut planned, &mut Diagnostics::new());
+        plan(Some(&lost), &mut planned);
         assert!(planned.node_certificate.is_unknown());
     }
 
@@ -506,22 +491,9 @@ mod tests {
         let mut prior = applied("a", "a");
         prior.missing_objects = Attr::Known(vec!["Service/kube-system/crdb-dns-a".into()]);
         let mut planned = prior.clone();
-        plan(Some(&prior), &mut planned, &mut Diagnostics::new());
+        plan(Some(&prior), &mut planned);
         assert!(planned.dns_address.is_unknown());
         assert_eq!(planned.missing_objects, Attr::Known(Vec::new()));
-    }
-
-    #[test]
-    fn scale_down_is_refused_except_to_zero() {
-        let mut prior = applied("a", "a");
-        prior.replicas = Attr::Known(3);
-        for (after, refused) in [(2, true), (0, false), (5, false)] {
-            let mut planned = prior.clone();
-            planned.replicas = Attr::Known(after);
-            let mut diags = Diagnostics::new();
-            plan(Some(&prior), &mut planned, &mut diags);
-            assert_eq!(diags.has_errors(), refused, "3 -> {after}");
-        }
     }
 
     #[test]

@@ -834,3 +834,49 @@ fn load_balancers_known_by_host_name_resolve_through_the_given_resolver() {
     ws.assert_plan_empty("apply");
     ws.destroy();
 }
+
+#[test]
+fn scaling_down_decommissions_the_leaving_node_first_and_scaling_up_adds_a_fresh_one() {
+    use kube_sandbox::world::Membership;
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, false, 3));
+    ws.apply();
+    let zone = ZONES[0];
+    let scaled = configuration(&clusters, &ws, false, 3).replacen(
+        "replicas            = 3",
+        "replicas            = 2",
+        1,
+    );
+    ws.write_config(&scaled);
+    ws.apply();
+    ws.assert_plan_empty("scale-down");
+    let world = clusters.sandbox.world().unwrap();
+    let in_zone: Vec<_> = world
+        .cockroach_nodes()
+        .into_iter()
+        .filter(|n| n.zone == zone)
+        .collect();
+    let leaving = in_zone
+        .iter()
+        .find(|n| n.pod == "cockroachdb-2")
+        .expect("the leaving node is known");
+    assert_eq!(
+        leaving.membership,
+        Membership::Decommissioned,
+        "decommissioned before its pod went"
+    );
+    assert_eq!(live_nodes(&clusters).1, 8);
+
+    ws.write_config(&configuration(&clusters, &ws, false, 3));
+    ws.apply();
+    ws.assert_plan_empty("scale-up");
+    let nodes = world.cockroach_nodes();
+    let live_in_zone = nodes.iter().filter(|n| n.zone == zone && n.live).count();
+    assert_eq!(
+        live_in_zone, 3,
+        "the re-added ordinal starts as a fresh node on a new volume"
+    );
+    assert_eq!(live_nodes(&clusters).1, 9);
+    ws.destroy();
+}

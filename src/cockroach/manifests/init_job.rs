@@ -62,6 +62,52 @@ pub fn init_job(spec: &ZoneSpec) -> Job {
     }
 }
 
+/// The Job that decommissions the node of StatefulSet ordinal `ordinal` before a scale-down removes
+/// its pod: `cockroach node decommission --self` against that node moves its replicas away and
+/// returns once it holds none, so the pod can go without losing a range.
+pub fn decommission_job(spec: &ZoneSpec, ordinal: i32) -> Job {
+    let mut job = init_job(spec);
+    let name = decommission_job_name(ordinal);
+    job.metadata.name = Some(name);
+    let labels = component_labels(
+        &spec.cluster_name,
+        &spec.zone,
+        names::COMPONENT_DECOMMISSION,
+    );
+    job.metadata.labels = Some(labels.clone());
+    if let Some(job_spec) = job.spec.as_mut() {
+        job_spec.template.metadata = Some(ObjectMeta {
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        });
+        if let Some(container) = job_spec
+            .template
+            .spec
+            .as_mut()
+            .and_then(|p| p.containers.first_mut())
+        {
+            container.name = "decommission".to_owned();
+            container.command = Some(vec![
+                names::BINARY.to_owned(),
+                "node".to_owned(),
+                "decommission".to_owned(),
+                "--self".to_owned(),
+                format!("--certs-dir={}", names::CLIENT_CERTS_DIR),
+                format!(
+                    "--host={}-{ordinal}.{}",
+                    names::STATEFULSET,
+                    names::HEADLESS_SERVICE
+                ),
+            ]);
+        }
+    }
+    job
+}
+
+pub fn decommission_job_name(ordinal: i32) -> String {
+    format!("{}-decommission-{ordinal}", names::STATEFULSET)
+}
+
 /// Exactly the three files a `root` client needs, under the names CockroachDB looks for.
 fn client_certs_volume() -> Volume {
     let item = |key: &str| KeyToPath {

@@ -44,6 +44,7 @@ pub const MANAGER: &str = "terraform-provider-crdb";
 pub const APP: &str = "cockroachdb";
 pub const COMPONENT_DATABASE: &str = "database";
 pub const COMPONENT_INIT: &str = "init";
+pub const COMPONENT_DECOMMISSION: &str = "decommission";
 pub const COMPONENT_DNS: &str = "dns";
 
 /// The DNS pods every Kubernetes DNS add-on (kube-dns and CoreDNS alike) carries.

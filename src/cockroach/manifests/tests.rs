@@ -630,3 +630,32 @@ fn a_live_statefulset_reports_image_replicas_and_rollout() {
     live.status.as_mut().unwrap().ready_replicas = Some(2);
     assert!(!observe_nodes(&live).settled(), "a node not ready");
 }
+
+#[test]
+fn decommission_jobs_target_one_node_by_ordinal_with_the_root_client_certificate() {
+    let job = decommission_job(&spec(), 4);
+    assert_eq!(
+        job.metadata.name.as_deref(),
+        Some("cockroachdb-decommission-4")
+    );
+    let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let command = pod.containers[0].command.clone().unwrap();
+    assert_eq!(&command[1..4], &["node", "decommission", "--self"]);
+    assert!(
+        command.contains(&"--host=cockroachdb-4.cockroachdb".to_string()),
+        "{command:?}"
+    );
+    assert!(command.iter().any(|c| c.starts_with("--certs-dir=")));
+    let volume = &pod.volumes.as_ref().unwrap()[0];
+    assert_eq!(
+        volume.secret.as_ref().unwrap().secret_name.as_deref(),
+        Some("cockroachdb.client.root")
+    );
+    let labels = job.metadata.labels.as_ref().unwrap();
+    assert_eq!(
+        labels
+            .get("app.kubernetes.io/component")
+            .map(String::as_str),
+        Some("decommission")
+    );
+}
