@@ -12,6 +12,9 @@ pub enum Call {
     Delete,
     List,
     Watch,
+    /// A read-modify-write guarded by resourceVersion (replace or create).
+    Update,
+    Patch,
 }
 
 impl fmt::Display for Call {
@@ -22,6 +25,8 @@ impl fmt::Display for Call {
             Call::Delete => "delete",
             Call::List => "list",
             Call::Watch => "watch",
+            Call::Update => "update",
+            Call::Patch => "patch",
         })
     }
 }
@@ -266,6 +271,8 @@ impl RemoteError {
             Call::Delete => "delete",
             Call::List => "list",
             Call::Watch => "watch",
+            Call::Update => "update",
+            Call::Patch => "patch",
         }
     }
 

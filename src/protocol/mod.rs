@@ -91,6 +91,16 @@ fn encode(
     }
 }
 
+/// The provider has no data sources: any data source Terraform asks about is unknown.
+fn unknown_data_source(type_name: &str) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    diags.error(
+        "Unknown data source",
+        format!("This provider has no data source {type_name:?}."),
+    );
+    diags
+}
+
 /// Checks Terraform's rule that a provider returns every known planned value unchanged.
 fn check_applied_matches_plan(
     planned: &Value,
@@ -179,14 +189,7 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         request: Request<pb::validate_data_source_config::Request>,
     ) -> Result<Response<pb::validate_data_source_config::Response>, Status> {
-        let mut diags = Diagnostics::new();
-        diags.error(
-            "Unknown data source",
-            format!(
-                "This provider has no data source {:?}.",
-                request.into_inner().type_name
-            ),
-        );
+        let diags = unknown_data_source(&request.into_inner().type_name);
         Ok(Response::new(pb::validate_data_source_config::Response {
             diagnostics: diags.to_proto(),
         }))
@@ -408,14 +411,7 @@ impl pb::provider_server::Provider for ProviderService {
         &self,
         request: Request<pb::read_data_source::Request>,
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
-        let mut diags = Diagnostics::new();
-        diags.error(
-            "Unknown data source",
-            format!(
-                "This provider has no data source {:?}.",
-                request.into_inner().type_name
-            ),
-        );
+        let diags = unknown_data_source(&request.into_inner().type_name);
         Ok(Response::new(pb::read_data_source::Response {
             state: None,
             diagnostics: diags.to_proto(),

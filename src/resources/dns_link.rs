@@ -10,7 +10,7 @@ use crate::framework::timeouts::{self, Operation};
 use crate::framework::{
     ApplyOutcome, Attr, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
 };
-use crate::kubernetes::{connection, ClusterClient, Deadline};
+use crate::kubernetes::{connection, Call, ClusterClient, Deadline, RemoteError};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -34,13 +34,16 @@ fn config_maps(client: &ClusterClient) -> Api<ConfigMap> {
     Api::namespaced(client.kube().clone(), names::KUBE_SYSTEM)
 }
 
-fn remote(client: &ClusterClient, call: &str, object: &str, error: kube::Error) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(
-        format!("Kubernetes {call} of {object} failed on {}", client.label()),
-        error.to_string(),
-    );
-    diags
+/// A failed raw call (the read-modify-write of a ConfigMap, a rollout restart), reported like
+/// every other call of the Kubernetes edge: cluster, object, call, hint.
+fn remote(client: &ClusterClient, call: Call, object: &str, source: kube::Error) -> Diagnostics {
+    RemoteError {
+        cluster: client.label().to_string(),
+        object: object.to_string(),
+        call,
+        source,
+    }
+    .to_diagnostics()
 }
 
 /// Which DNS server the cluster runs, as configured or detected from kube-system.
@@ -161,10 +164,10 @@ async fn write_forwards(
     let name = flavour.config_map();
     let object = format!("ConfigMap {}/{name}", names::KUBE_SYSTEM);
     for _ in 0..CONFLICT_RETRIES {
-        let live = api
-            .get_opt(name)
+        let live = client
+            .get::<ConfigMap>(Some(names::KUBE_SYSTEM), name)
             .await
-            .map_err(|e| remote(client, "get", &object, e))?;
+            .map_err(|e| e.to_diagnostics())?;
         let data = live
             .as_ref()
             .and_then(|m| m.data.clone())
@@ -196,7 +199,7 @@ async fn write_forwards(
         match result {
             Ok(_) => return Ok(()),
             Err(kube::Error::Api(status)) if status.code == 409 => continue,
-            Err(e) => return Err(remote(client, "update", &object, e)),
+            Err(e) => return Err(remote(client, Call::Update, &object, e)),
         }
     }
     let mut diags = Diagnostics::new();
@@ -212,10 +215,10 @@ async fn reload_dns(client: &ClusterClient, flavour: DnsFlavour) -> Result<(), D
     if flavour != DnsFlavour::CoreDns {
         return Ok(());
     }
-    let map = config_maps(client)
-        .get_opt("coredns")
+    let map = client
+        .get::<ConfigMap>(Some(names::KUBE_SYSTEM), "coredns")
         .await
-        .map_err(|e| remote(client, "get", "ConfigMap kube-system/coredns", e))?;
+        .map_err(|e| e.to_diagnostics())?;
     let corefile = map
         .and_then(|m| m.data?.get("Corefile").cloned())
         .unwrap_or_default();
@@ -240,8 +243,8 @@ async fn reload_dns(client: &ClusterClient, flavour: DnsFlavour) -> Result<(), D
     .map_err(|e| {
         remote(
             client,
-            "rollout restart",
-            "Deployment kube-system/coredns",
+            Call::Patch,
+            "Deployment kube-system/coredns (rollout restart)",
             e,
         )
     })
@@ -401,10 +404,10 @@ impl Resource for DnsLink {
             .unwrap_or_else(|| "auto".into());
         let flavour = flavour(&client, &choice).await?;
         let name = flavour.config_map();
-        let live = config_maps(&client)
-            .get_opt(name)
+        let live = client
+            .get::<ConfigMap>(Some(names::KUBE_SYSTEM), name)
             .await
-            .map_err(|e| remote(&client, "get", &format!("ConfigMap kube-system/{name}"), e))?;
+            .map_err(|e| e.to_diagnostics())?;
         let forwards = read_forwards(flavour, live.as_ref()).map_err(|why| {
             let mut d = Diagnostics::new();
             d.error(
