@@ -5,7 +5,6 @@ pub mod dns_link_schema;
 mod lb_resolver;
 pub mod multiregion_cluster;
 pub mod region;
-pub mod region_schema;
 pub mod validate;
 
 use crate::framework::Resource;

@@ -1,10 +1,10 @@
 //! The schema and typed model of `crdb_region`, apart from its operations so that the plan rules
 //! and validation stay pure and testable.
-use super::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::schema::Block;
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{Attr, Attribute, Schema, Type, Value};
+use crate::resources::validate;
 use crate::tf_model;
 use std::collections::BTreeMap;
 

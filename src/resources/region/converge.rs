@@ -1,0 +1,359 @@
+//! Bringing a zone to its planned state: every object applied with server-side apply, the DNS
+//! load balancer's address awaited, `cockroach init` run once in the init zone, and scale-downs
+//! and rollouts followed to the end.
+use super::init::{init_marker, init_marker_name, init_reported_already_done};
+use super::rollout::replace_pods_stuck_on_old_revision;
+use super::scale::{decommission_nodes, release_volumes};
+use super::schema::RegionModel;
+use super::{known, model_of, resolver, Region};
+use crate::cockroach::manifests::{
+    self, names, DnsLoadBalancer, LoadBalancerKind, ZoneCertificates, ZoneObject, ZoneSpec,
+};
+use crate::cockroach::pki::{self, CertificateAuthority};
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::{ApplyOutcome, Attr, OperationContext, ToValue, Value};
+use crate::kubernetes::readiness::JobOutcome;
+use crate::kubernetes::{ClusterClient, Deadline};
+use crate::resources::cluster_access::connect_for_apply;
+use crate::resources::lb_resolver;
+use k8s_openapi::api::core::v1::ConfigMap;
+use std::time::Duration;
+
+const NODE_CERT_VALIDITY: time::Duration = time::Duration::days(1825);
+
+/// Everything about the zone that the manifests need, from a wholly known planned state.
+pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<ZoneSpec> {
+    let cluster = known(&model.cluster, "cluster", diags)?;
+    let zone = known(&model.zone, "zone", diags)?.clone();
+    let join_addresses = cluster
+        .join_addresses
+        .known()
+        .map(|list| list.iter().filter_map(|a| a.known().cloned()).collect())
+        .unwrap_or_default();
+    let kind = match model.dns_load_balancer.known().map(String::as_str) {
+        Some("gke-internal") => LoadBalancerKind::GkeInternal,
+        Some("aws-internal") => LoadBalancerKind::AwsInternal,
+        Some("azure-internal") => LoadBalancerKind::AzureInternal,
+        _ => LoadBalancerKind::Public,
+    };
+    Some(ZoneSpec {
+        cluster_name: cluster.name.known().cloned().unwrap_or_default(),
+        runs_init: cluster.init_zone.known() == Some(&zone),
+        zone,
+        region: model.region.known().cloned(),
+        image: cluster.image.known().cloned().unwrap_or_default(),
+        replicas: model.replicas.known().copied().unwrap_or(3) as i32,
+        join_addresses,
+        cluster_domain: cluster
+            .cluster_domain
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "cluster.local".into()),
+        storage_size: model
+            .storage_size
+            .known()
+            .cloned()
+            .unwrap_or_else(|| "100Gi".into()),
+        storage_class: model.storage_class.known().cloned(),
+        cpu_request: model.cpu_request.known().cloned(),
+        cpu_limit: model.cpu_limit.known().cloned(),
+        memory_request: model.memory_request.known().cloned(),
+        memory_limit: model.memory_limit.known().cloned(),
+        dns_load_balancer: DnsLoadBalancer {
+            kind,
+            extra_annotations: model
+                .dns_load_balancer_annotations
+                .known()
+                .cloned()
+                .unwrap_or_default(),
+        },
+    })
+}
+
+/// The zone's node certificate: the planned one when the plan kept it, a new one otherwise.
+fn node_certificate(
+    model: &RegionModel,
+    spec: &ZoneSpec,
+    diags: &mut Diagnostics,
+) -> Option<(String, String)> {
+    if let (Attr::Known(cert), Attr::Known(key)) =
+        (&model.node_certificate, &model.node_private_key)
+    {
+        return Some((cert.clone(), key.clone()));
+    }
+    let cluster = model.cluster.known()?;
+    let (Attr::Known(ca_cert), Attr::Known(ca_key)) =
+        (&cluster.ca_certificate, &cluster.ca_private_key)
+    else {
+        diags.attribute_error(
+            AttributePath::root("cluster"),
+            "Cluster CA not known",
+            "The cluster's CA must be known to sign the zone's node certificate.",
+        );
+        return None;
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let issued = CertificateAuthority::from_pem(ca_cert, ca_key, now)
+        .map_err(|e| e.to_string())
+        .and_then(|ca| {
+            pki::issue_node_certificate(
+                &ca,
+                &spec.zone,
+                &spec.cluster_domain,
+                NODE_CERT_VALIDITY,
+                now,
+            )
+            .map_err(|e| e.to_string())
+        });
+    match issued {
+        Ok(pair) => Some((pair.cert_pem.clone(), pair.key_pem.clone())),
+        Err(why) => {
+            diags.attribute_error(
+                AttributePath::root("cluster"),
+                "Cannot issue the node certificate",
+                why,
+            );
+            None
+        }
+    }
+}
+
+async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(), Diagnostics> {
+    let applied = match object {
+        ZoneObject::Namespace(o) => client.apply(o).await.map(drop),
+        ZoneObject::Secret(o) => client.apply(o).await.map(drop),
+        ZoneObject::ServiceAccount(o) => client.apply(o).await.map(drop),
+        ZoneObject::Service(o) => client.apply(o).await.map(drop),
+        ZoneObject::PodDisruptionBudget(o) => client.apply(o).await.map(drop),
+        ZoneObject::StatefulSet(o) => client.apply(o).await.map(drop),
+        ZoneObject::Job(o) => client.apply(o).await.map(drop),
+    };
+    applied.map_err(|e| e.to_diagnostics())
+}
+
+/// Applies the zone's objects: the namespace first, everything independent of each other at
+/// once, and the init Job last (it needs the secrets and the nodes).
+async fn apply_zone(client: &ClusterClient, objects: &[ZoneObject]) -> Result<(), Diagnostics> {
+    let (first, rest): (Vec<&ZoneObject>, Vec<&ZoneObject>) = objects
+        .iter()
+        .partition(|o| matches!(o, ZoneObject::Namespace(_)));
+    let (jobs, parallel): (Vec<&ZoneObject>, Vec<&ZoneObject>) = rest
+        .into_iter()
+        .partition(|o| matches!(o, ZoneObject::Job(_)));
+    for object in first {
+        apply_object(client, object).await?;
+    }
+    let results =
+        futures_util::future::join_all(parallel.into_iter().map(|o| apply_object(client, o))).await;
+    let mut diags = Diagnostics::new();
+    for result in results {
+        if let Err(d) = result {
+            diags.extend(d);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    for job in jobs {
+        apply_object(client, job).await?;
+    }
+    Ok(())
+}
+
+impl Region {
+    /// Brings the zone to the planned state; returns what now exists even on failure.
+    pub(super) async fn converge(
+        ctx: &OperationContext,
+        prior: Option<&RegionModel>,
+        planned: &Value,
+        limit: Duration,
+    ) -> ApplyOutcome {
+        let mut diags = Diagnostics::new();
+        let Some(mut state) = model_of(planned, &mut diags) else {
+            return ApplyOutcome {
+                diagnostics: diags,
+                ..Default::default()
+            };
+        };
+        let fail = |diags: Diagnostics, state: Option<&RegionModel>| ApplyOutcome {
+            state: state.map(ToValue::to_value).unwrap_or(Value::Null),
+            private: Vec::new(),
+            diagnostics: diags,
+        };
+        let Some(spec) = zone_spec(&state, &mut diags) else {
+            return fail(diags, prior);
+        };
+        let Some((node_crt, node_key)) = node_certificate(&state, &spec, &mut diags) else {
+            return fail(diags, prior);
+        };
+        let Some(cluster) = state.cluster.known().cloned() else {
+            return fail(diags, prior);
+        };
+        let Some(client) = connect_for_apply(ctx, &state.kubernetes, "region", &mut diags).await
+        else {
+            return fail(diags, prior);
+        };
+        let certs = ZoneCertificates {
+            ca_crt: cluster.ca_certificate.known().cloned().unwrap_or_default(),
+            node_crt: node_crt.clone(),
+            node_key: node_key.clone(),
+            root_crt: cluster
+                .root_client_certificate
+                .known()
+                .cloned()
+                .unwrap_or_default(),
+            root_key: cluster
+                .root_client_private_key
+                .known()
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let mut already_initialized = prior.is_some_and(|p| p.initialized == Attr::Known(true));
+        if spec.runs_init && !already_initialized {
+            match client
+                .get::<ConfigMap>(
+                    Some(names::KUBE_SYSTEM),
+                    &init_marker_name(&spec.cluster_name),
+                )
+                .await
+            {
+                Ok(marker) => already_initialized = marker.is_some(),
+                Err(e) => {
+                    diags.extend(e.to_diagnostics());
+                    return fail(diags, prior);
+                }
+            }
+        }
+        let objects: Vec<ZoneObject> = manifests::zone_objects(&spec, &certs)
+            .into_iter()
+            .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
+            .collect();
+        let deadline = Deadline::after(limit, &ctx.stop);
+        // Scaling to zero stops the zone and keeps its nodes' data (an outage drill); any other
+        // scale-down first moves the data off the nodes that will go.
+        let leaving = match prior.and_then(|p| p.replicas.known().copied()) {
+            Some(before) if spec.replicas > 0 && i64::from(spec.replicas) < before => {
+                spec.replicas..before as i32
+            }
+            _ => 0..0,
+        };
+        if let Err(d) = decommission_nodes(&client, &spec, leaving.clone(), &deadline).await {
+            diags.extend(d);
+            return fail(diags, prior);
+        }
+        if let Err(d) = apply_zone(&client, &objects).await {
+            diags.extend(d);
+            return fail(diags, prior);
+        }
+        if let Err(d) = release_volumes(&client, &spec.zone, leaving, &deadline).await {
+            diags.extend(d);
+            return fail(diags, prior);
+        }
+        state.id = Attr::Known(spec.zone.clone());
+        state.namespace = Attr::Known(spec.zone.clone());
+        state.node_certificate = Attr::Known(node_crt);
+        state.node_private_key = Attr::Known(node_key);
+        state.missing_objects = Attr::Known(Vec::new());
+
+        let lb_name = names::dns_load_balancer_name(&spec.zone);
+        match client
+            .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, &deadline)
+            .await
+        {
+            Ok(address) => match lb_resolver::dns_ip(&address, resolver(&state)).await {
+                Ok(ip) => state.dns_address = Attr::Known(ip),
+                Err(why) => {
+                    diags.error(
+                        format!("Cannot resolve the DNS load balancer of zone {}", spec.zone),
+                        format!(
+                            "Service {}/{lb_name} on {} has the address {address:?}: {why}",
+                            names::KUBE_SYSTEM,
+                            client.label()
+                        ),
+                    );
+                    return fail(diags, Some(&state_with_unknowns_cleared(state)));
+                }
+            },
+            Err(e) => {
+                diags.extend(e.to_diagnostics());
+                return fail(diags, Some(&state_with_unknowns_cleared(state)));
+            }
+        }
+
+        state.initialized = Attr::Known(already_initialized);
+        if spec.runs_init && !already_initialized {
+            match client
+                .wait_job_finished(&spec.zone, names::INIT_JOB, &deadline)
+                .await
+            {
+                Ok(JobOutcome::Succeeded) => state.initialized = Attr::Known(true),
+                Ok(JobOutcome::Failed(why)) => {
+                    if init_reported_already_done(&client, &spec.zone).await {
+                        state.initialized = Attr::Known(true);
+                    } else {
+                        diags.error(
+                            format!(
+                                "cockroach init failed in zone {} on {}",
+                                spec.zone,
+                                client.label()
+                            ),
+                            format!(
+                                "Job {}/{} failed: {why}. See `kubectl logs job/{} -n {}`.",
+                                spec.zone,
+                                names::INIT_JOB,
+                                names::INIT_JOB,
+                                spec.zone
+                            ),
+                        );
+                        return fail(diags, Some(&state_with_unknowns_cleared(state)));
+                    }
+                }
+                Err(e) => {
+                    diags.extend(e.to_diagnostics());
+                    return fail(diags, Some(&state_with_unknowns_cleared(state)));
+                }
+            }
+        }
+
+        if state.initialized == Attr::Known(true) {
+            if let Err(e) = client.apply(&init_marker(&spec)).await {
+                diags.extend(e.to_diagnostics());
+                return fail(diags, Some(&state));
+            }
+        }
+
+        let rolled = prior.is_some_and(|p| {
+            p.replicas != state.replicas
+                || p.cluster.known().map(|c| &c.image) != state.cluster.known().map(|c| &c.image)
+        });
+        if rolled {
+            if let Err(d) = replace_pods_stuck_on_old_revision(&client, &spec.zone, &deadline).await
+            {
+                diags.extend(d);
+            } else if let Err(e) = client
+                .wait_rolled_out(&spec.zone, names::STATEFULSET, &deadline)
+                .await
+            {
+                diags.extend(e.to_diagnostics());
+            }
+        }
+        ApplyOutcome {
+            state: state.to_value(),
+            private: Vec::new(),
+            diagnostics: diags,
+        }
+    }
+}
+
+/// A partial state Terraform can store: unknowns become nulls, which the next plan recomputes.
+fn state_with_unknowns_cleared(mut state: RegionModel) -> RegionModel {
+    for attr in [&mut state.dns_address] {
+        if attr.is_unknown() {
+            *attr = Attr::Null;
+        }
+    }
+    if state.initialized.is_unknown() {
+        state.initialized = Attr::Null;
+    }
+    state
+}
