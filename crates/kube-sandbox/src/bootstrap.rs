@@ -55,6 +55,7 @@ pub fn fresh_objects(dns: DnsFlavour, cluster: &str) -> Vec<(&'static str, Value
     for i in 0..3 {
         out.push(("nodes", node(&format!("{cluster}-default-pool-{i}"), i)));
     }
+    out.push(("storageclasses", default_storage_class()));
     out.push(("services", json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kube-dns", "namespace": "kube-system",
@@ -92,6 +93,23 @@ pub fn fresh_objects(dns: DnsFlavour, cluster: &str) -> Vec<(&'static str, Value
         }
     }
     out
+}
+
+/// The name of the default StorageClass of a fresh cluster.
+pub const DEFAULT_STORAGE_CLASS: &str = "standard";
+
+/// The default StorageClass, expandable like the CSI-backed defaults of GKE, EKS and AKS. Tests that need a class
+/// that cannot grow create their own.
+pub fn default_storage_class() -> Value {
+    json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": DEFAULT_STORAGE_CLASS,
+                     "annotations": {crate::admission::DEFAULT_CLASS_ANNOTATION: "true"}},
+        "provisioner": "volumes.kube-sandbox.local",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": true,
+    })
 }
 
 fn node(name: &str, i: u32) -> Value {
@@ -197,5 +215,10 @@ mod tests {
                 "kube-dns"
             )
             .is_some());
+        let class = store
+            .get(resource_type("storageclasses").unwrap(), None, "standard")
+            .expect("a default StorageClass");
+        assert_eq!(class["allowVolumeExpansion"], true);
+        assert!(crate::admission::is_default_class(&class));
     }
 }

@@ -21,6 +21,10 @@ pub fn apply(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) {
                 set(spec, "volumeMode", json!("Filesystem"));
             }
         }
+        "StorageClass" => {
+            set(obj, "reclaimPolicy", json!("Delete"));
+            set(obj, "volumeBindingMode", json!("Immediate"));
+        }
         "StatefulSet" => stateful_set(obj),
         "Deployment" => deployment(obj),
         "ReplicaSet" => {

@@ -1,5 +1,6 @@
 //! kube-sandbox: emulated Kubernetes API servers for tests, the demo and benchmarks.
 
+pub mod admission;
 pub mod api;
 pub mod bootstrap;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod faults;
 pub mod kubeconfig;
 pub mod lb_dns;
+pub mod quantity;
 pub mod resources;
 pub mod sandbox;
 pub mod store;

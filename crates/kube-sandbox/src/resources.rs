@@ -57,6 +57,7 @@ impl ResourceType {
             "endpoints" => &["ep"],
             "events" => &["ev"],
             "nodes" => &["no"],
+            "storageclasses" => &["sc"],
             _ => &[],
         }
     }
@@ -123,6 +124,13 @@ pub static RESOURCE_TYPES: &[ResourceType] = &[
         "PodDisruptionBudget",
         "poddisruptionbudgets",
         true
+    ),
+    rt!(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        false
     ),
     rt!("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
     rt!(

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::clocktime::now_rfc3339;
-use crate::{defaults, validate};
+use crate::{admission, defaults, validate};
 
 pub use crate::error::{ApiError, Cause};
 pub use crate::resources::{
@@ -300,6 +300,9 @@ impl Store {
         let ns = namespace_of(&obj).map(String::from);
 
         defaults::apply(rt, &mut obj, None);
+        if rt.kind == "PersistentVolumeClaim" {
+            admission::default_storage_class(&mut obj, &inner.storage_classes());
+        }
         validate::object(rt, &obj, None)?;
 
         if let Some(ns) = &ns {
@@ -424,6 +427,9 @@ impl Store {
             }
             defaults::apply(rt, &mut obj, Some(&old));
             validate::object(rt, &obj, Some(&old))?;
+            if rt.kind == "PersistentVolumeClaim" {
+                admission::check_resize(&obj, &old, |name| inner.storage_class(name))?;
+            }
         }
         {
             // Fields only the server sets keep their stored values.
@@ -663,6 +669,18 @@ impl Inner {
             ""
         };
         self.table(rt)?.get(&(ns.to_string(), name.to_string()))
+    }
+
+    fn storage_classes(&self) -> Vec<Value> {
+        let rt = resource_type("storageclasses").expect("storageclasses");
+        self.table(rt)
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn storage_class(&self, name: &str) -> Option<Value> {
+        let rt = resource_type("storageclasses").expect("storageclasses");
+        self.get(rt, None, name).cloned()
     }
 
     fn next_random(&mut self) -> u64 {

@@ -127,6 +127,7 @@ pub fn object(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(),
             }
         }
         "PersistentVolumeClaim" => pvc(obj, old, &mut causes),
+        "StorageClass" => storage_class(obj, old, &mut causes),
         _ => {}
     }
     if causes.is_empty() {
@@ -592,22 +593,169 @@ fn immutable_data(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
     }
 }
 
+/// A claim's spec is immutable once created, except that a bound claim's storage request may change: grow
+/// freely (admission then checks the StorageClass), and shrink only to recover from an expansion that has not
+/// finished, never to or below the capacity the volume has (Kubernetes 1.33, `RecoverVolumeExpansionFailure`).
 fn pvc(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
     let Some(old) = old else { return };
+    let bound = old["status"]["phase"] == "Bound";
     let strip = |v: &Value| {
         let mut s = v["spec"].clone();
         if let Some(m) = s.as_object_mut() {
-            m.remove("resources");
             m.remove("volumeName");
             m.remove("volumeAttributesClassName");
+            if bound {
+                if let Some(requests) = m
+                    .get_mut("resources")
+                    .and_then(|r| r.get_mut("requests"))
+                    .and_then(Value::as_object_mut)
+                {
+                    requests.remove("storage");
+                }
+            }
         }
         s
     };
     if strip(obj) != strip(old) {
         causes.push(cause("FieldValueForbidden", "spec", "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"));
     }
+    let at = "/spec/resources/requests/storage";
+    let (Some(new), Some(before)) = (
+        obj.pointer(at).and_then(Value::as_str),
+        old.pointer(at).and_then(Value::as_str),
+    ) else {
+        return;
+    };
+    if bound && crate::quantity::compare(new, before) == Some(std::cmp::Ordering::Less) {
+        let capacity = old
+            .pointer("/status/capacity/storage")
+            .and_then(Value::as_str)
+            .unwrap_or(before);
+        if crate::quantity::compare(new, capacity) != Some(std::cmp::Ordering::Greater) {
+            causes.push(cause(
+                "FieldValueForbidden",
+                "spec.resources.requests.storage",
+                "Forbidden: field can not be less than status.capacity",
+            ));
+        }
+    }
+}
+
+/// A StorageClass needs a provisioner; only `allowVolumeExpansion`, `mountOptions` and metadata may change.
+fn storage_class(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
+    required(&obj["provisioner"], "provisioner", causes);
+    let Some(old) = old else { return };
+    for field in ["parameters", "provisioner", "reclaimPolicy"] {
+        if obj[field] != old[field] {
+            causes.push(cause(
+                "FieldValueForbidden",
+                field,
+                format!("Forbidden: updates to {field} are forbidden."),
+            ));
+        }
+    }
+    if obj["volumeBindingMode"] != old["volumeBindingMode"] {
+        causes.push(cause(
+            "FieldValueInvalid",
+            "volumeBindingMode",
+            format!(
+                "Invalid value: {}: field is immutable",
+                obj["volumeBindingMode"]
+            ),
+        ));
+    }
 }
 
 pub fn selector_matches_labels(selector: &Value, labels: &Value) -> bool {
     selector_matches(selector, labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::resource_type;
+    use serde_json::json;
+
+    fn claim(request: &str, phase: &str, capacity: Option<&str>) -> Value {
+        let mut c = json!({"metadata": {"name": "data-0"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
+                     "resources": {"requests": {"storage": request}}},
+            "status": {"phase": phase}});
+        if let Some(capacity) = capacity {
+            c["status"]["capacity"] = json!({"storage": capacity});
+        }
+        c
+    }
+
+    fn check(new: &Value, old: &Value) -> Result<(), ApiError> {
+        object(resource_type("pvc").unwrap(), new, Some(old))
+    }
+
+    #[test]
+    fn a_bound_claim_may_grow_but_never_shrink_below_its_capacity() {
+        let bound = claim("1Gi", "Bound", Some("1Gi"));
+        assert!(check(&claim("2Gi", "Bound", Some("1Gi")), &bound).is_ok());
+        let shrink = check(&claim("512Mi", "Bound", Some("1Gi")), &bound).unwrap_err();
+        assert_eq!(shrink.code, 422);
+        assert_eq!(shrink.causes[0].field, "spec.resources.requests.storage");
+        assert!(
+            shrink
+                .message
+                .contains("can not be less than status.capacity"),
+            "{}",
+            shrink.message
+        );
+        assert!(
+            check(&claim("1024Mi", "Bound", Some("1Gi")), &bound).is_ok(),
+            "the same size in other units"
+        );
+        // An expansion under way may be lowered again, but not to the capacity the volume has.
+        let expanding = claim("4Gi", "Bound", Some("1Gi"));
+        assert!(check(&claim("2Gi", "Bound", Some("1Gi")), &expanding).is_ok());
+        assert!(check(&claim("1Gi", "Bound", Some("1Gi")), &expanding).is_err());
+    }
+
+    #[test]
+    fn a_pending_claim_and_other_spec_fields_are_immutable() {
+        let pending = claim("1Gi", "Pending", None);
+        let grown = check(&claim("2Gi", "Pending", None), &pending).unwrap_err();
+        assert_eq!(grown.causes[0].field, "spec");
+        let bound = claim("1Gi", "Bound", Some("1Gi"));
+        let mut reclassed = bound.clone();
+        reclassed["spec"]["storageClassName"] = json!("fast");
+        assert_eq!(
+            check(&reclassed, &bound).unwrap_err().causes[0].field,
+            "spec"
+        );
+    }
+
+    #[test]
+    fn a_storage_class_needs_a_provisioner_and_only_expansion_may_change() {
+        let rt = resource_type("storageclasses").unwrap();
+        let class = json!({"metadata": {"name": "fixed"}, "provisioner": "p", "reclaimPolicy": "Delete",
+                           "volumeBindingMode": "Immediate", "allowVolumeExpansion": false});
+        assert!(object(rt, &class, None).is_ok());
+        let mut no_provisioner = class.clone();
+        no_provisioner
+            .as_object_mut()
+            .unwrap()
+            .remove("provisioner");
+        assert_eq!(
+            object(rt, &no_provisioner, None).unwrap_err().causes[0].field,
+            "provisioner"
+        );
+        let mut expandable = class.clone();
+        expandable["allowVolumeExpansion"] = json!(true);
+        assert!(object(rt, &expandable, Some(&class)).is_ok());
+        let mut moved = class.clone();
+        moved["provisioner"] = json!("q");
+        moved["reclaimPolicy"] = json!("Retain");
+        let fields: Vec<String> = object(rt, &moved, Some(&class))
+            .unwrap_err()
+            .causes
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
+        assert_eq!(fields, ["provisioner", "reclaimPolicy"]);
+    }
 }

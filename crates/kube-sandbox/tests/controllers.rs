@@ -459,3 +459,156 @@ async fn pvc_retention_policy_delete_removes_claims() {
         "whenDeleted: Delete removes the rest with the set"
     );
 }
+
+/// Pod uids and container restart counts, by pod name.
+fn pod_identities(sim: &Sim, ns: &str) -> Vec<(String, String, i64)> {
+    pods_of(sim, "a", ns)
+        .iter()
+        .map(|p| {
+            let restarts = p["status"]["containerStatuses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| c["restartCount"].as_i64().unwrap_or(0))
+                .sum();
+            (
+                p["metadata"]["name"].as_str().unwrap().to_string(),
+                p["metadata"]["uid"].as_str().unwrap().to_string(),
+                restarts,
+            )
+        })
+        .collect()
+}
+
+fn claim_capacity(sim: &Sim, name: &str) -> String {
+    sim.get("a", "persistentvolumeclaims", "web", name)
+        .and_then(|c| {
+            c["status"]["capacity"]["storage"]
+                .as_str()
+                .map(String::from)
+        })
+        .unwrap_or_default()
+}
+
+/// What growing a StatefulSet's volumes takes on a real cluster: each claim's request raised (the default class
+/// allows expansion), the set deleted with propagation Orphan and created again with the new claim template. Its
+/// pods keep running throughout, are adopted by the new set without a restart or a rollout, and the claims report
+/// the new capacity once their mounted file systems have grown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphaned_pods_are_adopted_by_a_recreated_statefulset_and_claims_grow_in_place() {
+    let sim = Sim::start(&[("a", gke())]);
+    sim.create("a", "namespaces", namespace("web"));
+    sim.create("a", "statefulsets", plain_sts(3, "nginx:1.27", "Parallel"));
+    assert!(eventually(30, || sts_status(&sim, "readyReplicas") == 3).await);
+    let before = pod_identities(&sim, "web");
+    let claims: Vec<String> = (0..3).map(|o| format!("data-web-{o}")).collect();
+    for claim in &claims {
+        let c = sim
+            .get("a", "persistentvolumeclaims", "web", claim)
+            .unwrap();
+        assert_eq!(
+            c["spec"]["storageClassName"], "standard",
+            "the default class is filled in"
+        );
+        assert_eq!(claim_capacity(&sim, claim), "1Gi");
+    }
+
+    for claim in &claims {
+        sim.modify("a", "persistentvolumeclaims", "web", claim, |c| {
+            c["spec"]["resources"]["requests"]["storage"] = json!("2Gi")
+        });
+    }
+    let mut shrunk = sim
+        .get("a", "persistentvolumeclaims", "web", "data-web-0")
+        .unwrap();
+    shrunk["spec"]["resources"]["requests"]["storage"] = json!("512Mi");
+    let refused = sim
+        .store("a")
+        .update(rt("persistentvolumeclaims"), shrunk)
+        .unwrap_err();
+    assert_eq!(refused.code, 422, "{refused}");
+
+    let old_uid = sim.get("a", "statefulsets", "web", "web").unwrap()["metadata"]["uid"].clone();
+    sim.store("a")
+        .delete(rt("statefulsets"), Some("web"), "web", Propagation::Orphan)
+        .unwrap();
+    assert!(sim.get("a", "statefulsets", "web", "web").is_none());
+    cluster_time(15).await;
+    assert_eq!(
+        pod_identities(&sim, "web"),
+        before,
+        "orphaned pods keep running"
+    );
+    assert!(pods_of(&sim, "a", "web")
+        .iter()
+        .all(|p| p["metadata"].get("ownerReferences").is_none()));
+
+    let mut bigger = plain_sts(3, "nginx:1.27", "Parallel");
+    bigger["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] =
+        json!("2Gi");
+    let new_uid = sim.create("a", "statefulsets", bigger)["metadata"]["uid"].clone();
+    assert_ne!(new_uid, old_uid);
+    let settled = || {
+        let s = sim.get("a", "statefulsets", "web", "web").unwrap();
+        s["status"]["readyReplicas"] == 3
+            && s["status"]["updatedReplicas"] == 3
+            && s["status"]["currentRevision"] == s["status"]["updateRevision"]
+            && pods_of(&sim, "a", "web")
+                .iter()
+                .all(|p| p["metadata"]["ownerReferences"][0]["uid"] == new_uid)
+    };
+    assert!(eventually(30, settled).await, "the new set adopts the pods");
+    assert!(
+        eventually(30, || claims
+            .iter()
+            .all(|c| claim_capacity(&sim, c) == "2Gi"))
+        .await
+    );
+    cluster_time(15).await;
+    assert_eq!(
+        pod_identities(&sim, "web"),
+        before,
+        "no pod restarted or replaced"
+    );
+    let revisions = sim.store("a").list(rt("controllerrevisions"), Some("web"));
+    assert_eq!(revisions.len(), 1, "the same template is the same revision");
+    assert_eq!(
+        revisions[0]["metadata"]["ownerReferences"][0]["uid"],
+        new_uid
+    );
+
+    // A class that does not allow expansion: the API server refuses to grow its claims.
+    sim.create(
+        "a",
+        "storageclasses",
+        json!({"metadata": {"name": "fixed"}, "provisioner": "example.com/fixed", "allowVolumeExpansion": false}),
+    );
+    sim.create(
+        "a",
+        "persistentvolumeclaims",
+        json!({"metadata": {"name": "fixed-0", "namespace": "web"},
+               "spec": {"storageClassName": "fixed", "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+    assert!(
+        eventually(10, || sim
+            .get("a", "persistentvolumeclaims", "web", "fixed-0")
+            .is_some_and(|c| c["status"]["phase"] == "Bound"))
+        .await
+    );
+    let mut grown = sim
+        .get("a", "persistentvolumeclaims", "web", "fixed-0")
+        .unwrap();
+    grown["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
+    let forbidden = sim
+        .store("a")
+        .update(rt("persistentvolumeclaims"), grown)
+        .unwrap_err();
+    assert_eq!(forbidden.code, 403);
+    assert!(
+        forbidden
+            .message
+            .contains("storageclass that provisions the pvc must support resize"),
+        "{forbidden}"
+    );
+}

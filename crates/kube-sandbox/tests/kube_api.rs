@@ -823,3 +823,87 @@ async fn server_side_apply_of_namespaces_and_secrets() {
         applied.metadata.resource_version
     );
 }
+
+#[tokio::test]
+async fn storage_classes_default_claims_and_gate_their_expansion() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let sb = sandbox(&["a"]).await;
+    let c = client(&sb, "a").await;
+    let pp = PostParams::default();
+    let classes: Api<StorageClass> = Api::all(c.clone());
+    for (name, expandable, default) in [("standard", true, true), ("fixed", false, false)] {
+        let mut class = json!({"metadata": {"name": name}, "provisioner": "example.com/disk",
+                               "allowVolumeExpansion": expandable});
+        if default {
+            class["metadata"]["annotations"] =
+                json!({"storageclass.kubernetes.io/is-default-class": "true"});
+        }
+        classes
+            .create(&pp, &serde_json::from_value(class).unwrap())
+            .await
+            .unwrap();
+    }
+    let fixed = classes.get("fixed").await.unwrap();
+    assert_eq!(fixed.reclaim_policy.as_deref(), Some("Delete"));
+    assert_eq!(fixed.volume_binding_mode.as_deref(), Some("Immediate"));
+    let moved = classes
+        .patch(
+            "fixed",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"provisioner": "example.com/other"})),
+        )
+        .await;
+    assert_eq!(code(moved), 422, "a class's provisioner is immutable");
+
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(c.clone(), "default");
+    let claim = |name: &str, class: Option<&str>| -> PersistentVolumeClaim {
+        let mut c = json!({"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"],
+                           "resources": {"requests": {"storage": "1Gi"}}}});
+        if let Some(class) = class {
+            c["spec"]["storageClassName"] = json!(class);
+        }
+        serde_json::from_value(c).unwrap()
+    };
+    let defaulted = claims.create(&pp, &claim("data-0", None)).await.unwrap();
+    assert_eq!(
+        defaulted.spec.unwrap().storage_class_name.as_deref(),
+        Some("standard")
+    );
+    claims
+        .create(&pp, &claim("fixed-0", Some("fixed")))
+        .await
+        .unwrap();
+    let grow =
+        |size: &str| Patch::Merge(json!({"spec": {"resources": {"requests": {"storage": size}}}}));
+    let params = PatchParams::default();
+    assert_eq!(
+        code(claims.patch("data-0", &params, &grow("2Gi")).await),
+        422,
+        "an unbound claim cannot change"
+    );
+    for name in ["data-0", "fixed-0"] {
+        let bound =
+            Patch::Merge(json!({"status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}}));
+        claims.patch_status(name, &params, &bound).await.unwrap();
+    }
+    let grown = claims.patch("data-0", &params, &grow("2Gi")).await.unwrap();
+    assert_eq!(
+        grown.spec.unwrap().resources.unwrap().requests.unwrap()["storage"].0,
+        "2Gi"
+    );
+    let shrink = api_err(claims.patch("data-0", &params, &grow("1Gi")).await);
+    assert_eq!(shrink.code, 422);
+    assert!(
+        shrink.message.contains("spec.resources.requests.storage"),
+        "{}",
+        shrink.message
+    );
+    let refused = api_err(claims.patch("fixed-0", &params, &grow("2Gi")).await);
+    assert_eq!((refused.code, refused.reason.as_str()), (403, "Forbidden"));
+    assert!(
+        refused.message.contains("must support resize"),
+        "{}",
+        refused.message
+    );
+}

@@ -127,6 +127,18 @@ fn top_level(kind: &str) -> Option<&'static [&'static str]> {
         }
         "Endpoints" => &["apiVersion", "kind", "metadata", "subsets"],
         "ControllerRevision" => &["apiVersion", "kind", "metadata", "data", "revision"],
+        "StorageClass" => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "provisioner",
+            "parameters",
+            "reclaimPolicy",
+            "mountOptions",
+            "allowVolumeExpansion",
+            "volumeBindingMode",
+            "allowedTopologies",
+        ],
         "Event" => return None,
         _ => &["apiVersion", "kind", "metadata", "spec", "status"],
     })

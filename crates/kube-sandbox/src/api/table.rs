@@ -33,7 +33,17 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str)> {
         ]),
         "Job" => cols.extend([("Status", "string"), ("Completions", "string")]),
         "Namespace" => cols.push(("Status", "string")),
-        "PersistentVolumeClaim" => cols.push(("Status", "string")),
+        "PersistentVolumeClaim" => cols.extend([
+            ("Status", "string"),
+            ("Capacity", "string"),
+            ("StorageClass", "string"),
+        ]),
+        "StorageClass" => cols.extend([
+            ("Provisioner", "string"),
+            ("ReclaimPolicy", "string"),
+            ("VolumeBindingMode", "string"),
+            ("AllowVolumeExpansion", "string"),
+        ]),
         "Secret" => cols.extend([("Type", "string"), ("Data", "integer")]),
         "ConfigMap" => cols.push(("Data", "integer")),
         "PodDisruptionBudget" => cols.extend([
@@ -164,7 +174,29 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
                 )),
             ]);
         }
-        "Namespace" | "PersistentVolumeClaim" => c.push(json!(text(&s["phase"]))),
+        "Namespace" => c.push(json!(text(&s["phase"]))),
+        "PersistentVolumeClaim" => c.extend([
+            json!(text(&s["phase"])),
+            json!(s["capacity"]["storage"].as_str().unwrap_or("")),
+            json!(text(&spec["storageClassName"])),
+        ]),
+        "StorageClass" => {
+            let default = obj["metadata"]["annotations"]
+                [crate::admission::DEFAULT_CLASS_ANNOTATION]
+                == "true";
+            let name = text(&obj["metadata"]["name"]);
+            c[0] = json!(if default {
+                format!("{name} (default)")
+            } else {
+                name
+            });
+            c.extend([
+                json!(text(&obj["provisioner"])),
+                json!(text(&obj["reclaimPolicy"])),
+                json!(text(&obj["volumeBindingMode"])),
+                json!(obj["allowVolumeExpansion"] == true),
+            ]);
+        }
         "Secret" => c.extend([
             obj["type"].clone(),
             json!(obj["data"].as_object().map_or(0, |m| m.len())),

@@ -14,6 +14,7 @@ pub mod replicaset;
 pub mod revision;
 pub mod service_lb;
 pub mod statefulset;
+pub mod volume_expansion;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +71,12 @@ pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
             &["statefulsets", "pods", "persistentvolumeclaims"],
             EVENT_DRIVEN_RESYNC,
             statefulset::Controller,
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["persistentvolumeclaims", "pods"],
+            Duration::from_secs(1),
+            volume_expansion::Controller::default(),
         ),
         spawn_loop(
             ctx.clone(),

@@ -202,10 +202,8 @@ fn claims_for(sts: &Value, ordinal: i64) -> Vec<Value> {
         .into_iter()
         .flatten()
         .map(|t| {
+            // A template without a class gets the default one from the API server's admission.
             let mut spec = t.get("spec").cloned().unwrap_or_else(|| json!({}));
-            if spec.get("storageClassName").is_none() {
-                spec["storageClassName"] = json!("standard");
-            }
             if spec.get("volumeMode").is_none() {
                 spec["volumeMode"] = json!("Filesystem");
             }
@@ -290,6 +288,13 @@ impl super::Reconcile for Controller {
                 .store
                 .list(pod_rt, Some(&ns))
                 .into_iter()
+                .filter_map(|p| {
+                    if adoptable(&sts, &p) {
+                        adopt(ctx, pod_rt, &sts, &p)
+                    } else {
+                        Some(p)
+                    }
+                })
                 .filter(|p| meta::controlled_by(p, meta::uid(&sts)))
                 .collect();
             let claims = ctx.store.list(pvc_rt, Some(&ns));
@@ -364,6 +369,47 @@ impl super::Reconcile for Controller {
             }
         }
     }
+}
+
+/// Whether `obj` (a pod or ControllerRevision of the set's namespace) is an orphan the set adopts: no controller,
+/// not being deleted, labels matching the set's selector and, for pods, a name of the set's ordinals. A set deleted
+/// with `propagationPolicy: Orphan` leaves its pods running; a new set with a matching selector takes them over
+/// without restarting them, and since the same template hashes to the same revision, without rolling them either.
+pub fn adoptable(sts: &Value, obj: &Value) -> bool {
+    let has_controller = obj
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| refs.iter().any(|r| r["controller"] == true));
+    let named_as_member =
+        obj["kind"] != "Pod" || ordinal(meta::name(sts), meta::name(obj)).is_some();
+    !has_controller
+        && !meta::is_deleting(obj)
+        && !meta::is_deleting(sts)
+        && meta::namespace(obj) == meta::namespace(sts)
+        && named_as_member
+        && crate::validate::selector_matches_labels(
+            sts.pointer("/spec/selector").unwrap_or(&Value::Null),
+            obj.pointer("/metadata/labels").unwrap_or(&Value::Null),
+        )
+}
+
+/// Makes the set the controller of `obj`; the object as stored, or `None` if the write failed (retried on the
+/// next pass).
+fn adopt(
+    ctx: &super::ControllerContext,
+    rt: &'static crate::store::ResourceType,
+    sts: &Value,
+    obj: &Value,
+) -> Option<Value> {
+    let mut adopted = obj.clone();
+    let mut refs = obj
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    refs.push(meta::controller_ref(sts));
+    adopted["metadata"]["ownerReferences"] = json!(refs);
+    super::log_err("adopt orphan", ctx.store.update(rt, adopted))
 }
 
 /// The ordinal of a claim `<template>-<set>-<n>` made from one of the set's volumeClaimTemplates.
@@ -443,6 +489,13 @@ fn revisions(ctx: &super::ControllerContext, sts: &Value) -> Vec<Value> {
         .store
         .list(cr_rt, Some(ns))
         .into_iter()
+        .filter_map(|r| {
+            if adoptable(sts, &r) {
+                adopt(ctx, cr_rt, sts, &r)
+            } else {
+                Some(r)
+            }
+        })
         .filter(|r| meta::controlled_by(r, meta::uid(sts)))
         .collect();
     let update = update_revision(sts);
@@ -689,6 +742,41 @@ mod tests {
         assert_eq!(p2.status["updatedReplicas"], 1);
         assert_eq!(p2.status["currentReplicas"], 2);
         assert_ne!(p2.status["currentRevision"], p2.status["updateRevision"]);
+    }
+
+    #[test]
+    fn orphans_matching_the_selector_and_named_as_members_are_adopted() {
+        let s = sts(3, "Parallel", "c:1");
+        let mut orphan = pod(&s, 1, true);
+        orphan["kind"] = json!("Pod");
+        assert!(
+            !adoptable(&s, &orphan),
+            "a pod with a controller is not an orphan"
+        );
+        orphan["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ownerReferences");
+        assert!(adoptable(&s, &orphan));
+        let mut stranger = orphan.clone();
+        stranger["metadata"]["name"] = json!("other-1");
+        assert!(!adoptable(&s, &stranger), "not one of the set's ordinals");
+        let mut unlabelled = orphan.clone();
+        unlabelled["metadata"]["labels"]["app"] = json!("else");
+        assert!(!adoptable(&s, &unlabelled), "outside the selector");
+        let mut elsewhere = orphan.clone();
+        elsewhere["metadata"]["namespace"] = json!("west");
+        assert!(!adoptable(&s, &elsewhere), "another namespace");
+        let mut leaving = orphan.clone();
+        leaving["metadata"]["deletionTimestamp"] = json!("2025-01-01T00:00:00Z");
+        assert!(!adoptable(&s, &leaving));
+        let revision = json!({"kind": "ControllerRevision",
+            "metadata": {"name": update_revision(&s), "namespace": "east",
+                         "labels": {"app": "cockroachdb", "controller.kubernetes.io/hash": "x"}}});
+        assert!(
+            adoptable(&s, &revision),
+            "revisions are adopted whatever their name"
+        );
     }
 
     #[test]
