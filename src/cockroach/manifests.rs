@@ -19,12 +19,15 @@ mod workload;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+pub(crate) use spec::fixtures;
+
 pub use command::{init_already_done, init_command, locality, memory_flag_value, start_command};
 pub use init_job::{decommission_job, decommission_job_name, init_job};
 pub use inventory::{
     namespace, teardown_refs, zone_object_refs, zone_objects, ObjectRef, ZoneObject,
 };
-pub use live::{observe_nodes, ObservedNodes};
+pub use live::{observe_data_volumes, observe_nodes, ObservedDataVolumes, ObservedNodes};
 pub use secrets::{client_root_secret, node_secret};
 pub use services::{
     alias_claim, dns_load_balancer, external_name_alias, headless_service, kind_annotations,

@@ -72,6 +72,9 @@ pub enum Propagation {
     Foreground,
     /// The object goes now; the garbage collector removes dependents afterwards.
     Background,
+    /// The object goes; its dependents stay, without an owner (a StatefulSet's pods keep
+    /// running, to be adopted by the next StatefulSet whose selector matches them).
+    Orphan,
 }
 
 /// How errors name an object: `StatefulSet us-east1-b/cockroachdb`, or `Namespace us-east1-b`.
@@ -153,6 +156,29 @@ impl ClusterClient {
             .map_err(|source| self.remote_error(what, Call::Apply, source))
     }
 
+    /// Sets the fields `patch` names (a JSON merge patch, as `kubectl patch --type merge`) on an
+    /// existing object, and returns it as stored. For fields the provider does not own: a
+    /// merge patch takes no ownership from the object's field managers. Sending it again changes
+    /// nothing, so it is retried like the other calls.
+    pub async fn merge_patch<K: KubeObject>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &serde_json::Value,
+    ) -> Result<K, RemoteError> {
+        let api = self.api::<K>(namespace, name, Call::Patch)?;
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..PatchParams::default()
+        };
+        let patch = Patch::Merge(patch);
+        self.call("patch", || api.patch(name, &params, &patch))
+            .await
+            .map_err(|source| {
+                self.remote_error(describe::<K>(namespace, name), Call::Patch, source)
+            })
+    }
+
     /// The object, or `None` when it does not exist.
     pub async fn get<K: KubeObject>(
         &self,
@@ -179,6 +205,7 @@ impl ClusterClient {
             propagation_policy: Some(match propagation {
                 Propagation::Foreground => PropagationPolicy::Foreground,
                 Propagation::Background => PropagationPolicy::Background,
+                Propagation::Orphan => PropagationPolicy::Orphan,
             }),
             ..DeleteParams::default()
         };

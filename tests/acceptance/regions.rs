@@ -880,3 +880,220 @@ fn scaling_down_decommissions_the_leaving_node_first_and_scaling_up_adds_a_fresh
     assert_eq!(live_nodes(&clusters).1, 9);
     ws.destroy();
 }
+
+/// The data claims' capacity and the StatefulSet's claim template size and uid, per zone.
+fn volumes(clusters: &Clusters) -> Vec<(String, Vec<String>, String, String)> {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    ZONES
+        .iter()
+        .map(|zone| {
+            let client = clusters.client(zone);
+            clusters.runtime.block_on(async {
+                let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), zone);
+                let mut capacities: Vec<(String, String)> = claims
+                    .list(&ListParams::default())
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| {
+                        let capacity = c
+                            .status
+                            .and_then(|s| s.capacity)
+                            .and_then(|c| c.get("storage").map(|q| q.0.clone()))
+                            .unwrap_or_default();
+                        (c.metadata.name.unwrap(), capacity)
+                    })
+                    .collect();
+                capacities.sort();
+                let sets: Api<StatefulSet> = Api::namespaced(client, zone);
+                let set = sets.get("cockroachdb").await.unwrap();
+                let template = set.spec.unwrap().volume_claim_templates.unwrap()[0]
+                    .spec
+                    .clone()
+                    .unwrap()
+                    .resources
+                    .unwrap()
+                    .requests
+                    .unwrap()["storage"]
+                    .0
+                    .clone();
+                (
+                    zone.to_string(),
+                    capacities.into_iter().map(|(_, c)| c).collect(),
+                    template,
+                    set.metadata.uid.unwrap(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Growing `storage_size` expands every claim in place and re-creates the StatefulSet around its
+/// running pods: no pod restarts or is replaced. The same size in other units plans nothing, a
+/// smaller one is refused at plan time on `storage_size`, and a class that cannot grow fails the
+/// apply naming the class before anything changes. One zone resumes an expansion interrupted after
+/// its StatefulSet was deleted.
+#[test]
+fn storage_grows_in_place_without_restarting_a_node_and_never_shrinks() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy};
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let (grown, resumed, fixed) = (ZONES[0], ZONES[1], ZONES[2]);
+    // The third zone keeps its data on a class that does not allow expansion.
+    let classes: Api<StorageClass> = Api::all(clusters.client(fixed));
+    let class: StorageClass = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "fixed"}, "provisioner": "example.com/fixed-disk", "allowVolumeExpansion": false
+    }))
+    .unwrap();
+    clusters
+        .runtime
+        .block_on(classes.create(&PostParams::default(), &class))
+        .unwrap();
+    let ws = Workspace::new("");
+    let config = |sizes: [&str; 3]| {
+        let mut config = configuration(&clusters, &ws, false, 3);
+        for (zone, size) in ZONES.iter().zip(sizes) {
+            let class = if *zone == fixed {
+                "  storage_class       = \"fixed\"\n"
+            } else {
+                ""
+            };
+            config = config.replacen(
+                &format!("  zone                = \"{zone}\"\n"),
+                &format!("  zone                = \"{zone}\"\n  storage_size        = \"{size}\"\n{class}"),
+                1,
+            );
+        }
+        config
+    };
+    ws.write_config(&config(["1Gi", "1Gi", "1Gi"]));
+    ws.apply();
+    assert_eq!(live_nodes(&clusters), (9, 9));
+    let pods_before = pod_generations(&clusters);
+    assert_eq!(pods_before.len(), 9);
+    let before = volumes(&clusters);
+    for (zone, capacities, template, _) in &before {
+        assert_eq!(capacities, &["1Gi"; 3], "{zone}");
+        assert_eq!(template, "1Gi", "{zone}");
+    }
+
+    ws.write_config(&config(["1024Mi", "1024Mi", "1Gi"]));
+    ws.assert_plan_empty("writing the same sizes in other units");
+
+    let shrunk = config(["512Mi", "1Gi", "1Gi"]);
+    ws.write_config(&shrunk);
+    let run = ws.terraform(&["plan", "-json", "-input=false"]);
+    assert_ne!(run.code, 0, "a smaller size must not plan");
+    let full = format!("{}\n{shrunk}", crate::harness::PROVIDER_BLOCK);
+    let size_line = full
+        .lines()
+        .position(|l| l.contains("storage_size        = \"512Mi\""))
+        .unwrap() as i64
+        + 1;
+    let diags = run.diagnostics();
+    assert!(
+        diags.iter().any(|d| d["severity"] == "error"
+            && d["summary"] == "Data volumes cannot shrink"
+            && d["range"]["start"]["line"] == size_line
+            && d["detail"]
+                .as_str()
+                .is_some_and(|t| t.contains("from 1Gi to 512Mi"))),
+        "no error on storage_size (line {size_line}): {diags:#?}"
+    );
+
+    // An apply of the second zone that stopped after raising one claim and deleting the
+    // StatefulSet (its pods keep running, orphaned).
+    let resumed_client = clusters.client(resumed);
+    clusters.runtime.block_on(async {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(resumed_client.clone(), resumed);
+        claims
+            .patch(
+                "datadir-cockroachdb-0",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    serde_json::json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}}),
+                ),
+            )
+            .await
+            .unwrap();
+        let sets: Api<StatefulSet> = Api::namespaced(resumed_client.clone(), resumed);
+        let orphan = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Orphan),
+            ..DeleteParams::default()
+        };
+        sets.delete("cockroachdb", &orphan).await.unwrap();
+    });
+
+    ws.write_config(&config(["2Gi", "2Gi", "2Gi"]));
+    let refused = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    let error = refused
+        .stderr
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let fixed_url = clusters.sandbox.cluster(fixed).unwrap().url();
+    for part in [
+        "StorageClass \"fixed\" does not allow volume expansion",
+        &format!("Zone {fixed} on {fixed_url}"),
+        "kubectl patch storageclass fixed",
+        "Nothing was changed",
+    ] {
+        assert!(error.contains(part), "{part:?} not in: {}", refused.stderr);
+    }
+    let after = volumes(&clusters);
+    for (zone, capacities, template, uid) in &after {
+        let was = before.iter().find(|(z, ..)| z == zone).unwrap();
+        if zone == fixed {
+            assert_eq!(capacities, &["1Gi"; 3], "{zone} is left untouched");
+            assert_eq!((template.as_str(), uid), ("1Gi", &was.3), "{zone}");
+        } else {
+            assert_eq!(capacities, &["2Gi"; 3], "{zone} volumes grew");
+            assert_eq!(template, "2Gi", "{zone}");
+            assert_ne!(uid, &was.3, "{zone}: the StatefulSet was created again");
+        }
+    }
+
+    // As the error says: allow expansion, apply again.
+    clusters
+        .runtime
+        .block_on(classes.patch(
+            "fixed",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"allowVolumeExpansion": true})),
+        ))
+        .unwrap();
+    ws.apply();
+    ws.assert_plan_empty("growing the volumes");
+    for (zone, capacities, template, _) in volumes(&clusters) {
+        assert_eq!(capacities, ["2Gi"; 3], "{zone}");
+        assert_eq!(template, "2Gi", "{zone}");
+    }
+    assert_eq!(
+        pod_generations(&clusters),
+        pods_before,
+        "growing the volumes restarted or replaced a pod"
+    );
+    assert_eq!(live_nodes(&clusters), (9, 9));
+    for zone in [grown, resumed, fixed] {
+        let region = ws.resource(&format!("crdb_region.{}", zone.replace('-', "_")));
+        assert_eq!(region["storage_size"], "2Gi", "{zone}");
+    }
+
+    // No volume moves to another class: a new class replaces the region.
+    ws.write_config(&config(["2Gi", "2Gi", "2Gi"]).replace(
+        "storage_class       = \"fixed\"",
+        "storage_class       = \"standard\"",
+    ));
+    let replaced = format!("crdb_region.{}", fixed.replace('-', "_"));
+    for (address, actions) in ws.planned_actions() {
+        if address == replaced {
+            assert_eq!(actions, ["delete", "create"], "{address}");
+        } else if address.starts_with("crdb_region.") {
+            assert_eq!(actions, ["no-op"], "{address}");
+        }
+    }
+}

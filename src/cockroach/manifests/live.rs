@@ -56,3 +56,32 @@ pub fn observe_nodes(sts: &StatefulSet) -> ObservedNodes {
         rollout_complete,
     }
 }
+
+/// The claim template of the nodes' data volumes as a live StatefulSet has it: what claims of new
+/// ordinals get, and what cannot change while the StatefulSet exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedDataVolumes {
+    /// `resources.requests.storage`, as stored.
+    pub size: Option<String>,
+    /// `storageClassName`; `None` for the cluster's default class.
+    pub class: Option<String>,
+}
+
+pub fn observe_data_volumes(sts: &StatefulSet) -> Option<ObservedDataVolumes> {
+    let template = sts
+        .spec
+        .as_ref()?
+        .volume_claim_templates
+        .as_ref()?
+        .iter()
+        .find(|t| t.metadata.name.as_deref() == Some(names::DATA_VOLUME))?;
+    let spec = template.spec.as_ref();
+    Some(ObservedDataVolumes {
+        size: spec
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get("storage"))
+            .map(|q| q.0.clone()),
+        class: spec.and_then(|s| s.storage_class_name.clone()),
+    })
+}

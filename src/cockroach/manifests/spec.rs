@@ -178,8 +178,8 @@ impl ZoneSpec {
     }
 
     /// The attributes whose change cannot be applied to the live objects in place: the zone is the namespace, and
-    /// a StatefulSet's volume claim templates are immutable (growing volumes means expanding each claim and
-    /// recreating the StatefulSet without its pods, a step of its own).
+    /// no volume moves to another class. (A bigger `storage_size` is applied in place: each claim is expanded and
+    /// the StatefulSet, whose claim templates are immutable, re-created around its running pods.)
     pub fn changes_requiring_replacement(&self, new: &ZoneSpec) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if self.zone != new.zone {
@@ -187,9 +187,6 @@ impl ZoneSpec {
         }
         if self.storage_class != new.storage_class {
             changed.push("storage_class");
-        }
-        if self.storage_size != new.storage_size {
-            changed.push("storage_size");
         }
         changed
     }
@@ -315,20 +312,24 @@ mod tests {
     }
 
     #[test]
-    fn only_the_namespace_and_claim_templates_force_replacement() {
+    fn only_the_namespace_and_the_storage_class_force_replacement() {
         let old = spec();
         let mut new = spec();
         new.image = "cockroachdb/cockroach:v25.3.0".into();
         new.replicas = 5;
         new.memory_limit = Some("16Gi".into());
         new.cluster_name = "renamed".into();
-        assert_eq!(old.changes_requiring_replacement(&new), Vec::<&str>::new());
         new.storage_size = "200Gi".into();
+        assert_eq!(
+            old.changes_requiring_replacement(&new),
+            Vec::<&str>::new(),
+            "volumes grow in place"
+        );
         new.storage_class = Some("ssd".into());
         new.zone = "us-east1-c".into();
         assert_eq!(
             old.changes_requiring_replacement(&new),
-            vec!["zone", "storage_class", "storage_size"]
+            vec!["zone", "storage_class"]
         );
     }
 

@@ -632,6 +632,21 @@ fn a_live_statefulset_reports_image_replicas_and_rollout() {
 }
 
 #[test]
+fn a_live_statefulset_reports_its_data_volume_template() {
+    let mut s = spec();
+    s.storage_size = "2Gi".into();
+    let seen = observe_data_volumes(&stateful_set(&s)).unwrap();
+    assert_eq!(seen.size.as_deref(), Some("2Gi"));
+    assert_eq!(seen.class, None, "the cluster's default class");
+    s.storage_class = Some("premium-rwo".into());
+    let seen = observe_data_volumes(&stateful_set(&s)).unwrap();
+    assert_eq!(seen.class.as_deref(), Some("premium-rwo"));
+    let mut foreign = stateful_set(&s);
+    foreign.spec.as_mut().unwrap().volume_claim_templates = None;
+    assert_eq!(observe_data_volumes(&foreign), None);
+}
+
+#[test]
 fn decommission_jobs_target_one_node_by_ordinal_with_the_root_client_certificate() {
     let job = decommission_job(&spec(), 4);
     assert_eq!(

@@ -5,6 +5,7 @@ use super::init::{init_marker, init_marker_name, init_reported_already_done};
 use super::rollout::replace_pods_stuck_on_old_revision;
 use super::scale::{decommission_nodes, release_volumes};
 use super::schema::RegionModel;
+use super::storage;
 use super::{known, model_of, resolver, Region};
 use crate::cockroach::manifests::{
     self, names, DnsLoadBalancer, LoadBalancerKind, ZoneCertificates, ZoneObject, ZoneSpec,
@@ -224,11 +225,23 @@ impl Region {
                 }
             }
         }
+        let deadline = Deadline::after(limit, &ctx.stop);
+        // storage.rs: growing the data volumes may delete the StatefulSet (keeping its pods) for
+        // the apply below to re-create it, so it runs before the StatefulSet is built.
+        let growth = match prior {
+            Some(prior) => match storage::grow_volumes(&client, &spec, prior, &deadline).await {
+                Ok(growth) => growth,
+                Err(d) => {
+                    diags.extend(d);
+                    return fail(diags, Some(prior));
+                }
+            },
+            None => None,
+        };
         let objects: Vec<ZoneObject> = manifests::zone_objects(&spec, &certs)
             .into_iter()
             .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
             .collect();
-        let deadline = Deadline::after(limit, &ctx.stop);
         // Scaling to zero stops the zone and keeps its nodes' data (an outage drill); any other
         // scale-down first moves the data off the nodes that will go.
         let leaving = match prior.and_then(|p| p.replicas.known().copied()) {
@@ -335,6 +348,14 @@ impl Region {
                 .await
             {
                 diags.extend(e.to_diagnostics());
+            }
+        }
+        // storage.rs: the grown volumes report their new size; until they do, the state keeps
+        // the prior one so that the next apply waits again.
+        if let Some(growth) = growth {
+            if let Err(d) = growth.wait(&client, spec.replicas, &deadline).await {
+                diags.extend(d);
+                state.storage_size = prior.map_or(Attr::Null, |p| p.storage_size.clone());
             }
         }
         ApplyOutcome {

@@ -7,6 +7,7 @@ mod read;
 mod rollout;
 mod scale;
 pub mod schema;
+mod storage;
 mod teardown;
 
 use crate::framework::diag::{AttributePath, Diagnostics};
@@ -78,6 +79,7 @@ impl Resource for Region {
         if request.prior.is_null() || prior.as_ref().map(|p| &p.cluster) != Some(&model.cluster) {
             schema::check_zone_in_cluster(&model, diags);
         }
+        storage::plan(prior.as_ref(), &mut model, diags);
         schema::plan(prior.as_ref(), &mut model);
         *planned = model.to_value();
     }

@@ -1,5 +1,5 @@
 //! Reading a zone back: what the live objects say, as drift the next plan shows.
-use super::{model_of, resolver};
+use super::{model_of, resolver, storage};
 use crate::cockroach::manifests::{self, names};
 use crate::framework::diag::Diagnostics;
 use crate::framework::{Attr, OperationContext, ToValue, Value};
@@ -46,6 +46,7 @@ pub(super) async fn read_zone(
             if let (Some(image), Attr::Known(cluster)) = (observed.image, &mut model.cluster) {
                 cluster.image = Attr::Known(image);
             }
+            storage::read_volumes(&client, &zone, &set, &mut model).await?;
         }
     }
     let secrets = [

@@ -102,8 +102,9 @@ pub fn schema(connection_block: Block) -> Schema {
              holding the zone's CockroachDB nodes (a StatefulSet), their certificates, services, disruption budget, \
              and the DNS load balancer its peers resolve it through. The init zone's region initialises the cluster. \
              Raising `replicas` scales out; lowering it decommissions the nodes that will go (the highest ordinals) \
-             before their pods are removed; lowering it to 0 stops the zone and keeps its volumes (an outage drill). Changing the cluster's image rolls \
-             the StatefulSet one pod at a time, and destroying the region deletes its namespace, data included, which \
+             before their pods are removed; lowering it to 0 stops the zone and keeps its volumes (an outage drill). \
+             Raising `storage_size` grows the volumes in place. Changing the cluster's image rolls the StatefulSet one \
+             pod at a time, and destroying the region deletes its namespace, data included, which \
              `deletion_protection` guards.",
         )
         .attribute(Attribute::computed("id", s(), "The zone.").keep_prior_value_when_unset())
@@ -131,14 +132,29 @@ pub fn schema(connection_block: Block) -> Schema {
                 .default(Value::int(3)),
         )
         .attribute(
-            Attribute::optional("storage_size", s(), "Size of each node's data volume, a Kubernetes quantity.")
-                .default(Value::string("100Gi")),
+            Attribute::optional(
+                "storage_size",
+                s(),
+                "Size of each node's data volume, a Kubernetes quantity. Raising it grows the volumes in place: their \
+                 StorageClass must set `allowVolumeExpansion: true` (checked before anything changes), each claim is \
+                 expanded, and the StatefulSet, whose claim template cannot change, is re-created around its running \
+                 pods, which are neither restarted nor replaced; apply then waits for the claims to report the new \
+                 capacity. Kubernetes cannot shrink a volume, so a smaller value is refused at plan time. The same \
+                 amount written otherwise (`100Gi`, `102400Mi`) is no change.",
+            )
+            .default(Value::string("100Gi")),
         )
-        .attribute(Attribute::optional(
-            "storage_class",
-            s(),
-            "Storage class of the data volumes; the cluster's default class when unset.",
-        ))
+        .attribute(
+            Attribute::optional(
+                "storage_class",
+                s(),
+                "Storage class of the data volumes; the cluster's default class when unset. Kubernetes cannot move a \
+                 volume to another class, so changing it replaces the region (refused while `deletion_protection` is \
+                 true): the zone's nodes start again on new, empty volumes and CockroachDB re-replicates their data \
+                 from the other zones. Setting it to the name of the cluster's default class also counts as a change.",
+            )
+            .requires_replace(),
+        )
         .attribute(
             Attribute::optional("cpu_request", s(), "CPU request of each node, a Kubernetes quantity.")
                 .default(Value::string("2")),

@@ -1,0 +1,743 @@
+//! A zone's data volumes: `storage_size` grows in place and never shrinks; `storage_class` cannot
+//! change in place (the schema makes it replace the region).
+//!
+//! Plan ([`plan`], pure, nothing contacted): a size equal to the prior one in other units
+//! (`100Gi` -> `102400Mi`) keeps the prior text, so nothing is planned; a smaller one is refused on
+//! `storage_size`, since Kubernetes cannot shrink a volume, unless the region is replaced anyway.
+//!
+//! Apply ([`grow_volumes`] before the zone's objects are built and applied, then
+//! [`VolumeGrowth::wait`]), decided from what the cluster has rather than from the prior state, so
+//! that an interrupted growth is resumed by the next apply:
+//! 1. the claims `datadir-cockroachdb-N` that request less than the planned size are found, and
+//!    their StorageClasses must allow expansion, or the apply fails naming the class before
+//!    anything is touched;
+//! 2. each such claim's request is raised;
+//! 3. a StatefulSet whose claim template has another size is deleted with propagation Orphan: its
+//!    pods keep running, and the apply that follows creates it again with the new template; the
+//!    same pod template is the same revision, so it adopts the pods without restarting them;
+//! 4. once the zone is applied, the claims are watched until they report the new capacity.
+//!
+//! Read ([`read_volumes`]) reports the size the nodes really have: the claim template's, or less
+//! while a claim in use has not reached it, so the plan after an interrupted growth shows it again.
+use super::schema::RegionModel;
+use crate::cockroach::manifests::{self, names, ZoneSpec};
+use crate::cockroach::quantity::{format_bytes, Quantity};
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::Attr;
+use crate::kubernetes::readiness::Progress;
+use crate::kubernetes::wait::human_duration;
+use crate::kubernetes::{ClusterClient, Deadline, Propagation, WaitError};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::storage::v1::StorageClass;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long the reads that explain a timeout may take.
+const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The claim condition of a volume that has grown but whose file system has not yet.
+const FILE_SYSTEM_RESIZE_PENDING: &str = "FileSystemResizePending";
+
+fn bytes(text: &str) -> Option<u64> {
+    Quantity::parse(text).ok()?.bytes().ok()
+}
+
+/// The region is replaced by this plan (the schema's `requires_replace` attributes changed).
+fn replaced(prior: &RegionModel, planned: &RegionModel) -> bool {
+    prior.zone != planned.zone || prior.storage_class != planned.storage_class
+}
+
+/// Plan rule for `storage_size`: the same amount in other units plans nothing, and a smaller one is
+/// an error on the attribute.
+pub(super) fn plan(
+    prior: Option<&RegionModel>,
+    planned: &mut RegionModel,
+    diags: &mut Diagnostics,
+) {
+    let Some(prior) = prior else { return };
+    let (Attr::Known(before), Attr::Known(after)) = (&prior.storage_size, &planned.storage_size)
+    else {
+        return;
+    };
+    // An unparsable value is reported by validation.
+    let (Some(was), Some(will)) = (bytes(before), bytes(after)) else {
+        return;
+    };
+    if will == was {
+        planned.storage_size = prior.storage_size.clone();
+    } else if will < was && !replaced(prior, planned) {
+        diags.attribute_error(
+            AttributePath::root("storage_size"),
+            "Data volumes cannot shrink",
+            format!(
+                "storage_size would go from {before} to {after}, but Kubernetes cannot shrink a persistent volume, \
+                 so this cannot be applied in place. Keep storage_size at {before} or more. A zone gets smaller \
+                 volumes only by being replaced, its nodes starting again on new, empty volumes: set \
+                 deletion_protection = false, apply, then run `terraform apply -replace=<this region's address>`."
+            ),
+        );
+    }
+}
+
+/// `datadir-cockroachdb-<n>`: the data claim of node `n`.
+fn claim_ordinal(claim: &PersistentVolumeClaim) -> Option<i32> {
+    let prefix = format!("{}-{}-", names::DATA_VOLUME, names::STATEFULSET);
+    claim
+        .metadata
+        .name
+        .as_deref()?
+        .strip_prefix(&prefix)?
+        .parse()
+        .ok()
+}
+
+fn claim_name(claim: &PersistentVolumeClaim) -> String {
+    claim.metadata.name.clone().unwrap_or_default()
+}
+
+fn requested(claim: &PersistentVolumeClaim) -> Option<&str> {
+    let requests = claim.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?;
+    Some(requests.get("storage")?.0.as_str())
+}
+
+fn capacity(claim: &PersistentVolumeClaim) -> Option<&str> {
+    let capacity = claim.status.as_ref()?.capacity.as_ref()?;
+    Some(capacity.get("storage")?.0.as_str())
+}
+
+/// The message of the claim's `FileSystemResizePending` condition, when it has one.
+fn resize_pending(claim: &PersistentVolumeClaim) -> Option<String> {
+    claim
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == FILE_SYSTEM_RESIZE_PENDING && c.status == "True")
+        .map(|c| c.message.clone().unwrap_or_default())
+}
+
+/// What the cluster says about the zone's volumes, written into the model read back. Only called
+/// with the zone's live StatefulSet.
+pub(super) fn observe(
+    model: &mut RegionModel,
+    set: &StatefulSet,
+    claims: &[PersistentVolumeClaim],
+) {
+    let Some(template) = manifests::observe_data_volumes(set) else {
+        return;
+    };
+    model.storage_class = template.class.map_or(Attr::Null, Attr::Known);
+    let Some((size, template_bytes)) = template
+        .size
+        .and_then(|size| bytes(&size).map(|b| (size, b)))
+    else {
+        return;
+    };
+    let replicas = manifests::observe_nodes(set).replicas;
+    let smallest_in_use = claims
+        .iter()
+        .filter(|c| claim_ordinal(c).is_some_and(|o| o < replicas))
+        .filter_map(|c| bytes(capacity(c)?))
+        .min();
+    let live = match smallest_in_use {
+        Some(smallest) if smallest < template_bytes => format_bytes(smallest),
+        _ => size,
+    };
+    // The state's text stands for the same amount written otherwise.
+    if model.storage_size.known().and_then(|s| bytes(s)) != bytes(&live) {
+        model.storage_size = Attr::Known(live);
+    }
+}
+
+/// Read: the zone's volumes as they are (see [`observe`]).
+pub(super) async fn read_volumes(
+    client: &ClusterClient,
+    zone: &str,
+    set: &StatefulSet,
+    model: &mut RegionModel,
+) -> Result<(), Diagnostics> {
+    let claims = client
+        .list::<PersistentVolumeClaim>(Some(zone), "")
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    observe(model, set, &claims);
+    Ok(())
+}
+
+/// What growing the zone's volumes to `target` bytes takes, from what the cluster has.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct GrowthSteps {
+    /// Claims requesting less than the size.
+    expand: Vec<String>,
+    /// The StatefulSet's claim template has another size: it must be created again.
+    recreate: bool,
+    /// Claims whose capacity has not reached the size, with their ordinals.
+    watch: Vec<(String, i32)>,
+}
+
+fn growth_steps(
+    target: u64,
+    template_size: Option<&str>,
+    claims: &[PersistentVolumeClaim],
+) -> GrowthSteps {
+    let mut steps = GrowthSteps {
+        recreate: template_size.is_some_and(|size| bytes(size) != Some(target)),
+        ..GrowthSteps::default()
+    };
+    for claim in claims {
+        let Some(ordinal) = claim_ordinal(claim) else {
+            continue;
+        };
+        if requested(claim).and_then(bytes).is_none_or(|b| b < target) {
+            steps.expand.push(claim_name(claim));
+        }
+        if capacity(claim).and_then(bytes).is_none_or(|b| b < target) {
+            steps.watch.push((claim_name(claim), ordinal));
+        }
+    }
+    steps
+}
+
+/// Why a class keeps its claims from growing, if it does.
+fn expansion_refusal(class: Option<&StorageClass>) -> Option<&'static str> {
+    match class {
+        None => Some("does not exist"),
+        Some(class) if class.allow_volume_expansion != Some(true) => {
+            Some("does not allow volume expansion")
+        }
+        Some(_) => None,
+    }
+}
+
+/// The error when the claims of `class` (`None`: no class at all) cannot grow.
+fn not_expandable(
+    cluster: &str,
+    zone: &str,
+    size: &str,
+    keep: &str,
+    class: Option<&str>,
+    why: &str,
+    claims: &[String],
+) -> (String, String) {
+    let claims = claims.join(", ");
+    let fallback = format!(
+        "Otherwise keep storage_size at {keep}: volumes that cannot grow get bigger only by replacing the region \
+         (its nodes then start on new, empty volumes)."
+    );
+    match class {
+        Some(class) => (
+            format!("StorageClass {class:?} {why}"),
+            format!(
+                "Zone {zone} on {cluster} cannot grow its data volumes to {size}: its claims {claims} belong to \
+                 StorageClass {class:?}, which {why}, so Kubernetes refuses to resize them (it only expands claims \
+                 of a class that sets allowVolumeExpansion: true). Nothing was changed.\n\nIf the class's \
+                 provisioner can expand volumes (the CSI drivers of GKE, EKS and AKS can), allow it:\n\n  kubectl \
+                 patch storageclass {class} -p '{{\"allowVolumeExpansion\": true}}'\n\nthen apply again. {fallback}"
+            ),
+        ),
+        None => (
+            format!("The data volumes of zone {zone} have no StorageClass"),
+            format!(
+                "Zone {zone} on {cluster} cannot grow its data volumes to {size}: its claims {claims} have no \
+                 StorageClass (statically provisioned volumes), and Kubernetes only expands claims of a class \
+                 that sets allowVolumeExpansion: true. Nothing was changed. {fallback}"
+            ),
+        ),
+    }
+}
+
+/// Fails, touching nothing, unless every claim in `expand` may grow.
+async fn check_expandable(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    keep: &str,
+    claims: &[PersistentVolumeClaim],
+    expand: &[String],
+) -> Result<(), Diagnostics> {
+    let mut by_class: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+    for claim in claims {
+        let name = claim_name(claim);
+        if expand.contains(&name) {
+            let class = claim
+                .spec
+                .as_ref()
+                .and_then(|s| s.storage_class_name.clone())
+                .filter(|c| !c.is_empty());
+            by_class.entry(class).or_default().push(name);
+        }
+    }
+    let mut diags = Diagnostics::new();
+    for (class, names) in by_class {
+        let why = match &class {
+            None => Some("has no class"),
+            Some(name) => {
+                let found = client
+                    .get::<StorageClass>(None, name)
+                    .await
+                    .map_err(|e| e.to_diagnostics())?;
+                expansion_refusal(found.as_ref())
+            }
+        };
+        if let Some(why) = why {
+            let (summary, detail) = not_expandable(
+                client.label(),
+                &spec.zone,
+                &spec.storage_size,
+                keep,
+                class.as_deref(),
+                why,
+                &names,
+            );
+            diags.attribute_error(AttributePath::root("storage_size"), summary, detail);
+        }
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(())
+    }
+}
+
+/// A growth under way: the claims to watch until they report the new size.
+#[derive(Debug)]
+pub(super) struct VolumeGrowth {
+    zone: String,
+    size: String,
+    target: u64,
+    watch: Vec<(String, i32)>,
+}
+
+/// Steps 1 to 3 of a growth (see the module); `None` when the volumes already have the planned
+/// size. Must run before the zone's StatefulSet is built from, or applied over, the live one.
+pub(super) async fn grow_volumes(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    prior: &RegionModel,
+    deadline: &Deadline,
+) -> Result<Option<VolumeGrowth>, Diagnostics> {
+    let Some(target) = bytes(&spec.storage_size) else {
+        return Ok(None);
+    };
+    let zone = spec.zone.as_str();
+    let set = client
+        .get::<StatefulSet>(Some(zone), names::STATEFULSET)
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    let template_size = set
+        .as_ref()
+        .and_then(manifests::observe_data_volumes)
+        .and_then(|t| t.size);
+    let claims: Vec<PersistentVolumeClaim> = client
+        .list::<PersistentVolumeClaim>(Some(zone), "")
+        .await
+        .map_err(|e| e.to_diagnostics())?
+        .into_iter()
+        .filter(|c| claim_ordinal(c).is_some())
+        .collect();
+    let steps = growth_steps(target, template_size.as_deref(), &claims);
+    if steps == GrowthSteps::default() {
+        return Ok(None);
+    }
+    if !steps.expand.is_empty() {
+        let keep = prior
+            .storage_size
+            .known()
+            .cloned()
+            .or(template_size.clone())
+            .unwrap_or_else(|| "its current size".into());
+        check_expandable(client, spec, &keep, &claims, &steps.expand).await?;
+    }
+    let request =
+        serde_json::json!({"spec": {"resources": {"requests": {"storage": spec.storage_size}}}});
+    for name in &steps.expand {
+        tracing::info!(zone, claim = %name, size = %spec.storage_size, "expanding a data volume");
+        client
+            .merge_patch::<PersistentVolumeClaim>(Some(zone), name, &request)
+            .await
+            .map_err(|e| e.to_diagnostics())?;
+    }
+    if steps.recreate {
+        // Claim templates are immutable: the StatefulSet goes without its pods, and the apply
+        // that follows creates it again with the new template.
+        tracing::info!(zone, "re-creating the StatefulSet around its running pods");
+        client
+            .delete::<StatefulSet>(Some(zone), names::STATEFULSET, Propagation::Orphan)
+            .await
+            .map_err(|e| e.to_diagnostics())?;
+        client
+            .wait_deleted::<StatefulSet>(Some(zone), names::STATEFULSET, deadline)
+            .await
+            .map_err(|e| e.to_diagnostics())?;
+    }
+    Ok(Some(VolumeGrowth {
+        zone: zone.to_string(),
+        size: spec.storage_size.clone(),
+        target,
+        watch: steps.watch,
+    }))
+}
+
+/// Whether a watched claim has grown. A claim no pod uses (its ordinal at or beyond `replicas`)
+/// finishes its file system resize when a pod mounts it again, so a grown volume is enough; a
+/// claim that is gone (its node scaled away) is nothing to wait for.
+fn judge(claim: Option<&PersistentVolumeClaim>, target: u64, in_use: bool) -> Progress {
+    let Some(claim) = claim else {
+        return Progress::Done;
+    };
+    if capacity(claim).and_then(bytes).is_some_and(|b| b >= target) {
+        return Progress::Done;
+    }
+    let pending = resize_pending(claim);
+    if pending.is_some() && !in_use {
+        return Progress::Done;
+    }
+    let mut state = format!("capacity {}", capacity(claim).unwrap_or("unknown"));
+    if let Some(message) = pending {
+        state.push_str(&format!("; {FILE_SYSTEM_RESIZE_PENDING}: {message}"));
+    }
+    Progress::Pending(state)
+}
+
+impl VolumeGrowth {
+    /// Step 4: waits, within `deadline`, until every claim reports the new size.
+    pub(super) async fn wait(
+        &self,
+        client: &ClusterClient,
+        replicas: i32,
+        deadline: &Deadline,
+    ) -> Result<(), Diagnostics> {
+        for (name, ordinal) in &self.watch {
+            let in_use = *ordinal < replicas;
+            let outcome = client
+                .wait_for::<PersistentVolumeClaim, _>(Some(&self.zone), name, deadline, |c| {
+                    judge(c, self.target, in_use)
+                })
+                .await;
+            match outcome {
+                Ok(_) => {}
+                Err(WaitError::TimedOut { .. }) => {
+                    return Err(self.timed_out(client, replicas, deadline).await)
+                }
+                Err(other) => return Err(other.to_diagnostics()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Names every claim that has not grown, and why as far as the cluster says.
+    async fn timed_out(
+        &self,
+        client: &ClusterClient,
+        replicas: i32,
+        deadline: &Deadline,
+    ) -> Diagnostics {
+        let listed = tokio::time::timeout(
+            EXPLAIN_TIMEOUT,
+            client.list::<PersistentVolumeClaim>(Some(&self.zone), ""),
+        )
+        .await;
+        let behind: Vec<String> = match listed {
+            Ok(Ok(claims)) => claims
+                .iter()
+                .filter(|c| self.watch.iter().any(|(name, _)| *name == claim_name(c)))
+                .filter_map(|c| {
+                    let in_use = claim_ordinal(c).is_some_and(|o| o < replicas);
+                    match judge(Some(c), self.target, in_use) {
+                        Progress::Done => None,
+                        Progress::Pending(state) => Some(format!("{} ({state})", claim_name(c))),
+                    }
+                })
+                .collect(),
+            _ => self.watch.iter().map(|(name, _)| name.clone()).collect(),
+        };
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!(
+                "Timed out waiting for the data volumes of zone {} to grow to {}",
+                self.zone, self.size
+            ),
+            format!(
+                "On {}, after {}, not yet grown: {}. Their requests are raised and the StatefulSet has the new \
+                 size; the next apply waits for them again (raise the resource's `timeouts` if they only need \
+                 longer). A claim left {FILE_SYSTEM_RESIZE_PENDING} while its pod runs needs that pod restarted \
+                 when the volume driver grows file systems only offline: `kubectl delete pod cockroachdb-<n> -n {}`, \
+                 one node at a time.",
+                client.label(),
+                human_duration(deadline.limit()),
+                if behind.is_empty() {
+                    "none by the last look".to_string()
+                } else {
+                    behind.join(", ")
+                },
+                self.zone
+            ),
+        );
+        diags
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cockroach::manifests::stateful_set;
+    use k8s_openapi::api::core::v1::{
+        PersistentVolumeClaimCondition, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus,
+        VolumeResourceRequirements,
+    };
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
+
+    fn model(size: &str) -> RegionModel {
+        RegionModel {
+            zone: Attr::Known("us-east1-b".into()),
+            storage_size: Attr::Known(size.into()),
+            ..Default::default()
+        }
+    }
+
+    fn planned(prior: &RegionModel, size: &str) -> (RegionModel, Diagnostics) {
+        let mut planned = prior.clone();
+        planned.storage_size = Attr::Known(size.into());
+        let mut diags = Diagnostics::new();
+        plan(Some(prior), &mut planned, &mut diags);
+        (planned, diags)
+    }
+
+    #[test]
+    fn the_same_size_in_other_units_plans_no_change() {
+        let prior = model("100Gi");
+        let (same, diags) = planned(&prior, "102400Mi");
+        assert!(diags.is_empty());
+        assert_eq!(
+            same.storage_size,
+            Attr::Known("100Gi".into()),
+            "the prior text stays"
+        );
+        let (bigger, diags) = planned(&prior, "200Gi");
+        assert!(diags.is_empty());
+        assert_eq!(bigger.storage_size, Attr::Known("200Gi".into()));
+    }
+
+    #[test]
+    fn a_smaller_size_is_an_error_on_storage_size_unless_the_region_is_replaced() {
+        let prior = model("100Gi");
+        let (_, diags) = planned(&prior, "99Gi");
+        assert_eq!(diags.0.len(), 1);
+        let error = &diags.0[0];
+        assert_eq!(error.path.as_ref().unwrap().to_string(), "storage_size");
+        assert_eq!(error.summary, "Data volumes cannot shrink");
+        assert!(
+            error.detail.contains("from 100Gi to 99Gi"),
+            "{}",
+            error.detail
+        );
+        let (_, diags) = planned(&prior, "100G");
+        assert!(diags.has_errors(), "100G is less than 100Gi");
+
+        let mut moved = prior.clone();
+        moved.storage_class = Attr::Known("premium-rwo".into());
+        moved.storage_size = Attr::Known("10Gi".into());
+        let mut diags = Diagnostics::new();
+        plan(Some(&prior), &mut moved, &mut diags);
+        assert!(diags.is_empty(), "a replaced region starts on new volumes");
+    }
+
+    #[test]
+    fn new_unknown_or_unparsable_sizes_are_not_judged() {
+        let mut fresh = model("1Gi");
+        let mut diags = Diagnostics::new();
+        plan(None, &mut fresh, &mut diags);
+        let prior = model("100Gi");
+        let mut unknown = prior.clone();
+        unknown.storage_size = Attr::Unknown;
+        plan(Some(&prior), &mut unknown, &mut diags);
+        let (_, more) = planned(&prior, "lots");
+        assert!(diags.is_empty() && more.is_empty());
+    }
+
+    fn claim(ordinal: i32, request: &str, capacity: Option<&str>) -> PersistentVolumeClaim {
+        let storage = |q: &str| Some([("storage".to_string(), KubeQuantity(q.into()))].into());
+        PersistentVolumeClaim {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(format!("datadir-cockroachdb-{ordinal}")),
+                ..Default::default()
+            },
+            spec: Some(PersistentVolumeClaimSpec {
+                storage_class_name: Some("standard".into()),
+                resources: Some(VolumeResourceRequirements {
+                    requests: storage(request),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            status: Some(PersistentVolumeClaimStatus {
+                phase: Some("Bound".into()),
+                capacity: capacity.and_then(storage),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn pending(mut claim: PersistentVolumeClaim) -> PersistentVolumeClaim {
+        claim.status.as_mut().unwrap().conditions = Some(vec![PersistentVolumeClaimCondition {
+            type_: FILE_SYSTEM_RESIZE_PENDING.into(),
+            status: "True".into(),
+            message: Some("Waiting for user to (re-)start a pod".into()),
+            ..Default::default()
+        }]);
+        claim
+    }
+
+    fn gi(n: u64) -> u64 {
+        n << 30
+    }
+
+    #[test]
+    fn growth_expands_smaller_claims_and_recreates_a_template_of_another_size() {
+        let claims = [
+            claim(0, "1Gi", Some("1Gi")),
+            claim(1, "2Gi", Some("1Gi")),
+            claim(2, "2048Mi", Some("2Gi")),
+        ];
+        let mut stranger = claim(0, "1Gi", Some("1Gi"));
+        stranger.metadata.name = Some("other-claim".into());
+        let all: Vec<_> = claims.iter().cloned().chain([stranger]).collect();
+        let steps = growth_steps(gi(2), Some("1Gi"), &all);
+        assert_eq!(steps.expand, ["datadir-cockroachdb-0"]);
+        assert!(steps.recreate);
+        assert_eq!(
+            steps.watch,
+            [
+                ("datadir-cockroachdb-0".to_string(), 0),
+                ("datadir-cockroachdb-1".to_string(), 1)
+            ]
+        );
+        assert_eq!(
+            growth_steps(gi(2), Some("2048Mi"), &claims[2..]),
+            GrowthSteps::default(),
+            "nothing to do at the same size in other units"
+        );
+        let resumed = growth_steps(gi(2), None, &claims[1..]);
+        assert!(
+            !resumed.recreate && resumed.expand.is_empty(),
+            "a StatefulSet deleted by an interrupted apply is left to the apply to create"
+        );
+        assert_eq!(resumed.watch.len(), 1, "the claim still growing is awaited");
+    }
+
+    #[test]
+    fn a_claim_has_grown_once_its_capacity_reaches_the_size() {
+        let target = gi(2);
+        assert_eq!(
+            judge(Some(&claim(0, "2Gi", Some("2Gi"))), target, true),
+            Progress::Done
+        );
+        assert_eq!(
+            judge(Some(&claim(0, "2Gi", Some("3Gi"))), target, true),
+            Progress::Done
+        );
+        assert_eq!(judge(None, target, true), Progress::Done, "scaled away");
+        let Progress::Pending(state) =
+            judge(Some(&pending(claim(0, "2Gi", Some("1Gi")))), target, true)
+        else {
+            panic!("a claim in use waits for its file system")
+        };
+        assert!(
+            state.contains("capacity 1Gi") && state.contains(FILE_SYSTEM_RESIZE_PENDING),
+            "{state}"
+        );
+        assert_eq!(
+            judge(Some(&pending(claim(4, "2Gi", Some("1Gi")))), target, false),
+            Progress::Done,
+            "a claim no pod mounts finishes when one does"
+        );
+        assert!(matches!(
+            judge(Some(&claim(4, "2Gi", Some("1Gi"))), target, false),
+            Progress::Pending(_)
+        ));
+    }
+
+    #[test]
+    fn only_classes_that_allow_expansion_let_claims_grow() {
+        let class = |allow: Option<bool>| StorageClass {
+            allow_volume_expansion: allow,
+            ..Default::default()
+        };
+        assert_eq!(expansion_refusal(Some(&class(Some(true)))), None);
+        assert_eq!(
+            expansion_refusal(Some(&class(Some(false)))),
+            Some("does not allow volume expansion")
+        );
+        assert_eq!(
+            expansion_refusal(Some(&class(None))),
+            Some("does not allow volume expansion")
+        );
+        assert_eq!(expansion_refusal(None), Some("does not exist"));
+        let (summary, detail) = not_expandable(
+            "https://34.1.2.3",
+            "us-east1-b",
+            "2Gi",
+            "1Gi",
+            Some("fixed"),
+            "does not allow volume expansion",
+            &["datadir-cockroachdb-0".into()],
+        );
+        assert_eq!(
+            summary,
+            "StorageClass \"fixed\" does not allow volume expansion"
+        );
+        for part in [
+            "https://34.1.2.3",
+            "us-east1-b",
+            "datadir-cockroachdb-0",
+            "kubectl patch storageclass fixed",
+            "Nothing was changed",
+            "keep storage_size at 1Gi",
+        ] {
+            assert!(detail.contains(part), "{part:?} missing from: {detail}");
+        }
+    }
+
+    #[test]
+    fn reading_reports_the_template_or_less_while_a_claim_in_use_has_not_grown() {
+        let mut spec = crate::cockroach::manifests::fixtures::spec();
+        spec.storage_size = "2Gi".into();
+        spec.replicas = 2;
+        let set = stateful_set(&spec);
+        let grown = [claim(0, "2Gi", Some("2Gi")), claim(1, "2Gi", Some("2Gi"))];
+        let mut state = model("2048Mi");
+        observe(&mut state, &set, &grown);
+        assert_eq!(
+            state.storage_size,
+            Attr::Known("2048Mi".into()),
+            "same amount, state text kept"
+        );
+        assert_eq!(state.storage_class, Attr::Null);
+
+        let mut imported = RegionModel::default();
+        observe(&mut imported, &set, &grown);
+        assert_eq!(imported.storage_size, Attr::Known("2Gi".into()));
+
+        let behind = [claim(0, "2Gi", Some("2Gi")), claim(1, "2Gi", Some("1Gi"))];
+        let mut state = model("2Gi");
+        observe(&mut state, &set, &behind);
+        assert_eq!(
+            state.storage_size,
+            Attr::Known("1Gi".into()),
+            "the plan shows the growth again"
+        );
+        let beyond = [claim(0, "2Gi", Some("2Gi")), claim(5, "1Gi", Some("1Gi"))];
+        let mut state = model("2Gi");
+        observe(&mut state, &set, &beyond);
+        assert_eq!(
+            state.storage_size,
+            Attr::Known("2Gi".into()),
+            "claims of no node do not count"
+        );
+
+        spec.storage_class = Some("premium-rwo".into());
+        let mut state = model("2Gi");
+        observe(&mut state, &stateful_set(&spec), &grown);
+        assert_eq!(state.storage_class, Attr::Known("premium-rwo".into()));
+    }
+}
