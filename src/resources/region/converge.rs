@@ -17,6 +17,7 @@ use crate::kubernetes::readiness::JobOutcome;
 use crate::kubernetes::{ClusterClient, Deadline};
 use crate::resources::cluster_access::connect_for_apply;
 use crate::resources::lb_resolver;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use std::time::Duration;
 
@@ -227,15 +228,28 @@ impl Region {
         }
         let deadline = Deadline::after(limit, &ctx.stop);
         // storage.rs: growing the data volumes may delete the StatefulSet (keeping its pods) for
-        // the apply below to re-create it, so it runs before the StatefulSet is built.
+        // the apply below to re-create it, so it runs before the StatefulSet is built; `live_set`
+        // then holds the object to create in its place.
         let growth = match prior {
-            Some(prior) => match storage::grow_volumes(&client, &spec, prior, &deadline).await {
-                Ok(growth) => growth,
-                Err(d) => {
-                    diags.extend(d);
-                    return fail(diags, Some(prior));
+            Some(prior) => {
+                let mut live_set = match client
+                    .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+                    .await
+                {
+                    Ok(set) => set,
+                    Err(e) => {
+                        diags.extend(e.to_diagnostics());
+                        return fail(diags, Some(prior));
+                    }
+                };
+                match storage::grow_volumes(&client, &spec, prior, &mut live_set, &deadline).await {
+                    Ok(growth) => growth,
+                    Err(d) => {
+                        diags.extend(d);
+                        return fail(diags, Some(prior));
+                    }
                 }
-            },
+            }
             None => None,
         };
         let objects: Vec<ZoneObject> = manifests::zone_objects(&spec, &certs)

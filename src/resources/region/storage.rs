@@ -30,6 +30,7 @@ use crate::kubernetes::{ClusterClient, Deadline, Propagation, WaitError};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -308,23 +309,48 @@ pub(super) struct VolumeGrowth {
     watch: Vec<(String, i32)>,
 }
 
+/// The deleted StatefulSet as the one to create in its place: its claim template asks for `size`.
+/// Everything else (selector, service name, pod template) stays, so that the new StatefulSet
+/// adopts the running pods on the same revision.
+fn with_claim_size(mut set: StatefulSet, size: &str) -> StatefulSet {
+    let templates = set
+        .spec
+        .as_mut()
+        .and_then(|s| s.volume_claim_templates.as_mut());
+    for claim in templates.into_iter().flatten() {
+        if claim.metadata.name.as_deref() != Some(names::DATA_VOLUME) {
+            continue;
+        }
+        let requests = claim
+            .spec
+            .get_or_insert_with(Default::default)
+            .resources
+            .get_or_insert_with(Default::default)
+            .requests
+            .get_or_insert_with(Default::default);
+        requests.insert("storage".into(), KubeQuantity(size.to_string()));
+    }
+    set.status = None;
+    set
+}
+
 /// Steps 1 to 3 of a growth (see the module); `None` when the volumes already have the planned
-/// size. Must run before the zone's StatefulSet is built from, or applied over, the live one.
+/// size. `live` is the zone's StatefulSet as the caller read it (`None`: there is none); when
+/// it is deleted to change its claim template, `live` becomes the object to create in its place
+/// ([`with_claim_size`]), for the StatefulSet built next to keep its immutable fields from. Must
+/// run before that StatefulSet is built.
 pub(super) async fn grow_volumes(
     client: &ClusterClient,
     spec: &ZoneSpec,
     prior: &RegionModel,
+    live: &mut Option<StatefulSet>,
     deadline: &Deadline,
 ) -> Result<Option<VolumeGrowth>, Diagnostics> {
     let Some(target) = bytes(&spec.storage_size) else {
         return Ok(None);
     };
     let zone = spec.zone.as_str();
-    let set = client
-        .get::<StatefulSet>(Some(zone), names::STATEFULSET)
-        .await
-        .map_err(|e| e.to_diagnostics())?;
-    let template_size = set
+    let template_size = live
         .as_ref()
         .and_then(manifests::observe_data_volumes)
         .and_then(|t| t.size);
@@ -369,6 +395,9 @@ pub(super) async fn grow_volumes(
             .wait_deleted::<StatefulSet>(Some(zone), names::STATEFULSET, deadline)
             .await
             .map_err(|e| e.to_diagnostics())?;
+        *live = live
+            .take()
+            .map(|set| with_claim_size(set, &spec.storage_size));
     }
     Ok(Some(VolumeGrowth {
         zone: zone.to_string(),
@@ -485,7 +514,6 @@ mod tests {
         PersistentVolumeClaimCondition, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus,
         VolumeResourceRequirements,
     };
-    use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
 
     fn model(size: &str) -> RegionModel {
         RegionModel {
@@ -623,6 +651,23 @@ mod tests {
             "a StatefulSet deleted by an interrupted apply is left to the apply to create"
         );
         assert_eq!(resumed.watch.len(), 1, "the claim still growing is awaited");
+    }
+
+    #[test]
+    fn the_statefulset_created_again_differs_only_in_its_claim_size() {
+        let mut spec = crate::cockroach::manifests::fixtures::spec();
+        spec.storage_size = "1Gi".into();
+        let mut live = stateful_set(&spec);
+        live.metadata.uid = Some("u1".into());
+        live.status = Some(Default::default());
+        let again = with_claim_size(live.clone(), "2Gi");
+        let size = manifests::observe_data_volumes(&again).unwrap().size;
+        assert_eq!(size.as_deref(), Some("2Gi"));
+        assert_eq!(again.status, None);
+        let (mut was, mut now) = (live.spec.clone().unwrap(), again.spec.clone().unwrap());
+        was.volume_claim_templates = None;
+        now.volume_claim_templates = None;
+        assert_eq!(now, was, "selector, service and pod template are kept");
     }
 
     #[test]
