@@ -9,6 +9,7 @@
 mod command;
 mod init_job;
 mod inventory;
+mod layout;
 mod live;
 pub mod names;
 mod secrets;
@@ -24,8 +25,15 @@ pub use init_job::{decommission_job, decommission_job_name, init_job};
 pub use inventory::{
     namespace, teardown_refs, zone_object_refs, zone_objects, ObjectRef, ZoneObject,
 };
-pub use live::{observe_nodes, ObservedNodes};
+pub use layout::Layout;
+pub use live::{
+    fit_to_live, live_locality, observe_nodes, template_is_ours, ObservedNodes, TemplateFit,
+};
 pub use secrets::{client_root_secret, node_secret};
+/// The file names inside the zone's secrets.
+pub mod secret_files {
+    pub use super::secrets::{CA_CRT, NODE_CRT, NODE_KEY, ROOT_CRT, ROOT_KEY};
+}
 pub use services::{
     alias_claim, dns_load_balancer, external_name_alias, headless_service, kind_annotations,
     public_service, AliasClaim,
@@ -33,4 +41,6 @@ pub use services::{
 pub use spec::{
     DnsLoadBalancer, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates, ZoneSpec,
 };
-pub use workload::{pod_disruption_budget, service_account, stateful_set};
+pub use workload::{
+    node_pod_labels, pod_disruption_budget, role, role_binding, service_account, stateful_set,
+};

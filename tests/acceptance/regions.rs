@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use kube::api::{Api, ListParams, PostParams};
 use kube_sandbox::{Sandbox, SandboxOptions};
 
-const ZONES: [&str; 3] = ["us-east1-b", "us-west1-a", "europe-west1-c"];
+pub const ZONES: [&str; 3] = ["us-east1-b", "us-west1-a", "europe-west1-c"];
 /// Emulated controllers run this much faster than real ones (a DNS load balancer takes 20 s).
 const SPEED: f64 = 40.0;
 
@@ -71,7 +71,7 @@ fn rustls_pem_der(pem: &str) -> Vec<u8> {
 }
 
 /// A cluster, three regions and three links; `protect` sets deletion_protection.
-fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u32) -> String {
+pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u32) -> String {
     let mut config = format!(
         "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",
         ZONES.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
@@ -104,7 +104,7 @@ fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u
     config
 }
 
-fn live_nodes(clusters: &Clusters) -> (usize, usize) {
+pub fn live_nodes(clusters: &Clusters) -> (usize, usize) {
     let world = clusters.sandbox.world().expect("controllers run");
     let nodes = world.cockroach_nodes();
     (nodes.len(), nodes.iter().filter(|n| n.live).count())
@@ -501,17 +501,31 @@ fn drift_made_by_hand_shows_in_the_plan_and_apply_repairs_it() {
     assert_eq!(ids.len(), 1, "one CockroachDB cluster, not two");
 }
 
-/// Pod uids and restart counts of every CockroachDB pod in the three clusters.
-fn pod_generations(clusters: &Clusters) -> Vec<(String, String, i32)> {
+/// `configuration` with a CA the user brings (files beside the configuration).
+pub fn user_ca_configuration(
+    clusters: &Clusters,
+    ws: &Workspace,
+    ca: &terraform_provider_crdb::cockroach::pki::CertificateAuthority,
+    protect: bool,
+) -> String {
+    std::fs::write(ws.path().join("ca.crt"), ca.cert_pem()).unwrap();
+    std::fs::write(ws.path().join("ca.key"), ca.key_pem()).unwrap();
+    configuration(clusters, ws, protect, 3).replacen(
+        "  zones = [",
+        "  ca_certificate = file(\"${path.module}/ca.crt\")\n  ca_private_key = file(\"${path.module}/ca.key\")\n  zones = [",
+        1,
+    )
+}
+
+/// Pod uids and restart counts of the pods `selector` matches in the three clusters.
+pub fn pod_generations(clusters: &Clusters, selector: &str) -> Vec<(String, String, i32)> {
     use k8s_openapi::api::core::v1::Pod;
     let mut pods = Vec::new();
     for zone in ZONES {
         let api: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
         let list = clusters
             .runtime
-            .block_on(
-                api.list(&ListParams::default().labels("app.kubernetes.io/component=database")),
-            )
+            .block_on(api.list(&ListParams::default().labels(selector)))
             .unwrap();
         for pod in list {
             let restarts = pod
@@ -530,6 +544,9 @@ fn pod_generations(clusters: &Clusters) -> Vec<(String, String, i32)> {
     pods
 }
 
+/// The provider's node pods.
+const NODE_PODS: &str = "app.kubernetes.io/component=database";
+
 #[test]
 fn import_adopts_a_running_deployment_without_restarting_anything() {
     use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
@@ -540,20 +557,12 @@ fn import_adopts_a_running_deployment_without_restarting_anything() {
         time::OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let with_ca = |ws: &Workspace| {
-        std::fs::write(ws.path().join("ca.crt"), ca.cert_pem()).unwrap();
-        std::fs::write(ws.path().join("ca.key"), ca.key_pem()).unwrap();
-        configuration(&clusters, ws, true, 3).replacen(
-            "  zones = [",
-            "  ca_certificate = file(\"${path.module}/ca.crt\")\n  ca_private_key = file(\"${path.module}/ca.key\")\n  zones = [",
-            1,
-        )
-    };
+    let with_ca = |ws: &Workspace| user_ca_configuration(&clusters, ws, &ca, true);
     let original = Workspace::new("");
     original.write_config(&with_ca(&original));
     original.apply();
     assert_eq!(live_nodes(&clusters), (9, 9));
-    let pods_before = pod_generations(&clusters);
+    let pods_before = pod_generations(&clusters, NODE_PODS);
     assert_eq!(pods_before.len(), 9);
 
     // A second configuration with no state adopts what runs.
@@ -594,7 +603,7 @@ fn import_adopts_a_running_deployment_without_restarting_anything() {
     adopter.apply();
     adopter.assert_plan_empty("adoption");
     assert_eq!(
-        pod_generations(&clusters),
+        pod_generations(&clusters, NODE_PODS),
         pods_before,
         "adoption restarted or replaced a pod"
     );

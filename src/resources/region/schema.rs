@@ -88,6 +88,7 @@ tf_model! {
         pub node_private_key: Attr<String>,
         pub initialized: Attr<bool>,
         pub missing_objects: Attr<Vec<String>>,
+        pub layout: Attr<String>,
         pub kubernetes: Attr<Value>,
         pub timeouts: Attr<Value>,
     }
@@ -221,6 +222,20 @@ pub fn schema(connection_block: Block) -> Schema {
             "Objects of the zone that the last read did not find (deleted by hand): the next apply re-creates \
              them. Empty after every apply.",
         ))
+        .attribute(
+            Attribute::computed(
+                "layout",
+                s(),
+                "How the zone's objects are named and selected: `provider` for a zone this provider created, \
+                 `setup-script` for one adopted from the original multi-region setup script. An adopted zone keeps \
+                 the script's StatefulSet selector (`app: cockroachdb`, which Kubernetes never lets change), its DNS \
+                 load balancer `kube-system/kube-dns-lb` (so peers keep its address), its PodDisruptionBudget \
+                 `cockroachdb-budget` and its `default/cockroachdb.client.root` secret, and the pods keep running \
+                 the script's pod template until the cluster's image or the region changes, which rolls them onto \
+                 the provider's template one at a time.",
+            )
+            .keep_prior_value_when_unset(),
+        )
         .single_block("kubernetes", connection_block)
         .single_block(
             "timeouts",
