@@ -20,6 +20,9 @@ mod workload;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+pub(crate) use spec::fixtures::spec as spec_fixture;
+
 pub use command::{init_already_done, init_command, locality, memory_flag_value, start_command};
 pub use init_job::{decommission_job, decommission_job_name, init_job};
 pub use inventory::{

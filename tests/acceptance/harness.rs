@@ -208,6 +208,34 @@ impl Workspace {
             .collect()
     }
 
+    /// The top-level attributes each planned change touches (a different value, or one known only after apply),
+    /// by resource address: what a reader of the plan sees change.
+    pub fn planned_attribute_changes(&self) -> Vec<(String, Vec<String>)> {
+        self.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
+            .ok("plan");
+        let shown = self.terraform(&["show", "-json", "tfplan"]).ok("show plan");
+        let plan: Json = serde_json::from_str(&shown.stdout).expect("plan JSON");
+        plan["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|rc| {
+                let change = &rc["change"];
+                let after = change["after"].as_object().cloned().unwrap_or_default();
+                let mut changed: Vec<String> = after
+                    .keys()
+                    .filter(|key| {
+                        change["before"][key.as_str()] != after[key.as_str()]
+                            || change["after_unknown"][key.as_str()] == Json::Bool(true)
+                    })
+                    .cloned()
+                    .collect();
+                changed.sort();
+                (rc["address"].as_str().unwrap().to_string(), changed)
+            })
+            .collect()
+    }
+
     /// Attribute values of every resource in state, by address.
     pub fn state(&self) -> Vec<(String, Json)> {
         let shown = self.terraform(&["show", "-json"]).ok("show");

@@ -544,6 +544,57 @@ pub fn pod_generations(clusters: &Clusters, selector: &str) -> Vec<(String, Stri
     pods
 }
 
+/// Imports the cluster (by name), and every region and link: by zone alone, or as `<context>/<zone>` through a
+/// kubeconfig of the sandbox for the zones in `through_context`.
+pub fn import_everything(
+    clusters: &Clusters,
+    ws: Workspace,
+    through_context: &[&str],
+) -> Workspace {
+    let kubeconfig = ws.path().join("kubeconfig");
+    clusters.sandbox.write_kubeconfig(&kubeconfig).unwrap();
+    let ws = ws.with_env("KUBECONFIG", kubeconfig.to_str().unwrap());
+    let import = |address: &str, id: &str| {
+        ws.terraform(&["import", "-input=false", "-no-color", address, id])
+            .ok("import");
+    };
+    import("crdb_multiregion_cluster.main", "main");
+    for zone in ZONES {
+        let key = zone.replace('-', "_");
+        // The sandbox names each cluster's context after the cluster, which is named after its zone here.
+        let id = if through_context.contains(&zone) {
+            format!("{zone}/{zone}")
+        } else {
+            zone.to_string()
+        };
+        import(&format!("crdb_region.{key}"), &id);
+        import(&format!("crdb_dns_link.{key}"), &id);
+    }
+    ws
+}
+
+/// A region or link imported through a context shows only what import cannot know in the next plan: the
+/// connection and the cluster it is wired to (and the configuration's timeouts), plus `also`.
+pub fn assert_only_wiring_changes(address: &str, changed: &[String], also: &[&str]) {
+    let mut allowed = vec!["kubernetes", "timeouts"];
+    if address.starts_with("crdb_region.") {
+        allowed.push("cluster");
+    }
+    allowed.extend(also);
+    let unexpected: Vec<&String> = changed
+        .iter()
+        .filter(|c| !allowed.contains(&c.as_str()))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "the plan after importing {address} changes more than its wiring: {unexpected:?}"
+    );
+    assert!(
+        changed.iter().any(|c| c == "kubernetes"),
+        "{address}: the connection is wiring import cannot know: {changed:?}"
+    );
+}
+
 /// The provider's node pods.
 const NODE_PODS: &str = "app.kubernetes.io/component=database";
 
@@ -565,31 +616,23 @@ fn import_adopts_a_running_deployment_without_restarting_anything() {
     let pods_before = pod_generations(&clusters, NODE_PODS);
     assert_eq!(pods_before.len(), 9);
 
-    // A second configuration with no state adopts what runs.
+    // A second configuration with no state adopts what runs: the first zone imported by its name alone, the
+    // others through a kubeconfig context, which lets import read what runs.
     let adopter = Workspace::new("");
     adopter.write_config(&with_ca(&adopter));
-    adopter
-        .terraform(&[
-            "import",
-            "-input=false",
-            "-no-color",
-            "crdb_multiregion_cluster.main",
-            "main",
-        ])
-        .ok("import cluster");
-    for zone in ZONES {
-        let key = zone.replace('-', "_");
-        for kind in ["crdb_region", "crdb_dns_link"] {
-            adopter
-                .terraform(&[
-                    "import",
-                    "-input=false",
-                    "-no-color",
-                    &format!("{kind}.{key}"),
-                    zone,
-                ])
-                .ok("import");
+    let adopter = import_everything(&clusters, adopter, &ZONES[1..]);
+    for (address, changed) in adopter.planned_attribute_changes() {
+        if address.ends_with(&ZONES[0].replace('-', "_")) || address.starts_with("crdb_multiregion")
+        {
+            continue;
         }
+        // Every link's peers name the first zone, whose address that import could not read.
+        let also: &[&str] = if address.starts_with("crdb_dns_link") {
+            &["peers"]
+        } else {
+            &[]
+        };
+        assert_only_wiring_changes(&address, &changed, also);
     }
     let actions = adopter.planned_actions();
     assert_eq!(actions.len(), 7, "{actions:?}");

@@ -2,7 +2,10 @@
 //! script makes it (`kubectl create` and client-side `kubectl apply`, one zone per Kubernetes cluster), and the
 //! adoption of that deployment by `terraform import` + `apply`.
 use crate::harness::Workspace;
-use crate::regions::{live_nodes, pod_generations, user_ca_configuration, Clusters, ZONES};
+use crate::regions::{
+    assert_only_wiring_changes, import_everything, live_nodes, pod_generations,
+    user_ca_configuration, Clusters, ZONES,
+};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -328,15 +331,19 @@ fn import_adopts_a_deployment_of_the_setup_script_without_restarting_anything() 
 
     let ws = Workspace::new("");
     ws.write_config(&user_ca_configuration(&clusters, &ws, &ca, true));
-    let import = |address: &str, id: &str| {
-        ws.terraform(&["import", "-input=false", "-no-color", address, id])
-            .ok("import");
-    };
-    import("crdb_multiregion_cluster.main", "main");
-    for zone in ZONES {
-        let key = zone.replace('-', "_");
-        import(&format!("crdb_region.{key}"), zone);
-        import(&format!("crdb_dns_link.{key}"), zone);
+    let ws = import_everything(&clusters, ws, &ZONES);
+    // The script's pods have no requests or limits: the configured ones show, and take effect with the first
+    // change of the pod template.
+    let resources = ["cpu_limit", "cpu_request", "memory_limit", "memory_request"];
+    for (address, changed) in ws.planned_attribute_changes() {
+        if !address.starts_with("crdb_multiregion") {
+            let also: &[&str] = if address.starts_with("crdb_region") {
+                &resources
+            } else {
+                &[]
+            };
+            assert_only_wiring_changes(&address, &changed, also);
+        }
     }
     let actions = ws.planned_actions();
     assert_eq!(actions.len(), 7, "{actions:?}");

@@ -110,8 +110,14 @@ pub enum TemplateFit {
 /// Makes `desired` applicable over `live`. The fields Kubernetes never lets change (selector, service name, pod
 /// management policy, volume claim templates) are taken from the live object, so the apply is not refused and
 /// co-owns them at their live values. A template this provider has not written yet is left out of the apply
-/// (kept as it runs) unless the image or the locality must change, which needs a rolling restart anyway.
-pub fn fit_to_live(desired: &mut StatefulSet, live: &StatefulSet, spec: &ZoneSpec) -> TemplateFit {
+/// (kept as it runs) unless the image or the locality must change or `change_requested` (the configuration
+/// changed something else the template holds), each of which needs a rolling restart anyway.
+pub fn fit_to_live(
+    desired: &mut StatefulSet,
+    live: &StatefulSet,
+    spec: &ZoneSpec,
+    change_requested: bool,
+) -> TemplateFit {
     let (Some(want), Some(have)) = (desired.spec.as_mut(), live.spec.as_ref()) else {
         return TemplateFit::Rendered;
     };
@@ -127,7 +133,8 @@ pub fn fit_to_live(desired: &mut StatefulSet, live: &StatefulSet, spec: &ZoneSpe
             })
             .collect()
     });
-    let asks_for_change = observe_nodes(live).image.as_deref() != Some(spec.image.as_str())
+    let asks_for_change = change_requested
+        || observe_nodes(live).image.as_deref() != Some(spec.image.as_str())
         || live_locality(live).as_deref() != Some(locality(spec).as_str());
     if template_is_ours(live) || asks_for_change {
         TemplateFit::Rendered

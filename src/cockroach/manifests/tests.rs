@@ -764,7 +764,10 @@ fn an_adopted_template_is_kept_until_the_image_or_locality_changes() {
     assert!(!template_is_ours(&live));
 
     let mut desired = stateful_set(&s);
-    assert_eq!(fit_to_live(&mut desired, &live, &s), TemplateFit::KeptLive);
+    assert_eq!(
+        fit_to_live(&mut desired, &live, &s, false),
+        TemplateFit::KeptLive
+    );
     let applied = to_json(&desired);
     assert_eq!(
         applied["spec"]["template"],
@@ -788,7 +791,7 @@ fn an_adopted_template_is_kept_until_the_image_or_locality_changes() {
     upgraded.image = "cockroachdb/cockroach:v25.2.1".into();
     let mut desired = stateful_set(&upgraded);
     assert_eq!(
-        fit_to_live(&mut desired, &live, &upgraded),
+        fit_to_live(&mut desired, &live, &upgraded, false),
         TemplateFit::Rendered
     );
     let applied = to_json(&desired);
@@ -801,11 +804,17 @@ fn an_adopted_template_is_kept_until_the_image_or_locality_changes() {
         json!({"matchLabels": {"app": "cockroachdb"}})
     );
 
+    let mut desired = stateful_set(&s);
+    assert_eq!(
+        fit_to_live(&mut desired, &live, &s, true),
+        TemplateFit::Rendered
+    );
+
     let mut moved = s.clone();
     moved.region = Some("us-east4".into());
     let mut desired = stateful_set(&moved);
     assert_eq!(
-        fit_to_live(&mut desired, &live, &moved),
+        fit_to_live(&mut desired, &live, &moved, false),
         TemplateFit::Rendered
     );
 }
@@ -816,6 +825,9 @@ fn a_template_of_ours_is_always_rendered_so_hand_edits_are_repaired() {
     let live = stateful_set(&s);
     assert!(template_is_ours(&live));
     let mut desired = stateful_set(&s);
-    assert_eq!(fit_to_live(&mut desired, &live, &s), TemplateFit::Rendered);
+    assert_eq!(
+        fit_to_live(&mut desired, &live, &s, false),
+        TemplateFit::Rendered
+    );
     assert_eq!(desired, live);
 }

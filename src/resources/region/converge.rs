@@ -25,6 +25,19 @@ const NODE_CERT_VALIDITY: time::Duration = time::Duration::days(1825);
 /// A live node certificate closer than this to its expiry is replaced rather than adopted.
 const NODE_CERT_RENEWAL_MARGIN: time::Duration = time::Duration::days(30);
 
+/// Whether the configuration changed a node's requests or limits. A value set for the first time (after an
+/// import that found none) describes the zone rather than asking for a change.
+fn node_resources_changed(prior: &RegionModel, planned: &RegionModel) -> bool {
+    [
+        (&prior.cpu_request, &planned.cpu_request),
+        (&prior.cpu_limit, &planned.cpu_limit),
+        (&prior.memory_request, &planned.memory_request),
+        (&prior.memory_limit, &planned.memory_limit),
+    ]
+    .into_iter()
+    .any(|(before, after)| before.known().is_some() && before != after)
+}
+
 /// The zone's layout: the one recorded in state, else the one its live StatefulSet shows (a zone adopted from the
 /// setup script), else ours.
 pub(super) fn zone_layout(state: &RegionModel, live_set: Option<&StatefulSet>) -> Layout {
@@ -316,12 +329,14 @@ impl Region {
                 }
             }
         }
+        let resources_changed = prior.is_some_and(|p| node_resources_changed(p, &state));
         let objects: Vec<ZoneObject> = manifests::zone_objects(&spec, &certs)
             .into_iter()
             .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
             .map(|object| match (object, &live_set) {
                 (ZoneObject::StatefulSet(mut set), Some(live)) => {
-                    if manifests::fit_to_live(&mut set, live, &spec) == TemplateFit::KeptLive {
+                    let fit = manifests::fit_to_live(&mut set, live, &spec, resources_changed);
+                    if fit == TemplateFit::KeptLive {
                         tracing::info!(
                             zone = %spec.zone,
                             "keeping the adopted pod template until the image or locality changes"
