@@ -1,7 +1,7 @@
 //! `crdb_dns_link`: one Kubernetes cluster forwards its peer zones' service names to their DNS
 //! load balancers. Only the provider's own entries are ever written or removed, with
 //! resourceVersion-guarded updates so that a concurrent edit by anyone else is never lost.
-use super::cluster_access::{connect_for_apply, connect_for_read};
+use super::cluster_access::{connect_for_apply, connect_for_read, validate_connection};
 use super::dns_link_schema::{self, forwarded_peers, DnsLinkModel, TYPE_NAME};
 use super::import_id::{self, ImportId};
 use crate::cockroach::dns::{self, DnsFlavour, ForwardMap, Forwards, KubeSystemInventory};
@@ -436,11 +436,7 @@ impl Resource for DnsLink {
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         if let Some(model) = model_of(config, diags) {
             dns_link_schema::validate(&model, diags);
-            if let Attr::Known(block) = &model.kubernetes {
-                if let Err(d) = connection::resolve(block, &AttributePath::root("kubernetes")) {
-                    diags.extend(d);
-                }
-            }
+            validate_connection(&model.kubernetes, diags);
         }
     }
 

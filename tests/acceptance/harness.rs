@@ -186,13 +186,17 @@ impl Workspace {
         );
     }
 
-    /// The planned actions per resource address, from a saved plan.
-    pub fn planned_actions(&self) -> Vec<(String, Vec<String>)> {
+    /// A plan saved and shown as JSON.
+    fn saved_plan(&self) -> Json {
         self.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
             .ok("plan");
         let shown = self.terraform(&["show", "-json", "tfplan"]).ok("show plan");
-        let plan: Json = serde_json::from_str(&shown.stdout).expect("plan JSON");
-        plan["resource_changes"]
+        serde_json::from_str(&shown.stdout).expect("plan JSON")
+    }
+
+    /// The planned actions per resource address, from a saved plan.
+    pub fn planned_actions(&self) -> Vec<(String, Vec<String>)> {
+        self.saved_plan()["resource_changes"]
             .as_array()
             .into_iter()
             .flatten()
@@ -211,11 +215,7 @@ impl Workspace {
     /// The top-level attributes each planned change touches (a different value, or one known only after apply),
     /// by resource address: what a reader of the plan sees change.
     pub fn planned_attribute_changes(&self) -> Vec<(String, Vec<String>)> {
-        self.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
-            .ok("plan");
-        let shown = self.terraform(&["show", "-json", "tfplan"]).ok("show plan");
-        let plan: Json = serde_json::from_str(&shown.stdout).expect("plan JSON");
-        plan["resource_changes"]
+        self.saved_plan()["resource_changes"]
             .as_array()
             .into_iter()
             .flatten()

@@ -277,26 +277,29 @@ fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
     panic!("timed out waiting until {what}");
 }
 
-fn get<K>(clusters: &Clusters, zone: &str, namespace: &str, name: &str) -> Option<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+/// A namespaced kind the tests read back.
+trait Namespaced:
+    kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Namespaced for K where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-    K::DynamicType: Default,
+        + std::fmt::Debug
 {
+}
+
+fn get<K: Namespaced>(clusters: &Clusters, zone: &str, namespace: &str, name: &str) -> Option<K> {
     let api: Api<K> = Api::namespaced(clusters.client(zone), namespace);
     clusters.runtime.block_on(api.get_opt(name)).unwrap()
 }
 
-fn names_in<K>(clusters: &Clusters, zone: &str, namespace: &str) -> Vec<String>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-    K::DynamicType: Default,
-{
+fn names_in<K: Namespaced>(clusters: &Clusters, zone: &str, namespace: &str) -> Vec<String> {
     let api: Api<K> = Api::namespaced(clusters.client(zone), namespace);
     let list = clusters
         .runtime

@@ -16,6 +16,7 @@ use crate::framework::{
     ApplyOutcome, Attr, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
 };
 use crate::kubernetes::connection;
+use crate::resources::cluster_access::validate_connection;
 use crate::resources::import_id::{self, ImportId};
 use schema::{RegionModel, TYPE_NAME};
 use std::time::Duration;
@@ -60,11 +61,7 @@ impl Resource for Region {
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         if let Some(model) = model_of(config, diags) {
             schema::validate(&model, diags);
-            if let Attr::Known(block) = &model.kubernetes {
-                if let Err(d) = connection::resolve(block, &AttributePath::root("kubernetes")) {
-                    diags.extend(d);
-                }
-            }
+            validate_connection(&model.kubernetes, diags);
         }
     }
 
