@@ -9,6 +9,7 @@
 mod command;
 mod init_job;
 mod inventory;
+mod layout;
 mod live;
 pub mod names;
 mod secrets;
@@ -21,14 +22,24 @@ mod tests;
 
 #[cfg(test)]
 pub(crate) use spec::fixtures;
+#[cfg(test)]
+pub(crate) use spec::fixtures::spec as spec_fixture;
 
 pub use command::{init_already_done, init_command, locality, memory_flag_value, start_command};
 pub use init_job::{decommission_job, decommission_job_name, init_job};
 pub use inventory::{
     namespace, teardown_refs, zone_object_refs, zone_objects, ObjectRef, ZoneObject,
 };
-pub use live::{observe_data_volumes, observe_nodes, ObservedDataVolumes, ObservedNodes};
+pub use layout::Layout;
+pub use live::{
+    fit_to_live, live_locality, observe_data_volumes, observe_nodes, template_is_ours,
+    ObservedDataVolumes, ObservedNodes, TemplateFit,
+};
 pub use secrets::{client_root_secret, node_secret};
+/// The file names inside the zone's secrets.
+pub mod secret_files {
+    pub use super::secrets::{CA_CRT, NODE_CRT, NODE_KEY, ROOT_CRT, ROOT_KEY};
+}
 pub use services::{
     alias_claim, dns_load_balancer, external_name_alias, headless_service, kind_annotations,
     public_service, AliasClaim,
@@ -36,4 +47,6 @@ pub use services::{
 pub use spec::{
     DnsLoadBalancer, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates, ZoneSpec,
 };
-pub use workload::{pod_disruption_budget, service_account, stateful_set};
+pub use workload::{
+    node_pod_labels, pod_disruption_budget, role, role_binding, service_account, stateful_set,
+};

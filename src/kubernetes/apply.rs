@@ -4,7 +4,7 @@
 use super::client::ClusterClient;
 use super::error::{Call, RemoteError, Stopped};
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -177,6 +177,39 @@ impl ClusterClient {
             .map_err(|source| {
                 self.remote_error(describe::<K>(namespace, name), Call::Patch, source)
             })
+    }
+
+    /// Creates `object` as `field_manager` (not the provider's own manager: for an object to be
+    /// owned as someone else's, such as an adopted one created again). An object of that name
+    /// already there is returned as it is, so a create whose answer was lost can be sent again.
+    pub async fn create<K: KubeObject>(
+        &self,
+        object: &K,
+        field_manager: &str,
+    ) -> Result<K, RemoteError> {
+        let namespace = object.meta().namespace.as_deref();
+        let name = object.meta().name.clone().unwrap_or_default();
+        let api = self.api::<K>(namespace, &name, Call::Update)?;
+        let params = PostParams {
+            field_manager: Some(field_manager.to_string()),
+            ..PostParams::default()
+        };
+        match self.call("create", || api.create(&params, object)).await {
+            Ok(created) => Ok(created),
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                match self.get::<K>(namespace, &name).await? {
+                    Some(existing) => Ok(existing),
+                    None => Err(self.remote_error(
+                        describe::<K>(namespace, &name),
+                        Call::Update,
+                        kube::Error::Api(status),
+                    )),
+                }
+            }
+            Err(source) => {
+                Err(self.remote_error(describe::<K>(namespace, &name), Call::Update, source))
+            }
+        }
     }
 
     /// The object, or `None` when it does not exist.

@@ -325,6 +325,19 @@ fn from_known_model(model: &ConnectionModel) -> Connection {
 }
 
 /// `~/x` is relative to the home directory, as in kubectl and the kubernetes provider.
+/// The kubeconfig kubectl and the kubernetes provider would use: `KUBE_CONFIG_PATH`, else the first file of
+/// `KUBECONFIG`, else `~/.kube/config`.
+pub fn default_kubeconfig_path() -> Option<PathBuf> {
+    let from = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.split(':').find(|p| !p.is_empty()).map(expand_home))
+    };
+    from("KUBE_CONFIG_PATH")
+        .or_else(|| from("KUBECONFIG"))
+        .or_else(|| Some(PathBuf::from(std::env::var_os("HOME")?).join(".kube/config")))
+}
+
 fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),

@@ -8,6 +8,15 @@ fn block_path() -> AttributePath {
     AttributePath::root(connection::BLOCK_NAME)
 }
 
+/// Checks a configured `kubernetes {}` block on its attributes; an unknown block waits for apply.
+pub fn validate_connection(block: &Attr<Value>, diags: &mut Diagnostics) {
+    if let Attr::Known(block) = block {
+        if let Err(d) = connection::resolve(block, &block_path()) {
+            diags.extend(d);
+        }
+    }
+}
+
 /// The client an apply or destroy works with; every value of the block is known by then.
 /// Terraform's Stop abandons the client's calls in flight.
 pub async fn connect_for_apply(

@@ -1,22 +1,26 @@
 //! `crdb_dns_link`: one Kubernetes cluster forwards its peer zones' service names to their DNS
 //! load balancers. Only the provider's own entries are ever written or removed, with
 //! resourceVersion-guarded updates so that a concurrent edit by anyone else is never lost.
-use super::cluster_access::{connect_for_apply, connect_for_read};
+use super::cluster_access::{connect_for_apply, connect_for_read, validate_connection};
 use super::dns_link_schema::{self, forwarded_peers, DnsLinkModel, TYPE_NAME};
+use super::import_id::{self, ImportId};
 use crate::cockroach::dns::{self, DnsFlavour, ForwardMap, Forwards, KubeSystemInventory};
-use crate::cockroach::manifests::names;
+use crate::cockroach::manifests::{names, Layout};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{
     ApplyOutcome, Attr, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
 };
+use crate::kubernetes::readiness::load_balancer_address;
 use crate::kubernetes::{connection, Call, ClusterClient, Deadline, RemoteError};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
+
+const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -94,6 +98,86 @@ fn flavour_name(flavour: DnsFlavour) -> &'static str {
         DnsFlavour::KubeDns => "kube-dns",
         DnsFlavour::CoreDns | DnsFlavour::CoreDnsCustom => "coredns",
     }
+}
+
+/// The DNS server `choice` names or detection finds, and what its configuration forwards now.
+async fn live_forwards(
+    client: &ClusterClient,
+    choice: &str,
+) -> Result<(DnsFlavour, ForwardMap), Diagnostics> {
+    let flavour = flavour(client, choice).await?;
+    let name = flavour.config_map();
+    let live = client
+        .get::<ConfigMap>(Some(names::KUBE_SYSTEM), name)
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    let forwards = read_forwards(flavour, live.as_ref()).map_err(|why| {
+        let mut d = Diagnostics::new();
+        d.error(
+            format!(
+                "Cannot read ConfigMap kube-system/{name} on {}",
+                client.label()
+            ),
+            why,
+        );
+        d
+    })?;
+    Ok((flavour, forwards))
+}
+
+/// A link as a cluster's live DNS configuration shows it: every `<zone>.svc.<domain>` it forwards is a peer, and
+/// the link owns those entries from now on (a peer the configuration leaves out shows as a removal in the plan).
+/// `own_address` is the zone's own DNS address: configurations list every zone in `peers`, their own included
+/// (it is never forwarded).
+fn imported_link(
+    zone: &str,
+    own_address: Option<String>,
+    flavour: DnsFlavour,
+    forwards: &ForwardMap,
+) -> DnsLinkModel {
+    let domain = DEFAULT_CLUSTER_DOMAIN;
+    let mut peers: BTreeMap<String, Attr<String>> = forwards
+        .iter()
+        .filter_map(|(forwarded, addresses)| {
+            let peer = forwarded.strip_suffix(&format!(".svc.{domain}"))?;
+            let is_zone = !peer.contains('.') && super::validate::zone_name(peer).is_ok();
+            (is_zone && peer != zone).then(|| (peer.to_string(), addresses.first().cloned().into()))
+        })
+        .collect();
+    let forwarded_zones = peers.keys().cloned().collect();
+    if let Some(address) = own_address {
+        peers.insert(zone.to_string(), Attr::Known(address));
+    }
+    DnsLinkModel {
+        id: Attr::Known(zone.to_string()),
+        zone: Attr::Known(zone.to_string()),
+        forwarded_zones: Attr::Known(forwarded_zones),
+        peers: Attr::Known(peers),
+        cluster_domain: Attr::Known(domain.to_string()),
+        dns_provider: Attr::Known("auto".to_string()),
+        detected_dns_provider: Attr::Known(flavour_name(flavour).to_string()),
+        ..Default::default()
+    }
+}
+
+/// The address of the zone's DNS load balancer, under the name either layout gives it.
+async fn own_dns_address(
+    client: &ClusterClient,
+    zone: &str,
+) -> Result<Option<String>, Diagnostics> {
+    for layout in Layout::ALL {
+        let service = client
+            .get::<Service>(
+                Some(names::KUBE_SYSTEM),
+                &layout.dns_load_balancer_name(zone),
+            )
+            .await
+            .map_err(|e| e.to_diagnostics())?;
+        if let Some(address) = service.as_ref().and_then(load_balancer_address) {
+            return Ok(super::lb_resolver::dns_ip(&address, None).await.ok());
+        }
+    }
+    Ok(None)
 }
 
 /// What the cluster's DNS configuration forwards now, domain by domain.
@@ -287,7 +371,7 @@ impl DnsLink {
             .cluster_domain
             .known()
             .cloned()
-            .unwrap_or_else(|| "cluster.local".into());
+            .unwrap_or_else(|| DEFAULT_CLUSTER_DOMAIN.into());
         let choice = state
             .dns_provider
             .known()
@@ -352,11 +436,7 @@ impl Resource for DnsLink {
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         if let Some(model) = model_of(config, diags) {
             dns_link_schema::validate(&model, diags);
-            if let Attr::Known(block) = &model.kubernetes {
-                if let Err(d) = connection::resolve(block, &AttributePath::root("kubernetes")) {
-                    diags.extend(d);
-                }
-            }
+            validate_connection(&model.kubernetes, diags);
         }
     }
 
@@ -402,28 +482,12 @@ impl Resource for DnsLink {
             .known()
             .cloned()
             .unwrap_or_else(|| "auto".into());
-        let flavour = flavour(&client, &choice).await?;
-        let name = flavour.config_map();
-        let live = client
-            .get::<ConfigMap>(Some(names::KUBE_SYSTEM), name)
-            .await
-            .map_err(|e| e.to_diagnostics())?;
-        let forwards = read_forwards(flavour, live.as_ref()).map_err(|why| {
-            let mut d = Diagnostics::new();
-            d.error(
-                format!(
-                    "Cannot read ConfigMap kube-system/{name} on {}",
-                    client.label()
-                ),
-                why,
-            );
-            d
-        })?;
+        let (flavour, forwards) = live_forwards(&client, &choice).await?;
         let domain = model
             .cluster_domain
             .known()
             .cloned()
-            .unwrap_or_else(|| "cluster.local".into());
+            .unwrap_or_else(|| DEFAULT_CLUSTER_DOMAIN.into());
         let zone = model.zone.known().cloned().unwrap_or_default();
         // Peers whose forwarding is gone or points elsewhere show as drift on `peers`.
         if let Attr::Known(peers) = &mut model.peers {
@@ -494,7 +558,7 @@ impl Resource for DnsLink {
             .cluster_domain
             .known()
             .cloned()
-            .unwrap_or_else(|| "cluster.local".into());
+            .unwrap_or_else(|| DEFAULT_CLUSTER_DOMAIN.into());
         let zone = model.zone.known().cloned().unwrap_or_default();
         let mut zones: Vec<String> = model.forwarded_zones.known().cloned().unwrap_or_default();
         zones.extend(peer_addresses(&model).into_keys());
@@ -516,20 +580,72 @@ impl Resource for DnsLink {
         diags
     }
 
-    async fn import(&self, _ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
-        let mut diags = Diagnostics::new();
-        if let Err(why) = super::validate::zone_name(id) {
-            diags.error(
-                "Invalid import ID",
-                format!("Import a crdb_dns_link by the zone of its cluster: {why}."),
-            );
-            return Err(diags);
-        }
-        let model = DnsLinkModel {
-            id: Attr::Known(id.to_string()),
-            zone: Attr::Known(id.to_string()),
-            ..Default::default()
+    async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
+        let ImportId { context, zone } = import_id::parse(id, TYPE_NAME)?;
+        let Some(context) = context else {
+            let model = DnsLinkModel {
+                id: Attr::Known(zone.clone()),
+                zone: Attr::Known(zone),
+                ..Default::default()
+            };
+            return Ok(model.to_value());
         };
-        Ok(model.to_value())
+        let client = import_id::connect(ctx, &context).await?;
+        let (flavour, forwards) = live_forwards(&client, "auto").await?;
+        let own_address = own_dns_address(&client, &zone).await?;
+        Ok(imported_link(&zone, own_address, flavour, &forwards).to_value())
+    }
+}
+
+#[cfg(test)]
+mod import_tests {
+    use super::*;
+
+    #[test]
+    fn an_imported_link_claims_the_zone_forwards_it_finds_and_nothing_else() {
+        let forwards: ForwardMap = [
+            (
+                "us-west1-a.svc.cluster.local",
+                vec!["192.0.2.1".to_string()],
+            ),
+            (
+                "us-east1-b.svc.cluster.local",
+                vec!["192.0.2.2".to_string()],
+            ),
+            ("corp.example", vec!["192.0.2.250".to_string()]),
+            ("db.team.svc.cluster.local", vec!["192.0.2.9".to_string()]),
+        ]
+        .into_iter()
+        .map(|(d, a)| (d.to_string(), a))
+        .collect();
+        let link = imported_link(
+            "us-east1-b",
+            Some("192.0.2.2".into()),
+            DnsFlavour::KubeDns,
+            &forwards,
+        );
+        assert_eq!(
+            link.peers,
+            Attr::Known(
+                [
+                    (
+                        "us-east1-b".to_string(),
+                        Attr::Known("192.0.2.2".to_string())
+                    ),
+                    (
+                        "us-west1-a".to_string(),
+                        Attr::Known("192.0.2.1".to_string())
+                    )
+                ]
+                .into()
+            ),
+            "its own zone from its load balancer, never from its forwarding"
+        );
+        assert_eq!(
+            link.forwarded_zones,
+            Attr::Known(vec!["us-west1-a".to_string()])
+        );
+        assert_eq!(link.detected_dns_provider, Attr::Known("kube-dns".into()));
+        assert!(link.kubernetes.is_null());
     }
 }

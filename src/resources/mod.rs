@@ -2,6 +2,7 @@
 mod cluster_access;
 pub mod dns_link;
 pub mod dns_link_schema;
+pub(crate) mod import_id;
 mod lb_resolver;
 pub mod multiregion_cluster;
 pub mod region;

@@ -186,13 +186,17 @@ impl Workspace {
         );
     }
 
-    /// The planned actions per resource address, from a saved plan.
-    pub fn planned_actions(&self) -> Vec<(String, Vec<String>)> {
+    /// A plan saved and shown as JSON.
+    fn saved_plan(&self) -> Json {
         self.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
             .ok("plan");
         let shown = self.terraform(&["show", "-json", "tfplan"]).ok("show plan");
-        let plan: Json = serde_json::from_str(&shown.stdout).expect("plan JSON");
-        plan["resource_changes"]
+        serde_json::from_str(&shown.stdout).expect("plan JSON")
+    }
+
+    /// The planned actions per resource address, from a saved plan.
+    pub fn planned_actions(&self) -> Vec<(String, Vec<String>)> {
+        self.saved_plan()["resource_changes"]
             .as_array()
             .into_iter()
             .flatten()
@@ -204,6 +208,30 @@ impl Workspace {
                     .map(|a| a.as_str().unwrap().to_string())
                     .collect();
                 (rc["address"].as_str().unwrap().to_string(), actions)
+            })
+            .collect()
+    }
+
+    /// The top-level attributes each planned change touches (a different value, or one known only after apply),
+    /// by resource address: what a reader of the plan sees change.
+    pub fn planned_attribute_changes(&self) -> Vec<(String, Vec<String>)> {
+        self.saved_plan()["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|rc| {
+                let change = &rc["change"];
+                let after = change["after"].as_object().cloned().unwrap_or_default();
+                let mut changed: Vec<String> = after
+                    .keys()
+                    .filter(|key| {
+                        change["before"][key.as_str()] != after[key.as_str()]
+                            || change["after_unknown"][key.as_str()] == Json::Bool(true)
+                    })
+                    .cloned()
+                    .collect();
+                changed.sort();
+                (rc["address"].as_str().unwrap().to_string(), changed)
             })
             .collect()
     }

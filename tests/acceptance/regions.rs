@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use kube::api::{Api, ListParams, PostParams};
 use kube_sandbox::{Sandbox, SandboxOptions};
 
-const ZONES: [&str; 3] = ["us-east1-b", "us-west1-a", "europe-west1-c"];
+pub const ZONES: [&str; 3] = ["us-east1-b", "us-west1-a", "europe-west1-c"];
 /// Emulated controllers run this much faster than real ones (a DNS load balancer takes 20 s).
 const SPEED: f64 = 40.0;
 
@@ -71,7 +71,7 @@ fn rustls_pem_der(pem: &str) -> Vec<u8> {
 }
 
 /// A cluster, three regions and three links; `protect` sets deletion_protection.
-fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u32) -> String {
+pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u32) -> String {
     let mut config = format!(
         "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",
         ZONES.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
@@ -104,7 +104,7 @@ fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u
     config
 }
 
-fn live_nodes(clusters: &Clusters) -> (usize, usize) {
+pub fn live_nodes(clusters: &Clusters) -> (usize, usize) {
     let world = clusters.sandbox.world().expect("controllers run");
     let nodes = world.cockroach_nodes();
     (nodes.len(), nodes.iter().filter(|n| n.live).count())
@@ -501,17 +501,31 @@ fn drift_made_by_hand_shows_in_the_plan_and_apply_repairs_it() {
     assert_eq!(ids.len(), 1, "one CockroachDB cluster, not two");
 }
 
-/// Pod uids and restart counts of every CockroachDB pod in the three clusters.
-fn pod_generations(clusters: &Clusters) -> Vec<(String, String, i32)> {
+/// `configuration` with a CA the user brings (files beside the configuration).
+pub fn user_ca_configuration(
+    clusters: &Clusters,
+    ws: &Workspace,
+    ca: &terraform_provider_crdb::cockroach::pki::CertificateAuthority,
+    protect: bool,
+) -> String {
+    std::fs::write(ws.path().join("ca.crt"), ca.cert_pem()).unwrap();
+    std::fs::write(ws.path().join("ca.key"), ca.key_pem()).unwrap();
+    configuration(clusters, ws, protect, 3).replacen(
+        "  zones = [",
+        "  ca_certificate = file(\"${path.module}/ca.crt\")\n  ca_private_key = file(\"${path.module}/ca.key\")\n  zones = [",
+        1,
+    )
+}
+
+/// Pod uids and restart counts of the pods `selector` matches in the three clusters.
+pub fn pod_generations(clusters: &Clusters, selector: &str) -> Vec<(String, String, i32)> {
     use k8s_openapi::api::core::v1::Pod;
     let mut pods = Vec::new();
     for zone in ZONES {
         let api: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
         let list = clusters
             .runtime
-            .block_on(
-                api.list(&ListParams::default().labels("app.kubernetes.io/component=database")),
-            )
+            .block_on(api.list(&ListParams::default().labels(selector)))
             .unwrap();
         for pod in list {
             let restarts = pod
@@ -530,6 +544,60 @@ fn pod_generations(clusters: &Clusters) -> Vec<(String, String, i32)> {
     pods
 }
 
+/// Imports the cluster (by name), and every region and link: by zone alone, or as `<context>/<zone>` through a
+/// kubeconfig of the sandbox for the zones in `through_context`.
+pub fn import_everything(
+    clusters: &Clusters,
+    ws: Workspace,
+    through_context: &[&str],
+) -> Workspace {
+    let kubeconfig = ws.path().join("kubeconfig");
+    clusters.sandbox.write_kubeconfig(&kubeconfig).unwrap();
+    let ws = ws.with_env("KUBECONFIG", kubeconfig.to_str().unwrap());
+    let import = |address: &str, id: &str| {
+        ws.terraform(&["import", "-input=false", "-no-color", address, id])
+            .ok("import");
+    };
+    import("crdb_multiregion_cluster.main", "main");
+    for zone in ZONES {
+        let key = zone.replace('-', "_");
+        // The sandbox names each cluster's context after the cluster, which is named after its zone here.
+        let id = if through_context.contains(&zone) {
+            format!("{zone}/{zone}")
+        } else {
+            zone.to_string()
+        };
+        import(&format!("crdb_region.{key}"), &id);
+        import(&format!("crdb_dns_link.{key}"), &id);
+    }
+    ws
+}
+
+/// A region or link imported through a context shows only what import cannot know in the next plan: the
+/// connection and the cluster it is wired to (and the configuration's timeouts), plus `also`.
+pub fn assert_only_wiring_changes(address: &str, changed: &[String], also: &[&str]) {
+    let mut allowed = vec!["kubernetes", "timeouts"];
+    if address.starts_with("crdb_region.") {
+        allowed.push("cluster");
+    }
+    allowed.extend(also);
+    let unexpected: Vec<&String> = changed
+        .iter()
+        .filter(|c| !allowed.contains(&c.as_str()))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "the plan after importing {address} changes more than its wiring: {unexpected:?}"
+    );
+    assert!(
+        changed.iter().any(|c| c == "kubernetes"),
+        "{address}: the connection is wiring import cannot know: {changed:?}"
+    );
+}
+
+/// The provider's node pods.
+const NODE_PODS: &str = "app.kubernetes.io/component=database";
+
 #[test]
 fn import_adopts_a_running_deployment_without_restarting_anything() {
     use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
@@ -540,47 +608,31 @@ fn import_adopts_a_running_deployment_without_restarting_anything() {
         time::OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let with_ca = |ws: &Workspace| {
-        std::fs::write(ws.path().join("ca.crt"), ca.cert_pem()).unwrap();
-        std::fs::write(ws.path().join("ca.key"), ca.key_pem()).unwrap();
-        configuration(&clusters, ws, true, 3).replacen(
-            "  zones = [",
-            "  ca_certificate = file(\"${path.module}/ca.crt\")\n  ca_private_key = file(\"${path.module}/ca.key\")\n  zones = [",
-            1,
-        )
-    };
+    let with_ca = |ws: &Workspace| user_ca_configuration(&clusters, ws, &ca, true);
     let original = Workspace::new("");
     original.write_config(&with_ca(&original));
     original.apply();
     assert_eq!(live_nodes(&clusters), (9, 9));
-    let pods_before = pod_generations(&clusters);
+    let pods_before = pod_generations(&clusters, NODE_PODS);
     assert_eq!(pods_before.len(), 9);
 
-    // A second configuration with no state adopts what runs.
+    // A second configuration with no state adopts what runs: the first zone imported by its name alone, the
+    // others through a kubeconfig context, which lets import read what runs.
     let adopter = Workspace::new("");
     adopter.write_config(&with_ca(&adopter));
-    adopter
-        .terraform(&[
-            "import",
-            "-input=false",
-            "-no-color",
-            "crdb_multiregion_cluster.main",
-            "main",
-        ])
-        .ok("import cluster");
-    for zone in ZONES {
-        let key = zone.replace('-', "_");
-        for kind in ["crdb_region", "crdb_dns_link"] {
-            adopter
-                .terraform(&[
-                    "import",
-                    "-input=false",
-                    "-no-color",
-                    &format!("{kind}.{key}"),
-                    zone,
-                ])
-                .ok("import");
+    let adopter = import_everything(&clusters, adopter, &ZONES[1..]);
+    for (address, changed) in adopter.planned_attribute_changes() {
+        if address.ends_with(&ZONES[0].replace('-', "_")) || address.starts_with("crdb_multiregion")
+        {
+            continue;
         }
+        // Every link's peers name the first zone, whose address that import could not read.
+        let also: &[&str] = if address.starts_with("crdb_dns_link") {
+            &["peers"]
+        } else {
+            &[]
+        };
+        assert_only_wiring_changes(&address, &changed, also);
     }
     let actions = adopter.planned_actions();
     assert_eq!(actions.len(), 7, "{actions:?}");
@@ -594,7 +646,7 @@ fn import_adopts_a_running_deployment_without_restarting_anything() {
     adopter.apply();
     adopter.assert_plan_empty("adoption");
     assert_eq!(
-        pod_generations(&clusters),
+        pod_generations(&clusters, NODE_PODS),
         pods_before,
         "adoption restarted or replaced a pod"
     );
@@ -882,7 +934,7 @@ fn scaling_down_decommissions_the_leaving_node_first_and_scaling_up_adds_a_fresh
 }
 
 /// The data claims' capacity and the StatefulSet's claim template size and uid, per zone.
-fn volumes(clusters: &Clusters) -> Vec<(String, Vec<String>, String, String)> {
+pub fn volumes(clusters: &Clusters) -> Vec<(String, Vec<String>, String, String)> {
     use k8s_openapi::api::apps::v1::StatefulSet;
     use k8s_openapi::api::core::v1::PersistentVolumeClaim;
     ZONES
@@ -972,7 +1024,7 @@ fn storage_grows_in_place_without_restarting_a_node_and_never_shrinks() {
     ws.write_config(&config(["1Gi", "1Gi", "1Gi"]));
     ws.apply();
     assert_eq!(live_nodes(&clusters), (9, 9));
-    let pods_before = pod_generations(&clusters);
+    let pods_before = pod_generations(&clusters, NODE_PODS);
     assert_eq!(pods_before.len(), 9);
     let before = volumes(&clusters);
     for (zone, capacities, template, _) in &before {
@@ -1073,7 +1125,7 @@ fn storage_grows_in_place_without_restarting_a_node_and_never_shrinks() {
         assert_eq!(template, "2Gi", "{zone}");
     }
     assert_eq!(
-        pod_generations(&clusters),
+        pod_generations(&clusters, NODE_PODS),
         pods_before,
         "growing the volumes restarted or replaced a pod"
     );

@@ -6,6 +6,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Resource;
 
@@ -14,7 +15,7 @@ use super::names::{self, common_labels};
 use super::secrets::{client_root_secret, node_secret};
 use super::services::{dns_load_balancer, external_name_alias, headless_service, public_service};
 use super::spec::{ZoneCertificates, ZoneSpec};
-use super::workload::{pod_disruption_budget, service_account, stateful_set};
+use super::workload::{pod_disruption_budget, role, role_binding, service_account, stateful_set};
 
 /// One object of a zone, typed.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +23,8 @@ pub enum ZoneObject {
     Namespace(Namespace),
     Secret(Secret),
     ServiceAccount(ServiceAccount),
+    Role(Role),
+    RoleBinding(RoleBinding),
     Service(Service),
     PodDisruptionBudget(PodDisruptionBudget),
     StatefulSet(StatefulSet),
@@ -53,6 +56,8 @@ impl ZoneObject {
             ZoneObject::Namespace(o) => &o.metadata,
             ZoneObject::Secret(o) => &o.metadata,
             ZoneObject::ServiceAccount(o) => &o.metadata,
+            ZoneObject::Role(o) => &o.metadata,
+            ZoneObject::RoleBinding(o) => &o.metadata,
             ZoneObject::Service(o) => &o.metadata,
             ZoneObject::PodDisruptionBudget(o) => &o.metadata,
             ZoneObject::StatefulSet(o) => &o.metadata,
@@ -68,6 +73,8 @@ impl ZoneObject {
             ZoneObject::Namespace(o) => of(o),
             ZoneObject::Secret(o) => of(o),
             ZoneObject::ServiceAccount(o) => of(o),
+            ZoneObject::Role(o) => of(o),
+            ZoneObject::RoleBinding(o) => of(o),
             ZoneObject::Service(o) => of(o),
             ZoneObject::PodDisruptionBudget(o) => of(o),
             ZoneObject::StatefulSet(o) => of(o),
@@ -107,6 +114,8 @@ pub fn zone_objects(spec: &ZoneSpec, certs: &ZoneCertificates) -> Vec<ZoneObject
         ZoneObject::Secret(node_secret(spec, certs)),
         ZoneObject::Secret(client_root_secret(spec, certs, &spec.zone)),
         ZoneObject::ServiceAccount(service_account(spec)),
+        ZoneObject::Role(role(spec)),
+        ZoneObject::RoleBinding(role_binding(spec)),
         ZoneObject::Service(headless_service(spec)),
         ZoneObject::Service(public_service(spec)),
         ZoneObject::PodDisruptionBudget(pod_disruption_budget(spec)),

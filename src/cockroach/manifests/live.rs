@@ -2,7 +2,9 @@
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 
+use super::command::locality;
 use super::names;
+use super::spec::ZoneSpec;
 
 /// The parts of a live StatefulSet the `crdb_region` resource compares with its configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,4 +86,89 @@ pub fn observe_data_volumes(sts: &StatefulSet) -> Option<ObservedDataVolumes> {
             .map(|q| q.0.clone()),
         class: spec.and_then(|s| s.storage_class_name.clone()),
     })
+}
+
+/// Whether the StatefulSet's pod template was written by this provider (it carries our managed-by label). An
+/// adopted zone's template is not, until the first change that needs a template of ours.
+pub fn template_is_ours(sts: &StatefulSet) -> bool {
+    sts.spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.labels.as_ref())
+        .and_then(|l| l.get(names::LABEL_MANAGED_BY))
+        .is_some_and(|v| v == names::MANAGER)
+}
+
+/// The `--locality` a live node container starts with, read through shell wrappers.
+pub fn live_locality(sts: &StatefulSet) -> Option<String> {
+    let container = sts
+        .spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == names::CONTAINER)?;
+    let words: Vec<&str> = container
+        .command
+        .iter()
+        .chain(container.args.iter())
+        .flatten()
+        .flat_map(|part| part.split_whitespace())
+        .collect();
+    words
+        .iter()
+        .enumerate()
+        .find_map(|(i, word)| match word.strip_prefix("--locality") {
+            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_owned()),
+            Some("") => words.get(i + 1).map(|w| (*w).to_owned()),
+            _ => None,
+        })
+}
+
+/// What becomes of the pod template when a StatefulSet is applied over a live one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateFit {
+    /// The rendered template is applied: ours already, or the configuration asks for a change.
+    Rendered,
+    /// An adopted zone's template is left as it runs: rewriting it would restart every node for nothing.
+    KeptLive,
+}
+
+/// Makes `desired` applicable over `live`. The fields Kubernetes never lets change (selector, service name, pod
+/// management policy, volume claim templates) are taken from the live object, so the apply is not refused and
+/// co-owns them at their live values. A template this provider has not written yet is left out of the apply
+/// (kept as it runs) unless the image or the locality must change or `change_requested` (the configuration
+/// changed something else the template holds), each of which needs a rolling restart anyway.
+pub fn fit_to_live(
+    desired: &mut StatefulSet,
+    live: &StatefulSet,
+    spec: &ZoneSpec,
+    change_requested: bool,
+) -> TemplateFit {
+    let (Some(want), Some(have)) = (desired.spec.as_mut(), live.spec.as_ref()) else {
+        return TemplateFit::Rendered;
+    };
+    want.selector = have.selector.clone();
+    want.service_name = have.service_name.clone();
+    want.pod_management_policy = have.pod_management_policy.clone();
+    want.volume_claim_templates = have.volume_claim_templates.clone().map(|claims| {
+        claims
+            .into_iter()
+            .map(|mut claim| {
+                claim.status = None;
+                claim
+            })
+            .collect()
+    });
+    let asks_for_change = change_requested
+        || observe_nodes(live).image.as_deref() != Some(spec.image.as_str())
+        || live_locality(live).as_deref() != Some(locality(spec).as_str());
+    if template_is_ours(live) || asks_for_change {
+        TemplateFit::Rendered
+    } else {
+        want.template = Default::default();
+        TemplateFit::KeptLive
+    }
 }

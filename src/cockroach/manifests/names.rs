@@ -11,6 +11,8 @@ pub const HEADLESS_SERVICE: &str = "cockroachdb";
 /// `cockroachdb-public.default`: the same name is used for the ExternalName alias in `default`.
 pub const PUBLIC_SERVICE: &str = "cockroachdb-public";
 pub const SERVICE_ACCOUNT: &str = "cockroachdb";
+/// The Role and its RoleBinding.
+pub const ROLE: &str = "cockroachdb";
 pub const PDB: &str = "cockroachdb";
 pub const INIT_JOB: &str = "cockroachdb-init";
 pub const NODE_SECRET: &str = "cockroachdb.node";

@@ -38,7 +38,7 @@ pub fn client_root_secret(spec: &ZoneSpec, certs: &ZoneCertificates, namespace: 
     let name = if namespace == spec.zone {
         names::CLIENT_ROOT_SECRET.to_owned()
     } else {
-        names::default_client_root_secret_name(&spec.zone)
+        spec.layout.default_client_root_secret_name(&spec.zone)
     };
     secret(
         spec,

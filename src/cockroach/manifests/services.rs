@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::names::{self, common_labels, component_labels, node_selector};
+use super::names::{self, common_labels, component_labels};
 use super::spec::{LoadBalancerKind, ZoneSpec};
 
 /// SQL and inter-node traffic share 26257; the DB Console and health checks use 8080.
@@ -42,7 +42,7 @@ pub fn public_service(spec: &ZoneSpec) -> Service {
     Service {
         metadata: metadata(spec, names::PUBLIC_SERVICE, &spec.zone),
         spec: Some(ServiceSpec {
-            selector: Some(node_selector()),
+            selector: Some(spec.layout.node_selector()),
             ports: Some(node_ports()),
             ..ServiceSpec::default()
         }),
@@ -58,7 +58,7 @@ pub fn headless_service(spec: &ZoneSpec) -> Service {
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".to_owned()),
             publish_not_ready_addresses: Some(true),
-            selector: Some(node_selector()),
+            selector: Some(spec.layout.node_selector()),
             ports: Some(node_ports()),
             ..ServiceSpec::default()
         }),
@@ -119,7 +119,7 @@ pub fn alias_claim(live_labels: Option<&BTreeMap<String, String>>, zone: &str) -
 pub fn dns_load_balancer(spec: &ZoneSpec) -> Service {
     let mut meta = metadata(
         spec,
-        &names::dns_load_balancer_name(&spec.zone),
+        &spec.layout.dns_load_balancer_name(&spec.zone),
         names::KUBE_SYSTEM,
     );
     meta.labels = Some(component_labels(

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::layout::Layout;
 use crate::cockroach::quantity::Quantity;
 use crate::resources::validate;
 
@@ -28,6 +29,8 @@ pub struct ZoneSpec {
     pub dns_load_balancer: DnsLoadBalancer,
     /// This zone runs `cockroach init` (exactly one zone of a cluster does).
     pub runs_init: bool,
+    /// Whose names and selector the zone's objects have.
+    pub layout: Layout,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -227,6 +230,7 @@ pub(crate) mod fixtures {
             memory_limit: Some("8Gi".into()),
             dns_load_balancer: DnsLoadBalancer::default(),
             runs_init: true,
+            layout: Layout::Provider,
         }
     }
 

@@ -20,6 +20,8 @@ fn objects_json(spec: &ZoneSpec) -> Vec<Value> {
             ZoneObject::Namespace(x) => to_json(x),
             ZoneObject::Secret(x) => to_json(x),
             ZoneObject::ServiceAccount(x) => to_json(x),
+            ZoneObject::Role(x) => to_json(x),
+            ZoneObject::RoleBinding(x) => to_json(x),
             ZoneObject::Service(x) => to_json(x),
             ZoneObject::PodDisruptionBudget(x) => to_json(x),
             ZoneObject::StatefulSet(x) => to_json(x),
@@ -83,6 +85,8 @@ fn objects_come_in_apply_order() {
             "Secret/us-east1-b/cockroachdb.node",
             "Secret/us-east1-b/cockroachdb.client.root",
             "ServiceAccount/us-east1-b/cockroachdb",
+            "Role/us-east1-b/cockroachdb",
+            "RoleBinding/us-east1-b/cockroachdb",
             "Service/us-east1-b/cockroachdb",
             "Service/us-east1-b/cockroachdb-public",
             "PodDisruptionBudget/us-east1-b/cockroachdb",
@@ -570,12 +574,61 @@ fn the_init_job_runs_once_against_a_certified_node_name() {
 }
 
 #[test]
-fn the_service_account_carries_no_token() {
+fn the_service_account_carries_no_token_and_is_granted_nothing() {
     let sa = find(&spec(), "ServiceAccount", "us-east1-b", "cockroachdb");
     assert_eq!(sa["automountServiceAccountToken"], false);
-    assert!(!objects_json(&spec())
-        .iter()
-        .any(|o| o["kind"] == "Role" || o["kind"] == "RoleBinding"));
+    let role = find(&spec(), "Role", "us-east1-b", "cockroachdb");
+    assert_eq!(
+        role["rules"],
+        json!([]),
+        "an empty list, so that applying it removes rules others granted"
+    );
+    let binding = find(&spec(), "RoleBinding", "us-east1-b", "cockroachdb");
+    assert_eq!(
+        binding["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cockroachdb"})
+    );
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "cockroachdb", "namespace": "us-east1-b"}])
+    );
+    let pod =
+        &find(&spec(), "StatefulSet", "us-east1-b", "cockroachdb")["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "cockroachdb");
+}
+
+#[test]
+fn an_adopted_script_zone_keeps_the_script_selector_and_names() {
+    let mut s = spec();
+    s.layout = Layout::SetupScript;
+    let script_selector = json!({"app": "cockroachdb"});
+    let set = find(&s, "StatefulSet", "us-east1-b", "cockroachdb");
+    assert_eq!(set["spec"]["selector"]["matchLabels"], script_selector);
+    let pod_labels = &set["spec"]["template"]["metadata"]["labels"];
+    assert!(labels_match(&script_selector, pod_labels));
+    assert_eq!(
+        pod_labels["app.kubernetes.io/managed-by"],
+        "terraform-provider-crdb"
+    );
+    for service in ["cockroachdb", "cockroachdb-public"] {
+        let svc = find(&s, "Service", "us-east1-b", service);
+        assert_eq!(svc["spec"]["selector"], script_selector, "{service}");
+    }
+    let pdb = find(
+        &s,
+        "PodDisruptionBudget",
+        "us-east1-b",
+        "cockroachdb-budget",
+    );
+    assert_eq!(pdb["spec"]["selector"]["matchLabels"], script_selector);
+    find(&s, "Service", "kube-system", "kube-dns-lb");
+    find(&s, "Secret", "default", "cockroachdb.client.root");
+    let teardown: Vec<String> = teardown_refs(&s).iter().map(ToString::to_string).collect();
+    assert!(
+        teardown.contains(&"Service/kube-system/kube-dns-lb".to_owned()),
+        "{teardown:?}"
+    );
+    assert!(teardown.contains(&"Secret/default/cockroachdb.client.root".to_owned()));
 }
 
 #[test]
@@ -673,4 +726,123 @@ fn decommission_jobs_target_one_node_by_ordinal_with_the_root_client_certificate
             .map(String::as_str),
         Some("decommission")
     );
+}
+
+/// A StatefulSet as the original setup script's manifests create it, with this spec's image and locality.
+fn script_statefulset(s: &ZoneSpec) -> StatefulSet {
+    serde_json::from_value(json!({
+        "metadata": {"name": "cockroachdb", "namespace": s.zone},
+        "spec": {
+            "serviceName": "cockroachdb",
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "cockroachdb"}},
+            "podManagementPolicy": "Parallel",
+            "template": {
+                "metadata": {"labels": {"app": "cockroachdb"}},
+                "spec": {"containers": [{
+                    "name": "cockroachdb",
+                    "image": s.image,
+                    "command": ["/bin/bash", "-ecx", format!(
+                        "exec /cockroach/cockroach start --logtostderr --certs-dir /cockroach/cockroach-certs \
+                         --join {} --locality {} --cache 25% --max-sql-memory 25%",
+                        s.join_addresses.join(","), locality(s))]
+                }]}
+            },
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "datadir"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "100Gi"}}},
+                "status": {"phase": "Pending"}
+            }]
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_locality_is_read_from_a_live_command_in_either_flag_form() {
+    let s = spec();
+    assert_eq!(
+        live_locality(&script_statefulset(&s)).as_deref(),
+        Some("region=us-east1,zone=us-east1-b")
+    );
+    assert_eq!(
+        live_locality(&stateful_set(&s)).as_deref(),
+        Some("region=us-east1,zone=us-east1-b")
+    );
+}
+
+#[test]
+fn an_adopted_template_is_kept_until_the_image_or_locality_changes() {
+    let mut s = spec();
+    s.layout = Layout::SetupScript;
+    let live = script_statefulset(&s);
+    assert!(!template_is_ours(&live));
+
+    let mut desired = stateful_set(&s);
+    assert_eq!(
+        fit_to_live(&mut desired, &live, &s, false),
+        TemplateFit::KeptLive
+    );
+    let applied = to_json(&desired);
+    assert_eq!(
+        applied["spec"]["template"],
+        json!({}),
+        "the template is left out of the apply"
+    );
+    assert_eq!(
+        applied["spec"]["selector"],
+        json!({"matchLabels": {"app": "cockroachdb"}})
+    );
+    let claims = &applied["spec"]["volumeClaimTemplates"];
+    assert_eq!(
+        claims[0]["metadata"],
+        json!({"name": "datadir"}),
+        "the live claim, not ours"
+    );
+    assert!(claims[0].get("status").is_none());
+    assert_eq!(applied["spec"]["replicas"], 3);
+
+    let mut upgraded = s.clone();
+    upgraded.image = "cockroachdb/cockroach:v25.2.1".into();
+    let mut desired = stateful_set(&upgraded);
+    assert_eq!(
+        fit_to_live(&mut desired, &live, &upgraded, false),
+        TemplateFit::Rendered
+    );
+    let applied = to_json(&desired);
+    assert_eq!(
+        applied["spec"]["template"]["metadata"]["labels"]["app"],
+        "cockroachdb"
+    );
+    assert_eq!(
+        applied["spec"]["selector"],
+        json!({"matchLabels": {"app": "cockroachdb"}})
+    );
+
+    let mut desired = stateful_set(&s);
+    assert_eq!(
+        fit_to_live(&mut desired, &live, &s, true),
+        TemplateFit::Rendered
+    );
+
+    let mut moved = s.clone();
+    moved.region = Some("us-east4".into());
+    let mut desired = stateful_set(&moved);
+    assert_eq!(
+        fit_to_live(&mut desired, &live, &moved, false),
+        TemplateFit::Rendered
+    );
+}
+
+#[test]
+fn a_template_of_ours_is_always_rendered_so_hand_edits_are_repaired() {
+    let s = spec();
+    let live = stateful_set(&s);
+    assert!(template_is_ours(&live));
+    let mut desired = stateful_set(&s);
+    assert_eq!(
+        fit_to_live(&mut desired, &live, &s, false),
+        TemplateFit::Rendered
+    );
+    assert_eq!(desired, live);
 }

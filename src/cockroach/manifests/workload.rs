@@ -11,12 +11,13 @@ use k8s_openapi::api::core::v1::{
     VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::command::start_command;
-use super::names::{self, common_labels, component_labels, node_selector};
+use super::names::{self, common_labels, component_labels};
 use super::spec::ZoneSpec;
 
 /// Reported to CockroachDB's telemetry as the deployment channel, as the public multi-region manifests do.
@@ -35,8 +36,7 @@ fn metadata(spec: &ZoneSpec, name: &str) -> ObjectMeta {
 }
 
 /// The pods' identity. Its token is not mounted: with certificates in a secret volume, CockroachDB never calls
-/// the Kubernetes API, so the pods get no Role and no token to misuse. (The original manifests granted `get` on
-/// secrets for a certificate-signing init container this provider does not use.)
+/// the Kubernetes API, so there is no token to misuse.
 pub fn service_account(spec: &ZoneSpec) -> ServiceAccount {
     ServiceAccount {
         metadata: metadata(spec, names::SERVICE_ACCOUNT),
@@ -45,11 +45,38 @@ pub fn service_account(spec: &ZoneSpec) -> ServiceAccount {
     }
 }
 
+/// What the nodes may do with the Kubernetes API: nothing, the least they need. The Role exists so that the
+/// binding states it, and so that adopting a zone of the original manifests (whose Role granted `get` and
+/// `create` on every secret of the namespace, for a certificate-signing init container) takes those rights away.
+pub fn role(spec: &ZoneSpec) -> Role {
+    Role {
+        metadata: metadata(spec, names::ROLE),
+        rules: Some(Vec::new()),
+    }
+}
+
+pub fn role_binding(spec: &ZoneSpec) -> RoleBinding {
+    RoleBinding {
+        metadata: metadata(spec, names::ROLE),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "Role".to_owned(),
+            name: names::ROLE.to_owned(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_owned(),
+            name: names::SERVICE_ACCOUNT.to_owned(),
+            namespace: Some(spec.zone.clone()),
+            ..Subject::default()
+        }]),
+    }
+}
+
 pub fn pod_disruption_budget(spec: &ZoneSpec) -> PodDisruptionBudget {
     PodDisruptionBudget {
-        metadata: metadata(spec, names::PDB),
+        metadata: metadata(spec, spec.layout.pod_disruption_budget_name()),
         spec: Some(PodDisruptionBudgetSpec {
-            selector: Some(match_labels(node_selector())),
+            selector: Some(match_labels(spec.layout.node_selector())),
             max_unavailable: Some(IntOrString::Int(1)),
             ..PodDisruptionBudgetSpec::default()
         }),
@@ -70,7 +97,7 @@ pub fn stateful_set(spec: &ZoneSpec) -> StatefulSet {
         spec: Some(StatefulSetSpec {
             service_name: Some(names::HEADLESS_SERVICE.to_owned()),
             replicas: Some(spec.replicas),
-            selector: match_labels(node_selector()),
+            selector: match_labels(spec.layout.node_selector()),
             // Nodes of a new zone must all start to find each other before any can become ready.
             pod_management_policy: Some("Parallel".to_owned()),
             update_strategy: Some(StatefulSetUpdateStrategy {
@@ -85,21 +112,24 @@ pub fn stateful_set(spec: &ZoneSpec) -> StatefulSet {
     }
 }
 
+/// The node pods' labels: ours, plus the selector, which for an adopted zone is the script's `app: cockroachdb`.
+pub fn node_pod_labels(spec: &ZoneSpec) -> BTreeMap<String, String> {
+    let mut labels = component_labels(&spec.cluster_name, &spec.zone, names::COMPONENT_DATABASE);
+    labels.extend(spec.layout.node_selector());
+    labels
+}
+
 fn pod_template(spec: &ZoneSpec) -> PodTemplateSpec {
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
-            labels: Some(component_labels(
-                &spec.cluster_name,
-                &spec.zone,
-                names::COMPONENT_DATABASE,
-            )),
+            labels: Some(node_pod_labels(spec)),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
             service_account_name: Some(names::SERVICE_ACCOUNT.to_owned()),
             automount_service_account_token: Some(false),
             termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
-            affinity: Some(spread_over_hosts()),
+            affinity: Some(spread_over_hosts(spec)),
             containers: vec![node_container(spec)],
             volumes: Some(vec![Volume {
                 name: names::CERTS_VOLUME.to_owned(),
@@ -116,14 +146,14 @@ fn pod_template(spec: &ZoneSpec) -> PodTemplateSpec {
 }
 
 /// Preferred, not required: a zone with more nodes than Kubernetes nodes still schedules.
-fn spread_over_hosts() -> Affinity {
+fn spread_over_hosts(spec: &ZoneSpec) -> Affinity {
     Affinity {
         pod_anti_affinity: Some(PodAntiAffinity {
             preferred_during_scheduling_ignored_during_execution: Some(vec![
                 WeightedPodAffinityTerm {
                     weight: 100,
                     pod_affinity_term: PodAffinityTerm {
-                        label_selector: Some(match_labels(node_selector())),
+                        label_selector: Some(match_labels(spec.layout.node_selector())),
                         topology_key: "kubernetes.io/hostname".to_owned(),
                         ..PodAffinityTerm::default()
                     },
@@ -219,7 +249,7 @@ fn data_claim(spec: &ZoneSpec) -> PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(names::DATA_VOLUME.to_owned()),
             // Claim templates cannot change after creation: only labels that never change go here.
-            labels: Some(node_selector()),
+            labels: Some(spec.layout.node_selector()),
             ..ObjectMeta::default()
         },
         spec: Some(PersistentVolumeClaimSpec {

@@ -8,7 +8,8 @@ use super::schema::RegionModel;
 use super::storage;
 use super::{known, model_of, resolver, Region};
 use crate::cockroach::manifests::{
-    self, names, DnsLoadBalancer, LoadBalancerKind, ZoneCertificates, ZoneObject, ZoneSpec,
+    self, names, DnsLoadBalancer, Layout, LoadBalancerKind, TemplateFit, ZoneCertificates,
+    ZoneObject, ZoneSpec,
 };
 use crate::cockroach::pki::{self, CertificateAuthority};
 use crate::framework::diag::{AttributePath, Diagnostics};
@@ -18,10 +19,41 @@ use crate::kubernetes::{ClusterClient, Deadline};
 use crate::resources::cluster_access::connect_for_apply;
 use crate::resources::lb_resolver;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use std::time::Duration;
 
 const NODE_CERT_VALIDITY: time::Duration = time::Duration::days(1825);
+/// A live node certificate closer than this to its expiry is replaced rather than adopted.
+const NODE_CERT_RENEWAL_MARGIN: time::Duration = time::Duration::days(30);
+
+/// Whether the configuration changed a node's requests or limits. A value set for the first time (after an
+/// import that found none) describes the zone rather than asking for a change.
+fn node_resources_changed(prior: &RegionModel, planned: &RegionModel) -> bool {
+    [
+        (&prior.cpu_request, &planned.cpu_request),
+        (&prior.cpu_limit, &planned.cpu_limit),
+        (&prior.memory_request, &planned.memory_request),
+        (&prior.memory_limit, &planned.memory_limit),
+    ]
+    .into_iter()
+    .any(|(before, after)| before.known().is_some() && before != after)
+}
+
+/// The zone's layout: the one recorded in state, else the one its live StatefulSet shows (a zone adopted from the
+/// setup script), else ours.
+pub(super) fn zone_layout(state: &RegionModel, live_set: Option<&StatefulSet>) -> Layout {
+    state
+        .layout
+        .known()
+        .and_then(|l| Layout::parse(l))
+        .unwrap_or_else(|| {
+            Layout::of_live_selector(
+                live_set
+                    .and_then(|s| s.spec.as_ref())
+                    .and_then(|s| s.selector.match_labels.as_ref()),
+            )
+        })
+}
 
 /// Everything about the zone that the manifests need, from a wholly known planned state.
 pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<ZoneSpec> {
@@ -61,6 +93,7 @@ pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<
         cpu_limit: model.cpu_limit.known().cloned(),
         memory_request: model.memory_request.known().cloned(),
         memory_limit: model.memory_limit.known().cloned(),
+        layout: manifests::Layout::Provider,
         dns_load_balancer: DnsLoadBalancer {
             kind,
             extra_annotations: model
@@ -72,10 +105,45 @@ pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<
     })
 }
 
-/// The zone's node certificate: the planned one when the plan kept it, a new one otherwise.
+/// A node certificate found in the zone's live secret, worth keeping: signed by the cluster's CA, covering every
+/// name of the zone, and not about to expire. An adopted zone keeps the certificate its nodes already use.
+fn reusable_node_certificate(
+    live: Option<(String, String)>,
+    ca_cert: &str,
+    spec: &ZoneSpec,
+    now: time::OffsetDateTime,
+) -> Option<(String, String)> {
+    let (cert, key) = live?;
+    let fresh_enough = pki::certificate_not_after(&cert)
+        .is_ok_and(|not_after| not_after > now + NODE_CERT_RENEWAL_MARGIN);
+    (fresh_enough
+        && pki::certificate_matches_ca(&cert, ca_cert)
+        && pki::node_certificate_covers(&cert, &spec.zone, &spec.cluster_domain))
+    .then_some((cert, key))
+}
+
+/// The node certificate and key in the zone's live node secret, if there is one.
+async fn live_node_certificate(
+    client: &ClusterClient,
+    zone: &str,
+) -> Result<Option<(String, String)>, Diagnostics> {
+    let secret = client
+        .get::<Secret>(Some(zone), names::NODE_SECRET)
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    let file = |name: &str| -> Option<String> {
+        let data = secret.as_ref()?.data.as_ref()?.get(name)?;
+        String::from_utf8(data.0.clone()).ok()
+    };
+    Ok(file(manifests::secret_files::NODE_CRT).zip(file(manifests::secret_files::NODE_KEY)))
+}
+
+/// The zone's node certificate: the planned one when the plan kept it, else the live one when it still fits,
+/// else a new one.
 fn node_certificate(
     model: &RegionModel,
     spec: &ZoneSpec,
+    live: Option<(String, String)>,
     diags: &mut Diagnostics,
 ) -> Option<(String, String)> {
     if let (Attr::Known(cert), Attr::Known(key)) =
@@ -95,6 +163,9 @@ fn node_certificate(
         return None;
     };
     let now = time::OffsetDateTime::now_utc();
+    if let Some(kept) = reusable_node_certificate(live, ca_cert, spec, now) {
+        return Some(kept);
+    }
     let issued = CertificateAuthority::from_pem(ca_cert, ca_key, now)
         .map_err(|e| e.to_string())
         .and_then(|ca| {
@@ -125,6 +196,8 @@ async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(),
         ZoneObject::Namespace(o) => client.apply(o).await.map(drop),
         ZoneObject::Secret(o) => client.apply(o).await.map(drop),
         ZoneObject::ServiceAccount(o) => client.apply(o).await.map(drop),
+        ZoneObject::Role(o) => client.apply(o).await.map(drop),
+        ZoneObject::RoleBinding(o) => client.apply(o).await.map(drop),
         ZoneObject::Service(o) => client.apply(o).await.map(drop),
         ZoneObject::PodDisruptionBudget(o) => client.apply(o).await.map(drop),
         ZoneObject::StatefulSet(o) => client.apply(o).await.map(drop),
@@ -182,16 +255,40 @@ impl Region {
             private: Vec::new(),
             diagnostics: diags,
         };
-        let Some(spec) = zone_spec(&state, &mut diags) else {
-            return fail(diags, prior);
-        };
-        let Some((node_crt, node_key)) = node_certificate(&state, &spec, &mut diags) else {
+        let Some(mut spec) = zone_spec(&state, &mut diags) else {
             return fail(diags, prior);
         };
         let Some(cluster) = state.cluster.known().cloned() else {
             return fail(diags, prior);
         };
         let Some(client) = connect_for_apply(ctx, &state.kubernetes, "region", &mut diags).await
+        else {
+            return fail(diags, prior);
+        };
+        let mut live_set = match client
+            .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+            .await
+        {
+            Ok(set) => set,
+            Err(e) => {
+                diags.extend(e.to_diagnostics());
+                return fail(diags, prior);
+            }
+        };
+        spec.layout = zone_layout(&state, live_set.as_ref());
+        let live_certificate = if state.node_certificate.known().is_some() {
+            None
+        } else {
+            match live_node_certificate(&client, &spec.zone).await {
+                Ok(found) => found,
+                Err(d) => {
+                    diags.extend(d);
+                    return fail(diags, prior);
+                }
+            }
+        };
+        let Some((node_crt, node_key)) =
+            node_certificate(&state, &spec, live_certificate, &mut diags)
         else {
             return fail(diags, prior);
         };
@@ -210,7 +307,14 @@ impl Region {
                 .cloned()
                 .unwrap_or_default(),
         };
-        let mut already_initialized = prior.is_some_and(|p| p.initialized == Attr::Known(true));
+        // Nodes are ready only in an initialised cluster: a zone found serving (adopted, or repaired after a
+        // failed apply) needs no init.
+        let serving = spec.runs_init
+            && live_set
+                .as_ref()
+                .is_some_and(|set| manifests::observe_nodes(set).ready_replicas > 0);
+        let mut already_initialized =
+            serving || prior.is_some_and(|p| p.initialized == Attr::Known(true));
         if spec.runs_init && !already_initialized {
             match client
                 .get::<ConfigMap>(
@@ -232,16 +336,6 @@ impl Region {
         // then holds the object to create in its place.
         let growth = match prior {
             Some(prior) => {
-                let mut live_set = match client
-                    .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
-                    .await
-                {
-                    Ok(set) => set,
-                    Err(e) => {
-                        diags.extend(e.to_diagnostics());
-                        return fail(diags, Some(prior));
-                    }
-                };
                 match storage::grow_volumes(&client, &spec, prior, &mut live_set, &deadline).await {
                     Ok(growth) => growth,
                     Err(d) => {
@@ -252,9 +346,23 @@ impl Region {
             }
             None => None,
         };
+        let resources_changed = prior.is_some_and(|p| node_resources_changed(p, &state));
         let objects: Vec<ZoneObject> = manifests::zone_objects(&spec, &certs)
             .into_iter()
             .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
+            .map(|object| match (object, &live_set) {
+                (ZoneObject::StatefulSet(mut set), Some(live)) => {
+                    let fit = manifests::fit_to_live(&mut set, live, &spec, resources_changed);
+                    if fit == TemplateFit::KeptLive {
+                        tracing::info!(
+                            zone = %spec.zone,
+                            "keeping the adopted pod template until the image or locality changes"
+                        );
+                    }
+                    ZoneObject::StatefulSet(set)
+                }
+                (object, _) => object,
+            })
             .collect();
         // Scaling to zero stops the zone and keeps its nodes' data (an outage drill); any other
         // scale-down first moves the data off the nodes that will go.
@@ -282,7 +390,8 @@ impl Region {
         state.node_private_key = Attr::Known(node_key);
         state.missing_objects = Attr::Known(Vec::new());
 
-        let lb_name = names::dns_load_balancer_name(&spec.zone);
+        state.layout = Attr::Known(spec.layout.as_str().to_owned());
+        let lb_name = spec.layout.dns_load_balancer_name(&spec.zone);
         match client
             .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, &deadline)
             .await

@@ -8,8 +8,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 /// with empty volumes could bootstrap a second, separate cluster if the node cannot reach its
 /// peers yet; the record survives the namespace and prevents that.
 pub(super) fn init_marker_name(cluster_name: &str) -> String {
-    format!("crdb-initialized-{cluster_name}")
+    format!("{INIT_MARKER_PREFIX}{cluster_name}")
 }
+
+pub(super) const INIT_MARKER_PREFIX: &str = "crdb-initialized-";
 
 pub(super) fn init_marker(spec: &ZoneSpec) -> ConfigMap {
     let mut marker = ConfigMap::default();

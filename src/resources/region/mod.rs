@@ -2,6 +2,7 @@
 //! object of the zone with server-side apply, waits for the DNS load balancer's address, and in the
 //! init zone runs `cockroach init`; read reports drift; delete tears the zone down.
 mod converge;
+mod imported;
 mod init;
 mod read;
 mod rollout;
@@ -16,6 +17,8 @@ use crate::framework::{
     ApplyOutcome, Attr, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
 };
 use crate::kubernetes::connection;
+use crate::resources::cluster_access::validate_connection;
+use crate::resources::import_id::{self, ImportId};
 use schema::{RegionModel, TYPE_NAME};
 use std::time::Duration;
 
@@ -59,11 +62,7 @@ impl Resource for Region {
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         if let Some(model) = model_of(config, diags) {
             schema::validate(&model, diags);
-            if let Attr::Known(block) = &model.kubernetes {
-                if let Err(d) = connection::resolve(block, &AttributePath::root("kubernetes")) {
-                    diags.extend(d);
-                }
-            }
+            validate_connection(&model.kubernetes, diags);
         }
     }
 
@@ -127,21 +126,19 @@ impl Resource for Region {
         teardown::delete_zone(ctx, prior).await
     }
 
-    async fn import(&self, _ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
-        let mut diags = Diagnostics::new();
-        if let Err(why) = crate::resources::validate::zone_name(id) {
-            diags.error(
-                "Invalid import ID",
-                format!("Import a crdb_region by its zone: {why}."),
-            );
-            return Err(diags);
-        }
-        let model = RegionModel {
-            id: Attr::Known(id.to_string()),
-            zone: Attr::Known(id.to_string()),
-            namespace: Attr::Known(id.to_string()),
-            ..Default::default()
+    async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
+        let ImportId { context, zone } = import_id::parse(id, TYPE_NAME)?;
+        let Some(context) = context else {
+            let model = RegionModel {
+                id: Attr::Known(zone.clone()),
+                zone: Attr::Known(zone.clone()),
+                namespace: Attr::Known(zone),
+                ..Default::default()
+            };
+            return Ok(model.to_value());
         };
-        Ok(model.to_value())
+        let client = import_id::connect(ctx, &context).await?;
+        let live = imported::read_live_zone(&client, &zone).await?;
+        Ok(imported::imported_model(&zone, &live).to_value())
     }
 }

@@ -1,4 +1,5 @@
 //! Reading a zone back: what the live objects say, as drift the next plan shows.
+use super::converge::zone_layout;
 use super::{model_of, resolver, storage};
 use crate::cockroach::manifests::{self, names};
 use crate::framework::diag::Diagnostics;
@@ -31,11 +32,13 @@ pub(super) async fn read_zone(
         return Ok(None);
     }
     let mut missing = Vec::new();
-    match client
+    let live_set = client
         .get::<StatefulSet>(Some(&zone), names::STATEFULSET)
         .await
-        .map_err(|e| e.to_diagnostics())?
-    {
+        .map_err(|e| e.to_diagnostics())?;
+    let layout = zone_layout(&model, live_set.as_ref());
+    model.layout = Attr::Known(layout.as_str().to_owned());
+    match live_set {
         None => {
             missing.push(format!("StatefulSet/{zone}/{}", names::STATEFULSET));
             model.replicas = Attr::Known(0);
@@ -54,7 +57,7 @@ pub(super) async fn read_zone(
         (Some(zone.clone()), names::CLIENT_ROOT_SECRET.to_string()),
         (
             Some(names::DEFAULT_NAMESPACE.to_string()),
-            names::default_client_root_secret_name(&zone),
+            layout.default_client_root_secret_name(&zone),
         ),
     ];
     for (ns, name) in secrets {
@@ -67,7 +70,7 @@ pub(super) async fn read_zone(
             missing.push(format!("Secret/{}/{name}", ns.unwrap_or_default()));
         }
     }
-    let lb_name = names::dns_load_balancer_name(&zone);
+    let lb_name = layout.dns_load_balancer_name(&zone);
     match client
         .get::<Service>(Some(names::KUBE_SYSTEM), &lb_name)
         .await

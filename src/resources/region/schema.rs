@@ -88,6 +88,7 @@ tf_model! {
         pub node_private_key: Attr<String>,
         pub initialized: Attr<bool>,
         pub missing_objects: Attr<Vec<String>>,
+        pub layout: Attr<String>,
         pub kubernetes: Attr<Value>,
         pub timeouts: Attr<Value>,
     }
@@ -237,6 +238,20 @@ pub fn schema(connection_block: Block) -> Schema {
             "Objects of the zone that the last read did not find (deleted by hand): the next apply re-creates \
              them. Empty after every apply.",
         ))
+        .attribute(
+            Attribute::computed(
+                "layout",
+                s(),
+                "How the zone's objects are named and selected: `provider` for a zone this provider created, \
+                 `setup-script` for one adopted from the original multi-region setup script. An adopted zone keeps \
+                 the script's StatefulSet selector (`app: cockroachdb`, which Kubernetes never lets change), its DNS \
+                 load balancer `kube-system/kube-dns-lb` (so peers keep its address), its PodDisruptionBudget \
+                 `cockroachdb-budget` and its `default/cockroachdb.client.root` secret, and the pods keep running \
+                 the script's pod template until the cluster's image or the region changes, which rolls them onto \
+                 the provider's template one at a time.",
+            )
+            .keep_prior_value_when_unset(),
+        )
         .single_block("kubernetes", connection_block)
         .single_block(
             "timeouts",
@@ -266,7 +281,18 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
     };
     let Some(prior) = prior else { return };
     let fingerprint = |m: &RegionModel| m.cluster.known().map(|c| c.ca_fingerprint_sha256.clone());
-    if prior.node_certificate.is_null() || fingerprint(prior) != fingerprint(planned) {
+    let planned_ca = planned
+        .cluster
+        .known()
+        .and_then(|c| c.ca_certificate.known().cloned());
+    // A certificate found at import (no cluster in state yet) is judged by its signature.
+    let signed_by_another_ca = match (prior.node_certificate.known(), planned_ca) {
+        (Some(cert), Some(ca)) if prior.cluster.is_null() => {
+            !crate::cockroach::pki::certificate_matches_ca(cert, &ca)
+        }
+        _ => fingerprint(prior) != fingerprint(planned),
+    };
+    if prior.node_certificate.is_null() || signed_by_another_ca {
         planned.node_certificate = Attr::Unknown;
         planned.node_private_key = Attr::Unknown;
     }
@@ -500,6 +526,31 @@ mod tests {
         let mut planned = lost.clone();
         plan(Some(&lost), &mut planned);
         assert!(planned.node_certificate.is_unknown());
+    }
+
+    #[test]
+    fn an_imported_node_certificate_is_kept_only_if_the_cluster_ca_signed_it() {
+        use crate::cockroach::pki::{issue_node_certificate, CertificateAuthority};
+        let now = time::OffsetDateTime::now_utc();
+        let year = time::Duration::days(365);
+        let ca = CertificateAuthority::generate("main", year, now).unwrap();
+        let other = CertificateAuthority::generate("other", year, now).unwrap();
+        let node = issue_node_certificate(&ca, "a", "cluster.local", year, now).unwrap();
+        let imported = RegionModel {
+            zone: Attr::Known("a".into()),
+            node_certificate: Attr::Known(node.cert_pem.clone()),
+            node_private_key: Attr::Known(node.key_pem.clone()),
+            ..Default::default()
+        };
+        for (signer, kept) in [(&ca, true), (&other, false)] {
+            let mut c = cluster(&["a"]);
+            c.ca_certificate = Attr::Known(signer.cert_pem().to_string());
+            c.ca_fingerprint_sha256 = Attr::Known("f".into());
+            let mut planned = imported.clone();
+            planned.cluster = Attr::Known(c);
+            plan(Some(&imported), &mut planned);
+            assert_eq!(planned.node_certificate.is_unknown(), !kept);
+        }
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //!    anything is touched;
 //! 2. each such claim's request is raised;
 //! 3. a StatefulSet whose claim template has another size is deleted with propagation Orphan: its
-//!    pods keep running, and the apply that follows creates it again with the new template; the
-//!    same pod template is the same revision, so it adopts the pods without restarting them;
+//!    pods keep running, and the apply that follows creates it again with the new template (an
+//!    adopted one, whose pod template is not the provider's, is created again at once as it was);
+//!    the same pod template is the same revision, so it adopts the pods without restarting them;
 //! 4. once the zone is applied, the claims are watched until they report the new capacity.
 //!
 //! Read ([`read_volumes`]) reports the size the nodes really have: the claim template's, or less
@@ -26,7 +27,7 @@ use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::Attr;
 use crate::kubernetes::readiness::Progress;
 use crate::kubernetes::wait::human_duration;
-use crate::kubernetes::{ClusterClient, Deadline, Propagation, WaitError};
+use crate::kubernetes::{ClusterClient, Deadline, Propagation, WaitError, FIELD_MANAGER};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -34,6 +35,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Who creates an adopted StatefulSet again when its managed fields do not say who wrote it.
+const ADOPTED_MANAGER: &str = "terraform-provider-crdb-adopted";
 /// How long the reads that explain a timeout may take.
 const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The claim condition of a volume that has grown but whose file system has not yet.
@@ -334,6 +337,46 @@ fn with_claim_size(mut set: StatefulSet, size: &str) -> StatefulSet {
     set
 }
 
+/// Who wrote the pod template of `set`: the manager of `spec.template` other than the provider.
+fn template_manager(set: &StatefulSet) -> Option<String> {
+    set.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| entry.manager.as_deref() != Some(FIELD_MANAGER))
+        .find(|entry| {
+            entry
+                .fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0["f:spec"].get("f:template").is_some())
+        })
+        .and_then(|entry| entry.manager.clone())
+}
+
+/// An adopted StatefulSet (its pod template is not the provider's) is created again at once, as it
+/// was but for its claim size, by the manager that wrote its template: the apply that follows then
+/// keeps that template as it keeps any adopted one, and the pods run on unchanged.
+async fn recreate_adopted(
+    client: &ClusterClient,
+    mut set: StatefulSet,
+) -> Result<StatefulSet, Diagnostics> {
+    let manager = template_manager(&set).unwrap_or_else(|| ADOPTED_MANAGER.to_string());
+    let meta = &mut set.metadata;
+    meta.uid = None;
+    meta.resource_version = None;
+    meta.creation_timestamp = None;
+    meta.deletion_timestamp = None;
+    meta.deletion_grace_period_seconds = None;
+    meta.generation = None;
+    meta.managed_fields = None;
+    meta.finalizers = None;
+    tracing::info!(zone = ?meta.namespace, %manager, "creating the adopted StatefulSet again");
+    client
+        .create(&set, &manager)
+        .await
+        .map_err(|e| e.to_diagnostics())
+}
+
 /// Steps 1 to 3 of a growth (see the module); `None` when the volumes already have the planned
 /// size. `live` is the zone's StatefulSet as the caller read it (`None`: there is none); when
 /// it is deleted to change its claim template, `live` becomes the object to create in its place
@@ -395,9 +438,15 @@ pub(super) async fn grow_volumes(
             .wait_deleted::<StatefulSet>(Some(zone), names::STATEFULSET, deadline)
             .await
             .map_err(|e| e.to_diagnostics())?;
-        *live = live
+        let again = live
             .take()
             .map(|set| with_claim_size(set, &spec.storage_size));
+        *live = match again {
+            Some(set) if !manifests::template_is_ours(&set) => {
+                Some(recreate_adopted(client, set).await?)
+            }
+            other => other,
+        };
     }
     Ok(Some(VolumeGrowth {
         zone: zone.to_string(),
@@ -668,6 +717,38 @@ mod tests {
         was.volume_claim_templates = None;
         now.volume_claim_templates = None;
         assert_eq!(now, was, "selector, service and pod template are kept");
+    }
+
+    #[test]
+    fn an_adopted_template_is_created_again_by_the_manager_that_wrote_it() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+        let entry = |manager: &str, fields: serde_json::Value| ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some("Update".into()),
+            fields_v1: Some(FieldsV1(fields)),
+            ..Default::default()
+        };
+        let mut set = stateful_set(&crate::cockroach::manifests::fixtures::spec());
+        set.metadata.managed_fields = Some(vec![
+            entry(
+                "kube-controller-manager",
+                serde_json::json!({"f:status": {}}),
+            ),
+            entry(
+                FIELD_MANAGER,
+                serde_json::json!({"f:spec": {"f:template": {}}}),
+            ),
+            entry(
+                "kubectl-client-side-apply",
+                serde_json::json!({"f:spec": {"f:replicas": {}, "f:template": {}}}),
+            ),
+        ]);
+        assert_eq!(
+            template_manager(&set).as_deref(),
+            Some("kubectl-client-side-apply")
+        );
+        set.metadata.managed_fields = None;
+        assert_eq!(template_manager(&set), None);
     }
 
     #[test]

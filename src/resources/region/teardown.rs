@@ -1,5 +1,5 @@
 //! Tearing a zone down: what lives outside its namespace first, then the namespace with its data.
-use super::converge::zone_spec;
+use super::converge::{zone_layout, zone_spec};
 use super::init::init_marker_name;
 use super::{model_of, DELETE_TIMEOUT};
 use crate::cockroach::manifests::{self, names};
@@ -8,6 +8,7 @@ use crate::framework::timeouts::{self, Operation};
 use crate::framework::{OperationContext, Value};
 use crate::kubernetes::{Deadline, Propagation};
 use crate::resources::cluster_access::connect_for_apply;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 
 pub(super) async fn delete_zone(ctx: &OperationContext, prior: &Value) -> Diagnostics {
@@ -15,12 +16,27 @@ pub(super) async fn delete_zone(ctx: &OperationContext, prior: &Value) -> Diagno
     let Some(model) = model_of(prior, &mut diags) else {
         return diags;
     };
-    let Some(spec) = zone_spec(&model, &mut diags) else {
+    let Some(mut spec) = zone_spec(&model, &mut diags) else {
         return diags;
     };
     let Some(client) = connect_for_apply(ctx, &model.kubernetes, "region", &mut diags).await else {
         return diags;
     };
+    if model.layout.known().is_none() {
+        // Imported and never applied: the live StatefulSet tells whose names the zone uses.
+        match client
+            .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+            .await
+        {
+            Ok(live) => spec.layout = zone_layout(&model, live.as_ref()),
+            Err(e) => {
+                diags.extend(e.to_diagnostics());
+                return diags;
+            }
+        }
+    } else {
+        spec.layout = zone_layout(&model, None);
+    }
     let limit = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);
     let deadline = Deadline::after(limit, &ctx.stop);
     for object in manifests::teardown_refs(&spec) {

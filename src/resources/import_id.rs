@@ -1,0 +1,101 @@
+//! Import IDs of the resources that live in one Kubernetes cluster. `<zone>` imports what the ID alone says; the
+//! first apply then reads the rest through the configured connection. `<kubeconfig context>/<zone>` also reads what
+//! runs through that context of the local kubeconfig (`KUBE_CONFIG_PATH`, else `KUBECONFIG`, else
+//! `~/.kube/config`), so that the plan after import shows only what import cannot know: the connection and the
+//! cluster the resource is wired to.
+use super::validate;
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::OperationContext;
+use crate::kubernetes::connection::{default_kubeconfig_path, Connection};
+use crate::kubernetes::ClusterClient;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportId {
+    pub context: Option<String>,
+    pub zone: String,
+}
+
+/// Contexts may contain `/` (EKS context names are ARNs), zones never do: the zone follows the last one.
+pub fn parse(id: &str, resource: &str) -> Result<ImportId, Diagnostics> {
+    let (context, zone) = match id.rsplit_once('/') {
+        Some((context, zone)) => (Some(context.to_string()), zone),
+        None => (None, id),
+    };
+    let invalid = |why: String| {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            "Invalid import ID",
+            format!("Import a {resource} as `<zone>` or `<kubeconfig context>/<zone>`: {why}."),
+        );
+        diags
+    };
+    if context.as_deref() == Some("") {
+        return Err(invalid("the context before `/` is empty".into()));
+    }
+    validate::zone_name(zone).map_err(invalid)?;
+    Ok(ImportId {
+        context,
+        zone: zone.to_string(),
+    })
+}
+
+/// A client for the ID's kubeconfig context.
+pub async fn connect(ctx: &OperationContext, context: &str) -> Result<ClusterClient, Diagnostics> {
+    let Some(path) = default_kubeconfig_path() else {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            "No kubeconfig to import through",
+            format!(
+                "The import ID names the kubeconfig context {context:?}, but neither KUBE_CONFIG_PATH, KUBECONFIG \
+                 nor HOME is set. Set one of them, or import by zone alone."
+            ),
+        );
+        return Err(diags);
+    };
+    let connection = Connection::KubeconfigFile {
+        path,
+        context: Some(context.to_string()),
+    };
+    let client = ClusterClient::connect(&connection)
+        .await
+        .map_err(|e| e.to_diagnostics(&AttributePath::root("id")))?;
+    Ok(client.with_stop(&ctx.stop))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_follows_the_last_slash() {
+        assert_eq!(
+            parse("us-east1-b", "crdb_region").unwrap(),
+            ImportId {
+                context: None,
+                zone: "us-east1-b".into()
+            }
+        );
+        assert_eq!(
+            parse(
+                "arn:aws:eks:us-east-1:123456789012:cluster/prod/us-east-1a",
+                "crdb_region"
+            )
+            .unwrap(),
+            ImportId {
+                context: Some("arn:aws:eks:us-east-1:123456789012:cluster/prod".into()),
+                zone: "us-east-1a".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_ids_say_which_forms_are_accepted() {
+        for id in ["/us-east1-b", "ctx/", "ctx/Not_A_Zone", ""] {
+            let diags = parse(id, "crdb_dns_link").unwrap_err();
+            assert!(
+                diags.0[0].detail.contains("`<kubeconfig context>/<zone>`"),
+                "{id}: {diags:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! What an import through a kubeconfig context reads from a running zone, so that the plan after import compares
+//! the configuration with what runs, not with nothing.
+use super::schema::RegionModel;
+use crate::cockroach::manifests::{self, kind_annotations, names, Layout, LoadBalancerKind};
+use crate::framework::diag::Diagnostics;
+use crate::framework::Attr;
+use crate::kubernetes::readiness::load_balancer_address;
+use crate::kubernetes::ClusterClient;
+use crate::resources::lb_resolver;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret, Service};
+use std::collections::BTreeMap;
+
+/// The live objects an import describes the zone from.
+pub(super) struct LiveZone {
+    pub set: StatefulSet,
+    pub dns_load_balancer: Option<Service>,
+    /// The load balancer's address as an IP (host names resolved).
+    pub dns_address: Option<String>,
+    pub node_certificate: Option<(String, String)>,
+    pub initialized: bool,
+}
+
+/// Annotations tools put on objects that say nothing about the user's intent.
+const TOOL_ANNOTATIONS: [&str; 1] = ["kubectl.kubernetes.io/last-applied-configuration"];
+
+const INTERNAL_KINDS: [(&str, LoadBalancerKind); 3] = [
+    ("gke-internal", LoadBalancerKind::GkeInternal),
+    ("aws-internal", LoadBalancerKind::AwsInternal),
+    ("azure-internal", LoadBalancerKind::AzureInternal),
+];
+
+/// The region's attributes as the live zone shows them. What only configuration says (the connection, the
+/// cluster, timeouts, the resolver) stays unset; `deletion_protection` takes its default, the safe side.
+pub(super) fn imported_model(zone: &str, live: &LiveZone) -> RegionModel {
+    let spec = live.set.spec.as_ref();
+    let container: Option<&Container> = spec
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|pod| pod.containers.iter().find(|c| c.name == names::CONTAINER));
+    let quantity = |limits: bool, resource: &str| -> Attr<String> {
+        let resources = container.and_then(|c| c.resources.as_ref());
+        let map = if limits {
+            resources.and_then(|r| r.limits.as_ref())
+        } else {
+            resources.and_then(|r| r.requests.as_ref())
+        };
+        map.and_then(|m| m.get(resource))
+            .map(|q| q.0.clone())
+            .into()
+    };
+    let claim = spec
+        .and_then(|s| s.volume_claim_templates.as_ref())
+        .and_then(|claims| {
+            claims
+                .iter()
+                .find(|c| c.metadata.name.as_deref() == Some(names::DATA_VOLUME))
+        })
+        .and_then(|c| c.spec.as_ref());
+    let region = manifests::live_locality(&live.set).and_then(|locality| {
+        locality
+            .split(',')
+            .find_map(|tier| tier.strip_prefix("region=").map(str::to_owned))
+    });
+    let annotations = live
+        .dns_load_balancer
+        .as_ref()
+        .and_then(|s| s.metadata.annotations.clone())
+        .unwrap_or_default();
+    let (kind_name, kind) = INTERNAL_KINDS
+        .into_iter()
+        .find(|(_, kind)| {
+            kind_annotations(*kind)
+                .iter()
+                .all(|(k, v)| annotations.get(*k).map(String::as_str) == Some(*v))
+        })
+        .unwrap_or(("public", LoadBalancerKind::Public));
+    let extra: BTreeMap<String, String> = annotations
+        .into_iter()
+        .filter(|(k, _)| !TOOL_ANNOTATIONS.contains(&k.as_str()))
+        .filter(|(k, _)| !kind_annotations(kind).iter().any(|(own, _)| own == k))
+        .collect();
+    let layout = Layout::of_live_selector(spec.and_then(|s| s.selector.match_labels.as_ref()));
+    let (node_certificate, node_private_key) = match &live.node_certificate {
+        Some((cert, key)) => (Attr::Known(cert.clone()), Attr::Known(key.clone())),
+        None => (Attr::Null, Attr::Null),
+    };
+    RegionModel {
+        id: Attr::Known(zone.to_owned()),
+        zone: Attr::Known(zone.to_owned()),
+        namespace: Attr::Known(zone.to_owned()),
+        region: region.into(),
+        replicas: Attr::Known(i64::from(manifests::observe_nodes(&live.set).replicas)),
+        storage_size: claim
+            .and_then(|c| c.resources.as_ref()?.requests.as_ref()?.get("storage"))
+            .map(|q| q.0.clone())
+            .into(),
+        storage_class: claim.and_then(|c| c.storage_class_name.clone()).into(),
+        cpu_request: quantity(false, "cpu"),
+        cpu_limit: quantity(true, "cpu"),
+        memory_request: quantity(false, "memory"),
+        memory_limit: quantity(true, "memory"),
+        dns_load_balancer: Attr::Known(kind_name.to_owned()),
+        dns_load_balancer_annotations: if extra.is_empty() {
+            Attr::Null
+        } else {
+            Attr::Known(extra)
+        },
+        deletion_protection: Attr::Known(true),
+        dns_address: live.dns_address.clone().into(),
+        node_certificate,
+        node_private_key,
+        initialized: Attr::Known(live.initialized),
+        missing_objects: Attr::Known(Vec::new()),
+        layout: Attr::Known(layout.as_str().to_owned()),
+        ..RegionModel::default()
+    }
+}
+
+/// Reads the objects `imported_model` needs; a zone without its StatefulSet is not running and cannot be imported
+/// this way.
+pub(super) async fn read_live_zone(
+    client: &ClusterClient,
+    zone: &str,
+) -> Result<LiveZone, Diagnostics> {
+    let fail = |e: crate::kubernetes::RemoteError| e.to_diagnostics();
+    let Some(set) = client
+        .get::<StatefulSet>(Some(zone), names::STATEFULSET)
+        .await
+        .map_err(fail)?
+    else {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Nothing to import in zone {zone}"),
+            format!(
+                "There is no StatefulSet {zone}/{} on {}. Import by zone alone to have the next apply create it.",
+                names::STATEFULSET,
+                client.label()
+            ),
+        );
+        return Err(diags);
+    };
+    let layout = Layout::of_live_selector(
+        set.spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref()),
+    );
+    let dns_load_balancer = client
+        .get::<Service>(
+            Some(names::KUBE_SYSTEM),
+            &layout.dns_load_balancer_name(zone),
+        )
+        .await
+        .map_err(fail)?;
+    let mut dns_address = None;
+    if let Some(address) = dns_load_balancer.as_ref().and_then(load_balancer_address) {
+        dns_address = lb_resolver::dns_ip(&address, None).await.ok();
+    }
+    let node_secret = client
+        .get::<Secret>(Some(zone), names::NODE_SECRET)
+        .await
+        .map_err(fail)?;
+    let file = |name: &str| -> Option<String> {
+        let data = node_secret.as_ref()?.data.as_ref()?.get(name)?;
+        String::from_utf8(data.0.clone()).ok()
+    };
+    let node_certificate =
+        file(manifests::secret_files::NODE_CRT).zip(file(manifests::secret_files::NODE_KEY));
+    let markers = client
+        .list::<ConfigMap>(
+            Some(names::KUBE_SYSTEM),
+            &format!(
+                "{}={},{}={zone}",
+                names::LABEL_MANAGED_BY,
+                names::MANAGER,
+                names::LABEL_ZONE
+            ),
+        )
+        .await
+        .map_err(fail)?;
+    let marked = markers.iter().any(|m| {
+        m.metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with(super::init::INIT_MARKER_PREFIX))
+    });
+    let init_job = client
+        .get::<Job>(Some(zone), layout.init_job_name())
+        .await
+        .map_err(fail)?;
+    let init_succeeded = init_job
+        .and_then(|job| job.status?.succeeded)
+        .is_some_and(|n| n > 0);
+    Ok(LiveZone {
+        set,
+        dns_load_balancer,
+        dns_address,
+        node_certificate,
+        initialized: marked || init_succeeded,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn live(set: serde_json::Value, lb_annotations: serde_json::Value) -> LiveZone {
+        LiveZone {
+            set: serde_json::from_value(set).unwrap(),
+            dns_load_balancer: Some(
+                serde_json::from_value(
+                    json!({"metadata": {"name": "lb", "annotations": lb_annotations}}),
+                )
+                .unwrap(),
+            ),
+            dns_address: Some("192.0.2.10".into()),
+            node_certificate: Some(("CERT".into(), "KEY".into())),
+            initialized: true,
+        }
+    }
+
+    #[test]
+    fn a_zone_of_ours_reads_back_as_configured() {
+        let spec = manifests::ZoneSpec {
+            dns_load_balancer: manifests::DnsLoadBalancer {
+                kind: LoadBalancerKind::GkeInternal,
+                extra_annotations: [("team".to_string(), "db".to_string())].into(),
+            },
+            ..crate::cockroach::manifests::spec_fixture()
+        };
+        let set = serde_json::to_value(manifests::stateful_set(&spec)).unwrap();
+        let lb = serde_json::to_value(manifests::dns_load_balancer(&spec)).unwrap();
+        let mut annotations = lb["metadata"]["annotations"].clone();
+        annotations["kubectl.kubernetes.io/last-applied-configuration"] = json!("{}");
+        let model = imported_model(&spec.zone, &live(set, annotations));
+        assert_eq!(model.region, Attr::Known("us-east1".into()));
+        assert_eq!(model.replicas, Attr::Known(3));
+        assert_eq!(model.storage_size, Attr::Known("100Gi".into()));
+        assert_eq!(model.storage_class, Attr::Null);
+        assert_eq!(model.cpu_request, Attr::Known("2".into()));
+        assert_eq!(model.memory_limit, Attr::Known("8Gi".into()));
+        assert_eq!(model.dns_load_balancer, Attr::Known("gke-internal".into()));
+        assert_eq!(
+            model.dns_load_balancer_annotations,
+            Attr::Known([("team".to_string(), "db".to_string())].into())
+        );
+        assert_eq!(model.layout, Attr::Known("provider".into()));
+        assert_eq!(model.dns_address, Attr::Known("192.0.2.10".into()));
+        assert_eq!(model.node_private_key, Attr::Known("KEY".into()));
+        assert_eq!(model.initialized, Attr::Known(true));
+        assert_eq!(model.deletion_protection, Attr::Known(true));
+        assert!(model.cluster.is_null() && model.kubernetes.is_null());
+    }
+
+    #[test]
+    fn a_script_zone_reads_as_public_without_resources() {
+        let set = json!({
+            "metadata": {"name": "cockroachdb"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "cockroachdb"}},
+                "replicas": 3,
+                "serviceName": "cockroachdb",
+                "template": {"metadata": {"labels": {"app": "cockroachdb"}}, "spec": {"containers": [{
+                    "name": "cockroachdb", "image": "cockroachdb/cockroach:v24.1.0",
+                    "command": ["/bin/bash", "-ecx", "exec /cockroach/cockroach start --locality zone=z1"]}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": "datadir"},
+                    "spec": {"resources": {"requests": {"storage": "100Gi"}}}}]
+            }
+        });
+        let model = imported_model("z1", &live(set, json!({})));
+        assert_eq!(model.layout, Attr::Known("setup-script".into()));
+        assert_eq!(
+            model.region,
+            Attr::Null,
+            "the script's locality without a region"
+        );
+        assert_eq!(model.cpu_request, Attr::Null);
+        assert_eq!(model.dns_load_balancer, Attr::Known("public".into()));
+        assert_eq!(model.dns_load_balancer_annotations, Attr::Null);
+        assert_eq!(model.storage_size, Attr::Known("100Gi".into()));
+    }
+}
