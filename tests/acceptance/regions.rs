@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use kube::api::{Api, ListParams, PostParams};
 use kube_sandbox::{Sandbox, SandboxOptions};
 
-const ZONES: [&str; 3] = ["us-east1-b", "us-west1-a", "europe-west1-c"];
+pub const ZONES: [&str; 3] = ["us-east1-b", "us-west1-a", "europe-west1-c"];
 /// Emulated controllers run this much faster than real ones (a DNS load balancer takes 20 s).
 const SPEED: f64 = 40.0;
 
@@ -71,7 +71,7 @@ fn rustls_pem_der(pem: &str) -> Vec<u8> {
 }
 
 /// A cluster, three regions and three links; `protect` sets deletion_protection.
-fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u32) -> String {
+pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u32) -> String {
     let mut config = format!(
         "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",
         ZONES.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
@@ -104,7 +104,7 @@ fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u
     config
 }
 
-fn live_nodes(clusters: &Clusters) -> (usize, usize) {
+pub fn live_nodes(clusters: &Clusters) -> (usize, usize) {
     let world = clusters.sandbox.world().expect("controllers run");
     let nodes = world.cockroach_nodes();
     (nodes.len(), nodes.iter().filter(|n| n.live).count())
