@@ -360,6 +360,12 @@ impl Region {
             diags.extend(d);
             return fail(diags, prior);
         }
+        if let Err(d) =
+            super::upgrade::prepare_rollout(&client, &spec, prior, &state, &deadline).await
+        {
+            diags.extend(d);
+            return fail(diags, prior);
+        }
         if let Err(d) = apply_zone(&client, &objects).await {
             diags.extend(d);
             return fail(diags, prior);

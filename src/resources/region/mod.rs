@@ -9,6 +9,7 @@ mod rollout;
 mod scale;
 pub mod schema;
 mod teardown;
+mod upgrade;
 
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts::{self, Operation};
