@@ -642,6 +642,52 @@ async fn a_job_wait_reports_how_the_job_ended() {
 }
 
 #[tokio::test]
+async fn a_job_left_failed_is_started_afresh_and_a_running_one_is_left_alone() {
+    use k8s_openapi::api::batch::v1::Job;
+    let sandbox = sandbox(&["east"]).await;
+    let client = client(&sandbox.clusters()[0]).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "decommission-2", "namespace": "us-east1-b"},
+        "spec": {"backoffLimit": 1, "template": {"spec": {"restartPolicy": "Never", "containers": [
+            {"name": "decommission", "image": "cockroachdb/cockroach:v24.1.0",
+             "command": ["/cockroach/cockroach", "node", "decommission", "--self"]}
+        ]}}}
+    }))
+    .unwrap();
+    let jobs: Api<Job> = Api::namespaced(client.kube().clone(), "us-east1-b");
+    let deadline = Deadline::after(Duration::from_secs(20), &CancellationToken::new());
+    let uid = |job: Option<Job>| job.and_then(|j| j.metadata.uid).unwrap();
+
+    client.start_job(&job, &deadline).await.unwrap();
+    let first = uid(jobs.get_opt("decommission-2").await.unwrap());
+    client.start_job(&job, &deadline).await.unwrap();
+    assert_eq!(
+        uid(jobs.get_opt("decommission-2").await.unwrap()),
+        first,
+        "a Job still running is not restarted"
+    );
+
+    jobs.patch_status(
+        "decommission-2",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"failed": 2, "conditions": [{
+            "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"
+        }]}})),
+    )
+    .await
+    .unwrap();
+    client.start_job(&job, &deadline).await.unwrap();
+    let again = jobs.get_opt("decommission-2").await.unwrap().unwrap();
+    assert_ne!(again.metadata.uid.as_deref(), Some(first.as_str()), "a new Job");
+    assert!(
+        !terraform_provider_crdb::kubernetes::readiness::job_has_failed(&again),
+        "the new Job starts without the old failure: {:?}",
+        again.status
+    );
+}
+
+#[tokio::test]
 async fn a_failing_credential_plugin_is_reported_as_such() {
     let sandbox = sandbox(&["east"]).await;
     let east = &sandbox.clusters()[0];

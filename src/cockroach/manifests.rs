@@ -26,7 +26,7 @@ pub(crate) use spec::fixtures;
 pub(crate) use spec::fixtures::spec as spec_fixture;
 
 pub use command::{init_already_done, init_command, locality, memory_flag_value, start_command};
-pub use init_job::{decommission_job, decommission_job_name, init_job};
+pub use init_job::{decommission_job, decommission_job_name, init_job, sql_job};
 pub use inventory::{
     namespace, teardown_refs, zone_object_refs, zone_objects, ObjectRef, ZoneObject,
 };

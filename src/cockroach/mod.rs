@@ -1,7 +1,9 @@
 //! CockroachDB-specific logic that needs no Kubernetes server: certificates, the objects of one zone, resource
-//! quantities and cross-cluster DNS configuration. Everything is pure so that it is unit-tested without any cluster.
+//! quantities, cross-cluster DNS configuration and the version upgrade
+//! rules. Everything is pure so that it is unit-tested without any cluster.
 
 pub mod dns;
 pub mod manifests;
 pub mod pki;
 pub mod quantity;
+pub mod upgrade;

@@ -587,3 +587,38 @@ mod tests {
         );
     }
 }
+
+/// Whether a Job ended in failure (its `Failed` condition is true). A finished Job never runs again.
+pub fn job_has_failed(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Failed" && c.status == "True")
+        })
+}
+
+#[cfg(test)]
+mod job_failure_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_true_failed_condition_counts() {
+        let job = |conditions: serde_json::Value| -> Job {
+            serde_json::from_value(serde_json::json!({"status": {"conditions": conditions}}))
+                .unwrap()
+        };
+        assert!(job_has_failed(&job(
+            serde_json::json!([{"type": "Failed", "status": "True"}])
+        )));
+        assert!(!job_has_failed(&job(
+            serde_json::json!([{"type": "Failed", "status": "False"}])
+        )));
+        assert!(!job_has_failed(&job(
+            serde_json::json!([{"type": "Complete", "status": "True"}])
+        )));
+        assert!(!job_has_failed(&Job::default()));
+    }
+}

@@ -1,7 +1,7 @@
 //! Waiting for objects to reach a state by watching them, never by sleeping and polling. Every
 //! wait ends at its [`Deadline`] or when Terraform asks the provider to stop, and a timeout
 //! says what was still not ready as last observed.
-use super::apply::{describe, KubeObject};
+use super::apply::{describe, KubeObject, Propagation};
 use super::client::ClusterClient;
 use super::error::{cause_text, classify, Call, Failure, RemoteError};
 use super::readiness::{self, JobOutcome, Progress};
@@ -380,6 +380,22 @@ impl ClusterClient {
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// Applies a one-off Job (init, decommission). One an earlier attempt left failed is deleted first and
+    /// waited for: a finished Job never runs again, so re-applying it would report the old failure forever.
+    pub async fn start_job(&self, job: &Job, deadline: &Deadline) -> Result<(), WaitError> {
+        let namespace = job.metadata.namespace.as_deref();
+        let name = job.metadata.name.as_deref().unwrap_or_default();
+        let live = self.get::<Job>(namespace, name).await?;
+        if live.as_ref().is_some_and(readiness::job_has_failed) {
+            tracing::info!(job = name, "deleting a Job an earlier attempt left failed");
+            self.delete::<Job>(namespace, name, Propagation::Background)
+                .await?;
+            self.wait_deleted::<Job>(namespace, name, deadline).await?;
+        }
+        self.apply(job).await?;
+        Ok(())
     }
 
     /// Waits until an object is gone (after `delete`, whose finalizers may take a while).

@@ -3,6 +3,7 @@
 //! `cluster = crdb_multiregion_cluster.<name>`.
 use super::validate;
 use crate::cockroach::pki::{self, CertificateAuthority};
+use crate::cockroach::upgrade::{self, Major, Standing};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{
     ApplyOutcome, Attr, Attribute, Block, OperationContext, PlanRequest, Resource, Schema, ToValue,
@@ -19,6 +20,8 @@ pub const JOIN_NODES_PER_ZONE: usize = 3;
 const CA_VALIDITY: Duration = Duration::days(3650);
 const CLIENT_CERT_VALIDITY: Duration = Duration::days(1825);
 const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+/// The values of `upgrade_finalization`; the first is the default.
+pub const FINALIZATION_MODES: [&str; 2] = ["auto", "manual"];
 
 tf_model! {
     #[derive(Clone, Debug, Default)]
@@ -27,6 +30,8 @@ tf_model! {
         pub name: Attr<String>,
         pub image: Attr<String>,
         pub version: Attr<String>,
+        pub upgrade_finalization: Attr<String>,
+        pub cluster_version: Attr<String>,
         pub zones: Attr<Vec<Attr<String>>>,
         pub init_zone: Attr<String>,
         pub join_addresses: Attr<Vec<String>>,
@@ -95,12 +100,26 @@ fn schema() -> Schema {
             "image",
             s.clone(),
             "CockroachDB container image with a version tag, e.g. `cockroachdb/cockroach:v24.1.0`. The one source \
-             of truth for the version: changing it rolls an upgrade through every region in place.",
+             of truth for the version: changing it rolls an upgrade through every region in place. The plan \
+             refuses a change CockroachDB would refuse: any patch release of the running major version is fine, but \
+             an upgrade goes one major version at a time, where Innovation releases (v24.2, v25.1, v25.3, v26.1, \
+             every second major from v24.1 on) may be skipped: v23.2 to v24.1, v24.1 to v24.2 or v24.3, v24.2 to \
+             v24.3, v24.3 to v25.1 or v25.2. Going back is possible only to the major version of an upgrade that is \
+             not finalized (see `upgrade_finalization`). Tags that are not `vMAJOR.MINOR.PATCH` (`latest`, \
+             digests) are not judged.",
         ))
         .attribute(Attribute::computed(
             "version",
             s.clone(),
             "The CockroachDB version: the tag of `image`.",
+        ))
+        .attribute(Attribute::computed(
+            "cluster_version",
+            s.clone(),
+            "The major version the cluster is finalized at (`24.1`), what `SHOW CLUSTER SETTING version` reports \
+             once the configuration is applied: the major version of `image`, except while a `manual` upgrade is \
+             not finalized, when it stays at the major version the upgrade came from, the one `image` may roll back \
+             to. Null for an image tag that is not a release version.",
         ))
         .attribute(Attribute::required(
             "zones",
@@ -137,6 +156,24 @@ fn schema() -> Schema {
                  regenerates them.",
             )
             .default(Value::int(1)),
+        )
+        .attribute(
+            Attribute::optional(
+                "upgrade_finalization",
+                s.clone(),
+                "How a major-version upgrade is finalized. `auto`: CockroachDB finalizes it by itself once every \
+                 node runs the new binary, and from then on the cluster can never run the old major version again \
+                 (only a restore from a backup goes back). `manual`: before a region rolls its nodes to a new major \
+                 version, it sets `cluster.preserve_downgrade_option` to the major version the cluster is finalized \
+                 at (a `cockroach sql` Job in its zone, every region, idempotent), so the upgrade stays open: \
+                 `cluster_version` keeps the old major version, features that need finalization stay off, and \
+                 `image` may go back to that major version (a rollback; keep `manual` until it is applied). \
+                 Switching from `manual` to `auto` finalizes: the regions run \
+                 `RESET CLUSTER SETTING cluster.preserve_downgrade_option` and CockroachDB finalizes once every node \
+                 runs the new binary; a rollback is refused from then on. The next upgrade may switch to `manual` \
+                 again in the same change as its `image`.",
+            )
+            .default(Value::string(FINALIZATION_MODES[0])),
         )
         .attribute(
             Attribute::optional_computed(
@@ -223,8 +260,27 @@ fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {
                     "Image tag is not a CockroachDB release version",
                     format!("The tag {tag:?} is not of the form vMAJOR.MINOR.PATCH; upgrade checks cannot judge it."),
                 ),
+                Some(tag) if !validate::image_major(image).is_some_and(Major::is_known) => {
+                    diags.attribute_warning(
+                        AttributePath::root("image"),
+                        "Unknown CockroachDB major version",
+                        format!(
+                            "The tag {tag:?} names a major version outside the release sequence this provider \
+                             knows (v19.1 on); upgrade checks cannot judge it."
+                        ),
+                    )
+                }
                 Some(_) => {}
             },
+        }
+    }
+    if let Attr::Known(mode) = &config.upgrade_finalization {
+        if !FINALIZATION_MODES.contains(&mode.as_str()) {
+            diags.attribute_error(
+                AttributePath::root("upgrade_finalization"),
+                "Unknown upgrade finalization",
+                format!("{mode:?} is not one of {FINALIZATION_MODES:?}."),
+            );
         }
     }
     validate_zones(config, diags);
@@ -333,6 +389,45 @@ impl MultiregionCluster {
                 None => Attr::Unknown,
             };
         }
+    }
+
+    /// Judges an image change by CockroachDB's upgrade rules (an error on `image`) and plans the
+    /// version the cluster is finalized at.
+    fn plan_upgrade(prior: &ClusterModel, planned: &mut ClusterModel, diags: &mut Diagnostics) {
+        let manual = match &planned.upgrade_finalization {
+            Attr::Known(mode) => Some(mode == "manual"),
+            Attr::Null => Some(false),
+            _ => None,
+        };
+        let to = match &planned.image {
+            Attr::Known(image) => validate::image_major(image),
+            Attr::Null => None,
+            _ => {
+                planned.cluster_version = Attr::Unknown;
+                return;
+            }
+        };
+        let running = prior.image.known().and_then(|i| validate::image_major(i));
+        let finalized = prior
+            .cluster_version
+            .known()
+            .and_then(|v| Major::parse(v))
+            .or(running);
+        if let (Some(running), Some(finalized), Some(to)) = (running, finalized, to) {
+            let from = Standing { running, finalized };
+            if let Err(refusal) = upgrade::judge(from, to, manual == Some(false)) {
+                diags.attribute_error(
+                    AttributePath::root("image"),
+                    refusal.summary,
+                    refusal.detail,
+                );
+            }
+        }
+        planned.cluster_version = match manual {
+            None => Attr::Unknown,
+            Some(false) => to.map(|m| m.to_string()).into(),
+            Some(true) => finalized.or(to).map(|m| m.to_string()).into(),
+        };
     }
 
     /// Plans the PKI: kept unless the configuration brings another CA or bumps the generation.
@@ -475,6 +570,7 @@ impl Resource for MultiregionCluster {
             return;
         };
         Self::plan_derived(&prior, &config, &mut model);
+        Self::plan_upgrade(&prior, &mut model, diags);
         Self::plan_pki(&prior, &config, &mut model);
         *planned = model.to_value();
     }
@@ -705,5 +801,101 @@ mod tests {
         let (planned, _) = plan(&Value::Null, &partly);
         assert_eq!(planned.attr("join_addresses"), &Value::Unknown);
         assert_eq!(planned.attr("version"), &Value::Unknown);
+    }
+
+    fn with_image(mut config: ClusterModel, image: &str, mode: &str) -> ClusterModel {
+        config.image = Attr::Known(format!("cockroachdb/cockroach:{image}"));
+        config.upgrade_finalization = Attr::Known(mode.into());
+        config
+    }
+
+    /// Plans `config` over `state`; the applied state, or the paths of the errors.
+    fn step(state: &Value, config: &ClusterModel) -> Result<Value, Vec<String>> {
+        let (planned, diags) = plan(state, config);
+        if diags.has_errors() {
+            return Err(diags
+                .0
+                .iter()
+                .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
+                .collect());
+        }
+        Ok(applied(&planned))
+    }
+
+    #[test]
+    fn a_manual_upgrade_stays_open_for_a_rollback_until_switched_to_auto() {
+        let base = config(&["a"]);
+        let state = step(&Value::Null, &with_image(base.clone(), "v24.1.2", "manual")).unwrap();
+        assert_eq!(state.attr("cluster_version"), &Value::string("24.1"));
+        let upgraded = step(&state, &with_image(base.clone(), "v24.3.0", "manual")).unwrap();
+        assert_eq!(
+            upgraded.attr("cluster_version"),
+            &Value::string("24.1"),
+            "not finalized"
+        );
+        let (replanned, _) = plan(&upgraded, &with_image(base.clone(), "v24.3.0", "manual"));
+        assert_eq!(replanned, upgraded, "an open upgrade plans no change");
+        assert_eq!(
+            step(&upgraded, &with_image(base.clone(), "v25.1.0", "manual")),
+            Err(vec!["image".to_string()]),
+            "no next major before finalizing"
+        );
+        assert_eq!(
+            step(&upgraded, &with_image(base.clone(), "v24.1.0", "auto")),
+            Err(vec!["image".to_string()]),
+            "a rollback keeps manual until applied"
+        );
+        let rolled_back = step(&upgraded, &with_image(base.clone(), "v24.1.2", "manual")).unwrap();
+        assert_eq!(rolled_back.attr("cluster_version"), &Value::string("24.1"));
+        let again = step(&rolled_back, &with_image(base.clone(), "v24.3.1", "manual")).unwrap();
+        let finalized = step(&again, &with_image(base.clone(), "v24.3.1", "auto")).unwrap();
+        assert_eq!(finalized.attr("cluster_version"), &Value::string("24.3"));
+        assert_eq!(
+            step(&finalized, &with_image(base.clone(), "v24.1.2", "manual")),
+            Err(vec!["image".to_string()]),
+            "no rollback after finalizing"
+        );
+        let next = step(&finalized, &with_image(base, "v25.2.0", "manual")).unwrap();
+        assert_eq!(
+            next.attr("cluster_version"),
+            &Value::string("24.3"),
+            "the next upgrade may switch back to manual at once"
+        );
+    }
+
+    #[test]
+    fn an_auto_upgrade_finalizes_and_a_skip_is_refused_on_the_image() {
+        let base = config(&["a"]);
+        let state = step(&Value::Null, &with_image(base.clone(), "v24.1.2", "auto")).unwrap();
+        let (_, diags) = plan(&state, &with_image(base.clone(), "v25.1.0", "auto"));
+        assert_eq!(diags.0.len(), 1, "{diags:?}");
+        let refusal = &diags.0[0];
+        assert_eq!(refusal.path.as_ref().unwrap().to_string(), "image");
+        assert_eq!(refusal.summary, "Upgrade skips a required major version");
+        assert!(
+            refusal
+                .detail
+                .contains("v24.2.x (an Innovation release, which may be skipped) or v24.3.x"),
+            "{}",
+            refusal.detail
+        );
+        let upgraded = step(&state, &with_image(base.clone(), "v24.3.0", "auto")).unwrap();
+        assert_eq!(upgraded.attr("cluster_version"), &Value::string("24.3"));
+        assert!(step(&upgraded, &with_image(base.clone(), "v24.1.2", "auto")).is_err());
+        let patched = step(&upgraded, &with_image(base.clone(), "v24.3.9", "auto")).unwrap();
+        let latest = step(&patched, &with_image(base, "latest", "auto")).unwrap();
+        assert_eq!(latest.attr("cluster_version"), &Value::Null, "not judged");
+    }
+
+    #[test]
+    fn upgrade_finalization_takes_auto_or_manual() {
+        let mut bad = config(&["a"]);
+        bad.upgrade_finalization = Attr::Known("never".into());
+        let mut diags = Diagnostics::new();
+        MultiregionCluster.validate(&bad.to_value(), &mut diags);
+        assert_eq!(
+            diags.0[0].path.as_ref().unwrap().to_string(),
+            "upgrade_finalization"
+        );
     }
 }

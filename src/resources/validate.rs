@@ -109,6 +109,12 @@ pub fn cockroach_version(tag: &str) -> Option<(u32, u32, u32)> {
     parts.next().is_none().then_some(version)
 }
 
+/// The CockroachDB major version of an image whose tag is a release version (`...:v24.1.3` -> 24.1).
+pub fn image_major(image: &str) -> Option<crate::cockroach::upgrade::Major> {
+    let (year, release, _) = cockroach_version(parse_image(image).ok()?.tag?)?;
+    Some(crate::cockroach::upgrade::Major::new(year, release))
+}
+
 /// A Kubernetes resource quantity such as `100Gi` or `500m`, parsed exactly.
 pub fn quantity(value: &str) -> Result<crate::cockroach::quantity::Quantity, String> {
     crate::cockroach::quantity::Quantity::parse(value).map_err(|e| e.to_string())
@@ -254,6 +260,15 @@ mod tests {
         assert_eq!(cockroach_version("v23.2.10-rc.1"), Some((23, 2, 10)));
         assert_eq!(cockroach_version("latest"), None);
         assert_eq!(cockroach_version("v24.1"), None);
+        assert_eq!(
+            image_major("registry:5000/cockroachdb/cockroach:v24.3.2").map(|m| m.to_string()),
+            Some("24.3".to_string())
+        );
+        assert_eq!(image_major("cockroachdb/cockroach:latest"), None);
+        assert_eq!(
+            image_major("cockroachdb/cockroach@sha256:0123456789abcdef0123456789abcdef"),
+            None
+        );
     }
 
     #[test]

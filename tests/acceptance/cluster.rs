@@ -40,6 +40,8 @@ fn lifecycle_follows_the_acceptance_convention() {
             unknowable: &[
                 "image",
                 "version",
+                "upgrade_finalization",
+                "cluster_version",
                 "zones",
                 "init_zone",
                 "join_addresses",

@@ -7,9 +7,9 @@ use crate::regions::{
     user_ca_configuration, volumes, Clusters, ZONES,
 };
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::Role;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
@@ -77,6 +77,23 @@ fn secret(name: &str, namespace: &str, files: &[(&str, &str)]) -> Value {
            "metadata": {"name": name, "namespace": namespace}, "data": data})
 }
 
+/// The ServiceAccount, Role and RoleBinding the script's manifests create (in the zone, and again in `default`
+/// with the ExternalName service), bound to the account in `default` as the originals are.
+fn script_rbac(namespace: &str) -> Vec<Value> {
+    let app = json!({"app": "cockroachdb"});
+    vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "cockroachdb", "namespace": namespace, "labels": app}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+               "metadata": {"name": "cockroachdb", "namespace": namespace, "labels": app},
+               "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "get"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "cockroachdb", "namespace": namespace, "labels": app},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cockroachdb"},
+               "subjects": [{"kind": "ServiceAccount", "name": "cockroachdb", "namespace": "default"}]}),
+    ]
+}
+
 /// The objects of the script's StatefulSet manifest, for one zone, with its JOINLIST and LOCALITYLIST filled in.
 fn statefulset_manifest(zone: &str) -> Vec<Value> {
     let join: Vec<String> = ZONES
@@ -93,15 +110,15 @@ fn statefulset_manifest(zone: &str) -> Vec<Value> {
         join.join(","),
         region_of(zone)
     );
-    vec![
-        json!({"apiVersion": "v1", "kind": "ServiceAccount",
-               "metadata": {"name": "cockroachdb", "namespace": zone, "labels": app}}),
-        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-               "metadata": {"name": "cockroachdb", "namespace": zone, "labels": app},
-               "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "get"]}]}),
-        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-               "metadata": {"name": "cockroachdb", "namespace": zone, "labels": app},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cockroachdb"},
+    let mut objects = script_rbac(zone);
+    objects.extend([
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": "cockroachdb", "labels": app},
+               "rules": [{"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"],
+                          "verbs": ["create", "get", "watch"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": "cockroachdb", "labels": app},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cockroachdb"},
                "subjects": [{"kind": "ServiceAccount", "name": "cockroachdb", "namespace": "default"}]}),
         json!({"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": "cockroachdb-public", "namespace": zone, "labels": app},
@@ -161,7 +178,8 @@ fn statefulset_manifest(zone: &str) -> Vec<Value> {
                          "resources": {"requests": {"storage": "100Gi"}}}
             }]
         }}),
-    ]
+    ]);
+    objects
 }
 
 fn init_job(zone: &str) -> Value {
@@ -237,6 +255,9 @@ pub fn deploy_like_the_setup_script(clusters: &Clusters, ca: &CertificateAuthori
                 "metadata": {"name": "cockroachdb-public", "namespace": "default"},
                 "spec": {"type": "ExternalName",
                          "externalName": format!("cockroachdb-public.{zone}.svc.cluster.local")}}), true).await;
+            for object in script_rbac("default") {
+                create(&client, object, true).await;
+            }
         }
         for zone in ZONES {
             let client = clusters.client(zone);
@@ -466,6 +487,19 @@ fn import_adopts_a_deployment_of_the_setup_script_without_restarting_anything() 
             get::<Service>(&clusters, zone, "default", "cockroachdb-public").is_none(),
             "{zone}"
         );
+        assert!(get::<ServiceAccount>(&clusters, zone, "default", "cockroachdb").is_none());
+        assert!(get::<Role>(&clusters, zone, "default", "cockroachdb").is_none());
+        assert!(get::<RoleBinding>(&clusters, zone, "default", "cockroachdb").is_none());
+        let cluster_roles: Api<ClusterRole> = Api::all(clusters.client(zone));
+        let bindings: Api<ClusterRoleBinding> = Api::all(clusters.client(zone));
+        clusters.runtime.block_on(async {
+            assert!(cluster_roles
+                .get_opt("cockroachdb")
+                .await
+                .unwrap()
+                .is_none());
+            assert!(bindings.get_opt("cockroachdb").await.unwrap().is_none());
+        });
         let stub_domains = get::<ConfigMap>(&clusters, zone, "kube-system", "kube-dns")
             .and_then(|m| m.data?.get("stubDomains").cloned())
             .unwrap_or_default();

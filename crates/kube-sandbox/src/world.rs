@@ -90,6 +90,54 @@ pub enum Membership {
     Decommissioned,
 }
 
+/// The cluster setting that keeps a major-version upgrade from finalizing while it holds the version
+/// the cluster runs at.
+pub const PRESERVE_DOWNGRADE_OPTION: &str = "cluster.preserve_downgrade_option";
+/// The newer switch for the same: `false` keeps upgrades from finalizing by themselves.
+pub const AUTO_UPGRADE_ENABLED: &str = "cluster.auto_upgrade.enabled";
+
+/// What happened to one CockroachDB cluster, in order: for tests that check what came before what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CockroachEvent {
+    /// A node joined running a binary of this major version (its first join, or its first after the binary
+    /// changed).
+    NodeRunning {
+        node_id: u32,
+        cluster: String,
+        zone: String,
+        pod: String,
+        version: String,
+    },
+    /// `SET CLUSTER SETTING name = value` succeeded.
+    SettingSet { name: String, value: String },
+    /// `RESET CLUSTER SETTING name` ran.
+    SettingReset { name: String },
+    /// The cluster version moved to this major version: an upgrade finalized.
+    Finalized { version: String },
+}
+
+/// One CockroachDB cluster as the emulation knows it, for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterStatus {
+    /// The CA its nodes trust, which names the cluster.
+    pub ca: String,
+    pub cluster_id: Option<String>,
+    /// The finalized cluster version (`24.1`): what `SHOW CLUSTER SETTING version` reports.
+    pub version: Option<String>,
+    /// The cluster settings set and not reset since.
+    pub settings: BTreeMap<String, String>,
+    pub events: Vec<CockroachEvent>,
+}
+
+impl ClusterStatus {
+    /// The value of `cluster.preserve_downgrade_option`, if set.
+    pub fn preserve_downgrade_option(&self) -> Option<&str> {
+        self.settings
+            .get(PRESERVE_DOWNGRADE_OPTION)
+            .map(String::as_str)
+    }
+}
+
 #[derive(Debug, Default)]
 struct CockroachState {
     cluster_id: Option<String>,
@@ -98,6 +146,50 @@ struct CockroachState {
     binaries: BTreeMap<(String, String), crate::cockroach::version::Major>, // (cluster, store) -> binary
     next_node_id: u32,
     nodes: BTreeMap<(String, String), NodeStatus>, // (cluster, store) -> node
+    settings: BTreeMap<String, String>,
+    events: Vec<CockroachEvent>,
+}
+
+impl CockroachState {
+    /// Finalizes an upgrade once every active node is live on a binary newer than the cluster version, unless
+    /// a setting holds it back: the cluster version moves to the oldest binary running.
+    fn finalize_if_ready(&mut self) {
+        let held = self.settings.contains_key(PRESERVE_DOWNGRADE_OPTION)
+            || self
+                .settings
+                .get(AUTO_UPGRADE_ENABLED)
+                .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+        if held {
+            return;
+        }
+        let all: Option<Vec<_>> = self
+            .nodes
+            .values()
+            .filter(|n| !n.store_lost && n.membership == Membership::Active)
+            .map(|n| {
+                if n.live {
+                    self.binaries
+                        .get(&(n.cluster.clone(), n.store.clone()))
+                        .copied()
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let Some(min) = all.and_then(|v| v.into_iter().min()) else {
+            return;
+        };
+        match self.cluster_version {
+            None => self.cluster_version = Some(min),
+            Some(v) if min > v => {
+                self.cluster_version = Some(min);
+                self.events.push(CockroachEvent::Finalized {
+                    version: crate::cockroach::version::display(min),
+                });
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 #[derive(Default)]
@@ -257,7 +349,7 @@ impl World {
     }
 
     /// Records the binary a node on `store` runs; once every remaining node runs a newer binary than the
-    /// cluster version, the upgrade finalizes (no `preserve_downgrade_option` in the emulation).
+    /// cluster version, the upgrade finalizes, unless `cluster.preserve_downgrade_option` is set.
     pub(crate) fn node_binary(
         &self,
         ca: &str,
@@ -269,33 +361,87 @@ impl World {
         let Some(c) = st.cockroach.get_mut(ca) else {
             return;
         };
-        c.binaries
-            .insert((cluster.to_string(), store.to_string()), binary);
-        if let Some(n) = c.nodes.get_mut(&(cluster.to_string(), store.to_string())) {
-            n.version = crate::cockroach::version::display(binary);
-        }
-        let members: Vec<&NodeStatus> = c
-            .nodes
-            .values()
-            .filter(|n| !n.store_lost && n.membership == Membership::Active)
-            .collect();
-        let all: Option<Vec<_>> = members
-            .iter()
-            .map(|n| {
-                if n.live {
-                    c.binaries
-                        .get(&(n.cluster.clone(), n.store.clone()))
-                        .copied()
-                } else {
-                    None
-                }
-            })
-            .collect();
-        if let Some(min) = all.and_then(|v| v.into_iter().min()) {
-            if c.cluster_version.is_none_or(|v| min > v) {
-                c.cluster_version = Some(min);
+        let key = (cluster.to_string(), store.to_string());
+        let changed = c.binaries.insert(key.clone(), binary) != Some(binary);
+        let version = crate::cockroach::version::display(binary);
+        if let Some(n) = c.nodes.get_mut(&key) {
+            n.version = version.clone();
+            if changed {
+                let event = CockroachEvent::NodeRunning {
+                    node_id: n.node_id,
+                    cluster: n.cluster.clone(),
+                    zone: n.zone.clone(),
+                    pod: n.pod.clone(),
+                    version,
+                };
+                c.events.push(event);
             }
         }
+        c.finalize_if_ready();
+    }
+
+    /// `SET CLUSTER SETTING name = value`. `cluster.preserve_downgrade_option` takes only the current cluster
+    /// version, as in CockroachDB; Err is what the SQL client prints.
+    pub fn set_cluster_setting(&self, ca: &str, name: &str, value: &str) -> Result<(), String> {
+        let mut st = self.lock();
+        let Some(c) = st.cockroach.get_mut(ca) else {
+            return Err("ERROR: cluster is not initialised".into());
+        };
+        if name == PRESERVE_DOWNGRADE_OPTION {
+            let Some(wanted) = crate::cockroach::version::parse(value) else {
+                return Err(format!("ERROR: invalid version {value}"));
+            };
+            if let Some(current) = c.cluster_version.filter(|v| *v != wanted) {
+                return Err(format!(
+                    "ERROR: cannot set {name} to {value} (cluster version is {})",
+                    crate::cockroach::version::display(current)
+                ));
+            }
+        }
+        c.settings.insert(name.to_string(), value.to_string());
+        c.events.push(CockroachEvent::SettingSet {
+            name: name.to_string(),
+            value: value.to_string(),
+        });
+        c.finalize_if_ready();
+        Ok(())
+    }
+
+    /// `RESET CLUSTER SETTING name`: back to the default; with `cluster.preserve_downgrade_option` gone, an
+    /// upgrade every node already runs finalizes at once.
+    pub fn reset_cluster_setting(&self, ca: &str, name: &str) {
+        let mut st = self.lock();
+        let Some(c) = st.cockroach.get_mut(ca) else {
+            return;
+        };
+        c.settings.remove(name);
+        c.events.push(CockroachEvent::SettingReset {
+            name: name.to_string(),
+        });
+        c.finalize_if_ready();
+    }
+
+    /// The value of a cluster setting of the cluster of CA `ca`, if set.
+    pub fn cockroach_cluster_setting(&self, ca: &str, name: &str) -> Option<String> {
+        self.lock()
+            .cockroach
+            .get(ca)
+            .and_then(|c| c.settings.get(name).cloned())
+    }
+
+    /// Every CockroachDB cluster: version, settings and what happened to it.
+    pub fn cockroach_clusters(&self) -> Vec<ClusterStatus> {
+        self.lock()
+            .cockroach
+            .iter()
+            .map(|(ca, c)| ClusterStatus {
+                ca: ca.clone(),
+                cluster_id: c.cluster_id.clone(),
+                version: c.cluster_version.map(crate::cockroach::version::display),
+                settings: c.settings.clone(),
+                events: c.events.clone(),
+            })
+            .collect()
     }
 
     pub fn cockroach_cluster_id(&self, ca: &str) -> Option<String> {
@@ -563,6 +709,109 @@ mod tests {
         assert!(
             !w.cockroach_initialised() && w.cockroach_nodes().is_empty(),
             "all data gone: a new cluster needs init"
+        );
+    }
+
+    fn three_nodes_at(w: &World, version: crate::cockroach::version::Major) {
+        for i in 0..3 {
+            let store = format!("east/datadir-cockroachdb-{i}");
+            w.node_joined("ca1", "a", "east", &format!("cockroachdb-{i}"), &store);
+            w.node_binary("ca1", "a", &store, version);
+        }
+    }
+
+    fn run_all(w: &World, version: crate::cockroach::version::Major) {
+        for i in 0..3 {
+            w.node_binary(
+                "ca1",
+                "a",
+                &format!("east/datadir-cockroachdb-{i}"),
+                version,
+            );
+        }
+    }
+
+    #[test]
+    fn every_node_on_the_new_major_finalizes_unless_the_downgrade_option_holds_it() {
+        let w = World::new();
+        assert!(w.cockroach_init_at("ca1", Some((24, 1))));
+        three_nodes_at(&w, (24, 1));
+        run_all(&w, (24, 3));
+        assert_eq!(w.cockroach_cluster_version("ca1").as_deref(), Some("24.3"));
+
+        let w = World::new();
+        assert!(w.cockroach_init_at("ca1", Some((24, 1))));
+        three_nodes_at(&w, (24, 1));
+        let refused = w
+            .set_cluster_setting("ca1", PRESERVE_DOWNGRADE_OPTION, "24.3")
+            .unwrap_err();
+        assert!(refused.contains("cluster version is 24.1"), "{refused}");
+        w.set_cluster_setting("ca1", PRESERVE_DOWNGRADE_OPTION, "24.1")
+            .unwrap();
+        run_all(&w, (24, 3));
+        assert_eq!(
+            w.cockroach_cluster_version("ca1").as_deref(),
+            Some("24.1"),
+            "held while the option is set"
+        );
+        // Rolling back: the old binary still fits the unfinalized cluster, and nothing finalizes.
+        assert!(crate::cockroach::version::check_join(
+            w.cluster_version_of("ca1").unwrap(),
+            (24, 1)
+        )
+        .is_ok());
+        run_all(&w, (24, 1));
+        run_all(&w, (24, 3));
+        w.set_cluster_setting("ca1", PRESERVE_DOWNGRADE_OPTION, "24.1")
+            .unwrap();
+        w.reset_cluster_setting("ca1", PRESERVE_DOWNGRADE_OPTION);
+        let status = &w.cockroach_clusters()[0];
+        assert_eq!(status.version.as_deref(), Some("24.3"), "a reset finalizes");
+        assert_eq!(status.preserve_downgrade_option(), None);
+        let last = status.events.last().unwrap();
+        assert_eq!(
+            last,
+            &CockroachEvent::Finalized {
+                version: "24.3".into()
+            }
+        );
+        assert!(crate::cockroach::version::check_join(
+            w.cluster_version_of("ca1").unwrap(),
+            (24, 1)
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn events_tell_what_ran_before_what() {
+        let w = World::new();
+        assert!(w.cockroach_init_at("ca1", Some((24, 1))));
+        three_nodes_at(&w, (24, 1));
+        w.set_cluster_setting("ca1", PRESERVE_DOWNGRADE_OPTION, "24.1")
+            .unwrap();
+        run_all(&w, (24, 3));
+        run_all(&w, (24, 3));
+        let events = w.cockroach_clusters()[0].events.clone();
+        let running = |v: &str| {
+            events
+                .iter()
+                .filter(
+                    |e| matches!(e, CockroachEvent::NodeRunning { version, .. } if version == v),
+                )
+                .count()
+        };
+        assert_eq!(running("24.1"), 3);
+        assert_eq!(
+            running("24.3"),
+            3,
+            "a rejoin on the same binary is no event"
+        );
+        assert_eq!(
+            events[3],
+            CockroachEvent::SettingSet {
+                name: PRESERVE_DOWNGRADE_OPTION.into(),
+                value: "24.1".into()
+            }
         );
     }
 }

@@ -730,3 +730,103 @@ async fn upgrades_go_one_major_version_at_a_time() {
         Some("24.2")
     );
 }
+
+/// A `cockroach sql -e` Job with the root client certificate, in zone `east` of cluster `a`.
+fn sql_job(sim: &Sim, name: &str, statement: &str) {
+    sim.create("a", "jobs", json!({"metadata": {"name": name, "namespace": "east"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "sql", "image": "cockroachdb/cockroach:v24.1.5",
+                "command": ["/cockroach/cockroach", "sql", "--certs-dir=/cockroach-certs", "--host=cockroachdb-public", "-e", statement],
+                "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}]}],
+            "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}}]}}}}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_downgrade_option_holds_an_upgrade_open_for_a_rollback_until_reset() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone_image(
+        &sim,
+        "a",
+        "east",
+        &["east"],
+        &pki,
+        &pki.node("east"),
+        "cockroachdb/cockroach:v24.1.5",
+    );
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let status = || sim.world.cockroach_clusters().remove(0);
+    let set_image = |image: &str| {
+        let image = image.to_string();
+        sim.modify("a", "statefulsets", "east", "cockroachdb", move |s| {
+            s["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image)
+        });
+    };
+    let all_on = |version: &str| {
+        let nodes = sim.world.cockroach_nodes();
+        nodes.len() == 3 && nodes.iter().all(|n| n.live && n.version == version)
+    };
+
+    sql_job(
+        &sim,
+        "preserve",
+        "SET CLUSTER SETTING cluster.preserve_downgrade_option = '24.1';",
+    );
+    assert!(
+        eventually(20, || job_condition(
+            &sim, "a", "east", "preserve", "Complete"
+        ))
+        .await
+    );
+    assert_eq!(status().preserve_downgrade_option(), Some("24.1"));
+
+    // 24.2 is an innovation release: 24.3 may follow 24.1 directly.
+    set_image("cockroachdb/cockroach:v24.3.2");
+    assert!(
+        eventually(60, || all_on("24.3")).await,
+        "{:?}",
+        sim.world.cockroach_nodes()
+    );
+    cluster_time(10).await;
+    assert_eq!(status().version.as_deref(), Some("24.1"), "not finalized");
+
+    set_image("cockroachdb/cockroach:v24.1.5");
+    assert!(
+        eventually(60, || all_on("24.1")).await,
+        "the old major rejoins an unfinalized cluster: {:?}",
+        sim.world.cockroach_nodes()
+    );
+    set_image("cockroachdb/cockroach:v24.3.2");
+    assert!(eventually(60, || all_on("24.3")).await);
+
+    sql_job(
+        &sim,
+        "finalize",
+        "RESET CLUSTER SETTING cluster.preserve_downgrade_option",
+    );
+    assert!(
+        eventually(20, || job_condition(
+            &sim, "a", "east", "finalize", "Complete"
+        ))
+        .await
+    );
+    assert_eq!(status().version.as_deref(), Some("24.3"));
+    assert_eq!(status().preserve_downgrade_option(), None);
+
+    sql_job(
+        &sim,
+        "stale",
+        "SET CLUSTER SETTING cluster.preserve_downgrade_option = '24.1'",
+    );
+    assert!(eventually(20, || job_condition(&sim, "a", "east", "stale", "Failed")).await);
+    let log: String = pods_of(&sim, "a", "east")
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == "stale")
+        .map(|p| {
+            sim.world
+                .pod_log("a", "east", p["metadata"]["name"].as_str().unwrap())
+        })
+        .collect();
+    assert!(log.contains("cluster version is 24.3"), "{log}");
+}

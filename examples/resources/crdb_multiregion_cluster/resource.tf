@@ -13,3 +13,12 @@ resource "crdb_multiregion_cluster" "adopted" {
   ca_certificate = file("${path.module}/my-safe-directory/ca.crt")
   ca_private_key = file("${path.module}/my-safe-directory/ca.key")
 }
+
+# Major-version upgrades kept open for a rollback: with "manual", moving `image` from v24.1 to v24.3
+# holds the cluster at 24.1 (`cluster_version`) so that `image` may go back; "auto" finalizes.
+resource "crdb_multiregion_cluster" "careful" {
+  name                 = "careful"
+  image                = "cockroachdb/cockroach:v24.3.0"
+  upgrade_finalization = "manual"
+  zones                = ["us-east1-b", "us-west1-a", "europe-west1-c"]
+}

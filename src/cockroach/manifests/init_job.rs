@@ -104,6 +104,48 @@ pub fn decommission_job(spec: &ZoneSpec, ordinal: i32) -> Job {
     job
 }
 
+/// Retries before a SQL Job gives up: enough to ride out a node restarting behind `cockroachdb-public`.
+pub const SQL_BACKOFF_LIMIT: i32 = 4;
+
+/// A Job named `name` that runs one SQL `statement` as `root` through the zone's `cockroachdb-public` service
+/// (any of the zone's running nodes), with the init Job's client certificates. Cluster settings are
+/// cluster-wide, so any zone may run it. `statement` must come from the provider's own code, never from input:
+/// it is passed to `cockroach sql -e` as one argument. Each attempt is a pod of its own (`Never`): a failed Job
+/// keeps its failed pods, and with them what CockroachDB answered, where `OnFailure` would delete the pod.
+pub fn sql_job(spec: &ZoneSpec, name: &str, statement: &str) -> Job {
+    let mut job = init_job(spec);
+    job.metadata.name = Some(name.to_owned());
+    let labels = component_labels(&spec.cluster_name, &spec.zone, names::COMPONENT_UPGRADE);
+    job.metadata.labels = Some(labels.clone());
+    if let Some(job_spec) = job.spec.as_mut() {
+        job_spec.backoff_limit = Some(SQL_BACKOFF_LIMIT);
+        job_spec.template.metadata = Some(ObjectMeta {
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        });
+        if let Some(pod) = job_spec.template.spec.as_mut() {
+            pod.restart_policy = Some("Never".to_owned());
+        }
+        if let Some(container) = job_spec
+            .template
+            .spec
+            .as_mut()
+            .and_then(|p| p.containers.first_mut())
+        {
+            container.name = "sql".to_owned();
+            container.command = Some(vec![
+                names::BINARY.to_owned(),
+                "sql".to_owned(),
+                format!("--certs-dir={}", names::CLIENT_CERTS_DIR),
+                format!("--host={}", names::PUBLIC_SERVICE),
+                "-e".to_owned(),
+                statement.to_owned(),
+            ]);
+        }
+    }
+    job
+}
+
 pub fn decommission_job_name(ordinal: i32) -> String {
     format!("{}-decommission-{ordinal}", names::STATEFULSET)
 }

@@ -77,6 +77,16 @@ impl Layout {
         }
     }
 
+    /// Whether a live object's labels mark it as made by this layout's manifests. Only the script's objects are
+    /// recognised this way (`app: cockroachdb`); the provider's own are known by name and removed with the zone.
+    pub fn made(self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        self == Layout::SetupScript
+            && labels
+                .and_then(|l| l.get(SCRIPT_SELECTOR.0))
+                .map(String::as_str)
+                == Some(SCRIPT_SELECTOR.1)
+    }
+
     /// The Job that ran `cockroach init` for this layout.
     pub fn init_job_name(self) -> &'static str {
         match self {
@@ -104,6 +114,14 @@ mod tests {
         let mut wider = Layout::SetupScript.node_selector();
         wider.insert("tier".into(), "db".into());
         assert_eq!(Layout::of_live_selector(Some(&wider)), Layout::Provider);
+    }
+
+    #[test]
+    fn only_the_script_layout_recognises_its_objects_by_label() {
+        let app: BTreeMap<String, String> = [("app".to_string(), "cockroachdb".to_string())].into();
+        assert!(Layout::SetupScript.made(Some(&app)));
+        assert!(!Layout::Provider.made(Some(&app)));
+        assert!(!Layout::SetupScript.made(None));
     }
 
     #[test]

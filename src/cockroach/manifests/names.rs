@@ -15,6 +15,9 @@ pub const SERVICE_ACCOUNT: &str = "cockroachdb";
 pub const ROLE: &str = "cockroachdb";
 pub const PDB: &str = "cockroachdb";
 pub const INIT_JOB: &str = "cockroachdb-init";
+/// The Jobs that hold a major-version upgrade open (`cluster.preserve_downgrade_option`) and finalize it.
+pub const PRESERVE_DOWNGRADE_JOB: &str = "cockroachdb-preserve-downgrade";
+pub const FINALIZE_UPGRADE_JOB: &str = "cockroachdb-finalize-upgrade";
 pub const NODE_SECRET: &str = "cockroachdb.node";
 pub const CLIENT_ROOT_SECRET: &str = "cockroachdb.client.root";
 
@@ -47,6 +50,7 @@ pub const APP: &str = "cockroachdb";
 pub const COMPONENT_DATABASE: &str = "database";
 pub const COMPONENT_INIT: &str = "init";
 pub const COMPONENT_DECOMMISSION: &str = "decommission";
+pub const COMPONENT_UPGRADE: &str = "upgrade";
 pub const COMPONENT_DNS: &str = "dns";
 
 /// The DNS pods every Kubernetes DNS add-on (kube-dns and CoreDNS alike) carries.

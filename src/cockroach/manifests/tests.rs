@@ -846,3 +846,42 @@ fn a_template_of_ours_is_always_rendered_so_hand_edits_are_repaired() {
     );
     assert_eq!(desired, live);
 }
+
+#[test]
+fn sql_jobs_run_one_statement_through_the_public_service_as_root() {
+    let statement = "SET CLUSTER SETTING cluster.preserve_downgrade_option = '24.1';";
+    let job = sql_job(&spec(), "cockroachdb-preserve-downgrade", statement);
+    assert_eq!(
+        job.metadata.name.as_deref(),
+        Some("cockroachdb-preserve-downgrade")
+    );
+    let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let command = pod.containers[0].command.clone().unwrap();
+    assert_eq!(
+        command,
+        [
+            "/cockroach/cockroach",
+            "sql",
+            "--certs-dir=/cockroach/cockroach-client-certs",
+            "--host=cockroachdb-public",
+            "-e",
+            statement
+        ]
+    );
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    let mount = &pod.containers[0].volume_mounts.as_ref().unwrap()[0];
+    assert_eq!(mount.mount_path, "/cockroach/cockroach-client-certs");
+    assert_eq!(
+        pod.volumes.as_ref().unwrap()[0]
+            .secret
+            .as_ref()
+            .unwrap()
+            .secret_name
+            .as_deref(),
+        Some("cockroachdb.client.root")
+    );
+    assert_eq!(
+        job.metadata.labels.as_ref().unwrap()["app.kubernetes.io/component"],
+        "upgrade"
+    );
+}

@@ -208,7 +208,11 @@ async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(),
 
 /// Applies the zone's objects: the namespace first, everything independent of each other at
 /// once, and the init Job last (it needs the secrets and the nodes).
-async fn apply_zone(client: &ClusterClient, objects: &[ZoneObject]) -> Result<(), Diagnostics> {
+async fn apply_zone(
+    client: &ClusterClient,
+    objects: &[ZoneObject],
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
     let (first, rest): (Vec<&ZoneObject>, Vec<&ZoneObject>) = objects
         .iter()
         .partition(|o| matches!(o, ZoneObject::Namespace(_)));
@@ -230,7 +234,13 @@ async fn apply_zone(client: &ClusterClient, objects: &[ZoneObject]) -> Result<()
         return Err(diags);
     }
     for job in jobs {
-        apply_object(client, job).await?;
+        match job {
+            ZoneObject::Job(job) => client
+                .start_job(job, deadline)
+                .await
+                .map_err(|e| e.to_diagnostics())?,
+            other => apply_object(client, other).await?,
+        }
     }
     Ok(())
 }
@@ -376,7 +386,13 @@ impl Region {
             diags.extend(d);
             return fail(diags, prior);
         }
-        if let Err(d) = apply_zone(&client, &objects).await {
+        if let Err(d) =
+            super::upgrade::prepare_rollout(&client, &spec, prior, &state, &deadline).await
+        {
+            diags.extend(d);
+            return fail(diags, prior);
+        }
+        if let Err(d) = apply_zone(&client, &objects, &deadline).await {
             diags.extend(d);
             return fail(diags, prior);
         }

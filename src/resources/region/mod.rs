@@ -10,6 +10,7 @@ mod scale;
 pub mod schema;
 mod storage;
 mod teardown;
+mod upgrade;
 
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts::{self, Operation};

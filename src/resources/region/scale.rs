@@ -17,7 +17,10 @@ pub(super) async fn decommission_nodes(
     for ordinal in ordinals.rev() {
         let job = manifests::decommission_job(spec, ordinal);
         let name = manifests::decommission_job_name(ordinal);
-        client.apply(&job).await.map_err(|e| e.to_diagnostics())?;
+        client
+            .start_job(&job, deadline)
+            .await
+            .map_err(|e| e.to_diagnostics())?;
         match client.wait_job_finished(&spec.zone, &name, deadline).await {
             Ok(JobOutcome::Succeeded) => {}
             Ok(JobOutcome::Failed(why)) => {

@@ -20,6 +20,8 @@ pub fn cluster_type() -> Type {
         ("name", s()),
         ("image", s()),
         ("version", s()),
+        ("upgrade_finalization", s()),
+        ("cluster_version", s()),
         ("zones", Type::list(s())),
         ("init_zone", s()),
         ("join_addresses", Type::list(s())),
@@ -38,6 +40,8 @@ tf_model! {
         pub name: Attr<String>,
         pub image: Attr<String>,
         pub version: Attr<String>,
+        pub upgrade_finalization: Attr<String>,
+        pub cluster_version: Attr<String>,
         pub zones: Attr<Vec<Attr<String>>>,
         pub init_zone: Attr<String>,
         pub join_addresses: Attr<Vec<Attr<String>>>,
@@ -105,7 +109,9 @@ pub fn schema(connection_block: Block) -> Schema {
              Raising `replicas` scales out; lowering it decommissions the nodes that will go (the highest ordinals) \
              before their pods are removed; lowering it to 0 stops the zone and keeps its volumes (an outage drill). \
              Raising `storage_size` grows the volumes in place. Changing the cluster's image rolls the StatefulSet one \
-             pod at a time, and destroying the region deletes its namespace, data included, which \
+             pod at a time (with the cluster's `upgrade_finalization = \"manual\"`, a major-version upgrade first sets \
+             `cluster.preserve_downgrade_option` through a `cockroach sql` Job in the zone, and switching back to \
+             `\"auto\"` resets it), and destroying the region deletes its namespace, data included, which \
              `deletion_protection` guards.",
         )
         .attribute(Attribute::computed("id", s(), "The zone.").keep_prior_value_when_unset())

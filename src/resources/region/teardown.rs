@@ -2,14 +2,15 @@
 use super::converge::{zone_layout, zone_spec};
 use super::init::init_marker_name;
 use super::{model_of, DELETE_TIMEOUT};
-use crate::cockroach::manifests::{self, names};
+use crate::cockroach::manifests::{self, names, Layout};
 use crate::framework::diag::Diagnostics;
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{OperationContext, Value};
-use crate::kubernetes::{Deadline, Propagation};
+use crate::kubernetes::{ClusterClient, Deadline, KubeObject, Propagation, RemoteError};
 use crate::resources::cluster_access::connect_for_apply;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 
 pub(super) async fn delete_zone(ctx: &OperationContext, prior: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
@@ -85,6 +86,12 @@ pub(super) async fn delete_zone(ctx: &OperationContext, prior: &Value) -> Diagno
         diags.extend(e.to_diagnostics());
         return diags;
     }
+    if spec.layout == Layout::SetupScript {
+        if let Err(e) = delete_script_rbac(&client).await {
+            diags.extend(e.to_diagnostics());
+            return diags;
+        }
+    }
     // The zone's data is gone with its namespace: a new deployment may initialise again.
     if spec.runs_init {
         let marker = init_marker_name(&spec.cluster_name);
@@ -96,4 +103,32 @@ pub(super) async fn delete_zone(ctx: &OperationContext, prior: &Value) -> Diagno
         }
     }
     diags
+}
+
+/// The script also made a ServiceAccount, Role and RoleBinding `cockroachdb` in `default` (its teardown deletes
+/// them) and a ClusterRole and ClusterRoleBinding `cockroachdb` (its teardown forgets them, leaving a grant to
+/// create certificate signing requests behind). They go with the zone, if they still carry the script's label.
+async fn delete_script_rbac(client: &ClusterClient) -> Result<(), RemoteError> {
+    let default = Some(names::DEFAULT_NAMESPACE);
+    delete_if_script_made::<ServiceAccount>(client, default).await?;
+    delete_if_script_made::<Role>(client, default).await?;
+    delete_if_script_made::<RoleBinding>(client, default).await?;
+    delete_if_script_made::<ClusterRoleBinding>(client, None).await?;
+    delete_if_script_made::<ClusterRole>(client, None).await
+}
+
+async fn delete_if_script_made<K: KubeObject>(
+    client: &ClusterClient,
+    namespace: Option<&str>,
+) -> Result<(), RemoteError> {
+    let name = names::SERVICE_ACCOUNT;
+    let Some(live) = client.get::<K>(namespace, name).await? else {
+        return Ok(());
+    };
+    if Layout::SetupScript.made(live.meta().labels.as_ref()) {
+        client
+            .delete::<K>(namespace, name, Propagation::Background)
+            .await?;
+    }
+    Ok(())
 }

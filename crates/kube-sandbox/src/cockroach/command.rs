@@ -1,6 +1,8 @@
-//! What a container would run, read from its image, command and args: `cockroach start ...`, `cockroach init ...`
-//! or anything else. Shell wrappers (`/bin/bash -ecx "exec /cockroach/cockroach start ..."`) are common in the
-//! public manifests, so shell strings are split into words too.
+//! What a container would run, read from its image, command and args: `cockroach start ...`, `cockroach init ...`,
+//! `cockroach node decommission ...`, `cockroach sql -e ...` or anything else. Shell wrappers
+//! (`/bin/bash -ecx "exec /cockroach/cockroach start ..."`) are common in the public manifests, so when the command
+//! is a shell its strings are split into words; an exec-form command keeps each element as one word, as the
+//! kubelet passes it (`-e` and the whole SQL statement).
 
 use serde_json::Value;
 
@@ -10,6 +12,8 @@ pub enum Invocation {
     Init(CockroachArgs),
     /// `cockroach node decommission <ids>... | --self`.
     Decommission(CockroachArgs),
+    /// `cockroach sql -e <statements>...`.
+    Sql(CockroachArgs),
     Other,
 }
 
@@ -23,6 +27,8 @@ pub struct CockroachArgs {
     /// Arguments that are not flags (node IDs for `node decommission`).
     pub positional: Vec<String>,
     pub self_: bool,
+    /// The statements of `cockroach sql -e/--execute`, one per flag.
+    pub execute: Vec<String>,
 }
 
 /// Reads one container spec. Only images whose name contains `cockroach` run the emulated binary.
@@ -31,6 +37,11 @@ pub fn invocation(container: &Value) -> Invocation {
     if !image.contains("cockroach") {
         return Invocation::Other;
     }
+    let through_shell = container
+        .pointer("/command/0")
+        .and_then(Value::as_str)
+        .and_then(|c| c.rsplit('/').next())
+        .is_some_and(|c| matches!(c, "sh" | "bash" | "ash" | "dash"));
     let mut words = Vec::new();
     for key in ["command", "args"] {
         for part in container
@@ -40,7 +51,11 @@ pub fn invocation(container: &Value) -> Invocation {
             .flatten()
         {
             if let Some(s) = part.as_str() {
-                words.extend(shell_words(s));
+                if through_shell {
+                    words.extend(shell_words(s));
+                } else {
+                    words.push(s.to_string());
+                }
             }
         }
     }
@@ -57,6 +72,7 @@ pub fn invocation(container: &Value) -> Invocation {
         w == "start"
             || w == "init"
             || w == "start-single-node"
+            || w == "sql"
             || (w == "node" && words.get(i + 1).map(String::as_str) == Some("decommission"))
     });
     let Some(sub_at) = sub_at else {
@@ -75,6 +91,7 @@ pub fn invocation(container: &Value) -> Invocation {
     match words[sub_at].as_str() {
         "init" => Invocation::Init(args),
         "node" => Invocation::Decommission(args),
+        "sql" => Invocation::Sql(args),
         _ => Invocation::Start(args),
     }
 }
@@ -93,7 +110,14 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
         };
         let takes_value = matches!(
             flag.as_str(),
-            "--certs-dir" | "--join" | "-j" | "--host" | "--advertise-host" | "--advertise-addr"
+            "--certs-dir"
+                | "--join"
+                | "-j"
+                | "--host"
+                | "--advertise-host"
+                | "--advertise-addr"
+                | "-e"
+                | "--execute"
         );
         let value = if takes_value && inline.is_none() {
             i += 1;
@@ -115,6 +139,7 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
             "--host" => args.host = value,
             "--advertise-host" | "--advertise-addr" => args.advertise_host = value,
             "--self" => args.self_ = true,
+            "-e" | "--execute" => args.execute.extend(value),
             positional if !positional.starts_with('-') => {
                 args.positional.push(positional.to_string())
             }
@@ -233,6 +258,27 @@ mod tests {
         };
         assert_eq!(args.positional, vec!["4", "5"]);
         assert_eq!(args.host.as_deref(), Some("cockroachdb-public"));
+    }
+
+    #[test]
+    fn reads_sql_statements_given_as_exec_form_words() {
+        let c = json!({"image": "cockroachdb/cockroach:v24.1.0",
+                       "command": ["/cockroach/cockroach", "sql", "--certs-dir=/c", "--host=cockroachdb-public",
+                                   "-e", "SET CLUSTER SETTING cluster.preserve_downgrade_option = '24.1';"]});
+        let Invocation::Sql(args) = invocation(&c) else {
+            panic!("not sql")
+        };
+        assert_eq!(
+            args.execute,
+            vec!["SET CLUSTER SETTING cluster.preserve_downgrade_option = '24.1';"]
+        );
+        assert_eq!(args.host.as_deref(), Some("cockroachdb-public"));
+        let c = json!({"image": "cockroachdb/cockroach:v24.1.0",
+                       "command": ["/bin/sh", "-c", "cockroach sql --insecure --execute \"SHOW CLUSTER SETTING version\""]});
+        let Invocation::Sql(args) = invocation(&c) else {
+            panic!("not sql")
+        };
+        assert_eq!(args.execute, vec!["SHOW CLUSTER SETTING version"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the `cockroach` binary does in a pod: `start` checks its certificates (or exits 1), waits for init and
 //! joins through its `--join` list once its cluster's DNS can resolve the peers; `init` bootstraps the cluster
-//! once through a running node, with a root client certificate signed by the nodes' CA.
+//! once through a running node, with a root client certificate signed by the nodes' CA; `sql -e` runs the few
+//! statements the emulation knows (cluster settings) the same way.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ pub enum Program {
     Start(CockroachArgs),
     Init(CockroachArgs),
     Decommission(CockroachArgs),
+    Sql(CockroachArgs),
 }
 
 pub fn program(pod: &Value, container: &Value) -> Program {
@@ -29,6 +31,7 @@ pub fn program(pod: &Value, container: &Value) -> Program {
         Invocation::Start(a) => Program::Start(a),
         Invocation::Init(a) => Program::Init(a),
         Invocation::Decommission(a) => Program::Decommission(a),
+        Invocation::Sql(a) => Program::Sql(a),
         Invocation::Other
             if meta::str_at(pod, "/spec/restartPolicy").unwrap_or("Always") == "Always" =>
         {
@@ -411,6 +414,98 @@ pub fn decommission(
     }
 }
 
+/// One SQL statement the emulation understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    SetClusterSetting { name: String, value: String },
+    ResetClusterSetting { name: String },
+    ShowClusterSetting { name: String },
+}
+
+/// Parses `SET CLUSTER SETTING <name> = '<value>'` (or `TO`), `RESET CLUSTER SETTING <name>` and
+/// `SHOW CLUSTER SETTING <name>`, keywords in any case, with or without a trailing `;`.
+pub fn parse_statement(text: &str) -> Result<Statement, String> {
+    let text = text.trim().trim_end_matches(';').trim();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let keyword = |i: usize, k: &str| words.get(i).is_some_and(|w| w.eq_ignore_ascii_case(k));
+    let unsupported = || format!("ERROR: the sandbox does not emulate the statement {text:?}");
+    if !(keyword(1, "CLUSTER") && keyword(2, "SETTING")) {
+        return Err(unsupported());
+    }
+    let name = words.get(3).ok_or_else(unsupported)?.to_ascii_lowercase();
+    if keyword(0, "RESET") && words.len() == 4 {
+        return Ok(Statement::ResetClusterSetting { name });
+    }
+    if keyword(0, "SHOW") && words.len() == 4 {
+        return Ok(Statement::ShowClusterSetting { name });
+    }
+    if keyword(0, "SET") && (keyword(4, "=") || keyword(4, "TO")) && words.len() == 6 {
+        let raw = words[5];
+        let value = raw
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .unwrap_or(raw);
+        return Ok(Statement::SetClusterSetting {
+            name,
+            value: value.to_string(),
+        });
+    }
+    Err(unsupported())
+}
+
+/// `cockroach sql -e <statement>...`: (exit code, output). Statements run in order and the first error stops
+/// them, as the real client does.
+pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (i32, String) {
+    let (_, _, ca) = match connect(env, pod, container, args) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if !env.world.cockroach_initialised_for(&ca) {
+        return (
+            1,
+            "ERROR: server is not accepting clients, trying again: the node is waiting for `cockroach init`".into(),
+        );
+    }
+    if args.execute.is_empty() {
+        return (
+            1,
+            "ERROR: the sandbox runs `cockroach sql` only with -e/--execute".into(),
+        );
+    }
+    let mut output = Vec::new();
+    for text in &args.execute {
+        let result = parse_statement(text).and_then(|statement| match statement {
+            Statement::SetClusterSetting { name, value } => env
+                .world
+                .set_cluster_setting(&ca, &name, &value)
+                .map(|()| "SET CLUSTER SETTING".to_string()),
+            Statement::ResetClusterSetting { name } => {
+                env.world.reset_cluster_setting(&ca, &name);
+                Ok("RESET CLUSTER SETTING".to_string())
+            }
+            Statement::ShowClusterSetting { name } => {
+                let value = if name == "version" {
+                    env.world.cockroach_cluster_version(&ca)
+                } else {
+                    env.world.cockroach_cluster_setting(&ca, &name)
+                };
+                Ok(format!(
+                    "  {name}\n-----------\n  {}\n(1 row)",
+                    value.unwrap_or_default()
+                ))
+            }
+        });
+        match result {
+            Ok(line) => output.push(line),
+            Err(e) => {
+                output.push(e);
+                return (1, output.join("\n"));
+            }
+        }
+    }
+    (0, output.join("\n"))
+}
+
 fn target_container_image(target: &Value) -> Option<String> {
     target
         .pointer("/spec/containers")?
@@ -443,5 +538,53 @@ fn target_pod(world: &World, cluster: &str, fqdn: &str) -> Option<Value> {
             })
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_setting_statements_parse_and_others_are_refused() {
+        assert_eq!(
+            parse_statement("SET CLUSTER SETTING cluster.preserve_downgrade_option = '24.1';"),
+            Ok(Statement::SetClusterSetting {
+                name: "cluster.preserve_downgrade_option".into(),
+                value: "24.1".into()
+            })
+        );
+        assert_eq!(
+            parse_statement("set cluster setting cluster.auto_upgrade.enabled to false"),
+            Ok(Statement::SetClusterSetting {
+                name: "cluster.auto_upgrade.enabled".into(),
+                value: "false".into()
+            })
+        );
+        assert_eq!(
+            parse_statement(" RESET CLUSTER SETTING cluster.preserve_downgrade_option ; "),
+            Ok(Statement::ResetClusterSetting {
+                name: "cluster.preserve_downgrade_option".into()
+            })
+        );
+        assert_eq!(
+            parse_statement("SHOW CLUSTER SETTING version"),
+            Ok(Statement::ShowClusterSetting {
+                name: "version".into()
+            })
+        );
+        for other in [
+            "SELECT 1",
+            "SET CLUSTER SETTING x",
+            "RESET CLUSTER SETTING",
+            "DROP TABLE t",
+        ] {
+            assert!(
+                parse_statement(other)
+                    .unwrap_err()
+                    .contains("does not emulate"),
+                "{other}"
+            );
+        }
     }
 }

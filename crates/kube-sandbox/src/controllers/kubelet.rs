@@ -198,7 +198,7 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
-                    Program::Init(args) | Program::Decommission(args)
+                    Program::Init(args) | Program::Decommission(args) | Program::Sql(args)
                         if now >= since + scaled(READY_AFTER) =>
                     {
                         let views = views.get_or_insert_with(|| dns_views(&ctx.world));
@@ -207,10 +207,10 @@ impl Kubelet {
                             views,
                             cluster: &ctx.cluster_name,
                         };
-                        let (code, output) = if matches!(c.program, Program::Init(_)) {
-                            node::init(&env, pod, &c.spec, args)
-                        } else {
-                            node::decommission(&env, pod, &c.spec, args)
+                        let (code, output) = match c.program {
+                            Program::Init(_) => node::init(&env, pod, &c.spec, args),
+                            Program::Sql(_) => node::sql(&env, pod, &c.spec, args),
+                            _ => node::decommission(&env, pod, &c.spec, args),
                         };
                         ctx.world
                             .append_log(&ctx.cluster_name, &ns, meta::name(pod), &output);

@@ -1,0 +1,254 @@
+//! Major-version upgrades whose finalization the user keeps in hand (`upgrade_finalization = "manual"` on the
+//! cluster): before this zone's nodes move to a new major version, `cluster.preserve_downgrade_option` is set to the
+//! major version the cluster is finalized at, so that CockroachDB does not finalize and the old binary may come
+//! back; switching to `"auto"` resets it and CockroachDB finalizes once every node runs the new binary. Both are
+//! `cockroach sql` Jobs in the zone, run by every region (the statements are idempotent), each awaited and deleted
+//! once it succeeded. Both run before the StatefulSet is applied, so a failure leaves the zone untouched and the
+//! region's state as it was: the next apply runs them again. A rollback never finalizes in the same change (the
+//! cluster's plan refuses it), which is what makes resetting before the rollout safe.
+use super::schema::{ClusterRef, RegionModel};
+use crate::cockroach::manifests::{self, names, ZoneSpec};
+use crate::cockroach::upgrade::{self, Major};
+use crate::framework::diag::Diagnostics;
+use crate::kubernetes::readiness::JobOutcome;
+use crate::kubernetes::{ClusterClient, Deadline, Propagation};
+use crate::resources::validate;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+
+/// What a region does about finalization before it applies its StatefulSet.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    /// Hold the cluster at this major version (an unfinalized upgrade).
+    Preserve(Major),
+    /// Let CockroachDB finalize.
+    Finalize,
+}
+
+fn manual(cluster: &ClusterRef) -> bool {
+    cluster.upgrade_finalization.known().map(String::as_str) == Some("manual")
+}
+
+/// The step, if any, between the region's prior and planned states. A zone without nodes (before or after)
+/// has no node to run the Job against and no pod to roll: the other regions take care of the cluster.
+pub(super) fn step_before_rollout(
+    prior: Option<&RegionModel>,
+    planned: &RegionModel,
+) -> Option<Step> {
+    let prior = prior?;
+    let (before, after) = (prior.cluster.known()?, planned.cluster.known()?);
+    let has_nodes = |m: &RegionModel| m.replicas.known().copied().unwrap_or(3) > 0;
+    if !has_nodes(prior) || !has_nodes(planned) {
+        return None;
+    }
+    if manual(before) && !manual(after) {
+        return Some(Step::Finalize);
+    }
+    if !manual(after) || before.image == after.image {
+        return None;
+    }
+    let finalized = after
+        .cluster_version
+        .known()
+        .and_then(|v| Major::parse(v))?;
+    let running = after.image.known().and_then(|i| validate::image_major(i));
+    (running != Some(finalized)).then_some(Step::Preserve(finalized))
+}
+
+/// Runs the region's finalization step, if any, and waits for it; Err names the cluster, the Job and what
+/// CockroachDB answered.
+pub(super) async fn prepare_rollout(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    prior: Option<&RegionModel>,
+    planned: &RegionModel,
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
+    let Some(step) = step_before_rollout(prior, planned) else {
+        return Ok(());
+    };
+    let (name, statement, what) = match step {
+        Step::Preserve(major) => (
+            names::PRESERVE_DOWNGRADE_JOB,
+            upgrade::preserve_statement(major),
+            format!("Setting cluster.preserve_downgrade_option to {major}"),
+        ),
+        Step::Finalize => (
+            names::FINALIZE_UPGRADE_JOB,
+            upgrade::FINALIZE_STATEMENT.to_string(),
+            "Resetting cluster.preserve_downgrade_option to finalize the upgrade".to_string(),
+        ),
+    };
+    tracing::info!(zone = %spec.zone, job = name, "{what}");
+    run_sql_job(client, spec, name, &statement, deadline)
+        .await
+        .map_err(|why| {
+            let mut diags = Diagnostics::new();
+            diags.error(
+                format!("{what} failed in zone {} on {}", spec.zone, client.label()),
+                format!(
+                    "{why} The StatefulSet was not changed. See `kubectl logs job/{name} -n {}`.",
+                    spec.zone
+                ),
+            );
+            diags
+        })
+}
+
+/// Runs `statement` in a fresh Job `name` (a Job left by an earlier failed attempt is deleted first: a
+/// finished Job never runs again) and deletes it once it succeeded. Err is the sentence that says what failed.
+async fn run_sql_job(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    name: &str,
+    statement: &str,
+    deadline: &Deadline,
+) -> Result<(), String> {
+    let zone = spec.zone.as_str();
+    let remote = |d: Diagnostics| {
+        d.0.iter()
+            .map(|d| format!("{}: {}", d.summary, d.detail))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let job = format!("Job {zone}/{name} (`cockroach sql -e \"{statement}\"`)");
+    if client
+        .delete::<Job>(Some(zone), name, Propagation::Background)
+        .await
+        .map_err(|e| remote(e.to_diagnostics()))?
+    {
+        client
+            .wait_deleted::<Job>(Some(zone), name, deadline)
+            .await
+            .map_err(|e| remote(e.to_diagnostics()))?;
+    }
+    client
+        .apply(&manifests::sql_job(spec, name, statement))
+        .await
+        .map_err(|e| format!("{job} could not be created: {}", remote(e.to_diagnostics())))?;
+    match client.wait_job_finished(zone, name, deadline).await {
+        Ok(JobOutcome::Succeeded) => {}
+        Ok(JobOutcome::Failed(why)) => {
+            let said = match last_termination_message(client, zone, name).await {
+                Some(message) => format!(" cockroach sql said: {}.", message.trim()),
+                None => String::new(),
+            };
+            return Err(format!("{job} failed: {why}.{said}"));
+        }
+        Err(e) => {
+            return Err(format!(
+                "{job} did not finish: {}",
+                remote(e.to_diagnostics())
+            ))
+        }
+    }
+    client
+        .delete::<Job>(Some(zone), name, Propagation::Background)
+        .await
+        .map_err(|e| remote(e.to_diagnostics()))?;
+    Ok(())
+}
+
+/// What the Job's container printed last before it exited (its termination message falls back to the log).
+async fn last_termination_message(client: &ClusterClient, zone: &str, job: &str) -> Option<String> {
+    let pods = client
+        .list::<Pod>(Some(zone), &format!("job-name={job}"))
+        .await
+        .ok()?;
+    pods.iter()
+        .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref())
+        .flatten()
+        .flat_map(|status| {
+            let current = status.state.as_ref().and_then(|s| s.terminated.as_ref());
+            let last = status
+                .last_state
+                .as_ref()
+                .and_then(|s| s.terminated.as_ref());
+            [current, last]
+        })
+        .flatten()
+        .filter(|t| t.exit_code != 0)
+        .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+        .and_then(|t| t.message.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::Attr;
+
+    fn region(image: &str, mode: &str, cluster_version: &str, replicas: i64) -> RegionModel {
+        RegionModel {
+            cluster: Attr::Known(ClusterRef {
+                image: Attr::Known(format!("cockroachdb/cockroach:{image}")),
+                upgrade_finalization: Attr::Known(mode.into()),
+                cluster_version: Attr::Known(cluster_version.into()),
+                ..Default::default()
+            }),
+            replicas: Attr::Known(replicas),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_manual_major_upgrade_preserves_the_finalized_major_first() {
+        let prior = region("v24.1.2", "manual", "24.1", 3);
+        assert_eq!(
+            step_before_rollout(Some(&prior), &region("v24.3.0", "manual", "24.1", 3)),
+            Some(Step::Preserve(Major::new(24, 1)))
+        );
+        let open = region("v24.3.0", "manual", "24.1", 3);
+        assert_eq!(
+            step_before_rollout(Some(&open), &region("v24.3.1", "manual", "24.1", 3)),
+            Some(Step::Preserve(Major::new(24, 1))),
+            "a patch while open keeps it open (idempotent)"
+        );
+        for (planned, why) in [
+            (
+                region("v24.1.2", "manual", "24.1", 3),
+                "a rollback needs nothing set",
+            ),
+            (region("v24.3.0", "manual", "24.1", 3), "no image change"),
+        ] {
+            assert_eq!(step_before_rollout(Some(&open), &planned), None, "{why}");
+        }
+        assert_eq!(
+            step_before_rollout(Some(&prior), &region("v24.1.5", "manual", "24.1", 3)),
+            None,
+            "a patch of a finalized cluster"
+        );
+        assert_eq!(
+            step_before_rollout(Some(&prior), &region("v24.3.0", "auto", "24.3", 3)),
+            Some(Step::Finalize),
+            "leaving manual always resets, whatever else changes"
+        );
+    }
+
+    #[test]
+    fn auto_does_nothing_and_zones_without_nodes_leave_it_to_the_others() {
+        let prior = region("v24.1.2", "auto", "24.1", 3);
+        assert_eq!(
+            step_before_rollout(Some(&prior), &region("v24.3.0", "auto", "24.3", 3)),
+            None
+        );
+        let open = region("v24.3.0", "manual", "24.1", 3);
+        assert_eq!(
+            step_before_rollout(Some(&open), &region("v24.3.0", "auto", "24.3", 3)),
+            Some(Step::Finalize)
+        );
+        assert_eq!(
+            step_before_rollout(Some(&open), &region("v24.3.0", "auto", "24.3", 0)),
+            None
+        );
+        let stopped = region("v24.1.2", "manual", "24.1", 0);
+        assert_eq!(
+            step_before_rollout(Some(&stopped), &region("v24.3.0", "manual", "24.1", 3)),
+            None
+        );
+        assert_eq!(
+            step_before_rollout(None, &region("v24.3.0", "manual", "24.1", 3)),
+            None,
+            "a new region runs nothing"
+        );
+    }
+}
