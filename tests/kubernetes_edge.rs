@@ -679,7 +679,11 @@ async fn a_job_left_failed_is_started_afresh_and_a_running_one_is_left_alone() {
     .unwrap();
     client.start_job(&job, &deadline).await.unwrap();
     let again = jobs.get_opt("decommission-2").await.unwrap().unwrap();
-    assert_ne!(again.metadata.uid.as_deref(), Some(first.as_str()), "a new Job");
+    assert_ne!(
+        again.metadata.uid.as_deref(),
+        Some(first.as_str()),
+        "a new Job"
+    );
     assert!(
         !terraform_provider_crdb::kubernetes::readiness::job_has_failed(&again),
         "the new Job starts without the old failure: {:?}",
