@@ -930,6 +930,25 @@ fn scaling_down_decommissions_the_leaving_node_first_and_scaling_up_adds_a_fresh
         "the re-added ordinal starts as a fresh node on a new volume"
     );
     assert_eq!(live_nodes(&clusters).1, 9);
+
+    // A new memory limit is a new pod template: apply returns once every node runs it.
+    ws.write_config(&configuration(&clusters, &ws, false, 3).replace(
+        "  replicas            = 3\n",
+        "  replicas            = 3\n  memory_limit        = \"16Gi\"\n",
+    ));
+    ws.apply();
+    for zone in ZONES {
+        use k8s_openapi::api::apps::v1::StatefulSet;
+        let sets: Api<StatefulSet> = Api::namespaced(clusters.client(zone), zone);
+        let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
+        let observed = terraform_provider_crdb::cockroach::manifests::observe_nodes(&set);
+        assert!(
+            observed.settled(),
+            "{zone} is still rolling after apply: {observed:?}"
+        );
+        assert_eq!(observed.updated_replicas, 3, "{zone}");
+    }
+    ws.assert_plan_empty("a new memory limit");
     ws.destroy();
 }
 

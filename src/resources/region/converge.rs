@@ -245,6 +245,29 @@ async fn apply_zone(
     Ok(())
 }
 
+/// Why converging stopped, and the state to record: the prior one while nothing it holds has changed yet.
+struct Stopped {
+    diags: Diagnostics,
+    keep: Option<RegionModel>,
+}
+
+impl Stopped {
+    fn keeping(state: Option<&RegionModel>) -> impl FnOnce(Diagnostics) -> Stopped + '_ {
+        move |diags| Stopped {
+            diags,
+            keep: state.cloned(),
+        }
+    }
+}
+
+fn outcome(diags: Diagnostics, state: Option<&RegionModel>) -> ApplyOutcome {
+    ApplyOutcome {
+        state: state.map(ToValue::to_value).unwrap_or(Value::Null),
+        private: Vec::new(),
+        diagnostics: diags,
+    }
+}
+
 impl Region {
     /// Brings the zone to the planned state; returns what now exists even on failure.
     pub(super) async fn converge(
@@ -254,255 +277,314 @@ impl Region {
         limit: Duration,
     ) -> ApplyOutcome {
         let mut diags = Diagnostics::new();
-        let Some(mut state) = model_of(planned, &mut diags) else {
-            return ApplyOutcome {
-                diagnostics: diags,
-                ..Default::default()
-            };
+        let Some(state) = model_of(planned, &mut diags) else {
+            return outcome(diags, None);
         };
-        let fail = |diags: Diagnostics, state: Option<&RegionModel>| ApplyOutcome {
-            state: state.map(ToValue::to_value).unwrap_or(Value::Null),
-            private: Vec::new(),
-            diagnostics: diags,
-        };
-        let Some(mut spec) = zone_spec(&state, &mut diags) else {
-            return fail(diags, prior);
-        };
-        let Some(cluster) = state.cluster.known().cloned() else {
-            return fail(diags, prior);
-        };
-        let Some(client) = connect_for_apply(ctx, &state.kubernetes, "region", &mut diags).await
-        else {
-            return fail(diags, prior);
-        };
-        let mut live_set = match client
-            .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
-            .await
-        {
-            Ok(set) => set,
-            Err(e) => {
-                diags.extend(e.to_diagnostics());
-                return fail(diags, prior);
-            }
-        };
-        spec.layout = zone_layout(&state, live_set.as_ref());
-        let live_certificate = if state.node_certificate.known().is_some() {
-            None
-        } else {
-            match live_node_certificate(&client, &spec.zone).await {
-                Ok(found) => found,
-                Err(d) => {
-                    diags.extend(d);
-                    return fail(diags, prior);
-                }
-            }
-        };
-        let Some((node_crt, node_key)) =
-            node_certificate(&state, &spec, live_certificate, &mut diags)
-        else {
-            return fail(diags, prior);
-        };
-        let certs = ZoneCertificates {
-            ca_crt: cluster.ca_certificate.known().cloned().unwrap_or_default(),
-            node_crt: node_crt.clone(),
-            node_key: node_key.clone(),
-            root_crt: cluster
-                .root_client_certificate
-                .known()
-                .cloned()
-                .unwrap_or_default(),
-            root_key: cluster
-                .root_client_private_key
-                .known()
-                .cloned()
-                .unwrap_or_default(),
-        };
-        // Nodes are ready only in an initialised cluster: a zone found serving (adopted, or repaired after a
-        // failed apply) needs no init.
-        let serving = spec.runs_init
-            && live_set
-                .as_ref()
-                .is_some_and(|set| manifests::observe_nodes(set).ready_replicas > 0);
-        let mut already_initialized =
-            serving || prior.is_some_and(|p| p.initialized == Attr::Known(true));
-        if spec.runs_init && !already_initialized {
-            match client
-                .get::<ConfigMap>(
-                    Some(names::KUBE_SYSTEM),
-                    &init_marker_name(&spec.cluster_name),
-                )
-                .await
-            {
-                Ok(marker) => already_initialized = marker.is_some(),
-                Err(e) => {
-                    diags.extend(e.to_diagnostics());
-                    return fail(diags, prior);
-                }
-            }
-        }
-        let deadline = Deadline::after(limit, &ctx.stop);
-        // storage.rs: growing the data volumes may delete the StatefulSet (keeping its pods) for
-        // the apply below to re-create it, so it runs before the StatefulSet is built; `live_set`
-        // then holds the object to create in its place.
-        let growth = match prior {
-            Some(prior) => {
-                match storage::grow_volumes(&client, &spec, prior, &mut live_set, &deadline).await {
-                    Ok(growth) => growth,
-                    Err(d) => {
-                        diags.extend(d);
-                        return fail(diags, Some(prior));
-                    }
-                }
-            }
-            None => None,
-        };
-        let resources_changed = prior.is_some_and(|p| node_resources_changed(p, &state));
-        let objects: Vec<ZoneObject> = manifests::zone_objects(&spec, &certs)
-            .into_iter()
-            .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
-            .map(|object| match (object, &live_set) {
-                (ZoneObject::StatefulSet(mut set), Some(live)) => {
-                    let fit = manifests::fit_to_live(&mut set, live, &spec, resources_changed);
-                    if fit == TemplateFit::KeptLive {
-                        tracing::info!(
-                            zone = %spec.zone,
-                            "keeping the adopted pod template until the image or locality changes"
-                        );
-                    }
-                    ZoneObject::StatefulSet(set)
-                }
-                (object, _) => object,
-            })
-            .collect();
-        // Scaling to zero stops the zone and keeps its nodes' data (an outage drill); any other
-        // scale-down first moves the data off the nodes that will go.
-        let leaving = match prior.and_then(|p| p.replicas.known().copied()) {
-            Some(before) if spec.replicas > 0 && i64::from(spec.replicas) < before => {
-                spec.replicas..before as i32
-            }
-            _ => 0..0,
-        };
-        if let Err(d) = decommission_nodes(&client, &spec, leaving.clone(), &deadline).await {
-            diags.extend(d);
-            return fail(diags, prior);
-        }
-        if let Err(d) =
-            super::upgrade::prepare_rollout(&client, &spec, prior, &state, &deadline).await
-        {
-            diags.extend(d);
-            return fail(diags, prior);
-        }
-        if let Err(d) = apply_zone(&client, &objects, &deadline).await {
-            diags.extend(d);
-            return fail(diags, prior);
-        }
-        if let Err(d) = release_volumes(&client, &spec.zone, leaving, &deadline).await {
-            diags.extend(d);
-            return fail(diags, prior);
-        }
-        state.id = Attr::Known(spec.zone.clone());
-        state.namespace = Attr::Known(spec.zone.clone());
-        state.node_certificate = Attr::Known(node_crt);
-        state.node_private_key = Attr::Known(node_key);
-        state.missing_objects = Attr::Known(Vec::new());
-
-        state.layout = Attr::Known(spec.layout.as_str().to_owned());
-        let lb_name = spec.layout.dns_load_balancer_name(&spec.zone);
-        match client
-            .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, &deadline)
-            .await
-        {
-            Ok(address) => match lb_resolver::dns_ip(&address, resolver(&state)).await {
-                Ok(ip) => state.dns_address = Attr::Known(ip),
-                Err(why) => {
-                    diags.error(
-                        format!("Cannot resolve the DNS load balancer of zone {}", spec.zone),
-                        format!(
-                            "Service {}/{lb_name} on {} has the address {address:?}: {why}",
-                            names::KUBE_SYSTEM,
-                            client.label()
-                        ),
-                    );
-                    return fail(diags, Some(&state_with_unknowns_cleared(state)));
-                }
-            },
-            Err(e) => {
-                diags.extend(e.to_diagnostics());
-                return fail(diags, Some(&state_with_unknowns_cleared(state)));
-            }
-        }
-
-        state.initialized = Attr::Known(already_initialized);
-        if spec.runs_init && !already_initialized {
-            match client
-                .wait_job_finished(&spec.zone, names::INIT_JOB, &deadline)
-                .await
-            {
-                Ok(JobOutcome::Succeeded) => state.initialized = Attr::Known(true),
-                Ok(JobOutcome::Failed(why)) => {
-                    if init_reported_already_done(&client, &spec.zone).await {
-                        state.initialized = Attr::Known(true);
-                    } else {
-                        diags.error(
-                            format!(
-                                "cockroach init failed in zone {} on {}",
-                                spec.zone,
-                                client.label()
-                            ),
-                            format!(
-                                "Job {}/{} failed: {why}. See `kubectl logs job/{} -n {}`.",
-                                spec.zone,
-                                names::INIT_JOB,
-                                names::INIT_JOB,
-                                spec.zone
-                            ),
-                        );
-                        return fail(diags, Some(&state_with_unknowns_cleared(state)));
-                    }
-                }
-                Err(e) => {
-                    diags.extend(e.to_diagnostics());
-                    return fail(diags, Some(&state_with_unknowns_cleared(state)));
-                }
-            }
-        }
-
-        if state.initialized == Attr::Known(true) {
-            if let Err(e) = client.apply(&init_marker(&spec)).await {
-                diags.extend(e.to_diagnostics());
-                return fail(diags, Some(&state));
-            }
-        }
-
-        let rolled = prior.is_some_and(|p| {
-            p.replicas != state.replicas
-                || p.cluster.known().map(|c| &c.image) != state.cluster.known().map(|c| &c.image)
-        });
-        if rolled {
-            if let Err(d) = replace_pods_stuck_on_old_revision(&client, &spec.zone, &deadline).await
-            {
-                diags.extend(d);
-            } else if let Err(e) = client
-                .wait_rolled_out(&spec.zone, names::STATEFULSET, &deadline)
-                .await
-            {
-                diags.extend(e.to_diagnostics());
-            }
-        }
-        // storage.rs: the grown volumes report their new size; until they do, the state keeps
-        // the prior one so that the next apply waits again.
-        if let Some(growth) = growth {
-            if let Err(d) = growth.wait(&client, spec.replicas, &deadline).await {
-                diags.extend(d);
-                state.storage_size = prior.map_or(Attr::Null, |p| p.storage_size.clone());
-            }
-        }
-        ApplyOutcome {
-            state: state.to_value(),
-            private: Vec::new(),
-            diagnostics: diags,
+        match converge_zone(ctx, prior, state, limit).await {
+            Ok((state, diags)) => outcome(diags, Some(&state)),
+            Err(Stopped { diags, keep }) => outcome(diags, keep.as_ref()),
         }
     }
+}
+
+/// The steps of an apply, in order. Until the objects are applied a failure keeps the prior state; after, the
+/// state records what was applied, with what is still unknown cleared for the next plan to recompute.
+async fn converge_zone(
+    ctx: &OperationContext,
+    prior: Option<&RegionModel>,
+    mut state: RegionModel,
+    limit: Duration,
+) -> Result<(RegionModel, Diagnostics), Stopped> {
+    let (client, mut spec) = connect_zone(ctx, &state)
+        .await
+        .map_err(Stopped::keeping(prior))?;
+    let mut live_set = client
+        .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+        .await
+        .map_err(|e| Stopped::keeping(prior)(e.to_diagnostics()))?;
+    spec.layout = zone_layout(&state, live_set.as_ref());
+    let certs = zone_certificates(&client, &state, &spec)
+        .await
+        .map_err(Stopped::keeping(prior))?;
+    let already_initialized = found_initialized(&client, &spec, prior, live_set.as_ref())
+        .await
+        .map_err(Stopped::keeping(prior))?;
+    let deadline = Deadline::after(limit, &ctx.stop);
+    // storage.rs: growing the data volumes may delete the StatefulSet (keeping its pods) for the apply below to
+    // re-create it, so it runs before the StatefulSet is built; `live_set` then holds the object to create in
+    // its place.
+    let growth = match prior {
+        Some(prior) => storage::grow_volumes(&client, &spec, prior, &mut live_set, &deadline)
+            .await
+            .map_err(Stopped::keeping(Some(prior)))?,
+        None => None,
+    };
+    let resources_changed = prior.is_some_and(|p| node_resources_changed(p, &state));
+    let objects = desired_objects(
+        &spec,
+        &certs,
+        already_initialized,
+        live_set.as_ref(),
+        resources_changed,
+    );
+    let revision_before = revision_of(live_set.as_ref());
+    change_workload(&client, &spec, prior, &state, &objects, &deadline)
+        .await
+        .map_err(Stopped::keeping(prior))?;
+
+    state.id = Attr::Known(spec.zone.clone());
+    state.namespace = Attr::Known(spec.zone.clone());
+    state.node_certificate = Attr::Known(certs.node_crt.clone());
+    state.node_private_key = Attr::Known(certs.node_key.clone());
+    state.missing_objects = Attr::Known(Vec::new());
+    state.layout = Attr::Known(spec.layout.as_str().to_owned());
+    let partial = |diags: Diagnostics, state: RegionModel| Stopped {
+        diags,
+        keep: Some(state_with_unknowns_cleared(state)),
+    };
+    match await_dns_address(&client, &spec, &state, &deadline).await {
+        Ok(ip) => state.dns_address = Attr::Known(ip),
+        Err(d) => return Err(partial(d, state)),
+    }
+    state.initialized = Attr::Known(already_initialized);
+    if spec.runs_init && !already_initialized {
+        match await_init(&client, &spec, &deadline).await {
+            Ok(()) => state.initialized = Attr::Known(true),
+            Err(d) => return Err(partial(d, state)),
+        }
+    }
+    if state.initialized == Attr::Known(true) {
+        if let Err(e) = client.apply(&init_marker(&spec)).await {
+            return Err(partial(e.to_diagnostics(), state));
+        }
+    }
+
+    let mut diags = Diagnostics::new();
+    if let Err(d) = await_rollout(&client, &spec, revision_before, &deadline).await {
+        diags.extend(d);
+    }
+    // storage.rs: the grown volumes report their new size; until they do, the state keeps the prior one so that
+    // the next apply waits again.
+    if let Some(growth) = growth {
+        if let Err(d) = growth.wait(&client, spec.replicas, &deadline).await {
+            diags.extend(d);
+            state.storage_size = prior.map_or(Attr::Null, |p| p.storage_size.clone());
+        }
+    }
+    Ok((state, diags))
+}
+
+/// The zone's spec from the planned state, and a client for its cluster.
+async fn connect_zone(
+    ctx: &OperationContext,
+    state: &RegionModel,
+) -> Result<(ClusterClient, ZoneSpec), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let spec = zone_spec(state, &mut diags);
+    let client = match spec {
+        Some(_) => connect_for_apply(ctx, &state.kubernetes, "region", &mut diags).await,
+        None => None,
+    };
+    match (client, spec) {
+        (Some(client), Some(spec)) => Ok((client, spec)),
+        _ => Err(diags),
+    }
+}
+
+/// The files of the zone's secrets: the cluster's CA and root client, and the zone's node certificate.
+async fn zone_certificates(
+    client: &ClusterClient,
+    state: &RegionModel,
+    spec: &ZoneSpec,
+) -> Result<ZoneCertificates, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let Some(cluster) = known(&state.cluster, "cluster", &mut diags) else {
+        return Err(diags);
+    };
+    let live = match state.node_certificate.known() {
+        Some(_) => None,
+        None => live_node_certificate(client, &spec.zone).await?,
+    };
+    let Some((node_crt, node_key)) = node_certificate(state, spec, live, &mut diags) else {
+        return Err(diags);
+    };
+    let text = |attr: &Attr<String>| attr.known().cloned().unwrap_or_default();
+    Ok(ZoneCertificates {
+        ca_crt: text(&cluster.ca_certificate),
+        node_crt,
+        node_key,
+        root_crt: text(&cluster.root_client_certificate),
+        root_key: text(&cluster.root_client_private_key),
+    })
+}
+
+/// Whether the cluster is known to be initialised already, so this zone runs no init: its nodes are ready
+/// (nodes are ready only in an initialised cluster: an adopted zone, or one repaired after a failed apply), the
+/// state says so, or the record in kube-system does.
+async fn found_initialized(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    prior: Option<&RegionModel>,
+    live_set: Option<&StatefulSet>,
+) -> Result<bool, Diagnostics> {
+    if !spec.runs_init {
+        return Ok(prior.is_some_and(|p| p.initialized == Attr::Known(true)));
+    }
+    let serving = live_set.is_some_and(|set| manifests::observe_nodes(set).ready_replicas > 0);
+    if serving || prior.is_some_and(|p| p.initialized == Attr::Known(true)) {
+        return Ok(true);
+    }
+    let marker = client
+        .get::<ConfigMap>(
+            Some(names::KUBE_SYSTEM),
+            &init_marker_name(&spec.cluster_name),
+        )
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    Ok(marker.is_some())
+}
+
+/// The zone's objects as they are to be applied: no init Job once initialised, and the StatefulSet fitted to
+/// the live one (see `manifests::fit_to_live`).
+fn desired_objects(
+    spec: &ZoneSpec,
+    certs: &ZoneCertificates,
+    already_initialized: bool,
+    live_set: Option<&StatefulSet>,
+    resources_changed: bool,
+) -> Vec<ZoneObject> {
+    manifests::zone_objects(spec, certs)
+        .into_iter()
+        .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
+        .map(|object| match (object, live_set) {
+            (ZoneObject::StatefulSet(mut set), Some(live)) => {
+                if manifests::fit_to_live(&mut set, live, spec, resources_changed)
+                    == TemplateFit::KeptLive
+                {
+                    tracing::info!(
+                        zone = %spec.zone,
+                        "keeping the adopted pod template until the image or locality changes"
+                    );
+                }
+                ZoneObject::StatefulSet(set)
+            }
+            (object, _) => object,
+        })
+        .collect()
+}
+
+/// Decommissions the nodes a scale-down removes, prepares a major upgrade, applies the objects, and releases
+/// the removed nodes' volumes. Scaling to zero stops the zone and keeps its nodes' data (an outage drill).
+async fn change_workload(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    prior: Option<&RegionModel>,
+    planned: &RegionModel,
+    objects: &[ZoneObject],
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
+    let leaving = match prior.and_then(|p| p.replicas.known().copied()) {
+        Some(before) if spec.replicas > 0 && i64::from(spec.replicas) < before => {
+            spec.replicas..before as i32
+        }
+        _ => 0..0,
+    };
+    decommission_nodes(client, spec, leaving.clone(), deadline).await?;
+    super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
+    apply_zone(client, objects, deadline).await?;
+    release_volumes(client, &spec.zone, leaving, deadline).await
+}
+
+/// The DNS load balancer's address as the IP peers forward to.
+async fn await_dns_address(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    state: &RegionModel,
+    deadline: &Deadline,
+) -> Result<String, Diagnostics> {
+    let lb_name = spec.layout.dns_load_balancer_name(&spec.zone);
+    let address = client
+        .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, deadline)
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    lb_resolver::dns_ip(&address, resolver(state))
+        .await
+        .map_err(|why| {
+            let mut diags = Diagnostics::new();
+            diags.error(
+                format!("Cannot resolve the DNS load balancer of zone {}", spec.zone),
+                format!(
+                    "Service {}/{lb_name} on {} has the address {address:?}: {why}",
+                    names::KUBE_SYSTEM,
+                    client.label()
+                ),
+            );
+            diags
+        })
+}
+
+/// Waits for the init Job; a cluster that reports itself initialised already counts as success.
+async fn await_init(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
+    let outcome = client
+        .wait_job_finished(&spec.zone, names::INIT_JOB, deadline)
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    match outcome {
+        JobOutcome::Succeeded => Ok(()),
+        JobOutcome::Failed(_) if init_reported_already_done(client, &spec.zone).await => Ok(()),
+        JobOutcome::Failed(why) => {
+            let mut diags = Diagnostics::new();
+            diags.error(
+                format!(
+                    "cockroach init failed in zone {} on {}",
+                    spec.zone,
+                    client.label()
+                ),
+                format!(
+                    "Job {zone}/{job} failed: {why}. See `kubectl logs job/{job} -n {zone}`.",
+                    zone = spec.zone,
+                    job = names::INIT_JOB,
+                ),
+            );
+            Err(diags)
+        }
+    }
+}
+
+/// Which StatefulSet object at which generation: a different one after the apply means the controller has pods
+/// to roll (a new template or replica count) or to adopt (a StatefulSet re-created to grow its volumes).
+fn revision_of(set: Option<&StatefulSet>) -> Option<(Option<String>, Option<i64>)> {
+    set.map(|s| (s.metadata.uid.clone(), s.metadata.generation))
+}
+
+/// Follows a rollout the apply started to its end, one pod at a time as the controller goes; a zone created or
+/// left as it was has nothing to follow.
+async fn await_rollout(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    before: Option<(Option<String>, Option<i64>)>,
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
+    if before.is_none() {
+        return Ok(());
+    }
+    let after = client
+        .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+        .await
+        .map_err(|e| e.to_diagnostics())?;
+    if revision_of(after.as_ref()) == before {
+        return Ok(());
+    }
+    replace_pods_stuck_on_old_revision(client, &spec.zone, deadline).await?;
+    client
+        .wait_rolled_out(&spec.zone, names::STATEFULSET, deadline)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_diagnostics())
 }
 
 /// A partial state Terraform can store: unknowns become nulls, which the next plan recomputes.
