@@ -2,7 +2,9 @@
 //! in words: pure functions of the objects, so they are tested without a server.
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStatus, Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{
+    ContainerStateTerminated, ContainerStatus, Namespace, Pod, Service,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Where an object stands relative to what is awaited.
@@ -586,6 +588,23 @@ mod tests {
             "waiting for finalizers kubernetes.io/pvc-protection"
         );
     }
+}
+
+/// How the containers of `pods` ended, their current and their previous run: what a Job's pods said before they
+/// exited.
+pub fn terminations(pods: &[Pod]) -> impl Iterator<Item = &ContainerStateTerminated> {
+    pods.iter()
+        .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref())
+        .flatten()
+        .flat_map(|status| {
+            let current = status.state.as_ref().and_then(|s| s.terminated.as_ref());
+            let last = status
+                .last_state
+                .as_ref()
+                .and_then(|s| s.terminated.as_ref());
+            [current, last]
+        })
+        .flatten()
 }
 
 /// Whether a Job ended in failure (its `Failed` condition is true). A finished Job never runs again.

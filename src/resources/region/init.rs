@@ -1,5 +1,6 @@
 //! `cockroach init` runs once per cluster: the record that it did, and its outcome.
 use crate::cockroach::manifests::{self, names, ZoneSpec};
+use crate::kubernetes::readiness::terminations;
 use crate::kubernetes::ClusterClient;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 
@@ -36,19 +37,7 @@ pub(super) async fn init_reported_already_done(client: &ClusterClient, zone: &st
     let Ok(pods) = client.list::<Pod>(Some(zone), &selector).await else {
         return false;
     };
-    let already_done = pods
-        .iter()
-        .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref())
-        .flatten()
-        .flat_map(|status| {
-            let current = status.state.as_ref().and_then(|s| s.terminated.as_ref());
-            let last = status
-                .last_state
-                .as_ref()
-                .and_then(|s| s.terminated.as_ref());
-            [current, last]
-        })
-        .flatten()
+    let already_done = terminations(&pods)
         .filter_map(|terminated| terminated.message.as_deref())
         .any(manifests::init_already_done);
     already_done

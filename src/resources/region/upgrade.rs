@@ -10,7 +10,7 @@ use super::schema::{ClusterRef, RegionModel};
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::cockroach::upgrade::{self, Major};
 use crate::framework::diag::Diagnostics;
-use crate::kubernetes::readiness::JobOutcome;
+use crate::kubernetes::readiness::{terminations, JobOutcome};
 use crate::kubernetes::{ClusterClient, Deadline, Propagation};
 use crate::resources::validate;
 use k8s_openapi::api::batch::v1::Job;
@@ -155,18 +155,7 @@ async fn last_termination_message(client: &ClusterClient, zone: &str, job: &str)
         .list::<Pod>(Some(zone), &format!("job-name={job}"))
         .await
         .ok()?;
-    pods.iter()
-        .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref())
-        .flatten()
-        .flat_map(|status| {
-            let current = status.state.as_ref().and_then(|s| s.terminated.as_ref());
-            let last = status
-                .last_state
-                .as_ref()
-                .and_then(|s| s.terminated.as_ref());
-            [current, last]
-        })
-        .flatten()
+    terminations(&pods)
         .filter(|t| t.exit_code != 0)
         .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
         .and_then(|t| t.message.clone())
