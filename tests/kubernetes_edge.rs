@@ -692,6 +692,62 @@ async fn a_job_left_failed_is_started_afresh_and_a_running_one_is_left_alone() {
 }
 
 #[tokio::test]
+async fn a_failed_job_is_explained_by_what_its_last_failed_attempt_said() {
+    let sandbox = sandbox(&["east"]).await;
+    let client = client(&sandbox.clusters()[0]).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    assert_eq!(
+        client
+            .job_failure_message("us-east1-b", "cockroachdb-init")
+            .await,
+        None,
+        "no pods, nothing to quote"
+    );
+    let pods: Api<Pod> = Api::namespaced(client.kube().clone(), "us-east1-b");
+    for (name, exit_code, finished, message) in [
+        (
+            "cockroachdb-init-a",
+            1,
+            "2026-01-01T00:00:01Z",
+            "ERROR: cannot dial server",
+        ),
+        (
+            "cockroachdb-init-b",
+            1,
+            "2026-01-01T00:00:09Z",
+            "ERROR: x509: certificate signed by unknown authority\n",
+        ),
+        ("cockroachdb-init-c", 0, "2026-01-01T00:00:20Z", "done"),
+    ] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"job-name": "cockroachdb-init"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "cluster-init", "image": "cockroachdb/cockroach:v24.1.0"}]}
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        pods.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Failed", "containerStatuses": [{
+                "name": "cluster-init", "image": "cockroachdb/cockroach:v24.1.0", "imageID": "", "ready": false,
+                "restartCount": 0, "state": {"terminated": {"exitCode": exit_code, "reason": "Error",
+                "finishedAt": finished, "message": message}}
+            }]}})),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        client
+            .job_failure_message("us-east1-b", "cockroachdb-init")
+            .await
+            .as_deref(),
+        Some("ERROR: x509: certificate signed by unknown authority"),
+        "the latest failed attempt, trimmed; a successful exit is no failure"
+    );
+}
+
+#[tokio::test]
 async fn a_failing_credential_plugin_is_reported_as_such() {
     let sandbox = sandbox(&["east"]).await;
     let east = &sandbox.clusters()[0];

@@ -382,6 +382,21 @@ impl ClusterClient {
         }
     }
 
+    /// What a failed Job's container printed last before it exited (its termination message, which falls back to
+    /// the log's tail), for a diagnostic to quote. Best effort: None when it cannot be read.
+    pub async fn job_failure_message(&self, namespace: &str, job: &str) -> Option<String> {
+        let pods = self
+            .list::<Pod>(Some(namespace), &format!("job-name={job}"))
+            .await
+            .ok()?;
+        readiness::terminations(&pods)
+            .filter(|t| t.exit_code != 0)
+            .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+            .and_then(|t| t.message.as_deref())
+            .map(|message| message.trim().to_owned())
+            .filter(|message| !message.is_empty())
+    }
+
     /// Applies a one-off Job (init, decommission). One an earlier attempt left failed is deleted first and
     /// waited for: a finished Job never runs again, so re-applying it would report the old failure forever.
     pub async fn start_job(&self, job: &Job, deadline: &Deadline) -> Result<(), WaitError> {

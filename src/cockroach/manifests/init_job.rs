@@ -1,5 +1,7 @@
-//! The Job that runs `cockroach init` once, in the cluster's init zone. `OnFailure` makes it retry by itself until
-//! the first node answers, instead of the original procedure's fixed sleep.
+//! The Job that runs `cockroach init` once, in the cluster's init zone, retrying by itself until the first node
+//! answers instead of the original procedure's fixed sleep; and the other one-off Jobs made in its image. Each
+//! attempt is a pod of its own (`Never`): a failed Job keeps its failed pods, and with them what CockroachDB
+//! answered, where `OnFailure` would delete the pod when the Job gives up.
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
@@ -12,8 +14,8 @@ use super::names::{self, component_labels};
 use super::secrets::{CA_CRT, ROOT_CRT, ROOT_KEY};
 use super::spec::ZoneSpec;
 
-/// Restarts before the Job gives up; with the kubelet's back-off this spans several minutes, longer than nodes take
-/// to start.
+/// Attempts before the Job gives up; with the Job controller's back-off this spans several minutes, longer than
+/// nodes take to start.
 pub const INIT_BACKOFF_LIMIT: i32 = 10;
 
 const CLIENT_CERTS_VOLUME: &str = "client-certs";
@@ -35,7 +37,7 @@ pub fn init_job(spec: &ZoneSpec) -> Job {
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
-                    restart_policy: Some("OnFailure".to_owned()),
+                    restart_policy: Some("Never".to_owned()),
                     service_account_name: Some(names::SERVICE_ACCOUNT.to_owned()),
                     automount_service_account_token: Some(false),
                     containers: vec![Container {
@@ -110,8 +112,7 @@ pub const SQL_BACKOFF_LIMIT: i32 = 4;
 /// A Job named `name` that runs one SQL `statement` as `root` through the zone's `cockroachdb-public` service
 /// (any of the zone's running nodes), with the init Job's client certificates. Cluster settings are
 /// cluster-wide, so any zone may run it. `statement` must come from the provider's own code, never from input:
-/// it is passed to `cockroach sql -e` as one argument. Each attempt is a pod of its own (`Never`): a failed Job
-/// keeps its failed pods, and with them what CockroachDB answered, where `OnFailure` would delete the pod.
+/// it is passed to `cockroach sql -e` as one argument.
 pub fn sql_job(spec: &ZoneSpec, name: &str, statement: &str) -> Job {
     let mut job = init_job(spec);
     job.metadata.name = Some(name.to_owned());
@@ -123,9 +124,6 @@ pub fn sql_job(spec: &ZoneSpec, name: &str, statement: &str) -> Job {
             labels: Some(labels),
             ..ObjectMeta::default()
         });
-        if let Some(pod) = job_spec.template.spec.as_mut() {
-            pod.restart_policy = Some("Never".to_owned());
-        }
         if let Some(container) = job_spec
             .template
             .spec

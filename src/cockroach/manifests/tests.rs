@@ -532,7 +532,10 @@ fn the_init_job_runs_once_against_a_certified_node_name() {
     let job = find(&s, "Job", "us-east1-b", "cockroachdb-init");
     assert_eq!(job["spec"]["backoffLimit"], 10);
     let pod = &job["spec"]["template"]["spec"];
-    assert_eq!(pod["restartPolicy"], "OnFailure");
+    assert_eq!(
+        pod["restartPolicy"], "Never",
+        "failed attempts keep their pods and what init said"
+    );
     let container = &pod["containers"][0];
     assert_eq!(container["image"], "cockroachdb/cockroach:v25.2.0");
     assert_eq!(

@@ -537,6 +537,11 @@ async fn await_init(
         JobOutcome::Succeeded => Ok(()),
         JobOutcome::Failed(_) if init_reported_already_done(client, &spec.zone).await => Ok(()),
         JobOutcome::Failed(why) => {
+            let said = super::scale::said(
+                client
+                    .job_failure_message(&spec.zone, names::INIT_JOB)
+                    .await,
+            );
             let mut diags = Diagnostics::new();
             diags.error(
                 format!(
@@ -545,7 +550,7 @@ async fn await_init(
                     client.label()
                 ),
                 format!(
-                    "Job {zone}/{job} failed: {why}. See `kubectl logs job/{job} -n {zone}`.",
+                    "Job {zone}/{job} failed: {why}.{said} See `kubectl logs job/{job} -n {zone}`.",
                     zone = spec.zone,
                     job = names::INIT_JOB,
                 ),

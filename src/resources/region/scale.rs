@@ -24,11 +24,12 @@ pub(super) async fn decommission_nodes(
         match client.wait_job_finished(&spec.zone, &name, deadline).await {
             Ok(JobOutcome::Succeeded) => {}
             Ok(JobOutcome::Failed(why)) => {
+                let said = said(client.job_failure_message(&spec.zone, &name).await);
                 let mut diags = Diagnostics::new();
                 diags.error(
                     format!("Decommissioning node {}-{ordinal} in zone {} failed on {}", names::STATEFULSET, spec.zone, client.label()),
                     format!(
-                        "Job {}/{name} failed: {why}. The StatefulSet was not scaled down; see `kubectl logs job/{name} -n {}`.",
+                        "Job {}/{name} failed: {why}.{said} The StatefulSet was not scaled down; see `kubectl logs job/{name} -n {}`.",
                         spec.zone, spec.zone
                     ),
                 );
@@ -65,4 +66,11 @@ pub(super) async fn release_volumes(
             .map_err(|e| e.to_diagnostics())?;
     }
     Ok(())
+}
+
+/// ` cockroach said: <message>.` when the Job's last failure left a message, for a diagnostic's detail.
+pub(super) fn said(message: Option<String>) -> String {
+    message
+        .map(|m| format!(" cockroach said: {}.", m.trim_end_matches('.')))
+        .unwrap_or_default()
 }

@@ -10,11 +10,10 @@ use super::schema::{ClusterRef, RegionModel};
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::cockroach::upgrade::{self, Major};
 use crate::framework::diag::Diagnostics;
-use crate::kubernetes::readiness::{terminations, JobOutcome};
+use crate::kubernetes::readiness::JobOutcome;
 use crate::kubernetes::{ClusterClient, Deadline, Propagation};
 use crate::resources::validate;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
 
 /// What a region does about finalization before it applies its StatefulSet.
 #[derive(Debug, PartialEq, Eq)]
@@ -129,7 +128,7 @@ async fn run_sql_job(
     match client.wait_job_finished(zone, name, deadline).await {
         Ok(JobOutcome::Succeeded) => {}
         Ok(JobOutcome::Failed(why)) => {
-            let said = match last_termination_message(client, zone, name).await {
+            let said = match client.job_failure_message(zone, name).await {
                 Some(message) => format!(" cockroach sql said: {}.", message.trim()),
                 None => String::new(),
             };
@@ -147,18 +146,6 @@ async fn run_sql_job(
         .await
         .map_err(|e| remote(e.to_diagnostics()))?;
     Ok(())
-}
-
-/// What the Job's container printed last before it exited (its termination message falls back to the log).
-async fn last_termination_message(client: &ClusterClient, zone: &str, job: &str) -> Option<String> {
-    let pods = client
-        .list::<Pod>(Some(zone), &format!("job-name={job}"))
-        .await
-        .ok()?;
-    terminations(&pods)
-        .filter(|t| t.exit_code != 0)
-        .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
-        .and_then(|t| t.message.clone())
 }
 
 #[cfg(test)]
