@@ -173,8 +173,8 @@ async fn own_dns_address(
             )
             .await
             .map_err(|e| e.to_diagnostics())?;
-        if let Some(address) = service.as_ref().and_then(load_balancer_address) {
-            return Ok(super::lb_resolver::dns_ip(&address, None).await.ok());
+        if service.as_ref().and_then(load_balancer_address).is_some() {
+            return Ok(super::lb_resolver::service_dns_ip(service.as_ref()).await);
         }
     }
     Ok(None)

@@ -1,6 +1,8 @@
 //! Resolving a DNS load balancer's host name (AWS) to the IP address kube-dns and CoreDNS can
 //! forward to: through a DNS server the user names (`dns_resolver`, e.g. a VPC resolver), or the
 //! provider's system resolver.
+use crate::kubernetes::readiness::load_balancer_address;
+use k8s_openapi::api::core::v1::Service;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -118,6 +120,13 @@ pub async fn dns_ip(address: &str, resolver: Option<SocketAddr>) -> Result<Strin
     let ip = resolved.iter().find(|ip| ip.is_ipv4()).or(resolved.first());
     ip.map(ToString::to_string)
         .ok_or_else(|| "it resolves to no address".to_string())
+}
+
+/// The IP peers forward to for a DNS load balancer Service found at import, if it has an address yet and the
+/// system resolver knows its host name: best effort, the first apply records it otherwise.
+pub async fn service_dns_ip(service: Option<&Service>) -> Option<String> {
+    let address = service.and_then(load_balancer_address)?;
+    dns_ip(&address, None).await.ok()
 }
 
 #[cfg(test)]

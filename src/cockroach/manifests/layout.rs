@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
+
 use super::names::{self, node_selector};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,6 +43,14 @@ impl Layout {
             Some(labels) if *labels == Layout::SetupScript.node_selector() => Layout::SetupScript,
             _ => Layout::Provider,
         }
+    }
+
+    /// The layout of a zone whose live StatefulSet is `set` (ours when there is none).
+    pub fn of_statefulset(set: Option<&StatefulSet>) -> Layout {
+        Layout::of_live_selector(
+            set.and_then(|s| s.spec.as_ref())
+                .and_then(|s| s.selector.match_labels.as_ref()),
+        )
     }
 
     /// What the services, the PodDisruptionBudget and the StatefulSet select: the node pods only.

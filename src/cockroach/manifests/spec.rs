@@ -53,6 +53,29 @@ pub enum LoadBalancerKind {
     AzureInternal,
 }
 
+impl LoadBalancerKind {
+    pub const ALL: [LoadBalancerKind; 4] = [
+        LoadBalancerKind::Public,
+        LoadBalancerKind::GkeInternal,
+        LoadBalancerKind::AwsInternal,
+        LoadBalancerKind::AzureInternal,
+    ];
+
+    /// The `crdb_region.dns_load_balancer` value that asks for this kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadBalancerKind::Public => "public",
+            LoadBalancerKind::GkeInternal => "gke-internal",
+            LoadBalancerKind::AwsInternal => "aws-internal",
+            LoadBalancerKind::AzureInternal => "azure-internal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LoadBalancerKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
 /// The PEM files a zone's pods need. The CA and the `root` client certificate are the cluster's; the node
 /// certificate is this zone's.
 #[derive(Clone, PartialEq, Eq)]

@@ -46,13 +46,7 @@ pub(super) fn zone_layout(state: &RegionModel, live_set: Option<&StatefulSet>) -
         .layout
         .known()
         .and_then(|l| Layout::parse(l))
-        .unwrap_or_else(|| {
-            Layout::of_live_selector(
-                live_set
-                    .and_then(|s| s.spec.as_ref())
-                    .and_then(|s| s.selector.match_labels.as_ref()),
-            )
-        })
+        .unwrap_or_else(|| Layout::of_statefulset(live_set))
 }
 
 /// Everything about the zone that the manifests need, from a wholly known planned state.
@@ -64,12 +58,11 @@ pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<
         .known()
         .map(|list| list.iter().filter_map(|a| a.known().cloned()).collect())
         .unwrap_or_default();
-    let kind = match model.dns_load_balancer.known().map(String::as_str) {
-        Some("gke-internal") => LoadBalancerKind::GkeInternal,
-        Some("aws-internal") => LoadBalancerKind::AwsInternal,
-        Some("azure-internal") => LoadBalancerKind::AzureInternal,
-        _ => LoadBalancerKind::Public,
-    };
+    let kind = model
+        .dns_load_balancer
+        .known()
+        .and_then(|k| LoadBalancerKind::parse(k))
+        .unwrap_or_default();
     Some(ZoneSpec {
         cluster_name: cluster.name.known().cloned().unwrap_or_default(),
         runs_init: cluster.init_zone.known() == Some(&zone),
@@ -123,7 +116,7 @@ fn reusable_node_certificate(
 }
 
 /// The node certificate and key in the zone's live node secret, if there is one.
-async fn live_node_certificate(
+pub(super) async fn live_node_certificate(
     client: &ClusterClient,
     zone: &str,
 ) -> Result<Option<(String, String)>, Diagnostics> {

@@ -1,15 +1,15 @@
 //! What an import through a kubeconfig context reads from a running zone, so that the plan after import compares
 //! the configuration with what runs, not with nothing.
+use super::converge::live_node_certificate;
 use super::schema::RegionModel;
 use crate::cockroach::manifests::{self, kind_annotations, names, Layout, LoadBalancerKind};
 use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
-use crate::kubernetes::readiness::load_balancer_address;
 use crate::kubernetes::ClusterClient;
 use crate::resources::lb_resolver;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Service};
 use std::collections::BTreeMap;
 
 /// The live objects an import describes the zone from.
@@ -24,12 +24,6 @@ pub(super) struct LiveZone {
 
 /// Annotations tools put on objects that say nothing about the user's intent.
 const TOOL_ANNOTATIONS: [&str; 1] = ["kubectl.kubernetes.io/last-applied-configuration"];
-
-const INTERNAL_KINDS: [(&str, LoadBalancerKind); 3] = [
-    ("gke-internal", LoadBalancerKind::GkeInternal),
-    ("aws-internal", LoadBalancerKind::AwsInternal),
-    ("azure-internal", LoadBalancerKind::AzureInternal),
-];
 
 /// The region's attributes as the live zone shows them. What only configuration says (the connection, the
 /// cluster, timeouts, the resolver) stays unset; `deletion_protection` takes its default, the safe side.
@@ -67,20 +61,22 @@ pub(super) fn imported_model(zone: &str, live: &LiveZone) -> RegionModel {
         .as_ref()
         .and_then(|s| s.metadata.annotations.clone())
         .unwrap_or_default();
-    let (kind_name, kind) = INTERNAL_KINDS
+    // The public kind has no annotations of its own: it is what no other kind's annotations match.
+    let kind = LoadBalancerKind::ALL
         .into_iter()
-        .find(|(_, kind)| {
+        .filter(|kind| *kind != LoadBalancerKind::Public)
+        .find(|kind| {
             kind_annotations(*kind)
                 .iter()
                 .all(|(k, v)| annotations.get(*k).map(String::as_str) == Some(*v))
         })
-        .unwrap_or(("public", LoadBalancerKind::Public));
+        .unwrap_or(LoadBalancerKind::Public);
     let extra: BTreeMap<String, String> = annotations
         .into_iter()
         .filter(|(k, _)| !TOOL_ANNOTATIONS.contains(&k.as_str()))
         .filter(|(k, _)| !kind_annotations(kind).iter().any(|(own, _)| own == k))
         .collect();
-    let layout = Layout::of_live_selector(spec.and_then(|s| s.selector.match_labels.as_ref()));
+    let layout = Layout::of_statefulset(Some(&live.set));
     let (node_certificate, node_private_key) = match &live.node_certificate {
         Some((cert, key)) => (Attr::Known(cert.clone()), Attr::Known(key.clone())),
         None => (Attr::Null, Attr::Null),
@@ -100,7 +96,7 @@ pub(super) fn imported_model(zone: &str, live: &LiveZone) -> RegionModel {
         cpu_limit: quantity(true, "cpu"),
         memory_request: quantity(false, "memory"),
         memory_limit: quantity(true, "memory"),
-        dns_load_balancer: Attr::Known(kind_name.to_owned()),
+        dns_load_balancer: Attr::Known(kind.as_str().to_owned()),
         dns_load_balancer_annotations: if extra.is_empty() {
             Attr::Null
         } else {
@@ -140,11 +136,7 @@ pub(super) async fn read_live_zone(
         );
         return Err(diags);
     };
-    let layout = Layout::of_live_selector(
-        set.spec
-            .as_ref()
-            .and_then(|s| s.selector.match_labels.as_ref()),
-    );
+    let layout = Layout::of_statefulset(Some(&set));
     let dns_load_balancer = client
         .get::<Service>(
             Some(names::KUBE_SYSTEM),
@@ -152,20 +144,8 @@ pub(super) async fn read_live_zone(
         )
         .await
         .map_err(fail)?;
-    let mut dns_address = None;
-    if let Some(address) = dns_load_balancer.as_ref().and_then(load_balancer_address) {
-        dns_address = lb_resolver::dns_ip(&address, None).await.ok();
-    }
-    let node_secret = client
-        .get::<Secret>(Some(zone), names::NODE_SECRET)
-        .await
-        .map_err(fail)?;
-    let file = |name: &str| -> Option<String> {
-        let data = node_secret.as_ref()?.data.as_ref()?.get(name)?;
-        String::from_utf8(data.0.clone()).ok()
-    };
-    let node_certificate =
-        file(manifests::secret_files::NODE_CRT).zip(file(manifests::secret_files::NODE_KEY));
+    let dns_address = lb_resolver::service_dns_ip(dns_load_balancer.as_ref()).await;
+    let node_certificate = live_node_certificate(client, zone).await?;
     let markers = client
         .list::<ConfigMap>(
             Some(names::KUBE_SYSTEM),

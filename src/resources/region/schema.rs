@@ -1,5 +1,6 @@
 //! The schema and typed model of `crdb_region`, apart from its operations so that the plan rules
 //! and validation stay pure and testable.
+use crate::cockroach::manifests::LoadBalancerKind;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::schema::Block;
 use crate::framework::timeouts::{self, Operation};
@@ -63,10 +64,6 @@ impl ClusterRef {
             .collect()
     }
 }
-
-/// Where the DNS load balancer of a zone's Kubernetes cluster is reachable from.
-pub const DNS_LOAD_BALANCER_KINDS: [&str; 4] =
-    ["public", "gke-internal", "aws-internal", "azure-internal"];
 
 tf_model! {
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -361,11 +358,12 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
         }
     }
     if let Attr::Known(kind) = &config.dns_load_balancer {
-        if !DNS_LOAD_BALANCER_KINDS.contains(&kind.as_str()) {
+        if LoadBalancerKind::parse(kind).is_none() {
+            let kinds = LoadBalancerKind::ALL.map(LoadBalancerKind::as_str);
             diags.attribute_error(
                 AttributePath::root("dns_load_balancer"),
                 "Unknown DNS load balancer kind",
-                format!("{kind:?} is not one of {DNS_LOAD_BALANCER_KINDS:?}."),
+                format!("{kind:?} is not one of {kinds:?}."),
             );
         }
     }
