@@ -20,11 +20,30 @@ pub const INIT_BACKOFF_LIMIT: i32 = 10;
 
 const CLIENT_CERTS_VOLUME: &str = "client-certs";
 
+/// `cockroach init` against the zone's first node.
 pub fn init_job(spec: &ZoneSpec) -> Job {
-    let labels = component_labels(&spec.cluster_name, &spec.zone, names::COMPONENT_INIT);
+    client_job(
+        spec,
+        names::INIT_JOB,
+        names::COMPONENT_INIT,
+        names::INIT_CONTAINER,
+        init_command(),
+    )
+}
+
+/// A Job in the zone that runs `command` in the cluster's image as the `root` client, with the client
+/// certificates mounted at `names::CLIENT_CERTS_DIR`; `component` labels it.
+fn client_job(
+    spec: &ZoneSpec,
+    name: &str,
+    component: &str,
+    container: &str,
+    command: Vec<String>,
+) -> Job {
+    let labels = component_labels(&spec.cluster_name, &spec.zone, component);
     Job {
         metadata: ObjectMeta {
-            name: Some(names::INIT_JOB.to_owned()),
+            name: Some(name.to_owned()),
             namespace: Some(spec.zone.clone()),
             labels: Some(labels.clone()),
             ..ObjectMeta::default()
@@ -41,10 +60,10 @@ pub fn init_job(spec: &ZoneSpec) -> Job {
                     service_account_name: Some(names::SERVICE_ACCOUNT.to_owned()),
                     automount_service_account_token: Some(false),
                     containers: vec![Container {
-                        name: names::INIT_CONTAINER.to_owned(),
+                        name: container.to_owned(),
                         image: Some(spec.image.clone()),
                         image_pull_policy: Some("IfNotPresent".to_owned()),
-                        command: Some(init_command()),
+                        command: Some(command),
                         termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
                         volume_mounts: Some(vec![VolumeMount {
                             name: CLIENT_CERTS_VOLUME.to_owned(),
@@ -68,42 +87,24 @@ pub fn init_job(spec: &ZoneSpec) -> Job {
 /// its pod: `cockroach node decommission --self` against that node moves its replicas away and
 /// returns once it holds none, so the pod can go without losing a range.
 pub fn decommission_job(spec: &ZoneSpec, ordinal: i32) -> Job {
-    let mut job = init_job(spec);
-    let name = decommission_job_name(ordinal);
-    job.metadata.name = Some(name);
-    let labels = component_labels(
-        &spec.cluster_name,
-        &spec.zone,
+    client_job(
+        spec,
+        &decommission_job_name(ordinal),
         names::COMPONENT_DECOMMISSION,
-    );
-    job.metadata.labels = Some(labels.clone());
-    if let Some(job_spec) = job.spec.as_mut() {
-        job_spec.template.metadata = Some(ObjectMeta {
-            labels: Some(labels),
-            ..ObjectMeta::default()
-        });
-        if let Some(container) = job_spec
-            .template
-            .spec
-            .as_mut()
-            .and_then(|p| p.containers.first_mut())
-        {
-            container.name = "decommission".to_owned();
-            container.command = Some(vec![
-                names::BINARY.to_owned(),
-                "node".to_owned(),
-                "decommission".to_owned(),
-                "--self".to_owned(),
-                format!("--certs-dir={}", names::CLIENT_CERTS_DIR),
-                format!(
-                    "--host={}-{ordinal}.{}",
-                    names::STATEFULSET,
-                    names::HEADLESS_SERVICE
-                ),
-            ]);
-        }
-    }
-    job
+        "decommission",
+        vec![
+            names::BINARY.to_owned(),
+            "node".to_owned(),
+            "decommission".to_owned(),
+            "--self".to_owned(),
+            format!("--certs-dir={}", names::CLIENT_CERTS_DIR),
+            format!(
+                "--host={}-{ordinal}.{}",
+                names::STATEFULSET,
+                names::HEADLESS_SERVICE
+            ),
+        ],
+    )
 }
 
 /// Retries before a SQL Job gives up: enough to ride out a node restarting behind `cockroachdb-public`.
@@ -114,32 +115,22 @@ pub const SQL_BACKOFF_LIMIT: i32 = 4;
 /// cluster-wide, so any zone may run it. `statement` must come from the provider's own code, never from input:
 /// it is passed to `cockroach sql -e` as one argument.
 pub fn sql_job(spec: &ZoneSpec, name: &str, statement: &str) -> Job {
-    let mut job = init_job(spec);
-    job.metadata.name = Some(name.to_owned());
-    let labels = component_labels(&spec.cluster_name, &spec.zone, names::COMPONENT_UPGRADE);
-    job.metadata.labels = Some(labels.clone());
+    let mut job = client_job(
+        spec,
+        name,
+        names::COMPONENT_UPGRADE,
+        "sql",
+        vec![
+            names::BINARY.to_owned(),
+            "sql".to_owned(),
+            format!("--certs-dir={}", names::CLIENT_CERTS_DIR),
+            format!("--host={}", names::PUBLIC_SERVICE),
+            "-e".to_owned(),
+            statement.to_owned(),
+        ],
+    );
     if let Some(job_spec) = job.spec.as_mut() {
         job_spec.backoff_limit = Some(SQL_BACKOFF_LIMIT);
-        job_spec.template.metadata = Some(ObjectMeta {
-            labels: Some(labels),
-            ..ObjectMeta::default()
-        });
-        if let Some(container) = job_spec
-            .template
-            .spec
-            .as_mut()
-            .and_then(|p| p.containers.first_mut())
-        {
-            container.name = "sql".to_owned();
-            container.command = Some(vec![
-                names::BINARY.to_owned(),
-                "sql".to_owned(),
-                format!("--certs-dir={}", names::CLIENT_CERTS_DIR),
-                format!("--host={}", names::PUBLIC_SERVICE),
-                "-e".to_owned(),
-                statement.to_owned(),
-            ]);
-        }
     }
     job
 }
