@@ -122,6 +122,16 @@ impl From<WaitError> for Diagnostics {
     }
 }
 
+impl WaitError {
+    /// A timeout whose details say what the caller found out about it, when it found anything.
+    fn explained_by(mut self, found: Option<String>) -> WaitError {
+        if let (WaitError::TimedOut { details, .. }, Some(found)) = (&mut self, found) {
+            *details = Some(found);
+        }
+        self
+    }
+}
+
 impl From<RemoteError> for WaitError {
     fn from(error: RemoteError) -> Self {
         WaitError::Remote(error)
@@ -253,24 +263,12 @@ impl ClusterClient {
         match outcome {
             Ok(Some(set)) => Ok(set),
             Ok(None) => unreachable!("a missing StatefulSet is never rolled out"),
-            Err(WaitError::TimedOut {
-                cluster,
-                object,
-                waited,
-                state,
-                details,
-            }) => {
+            Err(timeout @ WaitError::TimedOut { .. }) => {
                 let pods = match &last_seen {
                     Some(set) => self.explain_unready_pods(namespace, set).await,
                     None => None,
                 };
-                Err(WaitError::TimedOut {
-                    cluster,
-                    object,
-                    waited,
-                    state,
-                    details: pods.or(details),
-                })
+                Err(timeout.explained_by(pods))
             }
             Err(other) => Err(other),
         }
@@ -344,13 +342,7 @@ impl ClusterClient {
                 .as_ref()
                 .and_then(readiness::job_outcome)
                 .expect("a finished job has an outcome")),
-            Err(WaitError::TimedOut {
-                cluster,
-                object,
-                waited,
-                state,
-                details,
-            }) => {
+            Err(timeout @ WaitError::TimedOut { .. }) => {
                 let selector = format!("batch.kubernetes.io/job-name={name}");
                 let listed = tokio::time::timeout(
                     EXPLAIN_TIMEOUT,
@@ -370,13 +362,7 @@ impl ClusterClient {
                     }
                     _ => None,
                 };
-                Err(WaitError::TimedOut {
-                    cluster,
-                    object,
-                    waited,
-                    state,
-                    details: pods.or(details),
-                })
+                Err(timeout.explained_by(pods))
             }
             Err(other) => Err(other),
         }
