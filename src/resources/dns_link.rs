@@ -2,7 +2,9 @@
 //! load balancers. Only the provider's own entries are ever written or removed, with
 //! resourceVersion-guarded updates so that a concurrent edit by anyone else is never lost.
 use super::cluster_access::{connect_for_apply, connect_for_read, validate_connection};
-use super::dns_link_schema::{self, forwarded_peers, DnsLinkModel, TYPE_NAME};
+use super::dns_link_schema::{
+    self, forwarded_peers, DnsLinkModel, DEFAULT_CLUSTER_DOMAIN, DNS_PROVIDER_AUTO, TYPE_NAME,
+};
 use super::import_id::{self, ImportId};
 use crate::cockroach::dns::{self, DnsFlavour, ForwardMap, Forwards, KubeSystemInventory};
 use crate::cockroach::manifests::{names, Layout};
@@ -19,8 +21,6 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
-
-const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -154,7 +154,7 @@ fn imported_link(
         forwarded_zones: Attr::Known(forwarded_zones),
         peers: Attr::Known(peers),
         cluster_domain: Attr::Known(domain.to_string()),
-        dns_provider: Attr::Known("auto".to_string()),
+        dns_provider: Attr::Known(DNS_PROVIDER_AUTO.to_string()),
         detected_dns_provider: Attr::Known(flavour_name(flavour).to_string()),
         ..Default::default()
     }
@@ -367,16 +367,8 @@ impl DnsLink {
             return fail(diags);
         };
         let zone = state.zone.known().cloned().unwrap_or_default();
-        let domain = state
-            .cluster_domain
-            .known()
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_CLUSTER_DOMAIN.into());
-        let choice = state
-            .dns_provider
-            .known()
-            .cloned()
-            .unwrap_or_else(|| "auto".into());
+        let domain = state.peers_cluster_domain();
+        let choice = state.dns_provider_choice();
         let flavour = match flavour(&client, &choice).await {
             Ok(f) => f,
             Err(d) => return fail(d),
@@ -477,17 +469,9 @@ impl Resource for DnsLink {
             // Imported, or the connection is unknown: nothing to read until the next apply.
             return Ok(Some(state.clone()));
         };
-        let choice = model
-            .dns_provider
-            .known()
-            .cloned()
-            .unwrap_or_else(|| "auto".into());
+        let choice = model.dns_provider_choice();
         let (flavour, forwards) = live_forwards(&client, &choice).await?;
-        let domain = model
-            .cluster_domain
-            .known()
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_CLUSTER_DOMAIN.into());
+        let domain = model.peers_cluster_domain();
         let zone = model.zone.known().cloned().unwrap_or_default();
         // Peers whose forwarding is gone or points elsewhere show as drift on `peers`.
         if let Attr::Known(peers) = &mut model.peers {
@@ -545,20 +529,12 @@ impl Resource for DnsLink {
             return diags;
         };
         let _ = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);
-        let choice = model
-            .dns_provider
-            .known()
-            .cloned()
-            .unwrap_or_else(|| "auto".into());
+        let choice = model.dns_provider_choice();
         let flavour = match flavour(&client, &choice).await {
             Ok(f) => f,
             Err(d) => return d,
         };
-        let domain = model
-            .cluster_domain
-            .known()
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_CLUSTER_DOMAIN.into());
+        let domain = model.peers_cluster_domain();
         let zone = model.zone.known().cloned().unwrap_or_default();
         let mut zones: Vec<String> = model.forwarded_zones.known().cloned().unwrap_or_default();
         zones.extend(peer_addresses(&model).into_keys());
@@ -591,7 +567,7 @@ impl Resource for DnsLink {
             return Ok(model.to_value());
         };
         let client = import_id::connect(ctx, &context).await?;
-        let (flavour, forwards) = live_forwards(&client, "auto").await?;
+        let (flavour, forwards) = live_forwards(&client, DNS_PROVIDER_AUTO).await?;
         let own_address = own_dns_address(&client, &zone).await?;
         Ok(imported_link(&zone, own_address, flavour, &forwards).to_value())
     }

@@ -9,7 +9,9 @@ use crate::tf_model;
 use std::collections::BTreeMap;
 
 pub const TYPE_NAME: &str = "crdb_dns_link";
-pub const DNS_PROVIDERS: [&str; 3] = ["auto", "kube-dns", "coredns"];
+/// Detect the DNS server the cluster runs.
+pub const DNS_PROVIDER_AUTO: &str = "auto";
+pub const DNS_PROVIDERS: [&str; 3] = [DNS_PROVIDER_AUTO, "kube-dns", "coredns"];
 
 tf_model! {
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -24,6 +26,27 @@ tf_model! {
         pub wait_for_ready_replicas: Attr<i64>,
         pub kubernetes: Attr<Value>,
         pub timeouts: Attr<Value>,
+    }
+}
+
+/// The cluster domain peers are assumed to use when `cluster_domain` is unset.
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+
+impl DnsLinkModel {
+    /// The DNS server the configuration names; `auto` (detect) when unset.
+    pub fn dns_provider_choice(&self) -> String {
+        self.dns_provider
+            .known()
+            .cloned()
+            .unwrap_or_else(|| DNS_PROVIDER_AUTO.into())
+    }
+
+    /// The peers' cluster domain.
+    pub fn peers_cluster_domain(&self) -> String {
+        self.cluster_domain
+            .known()
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_CLUSTER_DOMAIN.into())
     }
 }
 
@@ -54,7 +77,7 @@ pub fn schema(connection_block: Block) -> Schema {
         ))
         .attribute(
             Attribute::optional("cluster_domain", s(), "The Kubernetes cluster DNS domain of the peers.")
-                .default(Value::string("cluster.local")),
+                .default(Value::string(DEFAULT_CLUSTER_DOMAIN)),
         )
         .attribute(
             Attribute::optional(
@@ -63,7 +86,7 @@ pub fn schema(connection_block: Block) -> Schema {
                 "`auto` (detect), `kube-dns` (stubDomains in `kube-system/kube-dns`) or `coredns` (server blocks in \
                  `kube-system/coredns`, or `coredns-custom` on AKS).",
             )
-            .default(Value::string("auto")),
+            .default(Value::string(DNS_PROVIDER_AUTO)),
         )
         .attribute(
             Attribute::computed("detected_dns_provider", s(), "The DNS server found in the cluster.")
