@@ -302,8 +302,8 @@ pub fn read_coredns_custom_forwards(
 
 #[cfg(test)]
 mod tests {
+    use super::super::forwards::for_tests::forwards;
     use std::collections::BTreeMap;
-    use std::net::IpAddr;
 
     use super::*;
 
@@ -326,19 +326,6 @@ corp.example:53 {
     forward . 10.9.9.9
 }
 ";
-
-    fn forwards(peers: &[(&str, &[&str])]) -> Forwards {
-        let peers: BTreeMap<String, Vec<IpAddr>> = peers
-            .iter()
-            .map(|(zone, ips)| {
-                (
-                    (*zone).to_owned(),
-                    ips.iter().map(|ip| ip.parse().unwrap()).collect(),
-                )
-            })
-            .collect();
-        Forwards::new(&["north"], "cluster.local", &peers).unwrap()
-    }
 
     fn two_peers() -> Forwards {
         forwards(&[

@@ -100,6 +100,25 @@ pub fn zones_of(
         .collect()
 }
 
+/// Forwards from zone `north` to the given peers and their addresses, for the renderers' tests.
+#[cfg(test)]
+pub(super) mod for_tests {
+    use super::*;
+
+    pub fn forwards(peers: &[(&str, &[&str])]) -> Forwards {
+        let peers: BTreeMap<String, Vec<IpAddr>> = peers
+            .iter()
+            .map(|(zone, ips)| {
+                (
+                    (*zone).to_owned(),
+                    ips.iter().map(|ip| ip.parse().unwrap()).collect(),
+                )
+            })
+            .collect();
+        Forwards::new(&["north"], "cluster.local", &peers).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,23 +91,9 @@ pub fn read_stub_domains(existing: Option<&str>) -> Result<ForwardMap, DnsError>
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::net::IpAddr;
+    use super::super::forwards::for_tests::forwards;
 
     use super::*;
-
-    fn forwards(peers: &[(&str, &[&str])]) -> Forwards {
-        let peers: BTreeMap<String, Vec<IpAddr>> = peers
-            .iter()
-            .map(|(zone, ips)| {
-                (
-                    (*zone).to_owned(),
-                    ips.iter().map(|ip| ip.parse().unwrap()).collect(),
-                )
-            })
-            .collect();
-        Forwards::new(&["north"], "cluster.local", &peers).unwrap()
-    }
 
     const FOREIGN: &str =
         r#"{"acme.internal": ["10.1.1.1", "10.1.1.2"], "odd.example": {"kept": true}}"#;
