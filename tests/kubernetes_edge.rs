@@ -642,7 +642,7 @@ async fn a_job_wait_reports_how_the_job_ended() {
 }
 
 #[tokio::test]
-async fn a_job_left_failed_is_started_afresh_and_a_running_one_is_left_alone() {
+async fn a_job_left_finished_is_started_afresh_and_a_running_one_is_left_alone() {
     use k8s_openapi::api::batch::v1::Job;
     let sandbox = sandbox(&["east"]).await;
     let client = client(&sandbox.clusters()[0]).await;
@@ -689,6 +689,26 @@ async fn a_job_left_failed_is_started_afresh_and_a_running_one_is_left_alone() {
         "the new Job starts without the old failure: {:?}",
         again.status
     );
+
+    // A succeeded Job left behind is no run of the Job asked for now.
+    let second = again.metadata.uid.unwrap();
+    jobs.patch_status(
+        "decommission-2",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"succeeded": 1, "conditions": [{
+            "type": "Complete", "status": "True"
+        }]}})),
+    )
+    .await
+    .unwrap();
+    client.start_job(&job, &deadline).await.unwrap();
+    let third = jobs.get_opt("decommission-2").await.unwrap().unwrap();
+    assert_ne!(
+        third.metadata.uid.as_deref(),
+        Some(second.as_str()),
+        "a new Job"
+    );
+    assert!(terraform_provider_crdb::kubernetes::readiness::job_outcome(&third).is_none());
 }
 
 #[tokio::test]

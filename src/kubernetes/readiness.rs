@@ -609,14 +609,7 @@ pub fn terminations(pods: &[Pod]) -> impl Iterator<Item = &ContainerStateTermina
 
 /// Whether a Job ended in failure (its `Failed` condition is true). A finished Job never runs again.
 pub fn job_has_failed(job: &Job) -> bool {
-    job.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|c| c.type_ == "Failed" && c.status == "True")
-        })
+    matches!(job_outcome(job), Some(JobOutcome::Failed(_)))
 }
 
 #[cfg(test)]

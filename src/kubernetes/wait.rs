@@ -383,14 +383,19 @@ impl ClusterClient {
             .filter(|message| !message.is_empty())
     }
 
-    /// Applies a one-off Job (init, decommission). One an earlier attempt left failed is deleted first and
-    /// waited for: a finished Job never runs again, so re-applying it would report the old failure forever.
+    /// Applies a one-off Job (init, decommission). One an earlier attempt left finished is deleted first and
+    /// waited for: a finished Job never runs again, so re-applying a failed one would report the old failure
+    /// forever, and a succeeded one left behind (its deletion failed) would pass for a run that never happened,
+    /// such as the decommissioning of a node that took its ordinal since. A Job still running is left to finish.
     pub async fn start_job(&self, job: &Job, deadline: &Deadline) -> Result<(), WaitError> {
         let namespace = job.metadata.namespace.as_deref();
         let name = job.metadata.name.as_deref().unwrap_or_default();
         let live = self.get::<Job>(namespace, name).await?;
-        if live.as_ref().is_some_and(readiness::job_has_failed) {
-            tracing::info!(job = name, "deleting a Job an earlier attempt left failed");
+        if live.as_ref().and_then(readiness::job_outcome).is_some() {
+            tracing::info!(
+                job = name,
+                "deleting a Job an earlier attempt left finished"
+            );
             self.delete::<Job>(namespace, name, Propagation::Background)
                 .await?;
             self.wait_deleted::<Job>(namespace, name, deadline).await?;
