@@ -129,10 +129,7 @@ fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     );
 
     if !check {
-        println!(
-            "\nThe sandbox keeps running; its kubeconfig is {}. Ctrl-C to stop.",
-            kubeconfig.display()
-        );
+        print_next_steps(&ws, &kubeconfig);
         runtime
             .block_on(tokio::signal::ctrl_c())
             .map_err(|e| e.to_string())?;
@@ -202,8 +199,68 @@ fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     Ok(())
 }
 
+/// What a user types next to operate the cluster the demo made, in the demo's own working directory.
+fn print_next_steps(ws: &harness::Workspace, kubeconfig: &std::path::Path) {
+    let dir = ws.path().display();
+    let kubeconfig = kubeconfig.display();
+    let (zone, _) = ZONES[1];
+    println!(
+        "
+The sandbox keeps running until Ctrl-C. To operate the cluster, in another terminal:
+
+  cd {dir}
+  export TF_CLI_CONFIG_FILE={dir}/cli.tfrc   # the locally built provider
+  export TF_VAR_kubeconfig={kubeconfig}
+  export KUBECONFIG={kubeconfig}             # one context per zone
+
+  terraform plan                                                   # no changes
+  terraform apply -var replicas=4                                  # scale out every zone
+  terraform apply -var image=cockroachdb/cockroach:v24.1.1         # a patch upgrade
+  terraform apply -var 'stopped_zones=[\"{zone}\"]'                 # outage drill: {zone} down, data kept
+  terraform apply                                                  # ... and back
+  terraform apply -var deletion_protection=false && terraform destroy -var deletion_protection=false
+
+  kubectl --context {zone} -n {zone} get pods
+  kubectl --context {zone} -n {zone} logs cockroachdb-0"
+    );
+}
+
+const USAGE: &str = "usage: scripts/demo.sh [--check]
+  (no option)  deploy three emulated clusters and one CockroachDB cluster, show it, run until Ctrl-C
+  --check      deploy, verify every node is live and the plan empty, destroy, verify nothing is left";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Invocation {
+    Demo { check: bool },
+    Help,
+    Unknown(String),
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Invocation {
+    let mut check = false;
+    for arg in args {
+        match arg.as_str() {
+            "--check" => check = true,
+            "-h" | "--help" => return Invocation::Help,
+            _ => return Invocation::Unknown(arg),
+        }
+    }
+    Invocation::Demo { check }
+}
+
 fn main() -> ExitCode {
-    let check = std::env::args().any(|a| a == "--check");
+    let check = match parse_args(std::env::args().skip(1)) {
+        Invocation::Demo { check } => check,
+        Invocation::Help => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Invocation::Unknown(option) => {
+            eprintln!("demo: unknown option {option:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -215,5 +272,26 @@ fn main() -> ExitCode {
             eprintln!("demo failed: {why}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_args, Invocation};
+
+    fn parse(args: &[&str]) -> Invocation {
+        parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn options_it_does_not_know_are_refused_not_ignored() {
+        assert_eq!(parse(&[]), Invocation::Demo { check: false });
+        assert_eq!(parse(&["--check"]), Invocation::Demo { check: true });
+        assert_eq!(parse(&["--help"]), Invocation::Help);
+        assert_eq!(parse(&["--tuor"]), Invocation::Unknown("--tuor".into()));
+        assert_eq!(
+            parse(&["--check", "extra"]),
+            Invocation::Unknown("extra".into())
+        );
     }
 }

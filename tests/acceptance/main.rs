@@ -1,5 +1,6 @@
 //! Acceptance tests: the real `terraform` CLI drives the real provider binary.
 mod cluster;
+mod examples;
 mod harness;
 mod regions;
 mod setup_script;

@@ -1,8 +1,19 @@
 # One secure CockroachDB cluster over three GKE clusters in three regions, created in the same
-# configuration. Nothing here needs a GKE cluster to exist at plan time: each crdb_region gets its
-# connection from its cluster's (unknown until apply) endpoint and CA.
+# configuration, with the network the procedure needs:
 #
-#   terraform init && terraform apply
+#   - one VPC with a subnet per region; every cluster VPC-native (pod IPs come from a secondary range
+#     of its subnet), so pod IPs are routable between the clusters without NAT;
+#   - a firewall rule letting every cluster's pods reach every other cluster's CockroachDB nodes on
+#     26257 (SQL and inter-node traffic) and 8080 (HTTP): without it only one cluster's pods ever
+#     become ready, the others wait for peers they cannot reach;
+#   - kube-dns as the cluster DNS (not Cloud DNS for GKE), whose stub domains `crdb_dns_link` writes;
+#   - internal DNS load balancers with global access, so peers resolve each other over the VPC and
+#     no DNS server is exposed to the internet.
+#
+# Nothing here needs a GKE cluster to exist at plan time: each crdb_region gets its connection from
+# its cluster's (unknown until apply) endpoint and CA.
+#
+#   terraform init && terraform apply -var project=<your project>
 terraform {
   required_providers {
     google = { source = "hashicorp/google" }
@@ -11,15 +22,39 @@ terraform {
 }
 
 variable "project" {
-  type = string
+  type        = string
+  description = "The Google Cloud project the network and clusters are created in."
+}
+
+variable "image" {
+  type        = string
+  default     = "cockroachdb/cockroach:v24.1.0"
+  description = "The CockroachDB image; changing it upgrades the cluster one node at a time."
 }
 
 locals {
-  # zone => region; each zone is one GKE cluster and one CockroachDB locality.
+  # zone => the cluster's region and its subnet's address ranges. Each zone is one GKE cluster, one
+  # namespace and one CockroachDB locality (`region=<region>,zone=<zone>`). The ranges must not
+  # overlap anywhere in the VPC.
   zones = {
-    "us-east1-b"     = "us-east1"
-    "us-west1-a"     = "us-west1"
-    "europe-west1-c" = "europe-west1"
+    "us-east1-b" = {
+      region   = "us-east1"
+      nodes    = "10.10.0.0/20"
+      pods     = "10.100.0.0/16"
+      services = "10.110.0.0/20"
+    }
+    "us-west1-a" = {
+      region   = "us-west1"
+      nodes    = "10.20.0.0/20"
+      pods     = "10.101.0.0/16"
+      services = "10.111.0.0/20"
+    }
+    "europe-west1-c" = {
+      region   = "europe-west1"
+      nodes    = "10.30.0.0/20"
+      pods     = "10.102.0.0/16"
+      services = "10.112.0.0/20"
+    }
   }
 }
 
@@ -29,20 +64,93 @@ provider "google" {
 
 data "google_client_config" "current" {}
 
+# One global VPC: subnets in different regions of one VPC route to each other without peering, and
+# GKE's internal load balancers with global access are reachable from every region of it.
+resource "google_compute_network" "crdb" {
+  name                    = "crdb"
+  auto_create_subnetworks = false
+}
+
+resource "google_compute_subnetwork" "zone" {
+  for_each      = local.zones
+  name          = "crdb-${each.key}"
+  region        = each.value.region
+  network       = google_compute_network.crdb.id
+  ip_cidr_range = each.value.nodes
+
+  secondary_ip_range {
+    range_name    = "pods"
+    ip_cidr_range = each.value.pods
+  }
+  secondary_ip_range {
+    range_name    = "services"
+    ip_cidr_range = each.value.services
+  }
+}
+
+# CockroachDB nodes talk to each other directly, pod to pod, across clusters: allow the pod ranges
+# (and the node ranges, which health checks and NodePort traffic come from) to reach the nodes on
+# the SQL/RPC port and the HTTP port. This is the original procedure's `allow-cockroach-internal`.
+resource "google_compute_firewall" "cockroach_between_clusters" {
+  name    = "crdb-allow-cockroach-internal"
+  network = google_compute_network.crdb.id
+
+  allow {
+    protocol = "tcp"
+    ports    = ["26257", "8080"]
+  }
+  source_ranges = flatten([for z in local.zones : [z.pods, z.nodes]])
+}
+
+# Peers' DNS servers forward each other's zone names to the internal DNS load balancers. GKE opens
+# the load balancer's own port for clients inside the VPC; this rule says so explicitly, so that a
+# VPC with a default-deny policy still lets the kube-dns pods of every cluster ask the others.
+resource "google_compute_firewall" "dns_between_clusters" {
+  name    = "crdb-allow-dns-internal"
+  network = google_compute_network.crdb.id
+
+  allow {
+    protocol = "udp"
+    ports    = ["53"]
+  }
+  allow {
+    protocol = "tcp"
+    ports    = ["53"]
+  }
+  source_ranges = flatten([for z in local.zones : [z.pods, z.nodes]])
+}
+
 resource "google_container_cluster" "zone" {
   for_each           = local.zones
   name               = "crdb-${each.key}"
   location           = each.key
   initial_node_count = 3
+  network            = google_compute_network.crdb.id
+  subnetwork         = google_compute_subnetwork.zone[each.key].id
+
+  # VPC-native: pods get addresses from the subnet's `pods` range, routable across the VPC.
+  networking_mode = "VPC_NATIVE"
+  ip_allocation_policy {
+    cluster_secondary_range_name  = "pods"
+    services_secondary_range_name = "services"
+  }
+
+  # kube-dns, whose `stubDomains` crdb_dns_link merges its forwarding into. Cloud DNS for GKE (and
+  # Autopilot, which always uses it) resolves through Google's managed DNS instead.
+  dns_config {
+    cluster_dns = "PLATFORM_DEFAULT"
+  }
+
   node_config {
     machine_type = "n2-standard-4"
   }
+
   deletion_protection = true
 }
 
 resource "crdb_multiregion_cluster" "main" {
   name  = "main"
-  image = "cockroachdb/cockroach:v24.1.0"
+  image = var.image
   zones = keys(local.zones)
 }
 
@@ -50,7 +158,7 @@ resource "crdb_region" "zone" {
   for_each = local.zones
   cluster  = crdb_multiregion_cluster.main
   zone     = each.key
-  region   = each.value
+  region   = each.value.region
   replicas = 3
 
   # Internal load balancers with global access: peers resolve each other over the VPC.
@@ -58,9 +166,20 @@ resource "crdb_region" "zone" {
 
   kubernetes {
     host                   = "https://${google_container_cluster.zone[each.key].endpoint}"
-    token                  = data.google_client_config.current.access_token
     cluster_ca_certificate = base64decode(google_container_cluster.zone[each.key].master_auth[0].cluster_ca_certificate)
+    # A credential plugin rather than `data.google_client_config.current.access_token`: an access
+    # token lasts an hour, and a rolling upgrade of a large cluster can take longer.
+    exec {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "gke-gcloud-auth-plugin"
+    }
   }
+
+  # The firewall rules must exist before nodes try to join across clusters.
+  depends_on = [
+    google_compute_firewall.cockroach_between_clusters,
+    google_compute_firewall.dns_between_clusters,
+  ]
 }
 
 resource "crdb_dns_link" "zone" {
@@ -74,4 +193,21 @@ resource "crdb_dns_link" "zone" {
     token                  = data.google_client_config.current.access_token
     cluster_ca_certificate = base64decode(google_container_cluster.zone[each.key].master_auth[0].cluster_ca_certificate)
   }
+}
+
+output "kubectl_contexts" {
+  description = "How to point kubectl at each cluster."
+  value = {
+    for z, c in google_container_cluster.zone :
+    z => "gcloud container clusters get-credentials ${c.name} --location ${c.location} --project ${var.project}"
+  }
+}
+
+output "sql_shell" {
+  description = "A SQL shell as root, from inside the first zone's cluster (the original procedure's last step)."
+  value       = "kubectl -n ${keys(local.zones)[0]} exec -it cockroachdb-0 -- cockroach sql --certs-dir=/cockroach/cockroach-certs --host=cockroachdb-public"
+}
+
+output "dns_addresses" {
+  value = { for z, r in crdb_region.zone : z => r.dns_address }
 }

@@ -22,6 +22,24 @@ variable "deletion_protection" {
   default = true
 }
 
+variable "image" {
+  type        = string
+  default     = "cockroachdb/cockroach:v24.1.0"
+  description = "The CockroachDB image; changing it upgrades the cluster."
+}
+
+variable "replicas" {
+  type        = number
+  default     = 3
+  description = "CockroachDB nodes per zone; lowering it decommissions the nodes that go."
+}
+
+variable "stopped_zones" {
+  type        = set(string)
+  default     = []
+  description = "Zones scaled to zero nodes with their volumes kept: the outage drill. Remove a zone to bring its nodes back on their data."
+}
+
 locals {
   zones = {
     "us-east1-b"     = "us-east1"
@@ -32,7 +50,7 @@ locals {
 
 resource "crdb_multiregion_cluster" "main" {
   name  = "demo"
-  image = "cockroachdb/cockroach:v24.1.0"
+  image = var.image
   zones = keys(local.zones)
 }
 
@@ -41,7 +59,7 @@ resource "crdb_region" "zone" {
   cluster             = crdb_multiregion_cluster.main
   zone                = each.key
   region              = each.value
-  replicas            = 3
+  replicas            = contains(var.stopped_zones, each.key) ? 0 : var.replicas
   deletion_protection = var.deletion_protection
 
   kubernetes {
