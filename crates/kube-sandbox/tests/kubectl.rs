@@ -401,3 +401,52 @@ async fn rollout_status_with_controllers() {
         "{pods}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreleased_cockroach_tag_shows_as_a_failed_pull() {
+    let mut opts = SandboxOptions::new(&["a"]);
+    opts.controllers = true;
+    opts.speed = 50.0;
+    let (_sb, k) = setup_with(opts).await;
+    let dir = k.home.path().to_path_buf();
+    let f = write(
+        &dir,
+        "pod.json",
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db", "namespace": "default"},
+        "spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v25.2.99"}]}}),
+    );
+    k.ok(&["apply", "-f", &f]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        let out = k.ok(&["get", "pod", "db", "--no-headers"]).await;
+        let status = out.split_whitespace().nth(2).unwrap_or("").to_string();
+        if statuses.last() != Some(&status) {
+            statuses.push(status.clone());
+        }
+        if status == "ImagePullBackOff" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some("ImagePullBackOff"),
+        "{statuses:?}"
+    );
+    let described = k.ok(&["describe", "pod", "db"]).await;
+    for line in [
+        "Pulling image \"cockroachdb/cockroach:v25.2.99\"",
+        "Failed to pull image \"cockroachdb/cockroach:v25.2.99\": rpc error: code = NotFound desc = failed to pull \
+         and unpack image \"docker.io/cockroachdb/cockroach:v25.2.99\"",
+        "Error: ErrImagePull",
+        "Back-off pulling image \"cockroachdb/cockroach:v25.2.99\"",
+        "Error: ImagePullBackOff",
+    ] {
+        assert!(described.contains(line), "{line:?} missing from:\n{described}");
+    }
+    assert!(!described.contains("Started container"), "{described}");
+    let phase = k
+        .ok(&["get", "pod", "db", "-o", "jsonpath={.status.phase}"])
+        .await;
+    assert_eq!(phase, "Pending");
+}
