@@ -311,24 +311,25 @@ mod tests {
     }
 
     #[test]
-    fn equal_amounts_in_different_units_compare_equal() {
-        assert_eq!(compare("2Gi", "2048Mi"), Some(Ordering::Equal));
-        assert_eq!(compare("100Gi", "102400Mi"), Some(Ordering::Equal));
-        assert_eq!(compare("1.5Gi", "1536Mi"), Some(Ordering::Equal));
-        assert_eq!(compare("1k", "1000"), Some(Ordering::Equal));
-        assert_eq!(compare("1e3", "1k"), Some(Ordering::Equal));
-        assert_eq!(compare("500m", "0.5"), Some(Ordering::Equal));
-        assert_eq!(compare("+1Gi", "1Gi"), Some(Ordering::Equal));
-    }
-
-    #[test]
-    fn binary_and_decimal_units_are_ordered_exactly() {
-        assert_eq!(compare("1Gi", "1G"), Some(Ordering::Greater));
-        assert_eq!(compare("1Gi", "2Gi"), Some(Ordering::Less));
-        assert_eq!(compare("1Ti", "1023Gi"), Some(Ordering::Greater));
-        assert_eq!(compare("1Ei", "1E"), Some(Ordering::Greater));
-        assert_eq!(compare("1n", "0"), Some(Ordering::Greater));
-        assert_eq!(compare("100Ei", "99Ei"), Some(Ordering::Greater));
+    fn quantities_order_by_the_amount_whatever_the_unit() {
+        use Ordering::{Equal, Greater, Less};
+        for (a, b, order) in [
+            ("2Gi", "2048Mi", Equal),
+            ("100Gi", "102400Mi", Equal),
+            ("1.5Gi", "1536Mi", Equal),
+            ("1k", "1000", Equal),
+            ("1e3", "1k", Equal),
+            ("500m", "0.5", Equal),
+            ("+1Gi", "1Gi", Equal),
+            ("1Gi", "1G", Greater),
+            ("1Gi", "2Gi", Less),
+            ("1Ti", "1023Gi", Greater),
+            ("1Ei", "1E", Greater),
+            ("1n", "0", Greater),
+            ("100Ei", "99Ei", Greater),
+        ] {
+            assert_eq!(compare(a, b), Some(order), "{a} vs {b}");
+        }
     }
 
     #[test]

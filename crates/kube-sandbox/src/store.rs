@@ -223,16 +223,7 @@ impl Store {
     /// Like `list`, plus the resourceVersion the list is consistent with.
     pub fn list_with_rv(&self, rt: &ResourceType, ns: Option<&str>) -> (Vec<Value>, u64) {
         let inner = self.lock();
-        let items = inner
-            .table(rt)
-            .map(|t| {
-                t.iter()
-                    .filter(|((ons, _), _)| ns.is_none_or(|n| !rt.namespaced || ons == n))
-                    .map(|(_, v)| v.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        (items, inner.rv)
+        (inner.items(rt, ns), inner.rv)
     }
 
     pub fn create(&self, rt: &ResourceType, obj: Value) -> Result<Value, ApiError> {
@@ -617,16 +608,7 @@ impl Store {
         ns: Option<&str>,
     ) -> (Vec<Value>, u64, broadcast::Receiver<WatchEvent>) {
         let inner = self.lock();
-        let items = inner
-            .table(rt)
-            .map(|t| {
-                t.iter()
-                    .filter(|((ons, _), _)| ns.is_none_or(|n| !rt.namespaced || ons == n))
-                    .map(|(_, v)| v.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        (items, inner.rv, self.events.subscribe())
+        (inner.items(rt, ns), inner.rv, self.events.subscribe())
     }
 
     /// Forgets watch history, as etcd compaction does: older resourceVersions then get 410 Gone.
@@ -640,6 +622,18 @@ impl Store {
 impl Inner {
     fn table(&self, rt: &ResourceType) -> Option<&BTreeMap<Key, Value>> {
         self.objects.get(key_of(rt))
+    }
+
+    /// The objects of a type, in one namespace or (with `None`) in all.
+    fn items(&self, rt: &ResourceType, ns: Option<&str>) -> Vec<Value> {
+        self.table(rt)
+            .map(|t| {
+                t.iter()
+                    .filter(|((ons, _), _)| ns.is_none_or(|n| !rt.namespaced || ons == n))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Option<&Value> {

@@ -66,6 +66,14 @@ async fn setup_with(opts: SandboxOptions) -> (Sandbox, Kubectl) {
     (sb, Kubectl { kubeconfig, home })
 }
 
+/// One cluster `a` whose controllers run at `speed`.
+async fn with_controllers(speed: f64) -> (Sandbox, Kubectl) {
+    let mut opts = SandboxOptions::new(&["a"]);
+    opts.controllers = true;
+    opts.speed = speed;
+    setup_with(opts).await
+}
+
 fn write(dir: &Path, name: &str, v: &Value) -> String {
     let p = dir.join(name);
     std::fs::write(&p, serde_json::to_string_pretty(v).unwrap()).unwrap();
@@ -332,10 +340,7 @@ async fn wait_for_condition_and_delete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn logs_and_namespace_deletion_with_controllers() {
-    let mut opts = SandboxOptions::new(&["a"]);
-    opts.controllers = true;
-    opts.speed = 50.0;
-    let (sb, k) = setup_with(opts).await;
+    let (sb, k) = with_controllers(50.0).await;
     let dir = k.home.path().to_path_buf();
     let f = write(
         &dir,
@@ -368,10 +373,7 @@ async fn logs_and_namespace_deletion_with_controllers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollout_status_with_controllers() {
-    let mut opts = SandboxOptions::new(&["a"]);
-    opts.controllers = true;
-    opts.speed = 20.0;
-    let (_sb, k) = setup_with(opts).await;
+    let (_sb, k) = with_controllers(20.0).await;
     let dir = k.home.path().to_path_buf();
     let f = write(
         &dir,
@@ -404,10 +406,7 @@ async fn rollout_status_with_controllers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreleased_cockroach_tag_shows_as_a_failed_pull() {
-    let mut opts = SandboxOptions::new(&["a"]);
-    opts.controllers = true;
-    opts.speed = 50.0;
-    let (_sb, k) = setup_with(opts).await;
+    let (_sb, k) = with_controllers(50.0).await;
     let dir = k.home.path().to_path_buf();
     let f = write(
         &dir,
