@@ -9,7 +9,7 @@ use std::time::Duration;
 
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A recursive A query for `name`; empty when `name` is not a DNS name (the query then reports why).
+/// A recursive A query for `name`; empty when `name` is not a DNS name (an empty or over-long label).
 pub fn query_packet(id: u16, name: &str) -> Vec<u8> {
     dns::a_query(id, name).unwrap_or_default()
 }
@@ -28,7 +28,10 @@ async fn query(server: SocketAddr, name: &str) -> Result<Vec<Ipv4Addr>, String> 
     .await
     .map_err(|e| e.to_string())?;
     let id = std::process::id() as u16 ^ name.len() as u16;
-    let packet = dns::a_query(id, name).map_err(|e| e.to_string())?;
+    let packet = query_packet(id, name);
+    if packet.is_empty() {
+        return Err(dns::DnsError::InvalidName(name.to_string()).to_string());
+    }
     socket
         .send_to(&packet, server)
         .await
@@ -78,6 +81,15 @@ pub async fn service_dns_ip(service: Option<&Service>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_name_dns_cannot_carry_is_refused_before_asking() {
+        let resolver: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let long_label = format!("{}.example", "a".repeat(64));
+        let error = dns_ip(&long_label, Some(resolver)).await.unwrap_err();
+        assert!(error.contains("is not a valid DNS name"), "{error}");
+        assert!(query_packet(1, &long_label).is_empty());
+    }
 
     #[tokio::test]
     async fn addresses_become_ip_addresses() {
