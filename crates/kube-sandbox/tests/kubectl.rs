@@ -45,6 +45,12 @@ impl Kubectl {
         err
     }
 
+    /// `kubectl apply -f` of `v`, written to `name` in the home directory.
+    async fn apply(&self, name: &str, v: &Value) -> String {
+        let f = write(self.home.path(), name, v);
+        self.ok(&["apply", "-f", &f]).await
+    }
+
     async fn json(&self, args: &[&str]) -> Value {
         let mut a = args.to_vec();
         a.extend(["-o", "json"]);
@@ -142,19 +148,13 @@ async fn apply_scale_patch_describe_delete() {
     let dir = k.home.path().to_path_buf();
 
     // Client-side apply: create, then a three-way strategic merge patch.
-    let f = write(
-        &dir,
-        "sts.json",
-        &statefulset(3, "cockroachdb/cockroach:v25.1.0"),
-    );
-    let out = k.ok(&["apply", "-f", &f]).await;
+    let out = k
+        .apply("sts.json", &statefulset(3, "cockroachdb/cockroach:v25.1.0"))
+        .await;
     assert!(out.contains("statefulset.apps/db created"), "{out}");
-    let f = write(
-        &dir,
-        "sts.json",
-        &statefulset(3, "cockroachdb/cockroach:v25.1.1"),
-    );
-    let out = k.ok(&["apply", "-f", &f]).await;
+    let out = k
+        .apply("sts.json", &statefulset(3, "cockroachdb/cockroach:v25.1.1"))
+        .await;
     assert!(out.contains("configured"), "{out}");
     let s = k.json(&["get", "sts", "db"]).await;
     assert_eq!(
@@ -341,20 +341,17 @@ async fn wait_for_condition_and_delete() {
 #[tokio::test(flavor = "multi_thread")]
 async fn logs_and_namespace_deletion_with_controllers() {
     let (sb, k) = with_controllers(50.0).await;
-    let dir = k.home.path().to_path_buf();
-    let f = write(
-        &dir,
+    k.apply(
         "ns.json",
         &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "us-east1"}}),
-    );
-    k.ok(&["apply", "-f", &f]).await;
-    let f = write(
-        &dir,
+    )
+    .await;
+    k.apply(
         "pod.json",
         &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "us-east1"},
         "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}),
-    );
-    k.ok(&["apply", "-f", &f]).await;
+    )
+    .await;
     let world = sb.world().expect("controllers run");
     world.append_log("a", "us-east1", "p", "started p");
     world.append_log("a", "us-east1", "p", "ready");
@@ -374,13 +371,8 @@ async fn logs_and_namespace_deletion_with_controllers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rollout_status_with_controllers() {
     let (_sb, k) = with_controllers(20.0).await;
-    let dir = k.home.path().to_path_buf();
-    let f = write(
-        &dir,
-        "sts.json",
-        &statefulset(3, "cockroachdb/cockroach:v25.1.0"),
-    );
-    k.ok(&["apply", "-f", &f]).await;
+    k.apply("sts.json", &statefulset(3, "cockroachdb/cockroach:v25.1.0"))
+        .await;
     let out = k
         .ok(&["rollout", "status", "statefulset/db", "--timeout=60s"])
         .await;
@@ -407,14 +399,12 @@ async fn rollout_status_with_controllers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreleased_cockroach_tag_shows_as_a_failed_pull() {
     let (_sb, k) = with_controllers(50.0).await;
-    let dir = k.home.path().to_path_buf();
-    let f = write(
-        &dir,
+    k.apply(
         "pod.json",
         &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db", "namespace": "default"},
         "spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v25.2.99"}]}}),
-    );
-    k.ok(&["apply", "-f", &f]).await;
+    )
+    .await;
     let mut statuses = Vec::new();
     for _ in 0..100 {
         let out = k.ok(&["get", "pod", "db", "--no-headers"]).await;
