@@ -193,12 +193,7 @@ impl Kubelet {
                     }
                     launch(ctx, pod, c, views, &restart_policy, &mut rt.joined_store);
                 }
-                State::PullFailed {
-                    failures, retry_at, ..
-                } if now >= retry_at => match image_pull::pull_error(&c.image) {
-                    Some(error) => pull_failed(ctx, pod, c, error, failures + 1),
-                    None => launch(ctx, pod, c, views, &restart_policy, &mut rt.joined_store),
-                },
+                // A sync always finds the back-off before the next pull, however late it comes.
                 State::PullFailed {
                     reason: ERR_IMAGE_PULL,
                     failed_at,
@@ -215,6 +210,12 @@ impl Kubelet {
                         failures,
                     };
                 }
+                State::PullFailed {
+                    failures, retry_at, ..
+                } if now >= retry_at => match image_pull::pull_error(&c.image) {
+                    Some(error) => pull_failed(ctx, pod, c, error, failures + 1),
+                    None => launch(ctx, pod, c, views, &restart_policy, &mut rt.joined_store),
+                },
                 State::BackOff { until } if now >= until => {
                     if let Err(e) = mounts::check_mounts(pod, &c.spec, &secret) {
                         warn_once(ctx, pod, c, "FailedMount", &e.0, "kubelet");
