@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::quantity;
+use kube_codecs::quantity;
 
 /// The annotation that makes a StorageClass the cluster's default.
 pub const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";

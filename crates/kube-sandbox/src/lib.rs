@@ -13,7 +13,6 @@ pub mod error;
 pub mod faults;
 pub mod kubeconfig;
 pub mod lb_dns;
-pub mod quantity;
 pub mod resources;
 pub mod sandbox;
 pub mod store;

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::clocktime::now_rfc3339;
-use crate::{admission, defaults, validate};
+use crate::{defaults, validate};
+
+mod kinds;
 
 pub use crate::error::{ApiError, Cause};
 pub use crate::resources::{
@@ -182,13 +184,6 @@ fn spec_part(obj: &Value) -> Value {
     o
 }
 
-fn tracks_generation(rt: &ResourceType) -> bool {
-    matches!(
-        rt.kind,
-        "StatefulSet" | "Deployment" | "ReplicaSet" | "Job" | "PodDisruptionBudget" | "Pod"
-    )
-}
-
 impl Store {
     /// A fresh, empty store; `seed` makes uids and allocated IPs reproducible.
     pub fn new(seed: u64) -> Store {
@@ -228,16 +223,7 @@ impl Store {
     /// Like `list`, plus the resourceVersion the list is consistent with.
     pub fn list_with_rv(&self, rt: &ResourceType, ns: Option<&str>) -> (Vec<Value>, u64) {
         let inner = self.lock();
-        let items = inner
-            .table(rt)
-            .map(|t| {
-                t.iter()
-                    .filter(|((ons, _), _)| ns.is_none_or(|n| !rt.namespaced || ons == n))
-                    .map(|(_, v)| v.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        (items, inner.rv)
+        (inner.items(rt, ns), inner.rv)
     }
 
     pub fn create(&self, rt: &ResourceType, obj: Value) -> Result<Value, ApiError> {
@@ -299,10 +285,9 @@ impl Store {
         let name = name_of(&obj).to_string();
         let ns = namespace_of(&obj).map(String::from);
 
+        let kind = kinds::of(rt);
         defaults::apply(rt, &mut obj, None);
-        if rt.kind == "PersistentVolumeClaim" {
-            admission::default_storage_class(&mut obj, &inner.storage_classes());
-        }
+        kind.admit_create(&mut obj, &inner);
         validate::object(rt, &obj, None)?;
 
         if let Some(ns) = &ns {
@@ -325,22 +310,18 @@ impl Store {
         if inner.get(rt, ns.as_deref(), &name).is_some() {
             return Err(ApiError::already_exists(rt.group, rt.plural, &name));
         }
-        if rt.kind == "Service" {
-            inner.allocate_cluster_ip(&mut obj, opts.dry_run)?;
-        }
+        kind.allocate(&mut obj, &mut inner, opts.dry_run)?;
         if rt.has_status() {
             obj["status"] = defaults::initial_status(rt, &obj);
         }
         let uid = inner.uid();
         obj["metadata"]["uid"] = json!(uid);
-        if rt.kind == "Job" {
-            defaults::job_selector(&mut obj);
-        }
+        kind.default_with_uid(&mut obj);
         let meta = obj["metadata"].as_object_mut().expect("metadata object");
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
         meta.remove("deletionTimestamp");
         meta.remove("deletionGracePeriodSeconds");
-        if tracks_generation(rt) {
+        if kind.tracks_generation() {
             meta.insert("generation".into(), json!(1));
         } else {
             meta.remove("generation");
@@ -427,9 +408,7 @@ impl Store {
             }
             defaults::apply(rt, &mut obj, Some(&old));
             validate::object(rt, &obj, Some(&old))?;
-            if rt.kind == "PersistentVolumeClaim" {
-                admission::check_resize(&obj, &old, |name| inner.storage_class(name))?;
-            }
+            kinds::of(rt).admit_update(&obj, &old, &inner)?;
         }
         {
             // Fields only the server sets keep their stored values.
@@ -459,7 +438,7 @@ impl Store {
                 )));
             }
         }
-        if tracks_generation(rt) && spec_part(&obj) != spec_part(&old) {
+        if kinds::of(rt).tracks_generation() && spec_part(&obj) != spec_part(&old) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
             obj["metadata"]["generation"] = json!(g + 1);
         }
@@ -477,7 +456,10 @@ impl Store {
             obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
             return Ok(obj);
         }
-        if is_terminating(&obj) && finalizers_of(&obj).is_empty() && !namespace_holds(rt, &obj) {
+        if is_terminating(&obj)
+            && finalizers_of(&obj).is_empty()
+            && !kinds::of(rt).held_on_delete(&obj)
+        {
             let removed =
                 inner.remove_and_notify(&self.events, rt, ns.as_deref(), &name, Some(obj));
             inner.collect_garbage(&self.events, &removed, Propagation::Background);
@@ -539,9 +521,9 @@ impl Store {
                     old["metadata"]["resourceVersion"].as_str().unwrap_or(""))));
             }
         }
+        let kind = kinds::of(rt);
         let propagation = match propagation {
-            Propagation::Default if rt.kind == "Job" => Propagation::Orphan,
-            Propagation::Default => Propagation::Background,
+            Propagation::Default => kind.default_propagation(),
             p => p,
         };
         let mut obj = old.clone();
@@ -561,15 +543,13 @@ impl Store {
                 inner.orphan_dependents(&self.events, uid_of(&old));
             }
         }
-        if !finalizers.is_empty() || namespace_holds(rt, &old) {
+        if !finalizers.is_empty() || kind.held_on_delete(&old) {
             if !is_terminating(&old) {
                 obj["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
                 obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
             }
             obj["metadata"]["finalizers"] = json!(finalizers);
-            if rt.kind == "Namespace" {
-                obj["status"]["phase"] = json!("Terminating");
-            }
+            kind.mark_terminating(&mut obj);
             if opts.dry_run || obj == old {
                 return Ok(Deleted::Terminating(obj));
             }
@@ -628,16 +608,7 @@ impl Store {
         ns: Option<&str>,
     ) -> (Vec<Value>, u64, broadcast::Receiver<WatchEvent>) {
         let inner = self.lock();
-        let items = inner
-            .table(rt)
-            .map(|t| {
-                t.iter()
-                    .filter(|((ons, _), _)| ns.is_none_or(|n| !rt.namespaced || ons == n))
-                    .map(|(_, v)| v.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        (items, inner.rv, self.events.subscribe())
+        (inner.items(rt, ns), inner.rv, self.events.subscribe())
     }
 
     /// Forgets watch history, as etcd compaction does: older resourceVersions then get 410 Gone.
@@ -648,18 +619,21 @@ impl Store {
     }
 }
 
-/// A namespace stays until its `spec.finalizers` are emptied by the namespace controller.
-fn namespace_holds(rt: &ResourceType, obj: &Value) -> bool {
-    rt.kind == "Namespace"
-        && obj
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty())
-}
-
 impl Inner {
     fn table(&self, rt: &ResourceType) -> Option<&BTreeMap<Key, Value>> {
         self.objects.get(key_of(rt))
+    }
+
+    /// The objects of a type, in one namespace or (with `None`) in all.
+    fn items(&self, rt: &ResourceType, ns: Option<&str>) -> Vec<Value> {
+        self.table(rt)
+            .map(|t| {
+                t.iter()
+                    .filter(|((ons, _), _)| ns.is_none_or(|n| !rt.namespaced || ons == n))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Option<&Value> {

@@ -626,12 +626,12 @@ fn pvc(obj: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
     ) else {
         return;
     };
-    if bound && crate::quantity::compare(new, before) == Some(std::cmp::Ordering::Less) {
+    if bound && kube_codecs::quantity::compare(new, before) == Some(std::cmp::Ordering::Less) {
         let capacity = old
             .pointer("/status/capacity/storage")
             .and_then(Value::as_str)
             .unwrap_or(before);
-        if crate::quantity::compare(new, capacity) != Some(std::cmp::Ordering::Greater) {
+        if kube_codecs::quantity::compare(new, capacity) != Some(std::cmp::Ordering::Greater) {
             causes.push(cause(
                 "FieldValueForbidden",
                 "spec.resources.requests.storage",

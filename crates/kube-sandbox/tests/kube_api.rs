@@ -907,3 +907,49 @@ async fn storage_classes_default_claims_and_gate_their_expansion() {
         refused.message
     );
 }
+
+#[tokio::test]
+async fn merge_patch_deletes_keys_with_null_and_replaces_lists() {
+    let sb = sandbox(&["a"]).await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&sb, "a").await, "default");
+    let mut start = cm("merged", json!({"keep": "1", "drop": "2"}));
+    start.metadata.finalizers = Some(vec!["example.com/a".into(), "example.com/b".into()]);
+    api.create(&PostParams::default(), &start).await.unwrap();
+
+    let patched = api
+        .patch(
+            "merged",
+            &PatchParams::default(),
+            &Patch::Merge(json!({
+                "metadata": {"labels": {"drop": null}, "finalizers": ["example.com/c"]},
+                "data": {"k": null, "new": "v"}
+            })),
+        )
+        .await
+        .unwrap();
+    let labels = patched.metadata.labels.unwrap();
+    assert_eq!(labels.get("keep").map(String::as_str), Some("1"));
+    assert!(!labels.contains_key("drop"), "null deletes a key");
+    assert_eq!(
+        patched.metadata.finalizers.unwrap(),
+        ["example.com/c"],
+        "a list is replaced, not merged"
+    );
+    let data = patched.data.unwrap();
+    assert!(!data.contains_key("k"));
+    assert_eq!(data.get("new").map(String::as_str), Some("v"));
+
+    // The same list through a strategic merge patch is merged, as on a real server.
+    let strategic = api
+        .patch(
+            "merged",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"finalizers": ["example.com/d"]}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        strategic.metadata.finalizers.unwrap(),
+        ["example.com/c", "example.com/d"]
+    );
+}

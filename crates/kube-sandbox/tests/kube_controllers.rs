@@ -304,3 +304,158 @@ async fn three_clusters_through_the_api_become_nine_live_nodes() {
     assert_eq!(nodes.iter().filter(|n| n.live).count(), 9, "{nodes:#?}");
     assert_eq!(join_list(&zone_names).split(',').count(), 9);
 }
+
+/// The waiting reason and message of a pod's only container, if it waits.
+fn waiting(pod: &Pod) -> Option<(String, String)> {
+    let state = pod.status.as_ref()?.container_statuses.as_ref()?[0]
+        .state
+        .as_ref()?;
+    let waiting = state.waiting.as_ref()?;
+    Some((waiting.reason.clone()?, waiting.message.clone()?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreleased_cockroach_tag_is_not_pulled_and_a_mirrored_release_starts() {
+    use futures_util::StreamExt;
+    use k8s_openapi::api::core::v1::Event;
+    use kube::api::WatchParams;
+    let sb = sandbox(&[("east", "kube-dns")]).await;
+    let _controllers = start_for_sandbox(&sb, SPEED, false);
+    let c = client(&sb, "east").await;
+    let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
+    let pod = |name: &str, image: &str| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name},
+            "spec": {"containers": [{"name": "cockroachdb", "image": image}]}}))
+        .unwrap()
+    };
+    let unreleased = "cockroachdb/cockroach:v99.1.0";
+    let created = pods
+        .create(&PostParams::default(), &pod("unreleased", unreleased))
+        .await
+        .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod("mirrored", "registry.local:5000/mirror/cockroach:v24.1.0"),
+    )
+    .await
+    .unwrap();
+
+    // Every status the pod goes through, as a watch sees it.
+    let rv = created.metadata.resource_version.unwrap();
+    let params = WatchParams::default();
+    let mut stream = pods.watch(&params, &rv).await.unwrap().boxed();
+    let mut reasons: Vec<String> = Vec::new();
+    let mut last = None;
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(event) = stream.next().await {
+            let p = match event.unwrap() {
+                kube::api::WatchEvent::Added(p) | kube::api::WatchEvent::Modified(p) => p,
+                kube::api::WatchEvent::Bookmark(_) => continue,
+                other => panic!("unexpected {other:?}"),
+            };
+            if p.metadata.name.as_deref() != Some("unreleased") {
+                continue;
+            }
+            if let Some((reason, message)) = waiting(&p) {
+                if reasons.last() != Some(&reason) {
+                    reasons.push(reason.clone());
+                }
+                if reason == "ErrImagePull" {
+                    assert_eq!(
+                        message,
+                        "rpc error: code = NotFound desc = failed to pull and unpack image \
+                         \"docker.io/cockroachdb/cockroach:v99.1.0\": failed to resolve reference \
+                         \"docker.io/cockroachdb/cockroach:v99.1.0\": \
+                         docker.io/cockroachdb/cockroach:v99.1.0: not found"
+                    );
+                }
+            }
+            last = Some(p);
+            // Back-off, a second pull, back-off again.
+            if reasons.iter().filter(|r| *r == "ImagePullBackOff").count() == 2 {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "reasons so far: {reasons:?}");
+    reasons.retain(|r| r != "ContainerCreating");
+    assert_eq!(
+        reasons,
+        [
+            "ErrImagePull",
+            "ImagePullBackOff",
+            "ErrImagePull",
+            "ImagePullBackOff"
+        ]
+    );
+    let last = last.unwrap();
+    assert_eq!(
+        waiting(&last).unwrap().1,
+        "Back-off pulling image \"cockroachdb/cockroach:v99.1.0\""
+    );
+    let status = last.status.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    let container = &status.container_statuses.unwrap()[0];
+    assert!(!container.ready && container.started == Some(false));
+    assert_eq!(container.restart_count, 0);
+    assert_eq!(
+        container.container_id, None,
+        "the container was never created"
+    );
+
+    // The kubelet's events, as `kubectl describe` lists them.
+    let events: Api<Event> = Api::namespaced(c.clone(), "default");
+    let described: Vec<(String, String, String)> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("unreleased"))
+        .map(|e| {
+            (
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default(),
+            )
+        })
+        .collect();
+    let has = |kind: &str, reason: &str, message: &str| {
+        described
+            .iter()
+            .filter(|(k, r, m)| k == kind && r == reason && m.starts_with(message))
+            .count()
+    };
+    assert!(
+        has(
+            "Normal",
+            "Pulling",
+            "Pulling image \"cockroachdb/cockroach:v99.1.0\""
+        ) >= 2
+    );
+    assert!(
+        has(
+            "Warning",
+            "Failed",
+            "Failed to pull image \"cockroachdb/cockroach:v99.1.0\": rpc error: code = NotFound"
+        ) >= 2
+    );
+    assert!(has("Warning", "Failed", "Error: ErrImagePull") >= 2);
+    assert!(
+        has(
+            "Normal",
+            "BackOff",
+            "Back-off pulling image \"cockroachdb/cockroach:v99.1.0\""
+        ) >= 2
+    );
+    assert!(has("Warning", "Failed", "Error: ImagePullBackOff") >= 2);
+    assert_eq!(has("Normal", "Started", ""), 0, "{described:?}");
+
+    // A released version under another registry path is pulled and runs.
+    let running = await_condition(pods.clone(), "mirrored", conditions::is_pod_running());
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the mirrored release starts")
+        .unwrap();
+}

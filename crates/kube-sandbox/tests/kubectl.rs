@@ -45,6 +45,12 @@ impl Kubectl {
         err
     }
 
+    /// `kubectl apply -f` of `v`, written to `name` in the home directory.
+    async fn apply(&self, name: &str, v: &Value) -> String {
+        let f = write(self.home.path(), name, v);
+        self.ok(&["apply", "-f", &f]).await
+    }
+
     async fn json(&self, args: &[&str]) -> Value {
         let mut a = args.to_vec();
         a.extend(["-o", "json"]);
@@ -64,6 +70,14 @@ async fn setup_with(opts: SandboxOptions) -> (Sandbox, Kubectl) {
     let kubeconfig = home.path().join("kubeconfig");
     sb.write_kubeconfig(&kubeconfig).unwrap();
     (sb, Kubectl { kubeconfig, home })
+}
+
+/// One cluster `a` whose controllers run at `speed`.
+async fn with_controllers(speed: f64) -> (Sandbox, Kubectl) {
+    let mut opts = SandboxOptions::new(&["a"]);
+    opts.controllers = true;
+    opts.speed = speed;
+    setup_with(opts).await
 }
 
 fn write(dir: &Path, name: &str, v: &Value) -> String {
@@ -134,19 +148,13 @@ async fn apply_scale_patch_describe_delete() {
     let dir = k.home.path().to_path_buf();
 
     // Client-side apply: create, then a three-way strategic merge patch.
-    let f = write(
-        &dir,
-        "sts.json",
-        &statefulset(3, "cockroachdb/cockroach:v25.1.0"),
-    );
-    let out = k.ok(&["apply", "-f", &f]).await;
+    let out = k
+        .apply("sts.json", &statefulset(3, "cockroachdb/cockroach:v25.1.0"))
+        .await;
     assert!(out.contains("statefulset.apps/db created"), "{out}");
-    let f = write(
-        &dir,
-        "sts.json",
-        &statefulset(3, "cockroachdb/cockroach:v25.1.1"),
-    );
-    let out = k.ok(&["apply", "-f", &f]).await;
+    let out = k
+        .apply("sts.json", &statefulset(3, "cockroachdb/cockroach:v25.1.1"))
+        .await;
     assert!(out.contains("configured"), "{out}");
     let s = k.json(&["get", "sts", "db"]).await;
     assert_eq!(
@@ -332,24 +340,18 @@ async fn wait_for_condition_and_delete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn logs_and_namespace_deletion_with_controllers() {
-    let mut opts = SandboxOptions::new(&["a"]);
-    opts.controllers = true;
-    opts.speed = 50.0;
-    let (sb, k) = setup_with(opts).await;
-    let dir = k.home.path().to_path_buf();
-    let f = write(
-        &dir,
+    let (sb, k) = with_controllers(50.0).await;
+    k.apply(
         "ns.json",
         &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "us-east1"}}),
-    );
-    k.ok(&["apply", "-f", &f]).await;
-    let f = write(
-        &dir,
+    )
+    .await;
+    k.apply(
         "pod.json",
         &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "us-east1"},
         "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}),
-    );
-    k.ok(&["apply", "-f", &f]).await;
+    )
+    .await;
     let world = sb.world().expect("controllers run");
     world.append_log("a", "us-east1", "p", "started p");
     world.append_log("a", "us-east1", "p", "ready");
@@ -368,17 +370,9 @@ async fn logs_and_namespace_deletion_with_controllers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollout_status_with_controllers() {
-    let mut opts = SandboxOptions::new(&["a"]);
-    opts.controllers = true;
-    opts.speed = 20.0;
-    let (_sb, k) = setup_with(opts).await;
-    let dir = k.home.path().to_path_buf();
-    let f = write(
-        &dir,
-        "sts.json",
-        &statefulset(3, "cockroachdb/cockroach:v25.1.0"),
-    );
-    k.ok(&["apply", "-f", &f]).await;
+    let (_sb, k) = with_controllers(20.0).await;
+    k.apply("sts.json", &statefulset(3, "cockroachdb/cockroach:v25.1.0"))
+        .await;
     let out = k
         .ok(&["rollout", "status", "statefulset/db", "--timeout=60s"])
         .await;
@@ -400,4 +394,48 @@ async fn rollout_status_with_controllers() {
         3,
         "{pods}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreleased_cockroach_tag_shows_as_a_failed_pull() {
+    let (_sb, k) = with_controllers(50.0).await;
+    k.apply(
+        "pod.json",
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db", "namespace": "default"},
+        "spec": {"containers": [{"name": "cockroachdb", "image": "cockroachdb/cockroach:v25.2.99"}]}}),
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        let out = k.ok(&["get", "pod", "db", "--no-headers"]).await;
+        let status = out.split_whitespace().nth(2).unwrap_or("").to_string();
+        if statuses.last() != Some(&status) {
+            statuses.push(status.clone());
+        }
+        if status == "ImagePullBackOff" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some("ImagePullBackOff"),
+        "{statuses:?}"
+    );
+    let described = k.ok(&["describe", "pod", "db"]).await;
+    for line in [
+        "Pulling image \"cockroachdb/cockroach:v25.2.99\"",
+        "Failed to pull image \"cockroachdb/cockroach:v25.2.99\": rpc error: code = NotFound desc = failed to pull \
+         and unpack image \"docker.io/cockroachdb/cockroach:v25.2.99\"",
+        "Error: ErrImagePull",
+        "Back-off pulling image \"cockroachdb/cockroach:v25.2.99\"",
+        "Error: ImagePullBackOff",
+    ] {
+        assert!(described.contains(line), "{line:?} missing from:\n{described}");
+    }
+    assert!(!described.contains("Started container"), "{described}");
+    let phase = k
+        .ok(&["get", "pod", "db", "-o", "jsonpath={.status.phase}"])
+        .await;
+    assert_eq!(phase, "Pending");
 }

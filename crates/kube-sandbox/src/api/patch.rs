@@ -5,24 +5,9 @@ use serde_json::{Map, Value};
 use super::schema::{patch_list_kind, ListKind};
 use crate::error::ApiError;
 
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Map::new());
-            }
-            let t = target.as_object_mut().expect("object");
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
-}
+/// JSON merge patch (RFC 7386): objects merge key by key, `null` deletes a key, anything else (arrays
+/// included) replaces what was there.
+pub use json_patch::merge as merge_patch;
 
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
@@ -278,9 +263,69 @@ mod tests {
     }
 
     #[test]
-    fn merge_patch_nulls_remove() {
-        let mut o = json!({"a": {"b": 1, "c": 2}, "l": [1, 2]});
-        merge_patch(&mut o, &json!({"a": {"b": null}, "l": [3]}));
-        assert_eq!(o, json!({"a": {"c": 2}, "l": [3]}));
+    fn merge_patch_follows_rfc_7386() {
+        // The examples of RFC 7386 appendix A: (target, patch, result).
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": "b", "b": "c"}),
+                json!({"a": null}),
+                json!({"b": "c"}),
+            ),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a": "b"}), json!(["c"]), json!(["c"])),
+            (json!({"a": "foo"}), json!(null), json!(null)),
+            (json!({"a": "foo"}), json!("bar"), json!("bar")),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!([1, 2]),
+                json!({"a": "b", "c": null}),
+                json!({"a": "b"}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (mut target, patch, result) in cases {
+            let before = target.clone();
+            merge_patch(&mut target, &patch);
+            assert_eq!(target, result, "{before} patched with {patch}");
+        }
+    }
+
+    #[test]
+    fn merge_patch_replaces_lists_where_strategic_merge_would_merge_them() {
+        let pod = json!({"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "1"}]}});
+        let patch = json!({"spec": {"containers": [{"name": "b", "image": "2"}]}});
+        let mut merged = pod.clone();
+        merge_patch(&mut merged, &patch);
+        assert_eq!(merged, patch, "a merge patch replaces the whole list");
+        let mut strategic = pod;
+        strategic_merge_patch("Pod", &mut strategic, &patch).unwrap();
+        assert_eq!(strategic["spec"]["containers"].as_array().unwrap().len(), 2);
     }
 }

@@ -40,24 +40,11 @@ pub fn apply_list_kind(kind: &str, path: &[&str], field: &str) -> ListKind {
     }
 }
 
-/// Lists as strategic merge patch sees them (`patchStrategy`/`patchMergeKey`).
+/// Lists as strategic merge patch sees them (`patchStrategy`/`patchMergeKey`): the same lists, merged on the first
+/// key of server-side apply's (`containerPort`, not `containerPort` and `protocol`).
 pub fn patch_list_kind(kind: &str, path: &[&str], field: &str) -> ListKind {
-    match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "volumes"
-        | "imagePullSecrets" => ListKind::Map(&["name"]),
-        "env" if in_pod_spec_container(path) => ListKind::Map(&["name"]),
-        "volumeMounts" => ListKind::Map(&["mountPath"]),
-        "volumeDevices" => ListKind::Map(&["devicePath"]),
-        "ports" if in_pod_spec_container(path) => ListKind::Map(&["containerPort"]),
-        "ports" if kind == "Service" && path == ["spec"] => ListKind::Map(&["port"]),
-        "hostAliases" => ListKind::Map(&["ip"]),
-        "topologySpreadConstraints" => ListKind::Map(&["topologyKey"]),
-        "conditions" => ListKind::Map(&["type"]),
-        "ownerReferences" if path == ["metadata"] => ListKind::Map(&["uid"]),
-        "finalizers" if path == ["metadata"] => ListKind::Set,
-        _ => ListKind::Atomic,
+    match apply_list_kind(kind, path, field) {
+        ListKind::Map(keys) => ListKind::Map(&keys[..keys.len().min(1)]),
+        other => other,
     }
 }

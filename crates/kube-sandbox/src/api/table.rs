@@ -87,14 +87,9 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
             let total = spec["containers"].as_array().map_or(0, Vec::len);
             let ready = statuses.iter().filter(|c| c["ready"] == true).count();
             let restarts: i64 = statuses.iter().map(|c| num(&c["restartCount"])).sum();
-            let phase = if obj["metadata"]["deletionTimestamp"].is_string() {
-                "Terminating".into()
-            } else {
-                text(&s["phase"])
-            };
             c.extend([
                 json!(format!("{ready}/{total}")),
-                json!(phase),
+                json!(pod_status_column(obj)),
                 json!(restarts.to_string()),
             ]);
         }
@@ -262,4 +257,98 @@ pub fn single(rt: &ResourceType, obj: &Value) -> Value {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     table(rt, std::slice::from_ref(obj), rv, None)
+}
+
+/// A pod's STATUS as the API server's printer gives it: the phase (or the pod's reason), overridden by the first
+/// container that waits or has terminated (CrashLoopBackOff, ImagePullBackOff, Completed, ExitCode:1), and
+/// Terminating once deleted.
+fn pod_status_column(pod: &Value) -> String {
+    if pod["metadata"]["deletionTimestamp"].is_string() {
+        return "Terminating".into();
+    }
+    let status = &pod["status"];
+    let mut reason = match status["reason"].as_str() {
+        Some(r) if !r.is_empty() => r.to_string(),
+        _ => text(&status["phase"]),
+    };
+    let mut running = false;
+    let containers = status["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for container in containers.iter().rev() {
+        let state = &container["state"];
+        let terminated = &state["terminated"];
+        if let Some(waiting) = state["waiting"]["reason"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
+            reason = waiting.to_string();
+        } else if let Some(ended) = terminated["reason"].as_str().filter(|r| !r.is_empty()) {
+            reason = ended.to_string();
+        } else if terminated.is_object() {
+            reason = match terminated["signal"].as_i64().filter(|s| *s != 0) {
+                Some(signal) => format!("Signal:{signal}"),
+                None => format!("ExitCode:{}", num(&terminated["exitCode"])),
+            };
+        } else if container["ready"] == true && state["running"].is_object() {
+            running = true;
+        }
+    }
+    if reason == "Completed" && running {
+        let ready = status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        reason = if ready { "Running" } else { "NotReady" }.into();
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(phase: &str, states: Value) -> Value {
+        let statuses: Vec<Value> = states
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| json!({"state": s, "ready": s.get("running").is_some()}))
+            .collect();
+        json!({"metadata": {}, "status": {"phase": phase, "containerStatuses": statuses,
+            "conditions": [{"type": "Ready", "status": "False"}]}})
+    }
+
+    #[test]
+    fn a_waiting_or_ended_container_names_the_pod_status() {
+        let waiting = |r: &str| json!({"waiting": {"reason": r}});
+        assert_eq!(
+            pod_status_column(&pod("Pending", json!([waiting("ImagePullBackOff")]))),
+            "ImagePullBackOff"
+        );
+        assert_eq!(
+            pod_status_column(&pod("Running", json!([waiting("CrashLoopBackOff")]))),
+            "CrashLoopBackOff"
+        );
+        assert_eq!(
+            pod_status_column(&pod("Running", json!([{"running": {}}]))),
+            "Running"
+        );
+        assert_eq!(
+            pod_status_column(&pod("Failed", json!([{"terminated": {"exitCode": 1}}]))),
+            "ExitCode:1"
+        );
+        assert_eq!(
+            pod_status_column(&pod(
+                "Running",
+                json!([{"running": {}}, {"terminated": {"reason": "Completed"}}])
+            )),
+            "NotReady"
+        );
+        let mut gone = pod("Running", json!([{"running": {}}]));
+        gone["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        assert_eq!(pod_status_column(&gone), "Terminating");
+    }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use super::image_pull::{self, ERR_IMAGE_PULL, IMAGE_PULL_BACK_OFF};
 use super::{events, log_err, meta, ControllerContext, Reconcile};
 use crate::cockroach::dns::ClusterDnsView;
 use crate::cockroach::node::{self, Env, Program};
@@ -20,6 +21,8 @@ pub const CONTAINER_START: Duration = Duration::from_secs(2);
 pub const BATCH_RUN: Duration = Duration::from_secs(3);
 /// A readiness probe's first success after the container starts.
 pub const READY_AFTER: Duration = Duration::from_secs(1);
+/// A pod whose sync failed is synced again this soon (and finds a failed image pull in back-off).
+const RESYNC_AFTER_ERROR: Duration = Duration::from_secs(1);
 const BACKOFF_START: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
@@ -41,8 +44,21 @@ struct Term {
 #[derive(Debug, Clone)]
 enum State {
     Creating(String),
-    Running { since: Instant, started_at: String },
-    BackOff { until: Instant },
+    /// The image could not be pulled (`reason` ErrImagePull, then ImagePullBackOff); tried again at `retry_at`.
+    PullFailed {
+        reason: &'static str,
+        message: String,
+        failed_at: Instant,
+        retry_at: Instant,
+        failures: i64,
+    },
+    Running {
+        since: Instant,
+        started_at: String,
+    },
+    BackOff {
+        until: Instant,
+    },
     Done(Term),
 }
 
@@ -171,8 +187,35 @@ impl Kubelet {
                         c.state = State::Creating(e.0);
                         continue;
                     }
+                    if let Some(error) = image_pull::pull_error(&c.image) {
+                        pull_failed(ctx, pod, c, error, 1);
+                        continue;
+                    }
                     launch(ctx, pod, c, views, &restart_policy, &mut rt.joined_store);
                 }
+                // A sync always finds the back-off before the next pull, however late it comes.
+                State::PullFailed {
+                    reason: ERR_IMAGE_PULL,
+                    failed_at,
+                    retry_at,
+                    failures,
+                    ..
+                } if now >= failed_at + scaled(RESYNC_AFTER_ERROR) => {
+                    image_pull::record_back_off(ctx, pod, &c.image);
+                    c.state = State::PullFailed {
+                        reason: IMAGE_PULL_BACK_OFF,
+                        message: image_pull::back_off_message(&c.image),
+                        failed_at,
+                        retry_at,
+                        failures,
+                    };
+                }
+                State::PullFailed {
+                    failures, retry_at, ..
+                } if now >= retry_at => match image_pull::pull_error(&c.image) {
+                    Some(error) => pull_failed(ctx, pod, c, error, failures + 1),
+                    None => launch(ctx, pod, c, views, &restart_policy, &mut rt.joined_store),
+                },
                 State::BackOff { until } if now >= until => {
                     if let Err(e) = mounts::check_mounts(pod, &c.spec, &secret) {
                         warn_once(ctx, pod, c, "FailedMount", &e.0, "kubelet");
@@ -420,6 +463,25 @@ fn launch(
     };
 }
 
+/// A pull attempt failed: the container waits in ErrImagePull and the kubelet backs off before the next one.
+fn pull_failed(
+    ctx: &ControllerContext,
+    pod: &Value,
+    c: &mut Container,
+    error: String,
+    failures: i64,
+) {
+    image_pull::record_failed_pull(ctx, pod, &c.image, &error);
+    let now = Instant::now();
+    c.state = State::PullFailed {
+        reason: ERR_IMAGE_PULL,
+        message: error,
+        failed_at: now,
+        retry_at: now + ctx.clock.scaled(backoff(failures)),
+        failures,
+    };
+}
+
 /// Records a warning unless the same one is the last recorded for this container.
 fn warn_once(
     ctx: &ControllerContext,
@@ -484,10 +546,7 @@ fn term_json(t: &Term, container_id: &str) -> Value {
 }
 
 fn status_of(pod: &Value, rt: &PodRuntime, restart_policy: &str) -> Value {
-    let any_started = rt
-        .containers
-        .iter()
-        .any(|c| !matches!(c.state, State::Creating(_)));
+    let any_started = rt.containers.iter().any(|c| !never_started(c));
     let all_done = !rt.containers.is_empty()
         && rt
             .containers
@@ -572,18 +631,23 @@ fn status_of(pod: &Value, rt: &PodRuntime, restart_policy: &str) -> Value {
                     }
                     json!({"waiting": w})
                 }
+                State::PullFailed { reason, message, .. } => json!({"waiting": {"reason": reason, "message": message}}),
                 State::Running { started_at, .. } => json!({"running": {"startedAt": started_at}}),
                 State::BackOff { .. } => json!({"waiting": {"reason": "CrashLoopBackOff",
                     "message": format!("back-off {}s restarting failed container={} pod={}_{}({})",
                         backoff(c.restarts + 1).as_secs(), c.name, meta::name(pod), meta::namespace(pod), meta::uid(pod))}}),
                 State::Done(t) => json!({"terminated": term_json(t, &cid)}),
             };
+            let image_id = match c.state {
+                State::PullFailed { .. } => String::new(),
+                _ => format!("{}@sha256:{:064x}", c.image, fnv64(&c.image) as u128),
+            };
             let mut s = json!({
-                "name": c.name, "image": c.image, "imageID": format!("{}@sha256:{:064x}", c.image, fnv64(&c.image) as u128),
+                "name": c.name, "image": c.image, "imageID": image_id,
                 "ready": c.ready, "started": matches!(c.state, State::Running { .. }), "restartCount": c.restarts,
                 "state": state, "lastState": {},
             });
-            if !matches!(c.state, State::Creating(_)) {
+            if !never_started(c) {
                 s["containerID"] = json!(cid);
             }
             if let Some(t) = &c.last {
@@ -607,6 +671,11 @@ fn status_of(pod: &Value, rt: &PodRuntime, restart_policy: &str) -> Value {
         "containerStatuses": statuses,
         "qosClass": prev.get("qosClass").cloned().unwrap_or(json!("BestEffort")),
     })
+}
+
+/// Still before its first start: mounting volumes or pulling the image.
+fn never_started(c: &Container) -> bool {
+    matches!(c.state, State::Creating(_) | State::PullFailed { .. })
 }
 
 fn fnv64(s: &str) -> u64 {

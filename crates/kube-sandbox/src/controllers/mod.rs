@@ -6,6 +6,7 @@ pub mod disruption;
 pub mod dns_reload;
 pub mod endpoints;
 pub mod events;
+pub mod image_pull;
 pub mod job;
 pub mod kubelet;
 pub mod meta;

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::{events, log_err, meta, ControllerContext, Reconcile};
-use crate::quantity;
+use kube_codecs::quantity;
 
 /// How long the cloud takes to grow a disk.
 pub const CONTROLLER_RESIZE: Duration = Duration::from_secs(5);
