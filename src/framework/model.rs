@@ -97,6 +97,34 @@ pub trait ToValue {
     fn to_value(&self) -> Value;
 }
 
+/// The attribute names a model declares, in declaration order: what ties a model to its schema
+/// (see [`fields_match_block`]).
+pub trait Fields {
+    const FIELDS: &'static [&'static str];
+}
+
+/// Where a model and what its schema declares (a block's attribute and nested block names, or an
+/// object type's attribute names) disagree: names the model has no field for (they would always be
+/// encoded as null), and fields the schema does not declare. Empty when they match.
+pub fn fields_mismatch<S: AsRef<str>>(
+    fields: &[&str],
+    declared: impl IntoIterator<Item = S>,
+) -> Vec<String> {
+    use std::collections::BTreeSet;
+    let declared: BTreeSet<String> = declared
+        .into_iter()
+        .map(|n| n.as_ref().to_string())
+        .collect();
+    let modelled: BTreeSet<String> = fields.iter().map(|f| f.to_string()).collect();
+    let missing = declared
+        .difference(&modelled)
+        .map(|name| format!("schema attribute {name:?} has no model field"));
+    let extra = modelled
+        .difference(&declared)
+        .map(|name| format!("model field {name:?} has no schema attribute"));
+    missing.chain(extra).collect()
+}
+
 impl<T: FromValue> FromValue for Attr<T> {
     fn from_value(value: &Value) -> Result<Self, ModelError> {
         Ok(match value {
@@ -252,6 +280,10 @@ macro_rules! tf_model {
             }
         }
 
+        impl $crate::framework::model::Fields for $name {
+            const FIELDS: &'static [&'static str] = &[$( stringify!($field) ),*];
+        }
+
         impl $crate::framework::model::ToValue for $name {
             fn to_value(&self) -> $crate::framework::Value {
                 $crate::framework::Value::Object(::std::collections::BTreeMap::from([
@@ -290,6 +322,21 @@ mod tests {
         let value = model.to_value();
         assert_eq!(value.attr("replicas"), &Value::Unknown);
         assert_eq!(Example::from_value(&value).unwrap(), model);
+    }
+
+    #[test]
+    fn fields_are_compared_with_what_the_schema_declares() {
+        assert_eq!(Example::FIELDS, ["name", "replicas", "zones", "labels"]);
+        assert!(
+            fields_mismatch(Example::FIELDS, ["labels", "zones", "replicas", "name"]).is_empty()
+        );
+        assert_eq!(
+            fields_mismatch(Example::FIELDS, ["name", "replicas", "zones", "region"]),
+            [
+                "schema attribute \"region\" has no model field",
+                "model field \"labels\" has no schema attribute"
+            ]
+        );
     }
 
     #[test]

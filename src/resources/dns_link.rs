@@ -421,6 +421,10 @@ impl Resource for DnsLink {
         TYPE_NAME
     }
 
+    fn model_fields(&self) -> &'static [&'static str] {
+        <DnsLinkModel as crate::framework::model::Fields>::FIELDS
+    }
+
     fn schema(&self) -> Schema {
         dns_link_schema::schema(connection::block())
     }

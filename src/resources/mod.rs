@@ -18,3 +18,21 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
         Arc::new(dns_link::DnsLink),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::framework::model::fields_mismatch;
+
+    #[test]
+    fn every_schema_attribute_has_a_model_field_and_every_field_an_attribute() {
+        for resource in super::all() {
+            let schema = resource.schema();
+            let mismatch = fields_mismatch(resource.model_fields(), schema.block.names());
+            assert!(
+                mismatch.is_empty(),
+                "{}: {mismatch:?}",
+                resource.type_name()
+            );
+        }
+    }
+}

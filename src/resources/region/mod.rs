@@ -56,6 +56,10 @@ impl Resource for Region {
         TYPE_NAME
     }
 
+    fn model_fields(&self) -> &'static [&'static str] {
+        <RegionModel as crate::framework::model::Fields>::FIELDS
+    }
+
     fn schema(&self) -> Schema {
         schema::schema(connection::block())
     }
