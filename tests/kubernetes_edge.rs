@@ -9,10 +9,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use terraform_provider_crdb::framework::diag::AttributePath;
 use terraform_provider_crdb::framework::{Attr, Diagnostics, ToValue};
-use terraform_provider_crdb::kubernetes::connection::{self, ConnectionModel, ExecModel};
 use terraform_provider_crdb::kubernetes::error::Failure;
 use terraform_provider_crdb::kubernetes::retry::RetryPolicy;
 use terraform_provider_crdb::kubernetes::{ClusterClient, Deadline, Propagation, WaitError};
+use terraform_provider_crdb::resources::connection::{self, ConnectionModel, ExecModel};
 use tokio_util::sync::CancellationToken;
 
 async fn sandbox(names: &[&str]) -> Sandbox {

@@ -74,25 +74,6 @@ pub trait FromValue: Sized {
     fn from_value(value: &Value) -> Result<Self, ModelError>;
 }
 
-/// A resource's model from a value Terraform sent; a mismatch is a provider bug, reported as
-/// such on the resource type rather than as a gRPC failure.
-pub fn decode_model<M: FromValue>(
-    value: &Value,
-    type_name: &str,
-    diags: &mut super::diag::Diagnostics,
-) -> Option<M> {
-    match M::from_value(value) {
-        Ok(model) => Some(model),
-        Err(e) => {
-            diags.error(
-                format!("Provider bug: unexpected {type_name} value"),
-                e.to_string(),
-            );
-            None
-        }
-    }
-}
-
 pub trait ToValue {
     fn to_value(&self) -> Value;
 }

@@ -1,7 +1,7 @@
-//! The resource types of the crdb provider, one file each.
-mod cluster_access;
+//! The resource types of the crdb provider, each a folder of the same shape (see `TEMPLATE.md`),
+//! and what they share: the `kubernetes {}` connection block, input validation, import IDs.
+pub mod connection;
 pub mod dns_link;
-pub mod dns_link_schema;
 pub(crate) mod import_id;
 mod lb_resolver;
 pub mod multiregion_cluster;

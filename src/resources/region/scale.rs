@@ -1,9 +1,7 @@
 //! Scaling a zone down without losing data: decommission first, release volumes after.
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
-use crate::kubernetes::readiness::JobOutcome;
-use crate::kubernetes::{ClusterClient, Deadline, Propagation};
-use k8s_openapi::api::batch::v1::Job;
+use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, Propagation};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 
 /// Decommissions the nodes of `ordinals`, highest first, one Job each: a node's pod goes only once
@@ -16,31 +14,20 @@ pub(super) async fn decommission_nodes(
 ) -> Result<(), Diagnostics> {
     for ordinal in ordinals.rev() {
         let job = manifests::decommission_job(spec, ordinal);
-        let name = manifests::decommission_job_name(ordinal);
         client
-            .start_job(&job, deadline)
+            .run_job(&job, AfterSuccess::Delete, deadline)
             .await
-            .map_err(|e| e.to_diagnostics())?;
-        match client.wait_job_finished(&spec.zone, &name, deadline).await {
-            Ok(JobOutcome::Succeeded) => {}
-            Ok(JobOutcome::Failed(why)) => {
-                let said = said(client.job_failure_message(&spec.zone, &name).await);
-                let mut diags = Diagnostics::new();
-                diags.error(
-                    format!("Decommissioning node {}-{ordinal} in zone {} failed on {}", names::STATEFULSET, spec.zone, client.label()),
+            .map_err(|e| {
+                e.to_diagnostics(
                     format!(
-                        "Job {}/{name} failed: {why}.{said} The StatefulSet was not scaled down; see `kubectl logs job/{name} -n {}`.",
-                        spec.zone, spec.zone
+                        "Decommissioning node {}-{ordinal} in zone {} failed on {}",
+                        names::STATEFULSET,
+                        spec.zone,
+                        client.label()
                     ),
-                );
-                return Err(diags);
-            }
-            Err(e) => return Err(e.to_diagnostics()),
-        }
-        client
-            .delete::<Job>(Some(&spec.zone), &name, Propagation::Background)
-            .await
-            .map_err(|e| e.to_diagnostics())?;
+                    "The StatefulSet was not scaled down.",
+                )
+            })?;
     }
     Ok(())
 }
@@ -57,20 +44,11 @@ pub(super) async fn release_volumes(
         let pod = format!("{}-{ordinal}", names::STATEFULSET);
         client
             .wait_deleted::<Pod>(Some(zone), &pod, deadline)
-            .await
-            .map_err(|e| e.to_diagnostics())?;
+            .await?;
         let claim = format!("{}-{pod}", names::DATA_VOLUME);
         client
             .delete::<PersistentVolumeClaim>(Some(zone), &claim, Propagation::Background)
-            .await
-            .map_err(|e| e.to_diagnostics())?;
+            .await?;
     }
     Ok(())
-}
-
-/// ` cockroach said: <message>.` when the Job's last failure left a message, for a diagnostic's detail.
-pub(super) fn said(message: Option<String>) -> String {
-    message
-        .map(|m| format!(" cockroach said: {}.", m.trim_end_matches('.')))
-        .unwrap_or_default()
 }

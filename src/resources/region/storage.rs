@@ -20,7 +20,7 @@
 //!
 //! Read ([`read_volumes`]) reports the size the nodes really have: the claim template's, or less
 //! while a claim in use has not reached it, so the plan after an interrupted growth shows it again.
-use super::schema::RegionModel;
+use super::model::RegionModel;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::cockroach::quantity::{format_bytes, Quantity};
 use crate::framework::diag::{AttributePath, Diagnostics};
@@ -152,21 +152,6 @@ pub(super) fn observe(
     if model.storage_size.known().and_then(|s| bytes(s)) != bytes(&live) {
         model.storage_size = Attr::Known(live);
     }
-}
-
-/// Read: the zone's volumes as they are (see [`observe`]).
-pub(super) async fn read_volumes(
-    client: &ClusterClient,
-    zone: &str,
-    set: &StatefulSet,
-    model: &mut RegionModel,
-) -> Result<(), Diagnostics> {
-    let claims = client
-        .list::<PersistentVolumeClaim>(Some(zone), "")
-        .await
-        .map_err(|e| e.to_diagnostics())?;
-    observe(model, set, &claims);
-    Ok(())
 }
 
 /// What growing the zone's volumes to `target` bytes takes, from what the cluster has.

@@ -1,6 +1,6 @@
 //! Checks of a `kubernetes { }` block before anything is contacted. Each problem is reported on
 //! the attribute the user must change; unknown values (plan time) are never judged.
-use super::connection::{self, given, ConnectionModel};
+use super::{given, ConnectionModel};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Attr, Value};
 use base64::Engine;
@@ -13,7 +13,7 @@ const EXEC_API_VERSIONS: [&str; 2] = [
 ];
 
 /// Adds a diagnostic for every problem of the block at `at` (e.g. `kubernetes`).
-pub fn connection(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
+pub fn check_block(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
     match block {
         Value::Unknown => return,
         Value::Null => {
@@ -27,7 +27,7 @@ pub fn connection(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
         }
         _ => {}
     }
-    let model = match connection::model(block, at) {
+    let model = match super::model(block, at) {
         Ok(model) => model,
         Err(bug) => return diags.extend(bug),
     };
@@ -376,13 +376,13 @@ fn no_pem_block(text: &str, expected: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{ConnectionModel, ExecModel, BLOCK_NAME};
     use super::*;
     use crate::framework::ToValue;
-    use crate::kubernetes::connection::{ConnectionModel, ExecModel, BLOCK_NAME};
 
     fn check(model: &ConnectionModel) -> Vec<(String, String)> {
         let mut diags = Diagnostics::new();
-        connection(
+        check_block(
             &model.to_value(),
             &AttributePath::root(BLOCK_NAME),
             &mut diags,
@@ -492,7 +492,7 @@ mod tests {
         };
         assert!(check(&exec_unknown).is_empty());
         let mut diags = Diagnostics::new();
-        connection(
+        check_block(
             &Value::Unknown,
             &AttributePath::root(BLOCK_NAME),
             &mut diags,
@@ -582,7 +582,7 @@ mod tests {
     fn an_empty_block_or_none_at_all_is_an_error_on_the_block() {
         assert_eq!(paths(&ConnectionModel::default()), ["kubernetes"]);
         let mut diags = Diagnostics::new();
-        connection(&Value::Null, &AttributePath::root(BLOCK_NAME), &mut diags);
+        check_block(&Value::Null, &AttributePath::root(BLOCK_NAME), &mut diags);
         assert_eq!(diags.0[0].path, Some(AttributePath::root(BLOCK_NAME)));
         let context_only = ConnectionModel {
             config_context: known("prod"),
