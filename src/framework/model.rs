@@ -244,7 +244,7 @@ macro_rules! tf_model {
 
         impl $crate::framework::model::FromValue for $name {
             fn from_value(
-                value: &$crate::framework::Value,
+                value: &$crate::framework::value::Value,
             ) -> Result<Self, $crate::framework::model::ModelError> {
                 let attrs = value.as_object().ok_or_else(|| {
                     $crate::framework::model::ModelError::new("expected an object")
@@ -253,7 +253,7 @@ macro_rules! tf_model {
                     $( $field: {
                         let v = attrs
                             .get(stringify!($field))
-                            .unwrap_or(&$crate::framework::Value::Null);
+                            .unwrap_or(&$crate::framework::value::Value::Null);
                         $crate::framework::model::FromValue::from_value(v)
                             .map_err(|e| e.within(stringify!($field)))?
                     } ),*
@@ -266,8 +266,8 @@ macro_rules! tf_model {
         }
 
         impl $crate::framework::model::ToValue for $name {
-            fn to_value(&self) -> $crate::framework::Value {
-                $crate::framework::Value::Object(::std::collections::BTreeMap::from([
+            fn to_value(&self) -> $crate::framework::value::Value {
+                $crate::framework::value::Value::Object(::std::collections::BTreeMap::from([
                     $( (
                         stringify!($field).to_string(),
                         $crate::framework::model::ToValue::to_value(&self.$field),

@@ -3,6 +3,7 @@
 //! cockroach printed last and the `kubectl` command that shows the rest.
 use super::apply::Propagation;
 use super::client::ClusterClient;
+use super::error::RemoteError;
 use super::readiness::{self, JobOutcome, Progress};
 use super::wait::{Deadline, WaitError, EXPLAIN_TIMEOUT};
 use crate::framework::Diagnostics;
@@ -28,8 +29,8 @@ pub enum JobError {
     Failed(#[from] JobFailure),
 }
 
-impl From<super::RemoteError> for JobError {
-    fn from(error: super::RemoteError) -> Self {
+impl From<RemoteError> for JobError {
+    fn from(error: RemoteError) -> Self {
         JobError::Wait(error.into())
     }
 }

@@ -3,7 +3,7 @@
 //! runs through that context of the local kubeconfig (`KUBE_CONFIG_PATH`, else `KUBECONFIG`, else
 //! `~/.kube/config`), so that the plan after import shows only what import cannot know: the connection and the
 //! cluster the resource is wired to.
-use super::validate;
+use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::OperationContext;
 use crate::kubernetes::connection::{default_kubeconfig_path, Connection};

@@ -6,7 +6,6 @@ pub(crate) mod import_id;
 mod lb_resolver;
 pub mod multiregion_cluster;
 pub mod region;
-pub mod validate;
 
 use crate::framework::Resource;
 use std::sync::Arc;

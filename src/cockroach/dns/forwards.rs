@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::error::DnsError;
-use crate::resources::validate;
+use crate::cockroach::validate;
+
+/// Domain -> nameserver addresses, as read back from a live configuration.
+pub type ForwardMap = BTreeMap<String, Vec<String>>;
 
 /// The DNS domain of a zone's services: `<zone>.svc.<cluster_domain>`.
 pub fn forward_domain(zone: &str, cluster_domain: &str) -> String {
@@ -85,10 +88,7 @@ impl Forwards {
 
 /// The zones behind the `<zone>.svc.<cluster_domain>` entries of a configuration read back, for comparing with the
 /// zones a link is configured with; other domains are left out.
-pub fn zones_of(
-    forwards: &super::ForwardMap,
-    cluster_domain: &str,
-) -> BTreeMap<String, Vec<String>> {
+pub fn zones_of(forwards: &ForwardMap, cluster_domain: &str) -> BTreeMap<String, Vec<String>> {
     let suffix = format!(".svc.{cluster_domain}");
     forwards
         .iter()

@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::layout::Layout;
 use crate::cockroach::quantity::Quantity;
-use crate::resources::validate;
+use crate::cockroach::validate;
 
 /// Everything that shapes the objects of one zone (one namespace in one Kubernetes cluster).
 #[derive(Debug, Clone, PartialEq, Eq)]

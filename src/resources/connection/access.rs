@@ -1,6 +1,7 @@
 //! Reaching the Kubernetes cluster named by a resource's `kubernetes {}` block, the same way for
 //! every resource: known for apply, optional for read.
-use super::{is_wholly_known, resolve, BLOCK_NAME};
+use super::model::BLOCK_NAME;
+use super::resolve::{is_wholly_known, resolve};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Attr, OperationContext, Value};
 use crate::kubernetes::ClusterClient;

@@ -1,6 +1,6 @@
 //! Checks of a `kubernetes { }` block before anything is contacted. Each problem is reported on
 //! the attribute the user must change; unknown values (plan time) are never judged.
-use super::{given, ConnectionModel};
+use super::model::{given, model, ConnectionModel};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Attr, Value};
 use base64::Engine;
@@ -27,7 +27,7 @@ pub fn check_block(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
         }
         _ => {}
     }
-    let model = match super::model(block, at) {
+    let model = match model(block, at) {
         Ok(model) => model,
         Err(bug) => return diags.extend(bug),
     };
@@ -376,7 +376,7 @@ fn no_pem_block(text: &str, expected: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ConnectionModel, ExecModel, BLOCK_NAME};
+    use super::super::model::{ConnectionModel, ExecModel, BLOCK_NAME};
     use super::*;
     use crate::framework::ToValue;
 

@@ -4,10 +4,10 @@ use super::model::{DnsLinkModel, DNS_PROVIDERS};
 use crate::cockroach::dns::{
     self, DnsError, DnsFlavour, ForwardMap, Forwards, KubeSystemInventory,
 };
+use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts;
 use crate::framework::{Attr, Value};
-use crate::resources::validate;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 

@@ -2,9 +2,9 @@
 use super::model::{ClusterModel, FINALIZATION_MODES, JOIN_NODES_PER_ZONE};
 use crate::cockroach::pki::{self, CertificateAuthority};
 use crate::cockroach::upgrade::{self, Major, Standing};
+use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::Attr;
-use crate::resources::validate;
 use time::OffsetDateTime;
 
 /// Each node joins the first nodes of every zone, addressed through its zone's headless service.

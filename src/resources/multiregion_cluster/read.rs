@@ -1,9 +1,9 @@
 //! Read and import of `crdb_multiregion_cluster`: nothing lives outside Terraform state, so the
 //! state is the truth and an import knows only the name.
 use super::model::ClusterModel;
+use crate::cockroach::validate;
 use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
-use crate::resources::validate;
 
 pub(super) fn read(state: ClusterModel) -> ClusterModel {
     state

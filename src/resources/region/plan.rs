@@ -2,10 +2,10 @@
 //! state: pure, no I/O.
 use super::model::{ClusterRef, RegionModel};
 use crate::cockroach::manifests::{self, DnsLoadBalancer, Layout, LoadBalancerKind, ZoneSpec};
+use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts;
 use crate::framework::{Attr, Value};
-use crate::resources::validate;
 use k8s_openapi::api::apps::v1::StatefulSet;
 
 /// The region's own planning rules, after the shared ones: derived names, the node certificate

@@ -9,9 +9,9 @@
 use super::model::{ClusterRef, RegionModel};
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::cockroach::upgrade::{self, Major};
+use crate::cockroach::validate;
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline};
-use crate::resources::validate;
 
 /// What a region does about finalization before it applies its StatefulSet.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Pure checks of user input shared by the resources, each returning the sentence a diagnostic
+//! Pure checks of user input shared by the resources and the zone manifests, each returning the sentence a diagnostic
 //! shows.
 
 /// Namespaces Kubernetes itself owns: a zone named like one would deploy into it and, on
