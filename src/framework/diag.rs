@@ -1,5 +1,23 @@
 //! Diagnostics as Terraform shows them: a severity, a summary, a detail, and the attribute the
 //! user should look at.
+//!
+//! # The error rule
+//!
+//! One rule, followed by every layer:
+//!
+//! - **Validation and plan accumulate.** `validate` and `modify_plan` (and the pure checks they call)
+//!   take `&mut Diagnostics` and add every problem they find, each on its attribute, so the user
+//!   sees all of them at once. They never stop at the first.
+//! - **Apply steps return `Result<T, Diagnostics>`.** A step of create, read, update, delete or import
+//!   either did its job or says why it stopped; the caller stops too (`?`) or records what exists.
+//! - **Lower layers return typed errors.** The Kubernetes edge, the PKI, the DNS renderers, the
+//!   input checks and the codecs return their own error types, derived with `thiserror` (never
+//!   `String`): `RemoteError`, `WaitError`, `JobError`, `EditError`, `ConnectError`, `PkiError`,
+//!   `CaError`, `DnsError`, `SpecError`, `cockroach::validate::Invalid`... Those an apply step passes
+//!   on unchanged implement `From<E> for Diagnostics`, so that `?` is all it takes; the others carry
+//!   what the resource needs to word its own diagnostic (an attribute to blame, what cockroach said).
+//! - **A value that does not fit its model is a provider bug**, reported once, at the border
+//!   (`framework::resource`).
 use crate::proto::tfplugin5 as pb;
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -44,7 +44,8 @@ impl<T> From<Option<T>> for Attr<T> {
 
 /// A value that does not fit the model: always a provider bug, since Terraform checked the
 /// value against the same schema.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", .path.join("."))]
 pub struct ModelError {
     pub path: Vec<String>,
     pub message: String,
@@ -61,12 +62,6 @@ impl ModelError {
     pub fn within(mut self, field: &str) -> Self {
         self.path.insert(0, field.to_string());
         self
-    }
-}
-
-impl std::fmt::Display for ModelError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.join("."), self.message)
     }
 }
 

@@ -75,23 +75,28 @@ pub fn validate(timeouts: &Value, diags: &mut Diagnostics) {
 }
 
 /// Parses Go-style durations: a sequence of `<number><unit>` with units h, m, s, ms.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Why a duration cannot be read: the sentence a diagnostic quotes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidDuration(String);
+
+pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("it is empty".into());
+        return Err(InvalidDuration("it is empty".into()));
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("{rest:?} has no unit"))?;
+            .ok_or_else(|| InvalidDuration(format!("{rest:?} has no unit")))?;
         if digits == 0 {
-            return Err(format!("expected a number at {rest:?}"));
+            return Err(InvalidDuration(format!("expected a number at {rest:?}")));
         }
         let number: f64 = rest[..digits]
             .parse()
-            .map_err(|_| format!("{:?} is not a number", &rest[..digits]))?;
+            .map_err(|_| InvalidDuration(format!("{:?} is not a number", &rest[..digits])))?;
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -101,7 +106,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "s" => 1.0,
             "ms" => 0.001,
-            other => return Err(format!("unknown unit {other:?}")),
+            other => return Err(InvalidDuration(format!("unknown unit {other:?}"))),
         };
         total += Duration::from_secs_f64(number * seconds);
         rest = &rest[unit_len..];

@@ -32,7 +32,8 @@ impl fmt::Display for Call {
 }
 
 /// A failed call against one cluster.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{call} {object} on {cluster}: {}", cause_text(.source))]
 pub struct RemoteError {
     /// How the connection names the cluster (its API server, or a kubeconfig context).
     pub cluster: String,
@@ -82,16 +83,9 @@ impl Failure {
 }
 
 /// The cause of a call abandoned because Terraform asked the provider to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Terraform asked the provider to stop")]
 pub struct Stopped;
-
-impl fmt::Display for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Terraform asked the provider to stop")
-    }
-}
-
-impl std::error::Error for Stopped {}
 
 /// The HTTP status an error carries, when the server answered.
 pub fn status_code(error: &kube::Error) -> Option<u16> {
@@ -285,25 +279,6 @@ impl RemoteError {
         }
         diags.error(self.summary(), detail);
         diags
-    }
-}
-
-impl fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} on {}: {}",
-            self.call,
-            self.object,
-            self.cluster,
-            cause_text(&self.source)
-        )
-    }
-}
-
-impl std::error::Error for RemoteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
     }
 }
 

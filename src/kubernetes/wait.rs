@@ -10,7 +10,6 @@ use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Service};
 use kube::runtime::{watcher, WatchStreamExt};
-use std::fmt;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -48,9 +47,10 @@ impl Deadline {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum WaitError {
     /// The deadline passed first.
+    #[error("{object} on {cluster}: {state} after {}{}", human_duration(*.waited), .details.as_ref().map(|d| format!("; {d}")).unwrap_or_default())]
     TimedOut {
         cluster: String,
         object: String,
@@ -61,41 +61,12 @@ pub enum WaitError {
         details: Option<String>,
     },
     /// Terraform asked the provider to stop.
+    #[error("stopped waiting for {object} on {cluster}: Terraform asked the provider to stop")]
     Stopped { cluster: String, object: String },
     /// A failure waiting cannot outlast (credentials, permissions, certificates).
+    #[error(transparent)]
     Remote(RemoteError),
 }
-
-impl fmt::Display for WaitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WaitError::TimedOut {
-                cluster,
-                object,
-                waited,
-                state,
-                details,
-            } => {
-                write!(
-                    f,
-                    "{object} on {cluster}: {state} after {}",
-                    human_duration(*waited)
-                )?;
-                match details {
-                    Some(details) => write!(f, "; {details}"),
-                    None => Ok(()),
-                }
-            }
-            WaitError::Stopped { cluster, object } => write!(
-                f,
-                "stopped waiting for {object} on {cluster}: Terraform asked the provider to stop"
-            ),
-            WaitError::Remote(error) => error.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for WaitError {}
 
 impl WaitError {
     pub fn to_diagnostics(&self) -> Diagnostics {

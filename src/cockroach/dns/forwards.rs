@@ -33,14 +33,14 @@ impl Forwards {
         validate::dns1123_subdomain(cluster_domain).map_err(|reason| {
             DnsError::InvalidClusterDomain {
                 domain: cluster_domain.to_owned(),
-                reason,
+                reason: reason.into(),
             }
         })?;
         let mut zones = BTreeMap::new();
         for (zone, addresses) in peers {
             validate::dns1123_label(zone).map_err(|reason| DnsError::InvalidZone {
                 zone: zone.clone(),
-                reason,
+                reason: reason.into(),
             })?;
             if local_zones.contains(&zone.as_str()) {
                 return Err(DnsError::OwnZone(zone.clone()));
