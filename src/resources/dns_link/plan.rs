@@ -283,4 +283,56 @@ mod tests {
             .collect();
         assert_eq!(paths, ["peers[\"B\"]", "peers[\"c\"]", "dns_provider"]);
     }
+
+    #[test]
+    fn an_edit_keeps_other_entries_and_drops_only_retired_ones() {
+        let peers = BTreeMap::from([("b".to_string(), vec!["192.0.2.2".parse().unwrap()])]);
+        let forwards = Forwards::new(&["a"], "cluster.local", &peers).unwrap();
+        let data = BTreeMap::from([(
+            dns::STUB_DOMAINS_KEY.to_string(),
+            r#"{"corp.example":["192.0.2.250"],"c.svc.cluster.local":["192.0.2.3"]}"#.to_string(),
+        )]);
+        let retired = vec![dns::forward_domain("c", "cluster.local")];
+        let edited = edited_data(DnsFlavour::KubeDns, &data, &forwards, &retired).unwrap();
+        let live = read_forwards(DnsFlavour::KubeDns, &edited).unwrap();
+        assert_eq!(
+            live.keys().collect::<Vec<_>>(),
+            ["b.svc.cluster.local", "corp.example"]
+        );
+        let unparsable = BTreeMap::from([(dns::STUB_DOMAINS_KEY.to_string(), "[".to_string())]);
+        assert!(matches!(
+            edited_data(DnsFlavour::KubeDns, &unparsable, &forwards, &retired),
+            Err(DnsError::UnparsableStubDomains(_))
+        ));
+    }
+
+    #[test]
+    fn the_dns_server_is_the_one_named_or_else_the_one_found() {
+        let nothing = KubeSystemInventory::default();
+        assert_eq!(
+            flavour("kube-dns", &nothing, "c").unwrap(),
+            DnsFlavour::KubeDns
+        );
+        assert_eq!(
+            flavour("coredns", &nothing, "c").unwrap(),
+            DnsFlavour::CoreDns
+        );
+        let undetected = flavour("auto", &nothing, "https://10.0.0.1").unwrap_err();
+        let diags = Diagnostics::from(undetected);
+        assert_eq!(
+            diags.0[0].summary,
+            "Cannot tell which DNS server https://10.0.0.1 runs"
+        );
+        assert_eq!(
+            diags.0[0].path.as_ref().unwrap().to_string(),
+            "dns_provider"
+        );
+    }
+
+    #[test]
+    fn coredns_restarts_only_without_reload() {
+        assert!(corefile_reloads(".:53 {\n    errors\n    reload\n}\n"));
+        assert!(corefile_reloads(".:53 {\n    reload 10s\n}\n"));
+        assert!(!corefile_reloads(".:53 {\n    errors\n}\n"));
+    }
 }

@@ -190,6 +190,70 @@ pub(super) fn imported_link(
 mod tests {
     use super::*;
 
+    fn forwards(entries: &[(&str, &str)]) -> ForwardMap {
+        entries
+            .iter()
+            .map(|(domain, ip)| (domain.to_string(), vec![ip.to_string()]))
+            .collect()
+    }
+
+    /// The state of the link of zone `a` forwarding `b` and `c`.
+    fn linked() -> DnsLinkModel {
+        DnsLinkModel {
+            zone: Attr::Known("a".into()),
+            peers: Attr::Known(
+                [("a", "192.0.2.1"), ("b", "192.0.2.2"), ("c", "192.0.2.3")]
+                    .into_iter()
+                    .map(|(z, ip)| (z.to_string(), Attr::Known(ip.to_string())))
+                    .collect(),
+            ),
+            forwarded_zones: Attr::Known(vec!["b".into(), "c".into()]),
+            detected_dns_provider: Attr::Known("kube-dns".into()),
+            ..Default::default()
+        }
+    }
+
+    fn peer(model: &DnsLinkModel, zone: &str) -> Option<Attr<String>> {
+        model.peers.known()?.get(zone).cloned()
+    }
+
+    #[test]
+    fn forwarding_as_written_reads_back_without_drift() {
+        let live = forwards(&[
+            ("b.svc.cluster.local", "192.0.2.2"),
+            ("c.svc.cluster.local", "192.0.2.3"),
+            ("corp.example", "192.0.2.250"),
+        ]);
+        assert_eq!(fold(linked(), DnsFlavour::KubeDns, &live), linked());
+    }
+
+    #[test]
+    fn forwarding_edited_or_removed_by_hand_shows_on_peers() {
+        let live = forwards(&[("b.svc.cluster.local", "198.51.100.7")]);
+        let read = fold(linked(), DnsFlavour::CoreDns, &live);
+        assert_eq!(peer(&read, "b"), Some(Attr::Known("198.51.100.7".into())));
+        assert_eq!(peer(&read, "c"), None, "a removed entry is a peer to add");
+        assert_eq!(
+            peer(&read, "a"),
+            Some(Attr::Known("192.0.2.1".into())),
+            "its own zone stays"
+        );
+        assert_eq!(read.forwarded_zones, Attr::Known(vec!["b".to_string()]));
+        assert_eq!(read.detected_dns_provider, Attr::Known("coredns".into()));
+    }
+
+    #[test]
+    fn forwarding_someone_else_wrote_is_not_claimed() {
+        let live = forwards(&[
+            ("b.svc.cluster.local", "192.0.2.2"),
+            ("c.svc.cluster.local", "192.0.2.3"),
+            ("d.svc.cluster.local", "192.0.2.4"),
+        ]);
+        let read = fold(linked(), DnsFlavour::KubeDns, &live);
+        assert_eq!(read.forwarded_zones, linked().forwarded_zones);
+        assert_eq!(peer(&read, "d"), None);
+    }
+
     #[test]
     fn an_imported_link_claims_the_zone_forwards_it_finds_and_nothing_else() {
         let forwards: ForwardMap = [

@@ -233,3 +233,162 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
     model.missing_objects = Attr::Known(missing);
     Some(model)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cockroach::manifests::fixtures;
+    use crate::resources::region::ClusterRef;
+    use serde_json::json;
+
+    /// A zone exactly as an apply of the fixture spec leaves it, its volumes at full size and its
+    /// load balancer at 192.0.2.10.
+    fn applied_zone() -> ZoneSnapshot {
+        let spec = fixtures::spec();
+        let certs = fixtures::certificates();
+        let claims = (0..3)
+            .map(|i| claim(i, "100Gi"))
+            .collect::<Vec<PersistentVolumeClaim>>();
+        let mut lb = manifests::dns_load_balancer(&spec);
+        lb.status =
+            serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}))
+                .unwrap();
+        ZoneSnapshot {
+            zone: spec.zone.clone(),
+            namespace: Some(manifests::namespace(&spec)),
+            set: Some(manifests::stateful_set(&spec)),
+            claims,
+            node_secret: Some(manifests::node_secret(&spec, &certs)),
+            root_secret: Some(manifests::client_root_secret(&spec, &certs, &spec.zone)),
+            default_root_secret: Some(manifests::client_root_secret(
+                &spec,
+                &certs,
+                names::DEFAULT_NAMESPACE,
+            )),
+            public_service: Some(manifests::public_service(&spec)),
+            headless_service: Some(manifests::headless_service(&spec)),
+            dns_load_balancer: Some(lb),
+            dns_address: Some("192.0.2.10".into()),
+            layout: Layout::Provider,
+            init_record: None,
+        }
+    }
+
+    fn claim(ordinal: i32, capacity: &str) -> PersistentVolumeClaim {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("datadir-cockroachdb-{ordinal}")},
+            "spec": {"resources": {"requests": {"storage": "100Gi"}}},
+            "status": {"capacity": {"storage": capacity}}
+        }))
+        .unwrap()
+    }
+
+    /// The state an apply of the fixture spec records.
+    fn state() -> RegionModel {
+        let spec = fixtures::spec();
+        RegionModel {
+            zone: Attr::Known(spec.zone.clone()),
+            cluster: Attr::Known(ClusterRef {
+                image: Attr::Known(spec.image.clone()),
+                ..Default::default()
+            }),
+            replicas: Attr::Known(3),
+            storage_size: Attr::Known("100Gi".into()),
+            dns_address: Attr::Known("192.0.2.10".into()),
+            layout: Attr::Known("provider".into()),
+            missing_objects: Attr::Known(Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    fn image(model: &RegionModel) -> Option<&String> {
+        model.cluster.known()?.image.known()
+    }
+
+    #[test]
+    fn a_zone_as_applied_reads_back_without_drift() {
+        assert_eq!(fold(state(), &applied_zone()), Some(state()));
+    }
+
+    #[test]
+    fn replicas_and_image_changed_by_hand_show_as_drift() {
+        let mut live = applied_zone();
+        let set = live.set.as_mut().unwrap().spec.as_mut().unwrap();
+        set.replicas = Some(5);
+        set.template.spec.as_mut().unwrap().containers[0].image =
+            Some("cockroachdb/cockroach:v25.1.0".into());
+        let read = fold(state(), &live).unwrap();
+        assert_eq!(read.replicas, Attr::Known(5));
+        assert_eq!(
+            image(&read).map(String::as_str),
+            Some("cockroachdb/cockroach:v25.1.0")
+        );
+    }
+
+    #[test]
+    fn volumes_smaller_than_the_state_says_show_their_size() {
+        let mut live = applied_zone();
+        live.claims[1] = claim(1, "50Gi");
+        let read = fold(state(), &live).unwrap();
+        assert_eq!(read.storage_size, Attr::Known("50Gi".into()));
+        // A claim beyond the replicas (a node scaled away) does not count.
+        let mut live = applied_zone();
+        live.claims.push(claim(7, "10Gi"));
+        assert_eq!(
+            fold(state(), &live).unwrap().storage_size,
+            Attr::Known("100Gi".into())
+        );
+    }
+
+    #[test]
+    fn a_moved_or_lost_load_balancer_address_shows_on_dns_address() {
+        let mut live = applied_zone();
+        live.dns_address = Some("192.0.2.99".into());
+        assert_eq!(
+            fold(state(), &live).unwrap().dns_address,
+            Attr::Known("192.0.2.99".into())
+        );
+        // A host name that cannot be resolved now keeps the recorded address.
+        live.dns_address = None;
+        assert_eq!(
+            fold(state(), &live).unwrap().dns_address,
+            Attr::Known("192.0.2.10".into())
+        );
+        live.dns_load_balancer.as_mut().unwrap().status = None;
+        assert_eq!(fold(state(), &live).unwrap().dns_address, Attr::Null);
+    }
+
+    #[test]
+    fn deleted_objects_are_listed_and_a_deleted_namespace_reads_as_gone() {
+        let mut live = applied_zone();
+        live.set = None;
+        live.default_root_secret = None;
+        live.headless_service = None;
+        live.dns_load_balancer = None;
+        let read = fold(state(), &live).unwrap();
+        assert_eq!(read.replicas, Attr::Known(0));
+        assert_eq!(read.dns_address, Attr::Null);
+        assert_eq!(
+            read.missing_objects,
+            Attr::Known(vec![
+                "StatefulSet/us-east1-b/cockroachdb".to_string(),
+                "Secret/default/cockroachdb.client.root.us-east1-b".to_string(),
+                "Service/kube-system/crdb-dns-us-east1-b".to_string(),
+                "Service/us-east1-b/cockroachdb".to_string(),
+            ])
+        );
+        let mut gone = applied_zone();
+        gone.namespace = None;
+        assert_eq!(fold(state(), &gone), None);
+        let mut terminating = applied_zone();
+        terminating
+            .namespace
+            .as_mut()
+            .unwrap()
+            .metadata
+            .deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            Default::default(),
+        ));
+        assert_eq!(fold(state(), &terminating), None);
+    }
+}
