@@ -31,6 +31,26 @@ impl From<Invalid> for String {
 /// destroy, delete it.
 const RESERVED_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// One of the values an attribute takes.
+pub fn one_of(value: &str, allowed: &[&str]) -> Result<(), Invalid> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(Invalid(format!("{value:?} is not one of {allowed:?}.")))
+    }
+}
+
+/// A whole number no smaller than `min`, for attribute `name`.
+pub fn at_least(name: &str, value: i64, min: i64) -> Result<(), Invalid> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "{name} must be {min} or more, got {value}."
+        )))
+    }
+}
+
 /// A DNS-1123 label: what Kubernetes requires of namespace names.
 pub fn dns1123_label(value: &str) -> Result<(), Invalid> {
     if value.is_empty() || value.len() > 63 {

@@ -18,6 +18,7 @@
 //!   what the resource needs to word its own diagnostic (an attribute to blame, what cockroach said).
 //! - **A value that does not fit its model is a provider bug**, reported once, at the border
 //!   (`framework::resource`).
+use super::model::Attr;
 use crate::proto::tfplugin5 as pb;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +146,30 @@ impl Diagnostics {
             detail: detail.into(),
             path,
         });
+    }
+
+    /// Judges a known value with `check` and reports its refusal on the top-level attribute
+    /// `name` under `summary`; null and unknown values are not judged.
+    pub fn check_known<T, E: Into<String>>(
+        &mut self,
+        attr: &Attr<T>,
+        name: &str,
+        summary: &str,
+        check: impl FnOnce(&T) -> Result<(), E>,
+    ) {
+        if let Attr::Known(value) = attr {
+            if let Err(why) = check(value) {
+                self.attribute_error(AttributePath::root(name), summary, why);
+            }
+        }
+    }
+
+    /// The attribute path of each diagnostic, empty for those on the whole resource.
+    pub fn attribute_paths(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|d| d.path.as_ref().map(ToString::to_string).unwrap_or_default())
+            .collect()
     }
 
     pub fn extend(&mut self, other: Diagnostics) {

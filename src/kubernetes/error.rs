@@ -17,9 +17,9 @@ pub enum Call {
     Patch,
 }
 
-impl fmt::Display for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Call {
+    pub fn as_str(self) -> &'static str {
+        match self {
             Call::Apply => "apply",
             Call::Get => "get",
             Call::Delete => "delete",
@@ -27,7 +27,13 @@ impl fmt::Display for Call {
             Call::Watch => "watch",
             Call::Update => "update",
             Call::Patch => "patch",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -258,15 +264,11 @@ impl RemoteError {
         })
     }
 
+    /// What the identity was not allowed to do, in RBAC's words.
     fn verb(&self) -> &'static str {
         match self.call {
             Call::Apply => "create or patch",
-            Call::Get => "get",
-            Call::Delete => "delete",
-            Call::List => "list",
-            Call::Watch => "watch",
-            Call::Update => "update",
-            Call::Patch => "patch",
+            other => other.as_str(),
         }
     }
 

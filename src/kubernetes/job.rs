@@ -4,7 +4,7 @@
 use super::apply::Propagation;
 use super::client::ClusterClient;
 use super::error::RemoteError;
-use super::readiness::{self, JobOutcome, Progress};
+use super::readiness::{self, JobOutcome};
 use super::wait::{Deadline, WaitError, EXPLAIN_TIMEOUT};
 use crate::framework::Diagnostics;
 use k8s_openapi::api::batch::v1::Job;
@@ -141,10 +141,12 @@ impl ClusterClient {
         deadline: &Deadline,
     ) -> Result<JobOutcome, WaitError> {
         let outcome = self
-            .wait_for::<Job, _>(Some(namespace), name, deadline, |job| match job {
-                None => Progress::Pending("the Job does not exist".into()),
-                Some(job) => readiness::job_progress(job),
-            })
+            .wait_for(
+                Some(namespace),
+                name,
+                deadline,
+                readiness::must_exist(readiness::job_progress),
+            )
             .await;
         match outcome {
             // A finished Job has an outcome; a Job gone meanwhile is reported as failed.

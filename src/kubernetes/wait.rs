@@ -4,11 +4,11 @@
 use super::apply::{describe, KubeObject};
 use super::client::ClusterClient;
 use super::error::{cause_text, classify, Call, Failure, RemoteError};
-use super::readiness::{self, Progress};
+use super::readiness::{self, must_exist, Progress};
 use crate::framework::Diagnostics;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
 use kube::runtime::{watcher, WatchStreamExt};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -222,13 +222,15 @@ impl ClusterClient {
     ) -> Result<StatefulSet, WaitError> {
         let mut last_seen: Option<StatefulSet> = None;
         let outcome = self
-            .wait_for::<StatefulSet, _>(Some(namespace), name, deadline, |set| match set {
-                None => Progress::Pending("the StatefulSet does not exist".into()),
-                Some(set) => {
+            .wait_for(
+                Some(namespace),
+                name,
+                deadline,
+                must_exist(|set: &StatefulSet| {
                     last_seen = Some(set.clone());
                     readiness::statefulset_rollout(set)
-                }
-            })
+                }),
+            )
             .await;
         match outcome {
             Ok(Some(set)) => Ok(set),
@@ -282,10 +284,12 @@ impl ClusterClient {
         deadline: &Deadline,
     ) -> Result<String, WaitError> {
         let service = self
-            .wait_for::<Service, _>(Some(namespace), name, deadline, |service| match service {
-                None => Progress::Pending("the service does not exist".into()),
-                Some(service) => readiness::load_balancer_progress(service),
-            })
+            .wait_for(
+                Some(namespace),
+                name,
+                deadline,
+                must_exist(readiness::load_balancer_progress),
+            )
             .await?;
         Ok(service
             .as_ref()

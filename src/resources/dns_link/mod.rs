@@ -10,7 +10,7 @@ pub use model::{DnsLinkModel, DNS_PROVIDERS, DNS_PROVIDER_AUTO, TYPE_NAME};
 
 use crate::framework::diag::Diagnostics;
 use crate::framework::timeouts::{self, Operation};
-use crate::framework::{Applied, ModelResource, OperationContext, Schema, Value};
+use crate::framework::{Applied, ModelResource, OperationContext, Schema};
 use crate::resources::connection::{self, connect_for_read};
 use crate::resources::import_id::{self, ImportId};
 use read::DnsSnapshot;
@@ -20,14 +20,6 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub struct DnsLink;
-
-fn limit(model: &DnsLinkModel, operation: Operation, default: Duration) -> Duration {
-    timeouts::limit(
-        model.timeouts.known().unwrap_or(&Value::Null),
-        operation,
-        default,
-    )
-}
 
 /// The outcome of an apply: the prior state while nothing was written.
 fn applied(
@@ -51,7 +43,6 @@ impl ModelResource for DnsLink {
 
     fn validate(&self, config: &DnsLinkModel, diags: &mut Diagnostics) {
         plan::validate(config, diags);
-        connection::validate(&config.kubernetes, diags);
     }
 
     fn modify_plan(
@@ -65,7 +56,7 @@ impl ModelResource for DnsLink {
     }
 
     async fn create(&self, ctx: &OperationContext, planned: DnsLinkModel) -> Applied<DnsLinkModel> {
-        let limit = limit(&planned, Operation::Create, CREATE_TIMEOUT);
+        let limit = timeouts::limit(&planned.timeouts, Operation::Create, CREATE_TIMEOUT);
         applied(None, apply::converge(ctx, None, planned, limit).await)
     }
 
@@ -89,7 +80,7 @@ impl ModelResource for DnsLink {
         prior: DnsLinkModel,
         planned: DnsLinkModel,
     ) -> Applied<DnsLinkModel> {
-        let limit = limit(&planned, Operation::Update, UPDATE_TIMEOUT);
+        let limit = timeouts::limit(&planned.timeouts, Operation::Update, UPDATE_TIMEOUT);
         let result = apply::converge(ctx, Some(&prior), planned, limit).await;
         applied(Some(prior), result)
     }

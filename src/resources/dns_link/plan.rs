@@ -7,7 +7,8 @@ use crate::cockroach::dns::{
 use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts;
-use crate::framework::{Attr, Value};
+use crate::framework::Attr;
+use crate::resources::{checks, connection};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -24,11 +25,9 @@ pub fn forwarded_peers(
 }
 
 pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
-    if let Attr::Known(zone) = &config.zone {
-        if let Err(why) = validate::zone_name(zone) {
-            diags.attribute_error(AttributePath::root("zone"), "Invalid zone", why);
-        }
-    }
+    diags.check_known(&config.zone, "zone", "Invalid zone", |v| {
+        validate::zone_name(v)
+    });
     if let Attr::Known(peers) = &config.peers {
         for (peer, address) in peers {
             let path = AttributePath::root("peers").key(peer);
@@ -49,34 +48,21 @@ pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
             }
         }
     }
-    if let Attr::Known(domain) = &config.cluster_domain {
-        if let Err(why) = validate::dns1123_subdomain(domain) {
-            diags.attribute_error(
-                AttributePath::root("cluster_domain"),
-                "Invalid cluster domain",
-                why,
-            );
-        }
-    }
-    if let Attr::Known(provider) = &config.dns_provider {
-        if !DNS_PROVIDERS.contains(&provider.as_str()) {
-            diags.attribute_error(
-                AttributePath::root("dns_provider"),
-                "Unknown DNS provider",
-                format!("{provider:?} is not one of {DNS_PROVIDERS:?}."),
-            );
-        }
-    }
-    if let Attr::Known(replicas) = config.wait_for_ready_replicas {
-        if replicas < 0 {
-            diags.attribute_error(
-                AttributePath::root("wait_for_ready_replicas"),
-                "Invalid replica count",
-                format!("wait_for_ready_replicas must be 0 or more, got {replicas}."),
-            );
-        }
-    }
-    timeouts::validate(config.timeouts.known().unwrap_or(&Value::Null), diags);
+    checks::cluster_domain(&config.cluster_domain, diags);
+    diags.check_known(
+        &config.dns_provider,
+        "dns_provider",
+        "Unknown DNS provider",
+        |p| validate::one_of(p, &DNS_PROVIDERS),
+    );
+    diags.check_known(
+        &config.wait_for_ready_replicas,
+        "wait_for_ready_replicas",
+        "Invalid replica count",
+        |n| validate::at_least("wait_for_ready_replicas", *n, 0),
+    );
+    timeouts::validate(&config.timeouts, diags);
+    connection::validate(&config.kubernetes, diags);
 }
 
 /// The values derived from the configuration, so that they show in the plan.
@@ -276,11 +262,7 @@ mod tests {
         };
         let mut diags = Diagnostics::new();
         validate(&config, &mut diags);
-        let paths: Vec<String> = diags
-            .0
-            .iter()
-            .map(|d| d.path.as_ref().unwrap().to_string())
-            .collect();
+        let paths = diags.attribute_paths();
         assert_eq!(paths, ["peers[\"B\"]", "peers[\"c\"]", "dns_provider"]);
     }
 

@@ -6,7 +6,7 @@ mod model;
 mod plan;
 mod read;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use model::{ClusterModel, FINALIZATION_MODES, JOIN_NODES_PER_ZONE, TYPE_NAME};
 pub use plan::join_addresses;

@@ -5,6 +5,7 @@ use crate::cockroach::upgrade::{self, Major, Standing};
 use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::Attr;
+use crate::resources::checks;
 use time::OffsetDateTime;
 
 /// Each node joins the first nodes of every zone, addressed through its zone's headless service.
@@ -23,11 +24,9 @@ fn image_version(image: &str) -> Option<String> {
 }
 
 pub(super) fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {
-    if let Attr::Known(name) = &config.name {
-        if let Err(why) = validate::dns1123_label(name) {
-            diags.attribute_error(AttributePath::root("name"), "Invalid cluster name", why);
-        }
-    }
+    diags.check_known(&config.name, "name", "Invalid cluster name", |v| {
+        validate::dns1123_label(v)
+    });
     if let Attr::Known(image) = &config.image {
         match validate::parse_image(image) {
             Err(why) => diags.attribute_error(AttributePath::root("image"), "Invalid image", why),
@@ -59,34 +58,20 @@ pub(super) fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {
             },
         }
     }
-    if let Attr::Known(mode) = &config.upgrade_finalization {
-        if !FINALIZATION_MODES.contains(&mode.as_str()) {
-            diags.attribute_error(
-                AttributePath::root("upgrade_finalization"),
-                "Unknown upgrade finalization",
-                format!("{mode:?} is not one of {FINALIZATION_MODES:?}."),
-            );
-        }
-    }
+    diags.check_known(
+        &config.upgrade_finalization,
+        "upgrade_finalization",
+        "Unknown upgrade finalization",
+        |mode| validate::one_of(mode, &FINALIZATION_MODES),
+    );
     validate_zones(config, diags);
-    if let Attr::Known(domain) = &config.cluster_domain {
-        if let Err(why) = validate::dns1123_subdomain(domain) {
-            diags.attribute_error(
-                AttributePath::root("cluster_domain"),
-                "Invalid cluster domain",
-                why,
-            );
-        }
-    }
-    if let Attr::Known(generation) = config.pki_generation {
-        if generation < 1 {
-            diags.attribute_error(
-                AttributePath::root("pki_generation"),
-                "Invalid PKI generation",
-                format!("pki_generation must be 1 or more, got {generation}."),
-            );
-        }
-    }
+    checks::cluster_domain(&config.cluster_domain, diags);
+    diags.check_known(
+        &config.pki_generation,
+        "pki_generation",
+        "Invalid PKI generation",
+        |n| validate::at_least("pki_generation", *n, 1),
+    );
     validate_user_ca(config, diags);
 }
 

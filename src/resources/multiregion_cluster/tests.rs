@@ -4,7 +4,8 @@ use super::*;
 use crate::framework::diag::Diagnostics;
 use crate::framework::{plan, Attr, FromValue, PlanRequest, Resource, ToValue, Value};
 
-fn config(zones: &[&str]) -> ClusterModel {
+/// A cluster of `zones` at v24.1.0, as configured.
+pub(crate) fn config(zones: &[&str]) -> ClusterModel {
     ClusterModel {
         name: Attr::Known("main".into()),
         image: Attr::Known("cockroachdb/cockroach:v24.1.0".into()),
@@ -150,11 +151,7 @@ fn invalid_input_is_reported_on_each_attribute() {
     bad.ca_certificate = Attr::Known("not a pem".into());
     let mut diags = Diagnostics::new();
     Resource::validate(&MultiregionCluster, &bad.to_value(), &mut diags);
-    let paths: Vec<String> = diags
-        .0
-        .iter()
-        .map(|d| d.path.as_ref().unwrap().to_string())
-        .collect();
+    let paths = diags.attribute_paths();
     for expected in [
         "name",
         "image",
@@ -194,11 +191,7 @@ fn with_image(mut config: ClusterModel, image: &str, mode: &str) -> ClusterModel
 fn step(state: &Value, config: &ClusterModel) -> Result<Value, Vec<String>> {
     let (planned, diags) = plan(state, config);
     if diags.has_errors() {
-        return Err(diags
-            .0
-            .iter()
-            .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
-            .collect());
+        return Err(diags.attribute_paths());
     }
     Ok(applied(&planned))
 }

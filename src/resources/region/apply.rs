@@ -6,7 +6,7 @@ use super::model::RegionModel;
 use super::plan::{known, node_resources_changed, resolver, zone_layout, zone_spec};
 use super::read::node_certificate_of;
 use super::rollout::replace_pods_stuck_on_old_revision;
-use super::scale::{decommission_nodes, release_volumes};
+use super::scale::Leaving;
 use super::storage;
 use crate::cockroach::manifests::{
     self, names, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
@@ -364,7 +364,7 @@ fn desired_objects(
 }
 
 /// Decommissions the nodes a scale-down removes, prepares a major upgrade, applies the objects, and releases
-/// the removed nodes' volumes. Scaling to zero stops the zone and keeps its nodes' data (an outage drill).
+/// the removed nodes' volumes (see `scale.rs`).
 async fn change_workload(
     client: &ClusterClient,
     spec: &ZoneSpec,
@@ -373,16 +373,11 @@ async fn change_workload(
     objects: &[ZoneObject],
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
-    let leaving = match prior.and_then(|p| p.replicas.known().copied()) {
-        Some(before) if spec.replicas > 0 && i64::from(spec.replicas) < before => {
-            spec.replicas..before as i32
-        }
-        _ => 0..0,
-    };
-    decommission_nodes(client, spec, leaving.clone(), deadline).await?;
+    let leaving = Leaving::between(client, spec, prior);
+    leaving.decommission(deadline).await?;
     super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
     apply_zone(client, objects, deadline).await?;
-    release_volumes(client, &spec.zone, leaving, deadline).await
+    leaving.release_volumes(deadline).await
 }
 
 /// The DNS load balancer's address as the IP peers forward to.

@@ -18,7 +18,7 @@ pub use model::{cluster_type, ClusterRef, RegionModel, TYPE_NAME};
 use crate::cockroach::manifests::{names, Layout};
 use crate::framework::diag::Diagnostics;
 use crate::framework::timeouts::{self, Operation};
-use crate::framework::{Applied, Attr, ModelResource, OperationContext, Schema, Value};
+use crate::framework::{Applied, Attr, ModelResource, OperationContext, Schema};
 use crate::resources::connection::{self, connect_for_read};
 use crate::resources::import_id::{self, ImportId};
 use read::ZoneSnapshot;
@@ -29,14 +29,6 @@ const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 pub struct Region;
-
-fn limit(model: &RegionModel, operation: Operation, default: Duration) -> Duration {
-    timeouts::limit(
-        model.timeouts.known().unwrap_or(&Value::Null),
-        operation,
-        default,
-    )
-}
 
 #[async_trait::async_trait]
 impl ModelResource for Region {
@@ -49,7 +41,6 @@ impl ModelResource for Region {
 
     fn validate(&self, config: &RegionModel, diags: &mut Diagnostics) {
         plan::validate(config, diags);
-        connection::validate(&config.kubernetes, diags);
     }
 
     fn modify_plan(
@@ -71,7 +62,7 @@ impl ModelResource for Region {
     }
 
     async fn create(&self, ctx: &OperationContext, planned: RegionModel) -> Applied<RegionModel> {
-        let limit = limit(&planned, Operation::Create, CREATE_TIMEOUT);
+        let limit = timeouts::limit(&planned.timeouts, Operation::Create, CREATE_TIMEOUT);
         apply::converge(ctx, None, planned, limit).await
     }
 
@@ -99,12 +90,12 @@ impl ModelResource for Region {
         prior: RegionModel,
         planned: RegionModel,
     ) -> Applied<RegionModel> {
-        let limit = limit(&planned, Operation::Update, UPDATE_TIMEOUT);
+        let limit = timeouts::limit(&planned.timeouts, Operation::Update, UPDATE_TIMEOUT);
         apply::converge(ctx, Some(&prior), planned, limit).await
     }
 
     async fn delete(&self, ctx: &OperationContext, prior: RegionModel) -> Result<(), Diagnostics> {
-        let limit = limit(&prior, Operation::Delete, DELETE_TIMEOUT);
+        let limit = timeouts::limit(&prior.timeouts, Operation::Delete, DELETE_TIMEOUT);
         teardown::delete_zone(ctx, &prior, limit).await
     }
 

@@ -5,7 +5,8 @@ use crate::cockroach::manifests::{self, DnsLoadBalancer, Layout, LoadBalancerKin
 use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts;
-use crate::framework::{Attr, Value};
+use crate::framework::Attr;
+use crate::resources::connection;
 use k8s_openapi::api::apps::v1::StatefulSet;
 
 /// The region's own planning rules, after the shared ones: derived names, the node certificate
@@ -81,15 +82,9 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
             check_zone_in_cluster(config, diags);
         }
     }
-    if let Attr::Known(replicas) = config.replicas {
-        if replicas < 0 {
-            diags.attribute_error(
-                AttributePath::root("replicas"),
-                "Invalid replicas",
-                format!("replicas must be 0 or more, got {replicas}."),
-            );
-        }
-    }
+    diags.check_known(&config.replicas, "replicas", "Invalid replicas", |n| {
+        validate::at_least("replicas", *n, 0)
+    });
     if let Attr::Known(region) = &config.region {
         if region.is_empty()
             || region.contains([',', '='])
@@ -102,16 +97,12 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
             );
         }
     }
-    if let Attr::Known(kind) = &config.dns_load_balancer {
-        if LoadBalancerKind::parse(kind).is_none() {
-            let kinds = LoadBalancerKind::ALL.map(LoadBalancerKind::as_str);
-            diags.attribute_error(
-                AttributePath::root("dns_load_balancer"),
-                "Unknown DNS load balancer kind",
-                format!("{kind:?} is not one of {kinds:?}."),
-            );
-        }
-    }
+    diags.check_known(
+        &config.dns_load_balancer,
+        "dns_load_balancer",
+        "Unknown DNS load balancer kind",
+        |kind| validate::one_of(kind, &LoadBalancerKind::ALL.map(LoadBalancerKind::as_str)),
+    );
     for (name, attr) in [
         ("storage_size", &config.storage_size),
         ("cpu_request", &config.cpu_request),
@@ -151,16 +142,14 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
             );
         }
     }
-    if let Attr::Known(class) = &config.storage_class {
-        if let Err(why) = validate::dns1123_subdomain(class) {
-            diags.attribute_error(
-                AttributePath::root("storage_class"),
-                "Invalid storage class",
-                why,
-            );
-        }
-    }
-    timeouts::validate(config.timeouts.known().unwrap_or(&Value::Null), diags);
+    diags.check_known(
+        &config.storage_class,
+        "storage_class",
+        "Invalid storage class",
+        |v| validate::dns1123_subdomain(v),
+    );
+    timeouts::validate(&config.timeouts, diags);
+    connection::validate(&config.kubernetes, diags);
 }
 
 /// A value apply needs, or an error on its attribute.
@@ -278,13 +267,10 @@ mod tests {
     use super::*;
     use crate::framework::{FromValue, ToValue, Type};
 
+    /// The cluster as a region receives it: the cluster resource's value, read as a `ClusterRef`.
     fn cluster(zones: &[&str]) -> ClusterRef {
-        ClusterRef {
-            name: Attr::Known("main".into()),
-            image: Attr::Known("cockroachdb/cockroach:v24.1.0".into()),
-            zones: Attr::Known(zones.iter().map(|z| Attr::Known(z.to_string())).collect()),
-            ..Default::default()
-        }
+        let whole = crate::resources::multiregion_cluster::tests::config(zones).to_value();
+        ClusterRef::from_value(&whole).unwrap()
     }
 
     #[test]
@@ -318,11 +304,7 @@ mod tests {
         };
         let mut diags = Diagnostics::new();
         validate(&config, &mut diags);
-        let paths: Vec<String> = diags
-            .0
-            .iter()
-            .map(|d| d.path.as_ref().unwrap().to_string())
-            .collect();
+        let paths = diags.attribute_paths();
         assert_eq!(
             paths,
             [

@@ -360,11 +360,13 @@ mod tests {
 
     #[test]
     fn deleted_objects_are_listed_and_a_deleted_namespace_reads_as_gone() {
-        let mut live = applied_zone();
-        live.set = None;
-        live.default_root_secret = None;
-        live.headless_service = None;
-        live.dns_load_balancer = None;
+        let live = ZoneSnapshot {
+            set: None,
+            default_root_secret: None,
+            headless_service: None,
+            dns_load_balancer: None,
+            ..applied_zone()
+        };
         let read = fold(state(), &live).unwrap();
         assert_eq!(read.replicas, Attr::Known(0));
         assert_eq!(read.dns_address, Attr::Null);

@@ -58,17 +58,10 @@ async fn delete_object(
 ) -> Result<bool, RemoteError> {
     let ns = object.namespace.as_deref();
     let name = object.name.as_str();
+    let background = Propagation::Background;
     match object.kind {
-        "Namespace" => {
-            client
-                .delete::<Namespace>(None, name, Propagation::Background)
-                .await
-        }
-        "Secret" => {
-            client
-                .delete::<Secret>(ns, name, Propagation::Background)
-                .await
-        }
+        "Namespace" => client.delete::<Namespace>(None, name, background).await,
+        "Secret" => client.delete::<Secret>(ns, name, background).await,
         "Service" if name == names::PUBLIC_SERVICE => {
             let live = client.get::<Service>(ns, name).await?;
             let ours = live.is_some_and(|live| {
@@ -80,15 +73,9 @@ async fn delete_object(
             if !ours {
                 return Ok(false);
             }
-            client
-                .delete::<Service>(ns, name, Propagation::Background)
-                .await
+            client.delete::<Service>(ns, name, background).await
         }
-        "Service" => {
-            client
-                .delete::<Service>(ns, name, Propagation::Background)
-                .await
-        }
+        "Service" => client.delete::<Service>(ns, name, background).await,
         _ => Ok(false),
     }
 }
