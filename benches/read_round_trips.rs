@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use kube_sandbox::{Sandbox, SandboxOptions};
 use terraform_provider_crdb::cockroach::manifests::{
-    self, DnsLoadBalancer, Layout, ZoneCertificates, ZoneObject, ZoneSpec,
+    self, names, DnsLoadBalancer, Layout, ZoneCertificates, ZoneSpec,
 };
 use terraform_provider_crdb::framework::{Attr, OperationContext, Resource, ToValue, Value};
-use terraform_provider_crdb::kubernetes::ClusterClient;
+use terraform_provider_crdb::kubernetes::{ClusterClient, RemoteError};
 use terraform_provider_crdb::resources::connection::{self, ConnectionModel};
 use terraform_provider_crdb::resources::dns_link::{DnsLink, DnsLinkModel};
 use terraform_provider_crdb::resources::region::{ClusterRef, Region, RegionModel};
@@ -41,8 +41,9 @@ fn spec() -> ZoneSpec {
     }
 }
 
-/// Writes every object of one zone, as an apply would leave them (without controllers).
-async fn deploy_zone(client: &ClusterClient) {
+/// Writes the objects of one zone a read looks at, as an apply leaves them (without controllers).
+async fn deploy_zone(client: &ClusterClient) -> Result<(), RemoteError> {
+    let spec = spec();
     let certs = ZoneCertificates {
         ca_crt: "CA".into(),
         node_crt: "NODE".into(),
@@ -50,20 +51,18 @@ async fn deploy_zone(client: &ClusterClient) {
         root_crt: "ROOT".into(),
         root_key: "KEY".into(),
     };
-    for object in manifests::zone_objects(&spec(), &certs) {
-        let applied = match &object {
-            ZoneObject::Namespace(o) => client.apply(o).await.map(drop),
-            ZoneObject::Secret(o) => client.apply(o).await.map(drop),
-            ZoneObject::ServiceAccount(o) => client.apply(o).await.map(drop),
-            ZoneObject::Role(o) => client.apply(o).await.map(drop),
-            ZoneObject::RoleBinding(o) => client.apply(o).await.map(drop),
-            ZoneObject::Service(o) => client.apply(o).await.map(drop),
-            ZoneObject::PodDisruptionBudget(o) => client.apply(o).await.map(drop),
-            ZoneObject::StatefulSet(o) => client.apply(o).await.map(drop),
-            ZoneObject::Job(_) => Ok(()),
-        };
-        applied.expect("zone object applied");
+    client.apply(&manifests::namespace(&spec)).await?;
+    client.apply(&manifests::stateful_set(&spec)).await?;
+    client.apply(&manifests::node_secret(&spec, &certs)).await?;
+    for namespace in [ZONE, names::DEFAULT_NAMESPACE] {
+        client
+            .apply(&manifests::client_root_secret(&spec, &certs, namespace))
+            .await?;
     }
+    client.apply(&manifests::public_service(&spec)).await?;
+    client.apply(&manifests::headless_service(&spec)).await?;
+    client.apply(&manifests::dns_load_balancer(&spec)).await?;
+    Ok(())
 }
 
 /// Median wall time of `read` over a few runs.
@@ -96,7 +95,7 @@ async fn measure(latency: Duration) -> (Duration, Duration) {
         .expect("valid")
         .expect("known");
     let client = ClusterClient::connect(&resolved).await.expect("client");
-    deploy_zone(&client).await;
+    deploy_zone(&client).await.expect("zone deployed");
     let region = RegionModel {
         id: Attr::Known(ZONE.into()),
         zone: Attr::Known(ZONE.into()),

@@ -113,8 +113,9 @@ impl<M> Applied<M> {
         }
     }
 
-    /// A failure that leaves `state` (possibly partial) for the next apply to finish.
-    pub fn failed(state: Option<M>, diagnostics: Diagnostics) -> Self {
+    /// What exists now (possibly partial, for the next apply to finish; `None`: nothing to
+    /// record) and what went wrong, if anything.
+    pub fn reached(state: Option<M>, diagnostics: Diagnostics) -> Self {
         Applied { state, diagnostics }
     }
 }

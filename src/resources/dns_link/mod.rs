@@ -27,8 +27,8 @@ fn applied(
     result: Result<(DnsLinkModel, Diagnostics), Diagnostics>,
 ) -> Applied<DnsLinkModel> {
     match result {
-        Ok((state, diags)) => Applied::failed(Some(state), diags),
-        Err(diags) => Applied::failed(prior, diags),
+        Ok((state, diags)) => Applied::reached(Some(state), diags),
+        Err(diags) => Applied::reached(prior, diags),
     }
 }
 

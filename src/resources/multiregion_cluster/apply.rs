@@ -51,7 +51,7 @@ pub(super) fn apply(mut state: ClusterModel) -> Applied<ClusterModel> {
         Err(e) => {
             let mut diags = Diagnostics::new();
             diags.error("Cannot create the cluster PKI", e.to_string());
-            Applied::failed(None, diags)
+            Applied::reached(None, diags)
         }
     }
 }

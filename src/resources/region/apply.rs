@@ -177,8 +177,8 @@ pub(super) async fn converge(
     limit: Duration,
 ) -> Applied<RegionModel> {
     match converge_zone(ctx, prior, planned, limit).await {
-        Ok((state, diags)) => Applied::failed(Some(state), diags),
-        Err(Stopped { diags, keep }) => Applied::failed(keep, diags),
+        Ok((state, diags)) => Applied::reached(Some(state), diags),
+        Err(Stopped { diags, keep }) => Applied::reached(keep, diags),
     }
 }
 

@@ -3,17 +3,36 @@
 use super::model::RegionModel;
 use super::read::ZoneSnapshot;
 use crate::cockroach::manifests::{self, kind_annotations, names, Layout, LoadBalancerKind};
+use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Container;
 use std::collections::BTreeMap;
+
+/// The region an import adopts, or why there is nothing to adopt: a zone without its StatefulSet is not running
+/// and cannot be imported this way.
+pub(super) fn imported(live: &ZoneSnapshot, cluster: &str) -> Result<RegionModel, Diagnostics> {
+    let Some(set) = &live.set else {
+        let zone = &live.zone;
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Nothing to import in zone {zone}"),
+            format!(
+                "There is no StatefulSet {zone}/{} on {cluster}. Import by zone alone to have the next apply create it.",
+                names::STATEFULSET,
+            ),
+        );
+        return Err(diags);
+    };
+    Ok(imported_model(live, set))
+}
 
 /// Annotations tools put on objects that say nothing about the user's intent.
 const TOOL_ANNOTATIONS: [&str; 1] = ["kubectl.kubernetes.io/last-applied-configuration"];
 
 /// The region's attributes as the live zone shows them. What only configuration says (the connection, the
 /// cluster, timeouts, the resolver) stays unset; `deletion_protection` takes its default, the safe side.
-pub(super) fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
+fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
     let zone = live.zone.as_str();
     let spec = set.spec.as_ref();
     let container: Option<&Container> = spec
@@ -197,5 +216,18 @@ mod tests {
         assert_eq!(model.dns_load_balancer, Attr::Known("public".into()));
         assert_eq!(model.dns_load_balancer_annotations, Attr::Null);
         assert_eq!(model.storage_size, Attr::Known("100Gi".into()));
+    }
+
+    #[test]
+    fn a_zone_without_its_statefulset_is_not_imported() {
+        let live = ZoneSnapshot {
+            zone: "z1".into(),
+            ..ZoneSnapshot::default()
+        };
+        let diags = super::imported(&live, "https://10.0.0.1").unwrap_err();
+        assert_eq!(diags.0[0].summary, "Nothing to import in zone z1");
+        assert!(diags.0[0]
+            .detail
+            .contains("StatefulSet z1/cockroachdb on https://10.0.0.1"));
     }
 }

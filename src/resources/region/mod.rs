@@ -15,7 +15,7 @@ mod upgrade;
 
 pub use model::{cluster_type, ClusterRef, RegionModel, TYPE_NAME};
 
-use crate::cockroach::manifests::{names, Layout};
+use crate::cockroach::manifests::Layout;
 use crate::framework::diag::Diagnostics;
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{Applied, Attr, ModelResource, OperationContext, Schema};
@@ -111,18 +111,6 @@ impl ModelResource for Region {
         };
         let client = import_id::connect(ctx, &context).await?;
         let live = ZoneSnapshot::fetch(&client, &zone, None, None, true).await?;
-        let Some(set) = &live.set else {
-            let mut diags = Diagnostics::new();
-            diags.error(
-                format!("Nothing to import in zone {zone}"),
-                format!(
-                    "There is no StatefulSet {zone}/{} on {}. Import by zone alone to have the next apply create it.",
-                    names::STATEFULSET,
-                    client.label()
-                ),
-            );
-            return Err(diags);
-        };
-        Ok(imported::imported_model(&live, set))
+        imported::imported(&live, client.label())
     }
 }
