@@ -9,10 +9,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use terraform_provider_crdb::framework::diag::AttributePath;
 use terraform_provider_crdb::framework::{Attr, Diagnostics, ToValue};
-use terraform_provider_crdb::kubernetes::connection::{self, ConnectionModel, ExecModel};
 use terraform_provider_crdb::kubernetes::error::Failure;
 use terraform_provider_crdb::kubernetes::retry::RetryPolicy;
 use terraform_provider_crdb::kubernetes::{ClusterClient, Deadline, Propagation, WaitError};
+use terraform_provider_crdb::resources::connection::{self, ConnectionModel, ExecModel};
 use tokio_util::sync::CancellationToken;
 
 async fn sandbox(names: &[&str]) -> Sandbox {
@@ -850,4 +850,86 @@ async fn tls_server_name_is_the_name_the_certificate_is_checked_against() {
         .with_retry(quick_retries());
     let error = client.get::<Namespace>(None, "default").await.unwrap_err();
     assert_eq!(error.failure(), Failure::Tls, "{error}");
+}
+
+/// The guarded read-modify-write of a shared ConfigMap: an edit applies to what is there, a
+/// concurrent write by someone else is re-read and kept, and every call rides the retry policy
+/// through injected faults (as crdb_dns_link's writes to kube-dns and CoreDNS do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_map_edits_keep_concurrent_writes_and_survive_faults() {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut options = SandboxOptions::new(&["east"]);
+    options.fault_rate = 0.3;
+    options.seed = 11;
+    let sandbox = Sandbox::start(options).await.unwrap();
+    let client = client(&sandbox.clusters()[0])
+        .await
+        .with_retry(RetryPolicy {
+            attempts: 8,
+            first_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        });
+    let add = |key: &'static str| {
+        move |data: &BTreeMap<String, String>| {
+            let mut data = data.clone();
+            data.insert(key.to_string(), "ours".to_string());
+            Ok::<_, std::convert::Infallible>(data)
+        }
+    };
+    // Absent at first: created.
+    client
+        .edit_config_map("kube-system", "shared", add("first"))
+        .await
+        .unwrap();
+    // Someone else writes between our read and our write, once: the edit runs again on their
+    // version and both entries survive.
+    let meddled = AtomicUsize::new(0);
+    let other = client.clone();
+    client
+        .edit_config_map("kube-system", "shared", |data| {
+            if meddled.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current().block_on(async {
+                        other
+                            .merge_patch::<ConfigMap>(
+                                Some("kube-system"),
+                                "shared",
+                                &json!({"data": {"value": "theirs"}}),
+                            )
+                            .await
+                            .unwrap();
+                    })
+                });
+            }
+            add("second")(data)
+        })
+        .await
+        .unwrap();
+    assert!(meddled.load(Ordering::SeqCst) >= 2, "the edit ran again");
+    let live: ConfigMap = client
+        .get(Some("kube-system"), "shared")
+        .await
+        .unwrap()
+        .unwrap();
+    let data = live.data.unwrap();
+    assert_eq!(data.get("value").map(String::as_str), Some("theirs"));
+    assert_eq!(data.get("first").map(String::as_str), Some("ours"));
+    assert_eq!(data.get("second").map(String::as_str), Some("ours"));
+
+    // An edit that refuses what it finds says so, naming the object and the cluster.
+    let refused = client
+        .edit_config_map("kube-system", "shared", |_| {
+            Err(std::io::Error::other("not a JSON object"))
+        })
+        .await
+        .unwrap_err();
+    let diags = Diagnostics::from(refused);
+    assert!(
+        diags.0[0]
+            .summary
+            .starts_with("Cannot merge into ConfigMap kube-system/shared on "),
+        "{diags:?}"
+    );
 }

@@ -17,8 +17,5 @@ pub use corefile::{
 };
 pub use detect::{detect_dns_flavour, DnsFlavour, KubeSystemInventory};
 pub use error::DnsError;
-pub use forwards::{forward_domain, zones_of, Forwards};
+pub use forwards::{forward_domain, zones_of, ForwardMap, Forwards};
 pub use kube_dns::{merge_stub_domains, read_stub_domains, remove_stub_domains, STUB_DOMAINS_KEY};
-
-/// Domain -> nameserver addresses, as read back from a live configuration.
-pub type ForwardMap = std::collections::BTreeMap<String, Vec<String>>;

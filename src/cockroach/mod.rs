@@ -1,9 +1,11 @@
 //! CockroachDB-specific logic that needs no Kubernetes server: certificates, the objects of one zone, resource
 //! quantities, cross-cluster DNS configuration and the version upgrade
-//! rules. Everything is pure so that it is unit-tested without any cluster.
+//! rules, and the checks of names, images and quantities they rest on. Everything is pure so that it is unit-tested
+//! without any cluster, and imports nothing above `framework`.
 
 pub mod dns;
 pub mod manifests;
 pub mod pki;
 pub mod quantity;
 pub mod upgrade;
+pub mod validate;

@@ -1,5 +1,24 @@
 //! Diagnostics as Terraform shows them: a severity, a summary, a detail, and the attribute the
 //! user should look at.
+//!
+//! # The error rule
+//!
+//! One rule, followed by every layer:
+//!
+//! - **Validation and plan accumulate.** `validate` and `modify_plan` (and the pure checks they call)
+//!   take `&mut Diagnostics` and add every problem they find, each on its attribute, so the user
+//!   sees all of them at once. They never stop at the first.
+//! - **Apply steps return `Result<T, Diagnostics>`.** A step of create, read, update, delete or import
+//!   either did its job or says why it stopped; the caller stops too (`?`) or records what exists.
+//! - **Lower layers return typed errors.** The Kubernetes edge, the PKI, the DNS renderers, the
+//!   input checks and the codecs return their own error types, derived with `thiserror` (never
+//!   `String`): `RemoteError`, `WaitError`, `JobError`, `EditError`, `ConnectError`, `PkiError`,
+//!   `CaError`, `DnsError`, `SpecError`, `cockroach::validate::Invalid`... Those an apply step passes
+//!   on unchanged implement `From<E> for Diagnostics`, so that `?` is all it takes; the others carry
+//!   what the resource needs to word its own diagnostic (an attribute to blame, what cockroach said).
+//! - **A value that does not fit its model is a provider bug**, reported once, at the border
+//!   (`framework::resource`).
+use super::model::Attr;
 use crate::proto::tfplugin5 as pb;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +146,30 @@ impl Diagnostics {
             detail: detail.into(),
             path,
         });
+    }
+
+    /// Judges a known value with `check` and reports its refusal on the top-level attribute
+    /// `name` under `summary`; null and unknown values are not judged.
+    pub fn check_known<T, E: Into<String>>(
+        &mut self,
+        attr: &Attr<T>,
+        name: &str,
+        summary: &str,
+        check: impl FnOnce(&T) -> Result<(), E>,
+    ) {
+        if let Attr::Known(value) = attr {
+            if let Err(why) = check(value) {
+                self.attribute_error(AttributePath::root(name), summary, why);
+            }
+        }
+    }
+
+    /// The attribute path of each diagnostic, empty for those on the whole resource.
+    pub fn attribute_paths(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|d| d.path.as_ref().map(ToString::to_string).unwrap_or_default())
+            .collect()
     }
 
     pub fn extend(&mut self, other: Diagnostics) {

@@ -14,7 +14,7 @@ pub mod value;
 
 pub use diag::{AttributePath, Diagnostics};
 pub use model::{Attr, FromValue, ToValue};
-pub use resource::{ApplyOutcome, OperationContext, PlanRequest, Resource};
+pub use resource::{Applied, ApplyOutcome, ModelResource, OperationContext, PlanRequest, Resource};
 pub use schema::{Attribute, Block, Schema};
 pub use types::Type;
 pub use value::Value;

@@ -44,7 +44,8 @@ impl<T> From<Option<T>> for Attr<T> {
 
 /// A value that does not fit the model: always a provider bug, since Terraform checked the
 /// value against the same schema.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", .path.join("."))]
 pub struct ModelError {
     pub path: Vec<String>,
     pub message: String,
@@ -64,37 +65,40 @@ impl ModelError {
     }
 }
 
-impl std::fmt::Display for ModelError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.join("."), self.message)
-    }
-}
-
 pub trait FromValue: Sized {
     fn from_value(value: &Value) -> Result<Self, ModelError>;
 }
 
-/// A resource's model from a value Terraform sent; a mismatch is a provider bug, reported as
-/// such on the resource type rather than as a gRPC failure.
-pub fn decode_model<M: FromValue>(
-    value: &Value,
-    type_name: &str,
-    diags: &mut super::diag::Diagnostics,
-) -> Option<M> {
-    match M::from_value(value) {
-        Ok(model) => Some(model),
-        Err(e) => {
-            diags.error(
-                format!("Provider bug: unexpected {type_name} value"),
-                e.to_string(),
-            );
-            None
-        }
-    }
-}
-
 pub trait ToValue {
     fn to_value(&self) -> Value;
+}
+
+/// The attribute names a model declares, in declaration order: what ties a model to its schema
+/// (see [`fields_match_block`]).
+pub trait Fields {
+    const FIELDS: &'static [&'static str];
+}
+
+/// Where a model and what its schema declares (a block's attribute and nested block names, or an
+/// object type's attribute names) disagree: names the model has no field for (they would always be
+/// encoded as null), and fields the schema does not declare. Empty when they match.
+pub fn fields_mismatch<S: AsRef<str>>(
+    fields: &[&str],
+    declared: impl IntoIterator<Item = S>,
+) -> Vec<String> {
+    use std::collections::BTreeSet;
+    let declared: BTreeSet<String> = declared
+        .into_iter()
+        .map(|n| n.as_ref().to_string())
+        .collect();
+    let modelled: BTreeSet<String> = fields.iter().map(|f| f.to_string()).collect();
+    let missing = declared
+        .difference(&modelled)
+        .map(|name| format!("schema attribute {name:?} has no model field"));
+    let extra = modelled
+        .difference(&declared)
+        .map(|name| format!("model field {name:?} has no schema attribute"));
+    missing.chain(extra).collect()
 }
 
 impl<T: FromValue> FromValue for Attr<T> {
@@ -235,7 +239,7 @@ macro_rules! tf_model {
 
         impl $crate::framework::model::FromValue for $name {
             fn from_value(
-                value: &$crate::framework::Value,
+                value: &$crate::framework::value::Value,
             ) -> Result<Self, $crate::framework::model::ModelError> {
                 let attrs = value.as_object().ok_or_else(|| {
                     $crate::framework::model::ModelError::new("expected an object")
@@ -244,7 +248,7 @@ macro_rules! tf_model {
                     $( $field: {
                         let v = attrs
                             .get(stringify!($field))
-                            .unwrap_or(&$crate::framework::Value::Null);
+                            .unwrap_or(&$crate::framework::value::Value::Null);
                         $crate::framework::model::FromValue::from_value(v)
                             .map_err(|e| e.within(stringify!($field)))?
                     } ),*
@@ -252,9 +256,13 @@ macro_rules! tf_model {
             }
         }
 
+        impl $crate::framework::model::Fields for $name {
+            const FIELDS: &'static [&'static str] = &[$( stringify!($field) ),*];
+        }
+
         impl $crate::framework::model::ToValue for $name {
-            fn to_value(&self) -> $crate::framework::Value {
-                $crate::framework::Value::Object(::std::collections::BTreeMap::from([
+            fn to_value(&self) -> $crate::framework::value::Value {
+                $crate::framework::value::Value::Object(::std::collections::BTreeMap::from([
                     $( (
                         stringify!($field).to_string(),
                         $crate::framework::model::ToValue::to_value(&self.$field),
@@ -290,6 +298,21 @@ mod tests {
         let value = model.to_value();
         assert_eq!(value.attr("replicas"), &Value::Unknown);
         assert_eq!(Example::from_value(&value).unwrap(), model);
+    }
+
+    #[test]
+    fn fields_are_compared_with_what_the_schema_declares() {
+        assert_eq!(Example::FIELDS, ["name", "replicas", "zones", "labels"]);
+        assert!(
+            fields_mismatch(Example::FIELDS, ["labels", "zones", "replicas", "name"]).is_empty()
+        );
+        assert_eq!(
+            fields_mismatch(Example::FIELDS, ["name", "replicas", "zones", "region"]),
+            [
+                "schema attribute \"region\" has no model field",
+                "model field \"labels\" has no schema attribute"
+            ]
+        );
     }
 
     #[test]

@@ -5,16 +5,9 @@ use super::types::Type;
 use super::value::{Number, Value};
 use std::collections::BTreeMap;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct CodecError(pub String);
-
-impl std::error::Error for CodecError {}
-
-impl std::fmt::Display for CodecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 pub(super) fn err(path: &str, what: impl std::fmt::Display) -> CodecError {
     let at = if path.is_empty() {

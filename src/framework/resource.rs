@@ -1,5 +1,8 @@
-//! The contract every resource implements; the protocol layer turns RPCs into these calls.
+//! The contract every resource implements. The protocol layer turns RPCs into [`Resource`] calls on
+//! values; a resource is written against [`ModelResource`], on its typed model, and the blanket
+//! `impl Resource for T: ModelResource` decodes and encodes at this border, once.
 use super::diag::Diagnostics;
+use super::model::{Fields, FromValue, ToValue};
 use super::schema::Schema;
 use super::value::Value;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +37,10 @@ pub trait Resource: Send + Sync {
     fn type_name(&self) -> &'static str;
 
     fn schema(&self) -> Schema;
+
+    /// The field names of the model the resource works on, which must be the schema's
+    /// attribute and block names (a test checks every resource).
+    fn model_fields(&self) -> &'static [&'static str];
 
     /// Checks a configuration that may still contain unknown values; touches nothing remote.
     fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
@@ -87,5 +94,203 @@ pub trait Resource: Send + Sync {
             );
             Err(diags)
         }
+    }
+}
+
+/// The outcome of create or update on a model: what exists now (`None`: nothing yet, or nothing
+/// Terraform should record), and what went wrong.
+#[derive(Debug)]
+pub struct Applied<M> {
+    pub state: Option<M>,
+    pub diagnostics: Diagnostics,
+}
+
+impl<M> Applied<M> {
+    pub fn done(state: M) -> Self {
+        Applied {
+            state: Some(state),
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    /// What exists now (possibly partial, for the next apply to finish; `None`: nothing to
+    /// record) and what went wrong, if anything.
+    pub fn reached(state: Option<M>, diagnostics: Diagnostics) -> Self {
+        Applied { state, diagnostics }
+    }
+}
+
+/// A resource written against its typed model. Validation and planning accumulate diagnostics;
+/// operations return `Result<_, Diagnostics>` (see `framework::diag`).
+#[async_trait::async_trait]
+pub trait ModelResource: Send + Sync {
+    /// The model: a `tf_model!` struct whose fields are the schema's attributes and blocks.
+    type Model: FromValue + ToValue + Fields + Default + Clone + Send + Sync + 'static;
+
+    /// The resource type, e.g. `crdb_multiregion_cluster`.
+    const TYPE_NAME: &'static str;
+
+    fn schema(&self) -> Schema;
+
+    /// Checks a configuration that may still contain unknown values; touches nothing remote.
+    fn validate(&self, _config: &Self::Model, _diags: &mut Diagnostics) {}
+
+    /// Refines the planned state after the shared rules ran (defaults, unknowns, keep-prior).
+    /// `prior` is `None` for a create.
+    fn modify_plan(
+        &self,
+        _prior: Option<&Self::Model>,
+        _config: &Self::Model,
+        _planned: &mut Self::Model,
+        _diags: &mut Diagnostics,
+    ) {
+    }
+
+    /// Called when Terraform plans to destroy the resource, and again before `delete`.
+    fn check_destroy(&self, _prior: &Self::Model, _diags: &mut Diagnostics) {}
+
+    async fn create(&self, ctx: &OperationContext, planned: Self::Model) -> Applied<Self::Model>;
+
+    /// The live state, or `Ok(None)` when the resource is gone (Terraform then plans a create).
+    async fn read(
+        &self,
+        ctx: &OperationContext,
+        state: Self::Model,
+    ) -> Result<Option<Self::Model>, Diagnostics>;
+
+    async fn update(
+        &self,
+        ctx: &OperationContext,
+        prior: Self::Model,
+        planned: Self::Model,
+    ) -> Applied<Self::Model>;
+
+    async fn delete(&self, ctx: &OperationContext, prior: Self::Model) -> Result<(), Diagnostics>;
+
+    /// The state to adopt for an import ID; Terraform reads it right after.
+    async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Self::Model, Diagnostics>;
+}
+
+/// The one place a value becomes a model: a value that does not fit is a provider bug (Terraform
+/// checked it against the same schema), reported once on the resource type.
+fn decode<M: FromValue>(value: &Value, type_name: &str) -> Result<M, Diagnostics> {
+    M::from_value(value).map_err(|e| {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Provider bug: unexpected {type_name} value"),
+            e.to_string(),
+        );
+        diags
+    })
+}
+
+/// `None` for a null value (no prior state), else the model.
+fn decode_optional<M: FromValue>(value: &Value, type_name: &str) -> Result<Option<M>, Diagnostics> {
+    if value.is_null() {
+        Ok(None)
+    } else {
+        decode(value, type_name).map(Some)
+    }
+}
+
+fn outcome<M: ToValue>(applied: Applied<M>) -> ApplyOutcome {
+    ApplyOutcome {
+        state: applied
+            .state
+            .as_ref()
+            .map_or(Value::Null, ToValue::to_value),
+        private: Vec::new(),
+        diagnostics: applied.diagnostics,
+    }
+}
+
+fn failed(diagnostics: Diagnostics) -> ApplyOutcome {
+    ApplyOutcome {
+        diagnostics,
+        ..Default::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: ModelResource> Resource for T {
+    fn type_name(&self) -> &'static str {
+        T::TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        ModelResource::schema(self)
+    }
+
+    fn model_fields(&self) -> &'static [&'static str] {
+        T::Model::FIELDS
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        match decode(config, T::TYPE_NAME) {
+            Ok(config) => ModelResource::validate(self, &config, diags),
+            Err(d) => diags.extend(d),
+        }
+    }
+
+    fn modify_plan(&self, request: &PlanRequest<'_>, planned: &mut Value, diags: &mut Diagnostics) {
+        let decoded = (|| {
+            Ok::<_, Diagnostics>((
+                decode_optional::<T::Model>(request.prior, T::TYPE_NAME)?,
+                decode::<T::Model>(request.config, T::TYPE_NAME)?,
+                decode::<T::Model>(planned, T::TYPE_NAME)?,
+            ))
+        })();
+        match decoded {
+            Ok((prior, config, mut model)) => {
+                ModelResource::modify_plan(self, prior.as_ref(), &config, &mut model, diags);
+                *planned = model.to_value();
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+
+    fn check_destroy(&self, prior: &Value, diags: &mut Diagnostics) {
+        match decode(prior, T::TYPE_NAME) {
+            Ok(prior) => ModelResource::check_destroy(self, &prior, diags),
+            Err(d) => diags.extend(d),
+        }
+    }
+
+    async fn create(&self, ctx: &OperationContext, planned: &Value) -> ApplyOutcome {
+        match decode(planned, T::TYPE_NAME) {
+            Ok(planned) => outcome(ModelResource::create(self, ctx, planned).await),
+            Err(d) => failed(d),
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &OperationContext,
+        state: &Value,
+    ) -> Result<Option<Value>, Diagnostics> {
+        let state = decode(state, T::TYPE_NAME)?;
+        let live = ModelResource::read(self, ctx, state).await?;
+        Ok(live.as_ref().map(ToValue::to_value))
+    }
+
+    async fn update(&self, ctx: &OperationContext, prior: &Value, planned: &Value) -> ApplyOutcome {
+        let decoded = decode(prior, T::TYPE_NAME)
+            .and_then(|prior| Ok((prior, decode(planned, T::TYPE_NAME)?)));
+        match decoded {
+            Ok((prior, planned)) => outcome(ModelResource::update(self, ctx, prior, planned).await),
+            Err(d) => failed(d),
+        }
+    }
+
+    async fn delete(&self, ctx: &OperationContext, prior: &Value) -> Diagnostics {
+        let deleted = match decode(prior, T::TYPE_NAME) {
+            Ok(prior) => ModelResource::delete(self, ctx, prior).await,
+            Err(d) => Err(d),
+        };
+        deleted.err().unwrap_or_default()
+    }
+
+    async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
+        Ok(ModelResource::import(self, ctx, id).await?.to_value())
     }
 }

@@ -166,6 +166,14 @@ impl Block {
         self
     }
 
+    /// The names of its attributes and nested blocks: the fields of its value.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.attributes
+            .iter()
+            .map(|a| a.name)
+            .chain(self.blocks.iter().map(|b| b.name))
+    }
+
     pub fn find_attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
     }

@@ -1,5 +1,6 @@
 //! The `timeouts { create = "30m" ... }` block users know from other providers.
 use super::diag::{AttributePath, Diagnostics};
+use super::model::Attr;
 use super::schema::{Attribute, Block};
 use super::types::Type;
 use super::value::Value;
@@ -48,17 +49,20 @@ pub fn block(operations: &[Operation]) -> Block {
     )
 }
 
-/// The limit for `operation` from a resource's `timeouts` block value, or `default`.
-pub fn limit(timeouts: &Value, operation: Operation, default: Duration) -> Duration {
+/// The limit for `operation` from a resource's `timeouts` block, or `default`.
+pub fn limit(timeouts: &Attr<Value>, operation: Operation, default: Duration) -> Duration {
+    let Attr::Known(timeouts) = timeouts else {
+        return default;
+    };
     match timeouts.attr(operation.attribute()).as_str() {
         Some(text) => parse_duration(text).unwrap_or(default),
         None => default,
     }
 }
 
-/// Adds a diagnostic for each unparsable duration in a `timeouts` block value.
-pub fn validate(timeouts: &Value, diags: &mut Diagnostics) {
-    let Some(attrs) = timeouts.as_object() else {
+/// Adds a diagnostic for each unparsable duration in a `timeouts` block.
+pub fn validate(timeouts: &Attr<Value>, diags: &mut Diagnostics) {
+    let Some(attrs) = timeouts.known().and_then(Value::as_object) else {
         return;
     };
     for (name, value) in attrs {
@@ -74,24 +78,29 @@ pub fn validate(timeouts: &Value, diags: &mut Diagnostics) {
     }
 }
 
+/// Why a duration cannot be read: the sentence a diagnostic quotes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidDuration(String);
+
 /// Parses Go-style durations: a sequence of `<number><unit>` with units h, m, s, ms.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("it is empty".into());
+        return Err(InvalidDuration("it is empty".into()));
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("{rest:?} has no unit"))?;
+            .ok_or_else(|| InvalidDuration(format!("{rest:?} has no unit")))?;
         if digits == 0 {
-            return Err(format!("expected a number at {rest:?}"));
+            return Err(InvalidDuration(format!("expected a number at {rest:?}")));
         }
         let number: f64 = rest[..digits]
             .parse()
-            .map_err(|_| format!("{:?} is not a number", &rest[..digits]))?;
+            .map_err(|_| InvalidDuration(format!("{:?} is not a number", &rest[..digits])))?;
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -101,7 +110,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "s" => 1.0,
             "ms" => 0.001,
-            other => return Err(format!("unknown unit {other:?}")),
+            other => return Err(InvalidDuration(format!("unknown unit {other:?}"))),
         };
         total += Duration::from_secs_f64(number * seconds);
         rest = &rest[unit_len..];
@@ -133,12 +142,15 @@ mod tests {
         ]));
         let default = Duration::from_secs(600);
         assert_eq!(
-            limit(&timeouts, Operation::Create, default),
+            limit(&Attr::Known(timeouts.clone()), Operation::Create, default),
             Duration::from_secs(120)
         );
-        assert_eq!(limit(&timeouts, Operation::Update, default), default);
+        assert_eq!(
+            limit(&Attr::Known(timeouts.clone()), Operation::Update, default),
+            default
+        );
         let mut diags = Diagnostics::new();
-        validate(&timeouts, &mut diags);
+        validate(&Attr::Known(timeouts), &mut diags);
         assert_eq!(diags.0.len(), 1);
         assert_eq!(
             diags.0[0].path.as_ref().unwrap().to_string(),

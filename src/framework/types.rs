@@ -16,6 +16,23 @@ pub enum Type {
     Tuple(Vec<Type>),
 }
 
+/// A type in JSON notation that names no Terraform type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MalformedType(String);
+
+impl From<String> for MalformedType {
+    fn from(why: String) -> Self {
+        MalformedType(why)
+    }
+}
+
+impl From<&str> for MalformedType {
+    fn from(why: &str) -> Self {
+        MalformedType(why.to_string())
+    }
+}
+
 impl Type {
     pub fn list(element: Type) -> Type {
         Type::List(Box::new(element))
@@ -63,7 +80,7 @@ impl Type {
     }
 
     /// Parses the JSON type notation, as found in the first element of a dynamic value.
-    pub fn from_json(json: &serde_json::Value) -> Result<Type, String> {
+    pub fn from_json(json: &serde_json::Value) -> Result<Type, MalformedType> {
         use serde_json::Value as J;
         match json {
             J::String(s) => match s.as_str() {
@@ -71,7 +88,7 @@ impl Type {
                 "number" => Ok(Type::Number),
                 "string" => Ok(Type::String),
                 "dynamic" => Ok(Type::Dynamic),
-                other => Err(format!("unknown primitive type {other:?}")),
+                other => Err(format!("unknown primitive type {other:?}").into()),
             },
             J::Array(parts) if parts.len() == 2 => {
                 let kind = parts[0].as_str().ok_or("type kind must be a string")?;
@@ -86,7 +103,7 @@ impl Type {
                         let attrs = attrs
                             .iter()
                             .map(|(k, v)| Ok((k.clone(), Type::from_json(v)?)))
-                            .collect::<Result<_, String>>()?;
+                            .collect::<Result<_, MalformedType>>()?;
                         Ok(Type::Object(attrs))
                     }
                     "tuple" => {
@@ -98,14 +115,14 @@ impl Type {
                                 .collect::<Result<_, _>>()?,
                         ))
                     }
-                    other => Err(format!("unknown type kind {other:?}")),
+                    other => Err(format!("unknown type kind {other:?}").into()),
                 }
             }
             // An object type may carry a third element listing optional attributes.
             J::Array(parts) if parts.len() == 3 && parts[0] == "object" => {
                 Type::from_json(&J::Array(parts[..2].to_vec()))
             }
-            other => Err(format!("malformed type {other}")),
+            other => Err(format!("malformed type {other}").into()),
         }
     }
 }

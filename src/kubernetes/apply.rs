@@ -179,6 +179,20 @@ impl ClusterClient {
             })
     }
 
+    /// `kubectl rollout restart` of a Deployment: a new `restartedAt` annotation on its pod
+    /// template makes the controller replace its pods, one by one as its strategy says.
+    pub async fn rollout_restart(&self, namespace: &str, name: &str) -> Result<(), RemoteError> {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": now
+        }}}}});
+        self.merge_patch::<k8s_openapi::api::apps::v1::Deployment>(Some(namespace), name, &patch)
+            .await
+            .map(drop)
+    }
+
     /// Creates `object` as `field_manager` (not the provider's own manager: for an object to be
     /// owned as someone else's, such as an adopted one created again). An object of that name
     /// already there is returned as it is, so a create whose answer was lost can be sent again.

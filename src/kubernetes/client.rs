@@ -39,21 +39,14 @@ impl std::fmt::Debug for ClusterClient {
 }
 
 /// Why no client could be built, and which attribute of the block to look at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot connect to {cluster}: {message}")]
 pub struct ConnectError {
     /// The attribute of the `kubernetes` block at fault, if one is.
     pub attribute: Option<&'static str>,
     pub cluster: String,
     pub message: String,
 }
-
-impl std::fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot connect to {}: {}", self.cluster, self.message)
-    }
-}
-
-impl std::error::Error for ConnectError {}
 
 impl ConnectError {
     /// A diagnostic on `at.<attribute>` (e.g. `kubernetes.config_context`), or on `at`.
@@ -87,7 +80,8 @@ impl ClusterClient {
                 label.clone(),
             ),
             Connection::KubeconfigFile { path, context } => {
-                let file = read_kubeconfig(path).map_err(|m| fail(Some("config_path"), m))?;
+                let file =
+                    read_kubeconfig(path).map_err(|e| fail(Some("config_path"), e.to_string()))?;
                 let (context, server) = select_context(&file, context.as_deref())
                     .map_err(|(attribute, m)| fail(Some(attribute), m))?;
                 let label = format!("{server} (context {context:?})");
@@ -237,21 +231,26 @@ pub fn kubeconfig(direct: &DirectConnection) -> Kubeconfig {
     }
 }
 
-fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, String> {
+fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, UnreadableKubeconfig> {
     if !path.exists() {
-        return Err(format!(
+        return Err(UnreadableKubeconfig(format!(
             "the kubeconfig file {} does not exist.",
             path.display()
-        ));
+        )));
     }
     Kubeconfig::read_from(path).map_err(|e| {
-        format!(
+        UnreadableKubeconfig(format!(
             "cannot read {}: {}",
             path.display(),
             without_quotes(e.to_string().lines().next().unwrap_or_default())
-        )
+        ))
     })
 }
+
+/// A kubeconfig file that is missing or cannot be parsed; the message quotes nothing from it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UnreadableKubeconfig(String);
 
 /// A parser message with what it quotes from the file left out: YAML errors show the lines
 /// around the mistake and the values they choke on, which in a kubeconfig are often tokens

@@ -17,9 +17,9 @@ pub enum Call {
     Patch,
 }
 
-impl fmt::Display for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Call {
+    pub fn as_str(self) -> &'static str {
+        match self {
             Call::Apply => "apply",
             Call::Get => "get",
             Call::Delete => "delete",
@@ -27,12 +27,19 @@ impl fmt::Display for Call {
             Call::Watch => "watch",
             Call::Update => "update",
             Call::Patch => "patch",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
 /// A failed call against one cluster.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{call} {object} on {cluster}: {}", cause_text(.source))]
 pub struct RemoteError {
     /// How the connection names the cluster (its API server, or a kubeconfig context).
     pub cluster: String,
@@ -82,16 +89,9 @@ impl Failure {
 }
 
 /// The cause of a call abandoned because Terraform asked the provider to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Terraform asked the provider to stop")]
 pub struct Stopped;
-
-impl fmt::Display for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Terraform asked the provider to stop")
-    }
-}
-
-impl std::error::Error for Stopped {}
 
 /// The HTTP status an error carries, when the server answered.
 pub fn status_code(error: &kube::Error) -> Option<u16> {
@@ -264,15 +264,11 @@ impl RemoteError {
         })
     }
 
+    /// What the identity was not allowed to do, in RBAC's words.
     fn verb(&self) -> &'static str {
         match self.call {
             Call::Apply => "create or patch",
-            Call::Get => "get",
-            Call::Delete => "delete",
-            Call::List => "list",
-            Call::Watch => "watch",
-            Call::Update => "update",
-            Call::Patch => "patch",
+            other => other.as_str(),
         }
     }
 
@@ -285,25 +281,6 @@ impl RemoteError {
         }
         diags.error(self.summary(), detail);
         diags
-    }
-}
-
-impl fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} on {}: {}",
-            self.call,
-            self.object,
-            self.cluster,
-            cause_text(&self.source)
-        )
-    }
-}
-
-impl std::error::Error for RemoteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
     }
 }
 

@@ -28,6 +28,17 @@ fn short(message: &str) -> String {
     }
 }
 
+/// A judge for an object that must exist: its absence is pending (it may be about to be created),
+/// anything else is up to `judge`.
+pub fn must_exist<K: kube::Resource<DynamicType = ()>>(
+    mut judge: impl FnMut(&K) -> Progress,
+) -> impl FnMut(Option<&K>) -> Progress {
+    move |object| match object {
+        None => Progress::Pending(format!("the {} does not exist", K::kind(&()))),
+        Some(object) => judge(object),
+    }
+}
+
 /// The replicas a StatefulSet asks for (the API's default is 1).
 pub fn desired_replicas(set: &StatefulSet) -> i32 {
     set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)

@@ -1,24 +1,22 @@
 //! Waiting for objects to reach a state by watching them, never by sleeping and polling. Every
 //! wait ends at its [`Deadline`] or when Terraform asks the provider to stop, and a timeout
 //! says what was still not ready as last observed.
-use super::apply::{describe, KubeObject, Propagation};
+use super::apply::{describe, KubeObject};
 use super::client::ClusterClient;
 use super::error::{cause_text, classify, Call, Failure, RemoteError};
-use super::readiness::{self, JobOutcome, Progress};
+use super::readiness::{self, must_exist, Progress};
 use crate::framework::Diagnostics;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
 use kube::runtime::{watcher, WatchStreamExt};
-use std::fmt;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// How long the extra reads that explain a timeout may take, so that explaining never
 /// stretches a wait much beyond its limit.
-const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// When waiting must end: at a fixed instant (the operation's timeout, shared by every wait of
 /// one apply) or as soon as Terraform asks the provider to stop.
@@ -49,9 +47,10 @@ impl Deadline {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum WaitError {
     /// The deadline passed first.
+    #[error("{object} on {cluster}: {state} after {}{}", human_duration(*.waited), .details.as_ref().map(|d| format!("; {d}")).unwrap_or_default())]
     TimedOut {
         cluster: String,
         object: String,
@@ -62,41 +61,12 @@ pub enum WaitError {
         details: Option<String>,
     },
     /// Terraform asked the provider to stop.
+    #[error("stopped waiting for {object} on {cluster}: Terraform asked the provider to stop")]
     Stopped { cluster: String, object: String },
     /// A failure waiting cannot outlast (credentials, permissions, certificates).
+    #[error(transparent)]
     Remote(RemoteError),
 }
-
-impl fmt::Display for WaitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WaitError::TimedOut {
-                cluster,
-                object,
-                waited,
-                state,
-                details,
-            } => {
-                write!(
-                    f,
-                    "{object} on {cluster}: {state} after {}",
-                    human_duration(*waited)
-                )?;
-                match details {
-                    Some(details) => write!(f, "; {details}"),
-                    None => Ok(()),
-                }
-            }
-            WaitError::Stopped { cluster, object } => write!(
-                f,
-                "stopped waiting for {object} on {cluster}: Terraform asked the provider to stop"
-            ),
-            WaitError::Remote(error) => error.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for WaitError {}
 
 impl WaitError {
     pub fn to_diagnostics(&self) -> Diagnostics {
@@ -124,7 +94,7 @@ impl From<WaitError> for Diagnostics {
 
 impl WaitError {
     /// A timeout whose details say what the caller found out about it, when it found anything.
-    fn explained_by(mut self, found: Option<String>) -> WaitError {
+    pub(super) fn explained_by(mut self, found: Option<String>) -> WaitError {
         if let (WaitError::TimedOut { details, .. }, Some(found)) = (&mut self, found) {
             *details = Some(found);
         }
@@ -252,13 +222,15 @@ impl ClusterClient {
     ) -> Result<StatefulSet, WaitError> {
         let mut last_seen: Option<StatefulSet> = None;
         let outcome = self
-            .wait_for::<StatefulSet, _>(Some(namespace), name, deadline, |set| match set {
-                None => Progress::Pending("the StatefulSet does not exist".into()),
-                Some(set) => {
+            .wait_for(
+                Some(namespace),
+                name,
+                deadline,
+                must_exist(|set: &StatefulSet| {
                     last_seen = Some(set.clone());
                     readiness::statefulset_rollout(set)
-                }
-            })
+                }),
+            )
             .await;
         match outcome {
             Ok(Some(set)) => Ok(set),
@@ -312,96 +284,17 @@ impl ClusterClient {
         deadline: &Deadline,
     ) -> Result<String, WaitError> {
         let service = self
-            .wait_for::<Service, _>(Some(namespace), name, deadline, |service| match service {
-                None => Progress::Pending("the service does not exist".into()),
-                Some(service) => readiness::load_balancer_progress(service),
-            })
+            .wait_for(
+                Some(namespace),
+                name,
+                deadline,
+                must_exist(readiness::load_balancer_progress),
+            )
             .await?;
         Ok(service
             .as_ref()
             .and_then(readiness::load_balancer_address)
             .expect("a done load balancer has an address"))
-    }
-
-    /// Waits until a Job has completed or failed, and says which. A timeout names the Job's
-    /// pods that are not done and why (an init command crash-looping, an image not pulled).
-    pub async fn wait_job_finished(
-        &self,
-        namespace: &str,
-        name: &str,
-        deadline: &Deadline,
-    ) -> Result<JobOutcome, WaitError> {
-        let outcome = self
-            .wait_for::<Job, _>(Some(namespace), name, deadline, |job| match job {
-                None => Progress::Pending("the Job does not exist".into()),
-                Some(job) => readiness::job_progress(job),
-            })
-            .await;
-        match outcome {
-            Ok(job) => Ok(job
-                .as_ref()
-                .and_then(readiness::job_outcome)
-                .expect("a finished job has an outcome")),
-            Err(timeout @ WaitError::TimedOut { .. }) => {
-                let selector = format!("batch.kubernetes.io/job-name={name}");
-                let listed = tokio::time::timeout(
-                    EXPLAIN_TIMEOUT,
-                    self.list::<Pod>(Some(namespace), &selector),
-                )
-                .await;
-                let pods = match listed {
-                    Ok(Ok(pods)) => {
-                        let problems: Vec<String> = pods
-                            .iter()
-                            .filter_map(|pod| {
-                                let name = pod.metadata.name.as_deref().unwrap_or_default();
-                                readiness::pod_problem(pod).map(|why| format!("{name} ({why})"))
-                            })
-                            .collect();
-                        (!problems.is_empty()).then(|| format!("pods: {}", problems.join(", ")))
-                    }
-                    _ => None,
-                };
-                Err(timeout.explained_by(pods))
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    /// What a failed Job's container printed last before it exited (its termination message, which falls back to
-    /// the log's tail), for a diagnostic to quote. Best effort: None when it cannot be read.
-    pub async fn job_failure_message(&self, namespace: &str, job: &str) -> Option<String> {
-        let pods = self
-            .list::<Pod>(Some(namespace), &format!("job-name={job}"))
-            .await
-            .ok()?;
-        readiness::terminations(&pods)
-            .filter(|t| t.exit_code != 0)
-            .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
-            .and_then(|t| t.message.as_deref())
-            .map(|message| message.trim().to_owned())
-            .filter(|message| !message.is_empty())
-    }
-
-    /// Applies a one-off Job (init, decommission). One an earlier attempt left finished is deleted first and
-    /// waited for: a finished Job never runs again, so re-applying a failed one would report the old failure
-    /// forever, and a succeeded one left behind (its deletion failed) would pass for a run that never happened,
-    /// such as the decommissioning of a node that took its ordinal since. A Job still running is left to finish.
-    pub async fn start_job(&self, job: &Job, deadline: &Deadline) -> Result<(), WaitError> {
-        let namespace = job.metadata.namespace.as_deref();
-        let name = job.metadata.name.as_deref().unwrap_or_default();
-        let live = self.get::<Job>(namespace, name).await?;
-        if live.as_ref().and_then(readiness::job_outcome).is_some() {
-            tracing::info!(
-                job = name,
-                "deleting a Job an earlier attempt left finished"
-            );
-            self.delete::<Job>(namespace, name, Propagation::Background)
-                .await?;
-            self.wait_deleted::<Job>(namespace, name, deadline).await?;
-        }
-        self.apply(job).await?;
-        Ok(())
     }
 
     /// Waits until an object is gone (after `delete`, whose finalizers may take a while).

@@ -20,33 +20,23 @@ pub const PROTOCOL_VERSION: u32 = 5;
 const CORE_PROTOCOL_VERSION: u32 = 1;
 
 /// Why the process must not start serving.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandshakeError {
     /// Run by a human (or anything else) rather than by Terraform or OpenTofu.
+    #[error(
+        "terraform-provider-crdb is a Terraform/OpenTofu plugin and does nothing on its \
+         own. Run `terraform init` (or `tofu init`) in a configuration that uses the \
+         provider; Terraform starts this binary itself when it needs it."
+    )]
     NotLaunchedByHost,
     /// The host offered protocol versions, none of which is ours.
+    #[error(
+        "this provider speaks plugin protocol {PROTOCOL_VERSION}, but the host only \
+         offered \"{offered}\"; use a Terraform or OpenTofu release that supports \
+         protocol {PROTOCOL_VERSION}"
+    )]
     NoCommonProtocol { offered: String },
 }
-
-impl fmt::Display for HandshakeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotLaunchedByHost => f.write_str(
-                "terraform-provider-crdb is a Terraform/OpenTofu plugin and does nothing on its \
-                 own. Run `terraform init` (or `tofu init`) in a configuration that uses the \
-                 provider; Terraform starts this binary itself when it needs it.",
-            ),
-            Self::NoCommonProtocol { offered } => write!(
-                f,
-                "this provider speaks plugin protocol {PROTOCOL_VERSION}, but the host only \
-                 offered \"{offered}\"; use a Terraform or OpenTofu release that supports \
-                 protocol {PROTOCOL_VERSION}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for HandshakeError {}
 
 /// Accepts the process only when the host set the exact magic cookie.
 pub fn check_magic_cookie(value: Option<&str>) -> Result<(), HandshakeError> {

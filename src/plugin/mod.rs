@@ -7,7 +7,6 @@ pub mod listener;
 pub mod services;
 pub mod tls;
 
-use std::fmt;
 use std::io::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -37,38 +36,17 @@ const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 /// The health service name go-plugin hosts probe.
 const HEALTH_SERVICE: &str = "plugin";
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// Not launched by a compatible host; the message is meant for a human.
-    Handshake(HandshakeError),
-    Tls(TlsSetupError),
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    #[error("cannot start the plugin server: {0}")]
     Setup(io::Error),
+    #[error("the plugin server failed: {0}")]
     Transport(tonic::transport::Error),
-}
-
-impl fmt::Display for ServeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Handshake(error) => error.fmt(f),
-            Self::Tls(error) => error.fmt(f),
-            Self::Setup(error) => write!(f, "cannot start the plugin server: {error}"),
-            Self::Transport(error) => write!(f, "the plugin server failed: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for ServeError {}
-
-impl From<HandshakeError> for ServeError {
-    fn from(error: HandshakeError) -> Self {
-        Self::Handshake(error)
-    }
-}
-
-impl From<TlsSetupError> for ServeError {
-    fn from(error: TlsSetupError) -> Self {
-        Self::Tls(error)
-    }
 }
 
 /// Serves `provider` to the host described by this process's environment until the host asks

@@ -1,6 +1,5 @@
 //! go-plugin AutoMTLS: the host hands us its client certificate (`PLUGIN_CLIENT_CERT`), we make a
 //! throwaway server certificate, publish it in the handshake line, and both sides pin each other.
-use std::fmt;
 use std::sync::Arc;
 
 use rcgen::{
@@ -17,27 +16,16 @@ use rustls::{DigitallySignedStruct, DistinguishedName as TlsName, ServerConfig, 
 /// PEM of the host's client certificate; its presence switches AutoMTLS on.
 pub const CLIENT_CERT_KEY: &str = "PLUGIN_CLIENT_CERT";
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     /// `PLUGIN_CLIENT_CERT` held no parsable certificate.
+    #[error("{CLIENT_CERT_KEY} is not a PEM certificate: {0}")]
     ClientCertPem(String),
+    #[error("cannot generate the server certificate: {0}")]
     ServerCert(rcgen::Error),
+    #[error("cannot configure TLS: {0}")]
     Rustls(rustls::Error),
 }
-
-impl fmt::Display for TlsSetupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ClientCertPem(why) => {
-                write!(f, "{CLIENT_CERT_KEY} is not a PEM certificate: {why}")
-            }
-            Self::ServerCert(error) => write!(f, "cannot generate the server certificate: {error}"),
-            Self::Rustls(error) => write!(f, "cannot configure TLS: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for TlsSetupError {}
 
 /// The server side of AutoMTLS, ready to accept connections.
 pub struct AutoMtls {

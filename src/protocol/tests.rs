@@ -16,6 +16,10 @@ impl Resource for Thing {
         "test_thing"
     }
 
+    fn model_fields(&self) -> &'static [&'static str] {
+        &["name", "replicas", "protect", "uid"]
+    }
+
     fn schema(&self) -> Schema {
         Schema {
             version: 1,

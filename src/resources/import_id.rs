@@ -3,7 +3,7 @@
 //! runs through that context of the local kubeconfig (`KUBE_CONFIG_PATH`, else `KUBECONFIG`, else
 //! `~/.kube/config`), so that the plan after import shows only what import cannot know: the connection and the
 //! cluster the resource is wired to.
-use super::validate;
+use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::OperationContext;
 use crate::kubernetes::connection::{default_kubeconfig_path, Connection};
@@ -21,7 +21,7 @@ pub fn parse(id: &str, resource: &str) -> Result<ImportId, Diagnostics> {
         Some((context, zone)) => (Some(context.to_string()), zone),
         None => (None, id),
     };
-    let invalid = |why: String| {
+    let invalid = |why: validate::Invalid| {
         let mut diags = Diagnostics::new();
         diags.error(
             "Invalid import ID",
@@ -30,7 +30,9 @@ pub fn parse(id: &str, resource: &str) -> Result<ImportId, Diagnostics> {
         diags
     };
     if context.as_deref() == Some("") {
-        return Err(invalid("the context before `/` is empty".into()));
+        return Err(invalid(validate::Invalid(
+            "the context before `/` is empty".into(),
+        )));
     }
     validate::zone_name(zone).map_err(invalid)?;
     Ok(ImportId {

@@ -6,8 +6,7 @@
 //! so adding then removing gives back the Corefile byte for byte.
 
 use super::error::DnsError;
-use super::forwards::Forwards;
-use super::ForwardMap;
+use super::forwards::{ForwardMap, Forwards};
 
 /// Comment prefix of the line above each of our blocks; the domain follows.
 pub const BLOCK_MARKER: &str = "# terraform-provider-crdb: forwards ";

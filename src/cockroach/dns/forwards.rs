@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::error::DnsError;
-use crate::resources::validate;
+use crate::cockroach::validate;
+
+/// Domain -> nameserver addresses, as read back from a live configuration.
+pub type ForwardMap = BTreeMap<String, Vec<String>>;
 
 /// The DNS domain of a zone's services: `<zone>.svc.<cluster_domain>`.
 pub fn forward_domain(zone: &str, cluster_domain: &str) -> String {
@@ -30,14 +33,14 @@ impl Forwards {
         validate::dns1123_subdomain(cluster_domain).map_err(|reason| {
             DnsError::InvalidClusterDomain {
                 domain: cluster_domain.to_owned(),
-                reason,
+                reason: reason.into(),
             }
         })?;
         let mut zones = BTreeMap::new();
         for (zone, addresses) in peers {
             validate::dns1123_label(zone).map_err(|reason| DnsError::InvalidZone {
                 zone: zone.clone(),
-                reason,
+                reason: reason.into(),
             })?;
             if local_zones.contains(&zone.as_str()) {
                 return Err(DnsError::OwnZone(zone.clone()));
@@ -85,10 +88,7 @@ impl Forwards {
 
 /// The zones behind the `<zone>.svc.<cluster_domain>` entries of a configuration read back, for comparing with the
 /// zones a link is configured with; other domains are left out.
-pub fn zones_of(
-    forwards: &super::ForwardMap,
-    cluster_domain: &str,
-) -> BTreeMap<String, Vec<String>> {
+pub fn zones_of(forwards: &ForwardMap, cluster_domain: &str) -> BTreeMap<String, Vec<String>> {
     let suffix = format!(".svc.{cluster_domain}");
     forwards
         .iter()

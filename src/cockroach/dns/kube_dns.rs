@@ -6,8 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::error::DnsError;
-use super::forwards::Forwards;
-use super::ForwardMap;
+use super::forwards::{ForwardMap, Forwards};
 
 pub const STUB_DOMAINS_KEY: &str = "stubDomains";
 

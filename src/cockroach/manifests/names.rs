@@ -152,13 +152,13 @@ mod tests {
         assert!(na.len() <= 63 && nb.len() <= 63, "{na} {nb}");
         assert_ne!(na, nb);
         assert!(
-            crate::resources::validate::dns1123_label(&na).is_ok(),
+            crate::cockroach::validate::dns1123_label(&na).is_ok(),
             "{na}"
         );
         assert_eq!(na, dns_load_balancer_name(&a), "stable");
         let dashes = format!("{}{}x", "z".repeat(40), "-".repeat(20));
         assert!(
-            crate::resources::validate::dns1123_label(&dns_load_balancer_name(&dashes)).is_ok()
+            crate::cockroach::validate::dns1123_label(&dns_load_balancer_name(&dashes)).is_ok()
         );
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::layout::Layout;
 use crate::cockroach::quantity::Quantity;
-use crate::resources::validate;
+use crate::cockroach::validate::{self, Invalid};
 
 /// Everything that shapes the objects of one zone (one namespace in one Kubernetes cluster).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,19 +100,12 @@ impl fmt::Debug for ZoneCertificates {
 }
 
 /// A problem with one attribute of the spec: `attribute` names the resource attribute the diagnostic points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{attribute}: {message}")]
 pub struct SpecError {
     pub attribute: &'static str,
     pub message: String,
 }
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.attribute, self.message)
-    }
-}
-
-impl std::error::Error for SpecError {}
 
 /// The resources of a zone's nodes, parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -127,8 +120,8 @@ impl ZoneSpec {
     /// Every problem with the spec, each on its attribute; empty when the objects can be rendered.
     pub fn problems(&self) -> Vec<SpecError> {
         let mut problems = Vec::new();
-        let mut check = |attribute: &'static str, result: Result<(), String>| {
-            if let Err(message) = result {
+        let mut check = |attribute: &'static str, result: Result<(), Invalid>| {
+            if let Err(Invalid(message)) = result {
                 problems.push(SpecError { attribute, message });
             }
         };
@@ -141,18 +134,20 @@ impl ZoneSpec {
         if self.replicas < 0 {
             check(
                 "replicas",
-                Err(format!("{} must not be negative", self.replicas)),
+                Err(Invalid(format!("{} must not be negative", self.replicas))),
             );
         } else if self.runs_init && self.replicas == 0 {
             check(
                 "replicas",
-                Err("the zone that initialises the cluster needs at least one node".to_owned()),
+                Err(Invalid(
+                    "the zone that initialises the cluster needs at least one node".to_owned(),
+                )),
             );
         }
         if self.join_addresses.is_empty() {
             check(
                 "join_addresses",
-                Err("at least one join address is needed".to_owned()),
+                Err(Invalid("at least one join address is needed".to_owned())),
             );
         }
         for address in &self.join_addresses {
@@ -165,9 +160,12 @@ impl ZoneSpec {
         check(
             "storage_size",
             validate::quantity(&self.storage_size).and_then(|q| match q.bytes() {
-                Ok(0) => Err(format!("{:?} must be larger than zero", self.storage_size)),
+                Ok(0) => Err(Invalid(format!(
+                    "{:?} must be larger than zero",
+                    self.storage_size
+                ))),
                 Ok(_) => Ok(()),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Invalid(e.to_string())),
             }),
         );
         if let Some(class) = &self.storage_class {

@@ -40,7 +40,8 @@ pub enum CaProblem {
 }
 
 /// A CA the provider cannot use, with the attribute to blame and a sentence for the user.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", .attribute.name())]
 pub struct CaError {
     pub attribute: CaAttribute,
     pub problem: CaProblem,
@@ -65,14 +66,6 @@ impl CaError {
     }
 }
 
-impl fmt::Display for CaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.attribute.name(), self.message)
-    }
-}
-
-impl std::error::Error for CaError {}
-
 /// Which argument of a generate or issue call is unusable, for the resource to map onto its own attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PkiInput {
@@ -96,15 +89,19 @@ impl fmt::Display for PkiInput {
 }
 
 /// Failure to generate or issue a certificate, or to read one for inspection.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PkiError {
     /// An argument that cannot go into a certificate as given.
+    #[error("invalid {input}: {reason}")]
     InvalidInput { input: PkiInput, reason: String },
     /// The CA cannot sign: expired or not yet valid at `now`, or no longer loads (a CA edited in state by hand).
-    Ca(CaError),
+    #[error("the CA cannot be used: {0}")]
+    Ca(#[from] CaError),
     /// A certificate given for inspection could not be read.
+    #[error("the certificate cannot be read: {0}")]
     UnreadableCertificate(String),
     /// rcgen refused to build or sign a certificate.
+    #[error("the certificate could not be created: {0}")]
     Signing(String),
 }
 
@@ -119,28 +116,5 @@ impl PkiError {
     pub(crate) fn signing(error: rcgen::Error) -> Self {
         // rcgen's messages describe the failure, never the key.
         PkiError::Signing(error.to_string())
-    }
-}
-
-impl fmt::Display for PkiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PkiError::InvalidInput { input, reason } => write!(f, "invalid {input}: {reason}"),
-            PkiError::Ca(error) => write!(f, "the CA cannot be used: {error}"),
-            PkiError::UnreadableCertificate(reason) => {
-                write!(f, "the certificate cannot be read: {reason}")
-            }
-            PkiError::Signing(reason) => {
-                write!(f, "the certificate could not be created: {reason}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for PkiError {}
-
-impl From<CaError> for PkiError {
-    fn from(error: CaError) -> Self {
-        PkiError::Ca(error)
     }
 }

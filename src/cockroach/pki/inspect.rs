@@ -89,7 +89,7 @@ fn loopback_octets() -> Vec<u8> {
 }
 
 fn certificate_der(cert_pem: &str) -> Result<Vec<u8>, PkiError> {
-    pem::single_certificate_der(cert_pem).map_err(PkiError::UnreadableCertificate)
+    pem::single_certificate_der(cert_pem).map_err(|e| PkiError::UnreadableCertificate(e.into()))
 }
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, PkiError> {

@@ -3,6 +3,8 @@
 
 use std::io::Cursor;
 
+use crate::cockroach::validate::Invalid;
+
 use x509_parser::error::PEMError;
 pub(crate) use x509_parser::pem::Pem;
 
@@ -12,41 +14,45 @@ const CERTIFICATE: &str = "CERTIFICATE";
 ///
 /// More than one is refused rather than silently using the first: a bundle given where one certificate belongs is
 /// more likely a mistake than something to guess about.
-pub(crate) fn single_certificate_der(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn single_certificate_der(text: &str) -> Result<Vec<u8>, Invalid> {
     let mut blocks = blocks(text)?;
     match blocks.len() {
-        0 => Err("no PEM block found; expected one -----BEGIN CERTIFICATE----- block".to_owned()),
+        0 => Err(Invalid(
+            "no PEM block found; expected one -----BEGIN CERTIFICATE----- block".to_owned(),
+        )),
         1 if blocks[0].label == CERTIFICATE => Ok(blocks.remove(0).contents),
-        1 => Err(format!(
+        1 => Err(Invalid(format!(
             "found a {} PEM block where a CERTIFICATE block was expected",
             blocks[0].label
-        )),
-        n => Err(format!(
+        ))),
+        n => Err(Invalid(format!(
             "found {n} PEM blocks where exactly one CERTIFICATE block was expected"
-        )),
+        ))),
     }
 }
 
 /// The one private key block in `text`, with its label (`PRIVATE KEY`, `RSA PRIVATE KEY`, `EC PRIVATE KEY`...).
-pub(crate) fn single_private_key(text: &str) -> Result<Pem, String> {
+pub(crate) fn single_private_key(text: &str) -> Result<Pem, Invalid> {
     let mut keys: Vec<Pem> = blocks(text)?
         .into_iter()
         .filter(|block| block.label != "EC PARAMETERS")
         .collect();
     match keys.len() {
-        0 => Err("no PEM block found; expected one unencrypted private key in PEM".to_owned()),
+        0 => Err(Invalid(
+            "no PEM block found; expected one unencrypted private key in PEM".to_owned(),
+        )),
         1 if keys[0].label.ends_with("PRIVATE KEY") => Ok(keys.remove(0)),
-        1 => Err(format!(
+        1 => Err(Invalid(format!(
             "found a {} PEM block where a private key was expected",
             keys[0].label
-        )),
-        n => Err(format!(
+        ))),
+        n => Err(Invalid(format!(
             "found {n} PEM blocks where exactly one private key was expected"
-        )),
+        ))),
     }
 }
 
-fn blocks(text: &str) -> Result<Vec<Pem>, String> {
+fn blocks(text: &str) -> Result<Vec<Pem>, Invalid> {
     let mut cursor = Cursor::new(text.as_bytes());
     let mut blocks = Vec::new();
     loop {
@@ -59,13 +65,13 @@ fn blocks(text: &str) -> Result<Vec<Pem>, String> {
     }
 }
 
-fn describe(error: PEMError) -> String {
-    match error {
+fn describe(error: PEMError) -> Invalid {
+    Invalid(match error {
         PEMError::InvalidHeader => "a PEM BEGIN line is malformed".to_owned(),
         PEMError::IncompletePEM => "a PEM block has no END line".to_owned(),
         PEMError::Base64DecodeError => "a PEM block's body is not valid base64".to_owned(),
         other => format!("the PEM text cannot be read ({other})"),
-    }
+    })
 }
 
 #[cfg(test)]

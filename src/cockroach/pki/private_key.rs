@@ -4,6 +4,7 @@
 //! rcgen on ring reads PKCS#8 only, so PKCS#1 and SEC1 keys are first wrapped in a PKCS#8 envelope: the envelope is
 //! the key's algorithm identifier plus the untouched original key, so nothing is re-encoded.
 
+use crate::cockroach::validate::Invalid;
 use rcgen::KeyPair;
 use x509_parser::asn1_rs::{Any, Class, FromDer, Tag};
 use x509_parser::objects::{oid2sn, oid_registry};
@@ -70,7 +71,7 @@ fn oid_name(oid: &x509_parser::der_parser::oid::Oid<'_>) -> String {
 
 /// Reads the user's key, blaming `ca_private_key` for anything wrong with it.
 pub(crate) fn load(text: &str) -> Result<KeyPair, CaError> {
-    let unreadable = |reason: String| CaError::private_key(CaProblem::Unreadable, reason);
+    let unreadable = |reason: Invalid| CaError::private_key(CaProblem::Unreadable, reason.0);
     // Legacy OpenSSL encryption keeps the usual label and adds headers; catch it before base64 decoding trips on them.
     if text.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(encrypted());
@@ -88,8 +89,8 @@ pub(crate) fn load(text: &str) -> Result<KeyPair, CaError> {
             ))
         }
     };
-    let kind =
-        pkcs8_key_kind(&pkcs8).ok_or_else(|| unreadable("the key is not valid DER".to_owned()))?;
+    let kind = pkcs8_key_kind(&pkcs8)
+        .ok_or_else(|| unreadable(Invalid("the key is not valid DER".to_owned())))?;
     if let KeyKind::Unsupported(name) = kind {
         return Err(CaError::private_key(
             CaProblem::UnsupportedKeyType,
@@ -98,9 +99,9 @@ pub(crate) fn load(text: &str) -> Result<KeyPair, CaError> {
     }
     KeyPair::try_from(pkcs8.as_slice()).map_err(|error| {
         // ring refuses, among others, RSA keys under 2048 bits and EC keys without their public point.
-        unreadable(format!(
+        unreadable(Invalid(format!(
             "the {kind} key cannot be used for signing ({error})"
-        ))
+        )))
     })
 }
 
@@ -129,9 +130,9 @@ fn wrap_pkcs1(rsa_private_key: &[u8]) -> Vec<u8> {
 }
 
 /// SEC1 ECPrivateKey -> PKCS#8 with id-ecPublicKey and the curve the key names in its `[0] parameters`.
-fn wrap_sec1(ec_private_key: &[u8]) -> Result<Vec<u8>, String> {
+fn wrap_sec1(ec_private_key: &[u8]) -> Result<Vec<u8>, Invalid> {
     const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-    let invalid = || "the EC private key is not valid DER".to_owned();
+    let invalid = || Invalid("the EC private key is not valid DER".to_owned());
     let (_, key) = Any::from_der(ec_private_key).map_err(|_| invalid())?;
     let mut fields = key.data;
     while !fields.is_empty() {
@@ -145,7 +146,9 @@ fn wrap_sec1(ec_private_key: &[u8]) -> Result<Vec<u8>, String> {
         }
         fields = rest;
     }
-    Err("the EC private key does not name its curve; export it with its parameters".to_owned())
+    Err(Invalid(
+        "the EC private key does not name its curve; export it with its parameters".to_owned(),
+    ))
 }
 
 fn private_key_info(algorithm_fields: &[u8], private_key: &[u8]) -> Vec<u8> {

@@ -1,25 +1,30 @@
-//! What an import through a kubeconfig context reads from a running zone, so that the plan after import compares
-//! the configuration with what runs, not with nothing.
-use super::converge::live_node_certificate;
-use super::schema::RegionModel;
+//! What an import through a kubeconfig context makes of a running zone's snapshot (see `read.rs`), so that the
+//! plan after import compares the configuration with what runs, not with nothing.
+use super::model::RegionModel;
+use super::read::ZoneSnapshot;
 use crate::cockroach::manifests::{self, kind_annotations, names, Layout, LoadBalancerKind};
 use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
-use crate::kubernetes::ClusterClient;
-use crate::resources::lb_resolver;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Service};
+use k8s_openapi::api::core::v1::Container;
 use std::collections::BTreeMap;
 
-/// The live objects an import describes the zone from.
-pub(super) struct LiveZone {
-    pub set: StatefulSet,
-    pub dns_load_balancer: Option<Service>,
-    /// The load balancer's address as an IP (host names resolved).
-    pub dns_address: Option<String>,
-    pub node_certificate: Option<(String, String)>,
-    pub initialized: bool,
+/// The region an import adopts, or why there is nothing to adopt: a zone without its StatefulSet is not running
+/// and cannot be imported this way.
+pub(super) fn imported(live: &ZoneSnapshot, cluster: &str) -> Result<RegionModel, Diagnostics> {
+    let Some(set) = &live.set else {
+        let zone = &live.zone;
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Nothing to import in zone {zone}"),
+            format!(
+                "There is no StatefulSet {zone}/{} on {cluster}. Import by zone alone to have the next apply create it.",
+                names::STATEFULSET,
+            ),
+        );
+        return Err(diags);
+    };
+    Ok(imported_model(live, set))
 }
 
 /// Annotations tools put on objects that say nothing about the user's intent.
@@ -27,8 +32,9 @@ const TOOL_ANNOTATIONS: [&str; 1] = ["kubectl.kubernetes.io/last-applied-configu
 
 /// The region's attributes as the live zone shows them. What only configuration says (the connection, the
 /// cluster, timeouts, the resolver) stays unset; `deletion_protection` takes its default, the safe side.
-pub(super) fn imported_model(zone: &str, live: &LiveZone) -> RegionModel {
-    let spec = live.set.spec.as_ref();
+fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
+    let zone = live.zone.as_str();
+    let spec = set.spec.as_ref();
     let container: Option<&Container> = spec
         .and_then(|s| s.template.spec.as_ref())
         .and_then(|pod| pod.containers.iter().find(|c| c.name == names::CONTAINER));
@@ -51,7 +57,7 @@ pub(super) fn imported_model(zone: &str, live: &LiveZone) -> RegionModel {
                 .find(|c| c.metadata.name.as_deref() == Some(names::DATA_VOLUME))
         })
         .and_then(|c| c.spec.as_ref());
-    let region = manifests::live_locality(&live.set).and_then(|locality| {
+    let region = manifests::live_locality(set).and_then(|locality| {
         locality
             .split(',')
             .find_map(|tier| tier.strip_prefix("region=").map(str::to_owned))
@@ -76,9 +82,9 @@ pub(super) fn imported_model(zone: &str, live: &LiveZone) -> RegionModel {
         .filter(|(k, _)| !TOOL_ANNOTATIONS.contains(&k.as_str()))
         .filter(|(k, _)| !kind_annotations(kind).iter().any(|(own, _)| own == k))
         .collect();
-    let layout = Layout::of_statefulset(Some(&live.set));
-    let (node_certificate, node_private_key) = match &live.node_certificate {
-        Some((cert, key)) => (Attr::Known(cert.clone()), Attr::Known(key.clone())),
+    let layout = Layout::of_statefulset(Some(set));
+    let (node_certificate, node_private_key) = match live.node_certificate() {
+        Some((cert, key)) => (Attr::Known(cert), Attr::Known(key)),
         None => (Attr::Null, Attr::Null),
     };
     RegionModel {
@@ -86,7 +92,7 @@ pub(super) fn imported_model(zone: &str, live: &LiveZone) -> RegionModel {
         zone: Attr::Known(zone.to_owned()),
         namespace: Attr::Known(zone.to_owned()),
         region: region.into(),
-        replicas: Attr::Known(i64::from(manifests::observe_nodes(&live.set).replicas)),
+        replicas: Attr::Known(i64::from(manifests::observe_nodes(set).replicas)),
         storage_size: claim
             .and_then(|c| c.resources.as_ref()?.requests.as_ref()?.get("storage"))
             .map(|q| q.0.clone())
@@ -106,78 +112,11 @@ pub(super) fn imported_model(zone: &str, live: &LiveZone) -> RegionModel {
         dns_address: live.dns_address.clone().into(),
         node_certificate,
         node_private_key,
-        initialized: Attr::Known(live.initialized),
+        initialized: Attr::Known(live.initialized()),
         missing_objects: Attr::Known(Vec::new()),
         layout: Attr::Known(layout.as_str().to_owned()),
         ..RegionModel::default()
     }
-}
-
-/// Reads the objects `imported_model` needs; a zone without its StatefulSet is not running and cannot be imported
-/// this way.
-pub(super) async fn read_live_zone(
-    client: &ClusterClient,
-    zone: &str,
-) -> Result<LiveZone, Diagnostics> {
-    let fail = |e: crate::kubernetes::RemoteError| e.to_diagnostics();
-    let Some(set) = client
-        .get::<StatefulSet>(Some(zone), names::STATEFULSET)
-        .await
-        .map_err(fail)?
-    else {
-        let mut diags = Diagnostics::new();
-        diags.error(
-            format!("Nothing to import in zone {zone}"),
-            format!(
-                "There is no StatefulSet {zone}/{} on {}. Import by zone alone to have the next apply create it.",
-                names::STATEFULSET,
-                client.label()
-            ),
-        );
-        return Err(diags);
-    };
-    let layout = Layout::of_statefulset(Some(&set));
-    let dns_load_balancer = client
-        .get::<Service>(
-            Some(names::KUBE_SYSTEM),
-            &layout.dns_load_balancer_name(zone),
-        )
-        .await
-        .map_err(fail)?;
-    let dns_address = lb_resolver::service_dns_ip(dns_load_balancer.as_ref()).await;
-    let node_certificate = live_node_certificate(client, zone).await?;
-    let markers = client
-        .list::<ConfigMap>(
-            Some(names::KUBE_SYSTEM),
-            &format!(
-                "{}={},{}={zone}",
-                names::LABEL_MANAGED_BY,
-                names::MANAGER,
-                names::LABEL_ZONE
-            ),
-        )
-        .await
-        .map_err(fail)?;
-    let marked = markers.iter().any(|m| {
-        m.metadata
-            .name
-            .as_deref()
-            .is_some_and(|n| n.starts_with(super::init::INIT_MARKER_PREFIX))
-    });
-    let init_job = client
-        .get::<Job>(Some(zone), layout.init_job_name())
-        .await
-        .map_err(fail)?;
-    let init_succeeded = init_job
-        .and_then(|job| job.status?.succeeded)
-        .is_some_and(|n| n > 0);
-    Ok(LiveZone {
-        set,
-        dns_load_balancer,
-        dns_address,
-        node_certificate,
-        initialized: marked || init_succeeded,
-    })
 }
 
 #[cfg(test)]
@@ -185,9 +124,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn live(set: serde_json::Value, lb_annotations: serde_json::Value) -> LiveZone {
-        LiveZone {
-            set: serde_json::from_value(set).unwrap(),
+    fn imported(
+        zone: &str,
+        set: serde_json::Value,
+        lb_annotations: serde_json::Value,
+    ) -> RegionModel {
+        let set: StatefulSet = serde_json::from_value(set).unwrap();
+        let live = ZoneSnapshot {
+            zone: zone.to_string(),
             dns_load_balancer: Some(
                 serde_json::from_value(
                     json!({"metadata": {"name": "lb", "annotations": lb_annotations}}),
@@ -195,9 +139,22 @@ mod tests {
                 .unwrap(),
             ),
             dns_address: Some("192.0.2.10".into()),
-            node_certificate: Some(("CERT".into(), "KEY".into())),
-            initialized: true,
-        }
+            node_secret: Some(
+                serde_json::from_value(json!({"metadata": {"name": "cockroachdb.node"}, "data": {
+                    "node.crt": "Q0VSVA==", "node.key": "S0VZ"
+                }}))
+                .unwrap(),
+            ),
+            init_record: Some(super::super::read::InitRecord {
+                markers: vec![serde_json::from_value(
+                    json!({"metadata": {"name": "crdb-initialized-main"}}),
+                )
+                .unwrap()],
+                init_job: None,
+            }),
+            ..ZoneSnapshot::default()
+        };
+        imported_model(&live, &set)
     }
 
     #[test]
@@ -213,7 +170,7 @@ mod tests {
         let lb = serde_json::to_value(manifests::dns_load_balancer(&spec)).unwrap();
         let mut annotations = lb["metadata"]["annotations"].clone();
         annotations["kubectl.kubernetes.io/last-applied-configuration"] = json!("{}");
-        let model = imported_model(&spec.zone, &live(set, annotations));
+        let model = imported(&spec.zone, set, annotations);
         assert_eq!(model.region, Attr::Known("us-east1".into()));
         assert_eq!(model.replicas, Attr::Known(3));
         assert_eq!(model.storage_size, Attr::Known("100Gi".into()));
@@ -248,7 +205,7 @@ mod tests {
                     "spec": {"resources": {"requests": {"storage": "100Gi"}}}}]
             }
         });
-        let model = imported_model("z1", &live(set, json!({})));
+        let model = imported("z1", set, json!({}));
         assert_eq!(model.layout, Attr::Known("setup-script".into()));
         assert_eq!(
             model.region,
@@ -259,5 +216,18 @@ mod tests {
         assert_eq!(model.dns_load_balancer, Attr::Known("public".into()));
         assert_eq!(model.dns_load_balancer_annotations, Attr::Null);
         assert_eq!(model.storage_size, Attr::Known("100Gi".into()));
+    }
+
+    #[test]
+    fn a_zone_without_its_statefulset_is_not_imported() {
+        let live = ZoneSnapshot {
+            zone: "z1".into(),
+            ..ZoneSnapshot::default()
+        };
+        let diags = super::imported(&live, "https://10.0.0.1").unwrap_err();
+        assert_eq!(diags.0[0].summary, "Nothing to import in zone z1");
+        assert!(diags.0[0]
+            .detail
+            .contains("StatefulSet z1/cockroachdb on https://10.0.0.1"));
     }
 }

@@ -1,26 +1,27 @@
 //! `crdb_region`: one zone of a CockroachDB cluster in one Kubernetes cluster. Create applies every
 //! object of the zone with server-side apply, waits for the DNS load balancer's address, and in the
 //! init zone runs `cockroach init`; read reports drift; delete tears the zone down.
-mod converge;
+mod apply;
 mod imported;
 mod init;
+mod model;
+mod plan;
 mod read;
 mod rollout;
 mod scale;
-pub mod schema;
 mod storage;
 mod teardown;
 mod upgrade;
 
-use crate::framework::diag::{AttributePath, Diagnostics};
+pub use model::{cluster_type, ClusterRef, RegionModel, TYPE_NAME};
+
+use crate::cockroach::manifests::Layout;
+use crate::framework::diag::Diagnostics;
 use crate::framework::timeouts::{self, Operation};
-use crate::framework::{
-    ApplyOutcome, Attr, OperationContext, PlanRequest, Resource, Schema, ToValue, Value,
-};
-use crate::kubernetes::connection;
-use crate::resources::cluster_access::validate_connection;
+use crate::framework::{Applied, Attr, ModelResource, OperationContext, Schema};
+use crate::resources::connection::{self, connect_for_read};
 use crate::resources::import_id::{self, ImportId};
-use schema::{RegionModel, TYPE_NAME};
+use read::ZoneSnapshot;
 use std::time::Duration;
 
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -29,117 +30,87 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 pub struct Region;
 
-fn model_of(value: &Value, diags: &mut Diagnostics) -> Option<RegionModel> {
-    crate::framework::model::decode_model(value, TYPE_NAME, diags)
-}
-
-fn known<'a, T>(attr: &'a Attr<T>, name: &str, diags: &mut Diagnostics) -> Option<&'a T> {
-    let value = attr.known();
-    if value.is_none() {
-        diags.attribute_error(
-            AttributePath::root(name),
-            "Value not known at apply time",
-            format!("{name} must be known when the region is applied."),
-        );
-    }
-    value
-}
-
-/// The DNS server the user named for resolving a load balancer's host name, if any.
-fn resolver(model: &RegionModel) -> Option<std::net::SocketAddr> {
-    model.dns_resolver.known()?.parse().ok()
-}
-
 #[async_trait::async_trait]
-impl Resource for Region {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
+impl ModelResource for Region {
+    type Model = RegionModel;
+    const TYPE_NAME: &'static str = TYPE_NAME;
 
     fn schema(&self) -> Schema {
-        schema::schema(connection::block())
+        model::schema(connection::block())
     }
 
-    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if let Some(model) = model_of(config, diags) {
-            schema::validate(&model, diags);
-            validate_connection(&model.kubernetes, diags);
+    fn validate(&self, config: &RegionModel, diags: &mut Diagnostics) {
+        plan::validate(config, diags);
+    }
+
+    fn modify_plan(
+        &self,
+        prior: Option<&RegionModel>,
+        _config: &RegionModel,
+        planned: &mut RegionModel,
+        diags: &mut Diagnostics,
+    ) {
+        if prior.map(|p| &p.cluster) != Some(&planned.cluster) {
+            plan::check_zone_in_cluster(planned, diags);
         }
+        storage::plan(prior, planned, diags);
+        plan::plan(prior, planned);
     }
 
-    fn modify_plan(&self, request: &PlanRequest<'_>, planned: &mut Value, diags: &mut Diagnostics) {
-        let prior = if request.prior.is_null() {
-            None
-        } else {
-            model_of(request.prior, diags)
-        };
-        let Some(mut model) = model_of(planned, diags) else {
-            return;
-        };
-        if request.prior.is_null() || prior.as_ref().map(|p| &p.cluster) != Some(&model.cluster) {
-            schema::check_zone_in_cluster(&model, diags);
-        }
-        storage::plan(prior.as_ref(), &mut model, diags);
-        schema::plan(prior.as_ref(), &mut model);
-        *planned = model.to_value();
+    fn check_destroy(&self, prior: &RegionModel, diags: &mut Diagnostics) {
+        plan::check_destroy(prior, diags);
     }
 
-    fn check_destroy(&self, prior: &Value, diags: &mut Diagnostics) {
-        if prior.attr("deletion_protection") != &Value::Bool(false) {
-            let zone = prior.attr("zone").as_str().unwrap_or("?").to_string();
-            diags.error(
-                format!("crdb_region {zone:?} has deletion_protection enabled"),
-                format!(
-                    "Destroying or replacing this region deletes namespace {zone:?} with every node and its data \
-                     volume. To proceed, set deletion_protection = false, run terraform apply, then destroy (or \
-                     apply the change that replaces it)."
-                ),
-            );
-        }
-    }
-
-    async fn create(&self, ctx: &OperationContext, planned: &Value) -> ApplyOutcome {
-        let limit = timeouts::limit(planned.attr("timeouts"), Operation::Create, CREATE_TIMEOUT);
-        Self::converge(ctx, None, planned, limit).await
+    async fn create(&self, ctx: &OperationContext, planned: RegionModel) -> Applied<RegionModel> {
+        let limit = timeouts::limit(&planned.timeouts, Operation::Create, CREATE_TIMEOUT);
+        apply::converge(ctx, None, planned, limit).await
     }
 
     async fn read(
         &self,
         ctx: &OperationContext,
-        state: &Value,
-    ) -> Result<Option<Value>, Diagnostics> {
-        read::read_zone(ctx, state).await
-    }
-
-    async fn update(&self, ctx: &OperationContext, prior: &Value, planned: &Value) -> ApplyOutcome {
-        let mut diags = Diagnostics::new();
-        let Some(prior) = model_of(prior, &mut diags) else {
-            return ApplyOutcome {
-                diagnostics: diags,
-                ..Default::default()
-            };
+        state: RegionModel,
+    ) -> Result<Option<RegionModel>, Diagnostics> {
+        let Some(client) = connect_for_read(ctx, &state.kubernetes).await? else {
+            // Imported, or the connection is unknown: nothing to read until the next apply.
+            return Ok(Some(state));
         };
-        let limit = timeouts::limit(planned.attr("timeouts"), Operation::Update, UPDATE_TIMEOUT);
-        Self::converge(ctx, Some(&prior), planned, limit).await
+        let Some(zone) = state.zone.known() else {
+            return Ok(Some(state));
+        };
+        let layout = state.layout.known().and_then(|l| Layout::parse(l));
+        let live =
+            ZoneSnapshot::fetch(&client, zone, layout, plan::resolver(&state), false).await?;
+        Ok(read::fold(state, &live))
     }
 
-    async fn delete(&self, ctx: &OperationContext, prior: &Value) -> Diagnostics {
-        teardown::delete_zone(ctx, prior).await
+    async fn update(
+        &self,
+        ctx: &OperationContext,
+        prior: RegionModel,
+        planned: RegionModel,
+    ) -> Applied<RegionModel> {
+        let limit = timeouts::limit(&planned.timeouts, Operation::Update, UPDATE_TIMEOUT);
+        apply::converge(ctx, Some(&prior), planned, limit).await
     }
 
-    async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
+    async fn delete(&self, ctx: &OperationContext, prior: RegionModel) -> Result<(), Diagnostics> {
+        let limit = timeouts::limit(&prior.timeouts, Operation::Delete, DELETE_TIMEOUT);
+        teardown::delete_zone(ctx, &prior, limit).await
+    }
+
+    async fn import(&self, ctx: &OperationContext, id: &str) -> Result<RegionModel, Diagnostics> {
         let ImportId { context, zone } = import_id::parse(id, TYPE_NAME)?;
         let Some(context) = context else {
-            let model = RegionModel {
+            return Ok(RegionModel {
                 id: Attr::Known(zone.clone()),
                 zone: Attr::Known(zone.clone()),
                 namespace: Attr::Known(zone),
                 ..Default::default()
-            };
-            return Ok(model.to_value());
+            });
         };
         let client = import_id::connect(ctx, &context).await?;
-        let live = imported::read_live_zone(&client, &zone).await?;
-        Ok(imported::imported_model(&zone, &live).to_value())
+        let live = ZoneSnapshot::fetch(&client, &zone, None, None, true).await?;
+        imported::imported(&live, client.label())
     }
 }

@@ -1,109 +1,396 @@
-//! Reading a zone back: what the live objects say, as drift the next plan shows.
-use super::converge::zone_layout;
-use super::{model_of, resolver, storage};
-use crate::cockroach::manifests::{self, names};
+//! Reading a zone back: one fetch of the zone's live objects (shared by read and import), its
+//! reads issued concurrently, and a pure fold of what it found into the model, so that drift is
+//! tested without a server.
+use super::init::INIT_MARKER_PREFIX;
+use super::model::RegionModel;
+use super::storage;
+use crate::cockroach::manifests::{self, names, secret_files, Layout};
 use crate::framework::diag::Diagnostics;
-use crate::framework::{Attr, OperationContext, ToValue, Value};
-use crate::resources::cluster_access::connect_for_read;
+use crate::framework::Attr;
+use crate::kubernetes::readiness::load_balancer_address;
+use crate::kubernetes::ClusterClient;
 use crate::resources::lb_resolver;
+use futures_util::try_join;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service};
+use std::net::SocketAddr;
 
-pub(super) async fn read_zone(
-    ctx: &OperationContext,
-    state: &Value,
-) -> Result<Option<Value>, Diagnostics> {
-    let mut diags = Diagnostics::new();
-    let Some(mut model) = model_of(state, &mut diags) else {
-        return Err(diags);
-    };
-    let Some(client) = connect_for_read(ctx, &model.kubernetes).await? else {
-        // Imported, or the connection is unknown: nothing to read until the next apply.
-        return Ok(Some(state.clone()));
-    };
-    let Some(zone) = model.zone.known().cloned() else {
-        return Ok(Some(state.clone()));
-    };
-    let namespace = client
-        .get::<Namespace>(None, &zone)
-        .await
-        .map_err(|e| e.to_diagnostics())?;
-    if namespace.is_none_or(|ns| ns.metadata.deletion_timestamp.is_some()) {
-        return Ok(None);
+/// The zone's live objects as one read found them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ZoneSnapshot {
+    pub zone: String,
+    pub namespace: Option<Namespace>,
+    pub set: Option<StatefulSet>,
+    pub claims: Vec<PersistentVolumeClaim>,
+    pub node_secret: Option<Secret>,
+    pub root_secret: Option<Secret>,
+    /// The root client secret in `default`, under the layout's name.
+    pub default_root_secret: Option<Secret>,
+    pub public_service: Option<Service>,
+    pub headless_service: Option<Service>,
+    /// The DNS load balancer, under the layout's name.
+    pub dns_load_balancer: Option<Service>,
+    /// The load balancer's address as an IP (host names resolved); None when it has none or it
+    /// cannot be resolved now.
+    pub dns_address: Option<String>,
+    /// The names the zone uses: the state's layout, else the one the live StatefulSet shows.
+    pub layout: Layout,
+    /// Only for an import: the records that the cluster was initialised from this zone.
+    pub init_record: Option<InitRecord>,
+}
+
+/// What tells an import that `cockroach init` ran: the marker in kube-system, or the init Job's
+/// success.
+#[derive(Clone, Debug, Default)]
+pub(super) struct InitRecord {
+    pub markers: Vec<ConfigMap>,
+    pub init_job: Option<Job>,
+}
+
+impl InitRecord {
+    fn initialized(&self) -> bool {
+        let marked = self.markers.iter().any(|m| {
+            m.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(INIT_MARKER_PREFIX))
+        });
+        let init_succeeded = self
+            .init_job
+            .as_ref()
+            .and_then(|job| job.status.as_ref()?.succeeded)
+            .is_some_and(|n| n > 0);
+        marked || init_succeeded
     }
-    let mut missing = Vec::new();
-    let live_set = client
-        .get::<StatefulSet>(Some(&zone), names::STATEFULSET)
-        .await
-        .map_err(|e| e.to_diagnostics())?;
-    let layout = zone_layout(&model, live_set.as_ref());
+}
+
+impl ZoneSnapshot {
+    /// Reads the zone in two rounds of concurrent calls: what does not depend on the zone's
+    /// layout, then what is named after it (`layout` when the state records it, else the one the
+    /// live StatefulSet shows). `resolver` resolves a load balancer's host name.
+    pub async fn fetch(
+        client: &ClusterClient,
+        zone: &str,
+        layout: Option<Layout>,
+        resolver: Option<SocketAddr>,
+        with_init_record: bool,
+    ) -> Result<ZoneSnapshot, Diagnostics> {
+        let ns = Some(zone);
+        let (namespace, set, claims, node_secret, root_secret, public_service, headless_service) =
+            try_join!(
+                client.get::<Namespace>(None, zone),
+                client.get::<StatefulSet>(ns, names::STATEFULSET),
+                client.list::<PersistentVolumeClaim>(ns, ""),
+                client.get::<Secret>(ns, names::NODE_SECRET),
+                client.get::<Secret>(ns, names::CLIENT_ROOT_SECRET),
+                client.get::<Service>(ns, names::PUBLIC_SERVICE),
+                client.get::<Service>(ns, names::HEADLESS_SERVICE),
+            )?;
+        let layout = layout.unwrap_or_else(|| Layout::of_statefulset(set.as_ref()));
+        let init_record = async {
+            if !with_init_record {
+                return Ok(None);
+            }
+            let selector = format!(
+                "{}={},{}={zone}",
+                names::LABEL_MANAGED_BY,
+                names::MANAGER,
+                names::LABEL_ZONE
+            );
+            let (markers, init_job) = try_join!(
+                client.list::<ConfigMap>(Some(names::KUBE_SYSTEM), &selector),
+                client.get::<Job>(ns, layout.init_job_name()),
+            )?;
+            Ok::<_, crate::kubernetes::RemoteError>(Some(InitRecord { markers, init_job }))
+        };
+        let root_secret_name = layout.default_client_root_secret_name(zone);
+        let lb_name = layout.dns_load_balancer_name(zone);
+        let (default_root_secret, dns_load_balancer, init_record) = try_join!(
+            client.get::<Secret>(Some(names::DEFAULT_NAMESPACE), &root_secret_name),
+            client.get::<Service>(Some(names::KUBE_SYSTEM), &lb_name),
+            init_record,
+        )?;
+        let dns_address = match dns_load_balancer.as_ref().and_then(load_balancer_address) {
+            Some(address) => lb_resolver::dns_ip(&address, resolver).await.ok(),
+            None => None,
+        };
+        Ok(ZoneSnapshot {
+            zone: zone.to_string(),
+            namespace,
+            set,
+            claims,
+            node_secret,
+            root_secret,
+            default_root_secret,
+            public_service,
+            headless_service,
+            dns_load_balancer,
+            dns_address,
+            layout,
+            init_record,
+        })
+    }
+
+    /// The node certificate and key in the zone's node secret, if there is one.
+    pub fn node_certificate(&self) -> Option<(String, String)> {
+        node_certificate_of(self.node_secret.as_ref())
+    }
+
+    /// Whether the cluster was initialised from this zone (an import's fetch only).
+    pub fn initialized(&self) -> bool {
+        self.init_record
+            .as_ref()
+            .is_some_and(InitRecord::initialized)
+    }
+}
+
+/// The node certificate and key a node secret holds.
+pub(super) fn node_certificate_of(secret: Option<&Secret>) -> Option<(String, String)> {
+    let file = |name: &str| -> Option<String> {
+        let data = secret?.data.as_ref()?.get(name)?;
+        String::from_utf8(data.0.clone()).ok()
+    };
+    file(secret_files::NODE_CRT).zip(file(secret_files::NODE_KEY))
+}
+
+/// The region as the snapshot shows it, or `None` when its namespace is gone (or going): what
+/// differs from `model` is drift the next plan shows. Objects of the zone that are missing are
+/// listed in `missing_objects`.
+pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<RegionModel> {
+    if live
+        .namespace
+        .as_ref()
+        .is_none_or(|ns| ns.metadata.deletion_timestamp.is_some())
+    {
+        return None;
+    }
+    let zone = &live.zone;
+    let layout = live.layout;
     model.layout = Attr::Known(layout.as_str().to_owned());
-    match live_set {
+    let mut missing = Vec::new();
+    match &live.set {
         None => {
             missing.push(format!("StatefulSet/{zone}/{}", names::STATEFULSET));
             model.replicas = Attr::Known(0);
         }
         Some(set) => {
-            let observed = manifests::observe_nodes(&set);
+            let observed = manifests::observe_nodes(set);
             model.replicas = Attr::Known(i64::from(observed.replicas));
             if let (Some(image), Attr::Known(cluster)) = (observed.image, &mut model.cluster) {
                 cluster.image = Attr::Known(image);
             }
-            storage::read_volumes(&client, &zone, &set, &mut model).await?;
+            storage::observe(&mut model, set, &live.claims);
         }
     }
     let secrets = [
-        (Some(zone.clone()), names::NODE_SECRET.to_string()),
-        (Some(zone.clone()), names::CLIENT_ROOT_SECRET.to_string()),
         (
-            Some(names::DEFAULT_NAMESPACE.to_string()),
-            layout.default_client_root_secret_name(&zone),
+            zone.as_str(),
+            names::NODE_SECRET.to_string(),
+            &live.node_secret,
+        ),
+        (
+            zone.as_str(),
+            names::CLIENT_ROOT_SECRET.to_string(),
+            &live.root_secret,
+        ),
+        (
+            names::DEFAULT_NAMESPACE,
+            layout.default_client_root_secret_name(zone),
+            &live.default_root_secret,
         ),
     ];
-    for (ns, name) in secrets {
-        if client
-            .get::<Secret>(ns.as_deref(), &name)
-            .await
-            .map_err(|e| e.to_diagnostics())?
-            .is_none()
-        {
-            missing.push(format!("Secret/{}/{name}", ns.unwrap_or_default()));
+    for (ns, name, secret) in secrets {
+        if secret.is_none() {
+            missing.push(format!("Secret/{ns}/{name}"));
         }
     }
-    let lb_name = layout.dns_load_balancer_name(&zone);
-    match client
-        .get::<Service>(Some(names::KUBE_SYSTEM), &lb_name)
-        .await
-        .map_err(|e| e.to_diagnostics())?
-    {
+    match &live.dns_load_balancer {
         None => {
+            let lb_name = layout.dns_load_balancer_name(zone);
             missing.push(format!("Service/{}/{lb_name}", names::KUBE_SYSTEM));
             model.dns_address = Attr::Null;
         }
-        Some(service) => {
-            // A host name resolves to the address apply recorded; if it cannot be resolved
-            // right now, the recorded address stands rather than showing false drift.
-            let live = crate::kubernetes::readiness::load_balancer_address(&service);
-            match live {
-                Some(address) => {
-                    if let Ok(ip) = lb_resolver::dns_ip(&address, resolver(&model)).await {
-                        model.dns_address = Attr::Known(ip);
-                    }
+        // A host name resolves to the address apply recorded; if it cannot be resolved right now,
+        // the recorded address stands rather than showing false drift.
+        Some(service) => match load_balancer_address(service) {
+            Some(_) => {
+                if let Some(ip) = &live.dns_address {
+                    model.dns_address = Attr::Known(ip.clone());
                 }
-                None => model.dns_address = Attr::Null,
             }
-        }
+            None => model.dns_address = Attr::Null,
+        },
     }
-    for service in [names::PUBLIC_SERVICE, names::HEADLESS_SERVICE] {
-        if client
-            .get::<Service>(Some(&zone), service)
-            .await
-            .map_err(|e| e.to_diagnostics())?
-            .is_none()
-        {
+    for (service, found) in [
+        (names::PUBLIC_SERVICE, &live.public_service),
+        (names::HEADLESS_SERVICE, &live.headless_service),
+    ] {
+        if found.is_none() {
             missing.push(format!("Service/{zone}/{service}"));
         }
     }
     model.missing_objects = Attr::Known(missing);
-    Ok(Some(model.to_value()))
+    Some(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cockroach::manifests::fixtures;
+    use crate::resources::region::ClusterRef;
+    use serde_json::json;
+
+    /// A zone exactly as an apply of the fixture spec leaves it, its volumes at full size and its
+    /// load balancer at 192.0.2.10.
+    fn applied_zone() -> ZoneSnapshot {
+        let spec = fixtures::spec();
+        let certs = fixtures::certificates();
+        let claims = (0..3)
+            .map(|i| claim(i, "100Gi"))
+            .collect::<Vec<PersistentVolumeClaim>>();
+        let mut lb = manifests::dns_load_balancer(&spec);
+        lb.status =
+            serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}))
+                .unwrap();
+        ZoneSnapshot {
+            zone: spec.zone.clone(),
+            namespace: Some(manifests::namespace(&spec)),
+            set: Some(manifests::stateful_set(&spec)),
+            claims,
+            node_secret: Some(manifests::node_secret(&spec, &certs)),
+            root_secret: Some(manifests::client_root_secret(&spec, &certs, &spec.zone)),
+            default_root_secret: Some(manifests::client_root_secret(
+                &spec,
+                &certs,
+                names::DEFAULT_NAMESPACE,
+            )),
+            public_service: Some(manifests::public_service(&spec)),
+            headless_service: Some(manifests::headless_service(&spec)),
+            dns_load_balancer: Some(lb),
+            dns_address: Some("192.0.2.10".into()),
+            layout: Layout::Provider,
+            init_record: None,
+        }
+    }
+
+    fn claim(ordinal: i32, capacity: &str) -> PersistentVolumeClaim {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("datadir-cockroachdb-{ordinal}")},
+            "spec": {"resources": {"requests": {"storage": "100Gi"}}},
+            "status": {"capacity": {"storage": capacity}}
+        }))
+        .unwrap()
+    }
+
+    /// The state an apply of the fixture spec records.
+    fn state() -> RegionModel {
+        let spec = fixtures::spec();
+        RegionModel {
+            zone: Attr::Known(spec.zone.clone()),
+            cluster: Attr::Known(ClusterRef {
+                image: Attr::Known(spec.image.clone()),
+                ..Default::default()
+            }),
+            replicas: Attr::Known(3),
+            storage_size: Attr::Known("100Gi".into()),
+            dns_address: Attr::Known("192.0.2.10".into()),
+            layout: Attr::Known("provider".into()),
+            missing_objects: Attr::Known(Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    fn image(model: &RegionModel) -> Option<&String> {
+        model.cluster.known()?.image.known()
+    }
+
+    #[test]
+    fn a_zone_as_applied_reads_back_without_drift() {
+        assert_eq!(fold(state(), &applied_zone()), Some(state()));
+    }
+
+    #[test]
+    fn replicas_and_image_changed_by_hand_show_as_drift() {
+        let mut live = applied_zone();
+        let set = live.set.as_mut().unwrap().spec.as_mut().unwrap();
+        set.replicas = Some(5);
+        set.template.spec.as_mut().unwrap().containers[0].image =
+            Some("cockroachdb/cockroach:v25.1.0".into());
+        let read = fold(state(), &live).unwrap();
+        assert_eq!(read.replicas, Attr::Known(5));
+        assert_eq!(
+            image(&read).map(String::as_str),
+            Some("cockroachdb/cockroach:v25.1.0")
+        );
+    }
+
+    #[test]
+    fn volumes_smaller_than_the_state_says_show_their_size() {
+        let mut live = applied_zone();
+        live.claims[1] = claim(1, "50Gi");
+        let read = fold(state(), &live).unwrap();
+        assert_eq!(read.storage_size, Attr::Known("50Gi".into()));
+        // A claim beyond the replicas (a node scaled away) does not count.
+        let mut live = applied_zone();
+        live.claims.push(claim(7, "10Gi"));
+        assert_eq!(
+            fold(state(), &live).unwrap().storage_size,
+            Attr::Known("100Gi".into())
+        );
+    }
+
+    #[test]
+    fn a_moved_or_lost_load_balancer_address_shows_on_dns_address() {
+        let mut live = applied_zone();
+        live.dns_address = Some("192.0.2.99".into());
+        assert_eq!(
+            fold(state(), &live).unwrap().dns_address,
+            Attr::Known("192.0.2.99".into())
+        );
+        // A host name that cannot be resolved now keeps the recorded address.
+        live.dns_address = None;
+        assert_eq!(
+            fold(state(), &live).unwrap().dns_address,
+            Attr::Known("192.0.2.10".into())
+        );
+        live.dns_load_balancer.as_mut().unwrap().status = None;
+        assert_eq!(fold(state(), &live).unwrap().dns_address, Attr::Null);
+    }
+
+    #[test]
+    fn deleted_objects_are_listed_and_a_deleted_namespace_reads_as_gone() {
+        let live = ZoneSnapshot {
+            set: None,
+            default_root_secret: None,
+            headless_service: None,
+            dns_load_balancer: None,
+            ..applied_zone()
+        };
+        let read = fold(state(), &live).unwrap();
+        assert_eq!(read.replicas, Attr::Known(0));
+        assert_eq!(read.dns_address, Attr::Null);
+        assert_eq!(
+            read.missing_objects,
+            Attr::Known(vec![
+                "StatefulSet/us-east1-b/cockroachdb".to_string(),
+                "Secret/default/cockroachdb.client.root.us-east1-b".to_string(),
+                "Service/kube-system/crdb-dns-us-east1-b".to_string(),
+                "Service/us-east1-b/cockroachdb".to_string(),
+            ])
+        );
+        let mut gone = applied_zone();
+        gone.namespace = None;
+        assert_eq!(fold(state(), &gone), None);
+        let mut terminating = applied_zone();
+        terminating
+            .namespace
+            .as_mut()
+            .unwrap()
+            .metadata
+            .deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            Default::default(),
+        ));
+        assert_eq!(fold(state(), &terminating), None);
+    }
 }

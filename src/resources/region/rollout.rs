@@ -22,8 +22,7 @@ pub(super) async fn replace_pods_stuck_on_old_revision(
                 Progress::Pending("the StatefulSet controller has not seen the new template".into())
             }
         })
-        .await
-        .map_err(|e| e.to_diagnostics())?;
+        .await?;
     let Some(update_revision) = set.and_then(|s| s.status?.update_revision) else {
         return Ok(());
     };
@@ -32,8 +31,7 @@ pub(super) async fn replace_pods_stuck_on_old_revision(
             Some(zone),
             &format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE),
         )
-        .await
-        .map_err(|e| e.to_diagnostics())?;
+        .await?;
     for pod in pods {
         let revision = pod
             .metadata
@@ -58,8 +56,7 @@ pub(super) async fn replace_pods_stuck_on_old_revision(
             tracing::info!(zone, pod = %name, "replacing a pod stuck on an old revision");
             client
                 .delete::<Pod>(Some(zone), &name, Propagation::Background)
-                .await
-                .map_err(|e| e.to_diagnostics())?;
+                .await?;
         }
     }
     Ok(())

@@ -20,7 +20,7 @@
 //!
 //! Read ([`read_volumes`]) reports the size the nodes really have: the claim template's, or less
 //! while a claim in use has not reached it, so the plan after an interrupted growth shows it again.
-use super::schema::RegionModel;
+use super::model::RegionModel;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::cockroach::quantity::{format_bytes, Quantity};
 use crate::framework::diag::{AttributePath, Diagnostics};
@@ -154,21 +154,6 @@ pub(super) fn observe(
     }
 }
 
-/// Read: the zone's volumes as they are (see [`observe`]).
-pub(super) async fn read_volumes(
-    client: &ClusterClient,
-    zone: &str,
-    set: &StatefulSet,
-    model: &mut RegionModel,
-) -> Result<(), Diagnostics> {
-    let claims = client
-        .list::<PersistentVolumeClaim>(Some(zone), "")
-        .await
-        .map_err(|e| e.to_diagnostics())?;
-    observe(model, set, &claims);
-    Ok(())
-}
-
 /// What growing the zone's volumes to `target` bytes takes, from what the cluster has.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct GrowthSteps {
@@ -276,10 +261,7 @@ async fn check_expandable(
         let why = match &class {
             None => Some("has no class"),
             Some(name) => {
-                let found = client
-                    .get::<StorageClass>(None, name)
-                    .await
-                    .map_err(|e| e.to_diagnostics())?;
+                let found = client.get::<StorageClass>(None, name).await?;
                 expansion_refusal(found.as_ref())
             }
         };
@@ -371,10 +353,7 @@ async fn recreate_adopted(
     meta.managed_fields = None;
     meta.finalizers = None;
     tracing::info!(zone = ?meta.namespace, %manager, "creating the adopted StatefulSet again");
-    client
-        .create(&set, &manager)
-        .await
-        .map_err(|e| e.to_diagnostics())
+    Ok(client.create(&set, &manager).await?)
 }
 
 /// Steps 1 to 3 of a growth (see the module); `None` when the volumes already have the planned
@@ -399,8 +378,7 @@ pub(super) async fn grow_volumes(
         .and_then(|t| t.size);
     let claims: Vec<PersistentVolumeClaim> = client
         .list::<PersistentVolumeClaim>(Some(zone), "")
-        .await
-        .map_err(|e| e.to_diagnostics())?
+        .await?
         .into_iter()
         .filter(|c| claim_ordinal(c).is_some())
         .collect();
@@ -423,8 +401,7 @@ pub(super) async fn grow_volumes(
         tracing::info!(zone, claim = %name, size = %spec.storage_size, "expanding a data volume");
         client
             .merge_patch::<PersistentVolumeClaim>(Some(zone), name, &request)
-            .await
-            .map_err(|e| e.to_diagnostics())?;
+            .await?;
     }
     if steps.recreate {
         // Claim templates are immutable: the StatefulSet goes without its pods, and the apply
@@ -432,12 +409,10 @@ pub(super) async fn grow_volumes(
         tracing::info!(zone, "re-creating the StatefulSet around its running pods");
         client
             .delete::<StatefulSet>(Some(zone), names::STATEFULSET, Propagation::Orphan)
-            .await
-            .map_err(|e| e.to_diagnostics())?;
+            .await?;
         client
             .wait_deleted::<StatefulSet>(Some(zone), names::STATEFULSET, deadline)
-            .await
-            .map_err(|e| e.to_diagnostics())?;
+            .await?;
         let again = live
             .take()
             .map(|set| with_claim_size(set, &spec.storage_size));
@@ -497,7 +472,7 @@ impl VolumeGrowth {
                 Err(WaitError::TimedOut { .. }) => {
                     return Err(self.timed_out(client, replicas, deadline).await)
                 }
-                Err(other) => return Err(other.to_diagnostics()),
+                Err(other) => return Err(other.into()),
             }
         }
         Ok(())

@@ -1,108 +1,83 @@
 //! Tearing a zone down: what lives outside its namespace first, then the namespace with its data.
-use super::converge::{zone_layout, zone_spec};
 use super::init::init_marker_name;
-use super::{model_of, DELETE_TIMEOUT};
+use super::model::RegionModel;
+use super::plan::{zone_layout, zone_spec};
 use crate::cockroach::manifests::{self, names, Layout};
 use crate::framework::diag::Diagnostics;
-use crate::framework::timeouts::{self, Operation};
-use crate::framework::{OperationContext, Value};
+use crate::framework::OperationContext;
 use crate::kubernetes::{ClusterClient, Deadline, KubeObject, Propagation, RemoteError};
-use crate::resources::cluster_access::connect_for_apply;
+use crate::resources::connection::connect_for_apply;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use std::time::Duration;
 
-pub(super) async fn delete_zone(ctx: &OperationContext, prior: &Value) -> Diagnostics {
+pub(super) async fn delete_zone(
+    ctx: &OperationContext,
+    model: &RegionModel,
+    limit: Duration,
+) -> Result<(), Diagnostics> {
     let mut diags = Diagnostics::new();
-    let Some(model) = model_of(prior, &mut diags) else {
-        return diags;
+    let Some(mut spec) = zone_spec(model, &mut diags) else {
+        return Err(diags);
     };
-    let Some(mut spec) = zone_spec(&model, &mut diags) else {
-        return diags;
-    };
-    let Some(client) = connect_for_apply(ctx, &model.kubernetes, "region", &mut diags).await else {
-        return diags;
-    };
-    if model.layout.known().is_none() {
+    let client = connect_for_apply(ctx, &model.kubernetes, "region").await?;
+    spec.layout = if model.layout.known().is_none() {
         // Imported and never applied: the live StatefulSet tells whose names the zone uses.
-        match client
+        let live = client
             .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
-            .await
-        {
-            Ok(live) => spec.layout = zone_layout(&model, live.as_ref()),
-            Err(e) => {
-                diags.extend(e.to_diagnostics());
-                return diags;
-            }
-        }
+            .await?;
+        zone_layout(model, live.as_ref())
     } else {
-        spec.layout = zone_layout(&model, None);
-    }
-    let limit = timeouts::limit(prior.attr("timeouts"), Operation::Delete, DELETE_TIMEOUT);
+        zone_layout(model, None)
+    };
     let deadline = Deadline::after(limit, &ctx.stop);
     for object in manifests::teardown_refs(&spec) {
-        let ns = object.namespace.as_deref();
-        let result = match object.kind {
-            "Namespace" => {
-                client
-                    .delete::<Namespace>(None, &object.name, Propagation::Background)
-                    .await
-            }
-            "Secret" => {
-                client
-                    .delete::<Secret>(ns, &object.name, Propagation::Background)
-                    .await
-            }
-            "Service" if object.name == names::PUBLIC_SERVICE => {
-                // The shared default/cockroachdb-public alias is deleted only by the zone that holds it.
-                match client.get::<Service>(ns, &object.name).await {
-                    Ok(Some(live))
-                        if matches!(
-                            manifests::alias_claim(live.metadata.labels.as_ref(), &spec.zone),
-                            manifests::AliasClaim::Ours
-                        ) =>
-                    {
-                        client
-                            .delete::<Service>(ns, &object.name, Propagation::Background)
-                            .await
-                    }
-                    Ok(_) => Ok(false),
-                    Err(e) => Err(e),
-                }
-            }
-            "Service" => {
-                client
-                    .delete::<Service>(ns, &object.name, Propagation::Background)
-                    .await
-            }
-            _ => Ok(false),
-        };
-        if let Err(e) = result {
-            diags.extend(e.to_diagnostics());
-            return diags;
-        }
+        delete_object(&client, &spec.zone, &object).await?;
     }
-    if let Err(e) = client.wait_namespace_deleted(&spec.zone, &deadline).await {
-        diags.extend(e.to_diagnostics());
-        return diags;
-    }
+    client.wait_namespace_deleted(&spec.zone, &deadline).await?;
     if spec.layout == Layout::SetupScript {
-        if let Err(e) = delete_script_rbac(&client).await {
-            diags.extend(e.to_diagnostics());
-            return diags;
-        }
+        delete_script_rbac(&client).await?;
     }
     // The zone's data is gone with its namespace: a new deployment may initialise again.
     if spec.runs_init {
         let marker = init_marker_name(&spec.cluster_name);
-        if let Err(e) = client
+        client
             .delete::<ConfigMap>(Some(names::KUBE_SYSTEM), &marker, Propagation::Background)
-            .await
-        {
-            diags.extend(e.to_diagnostics());
-        }
+            .await?;
     }
-    diags
+    Ok(())
+}
+
+/// Deletes one object of the zone's teardown list. The shared default/cockroachdb-public alias
+/// is deleted only by the zone that holds it.
+async fn delete_object(
+    client: &ClusterClient,
+    zone: &str,
+    object: &manifests::ObjectRef,
+) -> Result<bool, RemoteError> {
+    let ns = object.namespace.as_deref();
+    let name = object.name.as_str();
+    let background = Propagation::Background;
+    match object.kind {
+        "Namespace" => client.delete::<Namespace>(None, name, background).await,
+        "Secret" => client.delete::<Secret>(ns, name, background).await,
+        "Service" if name == names::PUBLIC_SERVICE => {
+            let live = client.get::<Service>(ns, name).await?;
+            let ours = live.is_some_and(|live| {
+                matches!(
+                    manifests::alias_claim(live.metadata.labels.as_ref(), zone),
+                    manifests::AliasClaim::Ours
+                )
+            });
+            if !ours {
+                return Ok(false);
+            }
+            client.delete::<Service>(ns, name, background).await
+        }
+        "Service" => client.delete::<Service>(ns, name, background).await,
+        _ => Ok(false),
+    }
 }
 
 /// The script also made a ServiceAccount, Role and RoleBinding `cockroachdb` in `default` (its teardown deletes

@@ -2,18 +2,16 @@
 //! cluster): before this zone's nodes move to a new major version, `cluster.preserve_downgrade_option` is set to the
 //! major version the cluster is finalized at, so that CockroachDB does not finalize and the old binary may come
 //! back; switching to `"auto"` resets it and CockroachDB finalizes once every node runs the new binary. Both are
-//! `cockroach sql` Jobs in the zone, run by every region (the statements are idempotent), each awaited and deleted
-//! once it succeeded. Both run before the StatefulSet is applied, so a failure leaves the zone untouched and the
+//! `cockroach sql` Jobs in the zone, run by every region (the statements are idempotent) through the edge's Job
+//! runner, each awaited and deleted once it succeeded. Both run before the StatefulSet is applied, so a failure leaves the zone untouched and the
 //! region's state as it was: the next apply runs them again. A rollback never finalizes in the same change (the
 //! cluster's plan refuses it), which is what makes resetting before the rollout safe.
-use super::schema::{ClusterRef, RegionModel};
+use super::model::{ClusterRef, RegionModel};
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::cockroach::upgrade::{self, Major};
+use crate::cockroach::validate;
 use crate::framework::diag::Diagnostics;
-use crate::kubernetes::readiness::JobOutcome;
-use crate::kubernetes::{ClusterClient, Deadline, Propagation};
-use crate::resources::validate;
-use k8s_openapi::api::batch::v1::Job;
+use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline};
 
 /// What a region does about finalization before it applies its StatefulSet.
 #[derive(Debug, PartialEq, Eq)]
@@ -78,74 +76,17 @@ pub(super) async fn prepare_rollout(
             "Resetting cluster.preserve_downgrade_option to finalize the upgrade".to_string(),
         ),
     };
-    tracing::info!(zone = %spec.zone, job = name, "{what}");
-    run_sql_job(client, spec, name, &statement, deadline)
+    tracing::info!(zone = %spec.zone, job = name, statement = %statement, "{what}");
+    let job = manifests::sql_job(spec, name, &statement);
+    client
+        .run_job(&job, AfterSuccess::Delete, deadline)
         .await
-        .map_err(|why| {
-            let mut diags = Diagnostics::new();
-            diags.error(
+        .map_err(|e| {
+            e.to_diagnostics(
                 format!("{what} failed in zone {} on {}", spec.zone, client.label()),
-                format!(
-                    "{why} The StatefulSet was not changed. See `kubectl logs job/{name} -n {}`.",
-                    spec.zone
-                ),
-            );
-            diags
+                "The StatefulSet was not changed.",
+            )
         })
-}
-
-/// Runs `statement` in a fresh Job `name` (a Job left by an earlier failed attempt is deleted first: a
-/// finished Job never runs again) and deletes it once it succeeded. Err is the sentence that says what failed.
-async fn run_sql_job(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    name: &str,
-    statement: &str,
-    deadline: &Deadline,
-) -> Result<(), String> {
-    let zone = spec.zone.as_str();
-    let remote = |d: Diagnostics| {
-        d.0.iter()
-            .map(|d| format!("{}: {}", d.summary, d.detail))
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    let job = format!("Job {zone}/{name} (`cockroach sql -e \"{statement}\"`)");
-    if client
-        .delete::<Job>(Some(zone), name, Propagation::Background)
-        .await
-        .map_err(|e| remote(e.to_diagnostics()))?
-    {
-        client
-            .wait_deleted::<Job>(Some(zone), name, deadline)
-            .await
-            .map_err(|e| remote(e.to_diagnostics()))?;
-    }
-    client
-        .apply(&manifests::sql_job(spec, name, statement))
-        .await
-        .map_err(|e| format!("{job} could not be created: {}", remote(e.to_diagnostics())))?;
-    match client.wait_job_finished(zone, name, deadline).await {
-        Ok(JobOutcome::Succeeded) => {}
-        Ok(JobOutcome::Failed(why)) => {
-            let said = match client.job_failure_message(zone, name).await {
-                Some(message) => format!(" cockroach sql said: {}.", message.trim()),
-                None => String::new(),
-            };
-            return Err(format!("{job} failed: {why}.{said}"));
-        }
-        Err(e) => {
-            return Err(format!(
-                "{job} did not finish: {}",
-                remote(e.to_diagnostics())
-            ))
-        }
-    }
-    client
-        .delete::<Job>(Some(zone), name, Propagation::Background)
-        .await
-        .map_err(|e| remote(e.to_diagnostics()))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Checks of a `kubernetes { }` block before anything is contacted. Each problem is reported on
 //! the attribute the user must change; unknown values (plan time) are never judged.
-use super::connection::{self, given, ConnectionModel};
+use super::model::{given, model, ConnectionModel};
+use crate::cockroach::validate::Invalid;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Attr, Value};
 use base64::Engine;
@@ -13,7 +14,7 @@ const EXEC_API_VERSIONS: [&str; 2] = [
 ];
 
 /// Adds a diagnostic for every problem of the block at `at` (e.g. `kubernetes`).
-pub fn connection(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
+pub fn check_block(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
     match block {
         Value::Unknown => return,
         Value::Null => {
@@ -27,7 +28,7 @@ pub fn connection(block: &Value, at: &AttributePath, diags: &mut Diagnostics) {
         }
         _ => {}
     }
-    let model = match connection::model(block, at) {
+    let model = match model(block, at) {
         Ok(model) => model,
         Err(bug) => return diags.extend(bug),
     };
@@ -253,7 +254,7 @@ impl Checks<'_> {
 /// The API server URL for a `host` value: `https://` is added to a bare host (as kubectl does,
 /// and as GKE's `endpoint` needs); `http://` is refused except on loopback, where `kubectl
 /// proxy` listens, because credentials would cross the network in clear text.
-pub fn server_url(host: &str) -> Result<String, String> {
+pub fn server_url(host: &str) -> Result<String, Invalid> {
     let host = host.trim();
     let (scheme, rest) = match host.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
@@ -261,29 +262,31 @@ pub fn server_url(host: &str) -> Result<String, String> {
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() {
-        return Err(format!("{host:?} names no host."));
+        return Err(Invalid::from(format!("{host:?} names no host.")));
     }
     if authority.contains('@') || authority.chars().any(char::is_whitespace) {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "{host:?} is not a valid address: write it as https://HOST[:PORT]."
-        ));
+        )));
     }
     let (name, port) = split_port(authority);
     if let Some(port) = port {
         if port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(format!("{host:?} has an invalid port {port:?}."));
+            return Err(Invalid::from(format!(
+                "{host:?} has an invalid port {port:?}."
+            )));
         }
     }
     match scheme.as_str() {
         "https" => Ok(format!("https://{rest}")),
         "http" if is_loopback(name) => Ok(format!("http://{rest}")),
-        "http" => Err(format!(
+        "http" => Err(Invalid::from(format!(
             "{host:?} uses plain http, which would send credentials in clear text. Use https; http is \
              accepted only for a loopback address such as a local `kubectl proxy`."
-        )),
-        other => Err(format!(
+        ))),
+        other => Err(Invalid::from(format!(
             "{host:?} has scheme {other:?}; the Kubernetes API is reached over https."
-        )),
+        ))),
     }
 }
 
@@ -310,16 +313,17 @@ fn is_loopback(name: &str) -> bool {
 
 /// Checks that `pem` holds one or more X.509 certificates and nothing else. Never quotes the
 /// text: a user who pasted a key in the wrong attribute must not see it in a diagnostic.
-pub fn certificates(pem: &str) -> Result<usize, String> {
+pub fn certificates(pem: &str) -> Result<usize, Invalid> {
     let mut count = 0;
     for (index, block) in Pem::iter_from_buffer(pem.as_bytes()).enumerate() {
-        let block = block.map_err(|e| format!("PEM block {} cannot be read: {e}.", index + 1))?;
+        let block = block
+            .map_err(|e| Invalid::from(format!("PEM block {} cannot be read: {e}.", index + 1)))?;
         if block.label != "CERTIFICATE" {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "PEM block {} is a {} where certificates belong.",
                 index + 1,
                 block.label
-            ));
+            )));
         }
         block.parse_x509().map_err(|e| {
             format!(
@@ -330,33 +334,38 @@ pub fn certificates(pem: &str) -> Result<usize, String> {
         count += 1;
     }
     if count == 0 {
-        return Err(no_pem_block(pem, "-----BEGIN CERTIFICATE-----"));
+        return Err(Invalid(no_pem_block(pem, "-----BEGIN CERTIFICATE-----")));
     }
     Ok(count)
 }
 
 /// Checks that `pem` holds a private key block (PKCS#8, PKCS#1 or SEC1).
-pub fn private_key(pem: &str) -> Result<(), String> {
+pub fn private_key(pem: &str) -> Result<(), Invalid> {
     let mut keys = 0;
     for block in Pem::iter_from_buffer(pem.as_bytes()) {
-        let block = block.map_err(|e| format!("the PEM text cannot be read: {e}."))?;
+        let block =
+            block.map_err(|e| Invalid::from(format!("the PEM text cannot be read: {e}.")))?;
         match block.label.as_str() {
             "EC PARAMETERS" => {}
             "ENCRYPTED PRIVATE KEY" => {
-                return Err("the key is encrypted; give the unencrypted PEM key.".into())
+                return Err(Invalid(
+                    "the key is encrypted; give the unencrypted PEM key.".into(),
+                ))
             }
             label if label.ends_with("PRIVATE KEY") && !block.contents.is_empty() => keys += 1,
             label => {
-                return Err(format!(
+                return Err(Invalid::from(format!(
                     "found a {label} PEM block where a private key belongs."
-                ))
+                )))
             }
         }
     }
     match keys {
-        0 => Err(no_pem_block(pem, "-----BEGIN PRIVATE KEY-----")),
+        0 => Err(Invalid(no_pem_block(pem, "-----BEGIN PRIVATE KEY-----"))),
         1 => Ok(()),
-        n => Err(format!("found {n} private keys where one belongs.")),
+        n => Err(Invalid::from(format!(
+            "found {n} private keys where one belongs."
+        ))),
     }
 }
 
@@ -376,13 +385,13 @@ fn no_pem_block(text: &str, expected: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::{ConnectionModel, ExecModel, BLOCK_NAME};
     use super::*;
     use crate::framework::ToValue;
-    use crate::kubernetes::connection::{ConnectionModel, ExecModel, BLOCK_NAME};
 
     fn check(model: &ConnectionModel) -> Vec<(String, String)> {
         let mut diags = Diagnostics::new();
-        connection(
+        check_block(
             &model.to_value(),
             &AttributePath::root(BLOCK_NAME),
             &mut diags,
@@ -492,7 +501,7 @@ mod tests {
         };
         assert!(check(&exec_unknown).is_empty());
         let mut diags = Diagnostics::new();
-        connection(
+        check_block(
             &Value::Unknown,
             &AttributePath::root(BLOCK_NAME),
             &mut diags,
@@ -582,7 +591,7 @@ mod tests {
     fn an_empty_block_or_none_at_all_is_an_error_on_the_block() {
         assert_eq!(paths(&ConnectionModel::default()), ["kubernetes"]);
         let mut diags = Diagnostics::new();
-        connection(&Value::Null, &AttributePath::root(BLOCK_NAME), &mut diags);
+        check_block(&Value::Null, &AttributePath::root(BLOCK_NAME), &mut diags);
         assert_eq!(diags.0[0].path, Some(AttributePath::root(BLOCK_NAME)));
         let context_only = ConnectionModel {
             config_context: known("prod"),

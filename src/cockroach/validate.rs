@@ -1,45 +1,95 @@
-//! Pure checks of user input shared by the resources, each returning the sentence a diagnostic
+//! Pure checks of user input shared by the resources and the zone manifests, each returning the sentence a diagnostic
 //! shows.
+
+/// Why a value is refused: the sentence a diagnostic shows as its detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<String> for Invalid {
+    fn from(sentence: String) -> Self {
+        Invalid(sentence)
+    }
+}
+
+/// The sentence itself, to quote or search.
+impl std::ops::Deref for Invalid {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Invalid> for String {
+    fn from(invalid: Invalid) -> Self {
+        invalid.0
+    }
+}
 
 /// Namespaces Kubernetes itself owns: a zone named like one would deploy into it and, on
 /// destroy, delete it.
 const RESERVED_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// One of the values an attribute takes.
+pub fn one_of(value: &str, allowed: &[&str]) -> Result<(), Invalid> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(Invalid(format!("{value:?} is not one of {allowed:?}.")))
+    }
+}
+
+/// A whole number no smaller than `min`, for attribute `name`.
+pub fn at_least(name: &str, value: i64, min: i64) -> Result<(), Invalid> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "{name} must be {min} or more, got {value}."
+        )))
+    }
+}
+
 /// A DNS-1123 label: what Kubernetes requires of namespace names.
-pub fn dns1123_label(value: &str) -> Result<(), String> {
+pub fn dns1123_label(value: &str) -> Result<(), Invalid> {
     if value.is_empty() || value.len() > 63 {
-        return Err(format!("{value:?} must be 1 to 63 characters long"));
+        return Err(Invalid::from(format!(
+            "{value:?} must be 1 to 63 characters long"
+        )));
     }
     let bytes = value.as_bytes();
     let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
     if !bytes.iter().copied().all(allowed) {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "{value:?} may contain only lowercase letters, digits and '-'"
-        ));
+        )));
     }
     if !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "{value:?} must start and end with a letter or digit"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// A zone becomes a namespace of its own; it must be a valid name no one else owns.
-pub fn zone_name(value: &str) -> Result<(), String> {
+pub fn zone_name(value: &str) -> Result<(), Invalid> {
     dns1123_label(value)?;
     if RESERVED_NAMESPACES.contains(&value) {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "{value:?} is a namespace Kubernetes owns; each zone gets a namespace of its own, named after it"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// A DNS-1123 subdomain such as `cluster.local`.
-pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
+pub fn dns1123_subdomain(value: &str) -> Result<(), Invalid> {
     if value.is_empty() || value.len() > 253 {
-        return Err(format!("{value:?} must be 1 to 253 characters long"));
+        return Err(Invalid::from(format!(
+            "{value:?} must be 1 to 253 characters long"
+        )));
     }
     value.split('.').try_for_each(dns1123_label)
 }
@@ -52,18 +102,22 @@ pub struct ImageReference<'a> {
     pub digest: Option<&'a str>,
 }
 
-pub fn parse_image(reference: &str) -> Result<ImageReference<'_>, String> {
+pub fn parse_image(reference: &str) -> Result<ImageReference<'_>, Invalid> {
     if reference.is_empty() || reference.chars().any(char::is_whitespace) {
-        return Err(format!("{reference:?} is not an image reference"));
+        return Err(Invalid::from(format!(
+            "{reference:?} is not an image reference"
+        )));
     }
     let (name, digest) = match reference.split_once('@') {
         Some((name, digest)) => {
-            let (algorithm, hex) = digest
-                .split_once(':')
-                .ok_or_else(|| format!("digest {digest:?} must look like sha256:<hex>"))?;
+            let (algorithm, hex) = digest.split_once(':').ok_or_else(|| {
+                Invalid::from(format!("digest {digest:?} must look like sha256:<hex>"))
+            })?;
             if algorithm.is_empty() || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit())
             {
-                return Err(format!("digest {digest:?} must look like sha256:<hex>"));
+                return Err(Invalid::from(format!(
+                    "digest {digest:?} must look like sha256:<hex>"
+                )));
             }
             (name, Some(digest))
         }
@@ -76,11 +130,15 @@ pub fn parse_image(reference: &str) -> Result<ImageReference<'_>, String> {
         None => (name, None),
     };
     if repository.is_empty() || repository.ends_with('/') || repository.contains("//") {
-        return Err(format!("{reference:?} has no repository name"));
+        return Err(Invalid::from(format!(
+            "{reference:?} has no repository name"
+        )));
     }
     let path = &repository[repository.find('/').map_or(0, |i| i + 1)..];
     if path.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(format!("repository {repository:?} must be lowercase"));
+        return Err(Invalid::from(format!(
+            "repository {repository:?} must be lowercase"
+        )));
     }
     if let Some(tag) = tag {
         let valid = !tag.is_empty()
@@ -90,7 +148,9 @@ pub fn parse_image(reference: &str) -> Result<ImageReference<'_>, String> {
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
             && !tag.starts_with(['.', '-']);
         if !valid {
-            return Err(format!("tag {tag:?} is not a valid image tag"));
+            return Err(Invalid::from(format!(
+                "tag {tag:?} is not a valid image tag"
+            )));
         }
     }
     Ok(ImageReference {
@@ -116,12 +176,12 @@ pub fn image_major(image: &str) -> Option<crate::cockroach::upgrade::Major> {
 }
 
 /// A Kubernetes resource quantity such as `100Gi` or `500m`, parsed exactly.
-pub fn quantity(value: &str) -> Result<crate::cockroach::quantity::Quantity, String> {
-    crate::cockroach::quantity::Quantity::parse(value).map_err(|e| e.to_string())
+pub fn quantity(value: &str) -> Result<crate::cockroach::quantity::Quantity, Invalid> {
+    crate::cockroach::quantity::Quantity::parse(value).map_err(|e| Invalid(e.to_string()))
 }
 
 /// A request must not exceed its limit: Kubernetes would reject the pod template.
-pub fn request_within_limit(request: Option<&str>, limit: Option<&str>) -> Result<(), String> {
+pub fn request_within_limit(request: Option<&str>, limit: Option<&str>) -> Result<(), Invalid> {
     let (Some(request), Some(limit)) = (request, limit) else {
         return Ok(());
     };
@@ -130,16 +190,16 @@ pub fn request_within_limit(request: Option<&str>, limit: Option<&str>) -> Resul
         return Ok(());
     };
     match (wanted.millis(), allowed.millis()) {
-        (Ok(w), Ok(a)) if w > a => Err(format!(
+        (Ok(w), Ok(a)) if w > a => Err(Invalid::from(format!(
             "the request {request:?} exceeds the limit {limit:?}"
-        )),
+        ))),
         _ => Ok(()),
     }
 }
 
 /// A label value (`app.kubernetes.io/part-of` carries the cluster name): up to 63 letters, digits, `-`, `_`
 /// and `.`, beginning and ending with a letter or digit.
-pub fn label_value(value: &str) -> Result<(), String> {
+pub fn label_value(value: &str) -> Result<(), Invalid> {
     let bytes = value.as_bytes();
     let inner = |b: &u8| b.is_ascii_alphanumeric() || b"-_.".contains(b);
     let well_formed = !bytes.is_empty()
@@ -150,47 +210,49 @@ pub fn label_value(value: &str) -> Result<(), String> {
     if well_formed {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid::from(format!(
             "{value:?} must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
-        ))
+        )))
     }
 }
 
 /// A value of `--locality` (`region=<value>`): CockroachDB splits the flag on `,` and `=`, and the value also
 /// becomes part of the node command line.
-pub fn locality_value(value: &str) -> Result<(), String> {
+pub fn locality_value(value: &str) -> Result<(), Invalid> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
     if value.is_empty() || !value.chars().all(allowed) {
-        return Err(format!(
+        return Err(Invalid::from(format!(
             "{value:?} must be a non-empty locality value of letters, digits, '-', '_' and '.'"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// One `--join` entry: a DNS name or IP address with an optional port.
-pub fn join_address(value: &str) -> Result<(), String> {
+pub fn join_address(value: &str) -> Result<(), Invalid> {
     let (host, port) = match value.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => (host, Some(port)),
         _ => (value, None),
     };
     if let Some(port) = port {
         if !matches!(port.parse::<u16>(), Ok(p) if p > 0) {
-            return Err(format!("{value:?} has an invalid port {port:?}"));
+            return Err(Invalid::from(format!(
+                "{value:?} has an invalid port {port:?}"
+            )));
         }
     }
     if host.parse::<std::net::IpAddr>().is_ok() || dns1123_subdomain(host).is_ok() {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid::from(format!(
             "{value:?} is not a join address: expected a DNS name or IP address with an optional port"
-        ))
+        )))
     }
 }
 
 /// An annotation key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 letters, digits, `-`,
 /// `_` and `.` that begins and ends with a letter or digit.
-pub fn annotation_key(key: &str) -> Result<(), String> {
+pub fn annotation_key(key: &str) -> Result<(), Invalid> {
     let (prefix, name) = match key.split_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
@@ -199,10 +261,10 @@ pub fn annotation_key(key: &str) -> Result<(), String> {
     if prefix_ok && label_value(name).is_ok() {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid::from(format!(
             "{key:?} is not an annotation key: expected an optional DNS subdomain prefix and '/', then up to 63 \
              letters, digits, '-', '_' or '.'"
-        ))
+        )))
     }
 }
 

@@ -2,21 +2,20 @@
 //! load balancer's address awaited, `cockroach init` run once in the init zone, and scale-downs
 //! and rollouts followed to the end.
 use super::init::{init_marker, init_marker_name, init_reported_already_done};
+use super::model::RegionModel;
+use super::plan::{known, node_resources_changed, resolver, zone_layout, zone_spec};
+use super::read::node_certificate_of;
 use super::rollout::replace_pods_stuck_on_old_revision;
-use super::scale::{decommission_nodes, release_volumes};
-use super::schema::RegionModel;
+use super::scale::Leaving;
 use super::storage;
-use super::{known, model_of, resolver, Region};
 use crate::cockroach::manifests::{
-    self, names, DnsLoadBalancer, Layout, LoadBalancerKind, TemplateFit, ZoneCertificates,
-    ZoneObject, ZoneSpec,
+    self, names, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
 };
-use crate::cockroach::pki::{self, CertificateAuthority};
+use crate::cockroach::pki::{self, CertificateAuthority, PkiError};
 use crate::framework::diag::{AttributePath, Diagnostics};
-use crate::framework::{ApplyOutcome, Attr, OperationContext, ToValue, Value};
-use crate::kubernetes::readiness::JobOutcome;
-use crate::kubernetes::{ClusterClient, Deadline};
-use crate::resources::cluster_access::connect_for_apply;
+use crate::framework::{Applied, Attr, OperationContext};
+use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, JobError};
+use crate::resources::connection::connect_for_apply;
 use crate::resources::lb_resolver;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -25,78 +24,6 @@ use std::time::Duration;
 const NODE_CERT_VALIDITY: time::Duration = time::Duration::days(1825);
 /// A live node certificate closer than this to its expiry is replaced rather than adopted.
 const NODE_CERT_RENEWAL_MARGIN: time::Duration = time::Duration::days(30);
-
-/// Whether the configuration changed a node's requests or limits. A value set for the first time (after an
-/// import that found none) describes the zone rather than asking for a change.
-fn node_resources_changed(prior: &RegionModel, planned: &RegionModel) -> bool {
-    [
-        (&prior.cpu_request, &planned.cpu_request),
-        (&prior.cpu_limit, &planned.cpu_limit),
-        (&prior.memory_request, &planned.memory_request),
-        (&prior.memory_limit, &planned.memory_limit),
-    ]
-    .into_iter()
-    .any(|(before, after)| before.known().is_some() && before != after)
-}
-
-/// The zone's layout: the one recorded in state, else the one its live StatefulSet shows (a zone adopted from the
-/// setup script), else ours.
-pub(super) fn zone_layout(state: &RegionModel, live_set: Option<&StatefulSet>) -> Layout {
-    state
-        .layout
-        .known()
-        .and_then(|l| Layout::parse(l))
-        .unwrap_or_else(|| Layout::of_statefulset(live_set))
-}
-
-/// Everything about the zone that the manifests need, from a wholly known planned state.
-pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<ZoneSpec> {
-    let cluster = known(&model.cluster, "cluster", diags)?;
-    let zone = known(&model.zone, "zone", diags)?.clone();
-    let join_addresses = cluster
-        .join_addresses
-        .known()
-        .map(|list| list.iter().filter_map(|a| a.known().cloned()).collect())
-        .unwrap_or_default();
-    let kind = model
-        .dns_load_balancer
-        .known()
-        .and_then(|k| LoadBalancerKind::parse(k))
-        .unwrap_or_default();
-    Some(ZoneSpec {
-        cluster_name: cluster.name.known().cloned().unwrap_or_default(),
-        runs_init: cluster.init_zone.known() == Some(&zone),
-        zone,
-        region: model.region.known().cloned(),
-        image: cluster.image.known().cloned().unwrap_or_default(),
-        replicas: model.replicas.known().copied().unwrap_or(3) as i32,
-        join_addresses,
-        cluster_domain: cluster
-            .cluster_domain
-            .known()
-            .cloned()
-            .unwrap_or_else(|| "cluster.local".into()),
-        storage_size: model
-            .storage_size
-            .known()
-            .cloned()
-            .unwrap_or_else(|| "100Gi".into()),
-        storage_class: model.storage_class.known().cloned(),
-        cpu_request: model.cpu_request.known().cloned(),
-        cpu_limit: model.cpu_limit.known().cloned(),
-        memory_request: model.memory_request.known().cloned(),
-        memory_limit: model.memory_limit.known().cloned(),
-        layout: manifests::Layout::Provider,
-        dns_load_balancer: DnsLoadBalancer {
-            kind,
-            extra_annotations: model
-                .dns_load_balancer_annotations
-                .known()
-                .cloned()
-                .unwrap_or_default(),
-        },
-    })
-}
 
 /// A node certificate found in the zone's live secret, worth keeping: signed by the cluster's CA, covering every
 /// name of the zone, and not about to expire. An adopted zone keeps the certificate its nodes already use.
@@ -116,19 +43,12 @@ fn reusable_node_certificate(
 }
 
 /// The node certificate and key in the zone's live node secret, if there is one.
-pub(super) async fn live_node_certificate(
+async fn live_node_certificate(
     client: &ClusterClient,
     zone: &str,
 ) -> Result<Option<(String, String)>, Diagnostics> {
-    let secret = client
-        .get::<Secret>(Some(zone), names::NODE_SECRET)
-        .await
-        .map_err(|e| e.to_diagnostics())?;
-    let file = |name: &str| -> Option<String> {
-        let data = secret.as_ref()?.data.as_ref()?.get(name)?;
-        String::from_utf8(data.0.clone()).ok()
-    };
-    Ok(file(manifests::secret_files::NODE_CRT).zip(file(manifests::secret_files::NODE_KEY)))
+    let secret = client.get::<Secret>(Some(zone), names::NODE_SECRET).await?;
+    Ok(node_certificate_of(secret.as_ref()))
 }
 
 /// The zone's node certificate: the planned one when the plan kept it, else the live one when it still fits,
@@ -160,7 +80,7 @@ fn node_certificate(
         return Some(kept);
     }
     let issued = CertificateAuthority::from_pem(ca_cert, ca_key, now)
-        .map_err(|e| e.to_string())
+        .map_err(PkiError::from)
         .and_then(|ca| {
             pki::issue_node_certificate(
                 &ca,
@@ -169,7 +89,6 @@ fn node_certificate(
                 NODE_CERT_VALIDITY,
                 now,
             )
-            .map_err(|e| e.to_string())
         });
     match issued {
         Ok(pair) => Some((pair.cert_pem.clone(), pair.key_pem.clone())),
@@ -177,7 +96,7 @@ fn node_certificate(
             diags.attribute_error(
                 AttributePath::root("cluster"),
                 "Cannot issue the node certificate",
-                why,
+                why.to_string(),
             );
             None
         }
@@ -196,7 +115,7 @@ async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(),
         ZoneObject::StatefulSet(o) => client.apply(o).await.map(drop),
         ZoneObject::Job(o) => client.apply(o).await.map(drop),
     };
-    applied.map_err(|e| e.to_diagnostics())
+    Ok(applied?)
 }
 
 /// Applies the zone's objects: the namespace first, everything independent of each other at
@@ -228,10 +147,7 @@ async fn apply_zone(
     }
     for job in jobs {
         match job {
-            ZoneObject::Job(job) => client
-                .start_job(job, deadline)
-                .await
-                .map_err(|e| e.to_diagnostics())?,
+            ZoneObject::Job(job) => client.start_job(job, deadline).await?,
             other => apply_object(client, other).await?,
         }
     }
@@ -253,30 +169,16 @@ impl Stopped {
     }
 }
 
-fn outcome(diags: Diagnostics, state: Option<&RegionModel>) -> ApplyOutcome {
-    ApplyOutcome {
-        state: state.map(ToValue::to_value).unwrap_or(Value::Null),
-        private: Vec::new(),
-        diagnostics: diags,
-    }
-}
-
-impl Region {
-    /// Brings the zone to the planned state; returns what now exists even on failure.
-    pub(super) async fn converge(
-        ctx: &OperationContext,
-        prior: Option<&RegionModel>,
-        planned: &Value,
-        limit: Duration,
-    ) -> ApplyOutcome {
-        let mut diags = Diagnostics::new();
-        let Some(state) = model_of(planned, &mut diags) else {
-            return outcome(diags, None);
-        };
-        match converge_zone(ctx, prior, state, limit).await {
-            Ok((state, diags)) => outcome(diags, Some(&state)),
-            Err(Stopped { diags, keep }) => outcome(diags, keep.as_ref()),
-        }
+/// Brings the zone to the planned state; returns what now exists even on failure.
+pub(super) async fn converge(
+    ctx: &OperationContext,
+    prior: Option<&RegionModel>,
+    planned: RegionModel,
+    limit: Duration,
+) -> Applied<RegionModel> {
+    match converge_zone(ctx, prior, planned, limit).await {
+        Ok((state, diags)) => Applied::reached(Some(state), diags),
+        Err(Stopped { diags, keep }) => Applied::reached(keep, diags),
     }
 }
 
@@ -294,7 +196,7 @@ async fn converge_zone(
     let mut live_set = client
         .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
         .await
-        .map_err(|e| Stopped::keeping(prior)(e.to_diagnostics()))?;
+        .map_err(|e| Stopped::keeping(prior)(e.into()))?;
     spec.layout = zone_layout(&state, live_set.as_ref());
     let certs = zone_certificates(&client, &state, &spec)
         .await
@@ -348,7 +250,7 @@ async fn converge_zone(
     }
     if state.initialized == Attr::Known(true) {
         if let Err(e) = client.apply(&init_marker(&spec)).await {
-            return Err(partial(e.to_diagnostics(), state));
+            return Err(partial(e.into(), state));
         }
     }
 
@@ -373,15 +275,11 @@ async fn connect_zone(
     state: &RegionModel,
 ) -> Result<(ClusterClient, ZoneSpec), Diagnostics> {
     let mut diags = Diagnostics::new();
-    let spec = zone_spec(state, &mut diags);
-    let client = match spec {
-        Some(_) => connect_for_apply(ctx, &state.kubernetes, "region", &mut diags).await,
-        None => None,
+    let Some(spec) = zone_spec(state, &mut diags) else {
+        return Err(diags);
     };
-    match (client, spec) {
-        (Some(client), Some(spec)) => Ok((client, spec)),
-        _ => Err(diags),
-    }
+    let client = connect_for_apply(ctx, &state.kubernetes, "region").await?;
+    Ok((client, spec))
 }
 
 /// The files of the zone's secrets: the cluster's CA and root client, and the zone's node certificate.
@@ -432,8 +330,7 @@ async fn found_initialized(
             Some(names::KUBE_SYSTEM),
             &init_marker_name(&spec.cluster_name),
         )
-        .await
-        .map_err(|e| e.to_diagnostics())?;
+        .await?;
     Ok(marker.is_some())
 }
 
@@ -467,7 +364,7 @@ fn desired_objects(
 }
 
 /// Decommissions the nodes a scale-down removes, prepares a major upgrade, applies the objects, and releases
-/// the removed nodes' volumes. Scaling to zero stops the zone and keeps its nodes' data (an outage drill).
+/// the removed nodes' volumes (see `scale.rs`).
 async fn change_workload(
     client: &ClusterClient,
     spec: &ZoneSpec,
@@ -476,16 +373,11 @@ async fn change_workload(
     objects: &[ZoneObject],
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
-    let leaving = match prior.and_then(|p| p.replicas.known().copied()) {
-        Some(before) if spec.replicas > 0 && i64::from(spec.replicas) < before => {
-            spec.replicas..before as i32
-        }
-        _ => 0..0,
-    };
-    decommission_nodes(client, spec, leaving.clone(), deadline).await?;
+    let leaving = Leaving::between(client, spec, prior);
+    leaving.decommission(deadline).await?;
     super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
     apply_zone(client, objects, deadline).await?;
-    release_volumes(client, &spec.zone, leaving, deadline).await
+    leaving.release_volumes(deadline).await
 }
 
 /// The DNS load balancer's address as the IP peers forward to.
@@ -498,8 +390,7 @@ async fn await_dns_address(
     let lb_name = spec.layout.dns_load_balancer_name(&spec.zone);
     let address = client
         .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, deadline)
-        .await
-        .map_err(|e| e.to_diagnostics())?;
+        .await?;
     lb_resolver::dns_ip(&address, resolver(state))
         .await
         .map_err(|why| {
@@ -522,34 +413,20 @@ async fn await_init(
     spec: &ZoneSpec,
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
-    let outcome = client
-        .wait_job_finished(&spec.zone, names::INIT_JOB, deadline)
-        .await
-        .map_err(|e| e.to_diagnostics())?;
-    match outcome {
-        JobOutcome::Succeeded => Ok(()),
-        JobOutcome::Failed(_) if init_reported_already_done(client, &spec.zone).await => Ok(()),
-        JobOutcome::Failed(why) => {
-            let said = super::scale::said(
-                client
-                    .job_failure_message(&spec.zone, names::INIT_JOB)
-                    .await,
-            );
-            let mut diags = Diagnostics::new();
-            diags.error(
-                format!(
-                    "cockroach init failed in zone {} on {}",
-                    spec.zone,
-                    client.label()
-                ),
-                format!(
-                    "Job {zone}/{job} failed: {why}.{said} See `kubectl logs job/{job} -n {zone}`.",
-                    zone = spec.zone,
-                    job = names::INIT_JOB,
-                ),
-            );
-            Err(diags)
-        }
+    let finished = client
+        .finish_job(&spec.zone, names::INIT_JOB, AfterSuccess::Keep, deadline)
+        .await;
+    match finished {
+        Ok(()) => Ok(()),
+        Err(JobError::Failed(_)) if init_reported_already_done(client, &spec.zone).await => Ok(()),
+        Err(e) => Err(e.to_diagnostics(
+            format!(
+                "cockroach init failed in zone {} on {}",
+                spec.zone,
+                client.label()
+            ),
+            "",
+        )),
     }
 }
 
@@ -572,17 +449,15 @@ async fn await_rollout(
     }
     let after = client
         .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
-        .await
-        .map_err(|e| e.to_diagnostics())?;
+        .await?;
     if revision_of(after.as_ref()) == before {
         return Ok(());
     }
     replace_pods_stuck_on_old_revision(client, &spec.zone, deadline).await?;
     client
         .wait_rolled_out(&spec.zone, names::STATEFULSET, deadline)
-        .await
-        .map(drop)
-        .map_err(|e| e.to_diagnostics())
+        .await?;
+    Ok(())
 }
 
 /// A partial state Terraform can store: unknowns become nulls, which the next plan recomputes.

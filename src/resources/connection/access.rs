@@ -1,17 +1,19 @@
 //! Reaching the Kubernetes cluster named by a resource's `kubernetes {}` block, the same way for
 //! every resource: known for apply, optional for read.
+use super::model::BLOCK_NAME;
+use super::resolve::{is_wholly_known, resolve};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Attr, OperationContext, Value};
-use crate::kubernetes::{connection, ClusterClient};
+use crate::kubernetes::ClusterClient;
 
 fn block_path() -> AttributePath {
-    AttributePath::root(connection::BLOCK_NAME)
+    AttributePath::root(BLOCK_NAME)
 }
 
 /// Checks a configured `kubernetes {}` block on its attributes; an unknown block waits for apply.
-pub fn validate_connection(block: &Attr<Value>, diags: &mut Diagnostics) {
+pub fn validate(block: &Attr<Value>, diags: &mut Diagnostics) {
     if let Attr::Known(block) = block {
-        if let Err(d) = connection::resolve(block, &block_path()) {
+        if let Err(d) = resolve(block, &block_path()) {
             diags.extend(d);
         }
     }
@@ -23,31 +25,22 @@ pub async fn connect_for_apply(
     ctx: &OperationContext,
     block: &Attr<Value>,
     resource: &str,
-    diags: &mut Diagnostics,
-) -> Option<ClusterClient> {
+) -> Result<ClusterClient, Diagnostics> {
     let at = block_path();
     let value = block.known().cloned().unwrap_or(Value::Null);
-    match connection::resolve(&value, &at) {
-        Err(d) => {
-            diags.extend(d);
-            None
-        }
-        Ok(None) => {
-            diags.attribute_error(
-                at,
-                "Connection not known",
-                format!("The kubernetes block must be known when the {resource} is applied."),
-            );
-            None
-        }
-        Ok(Some(conn)) => match ClusterClient::connect(&conn).await {
-            Ok(client) => Some(client.with_stop(&ctx.stop)),
-            Err(e) => {
-                diags.extend(e.to_diagnostics(&at));
-                None
-            }
-        },
-    }
+    let Some(connection) = resolve(&value, &at)? else {
+        let mut diags = Diagnostics::new();
+        diags.attribute_error(
+            at,
+            "Connection not known",
+            format!("The kubernetes block must be known when the {resource} is applied."),
+        );
+        return Err(diags);
+    };
+    let client = ClusterClient::connect(&connection)
+        .await
+        .map_err(|e| e.to_diagnostics(&at))?;
+    Ok(client.with_stop(&ctx.stop))
 }
 
 /// The client a read works with, or `None` when there is nothing to read with yet: a state
@@ -56,13 +49,13 @@ pub async fn connect_for_read(
     ctx: &OperationContext,
     block: &Attr<Value>,
 ) -> Result<Option<ClusterClient>, Diagnostics> {
-    let Some(value) = block.known().filter(|b| connection::is_wholly_known(b)) else {
+    let Some(value) = block.known().filter(|b| is_wholly_known(b)) else {
         return Ok(None);
     };
-    let Ok(Some(conn)) = connection::resolve(value, &block_path()) else {
+    let Ok(Some(connection)) = resolve(value, &block_path()) else {
         return Ok(None);
     };
-    let client = ClusterClient::connect(&conn)
+    let client = ClusterClient::connect(&connection)
         .await
         .map_err(|e| e.to_diagnostics(&block_path()))?;
     Ok(Some(client.with_stop(&ctx.stop)))

@@ -1,0 +1,110 @@
+//! Writing a link: the provider's own forwarding entries merged into the cluster's DNS
+//! configuration with a guarded read-modify-write, CoreDNS restarted when it does not reload by
+//! itself, and create waiting for the zone's nodes, which need their peers to resolve.
+use super::model::DnsLinkModel;
+use super::plan::{
+    all_domains, corefile_reloads, edited_data, flavour_name, peer_addresses, retired_domains,
+};
+use super::read::DnsSnapshot;
+use crate::cockroach::dns::{DnsFlavour, Forwards};
+use crate::cockroach::manifests::names;
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::{Attr, OperationContext};
+use crate::kubernetes::{ClusterClient, Deadline};
+use crate::resources::connection::connect_for_apply;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Writes our entries (`forwards`) and removes the `retired` ones, re-merging on every conflict.
+async fn write_forwards(
+    client: &ClusterClient,
+    flavour: DnsFlavour,
+    forwards: &Forwards,
+    retired: &[String],
+) -> Result<(), Diagnostics> {
+    client
+        .edit_config_map(names::KUBE_SYSTEM, flavour.config_map(), |data| {
+            edited_data(flavour, data, forwards, retired)
+        })
+        .await?;
+    Ok(())
+}
+
+/// CoreDNS without the `reload` plugin reads its Corefile only at start: roll its pods, one by one.
+async fn reload_dns(client: &ClusterClient, flavour: DnsFlavour) -> Result<(), Diagnostics> {
+    if flavour != DnsFlavour::CoreDns {
+        return Ok(());
+    }
+    let map = client
+        .get::<k8s_openapi::api::core::v1::ConfigMap>(Some(names::KUBE_SYSTEM), "coredns")
+        .await?;
+    let corefile = map
+        .and_then(|m| m.data?.get("Corefile").cloned())
+        .unwrap_or_default();
+    if !corefile_reloads(&corefile) {
+        client
+            .rollout_restart(names::KUBE_SYSTEM, "coredns")
+            .await?;
+    }
+    Ok(())
+}
+
+/// Brings the cluster's forwarding to `state`'s peers, removing what `prior` forwarded and no
+/// longer does. Fails before anything is written with the prior state kept.
+pub(super) async fn converge(
+    ctx: &OperationContext,
+    prior: Option<&DnsLinkModel>,
+    mut state: DnsLinkModel,
+    limit: Duration,
+) -> Result<(DnsLinkModel, Diagnostics), Diagnostics> {
+    let client = connect_for_apply(ctx, &state.kubernetes, "link").await?;
+    let zone = state.zone.known().cloned().unwrap_or_default();
+    let domain = state.peers_cluster_domain();
+    let flavour = DnsSnapshot::fetch(&client)
+        .await?
+        .flavour(&state.dns_provider_choice())?;
+    let peers = peer_addresses(&state);
+    let forwards = Forwards::new(&[zone.as_str()], &domain, &peers).map_err(|e| {
+        let mut diags = Diagnostics::new();
+        diags.attribute_error(AttributePath::root("peers"), "Invalid peers", e.to_string());
+        diags
+    })?;
+    let retired = retired_domains(prior, &peers, &domain);
+    write_forwards(&client, flavour, &forwards, &retired).await?;
+    reload_dns(&client, flavour).await?;
+    state.id = Attr::Known(zone.clone());
+    state.detected_dns_provider = Attr::Known(flavour_name(flavour).to_string());
+    state.forwarded_zones = Attr::Known(peers.keys().cloned().collect());
+    let mut diags = Diagnostics::new();
+    if state.wait_for_ready_replicas != Attr::Known(0) {
+        let deadline = Deadline::after(limit, &ctx.stop);
+        if let Err(e) = client
+            .wait_rolled_out(&zone, names::STATEFULSET, &deadline)
+            .await
+        {
+            diags.extend(e.into());
+        }
+    }
+    Ok((state, diags))
+}
+
+/// Removes every forwarding entry the link may have written.
+pub(super) async fn remove(
+    ctx: &OperationContext,
+    model: &DnsLinkModel,
+) -> Result<(), Diagnostics> {
+    let client = connect_for_apply(ctx, &model.kubernetes, "link").await?;
+    let flavour = DnsSnapshot::fetch(&client)
+        .await?
+        .flavour(&model.dns_provider_choice())?;
+    let zone = model.zone.known().cloned().unwrap_or_default();
+    let domain = model.peers_cluster_domain();
+    let retired = all_domains(model);
+    let nothing = Forwards::new(&[zone.as_str()], &domain, &BTreeMap::new()).map_err(|e| {
+        let mut diags = Diagnostics::new();
+        diags.error("Invalid link", e.to_string());
+        diags
+    })?;
+    write_forwards(&client, flavour, &nothing, &retired).await?;
+    reload_dns(&client, flavour).await
+}

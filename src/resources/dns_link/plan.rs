@@ -1,0 +1,320 @@
+//! Validation and plan decisions of `crdb_dns_link`, and the pure edits of a DNS configuration that
+//! apply writes: no I/O.
+use super::model::{DnsLinkModel, DNS_PROVIDERS};
+use crate::cockroach::dns::{
+    self, DnsError, DnsFlavour, ForwardMap, Forwards, KubeSystemInventory,
+};
+use crate::cockroach::validate;
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::timeouts;
+use crate::framework::Attr;
+use crate::resources::{checks, connection};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// The peers a link forwards: every known entry but its own zone.
+pub fn forwarded_peers(
+    zone: &str,
+    peers: &BTreeMap<String, Attr<String>>,
+) -> BTreeMap<String, String> {
+    peers
+        .iter()
+        .filter(|(peer, _)| peer.as_str() != zone)
+        .filter_map(|(peer, address)| Some((peer.clone(), address.known()?.clone())))
+        .collect()
+}
+
+pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
+    diags.check_known(&config.zone, "zone", "Invalid zone", |v| {
+        validate::zone_name(v)
+    });
+    if let Attr::Known(peers) = &config.peers {
+        for (peer, address) in peers {
+            let path = AttributePath::root("peers").key(peer);
+            if let Err(why) = validate::zone_name(peer) {
+                diags.attribute_error(path.clone(), "Invalid peer zone", why);
+            }
+            if let Attr::Known(address) = address {
+                if address.parse::<std::net::IpAddr>().is_err() {
+                    diags.attribute_error(
+                        path,
+                        "Invalid DNS address",
+                        format!(
+                            "{address:?} is not an IP address. kube-dns and CoreDNS forward to IP addresses only; \
+                             pass the region's `dns_address`."
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    checks::cluster_domain(&config.cluster_domain, diags);
+    diags.check_known(
+        &config.dns_provider,
+        "dns_provider",
+        "Unknown DNS provider",
+        |p| validate::one_of(p, &DNS_PROVIDERS),
+    );
+    diags.check_known(
+        &config.wait_for_ready_replicas,
+        "wait_for_ready_replicas",
+        "Invalid replica count",
+        |n| validate::at_least("wait_for_ready_replicas", *n, 0),
+    );
+    timeouts::validate(&config.timeouts, diags);
+    connection::validate(&config.kubernetes, diags);
+}
+
+/// The values derived from the configuration, so that they show in the plan.
+pub(super) fn plan(planned: &mut DnsLinkModel) {
+    planned.id = planned.zone.clone();
+    planned.forwarded_zones = match (&planned.zone, &planned.peers) {
+        (Attr::Known(zone), Attr::Known(peers)) if peers.values().all(|a| !a.is_unknown()) => {
+            Attr::Known(forwarded_peers(zone, peers).into_keys().collect())
+        }
+        _ => Attr::Unknown,
+    };
+}
+
+/// The peers to forward, with their addresses.
+pub(super) fn peer_addresses(model: &DnsLinkModel) -> BTreeMap<String, Vec<IpAddr>> {
+    let zone = model.zone.known().cloned().unwrap_or_default();
+    let peers = model.peers.known().cloned().unwrap_or_default();
+    forwarded_peers(&zone, &peers)
+        .into_iter()
+        .filter_map(|(peer, address)| Some((peer, vec![address.parse().ok()?])))
+        .collect()
+}
+
+/// The forward domains of the zones this link forwarded before (`prior`) and no longer does.
+pub(super) fn retired_domains(
+    prior: Option<&DnsLinkModel>,
+    peers: &BTreeMap<String, Vec<IpAddr>>,
+    domain: &str,
+) -> Vec<String> {
+    prior
+        .and_then(|p| p.forwarded_zones.known().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|z| !peers.contains_key(z))
+        .map(|z| dns::forward_domain(&z, domain))
+        .collect()
+}
+
+/// Every forward domain a link being destroyed may have written: what it forwarded and what its
+/// peers name, never its own zone.
+pub(super) fn all_domains(model: &DnsLinkModel) -> Vec<String> {
+    let zone = model.zone.known().cloned().unwrap_or_default();
+    let domain = model.peers_cluster_domain();
+    let mut zones: Vec<String> = model.forwarded_zones.known().cloned().unwrap_or_default();
+    zones.extend(peer_addresses(model).into_keys());
+    zones.retain(|z| *z != zone);
+    zones.sort();
+    zones.dedup();
+    zones
+        .iter()
+        .map(|z| dns::forward_domain(z, &domain))
+        .collect()
+}
+
+/// Why the DNS server cannot be told: nothing recognisable in kube-system and no choice made.
+#[derive(Debug, thiserror::Error)]
+#[error("Cannot tell which DNS server {cluster} runs")]
+pub(super) struct UndetectedDns {
+    pub cluster: String,
+    pub source: DnsError,
+}
+
+impl From<UndetectedDns> for Diagnostics {
+    fn from(e: UndetectedDns) -> Self {
+        let mut diags = Diagnostics::new();
+        diags.attribute_error(
+            AttributePath::root("dns_provider"),
+            e.to_string(),
+            format!(
+                "{}. Set dns_provider to \"kube-dns\" or \"coredns\".",
+                e.source
+            ),
+        );
+        diags
+    }
+}
+
+/// Which DNS server the cluster runs: as configured (`choice`), or detected from kube-system.
+pub(super) fn flavour(
+    choice: &str,
+    inventory: &KubeSystemInventory,
+    cluster: &str,
+) -> Result<DnsFlavour, UndetectedDns> {
+    match (choice, dns::detect_dns_flavour(inventory)) {
+        ("kube-dns", _) => Ok(DnsFlavour::KubeDns),
+        ("coredns", Ok(flavour @ (DnsFlavour::CoreDns | DnsFlavour::CoreDnsCustom))) => Ok(flavour),
+        ("coredns", _) => Ok(DnsFlavour::CoreDns),
+        (_, Ok(flavour)) => Ok(flavour),
+        (_, Err(source)) => Err(UndetectedDns {
+            cluster: cluster.to_string(),
+            source,
+        }),
+    }
+}
+
+pub(super) fn flavour_name(flavour: DnsFlavour) -> &'static str {
+    match flavour {
+        DnsFlavour::KubeDns => "kube-dns",
+        DnsFlavour::CoreDns | DnsFlavour::CoreDnsCustom => "coredns",
+    }
+}
+
+/// What a DNS configuration's data forwards now, domain by domain.
+pub(super) fn read_forwards(
+    flavour: DnsFlavour,
+    data: &BTreeMap<String, String>,
+) -> Result<ForwardMap, DnsError> {
+    match flavour {
+        DnsFlavour::KubeDns => {
+            dns::read_stub_domains(data.get(dns::STUB_DOMAINS_KEY).map(String::as_str))
+        }
+        DnsFlavour::CoreDns => Ok(dns::read_corefile_forwards(
+            data.get("Corefile").map(String::as_str).unwrap_or(""),
+        )),
+        DnsFlavour::CoreDnsCustom => Ok(dns::read_coredns_custom_forwards(data)),
+    }
+}
+
+/// The ConfigMap's data with our entries set to `forwards` and the domains in `retired` removed.
+pub(super) fn edited_data(
+    flavour: DnsFlavour,
+    data: &BTreeMap<String, String>,
+    forwards: &Forwards,
+    retired: &[String],
+) -> Result<BTreeMap<String, String>, DnsError> {
+    let mut data = data.clone();
+    match flavour {
+        DnsFlavour::KubeDns => {
+            let existing = data.get(dns::STUB_DOMAINS_KEY).cloned();
+            let kept = dns::remove_stub_domains(existing.as_deref(), retired)?;
+            let merged = if forwards.is_empty() {
+                kept
+            } else {
+                Some(dns::merge_stub_domains(kept.as_deref(), forwards)?)
+            };
+            match merged {
+                Some(json) => data.insert(dns::STUB_DOMAINS_KEY.to_string(), json),
+                None => data.remove(dns::STUB_DOMAINS_KEY),
+            };
+        }
+        DnsFlavour::CoreDns => {
+            let corefile = data.get("Corefile").cloned().unwrap_or_default();
+            let kept = dns::remove_from_corefile(&corefile, retired);
+            let merged = dns::merge_corefile(&kept, forwards)?;
+            data.insert("Corefile".to_string(), merged);
+        }
+        DnsFlavour::CoreDnsCustom => {
+            data.retain(|key, _| !(key.starts_with("crdb-") && key.ends_with(".server")));
+            data.extend(dns::coredns_custom_entries(forwards));
+        }
+    }
+    Ok(data)
+}
+
+/// Whether a Corefile has CoreDNS reload it by itself when it changes.
+pub(super) fn corefile_reloads(corefile: &str) -> bool {
+    corefile
+        .lines()
+        .any(|line| line.trim() == "reload" || line.trim().starts_with("reload "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peers(entries: &[(&str, Attr<String>)]) -> BTreeMap<String, Attr<String>> {
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_link_never_forwards_its_own_zone_or_unknown_addresses() {
+        let all = peers(&[
+            ("a", Attr::Known("192.0.2.1".into())),
+            ("b", Attr::Known("192.0.2.2".into())),
+            ("c", Attr::Unknown),
+        ]);
+        let forwarded = forwarded_peers("a", &all);
+        assert_eq!(
+            forwarded.into_iter().collect::<Vec<_>>(),
+            vec![("b".to_string(), "192.0.2.2".to_string())]
+        );
+    }
+
+    #[test]
+    fn bad_peers_are_reported_under_their_key() {
+        let config = DnsLinkModel {
+            zone: Attr::Known("a".into()),
+            peers: Attr::Known(peers(&[
+                ("B", Attr::Known("192.0.2.1".into())),
+                ("c", Attr::Known("dns.example".into())),
+            ])),
+            dns_provider: Attr::Known("bind".into()),
+            ..Default::default()
+        };
+        let mut diags = Diagnostics::new();
+        validate(&config, &mut diags);
+        let paths = diags.attribute_paths();
+        assert_eq!(paths, ["peers[\"B\"]", "peers[\"c\"]", "dns_provider"]);
+    }
+
+    #[test]
+    fn an_edit_keeps_other_entries_and_drops_only_retired_ones() {
+        let peers = BTreeMap::from([("b".to_string(), vec!["192.0.2.2".parse().unwrap()])]);
+        let forwards = Forwards::new(&["a"], "cluster.local", &peers).unwrap();
+        let data = BTreeMap::from([(
+            dns::STUB_DOMAINS_KEY.to_string(),
+            r#"{"corp.example":["192.0.2.250"],"c.svc.cluster.local":["192.0.2.3"]}"#.to_string(),
+        )]);
+        let retired = vec![dns::forward_domain("c", "cluster.local")];
+        let edited = edited_data(DnsFlavour::KubeDns, &data, &forwards, &retired).unwrap();
+        let live = read_forwards(DnsFlavour::KubeDns, &edited).unwrap();
+        assert_eq!(
+            live.keys().collect::<Vec<_>>(),
+            ["b.svc.cluster.local", "corp.example"]
+        );
+        let unparsable = BTreeMap::from([(dns::STUB_DOMAINS_KEY.to_string(), "[".to_string())]);
+        assert!(matches!(
+            edited_data(DnsFlavour::KubeDns, &unparsable, &forwards, &retired),
+            Err(DnsError::UnparsableStubDomains(_))
+        ));
+    }
+
+    #[test]
+    fn the_dns_server_is_the_one_named_or_else_the_one_found() {
+        let nothing = KubeSystemInventory::default();
+        assert_eq!(
+            flavour("kube-dns", &nothing, "c").unwrap(),
+            DnsFlavour::KubeDns
+        );
+        assert_eq!(
+            flavour("coredns", &nothing, "c").unwrap(),
+            DnsFlavour::CoreDns
+        );
+        let undetected = flavour("auto", &nothing, "https://10.0.0.1").unwrap_err();
+        let diags = Diagnostics::from(undetected);
+        assert_eq!(
+            diags.0[0].summary,
+            "Cannot tell which DNS server https://10.0.0.1 runs"
+        );
+        assert_eq!(
+            diags.0[0].path.as_ref().unwrap().to_string(),
+            "dns_provider"
+        );
+    }
+
+    #[test]
+    fn coredns_restarts_only_without_reload() {
+        assert!(corefile_reloads(".:53 {\n    errors\n    reload\n}\n"));
+        assert!(corefile_reloads(".:53 {\n    reload 10s\n}\n"));
+        assert!(!corefile_reloads(".:53 {\n    errors\n}\n"));
+    }
+}

@@ -1,0 +1,83 @@
+//! `crdb_multiregion_cluster`: the identity of one CockroachDB cluster (name, version, zones) and
+//! its PKI. It touches no Kubernetes cluster; `crdb_region` resources consume it whole through
+//! `cluster = crdb_multiregion_cluster.<name>`.
+mod apply;
+mod model;
+mod plan;
+mod read;
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use model::{ClusterModel, FINALIZATION_MODES, JOIN_NODES_PER_ZONE, TYPE_NAME};
+pub use plan::join_addresses;
+
+use crate::framework::diag::Diagnostics;
+use crate::framework::{Applied, ModelResource, OperationContext, Schema};
+
+pub struct MultiregionCluster;
+
+#[async_trait::async_trait]
+impl ModelResource for MultiregionCluster {
+    type Model = ClusterModel;
+    const TYPE_NAME: &'static str = TYPE_NAME;
+
+    fn schema(&self) -> Schema {
+        model::schema()
+    }
+
+    fn validate(&self, config: &ClusterModel, diags: &mut Diagnostics) {
+        plan::validate_config(config, diags);
+    }
+
+    fn modify_plan(
+        &self,
+        prior: Option<&ClusterModel>,
+        config: &ClusterModel,
+        planned: &mut ClusterModel,
+        diags: &mut Diagnostics,
+    ) {
+        let created = ClusterModel::default();
+        let prior = prior.unwrap_or(&created);
+        plan::plan_derived(prior, config, planned);
+        plan::plan_upgrade(prior, planned, diags);
+        plan::plan_pki(prior, config, planned);
+    }
+
+    async fn create(
+        &self,
+        _ctx: &OperationContext,
+        planned: ClusterModel,
+    ) -> Applied<ClusterModel> {
+        apply::apply(planned)
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OperationContext,
+        state: ClusterModel,
+    ) -> Result<Option<ClusterModel>, Diagnostics> {
+        Ok(Some(read::read(state)))
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OperationContext,
+        _prior: ClusterModel,
+        planned: ClusterModel,
+    ) -> Applied<ClusterModel> {
+        apply::apply(planned)
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OperationContext,
+        _prior: ClusterModel,
+    ) -> Result<(), Diagnostics> {
+        // Nothing lives outside Terraform state.
+        Ok(())
+    }
+
+    async fn import(&self, _ctx: &OperationContext, id: &str) -> Result<ClusterModel, Diagnostics> {
+        read::imported(id)
+    }
+}

@@ -1,0 +1,208 @@
+//! The model and schema of `crdb_multiregion_cluster`, with the attribute descriptions users read.
+use crate::framework::{Attr, Attribute, Block, Schema, Type, Value};
+use crate::tf_model;
+use time::Duration;
+
+pub const TYPE_NAME: &str = "crdb_multiregion_cluster";
+
+/// How many nodes of each zone every node is told to join: enough to survive losing two of them,
+/// few enough that a zone with three replicas resolves every address.
+pub const JOIN_NODES_PER_ZONE: usize = 3;
+pub(super) const CA_VALIDITY: Duration = Duration::days(3650);
+pub(super) const CLIENT_CERT_VALIDITY: Duration = Duration::days(1825);
+pub(super) const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+/// The values of `upgrade_finalization`; the first is the default.
+pub const FINALIZATION_MODES: [&str; 2] = ["auto", "manual"];
+
+tf_model! {
+    #[derive(Clone, Debug, Default)]
+    pub struct ClusterModel {
+        pub id: Attr<String>,
+        pub name: Attr<String>,
+        pub image: Attr<String>,
+        pub version: Attr<String>,
+        pub upgrade_finalization: Attr<String>,
+        pub cluster_version: Attr<String>,
+        pub zones: Attr<Vec<Attr<String>>>,
+        pub init_zone: Attr<String>,
+        pub join_addresses: Attr<Vec<String>>,
+        pub cluster_domain: Attr<String>,
+        pub pki_generation: Attr<i64>,
+        pub ca_certificate: Attr<String>,
+        pub ca_private_key: Attr<String>,
+        pub ca_generated: Attr<bool>,
+        pub ca_fingerprint_sha256: Attr<String>,
+        pub ca_expires_at: Attr<String>,
+        pub root_client_certificate: Attr<String>,
+        pub root_client_private_key: Attr<String>,
+    }
+}
+
+impl ClusterModel {
+    /// The zones when every one of them is known.
+    pub(super) fn known_zones(&self) -> Option<Vec<String>> {
+        self.zones
+            .known()?
+            .iter()
+            .map(|z| z.known().cloned())
+            .collect()
+    }
+}
+
+pub(super) fn schema() -> Schema {
+    let s = Type::String;
+    Schema {
+        version: 0,
+        block: Block::new(
+            "One secure CockroachDB cluster spread over several zones, each zone a namespace in its own Kubernetes \
+             cluster (see `crdb_region`). This resource holds the cluster's identity, its version and its PKI; it \
+             contacts nothing. A CA is generated unless you bring one; a generated CA exists only in Terraform \
+             state and cannot be recovered by import.",
+        )
+        .attribute(
+            Attribute::computed("id", s.clone(), "The cluster name.").keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::required(
+                "name",
+                s.clone(),
+                "Name of the CockroachDB cluster (a DNS-1123 label). Changing it creates a new cluster.",
+            )
+            .requires_replace(),
+        )
+        .attribute(Attribute::required(
+            "image",
+            s.clone(),
+            "CockroachDB container image with a version tag, e.g. `cockroachdb/cockroach:v24.1.0`. The one source \
+             of truth for the version: changing it rolls an upgrade through every region in place. The plan \
+             refuses a change CockroachDB would refuse: any patch release of the running major version is fine, but \
+             an upgrade goes one major version at a time, where Innovation releases (v24.2, v25.1, v25.3, v26.1, \
+             every second major from v24.1 on) may be skipped: v23.2 to v24.1, v24.1 to v24.2 or v24.3, v24.2 to \
+             v24.3, v24.3 to v25.1 or v25.2. Going back is possible only to the major version of an upgrade that is \
+             not finalized (see `upgrade_finalization`). Tags that are not `vMAJOR.MINOR.PATCH` (`latest`, \
+             digests) are not judged.",
+        ))
+        .attribute(Attribute::computed(
+            "version",
+            s.clone(),
+            "The CockroachDB version: the tag of `image`.",
+        ))
+        .attribute(Attribute::computed(
+            "cluster_version",
+            s.clone(),
+            "The major version the cluster is finalized at (`24.1`), what `SHOW CLUSTER SETTING version` reports \
+             once the configuration is applied: the major version of `image`, except while a `manual` upgrade is \
+             not finalized, when it stays at the major version the upgrade came from, the one `image` may roll back \
+             to. Null for an image tag that is not a release version.",
+        ))
+        .attribute(Attribute::required(
+            "zones",
+            Type::list(s.clone()),
+            "The zones that make up the cluster, in order. Each is a DNS-1123 label and becomes the namespace of \
+             its `crdb_region`. Changing the list updates the join list in place.",
+        ))
+        .attribute(
+            Attribute::optional_computed(
+                "init_zone",
+                s.clone(),
+                "The zone whose region runs `cockroach init`. Defaults to the first zone and then stays put when \
+                 zones are added.",
+            ),
+        )
+        .attribute(Attribute::computed(
+            "join_addresses",
+            Type::list(s.clone()),
+            "The `--join` addresses every node starts with: the first three nodes of each zone.",
+        ))
+        .attribute(
+            Attribute::optional(
+                "cluster_domain",
+                s.clone(),
+                "The Kubernetes cluster DNS domain, used in the nodes' certificate names.",
+            )
+            .default(Value::string(DEFAULT_CLUSTER_DOMAIN)),
+        )
+        .attribute(
+            Attribute::optional(
+                "pki_generation",
+                Type::Number,
+                "Bump this number to replace a generated CA and the root client certificate. No other change ever \
+                 regenerates them.",
+            )
+            .default(Value::int(1)),
+        )
+        .attribute(
+            Attribute::optional(
+                "upgrade_finalization",
+                s.clone(),
+                "How a major-version upgrade is finalized. `auto`: CockroachDB finalizes it by itself once every \
+                 node runs the new binary, and from then on the cluster can never run the old major version again \
+                 (only a restore from a backup goes back). `manual`: before a region rolls its nodes to a new major \
+                 version, it sets `cluster.preserve_downgrade_option` to the major version the cluster is finalized \
+                 at (a `cockroach sql` Job in its zone, every region, idempotent), so the upgrade stays open: \
+                 `cluster_version` keeps the old major version, features that need finalization stay off, and \
+                 `image` may go back to that major version (a rollback; keep `manual` until it is applied). \
+                 Switching from `manual` to `auto` finalizes: the regions run \
+                 `RESET CLUSTER SETTING cluster.preserve_downgrade_option` and CockroachDB finalizes once every node \
+                 runs the new binary; a rollback is refused from then on. The next upgrade may switch to `manual` \
+                 again in the same change as its `image`.",
+            )
+            .default(Value::string(FINALIZATION_MODES[0])),
+        )
+        .attribute(
+            Attribute::optional_computed(
+                "ca_certificate",
+                s.clone(),
+                "PEM certificate of the cluster CA. Set it, with `ca_private_key`, to bring your own CA (for \
+                 example the one the old setup script left in its safe directory); otherwise a CA is generated.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::optional_computed(
+                "ca_private_key",
+                s.clone(),
+                "PEM private key of the cluster CA (RSA, or ECDSA P-256/P-384; unencrypted). Generated with the CA unless you bring one.",
+            )
+            .sensitive()
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "ca_generated",
+                Type::Bool,
+                "Whether the provider generated the CA (true) or you brought it (false).",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "ca_fingerprint_sha256",
+                s.clone(),
+                "SHA-256 fingerprint of the CA certificate: shows a CA change in plans without showing the CA.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed("ca_expires_at", s.clone(), "When the CA certificate expires (RFC 3339).")
+                .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "root_client_certificate",
+                s.clone(),
+                "PEM client certificate of the `root` SQL user, signed by the CA.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "root_client_private_key",
+                s,
+                "PEM private key of the `root` client certificate.",
+            )
+            .sensitive()
+            .keep_prior_value_when_unset(),
+        ),
+    }
+}

@@ -1,0 +1,254 @@
+//! Validation and plan decisions of `crdb_multiregion_cluster`: pure, no I/O.
+use super::model::{ClusterModel, FINALIZATION_MODES, JOIN_NODES_PER_ZONE};
+use crate::cockroach::pki::{self, CertificateAuthority};
+use crate::cockroach::upgrade::{self, Major, Standing};
+use crate::cockroach::validate;
+use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::Attr;
+use crate::resources::checks;
+use time::OffsetDateTime;
+
+/// Each node joins the first nodes of every zone, addressed through its zone's headless service.
+pub fn join_addresses(zones: &[String]) -> Vec<String> {
+    zones
+        .iter()
+        .flat_map(|zone| {
+            (0..JOIN_NODES_PER_ZONE).map(move |i| format!("cockroachdb-{i}.cockroachdb.{zone}"))
+        })
+        .collect()
+}
+
+/// The image tag, which is the cluster's CockroachDB version.
+fn image_version(image: &str) -> Option<String> {
+    validate::parse_image(image).ok()?.tag.map(str::to_string)
+}
+
+pub(super) fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {
+    diags.check_known(&config.name, "name", "Invalid cluster name", |v| {
+        validate::dns1123_label(v)
+    });
+    if let Attr::Known(image) = &config.image {
+        match validate::parse_image(image) {
+            Err(why) => diags.attribute_error(AttributePath::root("image"), "Invalid image", why),
+            Ok(reference) => match reference.tag {
+                None => diags.attribute_error(
+                    AttributePath::root("image"),
+                    "Image without a version tag",
+                    format!(
+                        "{image:?} names no tag. The tag is the cluster's version, which upgrades are planned \
+                         from: use a tag such as cockroachdb/cockroach:v24.1.0."
+                    ),
+                ),
+                Some(tag) if validate::cockroach_version(tag).is_none() => diags.attribute_warning(
+                    AttributePath::root("image"),
+                    "Image tag is not a CockroachDB release version",
+                    format!("The tag {tag:?} is not of the form vMAJOR.MINOR.PATCH; upgrade checks cannot judge it."),
+                ),
+                Some(tag) if !validate::image_major(image).is_some_and(Major::is_known) => {
+                    diags.attribute_warning(
+                        AttributePath::root("image"),
+                        "Unknown CockroachDB major version",
+                        format!(
+                            "The tag {tag:?} names a major version outside the release sequence this provider \
+                             knows (v19.1 on); upgrade checks cannot judge it."
+                        ),
+                    )
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    diags.check_known(
+        &config.upgrade_finalization,
+        "upgrade_finalization",
+        "Unknown upgrade finalization",
+        |mode| validate::one_of(mode, &FINALIZATION_MODES),
+    );
+    validate_zones(config, diags);
+    checks::cluster_domain(&config.cluster_domain, diags);
+    diags.check_known(
+        &config.pki_generation,
+        "pki_generation",
+        "Invalid PKI generation",
+        |n| validate::at_least("pki_generation", *n, 1),
+    );
+    validate_user_ca(config, diags);
+}
+
+fn validate_zones(config: &ClusterModel, diags: &mut Diagnostics) {
+    let Attr::Known(zones) = &config.zones else {
+        return;
+    };
+    if zones.is_empty() {
+        diags.attribute_error(
+            AttributePath::root("zones"),
+            "No zones",
+            "A cluster needs at least one zone.",
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, zone) in zones.iter().enumerate() {
+        let Attr::Known(zone) = zone else { continue };
+        let path = AttributePath::root("zones").index(i);
+        if let Err(why) = validate::zone_name(zone) {
+            diags.attribute_error(path, "Invalid zone", why);
+        } else if !seen.insert(zone.as_str()) {
+            diags.attribute_error(
+                path,
+                "Duplicate zone",
+                format!("Zone {zone:?} is listed twice."),
+            );
+        }
+    }
+    if let (Attr::Known(init), Some(zones)) = (&config.init_zone, config.known_zones()) {
+        if !zones.contains(init) {
+            diags.attribute_error(
+                AttributePath::root("init_zone"),
+                "Unknown init zone",
+                format!("init_zone {init:?} is not one of the zones {zones:?}."),
+            );
+        }
+    }
+}
+
+fn validate_user_ca(config: &ClusterModel, diags: &mut Diagnostics) {
+    match (&config.ca_certificate, &config.ca_private_key) {
+        (Attr::Null, Attr::Null) => {}
+        (Attr::Null, _) => diags.attribute_error(
+            AttributePath::root("ca_certificate"),
+            "Missing CA certificate",
+            "ca_private_key is set, so ca_certificate must be set too: bring both or neither.",
+        ),
+        (_, Attr::Null) => diags.attribute_error(
+            AttributePath::root("ca_private_key"),
+            "Missing CA private key",
+            "ca_certificate is set, so ca_private_key must be set too: bring both or neither.",
+        ),
+        (Attr::Known(cert), Attr::Known(key)) => {
+            if let Err(e) = CertificateAuthority::from_pem(cert, key, OffsetDateTime::now_utc()) {
+                diags.attribute_error(
+                    AttributePath::root(e.attribute.name()),
+                    "Unusable CA",
+                    e.message,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Plans the values derived from the configuration so that they show in the plan.
+pub(super) fn plan_derived(
+    prior: &ClusterModel,
+    config: &ClusterModel,
+    planned: &mut ClusterModel,
+) {
+    planned.id = planned.name.clone();
+    planned.version = match &planned.image {
+        Attr::Known(image) => image_version(image).into(),
+        _ => Attr::Unknown,
+    };
+    let zones = planned.known_zones();
+    planned.join_addresses = match &zones {
+        Some(zones) => Attr::Known(join_addresses(zones)),
+        None => Attr::Unknown,
+    };
+    if config.init_zone.is_null() {
+        planned.init_zone = match &zones {
+            Some(zones) => {
+                let prior_init = prior.init_zone.known().filter(|z| zones.contains(z));
+                prior_init.or(zones.first()).cloned().into()
+            }
+            None => Attr::Unknown,
+        };
+    }
+}
+
+/// Judges an image change by CockroachDB's upgrade rules (an error on `image`) and plans the
+/// version the cluster is finalized at.
+pub(super) fn plan_upgrade(
+    prior: &ClusterModel,
+    planned: &mut ClusterModel,
+    diags: &mut Diagnostics,
+) {
+    let manual = match &planned.upgrade_finalization {
+        Attr::Known(mode) => Some(mode == "manual"),
+        Attr::Null => Some(false),
+        _ => None,
+    };
+    let to = match &planned.image {
+        Attr::Known(image) => validate::image_major(image),
+        Attr::Null => None,
+        _ => {
+            planned.cluster_version = Attr::Unknown;
+            return;
+        }
+    };
+    let running = prior.image.known().and_then(|i| validate::image_major(i));
+    let finalized = prior
+        .cluster_version
+        .known()
+        .and_then(|v| Major::parse(v))
+        .or(running);
+    if let (Some(running), Some(finalized), Some(to)) = (running, finalized, to) {
+        let from = Standing { running, finalized };
+        if let Err(refusal) = upgrade::judge(from, to, manual == Some(false)) {
+            diags.attribute_error(
+                AttributePath::root("image"),
+                refusal.summary,
+                refusal.detail,
+            );
+        }
+    }
+    planned.cluster_version = match manual {
+        None => Attr::Unknown,
+        Some(false) => to.map(|m| m.to_string()).into(),
+        Some(true) => finalized.or(to).map(|m| m.to_string()).into(),
+    };
+}
+
+/// Plans the PKI: kept unless the configuration brings another CA or bumps the generation.
+pub(super) fn plan_pki(prior: &ClusterModel, config: &ClusterModel, planned: &mut ClusterModel) {
+    let user_ca = !config.ca_certificate.is_null();
+    let regenerate = if user_ca {
+        config.ca_certificate != prior.ca_certificate
+            || config.ca_private_key != prior.ca_private_key
+    } else {
+        prior.ca_certificate.is_null()
+            || prior.pki_generation != planned.pki_generation
+                && prior.ca_generated == Attr::Known(true)
+    };
+    if !regenerate {
+        return;
+    }
+    if user_ca {
+        planned.ca_generated = Attr::Known(false);
+        match &config.ca_certificate {
+            Attr::Known(cert) => {
+                planned.ca_fingerprint_sha256 =
+                    pki::certificate_fingerprint_sha256(cert).ok().into();
+                planned.ca_expires_at = pki::certificate_not_after(cert)
+                    .ok()
+                    .and_then(rfc3339)
+                    .into();
+            }
+            _ => {
+                planned.ca_fingerprint_sha256 = Attr::Unknown;
+                planned.ca_expires_at = Attr::Unknown;
+            }
+        }
+    } else {
+        planned.ca_generated = Attr::Known(true);
+        planned.ca_certificate = Attr::Unknown;
+        planned.ca_private_key = Attr::Unknown;
+        planned.ca_fingerprint_sha256 = Attr::Unknown;
+        planned.ca_expires_at = Attr::Unknown;
+    }
+    planned.root_client_certificate = Attr::Unknown;
+    planned.root_client_private_key = Attr::Unknown;
+}
+
+pub(super) fn rfc3339(t: OffsetDateTime) -> Option<String> {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}

@@ -1,0 +1,27 @@
+//! Read and import of `crdb_multiregion_cluster`: nothing lives outside Terraform state, so the
+//! state is the truth and an import knows only the name.
+use super::model::ClusterModel;
+use crate::cockroach::validate;
+use crate::framework::diag::Diagnostics;
+use crate::framework::Attr;
+
+pub(super) fn read(state: ClusterModel) -> ClusterModel {
+    state
+}
+
+/// The state an import by name adopts; the next apply generates or takes the rest.
+pub(super) fn imported(id: &str) -> Result<ClusterModel, Diagnostics> {
+    if let Err(why) = validate::dns1123_label(id) {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            "Invalid import ID",
+            format!("Import a crdb_multiregion_cluster by its name: {why}."),
+        );
+        return Err(diags);
+    }
+    Ok(ClusterModel {
+        id: Attr::Known(id.to_string()),
+        name: Attr::Known(id.to_string()),
+        ..Default::default()
+    })
+}

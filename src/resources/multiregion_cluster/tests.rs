@@ -1,0 +1,274 @@
+//! Plans and applies of `crdb_multiregion_cluster` as Terraform drives them.
+use super::model::schema;
+use super::*;
+use crate::framework::diag::Diagnostics;
+use crate::framework::{plan, Attr, FromValue, PlanRequest, Resource, ToValue, Value};
+
+/// A cluster of `zones` at v24.1.0, as configured.
+pub(crate) fn config(zones: &[&str]) -> ClusterModel {
+    ClusterModel {
+        name: Attr::Known("main".into()),
+        image: Attr::Known("cockroachdb/cockroach:v24.1.0".into()),
+        zones: Attr::Known(zones.iter().map(|z| Attr::Known(z.to_string())).collect()),
+        ..Default::default()
+    }
+}
+
+/// Plans like Terraform and the protocol layer do: proposed = config merged with prior.
+fn plan(prior: &Value, config: &ClusterModel) -> (Value, Diagnostics) {
+    let config = config.to_value();
+    let mut proposed = config.clone();
+    if let Value::Object(prior_attrs) = prior {
+        for attr in schema().block.attributes.iter().filter(|a| a.is_computed()) {
+            if config.attr(attr.name).is_null() {
+                proposed.set_attr(attr.name, prior_attrs[attr.name].clone());
+            }
+        }
+    }
+    let mut planned = plan::plan_state(&schema().block, prior, &proposed, &config);
+    let mut diags = Diagnostics::new();
+    Resource::modify_plan(
+        &MultiregionCluster,
+        &PlanRequest {
+            prior,
+            config: &config,
+        },
+        &mut planned,
+        &mut diags,
+    );
+    (planned, diags)
+}
+
+fn applied(planned: &Value) -> Value {
+    let outcome = apply::apply(ClusterModel::from_value(planned).unwrap());
+    assert!(
+        !outcome.diagnostics.has_errors(),
+        "{:?}",
+        outcome.diagnostics
+    );
+    outcome.state.unwrap().to_value()
+}
+
+#[test]
+fn join_list_names_three_nodes_per_zone() {
+    let join = join_addresses(&["a".into(), "b".into()]);
+    assert_eq!(join.len(), 6);
+    assert_eq!(join[0], "cockroachdb-0.cockroachdb.a");
+    assert_eq!(join[5], "cockroachdb-2.cockroachdb.b");
+}
+
+#[test]
+fn create_plans_derived_values_and_generates_pki_on_apply() {
+    let (planned, diags) = plan(&Value::Null, &config(&["a", "b"]));
+    assert!(diags.is_empty());
+    assert_eq!(planned.attr("version"), &Value::string("v24.1.0"));
+    assert_eq!(planned.attr("init_zone"), &Value::string("a"));
+    assert_eq!(
+        planned.attr("join_addresses").clone(),
+        Value::List(
+            join_addresses(&["a".into(), "b".into()])
+                .into_iter()
+                .map(Value::String)
+                .collect()
+        )
+    );
+    assert_eq!(planned.attr("ca_certificate"), &Value::Unknown);
+    let state = applied(&planned);
+    assert!(state
+        .attr("ca_certificate")
+        .as_str()
+        .unwrap()
+        .contains("BEGIN CERTIFICATE"));
+    assert!(state
+        .attr("root_client_private_key")
+        .as_str()
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    assert_eq!(state.attr("ca_generated"), &Value::Bool(true));
+}
+
+#[test]
+fn image_and_zone_changes_keep_the_pki() {
+    let (planned, _) = plan(&Value::Null, &config(&["a"]));
+    let state = applied(&planned);
+    let mut changed = config(&["a", "b"]);
+    changed.image = Attr::Known("cockroachdb/cockroach:v24.2.0".into());
+    let (planned, _) = plan(&state, &changed);
+    for kept in [
+        "ca_certificate",
+        "ca_private_key",
+        "root_client_certificate",
+        "root_client_private_key",
+    ] {
+        assert_eq!(
+            planned.attr(kept),
+            state.attr(kept),
+            "{kept} must not change"
+        );
+    }
+    assert_eq!(planned.attr("version"), &Value::string("v24.2.0"));
+    assert_eq!(planned.attr("init_zone"), &Value::string("a"));
+    assert_eq!(
+        applied(&planned).attr("ca_certificate"),
+        state.attr("ca_certificate")
+    );
+}
+
+#[test]
+fn unchanged_configuration_plans_exactly_the_state() {
+    let (planned, _) = plan(&Value::Null, &config(&["a", "b"]));
+    let state = applied(&planned);
+    let (replanned, _) = plan(&state, &config(&["a", "b"]));
+    assert_eq!(replanned, state);
+}
+
+#[test]
+fn bumping_the_generation_regenerates_a_generated_ca() {
+    let (planned, _) = plan(&Value::Null, &config(&["a"]));
+    let state = applied(&planned);
+    let mut bumped = config(&["a"]);
+    bumped.pki_generation = Attr::Known(2);
+    let (planned, _) = plan(&state, &bumped);
+    assert_eq!(planned.attr("ca_certificate"), &Value::Unknown);
+    let rotated = applied(&planned);
+    assert_ne!(rotated.attr("ca_certificate"), state.attr("ca_certificate"));
+}
+
+#[test]
+fn adding_a_zone_in_front_keeps_the_init_zone() {
+    let (planned, _) = plan(&Value::Null, &config(&["b"]));
+    let state = applied(&planned);
+    let (planned, _) = plan(&state, &config(&["a", "b"]));
+    assert_eq!(planned.attr("init_zone"), &Value::string("b"));
+}
+
+#[test]
+fn invalid_input_is_reported_on_each_attribute() {
+    let mut bad = config(&["a", "Bad_Zone", "a", "default"]);
+    bad.name = Attr::Known("Main".into());
+    bad.image = Attr::Known("cockroachdb/cockroach".into());
+    bad.init_zone = Attr::Known("z".into());
+    bad.ca_certificate = Attr::Known("not a pem".into());
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &bad.to_value(), &mut diags);
+    let paths = diags.attribute_paths();
+    for expected in [
+        "name",
+        "image",
+        "zones[1]",
+        "zones[2]",
+        "zones[3]",
+        "init_zone",
+        "ca_private_key",
+    ] {
+        assert!(
+            paths.contains(&expected.to_string()),
+            "no diagnostic on {expected}: {paths:?}"
+        );
+    }
+}
+
+#[test]
+fn unknown_values_are_not_judged() {
+    let mut partly = config(&["a"]);
+    partly.zones = Attr::Known(vec![Attr::Known("a".into()), Attr::Unknown]);
+    partly.image = Attr::Unknown;
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &partly.to_value(), &mut diags);
+    assert!(diags.is_empty(), "{diags:?}");
+    let (planned, _) = plan(&Value::Null, &partly);
+    assert_eq!(planned.attr("join_addresses"), &Value::Unknown);
+    assert_eq!(planned.attr("version"), &Value::Unknown);
+}
+
+fn with_image(mut config: ClusterModel, image: &str, mode: &str) -> ClusterModel {
+    config.image = Attr::Known(format!("cockroachdb/cockroach:{image}"));
+    config.upgrade_finalization = Attr::Known(mode.into());
+    config
+}
+
+/// Plans `config` over `state`; the applied state, or the paths of the errors.
+fn step(state: &Value, config: &ClusterModel) -> Result<Value, Vec<String>> {
+    let (planned, diags) = plan(state, config);
+    if diags.has_errors() {
+        return Err(diags.attribute_paths());
+    }
+    Ok(applied(&planned))
+}
+
+#[test]
+fn a_manual_upgrade_stays_open_for_a_rollback_until_switched_to_auto() {
+    let base = config(&["a"]);
+    let state = step(&Value::Null, &with_image(base.clone(), "v24.1.2", "manual")).unwrap();
+    assert_eq!(state.attr("cluster_version"), &Value::string("24.1"));
+    let upgraded = step(&state, &with_image(base.clone(), "v24.3.0", "manual")).unwrap();
+    assert_eq!(
+        upgraded.attr("cluster_version"),
+        &Value::string("24.1"),
+        "not finalized"
+    );
+    let (replanned, _) = plan(&upgraded, &with_image(base.clone(), "v24.3.0", "manual"));
+    assert_eq!(replanned, upgraded, "an open upgrade plans no change");
+    assert_eq!(
+        step(&upgraded, &with_image(base.clone(), "v25.1.0", "manual")),
+        Err(vec!["image".to_string()]),
+        "no next major before finalizing"
+    );
+    assert_eq!(
+        step(&upgraded, &with_image(base.clone(), "v24.1.0", "auto")),
+        Err(vec!["image".to_string()]),
+        "a rollback keeps manual until applied"
+    );
+    let rolled_back = step(&upgraded, &with_image(base.clone(), "v24.1.2", "manual")).unwrap();
+    assert_eq!(rolled_back.attr("cluster_version"), &Value::string("24.1"));
+    let again = step(&rolled_back, &with_image(base.clone(), "v24.3.1", "manual")).unwrap();
+    let finalized = step(&again, &with_image(base.clone(), "v24.3.1", "auto")).unwrap();
+    assert_eq!(finalized.attr("cluster_version"), &Value::string("24.3"));
+    assert_eq!(
+        step(&finalized, &with_image(base.clone(), "v24.1.2", "manual")),
+        Err(vec!["image".to_string()]),
+        "no rollback after finalizing"
+    );
+    let next = step(&finalized, &with_image(base, "v25.2.0", "manual")).unwrap();
+    assert_eq!(
+        next.attr("cluster_version"),
+        &Value::string("24.3"),
+        "the next upgrade may switch back to manual at once"
+    );
+}
+
+#[test]
+fn an_auto_upgrade_finalizes_and_a_skip_is_refused_on_the_image() {
+    let base = config(&["a"]);
+    let state = step(&Value::Null, &with_image(base.clone(), "v24.1.2", "auto")).unwrap();
+    let (_, diags) = plan(&state, &with_image(base.clone(), "v25.1.0", "auto"));
+    assert_eq!(diags.0.len(), 1, "{diags:?}");
+    let refusal = &diags.0[0];
+    assert_eq!(refusal.path.as_ref().unwrap().to_string(), "image");
+    assert_eq!(refusal.summary, "Upgrade skips a required major version");
+    assert!(
+        refusal
+            .detail
+            .contains("v24.2.x (an Innovation release, which may be skipped) or v24.3.x"),
+        "{}",
+        refusal.detail
+    );
+    let upgraded = step(&state, &with_image(base.clone(), "v24.3.0", "auto")).unwrap();
+    assert_eq!(upgraded.attr("cluster_version"), &Value::string("24.3"));
+    assert!(step(&upgraded, &with_image(base.clone(), "v24.1.2", "auto")).is_err());
+    let patched = step(&upgraded, &with_image(base.clone(), "v24.3.9", "auto")).unwrap();
+    let latest = step(&patched, &with_image(base, "latest", "auto")).unwrap();
+    assert_eq!(latest.attr("cluster_version"), &Value::Null, "not judged");
+}
+
+#[test]
+fn upgrade_finalization_takes_auto_or_manual() {
+    let mut bad = config(&["a"]);
+    bad.upgrade_finalization = Attr::Known("never".into());
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &bad.to_value(), &mut diags);
+    assert_eq!(
+        diags.0[0].path.as_ref().unwrap().to_string(),
+        "upgrade_finalization"
+    );
+}

@@ -1,0 +1,260 @@
+//! The model and schema of `crdb_region`, with the attribute descriptions users read.
+use crate::framework::schema::Block;
+use crate::framework::timeouts::{self, Operation};
+use crate::framework::{Attr, Attribute, Schema, Type, Value};
+use crate::tf_model;
+use std::collections::BTreeMap;
+
+pub const TYPE_NAME: &str = "crdb_region";
+
+/// The attributes of `crdb_multiregion_cluster` a region consumes. Declared as an object type so
+/// that `cluster = crdb_multiregion_cluster.main` passes the whole resource in one expression:
+/// Terraform drops the attributes not named here, keeps the keys' sensitivity, and shows an
+/// image change as `~ image = "v1" -> "v2"` inside the object.
+pub fn cluster_type() -> Type {
+    let s = || Type::String;
+    Type::object([
+        ("name", s()),
+        ("image", s()),
+        ("version", s()),
+        ("upgrade_finalization", s()),
+        ("cluster_version", s()),
+        ("zones", Type::list(s())),
+        ("init_zone", s()),
+        ("join_addresses", Type::list(s())),
+        ("cluster_domain", s()),
+        ("ca_certificate", s()),
+        ("ca_private_key", s()),
+        ("ca_fingerprint_sha256", s()),
+        ("root_client_certificate", s()),
+        ("root_client_private_key", s()),
+    ])
+}
+
+tf_model! {
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct ClusterRef {
+        pub name: Attr<String>,
+        pub image: Attr<String>,
+        pub version: Attr<String>,
+        pub upgrade_finalization: Attr<String>,
+        pub cluster_version: Attr<String>,
+        pub zones: Attr<Vec<Attr<String>>>,
+        pub init_zone: Attr<String>,
+        pub join_addresses: Attr<Vec<Attr<String>>>,
+        pub cluster_domain: Attr<String>,
+        pub ca_certificate: Attr<String>,
+        pub ca_private_key: Attr<String>,
+        pub ca_fingerprint_sha256: Attr<String>,
+        pub root_client_certificate: Attr<String>,
+        pub root_client_private_key: Attr<String>,
+    }
+}
+
+impl ClusterRef {
+    pub fn known_zones(&self) -> Option<Vec<String>> {
+        self.zones
+            .known()?
+            .iter()
+            .map(|z| z.known().cloned())
+            .collect()
+    }
+}
+
+tf_model! {
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct RegionModel {
+        pub id: Attr<String>,
+        pub cluster: Attr<ClusterRef>,
+        pub zone: Attr<String>,
+        pub region: Attr<String>,
+        pub replicas: Attr<i64>,
+        pub storage_size: Attr<String>,
+        pub storage_class: Attr<String>,
+        pub cpu_request: Attr<String>,
+        pub cpu_limit: Attr<String>,
+        pub memory_request: Attr<String>,
+        pub memory_limit: Attr<String>,
+        pub dns_load_balancer: Attr<String>,
+        pub dns_load_balancer_annotations: Attr<BTreeMap<String, String>>,
+        pub dns_resolver: Attr<String>,
+        pub deletion_protection: Attr<bool>,
+        pub namespace: Attr<String>,
+        pub dns_address: Attr<String>,
+        pub node_certificate: Attr<String>,
+        pub node_private_key: Attr<String>,
+        pub initialized: Attr<bool>,
+        pub missing_objects: Attr<Vec<String>>,
+        pub layout: Attr<String>,
+        pub kubernetes: Attr<Value>,
+        pub timeouts: Attr<Value>,
+    }
+}
+
+pub fn schema(connection_block: Block) -> Schema {
+    let s = || Type::String;
+    Schema {
+        version: 0,
+        block: Block::new(
+            "One zone of a `crdb_multiregion_cluster`: a namespace named after the zone in one Kubernetes cluster, \
+             holding the zone's CockroachDB nodes (a StatefulSet), their certificates, services, disruption budget, \
+             and the DNS load balancer its peers resolve it through. The init zone's region initialises the cluster. \
+             Raising `replicas` scales out; lowering it decommissions the nodes that will go (the highest ordinals) \
+             before their pods are removed; lowering it to 0 stops the zone and keeps its volumes (an outage drill). \
+             Raising `storage_size` grows the volumes in place. Changing the cluster's image rolls the StatefulSet one \
+             pod at a time (with the cluster's `upgrade_finalization = \"manual\"`, a major-version upgrade first sets \
+             `cluster.preserve_downgrade_option` through a `cockroach sql` Job in the zone, and switching back to \
+             `\"auto\"` resets it), and destroying the region deletes its namespace, data included, which \
+             `deletion_protection` guards.",
+        )
+        .attribute(Attribute::computed("id", s(), "The zone.").keep_prior_value_when_unset())
+        .attribute(Attribute::required(
+            "cluster",
+            cluster_type(),
+            "The cluster this zone belongs to: `cluster = crdb_multiregion_cluster.<name>`.",
+        ))
+        .attribute(
+            Attribute::required(
+                "zone",
+                s(),
+                "The zone, one of the cluster's `zones`; also the namespace everything lives in. Changing it replaces \
+                 the region (refused while `deletion_protection` is true).",
+            )
+            .requires_replace(),
+        )
+        .attribute(Attribute::optional(
+            "region",
+            s(),
+            "The region part of the nodes' locality (`--locality region=<region>,zone=<zone>`).",
+        ))
+        .attribute(
+            Attribute::optional("replicas", Type::Number, "Number of CockroachDB nodes in this zone.")
+                .default(Value::int(3)),
+        )
+        .attribute(
+            Attribute::optional(
+                "storage_size",
+                s(),
+                "Size of each node's data volume, a Kubernetes quantity. Raising it grows the volumes in place: their \
+                 StorageClass must set `allowVolumeExpansion: true` (checked before anything changes), each claim is \
+                 expanded, and the StatefulSet, whose claim template cannot change, is re-created around its running \
+                 pods, which are neither restarted nor replaced; apply then waits for the claims to report the new \
+                 capacity. Kubernetes cannot shrink a volume, so a smaller value is refused at plan time. The same \
+                 amount written otherwise (`100Gi`, `102400Mi`) is no change.",
+            )
+            .default(Value::string("100Gi")),
+        )
+        .attribute(
+            Attribute::optional(
+                "storage_class",
+                s(),
+                "Storage class of the data volumes; the cluster's default class when unset. Kubernetes cannot move a \
+                 volume to another class, so changing it replaces the region (refused while `deletion_protection` is \
+                 true): the zone's nodes start again on new, empty volumes and CockroachDB re-replicates their data \
+                 from the other zones. Setting it to the name of the cluster's default class also counts as a change.",
+            )
+            .requires_replace(),
+        )
+        .attribute(
+            Attribute::optional("cpu_request", s(), "CPU request of each node, a Kubernetes quantity.")
+                .default(Value::string("2")),
+        )
+        .attribute(
+            Attribute::optional("cpu_limit", s(), "CPU limit of each node, a Kubernetes quantity.")
+                .default(Value::string("2")),
+        )
+        .attribute(
+            Attribute::optional("memory_request", s(), "Memory request of each node, a Kubernetes quantity.")
+                .default(Value::string("8Gi")),
+        )
+        .attribute(
+            Attribute::optional(
+                "memory_limit",
+                s(),
+                "Memory limit of each node; the node's cache and SQL memory are each a quarter of it.",
+            )
+            .default(Value::string("8Gi")),
+        )
+        .attribute(
+            Attribute::optional(
+                "dns_load_balancer",
+                s(),
+                "How peers reach this cluster's DNS: `public`, `gke-internal` (internal with global access, needs a \
+                 shared or peered VPC), `aws-internal` or `azure-internal`.",
+            )
+            .default(Value::string("public")),
+        )
+        .attribute(Attribute::optional(
+            "dns_load_balancer_annotations",
+            Type::map(s()),
+            "Extra annotations on the DNS load balancer Service, applied after those `dns_load_balancer` implies.",
+        ))
+        .attribute(Attribute::optional(
+            "dns_resolver",
+            s(),
+            "A DNS server (`ip:port`) that resolves the DNS load balancer's host name where the platform gives one \
+             (AWS), for example the VPC resolver; the provider's own resolver when unset. kube-dns and CoreDNS \
+             forward to IP addresses only, so `dns_address` is always an IP.",
+        ))
+        .attribute(
+            Attribute::optional(
+                "deletion_protection",
+                Type::Bool,
+                "While true, destroying or replacing the region (which deletes its data) fails. Set it to false and \
+                 apply before destroying.",
+            )
+            .default(Value::Bool(true)),
+        )
+        .attribute(Attribute::computed("namespace", s(), "The namespace of the zone.").keep_prior_value_when_unset())
+        .attribute(
+            Attribute::computed(
+                "dns_address",
+                s(),
+                "Address of this cluster's DNS load balancer, for the peers' `crdb_dns_link`.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed("node_certificate", s(), "PEM certificate of this zone's nodes, signed by the cluster CA.")
+                .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed("node_private_key", s(), "PEM private key of this zone's nodes.")
+                .sensitive()
+                .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "initialized",
+                Type::Bool,
+                "Whether this region ran (or found done) `cockroach init`; only the init zone's region does.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(Attribute::computed(
+            "missing_objects",
+            Type::list(s()),
+            "Objects of the zone that the last read did not find (deleted by hand): the next apply re-creates \
+             them. Empty after every apply.",
+        ))
+        .attribute(
+            Attribute::computed(
+                "layout",
+                s(),
+                "How the zone's objects are named and selected: `provider` for a zone this provider created, \
+                 `setup-script` for one adopted from the original multi-region setup script. An adopted zone keeps \
+                 the script's StatefulSet selector (`app: cockroachdb`, which Kubernetes never lets change), its DNS \
+                 load balancer `kube-system/kube-dns-lb` (so peers keep its address), its PodDisruptionBudget \
+                 `cockroachdb-budget` and its `default/cockroachdb.client.root` secret, and the pods keep running \
+                 the script's pod template until the cluster's image or the region changes, which rolls them onto \
+                 the provider's template one at a time.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .single_block("kubernetes", connection_block)
+        .single_block(
+            "timeouts",
+            timeouts::block(&[Operation::Create, Operation::Update, Operation::Delete]),
+        ),
+    }
+}
