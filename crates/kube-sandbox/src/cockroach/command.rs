@@ -24,6 +24,8 @@ pub struct CockroachArgs {
     pub join: Vec<String>,
     pub host: Option<String>,
     pub advertise_host: Option<String>,
+    /// `--locality=region=...,zone=...`.
+    pub locality: Option<String>,
     /// Arguments that are not flags (node IDs for `node decommission`).
     pub positional: Vec<String>,
     pub self_: bool,
@@ -116,6 +118,7 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
                 | "--host"
                 | "--advertise-host"
                 | "--advertise-addr"
+                | "--locality"
                 | "-e"
                 | "--execute"
         );
@@ -138,6 +141,7 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
             ),
             "--host" => args.host = value,
             "--advertise-host" | "--advertise-addr" => args.advertise_host = value,
+            "--locality" => args.locality = value,
             "--self" => args.self_ = true,
             "-e" | "--execute" => args.execute.extend(value),
             positional if !positional.starts_with('-') => {
@@ -230,6 +234,10 @@ mod tests {
             ]
         );
         assert_eq!(args.advertise_host.as_deref(), Some("$(hostname"));
+        assert_eq!(
+            args.locality.as_deref(),
+            Some("region=us-east1,zone=us-east1-b")
+        );
     }
 
     #[test]
