@@ -162,6 +162,19 @@ impl Sandbox {
                     .set_log_source(Arc::new(move |ns: &str, pod: &str| {
                         world.pod_log(&cluster, ns, pod)
                     }));
+                let (world, cluster) = (running.world.clone(), c.name.clone());
+                c.server.set_proxy_source(Arc::new(move |target| {
+                    crate::cockroach::http::serve(&world, &cluster, target)
+                }));
+                let world = running.world.clone();
+                c.server
+                    .set_availability_source(Arc::new(move |reset: bool| {
+                        let seen = world.cockroach().availability();
+                        if reset {
+                            world.cockroach().reset_availability();
+                        }
+                        serde_json::to_value(seen).unwrap_or_default()
+                    }));
             }
             if opts.lb_hostnames {
                 sandbox.lb_dns = Some(crate::lb_dns::start(running.world.clone()).await?);

@@ -6,6 +6,8 @@ pub mod cluster;
 pub mod clusters;
 pub mod command;
 pub mod dns;
+pub mod http;
+pub mod metrics;
 pub mod mounts;
 pub mod node;
 pub mod recorder;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::command::{host_only, invocation, CockroachArgs, Invocation};
 use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
 use super::replication::Locality;
-use super::{certs, mounts, version};
+use super::{certs, metrics, mounts, version};
 use crate::controllers::meta;
 use crate::world::World;
 
@@ -29,6 +29,7 @@ pub enum Program {
     Init(CockroachArgs),
     Decommission(CockroachArgs),
     Sql(CockroachArgs),
+    NodeStatus(CockroachArgs),
 }
 
 pub fn program(pod: &Value, container: &Value) -> Program {
@@ -37,6 +38,7 @@ pub fn program(pod: &Value, container: &Value) -> Program {
         Invocation::Init(a) => Program::Init(a),
         Invocation::Decommission(a) => Program::Decommission(a),
         Invocation::Sql(a) => Program::Sql(a),
+        Invocation::NodeStatus(a) => Program::NodeStatus(a),
         Invocation::Other
             if meta::str_at(pod, "/spec/restartPolicy").unwrap_or("Always") == "Always" =>
         {
@@ -431,6 +433,47 @@ pub fn decommission(
             Some((0, format!("  id | is_live | replicas | is_decommissioning |   membership   | is_draining\n-----+---------+----------+--------------------+----------------+--------------\n{}\n({} rows)\n\nNo more data reported on target nodes. Please verify cluster health before removing the nodes.", rows.join("\n"), ids.len())))
         }
     }
+}
+
+/// `cockroach node status --format=csv|tsv [--all] [--ranges] [--stats] [--decommission]`: (exit code, output),
+/// every node of the cluster the host belongs to, with the real columns in the real order.
+pub fn node_status(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> (i32, String) {
+    let (_, _, ca) = match connect(env, pod, container, args) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let separator = match args.format.as_deref() {
+        Some("csv") => ',',
+        Some("tsv") | None => '\t',
+        Some(other) => {
+            return (
+                1,
+                format!("ERROR: the sandbox prints node status only as csv or tsv, not {other}"),
+            )
+        }
+    };
+    let columns = metrics::NodeStatusColumns {
+        ranges: args.all || args.show_ranges,
+        stats: args.all || args.show_stats,
+        decommission: args.all || args.show_decommission,
+    };
+    let address = |n: &super::cluster::NodeStatus| {
+        format!("{}.cockroachdb.{}.svc.{CLUSTER_DOMAIN}", n.pod, n.zone)
+    };
+    env.world
+        .cockroach()
+        .with(&ca, |c, now| (0, metrics::node_status(c, columns, separator, address, now)))
+        .unwrap_or_else(|| {
+            (
+                1,
+                "ERROR: server is not accepting clients, trying again: the node is waiting for `cockroach init`".into(),
+            )
+        })
 }
 
 /// One SQL statement the emulation understands.

@@ -204,7 +204,10 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
-                    Program::Init(args) | Program::Decommission(args) | Program::Sql(args)
+                    Program::Init(args)
+                    | Program::Decommission(args)
+                    | Program::Sql(args)
+                    | Program::NodeStatus(args)
                         if now >= since + scaled(READY_AFTER) =>
                     {
                         let views = views.get_or_insert_with(|| dns_views(&ctx.world));
@@ -216,6 +219,9 @@ impl Kubelet {
                         let finished = match c.program {
                             Program::Init(_) => Some(node::init(&env, pod, &c.spec, args)),
                             Program::Sql(_) => Some(node::sql(&env, pod, &c.spec, args)),
+                            Program::NodeStatus(_) => {
+                                Some(node::node_status(&env, pod, &c.spec, args))
+                            }
                             _ => node::decommission(&env, pod, &c.spec, args),
                         };
                         // A decommission runs until the nodes have handed their replicas over.
