@@ -538,11 +538,8 @@ impl CockroachCluster {
             n.live = false;
             n.store_lost = true;
         }
-        let gone = self.nodes.values().all(|n| n.store_lost);
-        if !gone {
-            self.changed(now);
-        }
-        gone
+        self.changed(now);
+        self.nodes.values().all(|n| n.store_lost)
     }
 
     pub fn node_ids(&self) -> BTreeSet<u32> {
