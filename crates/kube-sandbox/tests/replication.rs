@@ -189,6 +189,42 @@ async fn one_region_down_is_under_replicated_two_are_unavailable_and_the_proxy_s
     assert!(seen.under_replicated_range_seconds > 0.0);
     assert_eq!(cluster_metrics(&sim), (300, 0, 300));
     assert_eq!(scraped(&sb, &sim).await, cluster_metrics(&sim));
+    client_job(
+        &sim,
+        "status",
+        &[
+            "node",
+            "status",
+            "--all",
+            "--decommission",
+            "--ranges",
+            "--format=csv",
+        ],
+    );
+    let csv = job_output(&sim, "status").await;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header,
+        kube_sandbox::cockroach::metrics::NODE_STATUS_COLUMNS.to_vec()
+    );
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    // The locality column is quoted (it holds a comma): count cells from the end of each row.
+    let from_end = |name: &str| header.len() - column(name);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 9);
+    let cell = |row: &Vec<&str>, name: &str| row[row.len() - from_end(name)].to_string();
+    let under: u32 = rows
+        .iter()
+        .map(|r| cell(r, "ranges_underreplicated").parse::<u32>().unwrap())
+        .sum();
+    assert_eq!(under, 300);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| cell(r, "is_live") == "false")
+            .count(),
+        3
+    );
     let down = sim.world.cockroach().nodes();
     assert!(down
         .iter()
@@ -227,14 +263,36 @@ async fn one_region_down_is_under_replicated_two_are_unavailable_and_the_proxy_s
     assert_eq!(sim.world.cockroach().availability().ranges_lost, 0);
 }
 
-fn sql_job(sim: &Sim, name: &str, statement: &str) {
+/// A `cockroach <args>` Job in zone-a with the root client certificate.
+fn client_job(sim: &Sim, name: &str, args: &[&str]) {
+    let mut command = vec!["/cockroach/cockroach"];
+    command.extend(args);
+    command.extend(["--certs-dir=/cockroach-certs", "--host=cockroachdb-public"]);
     sim.create("a", "jobs", json!({"metadata": {"name": name, "namespace": "zone-a"},
         "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
-            "containers": [{"name": "sql", "image": "cockroachdb/cockroach:v25.2.0",
-                "command": ["/cockroach/cockroach", "sql", "--certs-dir=/cockroach-certs", "--host=cockroachdb-public",
-                            "-e", statement],
+            "containers": [{"name": "cockroach", "image": "cockroachdb/cockroach:v25.2.0", "command": command,
                 "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}]}],
             "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}}]}}}}));
+}
+
+fn sql_job(sim: &Sim, name: &str, statement: &str) {
+    client_job(sim, name, &["sql", "-e", statement]);
+}
+
+/// The output of a finished Job's pod.
+async fn job_output(sim: &Sim, name: &str) -> String {
+    let done = || {
+        pods_of(sim, "a", "zone-a").into_iter().find(|p| {
+            p["metadata"]["labels"]["job-name"] == name && p["status"]["phase"] == "Succeeded"
+        })
+    };
+    assert!(
+        eventually(20, || done().is_some()).await,
+        "job {name} did not succeed"
+    );
+    let pod = done().unwrap();
+    sim.world
+        .pod_log("a", "zone-a", pod["metadata"]["name"].as_str().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
