@@ -871,3 +871,62 @@ async fn the_downgrade_option_holds_an_upgrade_open_for_a_rollback_until_reset()
         .collect();
     assert!(log.contains("cluster version is 24.3"), "{log}");
 }
+
+/// Replaces zone `east`'s node secret with `ca_pem` as `ca.crt` and the given node certificate.
+fn replace_node_secret(sim: &Sim, ca_pem: &str, node: &(String, String)) {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    sim.modify("a", "secrets", "east", "cockroachdb.node", |s| {
+        s["data"]["ca.crt"] = json!(b64(ca_pem));
+        s["data"]["node.crt"] = json!(b64(&node.0));
+        s["data"]["node.key"] = json!(b64(&node.1));
+    });
+}
+
+fn restart(sim: &Sim, pod: &str) {
+    sim.store("a")
+        .delete(support::rt("pods"), Some("east"), pod, Default::default())
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_peers_use_another_ca_cannot_rejoin_but_a_ca_bundle_rotates() {
+    let sim = Sim::start(&[("a", gke())]);
+    let (pki, other) = (Pki::new(), Pki::new());
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let node2 = || {
+        sim.world
+            .cockroach()
+            .nodes()
+            .into_iter()
+            .find(|n| n.pod == "cockroachdb-2")
+            .unwrap()
+    };
+
+    // Both CAs in ca.crt, the node certificate still from the first: peers and node trust each other.
+    let bundle = format!("{}\n{}", pki.ca_pem, other.ca_pem);
+    replace_node_secret(&sim, &bundle, &pki.node("east"));
+    restart(&sim, "cockroachdb-2");
+    assert!(eventually(20, || !node2().live).await);
+    assert!(
+        eventually(30, || node2().live).await,
+        "a CA bundle holding the peers' CA rejoins: {}",
+        sim.world.pod_log("a", "east", "cockroachdb-2")
+    );
+
+    // Another CA only: the running peers (still on the first CA) and the restarted node refuse each other.
+    replace_node_secret(&sim, &other.ca_pem, &other.node("east"));
+    restart(&sim, "cockroachdb-2");
+    assert!(eventually(20, || !node2().live).await);
+    cluster_time(30).await;
+    assert!(!node2().live, "joined peers that do not trust it");
+    assert_eq!(live_nodes(&sim), 2);
+    assert!(sim
+        .world
+        .pod_log("a", "east", "cockroachdb-2")
+        .contains("x509: certificate signed by unknown authority"));
+    let pod = sim.get("a", "pods", "east", "cockroachdb-2").unwrap();
+    assert!(!ready(&pod), "it cannot serve either");
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::certs::CertsDir;
 use super::cluster::{ClusterStatus, CockroachCluster, NodeStatus, DEFAULT_RANGES};
 use super::recorder::Availability;
 use super::replication::Locality;
@@ -26,8 +27,13 @@ impl TimeBase {
     }
 }
 
+type PodKey = (String, String, String); // (Kubernetes cluster, namespace, pod)
+
 struct Registry {
     clusters: BTreeMap<String, CockroachCluster>,
+    /// The certificates each running node loaded when its process started (a node reads them once, so a secret
+    /// replaced under a running pod changes nothing until it restarts).
+    loaded_certs: BTreeMap<PodKey, CertsDir>,
     /// What the recorders of clusters that are gone (every store deleted) saw.
     retired: Availability,
     range_count: u32,
@@ -43,6 +49,7 @@ impl Default for Cockroach {
         Cockroach {
             state: Mutex::new(Registry {
                 clusters: BTreeMap::new(),
+                loaded_certs: BTreeMap::new(),
                 retired: Availability::default(),
                 range_count: DEFAULT_RANGES,
             }),
@@ -95,6 +102,18 @@ impl Cockroach {
                 speed: clock.speed,
             };
         }
+    }
+
+    /// A node process started with these certificates.
+    pub fn remember_certs(&self, cluster: &str, namespace: &str, pod: &str, certs: CertsDir) {
+        let key = (cluster.to_string(), namespace.to_string(), pod.to_string());
+        self.lock().loaded_certs.insert(key, certs);
+    }
+
+    /// The certificates the node process of a pod loaded at its start.
+    pub fn certs_of(&self, cluster: &str, namespace: &str, pod: &str) -> Option<CertsDir> {
+        let key = (cluster.to_string(), namespace.to_string(), pod.to_string());
+        self.lock().loaded_certs.get(&key).cloned()
     }
 
     /// How many ranges clusters initialised from now on get.
@@ -233,6 +252,11 @@ impl Cockroach {
             .entry(ca.to_string())
             .or_insert_with(|| CockroachCluster::new(ranges))
             .node_joined(ca, at, store, locality, now)
+    }
+
+    /// The node whose store this is, if it ever joined.
+    pub fn node_of(&self, cluster: &str, store: &str) -> Option<NodeStatus> {
+        self.find_node(cluster, store, NodeStatus::clone)
     }
 
     pub fn node_id_of(&self, cluster: &str, store: &str) -> Option<u32> {

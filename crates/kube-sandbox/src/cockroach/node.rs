@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::cluster::NodeStatus;
 use super::command::{host_only, invocation, CockroachArgs, Invocation};
 use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
 use super::replication::Locality;
@@ -172,7 +173,29 @@ pub fn start(
         format!("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem using security settings: no certificates found in {dir}; does certs dir exist?")
     })?;
     certs::check_node(&files, &pod_dns_names(pod))
-        .map_err(|e| format!("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem with node certificate: {e}"))
+        .map_err(|e| format!("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem with node certificate: {e}"))?;
+    env.world
+        .cockroach()
+        .remember_certs(env.cluster, meta::namespace(pod), meta::name(pod), files);
+    Ok(())
+}
+
+/// What a node's TLS handshake with a peer says when neither side's CA signed the other's certificate; the
+/// node keeps retrying, as the real one does.
+const UNKNOWN_AUTHORITY: &str =
+    "W failed to connect to peers: x509: certificate signed by unknown authority; retrying";
+
+/// Whether the node of `pod` and the node `peer` accept each other's certificates (insecure nodes only talk to
+/// insecure ones).
+fn peers_trust(env: &Env, pod: &Value, insecure: bool, peer: &NodeStatus) -> bool {
+    let cockroach = env.world.cockroach();
+    let theirs = cockroach.certs_of(&peer.cluster, &peer.zone, &peer.pod);
+    let mine = cockroach.certs_of(env.cluster, meta::namespace(pod), meta::name(pod));
+    match (insecure, mine, theirs) {
+        (true, _, None) => true,
+        (false, Some(mine), Some(theirs)) => certs::mutual(&mine, &theirs),
+        _ => false,
+    }
 }
 
 /// A started node tries to join. A node whose store already has an ID rejoins; a new node needs an initialised
@@ -206,7 +229,7 @@ pub fn join(
     if let Some(binary) = binary {
         env.world
             .cockroach()
-            .node_binary(&ca, env.cluster, &store, binary);
+            .node_binary(&joined.1, env.cluster, &store, binary);
     }
     Ok(joined)
 }
@@ -219,15 +242,21 @@ fn join_unversioned(
     store: &str,
     ns: &str,
 ) -> Result<(u32, String), String> {
-    let (ca, store) = (ca.to_string(), store.to_string());
     let locality = Locality::parse(args.locality.as_deref(), env.cluster, ns);
     let cockroach = env.world.cockroach();
-    if cockroach.node_id_of(env.cluster, &store).is_some() {
-        let id = cockroach.node_joined(&ca, (env.cluster, ns, meta::name(pod)), &store, locality);
-        return Ok((id, ca));
-    }
-    if !env.world.cockroach().initialised_for(&ca) {
-        return Err("initial startup completed.\nNode will now attempt to join a running cluster, or wait for `cockroach init`.\nClient connections will be accepted after this completes successfully.".into());
+    let live: Vec<NodeStatus> = cockroach.nodes().into_iter().filter(|n| n.live).collect();
+    let trusted = |n: &NodeStatus| peers_trust(env, pod, args.insecure, n);
+    if let Some(key) = cockroach.node_of(env.cluster, store).map(|n| n.ca) {
+        // A restarted node finds its cluster through whichever peers are up; it must trust them and they it.
+        let peers: Vec<&NodeStatus> = live
+            .iter()
+            .filter(|n| n.ca == key && n.store != store)
+            .collect();
+        if !peers.is_empty() && !peers.iter().any(|n| trusted(n)) {
+            return Err(UNKNOWN_AUTHORITY.into());
+        }
+        let id = cockroach.node_joined(&key, (env.cluster, ns, meta::name(pod)), store, locality);
+        return Ok((id, key));
     }
     let mut zones: BTreeMap<String, Vec<(String, Resolution)>> = BTreeMap::new();
     for entry in &args.join {
@@ -247,6 +276,26 @@ fn join_unversioned(
             });
         zones.entry(zone).or_default().push((host.to_string(), r));
     }
+    // The live nodes behind the join names, of any cluster: a node learns which cluster it joins from them.
+    let behind: Vec<&NodeStatus> = live
+        .iter()
+        .filter(|n| {
+            zones.values().flatten().any(|(_, r)| {
+                let (Some(cluster), Some(fqdn)) = (r.cluster(env.cluster), r.fqdn()) else {
+                    return false;
+                };
+                let pod_name = fqdn.split('.').next().unwrap_or("");
+                let zone = namespace_of(fqdn).unwrap_or("");
+                n.cluster == cluster && n.zone == zone && n.pod == pod_name
+            })
+        })
+        .collect();
+    let joinable = behind
+        .iter()
+        .find(|n| trusted(n) && cockroach.initialised_for(&n.ca));
+    if joinable.is_none() && !cockroach.initialised_for(ca) {
+        return Err("initial startup completed.\nNode will now attempt to join a running cluster, or wait for `cockroach init`.\nClient connections will be accepted after this completes successfully.".into());
+    }
     for (zone, entries) in &zones {
         if !entries.iter().any(|(_, r)| r.is_found()) {
             let why: Vec<String> = entries
@@ -262,22 +311,16 @@ fn join_unversioned(
             ));
         }
     }
-    let live = cockroach.nodes();
-    let reachable = zones.values().flatten().any(|(_, r)| {
-        let (Some(cluster), Some(fqdn)) = (r.cluster(env.cluster), r.fqdn()) else {
-            return false;
-        };
-        let pod_name = fqdn.split('.').next().unwrap_or("");
-        let zone = namespace_of(fqdn).unwrap_or("");
-        live.iter().any(|n| {
-            n.live && n.ca == ca && n.cluster == cluster && n.zone == zone && n.pod == pod_name
-        })
-    });
-    if !reachable {
-        return Err("W no live node reachable through --join yet; retrying".into());
-    }
-    let id = cockroach.node_joined(&ca, (env.cluster, ns, meta::name(pod)), &store, locality);
-    Ok((id, ca))
+    let Some(peer) = joinable else {
+        return Err(if behind.is_empty() {
+            "W no live node reachable through --join yet; retrying".into()
+        } else {
+            UNKNOWN_AUTHORITY.into()
+        });
+    };
+    let key = peer.ca.clone();
+    let id = cockroach.node_joined(&key, (env.cluster, ns, meta::name(pod)), store, locality);
+    Ok((id, key))
 }
 
 /// A client command's connection: certs from its certs dir, `--host` resolved from the pod's cluster to a running
