@@ -36,6 +36,8 @@ pub struct SandboxOptions {
     /// Bootstrap each cluster and run the emulated controllers and CockroachDB
     /// (`controllers::start_for_sandbox`). Off: API servers only, objects stay as written.
     pub controllers: bool,
+    /// Ranges each emulated CockroachDB cluster holds once initialised.
+    pub ranges: u32,
 }
 
 impl SandboxOptions {
@@ -54,6 +56,7 @@ impl SandboxOptions {
             speed: 1.0,
             lb_hostnames: false,
             controllers: false,
+            ranges: crate::cockroach::cluster::DEFAULT_RANGES,
         }
     }
 }
@@ -155,6 +158,7 @@ impl Sandbox {
         if opts.controllers {
             let running =
                 crate::controllers::start_for_sandbox(&sandbox, opts.speed, opts.lb_hostnames);
+            running.world.cockroach().set_range_count(opts.ranges);
             for c in &sandbox.clusters {
                 let world = running.world.clone();
                 let cluster = c.name.clone();
