@@ -153,7 +153,7 @@ async fn one_region_down_is_under_replicated_two_are_unavailable_and_the_proxy_s
     let kubeconfig = dir.path().join("kubeconfig");
     sb.write_kubeconfig(&kubeconfig).unwrap();
     let raw = |context: &str, path: &str| {
-        let out = std::process::Command::new(&kubectl)
+        let out = std::process::Command::new(kubectl)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["--context", context, "get", "--raw", path])

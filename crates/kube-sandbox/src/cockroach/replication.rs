@@ -92,7 +92,7 @@ pub fn needed_voters(zone_replicas: usize, cluster_nodes: usize) -> usize {
     if need == zone_replicas {
         return need;
     }
-    if need % 2 == 0 {
+    if need.is_multiple_of(2) {
         need = need.saturating_sub(1);
     }
     need.max(3).min(zone_replicas)
@@ -438,7 +438,7 @@ mod tests {
             .collect()
     }
 
-    fn settle(peers: &Peers, ranges: &mut Vec<Range>, rf: usize) -> usize {
+    fn settle(peers: &Peers, ranges: &mut [Range], rf: usize) -> usize {
         let mut steps = 0;
         while let Some(a) = next_action(peers, ranges, rf) {
             apply(ranges, a);
@@ -551,7 +551,7 @@ mod tests {
     #[test]
     fn replicas_on_deleted_volumes_only_are_lost() {
         let mut peers = nine();
-        let ranges = vec![Range {
+        let ranges = [Range {
             id: 1,
             replicas: vec![1, 2, 4],
             leaseholder: Some(1),
