@@ -162,6 +162,15 @@ pub enum Action {
     },
 }
 
+/// Replica counts this close are equally good targets.
+const COUNT_BUCKET: usize = 4;
+
+/// A stable, well-spread hash of a (range, node) pair.
+fn mix(range: u32, node: NodeId) -> u64 {
+    let x = (u64::from(range) << 32 | u64::from(node)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^ (x >> 29)
+}
+
 /// What the allocator weighs once per decision.
 struct Placement<'a> {
     peers: &'a Peers,
@@ -220,9 +229,11 @@ impl<'a> Placement<'a> {
             && self.in_zone(kept, &p.locality) < self.zone_cap
     }
 
-    /// The best node for a new replica next to `kept`, never one in `exclude`: the most diverse locality first,
-    /// then the node with fewest replicas.
-    fn target(&self, kept: &[NodeId], exclude: &[NodeId]) -> Option<NodeId> {
+    /// The best node for a new replica of range `range` next to `kept`, never one in `exclude`: the most diverse
+    /// locality first, then a node with few replicas. Nodes within `COUNT_BUCKET` replicas of each other are
+    /// told apart by a hash of range and node, so ranges that share one node do not all share the others (as the
+    /// real allocator's choices among equals do not line up either).
+    fn target(&self, range: u32, kept: &[NodeId], exclude: &[NodeId]) -> Option<NodeId> {
         self.peers
             .values()
             .filter(|p| !exclude.contains(&p.id) && self.fits(p, kept))
@@ -230,7 +241,8 @@ impl<'a> Placement<'a> {
                 (
                     self.in_region(kept, &p.locality.region),
                     self.in_zone(kept, &p.locality),
-                    self.counts.get(&p.id).copied().unwrap_or(0),
+                    self.counts.get(&p.id).copied().unwrap_or(0) / COUNT_BUCKET,
+                    mix(range, p.id),
                     p.id,
                 )
             })
@@ -252,7 +264,7 @@ impl<'a> Placement<'a> {
             .filter(|id| !self.unusable(*id))
             .collect();
         if let Some(&from) = r.replicas.iter().find(|id| self.unusable(**id)) {
-            if let Some(to) = self.target(&kept, &r.replicas) {
+            if let Some(to) = self.target(r.id, &kept, &r.replicas) {
                 return Some(Action::Move { range: i, from, to });
             }
             if kept.len() >= self.needed {
@@ -260,7 +272,7 @@ impl<'a> Placement<'a> {
             }
         }
         if r.replicas.len() < self.needed {
-            if let Some(to) = self.target(&kept, &r.replicas) {
+            if let Some(to) = self.target(r.id, &kept, &r.replicas) {
                 return Some(Action::Add { range: i, to });
             }
         }
@@ -279,7 +291,7 @@ impl<'a> Placement<'a> {
                 return None;
             }
             let others: Vec<NodeId> = r.replicas.iter().copied().filter(|x| *x != from).collect();
-            self.target(&others, &r.replicas)
+            self.target(r.id, &others, &r.replicas)
                 .map(|to| Action::Move { range: i, from, to })
         })
     }
@@ -392,7 +404,8 @@ pub fn decommission_blockers(
                 .copied()
                 .filter(|x| !placement.unusable(*x))
                 .collect();
-            if placement.target(&kept, &r.replicas).is_none() && kept.len() < placement.needed {
+            if placement.target(r.id, &kept, &r.replicas).is_none() && kept.len() < placement.needed
+            {
                 blocked += 1;
                 let live_others = planned
                     .values()
@@ -511,6 +524,22 @@ mod tests {
             peers.get_mut(&id).unwrap().live = false;
         }
         assert!(ranges.iter().all(|r| health(&peers, r, 3).unavailable));
+    }
+
+    #[test]
+    fn ranges_sharing_one_node_do_not_all_share_the_others() {
+        let mut peers = nine();
+        let mut ranges = fresh(300);
+        settle(&peers, &mut ranges, 3);
+        for id in [1, 4] {
+            peers.get_mut(&id).unwrap().live = false;
+        }
+        let unavailable = ranges
+            .iter()
+            .filter(|r| health(&peers, r, 3).unavailable)
+            .count();
+        // Independent choices would give 300 / 9 = 33; lockstep placement would give 100.
+        assert!((15..=60).contains(&unavailable), "{unavailable}");
     }
 
     #[test]
