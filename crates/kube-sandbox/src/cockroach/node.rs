@@ -162,6 +162,7 @@ pub fn start(
     container: &Value,
     args: &CockroachArgs,
 ) -> Result<(), String> {
+    check_store_version(env, pod, container)?;
     if args.insecure {
         return Ok(());
     }
@@ -178,6 +179,24 @@ pub fn start(
         .cockroach()
         .remember_certs(env.cluster, meta::namespace(pod), meta::name(pod), files);
     Ok(())
+}
+
+/// A node whose store already belongs to a cluster reads the cluster version from it as it opens the store, so a
+/// binary that cannot run that version exits at once, before the start-up a serving node needs.
+fn check_store_version(env: &Env, pod: &Value, container: &Value) -> Result<(), String> {
+    let cockroach = env.world.cockroach();
+    let store = node_store(env.world, env.cluster, pod);
+    let cluster_version = cockroach
+        .node_of(env.cluster, &store)
+        .and_then(|n| cockroach.cluster_version_of(&n.ca));
+    let binary = container
+        .get("image")
+        .and_then(Value::as_str)
+        .and_then(version::major_of_image);
+    match (cluster_version, binary) {
+        (Some(cluster_version), Some(binary)) => version::check_join(cluster_version, binary),
+        _ => Ok(()),
+    }
 }
 
 /// What a node's TLS handshake with a peer says when neither side's CA signed the other's certificate; the
