@@ -35,7 +35,12 @@ fn run(ws: &harness::Workspace, args: &[&str]) -> Result<harness::Run, String> {
 
 fn nodes_by_zone(sandbox: &Sandbox) -> BTreeMap<String, (usize, usize)> {
     let mut zones = BTreeMap::new();
-    for node in sandbox.world().expect("controllers run").cockroach_nodes() {
+    for node in sandbox
+        .world()
+        .expect("controllers run")
+        .cockroach()
+        .nodes()
+    {
         let entry = zones.entry(node.zone.clone()).or_insert((0, 0));
         entry.0 += 1;
         entry.1 += usize::from(node.live);
@@ -109,7 +114,7 @@ fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
         );
     }
     let world = sandbox.world().expect("controllers run");
-    println!("  initialised: {}", world.cockroach_initialised());
+    println!("  initialised: {}", world.cockroach().initialised());
 
     let plan = ws.terraform(&[
         "plan",
@@ -137,7 +142,7 @@ fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     }
 
     let all_live = nodes.values().map(|(_, live)| live).sum::<usize>();
-    if all_live != 9 || !world.cockroach_initialised() {
+    if all_live != 9 || !world.cockroach().initialised() {
         return Err(format!(
             "expected 9 live nodes in an initialised cluster, found {all_live}"
         ));

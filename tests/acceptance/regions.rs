@@ -106,7 +106,7 @@ pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replica
 
 pub fn live_nodes(clusters: &Clusters) -> (usize, usize) {
     let world = clusters.sandbox.world().expect("controllers run");
-    let nodes = world.cockroach_nodes();
+    let nodes = world.cockroach().nodes();
     (nodes.len(), nodes.iter().filter(|n| n.live).count())
 }
 
@@ -273,7 +273,7 @@ fn three_regions_lifecycle(dns: [&str; 3]) {
         "the provider's own lines reach the trace log"
     );
     assert_no_private_key_leaked(&ws, &[&applied.stdout, &applied.stderr, &log]);
-    assert!(clusters.sandbox.world().unwrap().cockroach_initialised());
+    assert!(clusters.sandbox.world().unwrap().cockroach().initialised());
     ws.assert_plan_empty("apply");
 
     for (i, (zone, flavour)) in ZONES.iter().zip(dns).enumerate() {
@@ -494,7 +494,8 @@ fn drift_made_by_hand_shows_in_the_plan_and_apply_repairs_it() {
     );
     let world = clusters.sandbox.world().unwrap();
     let ids: std::collections::BTreeSet<_> = world
-        .cockroach_nodes()
+        .cockroach()
+        .nodes()
         .iter()
         .map(|n| n.ca.clone())
         .collect();
@@ -905,7 +906,8 @@ fn scaling_down_decommissions_the_leaving_node_first_and_scaling_up_adds_a_fresh
     ws.assert_plan_empty("scale-down");
     let world = clusters.sandbox.world().unwrap();
     let in_zone: Vec<_> = world
-        .cockroach_nodes()
+        .cockroach()
+        .nodes()
         .into_iter()
         .filter(|n| n.zone == zone)
         .collect();
@@ -923,7 +925,7 @@ fn scaling_down_decommissions_the_leaving_node_first_and_scaling_up_adds_a_fresh
     ws.write_config(&configuration(&clusters, &ws, false, 3));
     ws.apply();
     ws.assert_plan_empty("scale-up");
-    let nodes = world.cockroach_nodes();
+    let nodes = world.cockroach().nodes();
     let live_in_zone = nodes.iter().filter(|n| n.zone == zone && n.live).count();
     assert_eq!(
         live_in_zone, 3,

@@ -23,14 +23,14 @@ fn with_version(clusters: &Clusters, ws: &Workspace, tag: &str, finalization: &s
 }
 
 fn cockroach(clusters: &Clusters) -> ClusterStatus {
-    let mut all = clusters.sandbox.world().unwrap().cockroach_clusters();
+    let mut all = clusters.sandbox.world().unwrap().cockroach().clusters();
     assert_eq!(all.len(), 1, "one CockroachDB cluster");
     all.remove(0)
 }
 
 /// Every node live on `version`.
 fn assert_all_nodes_on(clusters: &Clusters, version: &str) {
-    let nodes = clusters.sandbox.world().unwrap().cockroach_nodes();
+    let nodes = clusters.sandbox.world().unwrap().cockroach().nodes();
     assert_eq!(live_nodes(clusters), (9, 9), "{nodes:#?}");
     assert!(
         nodes.iter().all(|n| n.version == version),
@@ -191,6 +191,7 @@ fn a_failed_preserve_job_names_the_cluster_the_job_and_the_answer_and_the_next_a
     // while the configuration believes it finalized.
     let ca = cockroach(&clusters).ca;
     world
+        .cockroach()
         .set_cluster_setting(&ca, AUTO_UPGRADE_ENABLED, "false")
         .unwrap();
     ws.write_config(&with_version(&clusters, &ws, "v25.2.0", "auto"));
@@ -220,7 +221,9 @@ fn a_failed_preserve_job_names_the_cluster_the_job_and_the_answer_and_the_next_a
     assert_all_nodes_on(&clusters, "25.2");
 
     // Once the cluster has finalized, the next apply runs the Job again and completes the upgrade.
-    world.reset_cluster_setting(&ca, AUTO_UPGRADE_ENABLED);
+    world
+        .cockroach()
+        .reset_cluster_setting(&ca, AUTO_UPGRADE_ENABLED);
     assert_eq!(cockroach(&clusters).version.as_deref(), Some("25.2"));
     ws.apply();
     assert_all_nodes_on(&clusters, "25.3");

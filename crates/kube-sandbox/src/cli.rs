@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::sandbox::{ClusterOptions, SandboxOptions};
 
 pub const USAGE: &str = "usage: kube-sandbox --clusters NAME[,NAME...] --kubeconfig PATH [--latency-ms N] [--fault-rate F] \
-[--seed S] [--speed X] [--dns kube-dns|coredns|NAME=FLAVOUR,...] [--lb-hostnames]";
+[--seed S] [--speed X] [--dns kube-dns|coredns|NAME=FLAVOUR,...] [--lb-hostnames] [--ranges N]";
 
 #[derive(Debug)]
 pub struct Cli {
@@ -72,6 +72,9 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             }
             "--dns" => dns = value()?,
             "--lb-hostnames" => options.lb_hostnames = true,
+            "--ranges" => {
+                options.ranges = value()?.parse().map_err(|e| format!("--ranges: {e}"))?
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -120,7 +123,8 @@ mod tests {
 
     #[test]
     fn parses_everything() {
-        let cli = parse(&args("--clusters a,b,c --kubeconfig /tmp/k --latency-ms 40 --fault-rate 0.1 --seed 9 --speed 20 --dns b=coredns --lb-hostnames")).unwrap();
+        let cli = parse(&args("--clusters a,b,c --kubeconfig /tmp/k --latency-ms 40 --fault-rate 0.1 --seed 9 --speed 20 --dns b=coredns --lb-hostnames --ranges 40")).unwrap();
+        assert_eq!(cli.options.ranges, 40);
         let o = cli.options;
         assert_eq!(
             o.clusters

@@ -41,15 +41,27 @@ async fn main() {
         sandbox.started_in.as_millis(),
         cli.kubeconfig.display()
     );
-    wait_for_signal().await;
+    // SIGUSR1 prints the availability record on demand (as `/sandbox/availability` serves it); stopping prints
+    // it once more.
+    let availability = || {
+        if let Some(world) = sandbox.world() {
+            println!("{}", world.cockroach().availability().line());
+        }
+    };
+    wait_for_signal(availability).await;
+    availability();
     println!("kube-sandbox: stopping");
 }
 
-async fn wait_for_signal() {
+async fn wait_for_signal(on_usr1: impl Fn()) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let mut usr1 = signal(SignalKind::user_defined1()).expect("SIGUSR1 handler");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = usr1.recv() => on_usr1(),
+        }
     }
 }

@@ -36,6 +36,8 @@ pub struct SandboxOptions {
     /// Bootstrap each cluster and run the emulated controllers and CockroachDB
     /// (`controllers::start_for_sandbox`). Off: API servers only, objects stay as written.
     pub controllers: bool,
+    /// Ranges each emulated CockroachDB cluster holds once initialised.
+    pub ranges: u32,
 }
 
 impl SandboxOptions {
@@ -54,6 +56,7 @@ impl SandboxOptions {
             speed: 1.0,
             lb_hostnames: false,
             controllers: false,
+            ranges: crate::cockroach::cluster::DEFAULT_RANGES,
         }
     }
 }
@@ -155,12 +158,26 @@ impl Sandbox {
         if opts.controllers {
             let running =
                 crate::controllers::start_for_sandbox(&sandbox, opts.speed, opts.lb_hostnames);
+            running.world.cockroach().set_range_count(opts.ranges);
             for c in &sandbox.clusters {
                 let world = running.world.clone();
                 let cluster = c.name.clone();
                 c.server
                     .set_log_source(Arc::new(move |ns: &str, pod: &str| {
                         world.pod_log(&cluster, ns, pod)
+                    }));
+                let (world, cluster) = (running.world.clone(), c.name.clone());
+                c.server.set_proxy_source(Arc::new(move |target| {
+                    crate::cockroach::http::serve(&world, &cluster, target)
+                }));
+                let world = running.world.clone();
+                c.server
+                    .set_availability_source(Arc::new(move |reset: bool| {
+                        let seen = world.cockroach().availability();
+                        if reset {
+                            world.cockroach().reset_availability();
+                        }
+                        serde_json::to_value(seen).unwrap_or_default()
                     }));
             }
             if opts.lb_hostnames {

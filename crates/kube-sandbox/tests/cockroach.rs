@@ -16,7 +16,8 @@ fn zone_pods_ready(sim: &Sim, cluster: &str, zone: &str) -> usize {
 
 fn live_nodes(sim: &Sim) -> usize {
     sim.world
-        .cockroach_nodes()
+        .cockroach()
+        .nodes()
         .iter()
         .filter(|n| n.live)
         .count()
@@ -105,13 +106,13 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
                 .all(|(c, _, z)| zone_pods_ready(&sim, c, z) == 3)
     })
     .await;
-    let nodes = sim.world.cockroach_nodes();
+    let nodes = sim.world.cockroach().nodes();
     assert!(
         all_up,
         "expected 9 live nodes, got {nodes:#?}\nlog of eu pod: {}",
         sim.world.pod_log("eks-eu", "eu-west1", "cockroachdb-0")
     );
-    assert!(sim.world.cockroach_initialised());
+    assert!(sim.world.cockroach().initialised());
     assert!(
         eventually(20, || job_condition(
             &sim,
@@ -181,7 +182,8 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
     });
     let eu2 = |live: bool| {
         sim.world
-            .cockroach_nodes()
+            .cockroach()
+            .nodes()
             .into_iter()
             .any(|n| n.zone == "eu-west1" && n.pod == "cockroachdb-2" && n.live == live)
     };
@@ -197,7 +199,7 @@ async fn three_clusters_by_hand_become_nine_live_nodes() {
         eventually(30, || eu2(true) && live_nodes(&sim) == 9).await,
         "the pod back on its PVC rejoins as the same node"
     );
-    assert_eq!(sim.world.cockroach_nodes().len(), 9);
+    assert_eq!(sim.world.cockroach().nodes().len(), 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,7 +334,7 @@ async fn without_init_nothing_becomes_ready() {
         zone_pods_ready(sim, "a", "east") + zone_pods_ready(sim, "b", "west"),
         0
     );
-    assert!(!sim.world.cockroach_initialised());
+    assert!(!sim.world.cockroach().initialised());
     assert!(sim
         .world
         .pod_log("a", "east", "cockroachdb-1")
@@ -367,7 +369,23 @@ async fn init_with_a_foreign_root_certificate_fails() {
         "{}",
         msg()
     );
-    assert!(!sim.world.cockroach_initialised());
+    assert!(!sim.world.cockroach().initialised());
+}
+
+fn decommission_job(sim: &Sim, name: &str, id: u32) {
+    sim.create("a", "jobs", json!({"metadata": {"name": name, "namespace": "east"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "decommission", "image": "cockroachdb/cockroach:v25.2.0",
+                "command": ["/cockroach/cockroach", "node", "decommission", id.to_string(), "--certs-dir=/cockroach-certs", "--host=cockroachdb-public"],
+                "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}]}],
+            "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}}]}}}}));
+}
+
+fn job_pods(sim: &Sim, name: &str) -> Vec<Value> {
+    pods_of(sim, "a", "east")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == name)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,44 +398,66 @@ async fn scale_down_after_decommission_versus_without() {
     assert!(eventually(60, || live_nodes(&sim) == 3).await);
     let node_of = |pod: &str| {
         sim.world
-            .cockroach_nodes()
+            .cockroach()
+            .nodes()
             .into_iter()
             .find(|n| n.pod == pod)
             .unwrap()
     };
-    let id = node_of("cockroachdb-2").node_id;
-    sim.create("a", "jobs", json!({"metadata": {"name": "decommission", "namespace": "east"},
-        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
-            "containers": [{"name": "decommission", "image": "cockroachdb/cockroach:v25.2.0",
-                "command": ["/cockroach/cockroach", "node", "decommission", id.to_string(), "--certs-dir=/cockroach-certs", "--host=cockroachdb-public"],
-                "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}]}],
-            "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}}]}}}}));
+    // Three nodes and three replicas per range: nobody could take the leaving node's replicas.
+    decommission_job(&sim, "refused", node_of("cockroachdb-2").node_id);
+    assert!(eventually(20, || job_condition(&sim, "a", "east", "refused", "Failed")).await);
+    let message = job_pods(&sim, "refused")[0]["status"]["containerStatuses"][0]["state"]
+        ["terminated"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("ranges blocking decommission detected")
+            && message.contains("ERROR: Cannot decommission nodes."),
+        "{message}"
+    );
+    assert_eq!(node_of("cockroachdb-2").membership, Membership::Active);
+
+    sim.modify("a", "statefulsets", "east", "cockroachdb", |s| {
+        s["spec"]["replicas"] = json!(4)
+    });
+    assert!(eventually(60, || live_nodes(&sim) == 4).await);
+    let id = node_of("cockroachdb-3").node_id;
+    decommission_job(&sim, "decommission", id);
     let done = eventually(20, || {
         job_condition(&sim, "a", "east", "decommission", "Complete")
     })
     .await;
-    let pods: Vec<Value> = pods_of(&sim, "a", "east")
-        .into_iter()
-        .filter(|p| p["metadata"]["labels"]["job-name"] == "decommission")
-        .collect();
-    assert!(done, "decommission job did not complete: {pods:#?}");
+    assert!(
+        done,
+        "decommission job did not complete: {:#?}",
+        job_pods(&sim, "decommission")
+    );
     assert_eq!(
-        node_of("cockroachdb-2").membership,
+        node_of("cockroachdb-3").membership,
         Membership::Decommissioned
+    );
+    assert_eq!(
+        sim.world
+            .cockroach()
+            .with(&node_of("cockroachdb-3").ca, |c, _| c.replica_count(id)),
+        Some(0),
+        "drained before it reported decommissioned"
     );
 
     sim.modify("a", "statefulsets", "east", "cockroachdb", |s| {
-        s["spec"]["replicas"] = json!(1)
+        s["spec"]["replicas"] = json!(2)
     });
-    assert!(eventually(20, || live_nodes(&sim) == 1).await);
-    let (n1, n2) = (node_of("cockroachdb-1"), node_of("cockroachdb-2"));
+    assert!(eventually(20, || live_nodes(&sim) == 2).await);
+    let (n2, n3) = (node_of("cockroachdb-2"), node_of("cockroachdb-3"));
     assert!(
-        !n1.live && n1.membership == Membership::Active,
-        "removed without decommission: dead, {n1:?}"
+        !n2.live && n2.membership == Membership::Active,
+        "removed without decommission: dead, {n2:?}"
     );
     assert!(
-        !n2.live && n2.membership == Membership::Decommissioned,
-        "{n2:?}"
+        !n3.live && n3.membership == Membership::Decommissioned,
+        "{n3:?}"
     );
 }
 
@@ -442,10 +482,10 @@ async fn teardown_loses_the_data_and_a_new_deployment_needs_init_again() {
         "namespace teardown"
     );
     assert!(
-        eventually(10, || !sim.world.cockroach_initialised()).await,
+        eventually(10, || !sim.world.cockroach().initialised()).await,
         "the PVCs went with the namespace: no cluster left"
     );
-    assert!(sim.world.cockroach_nodes().is_empty());
+    assert!(sim.world.cockroach().nodes().is_empty());
     // The rest of the teardown: what lives outside the zone namespace.
     let bg = kube_sandbox::store::Propagation::Background;
     let store = sim.store("a");
@@ -482,7 +522,8 @@ async fn teardown_loses_the_data_and_a_new_deployment_needs_init_again() {
     assert!(eventually(60, || live_nodes(&sim) == 3).await);
     let mut ids: Vec<u32> = sim
         .world
-        .cockroach_nodes()
+        .cockroach()
+        .nodes()
         .iter()
         .map(|n| n.node_id)
         .collect();
@@ -587,7 +628,7 @@ async fn clusters_with_different_cas_are_separate_cockroach_clusters() {
         eventually(60, || zone_pods_ready(&sim, "b", "two") == 3).await,
         "its own init succeeds"
     );
-    let nodes = sim.world.cockroach_nodes();
+    let nodes = sim.world.cockroach().nodes();
     for ca in nodes
         .iter()
         .map(|n| n.ca.clone())
@@ -684,9 +725,9 @@ async fn upgrades_go_one_major_version_at_a_time() {
     );
     init_job(&sim, "a", "east");
     assert!(eventually(60, || live_nodes(&sim) == 3).await);
-    let ca = sim.world.cockroach_nodes()[0].ca.clone();
+    let ca = sim.world.cockroach().nodes()[0].ca.clone();
     assert_eq!(
-        sim.world.cockroach_cluster_version(&ca).as_deref(),
+        sim.world.cockroach().cluster_version(&ca).as_deref(),
         Some("24.1")
     );
     let set_image = |image: &str| {
@@ -697,7 +738,7 @@ async fn upgrades_go_one_major_version_at_a_time() {
     };
     set_image("cockroachdb/cockroach:v24.2.3");
     assert!(
-        eventually(60, || sim.world.cockroach_cluster_version(&ca).as_deref()
+        eventually(60, || sim.world.cockroach().cluster_version(&ca).as_deref()
             == Some("24.2")
             && live_nodes(&sim) == 3)
         .await,
@@ -726,7 +767,7 @@ async fn upgrades_go_one_major_version_at_a_time() {
         "cockroachdb/cockroach:v24.2.3"
     );
     assert_eq!(
-        sim.world.cockroach_cluster_version(&ca).as_deref(),
+        sim.world.cockroach().cluster_version(&ca).as_deref(),
         Some("24.2")
     );
 }
@@ -756,7 +797,7 @@ async fn the_downgrade_option_holds_an_upgrade_open_for_a_rollback_until_reset()
     );
     init_job(&sim, "a", "east");
     assert!(eventually(60, || live_nodes(&sim) == 3).await);
-    let status = || sim.world.cockroach_clusters().remove(0);
+    let status = || sim.world.cockroach().clusters().remove(0);
     let set_image = |image: &str| {
         let image = image.to_string();
         sim.modify("a", "statefulsets", "east", "cockroachdb", move |s| {
@@ -764,7 +805,7 @@ async fn the_downgrade_option_holds_an_upgrade_open_for_a_rollback_until_reset()
         });
     };
     let all_on = |version: &str| {
-        let nodes = sim.world.cockroach_nodes();
+        let nodes = sim.world.cockroach().nodes();
         nodes.len() == 3 && nodes.iter().all(|n| n.live && n.version == version)
     };
 
@@ -786,7 +827,7 @@ async fn the_downgrade_option_holds_an_upgrade_open_for_a_rollback_until_reset()
     assert!(
         eventually(60, || all_on("24.3")).await,
         "{:?}",
-        sim.world.cockroach_nodes()
+        sim.world.cockroach().nodes()
     );
     cluster_time(10).await;
     assert_eq!(status().version.as_deref(), Some("24.1"), "not finalized");
@@ -795,7 +836,7 @@ async fn the_downgrade_option_holds_an_upgrade_open_for_a_rollback_until_reset()
     assert!(
         eventually(60, || all_on("24.1")).await,
         "the old major rejoins an unfinalized cluster: {:?}",
-        sim.world.cockroach_nodes()
+        sim.world.cockroach().nodes()
     );
     set_image("cockroachdb/cockroach:v24.3.2");
     assert!(eventually(60, || all_on("24.3")).await);
@@ -829,4 +870,63 @@ async fn the_downgrade_option_holds_an_upgrade_open_for_a_rollback_until_reset()
         })
         .collect();
     assert!(log.contains("cluster version is 24.3"), "{log}");
+}
+
+/// Replaces zone `east`'s node secret with `ca_pem` as `ca.crt` and the given node certificate.
+fn replace_node_secret(sim: &Sim, ca_pem: &str, node: &(String, String)) {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    sim.modify("a", "secrets", "east", "cockroachdb.node", |s| {
+        s["data"]["ca.crt"] = json!(b64(ca_pem));
+        s["data"]["node.crt"] = json!(b64(&node.0));
+        s["data"]["node.key"] = json!(b64(&node.1));
+    });
+}
+
+fn restart(sim: &Sim, pod: &str) {
+    sim.store("a")
+        .delete(support::rt("pods"), Some("east"), pod, Default::default())
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_peers_use_another_ca_cannot_rejoin_but_a_ca_bundle_rotates() {
+    let sim = Sim::start(&[("a", gke())]);
+    let (pki, other) = (Pki::new(), Pki::new());
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let node2 = || {
+        sim.world
+            .cockroach()
+            .nodes()
+            .into_iter()
+            .find(|n| n.pod == "cockroachdb-2")
+            .unwrap()
+    };
+
+    // Both CAs in ca.crt, the node certificate still from the first: peers and node trust each other.
+    let bundle = format!("{}\n{}", pki.ca_pem, other.ca_pem);
+    replace_node_secret(&sim, &bundle, &pki.node("east"));
+    restart(&sim, "cockroachdb-2");
+    assert!(eventually(20, || !node2().live).await);
+    assert!(
+        eventually(30, || node2().live).await,
+        "a CA bundle holding the peers' CA rejoins: {}",
+        sim.world.pod_log("a", "east", "cockroachdb-2")
+    );
+
+    // Another CA only: the running peers (still on the first CA) and the restarted node refuse each other.
+    replace_node_secret(&sim, &other.ca_pem, &other.node("east"));
+    restart(&sim, "cockroachdb-2");
+    assert!(eventually(20, || !node2().live).await);
+    cluster_time(30).await;
+    assert!(!node2().live, "joined peers that do not trust it");
+    assert_eq!(live_nodes(&sim), 2);
+    assert!(sim
+        .world
+        .pod_log("a", "east", "cockroachdb-2")
+        .contains("x509: certificate signed by unknown authority"));
+    let pod = sim.get("a", "pods", "east", "cockroachdb-2").unwrap();
+    assert!(!ready(&pod), "it cannot serve either");
 }

@@ -300,7 +300,7 @@ async fn three_clusters_through_the_api_become_nine_live_nodes() {
         .await
         .unwrap();
     }
-    let nodes = controllers.world.cockroach_nodes();
+    let nodes = controllers.world.cockroach().nodes();
     assert_eq!(nodes.iter().filter(|n| n.live).count(), 9, "{nodes:#?}");
     assert_eq!(join_list(&zone_names).split(',').count(), 9);
 }

@@ -78,6 +78,13 @@ fn subresources(
     }
     if rt.kind == "Pod" {
         subs.push(("log", "", "v1", "Pod", vec!["get"]));
+        subs.push((
+            "proxy",
+            "",
+            "v1",
+            "PodProxyOptions",
+            vec!["create", "delete", "get", "patch", "update"],
+        ));
     }
     subs
 }

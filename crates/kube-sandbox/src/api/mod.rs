@@ -7,6 +7,7 @@ mod handlers;
 mod known_fields;
 mod managed;
 mod patch;
+pub mod proxy;
 mod query;
 mod route;
 mod schema;

@@ -12,6 +12,10 @@ pub enum Route {
     ResourceList(String, String),
     OpenApi,
     Resource(Target),
+    /// `/api/v1/namespaces/<ns>/pods/<pod ref>/proxy[/<path>]`: (namespace, pod ref, path).
+    PodProxy(String, String, String),
+    /// `/sandbox/availability`: the emulated CockroachDB's availability record (not a Kubernetes path).
+    Availability,
     NotFound,
 }
 
@@ -35,7 +39,20 @@ pub fn parse(path: &str) -> Route {
         ["openapi", ..] => Route::OpenApi,
         ["api"] => Route::CoreVersions,
         ["api", "v1"] => Route::ResourceList(String::new(), "v1".into()),
+        ["api", "v1", "namespaces", ns, "pods", pod, "proxy", rest @ ..] => {
+            let tail = if path.ends_with('/') && !rest.is_empty() {
+                "/"
+            } else {
+                ""
+            };
+            Route::PodProxy(
+                ns.to_string(),
+                pod.to_string(),
+                format!("/{}{tail}", rest.join("/")),
+            )
+        }
         ["api", "v1", rest @ ..] => resource("", "v1", rest),
+        ["sandbox", "availability"] => Route::Availability,
         ["apis"] => Route::GroupList,
         ["apis", g] => Route::Group(g.to_string()),
         ["apis", g, v] => Route::ResourceList(g.to_string(), v.to_string()),
@@ -128,5 +145,14 @@ mod tests {
             parse("/apis/apps/v1/namespaces/a/widgets"),
             Route::NotFound
         ));
+        let Route::PodProxy(ns, pod, path) =
+            parse("/api/v1/namespaces/east/pods/https:cockroachdb-0:8080/proxy/_status/vars")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (ns.as_str(), pod.as_str(), path.as_str()),
+            ("east", "https:cockroachdb-0:8080", "/_status/vars")
+        );
     }
 }

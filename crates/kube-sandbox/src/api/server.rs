@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -39,10 +39,15 @@ pub struct ApiServer {
     tls: Arc<rustls::ServerConfig>,
     running: Mutex<Option<Running>>,
     logs: OnceLock<LogSource>,
+    proxy: OnceLock<super::proxy::ProxySource>,
+    availability: OnceLock<AvailabilitySource>,
 }
 
 /// Where `pods/{name}/log` reads from: (namespace, pod) -> the pod's log text.
 pub type LogSource = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
+/// What `/sandbox/availability` serves: the record as JSON, reset afterwards when asked (true).
+pub type AvailabilitySource = Arc<dyn Fn(bool) -> Value + Send + Sync>;
 
 struct Running {
     accept: JoinHandle<()>,
@@ -135,6 +140,8 @@ impl ApiServer {
             tls: pki.server_config,
             running: Mutex::new(None),
             logs: OnceLock::new(),
+            proxy: OnceLock::new(),
+            availability: OnceLock::new(),
         });
         server.serve(listener);
         Ok(server)
@@ -143,6 +150,16 @@ impl ApiServer {
     /// Serves pod logs from `source` (the emulated containers' output); set once.
     pub fn set_log_source(&self, source: LogSource) {
         let _ = self.logs.set(source);
+    }
+
+    /// Serves the pods `proxy` subresource through `source` (the emulated pods' HTTP servers); set once.
+    pub fn set_proxy_source(&self, source: super::proxy::ProxySource) {
+        let _ = self.proxy.set(source);
+    }
+
+    /// Serves `/sandbox/availability` from `source`; set once.
+    pub fn set_availability_source(&self, source: AvailabilitySource) {
+        let _ = self.availability.set(source);
     }
 
     pub fn url(&self) -> String {
@@ -340,6 +357,30 @@ impl ApiServer {
                 r
             }
             Route::OpenApi | Route::NotFound => not_found(),
+            Route::PodProxy(namespace, pod_ref, path) => {
+                let Some(source) = self.proxy.get() else {
+                    return not_found();
+                };
+                let (scheme, pod, port) = super::proxy::parse_pod_ref(&pod_ref);
+                super::proxy::respond(source(&super::proxy::ProxyTarget {
+                    namespace,
+                    pod,
+                    scheme,
+                    port,
+                    path,
+                    query: parts.uri.query().map(str::to_string),
+                }))
+            }
+            Route::Availability => match self.availability.get() {
+                Some(source) => {
+                    let query = Query::parse(parts.uri.query());
+                    let reset = parts.method == http::Method::POST
+                        || parts.method == http::Method::DELETE
+                        || query.flag("reset");
+                    body::json(200, &source(reset))
+                }
+                None => not_found(),
+            },
             Route::Resource(target) => {
                 if let Some(e) = unsupported_encoding(&parts.headers) {
                     return body::error(&e);

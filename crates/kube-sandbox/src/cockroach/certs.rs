@@ -78,6 +78,22 @@ pub fn check_root_client(dir: &CertsDir, node_ca_pem: Option<&[u8]>) -> Result<(
     check_key(dir, "client.root.key", &cert)
 }
 
+/// Whether `peer`'s node certificate is current and chains to a CA in `trusting`'s `ca.crt` (which may hold
+/// several CAs while they rotate): what one node's TLS handshake accepts of another.
+pub fn trusts(trusting: &CertsDir, peer: &CertsDir) -> bool {
+    let (Ok(cas), Ok(node)) = (pems(trusting, "ca.crt"), pems(peer, "node.crt")) else {
+        return false;
+    };
+    first_cert(&node, "node.crt").is_ok_and(|cert| {
+        check_current(&cert, "node.crt").is_ok() && check_signed_by(&cert, &cas, "node.crt").is_ok()
+    })
+}
+
+/// Two nodes talk only when each trusts the other's certificate (mutual TLS between peers).
+pub fn mutual(a: &CertsDir, b: &CertsDir) -> bool {
+    trusts(a, b) && trusts(b, a)
+}
+
 fn pems(dir: &CertsDir, file: &str) -> Result<Vec<Pem>, String> {
     let f = dir
         .get(file)

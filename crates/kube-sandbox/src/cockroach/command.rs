@@ -14,6 +14,8 @@ pub enum Invocation {
     Decommission(CockroachArgs),
     /// `cockroach sql -e <statements>...`.
     Sql(CockroachArgs),
+    /// `cockroach node status [--all] [--ranges] [--stats] [--decommission] [--format=csv|tsv]`.
+    NodeStatus(CockroachArgs),
     Other,
 }
 
@@ -24,11 +26,20 @@ pub struct CockroachArgs {
     pub join: Vec<String>,
     pub host: Option<String>,
     pub advertise_host: Option<String>,
+    /// `--locality=region=...,zone=...`.
+    pub locality: Option<String>,
     /// Arguments that are not flags (node IDs for `node decommission`).
     pub positional: Vec<String>,
     pub self_: bool,
     /// The statements of `cockroach sql -e/--execute`, one per flag.
     pub execute: Vec<String>,
+    /// `--format` of client commands (`csv`, `tsv`, `table`...).
+    pub format: Option<String>,
+    /// `node status` column groups: `--all`, `--ranges`, `--stats`, `--decommission`.
+    pub all: bool,
+    pub show_ranges: bool,
+    pub show_stats: bool,
+    pub show_decommission: bool,
 }
 
 /// Reads one container spec. Only images whose name contains `cockroach` run the emulated binary.
@@ -73,7 +84,11 @@ pub fn invocation(container: &Value) -> Invocation {
             || w == "init"
             || w == "start-single-node"
             || w == "sql"
-            || (w == "node" && words.get(i + 1).map(String::as_str) == Some("decommission"))
+            || (w == "node"
+                && matches!(
+                    words.get(i + 1).map(String::as_str),
+                    Some("decommission" | "status")
+                ))
     });
     let Some(sub_at) = sub_at else {
         return Invocation::Other;
@@ -83,13 +98,14 @@ pub fn invocation(container: &Value) -> Invocation {
     if !preceded_by_binary {
         return Invocation::Other;
     }
-    let decommission = words[sub_at] == "node";
-    let mut args = parse_flags(&words[sub_at + 1 + usize::from(decommission)..]);
+    let node_sub = (words[sub_at] == "node").then(|| words[sub_at + 1].clone());
+    let mut args = parse_flags(&words[sub_at + 1 + usize::from(node_sub.is_some())..]);
     if args.certs_dir.is_none() {
         args.certs_dir = env_certs_dir;
     }
     match words[sub_at].as_str() {
         "init" => Invocation::Init(args),
+        "node" if node_sub.as_deref() == Some("status") => Invocation::NodeStatus(args),
         "node" => Invocation::Decommission(args),
         "sql" => Invocation::Sql(args),
         _ => Invocation::Start(args),
@@ -116,6 +132,8 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
                 | "--host"
                 | "--advertise-host"
                 | "--advertise-addr"
+                | "--locality"
+                | "--format"
                 | "-e"
                 | "--execute"
         );
@@ -138,7 +156,13 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
             ),
             "--host" => args.host = value,
             "--advertise-host" | "--advertise-addr" => args.advertise_host = value,
+            "--locality" => args.locality = value,
             "--self" => args.self_ = true,
+            "--format" => args.format = value,
+            "--all" => args.all = true,
+            "--ranges" => args.show_ranges = true,
+            "--stats" => args.show_stats = true,
+            "--decommission" => args.show_decommission = true,
             "-e" | "--execute" => args.execute.extend(value),
             positional if !positional.starts_with('-') => {
                 args.positional.push(positional.to_string())
@@ -230,6 +254,10 @@ mod tests {
             ]
         );
         assert_eq!(args.advertise_host.as_deref(), Some("$(hostname"));
+        assert_eq!(
+            args.locality.as_deref(),
+            Some("region=us-east1,zone=us-east1-b")
+        );
     }
 
     #[test]
@@ -279,6 +307,18 @@ mod tests {
             panic!("not sql")
         };
         assert_eq!(args.execute, vec!["SHOW CLUSTER SETTING version"]);
+    }
+
+    #[test]
+    fn reads_node_status_with_its_column_flags() {
+        let c = json!({"image": "cockroachdb/cockroach:v25.2.0",
+                       "command": ["/cockroach/cockroach", "node", "status", "--all", "--decommission", "--ranges",
+                                   "--format=csv", "--certs-dir=/c", "--host", "cockroachdb-public"]});
+        let Invocation::NodeStatus(args) = invocation(&c) else {
+            panic!("not node status")
+        };
+        assert!(args.all && args.show_ranges && args.show_decommission && !args.show_stats);
+        assert_eq!(args.format.as_deref(), Some("csv"));
     }
 
     #[test]

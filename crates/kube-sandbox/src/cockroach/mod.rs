@@ -2,10 +2,16 @@
 //! cross-cluster DNS they depend on.
 
 pub mod certs;
+pub mod cluster;
+pub mod clusters;
 pub mod command;
 pub mod dns;
+pub mod http;
+pub mod metrics;
 pub mod mounts;
 pub mod node;
+pub mod recorder;
+pub mod replication;
 pub mod version;
 
 use serde_json::Value;

@@ -7,11 +7,17 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::cluster::NodeStatus;
 use super::command::{host_only, invocation, CockroachArgs, Invocation};
 use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
-use super::{certs, mounts, version};
+use super::replication::Locality;
+use super::{certs, metrics, mounts, version};
 use crate::controllers::meta;
 use crate::world::World;
+
+/// From `cockroach start` to a node serving (store opened, liveness record heartbeated, gossip connected): a
+/// few seconds on a real cluster, so a restarted pod's node stays down this long after its container starts.
+pub const NODE_STARTUP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a container runs, as far as the sandbox cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +30,7 @@ pub enum Program {
     Init(CockroachArgs),
     Decommission(CockroachArgs),
     Sql(CockroachArgs),
+    NodeStatus(CockroachArgs),
 }
 
 pub fn program(pod: &Value, container: &Value) -> Program {
@@ -32,6 +39,7 @@ pub fn program(pod: &Value, container: &Value) -> Program {
         Invocation::Init(a) => Program::Init(a),
         Invocation::Decommission(a) => Program::Decommission(a),
         Invocation::Sql(a) => Program::Sql(a),
+        Invocation::NodeStatus(a) => Program::NodeStatus(a),
         Invocation::Other
             if meta::str_at(pod, "/spec/restartPolicy").unwrap_or("Always") == "Always" =>
         {
@@ -154,6 +162,7 @@ pub fn start(
     container: &Value,
     args: &CockroachArgs,
 ) -> Result<(), String> {
+    check_store_version(env, pod, container)?;
     if args.insecure {
         return Ok(());
     }
@@ -165,7 +174,47 @@ pub fn start(
         format!("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem using security settings: no certificates found in {dir}; does certs dir exist?")
     })?;
     certs::check_node(&files, &pod_dns_names(pod))
-        .map_err(|e| format!("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem with node certificate: {e}"))
+        .map_err(|e| format!("ERROR: cannot load certificates.\nCheck your certificate settings, set --certs-dir, or use --insecure for insecure clusters.\n\nproblem with node certificate: {e}"))?;
+    env.world
+        .cockroach()
+        .remember_certs(env.cluster, meta::namespace(pod), meta::name(pod), files);
+    Ok(())
+}
+
+/// A node whose store already belongs to a cluster reads the cluster version from it as it opens the store, so a
+/// binary that cannot run that version exits at once, before the start-up a serving node needs.
+fn check_store_version(env: &Env, pod: &Value, container: &Value) -> Result<(), String> {
+    let cockroach = env.world.cockroach();
+    let store = node_store(env.world, env.cluster, pod);
+    let cluster_version = cockroach
+        .node_of(env.cluster, &store)
+        .and_then(|n| cockroach.cluster_version_of(&n.ca));
+    let binary = container
+        .get("image")
+        .and_then(Value::as_str)
+        .and_then(version::major_of_image);
+    match (cluster_version, binary) {
+        (Some(cluster_version), Some(binary)) => version::check_join(cluster_version, binary),
+        _ => Ok(()),
+    }
+}
+
+/// What a node's TLS handshake with a peer says when neither side's CA signed the other's certificate; the
+/// node keeps retrying, as the real one does.
+const UNKNOWN_AUTHORITY: &str =
+    "W failed to connect to peers: x509: certificate signed by unknown authority; retrying";
+
+/// Whether the node of `pod` and the node `peer` accept each other's certificates (insecure nodes only talk to
+/// insecure ones).
+fn peers_trust(env: &Env, pod: &Value, insecure: bool, peer: &NodeStatus) -> bool {
+    let cockroach = env.world.cockroach();
+    let theirs = cockroach.certs_of(&peer.cluster, &peer.zone, &peer.pod);
+    let mine = cockroach.certs_of(env.cluster, meta::namespace(pod), meta::name(pod));
+    match (insecure, mine, theirs) {
+        (true, _, None) => true,
+        (false, Some(mine), Some(theirs)) => certs::mutual(&mine, &theirs),
+        _ => false,
+    }
 }
 
 /// A started node tries to join. A node whose store already has an ID rejoins; a new node needs an initialised
@@ -179,19 +228,27 @@ pub fn join(
     let ca = ca_key(env, env.cluster, pod, container, args);
     let store = node_store(env.world, env.cluster, pod);
     let ns = meta::namespace(pod);
-    if env.world.node_decommissioned(env.cluster, &store) {
+    if env
+        .world
+        .cockroach()
+        .node_decommissioned(env.cluster, &store)
+    {
         return Err("ERROR: this node was decommissioned and cannot rejoin the cluster".into());
     }
     let binary = container
         .get("image")
         .and_then(Value::as_str)
         .and_then(version::major_of_image);
-    if let (Some(cluster_version), Some(binary)) = (env.world.cluster_version_of(&ca), binary) {
+    if let (Some(cluster_version), Some(binary)) =
+        (env.world.cockroach().cluster_version_of(&ca), binary)
+    {
         version::check_join(cluster_version, binary)?;
     }
     let joined = join_unversioned(env, pod, args, &ca, &store, ns)?;
     if let Some(binary) = binary {
-        env.world.node_binary(&ca, env.cluster, &store, binary);
+        env.world
+            .cockroach()
+            .node_binary(&joined.1, env.cluster, &store, binary);
     }
     Ok(joined)
 }
@@ -204,15 +261,21 @@ fn join_unversioned(
     store: &str,
     ns: &str,
 ) -> Result<(u32, String), String> {
-    let (ca, store) = (ca.to_string(), store.to_string());
-    if env.world.node_id_of(env.cluster, &store).is_some() {
-        let id = env
-            .world
-            .node_joined(&ca, env.cluster, ns, meta::name(pod), &store);
-        return Ok((id, ca));
-    }
-    if !env.world.cockroach_initialised_for(&ca) {
-        return Err("initial startup completed.\nNode will now attempt to join a running cluster, or wait for `cockroach init`.\nClient connections will be accepted after this completes successfully.".into());
+    let locality = Locality::parse(args.locality.as_deref(), env.cluster, ns);
+    let cockroach = env.world.cockroach();
+    let live: Vec<NodeStatus> = cockroach.nodes().into_iter().filter(|n| n.live).collect();
+    let trusted = |n: &NodeStatus| peers_trust(env, pod, args.insecure, n);
+    if let Some(key) = cockroach.node_of(env.cluster, store).map(|n| n.ca) {
+        // A restarted node finds its cluster through whichever peers are up; it must trust them and they it.
+        let peers: Vec<&NodeStatus> = live
+            .iter()
+            .filter(|n| n.ca == key && n.store != store)
+            .collect();
+        if !peers.is_empty() && !peers.iter().any(|n| trusted(n)) {
+            return Err(UNKNOWN_AUTHORITY.into());
+        }
+        let id = cockroach.node_joined(&key, (env.cluster, ns, meta::name(pod)), store, locality);
+        return Ok((id, key));
     }
     let mut zones: BTreeMap<String, Vec<(String, Resolution)>> = BTreeMap::new();
     for entry in &args.join {
@@ -232,6 +295,26 @@ fn join_unversioned(
             });
         zones.entry(zone).or_default().push((host.to_string(), r));
     }
+    // The live nodes behind the join names, of any cluster: a node learns which cluster it joins from them.
+    let behind: Vec<&NodeStatus> = live
+        .iter()
+        .filter(|n| {
+            zones.values().flatten().any(|(_, r)| {
+                let (Some(cluster), Some(fqdn)) = (r.cluster(env.cluster), r.fqdn()) else {
+                    return false;
+                };
+                let pod_name = fqdn.split('.').next().unwrap_or("");
+                let zone = namespace_of(fqdn).unwrap_or("");
+                n.cluster == cluster && n.zone == zone && n.pod == pod_name
+            })
+        })
+        .collect();
+    let joinable = behind
+        .iter()
+        .find(|n| trusted(n) && cockroach.initialised_for(&n.ca));
+    if joinable.is_none() && !cockroach.initialised_for(ca) {
+        return Err("initial startup completed.\nNode will now attempt to join a running cluster, or wait for `cockroach init`.\nClient connections will be accepted after this completes successfully.".into());
+    }
     for (zone, entries) in &zones {
         if !entries.iter().any(|(_, r)| r.is_found()) {
             let why: Vec<String> = entries
@@ -247,24 +330,16 @@ fn join_unversioned(
             ));
         }
     }
-    let live = env.world.cockroach_nodes();
-    let reachable = zones.values().flatten().any(|(_, r)| {
-        let (Some(cluster), Some(fqdn)) = (r.cluster(env.cluster), r.fqdn()) else {
-            return false;
-        };
-        let pod_name = fqdn.split('.').next().unwrap_or("");
-        let zone = namespace_of(fqdn).unwrap_or("");
-        live.iter().any(|n| {
-            n.live && n.ca == ca && n.cluster == cluster && n.zone == zone && n.pod == pod_name
-        })
-    });
-    if !reachable {
-        return Err("W no live node reachable through --join yet; retrying".into());
-    }
-    let id = env
-        .world
-        .node_joined(&ca, env.cluster, ns, meta::name(pod), &store);
-    Ok((id, ca))
+    let Some(peer) = joinable else {
+        return Err(if behind.is_empty() {
+            "W no live node reachable through --join yet; retrying".into()
+        } else {
+            UNKNOWN_AUTHORITY.into()
+        });
+    };
+    let key = peer.ca.clone();
+    let id = cockroach.node_joined(&key, (env.cluster, ns, meta::name(pod)), store, locality);
+    Ok((id, key))
 }
 
 /// A client command's connection: certs from its certs dir, `--host` resolved from the pod's cluster to a running
@@ -352,74 +427,134 @@ pub fn init(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> 
     let binary = target_container_image(&target)
         .as_deref()
         .and_then(version::major_of_image);
-    if !env.world.cockroach_init_at(&ca, binary) {
+    if !env.world.cockroach().init_at(&ca, binary) {
         return (1, "ERROR: cluster has already been initialized".into());
     }
-    env.world.node_joined(
+    let ns = meta::namespace(&target);
+    let locality = start_args(&target)
+        .and_then(|a| a.locality)
+        .map(|l| Locality::parse(Some(&l), &cluster, ns))
+        .unwrap_or_else(|| Locality::parse(None, &cluster, ns));
+    env.world.cockroach().node_joined(
         &ca,
-        &cluster,
-        meta::namespace(&target),
-        meta::name(&target),
+        (&cluster, ns, meta::name(&target)),
         &node_store(env.world, &cluster, &target),
+        locality,
     );
     (0, "Cluster successfully initialized".into())
 }
 
-/// `cockroach node decommission <ids> | --self`: (exit code, output). The emulated cluster has no data to move,
-/// so the nodes are decommissioned as soon as the command runs.
+/// `cockroach node decommission <ids> | --self`: None while the nodes still hand their replicas over (the real
+/// command keeps running and printing progress), then (exit code, output). The pre-flight checks refuse, before
+/// anything changes, when some replica would have nowhere to go.
 pub fn decommission(
     env: &Env,
     pod: &Value,
     container: &Value,
     args: &CockroachArgs,
-) -> (i32, String) {
+) -> Option<(i32, String)> {
     let (cluster, target, ca) = match connect(env, pod, container, args) {
         Ok(t) => t,
-        Err(e) => return e,
+        Err(e) => return Some(e),
     };
-    if !env.world.cockroach_initialised_for(&ca) {
-        return (
+    let cockroach = env.world.cockroach();
+    if !cockroach.initialised_for(&ca) {
+        return Some((
             1,
             "ERROR: cannot dial server: the node is waiting for `cockroach init`".into(),
-        );
+        ));
     }
     let mut ids = Vec::new();
     if args.self_ {
-        match env
-            .world
-            .node_id_of(&cluster, &node_store(env.world, &cluster, &target))
-        {
+        match cockroach.node_id_of(&cluster, &node_store(env.world, &cluster, &target)) {
             Some(id) => ids.push(id),
-            None => return (1, "ERROR: the target node has no node ID yet".into()),
+            None => return Some((1, "ERROR: the target node has no node ID yet".into())),
         }
     }
     for p in &args.positional {
         match p.parse::<u32>() {
             Ok(id) => ids.push(id),
-            Err(_) => return (1, format!("ERROR: invalid node ID {p:?}")),
+            Err(_) => return Some((1, format!("ERROR: invalid node ID {p:?}"))),
         }
     }
     if ids.is_empty() {
-        return (
+        return Some((
             1,
             "ERROR: no node ID specified; use --self or list node IDs".into(),
-        );
+        ));
     }
-    match env.world.decommission(&ca, &ids) {
-        Ok(()) => {
+    let step = cockroach.with(&ca, |c, now| {
+        c.start_decommission(&ids, now)?;
+        Ok::<_, String>(c.finish_decommission(&ids, now))
+    })?;
+    match step {
+        Err(e) => Some((1, e)),
+        Ok(false) => None,
+        Ok(true) => {
             let rows: Vec<String> = ids.iter().map(|id| format!("  {id:>2} |  true   |        0 |        true        | decommissioned |    false")).collect();
-            (0, format!("  id | is_live | replicas | is_decommissioning |   membership   | is_draining\n-----+---------+----------+--------------------+----------------+--------------\n{}\n({} rows)\n\nNo more data reported on target nodes. Please verify cluster health before removing the nodes.", rows.join("\n"), ids.len()))
+            Some((0, format!("  id | is_live | replicas | is_decommissioning |   membership   | is_draining\n-----+---------+----------+--------------------+----------------+--------------\n{}\n({} rows)\n\nNo more data reported on target nodes. Please verify cluster health before removing the nodes.", rows.join("\n"), ids.len())))
         }
-        Err(e) => (1, format!("ERROR: {e}")),
     }
+}
+
+/// `cockroach node status --format=csv|tsv [--all] [--ranges] [--stats] [--decommission]`: (exit code, output),
+/// every node of the cluster the host belongs to, with the real columns in the real order.
+pub fn node_status(
+    env: &Env,
+    pod: &Value,
+    container: &Value,
+    args: &CockroachArgs,
+) -> (i32, String) {
+    let (_, _, ca) = match connect(env, pod, container, args) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let separator = match args.format.as_deref() {
+        Some("csv") => ',',
+        Some("tsv") | None => '\t',
+        Some(other) => {
+            return (
+                1,
+                format!("ERROR: the sandbox prints node status only as csv or tsv, not {other}"),
+            )
+        }
+    };
+    let columns = metrics::NodeStatusColumns {
+        ranges: args.all || args.show_ranges,
+        stats: args.all || args.show_stats,
+        decommission: args.all || args.show_decommission,
+    };
+    let address = |n: &super::cluster::NodeStatus| {
+        format!("{}.cockroachdb.{}.svc.{CLUSTER_DOMAIN}", n.pod, n.zone)
+    };
+    env.world
+        .cockroach()
+        .with(&ca, |c, now| (0, metrics::node_status(c, columns, separator, address, now)))
+        .unwrap_or_else(|| {
+            (
+                1,
+                "ERROR: server is not accepting clients, trying again: the node is waiting for `cockroach init`".into(),
+            )
+        })
 }
 
 /// One SQL statement the emulation understands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
-    SetClusterSetting { name: String, value: String },
-    ResetClusterSetting { name: String },
-    ShowClusterSetting { name: String },
+    SetClusterSetting {
+        name: String,
+        value: String,
+    },
+    ResetClusterSetting {
+        name: String,
+    },
+    ShowClusterSetting {
+        name: String,
+    },
+    /// `ALTER RANGE default CONFIGURE ZONE USING num_replicas = n`.
+    ConfigureDefaultZone {
+        num_replicas: usize,
+    },
 }
 
 /// Parses `SET CLUSTER SETTING <name> = '<value>'` (or `TO`), `RESET CLUSTER SETTING <name>` and
@@ -429,6 +564,17 @@ pub fn parse_statement(text: &str) -> Result<Statement, String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let keyword = |i: usize, k: &str| words.get(i).is_some_and(|w| w.eq_ignore_ascii_case(k));
     let unsupported = || format!("ERROR: the sandbox does not emulate the statement {text:?}");
+    let zone = ["ALTER", "RANGE", "default", "CONFIGURE", "ZONE", "USING"];
+    if words.len() >= 7 && zone.iter().enumerate().all(|(i, k)| keyword(i, k)) {
+        let assignment = words[6..].concat();
+        return match assignment.split_once('=') {
+            Some((key, n)) if key.eq_ignore_ascii_case("num_replicas") => n
+                .parse()
+                .map(|num_replicas| Statement::ConfigureDefaultZone { num_replicas })
+                .map_err(|_| format!("ERROR: invalid num_replicas {n:?}")),
+            _ => Err(unsupported()),
+        };
+    }
     if !(keyword(1, "CLUSTER") && keyword(2, "SETTING")) {
         return Err(unsupported());
     }
@@ -460,7 +606,7 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
         Ok(t) => t,
         Err(e) => return e,
     };
-    if !env.world.cockroach_initialised_for(&ca) {
+    if !env.world.cockroach().initialised_for(&ca) {
         return (
             1,
             "ERROR: server is not accepting clients, trying again: the node is waiting for `cockroach init`".into(),
@@ -477,17 +623,24 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
         let result = parse_statement(text).and_then(|statement| match statement {
             Statement::SetClusterSetting { name, value } => env
                 .world
+                .cockroach()
                 .set_cluster_setting(&ca, &name, &value)
                 .map(|()| "SET CLUSTER SETTING".to_string()),
+            Statement::ConfigureDefaultZone { num_replicas } => env
+                .world
+                .cockroach()
+                .with(&ca, |c, now| c.configure_default_zone(num_replicas, now))
+                .unwrap_or_else(|| Err("ERROR: cluster is not initialised".into()))
+                .map(|()| "CONFIGURE ZONE 1".to_string()),
             Statement::ResetClusterSetting { name } => {
-                env.world.reset_cluster_setting(&ca, &name);
+                env.world.cockroach().reset_cluster_setting(&ca, &name);
                 Ok("RESET CLUSTER SETTING".to_string())
             }
             Statement::ShowClusterSetting { name } => {
                 let value = if name == "version" {
-                    env.world.cockroach_cluster_version(&ca)
+                    env.world.cockroach().cluster_version(&ca)
                 } else {
-                    env.world.cockroach_cluster_setting(&ca, &name)
+                    env.world.cockroach().cluster_setting(&ca, &name)
                 };
                 Ok(format!(
                     "  {name}\n-----------\n  {}\n(1 row)",
@@ -504,6 +657,18 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
         }
     }
     (0, output.join("\n"))
+}
+
+/// The `cockroach start` arguments of a node's pod.
+fn start_args(target: &Value) -> Option<CockroachArgs> {
+    target
+        .pointer("/spec/containers")?
+        .as_array()?
+        .iter()
+        .find_map(|c| match invocation(c) {
+            Invocation::Start(a) => Some(a),
+            _ => None,
+        })
 }
 
 fn target_container_image(target: &Value) -> Option<String> {
@@ -573,7 +738,12 @@ mod tests {
                 name: "version".into()
             })
         );
+        assert_eq!(
+            parse_statement("ALTER RANGE default CONFIGURE ZONE USING num_replicas = 5;"),
+            Ok(Statement::ConfigureDefaultZone { num_replicas: 5 })
+        );
         for other in [
+            "ALTER RANGE default CONFIGURE ZONE USING gc.ttlseconds = 600",
             "SELECT 1",
             "SET CLUSTER SETTING x",
             "RESET CLUSTER SETTING",

@@ -106,19 +106,25 @@ impl Reconcile for Kubelet {
             .collect();
         for uid in gone {
             if let Some(store) = self.pods.remove(&uid).and_then(|r| r.joined_store) {
-                ctx.world.node_stopped(&ctx.cluster_name, &store);
+                ctx.world
+                    .cockroach()
+                    .node_stopped(&ctx.cluster_name, &store);
                 if store.starts_with("pod:") {
-                    ctx.world.node_store_deleted(&ctx.cluster_name, &store);
+                    ctx.world
+                        .cockroach()
+                        .node_store_deleted(&ctx.cluster_name, &store);
                 }
             }
         }
         // Deleted claims take their node's data with them.
-        for n in ctx.world.cockroach_nodes() {
+        for n in ctx.world.cockroach().nodes() {
             if n.cluster == ctx.cluster_name
                 && !n.store_lost
                 && !node::store_exists(&ctx.world, &n.cluster, &n.store)
             {
-                ctx.world.node_store_deleted(&n.cluster, &n.store);
+                ctx.world
+                    .cockroach()
+                    .node_store_deleted(&n.cluster, &n.store);
             }
         }
         let mut views: Option<Vec<ClusterDnsView>> = None;
@@ -241,7 +247,10 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
-                    Program::Init(args) | Program::Decommission(args) | Program::Sql(args)
+                    Program::Init(args)
+                    | Program::Decommission(args)
+                    | Program::Sql(args)
+                    | Program::NodeStatus(args)
                         if now >= since + scaled(READY_AFTER) =>
                     {
                         let views = views.get_or_insert_with(|| dns_views(&ctx.world));
@@ -250,10 +259,17 @@ impl Kubelet {
                             views,
                             cluster: &ctx.cluster_name,
                         };
-                        let (code, output) = match c.program {
-                            Program::Init(_) => node::init(&env, pod, &c.spec, args),
-                            Program::Sql(_) => node::sql(&env, pod, &c.spec, args),
+                        let finished = match c.program {
+                            Program::Init(_) => Some(node::init(&env, pod, &c.spec, args)),
+                            Program::Sql(_) => Some(node::sql(&env, pod, &c.spec, args)),
+                            Program::NodeStatus(_) => {
+                                Some(node::node_status(&env, pod, &c.spec, args))
+                            }
                             _ => node::decommission(&env, pod, &c.spec, args),
+                        };
+                        // A decommission runs until the nodes have handed their replicas over.
+                        let Some((code, output)) = finished else {
+                            continue;
                         };
                         ctx.world
                             .append_log(&ctx.cluster_name, &ns, meta::name(pod), &output);
@@ -270,7 +286,7 @@ impl Kubelet {
                         );
                     }
                     Program::Start(args) => {
-                        if !c.joined {
+                        if !c.joined && now >= since + scaled(node::NODE_STARTUP) {
                             let views = views.get_or_insert_with(|| dns_views(&ctx.world));
                             let env = Env {
                                 world: &ctx.world,
@@ -283,7 +299,7 @@ impl Kubelet {
                                     rt.joined_store =
                                         Some(node::node_store(&ctx.world, &ctx.cluster_name, pod));
                                     let cluster_id =
-                                        ctx.world.cockroach_cluster_id(&ca).unwrap_or_default();
+                                        ctx.world.cockroach().cluster_id(&ca).unwrap_or_default();
                                     let line = format!("CockroachDB node starting\nstatus: restarted pre-existing node or joined cluster\nclusterID: {cluster_id}\nnodeID: {id}");
                                     ctx.world.append_log(
                                         &ctx.cluster_name,
@@ -301,7 +317,9 @@ impl Kubelet {
                                         &why,
                                     );
                                     if let Some(store) = rt.joined_store.take() {
-                                        ctx.world.node_stopped(&ctx.cluster_name, &store);
+                                        ctx.world
+                                            .cockroach()
+                                            .node_stopped(&ctx.cluster_name, &store);
                                     }
                                     exit(
                                         ctx,
@@ -448,7 +466,9 @@ fn launch(
             ctx.world
                 .append_log(&ctx.cluster_name, meta::namespace(pod), meta::name(pod), &e);
             if let Some(store) = joined.take() {
-                ctx.world.node_stopped(&ctx.cluster_name, &store);
+                ctx.world
+                    .cockroach()
+                    .node_stopped(&ctx.cluster_name, &store);
             }
             exit(ctx, pod, c, 1, "Error", e, started_at, restart_policy);
             return;

@@ -47,6 +47,8 @@ const EVENT_DRIVEN_RESYNC: Duration = Duration::from_secs(10);
 /// Starts every controller of one cluster. Registers the cluster in the world with a default profile if
 /// `Sandbox::start` has not registered it with its own.
 pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
+    // The emulated CockroachDB's cluster time runs at the controllers' speed.
+    ctx.world.cockroach().set_clock(ctx.clock);
     if ctx.world.cluster(&ctx.cluster_name).is_none() {
         ctx.world.register_cluster(
             &ctx.cluster_name,

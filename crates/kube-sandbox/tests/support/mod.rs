@@ -60,6 +60,19 @@ impl Sim {
         }
     }
 
+    /// The stores and world of a sandbox started with controllers, for the helpers below.
+    pub fn of(sandbox: &kube_sandbox::Sandbox) -> Sim {
+        Sim {
+            world: sandbox.world().expect("controllers run").clone(),
+            clusters: sandbox
+                .clusters()
+                .iter()
+                .map(|c| (c.name.clone(), c.store().clone()))
+                .collect(),
+            handles: Vec::new(),
+        }
+    }
+
     pub fn store(&self, cluster: &str) -> &Store {
         &self.clusters.iter().find(|(n, _)| n == cluster).unwrap().1
     }
