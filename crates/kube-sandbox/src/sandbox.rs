@@ -87,7 +87,7 @@ impl Cluster {
         &self.server.faults
     }
     /// Serves `pods/{name}/log` from `source` (set by `Sandbox::start` when controllers run).
-    pub fn set_log_source(&self, source: crate::api::server::LogSource) {
+    pub fn set_log_source(&self, source: crate::api::LogSource) {
         self.server.set_log_source(source);
     }
 }

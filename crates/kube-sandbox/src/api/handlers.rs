@@ -20,6 +20,9 @@ use crate::error::ApiError;
 use crate::resources::ResourceType;
 use crate::store::{name_of, Deleted, Propagation, Store, WriteOptions};
 
+/// Where `pods/{name}/log` reads from: (namespace, pod) -> the pod's log text.
+pub type LogSource = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
 pub struct Request<'a> {
     pub store: &'a Arc<Store>,
     pub method: &'a http::Method,
@@ -27,7 +30,7 @@ pub struct Request<'a> {
     pub query: Query,
     pub target: Target,
     pub body: bytes::Bytes,
-    pub logs: Option<&'a super::server::LogSource>,
+    pub logs: Option<&'a LogSource>,
     /// `Warning` headers for the response (dropped unknown fields).
     pub warnings: std::sync::Mutex<Vec<String>>,
 }

@@ -18,6 +18,7 @@ mod watch;
 pub mod server;
 
 pub use discovery::SERVER_VERSION;
+pub use handlers::LogSource;
 pub use managed::{apply as server_side_apply, record_update};
 pub use patch::{merge_patch, strategic_merge_patch};
 pub use selector::{FieldSelector, LabelSelector};

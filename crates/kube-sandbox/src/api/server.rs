@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::body::{self, Resp};
 use super::discovery;
-use super::handlers;
+use super::handlers::{self, LogSource};
 use super::query::Query;
 use super::route::{self, Route};
 use crate::error::ApiError;
@@ -42,9 +42,6 @@ pub struct ApiServer {
     proxy: OnceLock<super::proxy::ProxySource>,
     availability: OnceLock<AvailabilitySource>,
 }
-
-/// Where `pods/{name}/log` reads from: (namespace, pod) -> the pod's log text.
-pub type LogSource = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
 
 /// What `/sandbox/availability` serves: the record as JSON, reset afterwards when asked (true).
 pub type AvailabilitySource = Arc<dyn Fn(bool) -> Value + Send + Sync>;
