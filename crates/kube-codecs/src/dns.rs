@@ -2,7 +2,6 @@
 //! the answer, and the client's parse of that answer with names compressed by pointer, as every resolver sends
 //! them. Nothing else of DNS (no EDNS, no other record types in answers than skipped ones).
 
-use std::fmt;
 use std::net::Ipv4Addr;
 
 pub const TYPE_A: u16 = 1;
@@ -22,32 +21,21 @@ const RCODE_NXDOMAIN: u8 = 3;
 /// How long a resolver may cache the sandbox's answers.
 const ANSWER_TTL_SECONDS: u32 = 30;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DnsError {
     /// The name cannot be carried by DNS (an empty or over-long label, or over 253 characters).
+    #[error("{0:?} is not a valid DNS name")]
     InvalidName(String),
     /// Not a DNS response to the query asked, or cut short.
+    #[error("malformed DNS response")]
     Malformed,
     /// NXDOMAIN: the server knows the name does not exist.
+    #[error("no such name (NXDOMAIN)")]
     NoSuchName,
     /// Any other response code (2 server failure, 5 refused, ...).
+    #[error("the DNS server answered with error code {0}")]
     ErrorCode(u8),
 }
-
-impl fmt::Display for DnsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DnsError::InvalidName(name) => write!(f, "{name:?} is not a valid DNS name"),
-            DnsError::Malformed => f.write_str("malformed DNS response"),
-            DnsError::NoSuchName => f.write_str("no such name (NXDOMAIN)"),
-            DnsError::ErrorCode(code) => {
-                write!(f, "the DNS server answered with error code {code}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for DnsError {}
 
 /// A recursive A query for `name` (a trailing dot is allowed), with message id `id`.
 pub fn a_query(id: u16, name: &str) -> Result<Vec<u8>, DnsError> {

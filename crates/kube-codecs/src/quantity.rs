@@ -18,31 +18,21 @@ pub struct Quantity {
     pow1024: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
     /// Not a quantity at all.
+    #[error(
+        "{0:?} is not a Kubernetes quantity: expected a number with an optional suffix, such as 500m, 2, 1.5Gi, \
+         8G or 1e3"
+    )]
     Malformed(String),
     /// A well-formed negative quantity where only sizes make sense.
+    #[error("{0:?} must not be negative")]
     Negative(String),
     /// Does not fit in 64 bits once converted.
+    #[error("{0:?} is too large")]
     TooLarge(String),
 }
-
-impl fmt::Display for QuantityError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            QuantityError::Malformed(text) => write!(
-                f,
-                "{text:?} is not a Kubernetes quantity: expected a number with an optional suffix, such as \
-                 500m, 2, 1.5Gi, 8G or 1e3"
-            ),
-            QuantityError::Negative(text) => write!(f, "{text:?} must not be negative"),
-            QuantityError::TooLarge(text) => write!(f, "{text:?} is too large"),
-        }
-    }
-}
-
-impl std::error::Error for QuantityError {}
 
 /// Binary suffixes, powers of 1024.
 const BINARY_SUFFIXES: [(&str, u32); 6] = [
