@@ -930,3 +930,40 @@ async fn a_node_whose_peers_use_another_ca_cannot_rejoin_but_a_ca_bundle_rotates
     let pod = sim.get("a", "pods", "east", "cockroachdb-2").unwrap();
     assert!(!ready(&pod), "it cannot serve either");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_certificate_has_expired_cannot_join_or_serve_and_a_valid_one_brings_it_back()
+{
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let node2_live = || {
+        sim.world
+            .cockroach()
+            .nodes()
+            .into_iter()
+            .any(|n| n.pod == "cockroachdb-2" && n.live)
+    };
+
+    replace_node_secret(&sim, &pki.ca_pem, &pki.expired_node("east"));
+    restart(&sim, "cockroachdb-2");
+    assert!(eventually(20, || !node2_live()).await);
+    cluster_time(30).await;
+    assert!(!node2_live(), "a node with an expired certificate joined");
+    assert_eq!(live_nodes(&sim), 2);
+    let log = sim.world.pod_log("a", "east", "cockroachdb-2");
+    assert!(log.contains("certificate has expired"), "{log}");
+    let pod = sim.get("a", "pods", "east", "cockroachdb-2").unwrap();
+    assert!(!ready(&pod), "it cannot serve either");
+
+    // A valid certificate again: the node rejoins on its own store.
+    replace_node_secret(&sim, &pki.ca_pem, &pki.node("east"));
+    restart(&sim, "cockroachdb-2");
+    assert!(
+        eventually(60, node2_live).await,
+        "{}",
+        sim.world.pod_log("a", "east", "cockroachdb-2")
+    );
+}

@@ -172,9 +172,20 @@ impl Pki {
         sans: Vec<String>,
         eku: Vec<ExtendedKeyUsagePurpose>,
     ) -> (String, String) {
+        self.leaf_with(cn, sans, eku, |_| {})
+    }
+
+    fn leaf_with(
+        &self,
+        cn: &str,
+        sans: Vec<String>,
+        eku: Vec<ExtendedKeyUsagePurpose>,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> (String, String) {
         let mut p = CertificateParams::new(sans).unwrap();
         p.distinguished_name.push(DnType::CommonName, cn);
         p.extended_key_usages = eku;
+        adjust(&mut p);
         let key = KeyPair::generate().unwrap();
         let cert = p.signed_by(&key, &self.issuer).unwrap();
         (cert.pem(), key.serialize_pem())
@@ -182,6 +193,22 @@ impl Pki {
 
     /// The node certificate for a zone, with the SANs the public scripts use.
     pub fn node(&self, zone: &str) -> (String, String) {
+        self.node_with(zone, |_| {})
+    }
+
+    /// A node certificate for a zone that expired in 2021.
+    pub fn expired_node(&self, zone: &str) -> (String, String) {
+        self.node_with(zone, |p| {
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        })
+    }
+
+    fn node_with(
+        &self,
+        zone: &str,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> (String, String) {
         let sans = vec![
             "localhost".to_string(),
             "127.0.0.1".into(),
@@ -193,13 +220,14 @@ impl Pki {
             format!("*.cockroachdb.{zone}"),
             format!("*.cockroachdb.{zone}.svc.cluster.local"),
         ];
-        self.leaf(
+        self.leaf_with(
             "node",
             sans,
             vec![
                 ExtendedKeyUsagePurpose::ServerAuth,
                 ExtendedKeyUsagePurpose::ClientAuth,
             ],
+            adjust,
         )
     }
 
