@@ -930,3 +930,58 @@ async fn a_node_whose_peers_use_another_ca_cannot_rejoin_but_a_ca_bundle_rotates
     let pod = sim.get("a", "pods", "east", "cockroachdb-2").unwrap();
     assert!(!ready(&pod), "it cannot serve either");
 }
+
+fn block(sim: &Sim, from: &str, to: &str, blocked: bool) {
+    let path = format!("{from}:{to}:26257").parse().expect("a path");
+    sim.world.set_path_blocked(path, blocked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_cannot_join_across_a_blocked_port_and_log_their_timed_out_dials() {
+    let t = two_zones().await;
+    let sim = &t.sim;
+    forward(sim, "a", DnsFlavour::KubeDns, &[("west", &t.ips[1])]);
+    forward(sim, "b", DnsFlavour::KubeDns, &[("east", &t.ips[0])]);
+    block(sim, "b", "a", true);
+    init_job(sim, "a", "east");
+    assert!(
+        eventually(60, || zone_pods_ready(sim, "a", "east") == 3).await,
+        "the init zone's own nodes reach each other"
+    );
+    cluster_time(60).await;
+    assert_eq!(
+        zone_pods_ready(sim, "b", "west"),
+        0,
+        "west's pods cannot dial east's nodes on 26257"
+    );
+    let log = sim.world.pod_log("b", "west", "cockroachdb-0");
+    assert!(
+        log.contains("outgoing join rpc to cockroachdb-0.cockroachdb.east:26257 unsuccessful")
+            && log.contains(":26257: i/o timeout"),
+        "{log}"
+    );
+
+    // Opening the path (the firewall rule added) lets them join without anything else changing.
+    block(sim, "b", "a", false);
+    assert!(eventually(60, || zone_pods_ready(sim, "b", "west") == 3).await);
+    assert_eq!(live_nodes(sim), 6);
+
+    // A restarted node finds its peers by gossip: across a path blocked since, it does not come back.
+    block(sim, "b", "a", true);
+    sim.store("b")
+        .delete(
+            support::rt("pods"),
+            Some("west"),
+            "cockroachdb-2",
+            Default::default(),
+        )
+        .unwrap();
+    cluster_time(60).await;
+    assert_eq!(zone_pods_ready(sim, "b", "west"), 2);
+    let log = sim.world.pod_log("b", "west", "cockroachdb-2");
+    assert!(
+        log.contains("failed to start gossip client to cockroachdb-0.cockroachdb.east.svc.cluster.local:26257: ")
+            && log.ends_with("i/o timeout\"\n"),
+        "{log}"
+    );
+}

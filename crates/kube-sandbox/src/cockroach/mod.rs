@@ -9,6 +9,7 @@ pub mod dns;
 pub mod http;
 pub mod metrics;
 pub mod mounts;
+pub mod network;
 pub mod node;
 pub mod recorder;
 pub mod replication;
