@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::sandbox::{ClusterOptions, SandboxOptions};
 
 pub const USAGE: &str = "usage: kube-sandbox --clusters NAME[,NAME...] --kubeconfig PATH [--latency-ms N] [--fault-rate F] \
-[--seed S] [--speed X] [--dns kube-dns|coredns|NAME=FLAVOUR,...] [--lb-hostnames] [--ranges N] \
+[--seed S] [--speed X] [--dns kube-dns|coredns|cloud-dns|NAME=FLAVOUR,...] [--lb-hostnames] [--ranges N] \
 [--block FROM:TO:PORT[,...]]";
 
 #[derive(Debug)]
@@ -17,9 +17,9 @@ pub struct Cli {
 
 fn flavour(s: &str) -> Result<String, String> {
     match s {
-        "kube-dns" | "coredns" => Ok(s.to_string()),
+        "kube-dns" | "coredns" | "cloud-dns" => Ok(s.to_string()),
         other => Err(format!(
-            "unknown DNS flavour {other:?}: use kube-dns or coredns"
+            "unknown DNS flavour {other:?}: use kube-dns, coredns or cloud-dns"
         )),
     }
 }
@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn parses_everything() {
-        let cli = parse(&args("--clusters a,b,c --kubeconfig /tmp/k --latency-ms 40 --fault-rate 0.1 --seed 9 --speed 20 --dns b=coredns --lb-hostnames --ranges 40")).unwrap();
+        let cli = parse(&args("--clusters a,b,c --kubeconfig /tmp/k --latency-ms 40 --fault-rate 0.1 --seed 9 --speed 20 --dns b=coredns,c=cloud-dns --lb-hostnames --ranges 40")).unwrap();
         assert_eq!(cli.options.ranges, 40);
         let o = cli.options;
         assert_eq!(
@@ -149,7 +149,7 @@ mod tests {
                 .iter()
                 .map(|c| (c.name.as_str(), c.dns.as_str()))
                 .collect::<Vec<_>>(),
-            [("a", "kube-dns"), ("b", "coredns"), ("c", "kube-dns")]
+            [("a", "kube-dns"), ("b", "coredns"), ("c", "cloud-dns")]
         );
         assert_eq!(
             (o.latency, o.fault_rate, o.seed, o.speed, o.lb_hostnames),

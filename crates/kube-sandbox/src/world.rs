@@ -23,6 +23,10 @@ pub enum DnsFlavour {
     KubeDns,
     /// EKS, kind, AKS: a `coredns` Deployment, a Corefile in ConfigMap `kube-system/coredns`.
     CoreDns,
+    /// GKE with Cloud DNS for GKE (Autopilot's default): the cluster's own pods resolve through the platform, the
+    /// `kube-dns` Deployment is kept at zero replicas, so nothing reads ConfigMap `kube-system/kube-dns` and no pod
+    /// answers behind a load balancer selecting `k8s-app=kube-dns`.
+    CloudDns,
 }
 
 impl std::str::FromStr for DnsFlavour {
@@ -31,8 +35,9 @@ impl std::str::FromStr for DnsFlavour {
         match s {
             "kube-dns" | "kubedns" => Ok(DnsFlavour::KubeDns),
             "coredns" => Ok(DnsFlavour::CoreDns),
+            "cloud-dns" => Ok(DnsFlavour::CloudDns),
             other => Err(format!(
-                "unknown DNS flavour {other:?} (kube-dns or coredns)"
+                "unknown DNS flavour {other:?} (kube-dns, coredns or cloud-dns)"
             )),
         }
     }

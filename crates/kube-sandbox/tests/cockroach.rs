@@ -985,3 +985,50 @@ async fn nodes_cannot_join_across_a_blocked_port_and_log_their_timed_out_dials()
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_dns_cluster_ignores_stub_domains_and_serves_nothing_behind_its_dns_load_balancer()
+{
+    let sim = Sim::start(&[("a", gke()), ("b", cloud_dns())]);
+    let pki = Pki::new();
+    let zones = ["east", "west"];
+    deploy_zone(&sim, "a", "east", &zones, &pki, &pki.node("east"));
+    deploy_zone(&sim, "b", "west", &zones, &pki, &pki.node("west"));
+    let (ip_a, ip_b) = (dns_lb(&sim, "a").await, dns_lb(&sim, "b").await);
+    forward(&sim, "a", DnsFlavour::KubeDns, &[("west", &ip_b)]);
+    forward(&sim, "b", DnsFlavour::CloudDns, &[("east", &ip_a)]);
+    init_job(&sim, "a", "east");
+    cluster_time(90).await;
+    let dns_pods = pods_of(&sim, "b", "kube-system")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["k8s-app"] == "kube-dns")
+        .count();
+    assert_eq!(dns_pods, 0, "the kube-dns Deployment runs nothing");
+    assert!(
+        sim.world.dns_loaded("b").forwards.is_empty(),
+        "no kube-dns pod loads the stub domains written to the ConfigMap"
+    );
+    assert!(
+        sim.world
+            .dns_loaded("a")
+            .forwards
+            .contains_key("west.svc.cluster.local"),
+        "the kube-dns side loads its stub domain"
+    );
+    assert!(
+        zone_pods_ready(&sim, "a", "east") < 3,
+        "east's nodes cannot resolve west (only the node init bootstrapped runs)"
+    );
+    assert_eq!(zone_pods_ready(&sim, "b", "west"), 0);
+    let east = sim.world.pod_log("a", "east", "cockroachdb-2");
+    assert!(
+        east.contains("zone west") && east.contains("did not answer"),
+        "nothing answers behind b's DNS load balancer: {east}"
+    );
+    let west = sim.world.pod_log("b", "west", "cockroachdb-0");
+    assert!(west.contains("zone east"), "b cannot resolve east: {west}");
+    assert!(
+        !west.contains("no DNS pods running"),
+        "b's own pods resolve through the platform: {west}"
+    );
+}

@@ -89,6 +89,7 @@ pub fn dns_views(world: &World) -> Vec<ClusterDnsView> {
                 name: c.name.clone(),
                 loaded: world.dns_loaded(&c.name),
                 dns_serving,
+                platform_resolves: c.profile.dns == crate::world::DnsFlavour::CloudDns,
                 dns_lb_addresses,
                 records,
             }
