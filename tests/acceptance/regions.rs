@@ -827,6 +827,47 @@ fn a_zone_whose_nodes_cannot_reach_a_peer_zone_is_told_so_with_the_fix() {
 }
 
 #[test]
+fn a_link_on_a_cluster_resolving_through_cloud_dns_fails_at_once_writing_nothing() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "cloud-dns"]);
+    let ws = Workspace::new("");
+    let config = configuration(&clusters, &ws, false, 3).replace(
+        "  timeouts {\n    create = \"5m\"\n  }\n}\n",
+        "  timeouts {\n    create = \"10s\"\n  }\n}\n",
+    );
+    ws.write_config(&config);
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let error = run.stderr.replace('\n', " ");
+    assert!(
+        error.contains("has no DNS pods to forward peer zones")
+            && error.contains("Cloud DNS for GKE")
+            && error.contains("PLATFORM_DEFAULT"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        error.contains("with crdb_dns_link.europe_west1_c"),
+        "the diagnostic is the Cloud DNS cluster's link's: {}",
+        run.stderr
+    );
+    let config_maps: Api<ConfigMap> =
+        Api::namespaced(clusters.client("europe-west1-c"), "kube-system");
+    let kube_dns = clusters
+        .runtime
+        .block_on(config_maps.get("kube-dns"))
+        .unwrap();
+    assert!(
+        kube_dns
+            .data
+            .unwrap_or_default()
+            .get("stubDomains")
+            .is_none(),
+        "nothing was written"
+    );
+    ws.destroy();
+}
+
+#[test]
 fn a_connection_unknown_at_plan_time_plans_and_a_refused_one_names_the_cluster() {
     let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
     let ws = Workspace::new("");
