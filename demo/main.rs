@@ -3,10 +3,11 @@
 //! and shows the CockroachDB cluster it made: regions, DNS addresses, nodes live. Then it keeps
 //! the sandbox running until interrupted. With `--check` it verifies every node is live and the
 //! plan is empty, destroys everything, verifies nothing is left, and exits 0 only if all of it
-//! worked.
+//! worked. With `--tour` it walks the procedure on its own (`tour.rs`).
 #[path = "../tests/acceptance/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+mod tour;
 
 use kube_sandbox::{Sandbox, SandboxOptions};
 use std::collections::BTreeMap;
@@ -48,7 +49,18 @@ fn nodes_by_zone(sandbox: &Sandbox) -> BTreeMap<String, (usize, usize)> {
     zones
 }
 
-fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
+/// What the demo does once its clusters run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// Deploy, show, run until Ctrl-C.
+    Show,
+    /// Deploy, verify, destroy, verify.
+    Check,
+    /// Walk the whole procedure, judging each step.
+    Tour,
+}
+
+fn demo(mode: Mode, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     step("starting three emulated Kubernetes clusters");
     let mut options = SandboxOptions::new(&ZONES.map(|(zone, _)| zone));
     for (cluster, (_, dns)) in options.clusters.iter_mut().zip(ZONES) {
@@ -72,6 +84,18 @@ fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
         .write_kubeconfig(&kubeconfig)
         .map_err(|e| e.to_string())?;
     let var = format!("kubeconfig={}", kubeconfig.display());
+    if mode == Mode::Tour {
+        let world = sandbox.world().expect("controllers run");
+        let toured = tour::tour(&ws, world, &[var], ZONES[1].0);
+        let left = zone_namespaces_left(&sandbox);
+        println!("  zone namespaces left after teardown: {left}");
+        return match (toured, left) {
+            (Ok(()), 0) => Ok(()),
+            (Ok(()), left) => Err(format!("{left} zone namespaces are left after teardown")),
+            (Err(why), _) => Err(why),
+        };
+    }
+    let check = mode == Mode::Check;
 
     step("terraform apply");
     let started = std::time::Instant::now();
@@ -181,7 +205,18 @@ fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
             unprotected,
         ],
     )?;
-    let left: usize = sandbox
+    let left = zone_namespaces_left(&sandbox);
+    if left != 0 {
+        return Err(format!("{left} zone namespaces are left after destroy"));
+    }
+    println!("  every zone namespace is gone");
+    println!("\ndemo check passed");
+    Ok(())
+}
+
+/// How many zone namespaces are still in the clusters.
+fn zone_namespaces_left(sandbox: &Sandbox) -> usize {
+    sandbox
         .clusters()
         .iter()
         .flat_map(|c| {
@@ -195,13 +230,7 @@ fn demo(check: bool, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
                 .iter()
                 .any(|(zone, _)| ns["metadata"]["name"] == *zone)
         })
-        .count();
-    if left != 0 {
-        return Err(format!("{left} zone namespaces are left after destroy"));
-    }
-    println!("  every zone namespace is gone");
-    println!("\ndemo check passed");
-    Ok(())
+        .count()
 }
 
 /// What a user types next to operate the cluster the demo made, in the demo's own working directory.
@@ -230,33 +259,36 @@ The sandbox keeps running until Ctrl-C. To operate the cluster, in another termi
     );
 }
 
-const USAGE: &str = "usage: scripts/demo.sh [--check]
+const USAGE: &str = "usage: scripts/demo.sh [--check | --tour]
   (no option)  deploy three emulated clusters and one CockroachDB cluster, show it, run until Ctrl-C
-  --check      deploy, verify every node is live and the plan empty, destroy, verify nothing is left";
+  --check      deploy, verify every node is live and the plan empty, destroy, verify nothing is left
+  --tour       deploy, outage drill, scale, upgrade, teardown on their own, with each step's plan, nodes live
+               per zone and availability; exit 0 only if every step held";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 enum Invocation {
-    Demo { check: bool },
+    Demo(Mode),
     Help,
     Unknown(String),
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Invocation {
-    let mut check = false;
+    let mut mode = Mode::Show;
     for arg in args {
-        match arg.as_str() {
-            "--check" => check = true,
-            "-h" | "--help" => return Invocation::Help,
+        match (arg.as_str(), mode) {
+            ("--check", Mode::Show) => mode = Mode::Check,
+            ("--tour", Mode::Show) => mode = Mode::Tour,
+            ("-h" | "--help", _) => return Invocation::Help,
             _ => return Invocation::Unknown(arg),
         }
     }
-    Invocation::Demo { check }
+    Invocation::Demo(mode)
 }
 
 fn main() -> ExitCode {
-    let check = match parse_args(std::env::args().skip(1)) {
-        Invocation::Demo { check } => check,
+    let mode = match parse_args(std::env::args().skip(1)) {
+        Invocation::Demo(mode) => mode,
         Invocation::Help => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -271,7 +303,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .unwrap();
-    match demo(check, &runtime) {
+    match demo(mode, &runtime) {
         Ok(()) => ExitCode::SUCCESS,
         Err(why) => {
             eprintln!("demo failed: {why}");
@@ -282,7 +314,7 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_args, Invocation};
+    use super::{parse_args, Invocation, Mode};
 
     fn parse(args: &[&str]) -> Invocation {
         parse_args(args.iter().map(|a| a.to_string()))
@@ -290,8 +322,13 @@ mod tests {
 
     #[test]
     fn options_it_does_not_know_are_refused_not_ignored() {
-        assert_eq!(parse(&[]), Invocation::Demo { check: false });
-        assert_eq!(parse(&["--check"]), Invocation::Demo { check: true });
+        assert_eq!(parse(&[]), Invocation::Demo(Mode::Show));
+        assert_eq!(parse(&["--check"]), Invocation::Demo(Mode::Check));
+        assert_eq!(parse(&["--tour"]), Invocation::Demo(Mode::Tour));
+        assert_eq!(
+            parse(&["--tour", "--check"]),
+            Invocation::Unknown("--check".into())
+        );
         assert_eq!(parse(&["--help"]), Invocation::Help);
         assert_eq!(parse(&["--tuor"]), Invocation::Unknown("--tuor".into()));
         assert_eq!(

@@ -7,5 +7,6 @@ pub mod dns;
 pub mod manifests;
 pub mod pki;
 pub mod quantity;
+pub mod reachability;
 pub mod upgrade;
 pub mod validate;

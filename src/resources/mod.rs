@@ -7,6 +7,7 @@ pub(crate) mod import_id;
 mod lb_resolver;
 pub mod multiregion_cluster;
 pub mod region;
+mod zone_wait;
 
 use crate::framework::Resource;
 use std::sync::Arc;

@@ -783,6 +783,90 @@ fn a_link_whose_nodes_never_become_ready_times_out_naming_the_pods() {
 }
 
 #[test]
+fn a_zone_whose_nodes_cannot_reach_a_peer_zone_is_told_so_with_the_fix() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    // No firewall rule from us-west1-a's pods to us-east1-b's nodes (the init zone) on CockroachDB's port.
+    clusters
+        .sandbox
+        .set_path_blocked("us-west1-a", "us-east1-b", 26257, true)
+        .unwrap();
+    let ws = Workspace::new("");
+    let config = configuration(&clusters, &ws, false, 3);
+    let marker = "resource \"crdb_dns_link\" \"us_west1_a\"";
+    let (head, tail) = config.split_at(config.find(marker).unwrap());
+    let short = tail.replacen("create = \"5m\"", "create = \"10s\"", 1);
+    ws.write_config(&format!("{head}{short}"));
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let error = run.stderr.replace('\n', " ");
+    assert!(
+        error.contains("Nodes of zone us-west1-a cannot reach zone us-east1-b on port 26257"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        error.contains("i/o timeout") && error.contains("firewall rule"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !error.contains("cannot reach zone europe-west1-c"),
+        "only the blocked direction is named: {}",
+        run.stderr
+    );
+
+    // With the rule in place, the next apply finishes the link.
+    clusters
+        .sandbox
+        .set_path_blocked("us-west1-a", "us-east1-b", 26257, false)
+        .unwrap();
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(live_nodes(&clusters), (9, 9));
+    ws.destroy();
+}
+
+#[test]
+fn a_link_on_a_cluster_resolving_through_cloud_dns_fails_at_once_writing_nothing() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "cloud-dns"]);
+    let ws = Workspace::new("");
+    let config = configuration(&clusters, &ws, false, 3).replace(
+        "  timeouts {\n    create = \"5m\"\n  }\n}\n",
+        "  timeouts {\n    create = \"10s\"\n  }\n}\n",
+    );
+    ws.write_config(&config);
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let error = run.stderr.replace('\n', " ");
+    assert!(
+        error.contains("has no DNS pods to forward peer zones")
+            && error.contains("Cloud DNS for GKE")
+            && error.contains("PLATFORM_DEFAULT"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        error.contains("with crdb_dns_link.europe_west1_c"),
+        "the diagnostic is the Cloud DNS cluster's link's: {}",
+        run.stderr
+    );
+    let config_maps: Api<ConfigMap> =
+        Api::namespaced(clusters.client("europe-west1-c"), "kube-system");
+    let kube_dns = clusters
+        .runtime
+        .block_on(config_maps.get("kube-dns"))
+        .unwrap();
+    assert!(
+        !kube_dns
+            .data
+            .unwrap_or_default()
+            .contains_key("stubDomains"),
+        "nothing was written"
+    );
+    ws.destroy();
+}
+
+#[test]
 fn a_connection_unknown_at_plan_time_plans_and_a_refused_one_names_the_cluster() {
     let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
     let ws = Workspace::new("");

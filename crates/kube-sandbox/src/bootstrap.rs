@@ -65,7 +65,7 @@ pub fn fresh_objects(dns: DnsFlavour, cluster: &str) -> Vec<(&'static str, Value
                            {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
     })));
     match dns {
-        DnsFlavour::KubeDns => {
+        DnsFlavour::KubeDns | DnsFlavour::CloudDns => {
             out.push((
                 "configmaps",
                 json!({
@@ -74,10 +74,12 @@ pub fn fresh_objects(dns: DnsFlavour, cluster: &str) -> Vec<(&'static str, Value
                                  "labels": {"addonmanager.kubernetes.io/mode": "EnsureExists"}},
                 }),
             ));
-            out.push((
-                "deployments",
-                dns_deployment("kube-dns", kube_dns_containers(), "kube-dns"),
-            ));
+            let mut deployment = dns_deployment("kube-dns", kube_dns_containers(), "kube-dns");
+            if dns == DnsFlavour::CloudDns {
+                // The platform resolves instead: the add-on stays, scaled to nothing.
+                deployment["spec"]["replicas"] = json!(0);
+            }
+            out.push(("deployments", deployment));
         }
         DnsFlavour::CoreDns => {
             out.push(("configmaps", json!({
@@ -200,6 +202,12 @@ mod tests {
             .unwrap();
         let cfg = crate::cockroach::dns::coredns_config(Some(&cm.1), None);
         assert!(cfg.reload_plugin && cfg.forwards.is_empty());
+        let cloud = fresh_objects(DnsFlavour::CloudDns, "c");
+        let kube_dns = cloud
+            .iter()
+            .find(|(p, o)| *p == "deployments" && o["metadata"]["name"] == "kube-dns")
+            .unwrap();
+        assert_eq!(kube_dns.1["spec"]["replicas"], 0);
     }
 
     #[test]

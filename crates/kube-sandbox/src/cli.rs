@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::sandbox::{ClusterOptions, SandboxOptions};
 
 pub const USAGE: &str = "usage: kube-sandbox --clusters NAME[,NAME...] --kubeconfig PATH [--latency-ms N] [--fault-rate F] \
-[--seed S] [--speed X] [--dns kube-dns|coredns|NAME=FLAVOUR,...] [--lb-hostnames] [--ranges N]";
+[--seed S] [--speed X] [--dns kube-dns|coredns|cloud-dns|NAME=FLAVOUR,...] [--lb-hostnames] [--ranges N] \
+[--block FROM:TO:PORT[,...]]";
 
 #[derive(Debug)]
 pub struct Cli {
@@ -16,9 +17,9 @@ pub struct Cli {
 
 fn flavour(s: &str) -> Result<String, String> {
     match s {
-        "kube-dns" | "coredns" => Ok(s.to_string()),
+        "kube-dns" | "coredns" | "cloud-dns" => Ok(s.to_string()),
         other => Err(format!(
-            "unknown DNS flavour {other:?}: use kube-dns or coredns"
+            "unknown DNS flavour {other:?}: use kube-dns, coredns or cloud-dns"
         )),
     }
 }
@@ -75,6 +76,13 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             "--ranges" => {
                 options.ranges = value()?.parse().map_err(|e| format!("--ranges: {e}"))?
             }
+            "--block" => {
+                for path in value()?.split(',').filter(|s| !s.is_empty()) {
+                    options
+                        .blocked
+                        .push(path.parse().map_err(|e| format!("--block: {e}"))?);
+                }
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -83,6 +91,16 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
         return Err(format!("--clusters is required\n{USAGE}"));
     }
     let kubeconfig = kubeconfig.ok_or(format!("--kubeconfig is required\n{USAGE}"))?;
+    if let Some(path) = options
+        .blocked
+        .iter()
+        .find(|p| !names.contains(&p.from) || !names.contains(&p.to))
+    {
+        return Err(format!(
+            "--block names an unknown cluster in {}:{}:{}",
+            path.from, path.to, path.port
+        ));
+    }
     // `--dns coredns` for all, or `--dns a=kube-dns,b=coredns` per cluster (others keep kube-dns).
     let mut per_cluster = std::collections::HashMap::new();
     let mut default_dns = String::from("kube-dns");
@@ -123,7 +141,7 @@ mod tests {
 
     #[test]
     fn parses_everything() {
-        let cli = parse(&args("--clusters a,b,c --kubeconfig /tmp/k --latency-ms 40 --fault-rate 0.1 --seed 9 --speed 20 --dns b=coredns --lb-hostnames --ranges 40")).unwrap();
+        let cli = parse(&args("--clusters a,b,c --kubeconfig /tmp/k --latency-ms 40 --fault-rate 0.1 --seed 9 --speed 20 --dns b=coredns,c=cloud-dns --lb-hostnames --ranges 40")).unwrap();
         assert_eq!(cli.options.ranges, 40);
         let o = cli.options;
         assert_eq!(
@@ -131,7 +149,7 @@ mod tests {
                 .iter()
                 .map(|c| (c.name.as_str(), c.dns.as_str()))
                 .collect::<Vec<_>>(),
-            [("a", "kube-dns"), ("b", "coredns"), ("c", "kube-dns")]
+            [("a", "kube-dns"), ("b", "coredns"), ("c", "cloud-dns")]
         );
         assert_eq!(
             (o.latency, o.fault_rate, o.seed, o.speed, o.lb_hostnames),
@@ -139,6 +157,21 @@ mod tests {
         );
         assert!(parse(&args("--clusters a --kubeconfig k --dns x=coredns")).is_err());
         assert!(parse(&args("--kubeconfig k")).is_err());
+        let blocked = parse(&args(
+            "--clusters a,b --kubeconfig k --block a:b:26257,b:a:8080",
+        ))
+        .unwrap()
+        .options
+        .blocked;
+        assert_eq!(
+            blocked
+                .iter()
+                .map(|p| (p.from.as_str(), p.to.as_str(), p.port))
+                .collect::<Vec<_>>(),
+            [("a", "b", 26257), ("b", "a", 8080)]
+        );
+        assert!(parse(&args("--clusters a,b --kubeconfig k --block a:c:26257")).is_err());
+        assert!(parse(&args("--clusters a,b --kubeconfig k --block a:b")).is_err());
         assert_eq!(
             parse(&args("--clusters=a --kubeconfig=k --dns=coredns"))
                 .unwrap()

@@ -38,6 +38,8 @@ pub struct SandboxOptions {
     pub controllers: bool,
     /// Ranges each emulated CockroachDB cluster holds once initialised.
     pub ranges: u32,
+    /// Paths the emulated network drops from the start (with controllers on).
+    pub blocked: Vec<crate::world::BlockedPath>,
 }
 
 impl SandboxOptions {
@@ -57,6 +59,7 @@ impl SandboxOptions {
             lb_hostnames: false,
             controllers: false,
             ranges: crate::cockroach::cluster::DEFAULT_RANGES,
+            blocked: Vec::new(),
         }
     }
 }
@@ -159,6 +162,9 @@ impl Sandbox {
             let running =
                 crate::controllers::start_for_sandbox(&sandbox, opts.speed, opts.lb_hostnames);
             running.world.cockroach().set_range_count(opts.ranges);
+            for path in &opts.blocked {
+                running.world.set_path_blocked(path.clone(), true);
+            }
             for c in &sandbox.clusters {
                 let world = running.world.clone();
                 let cluster = c.name.clone();
@@ -244,6 +250,32 @@ impl Sandbox {
 
     pub fn set_latency(&self, name: &str, latency: Duration) -> std::io::Result<()> {
         self.server(name)?.faults.set_latency(latency);
+        Ok(())
+    }
+
+    /// Drops TCP to `port` from cluster `from`'s pods to cluster `to`'s (a missing firewall rule or security
+    /// group), or lets it through again; needs controllers. CockroachDB nodes cannot join across a dropped path.
+    pub fn set_path_blocked(
+        &self,
+        from: &str,
+        to: &str,
+        port: u16,
+        blocked: bool,
+    ) -> std::io::Result<()> {
+        self.server(from)?;
+        self.server(to)?;
+        let world = self.world().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "paths between clusters need controllers",
+            )
+        })?;
+        let path = crate::world::BlockedPath {
+            from: from.into(),
+            to: to.into(),
+            port,
+        };
+        world.set_path_blocked(path, blocked);
         Ok(())
     }
 

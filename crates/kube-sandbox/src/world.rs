@@ -23,6 +23,10 @@ pub enum DnsFlavour {
     KubeDns,
     /// EKS, kind, AKS: a `coredns` Deployment, a Corefile in ConfigMap `kube-system/coredns`.
     CoreDns,
+    /// GKE with Cloud DNS for GKE (Autopilot's default): the cluster's own pods resolve through the platform, the
+    /// `kube-dns` Deployment is kept at zero replicas, so nothing reads ConfigMap `kube-system/kube-dns` and no pod
+    /// answers behind a load balancer selecting `k8s-app=kube-dns`.
+    CloudDns,
 }
 
 impl std::str::FromStr for DnsFlavour {
@@ -31,8 +35,9 @@ impl std::str::FromStr for DnsFlavour {
         match s {
             "kube-dns" | "kubedns" => Ok(DnsFlavour::KubeDns),
             "coredns" => Ok(DnsFlavour::CoreDns),
+            "cloud-dns" => Ok(DnsFlavour::CloudDns),
             other => Err(format!(
-                "unknown DNS flavour {other:?} (kube-dns or coredns)"
+                "unknown DNS flavour {other:?} (kube-dns, coredns or cloud-dns)"
             )),
         }
     }
@@ -76,6 +81,40 @@ struct State {
     dns_loaded: BTreeMap<String, DnsConfig>,
     api_ca: BTreeMap<String, String>,
     logs: BTreeMap<(String, String, String), String>, // (cluster, namespace, pod)
+    blocked: std::collections::BTreeSet<BlockedPath>,
+}
+
+/// TCP to one port from one cluster's pods to another's, dropped as by a missing firewall rule or security group
+/// (connections time out rather than being refused).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BlockedPath {
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+}
+
+impl std::str::FromStr for BlockedPath {
+    type Err = String;
+    /// `FROM:TO:PORT`, e.g. `us-west1-a:us-east1-b:26257`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let [from, to, port] = parts[..] else {
+            return Err(format!("{s:?} is not FROM:TO:PORT"));
+        };
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or(format!("{s:?} has an invalid port"))?;
+        if from.is_empty() || to.is_empty() || from == to {
+            return Err(format!("{s:?} must name two different clusters"));
+        }
+        Ok(BlockedPath {
+            from: from.into(),
+            to: to.into(),
+            port,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -209,6 +248,26 @@ impl World {
         }
     }
 
+    /// Drops (or, with `blocked` false, lets through again) TCP to `path.port` from `path.from`'s pods to
+    /// `path.to`'s.
+    pub fn set_path_blocked(&self, path: BlockedPath, blocked: bool) {
+        let mut st = self.lock();
+        if blocked {
+            st.blocked.insert(path);
+        } else {
+            st.blocked.remove(&path);
+        }
+    }
+
+    /// Whether a pod of cluster `from` can open a TCP connection to a pod of cluster `to` on `port`.
+    pub fn path_open(&self, from: &str, to: &str, port: u16) -> bool {
+        !self.lock().blocked.contains(&BlockedPath {
+            from: from.into(),
+            to: to.into(),
+            port,
+        })
+    }
+
     /// What `kubectl logs` would show for the pod (all containers, all restarts).
     pub fn pod_log(&self, cluster: &str, namespace: &str, pod: &str) -> String {
         self.lock()
@@ -255,6 +314,21 @@ mod tests {
             .provision_lb(lb("u2", true), false)
             .ip
             .starts_with("198.51.100."));
+    }
+
+    #[test]
+    fn blocked_paths_are_one_way_per_port_and_can_be_opened_again() {
+        let w = World::new();
+        let path: BlockedPath = "a:b:26257".parse().unwrap();
+        w.set_path_blocked(path.clone(), true);
+        assert!(!w.path_open("a", "b", 26257));
+        assert!(w.path_open("b", "a", 26257));
+        assert!(w.path_open("a", "b", 8080));
+        w.set_path_blocked(path, false);
+        assert!(w.path_open("a", "b", 26257));
+        for bad in ["a:b", "a:a:26257", "a:b:0", "a:b:x", ":b:1"] {
+            assert!(bad.parse::<BlockedPath>().is_err(), "{bad}");
+        }
     }
 
     #[test]

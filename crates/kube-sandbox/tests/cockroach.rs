@@ -967,3 +967,120 @@ async fn a_node_whose_certificate_has_expired_cannot_join_or_serve_and_a_valid_o
         sim.world.pod_log("a", "east", "cockroachdb-2")
     );
 }
+
+fn block(sim: &Sim, from: &str, to: &str, blocked: bool) {
+    let path = format!("{from}:{to}:26257").parse().expect("a path");
+    sim.world.set_path_blocked(path, blocked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_cannot_join_across_a_blocked_port_and_log_their_timed_out_dials() {
+    let t = two_zones().await;
+    let sim = &t.sim;
+    forward(sim, "a", DnsFlavour::KubeDns, &[("west", &t.ips[1])]);
+    forward(sim, "b", DnsFlavour::KubeDns, &[("east", &t.ips[0])]);
+    block(sim, "b", "a", true);
+    init_job(sim, "a", "east");
+    assert!(
+        eventually(60, || zone_pods_ready(sim, "a", "east") == 3).await,
+        "the init zone's own nodes reach each other"
+    );
+    cluster_time(60).await;
+    assert_eq!(
+        zone_pods_ready(sim, "b", "west"),
+        0,
+        "west's pods cannot dial east's nodes on 26257"
+    );
+    let log = sim.world.pod_log("b", "west", "cockroachdb-0");
+    assert!(
+        log.contains("outgoing join rpc to cockroachdb-0.cockroachdb.east:26257 unsuccessful")
+            && log.contains(":26257: i/o timeout"),
+        "{log}"
+    );
+
+    // Opening the path (the firewall rule added) lets them join without anything else changing.
+    block(sim, "b", "a", false);
+    assert!(eventually(60, || zone_pods_ready(sim, "b", "west") == 3).await);
+    assert_eq!(live_nodes(sim), 6);
+
+    // A restarted node finds its peers by gossip: across a path blocked since, it does not come back.
+    block(sim, "b", "a", true);
+    sim.store("b")
+        .delete(
+            support::rt("pods"),
+            Some("west"),
+            "cockroachdb-2",
+            Default::default(),
+        )
+        .unwrap();
+    // The new incarnation's gossip line, however long the machine takes to start it.
+    let gossip_failure = || {
+        sim.world
+            .pod_log("b", "west", "cockroachdb-2")
+            .lines()
+            .rev()
+            .find(|line| {
+                line.contains("failed to start gossip client to cockroachdb-0.cockroachdb.east.svc.cluster.local:26257: ")
+            })
+            .map(str::to_string)
+    };
+    assert!(
+        eventually(60, || gossip_failure().is_some()).await,
+        "{}",
+        sim.world.pod_log("b", "west", "cockroachdb-2")
+    );
+    assert!(
+        gossip_failure().unwrap().ends_with("i/o timeout\""),
+        "{:?}",
+        gossip_failure()
+    );
+    cluster_time(30).await;
+    assert_eq!(zone_pods_ready(sim, "b", "west"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_dns_cluster_ignores_stub_domains_and_serves_nothing_behind_its_dns_load_balancer()
+{
+    let sim = Sim::start(&[("a", gke()), ("b", cloud_dns())]);
+    let pki = Pki::new();
+    let zones = ["east", "west"];
+    deploy_zone(&sim, "a", "east", &zones, &pki, &pki.node("east"));
+    deploy_zone(&sim, "b", "west", &zones, &pki, &pki.node("west"));
+    let (ip_a, ip_b) = (dns_lb(&sim, "a").await, dns_lb(&sim, "b").await);
+    forward(&sim, "a", DnsFlavour::KubeDns, &[("west", &ip_b)]);
+    forward(&sim, "b", DnsFlavour::CloudDns, &[("east", &ip_a)]);
+    init_job(&sim, "a", "east");
+    cluster_time(90).await;
+    let dns_pods = pods_of(&sim, "b", "kube-system")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["k8s-app"] == "kube-dns")
+        .count();
+    assert_eq!(dns_pods, 0, "the kube-dns Deployment runs nothing");
+    assert!(
+        sim.world.dns_loaded("b").forwards.is_empty(),
+        "no kube-dns pod loads the stub domains written to the ConfigMap"
+    );
+    assert!(
+        sim.world
+            .dns_loaded("a")
+            .forwards
+            .contains_key("west.svc.cluster.local"),
+        "the kube-dns side loads its stub domain"
+    );
+    assert!(
+        zone_pods_ready(&sim, "a", "east") < 3,
+        "east's nodes cannot resolve west (only the node init bootstrapped runs)"
+    );
+    assert_eq!(zone_pods_ready(&sim, "b", "west"), 0);
+    let east = sim.world.pod_log("a", "east", "cockroachdb-2");
+    assert!(
+        east.contains("zone west") && east.contains("did not answer"),
+        "nothing answers behind b's DNS load balancer: {east}"
+    );
+    let west = sim.world.pod_log("b", "west", "cockroachdb-0");
+    assert!(west.contains("zone east"), "b cannot resolve east: {west}");
+    assert!(
+        !west.contains("no DNS pods running"),
+        "b's own pods resolve through the platform: {west}"
+    );
+}

@@ -1,4 +1,24 @@
-//! Which DNS add-on a cluster runs, from the names of what is in `kube-system`.
+//! Which DNS add-on a cluster runs, from what is in `kube-system`, and when none runs that would read what the
+//! provider writes.
+//!
+//! What this rests on (GKE's documentation, read November 2026):
+//! - "About Cloud DNS for GKE" (cloud.google.com/kubernetes-engine/docs/concepts/about-cloud-dns): with Cloud DNS
+//!   as the DNS provider, Pod and Service names resolve "without requiring a cluster-hosted DNS provider"; it is
+//!   Autopilot's default and Standard clusters can switch to it.
+//! - "About kube-dns for GKE" (docs.cloud.google.com/kubernetes-engine/docs/concepts/kube-dns): its configuration
+//!   methods, stub domains included, "don't apply" to Autopilot, which uses Cloud DNS.
+//! - Cloud DNS forwarding zones (cloud.google.com/dns/docs/zones/zones-overview): Google's resolvers send forwarded
+//!   queries from `35.199.192.0/19`.
+//! - "Setting up NodeLocal DNSCache" (cloud.google.com/kubernetes-engine/docs/how-to/nodelocal-dns-cache): the
+//!   node caches forward `cluster.local` to kube-dns and "automatically pick up stub domains ... specified in the
+//!   kube-dns ConfigMap", so a `node-local-dns` DaemonSet in front of kube-dns (or CoreDNS) changes nothing here.
+//! - AKS: CoreDNS reads extra server blocks from the `*.server` keys of ConfigMap `coredns-custom`, which its
+//!   Corefile imports; `coredns` itself is reset by the add-on manager.
+//!
+//! A cluster with a `kube-dns` Deployment scaled to zero (or only its ConfigMap) and no CoreDNS has no DNS pods:
+//! nothing there reads stub domains as kube-dns does, and the zone's DNS load balancer, which selects
+//! `k8s-app=kube-dns` pods, has nothing behind it, so peers cannot resolve the zone. That is what a cluster
+//! resolving through Cloud DNS looks like from the API, and a link there cannot work.
 
 use std::collections::BTreeSet;
 
@@ -8,6 +28,8 @@ use super::error::DnsError;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KubeSystemInventory {
     pub deployments: BTreeSet<String>,
+    /// Those of `deployments` scaled to zero replicas: present, running nothing.
+    pub scaled_to_zero: BTreeSet<String>,
     pub config_maps: BTreeSet<String>,
     pub corefile: Option<String>,
 }
@@ -50,8 +72,11 @@ pub fn detect_dns_flavour(inventory: &KubeSystemInventory) -> Result<DnsFlavour,
         }
         return Ok(DnsFlavour::CoreDns);
     }
-    if has_deployment("kube-dns") {
+    if has_deployment("kube-dns") && !inventory.scaled_to_zero.contains("kube-dns") {
         return Ok(DnsFlavour::KubeDns);
+    }
+    if has_deployment("kube-dns") || has_config_map("kube-dns") {
+        return Err(DnsError::NoDnsPods);
     }
     Err(DnsError::NoDnsAddon)
 }
@@ -73,6 +98,7 @@ mod tests {
         let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
         KubeSystemInventory {
             deployments: set(deployments),
+            scaled_to_zero: BTreeSet::new(),
             config_maps: set(config_maps),
             corefile: None,
         }
@@ -111,6 +137,26 @@ mod tests {
             Ok(DnsFlavour::CoreDnsCustom)
         );
         assert_eq!(DnsFlavour::CoreDnsCustom.config_map(), "coredns-custom");
+    }
+
+    #[test]
+    fn kube_dns_scaled_to_zero_or_only_its_config_map_is_a_cluster_without_dns_pods() {
+        let mut cloud_dns = inventory(&["kube-dns", "kube-dns-autoscaler"], &["kube-dns"]);
+        cloud_dns.scaled_to_zero.insert("kube-dns".into());
+        assert_eq!(detect_dns_flavour(&cloud_dns), Err(DnsError::NoDnsPods));
+        let only_the_map = inventory(&["metrics-server"], &["kube-dns"]);
+        assert_eq!(detect_dns_flavour(&only_the_map), Err(DnsError::NoDnsPods));
+        let mut autoscaler_idle = inventory(&["kube-dns", "kube-dns-autoscaler"], &["kube-dns"]);
+        autoscaler_idle
+            .scaled_to_zero
+            .insert("kube-dns-autoscaler".into());
+        assert_eq!(
+            detect_dns_flavour(&autoscaler_idle),
+            Ok(DnsFlavour::KubeDns)
+        );
+        let mut coredns_beside = cloud_dns.clone();
+        coredns_beside.deployments.insert("coredns".into());
+        assert_eq!(detect_dns_flavour(&coredns_beside), Ok(DnsFlavour::CoreDns));
     }
 
     #[test]

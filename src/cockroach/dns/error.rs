@@ -31,4 +31,13 @@ pub enum DnsError {
          cannot be configured to forward peer zones"
     )]
     NoDnsAddon,
+    /// kube-dns is there but scaled to zero (or only its ConfigMap is): the cluster resolves through the platform.
+    #[error(
+        "no kube-dns or CoreDNS pod runs in kube-system (the kube-dns Deployment is scaled to zero or absent): the \
+         cluster resolves through a managed DNS, as GKE Autopilot and clusters using Cloud DNS for GKE do. Stub \
+         domains written to kube-system/kube-dns would not be served by kube-dns there (GKE hands them to Cloud DNS, \
+         whose forwarded queries come from 35.199.192.0/19), and this zone's DNS load balancer, which selects \
+         k8s-app=kube-dns pods, has nothing behind it: the other zones could not resolve this zone's nodes"
+    )]
+    NoDnsPods,
 }

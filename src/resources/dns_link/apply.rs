@@ -12,6 +12,7 @@ use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Attr, OperationContext};
 use crate::kubernetes::{ClusterClient, Deadline};
 use crate::resources::connection::connect_for_apply;
+use crate::resources::zone_wait::wait_zone_ready;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -78,11 +79,8 @@ pub(super) async fn converge(
     let mut diags = Diagnostics::new();
     if state.wait_for_ready_replicas != Attr::Known(0) {
         let deadline = Deadline::after(limit, &ctx.stop);
-        if let Err(e) = client
-            .wait_rolled_out(&zone, names::STATEFULSET, &deadline)
-            .await
-        {
-            diags.extend(e.into());
+        if let Err(e) = wait_zone_ready(&client, &zone, &deadline).await {
+            diags.extend(e);
         }
     }
     Ok((state, diags))

@@ -82,7 +82,8 @@ pub fn schema(connection_block: Block) -> Schema {
                 "dns_provider",
                 s(),
                 "`auto` (detect), `kube-dns` (stubDomains in `kube-system/kube-dns`) or `coredns` (server blocks in \
-                 `kube-system/coredns`, or `coredns-custom` on AKS).",
+                 `kube-system/coredns`, or `coredns-custom` on AKS). `auto` refuses a cluster that runs no DNS pods \
+                 (GKE Autopilot, Cloud DNS for GKE) before writing anything: nothing there would answer the peers.",
             )
             .default(Value::string(DNS_PROVIDER_AUTO)),
         )

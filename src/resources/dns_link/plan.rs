@@ -128,13 +128,24 @@ pub(super) struct UndetectedDns {
 impl From<UndetectedDns> for Diagnostics {
     fn from(e: UndetectedDns) -> Self {
         let mut diags = Diagnostics::new();
+        let (summary, fix) = match e.source {
+            DnsError::NoDnsPods => (
+                format!("{} has no DNS pods to forward peer zones", e.cluster),
+                "Run the cluster with kube-dns: on GKE Standard, `dns_config { cluster_dns = \"PLATFORM_DEFAULT\" }` \
+                 on the google_container_cluster (Autopilot clusters cannot, use Standard ones); see \
+                 docs/guides/gke.md. Nothing was written. If DNS pods do run under other names, set dns_provider to \
+                 \"kube-dns\" or \"coredns\" to write there anyway."
+                    .to_string(),
+            ),
+            _ => (
+                e.to_string(),
+                "Set dns_provider to \"kube-dns\" or \"coredns\".".to_string(),
+            ),
+        };
         diags.attribute_error(
             AttributePath::root("dns_provider"),
-            e.to_string(),
-            format!(
-                "{}. Set dns_provider to \"kube-dns\" or \"coredns\".",
-                e.source
-            ),
+            summary,
+            format!("{}. {fix}", e.source),
         );
         diags
     }
@@ -233,6 +244,36 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect()
+    }
+
+    #[test]
+    fn a_cluster_without_dns_pods_fails_with_the_fix_unless_a_provider_is_named() {
+        let mut cloud_dns = KubeSystemInventory {
+            deployments: ["kube-dns".to_string()].into(),
+            config_maps: ["kube-dns".to_string()].into(),
+            ..Default::default()
+        };
+        cloud_dns.scaled_to_zero.insert("kube-dns".into());
+        let diags: Diagnostics = flavour("auto", &cloud_dns, "autopilot-east")
+            .unwrap_err()
+            .into();
+        let d = &diags.0[0];
+        assert_eq!(
+            d.summary,
+            "autopilot-east has no DNS pods to forward peer zones"
+        );
+        for needed in [
+            "Cloud DNS for GKE",
+            "35.199.192.0/19",
+            "PLATFORM_DEFAULT",
+            "Nothing was written",
+        ] {
+            assert!(d.detail.contains(needed), "{needed}: {}", d.detail);
+        }
+        assert_eq!(
+            flavour("kube-dns", &cloud_dns, "autopilot-east").unwrap(),
+            DnsFlavour::KubeDns
+        );
     }
 
     #[test]

@@ -48,6 +48,12 @@ impl DnsSnapshot {
                 .iter()
                 .filter_map(|d| d.metadata.name.clone())
                 .collect(),
+            scaled_to_zero: self
+                .deployments
+                .iter()
+                .filter(|d| d.spec.as_ref().and_then(|s| s.replicas) == Some(0))
+                .filter_map(|d| d.metadata.name.clone())
+                .collect(),
             config_maps: self
                 .config_maps
                 .iter()

@@ -17,6 +17,7 @@ use crate::framework::{Applied, Attr, OperationContext};
 use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, JobError};
 use crate::resources::connection::connect_for_apply;
 use crate::resources::lb_resolver;
+use crate::resources::zone_wait::wait_zone_ready;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use std::time::Duration;
@@ -454,10 +455,7 @@ async fn await_rollout(
         return Ok(());
     }
     replace_pods_stuck_on_old_revision(client, &spec.zone, deadline).await?;
-    client
-        .wait_rolled_out(&spec.zone, names::STATEFULSET, deadline)
-        .await?;
-    Ok(())
+    wait_zone_ready(client, &spec.zone, deadline).await
 }
 
 /// A partial state Terraform can store: unknowns become nulls, which the next plan recomputes.

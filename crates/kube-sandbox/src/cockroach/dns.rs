@@ -177,6 +177,9 @@ pub struct ClusterDnsView {
     pub loaded: DnsConfig,
     /// At least one DNS pod running: without it nothing resolves in this cluster, and nothing is served to others.
     pub dns_serving: bool,
+    /// The platform resolves the cluster's own names for its pods without DNS pods (Cloud DNS for GKE); it still
+    /// serves nothing to other clusters through a load balancer, and loads no stub domains.
+    pub platform_resolves: bool,
     /// Current addresses of the LoadBalancer Services in kube-system selecting the DNS pods.
     pub dns_lb_addresses: BTreeSet<String>,
     /// Fully qualified names this cluster answers itself, mapped to a CNAME target for ExternalName services.
@@ -225,7 +228,7 @@ pub fn resolve(clusters: &[ClusterDnsView], from: &str, namespace: &str, name: &
     let Some(me) = clusters.iter().find(|c| c.name == from) else {
         return Resolution::NotFound(format!("unknown cluster {from}"));
     };
-    if !me.dns_serving {
+    if !me.dns_serving && !me.platform_resolves {
         return Resolution::NotFound(format!("no DNS pods running in cluster {from}"));
     }
     let name = normalise(name);
@@ -337,6 +340,7 @@ mod tests {
                 reload_plugin: false,
             },
             dns_serving: true,
+            platform_resolves: false,
             dns_lb_addresses: [lb.to_string()].into_iter().collect(),
             records: records.iter().map(|r| (r.to_string(), None)).collect(),
         }
@@ -411,6 +415,15 @@ mod tests {
         cs[1].dns_serving = false;
         assert!(!resolve(&cs, "a", "west", "cockroachdb-0.cockroachdb.east").is_found());
         assert!(!resolve(&cs, "b", "east", "cockroachdb-0.cockroachdb.east").is_found());
+    }
+
+    #[test]
+    fn a_platform_resolving_cluster_answers_its_own_pods_but_not_peers_through_its_load_balancer() {
+        let mut cs = three();
+        cs[1].dns_serving = false;
+        cs[1].platform_resolves = true;
+        assert!(resolve(&cs, "b", "east", "cockroachdb-0.cockroachdb.east").is_found());
+        assert!(!resolve(&cs, "a", "west", "cockroachdb-0.cockroachdb.east").is_found());
     }
 
     #[test]

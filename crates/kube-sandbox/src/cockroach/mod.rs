@@ -9,6 +9,7 @@ pub mod dns;
 pub mod http;
 pub mod metrics;
 pub mod mounts;
+pub mod network;
 pub mod node;
 pub mod recorder;
 pub mod replication;
@@ -88,6 +89,7 @@ pub fn dns_views(world: &World) -> Vec<ClusterDnsView> {
                 name: c.name.clone(),
                 loaded: world.dns_loaded(&c.name),
                 dns_serving,
+                platform_resolves: c.profile.dns == crate::world::DnsFlavour::CloudDns,
                 dns_lb_addresses,
                 records,
             }

@@ -11,7 +11,7 @@ use super::cluster::NodeStatus;
 use super::command::{host_only, invocation, CockroachArgs, Invocation};
 use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
 use super::replication::Locality;
-use super::{certs, metrics, mounts, version};
+use super::{certs, metrics, mounts, network, version};
 use crate::controllers::meta;
 use crate::world::World;
 
@@ -274,6 +274,16 @@ fn join_unversioned(
         if !peers.is_empty() && !peers.iter().any(|n| trusted(n)) {
             return Err(UNKNOWN_AUTHORITY.into());
         }
+        // A node that cannot dial some of its cluster's live nodes would fail its liveness heartbeats or its
+        // ranges there: it is not let back in, and logs each dial that times out.
+        let blocked = network::unreachable(env.world, env.cluster, &peers);
+        if !blocked.is_empty() {
+            let lines: Vec<String> = blocked
+                .iter()
+                .map(|p| network::gossip_dial_timed_out(env.world, p))
+                .collect();
+            return Err(lines.join("\n"));
+        }
         let id = cockroach.node_joined(&key, (env.cluster, ns, meta::name(pod)), store, locality);
         return Ok((id, key));
     }
@@ -330,6 +340,9 @@ fn join_unversioned(
             ));
         }
     }
+    if let Some(dials) = blocked_join_dials(env, ca, &live, &zones) {
+        return Err(dials);
+    }
     let Some(peer) = joinable else {
         return Err(if behind.is_empty() {
             "W no live node reachable through --join yet; retrying".into()
@@ -340,6 +353,37 @@ fn join_unversioned(
     let key = peer.ca.clone();
     let id = cockroach.node_joined(&key, (env.cluster, ns, meta::name(pod)), store, locality);
     Ok((id, key))
+}
+
+/// A new node whose pod cannot dial some live nodes of the cluster it would join does not join (through a
+/// reachable peer it would still fail to reach the ranges and liveness records held across the blocked path): the
+/// failed join RPCs to its `--join` addresses behind the block, one line each, as the real node logs them.
+fn blocked_join_dials(
+    env: &Env,
+    ca: &str,
+    live: &[NodeStatus],
+    zones: &BTreeMap<String, Vec<(String, Resolution)>>,
+) -> Option<String> {
+    let members: Vec<&NodeStatus> = live.iter().filter(|n| n.ca == ca).collect();
+    if network::unreachable(env.world, env.cluster, &members).is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = zones
+        .values()
+        .flatten()
+        .filter_map(|(host, r)| {
+            let cluster = r.cluster(env.cluster)?;
+            if env.world.path_open(env.cluster, cluster, network::RPC_PORT) {
+                return None;
+            }
+            let pod = r.fqdn().and_then(|f| target_pod(env.world, cluster, f));
+            Some(network::join_dial_timed_out(
+                host,
+                &network::ip_of(pod.as_ref()),
+            ))
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 /// A client command's connection: certs from its certs dir, `--host` resolved from the pod's cluster to a running

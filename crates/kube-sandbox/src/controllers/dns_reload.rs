@@ -79,6 +79,11 @@ pub fn ready_dns_pods(ctx: &ControllerContext) -> BTreeSet<String> {
 
 impl Reconcile for Controller {
     fn reconcile(&mut self, ctx: &ControllerContext) {
+        let profile = ctx.world.cluster(&ctx.cluster_name).map(|c| c.profile);
+        if profile.is_some_and(|p| p.dns == crate::world::DnsFlavour::CloudDns) {
+            // No kube-dns pod runs to read the ConfigMap: what is written there is never loaded.
+            return;
+        }
         let loaded = ctx.world.dns_loaded(&ctx.cluster_name);
         let pods = ready_dns_pods(ctx);
         let new_pods = pods.iter().any(|p| !self.dns_pods.contains(p));

@@ -119,6 +119,14 @@ pub fn gke() -> ClusterProfile {
     }
 }
 
+/// GKE with Cloud DNS for GKE (Autopilot's default): no DNS pods.
+pub fn cloud_dns() -> ClusterProfile {
+    ClusterProfile {
+        dns: DnsFlavour::CloudDns,
+        lb_hostnames: false,
+    }
+}
+
 pub fn eks_like() -> ClusterProfile {
     ClusterProfile {
         dns: DnsFlavour::CoreDns,
@@ -373,7 +381,7 @@ pub async fn dns_lb(sim: &Sim, cluster: &str) -> String {
 /// Forwards each `(zone, ip)` from `cluster`'s DNS, merged into what its DNS add-on reads.
 pub fn forward(sim: &Sim, cluster: &str, flavour: DnsFlavour, peers: &[(&str, &str)]) {
     match flavour {
-        DnsFlavour::KubeDns => {
+        DnsFlavour::KubeDns | DnsFlavour::CloudDns => {
             let stub: serde_json::Map<String, Value> = peers
                 .iter()
                 .map(|(z, ip)| (format!("{z}.svc.cluster.local"), json!([ip])))
