@@ -1,7 +1,7 @@
 //! The contract every resource implements. The protocol layer turns RPCs into [`Resource`] calls on
 //! values; a resource is written against [`ModelResource`], on its typed model, and the blanket
 //! `impl Resource for T: ModelResource` decodes and encodes at this border, once.
-use super::diag::Diagnostics;
+use super::diag::{AttributePath, Diagnostics, Step};
 use super::model::{Fields, FromValue, ToValue};
 use super::schema::Schema;
 use super::value::Value;
@@ -171,17 +171,43 @@ pub trait ModelResource: Send + Sync {
     async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Self::Model, Diagnostics>;
 }
 
-/// The one place a value becomes a model: a value that does not fit is a provider bug (Terraform
+/// The one place a value becomes a model. A number the model cannot hold (`2.5` for a count) is the
+/// user's to fix, on its attribute; any other value that does not fit is a provider bug (Terraform
 /// checked it against the same schema), reported once on the resource type.
 fn decode<M: FromValue>(value: &Value, type_name: &str) -> Result<M, Diagnostics> {
     M::from_value(value).map_err(|e| {
         let mut diags = Diagnostics::new();
-        diags.error(
-            format!("Provider bug: unexpected {type_name} value"),
-            e.to_string(),
-        );
+        if e.user_input {
+            diags.attribute_error(model_path(&e.path), "Invalid value", e.message);
+        } else {
+            diags.error(
+                format!("Provider bug: unexpected {type_name} value"),
+                e.to_string(),
+            );
+        }
         diags
     })
+}
+
+/// A model error's path as an attribute path: map keys are bracketed (`model::map_key_step`), list
+/// positions numbers, everything else names.
+fn model_path(steps: &[String]) -> AttributePath {
+    AttributePath(
+        steps
+            .iter()
+            .map(|step| {
+                let key = step
+                    .strip_prefix('[')
+                    .and_then(|quoted| quoted.strip_suffix(']'))
+                    .and_then(|quoted| serde_json::from_str::<String>(quoted).ok());
+                match (key, step.parse::<usize>()) {
+                    (Some(key), _) => Step::Key(key),
+                    (None, Ok(index)) => Step::Index(index as i64),
+                    (None, Err(_)) => Step::Attribute(step.clone()),
+                }
+            })
+            .collect(),
+    )
 }
 
 /// `None` for a null value (no prior state), else the model.

@@ -29,9 +29,14 @@ pub struct Deadline {
 
 impl Deadline {
     /// A deadline `limit` from now, cancelled with `stop` (the operation context's token).
+    /// A limit the clock cannot reach (validation keeps timeouts far below that) waits as long as it can.
     pub fn after(limit: Duration, stop: &CancellationToken) -> Deadline {
+        let now = Instant::now();
+        let at = now
+            .checked_add(limit)
+            .unwrap_or_else(|| now + crate::framework::timeouts::MAX_DURATION);
         Deadline {
-            at: Instant::now() + limit,
+            at,
             limit,
             stop: stop.clone(),
         }
@@ -439,5 +444,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(deadline.remaining() <= Duration::from_millis(150));
         assert_eq!(deadline.limit(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_limit_no_clock_can_reach_waits_as_long_as_it_can_without_panicking() {
+        let deadline = Deadline::after(Duration::MAX, &CancellationToken::new());
+        assert!(
+            deadline.remaining()
+                >= crate::framework::timeouts::MAX_DURATION - Duration::from_secs(1)
+        );
     }
 }

@@ -10,12 +10,16 @@ fn block_path() -> AttributePath {
     AttributePath::root(BLOCK_NAME)
 }
 
-/// Checks a configured `kubernetes {}` block on its attributes; an unknown block waits for apply.
+/// Checks a configured `kubernetes {}` block on its attributes, a missing one included; an unknown block
+/// waits for apply.
 pub fn validate(block: &Attr<Value>, diags: &mut Diagnostics) {
-    if let Attr::Known(block) = block {
-        if let Err(d) = resolve(block, &block_path()) {
-            diags.extend(d);
-        }
+    let block = match block {
+        Attr::Known(block) => block,
+        Attr::Null => &Value::Null,
+        Attr::Unknown => return,
+    };
+    if let Err(d) = resolve(block, &block_path()) {
+        diags.extend(d);
     }
 }
 
