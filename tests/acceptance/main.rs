@@ -1,4 +1,5 @@
 //! Acceptance tests: the real `terraform` CLI drives the real provider binary.
+mod bad_input;
 mod cluster;
 mod examples;
 mod harness;
