@@ -126,11 +126,15 @@ pub fn block() -> Block {
             Type::list(s()),
             "Arguments passed to the plugin, e.g. `[\"eks\", \"get-token\", \"--cluster-name\", \"main\"]`.",
         ))
-        .attribute(Attribute::optional(
-            "env",
-            Type::map(s()),
-            "Environment variables set for the plugin, on top of the provider's environment.",
-        )),
+        .attribute(
+            Attribute::optional(
+                "env",
+                Type::map(s()),
+                "Environment variables set for the plugin, on top of the provider's environment. Sensitive: they may \
+                 carry credentials.",
+            )
+            .sensitive(),
+        ),
     )
 }
 

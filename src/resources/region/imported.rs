@@ -92,6 +92,7 @@ fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
         zone: Attr::Known(zone.to_owned()),
         namespace: Attr::Known(zone.to_owned()),
         region: region.into(),
+        image: manifests::observe_nodes(set).image.into(),
         replicas: Attr::Known(i64::from(manifests::observe_nodes(set).replicas)),
         storage_size: claim
             .and_then(|c| c.resources.as_ref()?.requests.as_ref()?.get("storage"))

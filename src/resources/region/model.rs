@@ -68,6 +68,7 @@ tf_model! {
         pub cluster: Attr<ClusterRef>,
         pub zone: Attr<String>,
         pub region: Attr<String>,
+        pub image: Attr<String>,
         pub replicas: Attr<i64>,
         pub storage_size: Attr<String>,
         pub storage_class: Attr<String>,
@@ -113,10 +114,21 @@ pub fn schema(connection_block: Block) -> Schema {
              `deletion_protection` guards.",
         )
         .attribute(Attribute::computed("id", s(), "The zone.").keep_prior_value_when_unset())
-        .attribute(Attribute::required(
-            "cluster",
-            cluster_type(),
-            "The cluster this zone belongs to: `cluster = crdb_multiregion_cluster.<name>`.",
+        .attribute(
+            Attribute::required(
+                "cluster",
+                cluster_type(),
+                "The cluster this zone belongs to: `cluster = crdb_multiregion_cluster.<name>`. Sensitive, since it \
+                 carries the cluster's CA and root client keys: the region's `image` shows what a change of it means \
+                 for the zone.",
+            )
+            .sensitive(),
+        )
+        .attribute(Attribute::computed(
+            "image",
+            s(),
+            "The image the zone's nodes run: the cluster's `image`, or what the zone's StatefulSet was found running. \
+             A change of the cluster's image shows here in the region's plan.",
         ))
         .attribute(
             Attribute::required(

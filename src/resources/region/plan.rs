@@ -21,6 +21,11 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
         planned.namespace = Attr::Known(zone.clone());
     }
     planned.missing_objects = Attr::Known(Vec::new());
+    planned.image = match &planned.cluster {
+        Attr::Known(cluster) => cluster.image.clone(),
+        Attr::Null => Attr::Null,
+        Attr::Unknown => Attr::Unknown,
+    };
     let cluster = planned.cluster.known();
     planned.initialized = match (cluster.map(|c| &c.init_zone), &planned.zone) {
         (Some(Attr::Known(init)), Attr::Known(zone)) if init != zone => Attr::Known(false),

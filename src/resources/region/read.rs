@@ -177,8 +177,11 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
         Some(set) => {
             let observed = manifests::observe_nodes(set);
             model.replicas = Attr::Known(i64::from(observed.replicas));
-            if let (Some(image), Attr::Known(cluster)) = (observed.image, &mut model.cluster) {
-                cluster.image = Attr::Known(image);
+            if let Some(image) = observed.image {
+                if let Attr::Known(cluster) = &mut model.cluster {
+                    cluster.image = Attr::Known(image.clone());
+                }
+                model.image = Attr::Known(image);
             }
             storage::observe(&mut model, set, &live.claims);
         }
@@ -292,6 +295,7 @@ mod tests {
                 image: Attr::Known(spec.image.clone()),
                 ..Default::default()
             }),
+            image: Attr::Known(spec.image.clone()),
             replicas: Attr::Known(3),
             storage_size: Attr::Known("100Gi".into()),
             dns_address: Attr::Known("192.0.2.10".into()),
@@ -319,6 +323,11 @@ mod tests {
             Some("cockroachdb/cockroach:v25.1.0".into());
         let read = fold(state(), &live).unwrap();
         assert_eq!(read.replicas, Attr::Known(5));
+        assert_eq!(
+            read.image.known(),
+            image(&read),
+            "shown outside the sensitive cluster too"
+        );
         assert_eq!(
             image(&read).map(String::as_str),
             Some("cockroachdb/cockroach:v25.1.0")
