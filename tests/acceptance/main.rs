@@ -2,7 +2,9 @@
 mod bad_input;
 mod cluster;
 mod examples;
+mod faults;
 mod harness;
 mod regions;
+mod secrets;
 mod setup_script;
 mod upgrade;
