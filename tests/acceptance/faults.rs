@@ -119,3 +119,208 @@ fn a_lost_state_file_never_overwrites_the_running_cluster() {
         "no region was recorded"
     );
 }
+
+/// What must survive an interrupted create and its completion: the namespaces, the DNS load balancers and the
+/// volumes (by uid), the load balancers' addresses, and the CockroachDB cluster's identity (one init).
+fn identities(clusters: &Clusters) -> (Vec<String>, Vec<Option<String>>) {
+    use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
+    let mut uids = Vec::new();
+    for zone in ZONES {
+        let client = clusters.client(zone);
+        clusters.runtime.block_on(async {
+            let all = ListParams::default();
+            for ns in Api::<Namespace>::all(client.clone())
+                .list(&all)
+                .await
+                .unwrap()
+            {
+                uids.push(format!(
+                    "{zone} Namespace/{} {:?}",
+                    ns.metadata.name.unwrap(),
+                    ns.metadata.uid
+                ));
+            }
+            for svc in Api::<Service>::all(client.clone())
+                .list(&all)
+                .await
+                .unwrap()
+            {
+                let name = svc.metadata.name.unwrap();
+                uids.push(format!("{zone} Service/{name} {:?}", svc.metadata.uid));
+                // An address, once assigned, must stay; one still pending may arrive.
+                if let Some(ingress) = svc
+                    .status
+                    .and_then(|s| s.load_balancer)
+                    .and_then(|lb| lb.ingress)
+                {
+                    uids.push(format!("{zone} Service/{name} address {ingress:?}"));
+                }
+            }
+            for pvc in Api::<PersistentVolumeClaim>::all(client.clone())
+                .list(&all)
+                .await
+                .unwrap()
+            {
+                uids.push(format!(
+                    "{zone} Claim/{} {:?}",
+                    pvc.metadata.name.unwrap(),
+                    pvc.metadata.uid
+                ));
+            }
+        });
+    }
+    uids.sort();
+    let world = clusters.sandbox.world().unwrap();
+    let ids = world
+        .cockroach_clusters()
+        .into_iter()
+        .map(|c| c.cluster_id)
+        .collect();
+    (uids, ids)
+}
+
+/// Waits (up to a minute) until namespace `zone` exists in its cluster.
+fn await_namespace(clusters: &Clusters, zone: &str) {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(clusters.client(zone));
+    for _ in 0..600 {
+        if clusters
+            .runtime
+            .block_on(api.get_opt(zone))
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("namespace {zone} never appeared");
+}
+
+/// The init zone's cluster stops answering mid-create: the apply fails and records no region there (nothing
+/// Terraform would taint and replace); once the cluster is back, the next apply completes every zone in place.
+#[test]
+fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let config =
+        configuration(&clusters, &ws, true, 1).replace("create = \"5m\"", "create = \"20s\"");
+    ws.write_config(&config);
+    let apply = ws
+        .command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    await_namespace(&clusters, ZONES[0]);
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(ZONES[0], true))
+        .unwrap();
+    let failed = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    assert_ne!(failed.code, 0, "the apply with the init zone cut off fails");
+    let flat = format!("{} {}", failed.stdout, failed.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("crdb_region not recorded in state yet"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("The next `terraform apply` creates it again"),
+        "{flat}"
+    );
+    assert!(
+        !ws.state()
+            .iter()
+            .any(|(address, _)| address == "crdb_region.us_east1_b"),
+        "a partial region would be tainted and replaced"
+    );
+
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(ZONES[0], false))
+        .unwrap();
+    completes_in_place(&clusters, &ws);
+}
+
+/// An apply interrupted with `signal` once the init zone's namespace exists is completed in place by the next
+/// apply: nothing re-created, one init, every node live, the plan empty.
+fn interrupted_create_is_completed_in_place(signal: &str) {
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, true, 1));
+    // Slow enough that the signal lands mid-create.
+    let latency = |ms| {
+        for zone in ZONES {
+            clusters
+                .sandbox
+                .set_latency(zone, std::time::Duration::from_millis(ms))
+                .unwrap();
+        }
+    };
+    latency(800);
+    let apply = std::os::unix::process::CommandExt::process_group(
+        ws.command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+        0,
+    )
+    .spawn()
+    .unwrap();
+    await_namespace(&clusters, ZONES[0]);
+    // To the whole process group, as a terminal's Ctrl-C is: terraform runs itself as a child (panicwrap), and
+    // the provider is a child of that.
+    let sent = std::process::Command::new("kill")
+        .args([signal, "--", &format!("-{}", apply.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let stopped = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    assert_ne!(
+        stopped.code, 0,
+        "the interrupted apply does not succeed: {}",
+        stopped.stdout
+    );
+    latency(0);
+    completes_in_place(&clusters, &ws);
+}
+
+/// The next apply after an interrupted create plans creates only, and completes in place: nothing re-created or
+/// moved (namespaces, load balancers and their addresses, volumes), one init, every node live, the plan empty.
+fn completes_in_place(clusters: &Clusters, ws: &Workspace) {
+    let before = identities(clusters);
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{}", plan.stdout);
+    assert!(
+        !plan.stdout.contains("must be replaced") && plan.stdout.contains(" 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    ws.apply();
+    let (uids, ids) = identities(clusters);
+    let lost: Vec<&String> = before.0.iter().filter(|o| !uids.contains(o)).collect();
+    assert!(
+        lost.is_empty(),
+        "re-created or moved by the completing apply: {lost:?}"
+    );
+    assert_eq!(ids.len(), 1, "one CockroachDB cluster");
+    if before.1.iter().any(Option::is_some) {
+        assert_eq!(ids, before.1, "initialised once");
+    }
+    assert!(clusters.sandbox.world().unwrap().cockroach_initialised());
+    assert_eq!(live_nodes(clusters), (3, 3));
+    ws.assert_plan_empty("the completing apply");
+}
+
+#[test]
+fn ctrl_c_mid_create_is_completed_in_place_by_the_next_apply() {
+    interrupted_create_is_completed_in_place("-INT");
+}
+
+#[test]
+fn terraform_killed_mid_create_is_completed_in_place_by_the_next_apply() {
+    interrupted_create_is_completed_in_place("-KILL");
+}
