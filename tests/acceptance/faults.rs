@@ -120,6 +120,19 @@ fn a_lost_state_file_never_overwrites_the_running_cluster() {
     );
 }
 
+/// `config` with every `kubernetes {}` block reporting a cluster that answers nothing for `grace` unreachable.
+pub fn with_unreachable_timeout(config: &str, grace: &str) -> String {
+    let replaced = config.replace(
+        "    token                  = \"",
+        &format!("    unreachable_timeout    = \"{grace}\"\n    token                  = \""),
+    );
+    assert_ne!(
+        replaced, config,
+        "the configuration has kubernetes blocks with tokens"
+    );
+    replaced
+}
+
 /// What must survive an interrupted create and its completion: the namespaces, the DNS load balancers and the
 /// volumes (by uid), the load balancers' addresses, and the CockroachDB cluster's identity (one init).
 fn identities(clusters: &Clusters) -> (Vec<String>, Vec<Option<String>>) {
@@ -204,9 +217,9 @@ fn await_namespace(clusters: &Clusters, zone: &str) {
 fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
     let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
     let ws = Workspace::new("");
-    let config =
-        configuration(&clusters, &ws, true, 1).replace("create = \"5m\"", "create = \"20s\"");
+    let config = with_unreachable_timeout(&configuration(&clusters, &ws, true, 1), "10s");
     ws.write_config(&config);
+    let started = std::time::Instant::now();
     let apply = ws
         .command(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .stdout(std::process::Stdio::piped())
@@ -220,10 +233,28 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
         .unwrap();
     let failed = crate::harness::Run::from(apply.wait_with_output().unwrap());
     assert_ne!(failed.code, 0, "the apply with the init zone cut off fails");
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(90),
+        "reported after {took:?}, not at the 5m timeout"
+    );
+    let url = clusters.sandbox.cluster(ZONES[0]).unwrap().url();
     let flat = format!("{} {}", failed.stdout, failed.stderr)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
+    assert!(
+        flat.contains("Error: Kubernetes cluster unreachable")
+            && flat.contains(&format!("on {url}")),
+        "the cut-off cluster is named: {flat}"
+    );
+    for zone in &ZONES[1..] {
+        let address = format!("crdb_region.{}", zone.replace('-', "_"));
+        assert!(
+            ws.state().iter().any(|(a, _)| *a == address),
+            "{address} went on while the other cluster was cut off"
+        );
+    }
     assert!(
         flat.contains("crdb_region not recorded in state yet"),
         "{flat}"

@@ -22,7 +22,7 @@ fn no_private_key_or_token_reaches_any_output_in_any_flow() {
         .with_env("TF_LOG", "trace")
         .with_env("TF_LOG_PATH", log_path.to_str().unwrap());
     let config =
-        configuration(&clusters, &ws, false, 1).replace("delete = \"5m\"", "delete = \"40s\"");
+        crate::faults::with_unreachable_timeout(&configuration(&clusters, &ws, false, 1), "5s");
     ws.write_config(&config);
     let mut outputs = vec![output(&ws.apply())];
     let secrets = secrets_in_state(&ws);

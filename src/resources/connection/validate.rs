@@ -68,6 +68,20 @@ impl Checks<'_> {
         self.host();
         self.certificates();
         self.exec();
+        self.unreachable_timeout();
+    }
+
+    fn unreachable_timeout(&mut self) {
+        if let Some(text) = given(&self.model.unreachable_timeout) {
+            if let Err(why) = crate::framework::timeouts::parse_duration(text) {
+                let path = self.path("unreachable_timeout");
+                self.diags.attribute_error(
+                    path,
+                    "Invalid duration",
+                    format!("{text:?} is not a duration: {why}. Use forms like \"30s\" or \"2m\"."),
+                );
+            }
+        }
     }
 
     fn path(&self, attribute: &str) -> AttributePath {
@@ -507,6 +521,7 @@ mod tests {
             config_path: Attr::Unknown,
             config_context: Attr::Unknown,
             tls_server_name: Attr::Unknown,
+            unreachable_timeout: Attr::Unknown,
             exec: Attr::Unknown,
         };
         assert!(check(&all_unknown).is_empty());
@@ -620,6 +635,20 @@ mod tests {
             .1
             .starts_with("Client key does not match the certificate"));
         assert!(!found[0].1.contains("PRIVATE KEY"), "never quotes the key");
+    }
+
+    #[test]
+    fn the_unreachable_timeout_is_a_duration_within_the_limit() {
+        let patient = ConnectionModel {
+            unreachable_timeout: known("2m"),
+            ..token_over_https()
+        };
+        assert!(check(&patient).is_empty());
+        let forever = ConnectionModel {
+            unreachable_timeout: known("18446744073709551616s"),
+            ..token_over_https()
+        };
+        assert_eq!(paths(&forever), ["kubernetes.unreachable_timeout"]);
     }
 
     #[test]
