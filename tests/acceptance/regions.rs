@@ -22,6 +22,11 @@ impl Clusters {
     /// With `lb_hostnames`, load balancers get AWS-like host names, resolvable only through the
     /// sandbox's DNS server.
     pub fn start_with(dns: &[&str], lb_hostnames: bool) -> Clusters {
+        Self::start_seeded(dns, lb_hostnames, 0)
+    }
+
+    /// With `seed` for the faults the test injects later (`Sandbox::set_fault_rate`).
+    pub fn start_seeded(dns: &[&str], lb_hostnames: bool, seed: u64) -> Clusters {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -34,6 +39,7 @@ impl Clusters {
         options.speed = SPEED;
         options.controllers = true;
         options.lb_hostnames = lb_hostnames;
+        options.seed = seed;
         let sandbox = runtime
             .block_on(Sandbox::start(options))
             .expect("sandbox starts");
@@ -118,7 +124,7 @@ fn dns_config_key(flavour: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn dns_config(clusters: &Clusters, name: &str, flavour: &str) -> String {
+pub fn dns_config(clusters: &Clusters, name: &str, flavour: &str) -> String {
     let (map_name, key) = dns_config_key(flavour);
     let api: Api<ConfigMap> = Api::namespaced(clusters.client(name), "kube-system");
     clusters.runtime.block_on(async {
@@ -152,7 +158,7 @@ fn add_foreign_forwarding(clusters: &Clusters, name: &str, flavour: &str) -> Str
 }
 
 /// Objects labelled as the provider's, in every namespace of cluster `name`.
-fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
+pub fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
     let client = clusters.client(name);
     let ours = ListParams::default().labels("app.kubernetes.io/managed-by=terraform-provider-crdb");
     clusters.runtime.block_on(async {
