@@ -453,3 +453,46 @@ fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does(
     }
     eprintln!("30 % faults: {reruns} of 2 seeds needed a second apply");
 }
+
+/// Another field manager raising the nodes' memory limit shows in the plan, and the apply takes it back.
+#[test]
+fn a_memory_limit_changed_by_another_field_manager_shows_in_the_plan_and_is_repaired() {
+    use kube::api::{Patch, PatchParams};
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, false, 1));
+    ws.apply();
+    let sets: Api<StatefulSet> = Api::namespaced(clusters.client(ZONES[1]), ZONES[1]);
+    let theirs = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "cockroachdb", "namespace": ZONES[1]},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "cockroachdb", "resources": {"limits": {"memory": "16Gi"}}}
+        ]}}}
+    });
+    clusters
+        .runtime
+        .block_on(sets.patch(
+            "cockroachdb",
+            &PatchParams::apply("capacity-tuner").force(),
+            &Patch::Apply(theirs),
+        ))
+        .unwrap();
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("~ memory_limit") && plan.stdout.contains("\"16Gi\" -> \"8Gi\""),
+        "{}",
+        plan.stdout
+    );
+    ws.apply();
+    ws.assert_plan_empty("the repair");
+    let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
+    let limit = set.spec.unwrap().template.spec.unwrap().containers[0]
+        .resources
+        .clone()
+        .and_then(|r| r.limits)
+        .and_then(|l| l.get("memory").cloned());
+    assert_eq!(limit.map(|q| q.0), Some("8Gi".to_string()));
+    assert_eq!(live_nodes(&clusters), (3, 3));
+}

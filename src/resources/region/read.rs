@@ -154,6 +154,53 @@ pub(super) fn node_certificate_of(secret: Option<&Secret>) -> Option<(String, St
     file(secret_files::NODE_CRT).zip(file(secret_files::NODE_KEY))
 }
 
+/// A request or limit of the node container as the live StatefulSet holds it (`limits`: a limit, else a
+/// request), e.g. `memory`.
+pub(super) fn live_node_resource(
+    set: &StatefulSet,
+    limits: bool,
+    resource: &str,
+) -> Option<String> {
+    let container = set
+        .spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == names::CONTAINER)?;
+    let resources = container.resources.as_ref()?;
+    let map = if limits {
+        &resources.limits
+    } else {
+        &resources.requests
+    };
+    map.as_ref()?.get(resource).map(|q| q.0.clone())
+}
+
+/// Requests and limits changed on the live StatefulSet (by hand, or by another field manager) show as drift: the
+/// live amount replaces the state's when the amounts differ (`8Gi` written as `8192Mi` is the same).
+fn observe_node_resources(model: &mut RegionModel, set: &StatefulSet) {
+    for (attr, limits, resource) in [
+        (&mut model.cpu_request, false, "cpu"),
+        (&mut model.cpu_limit, true, "cpu"),
+        (&mut model.memory_request, false, "memory"),
+        (&mut model.memory_limit, true, "memory"),
+    ] {
+        let Attr::Known(recorded) = attr else {
+            continue;
+        };
+        let live = live_node_resource(set, limits, resource);
+        let same = live.as_deref().is_some_and(|live| {
+            kube_codecs::quantity::compare(live, recorded) == Some(std::cmp::Ordering::Equal)
+        });
+        if !same {
+            *attr = live.into();
+        }
+    }
+}
+
 /// The region as the snapshot shows it, or `None` when its namespace is gone (or going): what
 /// differs from `model` is drift the next plan shows. Objects of the zone that are missing are
 /// listed in `missing_objects`.
@@ -184,6 +231,7 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
                 model.image = Attr::Known(image);
             }
             storage::observe(&mut model, set, &live.claims);
+            observe_node_resources(&mut model, set);
         }
     }
     let secrets = [
@@ -307,6 +355,48 @@ mod tests {
 
     fn image(model: &RegionModel) -> Option<&String> {
         model.cluster.known()?.image.known()
+    }
+
+    #[test]
+    fn a_memory_limit_changed_by_another_field_manager_shows_as_drift() {
+        let mut model = state();
+        model.memory_limit = Attr::Known("8Gi".into());
+        model.cpu_request = Attr::Known("2".into());
+        let mut live = applied_zone();
+        let container = &mut live
+            .set
+            .as_mut()
+            .unwrap()
+            .spec
+            .as_mut()
+            .unwrap()
+            .template
+            .spec
+            .as_mut()
+            .unwrap()
+            .containers[0];
+        let resources = container.resources.get_or_insert_with(Default::default);
+        resources
+            .limits
+            .get_or_insert_with(Default::default)
+            .insert(
+                "memory".into(),
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity("16Gi".into()),
+            );
+        resources
+            .requests
+            .get_or_insert_with(Default::default)
+            .insert(
+                "cpu".into(),
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity("2000m".into()),
+            );
+        let read = fold(model, &live).unwrap();
+        assert_eq!(read.memory_limit, Attr::Known("16Gi".into()));
+        assert_eq!(
+            read.cpu_request,
+            Attr::Known("2".into()),
+            "the same amount written otherwise is no drift"
+        );
     }
 
     #[test]
