@@ -53,6 +53,7 @@ fn quick_retries() -> RetryPolicy {
         attempts: 3,
         first_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(50),
+        unreachable_grace: Duration::from_secs(2),
         ..RetryPolicy::default()
     }
 }
@@ -214,6 +215,86 @@ async fn an_unreachable_cluster_is_named_after_bounded_retries() {
         text.contains(&format!("apply Namespace us-east1-b on {}", cluster.url())),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_wait_on_a_cluster_that_stops_answering_reports_it_after_the_grace_not_the_deadline() {
+    let sandbox = sandbox(&["east"]).await;
+    let cluster = &sandbox.clusters()[0];
+    let client = client(cluster)
+        .await
+        .with_unreachable_grace(Duration::from_secs(3));
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    client
+        .apply(&load_balancer("us-east1-b", "kube-dns-lb"))
+        .await
+        .unwrap();
+    sandbox.set_api_down("east", true).await.unwrap();
+    let started = Instant::now();
+    let deadline = Deadline::after(Duration::from_secs(120), &CancellationToken::new());
+    let error = client
+        .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_secs(3)..Duration::from_secs(20)).contains(&waited),
+        "reported after {waited:?}"
+    );
+    let diags = error.to_diagnostics();
+    assert_eq!(diags.0[0].summary, "Kubernetes cluster unreachable");
+    let text = detail(&diags);
+    assert!(
+        text.contains(&format!(
+            "watch Service us-east1-b/kube-dns-lb on {}",
+            cluster.url()
+        )),
+        "names the call and the cluster: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_shorter_than_the_grace_is_ridden_through_by_calls_and_waits() {
+    let sandbox = sandbox(&["east"]).await;
+    let cluster = &sandbox.clusters()[0];
+    let client = client(cluster)
+        .await
+        .with_unreachable_grace(Duration::from_secs(30));
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    client
+        .apply(&load_balancer("us-east1-b", "kube-dns-lb"))
+        .await
+        .unwrap();
+    sandbox.set_api_down("east", true).await.unwrap();
+    let kube = client.kube().clone();
+    let back = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        sandbox.set_api_down("east", false).await.unwrap();
+        let services: Api<Service> = Api::namespaced(kube, "us-east1-b");
+        services
+            .patch_status(
+                "kube-dns-lb",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"status": {"loadBalancer": {"ingress": [{"ip": "35.1.2.3"}]}}}),
+                ),
+            )
+            .await
+            .unwrap();
+    };
+    let deadline = Deadline::after(Duration::from_secs(60), &CancellationToken::new());
+    let work = async {
+        client
+            .apply(&config_map("us-east1-b", "during", "outage"))
+            .await
+            .unwrap();
+        client
+            .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+            .await
+            .unwrap()
+    };
+    let (address, ()) = tokio::join!(work, back);
+    assert_eq!(address, "35.1.2.3");
 }
 
 #[tokio::test]

@@ -51,6 +51,18 @@ pub fn at_least(name: &str, value: i64, min: i64) -> Result<(), Invalid> {
     }
 }
 
+/// A whole number from `min` to `max`, for attribute `name`.
+pub fn within(name: &str, value: i64, min: i64, max: i64) -> Result<(), Invalid> {
+    at_least(name, value, min)?;
+    if value <= max {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "{name} must be {max} or less, got {value}."
+        )))
+    }
+}
+
 /// A DNS-1123 label: what Kubernetes requires of namespace names.
 pub fn dns1123_label(value: &str) -> Result<(), Invalid> {
     if value.is_empty() || value.len() > 63 {
@@ -91,7 +103,11 @@ pub fn dns1123_subdomain(value: &str) -> Result<(), Invalid> {
             "{value:?} must be 1 to 253 characters long"
         )));
     }
-    value.split('.').try_for_each(dns1123_label)
+    value.split('.').try_for_each(|label| {
+        dns1123_label(label).map_err(|why| {
+            Invalid::from(format!("{value:?} is not a DNS subdomain: its label {why}"))
+        })
+    })
 }
 
 /// A container image reference split into repository, tag and digest.
@@ -180,6 +196,32 @@ pub fn quantity(value: &str) -> Result<crate::cockroach::quantity::Quantity, Inv
     crate::cockroach::quantity::Quantity::parse(value).map_err(|e| Invalid(e.to_string()))
 }
 
+/// The largest quantity the provider takes for a node's size (CPU, memory or volume): 1Ei, beyond any node
+/// and far inside what the arithmetic of sizes and flags holds.
+pub const MAX_QUANTITY: &str = "1Ei";
+
+/// A node size (`storage_size`, `memory_limit`...): a quantity of at most [`MAX_QUANTITY`], and above zero
+/// unless `zero_allowed` (a request of 0 asks for nothing; a volume or limit of 0 cannot run a node).
+pub fn node_size(
+    value: &str,
+    zero_allowed: bool,
+) -> Result<crate::cockroach::quantity::Quantity, Invalid> {
+    let parsed = quantity(value)?;
+    let amount = parsed.nanos();
+    let max = quantity(MAX_QUANTITY)?.nanos();
+    if amount.is_none() || amount > max {
+        return Err(Invalid::from(format!(
+            "{value:?} is larger than the provider's limit of {MAX_QUANTITY}."
+        )));
+    }
+    if !zero_allowed && amount == Some(0) {
+        return Err(Invalid::from(format!(
+            "{value:?} is zero; a node needs more than that."
+        )));
+    }
+    Ok(parsed)
+}
+
 /// A request must not exceed its limit: Kubernetes would reject the pod template.
 pub fn request_within_limit(request: Option<&str>, limit: Option<&str>) -> Result<(), Invalid> {
     let (Some(request), Some(limit)) = (request, limit) else {
@@ -189,8 +231,8 @@ pub fn request_within_limit(request: Option<&str>, limit: Option<&str>) -> Resul
         // Each value gets its own diagnostic from `quantity`.
         return Ok(());
     };
-    match (wanted.millis(), allowed.millis()) {
-        (Ok(w), Ok(a)) if w > a => Err(Invalid::from(format!(
+    match (wanted.nanos(), allowed.nanos()) {
+        (Some(w), Some(a)) if w > a => Err(Invalid::from(format!(
             "the request {request:?} exceeds the limit {limit:?}"
         ))),
         _ => Ok(()),
@@ -273,13 +315,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn node_sizes_are_above_zero_and_at_most_the_limit() {
+        assert!(node_size("100Gi", false).is_ok());
+        assert!(node_size("0", true).is_ok());
+        assert!(node_size("1Ei", false).is_ok());
+        for (bad, why) in [
+            ("0", "zero"),
+            ("0Gi", "zero"),
+            ("1e999", "limit of 1Ei"),
+            ("1025Pi", "limit of 1Ei"),
+            ("99999999999999999999999999999", "limit of 1Ei"),
+            ("-1Gi", "negative"),
+        ] {
+            let refused = node_size(bad, false).unwrap_err();
+            assert!(refused.contains(why), "{bad:?}: {refused}");
+        }
+        let too_large = request_within_limit(Some("2Ei"), Some("8Gi")).unwrap_err();
+        assert!(too_large.contains("exceeds"), "{too_large}");
+    }
+
+    #[test]
     fn labels_follow_dns_1123() {
         assert!(dns1123_label("us-east1-b").is_ok());
         for bad in ["", "Upper", "-lead", "trail-", "dot.ted", &"x".repeat(64)] {
             assert!(dns1123_label(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(dns1123_subdomain("cluster.local").is_ok());
-        assert!(dns1123_subdomain("cluster..local").is_err());
+        let why = dns1123_subdomain("cluster..local").unwrap_err();
+        assert!(
+            why.contains("\"cluster..local\" is not a DNS subdomain"),
+            "{why}"
+        );
     }
 
     #[test]

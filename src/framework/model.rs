@@ -42,13 +42,16 @@ impl<T> From<Option<T>> for Attr<T> {
     }
 }
 
-/// A value that does not fit the model: always a provider bug, since Terraform checked the
-/// value against the same schema.
+/// A value that does not fit the model: a provider bug when its type is wrong, since Terraform
+/// checked the value against the same schema; the user's when a number of the right type is not
+/// one the model can hold (`2.5` or `1e30` where a whole number belongs).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}: {message}", .path.join("."))]
 pub struct ModelError {
     pub path: Vec<String>,
     pub message: String,
+    /// The value has the schema's type but not a value the model can hold: the user's to fix.
+    pub user_input: bool,
 }
 
 impl ModelError {
@@ -56,6 +59,15 @@ impl ModelError {
         ModelError {
             path: Vec::new(),
             message: message.into(),
+            user_input: false,
+        }
+    }
+
+    /// A value of the right type the model cannot hold.
+    pub fn unfit(message: impl Into<String>) -> Self {
+        ModelError {
+            user_input: true,
+            ..ModelError::new(message)
         }
     }
 
@@ -134,12 +146,19 @@ impl ToValue for Value {
     }
 }
 
+/// A null where the model holds a plain value can only be an element of a list or map (attributes are
+/// `Attr`s): the user's to fix, since the schema's collection types allow null elements.
+fn null_element() -> ModelError {
+    ModelError::unfit("an element must not be null")
+}
+
 impl FromValue for String {
     fn from_value(value: &Value) -> Result<Self, ModelError> {
-        value
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| ModelError::new("expected a string"))
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Null => Err(null_element()),
+            _ => Err(ModelError::new("expected a string")),
+        }
     }
 }
 
@@ -153,6 +172,7 @@ impl FromValue for bool {
     fn from_value(value: &Value) -> Result<Self, ModelError> {
         match value {
             Value::Bool(b) => Ok(*b),
+            Value::Null => Err(null_element()),
             _ => Err(ModelError::new("expected a bool")),
         }
     }
@@ -167,9 +187,14 @@ impl ToValue for bool {
 impl FromValue for i64 {
     fn from_value(value: &Value) -> Result<Self, ModelError> {
         match value {
-            Value::Number(n) => n
-                .as_i64()
-                .ok_or_else(|| ModelError::new(format!("expected a whole number, got {n}"))),
+            Value::Number(n) => n.as_i64().ok_or_else(|| {
+                ModelError::unfit(format!(
+                    "expected a whole number from {} to {}, got {n}",
+                    i64::MIN,
+                    i64::MAX
+                ))
+            }),
+            Value::Null => Err(null_element()),
             _ => Err(ModelError::new("expected a number")),
         }
     }
@@ -205,11 +230,19 @@ impl<T: FromValue> FromValue for BTreeMap<String, T> {
         match value {
             Value::Map(entries) | Value::Object(entries) => entries
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), T::from_value(v).map_err(|e| e.within(k))?)))
+                .map(|(k, v)| {
+                    let value = T::from_value(v).map_err(|e| e.within(&map_key_step(k)))?;
+                    Ok((k.clone(), value))
+                })
                 .collect(),
             _ => Err(ModelError::new("expected a map")),
         }
     }
+}
+
+/// How a map key appears in a [`ModelError`]'s path: quoted in brackets, apart from attribute names.
+pub fn map_key_step(key: &str) -> String {
+    format!("[{key:?}]")
 }
 
 impl<T: ToValue> ToValue for BTreeMap<String, T> {
@@ -313,6 +346,28 @@ mod tests {
                 "model field \"labels\" has no schema attribute"
             ]
         );
+    }
+
+    #[test]
+    fn numbers_the_model_cannot_hold_are_the_users_to_fix() {
+        for number in [
+            Number::Float(2.5),
+            Number::Decimal("1e30".into()),
+            Number::Decimal("18446744073709551616".into()),
+        ] {
+            let value = Value::Object(BTreeMap::from([(
+                "replicas".to_string(),
+                Value::Number(number),
+            )]));
+            let err = Example::from_value(&value).unwrap_err();
+            assert!(err.user_input, "{err}");
+            assert_eq!(err.path, vec!["replicas".to_string()]);
+        }
+        let wrong_type = Value::Object(BTreeMap::from([(
+            "replicas".to_string(),
+            Value::string("3"),
+        )]));
+        assert!(!Example::from_value(&wrong_type).unwrap_err().user_input);
     }
 
     #[test]

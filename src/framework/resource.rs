@@ -1,7 +1,7 @@
 //! The contract every resource implements. The protocol layer turns RPCs into [`Resource`] calls on
 //! values; a resource is written against [`ModelResource`], on its typed model, and the blanket
 //! `impl Resource for T: ModelResource` decodes and encodes at this border, once.
-use super::diag::Diagnostics;
+use super::diag::{AttributePath, Diagnostics, Step};
 use super::model::{Fields, FromValue, ToValue};
 use super::schema::Schema;
 use super::value::Value;
@@ -98,7 +98,8 @@ pub trait Resource: Send + Sync {
 }
 
 /// The outcome of create or update on a model: what exists now (`None`: nothing yet, or nothing
-/// Terraform should record), and what went wrong.
+/// Terraform should record), and what went wrong. A failed create's state is dropped at the border
+/// (see `untainted`); a failed update's is recorded.
 #[derive(Debug)]
 pub struct Applied<M> {
     pub state: Option<M>,
@@ -171,17 +172,43 @@ pub trait ModelResource: Send + Sync {
     async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Self::Model, Diagnostics>;
 }
 
-/// The one place a value becomes a model: a value that does not fit is a provider bug (Terraform
+/// The one place a value becomes a model. A number the model cannot hold (`2.5` for a count) is the
+/// user's to fix, on its attribute; any other value that does not fit is a provider bug (Terraform
 /// checked it against the same schema), reported once on the resource type.
 fn decode<M: FromValue>(value: &Value, type_name: &str) -> Result<M, Diagnostics> {
     M::from_value(value).map_err(|e| {
         let mut diags = Diagnostics::new();
-        diags.error(
-            format!("Provider bug: unexpected {type_name} value"),
-            e.to_string(),
-        );
+        if e.user_input {
+            diags.attribute_error(model_path(&e.path), "Invalid value", e.message);
+        } else {
+            diags.error(
+                format!("Provider bug: unexpected {type_name} value"),
+                e.to_string(),
+            );
+        }
         diags
     })
+}
+
+/// A model error's path as an attribute path: map keys are bracketed (`model::map_key_step`), list
+/// positions numbers, everything else names.
+fn model_path(steps: &[String]) -> AttributePath {
+    AttributePath(
+        steps
+            .iter()
+            .map(|step| {
+                let key = step
+                    .strip_prefix('[')
+                    .and_then(|quoted| quoted.strip_suffix(']'))
+                    .and_then(|quoted| serde_json::from_str::<String>(quoted).ok());
+                match (key, step.parse::<usize>()) {
+                    (Some(key), _) => Step::Key(key),
+                    (None, Ok(index)) => Step::Index(index as i64),
+                    (None, Err(_)) => Step::Attribute(step.clone()),
+                }
+            })
+            .collect(),
+    )
 }
 
 /// `None` for a null value (no prior state), else the model.
@@ -202,6 +229,27 @@ fn outcome<M: ToValue>(applied: Applied<M>) -> ApplyOutcome {
         private: Vec::new(),
         diagnostics: applied.diagnostics,
     }
+}
+
+/// A create that failed part-way records nothing. Terraform taints a resource whose create returns an error with
+/// a state, and plans a tainted resource's replacement: destroy (a zone's namespace and volumes), then create.
+/// Recorded as absent instead, the resource is planned as a create again, and its create (which finds and adopts
+/// what exists) completes in place what this one made. The note says so, since that is what the next apply does.
+fn untainted<M>(applied: Applied<M>, type_name: &str) -> Applied<M> {
+    if !applied.diagnostics.has_errors() {
+        return applied;
+    }
+    let mut diagnostics = applied.diagnostics;
+    diagnostics.warning(
+        format!("{type_name} not recorded in state yet"),
+        format!(
+            "The create stopped part-way, so nothing was recorded: Terraform would otherwise mark the {type_name} \
+             for replacement, deleting what this apply made. The next `terraform apply` creates it again, which \
+             finds what this apply made and completes it in place. To remove it instead, let an apply complete, \
+             then run `terraform destroy`."
+        ),
+    );
+    Applied::reached(None, diagnostics)
 }
 
 fn failed(diagnostics: Diagnostics) -> ApplyOutcome {
@@ -258,7 +306,10 @@ impl<T: ModelResource> Resource for T {
 
     async fn create(&self, ctx: &OperationContext, planned: &Value) -> ApplyOutcome {
         match decode(planned, T::TYPE_NAME) {
-            Ok(planned) => outcome(ModelResource::create(self, ctx, planned).await),
+            Ok(planned) => outcome(untainted(
+                ModelResource::create(self, ctx, planned).await,
+                T::TYPE_NAME,
+            )),
             Err(d) => failed(d),
         }
     }
@@ -292,5 +343,48 @@ impl<T: ModelResource> Resource for T {
 
     async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
         Ok(ModelResource::import(self, ctx, id).await?.to_value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_create_records_nothing_and_says_what_the_next_apply_does() {
+        let mut diags = Diagnostics::new();
+        diags.error("Timed out", "the load balancer has no address yet");
+        let failed = untainted(Applied::reached(Some(7), diags), "crdb_region");
+        assert_eq!(failed.state, None, "a partial state would be tainted");
+        assert_eq!(failed.diagnostics.0[0].summary, "Timed out");
+        assert!(failed.diagnostics.0[1]
+            .detail
+            .contains("completes it in place"));
+        let done = untainted(Applied::done(7), "crdb_region");
+        assert_eq!(done.state, Some(7));
+        let mut refused = Diagnostics::new();
+        refused.error("Unreachable", "nothing answered");
+        let nothing = untainted(Applied::<i32>::reached(None, refused), "crdb_region");
+        assert_eq!(
+            nothing.diagnostics.0.len(),
+            2,
+            "the next apply creates it again all the same"
+        );
+        let mut warned = Diagnostics::new();
+        warned.warning("Slow", "it took long");
+        assert_eq!(
+            untainted(Applied::reached(Some(7), warned), "crdb_region").state,
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn numbers_and_null_elements_are_blamed_on_their_attribute() {
+        use super::super::model::{map_key_step, ModelError};
+        let error = ModelError::unfit("expected a whole number")
+            .within("0")
+            .within(&map_key_step("team"))
+            .within("zones");
+        assert_eq!(model_path(&error.path).to_string(), "zones[\"team\"][0]");
     }
 }

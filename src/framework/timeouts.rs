@@ -29,7 +29,8 @@ impl Operation {
 pub fn block(operations: &[Operation]) -> Block {
     operations.iter().fold(
         Block::new(
-            "Time limits for each operation, as Go durations such as `30s`, `20m` or `1h30m`.",
+            "Time limits for each operation, as Go durations such as `30s`, `20m` or `1h30m`, of at most `168h` \
+             (7 days).",
         ),
         |block, op| {
             let description = match op {
@@ -83,7 +84,12 @@ pub fn validate(timeouts: &Attr<Value>, diags: &mut Diagnostics) {
 #[error("{0}")]
 pub struct InvalidDuration(String);
 
-/// Parses Go-style durations: a sequence of `<number><unit>` with units h, m, s, ms.
+/// The longest time limit a `timeouts` block may set: a week, far beyond any operation's need and far
+/// below what a clock can add without overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses Go-style durations: a sequence of `<number><unit>` with units h, m, s, ms, summing to at
+/// most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     let text = text.trim();
     if text.is_empty() {
@@ -112,10 +118,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
             "ms" => 0.001,
             other => return Err(InvalidDuration(format!("unknown unit {other:?}"))),
         };
-        total += Duration::from_secs_f64(number * seconds);
+        let term = number * seconds;
+        // Checked before converting: `Duration::from_secs_f64` panics beyond its range.
+        if !term.is_finite() || term > MAX_DURATION.as_secs_f64() {
+            return Err(too_long());
+        }
+        total = total
+            .checked_add(Duration::from_secs_f64(term))
+            .filter(|sum| *sum <= MAX_DURATION)
+            .ok_or_else(too_long)?;
         rest = &rest[unit_len..];
     }
     Ok(total)
+}
+
+fn too_long() -> InvalidDuration {
+    InvalidDuration("it is longer than the provider's limit of 168h (7 days)".into())
 }
 
 #[cfg(test)]
@@ -129,8 +147,24 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        for bad in ["", "10", "m", "5 minutes", "3d"] {
+        for bad in ["", "10", "m", "5 minutes", "3d", "1..5s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert_eq!(parse_duration("168h").unwrap(), MAX_DURATION);
+    }
+
+    #[test]
+    fn durations_beyond_the_limit_are_refused_not_panicked_on() {
+        for huge in [
+            "18446744073709551616s",
+            "18000000000000000000s",
+            "6000000000000000h",
+            "168h1s",
+            "100h100h",
+            &format!("{}s", "9".repeat(400)),
+        ] {
+            let why = parse_duration(huge).unwrap_err();
+            assert!(why.0.contains("168h"), "{huge:?}: {why}");
         }
     }
 

@@ -131,6 +131,12 @@ impl ClusterClient {
         self
     }
 
+    /// The same client, reporting a cluster that answers nothing for `grace` as unreachable (calls and waits).
+    pub fn with_unreachable_grace(mut self, grace: Duration) -> ClusterClient {
+        self.retry.unreachable_grace = grace;
+        self
+    }
+
     /// The same client, abandoning calls (and their retries) when `stop` is cancelled: pass
     /// the operation context's token, which Terraform's Stop cancels.
     pub fn with_stop(mut self, stop: &CancellationToken) -> ClusterClient {

@@ -7,13 +7,18 @@ use super::error::{classify, Failure};
 use std::future::Future;
 use std::time::Duration;
 
+/// How long a cluster may answer nothing before a call or a wait reports it unreachable, unless the
+/// connection sets its own (`kubernetes { unreachable_timeout }`).
+pub const DEFAULT_UNREACHABLE_GRACE: Duration = Duration::from_secs(60);
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
     pub attempts: u32,
-    /// Attempts in all when nothing answers: each may spend the whole connect timeout, and a
-    /// cluster that is down rarely comes back within seconds.
-    pub unreachable_attempts: u32,
+    /// How long a cluster that answers nothing (connections refused, reset or timing out) is
+    /// tried again before the call fails as unreachable: an outage shorter than this is ridden
+    /// through, a longer one reported, never later than the caller's own timeout needs.
+    pub unreachable_grace: Duration,
     pub first_delay: Duration,
     pub max_delay: Duration,
     /// The longest Retry-After honoured; a longer one is cut to this.
@@ -24,11 +29,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     /// About 7 s of backoff over six attempts: enough to ride out an API server restart or a
-    /// burst of throttling, short enough that a cluster that is really down is reported soon.
+    /// burst of throttling; a cluster that answers nothing is tried for a minute, then reported.
     fn default() -> Self {
         RetryPolicy {
             attempts: 6,
-            unreachable_attempts: 2,
+            unreachable_grace: DEFAULT_UNREACHABLE_GRACE,
             first_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(3),
             max_retry_after: Duration::from_secs(10),
@@ -58,6 +63,7 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, kube::Error>>,
     {
         let mut attempt = 1;
+        let mut unreachable_since: Option<tokio::time::Instant> = None;
         loop {
             let error = match tokio::time::timeout(self.attempt_timeout, call()).await {
                 Ok(Ok(value)) => return Ok(value),
@@ -65,11 +71,17 @@ impl RetryPolicy {
                 Err(_) => no_answer(self.attempt_timeout),
             };
             let failure = classify(&error);
-            let allowed = match failure {
-                Failure::Unreachable => self.attempts.min(self.unreachable_attempts),
-                _ => self.attempts,
+            let gave_up = match failure {
+                // Counted in time, not attempts: each may spend the whole connect timeout.
+                Failure::Unreachable => {
+                    unreachable_since
+                        .get_or_insert_with(tokio::time::Instant::now)
+                        .elapsed()
+                        >= self.unreachable_grace
+                }
+                _ => attempt >= self.attempts,
             };
-            if !failure.is_transient() || attempt >= allowed {
+            if !failure.is_transient() || gave_up {
                 return Err(error);
             }
             let pause = self.delay(attempt, retry_after(&error));
@@ -191,19 +203,55 @@ mod tests {
             .await;
         assert!(result.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), fast().attempts);
+    }
 
+    fn refused() -> kube::Error {
+        kube::Error::Service(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "refused",
+        )))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cluster_answering_nothing_is_tried_for_the_grace_then_reported() {
+        let policy = RetryPolicy {
+            unreachable_grace: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        };
+        let started = tokio::time::Instant::now();
         let calls = AtomicU32::new(0);
-        let result: Result<(), _> = fast()
+        let result: Result<(), _> = policy
             .run("get", || async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(kube::Error::Service(Box::new(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionRefused,
-                    "refused",
-                ))))
+                Err(refused())
             })
             .await;
         assert!(result.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), fast().unreachable_attempts);
+        let waited = started.elapsed();
+        assert!(
+            (Duration::from_secs(60)..Duration::from_secs(64)).contains(&waited),
+            "reported after {waited:?}"
+        );
+        assert!(
+            calls.load(Ordering::SeqCst) > policy.attempts,
+            "tried beyond the attempts for other failures"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_shorter_than_the_grace_is_ridden_through() {
+        let policy = RetryPolicy::default();
+        let started = tokio::time::Instant::now();
+        let result = policy
+            .run("get", || async {
+                if started.elapsed() < Duration::from_secs(20) {
+                    Err(refused())
+                } else {
+                    Ok("back")
+                }
+            })
+            .await;
+        assert_eq!(result.unwrap(), "back");
     }
 
     #[tokio::test]

@@ -29,9 +29,14 @@ pub struct Deadline {
 
 impl Deadline {
     /// A deadline `limit` from now, cancelled with `stop` (the operation context's token).
+    /// A limit the clock cannot reach (validation keeps timeouts far below that) waits as long as it can.
     pub fn after(limit: Duration, stop: &CancellationToken) -> Deadline {
+        let now = Instant::now();
+        let at = now
+            .checked_add(limit)
+            .unwrap_or_else(|| now + crate::framework::timeouts::MAX_DURATION);
         Deadline {
-            at: Instant::now() + limit,
+            at,
             limit,
             stop: stop.clone(),
         }
@@ -128,6 +133,14 @@ pub fn human_duration(duration: Duration) -> String {
     text
 }
 
+/// Resolves at `at`, or never when there is no such instant.
+async fn until_unreachable_for(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Failures a wait gives up on at once: the user must change something before waiting helps.
 fn ends_the_wait(failure: Failure) -> bool {
     matches!(
@@ -167,6 +180,10 @@ impl ClusterClient {
         let mut events = watcher::watch_object(api, name).default_backoff().boxed();
         let mut state = "no answer from the API server yet".to_string();
         let mut last_error: Option<String> = None;
+        // Since when the cluster has answered nothing, and what the last attempt met: a wait reports an
+        // unreachable cluster after the grace, not at its deadline.
+        let mut unreachable: Option<(Instant, kube::Error)> = None;
+        let grace = self.retry_policy().unreachable_grace;
         let timed_out = |state: String, last_error: Option<String>| WaitError::TimedOut {
             cluster: self.label().to_string(),
             object: object.clone(),
@@ -186,9 +203,15 @@ impl ClusterClient {
                 _ = tokio::time::sleep_until(deadline.at) => {
                     return Err(timed_out(state, last_error));
                 }
+                _ = until_unreachable_for(unreachable.as_ref().map(|(since, _)| *since + grace)) => {
+                    if let Some((_, error)) = unreachable.take() {
+                        return Err(self.remote_error(object, Call::Watch, error).into());
+                    }
+                }
                 event = events.next() => match event {
                     Some(Ok(seen)) => {
                         last_error = None;
+                        unreachable = None;
                         match judge(seen.as_ref()) {
                             Progress::Done => return Ok(seen),
                             Progress::Pending(now) => state = now,
@@ -201,6 +224,12 @@ impl ClusterClient {
                         }
                         tracing::debug!(object = %object, error = %cause_text(&error), "watch interrupted; resuming");
                         last_error = Some(cause_text(&error));
+                        unreachable = match classify(&error) {
+                            Failure::Unreachable => {
+                                Some((unreachable.map_or_else(Instant::now, |(since, _)| since), error))
+                            }
+                            _ => None,
+                        };
                     }
                     // The watcher never ends by itself; if it does, start over.
                     None => {
@@ -439,5 +468,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(deadline.remaining() <= Duration::from_millis(150));
         assert_eq!(deadline.limit(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_limit_no_clock_can_reach_waits_as_long_as_it_can_without_panicking() {
+        let deadline = Deadline::after(Duration::MAX, &CancellationToken::new());
+        assert!(
+            deadline.remaining()
+                >= crate::framework::timeouts::MAX_DURATION - Duration::from_secs(1)
+        );
     }
 }

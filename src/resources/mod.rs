@@ -23,6 +23,60 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
 #[cfg(test)]
 mod tests {
     use crate::framework::model::fields_mismatch;
+    use crate::framework::{Block, Type};
+
+    /// Names that hold a secret wherever they appear, an object type's fields included.
+    fn holds_a_secret(name: &str) -> bool {
+        name.ends_with("private_key") || name == "client_key" || name == "token" || name == "env"
+    }
+
+    /// Paths of secrets in `ty` (an attribute's type) that no sensitive attribute encloses.
+    fn exposed_in_type(at: &str, ty: &Type, out: &mut Vec<String>) {
+        match ty {
+            Type::Object(fields) => {
+                for (name, inner) in fields {
+                    let path = format!("{at}.{name}");
+                    if holds_a_secret(name) {
+                        out.push(path.clone());
+                    }
+                    exposed_in_type(&path, inner, out);
+                }
+            }
+            Type::List(inner) | Type::Set(inner) | Type::Map(inner) => {
+                exposed_in_type(&format!("{at}[*]"), inner, out)
+            }
+            _ => {}
+        }
+    }
+
+    fn exposed_in_block(at: &str, block: &Block, out: &mut Vec<String>) {
+        for attribute in block.attributes.iter().filter(|a| !a.sensitive) {
+            let path = format!("{at}{}", attribute.name);
+            if holds_a_secret(attribute.name) {
+                out.push(path.clone());
+            }
+            exposed_in_type(&path, &attribute.ty, out);
+        }
+        for nested in &block.blocks {
+            exposed_in_block(&format!("{at}{}.", nested.name), &nested.block, out);
+        }
+    }
+
+    /// Terraform hides what the schema marks sensitive, and only that, in every output built from the schema
+    /// alone (refresh notes, plans of imported or failed resources): a key copied into an object attribute (the
+    /// cluster a region nests) is shown unless the whole attribute is sensitive.
+    #[test]
+    fn every_private_key_token_and_credential_environment_is_inside_a_sensitive_attribute() {
+        for resource in super::all() {
+            let mut exposed = Vec::new();
+            exposed_in_block("", &resource.schema().block, &mut exposed);
+            assert!(
+                exposed.is_empty(),
+                "{}: {exposed:?} not sensitive",
+                resource.type_name()
+            );
+        }
+    }
 
     #[test]
     fn every_schema_attribute_has_a_model_field_and_every_field_an_attribute() {

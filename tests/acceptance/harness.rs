@@ -80,7 +80,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Run {
+    pub fn from(output: Output) -> Run {
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -151,6 +151,11 @@ impl Workspace {
     }
 
     pub fn terraform(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("terraform runs"))
+    }
+
+    /// A `terraform` command in this workspace, to run in the background (`spawn`) and interrupt.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(terraform_binary());
         command
             .args(args)
@@ -163,7 +168,7 @@ impl Workspace {
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
-        Run::from(command.output().expect("terraform runs"))
+        command
     }
 
     pub fn apply(&self) -> Run {

@@ -1,7 +1,10 @@
 //! Acceptance tests: the real `terraform` CLI drives the real provider binary.
+mod bad_input;
 mod cluster;
 mod examples;
+mod faults;
 mod harness;
 mod regions;
+mod secrets;
 mod setup_script;
 mod upgrade;

@@ -22,6 +22,11 @@ impl Clusters {
     /// With `lb_hostnames`, load balancers get AWS-like host names, resolvable only through the
     /// sandbox's DNS server.
     pub fn start_with(dns: &[&str], lb_hostnames: bool) -> Clusters {
+        Self::start_seeded(dns, lb_hostnames, 0)
+    }
+
+    /// With `seed` for the faults the test injects later (`Sandbox::set_fault_rate`).
+    pub fn start_seeded(dns: &[&str], lb_hostnames: bool, seed: u64) -> Clusters {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -34,6 +39,7 @@ impl Clusters {
         options.speed = SPEED;
         options.controllers = true;
         options.lb_hostnames = lb_hostnames;
+        options.seed = seed;
         let sandbox = runtime
             .block_on(Sandbox::start(options))
             .expect("sandbox starts");
@@ -118,7 +124,7 @@ fn dns_config_key(flavour: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn dns_config(clusters: &Clusters, name: &str, flavour: &str) -> String {
+pub fn dns_config(clusters: &Clusters, name: &str, flavour: &str) -> String {
     let (map_name, key) = dns_config_key(flavour);
     let api: Api<ConfigMap> = Api::namespaced(clusters.client(name), "kube-system");
     clusters.runtime.block_on(async {
@@ -152,7 +158,7 @@ fn add_foreign_forwarding(clusters: &Clusters, name: &str, flavour: &str) -> Str
 }
 
 /// Objects labelled as the provider's, in every namespace of cluster `name`.
-fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
+pub fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
     let client = clusters.client(name);
     let ours = ListParams::default().labels("app.kubernetes.io/managed-by=terraform-provider-crdb");
     clusters.runtime.block_on(async {
@@ -204,8 +210,19 @@ fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
 /// No line of any private key in state (CA, root client, nodes) nor the connection's token appears
 /// in the given outputs.
 fn assert_no_private_key_leaked(ws: &Workspace, outputs: &[&str]) {
+    let secrets = secrets_in_state(ws);
+    let tokens = secrets
+        .iter()
+        .filter(|(_, _, what)| *what == "token")
+        .count();
+    assert_eq!(tokens, 6, "every region and link has a token to look for");
+    assert_no_secret_in(&secrets, outputs);
+}
+
+/// Every secret the state holds, as (address, text, what): each line of every private key (the CA's, the
+/// root client's and the nodes', wherever they are copied) and every connection's token.
+pub fn secrets_in_state(ws: &Workspace) -> Vec<(String, String, &'static str)> {
     let mut secrets = Vec::new();
-    let mut tokens = 0;
     for (address, values) in ws.state() {
         let cluster = &values["cluster"];
         for pem in [
@@ -213,32 +230,36 @@ fn assert_no_private_key_leaked(ws: &Workspace, outputs: &[&str]) {
             &values["root_client_private_key"],
             &values["node_private_key"],
             &cluster["ca_private_key"],
+            &cluster["root_client_private_key"],
         ] {
             if let Some(pem) = pem.as_str() {
                 secrets.extend(
                     pem.lines()
                         .filter(|l| !l.starts_with("-----"))
-                        .map(|l| (address.clone(), l.to_string())),
+                        .map(|l| (address.clone(), l.to_string(), "private key")),
                 );
             }
         }
         let block = &values["kubernetes"];
         if let Some(token) = block["token"].as_str().or(block[0]["token"].as_str()) {
-            secrets.push((address.clone(), token.to_string()));
-            tokens += 1;
+            secrets.push((address.clone(), token.to_string(), "token"));
         }
     }
-    assert_eq!(tokens, 6, "every region and link has a token to look for");
     assert!(
         secrets.len() > 10,
         "the state holds the keys and tokens this check looks for: {}",
         secrets.len()
     );
-    for (address, secret) in &secrets {
-        for output in outputs {
+    secrets
+}
+
+/// None of `secrets` appears in any of `outputs`.
+pub fn assert_no_secret_in(secrets: &[(String, String, &str)], outputs: &[&str]) {
+    for (address, secret, what) in secrets {
+        for (i, output) in outputs.iter().enumerate() {
             assert!(
                 !output.contains(secret.as_str()),
-                "a secret of {address} leaked into the output or trace log"
+                "a {what} of {address} leaked into output {i}"
             );
         }
     }
@@ -710,7 +731,7 @@ resource "crdb_dns_link" "bad" {
         .replace("  replicas = -1\n", "")
         .replace("  memory_limit = \"8 gigabytes\"\n", "")
         .replace("    client_certificate = \"also a certificate\"\n    cluster_ca_certificate = \"not a PEM\"\n", "")
-        .replace("    config_path = \"/nonexistent/kubeconfig\"\n", "")
+        .replace("    config_path = \"/nonexistent/kubeconfig\"\n", "    token = \"t\"\n")
         .replace("\"b\" = \"dns.example.com\"", "\"b\" = \"192.0.2.1\"");
     let ws = Workspace::new(&only_zone);
     let run = ws.terraform(&["plan", "-json", "-input=false"]);

@@ -26,6 +26,19 @@ pub fn certificate_fingerprint_sha256(cert_pem: &str) -> Result<String, PkiError
     Ok(hex(&sha256(&der)))
 }
 
+/// Whether a private key belongs to the (first) certificate of `cert_pem`: their public keys agree. `None` when
+/// either cannot be read here (a key type CockroachDB does not use); the TLS handshake then judges it.
+pub fn key_matches_certificate(cert_pem: &str, key_pem: &str) -> Option<bool> {
+    let der = pem::blocks(cert_pem)
+        .ok()?
+        .into_iter()
+        .find(|block| block.label == "CERTIFICATE")?
+        .contents;
+    let cert = parse(&der).ok()?;
+    let key = super::private_key::load(key_pem).ok()?;
+    Some(key.public_key_raw() == cert.public_key().subject_public_key.data.as_ref())
+}
+
 /// Whether `cert_pem` was issued by `ca_pem`: the issuer name matches the CA's subject and the signature verifies
 /// with the CA's key. Anything unreadable counts as "no", which makes the caller issue a fresh certificate.
 pub fn certificate_matches_ca(cert_pem: &str, ca_pem: &str) -> bool {

@@ -52,7 +52,7 @@ pub(crate) fn single_private_key(text: &str) -> Result<Pem, Invalid> {
     }
 }
 
-fn blocks(text: &str) -> Result<Vec<Pem>, Invalid> {
+pub(crate) fn blocks(text: &str) -> Result<Vec<Pem>, Invalid> {
     let mut cursor = Cursor::new(text.as_bytes());
     let mut blocks = Vec::new();
     loop {

@@ -3,19 +3,23 @@
 use super::model::BLOCK_NAME;
 use super::resolve::{is_wholly_known, resolve};
 use crate::framework::diag::{AttributePath, Diagnostics};
-use crate::framework::{Attr, OperationContext, Value};
+use crate::framework::{timeouts, Attr, OperationContext, Value};
 use crate::kubernetes::ClusterClient;
 
 fn block_path() -> AttributePath {
     AttributePath::root(BLOCK_NAME)
 }
 
-/// Checks a configured `kubernetes {}` block on its attributes; an unknown block waits for apply.
+/// Checks a configured `kubernetes {}` block on its attributes, a missing one included; an unknown block
+/// waits for apply.
 pub fn validate(block: &Attr<Value>, diags: &mut Diagnostics) {
-    if let Attr::Known(block) = block {
-        if let Err(d) = resolve(block, &block_path()) {
-            diags.extend(d);
-        }
+    let block = match block {
+        Attr::Known(block) => block,
+        Attr::Null => &Value::Null,
+        Attr::Unknown => return,
+    };
+    if let Err(d) = resolve(block, &block_path()) {
+        diags.extend(d);
     }
 }
 
@@ -40,7 +44,20 @@ pub async fn connect_for_apply(
     let client = ClusterClient::connect(&connection)
         .await
         .map_err(|e| e.to_diagnostics(&at))?;
-    Ok(client.with_stop(&ctx.stop))
+    Ok(configured(client, &value, ctx))
+}
+
+/// The client with the block's own grace for an unreachable cluster, abandoning its calls on Terraform's Stop.
+fn configured(client: ClusterClient, block: &Value, ctx: &OperationContext) -> ClusterClient {
+    let grace = block
+        .attr("unreachable_timeout")
+        .as_str()
+        .and_then(|text| timeouts::parse_duration(text).ok());
+    let client = match grace {
+        Some(grace) => client.with_unreachable_grace(grace),
+        None => client,
+    };
+    client.with_stop(&ctx.stop)
 }
 
 /// The client a read works with, or `None` when there is nothing to read with yet: a state
@@ -58,5 +75,5 @@ pub async fn connect_for_read(
     let client = ClusterClient::connect(&connection)
         .await
         .map_err(|e| e.to_diagnostics(&block_path()))?;
-    Ok(Some(client.with_stop(&ctx.stop)))
+    Ok(Some(configured(client, value, ctx)))
 }

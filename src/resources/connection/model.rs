@@ -24,6 +24,7 @@ tf_model! {
         pub client_key: Attr<String>,
         pub config_path: Attr<String>,
         pub config_context: Attr<String>,
+        pub unreachable_timeout: Attr<String>,
         pub exec: Attr<ExecModel>,
     }
 }
@@ -104,6 +105,14 @@ pub fn block() -> Block {
         s(),
         "The context of `config_path` to use; defaults to the file's current context.",
     ))
+    .attribute(Attribute::optional(
+        "unreachable_timeout",
+        s(),
+        "How long the cluster may answer nothing (connections refused, reset or timing out) before an operation \
+         stops and reports it unreachable, naming the API server and the last call: a Go duration of at most \
+         `168h`, `60s` when unset. Shorter outages are ridden through; the operation's own timeout still ends a \
+         wait sooner.",
+    ))
     .single_block(
         "exec",
         Block::new(
@@ -126,11 +135,15 @@ pub fn block() -> Block {
             Type::list(s()),
             "Arguments passed to the plugin, e.g. `[\"eks\", \"get-token\", \"--cluster-name\", \"main\"]`.",
         ))
-        .attribute(Attribute::optional(
-            "env",
-            Type::map(s()),
-            "Environment variables set for the plugin, on top of the provider's environment.",
-        )),
+        .attribute(
+            Attribute::optional(
+                "env",
+                Type::map(s()),
+                "Environment variables set for the plugin, on top of the provider's environment. Sensitive: they may \
+                 carry credentials.",
+            )
+            .sensitive(),
+        ),
     )
 }
 

@@ -68,6 +68,20 @@ impl Checks<'_> {
         self.host();
         self.certificates();
         self.exec();
+        self.unreachable_timeout();
+    }
+
+    fn unreachable_timeout(&mut self) {
+        if let Some(text) = given(&self.model.unreachable_timeout) {
+            if let Err(why) = crate::framework::timeouts::parse_duration(text) {
+                let path = self.path("unreachable_timeout");
+                self.diags.attribute_error(
+                    path,
+                    "Invalid duration",
+                    format!("{text:?} is not a duration: {why}. Use forms like \"30s\" or \"2m\"."),
+                );
+            }
+        }
     }
 
     fn path(&self, attribute: &str) -> AttributePath {
@@ -153,6 +167,17 @@ impl Checks<'_> {
                  `config_path`.",
             );
         }
+        let no_credential = ["token", "client_certificate", "client_key", "exec"]
+            .iter()
+            .all(|attribute| self.is_unset(attribute));
+        if self.is_set("host") && self.is_unset("config_path") && no_credential {
+            self.diags.attribute_error(
+                self.at.clone(),
+                "No Kubernetes credential",
+                "The kubernetes block names a `host` but no way to authenticate, so every call would be \
+                 anonymous and refused. Add `token`, `client_certificate` with `client_key`, or an `exec` block.",
+            );
+        }
         let one_credential = "a connection authenticates one way only. Remove one of them.";
         if self.is_set("token") && self.is_set("client_certificate") {
             self.conflict("token", "client_certificate", one_credential);
@@ -214,9 +239,19 @@ impl Checks<'_> {
             }
         }
         if let Some(pem) = given(&self.model.client_key) {
+            let path = self.path("client_key");
             if let Err(why) = private_key(pem) {
-                let path = self.path("client_key");
                 self.diags.attribute_error(path, "Invalid client key", why);
+            } else if given(&self.model.client_certificate)
+                .and_then(|cert| crate::cockroach::pki::key_matches_certificate(cert, pem))
+                == Some(false)
+            {
+                self.diags.attribute_error(
+                    path,
+                    "Client key does not match the certificate",
+                    "`client_key` is not the private key of `client_certificate` (their public keys differ): \
+                     give the key the certificate was issued for.",
+                );
             }
         }
     }
@@ -427,6 +462,13 @@ mod tests {
         rcgen::KeyPair::generate().unwrap().serialize_pem()
     }
 
+    /// A client certificate and the key it was issued for.
+    fn client_pair() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["admin".to_string()]).unwrap();
+        (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+    }
+
     fn token_over_https() -> ConnectionModel {
         ConnectionModel {
             host: known("https://34.1.2.3"),
@@ -439,10 +481,11 @@ mod tests {
     #[test]
     fn complete_connections_pass() {
         assert!(check(&token_over_https()).is_empty());
+        let (cert, key) = client_pair();
         let client_cert = ConnectionModel {
             token: Attr::Null,
-            client_certificate: known(&ca_pem()),
-            client_key: known(&key_pem()),
+            client_certificate: known(&cert),
+            client_key: known(&key),
             ..token_over_https()
         };
         assert!(check(&client_cert).is_empty(), "{:?}", check(&client_cert));
@@ -478,6 +521,7 @@ mod tests {
             config_path: Attr::Unknown,
             config_context: Attr::Unknown,
             tls_server_name: Attr::Unknown,
+            unreachable_timeout: Attr::Unknown,
             exec: Attr::Unknown,
         };
         assert!(check(&all_unknown).is_empty());
@@ -536,9 +580,10 @@ mod tests {
 
     #[test]
     fn credentials_conflict_on_their_own_path() {
+        let (cert, key) = client_pair();
         let token_and_cert = ConnectionModel {
-            client_certificate: known(&ca_pem()),
-            client_key: known(&key_pem()),
+            client_certificate: known(&cert),
+            client_key: known(&key),
             ..token_over_https()
         };
         let found = check(&token_and_cert);
@@ -571,6 +616,56 @@ mod tests {
             ..token_over_https()
         };
         assert_eq!(paths(&key_only), ["kubernetes.client_key"]);
+    }
+
+    #[test]
+    fn a_client_key_must_be_the_certificates_own() {
+        let (cert, _) = client_pair();
+        let (_, other_key) = client_pair();
+        let mismatched = ConnectionModel {
+            token: Attr::Null,
+            client_certificate: known(&cert),
+            client_key: known(&other_key),
+            ..token_over_https()
+        };
+        let found = check(&mismatched);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "kubernetes.client_key");
+        assert!(found[0]
+            .1
+            .starts_with("Client key does not match the certificate"));
+        assert!(!found[0].1.contains("PRIVATE KEY"), "never quotes the key");
+    }
+
+    #[test]
+    fn the_unreachable_timeout_is_a_duration_within_the_limit() {
+        let patient = ConnectionModel {
+            unreachable_timeout: known("2m"),
+            ..token_over_https()
+        };
+        assert!(check(&patient).is_empty());
+        let forever = ConnectionModel {
+            unreachable_timeout: known("18446744073709551616s"),
+            ..token_over_https()
+        };
+        assert_eq!(paths(&forever), ["kubernetes.unreachable_timeout"]);
+    }
+
+    #[test]
+    fn a_host_without_any_credential_is_refused_on_the_block() {
+        let anonymous = ConnectionModel {
+            token: Attr::Null,
+            ..token_over_https()
+        };
+        let found = check(&anonymous);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "kubernetes");
+        assert!(found[0].1.starts_with("No Kubernetes credential"));
+        let later = ConnectionModel {
+            token: Attr::Unknown,
+            ..token_over_https()
+        };
+        assert!(check(&later).is_empty(), "an unknown token may be one");
     }
 
     #[test]

@@ -304,7 +304,10 @@ mod tests {
         let mut diags = Diagnostics::new();
         validate(&config, &mut diags);
         let paths = diags.attribute_paths();
-        assert_eq!(paths, ["peers[\"B\"]", "peers[\"c\"]", "dns_provider"]);
+        assert_eq!(
+            paths,
+            ["peers[\"B\"]", "peers[\"c\"]", "dns_provider", "kubernetes"]
+        );
     }
 
     #[test]

@@ -88,8 +88,19 @@ fn validate_zones(config: &ClusterModel, diags: &mut Diagnostics) {
     }
     let mut seen = std::collections::BTreeSet::new();
     for (i, zone) in zones.iter().enumerate() {
-        let Attr::Known(zone) = zone else { continue };
         let path = AttributePath::root("zones").index(i);
+        let zone = match zone {
+            Attr::Known(zone) => zone,
+            Attr::Unknown => continue,
+            Attr::Null => {
+                diags.attribute_error(
+                    path,
+                    "Null zone",
+                    "Every element of `zones` must name a zone; remove the null one.",
+                );
+                continue;
+            }
+        };
         if let Err(why) = validate::zone_name(zone) {
             diags.attribute_error(path, "Invalid zone", why);
         } else if !seen.insert(zone.as_str()) {
@@ -184,12 +195,16 @@ pub(super) fn plan_upgrade(
             return;
         }
     };
-    let running = prior.image.known().and_then(|i| validate::image_major(i));
+    let running_tag = prior.image.known().and_then(|i| validate::image_major(i));
     let finalized = prior
         .cluster_version
         .known()
         .and_then(|v| Major::parse(v))
-        .or(running);
+        .or(running_tag);
+    // Behind an unjudged tag (`:latest`) the cluster still runs at least the version it was last finalized
+    // at: the next judged tag is judged from there, so that a detour through `:latest` is no way around
+    // the downgrade rule.
+    let running = running_tag.or(finalized);
     if let (Some(running), Some(finalized), Some(to)) = (running, finalized, to) {
         let from = Standing { running, finalized };
         if let Err(refusal) = upgrade::judge(from, to, manual == Some(false)) {
@@ -202,7 +217,7 @@ pub(super) fn plan_upgrade(
     }
     planned.cluster_version = match manual {
         None => Attr::Unknown,
-        Some(false) => to.map(|m| m.to_string()).into(),
+        Some(false) => to.or(finalized).map(|m| m.to_string()).into(),
         Some(true) => finalized.or(to).map(|m| m.to_string()).into(),
     };
 }

@@ -257,8 +257,43 @@ fn an_auto_upgrade_finalizes_and_a_skip_is_refused_on_the_image() {
     assert_eq!(upgraded.attr("cluster_version"), &Value::string("24.3"));
     assert!(step(&upgraded, &with_image(base.clone(), "v24.1.2", "auto")).is_err());
     let patched = step(&upgraded, &with_image(base.clone(), "v24.3.9", "auto")).unwrap();
-    let latest = step(&patched, &with_image(base, "latest", "auto")).unwrap();
-    assert_eq!(latest.attr("cluster_version"), &Value::Null, "not judged");
+    let latest = step(&patched, &with_image(base.clone(), "latest", "auto")).unwrap();
+    assert_eq!(
+        latest.attr("cluster_version"),
+        &Value::string("24.3"),
+        "an unjudged tag keeps the version last finalized"
+    );
+    assert_eq!(
+        step(&latest, &with_image(base.clone(), "v22.1.0", "auto")),
+        Err(vec!["image".to_string()]),
+        "a detour through an unjudged tag is no way around the downgrade rule"
+    );
+    let onwards = step(&latest, &with_image(base, "v25.1.0", "auto")).unwrap();
+    assert_eq!(onwards.attr("cluster_version"), &Value::string("25.1"));
+}
+
+#[test]
+fn null_zones_are_refused_on_their_element() {
+    let mut holed = config(&["a"]);
+    holed.zones = Attr::Known(vec![Attr::Known("a".into()), Attr::Null]);
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &holed.to_value(), &mut diags);
+    assert_eq!(diags.attribute_paths(), ["zones[1]"]);
+    assert_eq!(diags.0[0].summary, "Null zone");
+}
+
+#[test]
+fn a_cluster_domain_with_an_empty_label_is_quoted_whole() {
+    let mut bad = config(&["a"]);
+    bad.cluster_domain = Attr::Known("cluster..local".into());
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &bad.to_value(), &mut diags);
+    assert_eq!(diags.attribute_paths(), ["cluster_domain"]);
+    assert!(
+        diags.0[0].detail.contains("\"cluster..local\""),
+        "{}",
+        diags.0[0].detail
+    );
 }
 
 #[test]

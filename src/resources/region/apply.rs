@@ -1,6 +1,7 @@
 //! Bringing a zone to its planned state: every object applied with server-side apply, the DNS
 //! load balancer's address awaited, `cockroach init` run once in the init zone, and scale-downs
 //! and rollouts followed to the end.
+use super::identity;
 use super::init::{init_marker, init_marker_name, init_reported_already_done};
 use super::model::RegionModel;
 use super::plan::{known, node_resources_changed, resolver, zone_layout, zone_spec};
@@ -43,13 +44,33 @@ fn reusable_node_certificate(
     .then_some((cert, key))
 }
 
-/// The node certificate and key in the zone's live node secret, if there is one.
-async fn live_node_certificate(
+/// Refuses, before anything is touched, a zone whose running nodes belong to another CockroachDB cluster.
+fn refuse_foreign_zone(
     client: &ClusterClient,
-    zone: &str,
-) -> Result<Option<(String, String)>, Diagnostics> {
-    let secret = client.get::<Secret>(Some(zone), names::NODE_SECRET).await?;
-    Ok(node_certificate_of(secret.as_ref()))
+    spec: &ZoneSpec,
+    planned: &RegionModel,
+    prior: Option<&RegionModel>,
+    node_secret: Option<&Secret>,
+    live_set: Option<&StatefulSet>,
+) -> Result<(), Diagnostics> {
+    let file = |name: &str| {
+        let data = node_secret?.data.as_ref()?.get(name)?;
+        std::str::from_utf8(&data.0).ok()
+    };
+    let live = identity::LiveZone {
+        ca: file(manifests::secret_files::CA_CRT),
+        node_certificate: file(manifests::secret_files::NODE_CRT),
+        cluster_name: live_set
+            .and_then(|set| set.metadata.labels.as_ref()?.get(names::LABEL_PART_OF))
+            .map(String::as_str),
+    };
+    let Some(foreign) = identity::foreign(planned, prior, &live) else {
+        return Ok(());
+    };
+    let (summary, detail) = identity::refusal(&foreign, &spec.zone, client.label());
+    let mut diags = Diagnostics::new();
+    diags.attribute_error(AttributePath::root("zone"), summary, detail);
+    Err(diags)
 }
 
 /// The zone's node certificate: the planned one when the plan kept it, else the live one when it still fits,
@@ -194,14 +215,26 @@ async fn converge_zone(
     let (client, mut spec) = connect_zone(ctx, &state)
         .await
         .map_err(Stopped::keeping(prior))?;
-    let mut live_set = client
-        .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
-        .await
+    let (live_set, node_secret) = futures_util::future::join(
+        client.get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET),
+        client.get::<Secret>(Some(&spec.zone), names::NODE_SECRET),
+    )
+    .await;
+    let (mut live_set, node_secret) = live_set
+        .and_then(|set| Ok((set, node_secret?)))
         .map_err(|e| Stopped::keeping(prior)(e.into()))?;
+    refuse_foreign_zone(
+        &client,
+        &spec,
+        &state,
+        prior,
+        node_secret.as_ref(),
+        live_set.as_ref(),
+    )
+    .map_err(Stopped::keeping(prior))?;
     spec.layout = zone_layout(&state, live_set.as_ref());
-    let certs = zone_certificates(&client, &state, &spec)
-        .await
-        .map_err(Stopped::keeping(prior))?;
+    let certs =
+        zone_certificates(&state, &spec, node_secret.as_ref()).map_err(Stopped::keeping(prior))?;
     let already_initialized = found_initialized(&client, &spec, prior, live_set.as_ref())
         .await
         .map_err(Stopped::keeping(prior))?;
@@ -284,10 +317,10 @@ async fn connect_zone(
 }
 
 /// The files of the zone's secrets: the cluster's CA and root client, and the zone's node certificate.
-async fn zone_certificates(
-    client: &ClusterClient,
+fn zone_certificates(
     state: &RegionModel,
     spec: &ZoneSpec,
+    node_secret: Option<&Secret>,
 ) -> Result<ZoneCertificates, Diagnostics> {
     let mut diags = Diagnostics::new();
     let Some(cluster) = known(&state.cluster, "cluster", &mut diags) else {
@@ -295,7 +328,7 @@ async fn zone_certificates(
     };
     let live = match state.node_certificate.known() {
         Some(_) => None,
-        None => live_node_certificate(client, &spec.zone).await?,
+        None => node_certificate_of(node_secret),
     };
     let Some((node_crt, node_key)) = node_certificate(state, spec, live, &mut diags) else {
         return Err(diags);

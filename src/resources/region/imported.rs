@@ -6,7 +6,6 @@ use crate::cockroach::manifests::{self, kind_annotations, names, Layout, LoadBal
 use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Container;
 use std::collections::BTreeMap;
 
 /// The region an import adopts, or why there is nothing to adopt: a zone without its StatefulSet is not running
@@ -35,19 +34,8 @@ const TOOL_ANNOTATIONS: [&str; 1] = ["kubectl.kubernetes.io/last-applied-configu
 fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
     let zone = live.zone.as_str();
     let spec = set.spec.as_ref();
-    let container: Option<&Container> = spec
-        .and_then(|s| s.template.spec.as_ref())
-        .and_then(|pod| pod.containers.iter().find(|c| c.name == names::CONTAINER));
     let quantity = |limits: bool, resource: &str| -> Attr<String> {
-        let resources = container.and_then(|c| c.resources.as_ref());
-        let map = if limits {
-            resources.and_then(|r| r.limits.as_ref())
-        } else {
-            resources.and_then(|r| r.requests.as_ref())
-        };
-        map.and_then(|m| m.get(resource))
-            .map(|q| q.0.clone())
-            .into()
+        super::read::live_node_resource(set, limits, resource).into()
     };
     let claim = spec
         .and_then(|s| s.volume_claim_templates.as_ref())
@@ -92,6 +80,7 @@ fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
         zone: Attr::Known(zone.to_owned()),
         namespace: Attr::Known(zone.to_owned()),
         region: region.into(),
+        image: manifests::observe_nodes(set).image.into(),
         replicas: Attr::Known(i64::from(manifests::observe_nodes(set).replicas)),
         storage_size: claim
             .and_then(|c| c.resources.as_ref()?.requests.as_ref()?.get("storage"))

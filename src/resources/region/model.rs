@@ -68,6 +68,7 @@ tf_model! {
         pub cluster: Attr<ClusterRef>,
         pub zone: Attr<String>,
         pub region: Attr<String>,
+        pub image: Attr<String>,
         pub replicas: Attr<i64>,
         pub storage_size: Attr<String>,
         pub storage_class: Attr<String>,
@@ -91,6 +92,11 @@ tf_model! {
     }
 }
 
+/// The CPU request and limit of a node when the configuration sets none.
+pub const DEFAULT_CPU: &str = "2";
+/// The memory request and limit of a node when the configuration sets none.
+pub const DEFAULT_MEMORY: &str = "8Gi";
+
 pub fn schema(connection_block: Block) -> Schema {
     let s = || Type::String;
     Schema {
@@ -108,10 +114,21 @@ pub fn schema(connection_block: Block) -> Schema {
              `deletion_protection` guards.",
         )
         .attribute(Attribute::computed("id", s(), "The zone.").keep_prior_value_when_unset())
-        .attribute(Attribute::required(
-            "cluster",
-            cluster_type(),
-            "The cluster this zone belongs to: `cluster = crdb_multiregion_cluster.<name>`.",
+        .attribute(
+            Attribute::required(
+                "cluster",
+                cluster_type(),
+                "The cluster this zone belongs to: `cluster = crdb_multiregion_cluster.<name>`. Sensitive, since it \
+                 carries the cluster's CA and root client keys: the region's `image` shows what a change of it means \
+                 for the zone.",
+            )
+            .sensitive(),
+        )
+        .attribute(Attribute::computed(
+            "image",
+            s(),
+            "The image the zone's nodes run: the cluster's `image`, or what the zone's StatefulSet was found running. \
+             A change of the cluster's image shows here in the region's plan.",
         ))
         .attribute(
             Attribute::required(
@@ -128,7 +145,11 @@ pub fn schema(connection_block: Block) -> Schema {
             "The region part of the nodes' locality (`--locality region=<region>,zone=<zone>`).",
         ))
         .attribute(
-            Attribute::optional("replicas", Type::Number, "Number of CockroachDB nodes in this zone.")
+            Attribute::optional(
+                "replicas",
+                Type::Number,
+                "Number of CockroachDB nodes in this zone: a whole number from 0 to 1000.",
+            )
                 .default(Value::int(3)),
         )
         .attribute(
@@ -140,7 +161,7 @@ pub fn schema(connection_block: Block) -> Schema {
                  expanded, and the StatefulSet, whose claim template cannot change, is re-created around its running \
                  pods, which are neither restarted nor replaced; apply then waits for the claims to report the new \
                  capacity. Kubernetes cannot shrink a volume, so a smaller value is refused at plan time. The same \
-                 amount written otherwise (`100Gi`, `102400Mi`) is no change.",
+                 amount written otherwise (`100Gi`, `102400Mi`) is no change. Above 0 and at most 1Ei.",
             )
             .default(Value::string("100Gi")),
         )
@@ -156,24 +177,25 @@ pub fn schema(connection_block: Block) -> Schema {
             .requires_replace(),
         )
         .attribute(
-            Attribute::optional("cpu_request", s(), "CPU request of each node, a Kubernetes quantity.")
-                .default(Value::string("2")),
+            Attribute::optional("cpu_request", s(), "CPU request of each node, a Kubernetes quantity of at most 1Ei.")
+                .default(Value::string(DEFAULT_CPU)),
         )
         .attribute(
-            Attribute::optional("cpu_limit", s(), "CPU limit of each node, a Kubernetes quantity.")
-                .default(Value::string("2")),
+            Attribute::optional("cpu_limit", s(), "CPU limit of each node, a Kubernetes quantity above 0 and of at most 1Ei, no smaller than `cpu_request`.")
+                .default(Value::string(DEFAULT_CPU)),
         )
         .attribute(
-            Attribute::optional("memory_request", s(), "Memory request of each node, a Kubernetes quantity.")
-                .default(Value::string("8Gi")),
+            Attribute::optional("memory_request", s(), "Memory request of each node, a Kubernetes quantity of at most 1Ei.")
+                .default(Value::string(DEFAULT_MEMORY)),
         )
         .attribute(
             Attribute::optional(
                 "memory_limit",
                 s(),
-                "Memory limit of each node; the node's cache and SQL memory are each a quarter of it.",
+                "Memory limit of each node, above 0 and of at most 1Ei, no smaller than `memory_request`; the node's \
+                 cache and SQL memory are each a quarter of it.",
             )
-            .default(Value::string("8Gi")),
+            .default(Value::string(DEFAULT_MEMORY)),
         )
         .attribute(
             Attribute::optional(

@@ -9,6 +9,9 @@ use crate::framework::Attr;
 use crate::resources::connection;
 use k8s_openapi::api::apps::v1::StatefulSet;
 
+/// The most nodes one zone may run: far beyond any real zone, and well inside the StatefulSet's 32-bit count.
+pub const MAX_REPLICAS: i64 = 1000;
+
 /// The region's own planning rules, after the shared ones: derived names, the node certificate
 /// kept unless the CA changed or its secret is gone, a new DNS address only when the load
 /// balancer must be re-created, and `missing_objects` always planned empty.
@@ -18,6 +21,11 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
         planned.namespace = Attr::Known(zone.clone());
     }
     planned.missing_objects = Attr::Known(Vec::new());
+    planned.image = match &planned.cluster {
+        Attr::Known(cluster) => cluster.image.clone(),
+        Attr::Null => Attr::Null,
+        Attr::Unknown => Attr::Unknown,
+    };
     let cluster = planned.cluster.known();
     planned.initialized = match (cluster.map(|c| &c.init_zone), &planned.zone) {
         (Some(Attr::Known(init)), Attr::Known(zone)) if init != zone => Attr::Known(false),
@@ -83,7 +91,7 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
         }
     }
     diags.check_known(&config.replicas, "replicas", "Invalid replicas", |n| {
-        validate::at_least("replicas", *n, 0)
+        validate::within("replicas", *n, 0, MAX_REPLICAS)
     });
     if let Attr::Known(region) = &config.region {
         if region.is_empty()
@@ -103,36 +111,18 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
         "Unknown DNS load balancer kind",
         |kind| validate::one_of(kind, &LoadBalancerKind::ALL.map(LoadBalancerKind::as_str)),
     );
-    for (name, attr) in [
-        ("storage_size", &config.storage_size),
-        ("cpu_request", &config.cpu_request),
-        ("cpu_limit", &config.cpu_limit),
-        ("memory_request", &config.memory_request),
-        ("memory_limit", &config.memory_limit),
+    for (name, attr, zero_allowed) in [
+        ("storage_size", &config.storage_size, false),
+        ("cpu_request", &config.cpu_request, true),
+        ("cpu_limit", &config.cpu_limit, false),
+        ("memory_request", &config.memory_request, true),
+        ("memory_limit", &config.memory_limit, false),
     ] {
-        if let Attr::Known(text) = attr {
-            if let Err(why) = validate::quantity(text) {
-                diags.attribute_error(AttributePath::root(name), "Invalid quantity", why);
-            }
-        }
+        diags.check_known(attr, name, "Invalid quantity", |text| {
+            validate::node_size(text, zero_allowed).map(drop)
+        });
     }
-    for (request, limit) in [
-        ("cpu_request", "cpu_limit"),
-        ("memory_request", "memory_limit"),
-    ] {
-        let pick = |name: &str| match name {
-            "cpu_request" => config.cpu_request.known(),
-            "cpu_limit" => config.cpu_limit.known(),
-            "memory_request" => config.memory_request.known(),
-            _ => config.memory_limit.known(),
-        };
-        if let Err(why) = validate::request_within_limit(
-            pick(request).map(String::as_str),
-            pick(limit).map(String::as_str),
-        ) {
-            diags.attribute_error(AttributePath::root(request), "Request above limit", why);
-        }
-    }
+    requests_within_limits(config, diags);
     if let Attr::Known(resolver) = &config.dns_resolver {
         if resolver.parse::<std::net::SocketAddr>().is_err() {
             diags.attribute_error(
@@ -148,8 +138,66 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
         "Invalid storage class",
         |v| validate::dns1123_subdomain(v),
     );
+    if let Attr::Known(annotations) = &config.dns_load_balancer_annotations {
+        for key in annotations.keys() {
+            if let Err(why) = validate::annotation_key(key) {
+                diags.attribute_error(
+                    AttributePath::root("dns_load_balancer_annotations").key(key),
+                    "Invalid annotation key",
+                    why,
+                );
+            }
+        }
+    }
     timeouts::validate(&config.timeouts, diags);
     connection::validate(&config.kubernetes, diags);
+}
+
+/// Each request within its limit, an unset one counting as its default (an `8Gi` request above a `4Gi`
+/// limit is refused whichever of them the user wrote). Blamed on the attribute the user set.
+fn requests_within_limits(config: &RegionModel, diags: &mut Diagnostics) {
+    use super::model::{DEFAULT_CPU, DEFAULT_MEMORY};
+    for (request, limit, default) in [
+        (
+            ("cpu_request", &config.cpu_request),
+            ("cpu_limit", &config.cpu_limit),
+            DEFAULT_CPU,
+        ),
+        (
+            ("memory_request", &config.memory_request),
+            ("memory_limit", &config.memory_limit),
+            DEFAULT_MEMORY,
+        ),
+    ] {
+        // A value refused on its own (or zero, which no limit is below) is not compared.
+        let value = |attr: &Attr<String>| match attr {
+            Attr::Known(text) => validate::node_size(text, false)
+                .is_ok()
+                .then(|| text.clone()),
+            Attr::Null => Some(default.to_string()),
+            Attr::Unknown => None,
+        };
+        let (Some(wanted), Some(allowed)) = (value(request.1), value(limit.1)) else {
+            continue;
+        };
+        let blamed = if request.1.is_null() {
+            limit.0
+        } else {
+            request.0
+        };
+        if let Err(why) = validate::request_within_limit(Some(&wanted), Some(&allowed)) {
+            let unset = [request, limit]
+                .iter()
+                .filter(|(_, attr)| attr.is_null())
+                .map(|(name, _)| format!(" ({name} is unset: its default is {default:?})"))
+                .collect::<String>();
+            diags.attribute_error(
+                AttributePath::root(blamed),
+                "Request above limit",
+                format!("{why}{unset}; Kubernetes refuses a pod whose request exceeds its limit."),
+            );
+        }
+    }
 }
 
 /// A value apply needs, or an error on its attribute.
@@ -167,6 +215,23 @@ pub(super) fn known<'a, T>(
         );
     }
     value
+}
+
+/// The zone's node count as a StatefulSet holds it; validation keeps it in range, this refuses rather than
+/// truncates a value that slipped past.
+fn replicas(model: &RegionModel, diags: &mut Diagnostics) -> Option<i32> {
+    let wanted = model.replicas.known().copied().unwrap_or(3);
+    match i32::try_from(wanted) {
+        Ok(n) if wanted <= MAX_REPLICAS => Some(n),
+        _ => {
+            diags.attribute_error(
+                AttributePath::root("replicas"),
+                "Invalid replicas",
+                format!("replicas must be {MAX_REPLICAS} or less, got {wanted}."),
+            );
+            None
+        }
+    }
 }
 
 /// The DNS server the user named for resolving a load balancer's host name, if any.
@@ -232,7 +297,7 @@ pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<
         zone,
         region: model.region.known().cloned(),
         image: cluster.image.known().cloned().unwrap_or_default(),
-        replicas: model.replicas.known().copied().unwrap_or(3) as i32,
+        replicas: replicas(model, diags)?,
         join_addresses,
         cluster_domain: cluster
             .cluster_domain
@@ -314,10 +379,110 @@ mod tests {
                 "dns_load_balancer",
                 "storage_size",
                 "memory_request",
-                "storage_class"
+                "storage_class",
+                "kubernetes"
             ]
         );
         assert_eq!(diags.0[0].summary, "Zone not in the cluster");
+        assert_eq!(diags.0[7].summary, "Missing Kubernetes connection");
+    }
+
+    /// A region that validates cleanly, reached through a kubeconfig.
+    fn valid() -> RegionModel {
+        let kubernetes = crate::resources::connection::ConnectionModel {
+            config_path: Attr::Known("~/.kube/config".into()),
+            ..Default::default()
+        };
+        RegionModel {
+            cluster: Attr::Known(cluster(&["a"])),
+            zone: Attr::Known("a".into()),
+            kubernetes: Attr::Known(kubernetes.to_value()),
+            ..Default::default()
+        }
+    }
+
+    /// What the resource reports for `config`, as (attribute path, detail).
+    fn refusals(config: &crate::framework::Value) -> Vec<(String, String)> {
+        let mut diags = Diagnostics::new();
+        crate::framework::Resource::validate(&super::super::Region, config, &mut diags);
+        let paths = diags.attribute_paths();
+        paths
+            .into_iter()
+            .zip(
+                diags
+                    .0
+                    .iter()
+                    .map(|d| format!("{}: {}", d.summary, d.detail)),
+            )
+            .collect()
+    }
+
+    #[test]
+    fn numbers_sizes_and_keys_out_of_range_are_refused_on_their_attribute() {
+        use crate::framework::value::{Number, Value};
+        assert_eq!(refusals(&valid().to_value()), []);
+        let with = |change: &dyn Fn(&mut RegionModel)| {
+            let mut model = valid();
+            change(&mut model);
+            refusals(&model.to_value())
+        };
+        for replicas in [4_294_967_297, 1_000_000_000_000, 1001, -1] {
+            let refused = with(&|m| m.replicas = Attr::Known(replicas));
+            assert_eq!(refused.len(), 1, "{replicas}: {refused:?}");
+            assert_eq!(refused[0].0, "replicas");
+        }
+        assert_eq!(with(&|m| m.replicas = Attr::Known(1000)), []);
+        for number in [Number::Float(2.5), Number::Decimal("1e30".into())] {
+            let mut value = valid().to_value();
+            value.set_attr("replicas", Value::Number(number.clone()));
+            let refused = refusals(&value);
+            assert_eq!(refused.len(), 1, "{number}: {refused:?}");
+            assert_eq!(refused[0].0, "replicas");
+            assert!(refused[0].1.contains("whole number"), "{refused:?}");
+        }
+        for (attribute, text, why) in [
+            ("storage_size", "0", "zero"),
+            ("storage_size", "1e999", "1Ei"),
+            ("memory_limit", "0", "zero"),
+            ("memory_request", "16Gi", "default is \"8Gi\""),
+            ("memory_limit", "4Gi", "default is \"8Gi\""),
+            ("cpu_limit", "0", "zero"),
+        ] {
+            let mut value = valid().to_value();
+            value.set_attr(attribute, Value::string(text));
+            let refused = refusals(&value);
+            assert_eq!(refused.len(), 1, "{attribute} = {text}: {refused:?}");
+            assert_eq!(refused[0].0, attribute);
+            assert!(refused[0].1.contains(why), "{refused:?}");
+        }
+        let refused = with(&|m| {
+            m.dns_load_balancer_annotations =
+                Attr::Known([("bad key!".to_string(), "x".to_string())].into())
+        });
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].0, "dns_load_balancer_annotations[\"bad key!\"]");
+        let mut holed = valid().to_value();
+        holed.set_attr(
+            "dns_load_balancer_annotations",
+            Value::Map([("team".to_string(), Value::Null)].into()),
+        );
+        let refused = refusals(&holed);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].0, "dns_load_balancer_annotations[\"team\"]");
+        assert!(refused[0].1.contains("must not be null"), "{refused:?}");
+        for huge in [
+            "18446744073709551616s",
+            "6000000000000000h",
+            "100000h100000h",
+        ] {
+            let refused = with(&|m| {
+                m.timeouts = Attr::Known(Value::Object(
+                    [("create".to_string(), Value::string(huge))].into(),
+                ))
+            });
+            assert_eq!(refused.len(), 1, "{huge}: {refused:?}");
+            assert_eq!(refused[0].0, "timeouts.create");
+        }
     }
 
     fn applied(zone: &str, init_zone: &str) -> RegionModel {
@@ -409,6 +574,7 @@ mod tests {
         let config = RegionModel {
             cluster: Attr::Unknown,
             zone: Attr::Known("anything-valid".into()),
+            kubernetes: Attr::Unknown,
             ..Default::default()
         };
         let mut diags = Diagnostics::new();

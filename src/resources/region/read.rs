@@ -154,6 +154,53 @@ pub(super) fn node_certificate_of(secret: Option<&Secret>) -> Option<(String, St
     file(secret_files::NODE_CRT).zip(file(secret_files::NODE_KEY))
 }
 
+/// A request or limit of the node container as the live StatefulSet holds it (`limits`: a limit, else a
+/// request), e.g. `memory`.
+pub(super) fn live_node_resource(
+    set: &StatefulSet,
+    limits: bool,
+    resource: &str,
+) -> Option<String> {
+    let container = set
+        .spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == names::CONTAINER)?;
+    let resources = container.resources.as_ref()?;
+    let map = if limits {
+        &resources.limits
+    } else {
+        &resources.requests
+    };
+    map.as_ref()?.get(resource).map(|q| q.0.clone())
+}
+
+/// Requests and limits changed on the live StatefulSet (by hand, or by another field manager) show as drift: the
+/// live amount replaces the state's when the amounts differ (`8Gi` written as `8192Mi` is the same).
+fn observe_node_resources(model: &mut RegionModel, set: &StatefulSet) {
+    for (attr, limits, resource) in [
+        (&mut model.cpu_request, false, "cpu"),
+        (&mut model.cpu_limit, true, "cpu"),
+        (&mut model.memory_request, false, "memory"),
+        (&mut model.memory_limit, true, "memory"),
+    ] {
+        let Attr::Known(recorded) = attr else {
+            continue;
+        };
+        let live = live_node_resource(set, limits, resource);
+        let same = live.as_deref().is_some_and(|live| {
+            kube_codecs::quantity::compare(live, recorded) == Some(std::cmp::Ordering::Equal)
+        });
+        if !same {
+            *attr = live.into();
+        }
+    }
+}
+
 /// The region as the snapshot shows it, or `None` when its namespace is gone (or going): what
 /// differs from `model` is drift the next plan shows. Objects of the zone that are missing are
 /// listed in `missing_objects`.
@@ -177,10 +224,14 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
         Some(set) => {
             let observed = manifests::observe_nodes(set);
             model.replicas = Attr::Known(i64::from(observed.replicas));
-            if let (Some(image), Attr::Known(cluster)) = (observed.image, &mut model.cluster) {
-                cluster.image = Attr::Known(image);
+            if let Some(image) = observed.image {
+                if let Attr::Known(cluster) = &mut model.cluster {
+                    cluster.image = Attr::Known(image.clone());
+                }
+                model.image = Attr::Known(image);
             }
             storage::observe(&mut model, set, &live.claims);
+            observe_node_resources(&mut model, set);
         }
     }
     let secrets = [
@@ -292,6 +343,7 @@ mod tests {
                 image: Attr::Known(spec.image.clone()),
                 ..Default::default()
             }),
+            image: Attr::Known(spec.image.clone()),
             replicas: Attr::Known(3),
             storage_size: Attr::Known("100Gi".into()),
             dns_address: Attr::Known("192.0.2.10".into()),
@@ -303,6 +355,48 @@ mod tests {
 
     fn image(model: &RegionModel) -> Option<&String> {
         model.cluster.known()?.image.known()
+    }
+
+    #[test]
+    fn a_memory_limit_changed_by_another_field_manager_shows_as_drift() {
+        let mut model = state();
+        model.memory_limit = Attr::Known("8Gi".into());
+        model.cpu_request = Attr::Known("2".into());
+        let mut live = applied_zone();
+        let container = &mut live
+            .set
+            .as_mut()
+            .unwrap()
+            .spec
+            .as_mut()
+            .unwrap()
+            .template
+            .spec
+            .as_mut()
+            .unwrap()
+            .containers[0];
+        let resources = container.resources.get_or_insert_with(Default::default);
+        resources
+            .limits
+            .get_or_insert_with(Default::default)
+            .insert(
+                "memory".into(),
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity("16Gi".into()),
+            );
+        resources
+            .requests
+            .get_or_insert_with(Default::default)
+            .insert(
+                "cpu".into(),
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity("2000m".into()),
+            );
+        let read = fold(model, &live).unwrap();
+        assert_eq!(read.memory_limit, Attr::Known("16Gi".into()));
+        assert_eq!(
+            read.cpu_request,
+            Attr::Known("2".into()),
+            "the same amount written otherwise is no drift"
+        );
     }
 
     #[test]
@@ -319,6 +413,11 @@ mod tests {
             Some("cockroachdb/cockroach:v25.1.0".into());
         let read = fold(state(), &live).unwrap();
         assert_eq!(read.replicas, Attr::Known(5));
+        assert_eq!(
+            read.image.known(),
+            image(&read),
+            "shown outside the sensitive cluster too"
+        );
         assert_eq!(
             image(&read).map(String::as_str),
             Some("cockroachdb/cockroach:v25.1.0")

@@ -1,0 +1,499 @@
+//! Applies that meet what they did not expect: a zone already running another cluster's nodes (a lost state
+//! file), a cluster cut off mid-apply, an interrupted apply, injected API faults.
+use crate::harness::Workspace;
+use crate::regions::{configuration, live_nodes, Clusters, ZONES};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use kube::api::{Api, ListParams};
+
+/// Every object of the zones and their `kube-system` with its resource version (pods with their uid): equal
+/// snapshots mean nothing was written, restarted or replaced.
+pub fn everything(clusters: &Clusters) -> Vec<String> {
+    let mut found = Vec::new();
+    for zone in ZONES {
+        let client = clusters.client(zone);
+        clusters.runtime.block_on(async {
+            for namespace in [zone, "kube-system"] {
+                let all = ListParams::default();
+                let named = |kind: &str, meta: &kube::api::ObjectMeta, version: &Option<String>| {
+                    format!(
+                        "{zone} {kind}/{namespace}/{} {}",
+                        meta.name.clone().unwrap_or_default(),
+                        version.clone().unwrap_or_default()
+                    )
+                };
+                for o in Api::<Secret>::namespaced(client.clone(), namespace)
+                    .list(&all)
+                    .await
+                    .unwrap()
+                {
+                    found.push(named("Secret", &o.metadata, &o.metadata.resource_version));
+                }
+                for o in Api::<ConfigMap>::namespaced(client.clone(), namespace)
+                    .list(&all)
+                    .await
+                    .unwrap()
+                {
+                    found.push(named(
+                        "ConfigMap",
+                        &o.metadata,
+                        &o.metadata.resource_version,
+                    ));
+                }
+                for o in Api::<Service>::namespaced(client.clone(), namespace)
+                    .list(&all)
+                    .await
+                    .unwrap()
+                {
+                    found.push(named("Service", &o.metadata, &o.metadata.resource_version));
+                }
+                for o in Api::<StatefulSet>::namespaced(client.clone(), namespace)
+                    .list(&all)
+                    .await
+                    .unwrap()
+                {
+                    found.push(named(
+                        "StatefulSet",
+                        &o.metadata,
+                        &o.metadata.resource_version,
+                    ));
+                }
+                for o in Api::<Pod>::namespaced(client.clone(), namespace)
+                    .list(&all)
+                    .await
+                    .unwrap()
+                {
+                    found.push(named("Pod", &o.metadata, &o.metadata.uid));
+                }
+            }
+        });
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_lost_state_file_never_overwrites_the_running_cluster() {
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, true, 1));
+    ws.apply();
+    assert_eq!(live_nodes(&clusters), (3, 3));
+    let before = everything(&clusters);
+
+    std::fs::remove_file(ws.path().join("terraform.tfstate")).unwrap();
+    let again = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(
+        again.code, 0,
+        "an apply over a running cluster it does not own fails"
+    );
+    for zone in ZONES {
+        assert!(
+            again
+                .stderr
+                .contains(&format!("Zone {zone} runs CockroachDB under another CA")),
+            "{zone} is not named: {}",
+            again.stderr
+        );
+    }
+    let flat = again
+        .stderr
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("terraform import crdb_region.<name> <kubeconfig context>/"),
+        "{flat}"
+    );
+    assert!(flat.contains("Nothing in the zone was changed"), "{flat}");
+    assert_eq!(
+        everything(&clusters),
+        before,
+        "the refused apply changed something in a zone"
+    );
+    assert_eq!(live_nodes(&clusters), (3, 3));
+    assert!(
+        ws.state()
+            .iter()
+            .all(|(address, _)| !address.starts_with("crdb_region.")),
+        "no region was recorded"
+    );
+}
+
+/// `config` with every `kubernetes {}` block reporting a cluster that answers nothing for `grace` unreachable.
+pub fn with_unreachable_timeout(config: &str, grace: &str) -> String {
+    let replaced = config.replace(
+        "    token                  = \"",
+        &format!("    unreachable_timeout    = \"{grace}\"\n    token                  = \""),
+    );
+    assert_ne!(
+        replaced, config,
+        "the configuration has kubernetes blocks with tokens"
+    );
+    replaced
+}
+
+/// What must survive an interrupted create and its completion: the namespaces, the DNS load balancers and the
+/// volumes (by uid), the load balancers' addresses, and the CockroachDB cluster's identity (one init).
+fn identities(clusters: &Clusters) -> (Vec<String>, Vec<Option<String>>) {
+    use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
+    let mut uids = Vec::new();
+    for zone in ZONES {
+        let client = clusters.client(zone);
+        clusters.runtime.block_on(async {
+            let all = ListParams::default();
+            for ns in Api::<Namespace>::all(client.clone())
+                .list(&all)
+                .await
+                .unwrap()
+            {
+                uids.push(format!(
+                    "{zone} Namespace/{} {:?}",
+                    ns.metadata.name.unwrap(),
+                    ns.metadata.uid
+                ));
+            }
+            for svc in Api::<Service>::all(client.clone())
+                .list(&all)
+                .await
+                .unwrap()
+            {
+                let name = svc.metadata.name.unwrap();
+                uids.push(format!("{zone} Service/{name} {:?}", svc.metadata.uid));
+                // An address, once assigned, must stay; one still pending may arrive.
+                if let Some(ingress) = svc
+                    .status
+                    .and_then(|s| s.load_balancer)
+                    .and_then(|lb| lb.ingress)
+                {
+                    uids.push(format!("{zone} Service/{name} address {ingress:?}"));
+                }
+            }
+            for pvc in Api::<PersistentVolumeClaim>::all(client.clone())
+                .list(&all)
+                .await
+                .unwrap()
+            {
+                uids.push(format!(
+                    "{zone} Claim/{} {:?}",
+                    pvc.metadata.name.unwrap(),
+                    pvc.metadata.uid
+                ));
+            }
+        });
+    }
+    uids.sort();
+    let world = clusters.sandbox.world().unwrap();
+    let ids = world
+        .cockroach()
+        .clusters()
+        .into_iter()
+        .map(|c| c.cluster_id)
+        .collect();
+    (uids, ids)
+}
+
+/// Waits (up to a minute) until namespace `zone` exists in its cluster.
+fn await_namespace(clusters: &Clusters, zone: &str) {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(clusters.client(zone));
+    for _ in 0..600 {
+        if clusters
+            .runtime
+            .block_on(api.get_opt(zone))
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("namespace {zone} never appeared");
+}
+
+/// The init zone's cluster stops answering mid-create: the apply fails and records no region there (nothing
+/// Terraform would taint and replace); once the cluster is back, the next apply completes every zone in place.
+#[test]
+fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let config = with_unreachable_timeout(&configuration(&clusters, &ws, true, 1), "10s");
+    ws.write_config(&config);
+    let started = std::time::Instant::now();
+    let apply = ws
+        .command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    await_namespace(&clusters, ZONES[0]);
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(ZONES[0], true))
+        .unwrap();
+    let failed = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    assert_ne!(failed.code, 0, "the apply with the init zone cut off fails");
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(90),
+        "reported after {took:?}, not at the 5m timeout"
+    );
+    let url = clusters.sandbox.cluster(ZONES[0]).unwrap().url();
+    let flat = format!("{} {}", failed.stdout, failed.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("Error: Kubernetes cluster unreachable")
+            && flat.contains(&format!("on {url}")),
+        "the cut-off cluster is named: {flat}"
+    );
+    for zone in &ZONES[1..] {
+        let address = format!("crdb_region.{}", zone.replace('-', "_"));
+        assert!(
+            ws.state().iter().any(|(a, _)| *a == address),
+            "{address} went on while the other cluster was cut off"
+        );
+    }
+    assert!(
+        flat.contains("crdb_region not recorded in state yet"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("The next `terraform apply` creates it again"),
+        "{flat}"
+    );
+    assert!(
+        !ws.state()
+            .iter()
+            .any(|(address, _)| address == "crdb_region.us_east1_b"),
+        "a partial region would be tainted and replaced"
+    );
+
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(ZONES[0], false))
+        .unwrap();
+    completes_in_place(&clusters, &ws);
+}
+
+/// An apply interrupted with `signal` once the init zone's namespace exists is completed in place by the next
+/// apply: nothing re-created, one init, every node live, the plan empty.
+fn interrupted_create_is_completed_in_place(signal: &str) {
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, true, 1));
+    // Slow enough that the signal lands mid-create.
+    let latency = |ms| {
+        for zone in ZONES {
+            clusters
+                .sandbox
+                .set_latency(zone, std::time::Duration::from_millis(ms))
+                .unwrap();
+        }
+    };
+    latency(800);
+    let apply = std::os::unix::process::CommandExt::process_group(
+        ws.command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+        0,
+    )
+    .spawn()
+    .unwrap();
+    await_namespace(&clusters, ZONES[0]);
+    // To the whole process group, as a terminal's Ctrl-C is: terraform runs itself as a child (panicwrap), and
+    // the provider is a child of that.
+    let sent = std::process::Command::new("kill")
+        .args([signal, "--", &format!("-{}", apply.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let stopped = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    assert_ne!(
+        stopped.code, 0,
+        "the interrupted apply does not succeed: {}",
+        stopped.stdout
+    );
+    latency(0);
+    completes_in_place(&clusters, &ws);
+}
+
+/// The next apply after an interrupted create plans creates only, and completes in place: nothing re-created or
+/// moved (namespaces, load balancers and their addresses, volumes), one init, every node live, the plan empty.
+fn completes_in_place(clusters: &Clusters, ws: &Workspace) {
+    let before = identities(clusters);
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{}", plan.stdout);
+    assert!(
+        !plan.stdout.contains("must be replaced") && plan.stdout.contains(" 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    ws.apply();
+    let (uids, ids) = identities(clusters);
+    let lost: Vec<&String> = before.0.iter().filter(|o| !uids.contains(o)).collect();
+    assert!(
+        lost.is_empty(),
+        "re-created or moved by the completing apply: {lost:?}"
+    );
+    assert_eq!(ids.len(), 1, "one CockroachDB cluster");
+    if before.1.iter().any(Option::is_some) {
+        assert_eq!(ids, before.1, "initialised once");
+    }
+    assert!(clusters.sandbox.world().unwrap().cockroach().initialised());
+    assert_eq!(live_nodes(clusters), (3, 3));
+    ws.assert_plan_empty("the completing apply");
+}
+
+#[test]
+fn ctrl_c_mid_create_is_completed_in_place_by_the_next_apply() {
+    interrupted_create_is_completed_in_place("-INT");
+}
+
+#[test]
+fn terraform_killed_mid_create_is_completed_in_place_by_the_next_apply() {
+    interrupted_create_is_completed_in_place("-KILL");
+}
+
+/// Every zone's share of injected API faults (500, 503, 429, connection resets).
+fn inject_faults(clusters: &Clusters, rate: f64) {
+    for zone in ZONES {
+        clusters.sandbox.set_fault_rate(zone, rate).unwrap();
+    }
+}
+
+/// After a converged apply: every node live, initialised once, each cluster forwarding its peers' zones and
+/// never its own.
+fn assert_converged(clusters: &Clusters, dns: &[&str; 3]) {
+    assert_eq!(live_nodes(clusters), (3, 3));
+    let ids = clusters.sandbox.world().unwrap().cockroach().clusters();
+    assert_eq!(ids.len(), 1, "one CockroachDB cluster");
+    for (zone, flavour) in ZONES.iter().zip(dns) {
+        let text = crate::regions::dns_config(clusters, zone, flavour);
+        for peer in ZONES {
+            let forwarded = text.contains(&format!("{peer}.svc.cluster.local"));
+            assert_eq!(
+                forwarded,
+                peer != *zone,
+                "{zone} forwarding of {peer}: {text}"
+            );
+        }
+    }
+}
+
+/// With 10 % of API calls failing, one apply and one destroy converge, for several seeds.
+#[test]
+fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seeds() {
+    let dns = ["kube-dns", "coredns", "kube-dns"];
+    for seed in [1, 2, 3] {
+        let clusters = Clusters::start_seeded(&dns, false, seed);
+        let ws = Workspace::new("");
+        ws.write_config(&configuration(&clusters, &ws, false, 1));
+        inject_faults(&clusters, 0.10);
+        let applied = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        assert_eq!(
+            applied.code, 0,
+            "seed {seed}: apply failed:\n{}",
+            applied.stderr
+        );
+        inject_faults(&clusters, 0.0);
+        assert_converged(&clusters, &dns);
+        ws.assert_plan_empty(&format!("seed {seed}'s apply"));
+        inject_faults(&clusters, 0.10);
+        let destroyed = ws.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+        assert_eq!(
+            destroyed.code, 0,
+            "seed {seed}: destroy failed:\n{}",
+            destroyed.stderr
+        );
+        inject_faults(&clusters, 0.0);
+        assert!(ws.state().is_empty(), "seed {seed}: destroy left state");
+        for zone in ZONES {
+            assert_eq!(
+                crate::regions::our_objects(&clusters, zone),
+                Vec::<String>::new(),
+                "seed {seed}: objects of ours left in {zone}"
+            );
+        }
+    }
+}
+
+/// With 30 % of API calls failing, one apply converges; where it does not, it names the call that failed and the
+/// next apply completes.
+#[test]
+fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does() {
+    let dns = ["kube-dns", "coredns", "kube-dns"];
+    let mut reruns = 0;
+    for seed in [4, 5] {
+        let clusters = Clusters::start_seeded(&dns, false, seed);
+        let ws = Workspace::new("");
+        ws.write_config(&configuration(&clusters, &ws, false, 1));
+        inject_faults(&clusters, 0.30);
+        let applied = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        if applied.code != 0 {
+            reruns += 1;
+            let flat = applied
+                .stderr
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                [" apply ", " get ", " list ", " watch ", " delete ", " patch "]
+                    .iter()
+                    .any(|call| flat.contains(call))
+                    && flat.contains(" on https://"),
+                "seed {seed}: the failure names no call and cluster: {flat}"
+            );
+            ws.apply();
+        }
+        inject_faults(&clusters, 0.0);
+        assert_converged(&clusters, &dns);
+        ws.assert_plan_empty(&format!("seed {seed}'s apply"));
+    }
+    eprintln!("30 % faults: {reruns} of 2 seeds needed a second apply");
+}
+
+/// Another field manager raising the nodes' memory limit shows in the plan, and the apply takes it back.
+#[test]
+fn a_memory_limit_changed_by_another_field_manager_shows_in_the_plan_and_is_repaired() {
+    use kube::api::{Patch, PatchParams};
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, false, 1));
+    ws.apply();
+    let sets: Api<StatefulSet> = Api::namespaced(clusters.client(ZONES[1]), ZONES[1]);
+    let theirs = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "cockroachdb", "namespace": ZONES[1]},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "cockroachdb", "resources": {"limits": {"memory": "16Gi"}}}
+        ]}}}
+    });
+    clusters
+        .runtime
+        .block_on(sets.patch(
+            "cockroachdb",
+            &PatchParams::apply("capacity-tuner").force(),
+            &Patch::Apply(theirs),
+        ))
+        .unwrap();
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("~ memory_limit") && plan.stdout.contains("\"16Gi\" -> \"8Gi\""),
+        "{}",
+        plan.stdout
+    );
+    ws.apply();
+    ws.assert_plan_empty("the repair");
+    let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
+    let limit = set.spec.unwrap().template.spec.unwrap().containers[0]
+        .resources
+        .clone()
+        .and_then(|r| r.limits)
+        .and_then(|l| l.get("memory").cloned());
+    assert_eq!(limit.map(|q| q.0), Some("8Gi".to_string()));
+    assert_eq!(live_nodes(&clusters), (3, 3));
+}
