@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::apps::v1::{
+    RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy,
+};
 use k8s_openapi::api::core::v1::{
     Affinity, Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe,
@@ -109,6 +111,21 @@ pub fn stateful_set(spec: &ZoneSpec) -> StatefulSet {
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()
+    }
+}
+
+/// Holds every pod below ordinal `partition` on its current revision: the provider, not the StatefulSet
+/// controller, decides when a node restarts (see `resources::region::rollout`). Written in the same apply as a new
+/// template, with `partition` = the live replica count, so that nothing rolls until the provider lowers it.
+pub fn hold_rollout(set: &mut StatefulSet, partition: i32) {
+    if let Some(spec) = set.spec.as_mut() {
+        spec.update_strategy = Some(StatefulSetUpdateStrategy {
+            type_: Some("RollingUpdate".to_owned()),
+            rolling_update: Some(RollingUpdateStatefulSetStrategy {
+                partition: Some(partition),
+                ..RollingUpdateStatefulSetStrategy::default()
+            }),
+        });
     }
 }
 

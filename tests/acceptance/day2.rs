@@ -1,0 +1,186 @@
+//! Day-2 operations through the real CLI, held to what the availability recorder saw: no range unavailable for
+//! a moment, at most one node down at once across the whole CockroachDB cluster, nothing lost, while Terraform
+//! applies the three regions in parallel.
+use crate::harness::Workspace;
+use crate::regions::{configuration, live_nodes, Clusters, ZONES};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use kube_sandbox::world::Availability;
+use std::time::{Duration, Instant};
+
+const IMAGE_LINE: &str = "  image = \"cockroachdb/cockroach:v24.1.0\"\n";
+
+fn with_image(config: &str, tag: &str, finalization: &str) -> String {
+    assert!(config.contains(IMAGE_LINE));
+    config.replacen(
+        IMAGE_LINE,
+        &format!("  image = \"cockroachdb/cockroach:{tag}\"\n  upgrade_finalization = \"{finalization}\"\n"),
+        1,
+    )
+}
+
+/// Waits until every range is fully replicated again, then starts a new recording window.
+fn settle(clusters: &Clusters) {
+    let cockroach = clusters.sandbox.world().unwrap().cockroach();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        cockroach.reset_availability();
+        std::thread::sleep(Duration::from_millis(300));
+        let seen = cockroach.availability();
+        if seen.under_replicated_range_seconds == 0.0 && seen.max_nodes_down == 0 {
+            cockroach.reset_availability();
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "the cluster never settled: {seen:?}"
+        );
+    }
+}
+
+/// What the recorder saw since the last `settle`, asserted: never unavailable, one node down at most, nothing lost.
+fn assert_never_unavailable(clusters: &Clusters, what: &str) -> Availability {
+    let seen = clusters.sandbox.world().unwrap().cockroach().availability();
+    assert_eq!(seen.unavailable_range_seconds, 0.0, "{what}: {seen:?}");
+    assert_eq!(seen.ranges_lost, 0, "{what}: {seen:?}");
+    assert!(seen.max_nodes_down <= 1, "{what}: {seen:?}");
+    eprintln!("{what}: {seen:?}");
+    seen
+}
+
+/// The node pods' images, per pod.
+fn images(clusters: &Clusters) -> Vec<(String, String)> {
+    let mut all = Vec::new();
+    for zone in ZONES {
+        let api: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
+        let pods = clusters
+            .runtime
+            .block_on(
+                api.list(&ListParams::default().labels("app.kubernetes.io/component=database")),
+            )
+            .unwrap();
+        for pod in pods {
+            let image = pod.spec.unwrap().containers[0]
+                .image
+                .clone()
+                .unwrap_or_default();
+            all.push((pod.metadata.name.unwrap_or_default(), image));
+        }
+    }
+    all
+}
+
+fn assert_every_pod_runs(clusters: &Clusters, tag: &str) {
+    let images = images(clusters);
+    assert_eq!(images.len(), 9, "{images:?}");
+    assert!(
+        images.iter().all(|(_, image)| image.ends_with(tag)),
+        "every pod runs {tag}: {images:?}"
+    );
+    assert_eq!(live_nodes(clusters), (9, 9));
+}
+
+#[test]
+fn a_patch_upgrade_and_a_requests_change_restart_one_node_at_a_time_with_no_range_unavailable() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&with_image(&base, "v24.1.0", "auto"));
+    ws.apply();
+    settle(&clusters);
+
+    let patched = with_image(&base, "v24.1.26", "auto");
+    ws.write_config(&patched);
+    ws.apply();
+    let seen = assert_never_unavailable(&clusters, "patch upgrade");
+    assert_eq!(seen.max_nodes_down, 1, "nodes did restart: {seen:?}");
+    assert_every_pod_runs(&clusters, "v24.1.26");
+    ws.assert_plan_empty("the patch upgrade");
+
+    settle(&clusters);
+    let requests = patched.replace(
+        "  replicas            = 3\n",
+        "  replicas            = 3\n  cpu_request         = \"500m\"\n  memory_request      = \"1Gi\"\n",
+    );
+    ws.write_config(&requests);
+    ws.apply();
+    let seen = assert_never_unavailable(&clusters, "requests change");
+    assert_eq!(seen.max_nodes_down, 1, "nodes did restart: {seen:?}");
+    ws.assert_plan_empty("the requests change");
+}
+
+#[test]
+fn an_unpullable_image_stops_the_rollout_at_its_first_node_and_reverting_repairs_it_one_node_at_a_time(
+) {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&with_image(&base, "v24.1.0", "auto"));
+    ws.apply();
+    settle(&clusters);
+
+    // A tag no registry has: the first node restarted cannot pull it.
+    ws.write_config(&with_image(&base, "v24.1.27", "auto"));
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("did not come back"), "{said}");
+    assert!(
+        said.contains("ImagePull") || said.contains("ErrImagePull"),
+        "{said}"
+    );
+    let bad: Vec<_> = images(&clusters)
+        .into_iter()
+        .filter(|(_, image)| image.ends_with("v24.1.27"))
+        .collect();
+    assert_eq!(bad.len(), 1, "exactly one node was touched: {bad:?}");
+    assert!(
+        said.contains(&format!("Node {}", bad[0].0)),
+        "the diagnostic names the node: {said}"
+    );
+    let seen = assert_never_unavailable(&clusters, "bad image");
+    assert_eq!(seen.max_nodes_down, 1);
+
+    ws.write_config(&with_image(&base, "v24.1.0", "auto"));
+    ws.apply();
+    assert_never_unavailable(&clusters, "bad image then revert");
+    assert_every_pod_runs(&clusters, "v24.1.0");
+    ws.assert_plan_empty("the revert");
+}
+
+#[test]
+fn a_major_upgrade_rolls_one_node_at_a_time_and_finalizes_only_after_every_node_runs_it() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let world = clusters.sandbox.world().unwrap();
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&with_image(&base, "v24.1.0", "manual"));
+    ws.apply();
+    settle(&clusters);
+
+    ws.write_config(&with_image(&base, "v24.3.0", "manual"));
+    ws.apply();
+    assert_never_unavailable(&clusters, "manual major upgrade");
+    assert_every_pod_runs(&clusters, "v24.3.0");
+    let status = world.cockroach().clusters().remove(0);
+    assert_eq!(status.version.as_deref(), Some("24.1"), "held open");
+
+    settle(&clusters);
+    ws.write_config(&with_image(&base, "v24.3.0", "auto"));
+    ws.apply();
+    assert_never_unavailable(&clusters, "finalizing");
+    assert_eq!(
+        world.cockroach().clusters().remove(0).version.as_deref(),
+        Some("24.3")
+    );
+
+    // Automatic: the cluster finalizes by itself once every node of every region runs the new major.
+    settle(&clusters);
+    ws.write_config(&with_image(&base, "v25.2.0", "auto"));
+    ws.apply();
+    assert_never_unavailable(&clusters, "auto major upgrade");
+    assert_every_pod_runs(&clusters, "v25.2.0");
+    let status = world.cockroach().clusters().remove(0);
+    assert_eq!(status.version.as_deref(), Some("25.2"));
+    ws.assert_plan_empty("the auto major upgrade");
+}
