@@ -184,3 +184,134 @@ fn a_major_upgrade_rolls_one_node_at_a_time_and_finalizes_only_after_every_node_
     assert_eq!(status.version.as_deref(), Some("25.2"));
     ws.assert_plan_empty("the auto major upgrade");
 }
+
+/// Nodes per membership: (active and live, decommissioned).
+fn members(clusters: &Clusters) -> (usize, usize) {
+    use kube_sandbox::world::Membership;
+    let nodes = clusters.sandbox.world().unwrap().cockroach().nodes();
+    (
+        nodes
+            .iter()
+            .filter(|n| n.live && n.membership == Membership::Active)
+            .count(),
+        nodes
+            .iter()
+            .filter(|n| n.membership == Membership::Decommissioned)
+            .count(),
+    )
+}
+
+fn with_replicas(config: &str, zone: &str, replicas: u32) -> String {
+    let block = format!("resource \"crdb_region\" \"{}\" {{", zone.replace('-', "_"));
+    let at = config.find(&block).unwrap();
+    let line = config[at..].find("  replicas            = ").unwrap() + at;
+    let end = config[line..].find('\n').unwrap() + line;
+    format!(
+        "{}  replicas            = {replicas}{}",
+        &config[..line],
+        &config[end..]
+    )
+}
+
+#[test]
+fn scale_down_decommissions_gated_in_one_region_and_in_all_regions_at_once_with_no_range_unavailable(
+) {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = with_image(&configuration(&clusters, &ws, false, 3), "v24.1.0", "auto");
+    ws.write_config(&base);
+    ws.apply();
+    settle(&clusters);
+
+    let one = with_replicas(&base, ZONES[0], 2);
+    ws.write_config(&one);
+    ws.apply();
+    assert_never_unavailable(&clusters, "scale-down in one region");
+    assert_eq!(members(&clusters), (8, 1));
+    ws.assert_plan_empty("the scale-down in one region");
+
+    settle(&clusters);
+    let mut all = with_replicas(&one, ZONES[0], 1);
+    for zone in &ZONES[1..] {
+        all = with_replicas(&all, zone, 2);
+    }
+    ws.write_config(&all);
+    ws.apply();
+    assert_never_unavailable(&clusters, "scale-down in every region at once");
+    assert_eq!(members(&clusters), (5, 4));
+    let left = clusters.sandbox.world().unwrap().cockroach().availability();
+    assert_eq!(left.ranges_lost, 0);
+    ws.assert_plan_empty("the scale-down in every region");
+}
+
+#[test]
+fn the_outage_drill_keeps_every_range_available_and_other_operations_wait_until_the_region_is_back()
+{
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let world = clusters.sandbox.world().unwrap();
+    let ws = Workspace::new("");
+    let base = with_image(&configuration(&clusters, &ws, false, 3), "v24.1.0", "auto");
+    ws.write_config(&base);
+    ws.apply();
+    settle(&clusters);
+    let stores_before: Vec<String> = world
+        .cockroach()
+        .nodes()
+        .into_iter()
+        .map(|n| n.store)
+        .collect();
+
+    // The drill: one region stopped, volumes kept, nothing decommissioned.
+    let stopped = with_replicas(&base, ZONES[1], 0);
+    ws.write_config(&stopped);
+    ws.apply();
+    let (active, decommissioned) = members(&clusters);
+    assert_eq!(
+        (active, decommissioned),
+        (6, 0),
+        "three nodes down, none decommissioned"
+    );
+    // While it is down, a rollout's gate waits for it and says why; nothing restarts.
+    let rollout = stopped
+        .replace("update = \"5m\"", "update = \"15s\"")
+        .replace("cockroach:v24.1.0", "cockroach:v24.1.26");
+    ws.write_config(&rollout);
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("did not become healthy"), "{said}");
+    assert!(
+        said.contains("not live: n"),
+        "the gate names the nodes down: {said}"
+    );
+    assert!(said.contains(&format!("zone={}", ZONES[1])), "{said}");
+    assert!(
+        images(&clusters)
+            .iter()
+            .all(|(_, image)| image.ends_with("v24.1.0")),
+        "no node restarted while a region was down"
+    );
+
+    // Back: the same nodes restart on their data.
+    ws.write_config(&base);
+    ws.apply();
+    assert_eq!(members(&clusters), (9, 0));
+    let mut stores_after: Vec<String> = world
+        .cockroach()
+        .nodes()
+        .into_iter()
+        .map(|n| n.store)
+        .collect();
+    let mut before = stores_before.clone();
+    before.sort();
+    stores_after.sort();
+    assert_eq!(stores_after, before, "the same stores came back");
+    let seen = world.cockroach().availability();
+    assert_eq!(seen.unavailable_range_seconds, 0.0, "{seen:?}");
+    assert_eq!(seen.ranges_lost, 0, "{seen:?}");
+    assert!(
+        seen.under_replicated_range_seconds > 0.0,
+        "the region was really down: {seen:?}"
+    );
+    eprintln!("outage drill: {seen:?}");
+}

@@ -386,7 +386,9 @@ async fn change_workload(
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
     let leaving = Leaving::between(client, spec, prior);
-    leaving.decommission(deadline).await?;
+    leaving
+        .decommission(&cluster_lease(planned, spec), deadline)
+        .await?;
     super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
     apply_zone(client, objects, deadline).await?;
     leaving.release_volumes(deadline).await

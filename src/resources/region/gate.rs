@@ -3,9 +3,11 @@
 //! pods and pods/log), judged by `cockroach::health::judge`, asked again every second until the cluster is
 //! healthy or the operation's timeout comes, which then says what was unhealthy.
 use crate::cockroach::health;
-use crate::cockroach::manifests::{self, ZoneSpec};
+use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
+use crate::kubernetes::readiness;
 use crate::kubernetes::{ClusterClient, Deadline, JobError, WaitError};
+use k8s_openapi::api::core::v1::Pod;
 use std::time::Duration;
 
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
@@ -68,4 +70,19 @@ fn unhealthy(spec: &ZoneSpec, client: &ClusterClient, before: &str, last: &str) 
         ),
     );
     diags
+}
+
+/// An image a Ready node of the zone runs, for the gate's Job (so that the gate runs while the planned image cannot
+/// be pulled); the planned one when no node is Ready.
+pub(super) async fn serving_image(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+) -> Result<String, Diagnostics> {
+    let selector = format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE);
+    let pods = client.list::<Pod>(Some(&spec.zone), &selector).await?;
+    Ok(pods
+        .iter()
+        .filter(|p| readiness::is_ready(p) && super::rollout::stuck(p).is_none())
+        .find_map(|p| p.spec.as_ref()?.containers.first()?.image.clone())
+        .unwrap_or_else(|| spec.image.clone()))
 }

@@ -123,7 +123,7 @@ impl PacedRollout<'_> {
         let zone = spec.zone.as_str();
         let pod = format!("{}-{ordinal}", names::STATEFULSET);
         let mut turn = self.lease.acquire(deadline, zone).await?;
-        let image = self.serving_image().await?;
+        let image = gate::serving_image(client, spec).await?;
         let what = format!("before restarting {pod} in zone {zone}");
         // A node that is not serving is down already: replacing it disrupts nothing more.
         if serving && !turn.recently_healthy() {
@@ -191,20 +191,6 @@ impl PacedRollout<'_> {
             ),
         );
         Err(diags)
-    }
-
-    /// An image a Ready node of the zone runs, for the gate's Job; the planned one when none is Ready.
-    async fn serving_image(&self) -> Result<String, Diagnostics> {
-        let selector = format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE);
-        let pods = self
-            .client
-            .list::<Pod>(Some(&self.spec.zone), &selector)
-            .await?;
-        Ok(pods
-            .iter()
-            .filter(|p| readiness::is_ready(p) && stuck(p).is_none())
-            .find_map(|p| p.spec.as_ref()?.containers.first()?.image.clone())
-            .unwrap_or_else(|| self.spec.image.clone()))
     }
 }
 
