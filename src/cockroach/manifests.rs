@@ -25,7 +25,9 @@ pub(crate) use spec::fixtures;
 #[cfg(test)]
 pub(crate) use spec::fixtures::spec as spec_fixture;
 
-pub use command::{init_already_done, init_command, locality, memory_flag_value, start_command};
+pub use command::{
+    init_already_done, init_command, join_list, locality, memory_flag_value, start_command,
+};
 pub use init_job::{
     decommission_job, decommission_job_name, init_job, node_status_job, sql_job, NODE_STATUS_JOB,
 };
@@ -50,6 +52,6 @@ pub use spec::{
     DnsLoadBalancer, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates, ZoneSpec,
 };
 pub use workload::{
-    hold_rollout, node_pod_labels, pod_disruption_budget, role, role_binding, service_account,
-    stateful_set,
+    hold_rollout, join_config_map, node_pod_labels, pod_disruption_budget, role, role_binding,
+    service_account, stateful_set,
 };

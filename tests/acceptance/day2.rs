@@ -315,3 +315,81 @@ fn the_outage_drill_keeps_every_range_available_and_other_operations_wait_until_
     );
     eprintln!("outage drill: {seen:?}");
 }
+
+/// `configuration` for any list of zones (one emulated Kubernetes cluster each), without deletion protection.
+fn configuration_of(clusters: &Clusters, ws: &Workspace, zones: &[&str]) -> String {
+    let quoted: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
+    let mut config = format!(
+        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",
+        quoted.join(", ")
+    );
+    let key = |z: &str| z.replace('-', "_");
+    for zone in zones {
+        config.push_str(&format!(
+            "\nresource \"crdb_region\" \"{}\" {{\n  cluster  = crdb_multiregion_cluster.main\n  zone     = \"{zone}\"\n  region   = \"{}\"\n  replicas = 3\n{}  timeouts {{\n    create = \"5m\"\n    update = \"5m\"\n  }}\n}}\n",
+            key(zone),
+            zone.rsplit_once('-').unwrap().0,
+            clusters.connection_block(ws, zone)
+        ));
+    }
+    let peers: Vec<String> = zones
+        .iter()
+        .map(|z| format!("    \"{z}\" = crdb_region.{}.dns_address", key(z)))
+        .collect();
+    for zone in zones {
+        config.push_str(&format!(
+            "\nresource \"crdb_dns_link\" \"{}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{}\n  }}\n{}}}\n",
+            key(zone),
+            peers.join("\n"),
+            clusters.connection_block(ws, zone)
+        ));
+    }
+    config
+}
+
+#[test]
+fn adding_a_zone_to_a_live_cluster_joins_its_nodes_and_restarts_no_running_node() {
+    use crate::regions::pod_generations;
+    const NEW_ZONE: &str = "asia-east1-a";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut names = ZONES.to_vec();
+    names.push(NEW_ZONE);
+    let mut options = kube_sandbox::SandboxOptions::new(&names);
+    options.speed = 40.0;
+    options.controllers = true;
+    let sandbox = runtime
+        .block_on(kube_sandbox::Sandbox::start(options))
+        .unwrap();
+    let clusters = Clusters { runtime, sandbox };
+    let ws = Workspace::new("");
+    ws.write_config(&configuration_of(&clusters, &ws, &ZONES));
+    ws.apply();
+    settle(&clusters);
+    let selector = "app.kubernetes.io/component=database";
+    let before = pod_generations(&clusters, selector);
+    assert_eq!(before.len(), 9);
+
+    ws.write_config(&configuration_of(&clusters, &ws, &names));
+    ws.apply();
+    assert_eq!(
+        pod_generations(&clusters, selector),
+        before,
+        "no running node restarted: same pods, no container restart"
+    );
+    let until = Instant::now() + Duration::from_secs(60);
+    while members(&clusters) != (12, 0) {
+        assert!(
+            Instant::now() < until,
+            "the new zone's nodes never joined: {:?}",
+            members(&clusters)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let seen = assert_never_unavailable(&clusters, "adding a zone");
+    assert_eq!(seen.max_nodes_down, 0, "{seen:?}");
+    ws.assert_plan_empty("adding a zone");
+}

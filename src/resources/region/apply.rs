@@ -108,6 +108,7 @@ async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(),
     let applied = match object {
         ZoneObject::Namespace(o) => client.apply(o).await.map(drop),
         ZoneObject::Secret(o) => client.apply(o).await.map(drop),
+        ZoneObject::ConfigMap(o) => client.apply(o).await.map(drop),
         ZoneObject::ServiceAccount(o) => client.apply(o).await.map(drop),
         ZoneObject::Role(o) => client.apply(o).await.map(drop),
         ZoneObject::RoleBinding(o) => client.apply(o).await.map(drop),
@@ -126,9 +127,10 @@ async fn apply_zone(
     objects: &[ZoneObject],
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
+    // The join ConfigMap goes before the StatefulSet: the kubelet reads it when it creates a node's container.
     let (first, rest): (Vec<&ZoneObject>, Vec<&ZoneObject>) = objects
         .iter()
-        .partition(|o| matches!(o, ZoneObject::Namespace(_)));
+        .partition(|o| matches!(o, ZoneObject::Namespace(_) | ZoneObject::ConfigMap(_)));
     let (jobs, parallel): (Vec<&ZoneObject>, Vec<&ZoneObject>) = rest
         .into_iter()
         .partition(|o| matches!(o, ZoneObject::Job(_)));
