@@ -31,10 +31,7 @@ pub struct NodeRow {
 impl NodeRow {
     /// `n3 (cockroachdb-1.cockroachdb.us-east1-b…, zone=us-east1-b)`: what an operator needs to find the node.
     fn name(&self) -> String {
-        let zone = self
-            .locality
-            .split(',')
-            .find_map(|tier| tier.strip_prefix("zone="))
+        let zone = zone_of(self)
             .map(|z| format!(", zone={z}"))
             .unwrap_or_default();
         format!("n{} ({}{zone})", self.id, self.address)
@@ -198,16 +195,42 @@ pub fn judge(rows: &[NodeRow], leaving: &[String]) -> Unhealthy {
         unhealthy.ranges_underreplicated += row.ranges_underreplicated;
         let troubled = row.ranges_unavailable + row.ranges_underreplicated;
         if troubled > 0 {
-            let zone = row
-                .locality
-                .split(',')
-                .find_map(|tier| tier.strip_prefix("zone="))
-                .unwrap_or("unknown zone")
-                .to_string();
+            let zone = zone_of(row).unwrap_or("unknown zone").to_string();
             *unhealthy.by_zone.entry(zone).or_default() += troubled;
         }
     }
     unhealthy
+}
+
+/// The replication factor of CockroachDB's default zone configuration.
+pub const DEFAULT_REPLICATION_FACTOR: usize = 3;
+
+fn zone_of(row: &NodeRow) -> Option<&str> {
+    row.locality
+        .split(',')
+        .find_map(|tier| tier.strip_prefix("zone="))
+}
+
+/// Whether the nodes outside `zone` can hold every range once the zone's nodes are decommissioned: at least
+/// `replication_factor` live active nodes must stay, or some ranges would have nowhere to keep their replicas and
+/// the decommission could never finish (CockroachDB refuses it half-way). Err says what would be left.
+pub fn zone_can_leave(
+    rows: &[NodeRow],
+    zone: &str,
+    replication_factor: usize,
+) -> Result<(), String> {
+    let staying: Vec<&NodeRow> = rows
+        .iter()
+        .filter(|r| r.membership == "active" && r.is_live && zone_of(r) != Some(zone))
+        .collect();
+    if staying.len() >= replication_factor {
+        return Ok(());
+    }
+    Err(format!(
+        "the nodes left outside zone {zone} would be {} live node(s), fewer than the {replication_factor} replicas \
+         each range needs",
+        staying.len()
+    ))
 }
 
 #[cfg(test)]
@@ -312,6 +335,30 @@ value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membe
         assert_eq!(
             csv_fields("\"say \"\"hi\"\"\",b").unwrap(),
             vec!["say \"hi\"", "b"]
+        );
+    }
+
+    #[test]
+    fn a_zone_may_leave_only_when_enough_live_nodes_stay_elsewhere() {
+        let rows = status(&[
+            line(1, "a", true, 0, 0, "active"),
+            line(2, "b", true, 0, 0, "active"),
+            line(3, "c", true, 0, 0, "active"),
+            line(4, "d", true, 0, 0, "active"),
+        ]);
+        assert_eq!(zone_can_leave(&rows, "d", 3), Ok(()));
+        let said = zone_can_leave(&rows[..3], "c", 3).unwrap_err();
+        assert!(said.contains("2 live node(s), fewer than the 3"), "{said}");
+        let down = status(&[
+            line(1, "a", true, 0, 0, "active"),
+            line(2, "b", false, 0, 0, "active"),
+            line(3, "c", true, 0, 0, "decommissioned"),
+            line(4, "d", true, 0, 0, "active"),
+            line(5, "e", true, 0, 0, "active"),
+        ]);
+        assert!(
+            zone_can_leave(&down, "e", 3).is_err(),
+            "dead and decommissioned nodes hold nothing"
         );
     }
 }

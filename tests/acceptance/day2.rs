@@ -326,7 +326,7 @@ fn configuration_of(clusters: &Clusters, ws: &Workspace, zones: &[&str]) -> Stri
     let key = |z: &str| z.replace('-', "_");
     for zone in zones {
         config.push_str(&format!(
-            "\nresource \"crdb_region\" \"{}\" {{\n  cluster  = crdb_multiregion_cluster.main\n  zone     = \"{zone}\"\n  region   = \"{}\"\n  replicas = 3\n{}  timeouts {{\n    create = \"5m\"\n    update = \"5m\"\n  }}\n}}\n",
+            "\nresource \"crdb_region\" \"{}\" {{\n  cluster  = crdb_multiregion_cluster.main\n  zone     = \"{zone}\"\n  region   = \"{}\"\n  replicas = 3\n  deletion_protection = false\n{}  timeouts {{\n    create = \"5m\"\n    update = \"5m\"\n  }}\n}}\n",
             key(zone),
             zone.rsplit_once('-').unwrap().0,
             clusters.connection_block(ws, zone)
@@ -348,7 +348,8 @@ fn configuration_of(clusters: &Clusters, ws: &Workspace, zones: &[&str]) -> Stri
 }
 
 #[test]
-fn adding_a_zone_to_a_live_cluster_joins_its_nodes_and_restarts_no_running_node() {
+fn adding_then_removing_a_zone_on_a_live_cluster_restarts_no_node_and_decommissions_only_the_removed_zone(
+) {
     use crate::regions::pod_generations;
     const NEW_ZONE: &str = "asia-east1-a";
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -392,4 +393,93 @@ fn adding_a_zone_to_a_live_cluster_joins_its_nodes_and_restarts_no_running_node(
     let seen = assert_never_unavailable(&clusters, "adding a zone");
     assert_eq!(seen.max_nodes_down, 0, "{seen:?}");
     ws.assert_plan_empty("adding a zone");
+
+    // Removing it again: its nodes are decommissioned (replicas moved away) before its namespace and volumes go.
+    settle(&clusters);
+    ws.write_config(&configuration_of(&clusters, &ws, &ZONES));
+    ws.apply();
+    let seen = assert_never_unavailable(&clusters, "removing a zone");
+    assert_eq!(seen.ranges_lost, 0, "{seen:?}");
+    assert_eq!(
+        members(&clusters),
+        (9, 3),
+        "the zone's three nodes were decommissioned"
+    );
+    assert_eq!(
+        pod_generations(&clusters, selector),
+        before,
+        "no running node of the zones left restarted"
+    );
+    ws.assert_plan_empty("removing a zone");
+
+    // Destroying everything tears down without decommissioning anything more: watched while it runs, since the
+    // cluster's nodes are gone with it.
+    let most_decommissioned = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                most_decommissioned
+                    .fetch_max(members(&clusters).1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        ws.destroy();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    assert_eq!(
+        most_decommissioned.into_inner(),
+        3,
+        "the whole teardown decommissioned no node"
+    );
+    assert!(clusters
+        .sandbox
+        .world()
+        .unwrap()
+        .cockroach()
+        .nodes()
+        .is_empty());
+}
+
+#[test]
+fn removing_a_zone_the_others_cannot_replace_is_refused_before_anything_is_touched() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let one_each = configuration_of(&clusters, &ws, &ZONES).replace("replicas = 3", "replicas = 1");
+    ws.write_config(&one_each);
+    ws.apply();
+    settle(&clusters);
+
+    // Two nodes could not hold three replicas of every range.
+    ws.write_config(
+        &configuration_of(&clusters, &ws, &ZONES[..2]).replace("replicas = 3", "replicas = 1"),
+    );
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(&format!(
+            "Zone {} cannot leave the running cluster",
+            ZONES[2]
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("2 live node(s), fewer than the 3 replicas"),
+        "{said}"
+    );
+    let api: Api<Namespace> = Api::all(clusters.client(ZONES[2]));
+    let namespace = clusters.runtime.block_on(api.get_opt(ZONES[2])).unwrap();
+    assert!(namespace.is_some_and(|n| n.metadata.deletion_timestamp.is_none()));
+    assert_eq!(
+        members(&clusters),
+        (3, 0),
+        "every node still live, none decommissioned"
+    );
+    assert_never_unavailable(&clusters, "a refused zone removal");
 }

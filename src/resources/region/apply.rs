@@ -458,7 +458,7 @@ fn live_replicas(set: &StatefulSet) -> i32 {
 }
 
 /// The one-disruption-at-a-time lease of the zone's CockroachDB cluster (see `lease.rs`).
-fn cluster_lease(state: &RegionModel, spec: &ZoneSpec) -> ClusterLease {
+pub(super) fn cluster_lease(state: &RegionModel, spec: &ZoneSpec) -> ClusterLease {
     let fingerprint = state
         .cluster
         .known()

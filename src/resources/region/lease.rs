@@ -40,6 +40,8 @@ impl Turn {
 struct LeaseState {
     turn: Arc<tokio::sync::Mutex<Turn>>,
     stopped: Mutex<Option<String>>,
+    /// Zones whose region is being deleted in this run (see `teardown.rs`).
+    going: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The lease of one CockroachDB cluster.
@@ -92,6 +94,26 @@ impl ClusterLease {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         stopped.get_or_insert_with(|| why.to_owned());
+    }
+
+    /// Records that this run deletes `zone`'s region.
+    pub fn zone_going(&self, zone: &str) {
+        let mut going = self
+            .state
+            .going
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        going.insert(zone.to_owned());
+    }
+
+    /// Whether this run deletes the region of every one of `zones`: the whole deployment is going.
+    pub fn every_zone_going(&self, zones: &[String]) -> bool {
+        let going = self
+            .state
+            .going
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        zones.iter().all(|z| going.contains(z))
     }
 
     fn refuse_if_stopped(&self) -> Result<(), Diagnostics> {
@@ -164,6 +186,16 @@ mod tests {
         assert!(refused.0[0]
             .detail
             .starts_with("Node cockroachdb-2 of zone a did not come back"));
+    }
+
+    #[test]
+    fn the_deployment_is_going_only_when_every_zone_is() {
+        let lease = ClusterLease::of("fp-going", "main");
+        let zones = vec!["a".to_string(), "b".to_string()];
+        lease.zone_going("a");
+        assert!(!lease.every_zone_going(&zones));
+        ClusterLease::of("fp-going", "main").zone_going("b");
+        assert!(lease.every_zone_going(&zones));
     }
 
     #[test]

@@ -36,6 +36,15 @@ impl<'a> Leaving<'a> {
         }
     }
 
+    /// Every node of the zone: a zone removed from a running cluster.
+    pub fn every(client: &'a ClusterClient, spec: &'a ZoneSpec, replicas: i32) -> Leaving<'a> {
+        Leaving {
+            client,
+            spec,
+            ordinals: 0..replicas,
+        }
+    }
+
     /// Decommissions the leaving nodes, highest first, one Job each, each in the cluster's turn and between two
     /// passed health gates: a node's pod goes only once CockroachDB has moved every replica it held. CockroachDB
     /// refuses, before changing anything, a decommission whose replicas could go nowhere; the Job then fails and
