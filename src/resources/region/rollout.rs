@@ -2,7 +2,7 @@
 //! writes the new template with `partition` = the live replica count, so the StatefulSet controller rolls nothing;
 //! then, from the highest ordinal down, each node that is not on the new revision gets its turn: the cluster's
 //! lease, the health gate, the partition lowered past it, the node back (new revision, Ready, which is
-//! `/health?ready=1`), the gate again, the lease released. A node that does not come back stops the rollout here
+//! `/health?ready=1`, asked again of the node itself through the pods proxy), the gate again, the lease released. A node that does not come back stops the rollout here
 //! and in every region of this run.
 use super::gate;
 use super::lease::ClusterLease;
@@ -12,6 +12,9 @@ use crate::kubernetes::readiness::{self, Progress};
 use crate::kubernetes::{ClusterClient, Deadline, Propagation};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
+
+/// How often a restarted node is asked whether it is ready, once its pod is.
+const NODE_READY_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What the kubelet reports for a container that will not come up without a change: no point waiting longer.
 const STUCK_REASONS: [&str; 5] = [
@@ -152,6 +155,30 @@ impl PacedRollout<'_> {
         Ok(())
     }
 
+    /// Asks the node itself, through the API server's pods proxy, until it answers `/health?ready=1` with 200 (live,
+    /// not draining) or the deadline comes; Err says what it last answered.
+    async fn node_ready(&self, pod: &str) -> Result<(), String> {
+        let zone = self.spec.zone.as_str();
+        loop {
+            let answer = self
+                .client
+                .pod_https_get(zone, pod, names::HTTP_PORT, "/health?ready=1")
+                .await;
+            let last = match answer {
+                Ok(answer) if answer.is_success() => return Ok(()),
+                Ok(answer) => format!(
+                    "/health?ready=1 answered {}: {}",
+                    answer.status, answer.body
+                ),
+                Err(e) => e.to_string(),
+            };
+            if self.deadline.remaining() <= NODE_READY_POLL {
+                return Err(last);
+            }
+            tokio::time::sleep(NODE_READY_POLL).await;
+        }
+    }
+
     /// Waits for the node to run the new revision and be Ready; stops at once when it cannot come up.
     async fn node_back(&self, pod: &str, update_revision: &str) -> Result<(), Diagnostics> {
         let zone = self.spec.zone.as_str();
@@ -178,7 +205,10 @@ impl PacedRollout<'_> {
             })
             .await;
         let why = match (seen, why_stuck) {
-            (Ok(_), None) => return Ok(()),
+            (Ok(_), None) => match self.node_ready(pod).await {
+                Ok(()) => return Ok(()),
+                Err(why) => why,
+            },
             (Ok(_), Some(why)) => why,
             (Err(e), _) => e.to_string(),
         };
