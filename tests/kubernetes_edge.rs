@@ -1014,3 +1014,34 @@ async fn config_map_edits_keep_concurrent_writes_and_survive_faults() {
         "{diags:?}"
     );
 }
+
+#[tokio::test]
+async fn the_pods_proxy_returns_what_the_node_answered_even_when_it_is_not_2xx() {
+    let mut options = SandboxOptions::new(&["east"]);
+    options.controllers = true;
+    let sandbox = Sandbox::start(options).await.expect("sandbox starts");
+    let cluster = &sandbox.clusters()[0];
+    let client = client(cluster).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    let missing = client
+        .pod_https_get("us-east1-b", "cockroachdb-0", 8080, "/health?ready=1")
+        .await
+        .unwrap();
+    assert_eq!(missing.status, 404, "{missing:?}");
+    assert!(!missing.is_success());
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "cockroachdb-0", "namespace": "us-east1-b"},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}
+    }))
+    .unwrap();
+    client.apply(&pod).await.unwrap();
+    let not_running = client
+        .pod_https_get("us-east1-b", "cockroachdb-0", 8080, "/health?ready=1")
+        .await
+        .unwrap();
+    assert_eq!(not_running.status, 503, "{not_running:?}");
+    assert!(
+        not_running.body.contains("connection refused"),
+        "{not_running:?}"
+    );
+}

@@ -25,8 +25,12 @@ pub(crate) use spec::fixtures;
 #[cfg(test)]
 pub(crate) use spec::fixtures::spec as spec_fixture;
 
-pub use command::{init_already_done, init_command, locality, memory_flag_value, start_command};
-pub use init_job::{decommission_job, decommission_job_name, init_job, sql_job};
+pub use command::{
+    init_already_done, init_command, join_list, locality, memory_flag_value, start_command,
+};
+pub use init_job::{
+    decommission_job, decommission_job_name, init_job, node_status_job, sql_job, NODE_STATUS_JOB,
+};
 pub use inventory::{
     namespace, teardown_refs, zone_object_refs, zone_objects, ObjectRef, ZoneObject,
 };
@@ -48,5 +52,6 @@ pub use spec::{
     DnsLoadBalancer, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates, ZoneSpec,
 };
 pub use workload::{
-    node_pod_labels, pod_disruption_budget, role, role_binding, service_account, stateful_set,
+    hold_rollout, join_config_map, node_pod_labels, pod_disruption_budget, role, role_binding,
+    service_account, stateful_set,
 };

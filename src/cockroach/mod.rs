@@ -4,6 +4,7 @@
 //! without any cluster, and imports nothing above `framework`.
 
 pub mod dns;
+pub mod health;
 pub mod manifests;
 pub mod pki;
 pub mod quantity;

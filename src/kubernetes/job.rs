@@ -3,7 +3,7 @@
 //! cockroach printed last and the `kubectl` command that shows the rest.
 use super::apply::Propagation;
 use super::client::ClusterClient;
-use super::error::RemoteError;
+use super::error::{Call, RemoteError};
 use super::readiness::{self, JobOutcome};
 use super::wait::{Deadline, WaitError, EXPLAIN_TIMEOUT};
 use crate::framework::Diagnostics;
@@ -112,6 +112,65 @@ impl ClusterClient {
         after: AfterSuccess,
         deadline: &Deadline,
     ) -> Result<(), JobError> {
+        self.await_success(namespace, name, deadline).await?;
+        if after == AfterSuccess::Delete {
+            self.delete::<Job>(Some(namespace), name, Propagation::Background)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a Job that answers through its log (`cockroach node status`), returns what its succeeded pod
+    /// printed, and deletes it.
+    pub async fn run_job_for_output(
+        &self,
+        job: &Job,
+        deadline: &Deadline,
+    ) -> Result<String, JobError> {
+        self.start_job(job, deadline).await?;
+        let namespace = job.metadata.namespace.as_deref().unwrap_or_default();
+        let name = job.metadata.name.as_deref().unwrap_or_default();
+        self.await_success(namespace, name, deadline).await?;
+        let output = self.succeeded_pod_log(namespace, name).await?;
+        self.delete::<Job>(Some(namespace), name, Propagation::Background)
+            .await?;
+        Ok(output)
+    }
+
+    /// The log of the Job's pod that succeeded (`get` on `pods/log`).
+    async fn succeeded_pod_log(&self, namespace: &str, job: &str) -> Result<String, RemoteError> {
+        let pods = self
+            .list::<Pod>(
+                Some(namespace),
+                &format!("batch.kubernetes.io/job-name={job}"),
+            )
+            .await?;
+        let succeeded = pods
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded"))
+            .filter_map(|p| p.metadata.name.clone())
+            .next()
+            .unwrap_or_default();
+        let api = self.api::<Pod>(Some(namespace), &succeeded, Call::Get)?;
+        let params = kube::api::LogParams::default();
+        self.call("log", || api.logs(&succeeded, &params))
+            .await
+            .map_err(|source| {
+                self.remote_error(
+                    format!("log of pod {namespace}/{succeeded}"),
+                    Call::Get,
+                    source,
+                )
+            })
+    }
+
+    /// Waits for a started Job to succeed; a failure carries what its last failed attempt said.
+    async fn await_success(
+        &self,
+        namespace: &str,
+        name: &str,
+        deadline: &Deadline,
+    ) -> Result<(), JobError> {
         match self.wait_job_finished(namespace, name, deadline).await? {
             JobOutcome::Succeeded => {}
             JobOutcome::Failed(reason) => {
@@ -124,10 +183,6 @@ impl ClusterClient {
                 }
                 .into())
             }
-        }
-        if after == AfterSuccess::Delete {
-            self.delete::<Job>(Some(namespace), name, Propagation::Background)
-                .await?;
         }
         Ok(())
     }

@@ -119,7 +119,7 @@ pub fn unready_pods(expected: &[String], pods: &[Pod]) -> Vec<String> {
         .collect()
 }
 
-fn is_ready(pod: &Pod) -> bool {
+pub fn is_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())

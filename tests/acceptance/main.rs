@@ -1,6 +1,7 @@
 //! Acceptance tests: the real `terraform` CLI drives the real provider binary.
 mod bad_input;
 mod cluster;
+mod day2;
 mod examples;
 mod faults;
 mod harness;

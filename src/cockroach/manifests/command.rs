@@ -19,7 +19,8 @@ pub fn start_command(spec: &ZoneSpec) -> Vec<String> {
         format!("--certs-dir={}", names::NODE_CERTS_DIR),
         "--advertise-host=$(hostname -f)".to_owned(),
         "--http-addr=0.0.0.0".to_owned(),
-        format!("--join={}", spec.join_addresses.join(",")),
+        // The kubelet replaces `$(COCKROACH_JOIN)` with the join ConfigMap's list when it creates the container.
+        format!("--join=$({})", names::JOIN_ENV),
         format!("--locality={}", locality(spec)),
         format!("--cache={memory}"),
         format!("--max-sql-memory={memory}"),
@@ -29,6 +30,11 @@ pub fn start_command(spec: &ZoneSpec) -> Vec<String> {
         "-ecx".to_owned(),
         format!("exec {} start {}", names::BINARY, flags.join(" ")),
     ]
+}
+
+/// The join list as the join ConfigMap holds it: every node of every zone.
+pub fn join_list(spec: &ZoneSpec) -> String {
+    spec.join_addresses.join(",")
 }
 
 /// `region=<r>,zone=<z>`, or `zone=<z>` alone: CockroachDB orders tiers from the widest.

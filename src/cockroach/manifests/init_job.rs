@@ -135,6 +135,35 @@ pub fn sql_job(spec: &ZoneSpec, name: &str, statement: &str) -> Job {
     job
 }
 
+pub const NODE_STATUS_JOB: &str = "cockroachdb-health";
+
+/// The health gate's Job: `cockroach node status` for every node of the cluster, as CSV in its log (read by
+/// `cockroach::health`), through the zone's `cockroachdb-public` service. `image` is one a running node uses, so
+/// that the gate still runs while the planned image cannot be pulled.
+pub fn node_status_job(spec: &ZoneSpec, image: &str) -> Job {
+    let mut command = vec![names::BINARY.to_owned()];
+    command.extend(crate::cockroach::health::NODE_STATUS_ARGS.map(str::to_owned));
+    command.push(format!("--certs-dir={}", names::CLIENT_CERTS_DIR));
+    command.push(format!("--host={}", names::PUBLIC_SERVICE));
+    let mut job = client_job(
+        spec,
+        NODE_STATUS_JOB,
+        names::COMPONENT_UPGRADE,
+        "health",
+        command,
+    );
+    if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        for container in &mut pod.containers {
+            container.image = Some(image.to_owned());
+        }
+    }
+    if let Some(job_spec) = job.spec.as_mut() {
+        // The gate asks again itself: a failed attempt (a node restarting behind the service) is an answer.
+        job_spec.backoff_limit = Some(1);
+    }
+    job
+}
+
 pub fn decommission_job_name(ordinal: i32) -> String {
     format!("{}-decommission-{ordinal}", names::STATEFULSET)
 }

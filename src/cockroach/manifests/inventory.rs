@@ -4,7 +4,7 @@ use std::fmt;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -15,13 +15,16 @@ use super::names::{self, common_labels};
 use super::secrets::{client_root_secret, node_secret};
 use super::services::{dns_load_balancer, external_name_alias, headless_service, public_service};
 use super::spec::{ZoneCertificates, ZoneSpec};
-use super::workload::{pod_disruption_budget, role, role_binding, service_account, stateful_set};
+use super::workload::{
+    join_config_map, pod_disruption_budget, role, role_binding, service_account, stateful_set,
+};
 
 /// One object of a zone, typed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ZoneObject {
     Namespace(Namespace),
     Secret(Secret),
+    ConfigMap(ConfigMap),
     ServiceAccount(ServiceAccount),
     Role(Role),
     RoleBinding(RoleBinding),
@@ -55,6 +58,7 @@ impl ZoneObject {
         match self {
             ZoneObject::Namespace(o) => &o.metadata,
             ZoneObject::Secret(o) => &o.metadata,
+            ZoneObject::ConfigMap(o) => &o.metadata,
             ZoneObject::ServiceAccount(o) => &o.metadata,
             ZoneObject::Role(o) => &o.metadata,
             ZoneObject::RoleBinding(o) => &o.metadata,
@@ -72,6 +76,7 @@ impl ZoneObject {
         match self {
             ZoneObject::Namespace(o) => of(o),
             ZoneObject::Secret(o) => of(o),
+            ZoneObject::ConfigMap(o) => of(o),
             ZoneObject::ServiceAccount(o) => of(o),
             ZoneObject::Role(o) => of(o),
             ZoneObject::RoleBinding(o) => of(o),
@@ -113,6 +118,7 @@ pub fn zone_objects(spec: &ZoneSpec, certs: &ZoneCertificates) -> Vec<ZoneObject
         ZoneObject::Namespace(namespace(spec)),
         ZoneObject::Secret(node_secret(spec, certs)),
         ZoneObject::Secret(client_root_secret(spec, certs, &spec.zone)),
+        ZoneObject::ConfigMap(join_config_map(spec)),
         ZoneObject::ServiceAccount(service_account(spec)),
         ZoneObject::Role(role(spec)),
         ZoneObject::RoleBinding(role_binding(spec)),

@@ -15,6 +15,12 @@ pub const SERVICE_ACCOUNT: &str = "cockroachdb";
 pub const ROLE: &str = "cockroachdb";
 pub const PDB: &str = "cockroachdb";
 pub const INIT_JOB: &str = "cockroachdb-init";
+/// The ConfigMap holding the join list, read by the nodes through [`JOIN_ENV`] when their container is created:
+/// outside the pod template, so that a new zone's join list restarts no running node (they find the cluster
+/// through gossip), while new and restarted pods read the new list.
+pub const JOIN_CONFIG_MAP: &str = "cockroachdb-join";
+pub const JOIN_KEY: &str = "join";
+pub const JOIN_ENV: &str = "COCKROACH_JOIN";
 /// The Jobs that hold a major-version upgrade open (`cluster.preserve_downgrade_option`) and finalize it.
 pub const PRESERVE_DOWNGRADE_JOB: &str = "cockroachdb-preserve-downgrade";
 pub const FINALIZE_UPGRADE_JOB: &str = "cockroachdb-finalize-upgrade";

@@ -19,6 +19,7 @@ fn objects_json(spec: &ZoneSpec) -> Vec<Value> {
         .map(|o| match o {
             ZoneObject::Namespace(x) => to_json(x),
             ZoneObject::Secret(x) => to_json(x),
+            ZoneObject::ConfigMap(x) => to_json(x),
             ZoneObject::ServiceAccount(x) => to_json(x),
             ZoneObject::Role(x) => to_json(x),
             ZoneObject::RoleBinding(x) => to_json(x),
@@ -84,6 +85,7 @@ fn objects_come_in_apply_order() {
             "Namespace/us-east1-b",
             "Secret/us-east1-b/cockroachdb.node",
             "Secret/us-east1-b/cockroachdb.client.root",
+            "ConfigMap/us-east1-b/cockroachdb-join",
             "ServiceAccount/us-east1-b/cockroachdb",
             "Role/us-east1-b/cockroachdb",
             "RoleBinding/us-east1-b/cockroachdb",
@@ -197,7 +199,12 @@ fn the_statefulset_runs_nodes_in_parallel_with_rolling_updates() {
     assert_eq!(container["image"], "cockroachdb/cockroach:v25.2.0");
     assert_eq!(
         container["env"],
-        json!([{"name": "COCKROACH_CHANNEL", "value": "kubernetes-multiregion"}])
+        json!([
+            {"name": "COCKROACH_CHANNEL", "value": "kubernetes-multiregion"},
+            {"name": "COCKROACH_JOIN", "valueFrom": {"configMapKeyRef": {
+                "name": "cockroachdb-join", "key": "join", "optional": false
+            }}}
+        ])
     );
     assert_eq!(
         container["ports"],
@@ -230,7 +237,8 @@ fn the_start_command_carries_join_locality_and_memory_flags() {
         "-f)"
     );
     assert_eq!(flag(&words, "--http-addr").as_deref(), Some("0.0.0.0"));
-    let join = flag(&words, "--join").unwrap();
+    assert_eq!(flag(&words, "--join").as_deref(), Some("$(COCKROACH_JOIN)"));
+    let join = join_list(&spec());
     assert_eq!(join.split(',').count(), 6);
     assert!(join.starts_with("cockroachdb-0.cockroachdb.us-east1-b,"));
     assert!(join.contains("cockroachdb-2.cockroachdb.europe-west1-c"));

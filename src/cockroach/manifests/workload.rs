@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::apps::v1::{
+    RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy,
+};
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SecretVolumeSource, ServiceAccount, Volume, VolumeMount,
-    VolumeResourceRequirements, WeightedPodAffinityTerm,
+    Affinity, ConfigMap, ConfigMapKeySelector, Container, ContainerPort, EnvVar, EnvVarSource,
+    HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm,
+    PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SecretVolumeSource,
+    ServiceAccount, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding, RoleRef, Subject};
@@ -16,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::command::start_command;
+use super::command::{join_list, start_command};
 use super::names::{self, common_labels, component_labels};
 use super::spec::ZoneSpec;
 
@@ -112,6 +114,30 @@ pub fn stateful_set(spec: &ZoneSpec) -> StatefulSet {
     }
 }
 
+/// Holds every pod below ordinal `partition` on its current revision: the provider, not the StatefulSet
+/// controller, decides when a node restarts (see `resources::region::rollout`). Written in the same apply as a new
+/// template, with `partition` = the live replica count, so that nothing rolls until the provider lowers it.
+pub fn hold_rollout(set: &mut StatefulSet, partition: i32) {
+    if let Some(spec) = set.spec.as_mut() {
+        spec.update_strategy = Some(StatefulSetUpdateStrategy {
+            type_: Some("RollingUpdate".to_owned()),
+            rolling_update: Some(RollingUpdateStatefulSetStrategy {
+                partition: Some(partition),
+                ..RollingUpdateStatefulSetStrategy::default()
+            }),
+        });
+    }
+}
+
+/// The zone's join list (see [`names::JOIN_CONFIG_MAP`]).
+pub fn join_config_map(spec: &ZoneSpec) -> ConfigMap {
+    ConfigMap {
+        metadata: metadata(spec, names::JOIN_CONFIG_MAP),
+        data: Some([(names::JOIN_KEY.to_owned(), join_list(spec))].into()),
+        ..ConfigMap::default()
+    }
+}
+
 /// The node pods' labels: ours, plus the selector, which for an adopted zone is the script's `app: cockroachdb`.
 pub fn node_pod_labels(spec: &ZoneSpec) -> BTreeMap<String, String> {
     let mut labels = component_labels(&spec.cluster_name, &spec.zone, names::COMPONENT_DATABASE);
@@ -171,11 +197,25 @@ fn node_container(spec: &ZoneSpec) -> Container {
         image: Some(spec.image.clone()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(start_command(spec)),
-        env: Some(vec![EnvVar {
-            name: "COCKROACH_CHANNEL".to_owned(),
-            value: Some(COCKROACH_CHANNEL.to_owned()),
-            ..EnvVar::default()
-        }]),
+        env: Some(vec![
+            EnvVar {
+                name: "COCKROACH_CHANNEL".to_owned(),
+                value: Some(COCKROACH_CHANNEL.to_owned()),
+                ..EnvVar::default()
+            },
+            EnvVar {
+                name: names::JOIN_ENV.to_owned(),
+                value_from: Some(EnvVarSource {
+                    config_map_key_ref: Some(ConfigMapKeySelector {
+                        name: names::JOIN_CONFIG_MAP.to_owned(),
+                        key: names::JOIN_KEY.to_owned(),
+                        optional: Some(false),
+                    }),
+                    ..EnvVarSource::default()
+                }),
+                ..EnvVar::default()
+            },
+        ]),
         ports: Some(vec![
             container_port("grpc", names::GRPC_PORT),
             container_port("http", names::HTTP_PORT),

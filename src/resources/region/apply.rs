@@ -3,10 +3,11 @@
 //! and rollouts followed to the end.
 use super::identity;
 use super::init::{init_marker, init_marker_name, init_reported_already_done};
+use super::lease::ClusterLease;
 use super::model::RegionModel;
 use super::plan::{known, node_resources_changed, resolver, zone_layout, zone_spec};
 use super::read::node_certificate_of;
-use super::rollout::replace_pods_stuck_on_old_revision;
+use super::rollout::PacedRollout;
 use super::scale::Leaving;
 use super::storage;
 use crate::cockroach::manifests::{
@@ -129,6 +130,7 @@ async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(),
     let applied = match object {
         ZoneObject::Namespace(o) => client.apply(o).await.map(drop),
         ZoneObject::Secret(o) => client.apply(o).await.map(drop),
+        ZoneObject::ConfigMap(o) => client.apply(o).await.map(drop),
         ZoneObject::ServiceAccount(o) => client.apply(o).await.map(drop),
         ZoneObject::Role(o) => client.apply(o).await.map(drop),
         ZoneObject::RoleBinding(o) => client.apply(o).await.map(drop),
@@ -147,9 +149,10 @@ async fn apply_zone(
     objects: &[ZoneObject],
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
+    // The join ConfigMap goes before the StatefulSet: the kubelet reads it when it creates a node's container.
     let (first, rest): (Vec<&ZoneObject>, Vec<&ZoneObject>) = objects
         .iter()
-        .partition(|o| matches!(o, ZoneObject::Namespace(_)));
+        .partition(|o| matches!(o, ZoneObject::Namespace(_) | ZoneObject::ConfigMap(_)));
     let (jobs, parallel): (Vec<&ZoneObject>, Vec<&ZoneObject>) = rest
         .into_iter()
         .partition(|o| matches!(o, ZoneObject::Job(_)));
@@ -289,7 +292,16 @@ async fn converge_zone(
     }
 
     let mut diags = Diagnostics::new();
-    if let Err(d) = await_rollout(&client, &spec, revision_before, &deadline).await {
+    let rollout = Rollout {
+        set: objects.iter().find_map(|o| match o {
+            ZoneObject::StatefulSet(set) => Some(set),
+            _ => None,
+        }),
+        held_below: live_set.as_ref().map_or(0, live_replicas),
+        before: revision_before,
+        lease: cluster_lease(&state, &spec),
+    };
+    if let Err(d) = rollout.follow(&client, &spec, &deadline).await {
         diags.extend(d);
     }
     // storage.rs: the grown volumes report their new size; until they do, the state keeps the prior one so that
@@ -390,6 +402,8 @@ fn desired_objects(
                         "keeping the adopted pod template until the image or locality changes"
                     );
                 }
+                // rollout.rs: the running pods keep their revision until the provider lets each one go.
+                manifests::hold_rollout(&mut set, live_replicas(live));
                 ZoneObject::StatefulSet(set)
             }
             (object, _) => object,
@@ -408,7 +422,9 @@ async fn change_workload(
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
     let leaving = Leaving::between(client, spec, prior);
-    leaving.decommission(deadline).await?;
+    leaving
+        .decommission(&cluster_lease(planned, spec), deadline)
+        .await?;
     super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
     apply_zone(client, objects, deadline).await?;
     leaving.release_volumes(deadline).await
@@ -470,25 +486,63 @@ fn revision_of(set: Option<&StatefulSet>) -> Option<(Option<String>, Option<i64>
     set.map(|s| (s.metadata.uid.clone(), s.metadata.generation))
 }
 
-/// Follows a rollout the apply started to its end, one pod at a time as the controller goes; a zone created or
-/// left as it was has nothing to follow.
-async fn await_rollout(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
+/// The replicas a live StatefulSet runs (the API server defaults an absent count to one).
+fn live_replicas(set: &StatefulSet) -> i32 {
+    set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+}
+
+/// The one-disruption-at-a-time lease of the zone's CockroachDB cluster (see `lease.rs`).
+pub(super) fn cluster_lease(state: &RegionModel, spec: &ZoneSpec) -> ClusterLease {
+    let fingerprint = state
+        .cluster
+        .known()
+        .and_then(|c| c.ca_fingerprint_sha256.known().cloned())
+        .unwrap_or_default();
+    ClusterLease::of(&fingerprint, &spec.cluster_name)
+}
+
+/// What the apply left for the provider to roll: the StatefulSet it wrote, held below `held_below`.
+struct Rollout<'a> {
+    set: Option<&'a StatefulSet>,
+    held_below: i32,
     before: Option<(Option<String>, Option<i64>)>,
-    deadline: &Deadline,
-) -> Result<(), Diagnostics> {
-    if before.is_none() {
-        return Ok(());
-    }
-    let after = client
-        .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+    lease: ClusterLease,
+}
+
+impl Rollout<'_> {
+    /// Rolls the zone's nodes one at a time (`rollout.rs`) and waits for every pod, new ones included, to be
+    /// ready on the new revision; a zone created or left as it was has nothing to follow.
+    async fn follow(
+        &self,
+        client: &ClusterClient,
+        spec: &ZoneSpec,
+        deadline: &Deadline,
+    ) -> Result<(), Diagnostics> {
+        let Some(set) = self.set else {
+            return Ok(());
+        };
+        if self.before.is_none() {
+            return Ok(());
+        }
+        let after = client
+            .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+            .await?;
+        if revision_of(after.as_ref()) == self.before {
+            return Ok(());
+        }
+        PacedRollout {
+            client,
+            spec,
+            set,
+            held_below: self.held_below,
+            lease: &self.lease,
+            deadline,
+        }
+        .run()
         .await?;
-    if revision_of(after.as_ref()) == before {
-        return Ok(());
+        // Explains a zone that never gets ready by the peers its nodes cannot reach.
+        wait_zone_ready(client, &spec.zone, deadline).await
     }
-    replace_pods_stuck_on_old_revision(client, &spec.zone, deadline).await?;
-    wait_zone_ready(client, &spec.zone, deadline).await
 }
 
 /// A partial state Terraform can store: unknowns become nulls, which the next plan recomputes.

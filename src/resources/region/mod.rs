@@ -2,9 +2,11 @@
 //! object of the zone with server-side apply, waits for the DNS load balancer's address, and in the
 //! init zone runs `cockroach init`; read reports drift; delete tears the zone down.
 mod apply;
+mod gate;
 mod identity;
 mod imported;
 mod init;
+mod lease;
 mod model;
 mod plan;
 mod read;

@@ -1,63 +1,313 @@
-//! Following a rollout that the StatefulSet controller alone would leave stuck.
-use crate::cockroach::manifests::{self, names};
+//! Rolling a zone's nodes onto a new pod template one at a time across the whole CockroachDB cluster. The apply
+//! writes the new template with `partition` = the live replica count, so the StatefulSet controller rolls nothing;
+//! then, from the highest ordinal down, each node that is not on the new revision gets its turn: the cluster's
+//! lease, the health gate, the partition lowered past it, the node back (new revision, Ready, which is
+//! `/health?ready=1`, asked again of the node itself through the pods proxy), the gate again, the lease released. A node that does not come back stops the rollout here
+//! and in every region of this run.
+use super::gate;
+use super::lease::ClusterLease;
+use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
+use crate::kubernetes::readiness::{self, Progress};
 use crate::kubernetes::{ClusterClient, Deadline, Propagation};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 
-/// The StatefulSet controller never replaces a pod that crash-loops on an old revision: a rollout
-/// that reached a broken image stays stuck even after the image is fixed. Such pods are not
-/// serving anyway, so deleting them lets the controller recreate them on the new revision.
-pub(super) async fn replace_pods_stuck_on_old_revision(
-    client: &ClusterClient,
-    zone: &str,
-    deadline: &Deadline,
-) -> Result<(), Diagnostics> {
-    use crate::kubernetes::readiness::Progress;
-    // The new revision is known once the controller has seen the applied template.
-    let set = client
-        .wait_for::<StatefulSet, _>(Some(zone), names::STATEFULSET, deadline, |set| match set {
-            Some(set) if manifests::observe_nodes(set).observed_current_spec => Progress::Done,
-            _ => {
-                Progress::Pending("the StatefulSet controller has not seen the new template".into())
+/// How often a restarted node is asked whether it is ready, once its pod is.
+const NODE_READY_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// What the kubelet reports for a container that will not come up without a change: no point waiting longer.
+const STUCK_REASONS: [&str; 5] = [
+    "CrashLoopBackOff",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+];
+
+fn revision(pod: &Pod) -> Option<&str> {
+    pod.metadata
+        .labels
+        .as_ref()?
+        .get("controller-revision-hash")
+        .map(String::as_str)
+}
+
+/// Why a pod will not come up by itself (`ImagePullBackOff: ...`), or None.
+pub(super) fn stuck(pod: &Pod) -> Option<String> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    let reason = statuses.iter().find_map(|c| {
+        let reason = c.state.as_ref()?.waiting.as_ref()?.reason.as_deref()?;
+        STUCK_REASONS.contains(&reason).then_some(reason)
+    })?;
+    Some(readiness::pod_problem(pod).unwrap_or_else(|| reason.to_string()))
+}
+
+/// Where a pod stands against the StatefulSet's update revision.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum NodeTurn {
+    /// On the new revision and Ready.
+    Current,
+    /// Still to restart; `serving` while it is Ready (the gate comes first then).
+    Due { serving: bool },
+}
+
+pub(super) fn node_turn(pod: Option<&Pod>, update_revision: &str) -> NodeTurn {
+    match pod {
+        Some(pod) if revision(pod) == Some(update_revision) && readiness::is_ready(pod) => {
+            NodeTurn::Current
+        }
+        Some(pod) => NodeTurn::Due {
+            serving: readiness::is_ready(pod) && stuck(pod).is_none(),
+        },
+        None => NodeTurn::Due { serving: false },
+    }
+}
+
+/// The StatefulSet as applied, holding every ordinal below `partition` on its current revision.
+pub(super) fn held_at(set: &StatefulSet, partition: i32) -> StatefulSet {
+    let mut set = set.clone();
+    manifests::hold_rollout(&mut set, partition);
+    set
+}
+
+/// One zone's part of a cluster-wide rollout.
+pub(super) struct PacedRollout<'a> {
+    pub client: &'a ClusterClient,
+    pub spec: &'a ZoneSpec,
+    /// The StatefulSet as the apply wrote it.
+    pub set: &'a StatefulSet,
+    /// Ordinals below this were held on their revision by the apply.
+    pub held_below: i32,
+    pub lease: &'a ClusterLease,
+    pub deadline: &'a Deadline,
+}
+
+impl PacedRollout<'_> {
+    pub async fn run(&self) -> Result<(), Diagnostics> {
+        let zone = self.spec.zone.as_str();
+        let set = self
+            .client
+            .wait_for::<StatefulSet, _>(Some(zone), names::STATEFULSET, self.deadline, |set| {
+                match set {
+                    Some(set) if manifests::observe_nodes(set).observed_current_spec => {
+                        Progress::Done
+                    }
+                    _ => Progress::Pending(
+                        "the StatefulSet controller has not seen the new template".into(),
+                    ),
+                }
+            })
+            .await?;
+        let Some(update_revision) = set.and_then(|s| s.status?.update_revision) else {
+            return Ok(());
+        };
+        for ordinal in (0..self.held_below.min(self.spec.replicas)).rev() {
+            let name = format!("{}-{ordinal}", names::STATEFULSET);
+            let pod = self.client.get::<Pod>(Some(zone), &name).await?;
+            if let NodeTurn::Due { serving } = node_turn(pod.as_ref(), &update_revision) {
+                self.restart(ordinal, serving, &update_revision).await?;
             }
-        })
-        .await?;
-    let Some(update_revision) = set.and_then(|s| s.status?.update_revision) else {
-        return Ok(());
-    };
-    let pods = client
-        .list::<Pod>(
-            Some(zone),
-            &format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE),
-        )
-        .await?;
-    for pod in pods {
-        let revision = pod
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("controller-revision-hash"));
-        let crash_looping = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref())
-            .is_some_and(|statuses| {
-                statuses.iter().any(|c| {
-                    c.state
-                        .as_ref()
-                        .and_then(|s| s.waiting.as_ref())
-                        .and_then(|w| w.reason.as_deref())
-                        == Some("CrashLoopBackOff")
-                })
-            });
-        if crash_looping && revision != Some(&update_revision) {
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            tracing::info!(zone, pod = %name, "replacing a pod stuck on an old revision");
-            client
-                .delete::<Pod>(Some(zone), &name, Propagation::Background)
-                .await?;
+        }
+        if self.held_below > 0 {
+            self.client.apply(&held_at(self.set, 0)).await?;
+        }
+        Ok(())
+    }
+
+    /// One node's turn: lease, gate, partition, the node back, gate.
+    async fn restart(
+        &self,
+        ordinal: i32,
+        serving: bool,
+        update_revision: &str,
+    ) -> Result<(), Diagnostics> {
+        let (client, spec, deadline) = (self.client, self.spec, self.deadline);
+        let zone = spec.zone.as_str();
+        let pod = format!("{}-{ordinal}", names::STATEFULSET);
+        let mut turn = self.lease.acquire(deadline, zone).await?;
+        let image = gate::serving_image(client, spec).await?;
+        let what = format!("before restarting {pod} in zone {zone}");
+        // A node that is not serving is down already: replacing it disrupts nothing more.
+        if serving && !turn.recently_healthy() {
+            gate::wait_healthy(client, spec, &image, &[], &what, deadline).await?;
+        }
+        turn.disrupting();
+        tracing::info!(zone, pod = %pod, "restarting one node on the new template");
+        client.apply(&held_at(self.set, ordinal)).await?;
+        if let Some(live) = client.get::<Pod>(Some(zone), &pod).await? {
+            // The controller neither replaces a pod that never became Ready nor waits for it; delete it.
+            if !serving && revision(&live) != Some(update_revision) {
+                client
+                    .delete::<Pod>(Some(zone), &pod, Propagation::Background)
+                    .await?;
+            }
+        }
+        if let Err(diags) = self.node_back(&pod, update_revision).await {
+            if let Some(first) = diags.0.first() {
+                self.lease.stop(&first.detail);
+            }
+            return Err(diags);
+        }
+        let after = format!("after restarting {pod} in zone {zone}");
+        gate::wait_healthy(client, spec, &image, &[], &after, deadline).await?;
+        turn.found_healthy();
+        Ok(())
+    }
+
+    /// Asks the node itself, through the API server's pods proxy, until it answers `/health?ready=1` with 200 (live,
+    /// not draining) or the deadline comes; Err says what it last answered.
+    async fn node_ready(&self, pod: &str) -> Result<(), String> {
+        let zone = self.spec.zone.as_str();
+        loop {
+            let answer = self
+                .client
+                .pod_https_get(zone, pod, names::HTTP_PORT, "/health?ready=1")
+                .await;
+            let last = match answer {
+                Ok(answer) if answer.is_success() => return Ok(()),
+                Ok(answer) => format!(
+                    "/health?ready=1 answered {}: {}",
+                    answer.status, answer.body
+                ),
+                Err(e) => e.to_string(),
+            };
+            if self.deadline.remaining() <= NODE_READY_POLL {
+                return Err(last);
+            }
+            tokio::time::sleep(NODE_READY_POLL).await;
         }
     }
-    Ok(())
+
+    /// Waits for the node to run the new revision and be Ready; stops at once when it cannot come up.
+    async fn node_back(&self, pod: &str, update_revision: &str) -> Result<(), Diagnostics> {
+        let zone = self.spec.zone.as_str();
+        let mut why_stuck = None;
+        let seen = self
+            .client
+            .wait_for::<Pod, _>(Some(zone), pod, self.deadline, |pod| {
+                let Some(pod) = pod else {
+                    return Progress::Pending("not created yet".into());
+                };
+                if revision(pod) != Some(update_revision) {
+                    return Progress::Pending("not on the new revision yet".into());
+                }
+                if readiness::is_ready(pod) {
+                    return Progress::Done;
+                }
+                why_stuck = stuck(pod);
+                match &why_stuck {
+                    Some(_) => Progress::Done,
+                    None => Progress::Pending(
+                        readiness::pod_problem(pod).unwrap_or_else(|| "starting".into()),
+                    ),
+                }
+            })
+            .await;
+        let why = match (seen, why_stuck) {
+            (Ok(_), None) => match self.node_ready(pod).await {
+                Ok(()) => return Ok(()),
+                Err(why) => why,
+            },
+            (Ok(_), Some(why)) => why,
+            (Err(e), _) => e.to_string(),
+        };
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Node {pod} of zone {zone} did not come back on the new template"),
+            format!(
+                "Node {pod} of zone {zone} on {} did not come back healthy: {why}.",
+                self.client.label()
+            ),
+        );
+        Err(diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateWaiting, ContainerStatus, PodCondition, PodStatus,
+    };
+
+    fn pod(revision: &str, ready: bool, waiting: Option<&str>) -> Pod {
+        let mut pod = Pod::default();
+        pod.metadata.labels =
+            Some([("controller-revision-hash".to_string(), revision.to_string())].into());
+        pod.status = Some(PodStatus {
+            conditions: Some(vec![PodCondition {
+                type_: "Ready".into(),
+                status: if ready { "True" } else { "False" }.into(),
+                ..Default::default()
+            }]),
+            container_statuses: Some(vec![ContainerStatus {
+                name: "db".into(),
+                ready,
+                state: waiting.map(|reason| ContainerState {
+                    waiting: Some(ContainerStateWaiting {
+                        reason: Some(reason.into()),
+                        message: Some("back-off pulling image".into()),
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        pod
+    }
+
+    #[test]
+    fn a_node_restarts_only_when_off_the_new_revision_and_is_gated_only_while_serving() {
+        assert_eq!(
+            node_turn(Some(&pod("new", true, None)), "new"),
+            NodeTurn::Current
+        );
+        assert_eq!(
+            node_turn(Some(&pod("old", true, None)), "new"),
+            NodeTurn::Due { serving: true }
+        );
+        assert_eq!(
+            node_turn(Some(&pod("bad", false, Some("ImagePullBackOff"))), "new"),
+            NodeTurn::Due { serving: false },
+            "a node stuck on a bad image is down already"
+        );
+        assert_eq!(
+            node_turn(Some(&pod("new", false, None)), "new"),
+            NodeTurn::Due { serving: false },
+            "on the new revision but not Ready: waited for again"
+        );
+        assert_eq!(node_turn(None, "new"), NodeTurn::Due { serving: false });
+    }
+
+    #[test]
+    fn only_states_that_need_a_change_count_as_stuck() {
+        assert!(stuck(&pod("x", false, Some("CrashLoopBackOff"))).is_some());
+        assert!(stuck(&pod("x", false, Some("ErrImagePull"))).is_some());
+        assert_eq!(stuck(&pod("x", false, Some("ContainerCreating"))), None);
+        assert_eq!(stuck(&pod("x", false, None)), None);
+    }
+
+    #[test]
+    fn the_held_set_differs_only_in_its_partition() {
+        let set = manifests::stateful_set(&manifests::spec_fixture());
+        let held = held_at(&set, 2);
+        let partition = |s: &StatefulSet| {
+            s.spec
+                .as_ref()?
+                .update_strategy
+                .as_ref()?
+                .rolling_update
+                .as_ref()?
+                .partition
+        };
+        assert_eq!(partition(&held), Some(2));
+        let mut back = held.clone();
+        manifests::hold_rollout(&mut back, partition(&set).unwrap_or(0));
+        assert_eq!(
+            back.spec.as_ref().unwrap().template,
+            set.spec.as_ref().unwrap().template
+        );
+    }
 }

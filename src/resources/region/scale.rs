@@ -1,4 +1,7 @@
-//! Scaling a zone down without losing data: decommission first, release volumes after.
+//! Scaling a zone down without losing data: decommission first, one node at a time across the whole CockroachDB
+//! cluster (the cluster's lease, a health gate before and after each), release volumes after.
+use super::gate;
+use super::lease::ClusterLease;
 use super::model::RegionModel;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
@@ -33,11 +36,34 @@ impl<'a> Leaving<'a> {
         }
     }
 
-    /// Decommissions the leaving nodes, highest first, one Job each: a node's pod goes only once
-    /// CockroachDB has moved every replica it held. The Jobs are removed once they succeeded.
-    pub async fn decommission(&self, deadline: &Deadline) -> Result<(), Diagnostics> {
+    /// Every node of the zone: a zone removed from a running cluster.
+    pub fn every(client: &'a ClusterClient, spec: &'a ZoneSpec, replicas: i32) -> Leaving<'a> {
+        Leaving {
+            client,
+            spec,
+            ordinals: 0..replicas,
+        }
+    }
+
+    /// Decommissions the leaving nodes, highest first, one Job each, each in the cluster's turn and between two
+    /// passed health gates: a node's pod goes only once CockroachDB has moved every replica it held. CockroachDB
+    /// refuses, before changing anything, a decommission whose replicas could go nowhere; the Job then fails and
+    /// nothing was touched. The Jobs are removed once they succeeded.
+    pub async fn decommission(
+        &self,
+        lease: &ClusterLease,
+        deadline: &Deadline,
+    ) -> Result<(), Diagnostics> {
         let (client, spec) = (self.client, self.spec);
         for ordinal in self.ordinals.clone().rev() {
+            let node = format!("{}-{ordinal}", names::STATEFULSET);
+            let mut turn = lease.acquire(deadline, &spec.zone).await?;
+            let image = gate::serving_image(client, spec).await?;
+            if !turn.recently_healthy() {
+                let before = format!("before decommissioning {node} in zone {}", spec.zone);
+                gate::wait_healthy(client, spec, &image, &[], &before, deadline).await?;
+            }
+            turn.disrupting();
             let job = manifests::decommission_job(spec, ordinal);
             client
                 .run_job(&job, AfterSuccess::Delete, deadline)
@@ -45,14 +71,16 @@ impl<'a> Leaving<'a> {
                 .map_err(|e| {
                     e.to_diagnostics(
                         format!(
-                            "Decommissioning node {}-{ordinal} in zone {} failed on {}",
-                            names::STATEFULSET,
+                            "Decommissioning node {node} in zone {} failed on {}",
                             spec.zone,
                             client.label()
                         ),
                         "The StatefulSet was not scaled down.",
                     )
                 })?;
+            let after = format!("after decommissioning {node} in zone {}", spec.zone);
+            gate::wait_healthy(client, spec, &image, &[], &after, deadline).await?;
+            turn.found_healthy();
         }
         Ok(())
     }

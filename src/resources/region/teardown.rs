@@ -1,16 +1,74 @@
 //! Tearing a zone down: what lives outside its namespace first, then the namespace with its data.
+use super::apply::cluster_lease;
+use super::gate;
 use super::init::init_marker_name;
+use super::lease::ClusterLease;
 use super::model::RegionModel;
 use super::plan::{zone_layout, zone_spec};
+use super::scale::Leaving;
+use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, Layout};
 use crate::framework::diag::Diagnostics;
 use crate::framework::OperationContext;
+use crate::kubernetes::JobError;
 use crate::kubernetes::{ClusterClient, Deadline, KubeObject, Propagation, RemoteError};
 use crate::resources::connection::connect_for_apply;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use std::time::Duration;
+
+/// How long a region's delete waits for the other regions of the same run to say they are going too.
+const SIBLINGS_GRACE: Duration = Duration::from_secs(2);
+
+/// A zone removed from a cluster that stays: its nodes are decommissioned, one at a time and gated, before its
+/// namespace and volumes go, so that every replica they hold has moved away. Refused before anything is touched
+/// when the nodes left could not hold every range, or when the zone has no running node to decommission.
+async fn decommission_zone(
+    client: &ClusterClient,
+    spec: &manifests::ZoneSpec,
+    lease: &ClusterLease,
+    deadline: &Deadline,
+) -> Result<(), Diagnostics> {
+    let refuse = |why: String| {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Zone {} cannot leave the running cluster", spec.zone),
+            format!("{why}. Nothing was changed."),
+        );
+        diags
+    };
+    let replicas = client
+        .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+        .await?
+        .and_then(|s| s.spec?.replicas)
+        .unwrap_or(0);
+    if replicas == 0 {
+        return Err(refuse(format!(
+            "zone {} runs no node, so its nodes cannot be decommissioned and their replicas would be lost with its \
+             volumes; set its replicas back, apply, then remove it",
+            spec.zone
+        )));
+    }
+    let image = gate::serving_image(client, spec).await?;
+    let job = manifests::node_status_job(spec, &image);
+    let text = client
+        .run_job_for_output(&job, deadline)
+        .await
+        .map_err(|e: JobError| {
+            e.to_diagnostics(
+                format!("Cannot read the cluster's nodes from zone {}", spec.zone),
+                "Nothing was changed.",
+            )
+        })?;
+    let rows = health::parse_node_status(&text).map_err(|e| refuse(e.to_string()))?;
+    health::zone_can_leave(&rows, &spec.zone, health::DEFAULT_REPLICATION_FACTOR)
+        .map_err(refuse)?;
+    tracing::info!(zone = %spec.zone, "decommissioning the nodes of a zone leaving a running cluster");
+    Leaving::every(client, spec, replicas)
+        .decommission(lease, deadline)
+        .await
+}
 
 pub(super) async fn delete_zone(
     ctx: &OperationContext,
@@ -32,6 +90,19 @@ pub(super) async fn delete_zone(
         zone_layout(model, None)
     };
     let deadline = Deadline::after(limit, &ctx.stop);
+    let lease = cluster_lease(model, &spec);
+    lease.zone_going(&spec.zone);
+    // Terraform deletes every region at once after the DNS links that depend on them all: a moment is enough for
+    // the other regions of a whole teardown to say so.
+    tokio::time::sleep(SIBLINGS_GRACE).await;
+    let zones = model
+        .cluster
+        .known()
+        .and_then(|c| c.known_zones())
+        .unwrap_or_default();
+    if !lease.every_zone_going(&zones) {
+        decommission_zone(&client, &spec, &lease, &deadline).await?;
+    }
     for object in manifests::teardown_refs(&spec) {
         delete_object(&client, &spec.zone, &object).await?;
     }

@@ -400,6 +400,7 @@ impl Kubelet {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
+            .map(|c| super::env::resolved(c, |map, key| config_map_value(ctx, pod, map, key)))
             .map(|c| Container {
                 name: c
                     .get("name")
@@ -411,7 +412,7 @@ impl Kubelet {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string(),
-                program: node::program(pod, c),
+                program: node::program(pod, &c),
                 spec: c.clone(),
                 restarts: 0,
                 warned: String::new(),
@@ -430,6 +431,18 @@ impl Kubelet {
             joined_store: None,
         }
     }
+}
+
+/// `data[key]` of ConfigMap `map` in the pod's namespace, as the kubelet reads it when it creates a container.
+fn config_map_value(ctx: &ControllerContext, pod: &Value, map: &str, key: &str) -> Option<String> {
+    let config_map = ctx
+        .store
+        .get(ctx.rt("configmaps"), Some(meta::namespace(pod)), map)?;
+    config_map
+        .get("data")?
+        .get(key)?
+        .as_str()
+        .map(str::to_string)
 }
 
 fn has_probe(c: &Value) -> bool {

@@ -5,6 +5,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod dns_reload;
 pub mod endpoints;
+pub mod env;
 pub mod events;
 pub mod image_pull;
 pub mod job;

@@ -1,0 +1,182 @@
+//! A patch upgrade of three and of nine regions of three nodes: done by the provider (one node at a time across
+//! the cluster, gated) next to the same image change done as the original procedure does it (every StatefulSet
+//! patched at once, each rolled by its controller). Prints wall time, unavailable range-seconds and the most nodes
+//! down at once for each, and the ratio of wall times; asserts nothing about speed.
+//!
+//! Run with `cargo bench --bench rolling_upgrade`.
+#[path = "../tests/acceptance/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use harness::Workspace;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::api::{Api, Patch, PatchParams};
+use kube_sandbox::world::Availability;
+use kube_sandbox::{Sandbox, SandboxOptions};
+use std::time::{Duration, Instant};
+
+const SPEED: f64 = 40.0;
+const FROM: &str = "cockroachdb/cockroach:v24.1.0";
+const TO: &str = "cockroachdb/cockroach:v24.1.26";
+
+fn zones(regions: usize) -> Vec<String> {
+    (1..=regions).map(|i| format!("region{i}-a")).collect()
+}
+
+fn connection_block(sandbox: &Sandbox, ws: &Workspace, zone: &str) -> String {
+    let cluster = sandbox.cluster(zone).unwrap();
+    let ca_file = format!("ca-{zone}.pem");
+    std::fs::write(ws.path().join(&ca_file), cluster.ca_pem()).unwrap();
+    format!(
+        "  kubernetes {{\n    host                   = \"{}\"\n    cluster_ca_certificate = file(\"${{path.module}}/{ca_file}\")\n    token                  = \"{}\"\n  }}\n",
+        cluster.url(),
+        cluster.token()
+    )
+}
+
+fn configuration(sandbox: &Sandbox, ws: &Workspace, zones: &[String], image: &str) -> String {
+    let quoted: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
+    let mut config = format!(
+        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"{image}\"\n  zones = [{}]\n}}\n",
+        quoted.join(", ")
+    );
+    let key = |z: &str| z.replace('-', "_");
+    for zone in zones {
+        config.push_str(&format!(
+            "\nresource \"crdb_region\" \"{}\" {{\n  cluster  = crdb_multiregion_cluster.main\n  zone     = \"{zone}\"\n  region   = \"{}\"\n  replicas = 3\n{}  timeouts {{\n    create = \"10m\"\n    update = \"20m\"\n  }}\n}}\n",
+            key(zone),
+            zone.rsplit_once('-').unwrap().0,
+            connection_block(sandbox, ws, zone)
+        ));
+    }
+    let peers: Vec<String> = zones
+        .iter()
+        .map(|z| format!("    \"{z}\" = crdb_region.{}.dns_address", key(z)))
+        .collect();
+    for zone in zones {
+        config.push_str(&format!(
+            "\nresource \"crdb_dns_link\" \"{}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{}\n  }}\n{}}}\n",
+            key(zone),
+            peers.join("\n"),
+            connection_block(sandbox, ws, zone)
+        ));
+    }
+    config
+}
+
+fn client(sandbox: &Sandbox, zone: &str) -> kube::Client {
+    use rustls::pki_types::pem::PemObject as _;
+    let cluster = sandbox.cluster(zone).unwrap();
+    let mut config = kube::Config::new(cluster.url().parse().unwrap());
+    let ca =
+        rustls::pki_types::CertificateDer::from_pem_slice(cluster.ca_pem().as_bytes()).unwrap();
+    config.root_cert = Some(vec![ca.to_vec()]);
+    config.auth_info.token = Some(cluster.token().to_string().into());
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Waits until every range is fully replicated and every node live, then opens a new recording window.
+fn settle(sandbox: &Sandbox) {
+    let cockroach = sandbox.world().unwrap().cockroach();
+    loop {
+        cockroach.reset_availability();
+        std::thread::sleep(Duration::from_millis(300));
+        let seen = cockroach.availability();
+        if seen.under_replicated_range_seconds == 0.0 && seen.max_nodes_down == 0 {
+            cockroach.reset_availability();
+            return;
+        }
+    }
+}
+
+/// The original procedure: every zone's StatefulSet patched at once, then waited for.
+async fn patch_every_statefulset(sandbox: &Sandbox, zones: &[String], image: &str) {
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "cockroachdb", "image": image}
+    ]}}}});
+    let patches = zones.iter().map(|zone| {
+        let api: Api<StatefulSet> = Api::namespaced(client(sandbox, zone), zone);
+        let patch = patch.clone();
+        async move {
+            api.patch(
+                "cockroachdb",
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    futures_util::future::join_all(patches).await;
+    for zone in zones {
+        let api: Api<StatefulSet> = Api::namespaced(client(sandbox, zone), zone);
+        loop {
+            let set = api.get("cockroachdb").await.unwrap();
+            let status = set.status.clone().unwrap_or_default();
+            let done = set.metadata.generation == status.observed_generation
+                && status.updated_replicas == Some(3)
+                && status.ready_replicas == Some(3)
+                && status.current_revision == status.update_revision;
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn line(what: &str, wall: Duration, seen: &Availability) {
+    println!(
+        "  {what:<34} wall {:>7.2} s   unavailable range-seconds {:>9.1}   most nodes down at once {}   ranges lost {}",
+        wall.as_secs_f64(),
+        seen.unavailable_range_seconds,
+        seen.max_nodes_down,
+        seen.ranges_lost
+    );
+}
+
+fn run(regions: usize) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let zones = zones(regions);
+    let names: Vec<&str> = zones.iter().map(String::as_str).collect();
+    let mut options = SandboxOptions::new(&names);
+    options.speed = SPEED;
+    options.controllers = true;
+    let sandbox = runtime.block_on(Sandbox::start(options)).unwrap();
+    let _guard = runtime.enter();
+    let cockroach = sandbox.world().unwrap().cockroach();
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&sandbox, &ws, &zones, FROM));
+    ws.apply();
+    settle(&sandbox);
+
+    ws.write_config(&configuration(&sandbox, &ws, &zones, TO));
+    let started = Instant::now();
+    ws.apply();
+    let provider_wall = started.elapsed();
+    let provider = cockroach.availability();
+
+    settle(&sandbox);
+    let started = Instant::now();
+    runtime.block_on(patch_every_statefulset(&sandbox, &zones, FROM));
+    // Done once every node is live again, as an operator watching the procedure would wait.
+    while cockroach.nodes().iter().any(|n| !n.live) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let at_once_wall = started.elapsed();
+    let at_once = cockroach.availability();
+
+    println!("{regions} regions of 3 nodes, --speed {SPEED}, patch upgrade:");
+    line("provider (one node at a time)", provider_wall, &provider);
+    line("every StatefulSet patched at once", at_once_wall, &at_once);
+    println!(
+        "  wall time ratio provider / at once: {:.2}",
+        provider_wall.as_secs_f64() / at_once_wall.as_secs_f64()
+    );
+}
+
+fn main() {
+    for regions in [3, 9] {
+        run(regions);
+    }
+}

@@ -1,0 +1,364 @@
+//! Whether the CockroachDB cluster may lose one node now: the judgement of the health gate that comes before and
+//! after every disruption (a restart for a rollout, a decommission). It reads what
+//! `cockroach node status --all --decommission --ranges --format=csv` prints, so it needs no SQL and no access to
+//! the nodes' HTTP ports, and works wherever a Job can run.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The command line whose output [`parse_node_status`] reads.
+pub const NODE_STATUS_ARGS: [&str; 6] = [
+    "node",
+    "status",
+    "--all",
+    "--decommission",
+    "--ranges",
+    "--format=csv",
+];
+
+/// One node as `node status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    pub id: String,
+    pub address: String,
+    pub locality: String,
+    pub is_live: bool,
+    pub ranges_unavailable: u64,
+    pub ranges_underreplicated: u64,
+    pub membership: String,
+}
+
+impl NodeRow {
+    /// `n3 (cockroachdb-1.cockroachdb.us-east1-b…, zone=us-east1-b)`: what an operator needs to find the node.
+    fn name(&self) -> String {
+        let zone = zone_of(self)
+            .map(|z| format!(", zone={z}"))
+            .unwrap_or_default();
+        format!("n{} ({}{zone})", self.id, self.address)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeStatusError {
+    #[error("`cockroach node status` printed no header")]
+    Empty,
+    #[error("`cockroach node status` printed no column {0:?}")]
+    MissingColumn(&'static str),
+    #[error("`cockroach node status` line {line}: {why}")]
+    BadLine { line: usize, why: String },
+}
+
+/// Splits one CSV line as Go's csv writer quotes it: a field holding a comma or a quote is quoted, quotes doubled.
+fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => fields.push(std::mem::take(&mut field)),
+            (_, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quote".into());
+    }
+    fields.push(field);
+    Ok(fields)
+}
+
+/// Reads `node status --all --decommission --ranges --format=csv` by column name (the order changed between
+/// releases); lines other than the header and the rows (log noise) are not expected.
+pub fn parse_node_status(text: &str) -> Result<Vec<NodeRow>, NodeStatusError> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let header = csv_fields(lines.next().ok_or(NodeStatusError::Empty)?)
+        .map_err(|why| NodeStatusError::BadLine { line: 1, why })?;
+    let column = |name: &'static str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or(NodeStatusError::MissingColumn(name))
+    };
+    let id = column("id")?;
+    let address = column("address")?;
+    let locality = column("locality")?;
+    let is_live = column("is_live")?;
+    let unavailable = column("ranges_unavailable")?;
+    let underreplicated = column("ranges_underreplicated")?;
+    let membership = column("membership")?;
+    lines
+        .enumerate()
+        .map(|(i, line)| {
+            let bad = |why: String| NodeStatusError::BadLine { line: i + 2, why };
+            let cells = csv_fields(line).map_err(bad)?;
+            if cells.len() != header.len() {
+                return Err(bad(format!(
+                    "{} fields where the header has {}",
+                    cells.len(),
+                    header.len()
+                )));
+            }
+            let count = |at: usize| {
+                cells[at]
+                    .parse::<u64>()
+                    .map_err(|_| bad(format!("{:?} is not a count", cells[at])))
+            };
+            Ok(NodeRow {
+                id: cells[id].clone(),
+                address: cells[address].clone(),
+                locality: cells[locality].clone(),
+                is_live: cells[is_live] == "true",
+                ranges_unavailable: count(unavailable)?,
+                ranges_underreplicated: count(underreplicated)?,
+                membership: cells[membership].clone(),
+            })
+        })
+        .collect()
+}
+
+/// What keeps the cluster from losing a node now; empty means healthy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unhealthy {
+    /// Active members that are not live (down, restarting, or crash-looping).
+    pub not_live: Vec<String>,
+    /// Nodes decommissioning that no one of ours is decommissioning.
+    pub decommissioning: Vec<String>,
+    pub ranges_unavailable: u64,
+    pub ranges_underreplicated: u64,
+    /// Under-replicated and unavailable ranges per zone of the node counting them.
+    pub by_zone: BTreeMap<String, u64>,
+}
+
+impl Unhealthy {
+    pub fn is_healthy(&self) -> bool {
+        *self == Unhealthy::default()
+    }
+}
+
+impl fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if !self.not_live.is_empty() {
+            parts.push(format!("not live: {}", self.not_live.join(", ")));
+        }
+        if !self.decommissioning.is_empty() {
+            parts.push(format!(
+                "decommissioning: {}",
+                self.decommissioning.join(", ")
+            ));
+        }
+        if self.ranges_unavailable > 0 || self.ranges_underreplicated > 0 {
+            let zones = self
+                .by_zone
+                .iter()
+                .map(|(zone, n)| format!("{zone}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            parts.push(format!(
+                "{} ranges unavailable and {} under-replicated (counted by zone: {zones})",
+                self.ranges_unavailable, self.ranges_underreplicated
+            ));
+        }
+        if parts.is_empty() {
+            return f.write_str("healthy");
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// The gate: every active member live, none decommissioning unless `leaving` (node IDs being decommissioned on
+/// purpose), and no range unavailable or under-replicated as the live nodes count them (each range is counted
+/// by one live node, its leaseholder). Decommissioned nodes are gone on purpose and do not count.
+pub fn judge(rows: &[NodeRow], leaving: &[String]) -> Unhealthy {
+    let mut unhealthy = Unhealthy::default();
+    for row in rows {
+        match row.membership.as_str() {
+            "decommissioned" => continue,
+            "decommissioning" if !leaving.contains(&row.id) => {
+                unhealthy.decommissioning.push(row.name())
+            }
+            _ => {}
+        }
+        if !row.is_live {
+            if row.membership == "active" {
+                unhealthy.not_live.push(row.name());
+            }
+            continue;
+        }
+        unhealthy.ranges_unavailable += row.ranges_unavailable;
+        unhealthy.ranges_underreplicated += row.ranges_underreplicated;
+        let troubled = row.ranges_unavailable + row.ranges_underreplicated;
+        if troubled > 0 {
+            let zone = zone_of(row).unwrap_or("unknown zone").to_string();
+            *unhealthy.by_zone.entry(zone).or_default() += troubled;
+        }
+    }
+    unhealthy
+}
+
+/// The replication factor of CockroachDB's default zone configuration.
+pub const DEFAULT_REPLICATION_FACTOR: usize = 3;
+
+fn zone_of(row: &NodeRow) -> Option<&str> {
+    row.locality
+        .split(',')
+        .find_map(|tier| tier.strip_prefix("zone="))
+}
+
+/// Whether the nodes outside `zone` can hold every range once the zone's nodes are decommissioned: at least
+/// `replication_factor` live active nodes must stay, or some ranges would have nowhere to keep their replicas and
+/// the decommission could never finish (CockroachDB refuses it half-way). Err says what would be left.
+pub fn zone_can_leave(
+    rows: &[NodeRow],
+    zone: &str,
+    replication_factor: usize,
+) -> Result<(), String> {
+    let staying: Vec<&NodeRow> = rows
+        .iter()
+        .filter(|r| r.membership == "active" && r.is_live && zone_of(r) != Some(zone))
+        .collect();
+    if staying.len() >= replication_factor {
+        return Ok(());
+    }
+    Err(format!(
+        "the nodes left outside zone {zone} would be {} live node(s), fewer than the {replication_factor} replicas \
+         each range needs",
+        staying.len()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "id,address,sql_address,build,started_at,updated_at,locality,is_available,is_live,\
+replicas_leaders,replicas_leaseholders,ranges,ranges_unavailable,ranges_underreplicated,live_bytes,key_bytes,\
+value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membership,is_draining";
+
+    fn line(
+        id: u32,
+        zone: &str,
+        live: bool,
+        unavailable: u32,
+        under: u32,
+        membership: &str,
+    ) -> String {
+        format!(
+            "{id},cockroachdb-0.cockroachdb.{zone}:26257,cockroachdb-0.cockroachdb.{zone}:26257,v24.1.0,\
+2026-01-01 00:00:00.000000,2026-01-01 00:00:00.000000,\"region=r,zone={zone}\",{live},{live},1,1,100,\
+{unavailable},{under},0,0,0,0,0,100,{},{membership},false",
+            membership != "active"
+        )
+    }
+
+    fn status(lines: &[String]) -> Vec<NodeRow> {
+        let text = format!("{HEADER}\n{}\n", lines.join("\n"));
+        parse_node_status(&text).unwrap()
+    }
+
+    #[test]
+    fn a_cluster_of_live_nodes_and_replicated_ranges_is_healthy() {
+        let rows = status(&[
+            line(1, "a", true, 0, 0, "active"),
+            line(2, "b", true, 0, 0, "active"),
+            line(3, "c", true, 0, 0, "decommissioned"),
+        ]);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].locality, "region=r,zone=a");
+        assert!(judge(&rows, &[]).is_healthy());
+    }
+
+    #[test]
+    fn a_node_down_and_the_ranges_it_leaves_short_are_named_with_their_zones() {
+        let rows = status(&[
+            line(1, "a", true, 0, 40, "active"),
+            line(2, "b", false, 0, 0, "active"),
+            line(3, "c", true, 2, 30, "active"),
+        ]);
+        let verdict = judge(&rows, &[]);
+        assert!(!verdict.is_healthy());
+        assert_eq!(verdict.ranges_underreplicated, 70);
+        assert_eq!(verdict.ranges_unavailable, 2);
+        let said = verdict.to_string();
+        assert!(
+            said.contains("not live: n2 (cockroachdb-0.cockroachdb.b:26257, zone=b)"),
+            "{said}"
+        );
+        assert!(
+            said.contains("2 ranges unavailable and 70 under-replicated"),
+            "{said}"
+        );
+        assert!(said.contains("a: 40, c: 32"), "{said}");
+    }
+
+    #[test]
+    fn only_the_nodes_we_decommission_may_be_decommissioning() {
+        let rows = status(&[
+            line(1, "a", true, 0, 0, "active"),
+            line(2, "b", true, 0, 0, "decommissioning"),
+        ]);
+        assert!(judge(&rows, &["2".into()]).is_healthy());
+        let surprise = judge(&rows, &[]);
+        assert_eq!(surprise.decommissioning.len(), 1, "{surprise}");
+    }
+
+    #[test]
+    fn a_dead_node_that_is_decommissioning_is_not_also_reported_not_live() {
+        let rows = status(&[line(4, "a", false, 0, 0, "decommissioning")]);
+        assert!(judge(&rows, &["4".into()]).is_healthy());
+    }
+
+    #[test]
+    fn output_that_is_not_node_status_is_refused_not_taken_for_healthy() {
+        assert_eq!(parse_node_status(""), Err(NodeStatusError::Empty));
+        assert_eq!(
+            parse_node_status("id,address\n1,x"),
+            Err(NodeStatusError::MissingColumn("locality"))
+        );
+        let short = format!("{HEADER}\n1,x,y");
+        assert!(matches!(
+            parse_node_status(&short),
+            Err(NodeStatusError::BadLine { line: 2, .. })
+        ));
+        let bad_count = format!(
+            "{HEADER}\n{}",
+            line(1, "a", true, 0, 0, "active").replace(",100,0,0,", ",100,x,0,")
+        );
+        assert!(parse_node_status(&bad_count).is_err());
+        assert!(csv_fields("\"a,b").is_err());
+        assert_eq!(
+            csv_fields("\"say \"\"hi\"\"\",b").unwrap(),
+            vec!["say \"hi\"", "b"]
+        );
+    }
+
+    #[test]
+    fn a_zone_may_leave_only_when_enough_live_nodes_stay_elsewhere() {
+        let rows = status(&[
+            line(1, "a", true, 0, 0, "active"),
+            line(2, "b", true, 0, 0, "active"),
+            line(3, "c", true, 0, 0, "active"),
+            line(4, "d", true, 0, 0, "active"),
+        ]);
+        assert_eq!(zone_can_leave(&rows, "d", 3), Ok(()));
+        let said = zone_can_leave(&rows[..3], "c", 3).unwrap_err();
+        assert!(said.contains("2 live node(s), fewer than the 3"), "{said}");
+        let down = status(&[
+            line(1, "a", true, 0, 0, "active"),
+            line(2, "b", false, 0, 0, "active"),
+            line(3, "c", true, 0, 0, "decommissioned"),
+            line(4, "d", true, 0, 0, "active"),
+            line(5, "e", true, 0, 0, "active"),
+        ]);
+        assert!(
+            zone_can_leave(&down, "e", 3).is_err(),
+            "dead and decommissioned nodes hold nothing"
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! One disruption at a time per CockroachDB cluster, across every region this provider process applies: Terraform
+//! applies the regions of one configuration in parallel, all in this one process, so an in-process lock per
+//! CockroachDB cluster (keyed by its CA fingerprint and name) serialises their node restarts and decommissions.
+//! The lease also carries what the last holder learnt: the instant its closing health gate passed (the next
+//! holder needs no gate of its own right after it), and a stop: once a node failed to come back, no region of
+//! this run touches another node.
+use crate::framework::diag::Diagnostics;
+use crate::kubernetes::Deadline;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::OwnedMutexGuard;
+
+/// How long a passed health gate vouches for the cluster when no disruption happened since.
+const GATE_FRESH_FOR: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub(super) struct Turn {
+    healthy_at: Option<Instant>,
+}
+
+impl Turn {
+    /// The cluster was found healthy just now, after the last disruption.
+    pub fn recently_healthy(&self) -> bool {
+        self.healthy_at
+            .is_some_and(|at| at.elapsed() < GATE_FRESH_FOR)
+    }
+
+    pub fn found_healthy(&mut self) {
+        self.healthy_at = Some(Instant::now());
+    }
+
+    /// A disruption started: what the last gate saw no longer holds.
+    pub fn disrupting(&mut self) {
+        self.healthy_at = None;
+    }
+}
+
+#[derive(Default)]
+struct LeaseState {
+    turn: Arc<tokio::sync::Mutex<Turn>>,
+    stopped: Mutex<Option<String>>,
+    /// Zones whose region is being deleted in this run (see `teardown.rs`).
+    going: Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// The lease of one CockroachDB cluster.
+#[derive(Clone)]
+pub(super) struct ClusterLease {
+    state: Arc<LeaseState>,
+}
+
+/// The holder's turn; dropping it releases the lease.
+pub(super) type Held = OwnedMutexGuard<Turn>;
+
+fn leases() -> &'static Mutex<HashMap<String, Arc<LeaseState>>> {
+    static LEASES: OnceLock<Mutex<HashMap<String, Arc<LeaseState>>>> = OnceLock::new();
+    LEASES.get_or_init(Default::default)
+}
+
+impl ClusterLease {
+    /// The lease of the CockroachDB cluster whose CA has this fingerprint and which has this name.
+    pub fn of(ca_fingerprint: &str, cluster_name: &str) -> ClusterLease {
+        let key = format!("{ca_fingerprint}/{cluster_name}");
+        let mut all = leases().lock().unwrap_or_else(PoisonError::into_inner);
+        ClusterLease {
+            state: all.entry(key).or_default().clone(),
+        }
+    }
+
+    /// Waits for the cluster's turn, bounded by the deadline; refused once a rollout of this run stopped.
+    pub async fn acquire(&self, deadline: &Deadline, zone: &str) -> Result<Held, Diagnostics> {
+        self.refuse_if_stopped()?;
+        let waited =
+            tokio::time::timeout(deadline.remaining(), self.state.turn.clone().lock_owned()).await;
+        let Ok(held) = waited else {
+            let mut diags = Diagnostics::new();
+            diags.error(
+                format!("Zone {zone} waited too long for its turn to restart a node"),
+                "Another region of this CockroachDB cluster held the one-disruption-at-a-time lease until the \
+                 timeout. Apply again, or raise the region's update timeout.",
+            );
+            return Err(diags);
+        };
+        self.refuse_if_stopped()?;
+        Ok(held)
+    }
+
+    /// No further node of this cluster is touched in this run; `why` says which node did not come back.
+    pub fn stop(&self, why: &str) {
+        let mut stopped = self
+            .state
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        stopped.get_or_insert_with(|| why.to_owned());
+    }
+
+    /// Records that this run deletes `zone`'s region.
+    pub fn zone_going(&self, zone: &str) {
+        let mut going = self
+            .state
+            .going
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        going.insert(zone.to_owned());
+    }
+
+    /// Whether this run deletes the region of every one of `zones`: the whole deployment is going.
+    pub fn every_zone_going(&self, zones: &[String]) -> bool {
+        let going = self
+            .state
+            .going
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        zones.iter().all(|z| going.contains(z))
+    }
+
+    fn refuse_if_stopped(&self) -> Result<(), Diagnostics> {
+        let stopped = self
+            .state
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match stopped.as_deref() {
+            None => Ok(()),
+            Some(why) => {
+                let mut diags = Diagnostics::new();
+                diags.error(
+                    "Rollout stopped: no further node was restarted",
+                    format!(
+                        "{why} Every other node keeps its current revision. Fix the cause (reverting the image \
+                         rolls the stopped node back, one node at a time) and apply again."
+                    ),
+                );
+                Err(diags)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_util::sync::CancellationToken;
+
+    fn deadline(limit: Duration) -> Deadline {
+        Deadline::after(limit, &CancellationToken::new())
+    }
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_per_cluster_and_other_clusters_are_independent() {
+        let lease = ClusterLease::of("fp-serialise", "main");
+        let held = lease
+            .acquire(&deadline(Duration::from_secs(1)), "a")
+            .await
+            .unwrap();
+        let again = ClusterLease::of("fp-serialise", "main");
+        let waited = again
+            .acquire(&deadline(Duration::from_millis(50)), "b")
+            .await;
+        let said = waited.err().unwrap().0[0].summary.clone();
+        assert!(said.contains("Zone b waited too long"), "{said}");
+        let other = ClusterLease::of("fp-serialise", "other");
+        assert!(other
+            .acquire(&deadline(Duration::from_millis(50)), "c")
+            .await
+            .is_ok());
+        drop(held);
+        assert!(again
+            .acquire(&deadline(Duration::from_millis(50)), "b")
+            .await
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_stopped_rollout_refuses_every_later_turn_and_says_why() {
+        let lease = ClusterLease::of("fp-stop", "main");
+        lease.stop("Node cockroachdb-2 of zone a did not come back: ImagePullBackOff.");
+        lease.stop("a second reason is not kept");
+        let refused = ClusterLease::of("fp-stop", "main")
+            .acquire(&deadline(Duration::from_secs(1)), "b")
+            .await
+            .err()
+            .unwrap();
+        assert!(refused.0[0]
+            .detail
+            .starts_with("Node cockroachdb-2 of zone a did not come back"));
+    }
+
+    #[test]
+    fn the_deployment_is_going_only_when_every_zone_is() {
+        let lease = ClusterLease::of("fp-going", "main");
+        let zones = vec!["a".to_string(), "b".to_string()];
+        lease.zone_going("a");
+        assert!(!lease.every_zone_going(&zones));
+        ClusterLease::of("fp-going", "main").zone_going("b");
+        assert!(lease.every_zone_going(&zones));
+    }
+
+    #[test]
+    fn a_gate_vouches_only_until_the_next_disruption() {
+        let mut turn = Turn::default();
+        assert!(!turn.recently_healthy());
+        turn.found_healthy();
+        assert!(turn.recently_healthy());
+        turn.disrupting();
+        assert!(!turn.recently_healthy());
+    }
+}

@@ -1,0 +1,485 @@
+//! Day-2 operations through the real CLI, held to what the availability recorder saw: no range unavailable for
+//! a moment, at most one node down at once across the whole CockroachDB cluster, nothing lost, while Terraform
+//! applies the three regions in parallel.
+use crate::harness::Workspace;
+use crate::regions::{configuration, live_nodes, Clusters, ZONES};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use kube_sandbox::world::Availability;
+use std::time::{Duration, Instant};
+
+const IMAGE_LINE: &str = "  image = \"cockroachdb/cockroach:v24.1.0\"\n";
+
+fn with_image(config: &str, tag: &str, finalization: &str) -> String {
+    assert!(config.contains(IMAGE_LINE));
+    config.replacen(
+        IMAGE_LINE,
+        &format!("  image = \"cockroachdb/cockroach:{tag}\"\n  upgrade_finalization = \"{finalization}\"\n"),
+        1,
+    )
+}
+
+/// Waits until every range is fully replicated again, then starts a new recording window.
+fn settle(clusters: &Clusters) {
+    let cockroach = clusters.sandbox.world().unwrap().cockroach();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        cockroach.reset_availability();
+        std::thread::sleep(Duration::from_millis(300));
+        let seen = cockroach.availability();
+        if seen.under_replicated_range_seconds == 0.0 && seen.max_nodes_down == 0 {
+            cockroach.reset_availability();
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "the cluster never settled: {seen:?}"
+        );
+    }
+}
+
+/// What the recorder saw since the last `settle`, asserted: never unavailable, one node down at most, nothing lost.
+fn assert_never_unavailable(clusters: &Clusters, what: &str) -> Availability {
+    let seen = clusters.sandbox.world().unwrap().cockroach().availability();
+    assert_eq!(seen.unavailable_range_seconds, 0.0, "{what}: {seen:?}");
+    assert_eq!(seen.ranges_lost, 0, "{what}: {seen:?}");
+    assert!(seen.max_nodes_down <= 1, "{what}: {seen:?}");
+    eprintln!("{what}: {seen:?}");
+    seen
+}
+
+/// The node pods' images, per pod.
+fn images(clusters: &Clusters) -> Vec<(String, String)> {
+    let mut all = Vec::new();
+    for zone in ZONES {
+        let api: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
+        let pods = clusters
+            .runtime
+            .block_on(
+                api.list(&ListParams::default().labels("app.kubernetes.io/component=database")),
+            )
+            .unwrap();
+        for pod in pods {
+            let image = pod.spec.unwrap().containers[0]
+                .image
+                .clone()
+                .unwrap_or_default();
+            all.push((pod.metadata.name.unwrap_or_default(), image));
+        }
+    }
+    all
+}
+
+fn assert_every_pod_runs(clusters: &Clusters, tag: &str) {
+    let images = images(clusters);
+    assert_eq!(images.len(), 9, "{images:?}");
+    assert!(
+        images.iter().all(|(_, image)| image.ends_with(tag)),
+        "every pod runs {tag}: {images:?}"
+    );
+    assert_eq!(live_nodes(clusters), (9, 9));
+}
+
+#[test]
+fn a_patch_upgrade_and_a_requests_change_restart_one_node_at_a_time_with_no_range_unavailable() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&with_image(&base, "v24.1.0", "auto"));
+    ws.apply();
+    settle(&clusters);
+
+    let patched = with_image(&base, "v24.1.26", "auto");
+    ws.write_config(&patched);
+    ws.apply();
+    let seen = assert_never_unavailable(&clusters, "patch upgrade");
+    assert_eq!(seen.max_nodes_down, 1, "nodes did restart: {seen:?}");
+    assert_every_pod_runs(&clusters, "v24.1.26");
+    ws.assert_plan_empty("the patch upgrade");
+
+    settle(&clusters);
+    let requests = patched.replace(
+        "  replicas            = 3\n",
+        "  replicas            = 3\n  cpu_request         = \"500m\"\n  memory_request      = \"1Gi\"\n",
+    );
+    ws.write_config(&requests);
+    ws.apply();
+    let seen = assert_never_unavailable(&clusters, "requests change");
+    assert_eq!(seen.max_nodes_down, 1, "nodes did restart: {seen:?}");
+    ws.assert_plan_empty("the requests change");
+}
+
+#[test]
+fn an_unpullable_image_stops_the_rollout_at_its_first_node_and_reverting_repairs_it_one_node_at_a_time(
+) {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&with_image(&base, "v24.1.0", "auto"));
+    ws.apply();
+    settle(&clusters);
+
+    // A tag no registry has: the first node restarted cannot pull it.
+    ws.write_config(&with_image(&base, "v24.1.27", "auto"));
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("did not come back"), "{said}");
+    assert!(
+        said.contains("ImagePull") || said.contains("ErrImagePull"),
+        "{said}"
+    );
+    let bad: Vec<_> = images(&clusters)
+        .into_iter()
+        .filter(|(_, image)| image.ends_with("v24.1.27"))
+        .collect();
+    assert_eq!(bad.len(), 1, "exactly one node was touched: {bad:?}");
+    assert!(
+        said.contains(&format!("Node {}", bad[0].0)),
+        "the diagnostic names the node: {said}"
+    );
+    let seen = assert_never_unavailable(&clusters, "bad image");
+    assert_eq!(seen.max_nodes_down, 1);
+
+    ws.write_config(&with_image(&base, "v24.1.0", "auto"));
+    ws.apply();
+    assert_never_unavailable(&clusters, "bad image then revert");
+    assert_every_pod_runs(&clusters, "v24.1.0");
+    ws.assert_plan_empty("the revert");
+}
+
+#[test]
+fn a_major_upgrade_rolls_one_node_at_a_time_and_finalizes_only_after_every_node_runs_it() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let world = clusters.sandbox.world().unwrap();
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&with_image(&base, "v24.1.0", "manual"));
+    ws.apply();
+    settle(&clusters);
+
+    ws.write_config(&with_image(&base, "v24.3.0", "manual"));
+    ws.apply();
+    assert_never_unavailable(&clusters, "manual major upgrade");
+    assert_every_pod_runs(&clusters, "v24.3.0");
+    let status = world.cockroach().clusters().remove(0);
+    assert_eq!(status.version.as_deref(), Some("24.1"), "held open");
+
+    settle(&clusters);
+    ws.write_config(&with_image(&base, "v24.3.0", "auto"));
+    ws.apply();
+    assert_never_unavailable(&clusters, "finalizing");
+    assert_eq!(
+        world.cockroach().clusters().remove(0).version.as_deref(),
+        Some("24.3")
+    );
+
+    // Automatic: the cluster finalizes by itself once every node of every region runs the new major.
+    settle(&clusters);
+    ws.write_config(&with_image(&base, "v25.2.0", "auto"));
+    ws.apply();
+    assert_never_unavailable(&clusters, "auto major upgrade");
+    assert_every_pod_runs(&clusters, "v25.2.0");
+    let status = world.cockroach().clusters().remove(0);
+    assert_eq!(status.version.as_deref(), Some("25.2"));
+    ws.assert_plan_empty("the auto major upgrade");
+}
+
+/// Nodes per membership: (active and live, decommissioned).
+fn members(clusters: &Clusters) -> (usize, usize) {
+    use kube_sandbox::world::Membership;
+    let nodes = clusters.sandbox.world().unwrap().cockroach().nodes();
+    (
+        nodes
+            .iter()
+            .filter(|n| n.live && n.membership == Membership::Active)
+            .count(),
+        nodes
+            .iter()
+            .filter(|n| n.membership == Membership::Decommissioned)
+            .count(),
+    )
+}
+
+fn with_replicas(config: &str, zone: &str, replicas: u32) -> String {
+    let block = format!("resource \"crdb_region\" \"{}\" {{", zone.replace('-', "_"));
+    let at = config.find(&block).unwrap();
+    let line = config[at..].find("  replicas            = ").unwrap() + at;
+    let end = config[line..].find('\n').unwrap() + line;
+    format!(
+        "{}  replicas            = {replicas}{}",
+        &config[..line],
+        &config[end..]
+    )
+}
+
+#[test]
+fn scale_down_decommissions_gated_in_one_region_and_in_all_regions_at_once_with_no_range_unavailable(
+) {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = with_image(&configuration(&clusters, &ws, false, 3), "v24.1.0", "auto");
+    ws.write_config(&base);
+    ws.apply();
+    settle(&clusters);
+
+    let one = with_replicas(&base, ZONES[0], 2);
+    ws.write_config(&one);
+    ws.apply();
+    assert_never_unavailable(&clusters, "scale-down in one region");
+    assert_eq!(members(&clusters), (8, 1));
+    ws.assert_plan_empty("the scale-down in one region");
+
+    settle(&clusters);
+    let mut all = with_replicas(&one, ZONES[0], 1);
+    for zone in &ZONES[1..] {
+        all = with_replicas(&all, zone, 2);
+    }
+    ws.write_config(&all);
+    ws.apply();
+    assert_never_unavailable(&clusters, "scale-down in every region at once");
+    assert_eq!(members(&clusters), (5, 4));
+    let left = clusters.sandbox.world().unwrap().cockroach().availability();
+    assert_eq!(left.ranges_lost, 0);
+    ws.assert_plan_empty("the scale-down in every region");
+}
+
+#[test]
+fn the_outage_drill_keeps_every_range_available_and_other_operations_wait_until_the_region_is_back()
+{
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let world = clusters.sandbox.world().unwrap();
+    let ws = Workspace::new("");
+    let base = with_image(&configuration(&clusters, &ws, false, 3), "v24.1.0", "auto");
+    ws.write_config(&base);
+    ws.apply();
+    settle(&clusters);
+    let stores_before: Vec<String> = world
+        .cockroach()
+        .nodes()
+        .into_iter()
+        .map(|n| n.store)
+        .collect();
+
+    // The drill: one region stopped, volumes kept, nothing decommissioned.
+    let stopped = with_replicas(&base, ZONES[1], 0);
+    ws.write_config(&stopped);
+    ws.apply();
+    let (active, decommissioned) = members(&clusters);
+    assert_eq!(
+        (active, decommissioned),
+        (6, 0),
+        "three nodes down, none decommissioned"
+    );
+    // While it is down, a rollout's gate waits for it and says why; nothing restarts.
+    let rollout = stopped
+        .replace("update = \"5m\"", "update = \"15s\"")
+        .replace("cockroach:v24.1.0", "cockroach:v24.1.26");
+    ws.write_config(&rollout);
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("did not become healthy"), "{said}");
+    assert!(
+        said.contains("not live: n"),
+        "the gate names the nodes down: {said}"
+    );
+    assert!(said.contains(&format!("zone={}", ZONES[1])), "{said}");
+    assert!(
+        images(&clusters)
+            .iter()
+            .all(|(_, image)| image.ends_with("v24.1.0")),
+        "no node restarted while a region was down"
+    );
+
+    // Back: the same nodes restart on their data.
+    ws.write_config(&base);
+    ws.apply();
+    assert_eq!(members(&clusters), (9, 0));
+    let mut stores_after: Vec<String> = world
+        .cockroach()
+        .nodes()
+        .into_iter()
+        .map(|n| n.store)
+        .collect();
+    let mut before = stores_before.clone();
+    before.sort();
+    stores_after.sort();
+    assert_eq!(stores_after, before, "the same stores came back");
+    let seen = world.cockroach().availability();
+    assert_eq!(seen.unavailable_range_seconds, 0.0, "{seen:?}");
+    assert_eq!(seen.ranges_lost, 0, "{seen:?}");
+    assert!(
+        seen.under_replicated_range_seconds > 0.0,
+        "the region was really down: {seen:?}"
+    );
+    eprintln!("outage drill: {seen:?}");
+}
+
+/// `configuration` for any list of zones (one emulated Kubernetes cluster each), without deletion protection.
+fn configuration_of(clusters: &Clusters, ws: &Workspace, zones: &[&str]) -> String {
+    let quoted: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
+    let mut config = format!(
+        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",
+        quoted.join(", ")
+    );
+    let key = |z: &str| z.replace('-', "_");
+    for zone in zones {
+        config.push_str(&format!(
+            "\nresource \"crdb_region\" \"{}\" {{\n  cluster  = crdb_multiregion_cluster.main\n  zone     = \"{zone}\"\n  region   = \"{}\"\n  replicas = 3\n  deletion_protection = false\n{}  timeouts {{\n    create = \"5m\"\n    update = \"5m\"\n  }}\n}}\n",
+            key(zone),
+            zone.rsplit_once('-').unwrap().0,
+            clusters.connection_block(ws, zone)
+        ));
+    }
+    let peers: Vec<String> = zones
+        .iter()
+        .map(|z| format!("    \"{z}\" = crdb_region.{}.dns_address", key(z)))
+        .collect();
+    for zone in zones {
+        config.push_str(&format!(
+            "\nresource \"crdb_dns_link\" \"{}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{}\n  }}\n{}}}\n",
+            key(zone),
+            peers.join("\n"),
+            clusters.connection_block(ws, zone)
+        ));
+    }
+    config
+}
+
+#[test]
+fn adding_then_removing_a_zone_on_a_live_cluster_restarts_no_node_and_decommissions_only_the_removed_zone(
+) {
+    use crate::regions::pod_generations;
+    const NEW_ZONE: &str = "asia-east1-a";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut names = ZONES.to_vec();
+    names.push(NEW_ZONE);
+    let mut options = kube_sandbox::SandboxOptions::new(&names);
+    options.speed = 40.0;
+    options.controllers = true;
+    let sandbox = runtime
+        .block_on(kube_sandbox::Sandbox::start(options))
+        .unwrap();
+    let clusters = Clusters { runtime, sandbox };
+    let ws = Workspace::new("");
+    ws.write_config(&configuration_of(&clusters, &ws, &ZONES));
+    ws.apply();
+    settle(&clusters);
+    let selector = "app.kubernetes.io/component=database";
+    let before = pod_generations(&clusters, selector);
+    assert_eq!(before.len(), 9);
+
+    ws.write_config(&configuration_of(&clusters, &ws, &names));
+    ws.apply();
+    assert_eq!(
+        pod_generations(&clusters, selector),
+        before,
+        "no running node restarted: same pods, no container restart"
+    );
+    let until = Instant::now() + Duration::from_secs(60);
+    while members(&clusters) != (12, 0) {
+        assert!(
+            Instant::now() < until,
+            "the new zone's nodes never joined: {:?}",
+            members(&clusters)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let seen = assert_never_unavailable(&clusters, "adding a zone");
+    assert_eq!(seen.max_nodes_down, 0, "{seen:?}");
+    ws.assert_plan_empty("adding a zone");
+
+    // Removing it again: its nodes are decommissioned (replicas moved away) before its namespace and volumes go.
+    settle(&clusters);
+    ws.write_config(&configuration_of(&clusters, &ws, &ZONES));
+    ws.apply();
+    let seen = assert_never_unavailable(&clusters, "removing a zone");
+    assert_eq!(seen.ranges_lost, 0, "{seen:?}");
+    assert_eq!(
+        members(&clusters),
+        (9, 3),
+        "the zone's three nodes were decommissioned"
+    );
+    assert_eq!(
+        pod_generations(&clusters, selector),
+        before,
+        "no running node of the zones left restarted"
+    );
+    ws.assert_plan_empty("removing a zone");
+
+    // Destroying everything tears down without decommissioning anything more: watched while it runs, since the
+    // cluster's nodes are gone with it.
+    let most_decommissioned = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                most_decommissioned
+                    .fetch_max(members(&clusters).1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        ws.destroy();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    assert_eq!(
+        most_decommissioned.into_inner(),
+        3,
+        "the whole teardown decommissioned no node"
+    );
+    assert!(clusters
+        .sandbox
+        .world()
+        .unwrap()
+        .cockroach()
+        .nodes()
+        .is_empty());
+}
+
+#[test]
+fn removing_a_zone_the_others_cannot_replace_is_refused_before_anything_is_touched() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let one_each = configuration_of(&clusters, &ws, &ZONES).replace("replicas = 3", "replicas = 1");
+    ws.write_config(&one_each);
+    ws.apply();
+    settle(&clusters);
+
+    // Two nodes could not hold three replicas of every range.
+    ws.write_config(
+        &configuration_of(&clusters, &ws, &ZONES[..2]).replace("replicas = 3", "replicas = 1"),
+    );
+    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(&format!(
+            "Zone {} cannot leave the running cluster",
+            ZONES[2]
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("2 live node(s), fewer than the 3 replicas"),
+        "{said}"
+    );
+    let api: Api<Namespace> = Api::all(clusters.client(ZONES[2]));
+    let namespace = clusters.runtime.block_on(api.get_opt(ZONES[2])).unwrap();
+    assert!(namespace.is_some_and(|n| n.metadata.deletion_timestamp.is_none()));
+    assert_eq!(
+        members(&clusters),
+        (3, 0),
+        "every node still live, none decommissioned"
+    );
+    assert_never_unavailable(&clusters, "a refused zone removal");
+}
