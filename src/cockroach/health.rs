@@ -211,6 +211,15 @@ fn zone_of(row: &NodeRow) -> Option<&str> {
         .find_map(|tier| tier.strip_prefix("zone="))
 }
 
+/// Whether every live, active node runs in one of `going` (the zones whose regions are being deleted): then
+/// nothing stays to take their replicas, and the deployment is being torn down rather than a zone removed, as
+/// when a destroy that failed part-way (some zones already gone) is run again.
+pub fn only_going_zones_live(rows: &[NodeRow], going: &std::collections::BTreeSet<String>) -> bool {
+    rows.iter()
+        .filter(|r| r.membership == "active" && r.is_live)
+        .all(|r| zone_of(r).is_some_and(|z| going.contains(z)))
+}
+
 /// Whether the nodes outside `zone` can hold every range once the zone's nodes are decommissioned: at least
 /// `replication_factor` live active nodes must stay, or some ranges would have nowhere to keep their replicas and
 /// the decommission could never finish (CockroachDB refuses it half-way). Err says what would be left.
@@ -231,6 +240,34 @@ pub fn zone_can_leave(
          each range needs",
         staying.len()
     ))
+}
+
+#[cfg(test)]
+mod teardown_tests {
+    use super::*;
+
+    fn row(id: u32, zone: &str, live: bool) -> NodeRow {
+        NodeRow {
+            id: id.to_string(),
+            address: format!("cockroachdb-{id}.cockroachdb.{zone}:26257"),
+            locality: format!("region=r,zone={zone}"),
+            is_live: live,
+            ranges_unavailable: 0,
+            ranges_underreplicated: 0,
+            membership: "active".into(),
+        }
+    }
+
+    #[test]
+    fn a_teardown_is_recognised_by_every_live_node_being_in_a_going_zone() {
+        let going: std::collections::BTreeSet<String> = ["a".into(), "b".into()].into();
+        // Zone c already gone (a destroy run again): its nodes are not live.
+        let rows = vec![row(1, "a", true), row(2, "b", true), row(3, "c", false)];
+        assert!(only_going_zones_live(&rows, &going));
+        // Zone c still serving: a and b are being removed from a cluster that stays.
+        let rows = vec![row(1, "a", true), row(2, "b", true), row(3, "c", true)];
+        assert!(!only_going_zones_live(&rows, &going));
+    }
 }
 
 #[cfg(test)]

@@ -530,7 +530,7 @@ impl Rollout<'_> {
         if revision_of(after.as_ref()) == self.before {
             return Ok(());
         }
-        PacedRollout {
+        let restarted = PacedRollout {
             client,
             spec,
             set,
@@ -540,6 +540,12 @@ impl Rollout<'_> {
         }
         .run()
         .await?;
+        // Only a template that reached running pods has a rollout to follow: writing the partition alone
+        // bumps the generation too, and a zone whose nodes are not serving yet (a create completed by a
+        // later apply, before the DNS links exist) must not wait for them here.
+        if !restarted && self.held_below >= spec.replicas {
+            return Ok(());
+        }
         // Explains a zone that never gets ready by the peers its nodes cannot reach.
         wait_zone_ready(client, &spec.zone, deadline).await
     }

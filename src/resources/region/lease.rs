@@ -116,6 +116,15 @@ impl ClusterLease {
         zones.iter().all(|z| going.contains(z))
     }
 
+    /// The zones whose regions this run deletes so far.
+    pub fn going_zones(&self) -> std::collections::BTreeSet<String> {
+        self.state
+            .going
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn refuse_if_stopped(&self) -> Result<(), Diagnostics> {
         let stopped = self
             .state

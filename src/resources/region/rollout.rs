@@ -54,9 +54,9 @@ pub(super) enum NodeTurn {
 
 pub(super) fn node_turn(pod: Option<&Pod>, update_revision: &str) -> NodeTurn {
     match pod {
-        Some(pod) if revision(pod) == Some(update_revision) && readiness::is_ready(pod) => {
-            NodeTurn::Current
-        }
+        // Already on the new template, ready or not: restarting it again changes nothing. A node that is down
+        // there is the health gate's business, which holds every later turn until it is back.
+        Some(pod) if revision(pod) == Some(update_revision) => NodeTurn::Current,
         Some(pod) => NodeTurn::Due {
             serving: readiness::is_ready(pod) && stuck(pod).is_none(),
         },
@@ -84,7 +84,8 @@ pub(super) struct PacedRollout<'a> {
 }
 
 impl PacedRollout<'_> {
-    pub async fn run(&self) -> Result<(), Diagnostics> {
+    /// Rolls the held pods one at a time; whether any pod was restarted.
+    pub async fn run(&self) -> Result<bool, Diagnostics> {
         let zone = self.spec.zone.as_str();
         let set = self
             .client
@@ -100,19 +101,21 @@ impl PacedRollout<'_> {
             })
             .await?;
         let Some(update_revision) = set.and_then(|s| s.status?.update_revision) else {
-            return Ok(());
+            return Ok(false);
         };
+        let mut restarted = false;
         for ordinal in (0..self.held_below.min(self.spec.replicas)).rev() {
             let name = format!("{}-{ordinal}", names::STATEFULSET);
             let pod = self.client.get::<Pod>(Some(zone), &name).await?;
             if let NodeTurn::Due { serving } = node_turn(pod.as_ref(), &update_revision) {
                 self.restart(ordinal, serving, &update_revision).await?;
+                restarted = true;
             }
         }
         if self.held_below > 0 {
             self.client.apply(&held_at(self.set, 0)).await?;
         }
-        Ok(())
+        Ok(restarted)
     }
 
     /// One node's turn: lease, gate, partition, the node back, gate.
@@ -275,8 +278,8 @@ mod tests {
         );
         assert_eq!(
             node_turn(Some(&pod("new", false, None)), "new"),
-            NodeTurn::Due { serving: false },
-            "on the new revision but not Ready: waited for again"
+            NodeTurn::Current,
+            "on the new revision but not Ready: restarting it changes nothing; the gate holds the next turn"
         );
         assert_eq!(node_turn(None, "new"), NodeTurn::Due { serving: false });
     }

@@ -62,6 +62,10 @@ async fn decommission_zone(
             )
         })?;
     let rows = health::parse_node_status(&text).map_err(|e| refuse(e.to_string()))?;
+    if health::only_going_zones_live(&rows, &lease.going_zones()) {
+        tracing::info!(zone = %spec.zone, "every live node is in a zone being deleted: tearing down, no decommission");
+        return Ok(());
+    }
     health::zone_can_leave(&rows, &spec.zone, health::DEFAULT_REPLICATION_FACTOR)
         .map_err(refuse)?;
     tracing::info!(zone = %spec.zone, "decommissioning the nodes of a zone leaving a running cluster");
