@@ -38,7 +38,10 @@ fn main() {
     ws.apply();
     let latency = |added: Duration| {
         for zone in regions::ZONES {
-            clusters.sandbox.set_latency(zone, added).expect("latency set");
+            clusters
+                .sandbox
+                .set_latency(zone, added)
+                .expect("latency set");
         }
     };
     // Terraform's own start-up warms its caches on the first plan; it is not counted.
