@@ -180,7 +180,8 @@ pub(super) fn live_node_resource(
 }
 
 /// Requests and limits changed on the live StatefulSet (by hand, or by another field manager) show as drift: the
-/// live amount replaces the state's when the amounts differ (`8Gi` written as `8192Mi` is the same).
+/// live amount replaces the state's when the amounts differ (`8Gi` written as `8192Mi` is the same). A template
+/// that declares none (an adopted zone keeps the setup script's until its image changes) says nothing.
 fn observe_node_resources(model: &mut RegionModel, set: &StatefulSet) {
     for (attr, limits, resource) in [
         (&mut model.cpu_request, false, "cpu"),
@@ -188,15 +189,13 @@ fn observe_node_resources(model: &mut RegionModel, set: &StatefulSet) {
         (&mut model.memory_request, false, "memory"),
         (&mut model.memory_limit, true, "memory"),
     ] {
-        let Attr::Known(recorded) = attr else {
+        let (Attr::Known(recorded), Some(live)) =
+            (&attr, live_node_resource(set, limits, resource))
+        else {
             continue;
         };
-        let live = live_node_resource(set, limits, resource);
-        let same = live.as_deref().is_some_and(|live| {
-            kube_codecs::quantity::compare(live, recorded) == Some(std::cmp::Ordering::Equal)
-        });
-        if !same {
-            *attr = live.into();
+        if kube_codecs::quantity::compare(&live, recorded) != Some(std::cmp::Ordering::Equal) {
+            *attr = Attr::Known(live);
         }
     }
 }
@@ -362,6 +361,7 @@ mod tests {
         let mut model = state();
         model.memory_limit = Attr::Known("8Gi".into());
         model.cpu_request = Attr::Known("2".into());
+        model.memory_request = Attr::Known("8Gi".into());
         let mut live = applied_zone();
         let container = &mut live
             .set
@@ -396,6 +396,11 @@ mod tests {
             read.cpu_request,
             Attr::Known("2".into()),
             "the same amount written otherwise is no drift"
+        );
+        assert_eq!(
+            read.memory_request,
+            Attr::Known("8Gi".into()),
+            "a resource the template does not declare (an adopted script's template) says nothing"
         );
     }
 
