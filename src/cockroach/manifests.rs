@@ -36,8 +36,8 @@ pub use inventory::{
 };
 pub use layout::Layout;
 pub use live::{
-    fit_to_live, live_locality, observe_data_volumes, observe_nodes, template_is_ours,
-    ObservedDataVolumes, ObservedNodes, TemplateFit,
+    fit_to_live, live_locality, node_container, observe_data_volumes, observe_nodes,
+    template_is_ours, ObservedDataVolumes, ObservedNodes, TemplateFit,
 };
 pub use secrets::{client_root_secret, node_secret};
 /// The file names inside the zone's secrets.

@@ -1,6 +1,7 @@
 //! What the resource reads back from a live StatefulSet to detect drift and follow a rollout.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Container;
 
 use super::command::locality;
 use super::names;
@@ -99,17 +100,21 @@ pub fn template_is_ours(sts: &StatefulSet) -> bool {
         .is_some_and(|v| v == names::MANAGER)
 }
 
-/// The `--locality` a live node container starts with, read through shell wrappers.
-pub fn live_locality(sts: &StatefulSet) -> Option<String> {
-    let container = sts
-        .spec
+/// The CockroachDB container of a live StatefulSet's pod template.
+pub fn node_container(sts: &StatefulSet) -> Option<&Container> {
+    sts.spec
         .as_ref()?
         .template
         .spec
         .as_ref()?
         .containers
         .iter()
-        .find(|c| c.name == names::CONTAINER)?;
+        .find(|c| c.name == names::CONTAINER)
+}
+
+/// The `--locality` a live node container starts with, read through shell wrappers.
+pub fn live_locality(sts: &StatefulSet) -> Option<String> {
+    let container = node_container(sts)?;
     let words: Vec<&str> = container
         .command
         .iter()

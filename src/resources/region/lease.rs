@@ -58,11 +58,16 @@ fn leases() -> &'static Mutex<HashMap<String, Arc<LeaseState>>> {
     LEASES.get_or_init(Default::default)
 }
 
+/// A lock that a panic elsewhere cannot poison: the data it guards stays consistent at every step.
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl ClusterLease {
     /// The lease of the CockroachDB cluster whose CA has this fingerprint and which has this name.
     pub fn of(ca_fingerprint: &str, cluster_name: &str) -> ClusterLease {
         let key = format!("{ca_fingerprint}/{cluster_name}");
-        let mut all = leases().lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all = locked(leases());
         ClusterLease {
             state: all.entry(key).or_default().clone(),
         }
@@ -88,49 +93,29 @@ impl ClusterLease {
 
     /// No further node of this cluster is touched in this run; `why` says which node did not come back.
     pub fn stop(&self, why: &str) {
-        let mut stopped = self
-            .state
-            .stopped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut stopped = locked(&self.state.stopped);
         stopped.get_or_insert_with(|| why.to_owned());
     }
 
     /// Records that this run deletes `zone`'s region.
     pub fn zone_going(&self, zone: &str) {
-        let mut going = self
-            .state
-            .going
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut going = locked(&self.state.going);
         going.insert(zone.to_owned());
     }
 
     /// Whether this run deletes the region of every one of `zones`: the whole deployment is going.
     pub fn every_zone_going(&self, zones: &[String]) -> bool {
-        let going = self
-            .state
-            .going
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let going = locked(&self.state.going);
         zones.iter().all(|z| going.contains(z))
     }
 
     /// The zones whose regions this run deletes so far.
     pub fn going_zones(&self) -> std::collections::BTreeSet<String> {
-        self.state
-            .going
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        locked(&self.state.going).clone()
     }
 
     fn refuse_if_stopped(&self) -> Result<(), Diagnostics> {
-        let stopped = self
-            .state
-            .stopped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let stopped = locked(&self.state.stopped);
         match stopped.as_deref() {
             None => Ok(()),
             Some(why) => {

@@ -161,15 +161,7 @@ pub(super) fn live_node_resource(
     limits: bool,
     resource: &str,
 ) -> Option<String> {
-    let container = set
-        .spec
-        .as_ref()?
-        .template
-        .spec
-        .as_ref()?
-        .containers
-        .iter()
-        .find(|c| c.name == names::CONTAINER)?;
+    let container = manifests::node_container(set)?;
     let resources = container.resources.as_ref()?;
     let map = if limits {
         &resources.limits
