@@ -20,3 +20,5 @@ pub mod logging;
 pub mod plugin;
 pub mod protocol;
 pub mod resources;
+#[cfg(test)]
+mod test_env;

@@ -107,6 +107,13 @@ impl Diagnostics {
         Self::default()
     }
 
+    /// What a check that accumulates into diagnostics reports.
+    pub fn of_check(check: impl FnOnce(&mut Diagnostics)) -> Self {
+        let mut diags = Diagnostics::new();
+        check(&mut diags);
+        diags
+    }
+
     pub fn error(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
         self.push(Severity::Error, summary, detail, None);
     }

@@ -73,12 +73,14 @@ fn labels_match(selector: &Value, labels: &Value) -> bool {
         .all(|(k, v)| labels.get(k) == Some(v))
 }
 
+/// Each object reference as `Kind/namespace/name`.
+fn names_of(refs: &[impl ToString]) -> Vec<String> {
+    refs.iter().map(ToString::to_string).collect()
+}
+
 #[test]
 fn objects_come_in_apply_order() {
-    let refs: Vec<String> = zone_object_refs(&spec())
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let refs = names_of(&zone_object_refs(&spec()));
     assert_eq!(
         refs,
         vec![
@@ -652,10 +654,7 @@ fn the_pdb_allows_one_node_down() {
 
 #[test]
 fn teardown_removes_outside_objects_then_the_namespace() {
-    let refs: Vec<String> = teardown_refs(&spec())
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let refs = names_of(&teardown_refs(&spec()));
     assert_eq!(
         refs,
         vec![
@@ -789,12 +788,14 @@ fn an_adopted_template_is_kept_until_the_image_or_locality_changes() {
     let live = script_statefulset(&s);
     assert!(!template_is_ours(&live));
 
-    let mut desired = stateful_set(&s);
-    assert_eq!(
-        fit_to_live(&mut desired, &live, &s, false),
-        TemplateFit::KeptLive
-    );
-    let applied = to_json(&desired);
+    // What an apply would send for `spec`, and whether it keeps the live template.
+    let fitted = |spec: &ZoneSpec, resources_changed: bool| {
+        let mut desired = stateful_set(spec);
+        let fit = fit_to_live(&mut desired, &live, spec, resources_changed);
+        (fit, to_json(&desired))
+    };
+    let (fit, applied) = fitted(&s, false);
+    assert_eq!(fit, TemplateFit::KeptLive);
     assert_eq!(
         applied["spec"]["template"],
         json!({}),
@@ -815,12 +816,8 @@ fn an_adopted_template_is_kept_until_the_image_or_locality_changes() {
 
     let mut upgraded = s.clone();
     upgraded.image = "cockroachdb/cockroach:v25.2.1".into();
-    let mut desired = stateful_set(&upgraded);
-    assert_eq!(
-        fit_to_live(&mut desired, &live, &upgraded, false),
-        TemplateFit::Rendered
-    );
-    let applied = to_json(&desired);
+    let (fit, applied) = fitted(&upgraded, false);
+    assert_eq!(fit, TemplateFit::Rendered);
     assert_eq!(
         applied["spec"]["template"]["metadata"]["labels"]["app"],
         "cockroachdb"
@@ -830,19 +827,11 @@ fn an_adopted_template_is_kept_until_the_image_or_locality_changes() {
         json!({"matchLabels": {"app": "cockroachdb"}})
     );
 
-    let mut desired = stateful_set(&s);
-    assert_eq!(
-        fit_to_live(&mut desired, &live, &s, true),
-        TemplateFit::Rendered
-    );
+    assert_eq!(fitted(&s, true).0, TemplateFit::Rendered);
 
     let mut moved = s.clone();
     moved.region = Some("us-east4".into());
-    let mut desired = stateful_set(&moved);
-    assert_eq!(
-        fit_to_live(&mut desired, &live, &moved, false),
-        TemplateFit::Rendered
-    );
+    assert_eq!(fitted(&moved, false).0, TemplateFit::Rendered);
 }
 
 #[test]

@@ -9,8 +9,8 @@ use x509_parser::x509::X509Version;
 
 use super::{
     certificate_matches_ca, issue_client_certificate, issue_node_certificate,
-    node_certificate_covers, pem, private_key, CaAttribute, CaProblem, CertificateAuthority,
-    KeyPairPem,
+    node_certificate_covers, pem, private_key, CaAttribute, CaError, CaProblem,
+    CertificateAuthority, KeyPairPem, PkiError, PkiInput,
 };
 
 pub(crate) const NOW: OffsetDateTime = datetime!(2026-11-22 14:00:00.123456789 UTC);
@@ -193,4 +193,32 @@ pub(crate) fn assert_issues_working_certificates(
     let root = issue_client_certificate(&ca, "root", YEAR, now).unwrap();
     assert!(verifies_with(&root.cert_pem, cert_pem));
     node
+}
+
+/// Fails unless `error` refuses a validity (zero, negative, or beyond what a certificate can carry).
+pub(crate) fn assert_invalid_validity(error: &PkiError) {
+    assert!(
+        matches!(
+            error,
+            PkiError::InvalidInput {
+                input: PkiInput::Validity,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+/// Fails unless `error` refuses to issue from an expired CA.
+pub(crate) fn assert_expired_ca(error: &PkiError) {
+    assert!(
+        matches!(
+            error,
+            PkiError::Ca(CaError {
+                problem: CaProblem::Expired,
+                ..
+            })
+        ),
+        "{error}"
+    );
 }

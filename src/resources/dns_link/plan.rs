@@ -301,9 +301,7 @@ mod tests {
             dns_provider: Attr::Known("bind".into()),
             ..Default::default()
         };
-        let mut diags = Diagnostics::new();
-        validate(&config, &mut diags);
-        let paths = diags.attribute_paths();
+        let paths = Diagnostics::of_check(|diags| validate(&config, diags)).attribute_paths();
         assert_eq!(
             paths,
             ["peers[\"B\"]", "peers[\"c\"]", "dns_provider", "kubernetes"]

@@ -367,8 +367,7 @@ mod tests {
             memory_limit: Attr::Known("8Gi".into()),
             ..Default::default()
         };
-        let mut diags = Diagnostics::new();
-        validate(&config, &mut diags);
+        let diags = Diagnostics::of_check(|diags| validate(&config, diags));
         let paths = diags.attribute_paths();
         assert_eq!(
             paths,

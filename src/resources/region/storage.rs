@@ -805,9 +805,13 @@ mod tests {
         spec.storage_size = "2Gi".into();
         spec.replicas = 2;
         let set = stateful_set(&spec);
+        let observed = |text: &str, claims: &[PersistentVolumeClaim]| {
+            let mut state = model(text);
+            observe(&mut state, &set, claims);
+            state
+        };
         let grown = [claim(0, "2Gi", Some("2Gi")), claim(1, "2Gi", Some("2Gi"))];
-        let mut state = model("2048Mi");
-        observe(&mut state, &set, &grown);
+        let state = observed("2048Mi", &grown);
         assert_eq!(
             state.storage_size,
             Attr::Known("2048Mi".into()),
@@ -820,18 +824,14 @@ mod tests {
         assert_eq!(imported.storage_size, Attr::Known("2Gi".into()));
 
         let behind = [claim(0, "2Gi", Some("2Gi")), claim(1, "2Gi", Some("1Gi"))];
-        let mut state = model("2Gi");
-        observe(&mut state, &set, &behind);
         assert_eq!(
-            state.storage_size,
+            observed("2Gi", &behind).storage_size,
             Attr::Known("1Gi".into()),
             "the plan shows the growth again"
         );
         let beyond = [claim(0, "2Gi", Some("2Gi")), claim(5, "1Gi", Some("1Gi"))];
-        let mut state = model("2Gi");
-        observe(&mut state, &set, &beyond);
         assert_eq!(
-            state.storage_size,
+            observed("2Gi", &beyond).storage_size,
             Attr::Known("2Gi".into()),
             "claims of no node do not count"
         );

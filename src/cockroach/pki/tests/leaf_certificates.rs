@@ -139,40 +139,13 @@ fn an_expired_ca_issues_nothing() {
     let ca = CertificateAuthority::generate("main", YEAR, NOW).unwrap();
     let error =
         issue_node_certificate(&ca, "zone", "cluster.local", YEAR, NOW + 2 * YEAR).unwrap_err();
-    assert!(
-        matches!(
-            &error,
-            PkiError::Ca(CaError {
-                problem: CaProblem::Expired,
-                ..
-            })
-        ),
-        "{error}"
-    );
+    assert_expired_ca(&error);
     let error = issue_client_certificate(&ca, "root", YEAR, NOW + 2 * YEAR).unwrap_err();
-    assert!(
-        matches!(
-            &error,
-            PkiError::Ca(CaError {
-                problem: CaProblem::Expired,
-                ..
-            })
-        ),
-        "{error}"
-    );
+    assert_expired_ca(&error);
 }
 
 #[test]
 fn leaves_refuse_non_positive_validity() {
     let error = issue_client_certificate(&generated_ca(), "root", Duration::ZERO, NOW).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            PkiError::InvalidInput {
-                input: PkiInput::Validity,
-                ..
-            }
-        ),
-        "{error}"
-    );
+    assert_invalid_validity(&error);
 }
