@@ -270,17 +270,7 @@ async fn an_outage_shorter_than_the_grace_is_ridden_through_by_calls_and_waits()
     let back = async {
         tokio::time::sleep(Duration::from_secs(3)).await;
         sandbox.set_api_down("east", false).await.unwrap();
-        let services: Api<Service> = Api::namespaced(kube, "us-east1-b");
-        services
-            .patch_status(
-                "kube-dns-lb",
-                &PatchParams::default(),
-                &Patch::Merge(
-                    json!({"status": {"loadBalancer": {"ingress": [{"ip": "35.1.2.3"}]}}}),
-                ),
-            )
-            .await
-            .unwrap();
+        assign_dns_lb_address(kube).await;
     };
     let deadline = Deadline::after(Duration::from_secs(60), &CancellationToken::new());
     let work = async {
@@ -365,17 +355,7 @@ async fn waits_for_a_load_balancer_address() {
     let kube = client.kube().clone();
     let assign = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let services: Api<Service> = Api::namespaced(kube, "us-east1-b");
-        services
-            .patch_status(
-                "kube-dns-lb",
-                &PatchParams::default(),
-                &Patch::Merge(
-                    json!({"status": {"loadBalancer": {"ingress": [{"ip": "35.1.2.3"}]}}}),
-                ),
-            )
-            .await
-            .unwrap();
+        assign_dns_lb_address(kube).await;
     });
     let deadline = Deadline::after(Duration::from_secs(20), &CancellationToken::new());
     let address = client
@@ -1044,4 +1024,17 @@ async fn the_pods_proxy_returns_what_the_node_answered_even_when_it_is_not_2xx()
         not_running.body.contains("connection refused"),
         "{not_running:?}"
     );
+}
+
+/// What the cloud's load balancer controller does for `us-east1-b/kube-dns-lb`: gives it the address 35.1.2.3.
+async fn assign_dns_lb_address(kube: kube::Client) {
+    let services: Api<Service> = Api::namespaced(kube, "us-east1-b");
+    services
+        .patch_status(
+            "kube-dns-lb",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"loadBalancer": {"ingress": [{"ip": "35.1.2.3"}]}}})),
+        )
+        .await
+        .unwrap();
 }
