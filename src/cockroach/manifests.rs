@@ -52,6 +52,7 @@ pub use spec::{
     DnsLoadBalancer, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates, ZoneSpec,
 };
 pub use workload::{
-    hold_rollout, join_config_map, node_pod_labels, pod_disruption_budget, role, role_binding,
-    service_account, stateful_set,
+    annotate_certificates, certificates_annotation, drop_certificates_annotation, hold_rollout,
+    join_config_map, node_pod_labels, pod_disruption_budget, role, role_binding, service_account,
+    stateful_set,
 };

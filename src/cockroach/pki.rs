@@ -26,7 +26,7 @@ pub use authority::CertificateAuthority;
 pub use error::{CaAttribute, CaError, CaProblem, PkiError, PkiInput};
 pub use inspect::{
     certificate_fingerprint_sha256, certificate_matches_ca, certificate_not_after,
-    key_matches_certificate, node_certificate_covers,
+    certificates_digest, key_matches_certificate, node_certificate_covers,
 };
 pub use issue::{issue_client_certificate, issue_node_certificate, node_certificate_dns_names};
 

@@ -91,6 +91,17 @@ pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Parses Go-style durations: a sequence of `<number><unit>` with units h, m, s, ms, summing to at
 /// most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
+    parse_duration_within(text, MAX_DURATION)
+}
+
+/// [`parse_duration`] with another ceiling (certificate lifetimes run to years).
+pub fn parse_duration_within(text: &str, max: Duration) -> Result<Duration, InvalidDuration> {
+    let too_long = || {
+        InvalidDuration(format!(
+            "it is longer than the provider's limit of {}h",
+            max.as_secs() / 3600
+        ))
+    };
     let text = text.trim();
     if text.is_empty() {
         return Err(InvalidDuration("it is empty".into()));
@@ -120,20 +131,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
         };
         let term = number * seconds;
         // Checked before converting: `Duration::from_secs_f64` panics beyond its range.
-        if !term.is_finite() || term > MAX_DURATION.as_secs_f64() {
+        if !term.is_finite() || term > max.as_secs_f64() {
             return Err(too_long());
         }
         total = total
             .checked_add(Duration::from_secs_f64(term))
-            .filter(|sum| *sum <= MAX_DURATION)
+            .filter(|sum| *sum <= max)
             .ok_or_else(too_long)?;
         rest = &rest[unit_len..];
     }
     Ok(total)
-}
-
-fn too_long() -> InvalidDuration {
-    InvalidDuration("it is longer than the provider's limit of 168h (7 days)".into())
 }
 
 #[cfg(test)]

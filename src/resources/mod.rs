@@ -1,5 +1,6 @@
 //! The resource types of the crdb provider, each a folder of the same shape (see `TEMPLATE.md`),
 //! and what they share: the `kubernetes {}` connection block, input validation, import IDs.
+pub(crate) mod certificates;
 pub(crate) mod checks;
 pub mod connection;
 pub mod dns_link;

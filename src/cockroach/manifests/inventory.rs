@@ -16,7 +16,8 @@ use super::secrets::{client_root_secret, node_secret};
 use super::services::{dns_load_balancer, external_name_alias, headless_service, public_service};
 use super::spec::{ZoneCertificates, ZoneSpec};
 use super::workload::{
-    join_config_map, pod_disruption_budget, role, role_binding, service_account, stateful_set,
+    annotate_certificates, join_config_map, pod_disruption_budget, role, role_binding,
+    service_account, stateful_set,
 };
 
 /// One object of a zone, typed.
@@ -125,7 +126,7 @@ pub fn zone_objects(spec: &ZoneSpec, certs: &ZoneCertificates) -> Vec<ZoneObject
         ZoneObject::Service(headless_service(spec)),
         ZoneObject::Service(public_service(spec)),
         ZoneObject::PodDisruptionBudget(pod_disruption_budget(spec)),
-        ZoneObject::StatefulSet(stateful_set(spec)),
+        ZoneObject::StatefulSet(certified(stateful_set(spec), certs)),
         ZoneObject::Secret(client_root_secret(spec, certs, names::DEFAULT_NAMESPACE)),
         ZoneObject::Service(external_name_alias(spec)),
         ZoneObject::Service(dns_load_balancer(spec)),
@@ -134,6 +135,11 @@ pub fn zone_objects(spec: &ZoneSpec, certs: &ZoneCertificates) -> Vec<ZoneObject
         objects.push(ZoneObject::Job(init_job(spec)));
     }
     objects
+}
+
+fn certified(mut set: StatefulSet, certs: &ZoneCertificates) -> StatefulSet {
+    annotate_certificates(&mut set, certs);
+    set
 }
 
 /// The names of `zone_objects`, in the same order, without needing the certificates (teardown and import have

@@ -51,6 +51,10 @@ pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const LABEL_PART_OF: &str = "app.kubernetes.io/part-of";
 pub const LABEL_ZONE: &str = "crdb.terraform.io/zone";
+/// On the node pods' template: a digest of the `ca.crt` and `node.crt` the nodes are to load. CockroachDB reads its
+/// certificates when it starts, so new ones change the template, and the provider's paced rollout restarts each
+/// node onto them, one at a time under the health gates.
+pub const CERTIFICATES_ANNOTATION: &str = "crdb.terraform.io/certificates-sha256";
 pub const MANAGER: &str = "terraform-provider-crdb";
 pub const APP: &str = "cockroachdb";
 pub const COMPONENT_DATABASE: &str = "database";

@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::command::{join_list, start_command};
 use super::names::{self, common_labels, component_labels};
-use super::spec::ZoneSpec;
+use super::spec::{ZoneCertificates, ZoneSpec};
 
 /// Reported to CockroachDB's telemetry as the deployment channel, as the public multi-region manifests do.
 pub const COCKROACH_CHANNEL: &str = "kubernetes-multiregion";
@@ -126,6 +126,45 @@ pub fn hold_rollout(set: &mut StatefulSet, partition: i32) {
                 ..RollingUpdateStatefulSetStrategy::default()
             }),
         });
+    }
+}
+
+/// Marks the pod template with the certificates its nodes load (see [`names::CERTIFICATES_ANNOTATION`]).
+pub fn annotate_certificates(set: &mut StatefulSet, certs: &ZoneCertificates) {
+    let digest = crate::cockroach::pki::certificates_digest(&[&certs.ca_crt, &certs.node_crt]);
+    if let Some(template) = set.spec.as_mut().map(|s| &mut s.template) {
+        template
+            .metadata
+            .get_or_insert_with(ObjectMeta::default)
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(names::CERTIFICATES_ANNOTATION.to_owned(), digest);
+    }
+}
+
+/// The certificates annotation of a StatefulSet's pod template, when it has one.
+pub fn certificates_annotation(set: &StatefulSet) -> Option<&str> {
+    set.spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(names::CERTIFICATES_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// Drops the certificates annotation: a zone whose running nodes already load the certificates being applied, from
+/// a template made before the annotation existed, is not restarted just to add it.
+pub fn drop_certificates_annotation(set: &mut StatefulSet) {
+    if let Some(annotations) = set
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.metadata.as_mut())
+        .and_then(|m| m.annotations.as_mut())
+    {
+        annotations.remove(names::CERTIFICATES_ANNOTATION);
     }
 }
 

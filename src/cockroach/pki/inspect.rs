@@ -26,6 +26,17 @@ pub fn certificate_fingerprint_sha256(cert_pem: &str) -> Result<String, PkiError
     Ok(hex(&sha256(&der)))
 }
 
+/// One digest of several public PEM texts (a trust bundle and a node certificate): what changes exactly when
+/// one of them does. Public, like the texts it is made of.
+pub fn certificates_digest(pems: &[&str]) -> String {
+    let mut joined = Vec::new();
+    for pem in pems {
+        joined.extend_from_slice(pem.trim().as_bytes());
+        joined.push(0);
+    }
+    hex(&sha256(&joined))
+}
+
 /// Whether a private key belongs to the (first) certificate of `cert_pem`: their public keys agree. `None` when
 /// either cannot be read here (a key type CockroachDB does not use); the TLS handshake then judges it.
 pub fn key_matches_certificate(cert_pem: &str, key_pem: &str) -> Option<bool> {

@@ -1,15 +1,15 @@
 //! The model and schema of `crdb_multiregion_cluster`, with the attribute descriptions users read.
 use crate::framework::{Attr, Attribute, Block, Schema, Type, Value};
+use crate::resources::certificates::{
+    DEFAULT_CA_VALIDITY, DEFAULT_CERTIFICATE_RENEWAL, DEFAULT_CERTIFICATE_VALIDITY,
+};
 use crate::tf_model;
-use time::Duration;
 
 pub const TYPE_NAME: &str = "crdb_multiregion_cluster";
 
 /// How many nodes of each zone every node is told to join: enough to survive losing two of them,
 /// few enough that a zone with three replicas resolves every address.
 pub const JOIN_NODES_PER_ZONE: usize = 3;
-pub(super) const CA_VALIDITY: Duration = Duration::days(3650);
-pub(super) const CLIENT_CERT_VALIDITY: Duration = Duration::days(1825);
 pub(super) const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 /// The values of `upgrade_finalization`; the first is the default.
 pub const FINALIZATION_MODES: [&str; 2] = ["auto", "manual"];
@@ -28,6 +28,9 @@ tf_model! {
         pub join_addresses: Attr<Vec<String>>,
         pub cluster_domain: Attr<String>,
         pub pki_generation: Attr<i64>,
+        pub certificate_validity: Attr<String>,
+        pub certificate_renewal: Attr<String>,
+        pub ca_validity: Attr<String>,
         pub ca_certificate: Attr<String>,
         pub ca_private_key: Attr<String>,
         pub ca_generated: Attr<bool>,
@@ -35,6 +38,7 @@ tf_model! {
         pub ca_expires_at: Attr<String>,
         pub root_client_certificate: Attr<String>,
         pub root_client_private_key: Attr<String>,
+        pub root_client_certificate_expires_at: Attr<String>,
     }
 }
 
@@ -133,6 +137,40 @@ pub(super) fn schema() -> Schema {
         )
         .attribute(
             Attribute::optional(
+                "certificate_validity",
+                s.clone(),
+                "How long node certificates and the `root` client certificate are issued for, a Go duration \
+                 (`8760h` = one year, the default), from 1m to 87600h (ten years). A certificate is also never \
+                 issued past the CA's own expiry. Changing it re-issues nothing at once: it applies to the \
+                 certificates issued from then on.",
+            )
+            .default(Value::string(DEFAULT_CERTIFICATE_VALIDITY)),
+        )
+        .attribute(
+            Attribute::optional(
+                "certificate_renewal",
+                s.clone(),
+                "The renewal window, a Go duration (`720h` = 30 days, the default), shorter than \
+                 `certificate_validity`: once a node or the root client certificate expires within it, every plan \
+                 shows it renewed as an in-place update (with a warning naming the certificate and its expiry), \
+                 with no configuration change, and apply re-issues it and restarts the zone's nodes one at a time \
+                 under the health gates.",
+            )
+            .default(Value::string(DEFAULT_CERTIFICATE_RENEWAL)),
+        )
+        .attribute(
+            Attribute::optional(
+                "ca_validity",
+                s.clone(),
+                "How long a generated CA is valid, a Go duration (`87600h` = ten years, the default), longer than \
+                 `certificate_validity` and at most 876000h. Used when a CA is generated; a CA you bring keeps its \
+                 own dates. Plans warn once new certificates would be cut short by the CA's expiry: rotate the CA \
+                 then (see the certificates guide).",
+            )
+            .default(Value::string(DEFAULT_CA_VALIDITY)),
+        )
+        .attribute(
+            Attribute::optional(
                 "upgrade_finalization",
                 s.clone(),
                 "How a major-version upgrade is finalized. `auto`: CockroachDB finalizes it by itself once every \
@@ -198,10 +236,18 @@ pub(super) fn schema() -> Schema {
         .attribute(
             Attribute::computed(
                 "root_client_private_key",
-                s,
+                s.clone(),
                 "PEM private key of the `root` client certificate.",
             )
             .sensitive()
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "root_client_certificate_expires_at",
+                s,
+                "When the `root` client certificate expires (RFC 3339). Inside the renewal window the plan renews it.",
+            )
             .keep_prior_value_when_unset(),
         ),
     }

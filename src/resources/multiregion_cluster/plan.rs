@@ -5,6 +5,7 @@ use crate::cockroach::upgrade::{self, Major, Standing};
 use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::Attr;
+use crate::resources::certificates::{self, Lifetimes, Renewal};
 use crate::resources::checks;
 use time::OffsetDateTime;
 
@@ -73,6 +74,12 @@ pub(super) fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {
         |n| validate::at_least("pki_generation", *n, 1),
     );
     validate_user_ca(config, diags);
+    certificates::validate(
+        &config.certificate_validity,
+        &config.certificate_renewal,
+        &config.ca_validity,
+        diags,
+    );
 }
 
 fn validate_zones(config: &ClusterModel, diags: &mut Diagnostics) {
@@ -242,10 +249,7 @@ pub(super) fn plan_pki(prior: &ClusterModel, config: &ClusterModel, planned: &mu
             Attr::Known(cert) => {
                 planned.ca_fingerprint_sha256 =
                     pki::certificate_fingerprint_sha256(cert).ok().into();
-                planned.ca_expires_at = pki::certificate_not_after(cert)
-                    .ok()
-                    .and_then(rfc3339)
-                    .into();
+                planned.ca_expires_at = certificates::expires_at(cert).into();
             }
             _ => {
                 planned.ca_fingerprint_sha256 = Attr::Unknown;
@@ -259,11 +263,62 @@ pub(super) fn plan_pki(prior: &ClusterModel, config: &ClusterModel, planned: &mu
         planned.ca_fingerprint_sha256 = Attr::Unknown;
         planned.ca_expires_at = Attr::Unknown;
     }
-    planned.root_client_certificate = Attr::Unknown;
-    planned.root_client_private_key = Attr::Unknown;
+    reissue_root_client(planned);
 }
 
-pub(super) fn rfc3339(t: OffsetDateTime) -> Option<String> {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .ok()
+/// The root client certificate, its key and its expiry are issued again at apply.
+fn reissue_root_client(planned: &mut ClusterModel) {
+    planned.root_client_certificate = Attr::Unknown;
+    planned.root_client_private_key = Attr::Unknown;
+    planned.root_client_certificate_expires_at = Attr::Unknown;
+}
+
+/// Plan modifier of the root client certificate: once it expires within `certificate_renewal` (or has expired),
+/// the plan renews it in place with no configuration change, and warns, naming it and its expiry. The CA is
+/// never renewed by itself (that is a rotation): the plan warns once certificates issued now would be cut short
+/// by its expiry.
+pub(super) fn renew_within_window(
+    planned: &mut ClusterModel,
+    now: OffsetDateTime,
+    diags: &mut Diagnostics,
+) {
+    let lifetimes = Lifetimes::of(
+        &planned.certificate_validity,
+        &planned.certificate_renewal,
+        &planned.ca_validity,
+    );
+    if let Some(not_after) = planned
+        .root_client_certificate
+        .known()
+        .and_then(|cert| pki::certificate_not_after(cert).ok())
+    {
+        let standing = certificates::standing(not_after, lifetimes.certificate_renewal, now);
+        if let Some((summary, detail)) =
+            certificates::renewal_warning("root client certificate", not_after, standing, true)
+        {
+            diags.attribute_warning(
+                AttributePath::root("root_client_certificate_expires_at"),
+                summary,
+                detail,
+            );
+            reissue_root_client(planned);
+        }
+    }
+    if let Some(not_after) = planned
+        .ca_certificate
+        .known()
+        .and_then(|cert| pki::certificate_not_after(cert).ok())
+    {
+        let standing = certificates::standing(not_after, lifetimes.certificate_validity, now);
+        if let Some((summary, mut detail)) =
+            certificates::renewal_warning("CA certificate", not_after, standing, false)
+        {
+            if standing == Renewal::Due {
+                detail.push_str(
+                    " Certificates issued from now on end when the CA does, sooner than certificate_validity.",
+                );
+            }
+            diags.attribute_warning(AttributePath::root("ca_expires_at"), summary, detail);
+        }
+    }
 }

@@ -4,8 +4,16 @@ use super::model::ClusterModel;
 use crate::cockroach::validate;
 use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
+use crate::resources::certificates;
 
-pub(super) fn read(state: ClusterModel) -> ClusterModel {
+/// The state as it is, with the root client certificate's expiry filled in for a state written before the
+/// attribute existed.
+pub(super) fn read(mut state: ClusterModel) -> ClusterModel {
+    if state.root_client_certificate_expires_at.is_null() {
+        if let Attr::Known(cert) = &state.root_client_certificate {
+            state.root_client_certificate_expires_at = certificates::expires_at(cert).into();
+        }
+    }
     state
 }
 

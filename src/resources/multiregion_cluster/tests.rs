@@ -307,3 +307,115 @@ fn upgrade_finalization_takes_auto_or_manual() {
         "upgrade_finalization"
     );
 }
+
+/// A cluster whose certificates last ten minutes and are renewed in their last five.
+fn short_lived(zones: &[&str]) -> ClusterModel {
+    ClusterModel {
+        certificate_validity: Attr::Known("10m".into()),
+        certificate_renewal: Attr::Known("5m".into()),
+        ..config(zones)
+    }
+}
+
+#[test]
+fn the_root_client_certificate_lasts_certificate_validity_and_its_expiry_is_shown() {
+    let (planned, _) = plan(&Value::Null, &short_lived(&["a"]));
+    let state = ClusterModel::from_value(&applied(&planned)).unwrap();
+    let cert = state.root_client_certificate.known().unwrap();
+    let not_after = crate::cockroach::pki::certificate_not_after(cert).unwrap();
+    let lifetime = not_after - time::OffsetDateTime::now_utc();
+    assert!(
+        lifetime > time::Duration::minutes(9) && lifetime <= time::Duration::minutes(10),
+        "{lifetime}"
+    );
+    assert_eq!(
+        state.root_client_certificate_expires_at,
+        Attr::Known(crate::resources::certificates::rfc3339(not_after).unwrap())
+    );
+    let ca_lifetime =
+        crate::cockroach::pki::certificate_not_after(state.ca_certificate.known().unwrap())
+            .unwrap()
+            - time::OffsetDateTime::now_utc();
+    assert!(
+        ca_lifetime > time::Duration::days(3649),
+        "the default CA lasts ten years: {ca_lifetime}"
+    );
+}
+
+#[test]
+fn inside_its_window_the_root_client_certificate_is_renewed_with_no_config_change() {
+    let (planned, _) = plan(&Value::Null, &short_lived(&["a"]));
+    let state = ClusterModel::from_value(&applied(&planned)).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+
+    let mut early = state.clone();
+    let diags = Diagnostics::of_check(|d| super::plan::renew_within_window(&mut early, now, d));
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(early.root_client_certificate, state.root_client_certificate);
+
+    let mut due = state.clone();
+    let later = now + time::Duration::minutes(6);
+    let diags = Diagnostics::of_check(|d| super::plan::renew_within_window(&mut due, later, d));
+    assert_eq!(
+        diags.attribute_paths(),
+        ["root_client_certificate_expires_at"]
+    );
+    assert_eq!(diags.0[0].summary, "root client certificate expires soon");
+    let date = state.root_client_certificate_expires_at.known().unwrap();
+    assert!(
+        diags.0[0].detail.contains(date.as_str()),
+        "{}",
+        diags.0[0].detail
+    );
+    assert_eq!(due.root_client_certificate, Attr::Unknown);
+    assert_eq!(due.root_client_private_key, Attr::Unknown);
+    assert_eq!(due.ca_certificate, state.ca_certificate, "the CA stays");
+
+    let renewed = ClusterModel::from_value(&applied(&due.to_value())).unwrap();
+    assert_ne!(
+        renewed.root_client_certificate,
+        state.root_client_certificate
+    );
+    assert!(crate::cockroach::pki::certificate_matches_ca(
+        renewed.root_client_certificate.known().unwrap(),
+        state.ca_certificate.known().unwrap()
+    ));
+
+    let mut expired = state.clone();
+    let after = now + time::Duration::minutes(11);
+    let diags = Diagnostics::of_check(|d| super::plan::renew_within_window(&mut expired, after, d));
+    assert_eq!(diags.0[0].summary, "root client certificate has expired");
+    assert_eq!(expired.root_client_certificate, Attr::Unknown);
+}
+
+#[test]
+fn a_ca_that_would_cut_new_certificates_short_is_warned_about_not_replaced() {
+    let (planned, _) = plan(&Value::Null, &config(&["a"]));
+    let state = ClusterModel::from_value(&applied(&planned)).unwrap();
+    let mut late = state.clone();
+    let when = time::OffsetDateTime::now_utc() + time::Duration::days(3650 - 100);
+    let diags = Diagnostics::of_check(|d| super::plan::renew_within_window(&mut late, when, d));
+    let paths = diags.attribute_paths();
+    assert!(paths.contains(&"ca_expires_at".to_string()), "{diags:?}");
+    let warning = diags
+        .0
+        .iter()
+        .find(|d| d.summary == "CA certificate expires soon")
+        .unwrap();
+    assert!(warning.detail.contains("CA rotation"), "{}", warning.detail);
+    assert_eq!(late.ca_certificate, state.ca_certificate);
+}
+
+#[test]
+fn certificate_settings_are_validated_on_their_attributes() {
+    let mut bad = config(&["a"]);
+    bad.certificate_validity = Attr::Known("5m".into());
+    bad.certificate_renewal = Attr::Known("1h".into());
+    bad.ca_validity = Attr::Known("a decade".into());
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &bad.to_value(), &mut diags);
+    assert_eq!(
+        diags.attribute_paths(),
+        ["ca_validity", "certificate_renewal"]
+    );
+}

@@ -5,7 +5,7 @@ use super::identity;
 use super::init::{init_marker, init_marker_name, init_reported_already_done};
 use super::lease::ClusterLease;
 use super::model::RegionModel;
-use super::plan::{known, node_resources_changed, resolver, zone_layout, zone_spec};
+use super::plan::{known, lifetimes, node_resources_changed, resolver, zone_layout, zone_spec};
 use super::read::node_certificate_of;
 use super::rollout::PacedRollout;
 use super::scale::Leaving;
@@ -17,6 +17,7 @@ use crate::cockroach::pki::{self, CertificateAuthority, PkiError};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Applied, Attr, OperationContext};
 use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, JobError};
+use crate::resources::certificates;
 use crate::resources::connection::connect_for_apply;
 use crate::resources::lb_resolver;
 use crate::resources::zone_wait::wait_zone_ready;
@@ -24,21 +25,19 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use std::time::Duration;
 
-const NODE_CERT_VALIDITY: time::Duration = time::Duration::days(1825);
-/// A live node certificate closer than this to its expiry is replaced rather than adopted.
-const NODE_CERT_RENEWAL_MARGIN: time::Duration = time::Duration::days(30);
-
 /// A node certificate found in the zone's live secret, worth keeping: signed by the cluster's CA, covering every
-/// name of the zone, and not about to expire. An adopted zone keeps the certificate its nodes already use.
+/// name of the zone, and not inside its renewal window. An adopted zone keeps the certificate its nodes already use.
 fn reusable_node_certificate(
     live: Option<(String, String)>,
     ca_cert: &str,
     spec: &ZoneSpec,
+    renewal: time::Duration,
     now: time::OffsetDateTime,
 ) -> Option<(String, String)> {
     let (cert, key) = live?;
-    let fresh_enough = pki::certificate_not_after(&cert)
-        .is_ok_and(|not_after| not_after > now + NODE_CERT_RENEWAL_MARGIN);
+    let fresh_enough = pki::certificate_not_after(&cert).is_ok_and(|not_after| {
+        certificates::standing(not_after, renewal, now) == certificates::Renewal::NotYet
+    });
     (fresh_enough
         && pki::certificate_matches_ca(&cert, ca_cert)
         && pki::node_certificate_covers(&cert, &spec.zone, &spec.cluster_domain))
@@ -99,7 +98,10 @@ fn node_certificate(
         return None;
     };
     let now = time::OffsetDateTime::now_utc();
-    if let Some(kept) = reusable_node_certificate(live, ca_cert, spec, now) {
+    let lifetimes = lifetimes(model);
+    if let Some(kept) =
+        reusable_node_certificate(live, ca_cert, spec, lifetimes.certificate_renewal, now)
+    {
         return Some(kept);
     }
     let issued = CertificateAuthority::from_pem(ca_cert, ca_key, now)
@@ -109,7 +111,7 @@ fn node_certificate(
                 &ca,
                 &spec.zone,
                 &spec.cluster_domain,
-                NODE_CERT_VALIDITY,
+                lifetimes.certificate_validity,
                 now,
             )
         });
@@ -252,12 +254,16 @@ async fn converge_zone(
         None => None,
     };
     let resources_changed = prior.is_some_and(|p| node_resources_changed(p, &state));
+    let certificates_changed = certificates_changed(node_secret.as_ref(), &certs);
     let objects = desired_objects(
         &spec,
         &certs,
         already_initialized,
         live_set.as_ref(),
-        resources_changed,
+        TemplateChange {
+            resources: resources_changed,
+            certificates: certificates_changed,
+        },
     );
     let revision_before = revision_of(live_set.as_ref());
     change_workload(&client, &spec, prior, &state, &objects, &deadline)
@@ -268,6 +274,7 @@ async fn converge_zone(
     state.namespace = Attr::Known(spec.zone.clone());
     state.node_certificate = Attr::Known(certs.node_crt.clone());
     state.node_private_key = Attr::Known(certs.node_key.clone());
+    state.node_certificate_expires_at = certificates::expires_at(&certs.node_crt).into();
     state.missing_objects = Attr::Known(Vec::new());
     state.layout = Attr::Known(spec.layout.as_str().to_owned());
     let partial = |diags: Diagnostics, state: RegionModel| Stopped {
@@ -380,21 +387,46 @@ async fn found_initialized(
     Ok(marker.is_some())
 }
 
+/// Whether the node secret's `ca.crt` or `node.crt` differ from what is to be applied: the running nodes then
+/// need a restart to load them (a missing secret counts as changed).
+fn certificates_changed(node_secret: Option<&Secret>, certs: &ZoneCertificates) -> bool {
+    let file = |name: &str| {
+        let data = node_secret?.data.as_ref()?.get(name)?;
+        std::str::from_utf8(&data.0).ok()
+    };
+    file(manifests::secret_files::CA_CRT) != Some(certs.ca_crt.as_str())
+        || file(manifests::secret_files::NODE_CRT) != Some(certs.node_crt.as_str())
+}
+
+/// What the configuration changes that the running nodes' template must carry.
+#[derive(Clone, Copy)]
+struct TemplateChange {
+    /// Requests or limits.
+    resources: bool,
+    /// The certificates the nodes load (`ca.crt`, `node.crt`).
+    certificates: bool,
+}
+
 /// The zone's objects as they are to be applied: no init Job once initialised, and the StatefulSet fitted to
-/// the live one (see `manifests::fit_to_live`).
+/// the live one (see `manifests::fit_to_live`). A live template made before the certificates annotation existed
+/// gets it only with new certificates, so that the nodes restart when they have something new to load.
 fn desired_objects(
     spec: &ZoneSpec,
     certs: &ZoneCertificates,
     already_initialized: bool,
     live_set: Option<&StatefulSet>,
-    resources_changed: bool,
+    change: TemplateChange,
 ) -> Vec<ZoneObject> {
     manifests::zone_objects(spec, certs)
         .into_iter()
         .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
         .map(|object| match (object, live_set) {
             (ZoneObject::StatefulSet(mut set), Some(live)) => {
-                if manifests::fit_to_live(&mut set, live, spec, resources_changed)
+                if !change.certificates && manifests::certificates_annotation(live).is_none() {
+                    manifests::drop_certificates_annotation(&mut set);
+                }
+                let change_requested = change.resources || change.certificates;
+                if manifests::fit_to_live(&mut set, live, spec, change_requested)
                     == TemplateFit::KeptLive
                 {
                     tracing::info!(

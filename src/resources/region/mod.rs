@@ -58,6 +58,7 @@ impl ModelResource for Region {
         }
         storage::plan(prior, planned, diags);
         plan::plan(prior, planned);
+        plan::renew_within_window(planned, time::OffsetDateTime::now_utc(), diags);
     }
 
     fn check_destroy(&self, prior: &RegionModel, diags: &mut Diagnostics) {

@@ -23,6 +23,8 @@ pub fn cluster_type() -> Type {
         ("init_zone", s()),
         ("join_addresses", Type::list(s())),
         ("cluster_domain", s()),
+        ("certificate_validity", s()),
+        ("certificate_renewal", s()),
         ("ca_certificate", s()),
         ("ca_private_key", s()),
         ("ca_fingerprint_sha256", s()),
@@ -43,6 +45,8 @@ tf_model! {
         pub init_zone: Attr<String>,
         pub join_addresses: Attr<Vec<Attr<String>>>,
         pub cluster_domain: Attr<String>,
+        pub certificate_validity: Attr<String>,
+        pub certificate_renewal: Attr<String>,
         pub ca_certificate: Attr<String>,
         pub ca_private_key: Attr<String>,
         pub ca_fingerprint_sha256: Attr<String>,
@@ -84,6 +88,7 @@ tf_model! {
         pub dns_address: Attr<String>,
         pub node_certificate: Attr<String>,
         pub node_private_key: Attr<String>,
+        pub node_certificate_expires_at: Attr<String>,
         pub initialized: Attr<bool>,
         pub missing_objects: Attr<Vec<String>>,
         pub layout: Attr<String>,
@@ -244,6 +249,16 @@ pub fn schema(connection_block: Block) -> Schema {
             Attribute::computed("node_private_key", s(), "PEM private key of this zone's nodes.")
                 .sensitive()
                 .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "node_certificate_expires_at",
+                s(),
+                "When this zone's node certificate expires (RFC 3339). Inside the cluster's `certificate_renewal` \
+                 window every plan shows it renewed (a warning names it and its date), and apply issues a new one \
+                 and restarts the zone's nodes onto it one at a time under the health gates.",
+            )
+            .keep_prior_value_when_unset(),
         )
         .attribute(
             Attribute::computed(

@@ -2,12 +2,14 @@
 //! state: pure, no I/O.
 use super::model::{ClusterRef, RegionModel};
 use crate::cockroach::manifests::{self, DnsLoadBalancer, Layout, LoadBalancerKind, ZoneSpec};
-use crate::cockroach::validate;
+use crate::cockroach::{pki, validate};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts;
 use crate::framework::Attr;
+use crate::resources::certificates::{self, Lifetimes};
 use crate::resources::connection;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use time::OffsetDateTime;
 
 /// The most nodes one zone may run: far beyond any real zone, and well inside the StatefulSet's 32-bit count.
 pub const MAX_REPLICAS: i64 = 1000;
@@ -45,13 +47,12 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
     // A certificate found at import (no cluster in state yet) is judged by its signature.
     let signed_by_another_ca = match (prior.node_certificate.known(), planned_ca) {
         (Some(cert), Some(ca)) if prior.cluster.is_null() => {
-            !crate::cockroach::pki::certificate_matches_ca(cert, &ca)
+            !pki::certificate_matches_ca(cert, &ca)
         }
         _ => fingerprint(prior) != fingerprint(planned),
     };
     if prior.node_certificate.is_null() || signed_by_another_ca {
-        planned.node_certificate = Attr::Unknown;
-        planned.node_private_key = Attr::Unknown;
+        reissue_node_certificate(planned);
     }
     let lb_missing = prior.missing_objects.known().is_some_and(|missing| {
         missing
@@ -60,6 +61,56 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
     });
     if prior.dns_address.is_null() || lb_missing {
         planned.dns_address = Attr::Unknown;
+    }
+}
+
+/// The zone's node certificate, its key and its expiry are issued again at apply.
+fn reissue_node_certificate(planned: &mut RegionModel) {
+    planned.node_certificate = Attr::Unknown;
+    planned.node_private_key = Attr::Unknown;
+    planned.node_certificate_expires_at = Attr::Unknown;
+}
+
+/// The lifetimes the cluster issues certificates with (its defaults while it is unknown).
+pub(super) fn lifetimes(model: &RegionModel) -> Lifetimes {
+    let cluster = model.cluster.known();
+    let setting =
+        |pick: fn(&ClusterRef) -> &Attr<String>| cluster.map_or(Attr::Null, |c| pick(c).clone());
+    Lifetimes::of(
+        &setting(|c| &c.certificate_validity),
+        &setting(|c| &c.certificate_renewal),
+        &Attr::Null,
+    )
+}
+
+/// Plan modifier of the node certificate: once it expires within the cluster's `certificate_renewal` (or has
+/// expired), the plan renews it in place with no configuration change, and warns, naming it and its expiry.
+pub fn renew_within_window(
+    planned: &mut RegionModel,
+    now: OffsetDateTime,
+    diags: &mut Diagnostics,
+) {
+    let Some(not_after) = planned
+        .node_certificate
+        .known()
+        .and_then(|cert| pki::certificate_not_after(cert).ok())
+    else {
+        return;
+    };
+    let standing = certificates::standing(not_after, lifetimes(planned).certificate_renewal, now);
+    let zone = planned.zone.known().map_or("?", String::as_str);
+    if let Some((summary, detail)) = certificates::renewal_warning(
+        &format!("node certificate of zone {zone}"),
+        not_after,
+        standing,
+        true,
+    ) {
+        diags.attribute_warning(
+            AttributePath::root("node_certificate_expires_at"),
+            summary,
+            detail,
+        );
+        reissue_node_certificate(planned);
     }
 }
 
@@ -384,6 +435,86 @@ mod tests {
         );
         assert_eq!(diags.0[0].summary, "Zone not in the cluster");
         assert_eq!(diags.0[7].summary, "Missing Kubernetes connection");
+    }
+
+    /// A region of a cluster whose certificates last ten minutes, renewed in the last five, with a node
+    /// certificate issued now.
+    fn short_lived_region() -> RegionModel {
+        let mut cluster = cluster(&["a"]);
+        cluster.certificate_validity = Attr::Known("10m".into());
+        cluster.certificate_renewal = Attr::Known("5m".into());
+        let now = OffsetDateTime::now_utc();
+        let ca = pki::CertificateAuthority::generate("main", time::Duration::days(1), now).unwrap();
+        let node = pki::issue_node_certificate(
+            &ca,
+            "a",
+            "cluster.local",
+            time::Duration::minutes(10),
+            now,
+        )
+        .unwrap();
+        cluster.ca_certificate = Attr::Known(ca.cert_pem().to_owned());
+        RegionModel {
+            cluster: Attr::Known(cluster),
+            zone: Attr::Known("a".into()),
+            node_certificate_expires_at: certificates::expires_at(&node.cert_pem).into(),
+            node_certificate: Attr::Known(node.cert_pem),
+            node_private_key: Attr::Known(node.key_pem),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn inside_its_window_the_node_certificate_is_renewed_with_no_config_change() {
+        let prior = short_lived_region();
+        let now = OffsetDateTime::now_utc();
+        let mut planned = prior.clone();
+        plan(Some(&prior), &mut planned);
+        let diags = Diagnostics::of_check(|d| renew_within_window(&mut planned, now, d));
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(
+            planned.node_certificate, prior.node_certificate,
+            "fresh: kept"
+        );
+
+        let mut due = prior.clone();
+        plan(Some(&prior), &mut due);
+        let later = now + time::Duration::minutes(6);
+        let diags = Diagnostics::of_check(|d| renew_within_window(&mut due, later, d));
+        assert_eq!(diags.attribute_paths(), ["node_certificate_expires_at"]);
+        assert_eq!(
+            diags.0[0].summary,
+            "node certificate of zone a expires soon"
+        );
+        let date = prior.node_certificate_expires_at.known().unwrap();
+        assert!(
+            diags.0[0].detail.contains(date.as_str()),
+            "{}",
+            diags.0[0].detail
+        );
+        assert_eq!(due.node_certificate, Attr::Unknown);
+        assert_eq!(due.node_private_key, Attr::Unknown);
+        assert_eq!(due.node_certificate_expires_at, Attr::Unknown);
+
+        let mut expired = prior.clone();
+        let after = now + time::Duration::minutes(11);
+        let diags = Diagnostics::of_check(|d| renew_within_window(&mut expired, after, d));
+        assert_eq!(diags.0[0].summary, "node certificate of zone a has expired");
+        assert_eq!(expired.node_certificate, Attr::Unknown);
+    }
+
+    #[test]
+    fn the_renewal_window_comes_from_the_cluster() {
+        let mut region = short_lived_region();
+        assert_eq!(
+            lifetimes(&region).certificate_renewal,
+            time::Duration::minutes(5)
+        );
+        region.cluster = Attr::Unknown;
+        assert_eq!(
+            lifetimes(&region).certificate_renewal,
+            time::Duration::days(30)
+        );
     }
 
     /// A region that validates cleanly, reached through a kubeconfig.

@@ -9,6 +9,7 @@ use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
 use crate::kubernetes::readiness::load_balancer_address;
 use crate::kubernetes::ClusterClient;
+use crate::resources::certificates;
 use crate::resources::lb_resolver;
 use futures_util::try_join;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -202,6 +203,12 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
         .is_none_or(|ns| ns.metadata.deletion_timestamp.is_some())
     {
         return None;
+    }
+    if model.node_certificate_expires_at.is_null() {
+        // A state written before the attribute existed.
+        if let Attr::Known(cert) = &model.node_certificate {
+            model.node_certificate_expires_at = certificates::expires_at(cert).into();
+        }
     }
     let zone = &live.zone;
     let layout = live.layout;
