@@ -968,6 +968,64 @@ async fn a_node_whose_certificate_has_expired_cannot_join_or_serve_and_a_valid_o
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_node_whose_certificate_expires_stops_serving_until_restarted_with_a_valid_one() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    let node2_live = || {
+        sim.world
+            .cockroach()
+            .nodes()
+            .into_iter()
+            .any(|n| n.pod == "cockroachdb-2" && n.live)
+    };
+
+    // Restarted on a certificate with seconds to live: it rejoins, then drops out once it expires, still running.
+    let expires = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    replace_node_secret(&sim, &pki.ca_pem, &pki.node_expiring_in("east", 6));
+    restart(&sim, "cockroachdb-2");
+    assert!(eventually(20, || !node2_live()).await);
+    assert!(
+        eventually(60, node2_live).await,
+        "{}",
+        sim.world.pod_log("a", "east", "cockroachdb-2")
+    );
+    assert!(
+        std::time::Instant::now() < expires,
+        "rejoined too late to watch it expire"
+    );
+    tokio::time::sleep(expires.saturating_duration_since(std::time::Instant::now())).await;
+    assert!(
+        eventually(20, || !node2_live()).await,
+        "a node serving on an expired certificate"
+    );
+    assert_eq!(live_nodes(&sim), 2);
+    let log = sim.world.pod_log("a", "east", "cockroachdb-2");
+    assert!(log.contains("certificate has expired"), "{log}");
+    let pod = sim.get("a", "pods", "east", "cockroachdb-2").unwrap();
+    assert!(
+        eventually(20, || !ready(
+            &sim.get("a", "pods", "east", "cockroachdb-2").unwrap()
+        ))
+        .await
+    );
+    assert_eq!(
+        pod["status"]["phase"], "Running",
+        "the process keeps running, cut off"
+    );
+
+    replace_node_secret(&sim, &pki.ca_pem, &pki.node("east"));
+    restart(&sim, "cockroachdb-2");
+    assert!(
+        eventually(60, node2_live).await,
+        "{}",
+        sim.world.pod_log("a", "east", "cockroachdb-2")
+    );
+}
+
 fn block(sim: &Sim, from: &str, to: &str, blocked: bool) {
     let path = format!("{from}:{to}:26257").parse().expect("a path");
     sim.world.set_path_blocked(path, blocked);

@@ -89,6 +89,14 @@ pub fn trusts(trusting: &CertsDir, peer: &CertsDir) -> bool {
     })
 }
 
+/// Whether the node certificate a process loaded is still current: once it expires, every peer's TLS handshake
+/// refuses it (and the node's own outgoing connections present it), so the node drops out of the cluster.
+pub fn node_certificate_current(dir: &CertsDir) -> Result<(), String> {
+    let node = pems(dir, "node.crt")?;
+    let cert = first_cert(&node, "node.crt")?;
+    check_current(&cert, "node.crt")
+}
+
 /// Two nodes talk only when each trusts the other's certificate (mutual TLS between peers).
 pub fn mutual(a: &CertsDir, b: &CertsDir) -> bool {
     trusts(a, b) && trusts(b, a)

@@ -217,6 +217,19 @@ fn peers_trust(env: &Env, pod: &Value, insecure: bool, peer: &NodeStatus) -> boo
     }
 }
 
+/// What a running node logs once the certificate it loaded at start has expired: its peers refuse its handshakes
+/// (and it theirs, for the same certificate), so it stops heartbeating its liveness and serving; only a restart
+/// with a new certificate brings it back. None while the certificate is current (or the node is insecure).
+pub fn certificate_expired(env: &Env, pod: &Value) -> Option<String> {
+    let loaded =
+        env.world
+            .cockroach()
+            .certs_of(env.cluster, meta::namespace(pod), meta::name(pod))?;
+    certs::node_certificate_current(&loaded).err().map(|why| {
+        format!("W failed to connect to peers: x509: certificate has expired or is not yet valid ({why}); retrying")
+    })
+}
+
 /// A started node tries to join. A node whose store already has an ID rejoins; a new node needs an initialised
 /// cluster, every zone of its join list resolvable from its own cluster, and a live node behind one of them.
 pub fn join(
@@ -225,6 +238,9 @@ pub fn join(
     container: &Value,
     args: &CockroachArgs,
 ) -> Result<(u32, String), String> {
+    if let Some(expired) = certificate_expired(env, pod) {
+        return Err(expired);
+    }
     let ca = ca_key(env, env.cluster, pod, container, args);
     let store = node_store(env.world, env.cluster, pod);
     let ns = meta::namespace(pod);
@@ -447,13 +463,28 @@ fn connect(
     let Invocation::Start(target_args) = invocation(&target_container) else {
         unreachable!("target_container was found as a start invocation")
     };
-    let ca = ca_key(env, &cluster, &target, &target_container, &target_args);
+    // The cluster the node belongs to, once it joined one: its `ca.crt` may have changed since (a CA rotation
+    // adds a CA to it), but not the cluster.
+    let ca = env
+        .world
+        .cockroach()
+        .node_of(&cluster, &node_store(env.world, &cluster, &target))
+        .map(|n| n.ca)
+        .unwrap_or_else(|| ca_key(env, &cluster, &target, &target_container, &target_args));
     if let Some(files) = &files {
+        // The node trusts the CAs it loaded when it started, not what its secret holds now.
+        let loaded =
+            env.world
+                .cockroach()
+                .certs_of(&cluster, meta::namespace(&target), meta::name(&target));
         let target_secret = env.secret_in(&cluster, meta::namespace(&target));
-        let node_ca = target_args
-            .certs_dir
-            .as_deref()
-            .and_then(|d| mounts::certs_dir(&target, &target_container, d, &target_secret))
+        let node_ca = loaded
+            .or_else(|| {
+                target_args
+                    .certs_dir
+                    .as_deref()
+                    .and_then(|d| mounts::certs_dir(&target, &target_container, d, &target_secret))
+            })
             .and_then(|f| f.get("ca.crt").map(|c| c.data.clone()));
         if let Err(e) = certs::check_root_client(files, node_ca.as_deref()) {
             return Err((1, format!("ERROR: failed to connect to the node: {e}")));

@@ -286,6 +286,25 @@ impl Kubelet {
                         );
                     }
                     Program::Start(args) => {
+                        if c.joined {
+                            // Looking at its own loaded certificate needs no DNS.
+                            let env = Env {
+                                world: &ctx.world,
+                                views: &[],
+                                cluster: &ctx.cluster_name,
+                            };
+                            if let Some(why) = node::certificate_expired(&env, pod) {
+                                // The process keeps running, cut off from its peers, and no longer serves.
+                                c.joined = false;
+                                if let Some(store) = rt.joined_store.take() {
+                                    ctx.world
+                                        .cockroach()
+                                        .node_stopped(&ctx.cluster_name, &store);
+                                }
+                                ctx.world
+                                    .append_log(&ctx.cluster_name, &ns, meta::name(pod), &why);
+                            }
+                        }
                         if !c.joined && now >= since + scaled(node::NODE_STARTUP) {
                             let views = views.get_or_insert_with(|| dns_views(&ctx.world));
                             let env = Env {
