@@ -25,8 +25,8 @@ use std::fmt;
 pub use authority::CertificateAuthority;
 pub use error::{CaAttribute, CaError, CaProblem, PkiError, PkiInput};
 pub use inspect::{
-    certificate_fingerprint_sha256, certificate_matches_ca, certificate_not_after,
-    certificates_digest, key_matches_certificate, node_certificate_covers,
+    bundle_fingerprints, ca_bundle, certificate_fingerprint_sha256, certificate_matches_ca,
+    certificate_not_after, certificates_digest, key_matches_certificate, node_certificate_covers,
 };
 pub use issue::{issue_client_certificate, issue_node_certificate, node_certificate_dns_names};
 

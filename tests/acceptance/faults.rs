@@ -80,6 +80,13 @@ fn a_lost_state_file_never_overwrites_the_running_cluster() {
     ws.apply();
     assert_eq!(live_nodes(&clusters), (3, 3));
     let before = everything(&clusters);
+    let fingerprint = |ws: &Workspace| {
+        ws.resource("crdb_multiregion_cluster.main")["ca_fingerprint_sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let running_ca = fingerprint(&ws);
 
     std::fs::remove_file(ws.path().join("terraform.tfstate")).unwrap();
     let again = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
@@ -106,6 +113,18 @@ fn a_lost_state_file_never_overwrites_the_running_cluster() {
         "{flat}"
     );
     assert!(flat.contains("Nothing in the zone was changed"), "{flat}");
+    let generated_ca = fingerprint(&ws);
+    assert_ne!(generated_ca, running_ca);
+    assert!(
+        flat.contains(&running_ca),
+        "the running nodes' CA is named: {flat}"
+    );
+    assert!(flat.contains(&generated_ca), "the new CA is named: {flat}");
+    assert!(
+        flat.contains("import the cluster with the CA its nodes trust"),
+        "{flat}"
+    );
+    assert!(flat.contains("start a CA rotation"), "{flat}");
     assert_eq!(
         everything(&clusters),
         before,

@@ -241,6 +241,30 @@ impl Workspace {
             .collect()
     }
 
+    /// The top-level attributes each planned change leaves to apply (known only after it), by resource address:
+    /// values the provider will compute anew, which `planned_attribute_changes` cannot see (a plan's `after`
+    /// omits them).
+    pub fn planned_unknown_attributes(&self) -> Vec<(String, Vec<String>)> {
+        self.saved_plan()["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|rc| {
+                let unknown = rc["change"]["after_unknown"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                let mut keys: Vec<String> = unknown
+                    .iter()
+                    .filter(|(_, v)| **v == Json::Bool(true))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                keys.sort();
+                (rc["address"].as_str().unwrap().to_string(), keys)
+            })
+            .collect()
+    }
+
     /// Attribute values of every resource in state, by address.
     pub fn state(&self) -> Vec<(String, Json)> {
         let shown = self.terraform(&["show", "-json"]).ok("show");

@@ -1,5 +1,6 @@
 //! Acceptance tests: the real `terraform` CLI drives the real provider binary.
 mod bad_input;
+mod certificates;
 mod cluster;
 mod day2;
 mod examples;

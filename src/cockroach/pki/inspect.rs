@@ -26,6 +26,33 @@ pub fn certificate_fingerprint_sha256(cert_pem: &str) -> Result<String, PkiError
     Ok(hex(&sha256(&der)))
 }
 
+/// The SHA-256 fingerprints of every certificate in a bundle (a `ca.crt` may hold several CAs while they rotate),
+/// in order; empty when the text cannot be read.
+pub fn bundle_fingerprints(bundle_pem: &str) -> Vec<String> {
+    pem::blocks(bundle_pem)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|block| block.label == "CERTIFICATE")
+        .map(|block| hex(&sha256(&block.contents)))
+        .collect()
+}
+
+/// A `ca.crt` that trusts each of `cas` (PEM certificates), in order, each once.
+pub fn ca_bundle(cas: &[&str]) -> String {
+    let mut seen = Vec::new();
+    let mut bundle = String::new();
+    for ca in cas {
+        let fingerprints = bundle_fingerprints(ca);
+        if fingerprints.iter().all(|f| seen.contains(f)) {
+            continue;
+        }
+        seen.extend(fingerprints);
+        bundle.push_str(ca.trim());
+        bundle.push('\n');
+    }
+    bundle
+}
+
 /// One digest of several public PEM texts (a trust bundle and a node certificate): what changes exactly when
 /// one of them does. Public, like the texts it is made of.
 pub fn certificates_digest(pems: &[&str]) -> String {

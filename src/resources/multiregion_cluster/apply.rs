@@ -26,6 +26,9 @@ fn fill_in_pki(state: &mut ClusterModel) -> Result<(), PkiError> {
             ca
         }
     };
+    if state.previous_ca_certificate.is_unknown() {
+        state.previous_ca_certificate = Attr::Null;
+    }
     if !matches!(state.ca_generated, Attr::Known(_)) {
         state.ca_generated = Attr::Known(false);
     }

@@ -36,6 +36,7 @@ tf_model! {
         pub ca_generated: Attr<bool>,
         pub ca_fingerprint_sha256: Attr<String>,
         pub ca_expires_at: Attr<String>,
+        pub previous_ca_certificate: Attr<String>,
         pub root_client_certificate: Attr<String>,
         pub root_client_private_key: Attr<String>,
         pub root_client_certificate_expires_at: Attr<String>,
@@ -224,6 +225,17 @@ pub(super) fn schema() -> Schema {
         .attribute(
             Attribute::computed("ca_expires_at", s.clone(), "When the CA certificate expires (RFC 3339).")
                 .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "previous_ca_certificate",
+                s.clone(),
+                "The CA certificate this cluster rotated from (its last CA change: a new `pki_generation` or another \
+                 `ca_certificate`), null before any. The regions keep it trusted beside the new CA until every \
+                 node and client has a certificate from the new one, then drop it (see the certificates guide). \
+                 Public: it holds no key.",
+            )
+            .keep_prior_value_when_unset(),
         )
         .attribute(
             Attribute::computed(

@@ -243,6 +243,11 @@ pub(super) fn plan_pki(prior: &ClusterModel, config: &ClusterModel, planned: &mu
     if !regenerate {
         return;
     }
+    // A CA that replaces another starts a rotation: the regions trust both until every certificate is re-issued.
+    planned.previous_ca_certificate = match &prior.ca_certificate {
+        Attr::Known(old) => Attr::Known(old.clone()),
+        _ => Attr::Null,
+    };
     if user_ca {
         planned.ca_generated = Attr::Known(false);
         match &config.ca_certificate {

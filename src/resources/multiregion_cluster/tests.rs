@@ -132,6 +132,21 @@ fn bumping_the_generation_regenerates_a_generated_ca() {
     assert_eq!(planned.attr("ca_certificate"), &Value::Unknown);
     let rotated = applied(&planned);
     assert_ne!(rotated.attr("ca_certificate"), state.attr("ca_certificate"));
+    assert_eq!(
+        state.attr("previous_ca_certificate"),
+        &Value::Null,
+        "no rotation before"
+    );
+    assert_eq!(
+        rotated.attr("previous_ca_certificate"),
+        state.attr("ca_certificate"),
+        "the regions keep trusting the CA rotated from"
+    );
+    let (replanned, _) = plan(&rotated, &bumped);
+    assert_eq!(
+        replanned, rotated,
+        "the previous CA stays until the next rotation"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use super::model::RegionModel;
 use super::plan::{known, lifetimes, node_resources_changed, resolver, zone_layout, zone_spec};
 use super::read::node_certificate_of;
 use super::rollout::PacedRollout;
+use super::rotation::{self, Rotation, Step};
 use super::scale::Leaving;
 use super::storage;
 use crate::cockroach::manifests::{
@@ -238,8 +239,18 @@ async fn converge_zone(
     )
     .map_err(Stopped::keeping(prior))?;
     spec.layout = zone_layout(&state, live_set.as_ref());
-    let certs =
+    let done_certs =
         zone_certificates(&state, &spec, node_secret.as_ref()).map_err(Stopped::keeping(prior))?;
+    let rotation = ZoneRotation::of(&client, &spec, &state, prior, node_secret.as_ref())
+        .await
+        .map_err(Stopped::keeping(prior))?;
+    let certs = match &rotation {
+        Some(rotation) => rotation.certificates(rotation.steps[0], &done_certs),
+        None => done_certs.clone(),
+    };
+    if state.ca_rotation_completed.is_unknown() {
+        state.ca_rotation_completed = Attr::Null;
+    }
     let already_initialized = found_initialized(&client, &spec, prior, live_set.as_ref())
         .await
         .map_err(Stopped::keeping(prior))?;
@@ -308,8 +319,18 @@ async fn converge_zone(
         before: revision_before,
         lease: cluster_lease(&state, &spec),
     };
-    if let Err(d) = rollout.follow(&client, &spec, &deadline).await {
-        diags.extend(d);
+    match rollout.follow(&client, &spec, &deadline).await {
+        Err(d) => diags.extend(d),
+        Ok(()) => {
+            if let Some(rotation) = &rotation {
+                if let Err(d) = rotation
+                    .finish(&client, &spec, &mut state, &done_certs, &deadline)
+                    .await
+                {
+                    diags.extend(d);
+                }
+            }
+        }
     }
     // storage.rs: the grown volumes report their new size; until they do, the state keeps the prior one so that
     // the next apply waits again.
@@ -580,6 +601,116 @@ impl Rollout<'_> {
         }
         // Explains a zone that never gets ready by the peers its nodes cannot reach.
         wait_zone_ready(client, &spec.zone, deadline).await
+    }
+}
+
+/// The zone's part in a CA rotation (see `rotation.rs`): the steps this apply takes it through, from where its
+/// live secrets stand.
+struct ZoneRotation {
+    rotation: Rotation,
+    steps: Vec<Step>,
+    before: rotation::Before,
+    previous_ca: String,
+    /// Whether the zone runs nodes: one that runs none starts on the new CA and waits for nobody.
+    runs_nodes: bool,
+}
+
+impl ZoneRotation {
+    async fn of(
+        client: &ClusterClient,
+        spec: &ZoneSpec,
+        state: &RegionModel,
+        prior: Option<&RegionModel>,
+        node_secret: Option<&Secret>,
+    ) -> Result<Option<Self>, Diagnostics> {
+        let Some((new_ca, previous_ca)) = rotation::pending(state, prior) else {
+            return Ok(None);
+        };
+        let root_secret = client
+            .get::<Secret>(Some(&spec.zone), names::CLIENT_ROOT_SECRET)
+            .await?;
+        let live = rotation::live_step(
+            rotation::secret_file(node_secret, manifests::secret_files::CA_CRT),
+            rotation::secret_file(node_secret, manifests::secret_files::NODE_CRT),
+            &new_ca,
+        );
+        let zones = state
+            .cluster
+            .known()
+            .and_then(|c| c.known_zones())
+            .unwrap_or_default();
+        tracing::info!(zone = %spec.zone, step = ?live, "taking part in a CA rotation");
+        Ok(Some(ZoneRotation {
+            rotation: Rotation::join(&spec.cluster_name, &new_ca, &previous_ca, &spec.zone, zones),
+            steps: rotation::steps_from(live),
+            before: rotation::before(node_secret, root_secret.as_ref()),
+            previous_ca,
+            runs_nodes: node_secret.is_some(),
+        }))
+    }
+
+    fn certificates(&self, step: Step, done: &ZoneCertificates) -> ZoneCertificates {
+        rotation::certificates_at(step, done, &self.before, &self.previous_ca)
+    }
+
+    /// After the first step's rollout: every further step once every zone finished the one before, each rolled
+    /// out one node at a time; then, once every zone is done, the rotation is recorded as completed.
+    async fn finish(
+        &self,
+        client: &ClusterClient,
+        spec: &ZoneSpec,
+        state: &mut RegionModel,
+        done: &ZoneCertificates,
+        deadline: &Deadline,
+    ) -> Result<(), Diagnostics> {
+        self.rotation.finished(self.steps[0]);
+        let mut previous = self.steps[0];
+        for step in self.steps.iter().copied().skip(1) {
+            if self.runs_nodes {
+                self.rotation
+                    .wait_for_every_zone(previous, deadline)
+                    .await?;
+            }
+            let certs = self.certificates(step, done);
+            let live_set = client
+                .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+                .await?;
+            let objects = desired_objects(
+                spec,
+                &certs,
+                true,
+                live_set.as_ref(),
+                TemplateChange {
+                    resources: false,
+                    certificates: true,
+                },
+            );
+            apply_zone(client, &objects, deadline).await?;
+            state.node_certificate = Attr::Known(certs.node_crt.clone());
+            state.node_private_key = Attr::Known(certs.node_key.clone());
+            state.node_certificate_expires_at = certificates::expires_at(&certs.node_crt).into();
+            Rollout {
+                set: objects.iter().find_map(|o| match o {
+                    ZoneObject::StatefulSet(set) => Some(set),
+                    _ => None,
+                }),
+                held_below: live_set.as_ref().map_or(0, live_replicas),
+                before: revision_of(live_set.as_ref()),
+                lease: cluster_lease(state, spec),
+            }
+            .follow(client, spec, deadline)
+            .await?;
+            tracing::info!(zone = %spec.zone, step = ?step, "CA rotation step rolled out");
+            self.rotation.finished(step);
+            previous = step;
+        }
+        if self.runs_nodes {
+            self.rotation
+                .wait_for_every_zone(Step::Done, deadline)
+                .await?;
+        }
+        state.ca_rotation_completed = Attr::Known(rotation::completed_marker(&self.previous_ca));
+        Ok(())
     }
 }
 

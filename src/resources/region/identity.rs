@@ -5,7 +5,7 @@ use super::model::RegionModel;
 use crate::cockroach::pki;
 
 /// What the zone runs that this cluster does not own.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Foreign {
     /// The nodes' certificate is signed by neither the cluster's CA nor (mid-rotation) its previous one.
     Ca {
@@ -36,9 +36,12 @@ pub(super) fn foreign(
     let cluster = planned.cluster.known()?;
     let ours = [Some(planned), prior].into_iter().flatten();
     if let (Some(node), Some(ca)) = (live.node_certificate, cluster.ca_certificate.known()) {
+        // Mid-rotation the nodes may still run certificates of the cluster's previous CA.
         let trusted = ours
             .clone()
-            .filter_map(|m| m.cluster.known()?.ca_certificate.known())
+            .filter_map(|m| m.cluster.known())
+            .flat_map(|c| [c.ca_certificate.known(), c.previous_ca_certificate.known()])
+            .flatten()
             .any(|ca| pki::certificate_matches_ca(node, ca));
         if !trusted {
             let fingerprint = |pem: &str| {
@@ -82,7 +85,13 @@ pub(super) fn refusal(foreign: &Foreign, zone: &str, cluster_label: &str) -> (St
                 "Namespace {zone:?} on {cluster_label} already runs CockroachDB nodes whose certificates come from \
                  the CA with SHA-256 fingerprint {live_fingerprint}, not from this cluster's CA \
                  ({cluster_fingerprint}). Replacing their certificates would cut the nodes off from their peers and \
-                 clients. {adopt}"
+                 clients. Nothing in the zone was changed. How to proceed: if this configuration lost its state \
+                 (a new CA was generated), import the cluster with the CA its nodes trust: set `ca_certificate` and \
+                 `ca_private_key` of crdb_multiregion_cluster to that CA (fingerprint {live_fingerprint}), then \
+                 `terraform import crdb_region.<name> <kubeconfig context>/{zone}` for each zone. To move the nodes \
+                 to another CA, do that first, then start a CA rotation from it (see the certificates guide): a \
+                 rotation keeps both CAs trusted while the nodes move, which replacing the certificates here would \
+                 not. If the zone's data is disposable, delete namespace {zone:?} first."
             ),
         ),
         Foreign::Cluster { live_name, name } => (
@@ -145,7 +154,7 @@ mod tests {
         let Some(Foreign::Ca {
             live_fingerprint,
             cluster_fingerprint,
-        }) = found
+        }) = found.clone()
         else {
             panic!("{found:?}")
         };
@@ -157,6 +166,18 @@ mod tests {
             cluster_fingerprint,
             pki::certificate_fingerprint_sha256(mine.cert_pem()).unwrap()
         );
+        let (summary, detail) = refusal(found.as_ref().unwrap(), "a", "https://10.0.0.1");
+        assert_eq!(summary, "Zone a runs CockroachDB under another CA");
+        for said in [
+            live_fingerprint.as_str(),
+            cluster_fingerprint.as_str(),
+            "Nothing in the zone was changed",
+            "import the cluster with the CA its nodes trust",
+            "terraform import crdb_region.<name> <kubeconfig context>/a",
+            "start a CA rotation",
+        ] {
+            assert!(detail.contains(said), "{said}: {detail}");
+        }
         let rotating = region(&theirs, "main");
         assert_eq!(
             foreign(

@@ -11,6 +11,7 @@ mod model;
 mod plan;
 mod read;
 mod rollout;
+mod rotation;
 mod scale;
 mod storage;
 mod teardown;
@@ -59,6 +60,7 @@ impl ModelResource for Region {
         storage::plan(prior, planned, diags);
         plan::plan(prior, planned);
         plan::renew_within_window(planned, time::OffsetDateTime::now_utc(), diags);
+        plan::take_part_in_ca_rotation(prior, planned);
     }
 
     fn check_destroy(&self, prior: &RegionModel, diags: &mut Diagnostics) {

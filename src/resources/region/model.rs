@@ -28,6 +28,7 @@ pub fn cluster_type() -> Type {
         ("ca_certificate", s()),
         ("ca_private_key", s()),
         ("ca_fingerprint_sha256", s()),
+        ("previous_ca_certificate", s()),
         ("root_client_certificate", s()),
         ("root_client_private_key", s()),
     ])
@@ -50,6 +51,7 @@ tf_model! {
         pub ca_certificate: Attr<String>,
         pub ca_private_key: Attr<String>,
         pub ca_fingerprint_sha256: Attr<String>,
+        pub previous_ca_certificate: Attr<String>,
         pub root_client_certificate: Attr<String>,
         pub root_client_private_key: Attr<String>,
     }
@@ -89,6 +91,7 @@ tf_model! {
         pub node_certificate: Attr<String>,
         pub node_private_key: Attr<String>,
         pub node_certificate_expires_at: Attr<String>,
+        pub ca_rotation_completed: Attr<String>,
         pub initialized: Attr<bool>,
         pub missing_objects: Attr<Vec<String>>,
         pub layout: Attr<String>,
@@ -257,6 +260,16 @@ pub fn schema(connection_block: Block) -> Schema {
                 "When this zone's node certificate expires (RFC 3339). Inside the cluster's `certificate_renewal` \
                  window every plan shows it renewed (a warning names it and its date), and apply issues a new one \
                  and restarts the zone's nodes onto it one at a time under the health gates.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "ca_rotation_completed",
+                s(),
+                "SHA-256 fingerprint of the CA the cluster last rotated from (its `previous_ca_certificate`), once \
+                 this region saw every zone of the cluster finish that rotation; null before any rotation. While it \
+                 differs, the region plans an update, so that every zone takes part in the rotation's next run.",
             )
             .keep_prior_value_when_unset(),
         )

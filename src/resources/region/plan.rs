@@ -45,10 +45,9 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
         .known()
         .and_then(|c| c.ca_certificate.known().cloned());
     // A certificate found at import (no cluster in state yet) is judged by its signature.
+    // Judged by its signature: a certificate recorded half-way through a CA rotation is still the previous CA's.
     let signed_by_another_ca = match (prior.node_certificate.known(), planned_ca) {
-        (Some(cert), Some(ca)) if prior.cluster.is_null() => {
-            !pki::certificate_matches_ca(cert, &ca)
-        }
+        (Some(cert), Some(ca)) => !pki::certificate_matches_ca(cert, &ca),
         _ => fingerprint(prior) != fingerprint(planned),
     };
     if prior.node_certificate.is_null() || signed_by_another_ca {
@@ -112,6 +111,24 @@ pub fn renew_within_window(
         );
         reissue_node_certificate(planned);
     }
+}
+
+/// Plan modifier of `ca_rotation_completed`: while the cluster rotates from a previous CA, the region plans an
+/// update until it saw every zone finish (see `rotation.rs`), so that every zone takes part in the next run.
+pub fn take_part_in_ca_rotation(prior: Option<&RegionModel>, planned: &mut RegionModel) {
+    let previous = planned.cluster.known().map(|c| &c.previous_ca_certificate);
+    planned.ca_rotation_completed = match previous {
+        Some(Attr::Known(previous)) => {
+            let marker = super::rotation::completed_marker(previous);
+            if prior.and_then(|p| p.ca_rotation_completed.known()) == Some(&marker) {
+                Attr::Known(marker)
+            } else {
+                Attr::Unknown
+            }
+        }
+        Some(Attr::Null) => Attr::Null,
+        _ => Attr::Unknown,
+    };
 }
 
 /// The zone must be one of the cluster's. Checked at validation when the cluster is already
