@@ -283,3 +283,165 @@ fn a_certificate_left_to_expire_takes_its_nodes_down_and_the_next_apply_brings_t
     );
     assert_eq!(world.cockroach().availability().ranges_lost, 0);
 }
+
+/// A file of a secret as the sandbox's store holds it right now (no API round trip, for sampling during an apply).
+fn stored_secret_file(clusters: &Clusters, zone: &str, name: &str, file: &str) -> Option<String> {
+    use base64::Engine;
+    let rt = kube_sandbox::resources::resource_type("secrets")?;
+    let secret = clusters
+        .sandbox
+        .cluster(zone)?
+        .store()
+        .get(rt, Some(zone), name)?;
+    let data = secret["data"][file].as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// What a zone's node secret says of the rotation: the CAs its `ca.crt` trusts, and whether `node.crt` is the new
+/// CA's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    trusted: Vec<&'static str>,
+    node_from_new: bool,
+}
+
+#[test]
+fn a_ca_rotation_trusts_both_then_reissues_then_drops_the_old_ca_one_node_at_a_time() {
+    use terraform_provider_crdb::cockroach::pki;
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&base);
+    ws.apply();
+    let old_ca = ws.resource("crdb_multiregion_cluster.main")["ca_certificate"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    settle(&clusters);
+
+    let rotated = base.replacen(
+        CLUSTER_BLOCK_END,
+        &format!("  pki_generation = 2\n{CLUSTER_BLOCK_END}"),
+        1,
+    );
+    ws.write_config(&rotated);
+    let changes = ws.planned_unknown_attributes();
+    for zone in ZONES {
+        let changed = &changes
+            .iter()
+            .find(|(a, _)| *a == region_address(zone))
+            .unwrap()
+            .1;
+        assert!(
+            changed.contains(&"ca_rotation_completed".to_string()),
+            "{zone}: {changed:?}"
+        );
+    }
+
+    // Every zone's node secret, sampled through the apply: each distinct state in order.
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let samples = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut raw: Vec<Vec<(String, String)>> = vec![Vec::new(); ZONES.len()];
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                for (i, zone) in ZONES.iter().enumerate() {
+                    let ca = stored_secret_file(&clusters, zone, "cockroachdb.node", "ca.crt");
+                    let node = stored_secret_file(&clusters, zone, "cockroachdb.node", "node.crt");
+                    if let (Some(ca), Some(node)) = (ca, node) {
+                        if raw[i].last() != Some(&(ca.clone(), node.clone())) {
+                            raw[i].push((ca, node));
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            raw
+        });
+        let applied = Instant::now();
+        ws.apply();
+        eprintln!("CA rotation apply took {:?}", applied.elapsed());
+        sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+        sampler.join().unwrap()
+    });
+
+    let seen = clusters.sandbox.world().unwrap().cockroach().availability();
+    eprintln!("CA rotation: {seen:?}");
+    assert_eq!(seen.unavailable_range_seconds, 0.0, "{seen:?}");
+    assert_eq!(seen.ranges_lost, 0, "{seen:?}");
+    assert_eq!(seen.max_nodes_down, 1, "{seen:?}");
+    assert_eq!(live_nodes(&clusters), (9, 9));
+
+    let cluster = ws.resource("crdb_multiregion_cluster.main");
+    let new_ca = cluster["ca_certificate"].as_str().unwrap().to_string();
+    assert_ne!(new_ca, old_ca);
+    assert_eq!(
+        cluster["previous_ca_certificate"].as_str(),
+        Some(old_ca.as_str())
+    );
+    let name = |fingerprint: &String| -> &'static str {
+        if pki::bundle_fingerprints(&new_ca).contains(fingerprint) {
+            "new"
+        } else if pki::bundle_fingerprints(&old_ca).contains(fingerprint) {
+            "old"
+        } else {
+            "foreign"
+        }
+    };
+    for (zone, raw) in ZONES.iter().zip(&samples) {
+        let mut states: Vec<Seen> = Vec::new();
+        for (ca, node) in raw {
+            let state = Seen {
+                trusted: pki::bundle_fingerprints(ca).iter().map(name).collect(),
+                node_from_new: pki::certificate_matches_ca(node, &new_ca),
+            };
+            if states.last() != Some(&state) {
+                states.push(state);
+            }
+        }
+        assert_eq!(
+            states,
+            [
+                Seen {
+                    trusted: vec!["old"],
+                    node_from_new: false
+                },
+                Seen {
+                    trusted: vec!["new", "old"],
+                    node_from_new: false
+                },
+                Seen {
+                    trusted: vec!["new", "old"],
+                    node_from_new: true
+                },
+                Seen {
+                    trusted: vec!["new"],
+                    node_from_new: true
+                },
+            ],
+            "zone {zone}: every intermediate ca.crt"
+        );
+        let root = secret_file(
+            &clusters,
+            zone,
+            "default",
+            &format!("cockroachdb.client.root.{zone}"),
+            "client.root.crt",
+        );
+        assert!(
+            pki::certificate_matches_ca(&root, &new_ca),
+            "{zone}: the root client copy in default"
+        );
+        assert_eq!(
+            ws.resource(&region_address(zone))["ca_rotation_completed"].as_str(),
+            Some(
+                pki::certificate_fingerprint_sha256(&old_ca)
+                    .unwrap()
+                    .as_str()
+            )
+        );
+    }
+    ws.assert_plan_empty("the CA rotation");
+}
