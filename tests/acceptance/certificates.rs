@@ -445,3 +445,59 @@ fn a_ca_rotation_trusts_both_then_reissues_then_drops_the_old_ca_one_node_at_a_t
     }
     ws.assert_plan_empty("the CA rotation");
 }
+
+#[test]
+fn an_interrupted_ca_rotation_continues_at_the_next_apply() {
+    use terraform_provider_crdb::cockroach::pki;
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&base);
+    ws.apply();
+    settle(&clusters);
+
+    let rotated = base.replacen(
+        CLUSTER_BLOCK_END,
+        &format!("  pki_generation = 2\n{CLUSTER_BLOCK_END}"),
+        1,
+    );
+    // Too little time for three rolling restarts of every zone: the apply stops half-way.
+    ws.write_config(&rotated.replace("update = \"5m\"", "update = \"3s\""));
+    let cut = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(
+        cut.code, 0,
+        "the rotation was meant to be cut short: {}",
+        cut.stdout
+    );
+    let new_ca = ws.resource("crdb_multiregion_cluster.main")["ca_certificate"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let halfway = ZONES.iter().any(|zone| {
+        let ca = secret_file(&clusters, zone, zone, "cockroachdb.node", "ca.crt");
+        pki::bundle_fingerprints(&ca).len() == 2
+    });
+    assert!(halfway, "some zone stopped with both CAs trusted");
+    let seen = clusters.sandbox.world().unwrap().cockroach().availability();
+    assert_eq!(seen.unavailable_range_seconds, 0.0, "{seen:?}");
+
+    ws.write_config(&rotated);
+    ws.apply();
+    let seen = clusters.sandbox.world().unwrap().cockroach().availability();
+    eprintln!("interrupted CA rotation, both applies: {seen:?}");
+    assert_eq!(seen.unavailable_range_seconds, 0.0, "{seen:?}");
+    assert_eq!(seen.ranges_lost, 0, "{seen:?}");
+    assert!(seen.max_nodes_down <= 1, "{seen:?}");
+    assert_eq!(live_nodes(&clusters), (9, 9));
+    for zone in ZONES {
+        let ca = secret_file(&clusters, zone, zone, "cockroachdb.node", "ca.crt");
+        assert_eq!(
+            pki::bundle_fingerprints(&ca),
+            pki::bundle_fingerprints(&new_ca),
+            "{zone}"
+        );
+        let node = secret_file(&clusters, zone, zone, "cockroachdb.node", "node.crt");
+        assert!(pki::certificate_matches_ca(&node, &new_ca), "{zone}");
+    }
+    ws.assert_plan_empty("the continued rotation");
+}
