@@ -131,8 +131,9 @@ pub(super) fn schema() -> Schema {
             Attribute::optional(
                 "pki_generation",
                 Type::Number,
-                "Bump this number to replace a generated CA and the root client certificate. No other change ever \
-                 regenerates them.",
+                "Bump this number to rotate a generated CA: a new CA and root client certificate, rolled out to every \
+                 zone without downtime (see `previous_ca_certificate` and the certificates guide). No other change \
+                 ever regenerates the CA.",
             )
             .default(Value::int(1)),
         )
@@ -193,7 +194,8 @@ pub(super) fn schema() -> Schema {
                 "ca_certificate",
                 s.clone(),
                 "PEM certificate of the cluster CA. Set it, with `ca_private_key`, to bring your own CA (for \
-                 example the one the old setup script left in its safe directory); otherwise a CA is generated.",
+                 example the one the old setup script left in its safe directory); otherwise a CA is generated. \
+                 Changing it rotates the CA without downtime (see the certificates guide).",
             )
             .keep_prior_value_when_unset(),
         )
