@@ -116,7 +116,7 @@ fn a_plan_inside_the_renewal_window_renews_every_certificate_and_apply_rolls_the
 ) {
     let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
     let ws = Workspace::new("");
-    let config = short_lived(&clusters, &ws, "10m", "7m");
+    let config = short_lived(&clusters, &ws, "4m", "3m");
     ws.write_config(&config);
     let created = Instant::now();
     ws.apply();
@@ -128,7 +128,7 @@ fn a_plan_inside_the_renewal_window_renews_every_certificate_and_apply_rolls_the
 
     // Into the window of every certificate, with the configuration unchanged.
     let latest = before.iter().map(|(_, at)| *at).max().unwrap();
-    sleep_until(latest - time::Duration::minutes(7) + time::Duration::seconds(2));
+    sleep_until(latest - time::Duration::minutes(3) + time::Duration::seconds(2));
     let plan = ws.terraform(&["plan", "-input=false", "-no-color"]);
     let said = format!("{}{}", plan.stdout, plan.stderr);
     assert!(
@@ -243,7 +243,7 @@ fn a_plan_inside_the_renewal_window_renews_every_certificate_and_apply_rolls_the
 fn a_certificate_left_to_expire_takes_its_nodes_down_and_the_next_apply_brings_them_back() {
     let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
     let ws = Workspace::new("");
-    ws.write_config(&short_lived(&clusters, &ws, "3m", "1m"));
+    ws.write_config(&short_lived(&clusters, &ws, "1m", "30s"));
     ws.apply();
     assert_eq!(live_nodes(&clusters), (9, 9));
 
