@@ -54,6 +54,10 @@ fn lifecycle_follows_the_acceptance_convention() {
                 "ca_expires_at",
                 "root_client_certificate",
                 "root_client_private_key",
+                "root_client_certificate_expires_at",
+                "certificate_validity",
+                "certificate_renewal",
+                "ca_validity",
             ],
         }],
     );

@@ -241,6 +241,8 @@ pub(super) fn plan_pki(prior: &ClusterModel, config: &ClusterModel, planned: &mu
                 && prior.ca_generated == Attr::Known(true)
     };
     if !regenerate {
+        // Known (null before any rotation) rather than left to apply: an update that rotates nothing shows no change.
+        planned.previous_ca_certificate = prior.previous_ca_certificate.clone();
         return;
     }
     // A CA that replaces another starts a rotation: the regions trust both until every certificate is re-issued.

@@ -115,6 +115,20 @@ fn image_and_zone_changes_keep_the_pki() {
 }
 
 #[test]
+fn an_update_that_rotates_nothing_plans_no_previous_ca() {
+    let (planned, _) = plan(&Value::Null, &config(&["a"]));
+    let state = applied(&planned);
+    let mut changed = config(&["a", "b"]);
+    changed.image = Attr::Known("cockroachdb/cockroach:v24.1.5".into());
+    let (planned, _) = plan(&state, &changed);
+    assert_eq!(planned.attr("previous_ca_certificate"), &Value::Null);
+    assert_eq!(
+        planned.attr("root_client_certificate_expires_at"),
+        state.attr("root_client_certificate_expires_at")
+    );
+}
+
+#[test]
 fn unchanged_configuration_plans_exactly_the_state() {
     let (planned, _) = plan(&Value::Null, &config(&["a", "b"]));
     let state = applied(&planned);

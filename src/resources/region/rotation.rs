@@ -419,6 +419,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_zone_missing_from_the_run_stops_the_others_before_their_next_step() {
+        let (old, new) = (ca("old"), ca("new"));
+        let zones: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let a = Rotation::join("test-absent", new.cert_pem(), old.cert_pem(), "a", zones);
+        a.finished(Step::TrustBoth);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let deadline = Deadline::after(Duration::from_millis(600), &stop);
+        let refused = a.wait_for_every_zone(Step::TrustBoth, &deadline).await.unwrap_err();
+        assert_eq!(refused.0[0].summary, "CA rotation paused in zone a");
+        let detail = &refused.0[0].detail;
+        assert!(detail.contains("zones [\"b\"] did not take part in this run"), "{detail}");
+        assert!(detail.contains("apply all of them in one run"), "{detail}");
+    }
+
+    #[tokio::test]
     async fn zones_of_one_run_pass_a_step_together() {
         let (old, new) = (ca("old"), ca("new"));
         let zones: Vec<String> = ["a", "b"].map(String::from).to_vec();
