@@ -426,10 +426,16 @@ mod tests {
         a.finished(Step::TrustBoth);
         let stop = tokio_util::sync::CancellationToken::new();
         let deadline = Deadline::after(Duration::from_millis(600), &stop);
-        let refused = a.wait_for_every_zone(Step::TrustBoth, &deadline).await.unwrap_err();
+        let refused = a
+            .wait_for_every_zone(Step::TrustBoth, &deadline)
+            .await
+            .unwrap_err();
         assert_eq!(refused.0[0].summary, "CA rotation paused in zone a");
         let detail = &refused.0[0].detail;
-        assert!(detail.contains("zones [\"b\"] did not take part in this run"), "{detail}");
+        assert!(
+            detail.contains("zones [\"b\"] did not take part in this run"),
+            "{detail}"
+        );
         assert!(detail.contains("apply all of them in one run"), "{detail}");
     }
 
