@@ -444,6 +444,21 @@ fn a_ca_rotation_trusts_both_then_reissues_then_drops_the_old_ca_one_node_at_a_t
         );
     }
     ws.assert_plan_empty("the CA rotation");
+
+    // An unrelated change afterwards plans nothing of the rotation again.
+    ws.write_config(&rotated.replacen("cockroach:v24.1.0", "cockroach:v24.1.26", 1));
+    for (address, unknown) in ws.planned_unknown_attributes() {
+        for settled in [
+            "previous_ca_certificate",
+            "ca_rotation_completed",
+            "node_certificate",
+        ] {
+            assert!(
+                !unknown.contains(&settled.to_string()),
+                "{address}: {unknown:?}"
+            );
+        }
+    }
 }
 
 #[test]
