@@ -1,6 +1,6 @@
 //! Day-2 operations through the real CLI, held to what the availability recorder saw: no range unavailable for
-//! a moment, at most one node down at once across the whole CockroachDB cluster, nothing lost, while Terraform
-//! applies the three regions in parallel.
+//! a moment, at most one node down or decommissioning at once across the whole CockroachDB cluster, nothing lost,
+//! while Terraform applies the three regions in parallel.
 use crate::harness::Workspace;
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
 use k8s_openapi::api::core::v1::Pod;
@@ -44,6 +44,10 @@ fn assert_never_unavailable(clusters: &Clusters, what: &str) -> Availability {
     assert_eq!(seen.unavailable_range_seconds, 0.0, "{what}: {seen:?}");
     assert_eq!(seen.ranges_lost, 0, "{what}: {seen:?}");
     assert!(seen.max_nodes_down <= 1, "{what}: {seen:?}");
+    assert!(
+        seen.max_nodes_disrupted <= 1,
+        "{what}: at most one node down or decommissioning at once: {seen:?}"
+    );
     eprintln!("{what}: {seen:?}");
     seen
 }

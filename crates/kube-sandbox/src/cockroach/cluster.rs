@@ -255,12 +255,13 @@ impl CockroachCluster {
         let peers = self.peers(now);
         let needed =
             replication::needed_voters(self.num_replicas(), replication::cluster_nodes(&peers));
+        let gone = |n: &&NodeStatus| n.membership == Membership::Decommissioned;
+        let count = |pred: fn(&NodeStatus) -> bool| {
+            self.nodes.values().filter(|n| !gone(n) && pred(n)).count() as u32
+        };
         let mut c = Counts {
-            nodes_down: self
-                .nodes
-                .values()
-                .filter(|n| !n.live && n.membership != Membership::Decommissioned)
-                .count() as u32,
+            nodes_down: count(|n| !n.live),
+            nodes_disrupted: count(|n| !n.live || n.membership == Membership::Decommissioning),
             ..Counts::default()
         };
         for r in &self.ranges {
@@ -759,6 +760,25 @@ mod tests {
             "{refused}"
         );
         assert!(refused.contains("n3 has 10 replicas blocked"), "{refused}");
+    }
+
+    #[test]
+    fn a_decommissioning_node_counts_as_disrupted_until_it_is_decommissioned() {
+        let mut c = nine();
+        c.start_decommission(&[1], 100.0).unwrap();
+        c.start_decommission(&[4], 100.0).unwrap();
+        let a = c.availability(100.5);
+        assert_eq!((a.max_nodes_down, a.max_nodes_disrupted), (0, 2), "{a:?}");
+        c.advance(1000.0);
+        assert!(c.finish_decommission(&[1, 4], 1000.0));
+        c.reset_availability(1000.0);
+        stop(&mut c, 7, "c", 1001.0);
+        let a = c.availability(1002.0);
+        assert_eq!(
+            (a.max_nodes_down, a.max_nodes_disrupted),
+            (1, 1),
+            "decommissioned nodes are not disrupted, a node down is: {a:?}"
+        );
     }
 
     #[test]
