@@ -20,7 +20,7 @@ fn with_image(config: &str, tag: &str, finalization: &str) -> String {
 }
 
 /// Waits until every range is fully replicated again, then starts a new recording window.
-fn settle(clusters: &Clusters) {
+pub fn settle(clusters: &Clusters) {
     let cockroach = clusters.sandbox.world().unwrap().cockroach();
     let until = Instant::now() + Duration::from_secs(60);
     loop {
@@ -39,7 +39,7 @@ fn settle(clusters: &Clusters) {
 }
 
 /// What the recorder saw since the last `settle`, asserted: never unavailable, one node down at most, nothing lost.
-fn assert_never_unavailable(clusters: &Clusters, what: &str) -> Availability {
+pub fn assert_never_unavailable(clusters: &Clusters, what: &str) -> Availability {
     let seen = clusters.sandbox.world().unwrap().cockroach().availability();
     assert_eq!(seen.unavailable_range_seconds, 0.0, "{what}: {seen:?}");
     assert_eq!(seen.ranges_lost, 0, "{what}: {seen:?}");
@@ -53,7 +53,7 @@ fn assert_never_unavailable(clusters: &Clusters, what: &str) -> Availability {
 }
 
 /// The node pods' images, per pod.
-fn images(clusters: &Clusters) -> Vec<(String, String)> {
+pub fn images(clusters: &Clusters) -> Vec<(String, String)> {
     let mut all = Vec::new();
     for zone in ZONES {
         let api: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
@@ -190,7 +190,7 @@ fn a_major_upgrade_rolls_one_node_at_a_time_and_finalizes_only_after_every_node_
 }
 
 /// Nodes per membership: (active and live, decommissioned).
-fn members(clusters: &Clusters) -> (usize, usize) {
+pub fn members(clusters: &Clusters) -> (usize, usize) {
     use kube_sandbox::world::Membership;
     let nodes = clusters.sandbox.world().unwrap().cockroach().nodes();
     (

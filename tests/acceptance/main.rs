@@ -9,3 +9,4 @@ mod regions;
 mod secrets;
 mod setup_script;
 mod upgrade;
+mod workspaces;

@@ -57,30 +57,40 @@ impl<'a> Leaving<'a> {
         let (client, spec) = (self.client, self.spec);
         for ordinal in self.ordinals.clone().rev() {
             let node = format!("{}-{ordinal}", names::STATEFULSET);
-            let mut turn = lease.acquire(deadline, &spec.zone).await?;
+            let _turn = lease.acquire(deadline, &spec.zone).await?;
             let image = gate::serving_image(client, spec).await?;
-            if !turn.recently_healthy() {
-                let before = format!("before decommissioning {node} in zone {}", spec.zone);
-                gate::wait_healthy(client, spec, &image, &[], &before, deadline).await?;
-            }
-            turn.disrupting();
+            let gate = gate::Gate {
+                client,
+                spec,
+                image: &image,
+                leaving: &[],
+                deadline,
+            };
+            gate.open(
+                &format!("before decommissioning {node} in zone {}", spec.zone),
+                true,
+            )
+            .await?;
             let job = manifests::decommission_job(spec, ordinal);
-            client
-                .run_job(&job, AfterSuccess::Delete, deadline)
-                .await
-                .map_err(|e| {
-                    e.to_diagnostics(
-                        format!(
-                            "Decommissioning node {node} in zone {} failed on {}",
-                            spec.zone,
-                            client.label()
-                        ),
-                        "The StatefulSet was not scaled down.",
-                    )
-                })?;
-            let after = format!("after decommissioning {node} in zone {}", spec.zone);
-            gate::wait_healthy(client, spec, &image, &[], &after, deadline).await?;
-            turn.found_healthy();
+            let decommissioned = gate
+                .renewing(client.run_job(&job, AfterSuccess::Delete, deadline))
+                .await;
+            if let Err(e) = decommissioned {
+                gate.release_quietly().await;
+                return Err(e.to_diagnostics(
+                    format!(
+                        "Decommissioning node {node} in zone {} failed on {}",
+                        spec.zone,
+                        client.label()
+                    ),
+                    "The StatefulSet was not scaled down.",
+                ));
+            }
+            gate.close(&format!(
+                "after decommissioning {node} in zone {}",
+                spec.zone
+            ))
+            .await?;
         }
         Ok(())
     }

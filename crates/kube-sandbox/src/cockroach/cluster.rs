@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::lease_table::LeaseTables;
 use super::recorder::{Availability, Counts, Recorder};
 use super::replication::{self, Locality, NodeId, Peer, Peers, Range};
 use super::version::{self, Major};
@@ -143,6 +144,8 @@ pub struct CockroachCluster {
     settled: bool,
     lost: BTreeSet<u32>,
     recorder: Recorder,
+    /// The provider's disruption lease, kept in the database itself (`lease_table.rs`).
+    pub lease_tables: LeaseTables,
 }
 
 /// Reads `5m0s`, `1m15s`, `90s`, `1h`, `500ms`: CockroachDB's duration settings.

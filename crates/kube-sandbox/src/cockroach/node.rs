@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::cluster::NodeStatus;
-use super::command::{host_only, invocation, CockroachArgs, Invocation};
+use super::command::{host_only, invocation, invocations, CockroachArgs, Invocation};
 use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
 use super::replication::Locality;
 use super::{certs, metrics, mounts, network, version};
@@ -31,9 +31,22 @@ pub enum Program {
     Decommission(CockroachArgs),
     Sql(CockroachArgs),
     NodeStatus(CockroachArgs),
+    /// Client commands a shell runs one after the other (`a && b`): each only when the one before succeeded.
+    Steps(Vec<Program>),
 }
 
 pub fn program(pod: &Value, container: &Value) -> Program {
+    let steps: Vec<Program> = invocations(container)
+        .into_iter()
+        .filter_map(|i| match i {
+            Invocation::Sql(a) => Some(Program::Sql(a)),
+            Invocation::NodeStatus(a) => Some(Program::NodeStatus(a)),
+            _ => None,
+        })
+        .collect();
+    if steps.len() > 1 {
+        return Program::Steps(steps);
+    }
     match invocation(container) {
         Invocation::Start(a) => Program::Start(a),
         Invocation::Init(a) => Program::Init(a),
@@ -664,6 +677,21 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
     }
     let mut output = Vec::new();
     for text in &args.execute {
+        if let Some(statement) = super::lease_table::parse(text) {
+            let result = env
+                .world
+                .cockroach()
+                .with(&ca, |c, now| c.lease_tables.run(&statement, now))
+                .unwrap_or_else(|| Err("ERROR: cluster is not initialised".into()));
+            match result {
+                Ok(line) => output.push(line),
+                Err(e) => {
+                    output.push(e);
+                    return (1, output.join("\n"));
+                }
+            }
+            continue;
+        }
         let result = parse_statement(text).and_then(|statement| match statement {
             Statement::SetClusterSetting { name, value } => env
                 .world
@@ -698,6 +726,24 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
                 output.push(e);
                 return (1, output.join("\n"));
             }
+        }
+    }
+    (0, output.join("\n"))
+}
+
+/// A shell's client commands joined by `&&`: each runs when the one before succeeded; (the last exit code, every
+/// output in order).
+pub fn steps(env: &Env, pod: &Value, container: &Value, steps: &[Program]) -> (i32, String) {
+    let mut output = Vec::new();
+    for step in steps {
+        let (code, said) = match step {
+            Program::Sql(args) => sql(env, pod, container, args),
+            Program::NodeStatus(args) => node_status(env, pod, container, args),
+            _ => (0, String::new()),
+        };
+        output.push(said);
+        if code != 0 {
+            return (code, output.join("\n"));
         }
     }
     (0, output.join("\n"))
