@@ -14,6 +14,10 @@ use super::version::{self, Major};
 pub const PRESERVE_DOWNGRADE_OPTION: &str = "cluster.preserve_downgrade_option";
 /// The newer switch for the same: `false` keeps upgrades from finalizing by themselves.
 pub const AUTO_UPGRADE_ENABLED: &str = "cluster.auto_upgrade.enabled";
+/// How long a stopped node's liveness record still says it is live: CockroachDB's node liveness expiration (a
+/// node heartbeats every 4.5 s for a 9 s record), during which `cockroach node status` still reports it live and
+/// its ranges fully replicated.
+pub const LIVENESS_EXPIRATION: f64 = 9.0;
 /// How long a node may be down before its replicas are re-created elsewhere.
 pub const TIME_UNTIL_STORE_DEAD: &str = "server.time_until_store_dead";
 const DEFAULT_TIME_UNTIL_STORE_DEAD: f64 = 300.0;
@@ -121,7 +125,7 @@ impl ClusterStatus {
 
 type NodeKey = (String, String); // (Kubernetes cluster, store)
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct CockroachCluster {
     pub cluster_id: Option<String>,
     /// The finalized cluster version.
@@ -238,6 +242,20 @@ impl CockroachCluster {
                 n
             })
             .collect()
+    }
+
+    /// The cluster as the liveness records show it at `now` (what `cockroach node status` reads): a node stopped
+    /// less than `LIVENESS_EXPIRATION` ago still counts as live.
+    pub fn as_liveness_shows(&self, now: f64) -> CockroachCluster {
+        let mut seen = self.clone();
+        for n in seen.nodes.values_mut() {
+            let recent = n.down_since.is_some_and(|t| now < t + LIVENESS_EXPIRATION);
+            if !n.live && !n.store_lost && recent {
+                n.live = true;
+                n.down_since = None;
+            }
+        }
+        seen
     }
 
     pub fn node(&self, cluster: &str, store: &str) -> Option<&NodeStatus> {
@@ -781,6 +799,26 @@ mod tests {
             (a.max_nodes_down, a.max_nodes_disrupted),
             (1, 1),
             "decommissioned nodes are not disrupted, a node down is: {a:?}"
+        );
+    }
+
+    #[test]
+    fn a_stopped_node_looks_live_until_its_liveness_record_expires() {
+        let mut c = nine();
+        stop(&mut c, 8, "c", 100.0);
+        let live = |c: &CockroachCluster, now: f64| {
+            c.as_liveness_shows(now)
+                .nodes(now)
+                .iter()
+                .filter(|n| n.live)
+                .count()
+        };
+        assert_eq!(live(&c, 100.0 + LIVENESS_EXPIRATION - 0.1), 9);
+        assert_eq!(live(&c, 100.0 + LIVENESS_EXPIRATION), 8);
+        assert_eq!(
+            c.nodes(100.0).iter().filter(|n| n.live).count(),
+            8,
+            "the node itself is down at once"
         );
     }
 

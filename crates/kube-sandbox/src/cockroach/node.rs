@@ -555,7 +555,8 @@ pub fn decommission(
 }
 
 /// `cockroach node status --format=csv|tsv [--all] [--ranges] [--stats] [--decommission]`: (exit code, output),
-/// every node of the cluster the host belongs to, with the real columns in the real order.
+/// every node of the cluster the host belongs to, with the real columns in the real order, as the liveness
+/// records show it (a node stopped a moment ago still looks live).
 pub fn node_status(
     env: &Env,
     pod: &Value,
@@ -586,7 +587,10 @@ pub fn node_status(
     };
     env.world
         .cockroach()
-        .with(&ca, |c, now| (0, metrics::node_status(c, columns, separator, address, now)))
+        .with(&ca, |c, now| {
+            let seen = c.as_liveness_shows(now);
+            (0, metrics::node_status(&seen, columns, separator, address, now))
+        })
         .unwrap_or_else(|| {
             (
                 1,
