@@ -177,16 +177,22 @@ pub fn gate_job(spec: &ZoneSpec, image: &str, statements: &[String]) -> Job {
         "health",
         command,
     );
-    if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
-        for container in &mut pod.containers {
-            container.image = Some(image.to_owned());
-        }
-    }
+    run_in_image(&mut job, image);
     if let Some(job_spec) = job.spec.as_mut() {
         // The gate asks again itself: a failed attempt (a node restarting behind the service) is an answer.
         job_spec.backoff_limit = Some(1);
     }
     job
+}
+
+/// Makes a client Job run in `image`: one a running node uses, so that it runs while the planned image cannot be
+/// pulled.
+pub fn run_in_image(job: &mut Job, image: &str) {
+    if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        for container in &mut pod.containers {
+            container.image = Some(image.to_owned());
+        }
+    }
 }
 
 /// `text` as one shell word inside double quotes: the characters the shell still reads there are escaped.

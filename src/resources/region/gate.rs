@@ -57,11 +57,7 @@ impl Gate<'_> {
     /// Releases the lease after a disruption that failed, so that other runs need not wait for its expiry; a
     /// failure here is only logged (the expiry bounds it).
     pub async fn release_quietly(&self) {
-        let job = manifests::sql_job(
-            self.spec,
-            LEASE_JOB,
-            &db_lease::release_statement(db_lease::holder()),
-        );
+        let job = self.lease_job(&db_lease::release_statement(db_lease::holder()));
         if let Err(e) = self.client.run_job_for_output(&job, self.deadline).await {
             tracing::warn!(zone = %self.spec.zone, error = %e, "the disruption lease was not released; it expires by itself");
         }
@@ -85,7 +81,7 @@ impl Gate<'_> {
 
     async fn renew(&self) {
         let holder = db_lease::holder();
-        let job = manifests::sql_job(self.spec, LEASE_JOB, &db_lease::take_statement(holder));
+        let job = self.lease_job(&db_lease::take_statement(holder));
         match self.client.run_job_for_output(&job, self.deadline).await {
             Ok(said) if db_lease::held(&said, holder) => {}
             Ok(_) => tracing::warn!(
@@ -96,6 +92,14 @@ impl Gate<'_> {
                 tracing::warn!(zone = %self.spec.zone, error = %e, "renewing the disruption lease failed")
             }
         }
+    }
+
+    /// A `cockroach sql` Job of one lease statement, in the image a running node uses (the planned one may be
+    /// the image that cannot be pulled).
+    fn lease_job(&self, statement: &str) -> k8s_openapi::api::batch::v1::Job {
+        let mut job = manifests::sql_job(self.spec, LEASE_JOB, statement);
+        manifests::run_in_image(&mut job, self.image);
+        job
     }
 
     async fn wait(
@@ -169,6 +173,43 @@ impl Gate<'_> {
         );
         diags
     }
+}
+
+/// The cluster's members and its replication factor (the default zone's `num_replicas`), read in one gate Job
+/// from `zone`, for judging whether nodes may leave (`health::removal_allowed`).
+pub(super) async fn membership(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    deadline: &Deadline,
+) -> Result<(Vec<health::NodeRow>, usize), Diagnostics> {
+    let image = serving_image(client, spec).await?;
+    let job = manifests::gate_job(spec, &image, &[health::SHOW_DEFAULT_ZONE.to_string()]);
+    let cannot = |why: String| {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Cannot read the cluster's nodes from zone {}", spec.zone),
+            format!("{why}. Nothing was changed."),
+        );
+        diags
+    };
+    let text = client
+        .run_job_for_output(&job, deadline)
+        .await
+        .map_err(|e: JobError| {
+            e.to_diagnostics(
+                format!("Cannot read the cluster's nodes from zone {}", spec.zone),
+                "Nothing was changed.",
+            )
+        })?;
+    let (sql, status) = db_lease::split_gate_log(&text);
+    let factor = health::replication_factor(sql).ok_or_else(|| {
+        cannot(format!(
+            "`{}` printed no num_replicas: {sql:?}",
+            health::SHOW_DEFAULT_ZONE
+        ))
+    })?;
+    let rows = health::parse_node_status(status).map_err(|e| cannot(e.to_string()))?;
+    Ok((rows, factor))
 }
 
 /// An image a Ready node of the zone runs, for the gate's Job (so that the gate runs while the planned image cannot

@@ -82,6 +82,12 @@ impl ClusterLease {
         going.insert(zone.to_owned());
     }
 
+    /// `zone`'s region is not deleted after all (its delete was refused or failed): the other regions' deletes
+    /// must not take the deployment for going.
+    pub fn zone_stays(&self, zone: &str) {
+        locked(&self.state.going).remove(zone);
+    }
+
     /// Whether this run deletes the region of every one of `zones`: the whole deployment is going.
     pub fn every_zone_going(&self, zones: &[String]) -> bool {
         let going = locked(&self.state.going);
@@ -170,5 +176,10 @@ mod tests {
         assert!(!lease.every_zone_going(&zones));
         ClusterLease::of("fp-going", "main").zone_going("b");
         assert!(lease.every_zone_going(&zones));
+        lease.zone_stays("a");
+        assert!(
+            !lease.every_zone_going(&zones),
+            "a refused delete keeps its zone"
+        );
     }
 }

@@ -3,6 +3,7 @@
 use super::gate;
 use super::lease::ClusterLease;
 use super::model::RegionModel;
+use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, Propagation};
@@ -93,6 +94,32 @@ impl<'a> Leaving<'a> {
             .await?;
         }
         Ok(())
+    }
+
+    /// Refuses, before anything is touched, a scale-down that would leave too few live nodes or zones for the
+    /// cluster's replication factor (`health::removal_allowed`). Nodes already decommissioned (a scale-down
+    /// resumed) count as gone already.
+    pub async fn refuse_unless_allowed(&self, deadline: &Deadline) -> Result<(), Diagnostics> {
+        let spec = self.spec;
+        if self.ordinals.is_empty() {
+            return Ok(());
+        }
+        let (rows, factor) = gate::membership(self.client, spec, deadline).await?;
+        let leaving = |r: &health::NodeRow| {
+            health::zone_of(r) == Some(spec.zone.as_str())
+                && health::ordinal_of(r).is_some_and(|o| self.ordinals.contains(&o))
+        };
+        health::removal_allowed(&rows, leaving, factor).map_err(|why| {
+            let mut diags = Diagnostics::new();
+            diags.error(
+                format!(
+                    "Zone {} cannot scale down to {} node(s)",
+                    spec.zone, spec.replicas
+                ),
+                format!("{why}. Nothing was changed."),
+            );
+            diags
+        })
     }
 
     /// Deletes the data volumes of the decommissioned nodes once their pods are gone: a

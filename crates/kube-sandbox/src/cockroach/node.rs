@@ -616,6 +616,8 @@ pub enum Statement {
     ConfigureDefaultZone {
         num_replicas: usize,
     },
+    /// `SHOW ZONE CONFIGURATION FOR RANGE default` (or `FROM`).
+    ShowDefaultZone,
 }
 
 /// Parses `SET CLUSTER SETTING <name> = '<value>'` (or `TO`), `RESET CLUSTER SETTING <name>` and
@@ -635,6 +637,15 @@ pub fn parse_statement(text: &str) -> Result<Statement, String> {
                 .map_err(|_| format!("ERROR: invalid num_replicas {n:?}")),
             _ => Err(unsupported()),
         };
+    }
+    let show_zone = ["SHOW", "ZONE", "CONFIGURATION"];
+    if words.len() == 6
+        && show_zone.iter().enumerate().all(|(i, k)| keyword(i, k))
+        && (keyword(3, "FOR") || keyword(3, "FROM"))
+        && keyword(4, "RANGE")
+        && keyword(5, "default")
+    {
+        return Ok(Statement::ShowDefaultZone);
     }
     if !(keyword(1, "CLUSTER") && keyword(2, "SETTING")) {
         return Err(unsupported());
@@ -708,6 +719,11 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
                 .with(&ca, |c, now| c.configure_default_zone(num_replicas, now))
                 .unwrap_or_else(|| Err("ERROR: cluster is not initialised".into()))
                 .map(|()| "CONFIGURE ZONE 1".to_string()),
+            Statement::ShowDefaultZone => env
+                .world
+                .cockroach()
+                .with(&ca, |c, _| default_zone_csv(c.num_replicas()))
+                .ok_or_else(|| "ERROR: cluster is not initialised".to_string()),
             Statement::ResetClusterSetting { name } => {
                 env.world.cockroach().reset_cluster_setting(&ca, &name);
                 Ok("RESET CLUSTER SETTING".to_string())
@@ -733,6 +749,16 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
         }
     }
     (0, output.join("\n"))
+}
+
+/// What `SHOW ZONE CONFIGURATION FOR RANGE default` prints with `--format=csv`: the target and its
+/// `raw_config_sql`, CockroachDB's defaults but for `num_replicas`.
+fn default_zone_csv(num_replicas: usize) -> String {
+    format!(
+        "target,raw_config_sql\nRANGE default,\"ALTER RANGE default CONFIGURE ZONE USING\n\trange_min_bytes = \
+         134217728,\n\trange_max_bytes = 536870912,\n\tgc.ttlseconds = 14400,\n\tnum_replicas = {num_replicas},\n\
+         \tconstraints = '[]',\n\tlease_preferences = '[]'\""
+    )
 }
 
 /// A shell's client commands joined by `&&`: each runs when the one before succeeded; (the last exit code, every
@@ -836,6 +862,11 @@ mod tests {
             parse_statement("ALTER RANGE default CONFIGURE ZONE USING num_replicas = 5;"),
             Ok(Statement::ConfigureDefaultZone { num_replicas: 5 })
         );
+        assert_eq!(
+            parse_statement("SHOW ZONE CONFIGURATION FOR RANGE default"),
+            Ok(Statement::ShowDefaultZone)
+        );
+        assert!(default_zone_csv(5).contains("\n\tnum_replicas = 5,\n"));
         for other in [
             "ALTER RANGE default CONFIGURE ZONE USING gc.ttlseconds = 600",
             "SELECT 1",
