@@ -115,3 +115,22 @@ fn a_destroy_with_less_parallelism_than_regions_is_refused_untouched_then_a_whol
         "the whole teardown decommissioned no node"
     );
 }
+
+#[test]
+fn a_single_zone_cluster_scaled_below_three_nodes_is_refused_at_plan() {
+    use crate::day2::configuration_of;
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let three = configuration_of(&clusters, &ws, &ZONES[..1]);
+    ws.write_config(&three);
+    ws.apply();
+    ws.write_config(&three.replace("replicas = 3", "replicas = 2"));
+    let run = ws.terraform(&["plan", "-input=false", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = said(&run);
+    assert!(
+        said.contains("Scale-down below the replication factor"),
+        "{said}"
+    );
+    assert!(said.contains("from 3 to 2 node(s)"), "{said}");
+}
