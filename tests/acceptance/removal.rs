@@ -134,3 +134,53 @@ fn a_single_zone_cluster_scaled_below_three_nodes_is_refused_at_plan() {
     );
     assert!(said.contains("from 3 to 2 node(s)"), "{said}");
 }
+
+/// A scale-down whose run was killed mid-decommission (provider and all, holding the database's lease) resumes on
+/// the next apply once the lease expired: the same nodes, one at a time, nothing unavailable.
+#[test]
+fn a_scale_down_killed_mid_decommission_resumes_on_the_next_apply() {
+    use kube_sandbox::world::Membership;
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let world = clusters.sandbox.world().unwrap();
+    let ws = Workspace::new("");
+    let base = with_image(&configuration(&clusters, &ws, false, 3), "v24.1.0", "auto");
+    ws.write_config(&base);
+    ws.apply();
+    settle(&clusters);
+
+    ws.write_config(&with_replicas(&base, ZONES[0], 1));
+    let apply = std::os::unix::process::CommandExt::process_group(
+        ws.command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+        0,
+    )
+    .spawn()
+    .unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while !world
+        .cockroach()
+        .nodes()
+        .iter()
+        .any(|n| n.membership == Membership::Decommissioning)
+    {
+        assert!(std::time::Instant::now() < until, "no decommission started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", apply.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let killed = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    assert_ne!(killed.code, 0, "{}", killed.stdout);
+
+    ws.apply();
+    assert_never_unavailable(&clusters, "a scale-down killed and resumed");
+    assert_eq!(
+        members(&clusters),
+        (7, 2),
+        "the two leaving nodes, and only they"
+    );
+    ws.assert_plan_empty("the resumed scale-down");
+}
