@@ -26,6 +26,8 @@ pub struct NodeRow {
     pub ranges_unavailable: u64,
     pub ranges_underreplicated: u64,
     pub membership: String,
+    /// Shutting down or being restarted: it sheds its leases and stops serving (false when the column is absent).
+    pub is_draining: bool,
 }
 
 impl NodeRow {
@@ -92,6 +94,7 @@ pub fn parse_node_status(text: &str) -> Result<Vec<NodeRow>, NodeStatusError> {
     let unavailable = column("ranges_unavailable")?;
     let underreplicated = column("ranges_underreplicated")?;
     let membership = column("membership")?;
+    let draining = header.iter().position(|h| h == "is_draining");
     lines
         .enumerate()
         .map(|(i, line)| {
@@ -117,6 +120,7 @@ pub fn parse_node_status(text: &str) -> Result<Vec<NodeRow>, NodeStatusError> {
                 ranges_unavailable: count(unavailable)?,
                 ranges_underreplicated: count(underreplicated)?,
                 membership: cells[membership].clone(),
+                is_draining: draining.is_some_and(|at| cells[at] == "true"),
             })
         })
         .collect()
@@ -185,9 +189,11 @@ pub fn judge(rows: &[NodeRow], leaving: &[String]) -> Unhealthy {
             }
             _ => {}
         }
-        if !row.is_live {
+        if !row.is_live || row.is_draining {
+            // A draining node still looks live until its liveness record expires, but it is going down.
             if row.membership == "active" {
-                unhealthy.not_live.push(row.name());
+                let draining = if row.is_live { " (draining)" } else { "" };
+                unhealthy.not_live.push(format!("{}{draining}", row.name()));
             }
             continue;
         }
@@ -289,6 +295,7 @@ mod teardown_tests {
             ranges_unavailable: 0,
             ranges_underreplicated: 0,
             membership: "active".into(),
+            is_draining: false,
         }
     }
 
@@ -366,6 +373,24 @@ value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membe
             "{said}"
         );
         assert!(said.contains("a: 40, c: 32"), "{said}");
+    }
+
+    #[test]
+    fn a_draining_node_is_not_taken_for_a_serving_one() {
+        let draining = line(2, "b", true, 0, 0, "active").replace(",active,false", ",active,true");
+        let rows = status(&[line(1, "a", true, 0, 0, "active"), draining]);
+        assert!(rows[1].is_draining);
+        let verdict = judge(&rows, &[]);
+        assert_eq!(verdict.not_live.len(), 1, "{verdict}");
+        assert!(
+            verdict.to_string().contains("zone=b) (draining)"),
+            "{verdict}"
+        );
+        let without =
+            "id,address,locality,is_live,ranges_unavailable,ranges_underreplicated,membership
+                       1,a,zone=a,true,0,0,active
+";
+        assert!(!parse_node_status(without).unwrap()[0].is_draining);
     }
 
     #[test]
