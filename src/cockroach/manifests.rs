@@ -29,7 +29,8 @@ pub use command::{
     init_already_done, init_command, join_list, locality, memory_flag_value, start_command,
 };
 pub use init_job::{
-    decommission_job, decommission_job_name, init_job, node_status_job, sql_job, NODE_STATUS_JOB,
+    decommission_job, decommission_job_name, gate_job, init_job, node_status_job, run_in_image,
+    sql_job, NODE_STATUS_JOB,
 };
 pub use inventory::{
     namespace, teardown_refs, zone_object_refs, zone_objects, ObjectRef, ZoneObject,

@@ -7,6 +7,8 @@ mod examples;
 mod faults;
 mod harness;
 mod regions;
+mod removal;
 mod secrets;
 mod setup_script;
 mod upgrade;
+mod workspaces;

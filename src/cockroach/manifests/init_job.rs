@@ -141,10 +141,35 @@ pub const NODE_STATUS_JOB: &str = "cockroachdb-health";
 /// `cockroach::health`), through the zone's `cockroachdb-public` service. `image` is one a running node uses, so
 /// that the gate still runs while the planned image cannot be pulled.
 pub fn node_status_job(spec: &ZoneSpec, image: &str) -> Job {
-    let mut command = vec![names::BINARY.to_owned()];
-    command.extend(crate::cockroach::health::NODE_STATUS_ARGS.map(str::to_owned));
-    command.push(format!("--certs-dir={}", names::CLIENT_CERTS_DIR));
-    command.push(format!("--host={}", names::PUBLIC_SERVICE));
+    gate_job(spec, image, &[])
+}
+
+/// The health gate's Job with SQL `statements` first (the disruption lease, see
+/// `cockroach::disruption_lease`): `cockroach sql --format=csv` runs them and, when it succeeded,
+/// `cockroach node status` prints the cluster, both in one log and one Job. The statements come from the
+/// provider's own code; they are double-quoted for the shell.
+pub fn gate_job(spec: &ZoneSpec, image: &str, statements: &[String]) -> Job {
+    let mut status = vec![names::BINARY.to_owned()];
+    status.extend(crate::cockroach::health::NODE_STATUS_ARGS.map(str::to_owned));
+    status.push(format!("--certs-dir={}", names::CLIENT_CERTS_DIR));
+    status.push(format!("--host={}", names::PUBLIC_SERVICE));
+    let command = if statements.is_empty() {
+        status
+    } else {
+        let mut sql = vec![
+            names::BINARY.to_owned(),
+            "sql".to_owned(),
+            format!("--certs-dir={}", names::CLIENT_CERTS_DIR),
+            format!("--host={}", names::PUBLIC_SERVICE),
+            "--format=csv".to_owned(),
+        ];
+        for statement in statements {
+            sql.push("-e".to_owned());
+            sql.push(shell_double_quoted(statement));
+        }
+        let script = format!("{} && {}", sql.join(" "), status.join(" "));
+        vec!["/bin/bash".to_owned(), "-ec".to_owned(), script]
+    };
     let mut job = client_job(
         spec,
         NODE_STATUS_JOB,
@@ -152,16 +177,35 @@ pub fn node_status_job(spec: &ZoneSpec, image: &str) -> Job {
         "health",
         command,
     );
-    if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
-        for container in &mut pod.containers {
-            container.image = Some(image.to_owned());
-        }
-    }
+    run_in_image(&mut job, image);
     if let Some(job_spec) = job.spec.as_mut() {
         // The gate asks again itself: a failed attempt (a node restarting behind the service) is an answer.
         job_spec.backoff_limit = Some(1);
     }
     job
+}
+
+/// Makes a client Job run in `image`: one a running node uses, so that it runs while the planned image cannot be
+/// pulled.
+pub fn run_in_image(job: &mut Job, image: &str) {
+    if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        for container in &mut pod.containers {
+            container.image = Some(image.to_owned());
+        }
+    }
+}
+
+/// `text` as one shell word inside double quotes: the characters the shell still reads there are escaped.
+fn shell_double_quoted(text: &str) -> String {
+    let mut quoted = String::from('"');
+    for c in text.chars() {
+        if matches!(c, '"' | '$' | '`' | '\\') {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 pub fn decommission_job_name(ordinal: i32) -> String {

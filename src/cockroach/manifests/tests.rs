@@ -885,3 +885,28 @@ fn sql_jobs_run_one_statement_through_the_public_service_as_root() {
         "upgrade"
     );
 }
+
+#[test]
+fn the_gate_job_runs_its_statements_then_node_status_in_one_shell() {
+    let statements = vec![
+        "CREATE DATABASE IF NOT EXISTS crdb_provider".to_string(),
+        "SELECT '$HOME' AS \"x\"".to_string(),
+    ];
+    let job = gate_job(&spec(), "cockroachdb/cockroach:v24.1.0", &statements);
+    let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let command = pod.containers[0].command.clone().unwrap();
+    assert_eq!(command[..2], ["/bin/bash", "-ec"]);
+    assert_eq!(
+        command[2],
+        "/cockroach/cockroach sql --certs-dir=/cockroach/cockroach-client-certs --host=cockroachdb-public \
+         --format=csv -e \"CREATE DATABASE IF NOT EXISTS crdb_provider\" -e \"SELECT '\\$HOME' AS \\\"x\\\"\" && \
+         /cockroach/cockroach node status --all --decommission --ranges --format=csv \
+         --certs-dir=/cockroach/cockroach-client-certs --host=cockroachdb-public"
+    );
+    let plain = node_status_job(&spec(), "cockroachdb/cockroach:v24.1.0");
+    let pod = plain.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    assert_eq!(
+        pod.containers[0].command.as_ref().unwrap()[..3],
+        ["/cockroach/cockroach", "node", "status"]
+    );
+}

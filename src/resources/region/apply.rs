@@ -475,6 +475,7 @@ async fn change_workload(
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
     let leaving = Leaving::between(client, spec, prior);
+    leaving.refuse_unless_allowed(deadline).await?;
     leaving
         .decommission(&cluster_lease(planned, spec), deadline)
         .await?;

@@ -2,74 +2,214 @@
 //! disrupt a node (through the edge's Job runner, so it needs only the `kubernetes {}` block's rights on jobs,
 //! pods and pods/log), judged by `cockroach::health::judge`, asked again every second until the cluster is
 //! healthy or the operation's timeout comes, which then says what was unhealthy.
+//!
+//! The same Job takes the database's disruption lease before it reads the cluster (the opening gate) or releases
+//! it (the closing gate), see `cockroach::disruption_lease`: Terraform runs that share only the database (one
+//! workspace per region) disrupt one node at a time too, at no extra Job per disruption.
+use crate::cockroach::disruption_lease::{self as db_lease, RENEW_EVERY};
 use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::readiness;
 use crate::kubernetes::{ClusterClient, Deadline, JobError, WaitError};
 use k8s_openapi::api::core::v1::Pod;
+use std::future::Future;
 use std::time::Duration;
 
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
+const LEASE_JOB: &str = "cockroachdb-disruption-lease";
 
-/// Waits until the cluster can lose a node: every active member live, none decommissioning but `leaving`, no range
-/// unavailable or under-replicated. `image` is one a running node uses; `before` says what the gate guards, for
-/// the diagnostic.
-pub(super) async fn wait_healthy(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    image: &str,
-    leaving: &[String],
-    before: &str,
-    deadline: &Deadline,
-) -> Result<(), Diagnostics> {
-    let mut last = "no answer yet".to_string();
-    loop {
-        let job = manifests::node_status_job(spec, image);
-        match client.run_job_for_output(&job, deadline).await {
-            Ok(text) => match health::parse_node_status(&text) {
-                Ok(rows) => {
-                    let verdict = health::judge(&rows, leaving);
-                    if verdict.is_healthy() {
+/// What a gate does with the database's disruption lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LeaseStep {
+    /// Takes it (or renews it) before reading the cluster; the gate passes only once it is ours.
+    Take,
+    /// Releases it: the disruption is over; the gate still waits for the cluster to be healthy.
+    Release,
+}
+
+/// Where a gate runs and what it guards, for its Jobs and its diagnostics.
+pub(super) struct Gate<'a> {
+    pub client: &'a ClusterClient,
+    pub spec: &'a ZoneSpec,
+    /// An image a running node uses (`serving_image`).
+    pub image: &'a str,
+    /// Node IDs being decommissioned on purpose.
+    pub leaving: &'a [String],
+    pub deadline: &'a Deadline,
+}
+
+impl Gate<'_> {
+    /// The opening gate: takes the database's disruption lease, then waits until the cluster can lose a node
+    /// (every active member live, none decommissioning but `leaving`, no range unavailable or
+    /// under-replicated). With `healthy_needed` false (the node to replace is down already) the lease is
+    /// enough. `before` says what the gate guards, for the diagnostic.
+    pub async fn open(&self, before: &str, healthy_needed: bool) -> Result<(), Diagnostics> {
+        self.wait(LeaseStep::Take, before, healthy_needed).await
+    }
+
+    /// The closing gate: releases the database's disruption lease (another run's opening gate then waits for
+    /// the cluster to be healthy itself) and waits until the cluster is healthy again.
+    pub async fn close(&self, after: &str) -> Result<(), Diagnostics> {
+        self.wait(LeaseStep::Release, after, true).await
+    }
+
+    /// Releases the lease after a disruption that failed, so that other runs need not wait for its expiry; a
+    /// failure here is only logged (the expiry bounds it).
+    pub async fn release_quietly(&self) {
+        let job = self.lease_job(&db_lease::release_statement(db_lease::holder()));
+        if let Err(e) = self.client.run_job_for_output(&job, self.deadline).await {
+            tracing::warn!(zone = %self.spec.zone, error = %e, "the disruption lease was not released; it expires by itself");
+        }
+    }
+
+    /// Runs `step` (one disruption: a node restarting, a decommission) while renewing the lease every
+    /// `RENEW_EVERY`, so that a long one keeps it.
+    pub async fn renewing<T>(&self, step: impl Future<Output = T>) -> T {
+        tokio::pin!(step);
+        loop {
+            let renew = async {
+                tokio::time::sleep(RENEW_EVERY).await;
+                self.renew().await;
+            };
+            tokio::select! {
+                done = &mut step => return done,
+                () = renew => {}
+            }
+        }
+    }
+
+    async fn renew(&self) {
+        let holder = db_lease::holder();
+        let job = self.lease_job(&db_lease::take_statement(holder));
+        match self.client.run_job_for_output(&job, self.deadline).await {
+            Ok(said) if db_lease::held(&said, holder) => {}
+            Ok(_) => tracing::warn!(
+                zone = %self.spec.zone,
+                "the disruption lease expired during a disruption and another run holds it; its health gate waits for this one"
+            ),
+            Err(e) => {
+                tracing::warn!(zone = %self.spec.zone, error = %e, "renewing the disruption lease failed")
+            }
+        }
+    }
+
+    /// A `cockroach sql` Job of one lease statement, in the image a running node uses (the planned one may be
+    /// the image that cannot be pulled).
+    fn lease_job(&self, statement: &str) -> k8s_openapi::api::batch::v1::Job {
+        let mut job = manifests::sql_job(self.spec, LEASE_JOB, statement);
+        manifests::run_in_image(&mut job, self.image);
+        job
+    }
+
+    async fn wait(
+        &self,
+        lease: LeaseStep,
+        what: &str,
+        healthy_needed: bool,
+    ) -> Result<(), Diagnostics> {
+        let (client, spec, deadline) = (self.client, self.spec, self.deadline);
+        let holder = db_lease::holder();
+        let statements = match lease {
+            LeaseStep::Take => db_lease::take_statements(holder),
+            LeaseStep::Release => vec![db_lease::release_statement(holder)],
+        };
+        let mut last = "no answer yet".to_string();
+        loop {
+            let job = manifests::gate_job(spec, self.image, &statements);
+            match client.run_job_for_output(&job, deadline).await {
+                Ok(text) => {
+                    let (sql, status) = db_lease::split_gate_log(&text);
+                    if lease == LeaseStep::Take && !db_lease::held(sql, holder) {
+                        last = "another Terraform run holds the database's disruption lease \
+                                (crdb_provider.disruption_lease) and is disrupting a node"
+                            .to_string();
+                    } else if !healthy_needed {
                         return Ok(());
+                    } else {
+                        match health::parse_node_status(status) {
+                            Ok(rows) => {
+                                let verdict = health::judge(&rows, self.leaving);
+                                if verdict.is_healthy() {
+                                    return Ok(());
+                                }
+                                last = verdict.to_string();
+                            }
+                            Err(unreadable) => last = unreadable.to_string(),
+                        }
                     }
-                    last = verdict.to_string();
                 }
-                Err(unreadable) => last = unreadable.to_string(),
-            },
-            // A node restarting behind the service fails an attempt: that is an answer, ask again.
-            Err(JobError::Failed(failure)) => last = failure.to_string(),
-            Err(JobError::Wait(WaitError::TimedOut { .. })) => {
-                return Err(unhealthy(spec, client, before, &last))
+                // A node restarting behind the service fails an attempt: that is an answer, ask again.
+                Err(JobError::Failed(failure)) => last = failure.to_string(),
+                Err(JobError::Wait(WaitError::TimedOut { .. })) => {
+                    return Err(self.unhealthy(what, &last))
+                }
+                Err(other) => {
+                    return Err(other.to_diagnostics(
+                        format!("Cannot read the cluster's health from zone {}", spec.zone),
+                        "No node was disrupted.",
+                    ))
+                }
             }
-            Err(other) => {
-                return Err(other.to_diagnostics(
-                    format!("Cannot read the cluster's health from zone {}", spec.zone),
-                    "No node was disrupted.",
-                ))
+            if deadline.remaining() <= ASK_AGAIN_AFTER {
+                return Err(self.unhealthy(what, &last));
             }
+            tracing::info!(zone = %spec.zone, health = %last, "waiting for the cluster to be healthy");
+            tokio::time::sleep(ASK_AGAIN_AFTER).await;
         }
-        if deadline.remaining() <= ASK_AGAIN_AFTER {
-            return Err(unhealthy(spec, client, before, &last));
-        }
-        tracing::info!(zone = %spec.zone, health = %last, "waiting for the cluster to be healthy");
-        tokio::time::sleep(ASK_AGAIN_AFTER).await;
+    }
+
+    fn unhealthy(&self, what: &str, last: &str) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("The CockroachDB cluster did not become healthy {what}"),
+            format!(
+                "Zone {} on {} waited until the timeout for every node to be live and every range fully \
+                 replicated, and last saw: {last}. Nothing further was disrupted; a region scaled to zero or a \
+                 node down keeps this gate closed until it is back.",
+                self.spec.zone,
+                self.client.label()
+            ),
+        );
+        diags
     }
 }
 
-fn unhealthy(spec: &ZoneSpec, client: &ClusterClient, before: &str, last: &str) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(
-        format!("The CockroachDB cluster did not become healthy {before}"),
-        format!(
-            "Zone {} on {} waited until the timeout for every node to be live and every range fully \
-             replicated, and last saw: {last}. Nothing further was disrupted; a region scaled to zero or a node \
-             down keeps this gate closed until it is back.",
-            spec.zone,
-            client.label()
-        ),
-    );
-    diags
+/// The cluster's members and its replication factor (the default zone's `num_replicas`), read in one gate Job
+/// from `zone`, for judging whether nodes may leave (`health::removal_allowed`).
+pub(super) async fn membership(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    deadline: &Deadline,
+) -> Result<(Vec<health::NodeRow>, usize), Diagnostics> {
+    let image = serving_image(client, spec).await?;
+    let job = manifests::gate_job(spec, &image, &[health::SHOW_DEFAULT_ZONE.to_string()]);
+    let cannot = |why: String| {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Cannot read the cluster's nodes from zone {}", spec.zone),
+            format!("{why}. Nothing was changed."),
+        );
+        diags
+    };
+    let text = client
+        .run_job_for_output(&job, deadline)
+        .await
+        .map_err(|e: JobError| {
+            e.to_diagnostics(
+                format!("Cannot read the cluster's nodes from zone {}", spec.zone),
+                "Nothing was changed.",
+            )
+        })?;
+    let (sql, status) = db_lease::split_gate_log(&text);
+    let factor = health::replication_factor(sql).ok_or_else(|| {
+        cannot(format!(
+            "`{}` printed no num_replicas: {sql:?}",
+            health::SHOW_DEFAULT_ZONE
+        ))
+    })?;
+    let rows = health::parse_node_status(status).map_err(|e| cannot(e.to_string()))?;
+    Ok((rows, factor))
 }
 
 /// An image a Ready node of the zone runs, for the gate's Job (so that the gate runs while the planned image cannot

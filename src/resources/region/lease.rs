@@ -1,40 +1,19 @@
 //! One disruption at a time per CockroachDB cluster, across every region this provider process applies: Terraform
 //! applies the regions of one configuration in parallel, all in this one process, so an in-process lock per
 //! CockroachDB cluster (keyed by its CA fingerprint and name) serialises their node restarts and decommissions.
-//! The lease also carries what the last holder learnt: the instant its closing health gate passed (the next
-//! holder needs no gate of its own right after it), and a stop: once a node failed to come back, no region of
-//! this run touches another node.
+//! This is the first tier: every disruption also holds the database's own lease (`cockroach::disruption_lease`,
+//! taken by the opening health gate), which orders separate Terraform runs. The lease also carries a stop: once a
+//! node failed to come back, no region of this run touches another node.
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::Deadline;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+
 use tokio::sync::OwnedMutexGuard;
 
-/// How long a passed health gate vouches for the cluster when no disruption happened since.
-const GATE_FRESH_FOR: Duration = Duration::from_secs(5);
-
+/// The turn of one disruption; holding it is all there is to it.
 #[derive(Default)]
-pub(super) struct Turn {
-    healthy_at: Option<Instant>,
-}
-
-impl Turn {
-    /// The cluster was found healthy just now, after the last disruption.
-    pub fn recently_healthy(&self) -> bool {
-        self.healthy_at
-            .is_some_and(|at| at.elapsed() < GATE_FRESH_FOR)
-    }
-
-    pub fn found_healthy(&mut self) {
-        self.healthy_at = Some(Instant::now());
-    }
-
-    /// A disruption started: what the last gate saw no longer holds.
-    pub fn disrupting(&mut self) {
-        self.healthy_at = None;
-    }
-}
+pub(super) struct Turn;
 
 #[derive(Default)]
 struct LeaseState {
@@ -103,6 +82,12 @@ impl ClusterLease {
         going.insert(zone.to_owned());
     }
 
+    /// `zone`'s region is not deleted after all (its delete was refused or failed): the other regions' deletes
+    /// must not take the deployment for going.
+    pub fn zone_stays(&self, zone: &str) {
+        locked(&self.state.going).remove(zone);
+    }
+
     /// Whether this run deletes the region of every one of `zones`: the whole deployment is going.
     pub fn every_zone_going(&self, zones: &[String]) -> bool {
         let going = locked(&self.state.going);
@@ -136,6 +121,7 @@ impl ClusterLease {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio_util::sync::CancellationToken;
 
     fn deadline(limit: Duration) -> Deadline {
@@ -190,15 +176,10 @@ mod tests {
         assert!(!lease.every_zone_going(&zones));
         ClusterLease::of("fp-going", "main").zone_going("b");
         assert!(lease.every_zone_going(&zones));
-    }
-
-    #[test]
-    fn a_gate_vouches_only_until_the_next_disruption() {
-        let mut turn = Turn::default();
-        assert!(!turn.recently_healthy());
-        turn.found_healthy();
-        assert!(turn.recently_healthy());
-        turn.disrupting();
-        assert!(!turn.recently_healthy());
+        lease.zone_stays("a");
+        assert!(
+            !lease.every_zone_going(&zones),
+            "a refused delete keeps its zone"
+        );
     }
 }

@@ -57,6 +57,7 @@ impl ModelResource for Region {
         if prior.map(|p| &p.cluster) != Some(&planned.cluster) {
             plan::check_zone_in_cluster(planned, diags);
         }
+        plan::check_scale_down(prior, planned, diags);
         storage::plan(prior, planned, diags);
         plan::plan(prior, planned);
         plan::renew_within_window(planned, time::OffsetDateTime::now_utc(), diags);

@@ -149,6 +149,40 @@ pub fn check_zone_in_cluster(model: &RegionModel, diags: &mut Diagnostics) {
     }
 }
 
+/// A scale-down the plan can already judge: in a cluster of one zone, this region's nodes are all the cluster's,
+/// so going from at least the default replication factor to fewer nodes (but not to zero: the outage drill)
+/// would leave ranges nowhere to keep their replicas. The apply checks the cluster's own replication factor again
+/// before anything is touched (`scale.rs`).
+pub fn check_scale_down(
+    prior: Option<&RegionModel>,
+    planned: &RegionModel,
+    diags: &mut Diagnostics,
+) {
+    let factor = crate::cockroach::health::DEFAULT_REPLICATION_FACTOR as i64;
+    let (Some(before), Some(after)) = (
+        prior.and_then(|p| p.replicas.known().copied()),
+        planned.replicas.known().copied(),
+    ) else {
+        return;
+    };
+    let zones = planned.cluster.known().and_then(ClusterRef::known_zones);
+    let alone = match (&planned.zone, zones) {
+        (Attr::Known(zone), Some(zones)) => zones == [zone.clone()],
+        _ => false,
+    };
+    if alone && after > 0 && after < before && after < factor && before >= factor {
+        diags.attribute_error(
+            AttributePath::root("replicas"),
+            "Scale-down below the replication factor",
+            format!(
+                "This zone is the cluster's only one: going from {before} to {after} node(s) would leave fewer \
+                 nodes than the {factor} replicas each range keeps by default, so some ranges would have nowhere \
+                 to keep theirs. Keep at least {factor} nodes, or add zones first."
+            ),
+        );
+    }
+}
+
 /// Checks that need no cluster: every known value, on its own attribute.
 pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
     if let Attr::Known(zone) = &config.zone {
@@ -646,6 +680,37 @@ mod tests {
             missing_objects: Attr::Known(Vec::new()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_single_zone_cluster_is_refused_a_scale_down_below_three_nodes_at_plan() {
+        let region = |zones: &[&str], replicas: i64| RegionModel {
+            cluster: Attr::Known(cluster(zones)),
+            zone: Attr::Known("a".into()),
+            replicas: Attr::Known(replicas),
+            ..Default::default()
+        };
+        let refused = |zones: &[&str], before: i64, after: i64| {
+            let mut diags = Diagnostics::new();
+            check_scale_down(
+                Some(&region(zones, before)),
+                &region(zones, after),
+                &mut diags,
+            );
+            diags.0.first().map(|d| d.detail.clone())
+        };
+        let said = refused(&["a"], 3, 2).unwrap();
+        assert!(said.contains("from 3 to 2 node(s)"), "{said}");
+        assert!(said.contains("the 3 replicas"), "{said}");
+        assert_eq!(refused(&["a"], 5, 3), None);
+        assert_eq!(refused(&["a"], 3, 0), None, "the outage drill");
+        assert_eq!(refused(&["a"], 2, 1), None, "never held three replicas");
+        assert_eq!(
+            refused(&["a", "b"], 3, 1),
+            None,
+            "other zones hold nodes too: judged at apply"
+        );
+        assert_eq!(refused(&["a"], 1, 2), None);
     }
 
     #[test]

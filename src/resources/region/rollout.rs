@@ -2,8 +2,9 @@
 //! writes the new template with `partition` = the live replica count, so the StatefulSet controller rolls nothing;
 //! then, from the highest ordinal down, each node that is not on the new revision gets its turn: the cluster's
 //! lease, the health gate, the partition lowered past it, the node back (new revision, Ready, which is
-//! `/health?ready=1`, asked again of the node itself through the pods proxy), the gate again, the lease released. A node that does not come back stops the rollout here
-//! and in every region of this run.
+//! `/health?ready=1`, asked again of the node itself through the pods proxy), the gate again, the lease released
+//! (the database's lease is taken and released by the gates, see `gate.rs`). A node that does not come back stops
+//! the rollout here and in every region of this run.
 use super::gate;
 use super::lease::ClusterLease;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
@@ -128,39 +129,61 @@ impl PacedRollout<'_> {
         let (client, spec, deadline) = (self.client, self.spec, self.deadline);
         let zone = spec.zone.as_str();
         let pod = format!("{}-{ordinal}", names::STATEFULSET);
-        let mut turn = self.lease.acquire(deadline, zone).await?;
+        let _turn = self.lease.acquire(deadline, zone).await?;
         let image = gate::serving_image(client, spec).await?;
-        let what = format!("before restarting {pod} in zone {zone}");
-        // A node that is not serving is down already: replacing it disrupts nothing more.
-        if serving && !turn.recently_healthy() {
-            gate::wait_healthy(client, spec, &image, &[], &what, deadline).await?;
-        }
-        turn.disrupting();
+        let gate = gate::Gate {
+            client,
+            spec,
+            image: &image,
+            leaving: &[],
+            deadline,
+        };
+        // A node that is not serving is down already: replacing it disrupts nothing more, so only the lease
+        // is needed, not a healthy cluster.
+        gate.open(&format!("before restarting {pod} in zone {zone}"), serving)
+            .await?;
         tracing::info!(zone, pod = %pod, "restarting one node on the new template");
-        client.apply(&held_at(self.set, ordinal)).await?;
-        if let Some(live) = client.get::<Pod>(Some(zone), &pod).await? {
-            // The controller neither replaces a pod that never became Ready nor waits for it; delete it.
-            if !serving && revision(&live) != Some(update_revision) {
-                client
-                    .delete::<Pod>(Some(zone), &pod, Propagation::Background)
-                    .await?;
-            }
-        }
-        if let Err(diags) = self.node_back(&pod, update_revision).await {
+        let restarted = gate
+            .renewing(self.replace(&pod, serving, ordinal, update_revision))
+            .await;
+        if let Err(diags) = restarted {
             if let Some(first) = diags.0.first() {
                 self.lease.stop(&first.detail);
             }
+            gate.release_quietly().await;
             return Err(diags);
         }
-        // A node that was down already disrupted nothing: no closing gate, which would wait for every other node
-        // that is down too (a zone whose certificate expired has all of them down); the next serving node's turn
-        // opens with a gate anyway.
-        if serving {
-            let after = format!("after restarting {pod} in zone {zone}");
-            gate::wait_healthy(client, spec, &image, &[], &after, deadline).await?;
-            turn.found_healthy();
+        // A node that was down already disrupted nothing: no closing health gate, which would wait for every other
+        // node that is down too (a zone whose certificate expired has all of them down); the next serving node's
+        // turn opens with a gate anyway. The database lease is released all the same.
+        if !serving {
+            gate.release_quietly().await;
+            return Ok(());
         }
-        Ok(())
+        gate.close(&format!("after restarting {pod} in zone {zone}"))
+            .await
+    }
+
+    /// Lowers the partition past the node (deleting its pod when it never became Ready) and waits for it to
+    /// come back on the new revision.
+    async fn replace(
+        &self,
+        pod: &str,
+        serving: bool,
+        ordinal: i32,
+        update_revision: &str,
+    ) -> Result<(), Diagnostics> {
+        let (client, zone) = (self.client, self.spec.zone.as_str());
+        client.apply(&held_at(self.set, ordinal)).await?;
+        if let Some(live) = client.get::<Pod>(Some(zone), pod).await? {
+            // The controller neither replaces a pod that never became Ready nor waits for it; delete it.
+            if !serving && revision(&live) != Some(update_revision) {
+                client
+                    .delete::<Pod>(Some(zone), pod, Propagation::Background)
+                    .await?;
+            }
+        }
+        self.node_back(pod, update_revision).await
     }
 
     /// Asks the node itself, through the API server's pods proxy, until it answers `/health?ready=1` with 200 (live,

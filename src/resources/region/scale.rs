@@ -3,6 +3,7 @@
 use super::gate;
 use super::lease::ClusterLease;
 use super::model::RegionModel;
+use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, Propagation};
@@ -57,32 +58,68 @@ impl<'a> Leaving<'a> {
         let (client, spec) = (self.client, self.spec);
         for ordinal in self.ordinals.clone().rev() {
             let node = format!("{}-{ordinal}", names::STATEFULSET);
-            let mut turn = lease.acquire(deadline, &spec.zone).await?;
+            let _turn = lease.acquire(deadline, &spec.zone).await?;
             let image = gate::serving_image(client, spec).await?;
-            if !turn.recently_healthy() {
-                let before = format!("before decommissioning {node} in zone {}", spec.zone);
-                gate::wait_healthy(client, spec, &image, &[], &before, deadline).await?;
-            }
-            turn.disrupting();
+            let gate = gate::Gate {
+                client,
+                spec,
+                image: &image,
+                leaving: &[],
+                deadline,
+            };
+            gate.open(
+                &format!("before decommissioning {node} in zone {}", spec.zone),
+                true,
+            )
+            .await?;
             let job = manifests::decommission_job(spec, ordinal);
-            client
-                .run_job(&job, AfterSuccess::Delete, deadline)
-                .await
-                .map_err(|e| {
-                    e.to_diagnostics(
-                        format!(
-                            "Decommissioning node {node} in zone {} failed on {}",
-                            spec.zone,
-                            client.label()
-                        ),
-                        "The StatefulSet was not scaled down.",
-                    )
-                })?;
-            let after = format!("after decommissioning {node} in zone {}", spec.zone);
-            gate::wait_healthy(client, spec, &image, &[], &after, deadline).await?;
-            turn.found_healthy();
+            let decommissioned = gate
+                .renewing(client.run_job(&job, AfterSuccess::Delete, deadline))
+                .await;
+            if let Err(e) = decommissioned {
+                gate.release_quietly().await;
+                return Err(e.to_diagnostics(
+                    format!(
+                        "Decommissioning node {node} in zone {} failed on {}",
+                        spec.zone,
+                        client.label()
+                    ),
+                    "The StatefulSet was not scaled down.",
+                ));
+            }
+            gate.close(&format!(
+                "after decommissioning {node} in zone {}",
+                spec.zone
+            ))
+            .await?;
         }
         Ok(())
+    }
+
+    /// Refuses, before anything is touched, a scale-down that would leave too few live nodes or zones for the
+    /// cluster's replication factor (`health::removal_allowed`). Nodes already decommissioned (a scale-down
+    /// resumed) count as gone already.
+    pub async fn refuse_unless_allowed(&self, deadline: &Deadline) -> Result<(), Diagnostics> {
+        let spec = self.spec;
+        if self.ordinals.is_empty() {
+            return Ok(());
+        }
+        let (rows, factor) = gate::membership(self.client, spec, deadline).await?;
+        let leaving = |r: &health::NodeRow| {
+            health::zone_of(r) == Some(spec.zone.as_str())
+                && health::ordinal_of(r).is_some_and(|o| self.ordinals.contains(&o))
+        };
+        health::removal_allowed(&rows, leaving, factor).map_err(|why| {
+            let mut diags = Diagnostics::new();
+            diags.error(
+                format!(
+                    "Zone {} cannot scale down to {} node(s)",
+                    spec.zone, spec.replicas
+                ),
+                format!("{why}. Nothing was changed."),
+            );
+            diags
+        })
     }
 
     /// Deletes the data volumes of the decommissioned nodes once their pods are gone: a

@@ -10,7 +10,6 @@ use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, Layout};
 use crate::framework::diag::Diagnostics;
 use crate::framework::OperationContext;
-use crate::kubernetes::JobError;
 use crate::kubernetes::{ClusterClient, Deadline, KubeObject, Propagation, RemoteError};
 use crate::resources::connection::connect_for_apply;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -50,24 +49,21 @@ async fn decommission_zone(
             spec.zone
         )));
     }
-    let image = gate::serving_image(client, spec).await?;
-    let job = manifests::node_status_job(spec, &image);
-    let text = client
-        .run_job_for_output(&job, deadline)
-        .await
-        .map_err(|e: JobError| {
-            e.to_diagnostics(
-                format!("Cannot read the cluster's nodes from zone {}", spec.zone),
-                "Nothing was changed.",
-            )
-        })?;
-    let rows = health::parse_node_status(&text).map_err(|e| refuse(e.to_string()))?;
+    let (rows, factor) = gate::membership(client, spec, deadline).await?;
     if health::only_going_zones_live(&rows, &lease.going_zones()) {
         tracing::info!(zone = %spec.zone, "every live node is in a zone being deleted: tearing down, no decommission");
         return Ok(());
     }
-    health::zone_can_leave(&rows, &spec.zone, health::DEFAULT_REPLICATION_FACTOR)
-        .map_err(refuse)?;
+    health::removal_allowed(&rows, |r| health::zone_of(r) == Some(&spec.zone), factor).map_err(
+        |why| {
+            refuse(format!(
+                "removing zone {}: {why}. If the whole deployment is being destroyed, destroy with \
+                 -parallelism of at least the number of regions (Terraform's default is 10): regions deleted \
+                 together are torn down without decommissioning, while one deleted alone leaves a running cluster",
+                spec.zone
+            ))
+        },
+    )?;
     tracing::info!(zone = %spec.zone, "decommissioning the nodes of a zone leaving a running cluster");
     Leaving::every(client, spec, replicas)
         .decommission(lease, deadline)
@@ -105,7 +101,10 @@ pub(super) async fn delete_zone(
         .and_then(|c| c.known_zones())
         .unwrap_or_default();
     if !lease.every_zone_going(&zones) {
-        decommission_zone(&client, &spec, &lease, &deadline).await?;
+        if let Err(refused) = decommission_zone(&client, &spec, &lease, &deadline).await {
+            lease.zone_stays(&spec.zone);
+            return Err(refused);
+        }
     }
     for object in manifests::teardown_refs(&spec) {
         delete_object(&client, &spec.zone, &object).await?;

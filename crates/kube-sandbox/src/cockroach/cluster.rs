@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::lease_table::LeaseTables;
 use super::recorder::{Availability, Counts, Recorder};
 use super::replication::{self, Locality, NodeId, Peer, Peers, Range};
 use super::version::{self, Major};
@@ -13,6 +14,10 @@ use super::version::{self, Major};
 pub const PRESERVE_DOWNGRADE_OPTION: &str = "cluster.preserve_downgrade_option";
 /// The newer switch for the same: `false` keeps upgrades from finalizing by themselves.
 pub const AUTO_UPGRADE_ENABLED: &str = "cluster.auto_upgrade.enabled";
+/// How long a stopped node's liveness record still says it is live: CockroachDB's node liveness expiration (a
+/// node heartbeats every 4.5 s for a 9 s record), during which `cockroach node status` still reports it live and
+/// its ranges fully replicated.
+pub const LIVENESS_EXPIRATION: f64 = 9.0;
 /// How long a node may be down before its replicas are re-created elsewhere.
 pub const TIME_UNTIL_STORE_DEAD: &str = "server.time_until_store_dead";
 const DEFAULT_TIME_UNTIL_STORE_DEAD: f64 = 300.0;
@@ -120,7 +125,7 @@ impl ClusterStatus {
 
 type NodeKey = (String, String); // (Kubernetes cluster, store)
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct CockroachCluster {
     pub cluster_id: Option<String>,
     /// The finalized cluster version.
@@ -143,6 +148,8 @@ pub struct CockroachCluster {
     settled: bool,
     lost: BTreeSet<u32>,
     recorder: Recorder,
+    /// The provider's disruption lease, kept in the database itself (`lease_table.rs`).
+    pub lease_tables: LeaseTables,
 }
 
 /// Reads `5m0s`, `1m15s`, `90s`, `1h`, `500ms`: CockroachDB's duration settings.
@@ -237,6 +244,20 @@ impl CockroachCluster {
             .collect()
     }
 
+    /// The cluster as the liveness records show it at `now` (what `cockroach node status` reads): a node stopped
+    /// less than `LIVENESS_EXPIRATION` ago still counts as live.
+    pub fn as_liveness_shows(&self, now: f64) -> CockroachCluster {
+        let mut seen = self.clone();
+        for n in seen.nodes.values_mut() {
+            let recent = n.down_since.is_some_and(|t| now < t + LIVENESS_EXPIRATION);
+            if !n.live && !n.store_lost && recent {
+                n.live = true;
+                n.down_since = None;
+            }
+        }
+        seen
+    }
+
     pub fn node(&self, cluster: &str, store: &str) -> Option<&NodeStatus> {
         self.nodes.get(&(cluster.to_string(), store.to_string()))
     }
@@ -255,12 +276,13 @@ impl CockroachCluster {
         let peers = self.peers(now);
         let needed =
             replication::needed_voters(self.num_replicas(), replication::cluster_nodes(&peers));
+        let gone = |n: &&NodeStatus| n.membership == Membership::Decommissioned;
+        let count = |pred: fn(&NodeStatus) -> bool| {
+            self.nodes.values().filter(|n| !gone(n) && pred(n)).count() as u32
+        };
         let mut c = Counts {
-            nodes_down: self
-                .nodes
-                .values()
-                .filter(|n| !n.live && n.membership != Membership::Decommissioned)
-                .count() as u32,
+            nodes_down: count(|n| !n.live),
+            nodes_disrupted: count(|n| !n.live || n.membership == Membership::Decommissioning),
             ..Counts::default()
         };
         for r in &self.ranges {
@@ -759,6 +781,45 @@ mod tests {
             "{refused}"
         );
         assert!(refused.contains("n3 has 10 replicas blocked"), "{refused}");
+    }
+
+    #[test]
+    fn a_decommissioning_node_counts_as_disrupted_until_it_is_decommissioned() {
+        let mut c = nine();
+        c.start_decommission(&[1], 100.0).unwrap();
+        c.start_decommission(&[4], 100.0).unwrap();
+        let a = c.availability(100.5);
+        assert_eq!((a.max_nodes_down, a.max_nodes_disrupted), (0, 2), "{a:?}");
+        c.advance(1000.0);
+        assert!(c.finish_decommission(&[1, 4], 1000.0));
+        c.reset_availability(1000.0);
+        stop(&mut c, 7, "c", 1001.0);
+        let a = c.availability(1002.0);
+        assert_eq!(
+            (a.max_nodes_down, a.max_nodes_disrupted),
+            (1, 1),
+            "decommissioned nodes are not disrupted, a node down is: {a:?}"
+        );
+    }
+
+    #[test]
+    fn a_stopped_node_looks_live_until_its_liveness_record_expires() {
+        let mut c = nine();
+        stop(&mut c, 8, "c", 100.0);
+        let live = |c: &CockroachCluster, now: f64| {
+            c.as_liveness_shows(now)
+                .nodes(now)
+                .iter()
+                .filter(|n| n.live)
+                .count()
+        };
+        assert_eq!(live(&c, 100.0 + LIVENESS_EXPIRATION - 0.1), 9);
+        assert_eq!(live(&c, 100.0 + LIVENESS_EXPIRATION), 8);
+        assert_eq!(
+            c.nodes(100.0).iter().filter(|n| n.live).count(),
+            8,
+            "the node itself is down at once"
+        );
     }
 
     #[test]

@@ -44,9 +44,31 @@ pub struct CockroachArgs {
 
 /// Reads one container spec. Only images whose name contains `cockroach` run the emulated binary.
 pub fn invocation(container: &Value) -> Invocation {
+    invocations(container)
+        .into_iter()
+        .find(|i| *i != Invocation::Other)
+        .unwrap_or(Invocation::Other)
+}
+
+/// Every cockroach command a container runs in order: a shell script of commands joined by `&&` (the next runs
+/// only when the one before succeeded) gives one each; any other container gives one.
+pub fn invocations(container: &Value) -> Vec<Invocation> {
+    let (words, through_shell, env_certs_dir) = container_words(container);
+    if !through_shell {
+        return vec![invocation_of(&words, env_certs_dir)];
+    }
+    words
+        .split(|w| w == "&&")
+        .map(|step| invocation_of(step, env_certs_dir.clone()))
+        .collect()
+}
+
+/// The container's words (a shell script's split into words), whether it runs a shell, and its
+/// `COCKROACH_CERTS_DIR`; no words for an image that is not cockroach.
+fn container_words(container: &Value) -> (Vec<String>, bool, Option<String>) {
     let image = container.get("image").and_then(Value::as_str).unwrap_or("");
     if !image.contains("cockroach") {
-        return Invocation::Other;
+        return (Vec::new(), false, None);
     }
     let through_shell = container
         .pointer("/command/0")
@@ -78,6 +100,10 @@ pub fn invocation(container: &Value) -> Invocation {
         .find(|e| e.get("name").and_then(Value::as_str) == Some("COCKROACH_CERTS_DIR"))
         .and_then(|e| e.get("value").and_then(Value::as_str))
         .map(str::to_string);
+    (words, through_shell, env_certs_dir)
+}
+
+fn invocation_of(words: &[String], env_certs_dir: Option<String>) -> Invocation {
     // The image's entrypoint is the cockroach binary itself, so args may start directly with the subcommand.
     let sub_at = words.iter().enumerate().position(|(i, w)| {
         w == "start"
@@ -319,6 +345,25 @@ mod tests {
         };
         assert!(args.all && args.show_ranges && args.show_decommission && !args.show_stats);
         assert_eq!(args.format.as_deref(), Some("csv"));
+    }
+
+    #[test]
+    fn a_shell_script_of_commands_joined_by_and_runs_each_in_order() {
+        let c = json!({"image": "cockroachdb/cockroach:v24.1.0",
+                       "command": ["/bin/bash", "-ec",
+                                   "/cockroach/cockroach sql --certs-dir=/c --format=csv -e \"SELECT 'a'\" -e \"SELECT 2\" && /cockroach/cockroach node status --all --format=csv --certs-dir=/c"]});
+        let steps = invocations(&c);
+        assert_eq!(steps.len(), 2);
+        let Invocation::Sql(sql) = &steps[0] else {
+            panic!("not sql: {steps:?}")
+        };
+        assert_eq!(sql.execute, vec!["SELECT 'a'", "SELECT 2"]);
+        assert_eq!(sql.format.as_deref(), Some("csv"));
+        assert!(matches!(&steps[1], Invocation::NodeStatus(a) if a.all));
+        assert_eq!(invocation(&c), steps[0]);
+        let c = json!({"image": "cockroachdb/cockroach:v24.1.0",
+                       "command": ["/bin/sh", "-c", "sleep 1 && cockroach init --insecure"]});
+        assert!(matches!(invocation(&c), Invocation::Init(_)));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod command;
 pub mod dns;
 pub mod http;
+pub mod lease_table;
 pub mod metrics;
 pub mod mounts;
 pub mod network;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::cluster::NodeStatus;
-use super::command::{host_only, invocation, CockroachArgs, Invocation};
+use super::command::{host_only, invocation, invocations, CockroachArgs, Invocation};
 use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
 use super::replication::Locality;
 use super::{certs, metrics, mounts, network, version};
@@ -31,9 +31,22 @@ pub enum Program {
     Decommission(CockroachArgs),
     Sql(CockroachArgs),
     NodeStatus(CockroachArgs),
+    /// Client commands a shell runs one after the other (`a && b`): each only when the one before succeeded.
+    Steps(Vec<Program>),
 }
 
 pub fn program(pod: &Value, container: &Value) -> Program {
+    let steps: Vec<Program> = invocations(container)
+        .into_iter()
+        .filter_map(|i| match i {
+            Invocation::Sql(a) => Some(Program::Sql(a)),
+            Invocation::NodeStatus(a) => Some(Program::NodeStatus(a)),
+            _ => None,
+        })
+        .collect();
+    if steps.len() > 1 {
+        return Program::Steps(steps);
+    }
     match invocation(container) {
         Invocation::Start(a) => Program::Start(a),
         Invocation::Init(a) => Program::Init(a),
@@ -573,7 +586,8 @@ pub fn decommission(
 }
 
 /// `cockroach node status --format=csv|tsv [--all] [--ranges] [--stats] [--decommission]`: (exit code, output),
-/// every node of the cluster the host belongs to, with the real columns in the real order.
+/// every node of the cluster the host belongs to, with the real columns in the real order, as the liveness
+/// records show it (a node stopped a moment ago still looks live).
 pub fn node_status(
     env: &Env,
     pod: &Value,
@@ -604,7 +618,10 @@ pub fn node_status(
     };
     env.world
         .cockroach()
-        .with(&ca, |c, now| (0, metrics::node_status(c, columns, separator, address, now)))
+        .with(&ca, |c, now| {
+            let seen = c.as_liveness_shows(now);
+            (0, metrics::node_status(&seen, columns, separator, address, now))
+        })
         .unwrap_or_else(|| {
             (
                 1,
@@ -630,6 +647,8 @@ pub enum Statement {
     ConfigureDefaultZone {
         num_replicas: usize,
     },
+    /// `SHOW ZONE CONFIGURATION FOR RANGE default` (or `FROM`).
+    ShowDefaultZone,
 }
 
 /// Parses `SET CLUSTER SETTING <name> = '<value>'` (or `TO`), `RESET CLUSTER SETTING <name>` and
@@ -649,6 +668,15 @@ pub fn parse_statement(text: &str) -> Result<Statement, String> {
                 .map_err(|_| format!("ERROR: invalid num_replicas {n:?}")),
             _ => Err(unsupported()),
         };
+    }
+    let show_zone = ["SHOW", "ZONE", "CONFIGURATION"];
+    if words.len() == 6
+        && show_zone.iter().enumerate().all(|(i, k)| keyword(i, k))
+        && (keyword(3, "FOR") || keyword(3, "FROM"))
+        && keyword(4, "RANGE")
+        && keyword(5, "default")
+    {
+        return Ok(Statement::ShowDefaultZone);
     }
     if !(keyword(1, "CLUSTER") && keyword(2, "SETTING")) {
         return Err(unsupported());
@@ -695,6 +723,21 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
     }
     let mut output = Vec::new();
     for text in &args.execute {
+        if let Some(statement) = super::lease_table::parse(text) {
+            let result = env
+                .world
+                .cockroach()
+                .with(&ca, |c, now| c.lease_tables.run(&statement, now))
+                .unwrap_or_else(|| Err("ERROR: cluster is not initialised".into()));
+            match result {
+                Ok(line) => output.push(line),
+                Err(e) => {
+                    output.push(e);
+                    return (1, output.join("\n"));
+                }
+            }
+            continue;
+        }
         let result = parse_statement(text).and_then(|statement| match statement {
             Statement::SetClusterSetting { name, value } => env
                 .world
@@ -707,6 +750,11 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
                 .with(&ca, |c, now| c.configure_default_zone(num_replicas, now))
                 .unwrap_or_else(|| Err("ERROR: cluster is not initialised".into()))
                 .map(|()| "CONFIGURE ZONE 1".to_string()),
+            Statement::ShowDefaultZone => env
+                .world
+                .cockroach()
+                .with(&ca, |c, _| default_zone_csv(c.num_replicas()))
+                .ok_or_else(|| "ERROR: cluster is not initialised".to_string()),
             Statement::ResetClusterSetting { name } => {
                 env.world.cockroach().reset_cluster_setting(&ca, &name);
                 Ok("RESET CLUSTER SETTING".to_string())
@@ -729,6 +777,34 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
                 output.push(e);
                 return (1, output.join("\n"));
             }
+        }
+    }
+    (0, output.join("\n"))
+}
+
+/// What `SHOW ZONE CONFIGURATION FOR RANGE default` prints with `--format=csv`: the target and its
+/// `raw_config_sql`, CockroachDB's defaults but for `num_replicas`.
+fn default_zone_csv(num_replicas: usize) -> String {
+    format!(
+        "target,raw_config_sql\nRANGE default,\"ALTER RANGE default CONFIGURE ZONE USING\n\trange_min_bytes = \
+         134217728,\n\trange_max_bytes = 536870912,\n\tgc.ttlseconds = 14400,\n\tnum_replicas = {num_replicas},\n\
+         \tconstraints = '[]',\n\tlease_preferences = '[]'\""
+    )
+}
+
+/// A shell's client commands joined by `&&`: each runs when the one before succeeded; (the last exit code, every
+/// output in order).
+pub fn steps(env: &Env, pod: &Value, container: &Value, steps: &[Program]) -> (i32, String) {
+    let mut output = Vec::new();
+    for step in steps {
+        let (code, said) = match step {
+            Program::Sql(args) => sql(env, pod, container, args),
+            Program::NodeStatus(args) => node_status(env, pod, container, args),
+            _ => (0, String::new()),
+        };
+        output.push(said);
+        if code != 0 {
+            return (code, output.join("\n"));
         }
     }
     (0, output.join("\n"))
@@ -817,6 +893,11 @@ mod tests {
             parse_statement("ALTER RANGE default CONFIGURE ZONE USING num_replicas = 5;"),
             Ok(Statement::ConfigureDefaultZone { num_replicas: 5 })
         );
+        assert_eq!(
+            parse_statement("SHOW ZONE CONFIGURATION FOR RANGE default"),
+            Ok(Statement::ShowDefaultZone)
+        );
+        assert!(default_zone_csv(5).contains("\n\tnum_replicas = 5,\n"));
         for other in [
             "ALTER RANGE default CONFIGURE ZONE USING gc.ttlseconds = 600",
             "SELECT 1",

@@ -10,6 +10,8 @@ pub struct Counts {
     pub unavailable: u32,
     pub under_replicated: u32,
     pub nodes_down: u32,
+    /// Down, or decommissioning and not yet decommissioned: every node an operation is taking away.
+    pub nodes_disrupted: u32,
 }
 
 /// What the recorder saw over its window.
@@ -21,6 +23,8 @@ pub struct Availability {
     pub under_replicated_range_seconds: f64,
     pub max_unavailable_ranges: u32,
     pub max_nodes_down: u32,
+    /// Most nodes down or decommissioning (not yet decommissioned) at once.
+    pub max_nodes_disrupted: u32,
     pub ranges_lost: u32,
 }
 
@@ -37,6 +41,7 @@ impl Availability {
                 .max_unavailable_ranges
                 .max(other.max_unavailable_ranges),
             max_nodes_down: self.max_nodes_down.max(other.max_nodes_down),
+            max_nodes_disrupted: self.max_nodes_disrupted.max(other.max_nodes_disrupted),
             ranges_lost: self.ranges_lost + other.ranges_lost,
         }
     }
@@ -44,12 +49,13 @@ impl Availability {
     /// One line for logs and the CLI.
     pub fn line(&self) -> String {
         format!(
-            "availability over {:.1}s (cluster time): unavailable range-seconds {:.1}, under-replicated range-seconds {:.1}, most ranges unavailable at once {}, most nodes down at once {}, ranges lost {}",
+            "availability over {:.1}s (cluster time): unavailable range-seconds {:.1}, under-replicated range-seconds {:.1}, most ranges unavailable at once {}, most nodes down at once {}, most nodes disrupted (down or decommissioning) at once {}, ranges lost {}",
             self.window_seconds,
             self.unavailable_range_seconds,
             self.under_replicated_range_seconds,
             self.max_unavailable_ranges,
             self.max_nodes_down,
+            self.max_nodes_disrupted,
             self.ranges_lost
         )
     }
@@ -78,6 +84,7 @@ impl Recorder {
         self.current = counts;
         self.seen.max_unavailable_ranges = self.seen.max_unavailable_ranges.max(counts.unavailable);
         self.seen.max_nodes_down = self.seen.max_nodes_down.max(counts.nodes_down);
+        self.seen.max_nodes_disrupted = self.seen.max_nodes_disrupted.max(counts.nodes_disrupted);
     }
 
     pub fn ranges_lost(&mut self, n: u32) {
@@ -122,6 +129,7 @@ mod tests {
                 unavailable: 4,
                 under_replicated: 10,
                 nodes_down: 2,
+                nodes_disrupted: 3,
             },
         );
         r.observe(12.5, Counts::default());
@@ -131,8 +139,13 @@ mod tests {
         assert_eq!(a.unavailable_range_seconds, 2.0);
         assert_eq!(a.under_replicated_range_seconds, 5.0);
         assert_eq!(
-            (a.max_unavailable_ranges, a.max_nodes_down, a.ranges_lost),
-            (4, 2, 3)
+            (
+                a.max_unavailable_ranges,
+                a.max_nodes_down,
+                a.max_nodes_disrupted,
+                a.ranges_lost
+            ),
+            (4, 2, 3, 3)
         );
         r.reset(20.0);
         assert_eq!(
@@ -153,6 +166,7 @@ mod tests {
                 unavailable: 1,
                 under_replicated: 1,
                 nodes_down: 1,
+                nodes_disrupted: 1,
             },
         );
         assert_eq!(r.report(3.0).unavailable_range_seconds, 2.0);

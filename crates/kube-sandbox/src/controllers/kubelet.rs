@@ -247,6 +247,28 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
+                    Program::Steps(steps) if now >= since + scaled(READY_AFTER) => {
+                        let views = views.get_or_insert_with(|| dns_views(&ctx.world));
+                        let env = Env {
+                            world: &ctx.world,
+                            views,
+                            cluster: &ctx.cluster_name,
+                        };
+                        let (code, output) = node::steps(&env, pod, &c.spec, steps);
+                        ctx.world
+                            .append_log(&ctx.cluster_name, &ns, meta::name(pod), &output);
+                        let reason = if code == 0 { "Completed" } else { "Error" };
+                        exit(
+                            ctx,
+                            pod,
+                            c,
+                            code,
+                            reason,
+                            output,
+                            started_at,
+                            &restart_policy,
+                        );
+                    }
                     Program::Init(args)
                     | Program::Decommission(args)
                     | Program::Sql(args)
