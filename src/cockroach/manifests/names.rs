@@ -58,6 +58,8 @@ pub const COMPONENT_INIT: &str = "init";
 pub const COMPONENT_DECOMMISSION: &str = "decommission";
 pub const COMPONENT_UPGRADE: &str = "upgrade";
 pub const COMPONENT_DNS: &str = "dns";
+/// The Jobs (and their statement Secrets) of `crdb_sql_user` and `crdb_database`.
+pub const COMPONENT_SQL: &str = "sql";
 
 /// The DNS pods every Kubernetes DNS add-on (kube-dns and CoreDNS alike) carries.
 pub const DNS_POD_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
@@ -89,6 +91,54 @@ fn bounded_name(prefix: &str, zone: &str) -> String {
     let keep = MAX_SERVICE_NAME - prefix.len() - hash.len() - 1;
     let cut: String = zone.chars().take(keep).collect();
     format!("{prefix}{}-{hash}", cut.trim_end_matches('-'))
+}
+
+/// The name of a SQL Job (and its Secret) acting on `object` for `purpose` (`user`, `read-user`...): distinct
+/// per object, so that Terraform's parallel applies in one zone never share a Job, and a valid object name
+/// whatever the SQL name holds (`.`, `_`, upper case) through a hash of it.
+pub fn sql_job_name(purpose: &str, object: &str) -> String {
+    let prefix = format!("crdb-sql-{purpose}-");
+    let plain: String = object
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if plain == object && prefix.len() + plain.len() <= MAX_SERVICE_NAME {
+        return format!("{prefix}{plain}");
+    }
+    let hash = format!("{:08x}", fnv1a32(object));
+    let budget = MAX_SERVICE_NAME.saturating_sub(prefix.len() + hash.len() + 1);
+    let cut: String = plain.chars().take(budget).collect();
+    let cut = cut.trim_matches('-');
+    if cut.is_empty() {
+        format!("{prefix}{hash}")
+    } else {
+        format!("{prefix}{cut}-{hash}")
+    }
+}
+
+#[cfg(test)]
+mod sql_job_name_tests {
+    use super::*;
+
+    #[test]
+    fn sql_job_names_are_valid_and_distinct() {
+        assert_eq!(sql_job_name("user", "app"), "crdb-sql-user-app");
+        let dotted = sql_job_name("user", "App.Ops");
+        assert!(dotted.starts_with("crdb-sql-user-app-ops-"), "{dotted}");
+        assert_ne!(
+            sql_job_name("user", "app_ops"),
+            sql_job_name("user", "app.ops")
+        );
+        let long = sql_job_name("read-database", &"x".repeat(200));
+        assert!(long.len() <= MAX_SERVICE_NAME, "{long}");
+        assert!(!sql_job_name("user", "_").ends_with('-'));
+    }
 }
 
 /// A small stable hash (FNV-1a): names must not change between provider versions.
