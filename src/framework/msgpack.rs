@@ -197,8 +197,7 @@ fn write(out: &mut Vec<u8>, value: &Value, ty: &Type, path: &str) -> Result<(), 
             Number::Decimal(s) => w::write_str(out, s).map_err(at(path))?,
         },
         (Value::String(s), Type::String) => w::write_str(out, s).map_err(at(path))?,
-        (Value::List(items), Type::List(elem))
-        | (Value::Set(items) | Value::List(items), Type::Set(elem)) => {
+        (Value::List(items), Type::List(elem)) | (Value::Set(items), Type::Set(elem)) => {
             w::write_array_len(out, items.len() as u32).map_err(at(path))?;
             for (i, item) in items.iter().enumerate() {
                 write(out, item, elem, &format!("{path}[{i}]"))?;

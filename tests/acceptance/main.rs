@@ -8,4 +8,5 @@ mod harness;
 mod regions;
 mod secrets;
 mod setup_script;
+mod sql;
 mod upgrade;

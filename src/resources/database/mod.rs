@@ -38,11 +38,11 @@ impl ModelResource for Database {
     fn modify_plan(
         &self,
         _prior: Option<&DatabaseModel>,
-        _config: &DatabaseModel,
+        config: &DatabaseModel,
         planned: &mut DatabaseModel,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
     ) {
-        plan::plan(planned);
+        plan::plan(config, planned, diags);
     }
 
     async fn create(

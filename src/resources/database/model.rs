@@ -17,9 +17,9 @@ tf_model! {
         pub id: Attr<String>,
         pub name: Attr<String>,
         pub primary_region: Attr<String>,
-        pub regions: Attr<Vec<String>>,
+        pub regions: Attr<Vec<Attr<String>>>,
         pub survival_goal: Attr<String>,
-        pub cluster_regions: Attr<Vec<String>>,
+        pub cluster_regions: Attr<Vec<Attr<String>>>,
         pub force_destroy: Attr<bool>,
         pub zone: Attr<String>,
         pub kubernetes: Attr<Value>,
@@ -40,8 +40,7 @@ impl DatabaseModel {
     pub fn region_set(&self) -> BTreeSet<String> {
         let mut all: BTreeSet<String> = self
             .regions
-            .known()
-            .cloned()
+            .known_items()
             .unwrap_or_default()
             .into_iter()
             .collect();

@@ -29,19 +29,22 @@ pub(super) fn validate(config: &DatabaseModel, diags: &mut Diagnostics) {
     diags.check_known(&config.zone, "zone", "Invalid zone", |z| {
         validate::zone_name(z)
     });
-    if !config.primary_region.is_unknown() && !config.regions.is_unknown() {
-        check_regions(config, diags);
-    }
+    check_regions(config, diags);
     timeouts::validate(&config.timeouts, diags);
     connection::validate(&config.kubernetes, diags);
 }
 
-/// The region rules CockroachDB applies, checked before any Job runs.
-fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
+/// The region rules CockroachDB applies, checked before any Job runs: at validation when the values are
+/// literals, at plan when they come from other resources; a value still unknown waits for apply.
+pub(super) fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
+    if config.primary_region.is_unknown()
+        || (!config.regions.is_null() && config.regions.known_items().is_none())
+    {
+        return;
+    }
     let listed: BTreeSet<String> = config
         .regions
-        .known()
-        .cloned()
+        .known_items()
         .unwrap_or_default()
         .into_iter()
         .collect();
@@ -83,7 +86,7 @@ fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
             );
         }
     }
-    if let Some(cluster) = config.cluster_regions.known() {
+    if let Some(cluster) = config.cluster_regions.known_items() {
         let cluster: BTreeSet<&String> = cluster.iter().collect();
         for region in all.iter().filter(|r| !cluster.contains(r)) {
             let valid: Vec<&str> = cluster.iter().map(|r| r.as_str()).collect();
@@ -100,12 +103,13 @@ fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
     }
 }
 
-pub(super) fn plan(planned: &mut DatabaseModel) {
+pub(super) fn plan(config: &DatabaseModel, planned: &mut DatabaseModel, diags: &mut Diagnostics) {
+    check_regions(config, diags);
     planned.id = planned.name.clone();
-    if planned.regions.is_null() {
+    if config.regions.is_null() {
         planned.regions = match &planned.primary_region {
-            Attr::Known(p) => Attr::Known(vec![p.clone()]),
-            Attr::Null => Attr::Known(Vec::new()),
+            Attr::Known(p) => Attr::from_items([p.clone()]),
+            Attr::Null => Attr::from_items([]),
             Attr::Unknown => Attr::Unknown,
         };
     }
@@ -212,7 +216,7 @@ mod tests {
         DatabaseModel {
             name: Attr::Known("shop".into()),
             primary_region: primary.map_or(Attr::Null, |p| Attr::Known(p.into())),
-            regions: Attr::Known(regions.iter().map(|r| r.to_string()).collect()),
+            regions: Attr::from_items(regions.iter().map(|r| r.to_string())),
             survival_goal: Attr::Known(goal.into()),
             zone: Attr::Known("us-east1-b".into()),
             // The connection is checked on its own (connection::validate); unknown waits for apply.
@@ -236,7 +240,7 @@ mod tests {
         assert!(errors(&db(None, &[], "region")).contains("Region survival needs regions"));
         assert!(errors(&db(Some("a"), &["a"], "sometimes")).contains("Invalid survival goal"));
         let mut outside = db(Some("a"), &["a", "mars"], "zone");
-        outside.cluster_regions = Attr::Known(vec!["a".into(), "b".into()]);
+        outside.cluster_regions = Attr::from_items(["a", "b"].map(String::from));
         let text = errors(&outside);
         assert!(text.contains("\\\"mars\\\" is not the region"), "{text}");
         assert!(!text.contains("\\\"a\\\" is not the region"), "{text}");
@@ -260,8 +264,8 @@ mod tests {
         );
         let mut planned = db(Some("a"), &[], "zone");
         planned.regions = Attr::Null;
-        plan(&mut planned);
-        assert_eq!(planned.regions, Attr::Known(vec!["a".into()]));
+        plan(&planned.clone(), &mut planned, &mut Diagnostics::new());
+        assert_eq!(planned.regions, Attr::from_items(["a".to_string()]));
     }
 
     #[test]

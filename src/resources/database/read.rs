@@ -11,7 +11,7 @@ pub(super) fn fold(mut state: DatabaseModel, live: &SqlSnapshot) -> Option<Datab
     state.primary_region = row.primary_region.clone().map_or(Attr::Null, Attr::Known);
     let mut regions = row.regions.clone();
     regions.sort();
-    state.regions = Attr::Known(regions);
+    state.regions = Attr::from_items(regions);
     state.survival_goal = Attr::Known(
         row.survival_goal
             .clone()
@@ -30,7 +30,7 @@ mod tests {
         let state = DatabaseModel {
             name: Attr::Known("shop".into()),
             primary_region: Attr::Known("a".into()),
-            regions: Attr::Known(vec!["a".into(), "b".into(), "c".into()]),
+            regions: Attr::from_items(["a", "b", "c"].map(String::from)),
             survival_goal: Attr::Known("region".into()),
             ..Default::default()
         };
@@ -46,7 +46,7 @@ mod tests {
         );
         let read = fold(state.clone(), &live).unwrap();
         assert_eq!(read.primary_region, Attr::Known("b".into()));
-        assert_eq!(read.regions, Attr::Known(vec!["a".into(), "b".into()]));
+        assert_eq!(read.regions, Attr::from_items(["a", "b"].map(String::from)));
         assert_eq!(read.survival_goal, Attr::Known("zone".into()));
         live.databases.insert("shop".into(), DatabaseRow::default());
         let plain = fold(state, &live).unwrap();

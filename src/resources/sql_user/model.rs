@@ -12,7 +12,7 @@ tf_model! {
         pub id: Attr<String>,
         pub name: Attr<String>,
         pub password: Attr<String>,
-        pub roles: Attr<Vec<String>>,
+        pub roles: Attr<Vec<Attr<String>>>,
         pub zone: Attr<String>,
         pub kubernetes: Attr<Value>,
         pub timeouts: Attr<Value>,
@@ -27,8 +27,7 @@ impl SqlUserModel {
     /// The configured roles, sorted and without repeats.
     pub fn role_set(&self) -> std::collections::BTreeSet<String> {
         self.roles
-            .known()
-            .cloned()
+            .known_items()
             .unwrap_or_default()
             .into_iter()
             .collect()

@@ -11,7 +11,7 @@ pub(super) fn validate(config: &SqlUserModel, diags: &mut Diagnostics) {
         sql::username(n)
     });
     if let Attr::Known(roles) = &config.roles {
-        for role in roles {
+        for role in roles.iter().filter_map(Attr::known) {
             if let Err(why) = sql::username(role) {
                 diags.attribute_error(AttributePath::root("roles"), "Invalid role name", why);
             }
@@ -89,7 +89,7 @@ mod tests {
         SqlUserModel {
             name: Attr::Known("app".into()),
             password: password.map_or(Attr::Null, |p| Attr::Known(p.into())),
-            roles: Attr::Known(roles.iter().map(|r| r.to_string()).collect()),
+            roles: Attr::from_items(roles.iter().map(|r| r.to_string())),
             ..Default::default()
         }
     }

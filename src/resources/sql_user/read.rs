@@ -10,7 +10,7 @@ pub(super) fn fold(mut state: SqlUserModel, live: &SqlSnapshot) -> Option<SqlUse
         return None;
     }
     state.id = Attr::Known(name.clone());
-    state.roles = Attr::Known(live.roles_of(&name).into_iter().collect());
+    state.roles = Attr::from_items(live.roles_of(&name));
     Some(state)
 }
 
@@ -36,17 +36,20 @@ mod tests {
     fn a_user_removed_by_hand_is_gone_and_a_revoked_role_is_drift() {
         let state = SqlUserModel {
             name: Attr::Known("app".into()),
-            roles: Attr::Known(vec!["admin".into()]),
+            roles: Attr::from_items(["admin".to_string()]),
             ..Default::default()
         };
         assert_eq!(fold(state.clone(), &snapshot(&["root"], &[])), None);
         let read = fold(state.clone(), &snapshot(&["app"], &[])).unwrap();
-        assert_eq!(read.roles, Attr::Known(vec![]));
+        assert_eq!(read.roles, Attr::from_items([]));
         let read = fold(
             state,
             &snapshot(&["app"], &[("admin", "app"), ("ops", "app")]),
         )
         .unwrap();
-        assert_eq!(read.roles, Attr::Known(vec!["admin".into(), "ops".into()]));
+        assert_eq!(
+            read.roles.known_items(),
+            Some(vec!["admin".into(), "ops".into()])
+        );
     }
 }
