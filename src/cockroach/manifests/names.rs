@@ -123,8 +123,28 @@ pub fn sql_job_name(purpose: &str, object: &str) -> String {
 }
 
 #[cfg(test)]
-mod sql_job_name_tests {
+mod sql_tests {
     use super::*;
+
+    #[test]
+    fn service_addresses_follow_the_zone_and_the_url_names_files_only() {
+        assert_eq!(
+            sql_address("us-east1-b"),
+            "cockroachdb-public.us-east1-b:26257"
+        );
+        assert_eq!(
+            http_address("us-east1-b"),
+            "cockroachdb-public.us-east1-b:8080"
+        );
+        let url = root_connection_url("us-east1-b");
+        assert!(url.starts_with(
+            "postgresql://root@cockroachdb-public.us-east1-b:26257/defaultdb?sslmode=verify-full&"
+        ));
+        assert!(
+            url.contains("sslkey=/cockroach-certs/client.root.key"),
+            "{url}"
+        );
+    }
 
     #[test]
     fn sql_job_names_are_valid_and_distinct() {
@@ -151,6 +171,31 @@ fn fnv1a32(text: &str) -> u32 {
 /// `<service>.<zone>.svc.<domain>`.
 pub fn service_fqdn(service: &str, zone: &str, cluster_domain: &str) -> String {
     format!("{service}.{zone}.svc.{cluster_domain}")
+}
+
+/// Where the client certificates sit in the client pod of the original procedure (`client-secure`), which mounts
+/// the root client secret there.
+pub const CLIENT_POD_CERTS_DIR: &str = "/cockroach-certs";
+
+/// The zone's SQL service inside its Kubernetes cluster: `cockroachdb-public.<zone>` resolves from any namespace
+/// through the cluster's DNS search path, and the node certificate covers that name.
+pub fn sql_address(zone: &str) -> String {
+    format!("{PUBLIC_SERVICE}.{zone}:{GRPC_PORT}")
+}
+
+/// The zone's DB Console (HTTP) service inside its Kubernetes cluster.
+pub fn http_address(zone: &str) -> String {
+    format!("{PUBLIC_SERVICE}.{zone}:{HTTP_PORT}")
+}
+
+/// A connection URL for `root` with the root client certificate, as a client pod mounting the root client secret
+/// at [`CLIENT_POD_CERTS_DIR`] uses it. It names files, never their content.
+pub fn root_connection_url(zone: &str) -> String {
+    let dir = CLIENT_POD_CERTS_DIR;
+    format!(
+        "postgresql://root@{}/defaultdb?sslmode=verify-full&sslrootcert={dir}/ca.crt&sslcert={dir}/client.root.crt&sslkey={dir}/client.root.key",
+        sql_address(zone)
+    )
 }
 
 /// Labels every object of the zone carries: who manages it, which cluster and zone it belongs to.
