@@ -132,7 +132,11 @@ fn a_user_and_a_multiregion_database_whose_survival_goal_moves_its_replicas() {
     let ws = Workspace::new("");
     let kubeconfig = ws.path().join("kubeconfig");
     clusters.sandbox.write_kubeconfig(&kubeconfig).unwrap();
-    let ws = ws.with_env("KUBECONFIG", kubeconfig.to_str().unwrap());
+    let log_path = ws.path().join("trace.log");
+    let ws = ws
+        .with_env("KUBECONFIG", kubeconfig.to_str().unwrap())
+        .with_env("TF_LOG", "trace")
+        .with_env("TF_LOG_PATH", log_path.to_str().unwrap());
     let base = configuration(&clusters, &ws, false, 3);
     let connection = clusters.connection_block(&ws, SQL_ZONE);
     let regions = r#"  primary_region  = "us-east1"
@@ -195,9 +199,30 @@ fn a_user_and_a_multiregion_database_whose_survival_goal_moves_its_replicas() {
     );
     ws.assert_plan_empty("creating the user and the database");
     let plan = ws.terraform(&["plan", "-input=false", "-no-color"]);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("crdb_sql_user"),
+        "the trace log covers the user"
+    );
     assert_password_nowhere(
         &clusters,
-        &[&applied.stdout, &applied.stderr, &plan.stdout, &plan.stderr],
+        &[
+            &applied.stdout,
+            &applied.stderr,
+            &plan.stdout,
+            &plan.stderr,
+            &log,
+        ],
+    );
+    let region = ws.resource("crdb_region.us_east1_b");
+    assert_eq!(region["sql_address"], "cockroachdb-public.us-east1-b:26257");
+    assert_eq!(region["http_address"], "cockroachdb-public.us-east1-b:8080");
+    assert!(
+        region["connection_url"].as_str().unwrap().starts_with(
+            "postgresql://root@cockroachdb-public.us-east1-b:26257/defaultdb?sslmode=verify-full"
+        ),
+        "{}",
+        region["connection_url"]
     );
 
     // Zone -> region: 5 voters, no region with a majority; then back.
