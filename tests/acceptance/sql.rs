@@ -78,6 +78,33 @@ fn until_placed(
     panic!("{what}: {:?}", spread(clusters));
 }
 
+/// The most ranges unavailable at once while every node of `region` is down for a few seconds of wall time;
+/// the nodes are back after.
+fn unavailable_during_outage_of(clusters: &Clusters, region: &str) -> u32 {
+    let cockroach = world(clusters).cockroach();
+    let down: Vec<_> = cockroach
+        .nodes()
+        .into_iter()
+        .filter(|n| n.live && n.locality.region == region)
+        .collect();
+    assert!(!down.is_empty(), "{region} has live nodes");
+    cockroach.reset_availability();
+    for n in &down {
+        cockroach.node_stopped(&n.cluster, &n.store);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let seen = cockroach.availability().max_unavailable_ranges;
+    for n in &down {
+        cockroach.node_joined(
+            &n.ca,
+            (&n.cluster, &n.zone, &n.pod),
+            &n.store,
+            n.locality.clone(),
+        );
+    }
+    seen
+}
+
 /// Runs SQL as an operator would by hand, straight on the emulated cluster.
 fn by_hand(clusters: &Clusters, statement: &str) {
     let ca = world(clusters).cockroach().clusters().remove(0).ca;
@@ -198,6 +225,10 @@ fn a_user_and_a_multiregion_database_whose_survival_goal_moves_its_replicas() {
         },
     );
     ws.assert_plan_empty("creating the user and the database");
+    assert!(
+        unavailable_during_outage_of(&clusters, "us-east1") > 0,
+        "with zone survival, the primary region holds every voter of the database"
+    );
     let plan = ws.terraform(&["plan", "-input=false", "-no-color"]);
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
@@ -246,6 +277,11 @@ fn a_user_and_a_multiregion_database_whose_survival_goal_moves_its_replicas() {
         },
     );
     ws.assert_plan_empty("surviving region failures");
+    assert_eq!(
+        unavailable_during_outage_of(&clusters, "us-east1"),
+        0,
+        "with region survival, every range outlives its primary region"
+    );
     ws.write_config(&with(
         PASSWORD,
         &format!("{regions}\n  survival_goal = \"zone\""),
