@@ -310,9 +310,9 @@ impl CockroachCluster {
                 .count() as u32,
             ..Counts::default()
         };
+        let needed = replication::Needed::new(&peers, &self.ranges, self.num_replicas());
         for r in &self.ranges {
-            let needed = replication::needed_for(&peers, r, self.num_replicas());
-            let h = replication::health(&peers, r, needed);
+            let h = replication::health(&peers, r, needed.of(r));
             c.unavailable += u32::from(h.unavailable);
             c.under_replicated += u32::from(h.under_replicated);
         }

@@ -99,12 +99,6 @@ pub fn needed_voters(zone_replicas: usize, cluster_nodes: usize) -> usize {
     need.max(3).min(zone_replicas)
 }
 
-/// Nodes still members (not decommissioning or decommissioned), dead ones included: what CockroachDB's store pool
-/// counts as cluster nodes.
-pub fn cluster_nodes(peers: &Peers) -> usize {
-    peers.values().filter(|p| !p.leaving).count()
-}
-
 fn is_live(peers: &Peers, id: NodeId) -> bool {
     peers.get(&id).is_some_and(|p| p.live)
 }
@@ -183,6 +177,7 @@ pub struct Constraints {
 }
 
 /// One range's placement rule, resolved against the cluster's members.
+#[derive(Clone)]
 struct Rule {
     needed: usize,
     region_cap: usize,
@@ -196,10 +191,31 @@ impl Rule {
     }
 }
 
-/// The voters a range needs: its constraints' count (or the default zone's), lowered as `needed_voters` does
-/// for the members it may use.
-pub fn needed_for(peers: &Peers, range: &Range, zone_replicas: usize) -> usize {
-    resolve(peers, &range.constraints, zone_replicas).needed
+/// The voters each range needs: its constraints' count (or the default zone's), lowered as `needed_voters` does
+/// for the members it may use. Resolved once per distinct set of constraints.
+pub struct Needed {
+    by_constraints: Vec<(Constraints, usize)>,
+}
+
+impl Needed {
+    pub fn new(peers: &Peers, ranges: &[Range], zone_replicas: usize) -> Needed {
+        let mut by_constraints: Vec<(Constraints, usize)> = Vec::new();
+        for r in ranges {
+            if !by_constraints.iter().any(|(c, _)| *c == r.constraints) {
+                let needed = resolve(peers, &r.constraints, zone_replicas).needed;
+                by_constraints.push((r.constraints.clone(), needed));
+            }
+        }
+        Needed { by_constraints }
+    }
+
+    /// The voters `range` needs; 0 for a range not among those given to `new`.
+    pub fn of(&self, range: &Range) -> usize {
+        self.by_constraints
+            .iter()
+            .find(|(c, _)| *c == range.constraints)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 fn resolve(peers: &Peers, c: &Constraints, zone_replicas: usize) -> Rule {
@@ -228,25 +244,39 @@ struct Placement<'a> {
     peers: &'a Peers,
     zone_replicas: usize,
     counts: BTreeMap<NodeId, usize>,
+    /// The rule of each distinct set of constraints the ranges have (a handful: the default zone's and one per
+    /// multi-region database), resolved once per decision rather than once per range.
+    rules: Vec<(Constraints, Rule)>,
 }
 
 impl<'a> Placement<'a> {
     fn new(peers: &'a Peers, ranges: &[Range], zone_replicas: usize) -> Placement<'a> {
         let mut counts: BTreeMap<NodeId, usize> = peers.keys().map(|id| (*id, 0)).collect();
+        let mut rules: Vec<(Constraints, Rule)> = Vec::new();
         for r in ranges {
             for id in &r.replicas {
                 *counts.entry(*id).or_default() += 1;
+            }
+            if !rules.iter().any(|(c, _)| *c == r.constraints) {
+                let rule = resolve(peers, &r.constraints, zone_replicas);
+                rules.push((r.constraints.clone(), rule));
             }
         }
         Placement {
             peers,
             zone_replicas,
             counts,
+            rules,
         }
     }
 
-    fn rule(&self, r: &Range) -> Rule {
-        resolve(self.peers, &r.constraints, self.zone_replicas)
+    fn rule(&self, r: &Range) -> std::borrow::Cow<'_, Rule> {
+        match self.rules.iter().find(|(c, _)| *c == r.constraints) {
+            Some((_, rule)) => std::borrow::Cow::Borrowed(rule),
+            None => {
+                std::borrow::Cow::Owned(resolve(self.peers, &r.constraints, self.zone_replicas))
+            }
+        }
     }
 
     fn unusable(&self, id: NodeId) -> bool {
