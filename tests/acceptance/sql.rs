@@ -105,6 +105,19 @@ fn unavailable_during_outage_of(clusters: &Clusters, region: &str) -> u32 {
     seen
 }
 
+/// The SQL statement Secrets left in any emulated cluster.
+fn statement_secrets(clusters: &Clusters) -> Vec<String> {
+    let secrets = kube_sandbox::resources::resource_type("secrets").unwrap();
+    clusters
+        .sandbox
+        .clusters()
+        .iter()
+        .flat_map(|c| c.store().list(secrets, None))
+        .filter_map(|s| s["metadata"]["name"].as_str().map(str::to_string))
+        .filter(|name| name.starts_with("crdb-sql-"))
+        .collect()
+}
+
 /// Runs SQL as an operator would by hand, straight on the emulated cluster.
 fn by_hand(clusters: &Clusters, statement: &str) {
     let ca = world(clusters).cockroach().clusters().remove(0).ca;
@@ -398,10 +411,60 @@ fn a_user_and_a_multiregion_database_whose_survival_goal_moves_its_replicas() {
         refused.stderr
     );
     assert!(catalog(&clusters).databases.contains_key("shop"));
-    ws.write_config(&with(
+    assert_eq!(
+        statement_secrets(&clusters),
+        Vec::<String>::new(),
+        "the statements' Secret goes with the Job, failed or not"
+    );
+
+    // The refused destroy dropped the user before it reached the database: an apply brings it back.
+    let forced = with(
         PASSWORD,
         &format!("{regions}\n  survival_goal = \"zone\"\n  force_destroy = true"),
-    ));
+    );
+    ws.write_config(&forced);
     ws.apply();
+    assert!(catalog(&clusters).roles.contains_key("app"));
+
+    // A new name replaces the user: CockroachDB cannot rename one.
+    ws.write_config(&forced.replace("name     = \"app\"", "name     = \"app2\""));
+    let actions = ws.planned_actions();
+    let user_actions = actions
+        .iter()
+        .find(|(a, _)| a == "crdb_sql_user.app")
+        .map(|(_, a)| a.clone())
+        .unwrap_or_default();
+    assert!(
+        user_actions.contains(&"delete".to_string())
+            && user_actions.contains(&"create".to_string()),
+        "{user_actions:?}"
+    );
+    ws.apply();
+    let roles = catalog(&clusters).roles;
+    assert!(
+        roles.contains_key("app2") && !roles.contains_key("app"),
+        "{roles:?}"
+    );
+    assert!(scram::verify(
+        roles["app2"].hash.as_deref().unwrap(),
+        PASSWORD
+    ));
+    ws.assert_plan_empty("renaming the user, with force_destroy set");
+    ws.terraform(&[
+        "destroy",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-target=crdb_sql_user.app",
+        "-target=crdb_database.shop",
+    ])
+    .ok("destroy the user and the database");
+    let left = catalog(&clusters);
+    assert!(!left.roles.contains_key("app2"), "the user was dropped");
+    assert!(
+        !left.databases.contains_key("shop"),
+        "the database was dropped with its table"
+    );
+    assert_eq!(statement_secrets(&clusters), Vec::<String>::new());
     ws.destroy();
 }
