@@ -207,6 +207,30 @@ fn baseline(type_name: &str, ty: &Type) -> Value {
                 ],
             )
         }
+        "crdb_sql_user" => object(
+            ty,
+            &[
+                ("name", Value::string("app")),
+                ("password", Value::string("pw")),
+                ("roles", Value::Set(vec![Value::string("admin")])),
+                ("zone", Value::string("a")),
+                ("kubernetes", kubernetes),
+            ],
+        ),
+        "crdb_database" => object(
+            ty,
+            &[
+                ("name", Value::string("shop")),
+                ("primary_region", Value::string("r1")),
+                (
+                    "regions",
+                    Value::Set(["r1", "r2", "r3"].map(Value::string).to_vec()),
+                ),
+                ("survival_goal", Value::string("region")),
+                ("zone", Value::string("a")),
+                ("kubernetes", kubernetes),
+            ],
+        ),
         _ => object(
             ty,
             &[

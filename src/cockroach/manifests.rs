@@ -15,6 +15,7 @@ pub mod names;
 mod secrets;
 mod services;
 mod spec;
+mod sql_job;
 mod workload;
 
 #[cfg(test)]
@@ -30,7 +31,7 @@ pub use command::{
 };
 pub use init_job::{
     decommission_job, decommission_job_name, gate_job, init_job, node_status_job, run_in_image,
-    sql_job, NODE_STATUS_JOB,
+    sql_job, JobTarget, NODE_STATUS_JOB,
 };
 pub use inventory::{
     namespace, teardown_refs, zone_object_refs, zone_objects, ObjectRef, ZoneObject,
@@ -41,6 +42,7 @@ pub use live::{
     template_is_ours, ObservedDataVolumes, ObservedNodes, TemplateFit,
 };
 pub use secrets::{client_root_secret, node_secret};
+pub use sql_job::{sql_script_job, sql_script_secret};
 /// The file names inside the zone's secrets.
 pub mod secret_files {
     pub use super::secrets::{CA_CRT, NODE_CRT, NODE_KEY, ROOT_CRT, ROOT_KEY};

@@ -10,5 +10,6 @@ pub mod manifests;
 pub mod pki;
 pub mod quantity;
 pub mod reachability;
+pub mod sql;
 pub mod upgrade;
 pub mod validate;

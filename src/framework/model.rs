@@ -36,6 +36,22 @@ impl<T> Attr<T> {
     }
 }
 
+impl<T: Clone> Attr<Vec<Attr<T>>> {
+    /// The items, when the list and each of its items are known (a list built from references to other
+    /// resources has unknown items until they are planned).
+    pub fn known_items(&self) -> Option<Vec<T>> {
+        self.known()?
+            .iter()
+            .map(|item| item.known().cloned())
+            .collect()
+    }
+
+    /// A known list of known items.
+    pub fn from_items(items: impl IntoIterator<Item = T>) -> Self {
+        Attr::Known(items.into_iter().map(Attr::Known).collect())
+    }
+}
+
 impl<T> From<Option<T>> for Attr<T> {
     fn from(option: Option<T>) -> Self {
         option.map_or(Attr::Null, Attr::Known)

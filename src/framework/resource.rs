@@ -4,6 +4,7 @@
 use super::diag::{AttributePath, Diagnostics, Step};
 use super::model::{Fields, FromValue, ToValue};
 use super::schema::Schema;
+use super::types::Type;
 use super::value::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -220,12 +221,28 @@ fn decode_optional<M: FromValue>(value: &Value, type_name: &str) -> Result<Optio
     }
 }
 
-fn outcome<M: ToValue>(applied: Applied<M>) -> ApplyOutcome {
+/// A model as a value of `schema`: a model holds lists and sets alike as `Vec`, so each top-level attribute the
+/// schema types as a set becomes one (Terraform compares them apart).
+fn conformed<M: ToValue>(model: &M, schema: &Schema) -> Value {
+    let mut value = model.to_value();
+    if let Value::Object(attrs) = &mut value {
+        for attribute in &schema.block.attributes {
+            if let (Type::Set(_), Some(v)) = (&attribute.ty, attrs.get_mut(attribute.name)) {
+                if let Value::List(items) = v {
+                    *v = Value::Set(std::mem::take(items));
+                }
+            }
+        }
+    }
+    value
+}
+
+fn outcome<M: ToValue>(applied: Applied<M>, schema: &Schema) -> ApplyOutcome {
     ApplyOutcome {
         state: applied
             .state
             .as_ref()
-            .map_or(Value::Null, ToValue::to_value),
+            .map_or(Value::Null, |m| conformed(m, schema)),
         private: Vec::new(),
         diagnostics: applied.diagnostics,
     }
@@ -291,7 +308,7 @@ impl<T: ModelResource> Resource for T {
         match decoded {
             Ok((prior, config, mut model)) => {
                 ModelResource::modify_plan(self, prior.as_ref(), &config, &mut model, diags);
-                *planned = model.to_value();
+                *planned = conformed(&model, &ModelResource::schema(self));
             }
             Err(d) => diags.extend(d),
         }
@@ -306,10 +323,13 @@ impl<T: ModelResource> Resource for T {
 
     async fn create(&self, ctx: &OperationContext, planned: &Value) -> ApplyOutcome {
         match decode(planned, T::TYPE_NAME) {
-            Ok(planned) => outcome(untainted(
-                ModelResource::create(self, ctx, planned).await,
-                T::TYPE_NAME,
-            )),
+            Ok(planned) => outcome(
+                untainted(
+                    ModelResource::create(self, ctx, planned).await,
+                    T::TYPE_NAME,
+                ),
+                &ModelResource::schema(self),
+            ),
             Err(d) => failed(d),
         }
     }
@@ -321,14 +341,18 @@ impl<T: ModelResource> Resource for T {
     ) -> Result<Option<Value>, Diagnostics> {
         let state = decode(state, T::TYPE_NAME)?;
         let live = ModelResource::read(self, ctx, state).await?;
-        Ok(live.as_ref().map(ToValue::to_value))
+        let schema = ModelResource::schema(self);
+        Ok(live.as_ref().map(|m| conformed(m, &schema)))
     }
 
     async fn update(&self, ctx: &OperationContext, prior: &Value, planned: &Value) -> ApplyOutcome {
         let decoded = decode(prior, T::TYPE_NAME)
             .and_then(|prior| Ok((prior, decode(planned, T::TYPE_NAME)?)));
         match decoded {
-            Ok((prior, planned)) => outcome(ModelResource::update(self, ctx, prior, planned).await),
+            Ok((prior, planned)) => outcome(
+                ModelResource::update(self, ctx, prior, planned).await,
+                &ModelResource::schema(self),
+            ),
             Err(d) => failed(d),
         }
     }
@@ -342,7 +366,8 @@ impl<T: ModelResource> Resource for T {
     }
 
     async fn import(&self, ctx: &OperationContext, id: &str) -> Result<Value, Diagnostics> {
-        Ok(ModelResource::import(self, ctx, id).await?.to_value())
+        let imported = ModelResource::import(self, ctx, id).await?;
+        Ok(conformed(&imported, &ModelResource::schema(self)))
     }
 }
 

@@ -3,11 +3,14 @@
 pub(crate) mod certificates;
 pub(crate) mod checks;
 pub mod connection;
+pub mod database;
 pub mod dns_link;
 pub(crate) mod import_id;
 mod lb_resolver;
 pub mod multiregion_cluster;
 pub mod region;
+mod sql_runner;
+pub mod sql_user;
 mod zone_wait;
 
 use crate::framework::Resource;
@@ -18,6 +21,8 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
         Arc::new(multiregion_cluster::MultiregionCluster),
         Arc::new(region::Region),
         Arc::new(dns_link::DnsLink),
+        Arc::new(sql_user::SqlUser),
+        Arc::new(database::Database),
     ]
 }
 

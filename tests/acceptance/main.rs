@@ -10,5 +10,6 @@ mod regions;
 mod removal;
 mod secrets;
 mod setup_script;
+mod sql;
 mod upgrade;
 mod workspaces;

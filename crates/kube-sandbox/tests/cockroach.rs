@@ -872,6 +872,85 @@ async fn the_downgrade_option_holds_an_upgrade_open_for_a_rollback_until_reset()
     assert!(log.contains("cluster version is 24.3"), "{log}");
 }
 
+/// A `cockroach sql` Job that runs `args` after the connection flags, with the statements Secret `sql` mounted at
+/// `/sql` next to the client certificates.
+fn sql_file_job(sim: &Sim, name: &str, args: &[&str]) {
+    let mut command = vec![
+        "/cockroach/cockroach",
+        "sql",
+        "--certs-dir=/cockroach-certs",
+        "--host=cockroachdb-public",
+    ];
+    command.extend(args);
+    sim.create("a", "jobs", json!({"metadata": {"name": name, "namespace": "east"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "sql", "image": "cockroachdb/cockroach:v24.1.5", "command": command,
+                "volumeMounts": [{"name": "c", "mountPath": "/cockroach-certs"}, {"name": "s", "mountPath": "/sql"}]}],
+            "volumes": [{"name": "c", "secret": {"secretName": "cockroachdb.client.root", "defaultMode": 256}},
+                        {"name": "s", "secret": {"secretName": "sql", "optional": true}}]}}}}));
+}
+
+fn job_log(sim: &Sim, job: &str) -> String {
+    pods_of(sim, "a", "east")
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == job)
+        .map(|p| {
+            sim.world
+                .pod_log("a", "east", p["metadata"]["name"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_from_a_mounted_file_creates_a_user_whose_password_is_stored_hashed() {
+    let sim = Sim::start(&[("a", gke())]);
+    let pki = Pki::new();
+    deploy_zone(&sim, "a", "east", &["east"], &pki, &pki.node("east"));
+    init_job(&sim, "a", "east");
+    assert!(eventually(60, || live_nodes(&sim) == 3).await);
+    sim.create("a", "secrets", json!({"metadata": {"name": "sql", "namespace": "east"},
+        "stringData": {"statements.sql": "CREATE USER app WITH PASSWORD 'hunter2';\nGRANT admin TO app;"}}));
+    sql_file_job(&sim, "create-user", &["--file=/sql/statements.sql"]);
+    assert!(
+        eventually(20, || job_condition(
+            &sim,
+            "a",
+            "east",
+            "create-user",
+            "Complete"
+        ))
+        .await,
+        "{}",
+        job_log(&sim, "create-user")
+    );
+    let catalog = sim.world.cockroach().clusters().remove(0).catalog;
+    let hash = catalog.roles["app"].hash.clone().unwrap();
+    assert!(hash.starts_with("SCRAM-SHA-256$10610:"), "{hash}");
+    assert!(kube_sandbox::cockroach::sql::scram::verify(
+        &hash, "hunter2"
+    ));
+    assert_eq!(catalog.member_of("app"), vec!["admin"]);
+
+    sql_file_job(
+        &sim,
+        "show",
+        &[
+            "--format=csv",
+            "-e",
+            "SHOW USERS; SHOW GRANTS ON ROLE FOR app",
+        ],
+    );
+    assert!(eventually(20, || job_condition(&sim, "a", "east", "show", "Complete")).await);
+    assert_eq!(
+        job_log(&sim, "show").trim(),
+        "username,options,member_of\nadmin,NOLOGIN,{}\napp,,{admin}\nroot,,{admin}\nrole_name,member,is_admin\nadmin,app,f"
+    );
+
+    sql_file_job(&sim, "again", &["-e", "CREATE USER app"]);
+    assert!(eventually(20, || job_condition(&sim, "a", "east", "again", "Failed")).await);
+    assert!(job_log(&sim, "again").contains("a role/user named app already exists"));
+}
+
 /// Replaces zone `east`'s node secret with `ca_pem` as `ca.crt` and the given node certificate.
 fn replace_node_secret(sim: &Sim, ca_pem: &str, node: &(String, String)) {
     use base64::Engine;

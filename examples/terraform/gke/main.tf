@@ -26,6 +26,12 @@ variable "project" {
   description = "The Google Cloud project the network and clusters are created in."
 }
 
+variable "console_password" {
+  type        = string
+  sensitive   = true
+  description = "Password of the `console` SQL user, for DB Console logins."
+}
+
 variable "image" {
   type        = string
   default     = "cockroachdb/cockroach:v24.1.0"
@@ -193,6 +199,55 @@ resource "crdb_dns_link" "zone" {
     token                  = data.google_client_config.current.access_token
     cluster_ca_certificate = base64decode(google_container_cluster.zone[each.key].master_auth[0].cluster_ca_certificate)
   }
+}
+
+# SQL runs as a Job next to the first zone's nodes, with that cluster's credentials: no local
+# cockroach binary and no network path to the nodes are needed.
+resource "crdb_sql_user" "console" {
+  name     = "console"
+  password = var.console_password
+  roles    = ["admin"]
+  zone     = crdb_region.zone[keys(local.zones)[0]].zone
+
+  kubernetes {
+    host                   = "https://${google_container_cluster.zone[keys(local.zones)[0]].endpoint}"
+    cluster_ca_certificate = base64decode(google_container_cluster.zone[keys(local.zones)[0]].master_auth[0].cluster_ca_certificate)
+    exec {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "gke-gcloud-auth-plugin"
+    }
+  }
+}
+
+# A database that survives the loss of a whole region: 5 voters per range over the three regions.
+resource "crdb_database" "app" {
+  name            = "app"
+  primary_region  = local.zones[keys(local.zones)[0]].region
+  regions         = [for z in local.zones : z.region]
+  survival_goal   = "region"
+  cluster_regions = [for r in crdb_region.zone : r.region]
+  zone            = crdb_region.zone[keys(local.zones)[0]].zone
+  # A database region needs live nodes: the links wait until their zones' nodes are ready.
+  depends_on = [crdb_dns_link.zone]
+
+  kubernetes {
+    host                   = "https://${google_container_cluster.zone[keys(local.zones)[0]].endpoint}"
+    cluster_ca_certificate = base64decode(google_container_cluster.zone[keys(local.zones)[0]].master_auth[0].cluster_ca_certificate)
+    exec {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "gke-gcloud-auth-plugin"
+    }
+  }
+}
+
+output "db_console" {
+  description = "The DB Console (the original procedure's port-forward), logged in as the console user."
+  value       = "kubectl -n ${keys(local.zones)[0]} port-forward service/cockroachdb-public 8080, then open https://localhost:8080 and log in as ${crdb_sql_user.console.name}"
+}
+
+output "connection_urls" {
+  description = "Per zone, a root connection URL for a client pod that mounts the root client secret at /cockroach-certs."
+  value       = { for z, r in crdb_region.zone : z => r.connection_url }
 }
 
 output "kubectl_contexts" {

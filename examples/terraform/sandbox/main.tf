@@ -40,6 +40,13 @@ variable "stopped_zones" {
   description = "Zones scaled to zero nodes with their volumes kept: the outage drill. Remove a zone to bring its nodes back on their data."
 }
 
+variable "console_password" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "Password of the `console` SQL user (DB Console logins); without one it logs in with a client certificate only."
+}
+
 locals {
   zones = {
     "us-east1-b"     = "us-east1"
@@ -77,6 +84,46 @@ resource "crdb_dns_link" "zone" {
     config_path    = var.kubeconfig
     config_context = each.key
   }
+}
+
+# SQL runs as a Job next to the nodes of one zone, through that zone's connection.
+resource "crdb_sql_user" "console" {
+  name     = "console"
+  password = var.console_password
+  roles    = ["admin"]
+  zone     = crdb_region.zone["us-east1-b"].zone
+
+  kubernetes {
+    config_path    = var.kubeconfig
+    config_context = "us-east1-b"
+  }
+}
+
+# Survives the loss of a whole region: 5 voters per range over the three regions.
+resource "crdb_database" "demo" {
+  name            = "demo"
+  primary_region  = "us-east1"
+  regions         = values(local.zones)
+  survival_goal   = "region"
+  cluster_regions = [for r in crdb_region.zone : r.region]
+  zone            = crdb_region.zone["us-east1-b"].zone
+  # A database region needs live nodes: the links wait until their zones' nodes are ready.
+  depends_on = [crdb_dns_link.zone]
+
+  kubernetes {
+    config_path    = var.kubeconfig
+    config_context = "us-east1-b"
+  }
+}
+
+output "sql_addresses" {
+  description = "Each zone's SQL service inside its Kubernetes cluster."
+  value       = { for z, r in crdb_region.zone : z => r.sql_address }
+}
+
+output "console" {
+  description = "The DB Console from this machine, as the console user."
+  value       = "kubectl --kubeconfig ${var.kubeconfig} --context us-east1-b -n us-east1-b port-forward service/cockroachdb-public 8080, then https://localhost:8080 as ${crdb_sql_user.console.name}"
 }
 
 output "dns_addresses" {

@@ -40,11 +40,34 @@ fn client_job(
     container: &str,
     command: Vec<String>,
 ) -> Job {
-    let labels = component_labels(&spec.cluster_name, &spec.zone, component);
+    let target = JobTarget {
+        cluster_name: &spec.cluster_name,
+        zone: &spec.zone,
+        image: &spec.image,
+    };
+    client_job_in(&target, name, component, container, command)
+}
+
+/// Where a client Job runs: the zone (namespace) of a cluster, in the image its nodes run.
+pub struct JobTarget<'a> {
+    pub cluster_name: &'a str,
+    pub zone: &'a str,
+    pub image: &'a str,
+}
+
+/// [`client_job`] for a zone known by its target alone.
+pub(super) fn client_job_in(
+    target: &JobTarget,
+    name: &str,
+    component: &str,
+    container: &str,
+    command: Vec<String>,
+) -> Job {
+    let labels = component_labels(target.cluster_name, target.zone, component);
     Job {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
-            namespace: Some(spec.zone.clone()),
+            namespace: Some(target.zone.to_owned()),
             labels: Some(labels.clone()),
             ..ObjectMeta::default()
         },
@@ -61,7 +84,7 @@ fn client_job(
                     automount_service_account_token: Some(false),
                     containers: vec![Container {
                         name: container.to_owned(),
-                        image: Some(spec.image.clone()),
+                        image: Some(target.image.to_owned()),
                         image_pull_policy: Some("IfNotPresent".to_owned()),
                         command: Some(command),
                         termination_message_policy: Some("FallbackToLogsOnError".to_owned()),

@@ -62,6 +62,8 @@ pub const COMPONENT_INIT: &str = "init";
 pub const COMPONENT_DECOMMISSION: &str = "decommission";
 pub const COMPONENT_UPGRADE: &str = "upgrade";
 pub const COMPONENT_DNS: &str = "dns";
+/// The Jobs (and their statement Secrets) of `crdb_sql_user` and `crdb_database`.
+pub const COMPONENT_SQL: &str = "sql";
 
 /// The DNS pods every Kubernetes DNS add-on (kube-dns and CoreDNS alike) carries.
 pub const DNS_POD_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
@@ -95,6 +97,74 @@ fn bounded_name(prefix: &str, zone: &str) -> String {
     format!("{prefix}{}-{hash}", cut.trim_end_matches('-'))
 }
 
+/// The name of a SQL Job (and its Secret) acting on `object` for `purpose` (`user`, `read-user`...): distinct
+/// per object, so that Terraform's parallel applies in one zone never share a Job, and a valid object name
+/// whatever the SQL name holds (`.`, `_`, upper case) through a hash of it.
+pub fn sql_job_name(purpose: &str, object: &str) -> String {
+    let prefix = format!("crdb-sql-{purpose}-");
+    let plain: String = object
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if plain == object && prefix.len() + plain.len() <= MAX_SERVICE_NAME {
+        return format!("{prefix}{plain}");
+    }
+    let hash = format!("{:08x}", fnv1a32(object));
+    let budget = MAX_SERVICE_NAME.saturating_sub(prefix.len() + hash.len() + 1);
+    let cut: String = plain.chars().take(budget).collect();
+    let cut = cut.trim_matches('-');
+    if cut.is_empty() {
+        format!("{prefix}{hash}")
+    } else {
+        format!("{prefix}{cut}-{hash}")
+    }
+}
+
+#[cfg(test)]
+mod sql_tests {
+    use super::*;
+
+    #[test]
+    fn service_addresses_follow_the_zone_and_the_url_names_files_only() {
+        assert_eq!(
+            sql_address("us-east1-b"),
+            "cockroachdb-public.us-east1-b:26257"
+        );
+        assert_eq!(
+            http_address("us-east1-b"),
+            "cockroachdb-public.us-east1-b:8080"
+        );
+        let url = root_connection_url("us-east1-b");
+        assert!(url.starts_with(
+            "postgresql://root@cockroachdb-public.us-east1-b:26257/defaultdb?sslmode=verify-full&"
+        ));
+        assert!(
+            url.contains("sslkey=/cockroach-certs/client.root.key"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn sql_job_names_are_valid_and_distinct() {
+        assert_eq!(sql_job_name("user", "app"), "crdb-sql-user-app");
+        let dotted = sql_job_name("user", "App.Ops");
+        assert!(dotted.starts_with("crdb-sql-user-app-ops-"), "{dotted}");
+        assert_ne!(
+            sql_job_name("user", "app_ops"),
+            sql_job_name("user", "app.ops")
+        );
+        let long = sql_job_name("read-database", &"x".repeat(200));
+        assert!(long.len() <= MAX_SERVICE_NAME, "{long}");
+        assert!(!sql_job_name("user", "_").ends_with('-'));
+    }
+}
+
 /// A small stable hash (FNV-1a): names must not change between provider versions.
 fn fnv1a32(text: &str) -> u32 {
     text.bytes().fold(0x811c_9dc5, |hash, byte| {
@@ -105,6 +175,31 @@ fn fnv1a32(text: &str) -> u32 {
 /// `<service>.<zone>.svc.<domain>`.
 pub fn service_fqdn(service: &str, zone: &str, cluster_domain: &str) -> String {
     format!("{service}.{zone}.svc.{cluster_domain}")
+}
+
+/// Where the client certificates sit in the client pod of the original procedure (`client-secure`), which mounts
+/// the root client secret there.
+pub const CLIENT_POD_CERTS_DIR: &str = "/cockroach-certs";
+
+/// The zone's SQL service inside its Kubernetes cluster: `cockroachdb-public.<zone>` resolves from any namespace
+/// through the cluster's DNS search path, and the node certificate covers that name.
+pub fn sql_address(zone: &str) -> String {
+    format!("{PUBLIC_SERVICE}.{zone}:{GRPC_PORT}")
+}
+
+/// The zone's DB Console (HTTP) service inside its Kubernetes cluster.
+pub fn http_address(zone: &str) -> String {
+    format!("{PUBLIC_SERVICE}.{zone}:{HTTP_PORT}")
+}
+
+/// A connection URL for `root` with the root client certificate, as a client pod mounting the root client secret
+/// at [`CLIENT_POD_CERTS_DIR`] uses it. It names files, never their content.
+pub fn root_connection_url(zone: &str) -> String {
+    let dir = CLIENT_POD_CERTS_DIR;
+    format!(
+        "postgresql://root@{}/defaultdb?sslmode=verify-full&sslrootcert={dir}/ca.crt&sslcert={dir}/client.root.crt&sslkey={dir}/client.root.key",
+        sql_address(zone)
+    )
 }
 
 /// Labels every object of the zone carries: who manages it, which cluster and zone it belongs to.

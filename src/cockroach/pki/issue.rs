@@ -125,19 +125,7 @@ fn issue(
 /// the names users log in with to lowercase before comparing them with the certificate's CN, so an uppercase CN
 /// could never match.
 fn validate_sql_user(user: &str) -> Result<(), PkiError> {
-    let allowed_first = |c: char| c.is_lowercase() || c.is_ascii_digit() || c == '_';
-    let allowed_rest = |c: char| allowed_first(c) || c == '.' || c == '-';
-    let mut chars = user.chars();
-    let well_formed = chars.next().is_some_and(allowed_first) && chars.all(allowed_rest);
-    if !well_formed || user.len() > 63 {
-        return Err(PkiError::invalid(
-            PkiInput::User,
-            format!(
-                "`{user}` is not a CockroachDB user name: up to 63 bytes of lowercase letters, digits, `_`, `.` and \
-                 `-`, not starting with `.` or `-`"
-            ),
-        ));
-    }
+    crate::cockroach::sql::username(user).map_err(|why| PkiError::invalid(PkiInput::User, why))?;
     if user == NODE_PRINCIPAL {
         // A client certificate with CN=node would carry the nodes' own privileges.
         return Err(PkiError::invalid(

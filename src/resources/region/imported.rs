@@ -75,7 +75,7 @@ fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
         Some((cert, key)) => (Attr::Known(cert), Attr::Known(key)),
         None => (Attr::Null, Attr::Null),
     };
-    RegionModel {
+    let mut model = RegionModel {
         id: Attr::Known(zone.to_owned()),
         zone: Attr::Known(zone.to_owned()),
         namespace: Attr::Known(zone.to_owned()),
@@ -105,7 +105,9 @@ fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
         missing_objects: Attr::Known(Vec::new()),
         layout: Attr::Known(layout.as_str().to_owned()),
         ..RegionModel::default()
-    }
+    };
+    super::plan::set_service_addresses(&mut model, zone);
+    model
 }
 
 #[cfg(test)]

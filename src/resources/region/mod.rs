@@ -109,12 +109,14 @@ impl ModelResource for Region {
     async fn import(&self, ctx: &OperationContext, id: &str) -> Result<RegionModel, Diagnostics> {
         let ImportId { context, zone } = import_id::parse(id, TYPE_NAME)?;
         let Some(context) = context else {
-            return Ok(RegionModel {
+            let mut model = RegionModel {
                 id: Attr::Known(zone.clone()),
                 zone: Attr::Known(zone.clone()),
-                namespace: Attr::Known(zone),
+                namespace: Attr::Known(zone.clone()),
                 ..Default::default()
-            });
+            };
+            plan::set_service_addresses(&mut model, &zone);
+            return Ok(model);
         };
         let client = import_id::connect(ctx, &context).await?;
         let live = ZoneSnapshot::fetch(&client, &zone, None, None, true).await?;

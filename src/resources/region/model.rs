@@ -87,6 +87,9 @@ tf_model! {
         pub dns_resolver: Attr<String>,
         pub deletion_protection: Attr<bool>,
         pub namespace: Attr<String>,
+        pub sql_address: Attr<String>,
+        pub http_address: Attr<String>,
+        pub connection_url: Attr<String>,
         pub dns_address: Attr<String>,
         pub node_certificate: Attr<String>,
         pub node_private_key: Attr<String>,
@@ -236,6 +239,34 @@ pub fn schema(connection_block: Block) -> Schema {
             .default(Value::Bool(true)),
         )
         .attribute(Attribute::computed("namespace", s(), "The namespace of the zone.").keep_prior_value_when_unset())
+        .attribute(
+            Attribute::computed(
+                "sql_address",
+                s(),
+                "`host:port` of the zone's SQL service inside its Kubernetes cluster (`cockroachdb-public.<zone>:26257`, \
+                 covered by the node certificate).",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "http_address",
+                s(),
+                "`host:port` of the zone's DB Console inside its Kubernetes cluster; reach it from a workstation with \
+                 `kubectl port-forward -n <zone> service/cockroachdb-public 8080` (see docs/guides/sql.md).",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "connection_url",
+                s(),
+                "A connection URL for `root` with the root client certificate, for a client pod in the cluster that \
+                 mounts the root client secret at `/cockroach-certs` (as the original procedure's client pod does). \
+                 It names the certificate files, never their content.",
+            )
+            .keep_prior_value_when_unset(),
+        )
         .attribute(
             Attribute::computed(
                 "dns_address",

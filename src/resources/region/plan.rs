@@ -1,7 +1,9 @@
 //! Validation and plan decisions of `crdb_region`, and the zone's spec derived from a planned
 //! state: pure, no I/O.
 use super::model::{ClusterRef, RegionModel};
-use crate::cockroach::manifests::{self, DnsLoadBalancer, Layout, LoadBalancerKind, ZoneSpec};
+use crate::cockroach::manifests::{
+    self, names, DnsLoadBalancer, Layout, LoadBalancerKind, ZoneSpec,
+};
 use crate::cockroach::{pki, validate};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts;
@@ -11,6 +13,13 @@ use crate::resources::connection;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use time::OffsetDateTime;
 
+/// The addresses of the zone's services, which follow from the zone alone.
+pub fn set_service_addresses(model: &mut RegionModel, zone: &str) {
+    model.sql_address = Attr::Known(names::sql_address(zone));
+    model.http_address = Attr::Known(names::http_address(zone));
+    model.connection_url = Attr::Known(names::root_connection_url(zone));
+}
+
 /// The most nodes one zone may run: far beyond any real zone, and well inside the StatefulSet's 32-bit count.
 pub const MAX_REPLICAS: i64 = 1000;
 
@@ -18,9 +27,10 @@ pub const MAX_REPLICAS: i64 = 1000;
 /// kept unless the CA changed or its secret is gone, a new DNS address only when the load
 /// balancer must be re-created, and `missing_objects` always planned empty.
 pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
-    if let Attr::Known(zone) = &planned.zone {
+    if let Attr::Known(zone) = planned.zone.clone() {
         planned.id = Attr::Known(zone.clone());
         planned.namespace = Attr::Known(zone.clone());
+        set_service_addresses(planned, &zone);
     }
     planned.missing_objects = Attr::Known(Vec::new());
     planned.image = match &planned.cluster {

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::lease_table::LeaseTables;
 use super::recorder::{Availability, Counts, Recorder};
-use super::replication::{self, Locality, NodeId, Peer, Peers, Range};
+use super::replication::{self, Constraints, Locality, NodeId, Peer, Peers, Range};
+use super::sql::{Catalog, Database, SurvivalGoal};
 use super::version::{self, Major};
 
 /// The cluster setting that keeps a major-version upgrade from finalizing while it holds the version
@@ -112,6 +113,10 @@ pub struct ClusterStatus {
     /// The cluster settings set and not reset since.
     pub settings: BTreeMap<String, String>,
     pub events: Vec<CockroachEvent>,
+    /// Users, roles and databases.
+    pub catalog: Catalog,
+    /// Per database, the localities of each of its ranges' replicas.
+    pub database_replicas: BTreeMap<String, Vec<Vec<Locality>>>,
 }
 
 impl ClusterStatus {
@@ -150,6 +155,32 @@ pub struct CockroachCluster {
     recorder: Recorder,
     /// The provider's disruption lease, kept in the database itself (`lease_table.rs`).
     pub lease_tables: LeaseTables,
+    /// Users, roles and databases: what `cockroach sql` changes.
+    pub catalog: Catalog,
+    /// The ranges holding each database's tables.
+    database_ranges: BTreeMap<String, Vec<u32>>,
+}
+
+/// Ranges a new database gets (split off the first range, so they start where it is).
+pub const DATABASE_RANGES: u32 = 10;
+
+/// The zone configuration CockroachDB derives from a multi-region database: with zone survival 3 voters in
+/// the primary region, with region survival 5 voters spread over the database's regions (so no region holds a
+/// majority). Non-voting replicas in the other regions are not emulated: they do not count for availability.
+pub fn database_constraints(db: &Database) -> Constraints {
+    let Some(primary) = &db.primary_region else {
+        return Constraints::default();
+    };
+    match db.survival {
+        SurvivalGoal::Zone => Constraints {
+            num_replicas: 3,
+            regions: [primary.clone()].into(),
+        },
+        SurvivalGoal::Region => Constraints {
+            num_replicas: 5,
+            regions: db.regions.clone(),
+        },
+    }
 }
 
 /// Reads `5m0s`, `1m15s`, `90s`, `1h`, `500ms`: CockroachDB's duration settings.
@@ -269,13 +300,29 @@ impl CockroachCluster {
             version: self.cluster_version.map(version::display),
             settings: self.settings.clone(),
             events: self.events.clone(),
+            catalog: self.catalog.clone(),
+            database_replicas: self
+                .database_ranges
+                .keys()
+                .map(|db| {
+                    let ranges = self.database_ranges(db);
+                    let localities = ranges
+                        .iter()
+                        .map(|r| {
+                            r.replicas
+                                .iter()
+                                .filter_map(|id| self.locality_of(*id).cloned())
+                                .collect()
+                        })
+                        .collect();
+                    (db.clone(), localities)
+                })
+                .collect(),
         }
     }
 
     fn counts(&self, now: f64) -> Counts {
         let peers = self.peers(now);
-        let needed =
-            replication::needed_voters(self.num_replicas(), replication::cluster_nodes(&peers));
         let gone = |n: &&NodeStatus| n.membership == Membership::Decommissioned;
         let count = |pred: fn(&NodeStatus) -> bool| {
             self.nodes.values().filter(|n| !gone(n) && pred(n)).count() as u32
@@ -285,8 +332,9 @@ impl CockroachCluster {
             nodes_disrupted: count(|n| !n.live || n.membership == Membership::Decommissioning),
             ..Counts::default()
         };
+        let needed = replication::Needed::new(&peers, &self.ranges, self.num_replicas());
         for r in &self.ranges {
-            let h = replication::health(&peers, r, needed);
+            let h = replication::health(&peers, r, needed.of(r));
             c.unavailable += u32::from(h.unavailable);
             c.under_replicated += u32::from(h.under_replicated);
         }
@@ -469,6 +517,78 @@ impl CockroachCluster {
         Ok(())
     }
 
+    /// The regions of the members' localities: the regions a database may use.
+    pub fn cluster_regions(&self, now: f64) -> BTreeSet<String> {
+        self.region_zones(now).into_keys().collect()
+    }
+
+    /// Each region of the members' localities with its zones.
+    pub fn region_zones(&self, now: f64) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for p in self.peers(now).values().filter(|p| !p.leaving) {
+            out.entry(p.locality.region.clone())
+                .or_default()
+                .insert(p.locality.zone.clone());
+        }
+        out
+    }
+
+    /// A database was created: its ranges split off the first range and follow its zone configuration.
+    pub fn database_created(&mut self, name: &str, now: f64) {
+        self.advance(now);
+        let Some(first) = self.ranges.first().cloned() else {
+            return;
+        };
+        let next = self.ranges.iter().map(|r| r.id).max().unwrap_or(0) + 1;
+        let ids: Vec<u32> = (next..next + DATABASE_RANGES).collect();
+        for id in &ids {
+            self.ranges.push(Range {
+                id: *id,
+                constraints: Constraints::default(),
+                ..first.clone()
+            });
+        }
+        self.database_ranges.insert(name.to_string(), ids);
+        self.database_changed(name, now);
+    }
+
+    /// A database's regions or survival goal changed: its ranges take the new zone configuration, and the
+    /// allocator moves their replicas.
+    pub fn database_changed(&mut self, name: &str, now: f64) {
+        self.advance(now);
+        let Some(db) = self.catalog.databases.get(name) else {
+            return;
+        };
+        let constraints = database_constraints(db);
+        let ids = self.database_ranges.get(name).cloned().unwrap_or_default();
+        for r in self.ranges.iter_mut().filter(|r| ids.contains(&r.id)) {
+            r.constraints = constraints.clone();
+        }
+        self.changed(now);
+    }
+
+    /// A database was dropped: its ranges are garbage-collected.
+    pub fn database_dropped(&mut self, name: &str, now: f64) {
+        self.advance(now);
+        let ids = self.database_ranges.remove(name).unwrap_or_default();
+        self.ranges.retain(|r| !ids.contains(&r.id));
+        self.changed(now);
+    }
+
+    /// The ranges of a database, empty when it has none.
+    pub fn database_ranges(&self, name: &str) -> Vec<&Range> {
+        let ids = self.database_ranges.get(name).cloned().unwrap_or_default();
+        self.ranges.iter().filter(|r| ids.contains(&r.id)).collect()
+    }
+
+    /// The locality of node `id`.
+    pub fn locality_of(&self, id: NodeId) -> Option<&Locality> {
+        self.nodes
+            .values()
+            .find(|n| n.node_id == id)
+            .map(|n| &n.locality)
+    }
+
     /// Bootstraps the cluster; false when it already was.
     pub fn init(&mut self, cluster_id: String, version: Option<Major>) -> bool {
         if self.cluster_id.is_some() {
@@ -530,6 +650,7 @@ impl CockroachCluster {
                     id: rid,
                     replicas: vec![id],
                     leaseholder: Some(id),
+                    constraints: Constraints::default(),
                 })
                 .collect();
         }
@@ -727,6 +848,93 @@ mod tests {
         assert_eq!(a.max_unavailable_ranges, 60);
         assert_eq!(a.max_nodes_down, 6);
         assert!((a.unavailable_range_seconds - 60.0).abs() < 1e-6);
+    }
+
+    fn run(c: &mut CockroachCluster, text: &str, now: f64) -> Result<(), String> {
+        for s in crate::cockroach::sql::parse_script(text)? {
+            crate::cockroach::sql::execute(c, &s, now, b"salt")?;
+        }
+        Ok(())
+    }
+
+    /// Per range of database `db`: how many of its replicas sit in each region.
+    fn spread(c: &CockroachCluster, db: &str) -> Vec<BTreeMap<String, usize>> {
+        c.database_ranges(db)
+            .iter()
+            .map(|r| {
+                let mut m = BTreeMap::new();
+                for id in &r.replicas {
+                    let region = c.locality_of(*id).unwrap().region.clone();
+                    *m.entry(region).or_default() += 1;
+                }
+                m
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_database_survival_goal_moves_its_replicas_and_region_survival_outlives_a_region() {
+        let mut c = nine();
+        run(
+            &mut c,
+            "CREATE DATABASE shop PRIMARY REGION a REGIONS b, c",
+            100.0,
+        )
+        .unwrap();
+        c.advance(200.0);
+        let zone = spread(&c, "shop");
+        assert_eq!(zone.len(), DATABASE_RANGES as usize);
+        assert!(
+            zone.iter().all(|m| m.len() == 1 && m.get("a") == Some(&3)),
+            "zone survival keeps 3 voters in the primary region: {zone:?}"
+        );
+        run(&mut c, "ALTER DATABASE shop SURVIVE REGION FAILURE", 200.0).unwrap();
+        c.advance(300.0);
+        let region = spread(&c, "shop");
+        assert!(
+            region.iter().all(|m| m.values().sum::<usize>() == 5
+                && m.len() == 3
+                && m.values().all(|n| *n <= 2)),
+            "region survival spreads 5 voters, at most 2 a region: {region:?}"
+        );
+        c.reset_availability(300.0);
+        for i in 0..3 {
+            stop(&mut c, i, "a", 310.0);
+        }
+        assert_eq!(c.availability(320.0).max_unavailable_ranges, 0);
+        for i in 0..3 {
+            joined(&mut c, i, "a", 330.0);
+        }
+        run(&mut c, "ALTER DATABASE shop SURVIVE ZONE FAILURE", 340.0).unwrap();
+        c.advance(440.0);
+        assert_eq!(spread(&c, "shop"), zone);
+        c.reset_availability(440.0);
+        for i in 0..3 {
+            stop(&mut c, i, "a", 450.0);
+        }
+        assert_eq!(
+            c.availability(460.0).max_unavailable_ranges,
+            DATABASE_RANGES,
+            "with zone survival the primary region holds every voter of the database"
+        );
+    }
+
+    #[test]
+    fn database_regions_must_be_regions_of_the_nodes() {
+        let mut c = nine();
+        let err = run(
+            &mut c,
+            "CREATE DATABASE shop PRIMARY REGION \"us-east1\"",
+            100.0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "ERROR: region \"us-east1\" does not exist\nSQLSTATE: 42602\nHINT: valid regions: a, b, c"
+        );
+        run(&mut c, "CREATE DATABASE shop; DROP DATABASE shop", 100.0).unwrap();
+        assert!(c.database_ranges("shop").is_empty());
+        assert_eq!(c.ranges().len(), 60);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct CockroachArgs {
     pub self_: bool,
     /// The statements of `cockroach sql -e/--execute`, one per flag.
     pub execute: Vec<String>,
+    /// `cockroach sql -f/--file`: a file of statements.
+    pub file: Option<String>,
     /// `--format` of client commands (`csv`, `tsv`, `table`...).
     pub format: Option<String>,
     /// `node status` column groups: `--all`, `--ranges`, `--stats`, `--decommission`.
@@ -162,6 +164,8 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
                 | "--format"
                 | "-e"
                 | "--execute"
+                | "-f"
+                | "--file"
         );
         let value = if takes_value && inline.is_none() {
             i += 1;
@@ -190,6 +194,7 @@ fn parse_flags(words: &[String]) -> CockroachArgs {
             "--stats" => args.show_stats = true,
             "--decommission" => args.show_decommission = true,
             "-e" | "--execute" => args.execute.extend(value),
+            "-f" | "--file" => args.file = value,
             positional if !positional.starts_with('-') => {
                 args.positional.push(positional.to_string())
             }

@@ -8,6 +8,7 @@
 //!
 //! The parsing is one function, [`parse`], over a loose tokenizer, so that it can move onto a fuller SQL module.
 
+use super::sql::Output;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One row of a lease table.
@@ -155,12 +156,12 @@ pub fn parse(text: &str) -> Option<LeaseStatement> {
 
 impl LeaseTables {
     /// Runs one statement at `now` (cluster seconds): what `cockroach sql --format=csv` prints, or its error.
-    pub fn run(&mut self, statement: &LeaseStatement, now: f64) -> Result<String, String> {
+    pub fn run(&mut self, statement: &LeaseStatement, now: f64) -> Result<Output, String> {
         let missing = |table: &str| format!("ERROR: relation \"{table}\" does not exist");
         match statement {
             LeaseStatement::CreateDatabase { database } => {
                 self.databases.insert(database.clone());
-                Ok("CREATE DATABASE".into())
+                Ok(Output::Tag("CREATE DATABASE".into()))
             }
             LeaseStatement::CreateTable { table } => {
                 let database = table.split('.').next().unwrap_or_default();
@@ -170,7 +171,7 @@ impl LeaseTables {
                     ));
                 }
                 self.tables.entry(table.clone()).or_default();
-                Ok("CREATE TABLE".into())
+                Ok(Output::Tag("CREATE TABLE".into()))
             }
             LeaseStatement::Take {
                 table,
@@ -182,8 +183,12 @@ impl LeaseTables {
                 let free = rows
                     .get(id)
                     .is_none_or(|row| row.expires_at < now || row.holder == *holder);
+                let returning = |rows| Output::Rows {
+                    columns: vec!["holder".into()],
+                    rows,
+                };
                 if !free {
-                    return Ok("holder".into());
+                    return Ok(returning(vec![]));
                 }
                 rows.insert(
                     id.clone(),
@@ -192,7 +197,7 @@ impl LeaseTables {
                         expires_at: now + seconds,
                     },
                 );
-                Ok(format!("holder\n{holder}"))
+                Ok(returning(vec![vec![Some(holder.clone())]]))
             }
             LeaseStatement::Release { table, id, holder } => {
                 let rows = self.tables.get_mut(table).ok_or_else(|| missing(table))?;
@@ -200,7 +205,7 @@ impl LeaseTables {
                 if deleted {
                     rows.remove(id);
                 }
-                Ok(format!("DELETE {}", u8::from(deleted)))
+                Ok(Output::Tag(format!("DELETE {}", u8::from(deleted))))
             }
         }
     }
@@ -215,6 +220,7 @@ impl LeaseTables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cockroach::sql::Format;
 
     const TAKE: &str = "INSERT INTO crdb_provider.disruption_lease (id, holder, expires_at) \
         VALUES ('disruption', 'HOLDER', now() + INTERVAL '180s') ON CONFLICT (id) DO UPDATE SET \
@@ -232,7 +238,7 @@ mod tests {
             "create table if not exists crdb_provider.disruption_lease (id STRING PRIMARY KEY, \
              holder STRING NOT NULL, expires_at TIMESTAMPTZ NOT NULL);",
         ] {
-            t.run(&parse(s).unwrap(), 0.0).unwrap();
+            t.run(&parse(s).unwrap(), 0.0).unwrap().render(Format::Csv);
         }
         t
     }
@@ -240,12 +246,26 @@ mod tests {
     #[test]
     fn the_lease_is_taken_only_when_free_expired_or_already_ours() {
         let mut t = created();
-        assert_eq!(t.run(&take("a"), 10.0).unwrap(), "holder\na");
-        assert_eq!(t.run(&take("b"), 20.0).unwrap(), "holder", "held by a");
-        assert_eq!(t.run(&take("a"), 100.0).unwrap(), "holder\na", "renewed");
-        assert_eq!(t.run(&take("b"), 279.0).unwrap(), "holder");
         assert_eq!(
-            t.run(&take("b"), 281.0).unwrap(),
+            t.run(&take("a"), 10.0).unwrap().render(Format::Csv),
+            "holder\na"
+        );
+        assert_eq!(
+            t.run(&take("b"), 20.0).unwrap().render(Format::Csv),
+            "holder",
+            "held by a"
+        );
+        assert_eq!(
+            t.run(&take("a"), 100.0).unwrap().render(Format::Csv),
+            "holder\na",
+            "renewed"
+        );
+        assert_eq!(
+            t.run(&take("b"), 279.0).unwrap().render(Format::Csv),
+            "holder"
+        );
+        assert_eq!(
+            t.run(&take("b"), 281.0).unwrap().render(Format::Csv),
             "holder\nb",
             "a's expired"
         );
@@ -256,7 +276,7 @@ mod tests {
             .unwrap()
         };
         assert_eq!(
-            t.run(&release("a"), 282.0).unwrap(),
+            t.run(&release("a"), 282.0).unwrap().render(Format::Csv),
             "DELETE 0",
             "only the holder releases"
         );
@@ -265,8 +285,14 @@ mod tests {
                 .as_deref(),
             Some("b")
         );
-        assert_eq!(t.run(&release("b"), 283.0).unwrap(), "DELETE 1");
-        assert_eq!(t.run(&take("a"), 284.0).unwrap(), "holder\na");
+        assert_eq!(
+            t.run(&release("b"), 283.0).unwrap().render(Format::Csv),
+            "DELETE 1"
+        );
+        assert_eq!(
+            t.run(&take("a"), 284.0).unwrap().render(Format::Csv),
+            "holder\na"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct StoreMetrics {
 /// The store metrics of node `id` (one store per node, store ID = node ID) at `now`.
 pub fn store_metrics(c: &CockroachCluster, id: NodeId, now: f64) -> StoreMetrics {
     let peers = c.peers(now);
-    let needed = replication::needed_voters(c.num_replicas(), replication::cluster_nodes(&peers));
+    let needed = replication::Needed::new(&peers, c.ranges(), c.num_replicas());
     let live = peers.get(&id).is_some_and(|p| p.live);
     let mut m = StoreMetrics::default();
     for r in c.ranges().iter().filter(|r| r.replicas.contains(&id)) {
@@ -30,7 +30,7 @@ pub fn store_metrics(c: &CockroachCluster, id: NodeId, now: f64) -> StoreMetrics
             m.replicas_leaders += 1;
         }
         if replication::range_counter(&peers, r) == Some(id) {
-            let h = replication::health(&peers, r, needed);
+            let h = replication::health(&peers, r, needed.of(r));
             m.ranges += 1;
             m.ranges_unavailable += u32::from(h.unavailable);
             m.ranges_underreplicated += u32::from(h.under_replicated);

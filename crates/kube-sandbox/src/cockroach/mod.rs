@@ -14,6 +14,7 @@ pub mod network;
 pub mod node;
 pub mod recorder;
 pub mod replication;
+pub mod sql;
 pub mod version;
 
 use serde_json::Value;

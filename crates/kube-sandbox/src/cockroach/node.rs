@@ -1,7 +1,7 @@
 //! What the `cockroach` binary does in a pod: `start` checks its certificates (or exits 1), waits for init and
 //! joins through its `--join` list once its cluster's DNS can resolve the peers; `init` bootstraps the cluster
-//! once through a running node, with a root client certificate signed by the nodes' CA; `sql -e` runs the few
-//! statements the emulation knows (cluster settings) the same way.
+//! once through a running node, with a root client certificate signed by the nodes' CA; `sql -e`/`-f` runs the
+//! statements the emulation knows (`sql`) the same way.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +11,7 @@ use super::cluster::NodeStatus;
 use super::command::{host_only, invocation, invocations, CockroachArgs, Invocation};
 use super::dns::{namespace_of, resolve, ClusterDnsView, Resolution, CLUSTER_DOMAIN};
 use super::replication::Locality;
-use super::{certs, metrics, mounts, network, version};
+use super::{certs, metrics, mounts, network, sql, version};
 use crate::controllers::meta;
 use crate::world::World;
 
@@ -630,80 +630,9 @@ pub fn node_status(
         })
 }
 
-/// One SQL statement the emulation understands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Statement {
-    SetClusterSetting {
-        name: String,
-        value: String,
-    },
-    ResetClusterSetting {
-        name: String,
-    },
-    ShowClusterSetting {
-        name: String,
-    },
-    /// `ALTER RANGE default CONFIGURE ZONE USING num_replicas = n`.
-    ConfigureDefaultZone {
-        num_replicas: usize,
-    },
-    /// `SHOW ZONE CONFIGURATION FOR RANGE default` (or `FROM`).
-    ShowDefaultZone,
-}
-
-/// Parses `SET CLUSTER SETTING <name> = '<value>'` (or `TO`), `RESET CLUSTER SETTING <name>` and
-/// `SHOW CLUSTER SETTING <name>`, keywords in any case, with or without a trailing `;`.
-pub fn parse_statement(text: &str) -> Result<Statement, String> {
-    let text = text.trim().trim_end_matches(';').trim();
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let keyword = |i: usize, k: &str| words.get(i).is_some_and(|w| w.eq_ignore_ascii_case(k));
-    let unsupported = || format!("ERROR: the sandbox does not emulate the statement {text:?}");
-    let zone = ["ALTER", "RANGE", "default", "CONFIGURE", "ZONE", "USING"];
-    if words.len() >= 7 && zone.iter().enumerate().all(|(i, k)| keyword(i, k)) {
-        let assignment = words[6..].concat();
-        return match assignment.split_once('=') {
-            Some((key, n)) if key.eq_ignore_ascii_case("num_replicas") => n
-                .parse()
-                .map(|num_replicas| Statement::ConfigureDefaultZone { num_replicas })
-                .map_err(|_| format!("ERROR: invalid num_replicas {n:?}")),
-            _ => Err(unsupported()),
-        };
-    }
-    let show_zone = ["SHOW", "ZONE", "CONFIGURATION"];
-    if words.len() == 6
-        && show_zone.iter().enumerate().all(|(i, k)| keyword(i, k))
-        && (keyword(3, "FOR") || keyword(3, "FROM"))
-        && keyword(4, "RANGE")
-        && keyword(5, "default")
-    {
-        return Ok(Statement::ShowDefaultZone);
-    }
-    if !(keyword(1, "CLUSTER") && keyword(2, "SETTING")) {
-        return Err(unsupported());
-    }
-    let name = words.get(3).ok_or_else(unsupported)?.to_ascii_lowercase();
-    if keyword(0, "RESET") && words.len() == 4 {
-        return Ok(Statement::ResetClusterSetting { name });
-    }
-    if keyword(0, "SHOW") && words.len() == 4 {
-        return Ok(Statement::ShowClusterSetting { name });
-    }
-    if keyword(0, "SET") && (keyword(4, "=") || keyword(4, "TO")) && words.len() == 6 {
-        let raw = words[5];
-        let value = raw
-            .strip_prefix('\'')
-            .and_then(|v| v.strip_suffix('\''))
-            .unwrap_or(raw);
-        return Ok(Statement::SetClusterSetting {
-            name,
-            value: value.to_string(),
-        });
-    }
-    Err(unsupported())
-}
-
-/// `cockroach sql -e <statement>...`: (exit code, output). Statements run in order and the first error stops
-/// them, as the real client does.
+/// `cockroach sql -e <statements>... | -f <file>`: (exit code, output). The file is read from the pod's mounted
+/// Secret volumes (how the provider hands over statements that carry a password hash). Every statement is
+/// parsed before any runs; they run in order and the first error stops them, as the real client does.
 pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (i32, String) {
     let (_, _, ca) = match connect(env, pod, container, args) {
         Ok(t) => t,
@@ -715,81 +644,56 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
             "ERROR: server is not accepting clients, trying again: the node is waiting for `cockroach init`".into(),
         );
     }
-    if args.execute.is_empty() {
+    let format = match sql::Format::parse(args.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return (1, e),
+    };
+    let mut scripts = args.execute.clone();
+    if let Some(path) = &args.file {
+        match mounted_file(env, pod, container, path) {
+            Some(text) => scripts.push(text),
+            None => return (1, format!("ERROR: open {path}: no such file or directory")),
+        }
+    }
+    if scripts.is_empty() {
         return (
             1,
-            "ERROR: the sandbox runs `cockroach sql` only with -e/--execute".into(),
+            "ERROR: the sandbox runs `cockroach sql` only with -e/--execute or -f/--file".into(),
         );
     }
-    let mut output = Vec::new();
-    for text in &args.execute {
-        if let Some(statement) = super::lease_table::parse(text) {
-            let result = env
-                .world
-                .cockroach()
-                .with(&ca, |c, now| c.lease_tables.run(&statement, now))
-                .unwrap_or_else(|| Err("ERROR: cluster is not initialised".into()));
-            match result {
-                Ok(line) => output.push(line),
+    let mut statements = Vec::new();
+    for text in &scripts {
+        match sql::parse_script(text) {
+            Ok(s) => statements.extend(s),
+            Err(e) => return (1, e),
+        }
+    }
+    let mut salt = [0u8; 16];
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).is_err() {
+        return (1, "ERROR: no randomness for a password salt".into());
+    }
+    let ran = env.world.cockroach().with(&ca, |c, now| {
+        let mut output = Vec::new();
+        for statement in &statements {
+            match sql::execute(c, statement, now, &salt) {
+                Ok(o) => output.push(o.render(format)),
                 Err(e) => {
                     output.push(e);
                     return (1, output.join("\n"));
                 }
             }
-            continue;
         }
-        let result = parse_statement(text).and_then(|statement| match statement {
-            Statement::SetClusterSetting { name, value } => env
-                .world
-                .cockroach()
-                .set_cluster_setting(&ca, &name, &value)
-                .map(|()| "SET CLUSTER SETTING".to_string()),
-            Statement::ConfigureDefaultZone { num_replicas } => env
-                .world
-                .cockroach()
-                .with(&ca, |c, now| c.configure_default_zone(num_replicas, now))
-                .unwrap_or_else(|| Err("ERROR: cluster is not initialised".into()))
-                .map(|()| "CONFIGURE ZONE 1".to_string()),
-            Statement::ShowDefaultZone => env
-                .world
-                .cockroach()
-                .with(&ca, |c, _| default_zone_csv(c.num_replicas()))
-                .ok_or_else(|| "ERROR: cluster is not initialised".to_string()),
-            Statement::ResetClusterSetting { name } => {
-                env.world.cockroach().reset_cluster_setting(&ca, &name);
-                Ok("RESET CLUSTER SETTING".to_string())
-            }
-            Statement::ShowClusterSetting { name } => {
-                let value = if name == "version" {
-                    env.world.cockroach().cluster_version(&ca)
-                } else {
-                    env.world.cockroach().cluster_setting(&ca, &name)
-                };
-                Ok(format!(
-                    "  {name}\n-----------\n  {}\n(1 row)",
-                    value.unwrap_or_default()
-                ))
-            }
-        });
-        match result {
-            Ok(line) => output.push(line),
-            Err(e) => {
-                output.push(e);
-                return (1, output.join("\n"));
-            }
-        }
-    }
-    (0, output.join("\n"))
+        (0, output.join("\n"))
+    });
+    ran.unwrap_or_else(|| (1, "ERROR: cluster is not initialised".into()))
 }
 
-/// What `SHOW ZONE CONFIGURATION FOR RANGE default` prints with `--format=csv`: the target and its
-/// `raw_config_sql`, CockroachDB's defaults but for `num_replicas`.
-fn default_zone_csv(num_replicas: usize) -> String {
-    format!(
-        "target,raw_config_sql\nRANGE default,\"ALTER RANGE default CONFIGURE ZONE USING\n\trange_min_bytes = \
-         134217728,\n\trange_max_bytes = 536870912,\n\tgc.ttlseconds = 14400,\n\tnum_replicas = {num_replicas},\n\
-         \tconstraints = '[]',\n\tlease_preferences = '[]'\""
-    )
+/// The text of a file the container sees under one of its Secret volume mounts.
+fn mounted_file(env: &Env, pod: &Value, container: &Value, path: &str) -> Option<String> {
+    let (dir, file) = path.rsplit_once('/')?;
+    let secret = env.secret_in(env.cluster, meta::namespace(pod));
+    let files = mounts::certs_dir(pod, container, dir, &secret)?;
+    String::from_utf8(files.get(file)?.data.clone()).ok()
 }
 
 /// A shell's client commands joined by `&&`: each runs when the one before succeeded; (the last exit code, every
@@ -854,63 +758,5 @@ fn target_pod(world: &World, cluster: &str, fqdn: &str) -> Option<Value> {
             })
         }
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cluster_setting_statements_parse_and_others_are_refused() {
-        assert_eq!(
-            parse_statement("SET CLUSTER SETTING cluster.preserve_downgrade_option = '24.1';"),
-            Ok(Statement::SetClusterSetting {
-                name: "cluster.preserve_downgrade_option".into(),
-                value: "24.1".into()
-            })
-        );
-        assert_eq!(
-            parse_statement("set cluster setting cluster.auto_upgrade.enabled to false"),
-            Ok(Statement::SetClusterSetting {
-                name: "cluster.auto_upgrade.enabled".into(),
-                value: "false".into()
-            })
-        );
-        assert_eq!(
-            parse_statement(" RESET CLUSTER SETTING cluster.preserve_downgrade_option ; "),
-            Ok(Statement::ResetClusterSetting {
-                name: "cluster.preserve_downgrade_option".into()
-            })
-        );
-        assert_eq!(
-            parse_statement("SHOW CLUSTER SETTING version"),
-            Ok(Statement::ShowClusterSetting {
-                name: "version".into()
-            })
-        );
-        assert_eq!(
-            parse_statement("ALTER RANGE default CONFIGURE ZONE USING num_replicas = 5;"),
-            Ok(Statement::ConfigureDefaultZone { num_replicas: 5 })
-        );
-        assert_eq!(
-            parse_statement("SHOW ZONE CONFIGURATION FOR RANGE default"),
-            Ok(Statement::ShowDefaultZone)
-        );
-        assert!(default_zone_csv(5).contains("\n\tnum_replicas = 5,\n"));
-        for other in [
-            "ALTER RANGE default CONFIGURE ZONE USING gc.ttlseconds = 600",
-            "SELECT 1",
-            "SET CLUSTER SETTING x",
-            "RESET CLUSTER SETTING",
-            "DROP TABLE t",
-        ] {
-            assert!(
-                parse_statement(other)
-                    .unwrap_err()
-                    .contains("does not emulate"),
-                "{other}"
-            );
-        }
     }
 }

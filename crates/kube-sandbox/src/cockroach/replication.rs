@@ -71,6 +71,7 @@ pub struct Range {
     /// Voting replicas, in descriptor order.
     pub replicas: Vec<NodeId>,
     pub leaseholder: Option<NodeId>,
+    pub constraints: Constraints,
 }
 
 /// How one range stands, as CockroachDB's `calcRangeCounter` judges it from liveness.
@@ -96,12 +97,6 @@ pub fn needed_voters(zone_replicas: usize, cluster_nodes: usize) -> usize {
         need = need.saturating_sub(1);
     }
     need.max(3).min(zone_replicas)
-}
-
-/// Nodes still members (not decommissioning or decommissioned), dead ones included: what CockroachDB's store pool
-/// counts as cluster nodes.
-pub fn cluster_nodes(peers: &Peers) -> usize {
-    peers.values().filter(|p| !p.leaving).count()
 }
 
 fn is_live(peers: &Peers, id: NodeId) -> bool {
@@ -171,38 +166,128 @@ fn mix(range: u32, node: NodeId) -> u64 {
     x ^ (x >> 29)
 }
 
-/// What the allocator weighs once per decision.
-struct Placement<'a> {
-    peers: &'a Peers,
+/// Where a range's replicas may go, from the zone configuration of what it holds (a multi-region database's
+/// survival goal); the default is the default zone's: `num_replicas` anywhere, spread evenly.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Constraints {
+    /// Voters wanted; 0 means the default zone's `num_replicas`.
+    pub num_replicas: usize,
+    /// The regions replicas may be in (spread evenly over them); empty means any.
+    pub regions: BTreeSet<String>,
+}
+
+/// One range's placement rule, resolved against the cluster's members.
+#[derive(Clone)]
+struct Rule {
     needed: usize,
     region_cap: usize,
     zone_cap: usize,
+    regions: BTreeSet<String>,
+}
+
+impl Rule {
+    fn allows(&self, p: &Peer) -> bool {
+        self.regions.is_empty() || self.regions.contains(&p.locality.region)
+    }
+}
+
+/// The voters each range needs: its constraints' count (or the default zone's), lowered as `needed_voters` does
+/// for the members it may use. Resolved once per distinct set of constraints.
+pub struct Needed {
+    by_constraints: Vec<(Constraints, usize)>,
+}
+
+impl Needed {
+    pub fn new(peers: &Peers, ranges: &[Range], zone_replicas: usize) -> Needed {
+        let mut by_constraints: Vec<(Constraints, usize)> = Vec::new();
+        for r in ranges {
+            if !by_constraints.iter().any(|(c, _)| *c == r.constraints) {
+                let needed = resolve(peers, &r.constraints, zone_replicas).needed;
+                by_constraints.push((r.constraints.clone(), needed));
+            }
+        }
+        Needed { by_constraints }
+    }
+
+    /// The voters `range` needs; 0 for a range not among those given to `new`.
+    pub fn of(&self, range: &Range) -> usize {
+        self.by_constraints
+            .iter()
+            .find(|(c, _)| *c == range.constraints)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+fn resolve(peers: &Peers, c: &Constraints, zone_replicas: usize) -> Rule {
+    let members: Vec<&Peer> = peers
+        .values()
+        .filter(|p| !p.leaving && (c.regions.is_empty() || c.regions.contains(&p.locality.region)))
+        .collect();
+    let regions: BTreeSet<&str> = members.iter().map(|p| p.locality.region.as_str()).collect();
+    let zones: BTreeSet<&Locality> = members.iter().map(|p| &p.locality).collect();
+    let wanted = if c.num_replicas == 0 {
+        zone_replicas
+    } else {
+        c.num_replicas
+    };
+    let needed = needed_voters(wanted, members.len());
+    Rule {
+        needed,
+        region_cap: needed.div_ceil(regions.len().max(1)),
+        zone_cap: needed.div_ceil(zones.len().max(1)),
+        regions: c.regions.clone(),
+    }
+}
+
+/// What the allocator weighs once per decision.
+struct Placement<'a> {
+    peers: &'a Peers,
+    zone_replicas: usize,
     counts: BTreeMap<NodeId, usize>,
+    /// The rule of each distinct set of constraints the ranges have (a handful: the default zone's and one per
+    /// multi-region database), resolved once per decision rather than once per range.
+    rules: Vec<(Constraints, Rule)>,
 }
 
 impl<'a> Placement<'a> {
     fn new(peers: &'a Peers, ranges: &[Range], zone_replicas: usize) -> Placement<'a> {
-        let members: Vec<&Peer> = peers.values().filter(|p| !p.leaving).collect();
-        let regions: BTreeSet<&str> = members.iter().map(|p| p.locality.region.as_str()).collect();
-        let zones: BTreeSet<&Locality> = members.iter().map(|p| &p.locality).collect();
-        let needed = needed_voters(zone_replicas, members.len());
         let mut counts: BTreeMap<NodeId, usize> = peers.keys().map(|id| (*id, 0)).collect();
+        let mut rules: Vec<(Constraints, Rule)> = Vec::new();
         for r in ranges {
             for id in &r.replicas {
                 *counts.entry(*id).or_default() += 1;
             }
+            if !rules.iter().any(|(c, _)| *c == r.constraints) {
+                let rule = resolve(peers, &r.constraints, zone_replicas);
+                rules.push((r.constraints.clone(), rule));
+            }
         }
         Placement {
             peers,
-            needed,
-            region_cap: needed.div_ceil(regions.len().max(1)),
-            zone_cap: needed.div_ceil(zones.len().max(1)),
+            zone_replicas,
             counts,
+            rules,
+        }
+    }
+
+    fn rule(&self, r: &Range) -> std::borrow::Cow<'_, Rule> {
+        match self.rules.iter().find(|(c, _)| *c == r.constraints) {
+            Some((_, rule)) => std::borrow::Cow::Borrowed(rule),
+            None => {
+                std::borrow::Cow::Owned(resolve(self.peers, &r.constraints, self.zone_replicas))
+            }
         }
     }
 
     fn unusable(&self, id: NodeId) -> bool {
         self.peers.get(&id).is_none_or(Peer::unusable)
+    }
+
+    /// Unusable, or in a region the range may not be in.
+    fn misplaced(&self, id: NodeId, rule: &Rule) -> bool {
+        self.peers
+            .get(&id)
+            .is_none_or(|p| p.unusable() || !rule.allows(p))
     }
 
     fn in_region(&self, kept: &[NodeId], region: &str) -> usize {
@@ -222,76 +307,84 @@ impl<'a> Placement<'a> {
     }
 
     /// Whether `p` may hold a replica next to `kept` without piling the range into one locality.
-    fn fits(&self, p: &Peer, kept: &[NodeId]) -> bool {
+    fn fits(&self, p: &Peer, kept: &[NodeId], rule: &Rule) -> bool {
         p.can_take()
+            && rule.allows(p)
             && !kept.contains(&p.id)
-            && self.in_region(kept, &p.locality.region) < self.region_cap
-            && self.in_zone(kept, &p.locality) < self.zone_cap
+            && self.in_region(kept, &p.locality.region) < rule.region_cap
+            && self.in_zone(kept, &p.locality) < rule.zone_cap
     }
 
     /// The best node for a new replica of range `range` next to `kept`, never one in `exclude`: the most diverse
     /// locality first, then a node with few replicas. Nodes within `COUNT_BUCKET` replicas of each other are
     /// told apart by a hash of range and node, so ranges that share one node do not all share the others (as the
     /// real allocator's choices among equals do not line up either).
-    fn target(&self, range: u32, kept: &[NodeId], exclude: &[NodeId]) -> Option<NodeId> {
+    fn target(
+        &self,
+        r: &Range,
+        rule: &Rule,
+        kept: &[NodeId],
+        exclude: &[NodeId],
+    ) -> Option<NodeId> {
         self.peers
             .values()
-            .filter(|p| !exclude.contains(&p.id) && self.fits(p, kept))
+            .filter(|p| !exclude.contains(&p.id) && self.fits(p, kept, rule))
             .min_by_key(|p| {
                 (
                     self.in_region(kept, &p.locality.region),
                     self.in_zone(kept, &p.locality),
                     self.counts.get(&p.id).copied().unwrap_or(0) / COUNT_BUCKET,
-                    mix(range, p.id),
+                    mix(r.id, p.id),
                     p.id,
                 )
             })
             .map(|p| p.id)
     }
 
-    fn crowded(&self, replicas: &[NodeId], id: NodeId) -> bool {
+    fn crowded(&self, replicas: &[NodeId], id: NodeId, rule: &Rule) -> bool {
         self.peers.get(&id).is_some_and(|p| {
-            self.in_region(replicas, &p.locality.region) > self.region_cap
-                || self.in_zone(replicas, &p.locality) > self.zone_cap
+            self.in_region(replicas, &p.locality.region) > rule.region_cap
+                || self.in_zone(replicas, &p.locality) > rule.zone_cap
         })
     }
 
     fn repair(&self, i: usize, r: &Range) -> Option<Action> {
+        let rule = self.rule(r);
         let kept: Vec<NodeId> = r
             .replicas
             .iter()
             .copied()
-            .filter(|id| !self.unusable(*id))
+            .filter(|id| !self.misplaced(*id, &rule))
             .collect();
-        if let Some(&from) = r.replicas.iter().find(|id| self.unusable(**id)) {
-            if let Some(to) = self.target(r.id, &kept, &r.replicas) {
+        if let Some(&from) = r.replicas.iter().find(|id| self.misplaced(**id, &rule)) {
+            if let Some(to) = self.target(r, &rule, &kept, &r.replicas) {
                 return Some(Action::Move { range: i, from, to });
             }
-            if kept.len() >= self.needed {
+            if kept.len() >= rule.needed {
                 return Some(Action::Remove { range: i, from });
             }
         }
-        if r.replicas.len() < self.needed {
-            if let Some(to) = self.target(r.id, &kept, &r.replicas) {
+        if r.replicas.len() < rule.needed {
+            if let Some(to) = self.target(r, &rule, &kept, &r.replicas) {
                 return Some(Action::Add { range: i, to });
             }
         }
-        if r.replicas.len() > self.needed {
+        if r.replicas.len() > rule.needed {
             let from = r.replicas.iter().copied().max_by_key(|id| {
                 (
-                    self.unusable(*id),
-                    self.crowded(&r.replicas, *id),
+                    self.misplaced(*id, &rule),
+                    self.crowded(&r.replicas, *id, &rule),
                     self.counts.get(id).copied().unwrap_or(0),
                 )
             })?;
             return Some(Action::Remove { range: i, from });
         }
         r.replicas.iter().find_map(|&from| {
-            if !self.crowded(&r.replicas, from) {
+            if !self.crowded(&r.replicas, from, &rule) {
                 return None;
             }
             let others: Vec<NodeId> = r.replicas.iter().copied().filter(|x| *x != from).collect();
-            self.target(r.id, &others, &r.replicas)
+            self.target(r, &rule, &others, &r.replicas)
                 .map(|to| Action::Move { range: i, from, to })
         })
     }
@@ -318,7 +411,7 @@ impl<'a> Placement<'a> {
                     r.replicas.contains(&from) && has_quorum(self.peers, r) && {
                         let others: Vec<NodeId> =
                             r.replicas.iter().copied().filter(|x| *x != from).collect();
-                        self.fits(peer, &others)
+                        self.fits(peer, &others, &self.rule(r))
                     }
                 });
                 if let Some(range) = movable {
@@ -398,13 +491,14 @@ pub fn decommission_blockers(
         let mut blocked = 0;
         let mut example = None;
         for r in ranges.iter().filter(|r| r.replicas.contains(id)) {
+            let rule = placement.rule(r);
             let kept: Vec<NodeId> = r
                 .replicas
                 .iter()
                 .copied()
                 .filter(|x| !placement.unusable(*x))
                 .collect();
-            if placement.target(r.id, &kept, &r.replicas).is_none() && kept.len() < placement.needed
+            if placement.target(r, &rule, &kept, &r.replicas).is_none() && kept.len() < rule.needed
             {
                 blocked += 1;
                 let live_others = planned
@@ -468,6 +562,7 @@ mod tests {
                 id,
                 replicas: vec![1],
                 leaseholder: Some(1),
+                constraints: Constraints::default(),
             })
             .collect()
     }
@@ -584,6 +679,7 @@ mod tests {
             id: 1,
             replicas: vec![1, 2, 4],
             leaseholder: Some(1),
+            constraints: Constraints::default(),
         }];
         for id in [1, 2] {
             peers.get_mut(&id).unwrap().store_lost = true;
@@ -609,6 +705,7 @@ mod tests {
             id: 1,
             replicas: vec![1, 4, 7],
             leaseholder: Some(4),
+            constraints: Constraints::default(),
         };
         assert_eq!(range_counter(&peers, &r), Some(4));
         peers.get_mut(&4).unwrap().live = false;

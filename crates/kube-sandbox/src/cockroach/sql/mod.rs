@@ -1,0 +1,365 @@
+//! The SQL the emulated CockroachDB runs: a tokenizer (`lexer`), one statement enum and its parser (`parse`),
+//! users, roles and databases with CockroachDB's rules and error texts (`catalog`), SCRAM password hashes
+//! (`scram`), and here the one dispatch from a statement to its effect on a cluster and what the client prints.
+//! A new statement is one variant in `parse::Statement`, its parser, and one arm in `execute`.
+
+pub mod catalog;
+pub mod lexer;
+pub mod parse;
+pub mod scram;
+
+pub use catalog::{Catalog, Database, Role};
+pub use parse::{
+    parse_script, parse_statement, AlterDatabase, DropBehavior, Password, Statement, SurvivalGoal,
+};
+
+use super::cluster::CockroachCluster;
+use super::version;
+
+/// What one statement returns: a tag (`CREATE ROLE`) or rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Tag(String),
+    Rows {
+        columns: Vec<String>,
+        rows: Vec<Vec<Option<String>>>,
+    },
+}
+
+/// The client's `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Tsv,
+    Table,
+}
+
+impl Format {
+    pub fn parse(flag: Option<&str>) -> Result<Format, String> {
+        match flag {
+            Some("csv") => Ok(Format::Csv),
+            Some("tsv") => Ok(Format::Tsv),
+            Some("table") | None => Ok(Format::Table),
+            Some(other) => Err(format!(
+                "ERROR: the sandbox prints SQL results only as csv, tsv or table, not {other}"
+            )),
+        }
+    }
+}
+
+/// `{a,b}`: how CockroachDB prints a string array.
+pub fn array(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| i.as_ref().to_string()).collect();
+    format!("{{{}}}", items.join(","))
+}
+
+fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
+}
+
+impl Output {
+    /// As `cockroach sql` prints it in `format`.
+    pub fn render(&self, format: Format) -> String {
+        let (columns, rows) = match self {
+            Output::Tag(tag) => return tag.clone(),
+            Output::Rows { columns, rows } => (columns, rows),
+        };
+        let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
+        let mut lines = Vec::new();
+        match format {
+            Format::Csv | Format::Tsv => {
+                let sep = if format == Format::Csv { "," } else { "\t" };
+                let field = |v: &str| {
+                    if format == Format::Csv {
+                        csv_field(v)
+                    } else {
+                        v.to_string()
+                    }
+                };
+                lines.push(
+                    columns
+                        .iter()
+                        .map(|c| field(c))
+                        .collect::<Vec<_>>()
+                        .join(sep),
+                );
+                for r in rows {
+                    lines.push(
+                        r.iter()
+                            .map(|v| field(&cell(v)))
+                            .collect::<Vec<_>>()
+                            .join(sep),
+                    );
+                }
+            }
+            Format::Table => {
+                lines.push(format!("  {}", columns.join(" | ")));
+                lines.push("-----------".into());
+                for r in rows {
+                    lines.push(format!(
+                        "  {}",
+                        r.iter().map(cell).collect::<Vec<_>>().join(" | ")
+                    ));
+                }
+                let n = rows.len();
+                lines.push(format!("({n} row{})", if n == 1 { "" } else { "s" }));
+            }
+        }
+        lines.join("\n")
+    }
+}
+
+/// The `raw_config_sql` of the default zone: CockroachDB's defaults but for `num_replicas`.
+fn default_zone_sql(num_replicas: usize) -> String {
+    format!(
+        "ALTER RANGE default CONFIGURE ZONE USING\n\trange_min_bytes = 134217728,\n\trange_max_bytes = \
+         536870912,\n\tgc.ttlseconds = 14400,\n\tnum_replicas = {num_replicas},\n\tconstraints = '[]',\n\t\
+         lease_preferences = '[]'"
+    )
+}
+
+pub(super) fn columns(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+fn tag(t: &str) -> Result<Output, String> {
+    Ok(Output::Tag(t.to_string()))
+}
+
+pub(super) fn text(v: impl Into<String>) -> Option<String> {
+    Some(v.into())
+}
+
+/// Runs one statement on `c` at `now`; Err is what the client prints. `salt` hashes a cleartext password.
+pub fn execute(
+    c: &mut CockroachCluster,
+    statement: &Statement,
+    now: f64,
+    salt: &[u8],
+) -> Result<Output, String> {
+    match statement {
+        Statement::SetClusterSetting { name, value } => {
+            c.set_setting(name, value, now)?;
+            tag("SET CLUSTER SETTING")
+        }
+        Statement::ResetClusterSetting { name } => {
+            c.reset_setting(name, now);
+            tag("RESET CLUSTER SETTING")
+        }
+        Statement::ShowClusterSetting { name } => {
+            let value = if name == "version" {
+                c.cluster_version.map(version::display)
+            } else {
+                c.settings.get(name).cloned()
+            };
+            Ok(Output::Rows {
+                columns: vec![name.clone()],
+                rows: vec![vec![Some(value.unwrap_or_default())]],
+            })
+        }
+        Statement::ShowDefaultZone => Ok(Output::Rows {
+            columns: columns(&["target", "raw_config_sql"]),
+            rows: vec![vec![
+                text("RANGE default"),
+                text(default_zone_sql(c.num_replicas())),
+            ]],
+        }),
+        Statement::Lease(statement) => c.lease_tables.run(statement, now),
+        Statement::ConfigureDefaultZone { num_replicas } => {
+            c.configure_default_zone(*num_replicas, now)?;
+            tag("CONFIGURE ZONE 1")
+        }
+        Statement::CreateRole {
+            name,
+            if_not_exists,
+            login,
+            password,
+        } => {
+            c.catalog
+                .create_role(name, *if_not_exists, *login, password.as_ref(), salt)?;
+            tag("CREATE ROLE")
+        }
+        Statement::AlterRole {
+            name,
+            if_exists,
+            password,
+            login,
+        } => {
+            c.catalog
+                .alter_role(name, *if_exists, password.as_ref(), *login, salt)?;
+            tag("ALTER ROLE")
+        }
+        Statement::DropRoles { names, if_exists } => {
+            c.catalog.drop_roles(names, *if_exists)?;
+            tag("DROP ROLE")
+        }
+        Statement::GrantRoles {
+            roles,
+            members,
+            admin_option,
+        } => {
+            c.catalog.grant_roles(roles, members, *admin_option)?;
+            tag("GRANT")
+        }
+        Statement::RevokeRoles { roles, members } => {
+            c.catalog.revoke_roles(roles, members)?;
+            tag("REVOKE")
+        }
+        Statement::ShowUsers => Ok(Output::Rows {
+            columns: columns(&["username", "options", "member_of"]),
+            rows: c
+                .catalog
+                .roles
+                .iter()
+                .map(|(name, role)| {
+                    let options = if role.login { "" } else { "NOLOGIN" };
+                    vec![
+                        text(name),
+                        text(options),
+                        text(array(c.catalog.member_of(name))),
+                    ]
+                })
+                .collect(),
+        }),
+        Statement::ShowRoleGrants { roles, members } => {
+            for name in roles.iter().chain(members) {
+                if !c.catalog.roles.contains_key(name) {
+                    return Err(format!(
+                        "ERROR: role/user \"{name}\" does not exist\nSQLSTATE: 42704"
+                    ));
+                }
+            }
+            let rows = c
+                .catalog
+                .grants
+                .iter()
+                .filter(|((r, m), _)| {
+                    (roles.is_empty() || roles.contains(r))
+                        && (members.is_empty() || members.contains(m))
+                })
+                .map(|((r, m), admin)| vec![text(r), text(m), text(if *admin { "t" } else { "f" })])
+                .collect();
+            Ok(Output::Rows {
+                columns: columns(&["role_name", "member", "is_admin"]),
+                rows,
+            })
+        }
+        Statement::CreateDatabase {
+            name,
+            if_not_exists,
+            primary_region,
+            regions,
+            survival,
+        } => {
+            let cluster_regions = c.cluster_regions(now);
+            let created = c.catalog.create_database(
+                name,
+                *if_not_exists,
+                primary_region.as_deref(),
+                regions,
+                *survival,
+                &cluster_regions,
+            )?;
+            if created {
+                c.database_created(name, now);
+            }
+            tag("CREATE DATABASE")
+        }
+        Statement::AlterDatabase { name, change } => {
+            let cluster_regions = c.cluster_regions(now);
+            c.catalog.alter_database(name, change, &cluster_regions)?;
+            c.database_changed(name, now);
+            tag(match change {
+                AlterDatabase::AddRegion { .. } => "ALTER DATABASE ADD REGION",
+                AlterDatabase::DropRegion { .. } => "ALTER DATABASE DROP REGION",
+                AlterDatabase::PrimaryRegion(_) => "ALTER DATABASE PRIMARY REGION",
+                AlterDatabase::Survive(_) => "ALTER DATABASE SURVIVE",
+            })
+        }
+        Statement::DropDatabase {
+            name,
+            if_exists,
+            behavior,
+        } => {
+            if c.catalog.drop_database(name, *if_exists, *behavior)? {
+                c.database_dropped(name, now);
+            }
+            tag("DROP DATABASE")
+        }
+        Statement::ShowDatabases => Ok(Output::Rows {
+            columns: columns(&[
+                "database_name",
+                "owner",
+                "primary_region",
+                "secondary_region",
+                "regions",
+                "survival_goal",
+            ]),
+            rows: c
+                .catalog
+                .databases
+                .iter()
+                .map(|(name, db)| {
+                    let owner = if matches!(name.as_str(), "system") {
+                        "node"
+                    } else {
+                        "root"
+                    };
+                    vec![
+                        text(name),
+                        text(owner),
+                        db.primary_region.clone(),
+                        None,
+                        text(array(&db.regions)),
+                        db.multi_region().then(|| db.survival.as_str().to_string()),
+                    ]
+                })
+                .collect(),
+        }),
+        Statement::ShowRegionsFromDatabase { name } => {
+            let db = c.catalog.database(name)?;
+            let zones = c.region_zones(now);
+            let rows = db
+                .regions
+                .iter()
+                .map(|r| {
+                    let primary = db.primary_region.as_ref() == Some(r);
+                    vec![
+                        text(name),
+                        text(r),
+                        text(if primary { "t" } else { "f" }),
+                        text("f"),
+                        text(array(zones.get(r).into_iter().flatten())),
+                    ]
+                })
+                .collect();
+            Ok(Output::Rows {
+                columns: columns(&["database", "region", "primary", "secondary", "zones"]),
+                rows,
+            })
+        }
+        Statement::ShowSurvivalGoal { name } => {
+            let db = c.catalog.database(name)?;
+            Ok(Output::Rows {
+                columns: columns(&["database", "survival_goal"]),
+                rows: vec![vec![
+                    text(name),
+                    db.multi_region().then(|| db.survival.as_str().to_string()),
+                ]],
+            })
+        }
+        Statement::CreateTable {
+            database,
+            name,
+            if_not_exists,
+        } => {
+            let db = database.as_deref().unwrap_or("defaultdb");
+            c.catalog.create_table(db, name, *if_not_exists)?;
+            tag("CREATE TABLE")
+        }
+    }
+}

@@ -1,0 +1,14 @@
+# A user for the DB Console and applications. The password is hashed (SCRAM-SHA-256) in the provider;
+# only the hash reaches the cluster. The SQL runs as a Job in the given zone, through its kubernetes block.
+resource "crdb_sql_user" "console" {
+  name     = "console"
+  password = var.console_password
+  roles    = ["admin"]
+  zone     = crdb_region.all["us-east1-b"].zone
+
+  kubernetes {
+    host                   = "https://${google_container_cluster.zone["us-east1-b"].endpoint}"
+    token                  = data.google_client_config.current.access_token
+    cluster_ca_certificate = base64decode(google_container_cluster.zone["us-east1-b"].master_auth[0].cluster_ca_certificate)
+  }
+}

@@ -1,0 +1,98 @@
+//! The model and schema of `crdb_sql_user`: one SQL user of the cluster, its password and its role memberships.
+use crate::framework::schema::Block;
+use crate::framework::timeouts::{self, Operation};
+use crate::framework::{Attr, Attribute, Schema, Type, Value};
+use crate::tf_model;
+
+pub const TYPE_NAME: &str = "crdb_sql_user";
+
+tf_model! {
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct SqlUserModel {
+        pub id: Attr<String>,
+        pub name: Attr<String>,
+        pub password: Attr<String>,
+        pub roles: Attr<Vec<Attr<String>>>,
+        pub zone: Attr<String>,
+        pub kubernetes: Attr<Value>,
+        pub timeouts: Attr<Value>,
+    }
+}
+
+impl SqlUserModel {
+    pub fn user(&self) -> String {
+        self.name.known().cloned().unwrap_or_default()
+    }
+
+    /// The configured roles, sorted and without repeats.
+    pub fn role_set(&self) -> std::collections::BTreeSet<String> {
+        self.roles
+            .known_items()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+}
+
+/// The `zone` attribute every SQL resource has: where its Jobs run.
+pub fn zone_attribute() -> Attribute {
+    Attribute::required(
+        "zone",
+        Type::String,
+        "The zone whose Kubernetes cluster runs this resource's SQL, as a Job next to its nodes: any zone of the \
+         cluster, typically `crdb_region.<name>.zone` (which also orders this resource after the zone), with the \
+         same `kubernetes` block as that region.",
+    )
+}
+
+pub fn schema(connection_block: Block) -> Schema {
+    Schema {
+        version: 0,
+        block: Block::new(
+            "A SQL user of the CockroachDB cluster, with an optional password and role memberships (`admin` opens \
+             every page of the DB Console). The password is hashed (SCRAM-SHA-256) inside the provider; only the \
+             hash reaches the cluster, in a short-lived Secret read by a SQL Job, never in a Job spec, command line \
+             or log.",
+        )
+        .attribute(Attribute::computed("id", Type::String, "The user name.").keep_prior_value_when_unset())
+        .attribute(
+            Attribute::required(
+                "name",
+                Type::String,
+                "The user name: lower case letters, digits, `_`, `-` or `.`, starting with a letter, digit or `_`, \
+                 at most 63 characters. CockroachDB cannot rename a user: a new name replaces it.",
+            )
+            .requires_replace(),
+        )
+        .attribute(
+            Attribute::optional(
+                "password",
+                Type::String,
+                "The password for SQL and DB Console logins; without it the user logs in with a client \
+                 certificate only. Changing it changes the user in place. CockroachDB cannot show a password, so a \
+                 change made outside Terraform is not detected.",
+            )
+            .sensitive(),
+        )
+        .attribute(
+            Attribute::optional(
+                "roles",
+                Type::set(Type::String),
+                "Roles the user is a member of, for example `[\"admin\"]`. A membership revoked outside Terraform \
+                 shows as drift.",
+            )
+            .default(Value::Set(Vec::new())),
+        )
+        .attribute(zone_attribute())
+        .single_block("kubernetes", connection_block)
+        .single_block(
+            "timeouts",
+            timeouts::block(&[
+                Operation::Create,
+                Operation::Read,
+                Operation::Update,
+                Operation::Delete,
+            ]),
+        ),
+    }
+}
