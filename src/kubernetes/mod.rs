@@ -28,6 +28,8 @@ pub mod logs;
 pub mod proxy;
 pub mod readiness;
 pub mod retry;
+#[cfg(test)]
+pub(crate) mod rounds;
 pub mod wait;
 
 pub use apply::{KubeObject, Propagation, FIELD_MANAGER};

@@ -1,6 +1,6 @@
 //! Reading a zone back: one fetch of the zone's live objects (shared by read and import), its
-//! reads issued concurrently, and a pure fold of what it found into the model, so that drift is
-//! tested without a server.
+//! reads issued concurrently in one round, and a pure fold of what it found into the model, so
+//! that drift is tested without a server.
 use super::init::INIT_MARKER_PREFIX;
 use super::model::RegionModel;
 use super::storage;
@@ -10,6 +10,7 @@ use crate::framework::Attr;
 use crate::kubernetes::readiness::load_balancer_address;
 use crate::kubernetes::ClusterClient;
 use crate::resources::lb_resolver;
+use futures_util::future::try_join_all;
 use futures_util::try_join;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
@@ -65,10 +66,50 @@ impl InitRecord {
     }
 }
 
+/// The objects of a zone named after its layout, as one layout names them.
+#[derive(Default)]
+struct LayoutNamed {
+    default_root_secret: Option<Secret>,
+    dns_load_balancer: Option<Service>,
+    init_job: Option<Job>,
+}
+
+impl LayoutNamed {
+    /// Gets the objects `layout` names, the init Job only when asked for.
+    async fn fetch(
+        client: &ClusterClient,
+        zone: &str,
+        layout: Layout,
+        with_init_job: bool,
+    ) -> Result<LayoutNamed, crate::kubernetes::RemoteError> {
+        let init_job = async {
+            if with_init_job {
+                client.get::<Job>(Some(zone), layout.init_job_name()).await
+            } else {
+                Ok(None)
+            }
+        };
+        let root_secret_name = layout.default_client_root_secret_name(zone);
+        let lb_name = layout.dns_load_balancer_name(zone);
+        let (default_root_secret, dns_load_balancer, init_job) = try_join!(
+            client.get::<Secret>(Some(names::DEFAULT_NAMESPACE), &root_secret_name),
+            client.get::<Service>(Some(names::KUBE_SYSTEM), &lb_name),
+            init_job,
+        )?;
+        Ok(LayoutNamed {
+            default_root_secret,
+            dns_load_balancer,
+            init_job,
+        })
+    }
+}
+
 impl ZoneSnapshot {
-    /// Reads the zone in two rounds of concurrent calls: what does not depend on the zone's
-    /// layout, then what is named after it (`layout` when the state records it, else the one the
-    /// live StatefulSet shows). `resolver` resolves a load balancer's host name.
+    /// Reads the zone in one round of concurrent calls, so that a plan costs one round trip per
+    /// zone however far away its cluster is. The objects named after the zone's layout are read
+    /// under `layout`'s names when the state records it; otherwise (an import) under every
+    /// layout's names, and those of the layout the live StatefulSet shows are kept.
+    /// `resolver` resolves a load balancer's host name.
     pub async fn fetch(
         client: &ClusterClient,
         zone: &str,
@@ -77,20 +118,15 @@ impl ZoneSnapshot {
         with_init_record: bool,
     ) -> Result<ZoneSnapshot, Diagnostics> {
         let ns = Some(zone);
-        let (namespace, set, claims, node_secret, root_secret, public_service, headless_service) =
-            try_join!(
-                client.get::<Namespace>(None, zone),
-                client.get::<StatefulSet>(ns, names::STATEFULSET),
-                client.list::<PersistentVolumeClaim>(ns, ""),
-                client.get::<Secret>(ns, names::NODE_SECRET),
-                client.get::<Secret>(ns, names::CLIENT_ROOT_SECRET),
-                client.get::<Service>(ns, names::PUBLIC_SERVICE),
-                client.get::<Service>(ns, names::HEADLESS_SERVICE),
-            )?;
-        let layout = layout.unwrap_or_else(|| Layout::of_statefulset(set.as_ref()));
-        let init_record = async {
+        let candidates = layout.map_or(Layout::ALL.to_vec(), |known| vec![known]);
+        let named = try_join_all(
+            candidates
+                .iter()
+                .map(|&candidate| LayoutNamed::fetch(client, zone, candidate, with_init_record)),
+        );
+        let markers = async {
             if !with_init_record {
-                return Ok(None);
+                return Ok(Vec::new());
             }
             let selector = format!(
                 "{}={},{}={zone}",
@@ -98,20 +134,46 @@ impl ZoneSnapshot {
                 names::MANAGER,
                 names::LABEL_ZONE
             );
-            let (markers, init_job) = try_join!(
-                client.list::<ConfigMap>(Some(names::KUBE_SYSTEM), &selector),
-                client.get::<Job>(ns, layout.init_job_name()),
-            )?;
-            Ok::<_, crate::kubernetes::RemoteError>(Some(InitRecord { markers, init_job }))
+            client
+                .list::<ConfigMap>(Some(names::KUBE_SYSTEM), &selector)
+                .await
         };
-        let root_secret_name = layout.default_client_root_secret_name(zone);
-        let lb_name = layout.dns_load_balancer_name(zone);
-        let (default_root_secret, dns_load_balancer, init_record) = try_join!(
-            client.get::<Secret>(Some(names::DEFAULT_NAMESPACE), &root_secret_name),
-            client.get::<Service>(Some(names::KUBE_SYSTEM), &lb_name),
-            init_record,
+        let (
+            namespace,
+            set,
+            claims,
+            node_secret,
+            root_secret,
+            public_service,
+            headless_service,
+            named,
+            markers,
+        ) = try_join!(
+            client.get::<Namespace>(None, zone),
+            client.get::<StatefulSet>(ns, names::STATEFULSET),
+            client.list::<PersistentVolumeClaim>(ns, ""),
+            client.get::<Secret>(ns, names::NODE_SECRET),
+            client.get::<Secret>(ns, names::CLIENT_ROOT_SECRET),
+            client.get::<Service>(ns, names::PUBLIC_SERVICE),
+            client.get::<Service>(ns, names::HEADLESS_SERVICE),
+            named,
+            markers,
         )?;
-        let dns_address = match dns_load_balancer.as_ref().and_then(load_balancer_address) {
+        let layout = layout.unwrap_or_else(|| Layout::of_statefulset(set.as_ref()));
+        let named = candidates
+            .into_iter()
+            .zip(named)
+            .find_map(|(candidate, named)| (candidate == layout).then_some(named))
+            .unwrap_or_default();
+        let init_record = with_init_record.then(|| InitRecord {
+            markers,
+            init_job: named.init_job,
+        });
+        let dns_address = match named
+            .dns_load_balancer
+            .as_ref()
+            .and_then(load_balancer_address)
+        {
             Some(address) => lb_resolver::dns_ip(&address, resolver).await.ok(),
             None => None,
         };
@@ -122,10 +184,10 @@ impl ZoneSnapshot {
             claims,
             node_secret,
             root_secret,
-            default_root_secret,
+            default_root_secret: named.default_root_secret,
             public_service,
             headless_service,
-            dns_load_balancer,
+            dns_load_balancer: named.dns_load_balancer,
             dns_address,
             layout,
             init_record,
@@ -394,6 +456,25 @@ mod tests {
             Attr::Known("8Gi".into()),
             "a resource the template does not declare (an adopted script's template) says nothing"
         );
+    }
+
+    #[tokio::test]
+    async fn a_read_costs_one_round_trip_and_an_import_too() {
+        for (layout, with_init_record, calls) in
+            [(Some(Layout::Provider), false, 9), (None, true, 14)]
+        {
+            let (snapshot, rounds) = crate::kubernetes::rounds::count_rounds(|client| async move {
+                let zone = fixtures::spec().zone;
+                ZoneSnapshot::fetch(&client, &zone, layout, None, with_init_record).await
+            })
+            .await;
+            assert_eq!(rounds.len(), 1, "{rounds:#?}");
+            assert_eq!(rounds[0].len(), calls, "{rounds:#?}");
+            let snapshot = snapshot.unwrap();
+            assert!(snapshot.namespace.is_none() && snapshot.set.is_none());
+            assert_eq!(snapshot.layout, Layout::Provider);
+            assert_eq!(snapshot.init_record.is_some(), with_init_record);
+        }
     }
 
     #[test]
