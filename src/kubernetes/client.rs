@@ -28,6 +28,8 @@ pub struct ClusterClient {
     label: String,
     retry: RetryPolicy,
     stop: CancellationToken,
+    /// When the operation the calls belong to must end (none for a read, which has no timeout).
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for ClusterClient {
@@ -112,6 +114,7 @@ impl ClusterClient {
             label,
             retry: RetryPolicy::default(),
             stop: CancellationToken::new(),
+            deadline: None,
         })
     }
 
@@ -122,6 +125,7 @@ impl ClusterClient {
             label: label.into(),
             retry: RetryPolicy::default(),
             stop: CancellationToken::new(),
+            deadline: None,
         }
     }
 
@@ -144,8 +148,21 @@ impl ClusterClient {
         self
     }
 
+    /// The same client, each call of which (retries included) ends by `deadline` at the latest: one call that
+    /// hangs fails as unreachable before the operation's timeout, naming the call, instead of outlasting it.
+    pub fn with_deadline(mut self, deadline: &super::Deadline) -> ClusterClient {
+        self.deadline = Some(deadline.at());
+        self
+    }
+
     pub(super) fn stop_token(&self) -> &CancellationToken {
         &self.stop
+    }
+
+    /// What is left of the operation's time, when it has a deadline.
+    pub(super) fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
     }
 
     /// How error messages name this cluster.

@@ -215,7 +215,8 @@ async fn converge_zone(
     mut state: RegionModel,
     limit: Duration,
 ) -> Result<(RegionModel, Diagnostics), Stopped> {
-    let (client, mut spec) = connect_zone(ctx, &state)
+    let deadline = Deadline::after(limit, &ctx.stop);
+    let (client, mut spec) = connect_zone(ctx, &state, &deadline)
         .await
         .map_err(Stopped::keeping(prior))?;
     let (live_set, node_secret) = futures_util::future::join(
@@ -241,7 +242,6 @@ async fn converge_zone(
     let already_initialized = found_initialized(&client, &spec, prior, live_set.as_ref())
         .await
         .map_err(Stopped::keeping(prior))?;
-    let deadline = Deadline::after(limit, &ctx.stop);
     // storage.rs: growing the data volumes may delete the StatefulSet (keeping its pods) for the apply below to
     // re-create it, so it runs before the StatefulSet is built; `live_set` then holds the object to create in
     // its place.
@@ -319,12 +319,13 @@ async fn converge_zone(
 async fn connect_zone(
     ctx: &OperationContext,
     state: &RegionModel,
+    deadline: &Deadline,
 ) -> Result<(ClusterClient, ZoneSpec), Diagnostics> {
     let mut diags = Diagnostics::new();
     let Some(spec) = zone_spec(state, &mut diags) else {
         return Err(diags);
     };
-    let client = connect_for_apply(ctx, &state.kubernetes, "region").await?;
+    let client = connect_for_apply(ctx, &state.kubernetes, "region", deadline).await?;
     Ok((client, spec))
 }
 
