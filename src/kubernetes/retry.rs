@@ -331,7 +331,7 @@ mod tests {
         ] {
             let started = tokio::time::Instant::now();
             let result: Result<(), _> = policy
-                .run_within("get", time_left, || std::future::pending())
+                .run_within("get", time_left, std::future::pending)
                 .await;
             assert_eq!(started.elapsed(), Duration::from_secs(ends));
             let error = result.unwrap_err();

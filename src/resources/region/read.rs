@@ -165,7 +165,7 @@ impl ZoneSnapshot {
             .zip(named)
             .find_map(|(candidate, named)| (candidate == layout).then_some(named))
             .unwrap_or_default();
-        let init_record = with_init_record.then(|| InitRecord {
+        let init_record = with_init_record.then_some(InitRecord {
             markers,
             init_job: named.init_job,
         });
