@@ -1,5 +1,5 @@
 //! Applies that meet what they did not expect: a zone already running another cluster's nodes (a lost state
-//! file), a cluster cut off mid-apply, an interrupted apply, injected API faults.
+//! file), a cluster cut off mid-apply or mid-destroy, an interrupted apply, injected API faults.
 use crate::harness::Workspace;
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -276,6 +276,125 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
         .block_on(clusters.sandbox.set_api_down(ZONES[0], false))
         .unwrap();
     completes_in_place(&clusters, &ws);
+}
+
+/// What a destroy must leave in cluster `zone`: no object of ours, no namespace of the zone, no volume claim,
+/// and the DNS configuration as it was before the first apply (`dns_before`).
+fn assert_nothing_left(clusters: &Clusters, zone: &str, flavour: &str, dns_before: &str) {
+    use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
+    assert_eq!(
+        crate::regions::our_objects(clusters, zone),
+        Vec::<String>::new(),
+        "objects of ours left in {zone}"
+    );
+    let client = clusters.client(zone);
+    let (namespace, claims) = clusters.runtime.block_on(async {
+        let namespace = Api::<Namespace>::all(client.clone()).get_opt(zone).await;
+        let claims = Api::<PersistentVolumeClaim>::all(client)
+            .list(&ListParams::default())
+            .await;
+        (namespace.unwrap(), claims.unwrap())
+    });
+    assert!(namespace.is_none(), "namespace {zone} left");
+    assert!(claims.items.is_empty(), "volume claims left in {zone}");
+    assert_eq!(
+        crate::regions::dns_config(clusters, zone, flavour),
+        dns_before,
+        "the DNS configuration of {zone} is not as it was"
+    );
+}
+
+/// Waits (up to two minutes) until `done` holds, checking every 50 ms.
+fn await_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..2400 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} never happened");
+}
+
+/// A cluster cut off while `terraform destroy` runs (after the DNS links began to go, before the regions did):
+/// the destroy fails within the unreachable timeout naming that cluster, and once it is back the next destroy
+/// completes, leaving nothing of ours in any cluster and no secret in any output.
+#[test]
+fn a_cluster_cut_off_mid_destroy_fails_it_and_the_next_destroy_completes() {
+    let dns = ["kube-dns", "coredns", "kube-dns"];
+    let clusters = Clusters::start(&dns);
+    let dns_before: Vec<String> = ZONES
+        .iter()
+        .zip(dns)
+        .map(|(zone, flavour)| crate::regions::dns_config(&clusters, zone, flavour))
+        .collect();
+    let ws = Workspace::new("");
+    let config = with_unreachable_timeout(&configuration(&clusters, &ws, false, 1), "10s");
+    ws.write_config(&config);
+    let mut outputs = vec![ws.apply()];
+    let secrets = crate::regions::secrets_in_state(&ws);
+    let cut = ZONES[1];
+
+    let started = std::time::Instant::now();
+    let destroy = ws
+        .command(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The links go first: once the first cluster no longer forwards the cut-off zone, the destroy is under way
+    // and that zone's region is not deleted yet.
+    await_until("the first link's removal", || {
+        !crate::regions::dns_config(&clusters, ZONES[0], dns[0]).contains(&format!("{cut}.svc"))
+    });
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, true))
+        .unwrap();
+    let failed = crate::harness::Run::from(destroy.wait_with_output().unwrap());
+    let took = started.elapsed();
+    assert_ne!(failed.code, 0, "the destroy with {cut} cut off fails");
+    assert!(
+        took < std::time::Duration::from_secs(120),
+        "reported after {took:?}, not within the unreachable timeout"
+    );
+    let url = clusters.sandbox.cluster(cut).unwrap().url();
+    let flat = format!("{} {}", failed.stdout, failed.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("Error: Kubernetes cluster unreachable")
+            && flat.contains(&format!("on {url}")),
+        "the cut-off cluster is named: {flat}"
+    );
+    assert!(
+        ws.state()
+            .iter()
+            .any(|(address, _)| *address == format!("crdb_region.{}", cut.replace('-', "_"))),
+        "the cut-off region stays in state for the next destroy"
+    );
+    outputs.push(failed);
+
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, false))
+        .unwrap();
+    outputs.push(
+        ws.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+            .ok("the second destroy"),
+    );
+    assert!(ws.state().is_empty(), "the second destroy left state");
+    for ((zone, flavour), before) in ZONES.iter().zip(dns).zip(&dns_before) {
+        assert_nothing_left(&clusters, zone, flavour, before);
+    }
+    let outputs: Vec<String> = outputs
+        .iter()
+        .map(|run| format!("{}\n{}", run.stdout, run.stderr))
+        .collect();
+    crate::regions::assert_no_secret_in(
+        &secrets,
+        &outputs.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
 }
 
 /// An apply interrupted with `signal` once the init zone's namespace exists is completed in place by the next
