@@ -315,6 +315,31 @@ fn await_until(what: &str, mut done: impl FnMut() -> bool) {
     panic!("{what} never happened");
 }
 
+/// Runs `terraform destroy` and cuts cluster `cut` off once it is under way: when the first cluster (whose DNS
+/// server is `first_dns`) no longer forwards `cut`'s zone, the links are going and `cut`'s region is not yet
+/// deleted. Returns the destroy's run, `cut` still cut off.
+pub fn destroy_cut_off_midway(
+    clusters: &Clusters,
+    ws: &Workspace,
+    first_dns: &str,
+    cut: &str,
+) -> crate::harness::Run {
+    let destroy = ws
+        .command(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    await_until("the first link's removal", || {
+        !crate::regions::dns_config(clusters, ZONES[0], first_dns).contains(&format!("{cut}.svc"))
+    });
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, true))
+        .unwrap();
+    crate::harness::Run::from(destroy.wait_with_output().unwrap())
+}
+
 /// A cluster cut off while `terraform destroy` runs (after the DNS links began to go, before the regions did):
 /// the destroy fails within the unreachable timeout naming that cluster, and once it is back the next destroy
 /// completes, leaving nothing of ours in any cluster and no secret in any output.
@@ -330,27 +355,11 @@ fn a_cluster_cut_off_mid_destroy_fails_it_and_the_next_destroy_completes() {
     let ws = Workspace::new("");
     let config = with_unreachable_timeout(&configuration(&clusters, &ws, false, 1), "10s");
     ws.write_config(&config);
-    let mut outputs = vec![ws.apply()];
+    let applied = ws.apply();
     let secrets = crate::regions::secrets_in_state(&ws);
     let cut = ZONES[1];
-
     let started = std::time::Instant::now();
-    let destroy = ws
-        .command(&["destroy", "-auto-approve", "-input=false", "-no-color"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The links go first: once the first cluster no longer forwards the cut-off zone, the destroy is under way
-    // and that zone's region is not deleted yet.
-    await_until("the first link's removal", || {
-        !crate::regions::dns_config(&clusters, ZONES[0], dns[0]).contains(&format!("{cut}.svc"))
-    });
-    clusters
-        .runtime
-        .block_on(clusters.sandbox.set_api_down(cut, true))
-        .unwrap();
-    let failed = crate::harness::Run::from(destroy.wait_with_output().unwrap());
+    let failed = destroy_cut_off_midway(&clusters, &ws, dns[0], cut);
     let took = started.elapsed();
     assert_ne!(failed.code, 0, "the destroy with {cut} cut off fails");
     assert!(
@@ -373,27 +382,29 @@ fn a_cluster_cut_off_mid_destroy_fails_it_and_the_next_destroy_completes() {
             .any(|(address, _)| *address == format!("crdb_region.{}", cut.replace('-', "_"))),
         "the cut-off region stays in state for the next destroy"
     );
-    outputs.push(failed);
 
     clusters
         .runtime
         .block_on(clusters.sandbox.set_api_down(cut, false))
         .unwrap();
-    outputs.push(
-        ws.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"])
-            .ok("the second destroy"),
-    );
+    let again = ws
+        .terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+        .ok("the second destroy");
     assert!(ws.state().is_empty(), "the second destroy left state");
     for ((zone, flavour), before) in ZONES.iter().zip(dns).zip(&dns_before) {
         assert_nothing_left(&clusters, zone, flavour, before);
     }
-    let outputs: Vec<String> = outputs
-        .iter()
-        .map(|run| format!("{}\n{}", run.stdout, run.stderr))
-        .collect();
+    let outputs = [
+        ("apply", applied),
+        ("destroy cut off mid-way", failed),
+        ("destroy run again", again),
+    ]
+    .map(|(flow, run)| (flow, format!("{}\n{}", run.stdout, run.stderr)));
     crate::regions::assert_no_secret_in(
         &secrets,
-        &outputs.iter().map(String::as_str).collect::<Vec<_>>(),
+        &outputs
+            .each_ref()
+            .map(|(flow, text)| (*flow, text.as_str())),
     );
 }
 
