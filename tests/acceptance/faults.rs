@@ -1,6 +1,6 @@
 //! Applies that meet what they did not expect: a zone already running another cluster's nodes (a lost state
 //! file), a cluster cut off mid-apply or mid-destroy, an interrupted apply, injected API faults.
-use crate::harness::Workspace;
+use crate::harness::{Run, Workspace};
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
@@ -74,12 +74,17 @@ pub fn everything(clusters: &Clusters) -> Vec<String> {
 
 #[test]
 fn a_lost_state_file_never_overwrites_the_running_cluster() {
-    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let clusters = Clusters::start(&DNS);
     let ws = Workspace::new("");
     ws.write_config(&configuration(&clusters, &ws, true, 1));
-    ws.apply();
+    let applied = ws.apply();
     assert_eq!(live_nodes(&clusters), (3, 3));
     let before = everything(&clusters);
+    let secrets = crate::regions::secrets_in_state(&ws);
+    let running_ca = ws.resource("crdb_multiregion_cluster.main")["ca_fingerprint_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     std::fs::remove_file(ws.path().join("terraform.tfstate")).unwrap();
     let again = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
@@ -106,6 +111,10 @@ fn a_lost_state_file_never_overwrites_the_running_cluster() {
         "{flat}"
     );
     assert!(flat.contains("Nothing in the zone was changed"), "{flat}");
+    assert!(
+        flat.contains(&running_ca),
+        "the running CA's fingerprint is named: {flat}"
+    );
     assert_eq!(
         everything(&clusters),
         before,
@@ -117,6 +126,10 @@ fn a_lost_state_file_never_overwrites_the_running_cluster() {
             .iter()
             .all(|(address, _)| !address.starts_with("crdb_region.")),
         "no region was recorded"
+    );
+    assert_no_secret_in_runs_of(
+        &secrets,
+        &[("apply", &applied), ("apply over a lost state", &again)],
     );
 }
 
@@ -216,7 +229,7 @@ fn await_namespace(clusters: &Clusters, zone: &str) {
 /// Terraform would taint and replace); once the cluster is back, the next apply completes every zone in place.
 #[test]
 fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
-    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let clusters = Clusters::start(&DNS);
     let ws = Workspace::new("");
     let config = with_unreachable_timeout(&configuration(&clusters, &ws, true, 1), "10s");
     ws.write_config(&config);
@@ -232,7 +245,7 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
         .runtime
         .block_on(clusters.sandbox.set_api_down(ZONES[0], true))
         .unwrap();
-    let failed = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    let failed = Run::from(apply.wait_with_output().unwrap());
     assert_ne!(failed.code, 0, "the apply with the init zone cut off fails");
     let took = started.elapsed();
     assert!(
@@ -275,7 +288,7 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
         .runtime
         .block_on(clusters.sandbox.set_api_down(ZONES[0], false))
         .unwrap();
-    completes_in_place(&clusters, &ws);
+    completes_in_place(&clusters, &ws, &failed);
 }
 
 /// What a destroy must leave in cluster `zone`: no object of ours, no namespace of the zone, no volume claim,
@@ -323,7 +336,7 @@ pub fn destroy_cut_off_midway(
     ws: &Workspace,
     first_dns: &str,
     cut: &str,
-) -> crate::harness::Run {
+) -> Run {
     let destroy = ws
         .command(&["destroy", "-auto-approve", "-input=false", "-no-color"])
         .stdout(std::process::Stdio::piped())
@@ -337,7 +350,7 @@ pub fn destroy_cut_off_midway(
         .runtime
         .block_on(clusters.sandbox.set_api_down(cut, true))
         .unwrap();
-    crate::harness::Run::from(destroy.wait_with_output().unwrap())
+    Run::from(destroy.wait_with_output().unwrap())
 }
 
 /// A cluster cut off while `terraform destroy` runs (after the DNS links began to go, before the regions did):
@@ -345,7 +358,7 @@ pub fn destroy_cut_off_midway(
 /// completes, leaving nothing of ours in any cluster and no secret in any output.
 #[test]
 fn a_cluster_cut_off_mid_destroy_fails_it_and_the_next_destroy_completes() {
-    let dns = ["kube-dns", "coredns", "kube-dns"];
+    let dns = DNS;
     let clusters = Clusters::start(&dns);
     let dns_before: Vec<String> = ZONES
         .iter()
@@ -394,24 +407,20 @@ fn a_cluster_cut_off_mid_destroy_fails_it_and_the_next_destroy_completes() {
     for ((zone, flavour), before) in ZONES.iter().zip(dns).zip(&dns_before) {
         assert_nothing_left(&clusters, zone, flavour, before);
     }
-    let outputs = [
-        ("apply", applied),
-        ("destroy cut off mid-way", failed),
-        ("destroy run again", again),
-    ]
-    .map(|(flow, run)| (flow, format!("{}\n{}", run.stdout, run.stderr)));
-    crate::regions::assert_no_secret_in(
+    assert_no_secret_in_runs_of(
         &secrets,
-        &outputs
-            .each_ref()
-            .map(|(flow, text)| (*flow, text.as_str())),
+        &[
+            ("apply", &applied),
+            ("destroy cut off mid-way", &failed),
+            ("destroy run again", &again),
+        ],
     );
 }
 
 /// An apply interrupted with `signal` once the init zone's namespace exists is completed in place by the next
 /// apply: nothing re-created, one init, every node live, the plan empty.
 fn interrupted_create_is_completed_in_place(signal: &str) {
-    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let clusters = Clusters::start(&DNS);
     let ws = Workspace::new("");
     ws.write_config(&configuration(&clusters, &ws, true, 1));
     // Slow enough that the signal lands mid-create.
@@ -440,19 +449,21 @@ fn interrupted_create_is_completed_in_place(signal: &str) {
         .status()
         .unwrap();
     assert!(sent.success());
-    let stopped = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    let stopped = Run::from(apply.wait_with_output().unwrap());
     assert_ne!(
         stopped.code, 0,
         "the interrupted apply does not succeed: {}",
         stopped.stdout
     );
     latency(0);
-    completes_in_place(&clusters, &ws);
+    completes_in_place(&clusters, &ws, &stopped);
 }
 
 /// The next apply after an interrupted create plans creates only, and completes in place: nothing re-created or
-/// moved (namespaces, load balancers and their addresses, volumes), one init, every node live, the plan empty.
-fn completes_in_place(clusters: &Clusters, ws: &Workspace) {
+/// moved (namespaces, load balancers and their addresses, volumes), one init, every node live, each cluster
+/// forwarding its peers, the plan empty, and no secret in the interrupted run's output (`interrupted`) or any
+/// since.
+fn completes_in_place(clusters: &Clusters, ws: &Workspace, interrupted: &Run) {
     let before = identities(clusters);
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{}", plan.stdout);
@@ -461,7 +472,7 @@ fn completes_in_place(clusters: &Clusters, ws: &Workspace) {
         "{}",
         plan.stdout
     );
-    ws.apply();
+    let applied = ws.apply();
     let (uids, ids) = identities(clusters);
     let lost: Vec<&String> = before.0.iter().filter(|o| !uids.contains(o)).collect();
     assert!(
@@ -473,8 +484,33 @@ fn completes_in_place(clusters: &Clusters, ws: &Workspace) {
         assert_eq!(ids, before.1, "initialised once");
     }
     assert!(clusters.sandbox.world().unwrap().cockroach().initialised());
-    assert_eq!(live_nodes(clusters), (3, 3));
+    assert_converged(clusters, &DNS);
     ws.assert_plan_empty("the completing apply");
+    assert_no_secret_in_runs(
+        ws,
+        &[
+            ("the interrupted apply", interrupted),
+            ("the plan after it", &plan),
+            ("the completing apply", &applied),
+        ],
+    );
+}
+
+/// The DNS servers of the three clusters these tests start.
+const DNS: [&str; 3] = ["kube-dns", "coredns", "kube-dns"];
+
+/// No key or token of the state shows in any of `runs` (flow, run).
+fn assert_no_secret_in_runs(ws: &Workspace, runs: &[(&str, &Run)]) {
+    assert_no_secret_in_runs_of(&crate::regions::secrets_in_state(ws), runs);
+}
+
+fn assert_no_secret_in_runs_of(secrets: &[(String, String, &str)], runs: &[(&str, &Run)]) {
+    let texts: Vec<(&str, String)> = runs
+        .iter()
+        .map(|(flow, run)| (*flow, format!("{}\n{}", run.stdout, run.stderr)))
+        .collect();
+    let pairs: Vec<(&str, &str)> = texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    crate::regions::assert_no_secret_in(secrets, &pairs);
 }
 
 #[test]
@@ -516,7 +552,7 @@ fn assert_converged(clusters: &Clusters, dns: &[&str; 3]) {
 /// With 10 % of API calls failing, one apply and one destroy converge, for several seeds.
 #[test]
 fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seeds() {
-    let dns = ["kube-dns", "coredns", "kube-dns"];
+    let dns = DNS;
     for seed in [1, 2, 3] {
         let clusters = Clusters::start_seeded(&dns, false, seed);
         let ws = Workspace::new("");
@@ -531,6 +567,7 @@ fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seed
         inject_faults(&clusters, 0.0);
         assert_converged(&clusters, &dns);
         ws.assert_plan_empty(&format!("seed {seed}'s apply"));
+        let secrets = crate::regions::secrets_in_state(&ws);
         inject_faults(&clusters, 0.10);
         let destroyed = ws.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
         assert_eq!(
@@ -539,6 +576,7 @@ fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seed
             destroyed.stderr
         );
         inject_faults(&clusters, 0.0);
+        assert_no_secret_in_runs_of(&secrets, &[("apply", &applied), ("destroy", &destroyed)]);
         assert!(ws.state().is_empty(), "seed {seed}: destroy left state");
         for zone in ZONES {
             assert_eq!(
@@ -554,7 +592,7 @@ fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seed
 /// next apply completes.
 #[test]
 fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does() {
-    let dns = ["kube-dns", "coredns", "kube-dns"];
+    let dns = DNS;
     let mut reruns = 0;
     for seed in [4, 5] {
         let clusters = Clusters::start_seeded(&dns, false, seed);
@@ -562,6 +600,8 @@ fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does(
         ws.write_config(&configuration(&clusters, &ws, false, 1));
         inject_faults(&clusters, 0.30);
         let applied = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        let mut runs = vec![("apply", applied)];
+        let applied = &runs[0].1;
         if applied.code != 0 {
             reruns += 1;
             let flat = applied
@@ -576,11 +616,13 @@ fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does(
                     && flat.contains(" on https://"),
                 "seed {seed}: the failure names no call and cluster: {flat}"
             );
-            ws.apply();
+            runs.push(("the next apply", ws.apply()));
         }
         inject_faults(&clusters, 0.0);
         assert_converged(&clusters, &dns);
         ws.assert_plan_empty(&format!("seed {seed}'s apply"));
+        let runs: Vec<(&str, &Run)> = runs.iter().map(|(flow, run)| (*flow, run)).collect();
+        assert_no_secret_in_runs(&ws, &runs);
     }
     eprintln!("30 % faults: {reruns} of 2 seeds needed a second apply");
 }
@@ -589,10 +631,10 @@ fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does(
 #[test]
 fn a_memory_limit_changed_by_another_field_manager_shows_in_the_plan_and_is_repaired() {
     use kube::api::{Patch, PatchParams};
-    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let clusters = Clusters::start(&DNS);
     let ws = Workspace::new("");
     ws.write_config(&configuration(&clusters, &ws, false, 1));
-    ws.apply();
+    let applied = ws.apply();
     let sets: Api<StatefulSet> = Api::namespaced(clusters.client(ZONES[1]), ZONES[1]);
     let theirs = serde_json::json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -616,7 +658,7 @@ fn a_memory_limit_changed_by_another_field_manager_shows_in_the_plan_and_is_repa
         "{}",
         plan.stdout
     );
-    ws.apply();
+    let repaired = ws.apply();
     ws.assert_plan_empty("the repair");
     let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
     let limit = set.spec.unwrap().template.spec.unwrap().containers[0]
@@ -625,5 +667,13 @@ fn a_memory_limit_changed_by_another_field_manager_shows_in_the_plan_and_is_repa
         .and_then(|r| r.limits)
         .and_then(|l| l.get("memory").cloned());
     assert_eq!(limit.map(|q| q.0), Some("8Gi".to_string()));
-    assert_eq!(live_nodes(&clusters), (3, 3));
+    assert_converged(&clusters, &DNS);
+    assert_no_secret_in_runs(
+        &ws,
+        &[
+            ("apply", &applied),
+            ("plan of the drift", &plan),
+            ("the repair", &repaired),
+        ],
+    );
 }
