@@ -291,6 +291,74 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
     completes_in_place(&clusters, &ws, &failed);
 }
 
+/// The image the node container of `zone`'s StatefulSet runs, if there is one.
+fn statefulset_image(clusters: &Clusters, zone: &str) -> Option<String> {
+    let sets: Api<StatefulSet> = Api::namespaced(clusters.client(zone), zone);
+    let set = clusters
+        .runtime
+        .block_on(sets.get_opt("cockroachdb"))
+        .ok()??;
+    set.spec?.template.spec?.containers.first()?.image.clone()
+}
+
+/// A cluster cut off while an upgrade rolls: the apply fails naming it, and once it is back the next apply
+/// completes the upgrade in place (nothing replaced or re-created, every node on the new image and live).
+#[test]
+fn a_cluster_cut_off_mid_update_is_completed_in_place_by_the_next_apply() {
+    let clusters = Clusters::start(&DNS);
+    let ws = Workspace::new("");
+    let config = with_unreachable_timeout(&configuration(&clusters, &ws, true, 1), "10s");
+    ws.write_config(&config);
+    ws.apply();
+    let created = identities(&clusters);
+    let (old, new) = (
+        "cockroachdb/cockroach:v24.1.0",
+        "cockroachdb/cockroach:v24.1.1",
+    );
+    ws.write_config(&config.replace(old, new));
+    let apply = ws
+        .command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cut = ZONES[2];
+    await_until("the upgrade's start", || {
+        ZONES
+            .iter()
+            .any(|zone| statefulset_image(&clusters, zone).as_deref() == Some(new))
+    });
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, true))
+        .unwrap();
+    let failed = Run::from(apply.wait_with_output().unwrap());
+    assert_ne!(failed.code, 0, "the upgrade with {cut} cut off fails");
+    let url = clusters.sandbox.cluster(cut).unwrap().url();
+    let flat = format!("{} {}", failed.stdout, failed.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("Error: Kubernetes cluster unreachable")
+            && flat.contains(&format!("on {url}")),
+        "the cut-off cluster is named: {flat}"
+    );
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, false))
+        .unwrap();
+    completes_in_place(&clusters, &ws, &failed);
+    assert_eq!(identities(&clusters), created, "something was re-created");
+    for zone in ZONES {
+        assert_eq!(
+            statefulset_image(&clusters, zone).as_deref(),
+            Some(new),
+            "{zone}"
+        );
+    }
+}
+
 /// What a destroy must leave in cluster `zone`: no object of ours, no namespace of the zone, no volume claim,
 /// and the DNS configuration as it was before the first apply (`dns_before`).
 fn assert_nothing_left(clusters: &Clusters, zone: &str, flavour: &str, dns_before: &str) {
@@ -459,7 +527,7 @@ fn interrupted_create_is_completed_in_place(signal: &str) {
     completes_in_place(&clusters, &ws, &stopped);
 }
 
-/// The next apply after an interrupted create plans creates only, and completes in place: nothing re-created or
+/// The next apply after an interrupted create (or update) plans no replacement, and completes in place: nothing re-created or
 /// moved (namespaces, load balancers and their addresses, volumes), one init, every node live, each cluster
 /// forwarding its peers, the plan empty, and no secret in the interrupted run's output (`interrupted`) or any
 /// since.

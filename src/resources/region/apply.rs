@@ -528,7 +528,12 @@ impl Rollout<'_> {
         let after = client
             .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
             .await?;
-        if revision_of(after.as_ref()) == self.before {
+        // An unchanged StatefulSet has nothing to roll, unless an earlier apply stopped part-way through its
+        // rollout and left nodes held on an older revision.
+        let left_part_way = after
+            .as_ref()
+            .is_some_and(|s| manifests::observe_nodes(s).older_revision_running);
+        if revision_of(after.as_ref()) == self.before && !left_part_way {
             return Ok(());
         }
         let restarted = PacedRollout {

@@ -281,7 +281,16 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
                 if let Attr::Known(cluster) = &mut model.cluster {
                     cluster.image = Attr::Known(image.clone());
                 }
-                model.image = Attr::Known(image);
+                // Nodes held on an older revision (an apply stopped mid-rollout) are drift the next apply
+                // completes, though the template already names the new image.
+                model.image = Attr::Known(if observed.older_revision_running {
+                    format!(
+                        "{image} (rollout unfinished: {} of {} nodes on it)",
+                        observed.updated_replicas, observed.replicas
+                    )
+                } else {
+                    image
+                });
             }
             storage::observe(&mut model, set, &live.claims);
             observe_node_resources(&mut model, set);
@@ -499,6 +508,39 @@ mod tests {
         assert_eq!(
             image(&read).map(String::as_str),
             Some("cockroachdb/cockroach:v25.1.0")
+        );
+    }
+
+    #[test]
+    fn nodes_left_on_an_older_revision_show_as_an_unfinished_image() {
+        let mut live = applied_zone();
+        let set = live.set.as_mut().unwrap();
+        set.status = Some(k8s_openapi::api::apps::v1::StatefulSetStatus {
+            replicas: 3,
+            updated_replicas: Some(1),
+            current_revision: Some("cockroachdb-old".into()),
+            update_revision: Some("cockroachdb-new".into()),
+            ..Default::default()
+        });
+        let read = fold(state(), &live).unwrap();
+        let template = fixtures::spec().image;
+        assert_eq!(
+            read.image,
+            Attr::Known(format!(
+                "{template} (rollout unfinished: 1 of 3 nodes on it)"
+            ))
+        );
+        assert_eq!(
+            image(&read),
+            Some(&template),
+            "the cluster's image is the template's"
+        );
+        let set = live.set.as_mut().unwrap();
+        set.status.as_mut().unwrap().current_revision = Some("cockroachdb-new".into());
+        assert_eq!(
+            fold(state(), &live),
+            Some(state()),
+            "a finished rollout is no drift"
         );
     }
 
