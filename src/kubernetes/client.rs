@@ -2,6 +2,7 @@
 //! for attributes given inline, or the user's kubeconfig file when they point at one.
 use super::connection::{Connection, Credentials, DirectConnection};
 use super::retry::RetryPolicy;
+use super::wait::EXPLAIN_TIMEOUT;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use base64::Engine;
 use kube::config::{
@@ -153,6 +154,23 @@ impl ClusterClient {
     pub fn with_deadline(mut self, deadline: &super::Deadline) -> ClusterClient {
         self.deadline = Some(deadline.at());
         self
+    }
+
+    /// Runs the reads that explain a failure (which pods are not ready, what their logs say), often once the
+    /// operation's time is spent: within [`EXPLAIN_TIMEOUT`] from now, whatever the deadline, so that explaining
+    /// never stretches a failure much. None when they did not finish in that time.
+    pub async fn explain<T, F, Fut>(&self, read: F) -> Option<T>
+    where
+        F: FnOnce(ClusterClient) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let client = ClusterClient {
+            deadline: tokio::time::Instant::now().checked_add(EXPLAIN_TIMEOUT),
+            ..self.clone()
+        };
+        tokio::time::timeout(EXPLAIN_TIMEOUT, read(client))
+            .await
+            .ok()
     }
 
     pub(super) fn stop_token(&self) -> &CancellationToken {

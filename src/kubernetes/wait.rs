@@ -299,19 +299,17 @@ impl ClusterClient {
                     .join(",")
             })
             .unwrap_or_default();
-        let listed = tokio::time::timeout(
-            EXPLAIN_TIMEOUT,
-            self.list::<Pod>(Some(namespace), &selector),
-        )
-        .await;
+        let listed = self
+            .explain(|client| async move { client.list::<Pod>(Some(namespace), &selector).await })
+            .await;
         match listed {
-            Ok(Ok(pods)) => {
+            Some(Ok(pods)) => {
                 let unready =
                     readiness::unready_pods(&readiness::statefulset_pod_names(set), &pods);
                 (!unready.is_empty()).then(|| format!("not ready: {}", unready.join(", ")))
             }
-            Ok(Err(error)) => Some(format!("the pods could not be listed: {error}")),
-            Err(_) => None,
+            Some(Err(error)) => Some(format!("the pods could not be listed: {error}")),
+            None => None,
         }
     }
 
@@ -382,9 +380,9 @@ impl ClusterClient {
                     .as_ref()
                     .map(readiness::namespace_holdups)
                     .unwrap_or_default();
-                let remaining = tokio::time::timeout(EXPLAIN_TIMEOUT, self.remaining_in(name))
+                let remaining = self
+                    .explain(|client| async move { client.remaining_in(name).await })
                     .await
-                    .ok()
                     .flatten();
                 holdups.extend(remaining);
                 Err(WaitError::TimedOut {
