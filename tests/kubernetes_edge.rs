@@ -8,10 +8,12 @@ use kube_sandbox::{Cluster, Sandbox, SandboxOptions};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use terraform_provider_crdb::framework::diag::AttributePath;
-use terraform_provider_crdb::framework::{Attr, Diagnostics, ToValue};
+use terraform_provider_crdb::framework::{Attr, Diagnostics, OperationContext, ToValue};
 use terraform_provider_crdb::kubernetes::error::Failure;
 use terraform_provider_crdb::kubernetes::retry::RetryPolicy;
-use terraform_provider_crdb::kubernetes::{ClusterClient, Deadline, Propagation, WaitError};
+use terraform_provider_crdb::kubernetes::{
+    ClusterClient, Deadline, Propagation, RemoteError, WaitError,
+};
 use terraform_provider_crdb::resources::connection::{self, ConnectionModel, ExecModel};
 use tokio_util::sync::CancellationToken;
 
@@ -285,6 +287,117 @@ async fn an_outage_shorter_than_the_grace_is_ridden_through_by_calls_and_waits()
     };
     let (address, ()) = tokio::join!(work, back);
     assert_eq!(address, "35.1.2.3");
+}
+
+/// An API server that accepts connections and never answers (a hung load balancer, a half-open tunnel): its
+/// address, while the returned task holds the connections it accepted.
+async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("https://{}", listener.local_addr().unwrap());
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (address, holding)
+}
+
+/// A client of the silent server as a resource's apply connects, with the block's `unreachable_timeout`
+/// and the operation's `deadline`.
+async fn client_of_silent(
+    address: &str,
+    unreachable_timeout: &str,
+    deadline: &Deadline,
+) -> ClusterClient {
+    let block = ConnectionModel {
+        host: known(address),
+        insecure: Attr::Known(true),
+        token: known("t0ken"),
+        unreachable_timeout: known(unreachable_timeout),
+        ..Default::default()
+    };
+    connection::connect_for_apply(
+        &OperationContext::default(),
+        &Attr::Known(block.to_value()),
+        "region",
+        deadline,
+    )
+    .await
+    .expect("a client")
+}
+
+/// A failed call's diagnostic detail, after checking it says the cluster is unreachable.
+fn unreachable_detail(error: RemoteError) -> String {
+    assert_eq!(error.failure(), Failure::Unreachable, "{error}");
+    let diags = error.to_diagnostics();
+    assert_eq!(diags.0[0].summary, "Kubernetes cluster unreachable");
+    detail(&diags)
+}
+
+#[tokio::test]
+async fn a_call_that_is_never_answered_ends_at_the_unreachable_timeout_naming_cluster_and_call() {
+    let (address, _server) = silent_server().await;
+    let deadline = Deadline::after(Duration::from_secs(600), &CancellationToken::new());
+    let client = client_of_silent(&address, "2s", &deadline).await;
+    let started = Instant::now();
+    let error = client
+        .get::<Namespace>(None, "us-east1-b")
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_secs(2)..Duration::from_secs(8)).contains(&waited),
+        "ended after {waited:?}"
+    );
+    let text = unreachable_detail(error);
+    assert!(
+        text.contains(&format!("get Namespace us-east1-b on {address}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("no answer within 2s (kubernetes.unreachable_timeout)"),
+        "{text}"
+    );
+
+    // The pods proxy, which is not retried, and a watch are bounded the same way.
+    let error = client
+        .pod_https_get("us-east1-b", "cockroachdb-0", 8080, "/health?ready=1")
+        .await
+        .unwrap_err();
+    assert!(unreachable_detail(error).contains("no answer within 2s"));
+    let started = Instant::now();
+    let error = client
+        .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(8), "{error}");
+    let WaitError::Remote(error) = error else {
+        panic!("not reported as unreachable: {error}");
+    };
+    assert!(unreachable_detail(error).contains(&format!(
+        "watch Service us-east1-b/kube-dns-lb on {address}"
+    )));
+}
+
+#[tokio::test]
+async fn a_call_that_is_never_answered_ends_with_the_operations_deadline_when_that_is_sooner() {
+    let (address, _server) = silent_server().await;
+    let deadline = Deadline::after(Duration::from_secs(2), &CancellationToken::new());
+    let client = client_of_silent(&address, "10m", &deadline).await;
+    let started = Instant::now();
+    let error = client.apply(&namespace("us-east1-b")).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(8), "ended after {waited:?}");
+    let text = unreachable_detail(error);
+    assert!(
+        text.contains(&format!("apply Namespace us-east1-b on {address}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("all that was left of the operation's timeout"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

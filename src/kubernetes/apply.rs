@@ -3,6 +3,7 @@
 //! and list. Every call is retried per the client's policy and fails as a [`RemoteError`].
 use super::client::ClusterClient;
 use super::error::{Call, RemoteError, Stopped};
+use super::retry::{no_answer, CallLimit};
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::{Api, Resource};
@@ -91,8 +92,9 @@ fn usage_error(message: String) -> kube::Error {
 }
 
 impl ClusterClient {
-    /// Runs an idempotent call with the client's retries, unless Terraform asks the provider
-    /// to stop first: then at once, whatever retry was under way.
+    /// Runs an idempotent call with the client's retries, within the unreachable grace and the
+    /// operation's deadline, unless Terraform asks the provider to stop first: then at once,
+    /// whatever retry was under way.
     pub async fn call<T, F, Fut>(&self, what: &str, call: F) -> Result<T, kube::Error>
     where
         F: FnMut() -> Fut,
@@ -101,7 +103,22 @@ impl ClusterClient {
         tokio::select! {
             biased;
             _ = self.stop_token().cancelled() => Err(kube::Error::Service(Box::new(Stopped))),
-            result = self.retry_policy().run(what, call) => result,
+            result = self.retry_policy().run_within(what, self.time_left(), call) => result,
+        }
+    }
+
+    /// Runs a call once, not retried, bounded and stopped like [`ClusterClient::call`].
+    pub async fn call_once<T, Fut>(&self, call: Fut) -> Result<T, kube::Error>
+    where
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        let limit = CallLimit::new(self.retry_policy().unreachable_grace, self.time_left());
+        tokio::select! {
+            biased;
+            _ = self.stop_token().cancelled() => Err(kube::Error::Service(Box::new(Stopped))),
+            result = tokio::time::timeout(limit.length, call) => {
+                result.unwrap_or_else(|_| Err(no_answer(&limit.to_string())))
+            }
         }
     }
 

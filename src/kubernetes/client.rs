@@ -2,6 +2,7 @@
 //! for attributes given inline, or the user's kubeconfig file when they point at one.
 use super::connection::{Connection, Credentials, DirectConnection};
 use super::retry::RetryPolicy;
+use super::wait::EXPLAIN_TIMEOUT;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use base64::Engine;
 use kube::config::{
@@ -28,6 +29,8 @@ pub struct ClusterClient {
     label: String,
     retry: RetryPolicy,
     stop: CancellationToken,
+    /// When the operation the calls belong to must end (none for a read, which has no timeout).
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for ClusterClient {
@@ -112,6 +115,7 @@ impl ClusterClient {
             label,
             retry: RetryPolicy::default(),
             stop: CancellationToken::new(),
+            deadline: None,
         })
     }
 
@@ -122,6 +126,7 @@ impl ClusterClient {
             label: label.into(),
             retry: RetryPolicy::default(),
             stop: CancellationToken::new(),
+            deadline: None,
         }
     }
 
@@ -144,8 +149,38 @@ impl ClusterClient {
         self
     }
 
+    /// The same client, each call of which (retries included) ends by `deadline` at the latest: one call that
+    /// hangs fails as unreachable before the operation's timeout, naming the call, instead of outlasting it.
+    pub fn with_deadline(mut self, deadline: &super::Deadline) -> ClusterClient {
+        self.deadline = Some(deadline.at());
+        self
+    }
+
+    /// Runs the reads that explain a failure (which pods are not ready, what their logs say), often once the
+    /// operation's time is spent: within [`EXPLAIN_TIMEOUT`] from now, whatever the deadline, so that explaining
+    /// never stretches a failure much. None when they did not finish in that time.
+    pub async fn explain<T, F, Fut>(&self, read: F) -> Option<T>
+    where
+        F: FnOnce(ClusterClient) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let client = ClusterClient {
+            deadline: tokio::time::Instant::now().checked_add(EXPLAIN_TIMEOUT),
+            ..self.clone()
+        };
+        tokio::time::timeout(EXPLAIN_TIMEOUT, read(client))
+            .await
+            .ok()
+    }
+
     pub(super) fn stop_token(&self) -> &CancellationToken {
         &self.stop
+    }
+
+    /// What is left of the operation's time, when it has a deadline.
+    pub(super) fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
     }
 
     /// How error messages name this cluster.

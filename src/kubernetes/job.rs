@@ -5,7 +5,7 @@ use super::apply::Propagation;
 use super::client::ClusterClient;
 use super::error::{Call, RemoteError};
 use super::readiness::{self, JobOutcome};
-use super::wait::{Deadline, WaitError, EXPLAIN_TIMEOUT};
+use super::wait::{Deadline, WaitError};
 use crate::framework::Diagnostics;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -211,13 +211,13 @@ impl ClusterClient {
                 .unwrap_or_else(|| JobOutcome::Failed("the Job disappeared".into()))),
             Err(timeout @ WaitError::TimedOut { .. }) => {
                 let selector = format!("batch.kubernetes.io/job-name={name}");
-                let listed = tokio::time::timeout(
-                    EXPLAIN_TIMEOUT,
-                    self.list::<Pod>(Some(namespace), &selector),
-                )
-                .await;
+                let listed = self
+                    .explain(|client| async move {
+                        client.list::<Pod>(Some(namespace), &selector).await
+                    })
+                    .await;
                 let pods = match listed {
-                    Ok(Ok(pods)) => {
+                    Some(Ok(pods)) => {
                         let problems: Vec<String> = pods
                             .iter()
                             .filter_map(|pod| {

@@ -2,7 +2,6 @@
 //! in time: explaining never fails an operation nor stretches it much beyond its limit.
 use super::client::ClusterClient;
 use super::readiness;
-use super::wait::EXPLAIN_TIMEOUT;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
@@ -24,11 +23,12 @@ impl ClusterClient {
         container: &str,
         lines: i64,
     ) -> Vec<PodLog> {
-        let read = async {
-            let Ok(Some(statefulset)) = self.get::<StatefulSet>(Some(namespace), set).await else {
+        self.explain(|client| async move {
+            let Ok(Some(statefulset)) = client.get::<StatefulSet>(Some(namespace), set).await
+            else {
                 return Vec::new();
             };
-            let Ok(pods) = self.list::<Pod>(Some(namespace), "").await else {
+            let Ok(pods) = client.list::<Pod>(Some(namespace), "").await else {
                 return Vec::new();
             };
             let expected = readiness::statefulset_pod_names(&statefulset);
@@ -42,7 +42,7 @@ impl ClusterClient {
                 })
                 .filter(|p| readiness::pod_problem(p).is_some())
                 .collect();
-            let api: Api<Pod> = Api::namespaced(self.kube().clone(), namespace);
+            let api: Api<Pod> = Api::namespaced(client.kube().clone(), namespace);
             let params = LogParams {
                 container: Some(container.to_owned()),
                 tail_lines: Some(lines),
@@ -52,9 +52,9 @@ impl ClusterClient {
                 .iter()
                 .filter_map(|p| p.metadata.name.clone())
                 .map(|pod| {
-                    let (api, params) = (&api, &params);
+                    let (api, params, client) = (&api, &params, &client);
                     async move {
-                        let text = self.call("log", || api.logs(&pod, params)).await.ok()?;
+                        let text = client.call("log", || api.logs(&pod, params)).await.ok()?;
                         Some(PodLog { pod, text })
                     }
                 });
@@ -63,9 +63,8 @@ impl ClusterClient {
                 .into_iter()
                 .flatten()
                 .collect()
-        };
-        tokio::time::timeout(EXPLAIN_TIMEOUT, read)
-            .await
-            .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default()
     }
 }

@@ -2,14 +2,15 @@
 //! through here. A client built from a resolved [`Connection`], server-side apply and reads of typed
 //! objects, a guarded read-modify-write of shared ConfigMaps, rollout restarts, one Job runner, and
 //! watch-based waits bounded by the operation's timeout and Terraform's stop signal; every call is
-//! retried per [`retry::RetryPolicy`] and abandoned on Stop. Errors are typed ([`RemoteError`],
+//! retried per [`retry::RetryPolicy`], ends within the unreachable grace and the operation's deadline, and is
+//! abandoned on Stop. Errors are typed ([`RemoteError`],
 //! [`WaitError`], [`JobError`], [`EditError`], [`ConnectError`]) and convert into diagnostics with `?`.
 //!
 //! How a resource uses it (the `kubernetes {}` block itself lives in `resources::connection`):
 //!
 //! ```text
-//! let client = connection::connect_for_apply(ctx, &model.kubernetes, "region").await?;
 //! let deadline = Deadline::after(limit, &ctx.stop);       // one per operation
+//! let client = connection::connect_for_apply(ctx, &model.kubernetes, "region", &deadline).await?;
 //! client.apply(&namespace).await?;                        // RemoteError -> Diagnostics
 //! client.wait_rolled_out(zone, "cockroachdb", &deadline).await?;   // WaitError -> Diagnostics
 //! client.run_job(&job, AfterSuccess::Delete, &deadline).await      // JobError: what cockroach said
@@ -28,6 +29,8 @@ pub mod logs;
 pub mod proxy;
 pub mod readiness;
 pub mod retry;
+#[cfg(test)]
+pub(crate) mod rounds;
 pub mod wait;
 
 pub use apply::{KubeObject, Propagation, FIELD_MANAGER};

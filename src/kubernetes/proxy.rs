@@ -40,7 +40,7 @@ impl ClusterClient {
         let request = http::Request::get(&uri)
             .body(Vec::new())
             .map_err(|e| self.remote_error(object.clone(), Call::Get, kube::Error::HttpError(e)))?;
-        match self.kube().request_text(request).await {
+        match self.call_once(self.kube().request_text(request)).await {
             Ok(body) => Ok(ProxyAnswer { status: 200, body }),
             Err(kube::Error::Api(status)) => Ok(ProxyAnswer {
                 status: status.code,

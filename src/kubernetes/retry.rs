@@ -56,35 +56,53 @@ impl RetryPolicy {
     }
 
     /// Runs `call` until it succeeds, fails for good, or the attempts are used up; the last
-    /// error is returned. `call` must be safe to repeat.
-    pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, kube::Error>
+    /// error is returned. `call` must be safe to repeat. Bounded by the unreachable grace.
+    pub async fn run<T, F, Fut>(&self, what: &str, call: F) -> Result<T, kube::Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
+        self.run_within(what, None, call).await
+    }
+
+    /// [`RetryPolicy::run`], the whole call (retries and pauses included) ending within the
+    /// unreachable grace, or within `time_left` of the operation's deadline when that is sooner:
+    /// a cluster that accepts a connection and never answers fails the call as unreachable then,
+    /// instead of holding the operation. A call that met an answer before the end fails with it.
+    pub async fn run_within<T, F, Fut>(
+        &self,
+        what: &str,
+        time_left: Option<Duration>,
+        mut call: F,
+    ) -> Result<T, kube::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let limit = CallLimit::new(self.unreachable_grace, time_left);
+        let ends = tokio::time::Instant::now()
+            .checked_add(limit.length)
+            .unwrap_or_else(far_future);
         let mut attempt = 1;
-        let mut unreachable_since: Option<tokio::time::Instant> = None;
         loop {
-            let error = match tokio::time::timeout(self.attempt_timeout, call()).await {
+            let left = ends.saturating_duration_since(tokio::time::Instant::now());
+            let error = match tokio::time::timeout(self.attempt_timeout.min(left), call()).await {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(error)) => error,
-                Err(_) => no_answer(self.attempt_timeout),
+                Err(_) if self.attempt_timeout < left => {
+                    no_answer(&format!("within {}s", self.attempt_timeout.as_secs()))
+                }
+                Err(_) => no_answer(&limit.to_string()),
             };
             let failure = classify(&error);
-            let gave_up = match failure {
-                // Counted in time, not attempts: each may spend the whole connect timeout.
-                Failure::Unreachable => {
-                    unreachable_since
-                        .get_or_insert_with(tokio::time::Instant::now)
-                        .elapsed()
-                        >= self.unreachable_grace
-                }
-                _ => attempt >= self.attempts,
-            };
+            let left = ends.saturating_duration_since(tokio::time::Instant::now());
+            // Unreachable is counted in time, not attempts: each may spend the whole connect timeout.
+            let gave_up =
+                left.is_zero() || (failure != Failure::Unreachable && attempt >= self.attempts);
             if !failure.is_transient() || gave_up {
                 return Err(error);
             }
-            let pause = self.delay(attempt, retry_after(&error));
+            let pause = self.delay(attempt, retry_after(&error)).min(left);
             tracing::debug!(
                 call = what,
                 attempt,
@@ -97,6 +115,47 @@ impl RetryPolicy {
             attempt += 1;
         }
     }
+}
+
+/// How long one call may take in all, and what set that: the unreachable grace, or the rest of
+/// the operation's timeout when less is left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimit {
+    pub length: Duration,
+    pub by_deadline: bool,
+}
+
+impl CallLimit {
+    pub fn new(unreachable_grace: Duration, time_left: Option<Duration>) -> CallLimit {
+        match time_left {
+            Some(left) if left < unreachable_grace => CallLimit {
+                length: left,
+                by_deadline: true,
+            },
+            _ => CallLimit {
+                length: unreachable_grace,
+                by_deadline: false,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for CallLimit {
+    /// `within 60s (kubernetes.unreachable_timeout)`, as the error of a call that got no answer says it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.length.as_secs_f64();
+        let why = if self.by_deadline {
+            "all that was left of the operation's timeout"
+        } else {
+            "kubernetes.unreachable_timeout"
+        };
+        write!(f, "within {seconds:.0}s ({why})")
+    }
+}
+
+/// An instant no call reaches, for a limit the clock cannot add.
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + crate::framework::timeouts::MAX_DURATION
 }
 
 /// The Retry-After a 429 or 503 carries in its Status details (the API server puts the header's
@@ -113,12 +172,12 @@ pub fn retry_after(error: &kube::Error) -> Option<Duration> {
     }
 }
 
-/// The error for an attempt that got no answer in time: a timed-out I/O error, which
-/// `classify` treats as unreachable (and so transient).
-fn no_answer(after: Duration) -> kube::Error {
+/// The error for a call that got no answer in time (`when`: `within 60s (...)`): a timed-out I/O
+/// error, which `classify` treats as unreachable (and so transient).
+pub fn no_answer(when: &str) -> kube::Error {
     kube::Error::Service(Box::new(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
-        format!("no answer within {}s", after.as_secs()),
+        format!("the API server sent no answer {when}"),
     )))
 }
 
@@ -252,6 +311,36 @@ mod tests {
             })
             .await;
         assert_eq!(result.unwrap(), "back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_never_answered_ends_at_the_grace_or_the_deadline_whichever_is_sooner() {
+        let policy = RetryPolicy::default();
+        for (time_left, ends, says) in [
+            (None, 60, "within 60s (kubernetes.unreachable_timeout)"),
+            (
+                Some(Duration::from_secs(600)),
+                60,
+                "(kubernetes.unreachable_timeout)",
+            ),
+            (
+                Some(Duration::from_secs(5)),
+                5,
+                "within 5s (all that was left of the operation's timeout)",
+            ),
+        ] {
+            let started = tokio::time::Instant::now();
+            let result: Result<(), _> = policy
+                .run_within("get", time_left, std::future::pending)
+                .await;
+            assert_eq!(started.elapsed(), Duration::from_secs(ends));
+            let error = result.unwrap_err();
+            assert_eq!(classify(&error), Failure::Unreachable);
+            assert!(
+                super::super::error::cause_text(&error).contains(says),
+                "{error}"
+            );
+        }
     }
 
     #[tokio::test]

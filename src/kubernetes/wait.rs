@@ -5,6 +5,7 @@ use super::apply::{describe, KubeObject};
 use super::client::ClusterClient;
 use super::error::{cause_text, classify, Call, Failure, RemoteError};
 use super::readiness::{self, must_exist, Progress};
+use super::retry::{no_answer, CallLimit};
 use crate::framework::Diagnostics;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -45,6 +46,11 @@ impl Deadline {
     /// The whole time allowed, as the timeout message quotes it.
     pub fn limit(&self) -> Duration {
         self.limit
+    }
+
+    /// The instant the wait ends at.
+    pub(super) fn at(&self) -> Instant {
+        self.at
     }
 
     pub fn remaining(&self) -> Duration {
@@ -181,9 +187,13 @@ impl ClusterClient {
         let mut state = "no answer from the API server yet".to_string();
         let mut last_error: Option<String> = None;
         // Since when the cluster has answered nothing, and what the last attempt met: a wait reports an
-        // unreachable cluster after the grace, not at its deadline.
-        let mut unreachable: Option<(Instant, kube::Error)> = None;
+        // unreachable cluster after the grace, not at its deadline. Until the watch's first list is answered
+        // that is since the start: a server that accepts and never answers is as unreachable as one refusing.
         let grace = self.retry_policy().unreachable_grace;
+        let mut unreachable: Option<(Instant, kube::Error)> = Some((
+            Instant::now(),
+            no_answer(&CallLimit::new(grace, None).to_string()),
+        ));
         let timed_out = |state: String, last_error: Option<String>| WaitError::TimedOut {
             cluster: self.label().to_string(),
             object: object.clone(),
@@ -289,19 +299,17 @@ impl ClusterClient {
                     .join(",")
             })
             .unwrap_or_default();
-        let listed = tokio::time::timeout(
-            EXPLAIN_TIMEOUT,
-            self.list::<Pod>(Some(namespace), &selector),
-        )
-        .await;
+        let listed = self
+            .explain(|client| async move { client.list::<Pod>(Some(namespace), &selector).await })
+            .await;
         match listed {
-            Ok(Ok(pods)) => {
+            Some(Ok(pods)) => {
                 let unready =
                     readiness::unready_pods(&readiness::statefulset_pod_names(set), &pods);
                 (!unready.is_empty()).then(|| format!("not ready: {}", unready.join(", ")))
             }
-            Ok(Err(error)) => Some(format!("the pods could not be listed: {error}")),
-            Err(_) => None,
+            Some(Err(error)) => Some(format!("the pods could not be listed: {error}")),
+            None => None,
         }
     }
 
@@ -372,9 +380,9 @@ impl ClusterClient {
                     .as_ref()
                     .map(readiness::namespace_holdups)
                     .unwrap_or_default();
-                let remaining = tokio::time::timeout(EXPLAIN_TIMEOUT, self.remaining_in(name))
+                let remaining = self
+                    .explain(|client| async move { client.remaining_in(name).await })
                     .await
-                    .ok()
                     .flatten();
                 holdups.extend(remaining);
                 Err(WaitError::TimedOut {

@@ -1,6 +1,6 @@
 //! Applies that meet what they did not expect: a zone already running another cluster's nodes (a lost state
-//! file), a cluster cut off mid-apply, an interrupted apply, injected API faults.
-use crate::harness::Workspace;
+//! file), a cluster cut off mid-apply or mid-destroy, an interrupted apply, injected API faults.
+use crate::harness::{Run, Workspace};
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
@@ -74,12 +74,13 @@ pub fn everything(clusters: &Clusters) -> Vec<String> {
 
 #[test]
 fn a_lost_state_file_never_overwrites_the_running_cluster() {
-    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let clusters = Clusters::start(&DNS);
     let ws = Workspace::new("");
     ws.write_config(&configuration(&clusters, &ws, true, 1));
-    ws.apply();
+    let applied = ws.apply();
     assert_eq!(live_nodes(&clusters), (3, 3));
     let before = everything(&clusters);
+    let secrets = crate::regions::secrets_in_state(&ws);
     let fingerprint = |ws: &Workspace| {
         ws.resource("crdb_multiregion_cluster.main")["ca_fingerprint_sha256"]
             .as_str()
@@ -136,6 +137,10 @@ fn a_lost_state_file_never_overwrites_the_running_cluster() {
             .iter()
             .all(|(address, _)| !address.starts_with("crdb_region.")),
         "no region was recorded"
+    );
+    assert_no_secret_in_runs_of(
+        &secrets,
+        &[("apply", &applied), ("apply over a lost state", &again)],
     );
 }
 
@@ -235,7 +240,7 @@ fn await_namespace(clusters: &Clusters, zone: &str) {
 /// Terraform would taint and replace); once the cluster is back, the next apply completes every zone in place.
 #[test]
 fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
-    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let clusters = Clusters::start(&DNS);
     let ws = Workspace::new("");
     let config = with_unreachable_timeout(&configuration(&clusters, &ws, true, 1), "10s");
     ws.write_config(&config);
@@ -251,7 +256,7 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
         .runtime
         .block_on(clusters.sandbox.set_api_down(ZONES[0], true))
         .unwrap();
-    let failed = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    let failed = Run::from(apply.wait_with_output().unwrap());
     assert_ne!(failed.code, 0, "the apply with the init zone cut off fails");
     let took = started.elapsed();
     assert!(
@@ -294,13 +299,207 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
         .runtime
         .block_on(clusters.sandbox.set_api_down(ZONES[0], false))
         .unwrap();
-    completes_in_place(&clusters, &ws);
+    completes_in_place(&clusters, &ws, &failed);
+}
+
+/// The image the node container of `zone`'s StatefulSet runs, if there is one.
+fn statefulset_image(clusters: &Clusters, zone: &str) -> Option<String> {
+    let sets: Api<StatefulSet> = Api::namespaced(clusters.client(zone), zone);
+    let set = clusters
+        .runtime
+        .block_on(sets.get_opt("cockroachdb"))
+        .ok()??;
+    set.spec?.template.spec?.containers.first()?.image.clone()
+}
+
+/// A cluster cut off while an upgrade rolls: the apply fails naming it, and once it is back the next apply
+/// completes the upgrade in place (nothing replaced or re-created, every node on the new image and live).
+#[test]
+fn a_cluster_cut_off_mid_update_is_completed_in_place_by_the_next_apply() {
+    let clusters = Clusters::start(&DNS);
+    let ws = Workspace::new("");
+    let config = with_unreachable_timeout(&configuration(&clusters, &ws, true, 1), "10s");
+    ws.write_config(&config);
+    ws.apply();
+    let created = identities(&clusters);
+    let (old, new) = (
+        "cockroachdb/cockroach:v24.1.0",
+        "cockroachdb/cockroach:v24.1.1",
+    );
+    ws.write_config(&config.replace(old, new));
+    let apply = ws
+        .command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cut = ZONES[2];
+    await_until("the upgrade's start", || {
+        ZONES
+            .iter()
+            .any(|zone| statefulset_image(&clusters, zone).as_deref() == Some(new))
+    });
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, true))
+        .unwrap();
+    let failed = Run::from(apply.wait_with_output().unwrap());
+    assert_ne!(failed.code, 0, "the upgrade with {cut} cut off fails");
+    let url = clusters.sandbox.cluster(cut).unwrap().url();
+    let flat = format!("{} {}", failed.stdout, failed.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("Error: Kubernetes cluster unreachable")
+            && flat.contains(&format!("on {url}")),
+        "the cut-off cluster is named: {flat}"
+    );
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, false))
+        .unwrap();
+    completes_in_place(&clusters, &ws, &failed);
+    assert_eq!(identities(&clusters), created, "something was re-created");
+    for zone in ZONES {
+        assert_eq!(
+            statefulset_image(&clusters, zone).as_deref(),
+            Some(new),
+            "{zone}"
+        );
+    }
+}
+
+/// What a destroy must leave in cluster `zone`: no object of ours, no namespace of the zone, no volume claim,
+/// and the DNS configuration as it was before the first apply (`dns_before`).
+fn assert_nothing_left(clusters: &Clusters, zone: &str, flavour: &str, dns_before: &str) {
+    use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
+    assert_eq!(
+        crate::regions::our_objects(clusters, zone),
+        Vec::<String>::new(),
+        "objects of ours left in {zone}"
+    );
+    let client = clusters.client(zone);
+    let (namespace, claims) = clusters.runtime.block_on(async {
+        let namespace = Api::<Namespace>::all(client.clone()).get_opt(zone).await;
+        let claims = Api::<PersistentVolumeClaim>::all(client)
+            .list(&ListParams::default())
+            .await;
+        (namespace.unwrap(), claims.unwrap())
+    });
+    assert!(namespace.is_none(), "namespace {zone} left");
+    assert!(claims.items.is_empty(), "volume claims left in {zone}");
+    assert_eq!(
+        crate::regions::dns_config(clusters, zone, flavour),
+        dns_before,
+        "the DNS configuration of {zone} is not as it was"
+    );
+}
+
+/// Waits (up to two minutes) until `done` holds, checking every 50 ms.
+fn await_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..2400 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} never happened");
+}
+
+/// Runs `terraform destroy` and cuts cluster `cut` off once it is under way: when the first cluster (whose DNS
+/// server is `first_dns`) no longer forwards `cut`'s zone, the links are going and `cut`'s region is not yet
+/// deleted. Returns the destroy's run, `cut` still cut off.
+pub fn destroy_cut_off_midway(
+    clusters: &Clusters,
+    ws: &Workspace,
+    first_dns: &str,
+    cut: &str,
+) -> Run {
+    let destroy = ws
+        .command(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    await_until("the first link's removal", || {
+        !crate::regions::dns_config(clusters, ZONES[0], first_dns).contains(&format!("{cut}.svc"))
+    });
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, true))
+        .unwrap();
+    Run::from(destroy.wait_with_output().unwrap())
+}
+
+/// A cluster cut off while `terraform destroy` runs (after the DNS links began to go, before the regions did):
+/// the destroy fails within the unreachable timeout naming that cluster, and once it is back the next destroy
+/// completes, leaving nothing of ours in any cluster and no secret in any output.
+#[test]
+fn a_cluster_cut_off_mid_destroy_fails_it_and_the_next_destroy_completes() {
+    let dns = DNS;
+    let clusters = Clusters::start(&dns);
+    let dns_before: Vec<String> = ZONES
+        .iter()
+        .zip(dns)
+        .map(|(zone, flavour)| crate::regions::dns_config(&clusters, zone, flavour))
+        .collect();
+    let ws = Workspace::new("");
+    let config = with_unreachable_timeout(&configuration(&clusters, &ws, false, 1), "10s");
+    ws.write_config(&config);
+    let applied = ws.apply();
+    let secrets = crate::regions::secrets_in_state(&ws);
+    let cut = ZONES[1];
+    let started = std::time::Instant::now();
+    let failed = destroy_cut_off_midway(&clusters, &ws, dns[0], cut);
+    let took = started.elapsed();
+    assert_ne!(failed.code, 0, "the destroy with {cut} cut off fails");
+    assert!(
+        took < std::time::Duration::from_secs(120),
+        "reported after {took:?}, not within the unreachable timeout"
+    );
+    let url = clusters.sandbox.cluster(cut).unwrap().url();
+    let flat = format!("{} {}", failed.stdout, failed.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("Error: Kubernetes cluster unreachable")
+            && flat.contains(&format!("on {url}")),
+        "the cut-off cluster is named: {flat}"
+    );
+    assert!(
+        ws.state()
+            .iter()
+            .any(|(address, _)| *address == format!("crdb_region.{}", cut.replace('-', "_"))),
+        "the cut-off region stays in state for the next destroy"
+    );
+
+    clusters
+        .runtime
+        .block_on(clusters.sandbox.set_api_down(cut, false))
+        .unwrap();
+    let again = ws
+        .terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+        .ok("the second destroy");
+    assert!(ws.state().is_empty(), "the second destroy left state");
+    for ((zone, flavour), before) in ZONES.iter().zip(dns).zip(&dns_before) {
+        assert_nothing_left(&clusters, zone, flavour, before);
+    }
+    assert_no_secret_in_runs_of(
+        &secrets,
+        &[
+            ("apply", &applied),
+            ("destroy cut off mid-way", &failed),
+            ("destroy run again", &again),
+        ],
+    );
 }
 
 /// An apply interrupted with `signal` once the init zone's namespace exists is completed in place by the next
 /// apply: nothing re-created, one init, every node live, the plan empty.
 fn interrupted_create_is_completed_in_place(signal: &str) {
-    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let clusters = Clusters::start(&DNS);
     let ws = Workspace::new("");
     ws.write_config(&configuration(&clusters, &ws, true, 1));
     // Slow enough that the signal lands mid-create.
@@ -329,19 +528,21 @@ fn interrupted_create_is_completed_in_place(signal: &str) {
         .status()
         .unwrap();
     assert!(sent.success());
-    let stopped = crate::harness::Run::from(apply.wait_with_output().unwrap());
+    let stopped = Run::from(apply.wait_with_output().unwrap());
     assert_ne!(
         stopped.code, 0,
         "the interrupted apply does not succeed: {}",
         stopped.stdout
     );
     latency(0);
-    completes_in_place(&clusters, &ws);
+    completes_in_place(&clusters, &ws, &stopped);
 }
 
-/// The next apply after an interrupted create plans creates only, and completes in place: nothing re-created or
-/// moved (namespaces, load balancers and their addresses, volumes), one init, every node live, the plan empty.
-fn completes_in_place(clusters: &Clusters, ws: &Workspace) {
+/// The next apply after an interrupted create (or update) plans no replacement, and completes in place: nothing re-created or
+/// moved (namespaces, load balancers and their addresses, volumes), one init, every node live, each cluster
+/// forwarding its peers, the plan empty, and no secret in the interrupted run's output (`interrupted`) or any
+/// since.
+fn completes_in_place(clusters: &Clusters, ws: &Workspace, interrupted: &Run) {
     let before = identities(clusters);
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{}", plan.stdout);
@@ -350,7 +551,7 @@ fn completes_in_place(clusters: &Clusters, ws: &Workspace) {
         "{}",
         plan.stdout
     );
-    ws.apply();
+    let applied = ws.apply();
     let (uids, ids) = identities(clusters);
     let lost: Vec<&String> = before.0.iter().filter(|o| !uids.contains(o)).collect();
     assert!(
@@ -362,8 +563,33 @@ fn completes_in_place(clusters: &Clusters, ws: &Workspace) {
         assert_eq!(ids, before.1, "initialised once");
     }
     assert!(clusters.sandbox.world().unwrap().cockroach().initialised());
-    assert_eq!(live_nodes(clusters), (3, 3));
+    assert_converged(clusters, &DNS);
     ws.assert_plan_empty("the completing apply");
+    assert_no_secret_in_runs(
+        ws,
+        &[
+            ("the interrupted apply", interrupted),
+            ("the plan after it", &plan),
+            ("the completing apply", &applied),
+        ],
+    );
+}
+
+/// The DNS servers of the three clusters these tests start.
+const DNS: [&str; 3] = ["kube-dns", "coredns", "kube-dns"];
+
+/// No key or token of the state shows in any of `runs` (flow, run).
+fn assert_no_secret_in_runs(ws: &Workspace, runs: &[(&str, &Run)]) {
+    assert_no_secret_in_runs_of(&crate::regions::secrets_in_state(ws), runs);
+}
+
+fn assert_no_secret_in_runs_of(secrets: &[(String, String, &str)], runs: &[(&str, &Run)]) {
+    let texts: Vec<(&str, String)> = runs
+        .iter()
+        .map(|(flow, run)| (*flow, format!("{}\n{}", run.stdout, run.stderr)))
+        .collect();
+    let pairs: Vec<(&str, &str)> = texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    crate::regions::assert_no_secret_in(secrets, &pairs);
 }
 
 #[test]
@@ -405,7 +631,7 @@ fn assert_converged(clusters: &Clusters, dns: &[&str; 3]) {
 /// With 10 % of API calls failing, one apply and one destroy converge, for several seeds.
 #[test]
 fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seeds() {
-    let dns = ["kube-dns", "coredns", "kube-dns"];
+    let dns = DNS;
     for seed in [1, 2, 3] {
         let clusters = Clusters::start_seeded(&dns, false, seed);
         let ws = Workspace::new("");
@@ -420,6 +646,7 @@ fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seed
         inject_faults(&clusters, 0.0);
         assert_converged(&clusters, &dns);
         ws.assert_plan_empty(&format!("seed {seed}'s apply"));
+        let secrets = crate::regions::secrets_in_state(&ws);
         inject_faults(&clusters, 0.10);
         let destroyed = ws.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
         assert_eq!(
@@ -428,6 +655,7 @@ fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seed
             destroyed.stderr
         );
         inject_faults(&clusters, 0.0);
+        assert_no_secret_in_runs_of(&secrets, &[("apply", &applied), ("destroy", &destroyed)]);
         assert!(ws.state().is_empty(), "seed {seed}: destroy left state");
         for zone in ZONES {
             assert_eq!(
@@ -443,7 +671,7 @@ fn with_ten_percent_of_calls_failing_apply_and_destroy_converge_for_several_seed
 /// next apply completes.
 #[test]
 fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does() {
-    let dns = ["kube-dns", "coredns", "kube-dns"];
+    let dns = DNS;
     let mut reruns = 0;
     for seed in [4, 5] {
         let clusters = Clusters::start_seeded(&dns, false, seed);
@@ -451,6 +679,8 @@ fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does(
         ws.write_config(&configuration(&clusters, &ws, false, 1));
         inject_faults(&clusters, 0.30);
         let applied = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        let mut runs = vec![("apply", applied)];
+        let applied = &runs[0].1;
         if applied.code != 0 {
             reruns += 1;
             let flat = applied
@@ -465,11 +695,13 @@ fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does(
                     && flat.contains(" on https://"),
                 "seed {seed}: the failure names no call and cluster: {flat}"
             );
-            ws.apply();
+            runs.push(("the next apply", ws.apply()));
         }
         inject_faults(&clusters, 0.0);
         assert_converged(&clusters, &dns);
         ws.assert_plan_empty(&format!("seed {seed}'s apply"));
+        let runs: Vec<(&str, &Run)> = runs.iter().map(|(flow, run)| (*flow, run)).collect();
+        assert_no_secret_in_runs(&ws, &runs);
     }
     eprintln!("30 % faults: {reruns} of 2 seeds needed a second apply");
 }
@@ -478,10 +710,10 @@ fn with_thirty_percent_of_calls_failing_an_apply_converges_or_the_next_one_does(
 #[test]
 fn a_memory_limit_changed_by_another_field_manager_shows_in_the_plan_and_is_repaired() {
     use kube::api::{Patch, PatchParams};
-    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let clusters = Clusters::start(&DNS);
     let ws = Workspace::new("");
     ws.write_config(&configuration(&clusters, &ws, false, 1));
-    ws.apply();
+    let applied = ws.apply();
     let sets: Api<StatefulSet> = Api::namespaced(clusters.client(ZONES[1]), ZONES[1]);
     let theirs = serde_json::json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -505,7 +737,7 @@ fn a_memory_limit_changed_by_another_field_manager_shows_in_the_plan_and_is_repa
         "{}",
         plan.stdout
     );
-    ws.apply();
+    let repaired = ws.apply();
     ws.assert_plan_empty("the repair");
     let set = clusters.runtime.block_on(sets.get("cockroachdb")).unwrap();
     let limit = set.spec.unwrap().template.spec.unwrap().containers[0]
@@ -514,5 +746,13 @@ fn a_memory_limit_changed_by_another_field_manager_shows_in_the_plan_and_is_repa
         .and_then(|r| r.limits)
         .and_then(|l| l.get("memory").cloned());
     assert_eq!(limit.map(|q| q.0), Some("8Gi".to_string()));
-    assert_eq!(live_nodes(&clusters), (3, 3));
+    assert_converged(&clusters, &DNS);
+    assert_no_secret_in_runs(
+        &ws,
+        &[
+            ("apply", &applied),
+            ("plan of the drift", &plan),
+            ("the repair", &repaired),
+        ],
+    );
 }

@@ -209,7 +209,7 @@ pub fn our_objects(clusters: &Clusters, name: &str) -> Vec<String> {
 
 /// No line of any private key in state (CA, root client, nodes) nor the connection's token appears
 /// in the given outputs.
-fn assert_no_private_key_leaked(ws: &Workspace, outputs: &[&str]) {
+fn assert_no_private_key_leaked(ws: &Workspace, outputs: &[(&str, &str)]) {
     let secrets = secrets_in_state(ws);
     let tokens = secrets
         .iter()
@@ -220,28 +220,27 @@ fn assert_no_private_key_leaked(ws: &Workspace, outputs: &[&str]) {
 }
 
 /// Every secret the state holds, as (address, text, what): each line of every private key (the CA's, the
-/// root client's and the nodes', wherever they are copied) and every connection's token.
+/// root client's and the nodes', wherever they are copied, and a connection's client key) and every
+/// connection's token.
 pub fn secrets_in_state(ws: &Workspace) -> Vec<(String, String, &'static str)> {
     let mut secrets = Vec::new();
     for (address, values) in ws.state() {
         let cluster = &values["cluster"];
+        let block = &values["kubernetes"];
+        let block = if block.is_array() { &block[0] } else { block };
         for pem in [
             &values["ca_private_key"],
             &values["root_client_private_key"],
             &values["node_private_key"],
             &cluster["ca_private_key"],
             &cluster["root_client_private_key"],
+            &block["client_key"],
         ] {
             if let Some(pem) = pem.as_str() {
-                secrets.extend(
-                    pem.lines()
-                        .filter(|l| !l.starts_with("-----"))
-                        .map(|l| (address.clone(), l.to_string(), "private key")),
-                );
+                secrets.extend(pem_lines(&address, pem));
             }
         }
-        let block = &values["kubernetes"];
-        if let Some(token) = block["token"].as_str().or(block[0]["token"].as_str()) {
+        if let Some(token) = block["token"].as_str() {
             secrets.push((address.clone(), token.to_string(), "token"));
         }
     }
@@ -253,16 +252,31 @@ pub fn secrets_in_state(ws: &Workspace) -> Vec<(String, String, &'static str)> {
     secrets
 }
 
-/// None of `secrets` appears in any of `outputs`.
-pub fn assert_no_secret_in(secrets: &[(String, String, &str)], outputs: &[&str]) {
+/// Each line of a private key's PEM as a secret of `address`.
+pub fn pem_lines(address: &str, pem: &str) -> Vec<(String, String, &'static str)> {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----") && !l.trim().is_empty())
+        .map(|l| (address.to_string(), l.to_string(), "private key"))
+        .collect()
+}
+
+/// Which of `secrets` appear in which of `outputs` (flow, text): `flow: a private key of <address>`, each once.
+pub fn secret_leaks(secrets: &[(String, String, &str)], outputs: &[(&str, &str)]) -> Vec<String> {
+    let mut leaks = std::collections::BTreeSet::new();
     for (address, secret, what) in secrets {
-        for (i, output) in outputs.iter().enumerate() {
-            assert!(
-                !output.contains(secret.as_str()),
-                "a {what} of {address} leaked into output {i}"
-            );
+        for (flow, output) in outputs {
+            if output.contains(secret.as_str()) {
+                leaks.insert(format!("{flow}: a {what} of {address}"));
+            }
         }
     }
+    leaks.into_iter().collect()
+}
+
+/// None of `secrets` appears in any of `outputs` (flow, text); a failure lists every flow that leaked what.
+pub fn assert_no_secret_in(secrets: &[(String, String, &str)], outputs: &[(&str, &str)]) {
+    let leaks = secret_leaks(secrets, outputs);
+    assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
 }
 
 /// Three regions over clusters with the given DNS servers: every node live, plan empty, destroy
@@ -293,7 +307,14 @@ fn three_regions_lifecycle(dns: [&str; 3]) {
         log.contains("terraform-provider-crdb"),
         "the provider's own lines reach the trace log"
     );
-    assert_no_private_key_leaked(&ws, &[&applied.stdout, &applied.stderr, &log]);
+    assert_no_private_key_leaked(
+        &ws,
+        &[
+            ("apply", &applied.stdout),
+            ("apply", &applied.stderr),
+            ("trace log", &log),
+        ],
+    );
     assert!(clusters.sandbox.world().unwrap().cockroach().initialised());
     ws.assert_plan_empty("apply");
 

@@ -19,6 +19,9 @@ pub struct ObservedNodes {
     pub updated_replicas: i32,
     /// Every pod runs the current template (`currentRevision == updateRevision`).
     pub rollout_complete: bool,
+    /// The controller reports pods still on an older revision than the template's (both revisions known and
+    /// different): a rollout under way, or one an interrupted apply left held part-way.
+    pub older_revision_running: bool,
 }
 
 impl ObservedNodes {
@@ -50,6 +53,11 @@ pub fn observe_nodes(sts: &StatefulSet) -> ObservedNodes {
     };
     let rollout_complete = status
         .is_some_and(|s| s.current_revision.is_some() && s.current_revision == s.update_revision);
+    let older_revision_running = status.is_some_and(|s| {
+        s.current_revision.is_some()
+            && s.update_revision.is_some()
+            && s.current_revision != s.update_revision
+    });
     ObservedNodes {
         image,
         replicas,
@@ -57,6 +65,7 @@ pub fn observe_nodes(sts: &StatefulSet) -> ObservedNodes {
         ready_replicas: status.and_then(|s| s.ready_replicas).unwrap_or(0),
         updated_replicas: status.and_then(|s| s.updated_replicas).unwrap_or(0),
         rollout_complete,
+        older_revision_running,
     }
 }
 

@@ -683,9 +683,25 @@ fn a_live_statefulset_reports_image_replicas_and_rollout() {
     assert_eq!(seen.image.as_deref(), Some("cockroachdb/cockroach:v25.2.0"));
     assert_eq!(seen.replicas, 3);
     assert!(seen.settled());
+    assert!(!seen.older_revision_running);
     let status = live.status.as_mut().unwrap();
     status.update_revision = Some("cockroachdb-def".into());
     assert!(!observe_nodes(&live).settled(), "rolling");
+    assert!(observe_nodes(&live).older_revision_running);
+    live.status = None;
+    assert!(
+        !observe_nodes(&live).older_revision_running,
+        "nothing known of the pods"
+    );
+    live.status = Some(StatefulSetStatus {
+        observed_generation: Some(4),
+        replicas: 3,
+        ready_replicas: Some(3),
+        updated_replicas: Some(3),
+        current_revision: Some("cockroachdb-abc".into()),
+        update_revision: Some("cockroachdb-def".into()),
+        ..StatefulSetStatus::default()
+    });
     live.status.as_mut().unwrap().update_revision = Some("cockroachdb-abc".into());
     live.metadata.generation = Some(5);
     assert!(!observe_nodes(&live).settled(), "spec not yet seen");

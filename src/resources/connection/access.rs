@@ -4,7 +4,7 @@ use super::model::BLOCK_NAME;
 use super::resolve::{is_wholly_known, resolve};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{timeouts, Attr, OperationContext, Value};
-use crate::kubernetes::ClusterClient;
+use crate::kubernetes::{ClusterClient, Deadline};
 
 fn block_path() -> AttributePath {
     AttributePath::root(BLOCK_NAME)
@@ -24,11 +24,12 @@ pub fn validate(block: &Attr<Value>, diags: &mut Diagnostics) {
 }
 
 /// The client an apply or destroy works with; every value of the block is known by then.
-/// Terraform's Stop abandons the client's calls in flight.
+/// Terraform's Stop abandons the client's calls in flight, and no call outlasts `deadline`.
 pub async fn connect_for_apply(
     ctx: &OperationContext,
     block: &Attr<Value>,
     resource: &str,
+    deadline: &Deadline,
 ) -> Result<ClusterClient, Diagnostics> {
     let at = block_path();
     let value = block.known().cloned().unwrap_or(Value::Null);
@@ -44,7 +45,7 @@ pub async fn connect_for_apply(
     let client = ClusterClient::connect(&connection)
         .await
         .map_err(|e| e.to_diagnostics(&at))?;
-    Ok(configured(client, &value, ctx))
+    Ok(configured(client, &value, ctx).with_deadline(deadline))
 }
 
 /// The client with the block's own grace for an unreachable cluster, abandoning its calls on Terraform's Stop.

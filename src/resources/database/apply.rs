@@ -21,11 +21,11 @@ pub(super) async fn converge(
         Some(prior) => plan::update_script(prior, &planned),
     };
     if !script.is_empty() {
-        let client = connect_for_apply(ctx, &planned.kubernetes, "database").await?;
+        let deadline = Deadline::after(limit, &ctx.stop);
+        let client = connect_for_apply(ctx, &planned.kubernetes, "database", &deadline).await?;
         let zone =
             SqlZone::find(&client, &planned.zone.known().cloned().unwrap_or_default()).await?;
         let name = planned.database();
-        let deadline = Deadline::after(limit, &ctx.stop);
         zone.run(
             &client,
             &names::sql_job_name("database", &name),
@@ -44,10 +44,10 @@ pub(super) async fn remove(
     state: &DatabaseModel,
     limit: Duration,
 ) -> Result<(), Diagnostics> {
-    let client = connect_for_apply(ctx, &state.kubernetes, "database").await?;
+    let deadline = Deadline::after(limit, &ctx.stop);
+    let client = connect_for_apply(ctx, &state.kubernetes, "database", &deadline).await?;
     let zone = SqlZone::find(&client, &state.zone.known().cloned().unwrap_or_default()).await?;
     let name = state.database();
-    let deadline = Deadline::after(limit, &ctx.stop);
     zone.run(
         &client,
         &names::sql_job_name("database", &name),

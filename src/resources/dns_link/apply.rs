@@ -58,7 +58,8 @@ pub(super) async fn converge(
     mut state: DnsLinkModel,
     limit: Duration,
 ) -> Result<(DnsLinkModel, Diagnostics), Diagnostics> {
-    let client = connect_for_apply(ctx, &state.kubernetes, "link").await?;
+    let deadline = Deadline::after(limit, &ctx.stop);
+    let client = connect_for_apply(ctx, &state.kubernetes, "link", &deadline).await?;
     let zone = state.zone.known().cloned().unwrap_or_default();
     let domain = state.peers_cluster_domain();
     let flavour = DnsSnapshot::fetch(&client)
@@ -78,7 +79,6 @@ pub(super) async fn converge(
     state.forwarded_zones = Attr::Known(peers.keys().cloned().collect());
     let mut diags = Diagnostics::new();
     if state.wait_for_ready_replicas != Attr::Known(0) {
-        let deadline = Deadline::after(limit, &ctx.stop);
         if let Err(e) = wait_zone_ready(&client, &zone, &deadline).await {
             diags.extend(e);
         }
@@ -90,8 +90,10 @@ pub(super) async fn converge(
 pub(super) async fn remove(
     ctx: &OperationContext,
     model: &DnsLinkModel,
+    limit: Duration,
 ) -> Result<(), Diagnostics> {
-    let client = connect_for_apply(ctx, &model.kubernetes, "link").await?;
+    let deadline = Deadline::after(limit, &ctx.stop);
+    let client = connect_for_apply(ctx, &model.kubernetes, "link", &deadline).await?;
     let flavour = DnsSnapshot::fetch(&client)
         .await?
         .flavour(&model.dns_provider_choice())?;

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+const DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub struct DnsLink;
 
@@ -86,7 +87,8 @@ impl ModelResource for DnsLink {
     }
 
     async fn delete(&self, ctx: &OperationContext, prior: DnsLinkModel) -> Result<(), Diagnostics> {
-        apply::remove(ctx, &prior).await
+        let limit = timeouts::limit(&prior.timeouts, Operation::Delete, DELETE_TIMEOUT);
+        apply::remove(ctx, &prior, limit).await
     }
 
     async fn import(&self, ctx: &OperationContext, id: &str) -> Result<DnsLinkModel, Diagnostics> {

@@ -196,6 +196,17 @@ pub(super) fn imported_link(
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_read_costs_one_round_trip() {
+        let (snapshot, rounds) = crate::kubernetes::rounds::count_rounds(|client| async move {
+            DnsSnapshot::fetch(&client).await
+        })
+        .await;
+        assert!(snapshot.unwrap().deployments.is_empty());
+        assert_eq!(rounds.len(), 1, "{rounds:#?}");
+        assert_eq!(rounds[0].len(), 2, "{rounds:#?}");
+    }
+
     fn forwards(entries: &[(&str, &str)]) -> ForwardMap {
         entries
             .iter()

@@ -218,7 +218,8 @@ async fn converge_zone(
     mut state: RegionModel,
     limit: Duration,
 ) -> Result<(RegionModel, Diagnostics), Stopped> {
-    let (client, mut spec) = connect_zone(ctx, &state)
+    let deadline = Deadline::after(limit, &ctx.stop);
+    let (client, mut spec) = connect_zone(ctx, &state, &deadline)
         .await
         .map_err(Stopped::keeping(prior))?;
     let (live_set, node_secret) = futures_util::future::join(
@@ -254,7 +255,6 @@ async fn converge_zone(
     let already_initialized = found_initialized(&client, &spec, prior, live_set.as_ref())
         .await
         .map_err(Stopped::keeping(prior))?;
-    let deadline = Deadline::after(limit, &ctx.stop);
     // storage.rs: growing the data volumes may delete the StatefulSet (keeping its pods) for the apply below to
     // re-create it, so it runs before the StatefulSet is built; `live_set` then holds the object to create in
     // its place.
@@ -347,12 +347,13 @@ async fn converge_zone(
 async fn connect_zone(
     ctx: &OperationContext,
     state: &RegionModel,
+    deadline: &Deadline,
 ) -> Result<(ClusterClient, ZoneSpec), Diagnostics> {
     let mut diags = Diagnostics::new();
     let Some(spec) = zone_spec(state, &mut diags) else {
         return Err(diags);
     };
-    let client = connect_for_apply(ctx, &state.kubernetes, "region").await?;
+    let client = connect_for_apply(ctx, &state.kubernetes, "region", deadline).await?;
     Ok((client, spec))
 }
 
@@ -581,7 +582,12 @@ impl Rollout<'_> {
         let after = client
             .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
             .await?;
-        if revision_of(after.as_ref()) == self.before {
+        // An unchanged StatefulSet has nothing to roll, unless an earlier apply stopped part-way through its
+        // rollout and left nodes held on an older revision.
+        let left_part_way = after
+            .as_ref()
+            .is_some_and(|s| manifests::observe_nodes(s).older_revision_running);
+        if revision_of(after.as_ref()) == self.before && !left_part_way {
             return Ok(());
         }
         let restarted = PacedRollout {

@@ -139,7 +139,8 @@ pub fn schema(connection_block: Block) -> Schema {
             "image",
             s(),
             "The image the zone's nodes run: the cluster's `image`, or what the zone's StatefulSet was found running. \
-             A change of the cluster's image shows here in the region's plan.",
+             A change of the cluster's image shows here in the region's plan; so does a rollout an apply left \
+             part-way (`<image> (rollout unfinished: 1 of 3 nodes on it)`), which the next apply completes.",
         ))
         .attribute(
             Attribute::required(

@@ -1,6 +1,6 @@
 //! Reading a zone back: one fetch of the zone's live objects (shared by read and import), its
-//! reads issued concurrently, and a pure fold of what it found into the model, so that drift is
-//! tested without a server.
+//! reads issued concurrently in one round, and a pure fold of what it found into the model, so
+//! that drift is tested without a server.
 use super::init::INIT_MARKER_PREFIX;
 use super::model::RegionModel;
 use super::storage;
@@ -11,6 +11,7 @@ use crate::kubernetes::readiness::load_balancer_address;
 use crate::kubernetes::ClusterClient;
 use crate::resources::certificates;
 use crate::resources::lb_resolver;
+use futures_util::future::try_join_all;
 use futures_util::try_join;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
@@ -66,10 +67,50 @@ impl InitRecord {
     }
 }
 
+/// The objects of a zone named after its layout, as one layout names them.
+#[derive(Default)]
+struct LayoutNamed {
+    default_root_secret: Option<Secret>,
+    dns_load_balancer: Option<Service>,
+    init_job: Option<Job>,
+}
+
+impl LayoutNamed {
+    /// Gets the objects `layout` names, the init Job only when asked for.
+    async fn fetch(
+        client: &ClusterClient,
+        zone: &str,
+        layout: Layout,
+        with_init_job: bool,
+    ) -> Result<LayoutNamed, crate::kubernetes::RemoteError> {
+        let init_job = async {
+            if with_init_job {
+                client.get::<Job>(Some(zone), layout.init_job_name()).await
+            } else {
+                Ok(None)
+            }
+        };
+        let root_secret_name = layout.default_client_root_secret_name(zone);
+        let lb_name = layout.dns_load_balancer_name(zone);
+        let (default_root_secret, dns_load_balancer, init_job) = try_join!(
+            client.get::<Secret>(Some(names::DEFAULT_NAMESPACE), &root_secret_name),
+            client.get::<Service>(Some(names::KUBE_SYSTEM), &lb_name),
+            init_job,
+        )?;
+        Ok(LayoutNamed {
+            default_root_secret,
+            dns_load_balancer,
+            init_job,
+        })
+    }
+}
+
 impl ZoneSnapshot {
-    /// Reads the zone in two rounds of concurrent calls: what does not depend on the zone's
-    /// layout, then what is named after it (`layout` when the state records it, else the one the
-    /// live StatefulSet shows). `resolver` resolves a load balancer's host name.
+    /// Reads the zone in one round of concurrent calls, so that a plan costs one round trip per
+    /// zone however far away its cluster is. The objects named after the zone's layout are read
+    /// under `layout`'s names when the state records it; otherwise (an import) under every
+    /// layout's names, and those of the layout the live StatefulSet shows are kept.
+    /// `resolver` resolves a load balancer's host name.
     pub async fn fetch(
         client: &ClusterClient,
         zone: &str,
@@ -78,20 +119,15 @@ impl ZoneSnapshot {
         with_init_record: bool,
     ) -> Result<ZoneSnapshot, Diagnostics> {
         let ns = Some(zone);
-        let (namespace, set, claims, node_secret, root_secret, public_service, headless_service) =
-            try_join!(
-                client.get::<Namespace>(None, zone),
-                client.get::<StatefulSet>(ns, names::STATEFULSET),
-                client.list::<PersistentVolumeClaim>(ns, ""),
-                client.get::<Secret>(ns, names::NODE_SECRET),
-                client.get::<Secret>(ns, names::CLIENT_ROOT_SECRET),
-                client.get::<Service>(ns, names::PUBLIC_SERVICE),
-                client.get::<Service>(ns, names::HEADLESS_SERVICE),
-            )?;
-        let layout = layout.unwrap_or_else(|| Layout::of_statefulset(set.as_ref()));
-        let init_record = async {
+        let candidates = layout.map_or(Layout::ALL.to_vec(), |known| vec![known]);
+        let named = try_join_all(
+            candidates
+                .iter()
+                .map(|&candidate| LayoutNamed::fetch(client, zone, candidate, with_init_record)),
+        );
+        let markers = async {
             if !with_init_record {
-                return Ok(None);
+                return Ok(Vec::new());
             }
             let selector = format!(
                 "{}={},{}={zone}",
@@ -99,20 +135,46 @@ impl ZoneSnapshot {
                 names::MANAGER,
                 names::LABEL_ZONE
             );
-            let (markers, init_job) = try_join!(
-                client.list::<ConfigMap>(Some(names::KUBE_SYSTEM), &selector),
-                client.get::<Job>(ns, layout.init_job_name()),
-            )?;
-            Ok::<_, crate::kubernetes::RemoteError>(Some(InitRecord { markers, init_job }))
+            client
+                .list::<ConfigMap>(Some(names::KUBE_SYSTEM), &selector)
+                .await
         };
-        let root_secret_name = layout.default_client_root_secret_name(zone);
-        let lb_name = layout.dns_load_balancer_name(zone);
-        let (default_root_secret, dns_load_balancer, init_record) = try_join!(
-            client.get::<Secret>(Some(names::DEFAULT_NAMESPACE), &root_secret_name),
-            client.get::<Service>(Some(names::KUBE_SYSTEM), &lb_name),
-            init_record,
+        let (
+            namespace,
+            set,
+            claims,
+            node_secret,
+            root_secret,
+            public_service,
+            headless_service,
+            named,
+            markers,
+        ) = try_join!(
+            client.get::<Namespace>(None, zone),
+            client.get::<StatefulSet>(ns, names::STATEFULSET),
+            client.list::<PersistentVolumeClaim>(ns, ""),
+            client.get::<Secret>(ns, names::NODE_SECRET),
+            client.get::<Secret>(ns, names::CLIENT_ROOT_SECRET),
+            client.get::<Service>(ns, names::PUBLIC_SERVICE),
+            client.get::<Service>(ns, names::HEADLESS_SERVICE),
+            named,
+            markers,
         )?;
-        let dns_address = match dns_load_balancer.as_ref().and_then(load_balancer_address) {
+        let layout = layout.unwrap_or_else(|| Layout::of_statefulset(set.as_ref()));
+        let named = candidates
+            .into_iter()
+            .zip(named)
+            .find_map(|(candidate, named)| (candidate == layout).then_some(named))
+            .unwrap_or_default();
+        let init_record = with_init_record.then_some(InitRecord {
+            markers,
+            init_job: named.init_job,
+        });
+        let dns_address = match named
+            .dns_load_balancer
+            .as_ref()
+            .and_then(load_balancer_address)
+        {
             Some(address) => lb_resolver::dns_ip(&address, resolver).await.ok(),
             None => None,
         };
@@ -123,10 +185,10 @@ impl ZoneSnapshot {
             claims,
             node_secret,
             root_secret,
-            default_root_secret,
+            default_root_secret: named.default_root_secret,
             public_service,
             headless_service,
-            dns_load_balancer,
+            dns_load_balancer: named.dns_load_balancer,
             dns_address,
             layout,
             init_record,
@@ -226,7 +288,16 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
                 if let Attr::Known(cluster) = &mut model.cluster {
                     cluster.image = Attr::Known(image.clone());
                 }
-                model.image = Attr::Known(image);
+                // Nodes held on an older revision (an apply stopped mid-rollout) are drift the next apply
+                // completes, though the template already names the new image.
+                model.image = Attr::Known(if observed.older_revision_running {
+                    format!(
+                        "{image} (rollout unfinished: {} of {} nodes on it)",
+                        observed.updated_replicas, observed.replicas
+                    )
+                } else {
+                    image
+                });
             }
             storage::observe(&mut model, set, &live.claims);
             observe_node_resources(&mut model, set);
@@ -403,6 +474,25 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_read_costs_one_round_trip_and_an_import_too() {
+        for (layout, with_init_record, calls) in
+            [(Some(Layout::Provider), false, 9), (None, true, 14)]
+        {
+            let (snapshot, rounds) = crate::kubernetes::rounds::count_rounds(|client| async move {
+                let zone = fixtures::spec().zone;
+                ZoneSnapshot::fetch(&client, &zone, layout, None, with_init_record).await
+            })
+            .await;
+            assert_eq!(rounds.len(), 1, "{rounds:#?}");
+            assert_eq!(rounds[0].len(), calls, "{rounds:#?}");
+            let snapshot = snapshot.unwrap();
+            assert!(snapshot.namespace.is_none() && snapshot.set.is_none());
+            assert_eq!(snapshot.layout, Layout::Provider);
+            assert_eq!(snapshot.init_record.is_some(), with_init_record);
+        }
+    }
+
     #[test]
     fn a_zone_as_applied_reads_back_without_drift() {
         assert_eq!(fold(state(), &applied_zone()), Some(state()));
@@ -425,6 +515,39 @@ mod tests {
         assert_eq!(
             image(&read).map(String::as_str),
             Some("cockroachdb/cockroach:v25.1.0")
+        );
+    }
+
+    #[test]
+    fn nodes_left_on_an_older_revision_show_as_an_unfinished_image() {
+        let mut live = applied_zone();
+        let set = live.set.as_mut().unwrap();
+        set.status = Some(k8s_openapi::api::apps::v1::StatefulSetStatus {
+            replicas: 3,
+            updated_replicas: Some(1),
+            current_revision: Some("cockroachdb-old".into()),
+            update_revision: Some("cockroachdb-new".into()),
+            ..Default::default()
+        });
+        let read = fold(state(), &live).unwrap();
+        let template = fixtures::spec().image;
+        assert_eq!(
+            read.image,
+            Attr::Known(format!(
+                "{template} (rollout unfinished: 1 of 3 nodes on it)"
+            ))
+        );
+        assert_eq!(
+            image(&read),
+            Some(&template),
+            "the cluster's image is the template's"
+        );
+        let set = live.set.as_mut().unwrap();
+        set.status.as_mut().unwrap().current_revision = Some("cockroachdb-new".into());
+        assert_eq!(
+            fold(state(), &live),
+            Some(state()),
+            "a finished rollout is no drift"
         );
     }
 

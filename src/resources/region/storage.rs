@@ -33,12 +33,9 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Who creates an adopted StatefulSet again when its managed fields do not say who wrote it.
 const ADOPTED_MANAGER: &str = "terraform-provider-crdb-adopted";
-/// How long the reads that explain a timeout may take.
-const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The claim condition of a volume that has grown but whose file system has not yet.
 const FILE_SYSTEM_RESIZE_PENDING: &str = "FileSystemResizePending";
 
@@ -485,13 +482,14 @@ impl VolumeGrowth {
         replicas: i32,
         deadline: &Deadline,
     ) -> Diagnostics {
-        let listed = tokio::time::timeout(
-            EXPLAIN_TIMEOUT,
-            client.list::<PersistentVolumeClaim>(Some(&self.zone), ""),
-        )
-        .await;
+        let zone = &self.zone;
+        let listed = client
+            .explain(
+                |client| async move { client.list::<PersistentVolumeClaim>(Some(zone), "").await },
+            )
+            .await;
         let behind: Vec<String> = match listed {
-            Ok(Ok(claims)) => claims
+            Some(Ok(claims)) => claims
                 .iter()
                 .filter(|c| self.watch.iter().any(|(name, _)| *name == claim_name(c)))
                 .filter_map(|c| {

@@ -79,7 +79,8 @@ pub(super) async fn delete_zone(
     let Some(mut spec) = zone_spec(model, &mut diags) else {
         return Err(diags);
     };
-    let client = connect_for_apply(ctx, &model.kubernetes, "region").await?;
+    let deadline = Deadline::after(limit, &ctx.stop);
+    let client = connect_for_apply(ctx, &model.kubernetes, "region", &deadline).await?;
     spec.layout = if model.layout.known().is_none() {
         // Imported and never applied: the live StatefulSet tells whose names the zone uses.
         let live = client
@@ -89,7 +90,6 @@ pub(super) async fn delete_zone(
     } else {
         zone_layout(model, None)
     };
-    let deadline = Deadline::after(limit, &ctx.stop);
     let lease = cluster_lease(model, &spec);
     lease.zone_going(&spec.zone);
     // Terraform deletes every region at once after the DNS links that depend on them all: a moment is enough for

@@ -17,7 +17,8 @@ pub(super) async fn converge(
     mut planned: SqlUserModel,
     limit: Duration,
 ) -> Result<SqlUserModel, Diagnostics> {
-    let client = connect_for_apply(ctx, &planned.kubernetes, "SQL user").await?;
+    let deadline = Deadline::after(limit, &ctx.stop);
+    let client = connect_for_apply(ctx, &planned.kubernetes, "SQL user", &deadline).await?;
     let zone = SqlZone::find(&client, &planned.zone.known().cloned().unwrap_or_default()).await?;
     let hash = match plan::password_change(prior, &planned) {
         Some(Some(password)) => {
@@ -37,7 +38,6 @@ pub(super) async fn converge(
     let script = plan::script(prior, &planned, hash.as_ref().map(|h| h.as_deref()));
     if !script.is_empty() {
         let user = planned.user();
-        let deadline = Deadline::after(limit, &ctx.stop);
         zone.run(
             &client,
             &names::sql_job_name("user", &user),
@@ -56,10 +56,10 @@ pub(super) async fn remove(
     state: &SqlUserModel,
     limit: Duration,
 ) -> Result<(), Diagnostics> {
-    let client = connect_for_apply(ctx, &state.kubernetes, "SQL user").await?;
+    let deadline = Deadline::after(limit, &ctx.stop);
+    let client = connect_for_apply(ctx, &state.kubernetes, "SQL user", &deadline).await?;
     let zone = SqlZone::find(&client, &state.zone.known().cloned().unwrap_or_default()).await?;
     let user = state.user();
-    let deadline = Deadline::after(limit, &ctx.stop);
     zone.run(
         &client,
         &names::sql_job_name("user", &user),
