@@ -52,8 +52,8 @@ pub fn assert_never_unavailable(clusters: &Clusters, what: &str) -> Availability
     seen
 }
 
-/// The node pods' images, per pod.
-pub fn images(clusters: &Clusters) -> Vec<(String, String)> {
+/// Every node pod of every zone.
+fn node_pods(clusters: &Clusters) -> Vec<Pod> {
     let mut all = Vec::new();
     for zone in ZONES {
         let api: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
@@ -63,15 +63,39 @@ pub fn images(clusters: &Clusters) -> Vec<(String, String)> {
                 api.list(&ListParams::default().labels("app.kubernetes.io/component=database")),
             )
             .unwrap();
-        for pod in pods {
+        all.extend(pods);
+    }
+    all
+}
+
+/// The node pods' images, per pod.
+pub fn images(clusters: &Clusters) -> Vec<(String, String)> {
+    node_pods(clusters)
+        .into_iter()
+        .map(|pod| {
             let image = pod.spec.unwrap().containers[0]
                 .image
                 .clone()
                 .unwrap_or_default();
-            all.push((pod.metadata.name.unwrap_or_default(), image));
-        }
-    }
-    all
+            (pod.metadata.name.unwrap_or_default(), image)
+        })
+        .collect()
+}
+
+/// The node pods' memory limits, per pod.
+fn memory_limits(clusters: &Clusters) -> Vec<(String, String)> {
+    node_pods(clusters)
+        .into_iter()
+        .map(|pod| {
+            let limit = pod.spec.unwrap().containers[0]
+                .resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref()?.get("memory").cloned())
+                .map(|q| q.0)
+                .unwrap_or_default();
+            (pod.metadata.name.unwrap_or_default(), limit)
+        })
+        .collect()
 }
 
 fn assert_every_pod_runs(clusters: &Clusters, tag: &str) {
@@ -85,7 +109,8 @@ fn assert_every_pod_runs(clusters: &Clusters, tag: &str) {
 }
 
 #[test]
-fn a_patch_upgrade_and_a_requests_change_restart_one_node_at_a_time_with_no_range_unavailable() {
+fn a_patch_upgrade_a_requests_change_and_a_limits_change_restart_one_node_at_a_time_with_no_range_unavailable(
+) {
     let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
     let ws = Workspace::new("");
     let base = configuration(&clusters, &ws, false, 3);
@@ -111,6 +136,23 @@ fn a_patch_upgrade_and_a_requests_change_restart_one_node_at_a_time_with_no_rang
     let seen = assert_never_unavailable(&clusters, "requests change");
     assert_eq!(seen.max_nodes_down, 1, "nodes did restart: {seen:?}");
     ws.assert_plan_empty("the requests change");
+
+    settle(&clusters);
+    let limits = requests.replace(
+        "  memory_request      = \"1Gi\"\n",
+        "  memory_request      = \"1Gi\"\n  cpu_limit           = \"1\"\n  memory_limit        = \"4Gi\"\n",
+    );
+    ws.write_config(&limits);
+    ws.apply();
+    let seen = assert_never_unavailable(&clusters, "limits change");
+    assert_eq!(seen.max_nodes_down, 1, "nodes did restart: {seen:?}");
+    let limits = memory_limits(&clusters);
+    assert_eq!(limits.len(), 9, "{limits:?}");
+    assert!(
+        limits.iter().all(|(_, limit)| limit == "4Gi"),
+        "every node runs with the new limit: {limits:?}"
+    );
+    ws.assert_plan_empty("the limits change");
 }
 
 #[test]
@@ -282,7 +324,7 @@ fn the_outage_drill_keeps_every_range_available_and_other_operations_wait_until_
     ws.write_config(&rollout);
     let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_ne!(run.code, 0, "{}", run.stdout);
-    let said = format!("{}{}", run.stdout, run.stderr);
+    let said = run.said();
     assert!(said.contains("did not become healthy"), "{said}");
     assert!(
         said.contains("not live: n"),
@@ -461,11 +503,7 @@ fn removing_a_zone_the_others_cannot_replace_is_refused_before_anything_is_touch
     );
     let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_ne!(run.code, 0, "{}", run.stdout);
-    let said = format!("{}{}", run.stdout, run.stderr)
-        .replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let said = run.said();
     assert!(
         said.contains(&format!(
             "Zone {} cannot leave the running cluster",

@@ -264,10 +264,7 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
         "reported after {took:?}, not at the 5m timeout"
     );
     let url = clusters.sandbox.cluster(ZONES[0]).unwrap().url();
-    let flat = format!("{} {}", failed.stdout, failed.stderr)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat = failed.said();
     assert!(
         flat.contains("Error: Kubernetes cluster unreachable")
             && flat.contains(&format!("on {url}")),
@@ -346,10 +343,7 @@ fn a_cluster_cut_off_mid_update_is_completed_in_place_by_the_next_apply() {
     let failed = Run::from(apply.wait_with_output().unwrap());
     assert_ne!(failed.code, 0, "the upgrade with {cut} cut off fails");
     let url = clusters.sandbox.cluster(cut).unwrap().url();
-    let flat = format!("{} {}", failed.stdout, failed.stderr)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat = failed.said();
     assert!(
         flat.contains("Error: Kubernetes cluster unreachable")
             && flat.contains(&format!("on {url}")),
@@ -459,10 +453,7 @@ fn a_cluster_cut_off_mid_destroy_fails_it_and_the_next_destroy_completes() {
         "reported after {took:?}, not within the unreachable timeout"
     );
     let url = clusters.sandbox.cluster(cut).unwrap().url();
-    let flat = format!("{} {}", failed.stdout, failed.stderr)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat = failed.said();
     assert!(
         flat.contains("Error: Kubernetes cluster unreachable")
             && flat.contains(&format!("on {url}")),

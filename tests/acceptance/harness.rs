@@ -88,6 +88,16 @@ impl Run {
         }
     }
 
+    /// Everything the run printed on one line, without the CLI's box drawing: Terraform wraps diagnostics at its
+    /// own width, so a phrase is looked for in this.
+    pub fn said(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn ok(self, what: &str) -> Run {
         assert_eq!(
             self.code, 0,

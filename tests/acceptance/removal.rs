@@ -5,15 +5,6 @@ use crate::harness::Workspace;
 use crate::regions::{configuration, Clusters, ZONES};
 use std::time::Duration;
 
-/// The apply's diagnostics on one line, without the CLI's box drawing.
-fn said(run: &crate::harness::Run) -> String {
-    format!("{}{}", run.stdout, run.stderr)
-        .replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn a_scale_down_is_judged_by_the_replication_factor_the_cluster_has() {
     let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
@@ -45,7 +36,7 @@ fn a_scale_down_is_judged_by_the_replication_factor_the_cluster_has() {
     ws.write_config(&with_replicas(&one, ZONES[1], 1));
     let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_ne!(run.code, 0, "{}", run.stdout);
-    let said = said(&run);
+    let said = run.said();
     assert!(
         said.contains(&format!("Zone {} cannot scale down to 1 node(s)", ZONES[1])),
         "{said}"
@@ -81,7 +72,7 @@ fn a_destroy_with_less_parallelism_than_regions_is_refused_untouched_then_a_whol
         "-parallelism=1",
     ]);
     assert_ne!(run.code, 0, "{}", run.stdout);
-    let said = said(&run);
+    let said = run.said();
     assert!(said.contains("cannot leave the running cluster"), "{said}");
     assert!(
         said.contains("the nodes left would be in 2 zone(s), fewer than the 3 replicas"),
@@ -127,7 +118,7 @@ fn a_single_zone_cluster_scaled_below_three_nodes_is_refused_at_plan() {
     ws.write_config(&three.replace("replicas = 3", "replicas = 2"));
     let run = ws.terraform(&["plan", "-input=false", "-no-color"]);
     assert_ne!(run.code, 0, "{}", run.stdout);
-    let said = said(&run);
+    let said = run.said();
     assert!(
         said.contains("Scale-down below the replication factor"),
         "{said}"
