@@ -2,6 +2,7 @@
 //! real clock): a plan inside the renewal window renews with no configuration change, apply rolls the new node
 //! certificates out one node at a time with no range unavailable, a certificate left to expire takes its nodes
 //! down in the sandbox and the next apply brings them back.
+use crate::day2::settle;
 use crate::harness::Workspace;
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
 use k8s_openapi::api::core::v1::{Pod, Secret};
@@ -90,25 +91,6 @@ fn secret_file(clusters: &Clusters, zone: &str, namespace: &str, name: &str, fil
     let secret = clusters.runtime.block_on(api.get(name)).unwrap();
     let data = secret.data.unwrap_or_default();
     String::from_utf8(data.get(file).map(|b| b.0.clone()).unwrap_or_default()).unwrap()
-}
-
-/// Waits until every range is fully replicated and no node is down, then starts a new recording window.
-fn settle(clusters: &Clusters) {
-    let cockroach = clusters.sandbox.world().unwrap().cockroach();
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        cockroach.reset_availability();
-        std::thread::sleep(Duration::from_millis(300));
-        let seen = cockroach.availability();
-        if seen.under_replicated_range_seconds == 0.0 && seen.max_nodes_down == 0 {
-            cockroach.reset_availability();
-            return;
-        }
-        assert!(
-            Instant::now() < until,
-            "the cluster never settled: {seen:?}"
-        );
-    }
 }
 
 #[test]

@@ -68,6 +68,25 @@ fn node_pods(clusters: &Clusters) -> Vec<Pod> {
     all
 }
 
+/// Destroys everything while watching the cluster: the most nodes ever seen decommissioned meanwhile (the
+/// cluster's nodes are gone with it, so it is watched while the destroy runs).
+pub fn most_decommissioned_during_destroy(clusters: &Clusters, ws: &Workspace) -> usize {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let most = AtomicUsize::new(0);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::SeqCst) {
+                most.fetch_max(members(clusters).1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        ws.destroy();
+        done.store(true, Ordering::SeqCst);
+    });
+    most.into_inner()
+}
+
 /// The node pods' images, per pod.
 pub fn images(clusters: &Clusters) -> Vec<(String, String)> {
     node_pods(clusters)
@@ -460,21 +479,8 @@ fn adding_then_removing_a_zone_on_a_live_cluster_restarts_no_node_and_decommissi
 
     // Destroying everything tears down without decommissioning anything more: watched while it runs, since the
     // cluster's nodes are gone with it.
-    let most_decommissioned = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                most_decommissioned
-                    .fetch_max(members(&clusters).1, std::sync::atomic::Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        ws.destroy();
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
-    });
     assert_eq!(
-        most_decommissioned.into_inner(),
+        most_decommissioned_during_destroy(&clusters, &ws),
         3,
         "the whole teardown decommissioned no node"
     );

@@ -1,6 +1,9 @@
 //! Taking nodes away judged by the cluster's own replication factor and the zones left, before anything is
 //! touched; and a whole deployment destroyed with less parallelism than it has regions.
-use crate::day2::{assert_never_unavailable, members, settle, with_image, with_replicas};
+use crate::day2::{
+    assert_never_unavailable, members, most_decommissioned_during_destroy, settle, with_image,
+    with_replicas,
+};
 use crate::harness::Workspace;
 use crate::regions::{configuration, Clusters, ZONES};
 use std::time::Duration;
@@ -87,21 +90,8 @@ fn a_destroy_with_less_parallelism_than_regions_is_refused_untouched_then_a_whol
     assert_never_unavailable(&clusters, "a refused one-at-a-time destroy");
 
     // With Terraform's default parallelism every region is deleted at once: torn down without decommissioning.
-    let most_decommissioned = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                most_decommissioned
-                    .fetch_max(members(&clusters).1, std::sync::atomic::Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        ws.destroy();
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
-    });
     assert_eq!(
-        most_decommissioned.into_inner(),
+        most_decommissioned_during_destroy(&clusters, &ws),
         0,
         "the whole teardown decommissioned no node"
     );
