@@ -33,13 +33,29 @@ pub(super) struct Gate<'a> {
     pub client: &'a ClusterClient,
     pub spec: &'a ZoneSpec,
     /// An image a running node uses (`serving_image`).
-    pub image: &'a str,
+    pub image: String,
     /// Node IDs being decommissioned on purpose.
     pub leaving: &'a [String],
     pub deadline: &'a Deadline,
 }
 
-impl Gate<'_> {
+impl<'a> Gate<'a> {
+    /// The gate of one disruption in the zone, its Jobs in the image a serving node of the zone runs; no node is
+    /// leaving on purpose.
+    pub async fn in_zone(
+        client: &'a ClusterClient,
+        spec: &'a ZoneSpec,
+        deadline: &'a Deadline,
+    ) -> Result<Gate<'a>, Diagnostics> {
+        Ok(Gate {
+            client,
+            spec,
+            image: serving_image(client, spec).await?,
+            leaving: &[],
+            deadline,
+        })
+    }
+
     /// The opening gate: takes the database's disruption lease, then waits until the cluster can lose a node
     /// (every active member live, none decommissioning but `leaving`, no range unavailable or
     /// under-replicated). With `healthy_needed` false (the node to replace is down already) the lease is
@@ -98,7 +114,7 @@ impl Gate<'_> {
     /// the image that cannot be pulled).
     fn lease_job(&self, statement: &str) -> k8s_openapi::api::batch::v1::Job {
         let mut job = manifests::sql_job(self.spec, LEASE_JOB, statement);
-        manifests::run_in_image(&mut job, self.image);
+        manifests::run_in_image(&mut job, &self.image);
         job
     }
 
@@ -116,7 +132,7 @@ impl Gate<'_> {
         };
         let mut last = "no answer yet".to_string();
         loop {
-            let job = manifests::gate_job(spec, self.image, &statements);
+            let job = manifests::gate_job(spec, &self.image, &statements);
             match client.run_job_for_output(&job, deadline).await {
                 Ok(text) => {
                     let (sql, status) = db_lease::split_gate_log(&text);
@@ -214,10 +230,7 @@ pub(super) async fn membership(
 
 /// An image a Ready node of the zone runs, for the gate's Job (so that the gate runs while the planned image cannot
 /// be pulled); the planned one when no node is Ready.
-pub(super) async fn serving_image(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-) -> Result<String, Diagnostics> {
+async fn serving_image(client: &ClusterClient, spec: &ZoneSpec) -> Result<String, Diagnostics> {
     let selector = format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE);
     let pods = client.list::<Pod>(Some(&spec.zone), &selector).await?;
     Ok(pods

@@ -130,14 +130,7 @@ impl PacedRollout<'_> {
         let zone = spec.zone.as_str();
         let pod = format!("{}-{ordinal}", names::STATEFULSET);
         let _turn = self.lease.acquire(deadline, zone).await?;
-        let image = gate::serving_image(client, spec).await?;
-        let gate = gate::Gate {
-            client,
-            spec,
-            image: &image,
-            leaving: &[],
-            deadline,
-        };
+        let gate = gate::Gate::in_zone(client, spec, deadline).await?;
         // A node that is not serving is down already: replacing it disrupts nothing more, so only the lease
         // is needed, not a healthy cluster.
         gate.open(&format!("before restarting {pod} in zone {zone}"), serving)

@@ -59,14 +59,7 @@ impl<'a> Leaving<'a> {
         for ordinal in self.ordinals.clone().rev() {
             let node = format!("{}-{ordinal}", names::STATEFULSET);
             let _turn = lease.acquire(deadline, &spec.zone).await?;
-            let image = gate::serving_image(client, spec).await?;
-            let gate = gate::Gate {
-                client,
-                spec,
-                image: &image,
-                leaving: &[],
-                deadline,
-            };
+            let gate = gate::Gate::in_zone(client, spec, deadline).await?;
             gate.open(
                 &format!("before decommissioning {node} in zone {}", spec.zone),
                 true,
