@@ -9,6 +9,7 @@ pub(crate) mod import_id;
 mod lb_resolver;
 pub mod multiregion_cluster;
 pub mod region;
+mod sql_object;
 mod sql_runner;
 pub mod sql_user;
 mod zone_wait;
@@ -21,8 +22,8 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
         Arc::new(multiregion_cluster::MultiregionCluster),
         Arc::new(region::Region),
         Arc::new(dns_link::DnsLink),
-        Arc::new(sql_user::SqlUser),
-        Arc::new(database::Database),
+        Arc::new(sql_user::SqlUser::new()),
+        Arc::new(database::Database::new()),
     ]
 }
 

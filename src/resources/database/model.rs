@@ -2,7 +2,7 @@
 use crate::framework::schema::Block;
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{Attr, Attribute, Schema, Type, Value};
-use crate::resources::sql_user::zone_attribute;
+use crate::resources::sql_object::zone_attribute;
 use crate::tf_model;
 use std::collections::BTreeSet;
 

@@ -2,6 +2,7 @@
 use crate::framework::schema::Block;
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{Attr, Attribute, Schema, Type, Value};
+use crate::resources::sql_object;
 use crate::tf_model;
 
 pub const TYPE_NAME: &str = "crdb_sql_user";
@@ -32,17 +33,6 @@ impl SqlUserModel {
             .into_iter()
             .collect()
     }
-}
-
-/// The `zone` attribute every SQL resource has: where its Jobs run.
-pub fn zone_attribute() -> Attribute {
-    Attribute::required(
-        "zone",
-        Type::String,
-        "The zone whose Kubernetes cluster runs this resource's SQL, as a Job next to its nodes: any zone of the \
-         cluster, typically `crdb_region.<name>.zone` (which also orders this resource after the zone), with the \
-         same `kubernetes` block as that region.",
-    )
 }
 
 pub fn schema(connection_block: Block) -> Schema {
@@ -83,7 +73,7 @@ pub fn schema(connection_block: Block) -> Schema {
             )
             .default(Value::Set(Vec::new())),
         )
-        .attribute(zone_attribute())
+        .attribute(sql_object::zone_attribute())
         .single_block("kubernetes", connection_block)
         .single_block(
             "timeouts",
