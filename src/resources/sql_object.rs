@@ -91,9 +91,6 @@ pub trait SqlObject:
     /// The purpose in the name of the Job that changes it, and of the one that reads it.
     const CHANGE_JOB: &'static str;
     const READ_JOB: &'static str;
-    /// Whether an update with no statement to run still connects and finds the zone, so that a `zone` or
-    /// `kubernetes` block that leads nowhere fails the apply rather than the next read.
-    const FINDS_THE_ZONE_WITHOUT_CHANGES: bool;
 
     fn common(&mut self) -> Common<'_>;
     fn schema() -> Schema;
@@ -254,21 +251,21 @@ async fn converge<M: SqlObject>(
 ) -> Result<M, Diagnostics> {
     let script = M::change_script(prior, &planned)?;
     let common = planned.common();
-    if !script.is_empty() || M::FINDS_THE_ZONE_WITHOUT_CHANGES {
-        let limit = timeouts::limit(common.timeouts, operation, default);
-        let deadline = Deadline::after(limit, &ctx.stop);
-        let (zone, client) = find_zone::<M>(ctx, &common, &deadline).await?;
-        if !script.is_empty() {
-            let name = common.name();
-            zone.run(
-                &client,
-                &names::sql_job_name(M::CHANGE_JOB, &name),
-                &script,
-                &format!("Changing {} {name}", M::KIND),
-                &deadline,
-            )
-            .await?;
-        }
+    let limit = timeouts::limit(common.timeouts, operation, default);
+    let deadline = Deadline::after(limit, &ctx.stop);
+    // The zone is found even when no statement runs, so that a `zone` or `kubernetes` block that leads nowhere
+    // fails this apply rather than the next read.
+    let (zone, client) = find_zone::<M>(ctx, &common, &deadline).await?;
+    if !script.is_empty() {
+        let name = common.name();
+        zone.run(
+            &client,
+            &names::sql_job_name(M::CHANGE_JOB, &name),
+            &script,
+            &format!("Changing {} {name}", M::KIND),
+            &deadline,
+        )
+        .await?;
     }
     *common.id = Attr::Known(common.name());
     Ok(planned)

@@ -17,7 +17,6 @@ impl SqlObject for DatabaseModel {
     const KIND: &'static str = "database";
     const CHANGE_JOB: &'static str = "database";
     const READ_JOB: &'static str = "read-database";
-    const FINDS_THE_ZONE_WITHOUT_CHANGES: bool = false;
 
     sql_object::from_resource_files!();
 

@@ -17,7 +17,6 @@ impl SqlObject for SqlUserModel {
     const KIND: &'static str = "SQL user";
     const CHANGE_JOB: &'static str = "user";
     const READ_JOB: &'static str = "read-user";
-    const FINDS_THE_ZONE_WITHOUT_CHANGES: bool = true;
 
     sql_object::from_resource_files!();
 
