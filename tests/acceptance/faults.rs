@@ -217,23 +217,16 @@ fn identities(clusters: &Clusters) -> (Vec<String>, Vec<Option<String>>) {
     (uids, ids)
 }
 
-/// Waits (up to a minute) until namespace `zone` exists in its cluster.
-fn await_namespace(clusters: &Clusters, zone: &str) {
+/// Whether namespace `zone` exists in its cluster.
+fn namespace_exists(clusters: &Clusters, zone: &str) -> bool {
     use k8s_openapi::api::core::v1::Namespace;
     let api: Api<Namespace> = Api::all(clusters.client(zone));
-    for _ in 0..600 {
-        if clusters
-            .runtime
-            .block_on(api.get_opt(zone))
-            .ok()
-            .flatten()
-            .is_some()
-        {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("namespace {zone} never appeared");
+    clusters
+        .runtime
+        .block_on(api.get_opt(zone))
+        .ok()
+        .flatten()
+        .is_some()
 }
 
 /// The init zone's cluster stops answering mid-create: the apply fails and records no region there (nothing
@@ -251,7 +244,9 @@ fn a_cluster_cut_off_mid_create_is_completed_in_place_by_the_next_apply() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    await_namespace(&clusters, ZONES[0]);
+    await_until("the init zone's namespace", || {
+        namespace_exists(&clusters, ZONES[0])
+    });
     clusters
         .runtime
         .block_on(clusters.sandbox.set_api_down(ZONES[0], true))
@@ -487,13 +482,15 @@ fn a_cluster_cut_off_mid_destroy_fails_it_and_the_next_destroy_completes() {
     );
 }
 
-/// An apply interrupted with `signal` once the init zone's namespace exists is completed in place by the next
-/// apply: nothing re-created, one init, every node live, the plan empty.
-fn interrupted_create_is_completed_in_place(signal: &str) {
-    let clusters = Clusters::start(&DNS);
-    let ws = Workspace::new("");
-    ws.write_config(&configuration(&clusters, &ws, true, 1));
-    // Slow enough that the signal lands mid-create.
+/// Runs `terraform apply` slowed by 800 ms per API call, and sends `signal` to its whole process group once
+/// `started` holds, as a terminal's Ctrl-C does (terraform runs itself as a child, panicwrap, and the provider is a
+/// child of that); what the interrupted run printed.
+fn interrupted_apply(
+    clusters: &Clusters,
+    ws: &Workspace,
+    signal: &str,
+    started: impl FnMut() -> bool,
+) -> Run {
     let latency = |ms| {
         for zone in ZONES {
             clusters
@@ -511,9 +508,7 @@ fn interrupted_create_is_completed_in_place(signal: &str) {
     )
     .spawn()
     .unwrap();
-    await_namespace(&clusters, ZONES[0]);
-    // To the whole process group, as a terminal's Ctrl-C is: terraform runs itself as a child (panicwrap), and
-    // the provider is a child of that.
+    await_until("the apply's start", started);
     let sent = std::process::Command::new("kill")
         .args([signal, "--", &format!("-{}", apply.id())])
         .status()
@@ -526,7 +521,49 @@ fn interrupted_create_is_completed_in_place(signal: &str) {
         stopped.stdout
     );
     latency(0);
+    stopped
+}
+
+/// An apply interrupted with `signal` once the init zone's namespace exists is completed in place by the next
+/// apply: nothing re-created, one init, every node live, the plan empty.
+fn interrupted_create_is_completed_in_place(signal: &str) {
+    let clusters = Clusters::start(&DNS);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, true, 1));
+    let stopped = interrupted_apply(&clusters, &ws, signal, || {
+        namespace_exists(&clusters, ZONES[0])
+    });
     completes_in_place(&clusters, &ws, &stopped);
+}
+
+/// An upgrade interrupted with `signal` once its first StatefulSet has the new template is completed in place by
+/// the next apply: every zone on the new image, nothing re-created, every node live, the plan empty.
+fn interrupted_update_is_completed_in_place(signal: &str) {
+    let clusters = Clusters::start(&DNS);
+    let ws = Workspace::new("");
+    let config = configuration(&clusters, &ws, true, 1);
+    ws.write_config(&config);
+    ws.apply();
+    let created = identities(&clusters);
+    let (old, new) = (
+        "cockroachdb/cockroach:v24.1.0",
+        "cockroachdb/cockroach:v24.1.1",
+    );
+    ws.write_config(&config.replace(old, new));
+    let stopped = interrupted_apply(&clusters, &ws, signal, || {
+        ZONES
+            .iter()
+            .any(|zone| statefulset_image(&clusters, zone).as_deref() == Some(new))
+    });
+    completes_in_place(&clusters, &ws, &stopped);
+    assert_eq!(identities(&clusters), created, "something was re-created");
+    for zone in ZONES {
+        assert_eq!(
+            statefulset_image(&clusters, zone).as_deref(),
+            Some(new),
+            "{zone}"
+        );
+    }
 }
 
 /// The next apply after an interrupted create (or update) plans no replacement, and completes in place: nothing re-created or
@@ -591,6 +628,16 @@ fn ctrl_c_mid_create_is_completed_in_place_by_the_next_apply() {
 #[test]
 fn terraform_killed_mid_create_is_completed_in_place_by_the_next_apply() {
     interrupted_create_is_completed_in_place("-KILL");
+}
+
+#[test]
+fn ctrl_c_mid_upgrade_is_completed_in_place_by_the_next_apply() {
+    interrupted_update_is_completed_in_place("-INT");
+}
+
+#[test]
+fn terraform_killed_mid_upgrade_is_completed_in_place_by_the_next_apply() {
+    interrupted_update_is_completed_in_place("-KILL");
 }
 
 /// Every zone's share of injected API faults (500, 503, 429, connection resets).
