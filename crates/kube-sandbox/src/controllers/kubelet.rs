@@ -247,32 +247,11 @@ impl Kubelet {
                             &restart_policy,
                         );
                     }
-                    Program::Steps(steps) if now >= since + scaled(READY_AFTER) => {
-                        let views = views.get_or_insert_with(|| dns_views(&ctx.world));
-                        let env = Env {
-                            world: &ctx.world,
-                            views,
-                            cluster: &ctx.cluster_name,
-                        };
-                        let (code, output) = node::steps(&env, pod, &c.spec, steps);
-                        ctx.world
-                            .append_log(&ctx.cluster_name, &ns, meta::name(pod), &output);
-                        let reason = if code == 0 { "Completed" } else { "Error" };
-                        exit(
-                            ctx,
-                            pod,
-                            c,
-                            code,
-                            reason,
-                            output,
-                            started_at,
-                            &restart_policy,
-                        );
-                    }
-                    Program::Init(args)
-                    | Program::Decommission(args)
-                    | Program::Sql(args)
-                    | Program::NodeStatus(args)
+                    Program::Init(_)
+                    | Program::Decommission(_)
+                    | Program::Sql(_)
+                    | Program::NodeStatus(_)
+                    | Program::Steps(_)
                         if now >= since + scaled(READY_AFTER) =>
                     {
                         let views = views.get_or_insert_with(|| dns_views(&ctx.world));
@@ -281,13 +260,17 @@ impl Kubelet {
                             views,
                             cluster: &ctx.cluster_name,
                         };
-                        let finished = match c.program {
-                            Program::Init(_) => Some(node::init(&env, pod, &c.spec, args)),
-                            Program::Sql(_) => Some(node::sql(&env, pod, &c.spec, args)),
-                            Program::NodeStatus(_) => {
+                        let finished = match &c.program {
+                            Program::Init(args) => Some(node::init(&env, pod, &c.spec, args)),
+                            Program::Sql(args) => Some(node::sql(&env, pod, &c.spec, args)),
+                            Program::NodeStatus(args) => {
                                 Some(node::node_status(&env, pod, &c.spec, args))
                             }
-                            _ => node::decommission(&env, pod, &c.spec, args),
+                            Program::Steps(steps) => Some(node::steps(&env, pod, &c.spec, steps)),
+                            Program::Decommission(args) => {
+                                node::decommission(&env, pod, &c.spec, args)
+                            }
+                            Program::Service | Program::Batch | Program::Start(_) => None,
                         };
                         // A decommission runs until the nodes have handed their replicas over.
                         let Some((code, output)) = finished else {
