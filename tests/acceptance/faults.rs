@@ -4,7 +4,7 @@ use crate::harness::{Run, Workspace};
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, ObjectMeta};
 
 /// Every object of the zones and their `kube-system` with its resource version (pods with their uid): equal
 /// snapshots mean nothing was written, restarted or replaced.
@@ -14,62 +14,48 @@ pub fn everything(clusters: &Clusters) -> Vec<String> {
         let client = clusters.client(zone);
         clusters.runtime.block_on(async {
             for namespace in [zone, "kube-system"] {
-                let all = ListParams::default();
-                let named = |kind: &str, meta: &kube::api::ObjectMeta, version: &Option<String>| {
-                    format!(
-                        "{zone} {kind}/{namespace}/{} {}",
-                        meta.name.clone().unwrap_or_default(),
-                        version.clone().unwrap_or_default()
-                    )
-                };
-                for o in Api::<Secret>::namespaced(client.clone(), namespace)
-                    .list(&all)
-                    .await
-                    .unwrap()
-                {
-                    found.push(named("Secret", &o.metadata, &o.metadata.resource_version));
-                }
-                for o in Api::<ConfigMap>::namespaced(client.clone(), namespace)
-                    .list(&all)
-                    .await
-                    .unwrap()
-                {
-                    found.push(named(
-                        "ConfigMap",
-                        &o.metadata,
-                        &o.metadata.resource_version,
-                    ));
-                }
-                for o in Api::<Service>::namespaced(client.clone(), namespace)
-                    .list(&all)
-                    .await
-                    .unwrap()
-                {
-                    found.push(named("Service", &o.metadata, &o.metadata.resource_version));
-                }
-                for o in Api::<StatefulSet>::namespaced(client.clone(), namespace)
-                    .list(&all)
-                    .await
-                    .unwrap()
-                {
-                    found.push(named(
-                        "StatefulSet",
-                        &o.metadata,
-                        &o.metadata.resource_version,
-                    ));
-                }
-                for o in Api::<Pod>::namespaced(client.clone(), namespace)
-                    .list(&all)
-                    .await
-                    .unwrap()
-                {
-                    found.push(named("Pod", &o.metadata, &o.metadata.uid));
-                }
+                let at = (zone, namespace);
+                let by_version = |m: &ObjectMeta| m.resource_version.clone();
+                found.extend(named::<Secret>(&client, at, "Secret", by_version).await);
+                found.extend(named::<ConfigMap>(&client, at, "ConfigMap", by_version).await);
+                found.extend(named::<Service>(&client, at, "Service", by_version).await);
+                found.extend(named::<StatefulSet>(&client, at, "StatefulSet", by_version).await);
+                found.extend(named::<Pod>(&client, at, "Pod", |m| m.uid.clone()).await);
             }
         });
     }
     found.sort();
     found
+}
+
+/// `<zone> <kind>/<namespace>/<name> <identity>` for every object of kind `K` in `namespace` of `zone`'s cluster.
+async fn named<K>(
+    client: &kube::Client,
+    (zone, namespace): (&str, &str),
+    kind: &str,
+    identity: impl Fn(&ObjectMeta) -> Option<String>,
+) -> Vec<String>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    Api::<K>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| {
+            let meta = o.meta();
+            format!(
+                "{zone} {kind}/{namespace}/{} {}",
+                meta.name.clone().unwrap_or_default(),
+                identity(meta).unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 #[test]
