@@ -151,7 +151,8 @@ impl Block {
             name,
             nesting: Nesting::Single,
             block,
-            max_items: 1,
+            // Terraform >= 1.1 refuses a provider whose NestingSingle block has min_items != max_items.
+            max_items: 0,
         });
         self
     }
