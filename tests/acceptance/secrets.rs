@@ -173,10 +173,13 @@ fn no_private_key_or_token_reaches_any_output_in_any_flow() {
     // a refresh-only apply writes what it read into the state, and the next plan shows the way back.
     change_image_by_hand(&clusters, ZONES[0], "cockroachdb/cockroach:v24.1.1");
     let (_, noted) = ws.plan_exit_code();
+    // Terraform 1.2 and later, and OpenTofu, print the note only for drift the plan does not already show: here
+    // the plan's own `image` line shows it.
+    let note_expected = !crate::harness::client().at_least((1, 2), (1, 6));
     assert!(
-        noted.stdout.contains("changed outside of Terraform")
+        (!note_expected || noted.stdout.contains("changed outside of Terraform"))
             && noted.stdout.contains("cockroachdb/cockroach:v24.1.1"),
-        "the hand-made image change shows in a refresh note: {}",
+        "the hand-made image change shows in a refresh note or the plan: {}",
         noted.stdout
     );
     flows.add("refresh note of a hand-made image change", &noted);

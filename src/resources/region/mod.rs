@@ -61,7 +61,7 @@ impl ModelResource for Region {
         storage::plan(prior, planned, diags);
         plan::plan(prior, planned);
         plan::renew_within_window(planned, time::OffsetDateTime::now_utc(), diags);
-        plan::take_part_in_ca_rotation(prior, planned);
+        plan::take_part_in_ca_rotation(prior, planned, diags);
     }
 
     fn check_destroy(&self, prior: &RegionModel, diags: &mut Diagnostics) {

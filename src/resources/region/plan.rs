@@ -124,8 +124,13 @@ pub fn renew_within_window(
 }
 
 /// Plan modifier of `ca_rotation_completed`: while the cluster rotates from a previous CA, the region plans an
-/// update until it saw every zone finish (see `rotation.rs`), so that every zone takes part in the next run.
-pub fn take_part_in_ca_rotation(prior: Option<&RegionModel>, planned: &mut RegionModel) {
+/// update until it saw every zone finish (see `rotation.rs`), so that every zone takes part in the next run. The
+/// provider cannot see a `-target` that leaves peers out, so every such plan says what the rotation needs of the run.
+pub fn take_part_in_ca_rotation(
+    prior: Option<&RegionModel>,
+    planned: &mut RegionModel,
+    diags: &mut Diagnostics,
+) {
     let previous = planned.cluster.known().map(|c| &c.previous_ca_certificate);
     planned.ca_rotation_completed = match previous {
         Some(Attr::Known(previous)) => {
@@ -133,6 +138,20 @@ pub fn take_part_in_ca_rotation(prior: Option<&RegionModel>, planned: &mut Regio
             if prior.and_then(|p| p.ca_rotation_completed.known()) == Some(&marker) {
                 Attr::Known(marker)
             } else {
+                if prior.is_some() {
+                    diags.attribute_warning(
+                        AttributePath::root("ca_rotation_completed"),
+                        "A CA rotation needs every region in this apply",
+                        format!(
+                            "Zone {} takes its CA rotation steps together with every other zone of the cluster. Apply \
+                             all regions in one run: an apply limited with -target that leaves a zone out takes the \
+                             first step in the zones it targets, then stops {} s later naming the zones that did not \
+                             take part. Nothing unsafe is done, and an apply of every region continues from there.",
+                            planned.zone.known().map_or("?", String::as_str),
+                            super::rotation::ARRIVAL_GRACE.as_secs()
+                        ),
+                    );
+                }
                 Attr::Unknown
             }
         }

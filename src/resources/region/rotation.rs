@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 /// How long a zone waits for every other zone of the cluster to show up in this run before it concludes they are
 /// not part of it. Regions of one run start together (they depend on the cluster only), well within this.
-const ARRIVAL_GRACE: Duration = Duration::from_secs(30);
+pub(super) const ARRIVAL_GRACE: Duration = Duration::from_secs(30);
 const ASK_AGAIN_AFTER: Duration = Duration::from_millis(250);
 
 /// A zone's place in a rotation, in order.

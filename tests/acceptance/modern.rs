@@ -1,0 +1,444 @@
+//! The workflows of today's CLIs that Terraform 1.0.3 predates, through the newest Terraform and OpenTofu:
+//! `import {}` blocks, `plan -generate-config-out`, `removed {}` with `destroy = false`, and `moved {}`. The matrix
+//! (`scripts/test.sh`) runs this module under the clients that have them; under an older one each test says so.
+use crate::faults::everything;
+use crate::harness::{client, Workspace};
+use crate::regions::{pod_generations, user_ca_configuration, Clusters, ZONES};
+use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
+
+const NODE_PODS: &str = "app.kubernetes.io/component=database";
+const PASSWORD: &str = "Tr0ub4dor-and-3";
+
+/// A user and a database run from the first zone, and the other two with it.
+fn sql_resources(clusters: &Clusters, ws: &Workspace) -> String {
+    let connection = clusters.connection_block(ws, ZONES[0]);
+    format!(
+        r#"
+resource "crdb_sql_user" "app" {{
+  name     = "app"
+  password = "{PASSWORD}"
+  roles    = ["admin"]
+  zone     = crdb_region.us_east1_b.zone
+{connection}}}
+
+resource "crdb_database" "shop" {{
+  name            = "shop"
+  cluster_regions = [crdb_region.us_east1_b.region, crdb_region.us_west1_a.region, crdb_region.europe_west1_c.region]
+  zone            = crdb_region.us_east1_b.zone
+  depends_on      = [crdb_dns_link.us_east1_b, crdb_dns_link.us_west1_a, crdb_dns_link.europe_west1_c]
+{connection}}}
+"#
+    )
+}
+
+/// Three regions, their links, a user and a database, under a CA the test brings (an import can then be given it).
+struct Deployment {
+    clusters: Clusters,
+    ca: CertificateAuthority,
+}
+
+impl Deployment {
+    fn start() -> Deployment {
+        let ca = CertificateAuthority::generate(
+            "main",
+            time::Duration::days(3650),
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        Deployment {
+            clusters: Clusters::start(&["kube-dns", "coredns", "kube-dns"]),
+            ca,
+        }
+    }
+
+    /// The whole configuration for `ws` (its CA files written beside it).
+    fn configuration(&self, ws: &Workspace) -> String {
+        let base = user_ca_configuration(&self.clusters, ws, &self.ca, false);
+        format!("{base}{}", sql_resources(&self.clusters, ws))
+    }
+
+    /// A workspace whose kubeconfig reaches every sandbox cluster through a context named after its zone.
+    fn workspace(&self) -> Workspace {
+        let ws = Workspace::new("");
+        let kubeconfig = ws.path().join("kubeconfig");
+        self.clusters.sandbox.write_kubeconfig(&kubeconfig).unwrap();
+        let path = kubeconfig.to_str().unwrap().to_string();
+        ws.with_env("KUBECONFIG", &path)
+    }
+}
+
+/// `import {}` blocks for every resource of the deployment, by the IDs `terraform import` takes.
+fn import_blocks() -> String {
+    let mut blocks = vec![import_block("crdb_multiregion_cluster.main", "main")];
+    for zone in ZONES {
+        let key = zone.replace('-', "_");
+        blocks.push(import_block(
+            &format!("crdb_region.{key}"),
+            &format!("{zone}/{zone}"),
+        ));
+        blocks.push(import_block(
+            &format!("crdb_dns_link.{key}"),
+            &format!("{zone}/{zone}"),
+        ));
+    }
+    let sql_zone = ZONES[0];
+    blocks.push(import_block(
+        "crdb_sql_user.app",
+        &format!("{sql_zone}/{sql_zone}/app"),
+    ));
+    blocks.push(import_block(
+        "crdb_database.shop",
+        &format!("{sql_zone}/{sql_zone}/shop"),
+    ));
+    blocks.concat()
+}
+
+fn import_block(to: &str, id: &str) -> String {
+    format!("\nimport {{\n  to = {to}\n  id = \"{id}\"\n}}\n")
+}
+
+/// Fails unless a plan of `ws` changes nothing.
+fn assert_no_changes(ws: &Workspace, when: &str) {
+    ws.assert_plan_empty(when);
+}
+
+#[test]
+fn import_blocks_adopt_every_resource_and_nothing_is_planned_afterwards() {
+    client().require("`import {}` blocks", (1, 5), (1, 6));
+    let deployment = Deployment::start();
+    let original = deployment.workspace();
+    original.write_config(&deployment.configuration(&original));
+    original.apply();
+    let pods_before = pod_generations(&deployment.clusters, NODE_PODS);
+    assert_eq!(pods_before.len(), 9);
+
+    let adopter = deployment.workspace();
+    adopter.write_config(&format!(
+        "{}{}",
+        deployment.configuration(&adopter),
+        import_blocks()
+    ));
+    let planned = adopter.planned_actions();
+    assert_eq!(planned.len(), 9, "every resource is imported: {planned:?}");
+    for (address, actions) in &planned {
+        assert!(
+            actions == &["update".to_string()] || actions == &["no-op".to_string()],
+            "{address} must be adopted in place, not {actions:?}"
+        );
+    }
+    adopter.apply();
+    assert_no_changes(&adopter, "applying the import blocks");
+    assert_eq!(adopter.state().len(), 9);
+    assert_eq!(
+        pod_generations(&deployment.clusters, NODE_PODS),
+        pods_before,
+        "adoption through import blocks restarted or replaced a node"
+    );
+}
+
+#[test]
+fn generated_configuration_of_an_adopted_zone_and_link_plans_once_wired() {
+    client().require("`plan -generate-config-out`", (1, 5), (1, 6));
+    let deployment = Deployment::start();
+    let original = deployment.workspace();
+    original.write_config(&deployment.configuration(&original));
+    original.apply();
+
+    // Only the cluster is written by hand (its CA comes from files); the zone and its link are generated.
+    let zone = ZONES[1];
+    let key = zone.replace('-', "_");
+    let adopter = deployment.workspace();
+    let cluster_only = deployment
+        .configuration(&adopter)
+        .split("\nresource \"crdb_region\"")
+        .next()
+        .unwrap()
+        .to_string();
+    adopter.write_config(&format!(
+        "{cluster_only}{}{}{}",
+        import_block("crdb_multiregion_cluster.main", "main"),
+        import_block(&format!("crdb_region.{key}"), &format!("{zone}/{zone}")),
+        import_block(&format!("crdb_dns_link.{key}"), &format!("{zone}/{zone}")),
+    ));
+    let generated = adopter.terraform(&[
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-generate-config-out=generated.tf",
+    ]);
+    let text = std::fs::read_to_string(adopter.path().join("generated.tf")).unwrap_or_else(|e| {
+        panic!(
+            "no configuration was generated ({e}):\n{}\n{}",
+            generated.stdout, generated.stderr
+        )
+    });
+    for (what, output) in [
+        ("the generated configuration", text.as_str()),
+        ("the plan", generated.stdout.as_str()),
+        ("its errors", generated.stderr.as_str()),
+    ] {
+        assert!(
+            !output.contains("PRIVATE KEY")
+                && !output.contains(deployment.clusters.sandbox.cluster(zone).unwrap().token()),
+            "{what} shows a secret:\n{output}"
+        );
+    }
+    eprintln!("generated by {}:\n{text}", client().label());
+    assert!(
+        text.contains(&format!("resource \"crdb_region\" \"{key}\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("resource \"crdb_dns_link\" \"{key}\"")),
+        "{text}"
+    );
+
+    // What the import guide says to add: the connection, and the region's cluster.
+    let connection = deployment.clusters.connection_block(&adopter, zone);
+    let wired = wire_generated(&text, &connection);
+    std::fs::write(adopter.path().join("generated.tf"), wired).unwrap();
+    let (code, plan) = adopter.plan_exit_code();
+    assert!(
+        code == 0 || code == 2,
+        "the generated configuration does not plan:\n{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    adopter.apply();
+    assert_no_changes(&adopter, "applying the generated configuration");
+}
+
+/// The generated configuration with what import cannot know filled in: each resource's `kubernetes {}` block (its
+/// generated one, made of nulls, dropped) and the region's cluster.
+fn wire_generated(generated: &str, connection: &str) -> String {
+    let mut out = String::new();
+    let mut skipping_block = 0usize;
+    for line in generated.lines() {
+        let trimmed = line.trim();
+        if skipping_block > 0 {
+            skipping_block += trimmed.matches('{').count();
+            skipping_block -= trimmed.matches('}').count();
+            continue;
+        }
+        if trimmed.starts_with("kubernetes {") {
+            skipping_block = 1;
+            continue;
+        }
+        if trimmed.starts_with("cluster ") && trimmed.contains('=') {
+            out.push_str("  cluster = crdb_multiregion_cluster.main\n");
+            continue;
+        }
+        if line.starts_with("resource ") {
+            out.push_str(line);
+            out.push('\n');
+            out.push_str(connection);
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn removed_blocks_forget_without_touching_and_moved_blocks_change_nothing() {
+    client().require("`removed {}` blocks", (1, 7), (1, 7));
+    let deployment = Deployment::start();
+    let ws = deployment.workspace();
+    let config = deployment.configuration(&ws);
+    ws.write_config(&config);
+    ws.apply();
+    let pods_before = pod_generations(&deployment.clusters, NODE_PODS);
+    let objects_before = lasting_objects(&deployment.clusters);
+
+    // Forgetting a zone, its link, the user and the database: the cluster keeps every object.
+    let zone = ZONES[2];
+    let key = zone.replace('-', "_");
+    let mut forgotten = without_resource(&config, "crdb_region", &key);
+    forgotten = without_resource(&forgotten, "crdb_dns_link", &key);
+    forgotten = without_resource(&forgotten, "crdb_sql_user", "app");
+    forgotten = without_resource(&forgotten, "crdb_database", "shop");
+    // The links keep forwarding the forgotten zone: its address, no longer a reference, is written out.
+    let address = ws.resource(&format!("crdb_region.{key}"))["dns_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    forgotten = forgotten.replace(
+        &format!("crdb_region.{key}.dns_address"),
+        &format!("\"{address}\""),
+    );
+    for kind_and_name in [
+        format!("crdb_region.{key}"),
+        format!("crdb_dns_link.{key}"),
+        "crdb_sql_user.app".to_string(),
+        "crdb_database.shop".to_string(),
+    ] {
+        forgotten.push_str(&format!(
+            "\nremoved {{\n  from = {kind_and_name}\n  lifecycle {{\n    destroy = false\n  }}\n}}\n"
+        ));
+    }
+    ws.write_config(&forgotten);
+    let planned = ws.planned_actions();
+    assert!(
+        planned
+            .iter()
+            .all(|(_, actions)| actions != &["delete".to_string()]),
+        "a removed block with destroy = false plans a delete: {planned:?}"
+    );
+    ws.apply();
+    assert_eq!(
+        ws.state().len(),
+        5,
+        "the forgotten four are out of the state"
+    );
+    assert_eq!(
+        lasting_objects(&deployment.clusters),
+        objects_before,
+        "forgetting touched the cluster"
+    );
+    assert_eq!(
+        pod_generations(&deployment.clusters, NODE_PODS),
+        pods_before
+    );
+
+    // ... and adopted again by import blocks.
+    ws.write_config(&format!(
+        "{config}{}{}{}{}",
+        import_block(&format!("crdb_region.{key}"), &format!("{zone}/{zone}")),
+        import_block(&format!("crdb_dns_link.{key}"), &format!("{zone}/{zone}")),
+        import_block("crdb_sql_user.app", &format!("{0}/{0}/app", ZONES[0])),
+        import_block("crdb_database.shop", &format!("{0}/{0}/shop", ZONES[0])),
+    ));
+    ws.apply();
+    assert_no_changes(&ws, "importing what was forgotten");
+    assert_eq!(ws.state().len(), 9);
+    assert_eq!(
+        pod_generations(&deployment.clusters, NODE_PODS),
+        pods_before
+    );
+
+    // Renaming the cluster and moving the regions into a `for_each`: only moves are planned.
+    let mut moved = config.replace(
+        "resource \"crdb_multiregion_cluster\" \"main\"",
+        "resource \"crdb_multiregion_cluster\" \"primary\"",
+    );
+    moved = moved.replace(
+        "crdb_multiregion_cluster.main",
+        "crdb_multiregion_cluster.primary",
+    );
+    moved.push_str("\nmoved {\n  from = crdb_multiregion_cluster.main\n  to   = crdb_multiregion_cluster.primary\n}\n");
+    for zone in ZONES {
+        let key = zone.replace('-', "_");
+        moved.push_str(&format!(
+            "\nmoved {{\n  from = crdb_region.{key}\n  to   = crdb_region.zones[\"{zone}\"]\n}}\n"
+        ));
+    }
+    let moved = regions_as_for_each(&moved, &deployment.clusters);
+    ws.write_config(&moved);
+    let planned = ws.planned_actions();
+    assert_eq!(planned.len(), 9, "{planned:?}");
+    assert!(
+        planned
+            .iter()
+            .all(|(_, actions)| actions == &["no-op".to_string()]),
+        "moving the cluster and the regions plans only moves: {planned:?}"
+    );
+    ws.apply();
+    assert_no_changes(&ws, "moving the cluster and the regions");
+    assert!(
+        ws.state()
+            .iter()
+            .any(|(address, _)| address == "crdb_region.zones[\"us-west1-a\"]"),
+        "{:?}",
+        ws.state().iter().map(|(a, _)| a).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        pod_generations(&deployment.clusters, NODE_PODS),
+        pods_before
+    );
+}
+
+/// `everything` but the pods of the SQL resources' short-lived read Jobs, which a refresh starts and removes.
+fn lasting_objects(clusters: &Clusters) -> Vec<String> {
+    everything(clusters)
+        .into_iter()
+        .filter(|line| !line.contains(" Pod/") || line.contains("/cockroachdb-"))
+        .collect()
+}
+
+/// The three `crdb_region` resources of `configuration` as one `for_each` over the zones.
+fn regions_as_for_each(config: &str, clusters: &Clusters) -> String {
+    let mut out = String::new();
+    let mut first = true;
+    let mut rest = config;
+    while let Some(start) = rest.find("\nresource \"crdb_region\" \"") {
+        out.push_str(&rest[..start]);
+        let end = start + rest[start..].find("\n}\n").unwrap() + 3;
+        if first {
+            out.push_str(&for_each_region(&rest[start..end], clusters));
+            first = false;
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out.replace(
+        "crdb_region.us_east1_b.",
+        "crdb_region.zones[\"us-east1-b\"].",
+    )
+    .replace(
+        "crdb_region.us_west1_a.",
+        "crdb_region.zones[\"us-west1-a\"].",
+    )
+    .replace(
+        "crdb_region.europe_west1_c.",
+        "crdb_region.zones[\"europe-west1-c\"].",
+    )
+}
+
+/// One region block made generic: zone, region and connection from the `for_each` entry.
+fn for_each_region(block: &str, clusters: &Clusters) -> String {
+    let map = |value: &dyn Fn(&str) -> String| {
+        ZONES
+            .iter()
+            .map(|z| format!("    \"{z}\" = \"{}\"", value(z)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let zones = map(&|z| z.rsplit_once('-').unwrap().0.to_string());
+    let hosts = map(&|z| clusters.sandbox.cluster(z).unwrap().url().to_string());
+    let tokens = map(&|z| clusters.sandbox.cluster(z).unwrap().token().to_string());
+    let mut out = format!(
+        "\nlocals {{\n  zones = {{\n{zones}\n  }}\n  hosts = {{\n{hosts}\n  }}\n  tokens = {{\n{tokens}\n  }}\n}}\n"
+    );
+    for line in block.lines() {
+        let trimmed = line.trim_start();
+        if line.starts_with("resource \"crdb_region\"") {
+            out.push_str("resource \"crdb_region\" \"zones\" {\n  for_each = local.zones\n");
+        } else if trimmed.starts_with("zone ") {
+            out.push_str("  zone = each.key\n");
+        } else if trimmed.starts_with("region ") {
+            out.push_str("  region = each.value\n");
+        } else if trimmed.starts_with("cluster_ca_certificate") {
+            out.push_str(
+                "    cluster_ca_certificate = file(\"${path.module}/ca-${each.key}.pem\")\n",
+            );
+        } else if trimmed.starts_with("host ") || trimmed.starts_with("token ") {
+            let name = trimmed.split_whitespace().next().unwrap();
+            out.push_str(&format!("    {name} = local.{name}s[each.key]\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `config` without the one resource `kind.name`.
+fn without_resource(config: &str, kind: &str, name: &str) -> String {
+    let header = format!("\nresource \"{kind}\" \"{name}\" {{");
+    let Some(start) = config.find(&header) else {
+        panic!("{kind}.{name} is not in the configuration")
+    };
+    let end = start + config[start..].find("\n}\n").unwrap() + 3;
+    format!("{}\n{}", &config[..start], &config[end..])
+}
