@@ -517,6 +517,50 @@ mod tests {
         assert_eq!(diags.0[7].summary, "Missing Kubernetes connection");
     }
 
+    #[test]
+    fn a_region_taking_part_in_a_ca_rotation_warns_that_every_region_must_be_in_the_apply() {
+        let mut rotating = cluster(&["a", "b"]);
+        rotating.previous_ca_certificate = Attr::Known("-----BEGIN CERTIFICATE-----old".into());
+        let region = |cluster: ClusterRef| RegionModel {
+            cluster: Attr::Known(cluster),
+            zone: Attr::Known("a".into()),
+            ..Default::default()
+        };
+        let prior = region(cluster(&["a", "b"]));
+
+        let mut planned = region(rotating.clone());
+        let diags =
+            Diagnostics::of_check(|d| take_part_in_ca_rotation(Some(&prior), &mut planned, d));
+        assert_eq!(planned.ca_rotation_completed, Attr::Unknown);
+        assert_eq!(diags.attribute_paths(), ["ca_rotation_completed"]);
+        assert!(
+            diags.0[0].detail.contains("-target"),
+            "{}",
+            diags.0[0].detail
+        );
+        assert!(!diags.has_errors());
+
+        // A zone created during the rotation starts on the new CA: nothing to say.
+        let mut created = region(rotating.clone());
+        assert!(
+            Diagnostics::of_check(|d| take_part_in_ca_rotation(None, &mut created, d)).is_empty()
+        );
+
+        // Once the zone saw every zone finish, nothing is planned and nothing said.
+        let mut done = region(rotating);
+        take_part_in_ca_rotation(Some(&prior), &mut done, &mut Diagnostics::new());
+        let finished = RegionModel {
+            ca_rotation_completed: Attr::Known(super::super::rotation::completed_marker(
+                "-----BEGIN CERTIFICATE-----old",
+            )),
+            ..prior
+        };
+        let diags =
+            Diagnostics::of_check(|d| take_part_in_ca_rotation(Some(&finished), &mut done, d));
+        assert!(diags.is_empty());
+        assert!(matches!(done.ca_rotation_completed, Attr::Known(_)));
+    }
+
     /// A region of a cluster whose certificates last ten minutes, renewed in the last five, with a node
     /// certificate issued now.
     fn short_lived_region() -> RegionModel {
