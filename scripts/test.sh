@@ -11,7 +11,9 @@ cargo build --test acceptance
 
 # The acceptance suite is `test = false` in Cargo.toml: it runs here, once per client, and not a fourth time
 # under whichever client `cargo test` would pick.
-cargo test --workspace --all-targets
+# A failure here still lets the acceptance runs below report, so one CI run shows everything that failed.
+unit_status=0
+cargo test --workspace --all-targets || unit_status=$?
 
 # What the OpenTofu run covers (test-name filters): the core flows — three regions deployed, planned empty, imported,
 # scaled and grown (regions::), a patch upgrade and a scale-down (day2::), a major upgrade (upgrade::), a region
@@ -60,5 +62,7 @@ for label in "${labels[@]}"; do
   total_passed=$((total_passed + ${passed:-0}))
   total_failed=$((total_failed + ${failures:-1}))
 done
+[ "$unit_status" = 0 ] || echo "unit, protocol, sandbox and edge tests: FAILED (see above)"
 echo "acceptance: $total_passed passed, $total_failed failed"
+[ "$unit_status" = 0 ] || exit "$unit_status"
 exit $failed
