@@ -174,7 +174,8 @@ impl<M: SqlObject> ModelResource for SqlResource<M> {
 async fn create<M: SqlObject>(ctx: &OperationContext, planned: M) -> Applied<M> {
     match converge(ctx, None, planned, Operation::Create, CREATE_TIMEOUT).await {
         Ok(state) => Applied::reached(Some(state), Diagnostics::new()),
-        Err(diags) => Applied::reached(None, diags),
+        // The change runs as one statement or one transaction: a failure leaves nothing behind.
+        Err(diags) => Applied::nothing_made(None, diags),
     }
 }
 
