@@ -29,8 +29,8 @@ impl Operation {
 pub fn block(operations: &[Operation]) -> Block {
     operations.iter().fold(
         Block::new(
-            "Time limits for each operation, as Go durations such as `30s`, `20m` or `1h30m`, from `10s` (less \
-             cannot run even one Kubernetes call and wait) to `168h` (7 days).",
+            "Time limits for each operation, as Go durations such as `30s`, `20m` or `1h30m`, from `1s` (less \
+             cannot finish one Kubernetes call, so every operation would fail at once) to `168h` (7 days).",
         ),
         |block, op| {
             let description = match op {
@@ -88,8 +88,8 @@ pub struct InvalidDuration(String);
 /// below what a clock can add without overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The shortest limit a `timeouts` block may set: one Kubernetes call and a short wait.
-pub const MIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest limit a `timeouts` block may set: about one Kubernetes call.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Parses Go-style durations: a sequence of `<number><unit>` with Go's units (h, m, s, ms, us/µs/μs, ns),
 /// summing to at most [`MAX_DURATION`].
@@ -193,13 +193,15 @@ mod tests {
 
     #[test]
     fn limits_below_the_floor_are_refused() {
-        let ten = Duration::from_secs(10);
-        assert!(parse_duration_between("9s", ten, MAX_DURATION)
+        assert!(parse_duration_between("999ms", MIN_TIMEOUT, MAX_DURATION)
             .unwrap_err()
             .0
-            .contains("minimum of 10s"));
-        assert!(parse_duration_between("0s", ten, MAX_DURATION).is_err());
-        assert_eq!(parse_duration_between("10s", ten, MAX_DURATION), Ok(ten));
+            .contains("minimum of 1s"));
+        assert!(parse_duration_between("0s", MIN_TIMEOUT, MAX_DURATION).is_err());
+        assert_eq!(
+            parse_duration_between("1s", MIN_TIMEOUT, MAX_DURATION),
+            Ok(MIN_TIMEOUT)
+        );
         let timeouts = Value::Object(BTreeMap::from([(
             "create".to_string(),
             Value::string("1ms"),
