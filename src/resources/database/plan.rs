@@ -59,9 +59,10 @@ pub(super) fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
         .into_iter()
         .collect();
     let primary = config.primary();
+    // Each refusal goes on an attribute the user wrote, so that Terraform shows it on that line.
     if primary.is_none() && !listed.is_empty() {
         diags.attribute_error(
-            AttributePath::root("primary_region"),
+            AttributePath::root("regions"),
             "Regions without a primary region",
             "A multi-region database needs `primary_region`; CockroachDB refuses REGIONS without it.",
         );
@@ -100,8 +101,15 @@ pub(super) fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
         let cluster: BTreeSet<&String> = cluster.iter().collect();
         for region in all.iter().filter(|r| !cluster.contains(r)) {
             let valid: Vec<&str> = cluster.iter().map(|r| r.as_str()).collect();
+            let blamed = if cluster.is_empty() {
+                "cluster_regions"
+            } else if listed.contains(region) {
+                "regions"
+            } else {
+                "primary_region"
+            };
             diags.attribute_error(
-                AttributePath::root("regions"),
+                AttributePath::root(blamed),
                 "Not a region of the cluster",
                 format!(
                     "{region:?} is not the region of any of the cluster's zones (valid regions: {}). A database \
@@ -270,6 +278,18 @@ mod tests {
             validate(&named, &mut diags);
             assert_eq!(diags.attribute_paths(), ["name"], "{reserved:?}");
         }
+        let blamed = |m: &DatabaseModel| {
+            let mut diags = Diagnostics::new();
+            validate(m, &mut diags);
+            diags.attribute_paths()
+        };
+        assert_eq!(blamed(&db(None, &["b"], "zone")), ["regions"]);
+        let mut primary_outside = db(Some("mars"), &[], "zone");
+        primary_outside.regions = Attr::Null;
+        primary_outside.cluster_regions = Attr::from_items(["a".to_string()]);
+        assert_eq!(blamed(&primary_outside), ["primary_region"]);
+        primary_outside.cluster_regions = Attr::from_items([]);
+        assert_eq!(blamed(&primary_outside), ["cluster_regions"]);
         let mut unknown = db(Some("a"), &["a", "b"], "region");
         unknown.regions = Attr::Unknown;
         assert!(
