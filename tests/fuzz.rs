@@ -187,8 +187,14 @@ fn baseline(type_name: &str, ty: &Type) -> Value {
         ("image", Value::string("cockroachdb/cockroach:v24.1.0")),
         ("zones", strings(&["a", "b"])),
     ];
-    let kubernetes =
-        Value::Object([("config_path".to_string(), Value::string("~/.kube/config"))].into());
+    // A host and token: a kubeconfig path would have to exist on this machine (the plan checks it).
+    let kubernetes = Value::Object(
+        [
+            ("host".to_string(), Value::string("https://127.0.0.1:6443")),
+            ("token".to_string(), Value::string("t")),
+        ]
+        .into(),
+    );
     match type_name {
         "crdb_multiregion_cluster" => object(ty, &cluster),
         "crdb_region" => {

@@ -105,6 +105,9 @@ pub trait Resource: Send + Sync {
 pub struct Applied<M> {
     pub state: Option<M>,
     pub diagnostics: Diagnostics,
+    /// The operation failed before it made or changed anything (it could not connect, or its one transaction
+    /// rolled back): a failed create has nothing for the next apply to complete.
+    pub made_nothing: bool,
 }
 
 impl<M> Applied<M> {
@@ -112,13 +115,27 @@ impl<M> Applied<M> {
         Applied {
             state: Some(state),
             diagnostics: Diagnostics::new(),
+            made_nothing: false,
+        }
+    }
+
+    /// A failure before anything was made or changed.
+    pub fn nothing_made(state: Option<M>, diagnostics: Diagnostics) -> Self {
+        Applied {
+            state,
+            diagnostics,
+            made_nothing: true,
         }
     }
 
     /// What exists now (possibly partial, for the next apply to finish; `None`: nothing to
     /// record) and what went wrong, if anything.
     pub fn reached(state: Option<M>, diagnostics: Diagnostics) -> Self {
-        Applied { state, diagnostics }
+        Applied {
+            state,
+            diagnostics,
+            made_nothing: false,
+        }
     }
 }
 
@@ -251,10 +268,14 @@ fn outcome<M: ToValue>(applied: Applied<M>, schema: &Schema) -> ApplyOutcome {
 /// A create that failed part-way records nothing. Terraform taints a resource whose create returns an error with
 /// a state, and plans a tainted resource's replacement: destroy (a zone's namespace and volumes), then create.
 /// Recorded as absent instead, the resource is planned as a create again, and its create (which finds and adopts
-/// what exists) completes in place what this one made. The note says so, since that is what the next apply does.
+/// what exists) completes in place what this one made. The note says so, since that is what the next apply does;
+/// a create that made nothing (it could not connect, say) has nothing to complete and no note.
 fn untainted<M>(applied: Applied<M>, type_name: &str) -> Applied<M> {
-    if !applied.diagnostics.has_errors() {
-        return applied;
+    if !applied.diagnostics.has_errors() || applied.made_nothing {
+        return Applied {
+            state: applied.state.filter(|_| !applied.made_nothing),
+            ..applied
+        };
     }
     let mut diagnostics = applied.diagnostics;
     diagnostics.warning(
@@ -389,11 +410,20 @@ mod tests {
         assert_eq!(done.state, Some(7));
         let mut refused = Diagnostics::new();
         refused.error("Unreachable", "nothing answered");
-        let nothing = untainted(Applied::<i32>::reached(None, refused), "crdb_region");
+        let nothing = untainted(
+            Applied::<i32>::reached(None, refused.clone()),
+            "crdb_region",
+        );
         assert_eq!(
             nothing.diagnostics.0.len(),
             2,
-            "the next apply creates it again all the same"
+            "a create that made part of the zone before recording anything is completed all the same"
+        );
+        let unconnected = untainted(Applied::<i32>::nothing_made(None, refused), "crdb_region");
+        assert_eq!(
+            unconnected.diagnostics.0.len(),
+            1,
+            "a create that made nothing does not claim it stopped part-way"
         );
         let mut warned = Diagnostics::new();
         warned.warning("Slow", "it took long");

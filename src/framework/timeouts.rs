@@ -29,8 +29,8 @@ impl Operation {
 pub fn block(operations: &[Operation]) -> Block {
     operations.iter().fold(
         Block::new(
-            "Time limits for each operation, as Go durations such as `30s`, `20m` or `1h30m`, of at most `168h` \
-             (7 days).",
+            "Time limits for each operation, as Go durations such as `30s`, `20m` or `1h30m`, from `1s` (less \
+             cannot finish one Kubernetes call, so every operation would fail at once) to `168h` (7 days).",
         ),
         |block, op| {
             let description = match op {
@@ -56,7 +56,7 @@ pub fn limit(timeouts: &Attr<Value>, operation: Operation, default: Duration) ->
         return default;
     };
     match timeouts.attr(operation.attribute()).as_str() {
-        Some(text) => parse_duration(text).unwrap_or(default),
+        Some(text) => parse_duration_between(text, MIN_TIMEOUT, MAX_DURATION).unwrap_or(default),
         None => default,
     }
 }
@@ -68,7 +68,7 @@ pub fn validate(timeouts: &Attr<Value>, diags: &mut Diagnostics) {
     };
     for (name, value) in attrs {
         if let Value::String(text) = value {
-            if let Err(why) = parse_duration(text) {
+            if let Err(why) = parse_duration_between(text, MIN_TIMEOUT, MAX_DURATION) {
                 diags.attribute_error(
                     AttributePath::root("timeouts").attr(name),
                     "Invalid duration",
@@ -88,10 +88,30 @@ pub struct InvalidDuration(String);
 /// below what a clock can add without overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Parses Go-style durations: a sequence of `<number><unit>` with units h, m, s, ms, summing to at
-/// most [`MAX_DURATION`].
+/// The shortest limit a `timeouts` block may set: about one Kubernetes call.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Parses Go-style durations: a sequence of `<number><unit>` with Go's units (h, m, s, ms, us/µs/μs, ns),
+/// summing to at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     parse_duration_within(text, MAX_DURATION)
+}
+
+/// [`parse_duration_within`] `max`, and at least `min`: a limit shorter than what any operation needs would only
+/// make it fail at once.
+pub fn parse_duration_between(
+    text: &str,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, InvalidDuration> {
+    let duration = parse_duration_within(text, max)?;
+    if duration < min {
+        return Err(InvalidDuration(format!(
+            "it is shorter than the minimum of {}s",
+            min.as_secs()
+        )));
+    }
+    Ok(duration)
 }
 
 /// [`parse_duration`] with another ceiling (certificate lifetimes run to years).
@@ -126,7 +146,9 @@ pub fn parse_duration_within(text: &str, max: Duration) -> Result<Duration, Inva
             "h" => 3600.0,
             "m" => 60.0,
             "s" => 1.0,
-            "ms" => 0.001,
+            "ms" => 1e-3,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
+            "ns" => 1e-9,
             other => return Err(InvalidDuration(format!("unknown unit {other:?}"))),
         };
         let term = number * seconds;
@@ -158,6 +180,40 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
         assert_eq!(parse_duration("168h").unwrap(), MAX_DURATION);
+        // Go's three spellings of microseconds (micro sign, Greek mu, u) and nanoseconds.
+        for micro in ["5\u{b5}s", "5\u{3bc}s", "5us"] {
+            assert_eq!(
+                parse_duration(micro).unwrap(),
+                Duration::from_micros(5),
+                "{micro}"
+            );
+        }
+        assert_eq!(parse_duration("1m1500ns").unwrap(), Duration::new(60, 1500));
+    }
+
+    #[test]
+    fn limits_below_the_floor_are_refused() {
+        assert!(parse_duration_between("999ms", MIN_TIMEOUT, MAX_DURATION)
+            .unwrap_err()
+            .0
+            .contains("minimum of 1s"));
+        assert!(parse_duration_between("0s", MIN_TIMEOUT, MAX_DURATION).is_err());
+        assert_eq!(
+            parse_duration_between("1s", MIN_TIMEOUT, MAX_DURATION),
+            Ok(MIN_TIMEOUT)
+        );
+        let timeouts = Value::Object(BTreeMap::from([(
+            "create".to_string(),
+            Value::string("1ms"),
+        )]));
+        let mut diags = Diagnostics::new();
+        validate(&Attr::Known(timeouts.clone()), &mut diags);
+        assert_eq!(diags.attribute_paths(), ["timeouts.create"]);
+        let default = Duration::from_secs(600);
+        assert_eq!(
+            limit(&Attr::Known(timeouts), Operation::Create, default),
+            default
+        );
     }
 
     #[test]

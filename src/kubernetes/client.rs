@@ -272,6 +272,19 @@ pub fn kubeconfig(direct: &DirectConnection) -> Kubeconfig {
     }
 }
 
+/// What can be checked of a kubeconfig connection on this machine before any call (at plan): the file is there
+/// and readable, and has the context asked for (or a current one). Err blames the attribute to change.
+pub fn check_kubeconfig(path: &Path, context: Option<&str>) -> Result<(), ConnectError> {
+    let fail = |attribute, message: String| ConnectError {
+        attribute: Some(attribute),
+        cluster: format!("kubeconfig {}", path.display()),
+        message,
+    };
+    let file = read_kubeconfig(path).map_err(|e| fail("config_path", e.to_string()))?;
+    select_context(&file, context).map_err(|(attribute, m)| fail(attribute, m))?;
+    Ok(())
+}
+
 fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, UnreadableKubeconfig> {
     if !path.exists() {
         return Err(UnreadableKubeconfig(format!(

@@ -34,7 +34,7 @@ pub(crate) mod rounds;
 pub mod wait;
 
 pub use apply::{KubeObject, Propagation, FIELD_MANAGER};
-pub use client::{ClusterClient, ConnectError};
+pub use client::{check_kubeconfig, ClusterClient, ConnectError};
 pub use config_map::EditError;
 pub use connection::Connection;
 pub use error::{Call, RemoteError};

@@ -174,7 +174,8 @@ impl<M: SqlObject> ModelResource for SqlResource<M> {
 async fn create<M: SqlObject>(ctx: &OperationContext, planned: M) -> Applied<M> {
     match converge(ctx, None, planned, Operation::Create, CREATE_TIMEOUT).await {
         Ok(state) => Applied::reached(Some(state), Diagnostics::new()),
-        Err(diags) => Applied::reached(None, diags),
+        // The change runs as one statement or one transaction: a failure leaves nothing behind.
+        Err(diags) => Applied::nothing_made(None, diags),
     }
 }
 
@@ -200,11 +201,19 @@ async fn read<M: SqlObject>(
     let common = state.common();
     let limit = timeouts::limit(common.timeouts, Operation::Read, READ_TIMEOUT);
     let job = names::sql_job_name(M::READ_JOB, &common.name());
+    let name = common.name();
     let Some(live) = sql_runner::read(ctx, common.kubernetes, common.zone, &job, limit).await?
     else {
         return Ok(Some(state));
     };
-    Ok(state.fold(&live))
+    match state.fold(&live) {
+        None if !live.unreadable.is_empty() => Err(sql_runner::unreadable_error(
+            M::KIND,
+            &name,
+            &live.unreadable,
+        )),
+        found => Ok(found),
+    }
 }
 
 async fn delete<M: SqlObject>(ctx: &OperationContext, mut prior: M) -> Result<(), Diagnostics> {
@@ -249,6 +258,11 @@ async fn converge<M: SqlObject>(
     operation: Operation,
     default: Duration,
 ) -> Result<M, Diagnostics> {
+    // Values unknown at plan (a name or role from another resource) get the plan's checks now, before any Job.
+    let invalid = Diagnostics::of_check(|diags| M::validate(&planned, diags));
+    if invalid.has_errors() {
+        return Err(invalid);
+    }
     let script = M::change_script(prior, &planned)?;
     let common = planned.common();
     let limit = timeouts::limit(common.timeouts, operation, default);
@@ -258,14 +272,23 @@ async fn converge<M: SqlObject>(
     let (zone, client) = find_zone::<M>(ctx, &common, &deadline).await?;
     if !script.is_empty() {
         let name = common.name();
-        zone.run(
-            &client,
-            &names::sql_job_name(M::CHANGE_JOB, &name),
-            &script,
-            &format!("Changing {} {name}", M::KIND),
-            &deadline,
-        )
-        .await?;
+        let job = names::sql_job_name(M::CHANGE_JOB, &name);
+        match zone.execute(&client, &job, &script, &deadline).await {
+            Ok(_) => {}
+            Err(e) if prior.is_none() && sql_runner::already_exists(&e) => {
+                return Err(sql_runner::exists_error(
+                    M::TYPE_NAME,
+                    M::KIND,
+                    &name,
+                    &zone.zone,
+                    client.label(),
+                ));
+            }
+            Err(e) => {
+                let what = format!("Changing {} {name}", M::KIND);
+                return Err(zone.failure(&client, &what, &e));
+            }
+        }
     }
     *common.id = Attr::Known(common.name());
     Ok(planned)

@@ -7,7 +7,7 @@ use crate::cockroach::sql::{SqlSnapshot, READ_SCRIPT};
 use crate::cockroach::validate;
 use crate::framework::diag::Diagnostics;
 use crate::framework::{Attr, OperationContext, Value};
-use crate::kubernetes::{ClusterClient, Deadline, Propagation};
+use crate::kubernetes::{ClusterClient, Deadline, JobError, Propagation};
 use crate::resources::connection::connect_for_read;
 use crate::resources::import_id;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -77,6 +77,19 @@ impl SqlZone {
         what: &str,
         deadline: &Deadline,
     ) -> Result<String, Diagnostics> {
+        self.execute(client, job, script, deadline)
+            .await
+            .map_err(|e| self.failure(client, what, &e))
+    }
+
+    /// [`SqlZone::run`] with the failure as it came, for a caller that words some failures itself.
+    pub async fn execute(
+        &self,
+        client: &ClusterClient,
+        job: &str,
+        script: &str,
+        deadline: &Deadline,
+    ) -> Result<String, JobError> {
         let target = self.target();
         client
             .apply(&manifests::sql_script_secret(&target, job, script))
@@ -87,14 +100,17 @@ impl SqlZone {
         let removed = client
             .delete::<Secret>(Some(&self.zone), job, Propagation::Background)
             .await;
-        let output = ran.map_err(|e| {
-            e.to_diagnostics(
-                format!("{what} failed in zone {} on {}", self.zone, client.label()),
-                "",
-            )
-        })?;
+        let output = ran?;
         removed?;
         Ok(output)
+    }
+
+    /// The diagnostic of a failed [`SqlZone::execute`] of the change `what`.
+    pub fn failure(&self, client: &ClusterClient, what: &str, error: &JobError) -> Diagnostics {
+        error.to_diagnostics(
+            format!("{what} failed in zone {} on {}", self.zone, client.label()),
+            "",
+        )
     }
 
     /// Every user, role membership and database, read by one Job.
@@ -198,6 +214,55 @@ impl ImportTarget {
         let job = names::sql_job_name(purpose, &self.name);
         zone.snapshot(&client, &job, &deadline).await.map(Some)
     }
+}
+
+/// Whether a SQL Job failed because CockroachDB refused to create an object that already exists (SQLSTATE
+/// 42710 `duplicate_object` for a user or role, 42P04 `duplicate_database`).
+pub fn already_exists(error: &JobError) -> bool {
+    let JobError::Failed(failure) = error else {
+        return false;
+    };
+    failure.said.as_deref().is_some_and(|said| {
+        ["SQLSTATE: 42710", "SQLSTATE: 42P04"]
+            .iter()
+            .any(|code| said.contains(code))
+    })
+}
+
+/// The error of a create that found its object already there: it is not taken over by accident.
+pub fn exists_error(
+    resource: &str,
+    kind: &str,
+    name: &str,
+    zone: &str,
+    cluster: &str,
+) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    diags.error(
+        format!("The {kind} {name:?} already exists"),
+        format!(
+            "The cluster (zone {zone} on {cluster}) already has a {kind} named {name:?} that this resource did \
+             not create. Terraform does not take it over silently, since destroying the resource would drop it. \
+             To manage it here, import it (`terraform import {resource}.<name> <kubeconfig context>/{zone}/{name}` \
+             or an `import` block); otherwise choose another name."
+        ),
+    );
+    diags
+}
+
+/// The error of a read that did not find its object among the rows it could read while others could not be read:
+/// the object may be among those, so it is not called gone (which would plan to create it again).
+pub fn unreadable_error(kind: &str, name: &str, rows: &[String]) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    diags.error(
+        format!("Cannot tell whether the {kind} {name:?} still exists"),
+        format!(
+            "It is not among the rows the cluster listed, but {} row(s) of that listing could not be read: {:?}.",
+            rows.len(),
+            rows
+        ),
+    );
+    diags
 }
 
 /// The error of an import whose object does not exist.

@@ -140,3 +140,85 @@ resource "crdb_multiregion_cluster" "holed" {{
     );
     assert!(ws.state().is_empty(), "nothing was applied");
 }
+
+/// What the plan can know of a connection on this machine is checked there, each on its line: a kubeconfig file
+/// that does not exist, a context the file does not have, an exec plugin not on PATH, a timeout or an
+/// unreachable_timeout too short for any operation. Nothing is contacted.
+#[test]
+fn a_connection_that_cannot_work_here_and_hasty_limits_are_refused_at_plan_on_their_line() {
+    let ws = Workspace::new("");
+    let kubeconfig = ws.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n\
+         contexts:\n- name: here\n  context:\n    cluster: c\n    user: u\ncurrent-context: here\n\
+         users:\n- name: u\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    let path = kubeconfig.to_str().unwrap();
+    let regions = [
+        region("nofile", "  kubernetes {\n    config_path = \"/nonexistent/kubeconfig\"\n  }\n"),
+        region(
+            "nocontext",
+            &format!("  kubernetes {{\n    config_path = \"{path}\"\n    config_context = \"elsewhere\"\n  }}\n"),
+        ),
+        region(
+            "noplugin",
+            "  kubernetes {\n    host = \"https://127.0.0.1:6443\"\n    exec {\n      api_version = \"client.authentication.k8s.io/v1\"\n      command = \"no-such-credential-plugin\"\n    }\n  }\n",
+        ),
+        region(
+            "hasty",
+            &format!("  kubernetes {{\n    config_path = \"{path}\"\n    unreachable_timeout = \"1ms\"\n  }}\n  timeouts {{\n    create = \"0s\"\n  }}\n"),
+        ),
+        region(
+            "fine",
+            &format!("  kubernetes {{\n    config_path = \"{path}\"\n    unreachable_timeout = \"5s\"\n  }}\n  timeouts {{\n    update = \"1m500000000ns\"\n  }}\n"),
+        ),
+    ];
+    let config = format!(
+        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [\"a\"]\n}}\n\n{}",
+        regions.join("\n")
+    );
+    ws.write_config(&config);
+    let run = ws.terraform(&["plan", "-json", "-input=false"]);
+    assert_ne!(run.code, 0);
+    let diags = run.diagnostics();
+    let full = format!("{PROVIDER_BLOCK}\n{config}");
+    let line_of = |needle: &str| full.lines().position(|l| l.contains(needle)).unwrap() as i64 + 1;
+    let errors_at = |line: i64| -> Vec<String> {
+        diags
+            .iter()
+            .filter(|d| d["severity"] == "error" && d["range"]["start"]["line"] == line)
+            .map(|d| format!("{}: {}", d["summary"], d["detail"]))
+            .collect()
+    };
+    for (needle, expected) in [
+        ("/nonexistent/kubeconfig", "does not exist"),
+        (
+            "config_context = \"elsewhere\"",
+            "has no context \\\"elsewhere\\\"",
+        ),
+        (
+            "command = \"no-such-credential-plugin\"",
+            "Credential plugin not found",
+        ),
+        ("unreachable_timeout = \"1ms\"", "minimum of 5s"),
+        ("create = \"0s\"", "minimum of 1s"),
+    ] {
+        let found = errors_at(line_of(needle));
+        assert!(
+            found.iter().any(|e| e.contains(expected)),
+            "{needle}: no error with {expected:?} on its line: {found:?}; all: {diags:#?}"
+        );
+    }
+    for line in [
+        line_of("unreachable_timeout = \"5s\""),
+        line_of("update = \"1m500000000ns\""),
+    ] {
+        assert_eq!(
+            errors_at(line),
+            Vec::<String>::new(),
+            "valid limits are accepted"
+        );
+    }
+}

@@ -468,3 +468,104 @@ fn a_user_and_a_multiregion_database_whose_survival_goal_moves_its_replicas() {
     assert_eq!(statement_secrets(&clusters), Vec::<String>::new());
     ws.destroy();
 }
+
+/// What a careless configuration meets: built-in names refused by the plan, objects that already exist refused by
+/// the create (never adopted, so never dropped by a destroy), a failed grant that leaves no user behind, and a
+/// database name holding a comma and quotes read back whole.
+#[test]
+fn existing_objects_are_never_adopted_and_a_failed_grant_leaves_nothing() {
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 1);
+    let connection = clusters.connection_block(&ws, SQL_ZONE);
+    let user = |key: &str, name: &str, roles: &str| {
+        format!(
+            "\nresource \"crdb_sql_user\" \"{key}\" {{\n  name  = \"{name}\"\n  roles = {roles}\n  zone  = crdb_region.us_east1_b.zone\n  depends_on = [crdb_dns_link.us_east1_b]\n{connection}}}\n"
+        )
+    };
+    let database = |key: &str, name: &str| {
+        format!(
+            "\nresource \"crdb_database\" \"{key}\" {{\n  name = \"{name}\"\n  zone = crdb_region.us_east1_b.zone\n  depends_on = [crdb_dns_link.us_east1_b]\n{connection}}}\n"
+        )
+    };
+
+    ws.write_config(&format!(
+        "{base}{}{}",
+        user("root", "root", "[]"),
+        database("default", "defaultdb")
+    ));
+    let refused = ws.terraform(&["plan", "-input=false", "-no-color"]);
+    assert_ne!(refused.code, 0);
+    for expected in ["Invalid user name", "Invalid database name", "defaultdb"] {
+        assert!(refused.stderr.contains(expected), "{}", refused.stderr);
+    }
+    assert!(
+        world(&clusters).cockroach().clusters().is_empty(),
+        "nothing was deployed"
+    );
+
+    let odd = database("odd", r#"a,b \"c\""#);
+    ws.write_config(&format!("{base}{odd}"));
+    ws.apply();
+    assert!(catalog(&clusters).databases.contains_key("a,b \"c\""));
+    ws.assert_plan_empty("a database whose name holds a comma and quotes");
+
+    by_hand(
+        &clusters,
+        "CREATE USER taken; CREATE DATABASE kept; CREATE TABLE kept.t (id INT PRIMARY KEY)",
+    );
+    let before = catalog(&clusters);
+    ws.write_config(&format!(
+        "{base}{odd}{}{}{}",
+        user("taken", "taken", "[]"),
+        database("kept", "kept"),
+        user("orphan", "orphan", "[\"admin\", \"ghost\"]")
+    ));
+    let failed = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(failed.code, 0);
+    for expected in [
+        "The SQL user \"taken\" already exists",
+        "The database \"kept\" already exists",
+        "terraform import crdb_sql_user",
+        "role/user \"ghost\" does not exist",
+    ] {
+        assert!(
+            failed.stderr.contains(expected),
+            "{expected}: {}",
+            failed.stderr
+        );
+    }
+    assert_eq!(
+        catalog(&clusters),
+        before,
+        "nothing was adopted, and the user whose grant failed was rolled back"
+    );
+    let state = ws.terraform(&["state", "list"]).ok("state list").stdout;
+    for address in [
+        "crdb_sql_user.taken",
+        "crdb_database.kept",
+        "crdb_sql_user.orphan",
+    ] {
+        assert!(!state.contains(address), "{address} in state: {state}");
+    }
+
+    ws.write_config(&format!("{base}{odd}"));
+    ws.terraform(&[
+        "destroy",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-target=crdb_database.odd",
+    ])
+    .ok("destroy the database");
+    let left = catalog(&clusters);
+    assert!(
+        !left.databases.contains_key("a,b \"c\""),
+        "the database was dropped"
+    );
+    assert!(
+        left.roles.contains_key("taken") && left.databases["kept"].tables.contains("t"),
+        "what existed before is left as it was"
+    );
+    ws.destroy();
+}

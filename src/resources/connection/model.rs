@@ -110,7 +110,7 @@ pub fn block() -> Block {
         s(),
         "How long the cluster may answer nothing (connections refused, reset, timing out, or accepted and never \
          answered) before an operation stops and reports it unreachable, naming the API server and the last \
-         call: a Go duration of at most `168h`, `60s` when unset. It also bounds each single call, retries \
+         call: a Go duration from `5s` to `168h`, `60s` when unset. It also bounds each single call, retries \
          included. Shorter outages are ridden through; the operation's own timeout still ends a call or a wait \
          sooner.",
     ))

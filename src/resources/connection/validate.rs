@@ -72,8 +72,9 @@ impl Checks<'_> {
     }
 
     fn unreachable_timeout(&mut self) {
-        if let Some(text) = given(&self.model.unreachable_timeout) {
-            if let Err(why) = crate::framework::timeouts::parse_duration(text) {
+        // An empty string is not "unset": it is checked, and refused, like any other text.
+        if let Attr::Known(text) = &self.model.unreachable_timeout {
+            if let Err(why) = super::access::unreachable_grace(text) {
                 let path = self.path("unreachable_timeout");
                 self.diags.attribute_error(
                     path,
@@ -649,6 +650,17 @@ mod tests {
             ..token_over_https()
         };
         assert_eq!(paths(&forever), ["kubernetes.unreachable_timeout"]);
+        for too_short in ["0s", "1ms", "4s", ""] {
+            let hasty = ConnectionModel {
+                unreachable_timeout: known(too_short),
+                ..token_over_https()
+            };
+            assert_eq!(
+                paths(&hasty),
+                ["kubernetes.unreachable_timeout"],
+                "{too_short:?}"
+            );
+        }
     }
 
     #[test]

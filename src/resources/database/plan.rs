@@ -1,5 +1,6 @@
 //! Validation of `crdb_database`, its plan, and the statements each change runs: pure.
 use super::model::{DatabaseModel, SURVIVAL_GOALS, SURVIVAL_REGION, SURVIVAL_ZONE};
+use crate::cockroach::sql::names;
 use crate::cockroach::sql::quote::ident;
 use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
@@ -12,14 +13,23 @@ pub const MIN_REGIONS_FOR_REGION_SURVIVAL: usize = 3;
 
 pub(super) fn validate(config: &DatabaseModel, diags: &mut Diagnostics) {
     diags.check_known(&config.name, "name", "Invalid database name", |n| {
-        if n.is_empty() || n.len() > 63 {
-            Err("a database name has 1 to 63 bytes".to_string())
-        } else if n == "system" {
-            Err("`system` is CockroachDB's own database".to_string())
-        } else {
-            Ok(())
-        }
+        names::database_name(n)
     });
+    for (attribute, list) in [
+        ("regions", &config.regions),
+        ("cluster_regions", &config.cluster_regions),
+    ] {
+        if list
+            .known()
+            .is_some_and(|items| items.iter().any(Attr::is_null))
+        {
+            diags.attribute_error(
+                AttributePath::root(attribute),
+                "Null region",
+                format!("Every element of `{attribute}` must name a region; remove the null one."),
+            );
+        }
+    }
     diags.check_known(
         &config.survival_goal,
         "survival_goal",
@@ -49,15 +59,16 @@ pub(super) fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
         .into_iter()
         .collect();
     let primary = config.primary();
+    // Each refusal goes on an attribute the user wrote, so that Terraform shows it on that line.
     if primary.is_none() && !listed.is_empty() {
         diags.attribute_error(
-            AttributePath::root("primary_region"),
+            AttributePath::root("regions"),
             "Regions without a primary region",
             "A multi-region database needs `primary_region`; CockroachDB refuses REGIONS without it.",
         );
     }
     if let Some(p) = primary {
-        if !listed.is_empty() && !listed.contains(p) {
+        if !config.regions.is_null() && !listed.contains(p) {
             diags.attribute_error(
                 AttributePath::root("regions"),
                 "The primary region is not among the regions",
@@ -90,8 +101,15 @@ pub(super) fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
         let cluster: BTreeSet<&String> = cluster.iter().collect();
         for region in all.iter().filter(|r| !cluster.contains(r)) {
             let valid: Vec<&str> = cluster.iter().map(|r| r.as_str()).collect();
+            let blamed = if cluster.is_empty() {
+                "cluster_regions"
+            } else if listed.contains(region) {
+                "regions"
+            } else {
+                "primary_region"
+            };
             diags.attribute_error(
-                AttributePath::root("regions"),
+                AttributePath::root(blamed),
                 "Not a region of the cluster",
                 format!(
                     "{region:?} is not the region of any of the cluster's zones (valid regions: {}). A database \
@@ -130,11 +148,12 @@ fn goal_of(m: &DatabaseModel) -> &str {
         .unwrap_or(SURVIVAL_ZONE)
 }
 
-/// `CREATE DATABASE IF NOT EXISTS` with every region and the goal at once.
+/// `CREATE DATABASE` with every region and the goal at once. Never `IF NOT EXISTS`: a database that is already
+/// there is refused by CockroachDB, and the create says so, rather than adopted (and dropped at destroy).
 pub(super) fn create_script(planned: &DatabaseModel) -> String {
     let name = ident(&planned.database());
     let Some(primary) = planned.primary() else {
-        return format!("CREATE DATABASE IF NOT EXISTS {name};");
+        return format!("CREATE DATABASE {name};");
     };
     let others: Vec<String> = planned
         .region_set()
@@ -148,7 +167,7 @@ pub(super) fn create_script(planned: &DatabaseModel) -> String {
         format!(" REGIONS {}", others.join(", "))
     };
     format!(
-        "CREATE DATABASE IF NOT EXISTS {name} PRIMARY REGION {}{regions} {};",
+        "CREATE DATABASE {name} PRIMARY REGION {}{regions} {};",
         ident(primary),
         survive(goal_of(planned))
     )
@@ -244,6 +263,33 @@ mod tests {
         let text = errors(&outside);
         assert!(text.contains("\\\"mars\\\" is not the region"), "{text}");
         assert!(!text.contains("\\\"a\\\" is not the region"), "{text}");
+        assert!(
+            errors(&db(Some("a"), &[], "zone")).contains("not among the regions"),
+            "an empty list would never match the read-back [primary]"
+        );
+        assert!(!errors(&db(None, &[], "zone")).contains("summary"));
+        let mut with_null = db(Some("a"), &["a"], "zone");
+        with_null.regions = Attr::Known(vec![Attr::Known("a".into()), Attr::Null]);
+        assert!(errors(&with_null).contains("Null region"));
+        for reserved in ["defaultdb", "postgres", "system", "pg_catalog", "a\nb"] {
+            let mut named = db(None, &[], "zone");
+            named.name = Attr::Known(reserved.into());
+            let mut diags = Diagnostics::new();
+            validate(&named, &mut diags);
+            assert_eq!(diags.attribute_paths(), ["name"], "{reserved:?}");
+        }
+        let blamed = |m: &DatabaseModel| {
+            let mut diags = Diagnostics::new();
+            validate(m, &mut diags);
+            diags.attribute_paths()
+        };
+        assert_eq!(blamed(&db(None, &["b"], "zone")), ["regions"]);
+        let mut primary_outside = db(Some("mars"), &[], "zone");
+        primary_outside.regions = Attr::Null;
+        primary_outside.cluster_regions = Attr::from_items(["a".to_string()]);
+        assert_eq!(blamed(&primary_outside), ["primary_region"]);
+        primary_outside.cluster_regions = Attr::from_items([]);
+        assert_eq!(blamed(&primary_outside), ["cluster_regions"]);
         let mut unknown = db(Some("a"), &["a", "b"], "region");
         unknown.regions = Attr::Unknown;
         assert!(
@@ -256,11 +302,11 @@ mod tests {
     fn a_create_states_every_region_and_the_goal() {
         assert_eq!(
             create_script(&db(Some("a"), &["c", "a", "b"], "region")),
-            "CREATE DATABASE IF NOT EXISTS \"shop\" PRIMARY REGION \"a\" REGIONS \"b\", \"c\" SURVIVE REGION FAILURE;"
+            "CREATE DATABASE \"shop\" PRIMARY REGION \"a\" REGIONS \"b\", \"c\" SURVIVE REGION FAILURE;"
         );
         assert_eq!(
             create_script(&db(None, &[], "zone")),
-            "CREATE DATABASE IF NOT EXISTS \"shop\";"
+            "CREATE DATABASE \"shop\";"
         );
         let mut planned = db(Some("a"), &[], "zone");
         planned.regions = Attr::Null;

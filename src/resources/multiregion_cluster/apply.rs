@@ -67,7 +67,7 @@ pub(super) fn apply(mut state: ClusterModel) -> Applied<ClusterModel> {
         Err(e) => {
             let mut diags = Diagnostics::new();
             diags.error("Cannot create the cluster PKI", e.to_string());
-            Applied::reached(None, diags)
+            Applied::nothing_made(None, diags)
         }
     }
 }

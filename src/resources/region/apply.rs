@@ -186,6 +186,8 @@ async fn apply_zone(
 struct Stopped {
     diags: Diagnostics,
     keep: Option<RegionModel>,
+    /// Stopped before any write: a create has nothing for the next apply to complete.
+    made_nothing: bool,
 }
 
 impl Stopped {
@@ -193,6 +195,15 @@ impl Stopped {
         move |diags| Stopped {
             diags,
             keep: state.cloned(),
+            made_nothing: false,
+        }
+    }
+
+    /// Stopped while only connecting and reading.
+    fn before_any_write(state: Option<&RegionModel>) -> impl FnOnce(Diagnostics) -> Stopped + '_ {
+        move |diags| Stopped {
+            made_nothing: true,
+            ..Stopped::keeping(state)(diags)
         }
     }
 }
@@ -206,7 +217,12 @@ pub(super) async fn converge(
 ) -> Applied<RegionModel> {
     match converge_zone(ctx, prior, planned, limit).await {
         Ok((state, diags)) => Applied::reached(Some(state), diags),
-        Err(Stopped { diags, keep }) => Applied::reached(keep, diags),
+        Err(Stopped {
+            diags,
+            keep,
+            made_nothing: true,
+        }) => Applied::nothing_made(keep, diags),
+        Err(Stopped { diags, keep, .. }) => Applied::reached(keep, diags),
     }
 }
 
@@ -221,7 +237,7 @@ async fn converge_zone(
     let deadline = Deadline::after(limit, &ctx.stop);
     let (client, mut spec) = connect_zone(ctx, &state, &deadline)
         .await
-        .map_err(Stopped::keeping(prior))?;
+        .map_err(Stopped::before_any_write(prior))?;
     let (live_set, node_secret) = futures_util::future::join(
         client.get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET),
         client.get::<Secret>(Some(&spec.zone), names::NODE_SECRET),
@@ -229,7 +245,7 @@ async fn converge_zone(
     .await;
     let (mut live_set, node_secret) = live_set
         .and_then(|set| Ok((set, node_secret?)))
-        .map_err(|e| Stopped::keeping(prior)(e.into()))?;
+        .map_err(|e| Stopped::before_any_write(prior)(e.into()))?;
     refuse_foreign_zone(
         &client,
         &spec,
@@ -291,6 +307,7 @@ async fn converge_zone(
     let partial = |diags: Diagnostics, state: RegionModel| Stopped {
         diags,
         keep: Some(state_with_unknowns_cleared(state)),
+        made_nothing: false,
     };
     match await_dns_address(&client, &spec, &state, &deadline).await {
         Ok(ip) => state.dns_address = Attr::Known(ip),

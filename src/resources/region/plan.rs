@@ -641,10 +641,11 @@ mod tests {
         );
     }
 
-    /// A region that validates cleanly, reached through a kubeconfig.
+    /// A region that validates cleanly, reached with a token (a kubeconfig would have to exist on this machine).
     fn valid() -> RegionModel {
         let kubernetes = crate::resources::connection::ConnectionModel {
-            config_path: Attr::Known("~/.kube/config".into()),
+            host: Attr::Known("https://127.0.0.1:6443".into()),
+            token: Attr::Known("t".into()),
             ..Default::default()
         };
         RegionModel {

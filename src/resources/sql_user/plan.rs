@@ -1,6 +1,6 @@
 //! Validation of `crdb_sql_user` and the statements each change runs: pure.
 use super::model::SqlUserModel;
-use crate::cockroach::sql::{self, quote};
+use crate::cockroach::sql::{names, quote};
 use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{timeouts, Attr};
@@ -8,12 +8,31 @@ use crate::resources::connection;
 
 pub(super) fn validate(config: &SqlUserModel, diags: &mut Diagnostics) {
     diags.check_known(&config.name, "name", "Invalid user name", |n| {
-        sql::username(n)
+        names::user_name(n)
     });
     if let Attr::Known(roles) = &config.roles {
-        for role in roles.iter().filter_map(Attr::known) {
-            if let Err(why) = sql::username(role) {
-                diags.attribute_error(AttributePath::root("roles"), "Invalid role name", why);
+        let path = || AttributePath::root("roles");
+        for role in roles {
+            match role {
+                Attr::Null => diags.attribute_error(
+                    path(),
+                    "Null role",
+                    "Every element of `roles` must name a role; remove the null one.",
+                ),
+                Attr::Unknown => {}
+                Attr::Known(role) => {
+                    if let Err(why) = names::member_role(role) {
+                        diags.attribute_error(path(), "Invalid role name", why);
+                    } else if config.name.known() == Some(role) {
+                        diags.attribute_error(
+                            path(),
+                            "A user in its own roles",
+                            format!(
+                                "{role:?} cannot be a member of itself: remove it from `roles`."
+                            ),
+                        );
+                    }
+                }
             }
         }
     }
@@ -46,8 +65,9 @@ pub(super) fn password_change(
 }
 
 /// The statements that bring the user from `prior` (nothing for a create) to `planned`; `hash` is the SCRAM hash
-/// of the planned password when [`password_change`] sets one. Each statement is idempotent, so a Job retried after
-/// a partial run converges.
+/// of the planned password when [`password_change`] sets one. They run as one transaction, so that a failed grant
+/// leaves the user as it was (for a create: not there, nothing to record). A create never adopts a user that
+/// already exists: CockroachDB refuses `CREATE USER` then, and the create says so (`sql_object`).
 pub(super) fn script(
     prior: Option<&SqlUserModel>,
     planned: &SqlUserModel,
@@ -56,7 +76,7 @@ pub(super) fn script(
     let user = quote::ident(&planned.user());
     let mut out = Vec::new();
     if prior.is_none() {
-        out.push(format!("CREATE USER IF NOT EXISTS {user};"));
+        out.push(format!("CREATE USER {user};"));
     }
     match password {
         Some(Some(hash)) => out.push(format!(
@@ -74,7 +94,10 @@ pub(super) fn script(
     for role in before.difference(&after) {
         out.push(format!("REVOKE {} FROM {user};", quote::ident(role)));
     }
-    out.join("\n")
+    if out.is_empty() {
+        return String::new();
+    }
+    format!("BEGIN;\n{}\nCOMMIT;", out.join("\n"))
 }
 
 pub(super) fn drop_script(state: &SqlUserModel) -> String {
@@ -101,7 +124,7 @@ mod tests {
         assert_eq!(change, Some(Some("pw".to_string())));
         assert_eq!(
             script(None, &planned, Some(Some("SCRAM-SHA-256$1:c2FsdA==$a:b"))),
-            "CREATE USER IF NOT EXISTS \"app\";\nALTER USER \"app\" WITH PASSWORD 'SCRAM-SHA-256$1:c2FsdA==$a:b';\nGRANT \"admin\" TO \"app\";"
+            "BEGIN;\nCREATE USER \"app\";\nALTER USER \"app\" WITH PASSWORD 'SCRAM-SHA-256$1:c2FsdA==$a:b';\nGRANT \"admin\" TO \"app\";\nCOMMIT;"
         );
         assert_eq!(
             script(
@@ -109,7 +132,7 @@ mod tests {
                 &user(None, &[]),
                 password_change(None, &user(None, &[])).map(|_| None)
             ),
-            "CREATE USER IF NOT EXISTS \"app\";\nALTER USER \"app\" WITH PASSWORD NULL;"
+            "BEGIN;\nCREATE USER \"app\";\nALTER USER \"app\" WITH PASSWORD NULL;\nCOMMIT;"
         );
     }
 
@@ -123,7 +146,7 @@ mod tests {
         assert_eq!(password_change(Some(&prior), &planned), Some(None));
         assert_eq!(
             script(Some(&prior), &planned, Some(None)),
-            "ALTER USER \"app\" WITH PASSWORD NULL;\nGRANT \"dev\" TO \"app\";\nREVOKE \"admin\" FROM \"app\";"
+            "BEGIN;\nALTER USER \"app\" WITH PASSWORD NULL;\nGRANT \"dev\" TO \"app\";\nREVOKE \"admin\" FROM \"app\";\nCOMMIT;"
         );
         assert_eq!(drop_script(&prior), "DROP USER IF EXISTS \"app\";");
     }
@@ -139,5 +162,54 @@ mod tests {
         assert!(text.contains("Invalid user name"), "{text}");
         assert!(text.contains("Invalid role name"), "{text}");
         assert!(text.contains("Invalid password"), "{text}");
+    }
+
+    fn role_errors(name: &str, roles: Vec<Attr<String>>) -> Vec<String> {
+        let mut config = user(None, &[]);
+        config.name = Attr::Known(name.into());
+        config.roles = Attr::Known(roles);
+        // The connection is checked on its own (connection::validate); unknown waits for apply.
+        config.kubernetes = Attr::Unknown;
+        let mut diags = Diagnostics::new();
+        validate(&config, &mut diags);
+        diags.0.iter().map(|d| d.summary.clone()).collect()
+    }
+
+    #[test]
+    fn built_in_names_null_roles_and_self_membership_are_refused_on_their_attribute() {
+        let known = |r: &str| Attr::Known(r.to_string());
+        assert_eq!(
+            role_errors("app", vec![known("admin"), Attr::Unknown]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            role_errors("app", vec![known("admin"), Attr::Null]),
+            ["Null role"]
+        );
+        assert_eq!(
+            role_errors("app", vec![known("app")]),
+            ["A user in its own roles"]
+        );
+        assert_eq!(
+            role_errors("app", vec![known("root"), known("public")]),
+            ["Invalid role name", "Invalid role name"]
+        );
+        for name in [
+            "root",
+            "admin",
+            "public",
+            "node",
+            "none",
+            "pg_x",
+            "crdb_internal_x",
+        ] {
+            assert_eq!(role_errors(name, vec![]), ["Invalid user name"], "{name}");
+        }
+        let mut diags = Diagnostics::new();
+        let mut config = user(None, &[]);
+        config.name = Attr::Known("root".into());
+        config.kubernetes = Attr::Unknown;
+        validate(&config, &mut diags);
+        assert_eq!(diags.attribute_paths(), ["name"]);
     }
 }

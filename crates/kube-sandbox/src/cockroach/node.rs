@@ -632,7 +632,7 @@ pub fn node_status(
 
 /// `cockroach sql -e <statements>... | -f <file>`: (exit code, output). The file is read from the pod's mounted
 /// Secret volumes (how the provider hands over statements that carry a password hash). Every statement is
-/// parsed before any runs; they run in order and the first error stops them, as the real client does.
+/// parsed before any runs; then `sql::run_script` runs them as the real client does.
 pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (i32, String) {
     let (_, _, ca) = match connect(env, pod, container, args) {
         Ok(t) => t,
@@ -673,17 +673,7 @@ pub fn sql(env: &Env, pod: &Value, container: &Value, args: &CockroachArgs) -> (
         return (1, "ERROR: no randomness for a password salt".into());
     }
     let ran = env.world.cockroach().with(&ca, |c, now| {
-        let mut output = Vec::new();
-        for statement in &statements {
-            match sql::execute(c, statement, now, &salt) {
-                Ok(o) => output.push(o.render(format)),
-                Err(e) => {
-                    output.push(e);
-                    return (1, output.join("\n"));
-                }
-            }
-        }
-        (0, output.join("\n"))
+        sql::run_script(c, &statements, now, &salt, format)
     });
     ran.unwrap_or_else(|| (1, "ERROR: cluster is not initialised".into()))
 }

@@ -114,6 +114,13 @@ pub fn valid_username(name: &str) -> bool {
         && chars.all(|c| c.is_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'))
 }
 
+/// CockroachDB's reserved role names (`SQLUsername.IsReserved`): no role of these names can be created.
+pub fn reserved_role(name: &str) -> bool {
+    matches!(name, "public" | "none" | "node")
+        || name.starts_with("pg_")
+        || name.starts_with("crdb_internal_")
+}
+
 /// The stored form of a `PASSWORD` option: a pre-hashed SCRAM password as given, a cleartext one hashed.
 fn stored(password: &Password, salt: &[u8]) -> Option<String> {
     match password {
@@ -140,6 +147,11 @@ impl Catalog {
         if !valid_username(name) {
             return Err(format!(
                 "ERROR: username \"{name}\" invalid; usernames are case insensitive, must start with a letter, digit or underscore, may contain letters, digits, dashes, periods, or underscores, and must not exceed 63 characters\nSQLSTATE: 42939"
+            ));
+        }
+        if reserved_role(name) {
+            return Err(format!(
+                "ERROR: role name \"{name}\" is reserved\nSQLSTATE: 42939"
             ));
         }
         if self.roles.contains_key(name) {
@@ -224,9 +236,14 @@ impl Catalog {
         }
         for role in roles {
             for member in members {
+                if role == member {
+                    return Err(format!(
+                        "ERROR: {member} cannot be a member of itself\nSQLSTATE: 0LP01"
+                    ));
+                }
                 if self.belongs(role, member) {
                     return Err(format!(
-                        "ERROR: making {member} a member of {role} would create a cycle\nSQLSTATE: 42P17"
+                        "ERROR: making {member} a member of {role} would create a cycle\nSQLSTATE: 0LP01"
                     ));
                 }
             }
@@ -536,6 +553,36 @@ mod tests {
         c.drop_roles(&["app".into()], false).unwrap();
         assert!(!c.grants.keys().any(|(_, m)| m == "app"));
         assert!(c.drop_roles(&["root".into()], true).is_err());
+        assert_eq!(
+            c.grant_roles(&["admin".into()], &["admin".into()], false)
+                .unwrap_err(),
+            "ERROR: admin cannot be a member of itself\nSQLSTATE: 0LP01"
+        );
+        assert!(c
+            .grant_roles(&["public".into()], &["root".into()], false)
+            .unwrap_err()
+            .contains("role/user \"public\" does not exist"));
+    }
+
+    #[test]
+    fn reserved_names_cannot_be_created_and_built_in_ones_exist() {
+        let mut c = Catalog::default();
+        for name in ["public", "none", "node", "pg_monitor", "crdb_internal_x"] {
+            assert_eq!(
+                c.create_role(name, true, true, None, b"s").unwrap_err(),
+                format!("ERROR: role name \"{name}\" is reserved\nSQLSTATE: 42939")
+            );
+        }
+        assert!(c
+            .create_role("root", false, true, None, b"s")
+            .unwrap_err()
+            .contains("SQLSTATE: 42710"));
+        for db in ["defaultdb", "postgres", "system"] {
+            assert!(c
+                .create_database(db, false, None, &[], None, &regions())
+                .unwrap_err()
+                .contains("SQLSTATE: 42P04"));
+        }
     }
 
     #[test]

@@ -134,6 +134,49 @@ pub(super) fn text(v: impl Into<String>) -> Option<String> {
     Some(v.into())
 }
 
+/// Runs a client's statements on `c` at `now` in order, as `cockroach sql -e/-f` does: the first error stops
+/// them; (exit code, what the client printed). A transaction that does not reach its `COMMIT` leaves users,
+/// grants and databases as they were at `BEGIN` (the client's connection closes, which rolls it back).
+pub fn run_script(
+    c: &mut CockroachCluster,
+    statements: &[Statement],
+    now: f64,
+    salt: &[u8],
+    format: Format,
+) -> (i32, String) {
+    let mut output = Vec::new();
+    let mut before_transaction: Option<Catalog> = None;
+    let mut failed = false;
+    for statement in statements {
+        let ran = match statement {
+            Statement::Begin if before_transaction.is_some() => Err(
+                "ERROR: there is already a transaction in progress\nSQLSTATE: 25001".to_string(),
+            ),
+            Statement::Begin => {
+                before_transaction = Some(c.catalog.clone());
+                execute(c, statement, now, salt)
+            }
+            Statement::Commit => {
+                before_transaction = None;
+                execute(c, statement, now, salt)
+            }
+            _ => execute(c, statement, now, salt),
+        };
+        match ran {
+            Ok(o) => output.push(o.render(format)),
+            Err(e) => {
+                output.push(e);
+                failed = true;
+                break;
+            }
+        }
+    }
+    if let Some(catalog) = before_transaction {
+        c.catalog = catalog;
+    }
+    (i32::from(failed), output.join("\n"))
+}
+
 /// Runs one statement on `c` at `now`; Err is what the client prints. `salt` hashes a cleartext password.
 pub fn execute(
     c: &mut CockroachCluster,
@@ -352,6 +395,8 @@ pub fn execute(
                 ]],
             })
         }
+        Statement::Begin => tag("BEGIN"),
+        Statement::Commit => tag("COMMIT"),
         Statement::CreateTable {
             database,
             name,
@@ -361,5 +406,55 @@ pub fn execute(
             c.catalog.create_table(db, name, *if_not_exists)?;
             tag("CREATE TABLE")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(c: &mut CockroachCluster, text: &str) -> (i32, String) {
+        let statements = parse_script(text).unwrap();
+        run_script(c, &statements, 0.0, b"salt", Format::Csv)
+    }
+
+    #[test]
+    fn a_transaction_that_fails_leaves_nothing_and_one_that_commits_keeps_everything() {
+        let mut c = CockroachCluster::new(10);
+        let before = c.catalog.clone();
+        let (code, said) = script(
+            &mut c,
+            "BEGIN; CREATE USER app; GRANT ghost TO app; COMMIT;",
+        );
+        assert_eq!(code, 1);
+        assert!(
+            said.ends_with("ERROR: role/user \"ghost\" does not exist\nSQLSTATE: 42704"),
+            "{said}"
+        );
+        assert_eq!(
+            c.catalog, before,
+            "the user created before the failed grant is rolled back"
+        );
+        let (code, _) = script(&mut c, "BEGIN; CREATE USER app; GRANT admin TO app;");
+        assert_eq!(code, 0);
+        assert_eq!(
+            c.catalog, before,
+            "a transaction never committed is rolled back"
+        );
+        let (code, said) = script(
+            &mut c,
+            "BEGIN; CREATE USER app; GRANT admin TO app; COMMIT;",
+        );
+        assert_eq!(
+            (code, said.as_str()),
+            (0, "BEGIN\nCREATE ROLE\nGRANT\nCOMMIT")
+        );
+        assert_eq!(c.catalog.member_of("app"), ["admin"]);
+        let (code, _) = script(&mut c, "CREATE USER other; GRANT ghost TO other;");
+        assert_eq!(code, 1);
+        assert!(
+            c.catalog.roles.contains_key("other"),
+            "without a transaction each statement stands on its own"
+        );
     }
 }

@@ -132,6 +132,9 @@ pub enum Statement {
     },
     /// `SHOW ZONE CONFIGURATION FOR RANGE default` (or `FROM`).
     ShowDefaultZone,
+    /// `BEGIN [TRANSACTION]`: the statements up to `COMMIT` take effect together or not at all.
+    Begin,
+    Commit,
     /// One statement of the provider's disruption lease, read by `lease_table::parse` as a whole text.
     Lease(LeaseStatement),
 }
@@ -311,6 +314,14 @@ impl<'a> Parser<'a> {
         }
         if self.eat("show") {
             return self.show();
+        }
+        if self.eat("begin") {
+            self.eat("transaction");
+            return self.done(Statement::Begin);
+        }
+        if self.eat("commit") {
+            self.eat("transaction");
+            return self.done(Statement::Commit);
         }
         if self.eat_all(&["set", "cluster", "setting"]) {
             let name = self.setting_name()?;
