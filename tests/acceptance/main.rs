@@ -7,6 +7,7 @@ mod examples;
 mod faults;
 mod harness;
 mod regions;
+mod release;
 mod removal;
 mod secrets;
 mod setup_script;
