@@ -249,7 +249,7 @@ fn release_is_signed_checksummed_and_refuses_a_version_cargo_does_not_have() {
 }
 
 /// A workspace whose CLI configuration installs providers only from `installation` (no dev_overrides, no
-/// direct access), with `config` pinned to this release.
+/// direct access), running `config`.
 fn installing_workspace(installation: &str, config: &str) -> Workspace {
     let ws = Workspace::new("");
     std::fs::write(
@@ -311,18 +311,20 @@ fn lock_and_init(ws: &Workspace, mirror_flag: &str, hashes: &[String]) -> String
     lock
 }
 
-fn pinned(example: &str) -> String {
-    std::fs::read_to_string(
+/// An example as users copy it: it pins the provider's version (`~> 0.1`), which the release must satisfy.
+fn example(name: &str) -> String {
+    let config = std::fs::read_to_string(
         repo_root()
             .join("examples/terraform")
-            .join(example)
+            .join(name)
             .join("main.tf"),
     )
-    .unwrap()
-    .replace(
-        "crdb = { source = \"crdb/crdb\" }",
-        &format!("crdb = {{ source = \"crdb/crdb\", version = \"{VERSION}\" }}"),
-    )
+    .unwrap();
+    assert!(
+        config.contains("crdb = { source = \"crdb/crdb\", version = "),
+        "examples/terraform/{name} does not pin the provider's version"
+    );
+    config
 }
 
 #[test]
@@ -334,7 +336,7 @@ fn release_installs_from_a_filesystem_mirror() {
             "filesystem_mirror {{\n    path = \"{}\"\n  }}",
             mirror.display()
         ),
-        &pinned("cluster-only"),
+        &example("cluster-only"),
     );
     lock_and_init(
         &ws,
@@ -427,7 +429,7 @@ fn release_installs_from_a_network_mirror_over_https_and_applies_the_sandbox_exa
     let mirror = serve_network_mirror(&clusters.runtime, release.out.join("network-mirror"));
     let ws = installing_workspace(
         &format!("network_mirror {{\n    url = \"{}\"\n  }}", mirror.url),
-        &pinned("sandbox"),
+        &example("sandbox"),
     );
     let ca_file = ws.path().join("mirror-ca.pem");
     std::fs::write(&ca_file, &mirror.ca_pem).unwrap();
