@@ -6,7 +6,7 @@ use crate::harness::{provider_binary, Run, Workspace};
 use crate::regions::Clusters;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const NAME: &str = "terraform-provider-crdb";
@@ -15,7 +15,8 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A release laid out once for every test here, signed with a throwaway key.
+/// A release laid out for one test, signed with a throwaway key; dropping it stops the key's gpg-agent and
+/// removes everything (each test lays out its own: a static one would never be dropped).
 struct Release {
     _dir: tempfile::TempDir,
     out: PathBuf,
@@ -76,59 +77,72 @@ fn release_script(gnupg_home: &Path, args: &[&str]) -> Run {
     )
 }
 
-fn release() -> &'static Release {
-    static RELEASE: OnceLock<Release> = OnceLock::new();
-    RELEASE.get_or_init(|| {
-        ensure_gnupg();
-        let dir = tempfile::tempdir().unwrap();
-        let gnupg_home = dir.path().join("gnupg");
-        std::fs::create_dir(&gnupg_home).unwrap();
-        std::fs::set_permissions(
-            &gnupg_home,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
-        gpg(
-            &gnupg_home,
-            &[
-                "--passphrase",
-                "",
-                "--quick-gen-key",
-                "crdb release test <release-test@invalid>",
-                "ed25519",
-                "sign",
-                "never",
-            ],
-        );
-        let listed = gpg(&gnupg_home, &["--with-colons", "--list-secret-keys"]);
-        let fingerprint = String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix("fpr:")
-                    .map(|rest| rest.trim_matches(':').to_string())
-            })
-            .expect("the key just made has a fingerprint");
-        let out = dir.path().join("dist");
-        let binary = provider_binary();
-        release_script(
-            &gnupg_home,
-            &[
-                "--out",
-                out.to_str().unwrap(),
-                "--key",
-                &fingerprint,
-                "--prebuilt",
-                binary.to_str().unwrap(),
-                VERSION,
-            ],
-        )
-        .ok("release.sh");
-        Release {
-            _dir: dir,
-            out,
-            gnupg_home,
-        }
-    })
+/// gpg starts an agent per GNUPGHOME that outlives it; this stops it.
+fn stop_gpg_agent(home: &Path) {
+    let _ = Command::new("gpgconf")
+        .args(["--kill", "gpg-agent"])
+        .env("GNUPGHOME", home)
+        .status();
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        stop_gpg_agent(&self.gnupg_home);
+    }
+}
+
+fn release() -> Release {
+    ensure_gnupg();
+    let dir = tempfile::tempdir().unwrap();
+    let gnupg_home = dir.path().join("gnupg");
+    std::fs::create_dir(&gnupg_home).unwrap();
+    std::fs::set_permissions(
+        &gnupg_home,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    // Made before gpg runs, so that a failing step below still stops the agent when it unwinds.
+    let release = Release {
+        out: dir.path().join("dist"),
+        _dir: dir,
+        gnupg_home,
+    };
+    let gnupg_home = &release.gnupg_home;
+    gpg(
+        gnupg_home,
+        &[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "crdb release test <release-test@invalid>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    let listed = gpg(gnupg_home, &["--with-colons", "--list-secret-keys"]);
+    let fingerprint = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("fpr:")
+                .map(|rest| rest.trim_matches(':').to_string())
+        })
+        .expect("the key just made has a fingerprint");
+    let binary = provider_binary();
+    release_script(
+        gnupg_home,
+        &[
+            "--out",
+            release.out.to_str().unwrap(),
+            "--key",
+            &fingerprint,
+            "--prebuilt",
+            binary.to_str().unwrap(),
+            VERSION,
+        ],
+    )
+    .ok("release.sh");
+    release
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -163,7 +177,7 @@ fn mirror_hashes(release: &Release) -> Vec<String> {
 
 #[test]
 fn release_is_signed_checksummed_and_refuses_a_version_cargo_does_not_have() {
-    let release = release();
+    let release = &release();
     let dir = release.out.join(VERSION);
     let sums_name = format!("{NAME}_{VERSION}_SHA256SUMS");
     let sums = std::fs::read_to_string(dir.join(&sums_name)).unwrap();
@@ -329,7 +343,7 @@ fn example(name: &str) -> String {
 
 #[test]
 fn release_installs_from_a_filesystem_mirror() {
-    let release = release();
+    let release = &release();
     let mirror = release.out.join("filesystem-mirror");
     let ws = installing_workspace(
         &format!(
@@ -424,7 +438,7 @@ fn serve_network_mirror(runtime: &tokio::runtime::Runtime, root: PathBuf) -> Htt
 
 #[test]
 fn release_installs_from_a_network_mirror_over_https_and_applies_the_sandbox_example() {
-    let release = release();
+    let release = &release();
     let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
     let mirror = serve_network_mirror(&clusters.runtime, release.out.join("network-mirror"));
     let ws = installing_workspace(
