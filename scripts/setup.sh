@@ -15,7 +15,8 @@
 #
 # A client that cannot be had fails the setup with a message saying which and why; none is skipped.
 # The kube-sandbox kubectl tests fetch Debian's kubernetes-client themselves (apt), unpacked beside the
-# build when another package already owns /usr/bin/kubectl.
+# build when another package already owns /usr/bin/kubectl. With --matrix, gnupg (Debian) too: it signs
+# releases (scripts/release.sh) in their acceptance test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,6 +97,13 @@ install_oldest_terraform
 if [ "${1:-}" != "--matrix" ]; then
   "$OLDEST" version | sed -n 1p # sed reads to the end: head could leave terraform a SIGPIPE under pipefail
   exit 0
+fi
+
+if ! command -v gpg >/dev/null; then
+  echo "setup: installing gnupg (Debian) for scripts/release.sh and its test" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq gnupg >/dev/null || { apt-get update -qq && apt-get install -y -qq gnupg >/dev/null; } ||
+    fail "gnupg is missing and apt-get could not install it (scripts/release.sh signs with it)"
 fi
 
 newest_terraform

@@ -8,6 +8,7 @@ mod faults;
 mod harness;
 mod modern;
 mod regions;
+mod release;
 mod removal;
 mod secrets;
 mod setup_script;

@@ -1,8 +1,10 @@
 # The identity and PKI of a three-zone cluster, with nothing else: runs anywhere, contacts nothing.
 #   terraform apply && terraform output
 terraform {
+  # 1.0.3 is the oldest Terraform the provider is tested with (docs/guides/compatibility.md).
+  required_version = ">= 1.0.3"
   required_providers {
-    crdb = { source = "crdb/crdb" }
+    crdb = { source = "crdb/crdb", version = "~> 0.1" }
   }
 }
 

@@ -16,10 +16,12 @@
 #
 #   terraform init && terraform apply
 terraform {
+  # 1.0.3 is the oldest Terraform the provider is tested with (docs/guides/compatibility.md).
+  required_version = ">= 1.0.3"
   required_providers {
     aws        = { source = "hashicorp/aws" }
     kubernetes = { source = "hashicorp/kubernetes" }
-    crdb       = { source = "crdb/crdb" }
+    crdb       = { source = "crdb/crdb", version = "~> 0.1" }
   }
 }
 

@@ -15,9 +15,11 @@
 #
 #   terraform init && terraform apply -var project=<your project>
 terraform {
+  # 1.0.3 is the oldest Terraform the provider is tested with (docs/guides/compatibility.md).
+  required_version = ">= 1.0.3"
   required_providers {
     google = { source = "hashicorp/google" }
-    crdb   = { source = "crdb/crdb" }
+    crdb   = { source = "crdb/crdb", version = "~> 0.1" }
   }
 }
 

@@ -7,8 +7,10 @@
 #
 # `scripts/demo.sh` does all of it for you.
 terraform {
+  # 1.0.3 is the oldest Terraform the provider is tested with (docs/guides/compatibility.md).
+  required_version = ">= 1.0.3"
   required_providers {
-    crdb = { source = "crdb/crdb" }
+    crdb = { source = "crdb/crdb", version = "~> 0.1" }
   }
 }
 
