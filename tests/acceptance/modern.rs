@@ -4,6 +4,7 @@
 use crate::faults::everything;
 use crate::harness::{client, Workspace};
 use crate::regions::{pod_generations, user_ca_configuration, Clusters, ZONES};
+use crate::sql::sql_config;
 use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
 
 const NODE_PODS: &str = "app.kubernetes.io/component=database";
@@ -11,24 +12,7 @@ const PASSWORD: &str = "Tr0ub4dor-and-3";
 
 /// A user and a database run from the first zone, and the other two with it.
 fn sql_resources(clusters: &Clusters, ws: &Workspace) -> String {
-    let connection = clusters.connection_block(ws, ZONES[0]);
-    format!(
-        r#"
-resource "crdb_sql_user" "app" {{
-  name     = "app"
-  password = "{PASSWORD}"
-  roles    = ["admin"]
-  zone     = crdb_region.us_east1_b.zone
-{connection}}}
-
-resource "crdb_database" "shop" {{
-  name            = "shop"
-  cluster_regions = [crdb_region.us_east1_b.region, crdb_region.us_west1_a.region, crdb_region.europe_west1_c.region]
-  zone            = crdb_region.us_east1_b.zone
-  depends_on      = [crdb_dns_link.us_east1_b, crdb_dns_link.us_west1_a, crdb_dns_link.europe_west1_c]
-{connection}}}
-"#
-    )
+    sql_config(&clusters.connection_block(ws, ZONES[0]), PASSWORD, "")
 }
 
 /// Three regions, their links, a user and a database, under a CA the test brings (an import can then be given it).

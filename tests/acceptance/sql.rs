@@ -11,7 +11,7 @@ const PASSWORD: &str = "Corr3ct-h0rse-battery";
 const SQL_ZONE: &str = "us-east1-b";
 
 /// The user and the database, run from zone `us-east1-b`; `database` is the body of the database's settings.
-fn sql_config(connection: &str, password: &str, database: &str) -> String {
+pub fn sql_config(connection: &str, password: &str, database: &str) -> String {
     format!(
         r#"
 resource "crdb_sql_user" "app" {{
