@@ -300,41 +300,54 @@ mod tests {
         assert_eq!(messages(&good), Vec::<String>::new());
     }
 
+    /// Each block, and the one message Terraform refuses it with.
+    fn assert_each_refused(cases: &[(pb::schema::NestedBlock, &str)]) {
+        for (block, expected) in cases {
+            assert_eq!(block_messages(block.clone()), [*expected]);
+        }
+    }
+
     #[test]
     fn a_single_block_with_max_items_one_is_refused_as_terraform_refuses_it() {
-        // What the provider sent before Terraform 1.1 could load it: min 0, max 1.
-        assert_eq!(
-            block_messages(nested("timeouts", NestingMode::Single, 0, 1)),
-            ["timeouts: MinItems and MaxItems must match in NestingSingle mode"]
-        );
-        assert_eq!(
-            block_messages(nested("timeouts", NestingMode::Single, 2, 2)),
-            ["timeouts: MinItems and MaxItems must be set to either 0 or 1 in NestingSingle mode"]
-        );
+        use NestingMode::Single;
+        assert_each_refused(&[
+            // What the provider sent before Terraform 1.1 could load it: min 0, max 1.
+            (
+                nested("timeouts", Single, 0, 1),
+                "timeouts: MinItems and MaxItems must match in NestingSingle mode",
+            ),
+            (
+                nested("timeouts", Single, 2, 2),
+                "timeouts: MinItems and MaxItems must be set to either 0 or 1 in NestingSingle mode",
+            ),
+        ]);
     }
 
     #[test]
     fn item_counts_follow_each_nesting_mode() {
-        assert_eq!(
-            block_messages(nested("rule", NestingMode::List, -1, 0)),
-            ["rule: MinItems and MaxItems must both be greater than zero"]
-        );
-        assert_eq!(
-            block_messages(nested("rule", NestingMode::List, 3, 2)),
-            ["rule: MinItems must be less than or equal to MaxItems in NestingList mode"]
-        );
-        assert_eq!(
-            block_messages(nested("tag", NestingMode::Set, 3, 2)),
-            ["tag: MinItems must be less than or equal to MaxItems in NestingSet mode"]
-        );
-        assert_eq!(
-            block_messages(nested("group", NestingMode::Group, 0, 1)),
-            ["group: MinItems and MaxItems cannot be used in NestingGroup mode"]
-        );
-        assert_eq!(
-            block_messages(nested("by_name", NestingMode::Map, 1, 0)),
-            ["by_name: MinItems and MaxItems must both be 0 in NestingMap mode"]
-        );
+        use NestingMode::{Group, List, Map, Set};
+        assert_each_refused(&[
+            (
+                nested("rule", List, -1, 0),
+                "rule: MinItems and MaxItems must both be greater than zero",
+            ),
+            (
+                nested("rule", List, 3, 2),
+                "rule: MinItems must be less than or equal to MaxItems in NestingList mode",
+            ),
+            (
+                nested("tag", Set, 3, 2),
+                "tag: MinItems must be less than or equal to MaxItems in NestingSet mode",
+            ),
+            (
+                nested("group", Group, 0, 1),
+                "group: MinItems and MaxItems cannot be used in NestingGroup mode",
+            ),
+            (
+                nested("by_name", Map, 1, 0),
+                "by_name: MinItems and MaxItems must both be 0 in NestingMap mode",
+            ),
+        ]);
     }
 
     #[test]
