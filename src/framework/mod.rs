@@ -8,6 +8,7 @@ pub mod msgpack;
 pub mod plan;
 pub mod resource;
 pub mod schema;
+pub mod schema_rules;
 pub mod timeouts;
 pub mod types;
 pub mod value;

@@ -361,3 +361,40 @@ async fn stop_cancels_an_operation_in_flight() {
         .unwrap();
     assert_eq!(applied.diagnostics[0].summary, "Interrupted");
 }
+
+/// Terraform (since 1.1) and OpenTofu refuse the whole provider when any schema `GetSchema` sends
+/// breaks one of their rules; this fails with the message the CLI would print.
+#[tokio::test]
+async fn every_schema_the_provider_sends_loads_in_terraform_and_opentofu() {
+    use crate::framework::schema_rules::violations;
+    let response = ProviderService::new()
+        .get_schema(Request::new(pb::get_provider_schema::Request {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        response.resource_schemas.len() >= 5,
+        "every resource type is served"
+    );
+    let labelled = |kind: &str, name: &str, schema: &pb::Schema| {
+        violations(schema).into_iter().map(move |v| {
+            format!("provider crdb has invalid schema for {kind} {name:?}, which is a bug in the provider: {v}")
+        }).collect::<Vec<_>>()
+    };
+    let mut found = Vec::new();
+    for (kind, schema) in [
+        ("provider configuration", &response.provider),
+        ("provider_meta", &response.provider_meta),
+    ] {
+        if let Some(schema) = schema {
+            found.extend(labelled(kind, "crdb", schema));
+        }
+    }
+    for (name, schema) in &response.resource_schemas {
+        found.extend(labelled("managed resource type", name, schema));
+    }
+    for (name, schema) in &response.data_source_schemas {
+        found.extend(labelled("data resource type", name, schema));
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
