@@ -41,6 +41,15 @@ impl Deployment {
         format!("{base}{}", sql_resources(&self.clusters, ws))
     }
 
+    /// The deployment, applied from a workspace of its own (returned for further steps).
+    fn applied() -> (Deployment, Workspace) {
+        let deployment = Deployment::start();
+        let ws = deployment.workspace();
+        ws.write_config(&deployment.configuration(&ws));
+        ws.apply();
+        (deployment, ws)
+    }
+
     /// A workspace whose kubeconfig reaches every sandbox cluster through a context named after its zone.
     fn workspace(&self) -> Workspace {
         let ws = Workspace::new("");
@@ -81,18 +90,10 @@ fn import_block(to: &str, id: &str) -> String {
     format!("\nimport {{\n  to = {to}\n  id = \"{id}\"\n}}\n")
 }
 
-/// Fails unless a plan of `ws` changes nothing.
-fn assert_no_changes(ws: &Workspace, when: &str) {
-    ws.assert_plan_empty(when);
-}
-
 #[test]
 fn import_blocks_adopt_every_resource_and_nothing_is_planned_afterwards() {
     client().require("`import {}` blocks", (1, 5), (1, 6));
-    let deployment = Deployment::start();
-    let original = deployment.workspace();
-    original.write_config(&deployment.configuration(&original));
-    original.apply();
+    let (deployment, _original) = Deployment::applied();
     let pods_before = pod_generations(&deployment.clusters, NODE_PODS);
     assert_eq!(pods_before.len(), 9);
 
@@ -111,7 +112,7 @@ fn import_blocks_adopt_every_resource_and_nothing_is_planned_afterwards() {
         );
     }
     adopter.apply();
-    assert_no_changes(&adopter, "applying the import blocks");
+    adopter.assert_plan_empty("applying the import blocks");
     assert_eq!(adopter.state().len(), 9);
     assert_eq!(
         pod_generations(&deployment.clusters, NODE_PODS),
@@ -123,10 +124,7 @@ fn import_blocks_adopt_every_resource_and_nothing_is_planned_afterwards() {
 #[test]
 fn generated_configuration_of_an_adopted_zone_and_link_plans_once_wired() {
     client().require("`plan -generate-config-out`", (1, 5), (1, 6));
-    let deployment = Deployment::start();
-    let original = deployment.workspace();
-    original.write_config(&deployment.configuration(&original));
-    original.apply();
+    let (deployment, _original) = Deployment::applied();
 
     // Only the cluster is written by hand (its CA comes from files); the zone and its link are generated.
     let zone = ZONES[1];
@@ -189,7 +187,7 @@ fn generated_configuration_of_an_adopted_zone_and_link_plans_once_wired() {
         plan.stderr
     );
     adopter.apply();
-    assert_no_changes(&adopter, "applying the generated configuration");
+    adopter.assert_plan_empty("applying the generated configuration");
 }
 
 /// The generated configuration with what import cannot know filled in: each resource's `kubernetes {}` block (its
@@ -227,11 +225,8 @@ fn wire_generated(generated: &str, connection: &str) -> String {
 #[test]
 fn removed_blocks_forget_without_touching_and_moved_blocks_change_nothing() {
     client().require("`removed {}` blocks", (1, 7), (1, 7));
-    let deployment = Deployment::start();
-    let ws = deployment.workspace();
+    let (deployment, ws) = Deployment::applied();
     let config = deployment.configuration(&ws);
-    ws.write_config(&config);
-    ws.apply();
     let pods_before = pod_generations(&deployment.clusters, NODE_PODS);
     let objects_before = lasting_objects(&deployment.clusters);
 
@@ -294,7 +289,7 @@ fn removed_blocks_forget_without_touching_and_moved_blocks_change_nothing() {
         import_block("crdb_database.shop", &format!("{0}/{0}/shop", ZONES[0])),
     ));
     ws.apply();
-    assert_no_changes(&ws, "importing what was forgotten");
+    ws.assert_plan_empty("importing what was forgotten");
     assert_eq!(ws.state().len(), 9);
     assert_eq!(
         pod_generations(&deployment.clusters, NODE_PODS),
@@ -328,7 +323,7 @@ fn removed_blocks_forget_without_touching_and_moved_blocks_change_nothing() {
         "moving the cluster and the regions plans only moves: {planned:?}"
     );
     ws.apply();
-    assert_no_changes(&ws, "moving the cluster and the regions");
+    ws.assert_plan_empty("moving the cluster and the regions");
     assert!(
         ws.state()
             .iter()

@@ -548,7 +548,6 @@ mod tests {
 
         // Once the zone saw every zone finish, nothing is planned and nothing said.
         let mut done = region(rotating);
-        take_part_in_ca_rotation(Some(&prior), &mut done, &mut Diagnostics::new());
         let finished = RegionModel {
             ca_rotation_completed: Attr::Known(super::super::rotation::completed_marker(
                 "-----BEGIN CERTIFICATE-----old",
