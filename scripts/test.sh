@@ -35,9 +35,7 @@ while IFS=$'\t' read -r label path; do
   args=()
   case "$label" in
     terraform-1.0.*) for skip in "${NEEDS_NEWER_CLIENT[@]}"; do args+=(--skip "$skip"); done ;;
-    # Under OpenTofu 1.11.6 the explanation of this timeout (a list of the zone's pods) gets no answer from the
-    # sandbox within its 10 s, in 2 runs of 2; under Terraform it passes. Left for the next session: see the notes.
-    tofu-*) args=("${TOFU_FLOWS[@]}" --skip a_link_whose_nodes_never_become_ready) ;;
+    tofu-*) args=("${TOFU_FLOWS[@]}") ;;
   esac
   echo "acceptance under $label: $path ${args[*]}"
   TF_ACC_TERRAFORM=$path cargo test --quiet --test acceptance -- "${args[@]}" >"$logs/$label.log" 2>&1 &

@@ -1,7 +1,7 @@
 //! A kube client for one cluster, built from a known [`Connection`]: an in-memory kubeconfig
 //! for attributes given inline, or the user's kubeconfig file when they point at one.
 use super::connection::{Connection, Credentials, DirectConnection};
-use super::retry::RetryPolicy;
+use super::retry::{Bound, RetryPolicy, TimeLeft};
 use super::wait::EXPLAIN_TIMEOUT;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use base64::Engine;
@@ -29,8 +29,9 @@ pub struct ClusterClient {
     label: String,
     retry: RetryPolicy,
     stop: CancellationToken,
-    /// When the operation the calls belong to must end (none for a read, which has no timeout).
-    deadline: Option<tokio::time::Instant>,
+    /// When the calls must end, and why: the operation's deadline (none for a read, which has no timeout), or
+    /// the end of the time given to explain a failure.
+    deadline: Option<(tokio::time::Instant, Bound)>,
 }
 
 impl std::fmt::Debug for ClusterClient {
@@ -152,7 +153,7 @@ impl ClusterClient {
     /// The same client, each call of which (retries included) ends by `deadline` at the latest: one call that
     /// hangs fails as unreachable before the operation's timeout, naming the call, instead of outlasting it.
     pub fn with_deadline(mut self, deadline: &super::Deadline) -> ClusterClient {
-        self.deadline = Some(deadline.at());
+        self.deadline = Some((deadline.at(), Bound::OperationTimeout));
         self
     }
 
@@ -165,7 +166,9 @@ impl ClusterClient {
         Fut: std::future::Future<Output = T>,
     {
         let client = ClusterClient {
-            deadline: tokio::time::Instant::now().checked_add(EXPLAIN_TIMEOUT),
+            deadline: tokio::time::Instant::now()
+                .checked_add(EXPLAIN_TIMEOUT)
+                .map(|at| (at, Bound::Explaining)),
             ..self.clone()
         };
         tokio::time::timeout(EXPLAIN_TIMEOUT, read(client))
@@ -177,10 +180,12 @@ impl ClusterClient {
         &self.stop
     }
 
-    /// What is left of the operation's time, when it has a deadline.
-    pub(super) fn time_left(&self) -> Option<Duration> {
-        self.deadline
-            .map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+    /// What is left of the time the calls have, when they are bounded.
+    pub(super) fn time_left(&self) -> Option<TimeLeft> {
+        self.deadline.map(|(at, set_by)| TimeLeft {
+            left: at.saturating_duration_since(tokio::time::Instant::now()),
+            set_by,
+        })
     }
 
     /// How error messages name this cluster.

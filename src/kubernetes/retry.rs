@@ -72,7 +72,7 @@ impl RetryPolicy {
     pub async fn run_within<T, F, Fut>(
         &self,
         what: &str,
-        time_left: Option<Duration>,
+        time_left: Option<TimeLeft>,
         mut call: F,
     ) -> Result<T, kube::Error>
     where
@@ -117,24 +117,52 @@ impl RetryPolicy {
     }
 }
 
-/// How long one call may take in all, and what set that: the unreachable grace, or the rest of
-/// the operation's timeout when less is left.
+/// What is left of a bound on the calls of a client, and what set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeLeft {
+    pub left: Duration,
+    pub set_by: Bound,
+}
+
+/// What bounds a call's time, as its error names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// `kubernetes.unreachable_timeout` (or its default).
+    UnreachableTimeout,
+    /// The resource operation's timeout.
+    OperationTimeout,
+    /// The time a failure's explanation may take (which pods are not ready, their logs).
+    Explaining,
+}
+
+impl Bound {
+    fn says(self) -> &'static str {
+        match self {
+            Bound::UnreachableTimeout => "kubernetes.unreachable_timeout",
+            Bound::OperationTimeout => "all that was left of the operation's timeout",
+            Bound::Explaining => "the time given to explain a failure",
+        }
+    }
+}
+
+/// How long one call may take in all, and what set that: the unreachable grace, or the client's
+/// bound (the rest of the operation's timeout, or of the time to explain a failure) when less is left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallLimit {
     pub length: Duration,
-    pub by_deadline: bool,
+    pub set_by: Bound,
 }
 
 impl CallLimit {
-    pub fn new(unreachable_grace: Duration, time_left: Option<Duration>) -> CallLimit {
+    pub fn new(unreachable_grace: Duration, time_left: Option<TimeLeft>) -> CallLimit {
         match time_left {
-            Some(left) if left < unreachable_grace => CallLimit {
-                length: left,
-                by_deadline: true,
+            Some(bound) if bound.left < unreachable_grace => CallLimit {
+                length: bound.left,
+                set_by: bound.set_by,
             },
             _ => CallLimit {
                 length: unreachable_grace,
-                by_deadline: false,
+                set_by: Bound::UnreachableTimeout,
             },
         }
     }
@@ -144,12 +172,7 @@ impl std::fmt::Display for CallLimit {
     /// `within 60s (kubernetes.unreachable_timeout)`, as the error of a call that got no answer says it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let seconds = self.length.as_secs_f64();
-        let why = if self.by_deadline {
-            "all that was left of the operation's timeout"
-        } else {
-            "kubernetes.unreachable_timeout"
-        };
-        write!(f, "within {seconds:.0}s ({why})")
+        write!(f, "within {seconds:.0}s ({})", self.set_by.says())
     }
 }
 
@@ -316,17 +339,28 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_call_never_answered_ends_at_the_grace_or_the_deadline_whichever_is_sooner() {
         let policy = RetryPolicy::default();
+        let left = |seconds, set_by| {
+            Some(TimeLeft {
+                left: Duration::from_secs(seconds),
+                set_by,
+            })
+        };
         for (time_left, ends, says) in [
             (None, 60, "within 60s (kubernetes.unreachable_timeout)"),
             (
-                Some(Duration::from_secs(600)),
+                left(600, Bound::OperationTimeout),
                 60,
                 "(kubernetes.unreachable_timeout)",
             ),
             (
-                Some(Duration::from_secs(5)),
+                left(5, Bound::OperationTimeout),
                 5,
                 "within 5s (all that was left of the operation's timeout)",
+            ),
+            (
+                left(10, Bound::Explaining),
+                10,
+                "within 10s (the time given to explain a failure)",
             ),
         ] {
             let started = tokio::time::Instant::now();

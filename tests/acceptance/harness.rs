@@ -191,10 +191,13 @@ impl Run {
     }
 
     pub fn ok(self, what: &str) -> Run {
+        // What the client said first: a plan printed before the error would push it out of a CI log's tail.
         assert_eq!(
-            self.code, 0,
-            "terraform {what} failed:\n{}\n{}",
-            self.stdout, self.stderr
+            self.code,
+            0,
+            "terraform {what} failed:\n{}\n--- the last lines it printed on stdout:\n{}",
+            self.stderr,
+            last_lines(&self.stdout, 40)
         );
         self
     }
@@ -462,4 +465,10 @@ fn client_versions_are_read_from_either_cli() {
         Some((Product::Terraform, (1, 12, 0)))
     );
     assert_eq!(parse_client_version("terraform 1.0"), None);
+}
+
+/// The last `count` lines of `text`.
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
 }
