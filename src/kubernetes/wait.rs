@@ -3,7 +3,7 @@
 //! says what was still not ready as last observed.
 use super::apply::{describe, KubeObject};
 use super::client::ClusterClient;
-use super::error::{cause_text, classify, Call, Failure, RemoteError};
+use super::error::{cause_text, classify, Call, Failure, RemoteError, Stopped};
 use super::readiness::{self, must_exist, Progress};
 use super::retry::{no_answer, CallLimit};
 use crate::framework::Diagnostics;
@@ -55,6 +55,16 @@ impl Deadline {
 
     pub fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// Sleeps `pause` between two looks of a polling loop, ending at once with [`Stopped`] when Terraform asks
+    /// the provider to stop: one Ctrl-C ends every loop, not only the calls in it.
+    pub async fn pause(&self, pause: Duration) -> Result<(), Stopped> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => Err(Stopped),
+            _ = tokio::time::sleep(pause) => Ok(()),
+        }
     }
 }
 

@@ -267,7 +267,12 @@ fn a_certificate_left_to_expire_takes_its_nodes_down_and_the_next_apply_brings_t
 }
 
 /// A file of a secret as the sandbox's store holds it right now (no API round trip, for sampling during an apply).
-fn stored_secret_file(clusters: &Clusters, zone: &str, name: &str, file: &str) -> Option<String> {
+pub fn stored_secret_file(
+    clusters: &Clusters,
+    zone: &str,
+    name: &str,
+    file: &str,
+) -> Option<String> {
     use base64::Engine;
     let rt = kube_sandbox::resources::resource_type("secrets")?;
     let secret = clusters

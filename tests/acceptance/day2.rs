@@ -414,20 +414,9 @@ fn adding_then_removing_a_zone_on_a_live_cluster_restarts_no_node_and_decommissi
 ) {
     use crate::regions::pod_generations;
     const NEW_ZONE: &str = "asia-east1-a";
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let mut names = ZONES.to_vec();
     names.push(NEW_ZONE);
-    let mut options = kube_sandbox::SandboxOptions::new(&names);
-    options.speed = 40.0;
-    options.controllers = true;
-    let sandbox = runtime
-        .block_on(kube_sandbox::Sandbox::start(options))
-        .unwrap();
-    let clusters = Clusters { runtime, sandbox };
+    let clusters = Clusters::start_zones(&names);
     let ws = Workspace::new("");
     ws.write_config(&configuration_of(&clusters, &ws, &ZONES));
     ws.apply();

@@ -500,7 +500,15 @@ fn interrupted_apply(
         .status()
         .unwrap();
     assert!(sent.success());
+    let sent_at = std::time::Instant::now();
     let stopped = Run::from(apply.wait_with_output().unwrap());
+    let took = sent_at.elapsed();
+    if signal == "-INT" {
+        assert!(
+            took <= std::time::Duration::from_secs(10),
+            "terraform took {took:?} to exit after one Ctrl-C, with 800 ms per API call"
+        );
+    }
     assert_ne!(
         stopped.code, 0,
         "the interrupted apply does not succeed: {}",

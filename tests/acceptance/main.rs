@@ -13,6 +13,7 @@ mod removal;
 mod secrets;
 mod setup_script;
 mod sql;
+mod stop;
 mod upgrade;
 mod workflows;
 mod workspaces;

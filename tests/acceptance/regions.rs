@@ -46,6 +46,22 @@ impl Clusters {
         Clusters { runtime, sandbox }
     }
 
+    /// One emulated cluster (kube-dns) per zone of `zones`.
+    pub fn start_zones(zones: &[&str]) -> Clusters {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut options = SandboxOptions::new(zones);
+        options.speed = SPEED;
+        options.controllers = true;
+        let sandbox = runtime
+            .block_on(Sandbox::start(options))
+            .expect("sandbox starts");
+        Clusters { runtime, sandbox }
+    }
+
     /// A kube-rs client for one emulated cluster, for assertions.
     pub fn client(&self, name: &str) -> kube::Client {
         let cluster = self.sandbox.cluster(name).unwrap();

@@ -171,7 +171,18 @@ impl<'a> Gate<'a> {
                 return Err(self.unhealthy(what, &last));
             }
             tracing::info!(zone = %spec.zone, health = %last, "waiting for the cluster to be healthy");
-            tokio::time::sleep(ASK_AGAIN_AFTER).await;
+            if let Err(stopped) = deadline.pause(ASK_AGAIN_AFTER).await {
+                let mut diags = Diagnostics::new();
+                diags.error(
+                    format!("Stopped waiting for the CockroachDB cluster to be healthy {what}"),
+                    format!(
+                        "Zone {} on {}: {stopped}; nothing further was disrupted. It last saw: {last}.",
+                        spec.zone,
+                        client.label()
+                    ),
+                );
+                return Err(diags);
+            }
         }
     }
 

@@ -199,7 +199,9 @@ impl PacedRollout<'_> {
             if self.deadline.remaining() <= NODE_READY_POLL {
                 return Err(last);
             }
-            tokio::time::sleep(NODE_READY_POLL).await;
+            if let Err(stopped) = self.deadline.pause(NODE_READY_POLL).await {
+                return Err(format!("{stopped}; it last answered: {last}"));
+            }
         }
     }
 

@@ -280,7 +280,12 @@ impl Rotation {
                     "The next apply continues from here.",
                 ));
             }
-            tokio::time::sleep(ASK_AGAIN_AFTER).await;
+            if let Err(stopped) = deadline.pause(ASK_AGAIN_AFTER).await {
+                return Err(self.refusal(
+                    format!("{stopped} before every zone finished the step"),
+                    "The next apply continues from here.",
+                ));
+            }
         }
     }
 
@@ -467,5 +472,42 @@ mod tests {
             .await
             .unwrap()
             .is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn terraform_s_stop_ends_the_wait_for_the_other_zones_at_once() {
+        let (old, new) = (ca("old"), ca("new"));
+        let zones: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let a = Rotation::join(
+            "test-stopped",
+            new.cert_pem(),
+            old.cert_pem(),
+            "a",
+            zones.clone(),
+        );
+        let _b = Rotation::join("test-stopped", new.cert_pem(), old.cert_pem(), "b", zones);
+        a.finished(Step::TrustBoth);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let deadline = Deadline::after(Duration::from_secs(3600), &stop);
+        let waiting = a.wait_for_every_zone(Step::TrustBoth, &deadline);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), &mut waiting)
+                .await
+                .is_err(),
+            "a went on while b had not finished"
+        );
+        stop.cancel();
+        let started = tokio::time::Instant::now();
+        let refused = waiting.await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(10));
+        assert_eq!(refused.0[0].summary, "CA rotation paused in zone a");
+        let detail = &refused.0[0].detail;
+        assert!(
+            detail.contains(
+                "Terraform asked the provider to stop before every zone finished the step"
+            ),
+            "{detail}"
+        );
     }
 }

@@ -94,7 +94,14 @@ pub(super) async fn delete_zone(
     lease.zone_going(&spec.zone);
     // Terraform deletes every region at once after the DNS links that depend on them all: a moment is enough for
     // the other regions of a whole teardown to say so.
-    tokio::time::sleep(SIBLINGS_GRACE).await;
+    if let Err(stopped) = deadline.pause(SIBLINGS_GRACE).await {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("Zone {} was not deleted", spec.zone),
+            format!("{stopped} before anything of the zone was touched."),
+        );
+        return Err(diags);
+    }
     let zones = model
         .cluster
         .known()
