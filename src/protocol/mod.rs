@@ -1,6 +1,7 @@
 //! The tfplugin5 `Provider` gRPC service: decodes each request with the resource's schema, calls
 //! the framework, and encodes the answer. Terraform's rules on plans and applied states are
-//! enforced here once, for every resource. It speaks protocol 5.8 (`docs/design/protocol.md`).
+//! enforced here once, for every resource. It speaks protocol 5.8
+//! (`docs/guides/compatibility.md`, "Plugin protocol").
 mod capabilities;
 mod ephemeral;
 mod registry;
@@ -251,9 +252,9 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::validate_resource_type_config::Request>,
     ) -> Result<Response<pb::validate_resource_type_config::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "ValidateResourceTypeConfig");
-        let mut diags = Diagnostics::new();
         let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "ValidateResourceTypeConfig");
+        let mut diags = Diagnostics::new();
         if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
             if let Some(config) = decode(&request.config, entry, "configuration", &mut diags) {
                 refuse_unsupported_write_only(&entry.schema.block, &config, &client, &mut diags);
@@ -304,14 +305,14 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::read_resource::Request>,
     ) -> Result<Response<pb::read_resource::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "ReadResource");
+        let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "ReadResource");
         let mut diags = Diagnostics::new();
         // Until a read succeeds, the answer is the current state: an absent new_state would
         // tell Terraform the resource is gone.
         let mut new_state = request.current_state.clone();
         if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
             if let Some(current) = decode(&request.current_state, entry, "state", &mut diags) {
-                let client = capabilities::client(request.client_capabilities);
                 let ctx = self.context(request.private.clone(), client);
                 match entry.resource.read(&ctx, &current).await {
                     Ok(Some(live)) => new_state = encode(&live, entry, &mut diags),
@@ -334,7 +335,8 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "PlanResourceChange");
+        let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "PlanResourceChange");
         let mut diags = Diagnostics::new();
         let mut response = pb::plan_resource_change::Response {
             planned_private: request.prior_private.clone(),
@@ -365,7 +367,7 @@ impl pb::provider_server::Provider for ProviderService {
                 let plan_request = PlanRequest {
                     prior: &prior,
                     config: &config,
-                    client: capabilities::client(request.client_capabilities),
+                    client,
                 };
                 entry
                     .resource
@@ -443,11 +445,11 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "ImportResourceState");
+        let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "ImportResourceState");
         let mut diags = Diagnostics::new();
         let mut imported = Vec::new();
         if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
-            let client = capabilities::client(request.client_capabilities);
             match entry
                 .resource
                 .import(&self.context(Vec::new(), client), &request.id)
@@ -507,8 +509,8 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::open_ephemeral_resource::Request>,
     ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "OpenEphemeralResource");
         let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "OpenEphemeralResource");
         let ctx = self.context(Vec::new(), client);
         Ok(Response::new(
             ephemeral::open(&self.registry, ctx, request).await,

@@ -162,6 +162,10 @@ const ALLOW_ALL: pb::ClientCapabilities = pb::ClientCapabilities {
     write_only_attributes_allowed: true,
 };
 
+fn assert_no_diagnostics(diagnostics: &[pb::Diagnostic]) {
+    assert!(diagnostics.is_empty(), "{:?}", summaries(diagnostics));
+}
+
 fn summaries(diagnostics: &[pb::Diagnostic]) -> Vec<String> {
     diagnostics
         .iter()
@@ -257,7 +261,10 @@ async fn there_are_no_functions_and_calling_one_is_a_function_error() {
         .into_inner();
     assert!(called.result.is_none());
     let error = called.error.expect("a function error");
-    assert!(error.text.contains("\"parse_zone\""), "{}", error.text);
+    assert_eq!(
+        error.text,
+        "Function Not Found: No function named \"parse_zone\" was found in the provider."
+    );
     assert_eq!(error.function_argument, None);
 }
 
@@ -282,6 +289,7 @@ async fn a_move_across_resource_types_is_refused_naming_source_and_target() {
     assert_eq!(moved.diagnostics.len(), 1);
     let refusal = &moved.diagnostics[0];
     assert_eq!(refusal.severity, pb::diagnostic::Severity::Error as i32);
+    assert_eq!(refusal.summary, "Unable to Move Resource State");
     for named in [
         "registry.terraform.io/hashicorp/kubernetes",
         "kubernetes_namespace",
@@ -341,7 +349,7 @@ async fn an_unknown_ephemeral_resource_type_is_named_by_every_ephemeral_rpc() {
     for diagnostics in [validated, opened.diagnostics, renewed, closed] {
         assert_eq!(
             summaries(&diagnostics),
-            ["Unknown ephemeral resource type: This provider has no ephemeral resource type \"crdb_session\"."]
+            ["Ephemeral Resource Type Not Found: No ephemeral resource type named \"crdb_session\" was found in the provider."]
         );
     }
 }
@@ -494,11 +502,7 @@ async fn a_write_only_value_is_refused_to_an_old_client_and_never_planned_for_a_
         .is_empty());
 
     let planned = plan_as_newer_client(&svc, "test_probe", &Value::Null, &config).await;
-    assert!(
-        planned.diagnostics.is_empty(),
-        "{:?}",
-        summaries(&planned.diagnostics)
-    );
+    assert_no_diagnostics(&planned.diagnostics);
     let planned = unwire("test_probe", &planned.planned_state);
     assert_eq!(planned.attr("password"), &Value::Null);
     assert_eq!(planned.attr("name"), &Value::string("a"));
@@ -514,11 +518,7 @@ async fn whole_unknown_single_and_list_blocks_validate_and_plan_as_unknown() {
         .await
         .is_empty());
     let response = plan_as_newer_client(&svc, "test_probe", &Value::Null, &config).await;
-    assert!(
-        response.diagnostics.is_empty(),
-        "{:?}",
-        summaries(&response.diagnostics)
-    );
+    assert_no_diagnostics(&response.diagnostics);
     let planned = unwire("test_probe", &response.planned_state);
     assert_eq!(planned.attr("window"), &Value::Unknown);
     assert_eq!(planned.attr("rule"), &Value::Unknown);
@@ -528,11 +528,7 @@ async fn whole_unknown_single_and_list_blocks_validate_and_plan_as_unknown() {
     config.set_attr("window", inner.clone());
     config.set_attr("rule", Value::List(vec![inner.clone(), Value::Unknown]));
     let response = plan_as_newer_client(&svc, "test_probe", &Value::Null, &config).await;
-    assert!(
-        response.diagnostics.is_empty(),
-        "{:?}",
-        summaries(&response.diagnostics)
-    );
+    assert_no_diagnostics(&response.diagnostics);
     let planned = unwire("test_probe", &response.planned_state);
     assert_eq!(planned.attr("window"), &inner);
     assert_eq!(
@@ -599,13 +595,9 @@ async fn a_region_with_an_unknown_kubernetes_block_validates_and_plans() {
     for kubernetes in [Value::Unknown, partly_unknown] {
         let config = region_config(kubernetes);
         let refusals = validate(&svc, "crdb_region", &config, Some(ALLOW_ALL)).await;
-        assert!(refusals.is_empty(), "{:?}", summaries(&refusals));
+        assert_no_diagnostics(&refusals);
         let response = plan_as_newer_client(&svc, "crdb_region", &Value::Null, &config).await;
-        assert!(
-            response.diagnostics.is_empty(),
-            "{:?}",
-            summaries(&response.diagnostics)
-        );
+        assert_no_diagnostics(&response.diagnostics);
         assert!(response.deferred.is_none());
         let planned = unwire("crdb_region", &response.planned_state);
         let sent = unwire("crdb_region", &wire("crdb_region", &config));
@@ -623,14 +615,10 @@ async fn a_cluster_with_unknown_zones_validates_and_plans() {
     ] {
         let config = cluster_config(zones.clone());
         let refusals = validate(&svc, "crdb_multiregion_cluster", &config, Some(ALLOW_ALL)).await;
-        assert!(refusals.is_empty(), "{:?}", summaries(&refusals));
+        assert_no_diagnostics(&refusals);
         let response =
             plan_as_newer_client(&svc, "crdb_multiregion_cluster", &Value::Null, &config).await;
-        assert!(
-            response.diagnostics.is_empty(),
-            "{:?}",
-            summaries(&response.diagnostics)
-        );
+        assert_no_diagnostics(&response.diagnostics);
         let planned = unwire("crdb_multiregion_cluster", &response.planned_state);
         assert_eq!(planned.attr("zones"), &zones);
     }

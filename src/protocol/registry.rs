@@ -96,9 +96,12 @@ impl Registry {
     ) -> Option<&EphemeralEntry> {
         let entry = self.ephemeral.get(type_name);
         if entry.is_none() {
+            // terraform-plugin-framework's answer, which clients and users know.
             diags.error(
-                "Unknown ephemeral resource type",
-                format!("This provider has no ephemeral resource type {type_name:?}."),
+                "Ephemeral Resource Type Not Found",
+                format!(
+                    "No ephemeral resource type named {type_name:?} was found in the provider."
+                ),
             );
         }
         entry

@@ -9,8 +9,9 @@ pub(super) fn call_function(request: &pb::call_function::Request) -> pb::call_fu
     pb::call_function::Response {
         result: None,
         error: Some(pb::FunctionError {
+            // terraform-plugin-framework's wording for a name it does not know.
             text: format!(
-                "Function not found: this provider defines no functions, so none is named {:?}.",
+                "Function Not Found: No function named {:?} was found in the provider.",
                 request.name
             ),
             function_argument: None,
@@ -23,7 +24,7 @@ pub(super) fn move_resource_state(
 ) -> pb::move_resource_state::Response {
     let mut diags = Diagnostics::new();
     diags.error(
-        "Unable to move resource state",
+        "Unable to Move Resource State",
         format!(
             "No resource type of this provider accepts state moved from another resource type. A `moved` block \
              can only rename a resource of the same type.\n\n\
