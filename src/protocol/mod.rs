@@ -120,6 +120,17 @@ fn encode(value: &Value, entry: &impl Typed, diags: &mut Diagnostics) -> Option<
     }
 }
 
+/// State for Terraform to store, write-only attributes null whatever the resource gave: Terraform refuses a
+/// read, import or upgrade that returns a value for one.
+fn encode_stored(
+    mut value: Value,
+    entry: &registry::Entry,
+    diags: &mut Diagnostics,
+) -> Option<pb::DynamicValue> {
+    null_write_only(&entry.schema.block, &mut value);
+    encode(&value, entry, diags)
+}
+
 /// The provider has no data sources: any data source Terraform asks about is unknown.
 fn unknown_data_source(type_name: &str) -> Diagnostics {
     let mut diags = Diagnostics::new();
@@ -315,7 +326,7 @@ impl pb::provider_server::Provider for ProviderService {
             if let Some(current) = decode(&request.current_state, entry, "state", &mut diags) {
                 let ctx = self.context(request.private.clone(), client);
                 match entry.resource.read(&ctx, &current).await {
-                    Ok(Some(live)) => new_state = encode(&live, entry, &mut diags),
+                    Ok(Some(live)) => new_state = encode_stored(live, entry, &mut diags),
                     Ok(None) => new_state = encode(&Value::Null, entry, &mut diags),
                     Err(d) => diags.extend(d),
                 }
@@ -456,7 +467,7 @@ impl pb::provider_server::Provider for ProviderService {
                 .await
             {
                 Ok(state) => {
-                    if let Some(state) = encode(&state, entry, &mut diags) {
+                    if let Some(state) = encode_stored(state, entry, &mut diags) {
                         imported.push(pb::import_resource_state::ImportedResource {
                             type_name: request.type_name.clone(),
                             state: Some(state),

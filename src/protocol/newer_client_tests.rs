@@ -69,6 +69,8 @@ impl Resource for Probe {
         let mut state = Value::Object(Default::default());
         state.set_attr("name", Value::string(id));
         state.set_attr("deferral_allowed", Value::Bool(ctx.client.deferral_allowed));
+        // A resource that wrongly keeps a write-only value: the protocol layer must not pass it on.
+        state.set_attr("password", Value::string("secret"));
         Ok(state)
     }
 }
@@ -509,6 +511,56 @@ async fn a_write_only_value_is_refused_to_an_old_client_and_never_planned_for_a_
 }
 
 #[tokio::test]
+async fn read_import_and_upgrade_never_hand_back_a_write_only_value() {
+    let svc = probe_service();
+    let mut stored = probe("a");
+    stored.set_attr("password", Value::string("secret"));
+    let read = svc
+        .read_resource(Request::new(pb::read_resource::Request {
+            type_name: "test_probe".into(),
+            current_state: wire("test_probe", &stored),
+            client_capabilities: Some(ALLOW_ALL),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_no_diagnostics(&read.diagnostics);
+    let read = unwire("test_probe", &read.new_state);
+    assert_eq!(read.attr("password"), &Value::Null);
+    assert_eq!(read.attr("name"), &Value::string("a"));
+
+    let imported = svc
+        .import_resource_state(Request::new(pb::import_resource_state::Request {
+            type_name: "test_probe".into(),
+            id: "b".into(),
+            client_capabilities: Some(ALLOW_ALL),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let imported = unwire("test_probe", &imported.imported_resources[0].state);
+    assert_eq!(imported.attr("password"), &Value::Null);
+
+    let upgraded = svc
+        .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+            type_name: "test_probe".into(),
+            version: 0,
+            raw_state: Some(pb::RawState {
+                json: br#"{"name": "a", "password": "secret", "rule": []}"#.to_vec(),
+                flatmap: Default::default(),
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_no_diagnostics(&upgraded.diagnostics);
+    let upgraded = unwire("test_probe", &upgraded.upgraded_state);
+    assert_eq!(upgraded.attr("password"), &Value::Null);
+    assert_eq!(upgraded.attr("name"), &Value::string("a"));
+}
+
+#[tokio::test]
 async fn whole_unknown_single_and_list_blocks_validate_and_plan_as_unknown() {
     let svc = probe_service();
     let mut config = probe("a");
@@ -586,13 +638,20 @@ fn region_config(kubernetes: Value) -> Value {
 #[tokio::test]
 async fn a_region_with_an_unknown_kubernetes_block_validates_and_plans() {
     let svc = ProviderService::new();
-    let partly_unknown = object(&[
+    // What Terraform 1.11.4 and OpenTofu 1.11.6 send for `dynamic "kubernetes"` over an unknown collection: the
+    // block, every argument its content sets unknown, the others null.
+    let as_sent = object(&[
+        ("host", Value::Unknown),
+        ("cluster_ca_certificate", Value::Unknown),
+        ("token", Value::Unknown),
+    ]);
+    let exec_unknown = object(&[
         ("host", Value::Unknown),
         ("cluster_ca_certificate", Value::Unknown),
         ("token", Value::Unknown),
         ("exec", Value::Unknown),
     ]);
-    for kubernetes in [Value::Unknown, partly_unknown] {
+    for kubernetes in [Value::Unknown, as_sent, exec_unknown] {
         let config = region_config(kubernetes);
         let refusals = validate(&svc, "crdb_region", &config, Some(ALLOW_ALL)).await;
         assert_no_diagnostics(&refusals);

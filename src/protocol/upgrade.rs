@@ -1,7 +1,7 @@
 //! UpgradeResourceState: stored state, in the shape the schema version that wrote it had, read
 //! into the current schema. Terraform calls it for every resource on every run.
 use super::registry::Entry;
-use super::{encode, Typed};
+use super::{encode_stored, Typed};
 use crate::framework::diag::Diagnostics;
 use crate::framework::json;
 use crate::proto::tfplugin5 as pb;
@@ -67,7 +67,7 @@ pub(super) fn upgrade(
         }
     };
     match json::from_json(&current, &entry.value_type, "") {
-        Ok(value) => encode(&value, entry, diags),
+        Ok(value) => encode_stored(value, entry, diags),
         Err(e) => {
             diags.error("Cannot read stored state", e.to_string());
             None
