@@ -2,6 +2,7 @@
 //! `import {}` blocks, `plan -generate-config-out`, `removed {}` with `destroy = false`, `moved {}`, and what their
 //! newer plugin protocol sends (a wholly unknown `dynamic` block, destroys planned through the provider). The matrix
 //! (`scripts/test.sh`) runs this module under the clients that have them; under an older one each test says so.
+use crate::day2::{assert_never_unavailable, settle};
 use crate::faults::everything;
 use crate::harness::{client, Workspace};
 use crate::regions::{
@@ -502,6 +503,7 @@ fn a_dynamic_block_over_an_unknown_value_and_a_destroy_plan_go_through_validate_
     );
     assert_eq!(live_nodes(&clusters), (3, 3));
     let nodes_before = pod_generations(&clusters, NODE_PODS);
+    settle(&clusters);
 
     // Today's clients plan a destroy through the provider (plan_destroy), which refuses it at plan time.
     let refused = ws.terraform(&["plan", "-destroy", "-input=false", "-no-color"]);
@@ -519,6 +521,14 @@ fn a_dynamic_block_over_an_unknown_value_and_a_destroy_plan_go_through_validate_
 
     ws.write_config(&dynamic_connection_config(&clusters, &ws, false));
     ws.apply();
+    assert_eq!(
+        pod_generations(&clusters, NODE_PODS),
+        nodes_before,
+        "lifting deletion_protection touched a node"
+    );
+    let seen =
+        assert_never_unavailable(&clusters, "a refused destroy plan, then protection lifted");
+    assert_eq!(seen.max_nodes_down, 0, "{seen:?}");
     let planned = ws.planned_destroy_actions();
     assert_eq!(planned.len(), 3, "{planned:?}");
     assert!(
