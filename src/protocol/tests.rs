@@ -441,5 +441,8 @@ async fn every_schema_the_provider_sends_loads_in_terraform_and_opentofu() {
     for (name, schema) in &response.data_source_schemas {
         found.extend(labelled("data resource type", name, schema));
     }
+    for (name, schema) in &response.ephemeral_resource_schemas {
+        found.extend(labelled("ephemeral resource type", name, schema));
+    }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
