@@ -332,6 +332,7 @@ fn arbitrary_configurations_get_diagnostics_never_a_panic() {
                 pb::validate_resource_type_config::Request {
                     type_name: type_name.clone(),
                     config: Some(base_dv),
+                    client_capabilities: None,
                 },
             )))
             .unwrap()
@@ -367,6 +368,7 @@ fn arbitrary_configurations_get_diagnostics_never_a_panic() {
                         pb::validate_resource_type_config::Request {
                             type_name: type_name.clone(),
                             config: Some(config_dv.clone()),
+                            client_capabilities: None,
                         },
                     )))
                     .unwrap()

@@ -25,7 +25,8 @@ use terraform_provider_crdb::proto::plugin::grpc_stdio_client::GrpcStdioClient;
 use terraform_provider_crdb::proto::plugin::Empty;
 use terraform_provider_crdb::proto::tfplugin5::provider_client::ProviderClient;
 use terraform_provider_crdb::proto::tfplugin5::{
-    get_provider_schema, validate_resource_type_config, DynamicValue,
+    get_functions, get_metadata, get_provider_schema, validate_resource_type_config,
+    ClientCapabilities, DynamicValue,
 };
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -458,6 +459,21 @@ async fn serves_a_terraform_like_host_over_mtls_and_exits_on_shutdown() {
         .into_inner();
     assert!(schema.provider.is_some());
 
+    // The RPCs of protocol 5.4 to 5.8 are served, not left UNIMPLEMENTED.
+    let metadata = ProviderClient::new(channel.clone())
+        .get_metadata(get_metadata::Request {})
+        .await
+        .expect("GetMetadata")
+        .into_inner();
+    assert_eq!(metadata.resources.len(), schema.resource_schemas.len());
+    assert_eq!(metadata.server_capabilities, schema.server_capabilities);
+    let functions = ProviderClient::new(channel.clone())
+        .get_functions(get_functions::Request {})
+        .await
+        .expect("GetFunctions")
+        .into_inner();
+    assert!(functions.functions.is_empty());
+
     // Terraform ships whole configurations and states: 8 MiB must not hit tonic's 4 MiB default.
     let large = ProviderClient::new(channel.clone())
         .validate_resource_type_config(validate_resource_type_config::Request {
@@ -465,6 +481,10 @@ async fn serves_a_terraform_like_host_over_mtls_and_exits_on_shutdown() {
             config: Some(DynamicValue {
                 msgpack: vec![0xc0; 8 * 1024 * 1024],
                 json: Vec::new(),
+            }),
+            client_capabilities: Some(ClientCapabilities {
+                deferral_allowed: false,
+                write_only_attributes_allowed: true,
             }),
         })
         .await;

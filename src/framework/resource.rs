@@ -1,6 +1,7 @@
 //! The contract every resource implements. The protocol layer turns RPCs into [`Resource`] calls on
 //! values; a resource is written against [`ModelResource`], on its typed model, and the blanket
 //! `impl Resource for T: ModelResource` decodes and encodes at this border, once.
+use super::capabilities::ClientCapabilities;
 use super::diag::{AttributePath, Diagnostics, Step};
 use super::model::{Fields, FromValue, ToValue};
 use super::schema::Schema;
@@ -15,6 +16,10 @@ pub struct OperationContext {
     pub stop: CancellationToken,
     /// The resource's private state from the previous step, opaque to Terraform.
     pub private: Vec<u8>,
+    /// What the client said it supports, for the requests that say it (read, import; none for
+    /// apply, which protocol 5.8 sends without): a resource that would defer checks
+    /// `deferral_allowed` first.
+    pub client: ClientCapabilities,
 }
 
 /// The outcome of create or update. On failure `state` is what exists now (possibly
@@ -30,6 +35,7 @@ pub struct ApplyOutcome {
 pub struct PlanRequest<'a> {
     pub prior: &'a Value,
     pub config: &'a Value,
+    pub client: ClientCapabilities,
 }
 
 #[async_trait::async_trait]

@@ -33,6 +33,9 @@ pub struct Attribute {
     /// Planned when the configuration leaves the attribute unset (the attribute is then
     /// optional and computed).
     pub default: Option<Value>,
+    /// Used while applying and never kept: always null in plan and state. Only clients of protocol
+    /// 5.8 and later (Terraform 1.11, OpenTofu 1.11) may set one (`capabilities`).
+    pub write_only: bool,
 }
 
 impl Attribute {
@@ -45,6 +48,7 @@ impl Attribute {
             sensitive: false,
             modifiers: Vec::new(),
             default: None,
+            write_only: false,
         }
     }
 
@@ -66,6 +70,12 @@ impl Attribute {
 
     pub fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+
+    /// A value the configuration passes to apply without it ever being stored (a password, say).
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
         self
     }
 
@@ -106,6 +116,7 @@ impl Attribute {
             sensitive: self.sensitive,
             description_kind: pb::StringKind::Markdown as i32,
             deprecated: false,
+            write_only: self.write_only,
         }
     }
 }

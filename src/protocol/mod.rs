@@ -1,10 +1,18 @@
 //! The tfplugin5 `Provider` gRPC service: decodes each request with the resource's schema, calls
 //! the framework, and encodes the answer. Terraform's rules on plans and applied states are
-//! enforced here once, for every resource.
+//! enforced here once, for every resource. It speaks protocol 5.8
+//! (`docs/guides/compatibility.md`, "Plugin protocol").
+mod capabilities;
+mod ephemeral;
 mod registry;
+mod unsupported;
+mod upgrade;
 
+use crate::framework::capabilities::{null_write_only, refuse_unsupported_write_only};
 use crate::framework::diag::Diagnostics;
-use crate::framework::{json, msgpack, plan, OperationContext, PlanRequest, Value};
+use crate::framework::{
+    msgpack, plan, ClientCapabilities, OperationContext, PlanRequest, Type, Value,
+};
 use crate::proto::tfplugin5 as pb;
 pub use registry::{provider_schema, Registry};
 use tokio_util::sync::CancellationToken;
@@ -35,11 +43,36 @@ impl ProviderService {
         }
     }
 
-    fn context(&self, private: Vec<u8>) -> OperationContext {
+    fn context(&self, private: Vec<u8>, client: ClientCapabilities) -> OperationContext {
         OperationContext {
             stop: self.stop.clone(),
             private,
+            client,
         }
+    }
+}
+
+/// What the codecs need of a registry entry, managed or ephemeral.
+trait Typed {
+    fn type_name(&self) -> &'static str;
+    fn value_type(&self) -> &Type;
+}
+
+impl Typed for registry::Entry {
+    fn type_name(&self) -> &'static str {
+        self.resource.type_name()
+    }
+    fn value_type(&self) -> &Type {
+        &self.value_type
+    }
+}
+
+impl Typed for registry::EphemeralEntry {
+    fn type_name(&self) -> &'static str {
+        self.resource.type_name()
+    }
+    fn value_type(&self) -> &Type {
+        &self.value_type
     }
 }
 
@@ -58,11 +91,11 @@ fn msgpack_of(value: &Option<pb::DynamicValue>) -> &[u8] {
 /// the user sees which resource and attribute Terraform and the provider disagree on.
 fn decode(
     value: &Option<pb::DynamicValue>,
-    entry: &registry::Entry,
+    entry: &impl Typed,
     what: &str,
     diags: &mut Diagnostics,
 ) -> Option<Value> {
-    match msgpack::decode(msgpack_of(value), &entry.value_type) {
+    match msgpack::decode(msgpack_of(value), entry.value_type()) {
         Ok(v) => Some(v),
         Err(e) => {
             diags.error(
@@ -74,12 +107,8 @@ fn decode(
     }
 }
 
-fn encode(
-    value: &Value,
-    entry: &registry::Entry,
-    diags: &mut Diagnostics,
-) -> Option<pb::DynamicValue> {
-    match msgpack::encode(value, &entry.value_type) {
+fn encode(value: &Value, entry: &impl Typed, diags: &mut Diagnostics) -> Option<pb::DynamicValue> {
+    match msgpack::encode(value, entry.value_type()) {
         Ok(bytes) => dynamic(bytes),
         Err(e) => {
             diags.error(
@@ -89,6 +118,17 @@ fn encode(
             None
         }
     }
+}
+
+/// State for Terraform to store, write-only attributes null whatever the resource gave: Terraform refuses a
+/// read, import or upgrade that returns a value for one.
+fn encode_stored(
+    mut value: Value,
+    entry: &registry::Entry,
+    diags: &mut Diagnostics,
+) -> Option<pb::DynamicValue> {
+    null_write_only(&entry.schema.block, &mut value);
+    encode(&value, entry, diags)
 }
 
 /// The provider has no data sources: any data source Terraform asks about is unknown.
@@ -148,12 +188,62 @@ impl pb::provider_server::Provider for ProviderService {
                 .map(|e| (e.type_name().to_string(), e.schema.to_proto()))
                 .collect(),
             data_source_schemas: Default::default(),
+            functions: Default::default(),
+            ephemeral_resource_schemas: self
+                .registry
+                .ephemeral_entries()
+                .map(|e| (e.resource.type_name().to_string(), e.schema.to_proto()))
+                .collect(),
             diagnostics: Vec::new(),
+            // No provider_meta schema: a module's provider_meta block for this provider is
+            // refused by the client, and requests carry none.
             provider_meta: None,
-            server_capabilities: Some(pb::get_provider_schema::ServerCapabilities {
-                plan_destroy: true,
-            }),
+            server_capabilities: Some(capabilities::server()),
         }))
+    }
+
+    async fn get_metadata(
+        &self,
+        _: Request<pb::get_metadata::Request>,
+    ) -> Result<Response<pb::get_metadata::Response>, Status> {
+        tracing::debug!("GetMetadata");
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: Some(capabilities::server()),
+            diagnostics: Vec::new(),
+            data_sources: Vec::new(),
+            resources: self
+                .registry
+                .entries()
+                .map(|e| pb::get_metadata::ResourceMetadata {
+                    type_name: e.type_name().to_string(),
+                })
+                .collect(),
+            functions: Vec::new(),
+            ephemeral_resources: self
+                .registry
+                .ephemeral_entries()
+                .map(|e| pb::get_metadata::EphemeralMetadata {
+                    type_name: e.resource.type_name().to_string(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_functions(
+        &self,
+        _: Request<pb::get_functions::Request>,
+    ) -> Result<Response<pb::get_functions::Response>, Status> {
+        tracing::debug!("GetFunctions");
+        Ok(Response::new(pb::get_functions::Response::default()))
+    }
+
+    async fn call_function(
+        &self,
+        request: Request<pb::call_function::Request>,
+    ) -> Result<Response<pb::call_function::Response>, Status> {
+        let request = request.into_inner();
+        tracing::debug!(name = %request.name, "CallFunction");
+        Ok(Response::new(unsupported::call_function(&request)))
     }
 
     async fn prepare_provider_config(
@@ -173,10 +263,12 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::validate_resource_type_config::Request>,
     ) -> Result<Response<pb::validate_resource_type_config::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "ValidateResourceTypeConfig");
+        let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "ValidateResourceTypeConfig");
         let mut diags = Diagnostics::new();
         if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
             if let Some(config) = decode(&request.config, entry, "configuration", &mut diags) {
+                refuse_unsupported_write_only(&entry.schema.block, &config, &client, &mut diags);
                 entry.resource.validate(&config, &mut diags);
             }
         }
@@ -204,34 +296,7 @@ impl pb::provider_server::Provider for ProviderService {
         let mut diags = Diagnostics::new();
         let mut upgraded = None;
         if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
-            let raw = request.raw_state.map(|r| r.json).unwrap_or_default();
-            if raw.is_empty() {
-                diags.error(
-                    "Unsupported state format",
-                    "The stored state is in the legacy flatmap format, which this provider never wrote.",
-                );
-            } else if request.version > entry.schema.version {
-                diags.error(
-                    "State written by a newer provider",
-                    format!(
-                        "{} state has schema version {}, this provider knows up to {}. Use the provider version that wrote it.",
-                        entry.type_name(), request.version, entry.schema.version
-                    ),
-                );
-            } else {
-                match serde_json::from_slice::<serde_json::Value>(&raw) {
-                    Err(e) => diags.error("Stored state is not valid JSON", e.to_string()),
-                    Ok(json_state) => {
-                        match entry.resource.upgrade_state(request.version, json_state) {
-                            Err(d) => diags.extend(d),
-                            Ok(current) => match json::from_json(&current, &entry.value_type, "") {
-                                Ok(value) => upgraded = encode(&value, entry, &mut diags),
-                                Err(e) => diags.error("Cannot read stored state", e.to_string()),
-                            },
-                        }
-                    }
-                }
-            }
+            upgraded = upgrade::upgrade(entry, request.version, request.raw_state, &mut diags);
         }
         Ok(Response::new(pb::upgrade_resource_state::Response {
             upgraded_state: upgraded,
@@ -251,16 +316,17 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::read_resource::Request>,
     ) -> Result<Response<pb::read_resource::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "ReadResource");
+        let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "ReadResource");
         let mut diags = Diagnostics::new();
         // Until a read succeeds, the answer is the current state: an absent new_state would
         // tell Terraform the resource is gone.
         let mut new_state = request.current_state.clone();
         if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
             if let Some(current) = decode(&request.current_state, entry, "state", &mut diags) {
-                let ctx = self.context(request.private.clone());
+                let ctx = self.context(request.private.clone(), client);
                 match entry.resource.read(&ctx, &current).await {
-                    Ok(Some(live)) => new_state = encode(&live, entry, &mut diags),
+                    Ok(Some(live)) => new_state = encode_stored(live, entry, &mut diags),
                     Ok(None) => new_state = encode(&Value::Null, entry, &mut diags),
                     Err(d) => diags.extend(d),
                 }
@@ -270,6 +336,8 @@ impl pb::provider_server::Provider for ProviderService {
             new_state,
             diagnostics: diags.to_proto(),
             private: request.private,
+            // Nothing is ever deferred: a client that does not allow it must never see one.
+            deferred: None,
         }))
     }
 
@@ -278,7 +346,8 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "PlanResourceChange");
+        let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "PlanResourceChange");
         let mut diags = Diagnostics::new();
         let mut response = pb::plan_resource_change::Response {
             planned_private: request.prior_private.clone(),
@@ -309,10 +378,12 @@ impl pb::provider_server::Provider for ProviderService {
                 let plan_request = PlanRequest {
                     prior: &prior,
                     config: &config,
+                    client,
                 };
                 entry
                     .resource
                     .modify_plan(&plan_request, &mut planned, &mut diags);
+                null_write_only(block, &mut planned);
                 let replace = plan::replacement_paths(block, &prior, &planned);
                 if !replace.is_empty() {
                     entry.resource.check_destroy(&prior, &mut diags);
@@ -346,7 +417,11 @@ impl pb::provider_server::Provider for ProviderService {
             response.diagnostics = diags.to_proto();
             return Ok(Response::new(response));
         };
-        let ctx = self.context(request.planned_private.clone());
+        // ApplyResourceChange carries no client capabilities in 5.8.
+        let ctx = self.context(
+            request.planned_private.clone(),
+            ClientCapabilities::default(),
+        );
         if planned.is_null() {
             tracing::info!(type_name = %request.type_name, "deleting");
             entry.resource.check_destroy(&prior, &mut diags);
@@ -357,7 +432,7 @@ impl pb::provider_server::Provider for ProviderService {
                 response.new_state = encode(&Value::Null, entry, &mut diags);
             }
         } else {
-            let outcome = if prior.is_null() {
+            let mut outcome = if prior.is_null() {
                 tracing::info!(type_name = %request.type_name, "creating");
                 entry.resource.create(&ctx, &planned).await
             } else {
@@ -365,6 +440,7 @@ impl pb::provider_server::Provider for ProviderService {
                 entry.resource.update(&ctx, &prior, &planned).await
             };
             diags.extend(outcome.diagnostics);
+            null_write_only(&entry.schema.block, &mut outcome.state);
             if !diags.has_errors() {
                 check_applied_matches_plan(&planned, &outcome.state, "", &mut diags);
             }
@@ -380,17 +456,18 @@ impl pb::provider_server::Provider for ProviderService {
         request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
         let request = request.into_inner();
-        tracing::debug!(type_name = %request.type_name, "ImportResourceState");
+        let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "ImportResourceState");
         let mut diags = Diagnostics::new();
         let mut imported = Vec::new();
         if let Some(entry) = self.registry.lookup(&request.type_name, &mut diags) {
             match entry
                 .resource
-                .import(&self.context(Vec::new()), &request.id)
+                .import(&self.context(Vec::new(), client), &request.id)
                 .await
             {
                 Ok(state) => {
-                    if let Some(state) = encode(&state, entry, &mut diags) {
+                    if let Some(state) = encode_stored(state, entry, &mut diags) {
                         imported.push(pb::import_resource_state::ImportedResource {
                             type_name: request.type_name.clone(),
                             state: Some(state),
@@ -404,7 +481,17 @@ impl pb::provider_server::Provider for ProviderService {
         Ok(Response::new(pb::import_resource_state::Response {
             imported_resources: imported,
             diagnostics: diags.to_proto(),
+            deferred: None,
         }))
+    }
+
+    async fn move_resource_state(
+        &self,
+        request: Request<pb::move_resource_state::Request>,
+    ) -> Result<Response<pb::move_resource_state::Response>, Status> {
+        let request = request.into_inner();
+        tracing::debug!(source = %request.source_type_name, target = %request.target_type_name, "MoveResourceState");
+        Ok(Response::new(unsupported::move_resource_state(&request)))
     }
 
     async fn read_data_source(
@@ -415,7 +502,56 @@ impl pb::provider_server::Provider for ProviderService {
         Ok(Response::new(pb::read_data_source::Response {
             state: None,
             diagnostics: diags.to_proto(),
+            deferred: None,
         }))
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        request: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
+        let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ValidateEphemeralResourceConfig");
+        Ok(Response::new(ephemeral::validate(&self.registry, request)))
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        request: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
+        let request = request.into_inner();
+        let client = capabilities::client(request.client_capabilities);
+        tracing::debug!(type_name = %request.type_name, ?client, "OpenEphemeralResource");
+        let ctx = self.context(Vec::new(), client);
+        Ok(Response::new(
+            ephemeral::open(&self.registry, ctx, request).await,
+        ))
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        request: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
+        let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "RenewEphemeralResource");
+        let private = request.private.clone().unwrap_or_default();
+        let ctx = self.context(private, ClientCapabilities::default());
+        Ok(Response::new(
+            ephemeral::renew(&self.registry, ctx, request).await,
+        ))
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        request: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
+        let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "CloseEphemeralResource");
+        let private = request.private.clone().unwrap_or_default();
+        let ctx = self.context(private, ClientCapabilities::default());
+        Ok(Response::new(
+            ephemeral::close(&self.registry, ctx, request).await,
+        ))
     }
 
     async fn stop(
@@ -428,5 +564,7 @@ impl pb::provider_server::Provider for ProviderService {
     }
 }
 
+#[cfg(test)]
+mod newer_client_tests;
 #[cfg(test)]
 mod tests;

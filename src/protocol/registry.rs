@@ -1,6 +1,6 @@
-//! The resource types this provider serves, with their schemas computed once.
+//! The resource types (managed and ephemeral) this provider serves, with their schemas computed once.
 use crate::framework::diag::Diagnostics;
-use crate::framework::{Block, Resource, Schema, Type};
+use crate::framework::{Block, EphemeralResource, Resource, Schema, Type};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -16,8 +16,15 @@ impl Entry {
     }
 }
 
+pub struct EphemeralEntry {
+    pub resource: Arc<dyn EphemeralResource>,
+    pub schema: Schema,
+    pub value_type: Type,
+}
+
 pub struct Registry {
     entries: BTreeMap<&'static str, Entry>,
+    ephemeral: BTreeMap<&'static str, EphemeralEntry>,
 }
 
 impl Registry {
@@ -37,10 +44,28 @@ impl Registry {
                 )
             })
             .collect();
-        Registry { entries }
+        Registry {
+            entries,
+            ephemeral: BTreeMap::new(),
+        }
     }
 
-    /// Every resource type of the crdb provider.
+    /// The registry serving `resources` as ephemeral resource types too.
+    pub fn with_ephemeral(mut self, resources: Vec<Arc<dyn EphemeralResource>>) -> Self {
+        for resource in resources {
+            let schema = resource.schema();
+            let value_type = schema.value_type();
+            let entry = EphemeralEntry {
+                resource,
+                schema,
+                value_type,
+            };
+            self.ephemeral.insert(entry.resource.type_name(), entry);
+        }
+        self
+    }
+
+    /// Every resource type of the crdb provider (it has no ephemeral ones yet).
     pub fn crdb() -> Self {
         Registry::new(crate::resources::all())
     }
@@ -55,6 +80,28 @@ impl Registry {
             diags.error(
                 "Unknown resource type",
                 format!("This provider has no resource type {type_name:?}."),
+            );
+        }
+        entry
+    }
+
+    pub fn ephemeral_entries(&self) -> impl Iterator<Item = &EphemeralEntry> {
+        self.ephemeral.values()
+    }
+
+    pub fn lookup_ephemeral(
+        &self,
+        type_name: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<&EphemeralEntry> {
+        let entry = self.ephemeral.get(type_name);
+        if entry.is_none() {
+            // terraform-plugin-framework's answer, which clients and users know.
+            diags.error(
+                "Ephemeral Resource Type Not Found",
+                format!(
+                    "No ephemeral resource type named {type_name:?} was found in the provider."
+                ),
             );
         }
         entry

@@ -151,6 +151,7 @@ async fn plan(
         config: dv(config),
         prior_private: private.to_vec(),
         provider_meta: None,
+        client_capabilities: None,
     }))
     .await
     .unwrap()
@@ -220,6 +221,50 @@ async fn state_from_a_newer_provider_is_refused() {
     );
 }
 
+async fn upgrade_raw(raw_state: Option<pb::RawState>) -> pb::upgrade_resource_state::Response {
+    service()
+        .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+            type_name: "test_thing".into(),
+            version: 1,
+            raw_state,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn flatmap_state_is_refused_as_never_written_here_and_json_is_preferred() {
+    let flatmap = [("id", "a"), ("name", "a"), ("replicas", "3")]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+    let refused = upgrade_raw(Some(pb::RawState {
+        json: Vec::new(),
+        flatmap,
+    }))
+    .await;
+    assert_eq!(refused.diagnostics.len(), 1);
+    assert_eq!(refused.diagnostics[0].summary, "Unsupported state format");
+    assert!(refused.diagnostics[0].detail.contains("test_thing"));
+    assert!(refused.diagnostics[0].detail.contains("3 flatmap keys"));
+    assert!(
+        refused.upgraded_state.is_none(),
+        "nothing is guessed from a flatmap"
+    );
+
+    let missing = upgrade_raw(None).await;
+    assert_eq!(missing.diagnostics[0].summary, "Missing stored state");
+    assert!(missing.upgraded_state.is_none());
+
+    let both = upgrade_raw(Some(pb::RawState {
+        json: serde_json::to_vec(&json!({"name": "j", "replicas": 2})).unwrap(),
+        flatmap: [("name".to_string(), "f".to_string())].into(),
+    }))
+    .await;
+    assert!(both.diagnostics.is_empty(), "{:?}", both.diagnostics);
+    assert_eq!(undv(&both.upgraded_state).attr("name"), &Value::string("j"));
+}
+
 #[tokio::test]
 async fn private_state_passes_from_plan_through_apply_and_read() {
     let svc = service();
@@ -238,7 +283,7 @@ async fn private_state_passes_from_plan_through_apply_and_read() {
             type_name: "test_thing".into(),
             current_state: applied.new_state.clone(),
             private: applied.private.clone(),
-            provider_meta: None,
+            ..Default::default()
         }))
         .await
         .unwrap()
@@ -395,6 +440,9 @@ async fn every_schema_the_provider_sends_loads_in_terraform_and_opentofu() {
     }
     for (name, schema) in &response.data_source_schemas {
         found.extend(labelled("data resource type", name, schema));
+    }
+    for (name, schema) in &response.ephemeral_resource_schemas {
+        found.extend(labelled("ephemeral resource type", name, schema));
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }

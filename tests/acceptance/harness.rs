@@ -297,29 +297,27 @@ impl Workspace {
     }
 
     /// A plan saved and shown as JSON.
-    fn saved_plan(&self) -> Json {
-        self.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
-            .ok("plan");
+    pub fn saved_plan(&self) -> Json {
+        self.saved_plan_with(&[])
+    }
+
+    /// A plan made with `extra` arguments (`-destroy`), saved and shown as JSON.
+    fn saved_plan_with(&self, extra: &[&str]) -> Json {
+        let mut args = vec!["plan", "-input=false", "-no-color", "-out=tfplan"];
+        args.extend_from_slice(extra);
+        self.terraform(&args).ok("plan");
         let shown = self.terraform(&["show", "-json", "tfplan"]).ok("show plan");
         serde_json::from_str(&shown.stdout).expect("plan JSON")
     }
 
     /// The planned actions per resource address, from a saved plan.
     pub fn planned_actions(&self) -> Vec<(String, Vec<String>)> {
-        self.saved_plan()["resource_changes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|rc| {
-                let actions = rc["change"]["actions"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap().to_string())
-                    .collect();
-                (rc["address"].as_str().unwrap().to_string(), actions)
-            })
-            .collect()
+        actions_of(&self.saved_plan())
+    }
+
+    /// The actions `plan -destroy` plans per resource address.
+    pub fn planned_destroy_actions(&self) -> Vec<(String, Vec<String>)> {
+        actions_of(&self.saved_plan_with(&["-destroy"]))
     }
 
     /// The top-level attributes each planned change touches (a different value, or one known only after apply),
@@ -471,4 +469,22 @@ fn client_versions_are_read_from_either_cli() {
 fn last_lines(text: &str, count: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+/// The planned actions per resource address of a plan shown as JSON.
+fn actions_of(plan: &Json) -> Vec<(String, Vec<String>)> {
+    plan["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|rc| {
+            let actions = rc["change"]["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            (rc["address"].as_str().unwrap().to_string(), actions)
+        })
+        .collect()
 }

@@ -1,9 +1,13 @@
 //! The workflows of today's CLIs that Terraform 1.0.3 predates, through the newest Terraform and OpenTofu:
-//! `import {}` blocks, `plan -generate-config-out`, `removed {}` with `destroy = false`, and `moved {}`. The matrix
+//! `import {}` blocks, `plan -generate-config-out`, `removed {}` with `destroy = false`, `moved {}`, and what their
+//! newer plugin protocol sends (a wholly unknown `dynamic` block, destroys planned through the provider). The matrix
 //! (`scripts/test.sh`) runs this module under the clients that have them; under an older one each test says so.
+use crate::day2::{assert_never_unavailable, settle};
 use crate::faults::everything;
 use crate::harness::{client, Workspace};
-use crate::regions::{pod_generations, user_ca_configuration, Clusters, ZONES};
+use crate::regions::{
+    live_nodes, our_objects, pod_generations, user_ca_configuration, Clusters, ZONES,
+};
 use crate::sql::sql_config;
 use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
 
@@ -420,4 +424,123 @@ fn without_resource(config: &str, kind: &str, name: &str) -> String {
     };
     let end = start + config[start..].find("\n}\n").unwrap() + 3;
     format!("{}\n{}", &config[..start], &config[end..])
+}
+
+/// One zone whose `kubernetes {}` block is a `dynamic` block over `terraform_data`'s output: at validate and plan
+/// time the whole block is unknown (the collection it iterates is), at apply it is one known block. Terraform 1.0.3
+/// never sends a provider a wholly unknown nested block; today's clients do.
+fn dynamic_connection_config(clusters: &Clusters, ws: &Workspace, protect: bool) -> String {
+    let zone = ZONES[0];
+    let cluster = clusters.sandbox.cluster(zone).unwrap();
+    std::fs::write(ws.path().join("ca.pem"), cluster.ca_pem()).unwrap();
+    format!(
+        r#"
+resource "terraform_data" "endpoint" {{
+  input = ["{host}"]
+}}
+
+resource "crdb_multiregion_cluster" "main" {{
+  name  = "main"
+  image = "cockroachdb/cockroach:v24.1.0"
+  zones = ["{zone}"]
+}}
+
+resource "crdb_region" "only" {{
+  cluster             = crdb_multiregion_cluster.main
+  zone                = "{zone}"
+  region              = "{region}"
+  replicas            = 3
+  deletion_protection = {protect}
+  dynamic "kubernetes" {{
+    for_each = terraform_data.endpoint.output
+    content {{
+      host                   = kubernetes.value
+      cluster_ca_certificate = file("${{path.module}}/ca.pem")
+      token                  = "{token}"
+    }}
+  }}
+  timeouts {{
+    create = "5m"
+    delete = "5m"
+  }}
+}}
+"#,
+        host = cluster.url(),
+        token = cluster.token(),
+        region = zone.rsplit_once('-').unwrap().0,
+    )
+}
+
+#[test]
+fn a_dynamic_block_over_an_unknown_value_and_a_destroy_plan_go_through_validate_plan_and_apply() {
+    client().require("`terraform_data`", (1, 4), (1, 6));
+    let clusters = Clusters::start(&["kube-dns", "coredns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&dynamic_connection_config(&clusters, &ws, true));
+    ws.terraform(&["validate", "-no-color"])
+        .ok("validate with the kubernetes block unknown");
+    // What both clients send for it: the block, its content's attributes unknown (the token too, though written
+    // as a literal), the others null. The plan keeps them unknown for apply to fill in.
+    let plan = ws.saved_plan();
+    let region = plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rc| rc["address"] == "crdb_region.only")
+        .unwrap_or_else(|| panic!("no region planned: {plan}"));
+    let unknown = &region["change"]["after_unknown"]["kubernetes"];
+    for attribute in ["host", "cluster_ca_certificate", "token"] {
+        assert_eq!(unknown[attribute], true, "{attribute}: {unknown}");
+    }
+    ws.apply();
+    ws.assert_plan_empty("applying through the dynamic block");
+    let applied = ws.resource("crdb_region.only");
+    let block = &applied["kubernetes"];
+    let block = if block.is_array() { &block[0] } else { block };
+    assert_eq!(
+        block["host"].as_str(),
+        Some(clusters.sandbox.cluster(ZONES[0]).unwrap().url().as_str())
+    );
+    assert_eq!(live_nodes(&clusters), (3, 3));
+    let nodes_before = pod_generations(&clusters, NODE_PODS);
+    settle(&clusters);
+
+    // Today's clients plan a destroy through the provider (plan_destroy), which refuses it at plan time.
+    let refused = ws.terraform(&["plan", "-destroy", "-input=false", "-no-color"]);
+    assert_ne!(refused.code, 0, "a protected zone's destroy was planned");
+    assert!(
+        refused.stderr.contains("deletion_protection"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        pod_generations(&clusters, NODE_PODS),
+        nodes_before,
+        "a refused destroy plan touched a node"
+    );
+
+    ws.write_config(&dynamic_connection_config(&clusters, &ws, false));
+    ws.apply();
+    assert_eq!(
+        pod_generations(&clusters, NODE_PODS),
+        nodes_before,
+        "lifting deletion_protection touched a node"
+    );
+    let seen =
+        assert_never_unavailable(&clusters, "a refused destroy plan, then protection lifted");
+    assert_eq!(seen.max_nodes_down, 0, "{seen:?}");
+    let planned = ws.planned_destroy_actions();
+    assert_eq!(planned.len(), 3, "{planned:?}");
+    assert!(
+        planned
+            .iter()
+            .all(|(_, actions)| actions == &["delete".to_string()]),
+        "{planned:?}"
+    );
+    ws.destroy();
+    assert_eq!(
+        our_objects(&clusters, ZONES[0]),
+        Vec::<String>::new(),
+        "objects of ours left after destroy"
+    );
 }

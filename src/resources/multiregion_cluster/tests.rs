@@ -32,6 +32,7 @@ fn plan(prior: &Value, config: &ClusterModel) -> (Value, Diagnostics) {
         &PlanRequest {
             prior,
             config: &config,
+            client: Default::default(),
         },
         &mut planned,
         &mut diags,
