@@ -27,33 +27,27 @@ impl Clusters {
 
     /// With `seed` for the faults the test injects later (`Sandbox::set_fault_rate`).
     pub fn start_seeded(dns: &[&str], lb_hostnames: bool, seed: u64) -> Clusters {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
         let mut options = SandboxOptions::new(&ZONES);
         for (cluster, flavour) in options.clusters.iter_mut().zip(dns) {
             cluster.dns = flavour.to_string();
         }
-        options.speed = SPEED;
-        options.controllers = true;
         options.lb_hostnames = lb_hostnames;
         options.seed = seed;
-        let sandbox = runtime
-            .block_on(Sandbox::start(options))
-            .expect("sandbox starts");
-        Clusters { runtime, sandbox }
+        Self::started(options)
     }
 
     /// One emulated cluster (kube-dns) per zone of `zones`.
     pub fn start_zones(zones: &[&str]) -> Clusters {
+        Self::started(SandboxOptions::new(zones))
+    }
+
+    /// The sandbox of `options`, its controllers running at the tests' speed on a runtime of its own.
+    fn started(mut options: SandboxOptions) -> Clusters {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let mut options = SandboxOptions::new(zones);
         options.speed = SPEED;
         options.controllers = true;
         let sandbox = runtime

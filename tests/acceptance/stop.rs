@@ -127,14 +127,20 @@ fn finished_trusting_both(
     }
 }
 
-#[test]
-fn one_ctrl_c_stops_a_ca_rotation_waiting_for_the_other_zones_and_the_next_apply_finishes_it() {
+/// Three regions of three nodes, applied, every range fully replicated: the configuration applied.
+fn three_settled_regions() -> (Clusters, Workspace, String) {
     let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
     let ws = Workspace::new("");
     let base = configuration(&clusters, &ws, false, 3);
     ws.write_config(&base);
     ws.apply();
     settle(&clusters);
+    (clusters, ws, base)
+}
+
+#[test]
+fn one_ctrl_c_stops_a_ca_rotation_waiting_for_the_other_zones_and_the_next_apply_finishes_it() {
+    let (clusters, ws, base) = three_settled_regions();
 
     let end = "  zones = [";
     ws.write_config(&base.replacen(end, &format!("  pki_generation = 2\n{end}"), 1));
@@ -193,12 +199,7 @@ fn decommissioning(clusters: &Clusters) -> bool {
 
 #[test]
 fn one_ctrl_c_stops_a_scale_down_mid_decommission_and_the_next_apply_finishes_it() {
-    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
-    let ws = Workspace::new("");
-    let base = configuration(&clusters, &ws, false, 3);
-    ws.write_config(&base);
-    ws.apply();
-    settle(&clusters);
+    let (clusters, ws, base) = three_settled_regions();
 
     ws.write_config(&with_replicas(&base, ZONES[1], 2));
     ctrl_c_once(&ws, &APPLY, "a scale-down", || decommissioning(&clusters));
