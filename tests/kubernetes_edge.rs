@@ -380,6 +380,63 @@ async fn a_call_that_is_never_answered_ends_at_the_unreachable_timeout_naming_cl
     )));
 }
 
+/// A server that resets every connection as soon as it is accepted, as a proxy in front of a cut-off API server
+/// does; its `https://` address.
+async fn resetting_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("https://{}", listener.local_addr().unwrap());
+    let resetting = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            // Closing with a zero linger sends RST instead of FIN.
+            let _ = socket.set_zero_linger();
+            drop(socket);
+        }
+    });
+    (address, resetting)
+}
+
+#[tokio::test]
+async fn a_cluster_resetting_every_connection_is_reported_unreachable_at_the_unreachable_timeout() {
+    let (address, _server) = resetting_server().await;
+    let deadline = Deadline::after(Duration::from_secs(600), &CancellationToken::new());
+    let client = client_of_silent(&address, "5s", &deadline).await;
+    for call in ["delete", "wait"] {
+        let started = Instant::now();
+        let error = if call == "delete" {
+            client
+                .delete::<Namespace>(
+                    None,
+                    "us-east1-b",
+                    terraform_provider_crdb::kubernetes::Propagation::Background,
+                )
+                .await
+                .unwrap_err()
+        } else {
+            match client
+                .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+                .await
+                .unwrap_err()
+            {
+                WaitError::Remote(error) => error,
+                other => panic!("the wait did not report the cluster unreachable: {other}"),
+            }
+        };
+        let waited = started.elapsed();
+        assert!(
+            (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
+            "{call} ended after {waited:?}: {error}"
+        );
+        let text = unreachable_detail(error);
+        assert!(text.contains(&format!("on {address}")), "{text}");
+        assert!(
+            text.contains(
+                "within 5s (kubernetes.unreachable_timeout): every connection was dropped"
+            ),
+            "{text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_call_that_is_never_answered_ends_with_the_operations_deadline_when_that_is_sooner() {
     let (address, _server) = silent_server().await;

@@ -79,6 +79,13 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Whether the cluster gave no answer: nothing accepted the connection, or each connection was dropped
+    /// before an answer came. Such failures are counted against the unreachable timeout, not in attempts: a
+    /// server that resets every connection is as unreachable as one that refuses them.
+    pub fn answers_nothing(self) -> bool {
+        matches!(self, Failure::Unreachable | Failure::Interrupted)
+    }
+
     /// Whether the same idempotent call may succeed if sent again.
     pub fn is_transient(self) -> bool {
         matches!(

@@ -96,11 +96,16 @@ impl RetryPolicy {
             };
             let failure = classify(&error);
             let left = ends.saturating_duration_since(tokio::time::Instant::now());
-            // Unreachable is counted in time, not attempts: each may spend the whole connect timeout.
+            // No answer is counted in time, not attempts: each may spend the whole connect timeout, and a
+            // server that drops every connection at once would use the attempts up in seconds.
             let gave_up =
-                left.is_zero() || (failure != Failure::Unreachable && attempt >= self.attempts);
+                left.is_zero() || (!failure.answers_nothing() && attempt >= self.attempts);
             if !failure.is_transient() || gave_up {
-                return Err(error);
+                return Err(if left.is_zero() {
+                    unanswered(error, &limit)
+                } else {
+                    error
+                });
             }
             let pause = self.delay(attempt, retry_after(&error)).min(left);
             tracing::debug!(
@@ -193,6 +198,22 @@ pub fn retry_after(error: &kube::Error) -> Option<Duration> {
             .map(|s| Duration::from_secs(u64::from(s))),
         _ => None,
     }
+}
+
+/// A dropped connection met when the time for a call ran out, as the failure to reach the cluster it is: the
+/// cluster answered nothing but dropped connections for all that time. Other errors are left as they are.
+pub fn unanswered(error: kube::Error, limit: &CallLimit) -> kube::Error {
+    if classify(&error) != Failure::Interrupted {
+        return error;
+    }
+    let mut deepest: &dyn std::error::Error = &error;
+    while let Some(cause) = deepest.source() {
+        deepest = cause;
+    }
+    kube::Error::Service(Box::new(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("the API server sent no answer {limit}: every connection was dropped, the last with: {deepest}"),
+    )))
 }
 
 /// The error for a call that got no answer in time (`when`: `within 60s (...)`): a timed-out I/O
@@ -317,6 +338,39 @@ mod tests {
         assert!(
             calls.load(Ordering::SeqCst) > policy.attempts,
             "tried beyond the attempts for other failures"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cluster_resetting_every_connection_is_unreachable_after_the_grace_not_after_the_attempts(
+    ) {
+        let policy = RetryPolicy {
+            unreachable_grace: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        };
+        let started = tokio::time::Instant::now();
+        let calls = AtomicU32::new(0);
+        let error = policy
+            .run("delete", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(kube::Error::Service(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "connection reset by peer",
+                ))))
+            })
+            .await
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert!(
+            (Duration::from_secs(60)..Duration::from_secs(64)).contains(&waited),
+            "reported after {waited:?}"
+        );
+        assert!(calls.load(Ordering::SeqCst) > policy.attempts);
+        assert_eq!(classify(&error), Failure::Unreachable);
+        let text = super::super::error::cause_text(&error);
+        assert!(
+            text.contains("no answer within 60s (kubernetes.unreachable_timeout): every connection was dropped, the last with: connection reset by peer"),
+            "{text}"
         );
     }
 

@@ -5,7 +5,7 @@ use super::apply::{describe, KubeObject};
 use super::client::ClusterClient;
 use super::error::{cause_text, classify, Call, Failure, RemoteError, Stopped};
 use super::readiness::{self, must_exist, Progress};
-use super::retry::{no_answer, CallLimit};
+use super::retry::{no_answer, unanswered, CallLimit};
 use crate::framework::Diagnostics;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -244,12 +244,12 @@ impl ClusterClient {
                         }
                         tracing::debug!(object = %object, error = %cause_text(&error), "watch interrupted; resuming");
                         last_error = Some(cause_text(&error));
-                        unreachable = match classify(&error) {
-                            Failure::Unreachable => {
-                                Some((unreachable.map_or_else(Instant::now, |(since, _)| since), error))
-                            }
-                            _ => None,
-                        };
+                        // A dropped connection keeps the clock running like a refused one: a cluster that
+                        // resets every watch answers nothing.
+                        unreachable = classify(&error).answers_nothing().then(|| {
+                            let since = unreachable.map_or_else(Instant::now, |(since, _)| since);
+                            (since, unanswered(error, &CallLimit::new(grace, None)))
+                        });
                     }
                     // The watcher never ends by itself; if it does, start over.
                     None => {
