@@ -38,6 +38,53 @@ pub struct DnsLoadBalancer {
     pub kind: LoadBalancerKind,
     /// Applied after the kind's own annotations, so a user can override them.
     pub extra_annotations: BTreeMap<String, String>,
+    /// The one protocol the Service carries when it is not the kind's: a live load balancer that already serves
+    /// one protocol keeps it (see [`DnsProtocol::keep_live`]), since its peers forward with that protocol.
+    pub protocol: Option<DnsProtocol>,
+}
+
+impl DnsLoadBalancer {
+    /// The protocol the Service carries.
+    pub fn protocol(&self) -> DnsProtocol {
+        self.protocol.unwrap_or(self.kind.dns_protocol())
+    }
+}
+
+/// The one protocol a DNS load balancer Service carries. One, not both: cloud controllers provision nothing for a
+/// LoadBalancer Service that mixes UDP and TCP in several cases (cloud-provider-aws and the in-tree AWS provider
+/// refuse it with "mixed protocol is not supported for LoadBalancer", kubernetes/kubernetes#105361; GKE's
+/// controller refuses it with the event `LoadBalancerMixedProtocolNotSupported` except for external load
+/// balancers of clusters created at 1.34 or later), and the address never appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsProtocol {
+    /// What kube-dns (dnsmasq) stub domains forward with, and what the original procedure's `dns-lb.yaml` served.
+    Udp,
+    /// What CoreDNS forwards with: the provider's CoreDNS server blocks say `force_tcp`.
+    Tcp,
+}
+
+impl DnsProtocol {
+    /// The Kubernetes `protocol` of a Service port.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsProtocol::Udp => "UDP",
+            DnsProtocol::Tcp => "TCP",
+        }
+    }
+
+    /// The protocol of a live Service's ports when they all carry the same one (None: no ports, or mixed, which
+    /// is what versions before this rule made and what apply replaces). A Service that serves one protocol
+    /// already keeps it, whatever the kind says: its peers forward with it, and turning it over would cut them
+    /// off from this zone until every link changed too (a setup-script zone on EKS serves TCP, for example).
+    pub fn keep_live(protocols: &[&str]) -> Option<DnsProtocol> {
+        let first = *protocols.first()?;
+        if protocols.iter().any(|p| *p != first) {
+            return None;
+        }
+        [DnsProtocol::Udp, DnsProtocol::Tcp]
+            .into_iter()
+            .find(|p| p.as_str() == first)
+    }
 }
 
 /// Where the DNS load balancer is reachable from.
@@ -48,7 +95,7 @@ pub enum LoadBalancerKind {
     Public,
     /// A GKE internal load balancer with global access, so that clusters in other regions of the VPC reach it.
     GkeInternal,
-    /// An internal AWS Network Load Balancer (UDP and TCP on one port need an NLB).
+    /// An internal AWS Network Load Balancer, TCP only (the classic ELB serves TCP only as well).
     AwsInternal,
     AzureInternal,
 }
@@ -73,6 +120,16 @@ impl LoadBalancerKind {
 
     pub fn parse(text: &str) -> Option<LoadBalancerKind> {
         Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The protocol the peers of a zone on this platform forward with, so the one its load balancer serves: GKE
+    /// runs kube-dns, whose stub domains use UDP (and a public load balancer is what the original procedure made
+    /// on GKE, UDP); EKS and AKS run CoreDNS, whose server blocks the provider writes with `force_tcp`.
+    pub fn dns_protocol(self) -> DnsProtocol {
+        match self {
+            LoadBalancerKind::Public | LoadBalancerKind::GkeInternal => DnsProtocol::Udp,
+            LoadBalancerKind::AwsInternal | LoadBalancerKind::AzureInternal => DnsProtocol::Tcp,
+        }
     }
 }
 

@@ -154,6 +154,7 @@ mod tests {
             dns_load_balancer: manifests::DnsLoadBalancer {
                 kind: LoadBalancerKind::GkeInternal,
                 extra_annotations: [("team".to_string(), "db".to_string())].into(),
+                protocol: None,
             },
             ..crate::cockroach::manifests::spec_fixture()
         };

@@ -453,6 +453,8 @@ pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<
                 .known()
                 .cloned()
                 .unwrap_or_default(),
+            // Apply keeps what a live Service serves; the plan renders the kind's.
+            protocol: None,
         },
     })
 }
