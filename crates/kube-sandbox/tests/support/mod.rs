@@ -116,6 +116,7 @@ pub fn gke() -> ClusterProfile {
     ClusterProfile {
         dns: DnsFlavour::KubeDns,
         lb_hostnames: false,
+        ..ClusterProfile::default()
     }
 }
 
@@ -124,6 +125,7 @@ pub fn cloud_dns() -> ClusterProfile {
     ClusterProfile {
         dns: DnsFlavour::CloudDns,
         lb_hostnames: false,
+        ..ClusterProfile::default()
     }
 }
 
@@ -131,6 +133,7 @@ pub fn eks_like() -> ClusterProfile {
     ClusterProfile {
         dns: DnsFlavour::CoreDns,
         lb_hostnames: false,
+        ..ClusterProfile::default()
     }
 }
 
