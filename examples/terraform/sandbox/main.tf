@@ -125,7 +125,9 @@ output "sql_addresses" {
 
 output "console" {
   description = "The DB Console from this machine, as the console user."
-  value       = "kubectl --kubeconfig ${var.kubeconfig} --context us-east1-b -n us-east1-b port-forward service/cockroachdb-public 8080, then https://localhost:8080 as ${crdb_sql_user.console.name}"
+  # No port-forward recipe here: kube-sandbox does not emulate it (crates/kube-sandbox/README.md, "Not emulated").
+  # On a real cluster, docs/guides/sql.md has it.
+  value = "https://${crdb_region.zone["us-east1-b"].http_address} inside us-east1-b's cluster, as ${crdb_sql_user.console.name}"
 }
 
 output "dns_addresses" {
