@@ -49,7 +49,7 @@ pub mod secret_files {
 }
 pub use services::{
     alias_claim, dns_load_balancer, external_name_alias, headless_service, kind_annotations,
-    live_dns_protocol, mixes_protocols, public_service, AliasClaim,
+    live_dns_protocol, mixes_protocols, public_service, service_protocols, AliasClaim,
 };
 pub use spec::{
     DnsLoadBalancer, DnsProtocol, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates,

@@ -7,6 +7,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::cockroach::manifests::{mixes_protocols, service_protocols};
+
 /// Where an object stands relative to what is awaited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Progress {
@@ -296,18 +298,8 @@ pub fn load_balancer_refusal(service: &Service, event: &Event) -> Option<String>
     }
     let reason = event.reason.as_deref().unwrap_or_default();
     let message = event.message.as_deref().unwrap_or_default();
-    let protocols: Vec<&str> = service
-        .spec
-        .as_ref()
-        .and_then(|s| s.ports.as_ref())
-        .map(|ports| {
-            ports
-                .iter()
-                .map(|p| p.protocol.as_deref().unwrap_or("TCP"))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mixed = protocols.iter().any(|p| Some(p) != protocols.first());
+    let protocols = service_protocols(service);
+    let mixed = mixes_protocols(service);
     let mixed_refused = reason == "LoadBalancerMixedProtocolNotSupported"
         || message.contains("mixed protocol is not supported");
     // cloud-provider-aws's checkProtocol: "Protocol UDP not supported by LoadBalancer".

@@ -155,8 +155,8 @@ fn dns_port(protocol: DnsProtocol) -> ServicePort {
     port(name, names::DNS_PORT, protocol.as_str())
 }
 
-/// The protocols of a live DNS load balancer's ports, in order.
-fn service_protocols(service: &Service) -> Vec<&str> {
+/// The protocols of a live Service's ports, in order (a port without one is TCP, Kubernetes' default).
+pub fn service_protocols(service: &Service) -> Vec<&str> {
     service
         .spec
         .as_ref()
