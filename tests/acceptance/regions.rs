@@ -100,10 +100,11 @@ pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replica
         })
         .collect::<Vec<_>>()
         .join("\n");
+    let protocols = peers.replace(".dns_address", ".dns_protocol");
     for zone in ZONES {
         let key = zone.replace('-', "_");
         config.push_str(&format!(
-            "\nresource \"crdb_dns_link\" \"{key}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{peers}\n  }}\n{}  timeouts {{\n    create = \"5m\"\n  }}\n}}\n",
+            "\nresource \"crdb_dns_link\" \"{key}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{peers}\n  }}\n  peer_protocols = {{\n{protocols}\n  }}\n{}  timeouts {{\n    create = \"5m\"\n  }}\n}}\n",
             clusters.connection_block(ws, zone)
         ));
     }
@@ -1298,7 +1299,9 @@ fn storage_grows_in_place_without_restarting_a_node_and_never_shrinks() {
 }
 
 /// On an EKS-like cloud (no mixed-protocol load balancers; kube-sandbox's `LbRules::Eks`) every zone's DNS load
-/// balancer, one TCP Service per zone, gets its address and the cluster comes up. A Service left mixing UDP and
+/// balancer, one TCP Service per zone, gets its address and the cluster comes up: the CoreDNS links forward to
+/// them with `force_tcp` because each region's `dns_protocol` says `tcp` (the sandbox's DNS leaves a UDP forward
+/// to a TCP-only load balancer unanswered, as a real one would). A Service left mixing UDP and
 /// TCP, as earlier versions made it, shows in the plan and the next apply gives it one protocol.
 #[test]
 fn dns_load_balancers_get_addresses_on_a_cloud_that_refuses_mixed_protocols() {
@@ -1342,7 +1345,14 @@ fn dns_load_balancers_get_addresses_on_a_cloud_that_refuses_mixed_protocols() {
     };
     for zone in ZONES {
         assert_eq!(protocols(&lb(zone)), ["TCP"], "{zone}");
+        let corefile = dns_config(&clusters, zone, "coredns");
+        assert_eq!(
+            corefile.matches("force_tcp").count(),
+            2,
+            "{zone}: {corefile}"
+        );
         let region = ws.resource(&format!("crdb_region.{}", zone.replace('-', "_")));
+        assert_eq!(region["dns_protocol"], "tcp", "{zone}");
         assert!(
             region["dns_address"]
                 .as_str()

@@ -252,8 +252,10 @@ resource "crdb_region" "zone" {
 resource "crdb_dns_link" "zone" {
   for_each = local.clusters
   zone     = each.key
-  # EKS runs CoreDNS: the link adds one server block per peer zone, forwarding over TCP (the NLB).
-  peers = { for z, r in crdb_region.zone : z => r.dns_address }
+  # EKS runs CoreDNS: the link adds one server block per peer zone, forwarding with the protocol the peer's
+  # load balancer serves (`aws-internal`: a TCP NLB, so `force_tcp`).
+  peers          = { for z, r in crdb_region.zone : z => r.dns_address }
+  peer_protocols = { for z, r in crdb_region.zone : z => r.dns_protocol }
 
   kubernetes {
     host                   = each.value.endpoint

@@ -193,8 +193,10 @@ resource "crdb_region" "zone" {
 resource "crdb_dns_link" "zone" {
   for_each = local.zones
   zone     = each.key
-  # Every region's DNS address; a link never forwards its own zone.
-  peers = { for z, r in crdb_region.zone : z => r.dns_address }
+  # Every region's DNS address; a link never forwards its own zone. kube-dns asks over UDP, which the
+  # `gke-internal` load balancers serve (`dns_protocol = "udp"`).
+  peers          = { for z, r in crdb_region.zone : z => r.dns_address }
+  peer_protocols = { for z, r in crdb_region.zone : z => r.dns_protocol }
 
   kubernetes {
     host                   = "https://${google_container_cluster.zone[each.key].endpoint}"

@@ -81,6 +81,8 @@ resource "crdb_dns_link" "zone" {
   for_each = local.zones
   zone     = each.key
   peers    = { for z, r in crdb_region.zone : z => r.dns_address }
+  # The one protocol each peer's DNS load balancer serves: us-west1-a runs CoreDNS and forwards with it.
+  peer_protocols = { for z, r in crdb_region.zone : z => r.dns_protocol }
 
   kubernetes {
     config_path    = var.kubeconfig

@@ -57,9 +57,11 @@ impl DnsLoadBalancer {
 /// balancers of clusters created at 1.34 or later), and the address never appears.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DnsProtocol {
-    /// What kube-dns (dnsmasq) stub domains forward with, and what the original procedure's `dns-lb.yaml` served.
+    /// What kube-dns (dnsmasq) stub domains forward with, and what the original procedure's `dns-lb.yaml` served;
+    /// CoreDNS links forward to it with `prefer_udp`.
     Udp,
-    /// What CoreDNS forwards with: the provider's CoreDNS server blocks say `force_tcp`.
+    /// What the original EKS procedure's NLB served; CoreDNS links forward to it with `force_tcp`, kube-dns ones
+    /// cannot.
     Tcp,
 }
 
@@ -70,6 +72,20 @@ impl DnsProtocol {
             DnsProtocol::Udp => "UDP",
             DnsProtocol::Tcp => "TCP",
         }
+    }
+
+    /// As `crdb_region.dns_protocol` and `crdb_dns_link.peer_protocols` spell it.
+    pub fn attribute_value(self) -> &'static str {
+        match self {
+            DnsProtocol::Udp => "udp",
+            DnsProtocol::Tcp => "tcp",
+        }
+    }
+
+    pub fn parse_attribute(text: &str) -> Option<DnsProtocol> {
+        [DnsProtocol::Udp, DnsProtocol::Tcp]
+            .into_iter()
+            .find(|p| p.attribute_value() == text)
     }
 
     /// The protocol of a live Service's ports when they all carry the same one (None: no ports, or mixed, which
@@ -122,9 +138,11 @@ impl LoadBalancerKind {
         Self::ALL.into_iter().find(|k| k.as_str() == text)
     }
 
-    /// The protocol the peers of a zone on this platform forward with, so the one its load balancer serves: GKE
-    /// runs kube-dns, whose stub domains use UDP (and a public load balancer is what the original procedure made
-    /// on GKE, UDP); EKS and AKS run CoreDNS, whose server blocks the provider writes with `force_tcp`.
+    /// The protocol a new load balancer of this kind serves. GKE runs kube-dns, whose stub domains ask over UDP
+    /// (and a public UDP load balancer is what the original procedure made on GKE). On AWS, TCP: the classic ELB
+    /// serves nothing else, and an NLB's UDP target group still needs a TCP health check the Service does not
+    /// offer, as the original EKS procedure (CoreDNS with `force_tcp`) had it. AKS runs CoreDNS, which forwards
+    /// either way; TCP, as on EKS. kube-dns clusters can forward to UDP load balancers only.
     pub fn dns_protocol(self) -> DnsProtocol {
         match self {
             LoadBalancerKind::Public | LoadBalancerKind::GkeInternal => DnsProtocol::Udp,

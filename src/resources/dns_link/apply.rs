@@ -3,12 +3,13 @@
 //! itself, and create waiting for the zone's nodes, which need their peers to resolve.
 use super::model::DnsLinkModel;
 use super::plan::{
-    all_domains, corefile_reloads, edited_data, flavour_name, peer_addresses, retired_domains,
+    all_domains, corefile_reloads, edited_data, flavour_name, forwards_for, peer_addresses,
+    retired_domains,
 };
 use super::read::DnsSnapshot;
 use crate::cockroach::dns::{DnsFlavour, Forwards};
 use crate::cockroach::manifests::names;
-use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::diag::Diagnostics;
 use crate::framework::{Attr, OperationContext};
 use crate::kubernetes::{ClusterClient, Deadline};
 use crate::resources::connection::connect_for_apply;
@@ -66,11 +67,7 @@ pub(super) async fn converge(
         .await?
         .flavour(&state.dns_provider_choice())?;
     let peers = peer_addresses(&state);
-    let forwards = Forwards::new(&[zone.as_str()], &domain, &peers).map_err(|e| {
-        let mut diags = Diagnostics::new();
-        diags.attribute_error(AttributePath::root("peers"), "Invalid peers", e.to_string());
-        diags
-    })?;
+    let forwards = forwards_for(&state, flavour)?;
     let retired = retired_domains(prior, &peers, &domain);
     write_forwards(&client, flavour, &forwards, &retired).await?;
     reload_dns(&client, flavour).await?;

@@ -312,6 +312,12 @@ async fn converge_zone(
         keep: Some(state_with_unknowns_cleared(state)),
         made_nothing: false,
     };
+    state.dns_protocol = Attr::Known(
+        spec.dns_load_balancer
+            .protocol()
+            .attribute_value()
+            .to_owned(),
+    );
     match await_dns_address(&client, &spec, &state, &deadline).await {
         Ok(ip) => state.dns_address = Attr::Known(ip),
         Err(d) => return Err(partial(d, state)),
@@ -757,7 +763,7 @@ impl ZoneRotation {
 
 /// A partial state Terraform can store: unknowns become nulls, which the next plan recomputes.
 fn state_with_unknowns_cleared(mut state: RegionModel) -> RegionModel {
-    for attr in [&mut state.dns_address] {
+    for attr in [&mut state.dns_address, &mut state.dns_protocol] {
         if attr.is_unknown() {
             *attr = Attr::Null;
         }

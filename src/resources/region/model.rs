@@ -91,6 +91,7 @@ tf_model! {
         pub http_address: Attr<String>,
         pub connection_url: Attr<String>,
         pub dns_address: Attr<String>,
+        pub dns_protocol: Attr<String>,
         pub node_certificate: Attr<String>,
         pub node_private_key: Attr<String>,
         pub node_certificate_expires_at: Attr<String>,
@@ -229,8 +230,9 @@ pub fn schema(connection_block: Block) -> Schema {
                  CoreDNS; `service.beta.kubernetes.io/azure-load-balancer-internal: true`). A Service that already \
                  serves one protocol keeps it (its peers forward with it: an adopted setup-script zone on EKS keeps \
                  TCP); one serving both, as earlier versions made it, is listed in `missing_objects` and given its \
-                 kind's protocol by the next apply. Peers must forward with that protocol: kube-dns clusters use \
-                 UDP, CoreDNS clusters TCP.",
+                 kind's protocol by the next apply. `dns_protocol` says which it is; peers must forward with it \
+                 (`crdb_dns_link` `peer_protocols`): CoreDNS clusters forward with either, kube-dns clusters with \
+                 UDP only.",
             )
             .default(Value::string("public")),
         )
@@ -289,6 +291,16 @@ pub fn schema(connection_block: Block) -> Schema {
                 "dns_address",
                 s(),
                 "Address of this cluster's DNS load balancer, for the peers' `crdb_dns_link`.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::computed(
+                "dns_protocol",
+                s(),
+                "The one protocol this cluster's DNS load balancer serves, `udp` or `tcp` (see \
+                 `dns_load_balancer`), for the peers' `crdb_dns_link` `peer_protocols`: a peer forwarding with the \
+                 other one gets no answer.",
             )
             .keep_prior_value_when_unset(),
         )

@@ -71,6 +71,9 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
     if prior.dns_address.is_null() || lb_missing {
         planned.dns_address = Attr::Unknown;
     }
+    if prior.dns_protocol.is_null() || lb_missing {
+        planned.dns_protocol = Attr::Unknown;
+    }
 }
 
 /// The zone's node certificate, its key and its expiry are issued again at apply.

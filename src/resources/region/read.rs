@@ -330,10 +330,14 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
             let lb_name = layout.dns_load_balancer_name(zone);
             missing.push(format!("Service/{}/{lb_name}", names::KUBE_SYSTEM));
             model.dns_address = Attr::Null;
+            model.dns_protocol = Attr::Null;
         }
         // A host name resolves to the address apply recorded; if it cannot be resolved right now,
         // the recorded address stands rather than showing false drift.
         Some(service) => {
+            model.dns_protocol = manifests::live_dns_protocol(service)
+                .map(|p| p.attribute_value().to_owned())
+                .into();
             if manifests::mixes_protocols(service) {
                 let lb_name = layout.dns_load_balancer_name(zone);
                 missing.push(format!(
@@ -426,6 +430,7 @@ mod tests {
             replicas: Attr::Known(3),
             storage_size: Attr::Known("100Gi".into()),
             dns_address: Attr::Known("192.0.2.10".into()),
+            dns_protocol: Attr::Known("udp".into()),
             layout: Attr::Known("provider".into()),
             missing_objects: Attr::Known(Vec::new()),
             ..Default::default()
