@@ -407,7 +407,7 @@ pub fn forward(sim: &Sim, cluster: &str, flavour: DnsFlavour, peers: &[(&str, &s
         DnsFlavour::CoreDns => {
             let blocks: String = peers
                 .iter()
-                .map(|(z, ip)| format!("{z}.svc.cluster.local:53 {{\n    errors\n    cache 30\n    forward . {ip} {{\n        force_tcp\n    }}\n}}\n"))
+                .map(|(z, ip)| format!("{z}.svc.cluster.local:53 {{\n    errors\n    cache 30\n    forward . {ip} {{\n        prefer_udp\n    }}\n}}\n"))
                 .collect();
             sim.modify(cluster, "configmaps", "kube-system", "coredns", |cm| {
                 cm["data"]["Corefile"] =
