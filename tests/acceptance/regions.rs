@@ -670,9 +670,10 @@ fn import_adopts_a_running_deployment_without_restarting_anything() {
         {
             continue;
         }
-        // Every link's peers name the first zone, whose address that import could not read.
+        // Every link's peers and peer_protocols name the first zone, whose address and protocol that import
+        // could not read.
         let also: &[&str] = if address.starts_with("crdb_dns_link") {
-            &["peers"]
+            &["peers", "peer_protocols"]
         } else {
             &[]
         };

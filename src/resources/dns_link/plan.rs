@@ -85,8 +85,13 @@ pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
     connection::validate(&config.kubernetes, diags);
 }
 
-/// The values derived from the configuration, so that they show in the plan.
-pub(super) fn plan(planned: &mut DnsLinkModel) {
+/// The values derived from the configuration, so that they show in the plan. `peer_protocols` left unset is
+/// what apply writes: the prior value while the forwarded zones stay the same, else known after apply.
+pub(super) fn plan(
+    prior: Option<&DnsLinkModel>,
+    config: &DnsLinkModel,
+    planned: &mut DnsLinkModel,
+) {
     planned.id = planned.zone.clone();
     planned.forwarded_zones = match (&planned.zone, &planned.peers) {
         (Attr::Known(zone), Attr::Known(peers)) if peers.values().all(|a| !a.is_unknown()) => {
@@ -94,6 +99,11 @@ pub(super) fn plan(planned: &mut DnsLinkModel) {
         }
         _ => Attr::Unknown,
     };
+    let same_zones = prior.is_some_and(|p| p.forwarded_zones == planned.forwarded_zones);
+    if config.peer_protocols.is_null() && !(same_zones && planned.peer_protocols.known().is_some())
+    {
+        planned.peer_protocols = Attr::Unknown;
+    }
 }
 
 /// The peers to forward, with their addresses.
@@ -285,23 +295,49 @@ pub(super) fn edited_data(
             let corefile = data.get("Corefile").cloned().unwrap_or_default();
             let forwards = forwards
                 .clone()
-                .keeping_live_tcp(dns::domains_forwarded_over_tcp(&corefile));
+                .keeping_live_tcp(live_tcp_domains(flavour, &data));
             let kept = dns::remove_from_corefile(&corefile, retired);
             let merged = dns::merge_corefile(&kept, &forwards)?;
             data.insert("Corefile".to_string(), merged);
         }
         DnsFlavour::CoreDnsCustom => {
-            let live_tcp = data
-                .iter()
-                .filter(|(key, _)| key.starts_with("crdb-") && key.ends_with(".server"))
-                .flat_map(|(_, text)| dns::domains_forwarded_over_tcp(text))
-                .collect();
-            let forwards = forwards.clone().keeping_live_tcp(live_tcp);
+            let forwards = forwards
+                .clone()
+                .keeping_live_tcp(live_tcp_domains(flavour, &data));
             data.retain(|key, _| !(key.starts_with("crdb-") && key.ends_with(".server")));
             data.extend(dns::coredns_custom_entries(&forwards));
         }
     }
     Ok(data)
+}
+
+/// The domains our entries in a DNS configuration's data forward over TCP (CoreDNS `force_tcp`; kube-dns never).
+pub(super) fn live_tcp_domains(
+    flavour: DnsFlavour,
+    data: &BTreeMap<String, String>,
+) -> std::collections::BTreeSet<String> {
+    match flavour {
+        DnsFlavour::KubeDns => Default::default(),
+        DnsFlavour::CoreDns => {
+            dns::domains_forwarded_over_tcp(data.get("Corefile").map(String::as_str).unwrap_or(""))
+        }
+        DnsFlavour::CoreDnsCustom => data
+            .iter()
+            .filter(|(key, _)| key.starts_with("crdb-") && key.ends_with(".server"))
+            .flat_map(|(_, text)| dns::domains_forwarded_over_tcp(text))
+            .collect(),
+    }
+}
+
+/// `peer_protocols` as a forwarding shows it: each forwarded zone's protocol.
+pub(super) fn protocols_of(forwards: &Forwards) -> BTreeMap<String, Attr<String>> {
+    forwards
+        .entries()
+        .map(|(zone, _, _)| {
+            let protocol = forwards.protocol(zone).attribute_value().to_owned();
+            (zone.to_owned(), Attr::Known(protocol))
+        })
+        .collect()
 }
 
 /// Whether a Corefile has CoreDNS reload it by itself when it changes.
