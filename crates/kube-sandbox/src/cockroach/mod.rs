@@ -43,18 +43,9 @@ pub fn dns_views(world: &World) -> Vec<ClusterDnsView> {
             });
             let mut dns_lb_addresses = std::collections::BTreeMap::new();
             for svc in services.iter().filter(|s| is_dns_lb(s)) {
-                // A port without a protocol is TCP, Kubernetes' default.
-                let served: std::collections::BTreeSet<String> = svc
-                    .pointer("/spec/ports")
-                    .and_then(Value::as_array)
+                let served: std::collections::BTreeSet<String> = meta::service_port_protocols(svc)
                     .into_iter()
-                    .flatten()
-                    .map(|p| {
-                        p.get("protocol")
-                            .and_then(Value::as_str)
-                            .unwrap_or("TCP")
-                            .to_string()
-                    })
+                    .map(str::to_owned)
                     .collect();
                 let mut addresses = Vec::new();
                 for ing in svc

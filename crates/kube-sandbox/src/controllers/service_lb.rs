@@ -75,16 +75,7 @@ fn sync_failed(error: &str) -> (&'static str, String, &'static str) {
 
 /// The events of a cloud that provisions nothing for `svc`, or None when it provisions it.
 pub fn refusal(rules: LbRules, svc: &Value) -> Option<Refusal> {
-    let protocols: Vec<&str> = svc
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .map(|ports| {
-            ports
-                .iter()
-                .map(|p| p.get("protocol").and_then(Value::as_str).unwrap_or("TCP"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let protocols = meta::service_port_protocols(svc);
     let mixed = protocols.iter().any(|p| Some(p) != protocols.first());
     const MIXED: &str = "mixed protocol is not supported for LoadBalancer";
     match rules {
