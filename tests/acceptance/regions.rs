@@ -885,7 +885,7 @@ fn a_link_on_a_cluster_resolving_through_cloud_dns_fails_at_once_writing_nothing
     assert!(
         error.contains("has no DNS pods to forward peer zones")
             && error.contains("Cloud DNS for GKE")
-            && error.contains("PLATFORM_DEFAULT"),
+            && error.contains("KUBE_DNS"),
         "{}",
         run.stderr
     );

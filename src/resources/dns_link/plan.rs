@@ -208,7 +208,7 @@ impl From<UndetectedDns> for Diagnostics {
         let (summary, fix) = match e.source {
             DnsError::NoDnsPods => (
                 format!("{} has no DNS pods to forward peer zones", e.cluster),
-                "Run the cluster with kube-dns: on GKE Standard, `dns_config { cluster_dns = \"PLATFORM_DEFAULT\" }` \
+                "Run the cluster with kube-dns: on GKE Standard, `dns_config { cluster_dns = \"KUBE_DNS\" }` \
                  on the google_container_cluster (Autopilot clusters cannot, use Standard ones); see \
                  docs/guides/gke.md. Nothing was written. If DNS pods do run under other names, set dns_provider to \
                  \"kube-dns\" or \"coredns\" to write there anyway."
@@ -377,7 +377,7 @@ mod tests {
         for needed in [
             "Cloud DNS for GKE",
             "35.199.192.0/19",
-            "PLATFORM_DEFAULT",
+            "KUBE_DNS",
             "Nothing was written",
         ] {
             assert!(d.detail.contains(needed), "{needed}: {}", d.detail);
