@@ -83,6 +83,8 @@ fn demo(mode: Mode, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     sandbox
         .write_kubeconfig(&kubeconfig)
         .map_err(|e| e.to_string())?;
+    std::fs::write(ws.path().join("terraform.tfvars"), tfvars(&kubeconfig))
+        .map_err(|e| e.to_string())?;
     let var = format!("kubeconfig={}", kubeconfig.display());
     if mode == Mode::Tour {
         let world = sandbox.world().expect("controllers run");
@@ -162,6 +164,13 @@ fn demo(mode: Mode, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
         runtime
             .block_on(tokio::signal::ctrl_c())
             .map_err(|e| e.to_string())?;
+        println!(
+            "\nCtrl-C: stopping the three emulated clusters and removing {} with its terraform state.",
+            ws.path().display()
+        );
+        drop(sandbox);
+        drop(ws);
+        println!("Stopped and removed.");
         return Ok(());
     }
 
@@ -233,29 +242,122 @@ fn zone_namespaces_left(sandbox: &Sandbox) -> usize {
         .count()
 }
 
-/// What a user types next to operate the cluster the demo made, in the demo's own working directory.
+/// The sandbox example's variables as the user's next commands leave them: each command repeats every choice made
+/// before it, so that following them in order never undoes one (a patch upgrade typed after a scale-out must not
+/// plan `replicas = 4 -> 3`).
+#[derive(Clone, Debug, Default)]
+struct Choices(Vec<(&'static str, String)>);
+
+impl Choices {
+    /// The choices with `name` set to `value` (replacing an earlier value), or unset with `None`.
+    fn with(&self, name: &'static str, value: Option<&str>) -> Choices {
+        let mut next: Vec<_> = self.0.iter().filter(|(n, _)| *n != name).cloned().collect();
+        if let Some(value) = value {
+            next.push((name, value.to_string()));
+        }
+        Choices(next)
+    }
+
+    /// `terraform <verb>` with every choice as a `-var`, quoted for a POSIX shell.
+    fn command(&self, verb: &str) -> String {
+        let mut line = format!("terraform {verb}");
+        for (name, value) in &self.0 {
+            line.push_str(&format!(" -var '{name}={value}'"));
+        }
+        line
+    }
+}
+
+/// The patch release the printed upgrade moves to (the example's default image is v24.1.0).
+const PATCH_IMAGE: &str = "cockroachdb/cockroach:v24.1.1";
+
+/// The operations the demo suggests, in the order to run them, each as a comment and a command line: the outage
+/// drill first (and back, before anything else), then a scale-out, then a patch upgrade, then teardown.
+fn next_commands(drill_zone: &str) -> Vec<(String, String)> {
+    let none = Choices::default();
+    let drill = none.with("stopped_zones", Some(&format!("[\"{drill_zone}\"]")));
+    let scaled = none.with("replicas", Some("4"));
+    let upgraded = scaled.with("image", Some(PATCH_IMAGE));
+    let unprotected = upgraded.with("deletion_protection", Some("false"));
+    vec![
+        ("no changes".into(), none.command("plan")),
+        (
+            format!("outage drill: {drill_zone} stopped, its data kept"),
+            drill.command("apply"),
+        ),
+        (
+            format!("bring {drill_zone} back before upgrading or scaling"),
+            none.command("apply"),
+        ),
+        (
+            "scale out: four nodes in every zone".into(),
+            scaled.command("apply"),
+        ),
+        (
+            "a patch upgrade, keeping the four nodes".into(),
+            upgraded.command("apply"),
+        ),
+        (
+            "teardown: protection off, then destroy".into(),
+            unprotected.command("apply"),
+        ),
+        (String::new(), unprotected.command("destroy")),
+    ]
+}
+
+/// The directory of the terraform the demo ran, absolute, for the PATH line it prints.
+fn terraform_dir() -> String {
+    let binary = harness::terraform_binary();
+    let binary = std::fs::canonicalize(binary).unwrap_or_else(|_| binary.to_path_buf());
+    binary
+        .parent()
+        .map_or_else(String::new, |dir| dir.display().to_string())
+}
+
+/// The variables file the demo writes beside its configuration: the kubeconfig, so that no printed command needs
+/// it, and the defaults of what the commands change, to read (and edit, for those who prefer a file to `-var`).
+fn tfvars(kubeconfig: &std::path::Path) -> String {
+    format!(
+        "# Written by the demo. The printed commands override these with -var; editing them here works as well.\n\
+         kubeconfig          = \"{}\"\n\
+         # replicas          = 3\n\
+         # image             = \"cockroachdb/cockroach:v24.1.0\"\n\
+         # stopped_zones     = []\n\
+         # deletion_protection = true\n",
+        kubeconfig.display()
+    )
+}
+
+/// What a user types next to operate the cluster the demo made, in the demo's own working directory. Only what
+/// the sandbox serves is printed: `kubectl port-forward` and `exec` are not emulated (crates/kube-sandbox/README.md).
 fn print_next_steps(ws: &harness::Workspace, kubeconfig: &std::path::Path) {
     let dir = ws.path().display();
     let kubeconfig = kubeconfig.display();
     let (zone, _) = ZONES[1];
+    let terraform = terraform_dir();
+    let mut commands = String::new();
+    for (comment, line) in next_commands(zone) {
+        if !comment.is_empty() {
+            commands.push_str(&format!("  # {comment}\n"));
+        }
+        commands.push_str(&format!("  {line}\n"));
+    }
     println!(
         "
-The sandbox keeps running until Ctrl-C. To operate the cluster, in another terminal:
+The sandbox keeps running until Ctrl-C, which stops the three emulated clusters (the CockroachDB cluster and all
+its data go with them) and removes {dir} with its terraform state.
 
-  cd {dir}
+To operate the cluster, in another terminal, run these in order (each command repeats every earlier choice):
+
+  export PATH=\"{terraform}:$PATH\"     # the project's terraform, as the demo used it
+  cd {dir}                              # terraform.tfvars there names the kubeconfig
   export TF_CLI_CONFIG_FILE={dir}/cli.tfrc   # the locally built provider
-  export TF_VAR_kubeconfig={kubeconfig}
   export KUBECONFIG={kubeconfig}             # one context per zone
 
-  terraform plan                                                   # no changes
-  terraform apply -var replicas=4                                  # scale out every zone
-  terraform apply -var image=cockroachdb/cockroach:v24.1.1         # a patch upgrade
-  terraform apply -var 'stopped_zones=[\"{zone}\"]'                 # outage drill: {zone} down, data kept
-  terraform apply                                                  # ... and back
-  terraform apply -var deletion_protection=false && terraform destroy -var deletion_protection=false
-
+{commands}
   kubectl --context {zone} -n {zone} get pods
-  kubectl --context {zone} -n {zone} logs cockroachdb-0"
+  kubectl --context {zone} -n {zone} logs cockroachdb-0
+  (kubectl port-forward and exec are not emulated by the sandbox.)"
     );
 }
 
@@ -318,6 +420,56 @@ mod tests {
 
     fn parse(args: &[&str]) -> Invocation {
         parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn the_next_commands_never_undo_an_earlier_choice_and_drill_before_upgrading() {
+        let commands = super::next_commands("us-west1-a");
+        let lines: Vec<&str> = commands.iter().map(|(_, line)| line.as_str()).collect();
+        let position = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle} in {lines:?}"))
+        };
+        let drill = position("stopped_zones");
+        let scale = position("replicas=4");
+        let upgrade = position("image=cockroachdb/cockroach:v24.1.1");
+        assert!(drill < scale && scale < upgrade, "{lines:?}");
+        // The drill is undone by the very next command, before anything else.
+        assert!(!lines[drill + 1].contains("stopped_zones"), "{lines:?}");
+        assert!(commands[drill + 1].0.contains("back before upgrading"));
+        // From the scale-out on, every command keeps four nodes; from the upgrade on, the new image.
+        for line in &lines[scale..] {
+            assert!(line.contains("-var 'replicas=4'"), "{line}");
+        }
+        for line in &lines[upgrade..] {
+            assert!(
+                line.contains("-var 'image=cockroachdb/cockroach:v24.1.1'"),
+                "{line}"
+            );
+        }
+        assert!(lines.last().unwrap().starts_with("terraform destroy"));
+        assert!(lines.last().unwrap().contains("deletion_protection=false"));
+        assert!(lines
+            .iter()
+            .all(|l| !l.contains("port-forward") && !l.contains("exec")));
+    }
+
+    #[test]
+    fn a_choice_made_again_replaces_the_earlier_one() {
+        let choices = super::Choices::default()
+            .with("replicas", Some("4"))
+            .with("replicas", Some("5"))
+            .with("image", Some("x"));
+        assert_eq!(
+            choices.command("apply"),
+            "terraform apply -var 'replicas=5' -var 'image=x'"
+        );
+        assert_eq!(
+            choices.with("replicas", None).command("plan"),
+            "terraform plan -var 'image=x'"
+        );
     }
 
     #[test]

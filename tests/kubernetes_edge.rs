@@ -1208,3 +1208,69 @@ async fn assign_dns_lb_address(kube: kube::Client) {
         .await
         .unwrap();
 }
+
+/// Under an EKS-like cloud the provider's old DNS load balancer (UDP and TCP on one Service) never gets an address:
+/// the wait says so as soon as the controller's event appears, naming the Service and the event, instead of
+/// waiting out its deadline. The Service given one protocol then gets its address through the same wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_balancer_the_cloud_refuses_ends_the_wait_early_naming_the_service_and_the_event() {
+    let mut options = SandboxOptions::new(&["east"]);
+    options.controllers = true;
+    options.speed = 100.0;
+    options.lb_hostnames = true;
+    options.lb_rules = kube_sandbox::world::LbRules::Eks;
+    let sandbox = Sandbox::start(options).await.unwrap();
+    let client = client(&sandbox.clusters()[0]).await;
+    client.apply(&namespace("us-east1-b")).await.unwrap();
+    let service = |ports: serde_json::Value| -> Service {
+        serde_json::from_value(json!({
+            "metadata": {"name": "crdb-dns-us-east1-b", "namespace": "us-east1-b", "annotations": {
+                "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}},
+            "spec": {"type": "LoadBalancer", "selector": {"k8s-app": "kube-dns"}, "ports": ports}
+        }))
+        .unwrap()
+    };
+    client
+        .apply(&service(json!([
+            {"name": "dns", "port": 53, "protocol": "UDP"},
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+        ])))
+        .await
+        .unwrap();
+    let deadline = Deadline::after(Duration::from_secs(120), &CancellationToken::new());
+    let started = Instant::now();
+    let error = client
+        .wait_load_balancer("us-east1-b", "crdb-dns-us-east1-b", &deadline)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "ended early: {:?}",
+        started.elapsed()
+    );
+    let text = error.to_string();
+    assert!(matches!(error, WaitError::CannotEnd { .. }), "{text}");
+    for part in [
+        "Service us-east1-b/crdb-dns-us-east1-b",
+        "SyncLoadBalancerFailed",
+        "mixed protocol is not supported for LoadBalancer",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+
+    // One protocol: the event left from before no longer counts, and the address comes.
+    client
+        .apply(&service(
+            json!([{"name": "dns-tcp", "port": 53, "protocol": "TCP"}]),
+        ))
+        .await
+        .unwrap();
+    let address = client
+        .wait_load_balancer("us-east1-b", "crdb-dns-us-east1-b", &deadline)
+        .await
+        .unwrap();
+    assert!(
+        address.ends_with(".invalid") || !address.is_empty(),
+        "{address}"
+    );
+}

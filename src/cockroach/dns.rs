@@ -12,8 +12,9 @@ mod forwards;
 mod kube_dns;
 
 pub use corefile::{
-    coredns_custom_entries, coredns_custom_key, merge_corefile, read_coredns_custom_forwards,
-    read_corefile_forwards, remove_from_corefile, server_block, BLOCK_MARKER,
+    coredns_custom_entries, coredns_custom_key, domains_forwarded_over_tcp, merge_corefile,
+    read_coredns_custom_forwards, read_corefile_forwards, remove_from_corefile, server_block,
+    BLOCK_MARKER,
 };
 pub use detect::{detect_dns_flavour, DnsFlavour, KubeSystemInventory};
 pub use error::DnsError;

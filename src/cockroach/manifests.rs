@@ -49,10 +49,11 @@ pub mod secret_files {
 }
 pub use services::{
     alias_claim, dns_load_balancer, external_name_alias, headless_service, kind_annotations,
-    public_service, AliasClaim,
+    live_dns_protocol, mixes_protocols, public_service, service_protocols, AliasClaim,
 };
 pub use spec::{
-    DnsLoadBalancer, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates, ZoneSpec,
+    DnsLoadBalancer, DnsProtocol, LoadBalancerKind, NodeResources, SpecError, ZoneCertificates,
+    ZoneSpec,
 };
 pub use workload::{
     annotate_certificates, certificates_annotation, drop_certificates_annotation, hold_rollout,

@@ -3,9 +3,11 @@
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    ContainerStateTerminated, ContainerStatus, Namespace, Pod, Service,
+    ContainerStateTerminated, ContainerStatus, Event, Namespace, Pod, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::cockroach::manifests::{mixes_protocols, service_protocols};
 
 /// Where an object stands relative to what is awaited.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -278,6 +280,36 @@ pub fn load_balancer_progress(service: &Service) -> Progress {
     Progress::Pending("no load balancer address assigned yet".into())
 }
 
+/// A Warning event about `service` saying that its cloud's load balancer controller provisions nothing for it as it
+/// is now, as `reason: message`; None for any other event, since the controllers retry most failures (quotas, API
+/// errors) by themselves. The texts are the controllers': cloud-provider-aws and the in-tree AWS provider refuse
+/// mixed protocols and UDP on a classic ELB, through the service controller's `SyncLoadBalancerFailed`; GKE's
+/// controller writes `LoadBalancerMixedProtocolNotSupported`. An event is judged against the Service as it is
+/// now, so one left from before the Service was given one protocol does not count.
+pub fn load_balancer_refusal(service: &Service, event: &Event) -> Option<String> {
+    if event.type_.as_deref() != Some("Warning") {
+        return None;
+    }
+    let same_object = event.involved_object.name == service.metadata.name
+        && (event.involved_object.uid.is_none()
+            || event.involved_object.uid == service.metadata.uid);
+    if !same_object {
+        return None;
+    }
+    let reason = event.reason.as_deref().unwrap_or_default();
+    let message = event.message.as_deref().unwrap_or_default();
+    let protocols = service_protocols(service);
+    let mixed = mixes_protocols(service);
+    let mixed_refused = reason == "LoadBalancerMixedProtocolNotSupported"
+        || message.contains("mixed protocol is not supported");
+    // cloud-provider-aws's checkProtocol: "Protocol UDP not supported by LoadBalancer".
+    let protocol_refused = message
+        .split_once("Protocol ")
+        .and_then(|(_, rest)| rest.strip_suffix(" not supported by LoadBalancer"))
+        .is_some_and(|refused| protocols.contains(&refused));
+    ((mixed_refused && mixed) || protocol_refused).then(|| format!("{reason}: {message}"))
+}
+
 /// How a Job ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -378,6 +410,94 @@ mod tests {
 
     fn from<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
         serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_load_balancer_is_refused_only_by_the_controllers_final_events_about_it_as_it_is() {
+        let service = |protocols: &[&str], annotations: serde_json::Value| -> Service {
+            let ports: Vec<_> = protocols
+                .iter()
+                .map(|p| json!({"port": 53, "protocol": p}))
+                .collect();
+            from(
+                json!({"metadata": {"name": "lb", "uid": "u1", "annotations": annotations},
+                        "spec": {"type": "LoadBalancer", "ports": ports}}),
+            )
+        };
+        let event = |kind: &str, reason: &str, message: &str, uid: &str| -> Event {
+            from(
+                json!({"metadata": {"name": "lb.1"}, "type": kind, "reason": reason, "message": message,
+                        "involvedObject": {"kind": "Service", "name": "lb", "uid": uid}}),
+            )
+        };
+        let aws_mixed =
+            "Error syncing load balancer: failed to ensure load balancer: mixed protocol is not \
+                         supported for LoadBalancer";
+        let mixed = service(&["UDP", "TCP"], json!({}));
+        assert_eq!(
+            load_balancer_refusal(
+                &mixed,
+                &event("Warning", "SyncLoadBalancerFailed", aws_mixed, "u1")
+            ),
+            Some(format!("SyncLoadBalancerFailed: {aws_mixed}"))
+        );
+        let gke = event(
+            "Warning",
+            "LoadBalancerMixedProtocolNotSupported",
+            "LoadBalancer with multiple protocols are not supported.",
+            "u1",
+        );
+        assert!(load_balancer_refusal(&mixed, &gke).is_some());
+        // Once the Service has one protocol, the events left from before say nothing about it.
+        let fixed = service(&["TCP"], json!({}));
+        assert_eq!(load_balancer_refusal(&fixed, &gke), None);
+        assert_eq!(
+            load_balancer_refusal(
+                &fixed,
+                &event("Warning", "SyncLoadBalancerFailed", aws_mixed, "u1")
+            ),
+            None
+        );
+        // UDP on a classic ELB, while the Service still has UDP.
+        let elb = "Error syncing load balancer: failed to ensure load balancer: Protocol UDP not supported by \
+                   LoadBalancer";
+        let udp = service(&["UDP"], json!({}));
+        assert!(load_balancer_refusal(
+            &udp,
+            &event("Warning", "SyncLoadBalancerFailed", elb, "u1")
+        )
+        .is_some());
+        assert_eq!(
+            load_balancer_refusal(
+                &fixed,
+                &event("Warning", "SyncLoadBalancerFailed", elb, "u1")
+            ),
+            None
+        );
+        // Failures the controller retries by itself, Normal events, and another Service of the same name.
+        let quota =
+            "Error syncing load balancer: failed to ensure load balancer: TooManyLoadBalancers";
+        assert_eq!(
+            load_balancer_refusal(
+                &mixed,
+                &event("Warning", "SyncLoadBalancerFailed", quota, "u1")
+            ),
+            None
+        );
+        assert_eq!(
+            load_balancer_refusal(
+                &mixed,
+                &event("Normal", "EnsuringLoadBalancer", aws_mixed, "u1")
+            ),
+            None
+        );
+        assert_eq!(
+            load_balancer_refusal(
+                &mixed,
+                &event("Warning", "SyncLoadBalancerFailed", aws_mixed, "u0")
+            ),
+            None
+        );
     }
 
     fn statefulset(status: serde_json::Value) -> StatefulSet {

@@ -9,8 +9,9 @@ use super::retry::{no_answer, unanswered, CallLimit};
 use crate::framework::Diagnostics;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, PersistentVolumeClaim, Pod, Service};
 use kube::runtime::{watcher, WatchStreamExt};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -84,6 +85,13 @@ pub enum WaitError {
     /// Terraform asked the provider to stop.
     #[error("stopped waiting for {object} on {cluster}: Terraform asked the provider to stop")]
     Stopped { cluster: String, object: String },
+    /// What is awaited will never happen, as the cluster itself says (an event), so the wait ended early.
+    #[error("{object} on {cluster} will not get there: {why}")]
+    CannotEnd {
+        cluster: String,
+        object: String,
+        why: String,
+    },
     /// A failure waiting cannot outlast (credentials, permissions, certificates).
     #[error(transparent)]
     Remote(RemoteError),
@@ -101,6 +109,10 @@ impl WaitError {
                 ),
             ),
             WaitError::Stopped { .. } => diags.error("Stopped", self.to_string()),
+            WaitError::CannotEnd { object, .. } => diags.error(
+                format!("{object} cannot become ready"),
+                format!("{self}\n\nWaiting longer would not help: the wait ended early."),
+            ),
             WaitError::Remote(error) => diags.extend(error.to_diagnostics()),
         }
         diags
@@ -323,25 +335,86 @@ impl ClusterClient {
         }
     }
 
-    /// Waits for a LoadBalancer service's address (an IP, or a host name on AWS) and returns it.
+    /// Waits for a LoadBalancer service's address (an IP, or a host name on AWS) and returns it. The Service's
+    /// events are watched beside it: one saying that the cloud provisions nothing for the Service as it is (see
+    /// [`readiness::load_balancer_refusal`]) ends the wait at once, naming the event, rather than at the deadline.
     pub async fn wait_load_balancer(
         &self,
         namespace: &str,
         name: &str,
         deadline: &Deadline,
     ) -> Result<String, WaitError> {
-        let service = self
-            .wait_for(
-                Some(namespace),
-                name,
-                deadline,
-                must_exist(readiness::load_balancer_progress),
-            )
-            .await?;
+        let (seen_tx, seen_rx) = tokio::sync::watch::channel(None::<Service>);
+        let address = self.wait_for(
+            Some(namespace),
+            name,
+            deadline,
+            must_exist(|service: &Service| {
+                seen_tx.send_replace(Some(service.clone()));
+                readiness::load_balancer_progress(service)
+            }),
+        );
+        let service = tokio::select! {
+            found = address => found?,
+            why = self.load_balancer_refused(namespace, name, seen_rx) => {
+                return Err(WaitError::CannotEnd {
+                    cluster: self.label().to_string(),
+                    object: describe::<Service>(Some(namespace), name),
+                    why: format!("its cloud's load balancer controller refuses it (Warning {why})"),
+                });
+            }
+        };
         Ok(service
             .as_ref()
             .and_then(readiness::load_balancer_address)
             .expect("a done load balancer has an address"))
+    }
+
+    /// Resolves with the first event about Service `name` that says its cloud provisions nothing for it as last
+    /// seen (through `seen`); never resolves otherwise. Events it cannot watch leave the wait to its deadline.
+    async fn load_balancer_refused(
+        &self,
+        namespace: &str,
+        name: &str,
+        mut seen: tokio::sync::watch::Receiver<Option<Service>>,
+    ) -> String {
+        let Ok(api) = self.api::<Event>(Some(namespace), name, Call::Watch) else {
+            return std::future::pending().await;
+        };
+        let config = watcher::Config::default().fields(&format!(
+            "involvedObject.kind=Service,involvedObject.name={name}"
+        ));
+        let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+        // By name: a controller that repeats a failure updates its event (`count`) rather than adding one.
+        let mut events: BTreeMap<String, Event> = BTreeMap::new();
+        let judge = |events: &BTreeMap<String, Event>, service: &Option<Service>| {
+            let service = service.as_ref()?;
+            events
+                .values()
+                .find_map(|event| readiness::load_balancer_refusal(service, event))
+        };
+        loop {
+            tokio::select! {
+                changed = seen.changed() => {
+                    if changed.is_err() {
+                        return std::future::pending().await;
+                    }
+                }
+                next = stream.next() => match next {
+                    Some(Ok(watcher::Event::Apply(event) | watcher::Event::InitApply(event))) => {
+                        events.insert(event.metadata.name.clone().unwrap_or_default(), event);
+                    }
+                    Some(Ok(watcher::Event::Delete(event))) => {
+                        events.remove(event.metadata.name.as_deref().unwrap_or_default());
+                    }
+                    Some(_) => continue,
+                    None => return std::future::pending().await,
+                },
+            }
+            if let Some(why) = judge(&events, &seen.borrow()) {
+                return why;
+            }
+        }
     }
 
     /// Waits until an object is gone (after `delete`, whose finalizers may take a while).

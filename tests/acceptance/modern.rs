@@ -241,15 +241,16 @@ fn removed_blocks_forget_without_touching_and_moved_blocks_change_nothing() {
     forgotten = without_resource(&forgotten, "crdb_dns_link", &key);
     forgotten = without_resource(&forgotten, "crdb_sql_user", "app");
     forgotten = without_resource(&forgotten, "crdb_database", "shop");
-    // The links keep forwarding the forgotten zone: its address, no longer a reference, is written out.
-    let address = ws.resource(&format!("crdb_region.{key}"))["dns_address"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    forgotten = forgotten.replace(
-        &format!("crdb_region.{key}.dns_address"),
-        &format!("\"{address}\""),
-    );
+    // The links keep forwarding the forgotten zone: its address and protocol, no longer references, are written
+    // out.
+    let region = ws.resource(&format!("crdb_region.{key}"));
+    for attribute in ["dns_address", "dns_protocol"] {
+        let value = region[attribute].as_str().unwrap();
+        forgotten = forgotten.replace(
+            &format!("crdb_region.{key}.{attribute}"),
+            &format!("\"{value}\""),
+        );
+    }
     for kind_and_name in [
         format!("crdb_region.{key}"),
         format!("crdb_dns_link.{key}"),

@@ -110,10 +110,11 @@ pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replica
         })
         .collect::<Vec<_>>()
         .join("\n");
+    let protocols = peers.replace(".dns_address", ".dns_protocol");
     for zone in ZONES {
         let key = zone.replace('-', "_");
         config.push_str(&format!(
-            "\nresource \"crdb_dns_link\" \"{key}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{peers}\n  }}\n{}  timeouts {{\n    create = \"5m\"\n  }}\n}}\n",
+            "\nresource \"crdb_dns_link\" \"{key}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{peers}\n  }}\n  peer_protocols = {{\n{protocols}\n  }}\n{}  timeouts {{\n    create = \"5m\"\n  }}\n}}\n",
             clusters.connection_block(ws, zone)
         ));
     }
@@ -679,9 +680,10 @@ fn import_adopts_a_running_deployment_without_restarting_anything() {
         {
             continue;
         }
-        // Every link's peers name the first zone, whose address that import could not read.
+        // Every link's peers and peer_protocols name the first zone, whose address and protocol that import
+        // could not read.
         let also: &[&str] = if address.starts_with("crdb_dns_link") {
-            &["peers"]
+            &["peers", "peer_protocols"]
         } else {
             &[]
         };
@@ -893,7 +895,7 @@ fn a_link_on_a_cluster_resolving_through_cloud_dns_fails_at_once_writing_nothing
     assert!(
         error.contains("has no DNS pods to forward peer zones")
             && error.contains("Cloud DNS for GKE")
-            && error.contains("PLATFORM_DEFAULT"),
+            && error.contains("KUBE_DNS"),
         "{}",
         run.stderr
     );
@@ -1305,4 +1307,106 @@ fn storage_grows_in_place_without_restarting_a_node_and_never_shrinks() {
             assert_eq!(actions, ["no-op"], "{address}");
         }
     }
+}
+
+/// On an EKS-like cloud (no mixed-protocol load balancers; kube-sandbox's `LbRules::Eks`) every zone's DNS load
+/// balancer, one TCP Service per zone, gets its address and the cluster comes up: the CoreDNS links forward to
+/// them with `force_tcp` because each region's `dns_protocol` says `tcp` (the sandbox's DNS leaves a UDP forward
+/// to a TCP-only load balancer unanswered, as a real one would). A Service left mixing UDP and
+/// TCP, as earlier versions made it, shows in the plan and the next apply gives it one protocol.
+#[test]
+fn dns_load_balancers_get_addresses_on_a_cloud_that_refuses_mixed_protocols() {
+    let clusters = Clusters::start_with(&["coredns", "coredns", "coredns"], true);
+    let world = clusters.sandbox.world().expect("controllers run");
+    for zone in ZONES {
+        world.set_lb_rules(zone, kube_sandbox::world::LbRules::Eks);
+    }
+    let resolver = clusters
+        .sandbox
+        .lb_dns_addr()
+        .expect("LB host names resolve");
+    let ws = Workspace::new("");
+    let config = configuration(&clusters, &ws, false, 3).replace(
+        "  deletion_protection = false\n",
+        &format!(
+            "  deletion_protection = false\n  dns_load_balancer   = \"aws-internal\"\n  dns_resolver        = \"{resolver}\"\n"
+        ),
+    );
+    ws.write_config(&config);
+    ws.apply();
+    assert_eq!(live_nodes(&clusters), (9, 9));
+    let lb = |zone: &str| -> Service {
+        let services: Api<Service> = Api::namespaced(clusters.client(zone), "kube-system");
+        clusters
+            .runtime
+            .block_on(services.get(&format!("crdb-dns-{zone}")))
+            .unwrap()
+    };
+    let protocols = |service: &Service| -> Vec<String> {
+        service
+            .spec
+            .as_ref()
+            .unwrap()
+            .ports
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|p| p.protocol.clone().unwrap_or_default())
+            .collect()
+    };
+    for zone in ZONES {
+        assert_eq!(protocols(&lb(zone)), ["TCP"], "{zone}");
+        let corefile = dns_config(&clusters, zone, "coredns");
+        assert_eq!(
+            corefile.matches("force_tcp").count(),
+            2,
+            "{zone}: {corefile}"
+        );
+        let region = ws.resource(&format!("crdb_region.{}", zone.replace('-', "_")));
+        assert_eq!(region["dns_protocol"], "tcp", "{zone}");
+        assert!(
+            region["dns_address"]
+                .as_str()
+                .is_some_and(|a| !a.is_empty()),
+            "{zone}"
+        );
+    }
+    ws.assert_plan_empty("apply");
+
+    // What an earlier version left: the provider's own Service with UDP beside TCP.
+    let zone = ZONES[0];
+    let services: Api<Service> = Api::namespaced(clusters.client(zone), "kube-system");
+    // The whole manifest under the provider's field manager, as that version applied it: it then owns both ports.
+    let live = lb(zone);
+    let mixed = serde_json::json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": format!("crdb-dns-{zone}"), "namespace": "kube-system",
+                     "labels": live.metadata.labels, "annotations": live.metadata.annotations},
+        "spec": {"type": "LoadBalancer", "selector": live.spec.as_ref().unwrap().selector, "ports": [
+            {"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"},
+            {"name": "dns-tcp", "port": 53, "targetPort": 53, "protocol": "TCP"}]}});
+    clusters
+        .runtime
+        .block_on(services.patch(
+            &format!("crdb-dns-{zone}"),
+            &kube::api::PatchParams::apply("terraform-provider-crdb").force(),
+            &kube::api::Patch::Apply(mixed),
+        ))
+        .unwrap();
+    let mut now = protocols(&lb(zone));
+    now.sort();
+    assert_eq!(now, ["TCP", "UDP"]);
+    let changes = ws.planned_attribute_changes();
+    let key = format!("crdb_region.{}", zone.replace('-', "_"));
+    assert!(
+        changes
+            .iter()
+            .any(|(address, attrs)| *address == key
+                && attrs.contains(&"missing_objects".to_string())),
+        "{changes:?}"
+    );
+    ws.apply();
+    assert_eq!(protocols(&lb(zone)), ["TCP"]);
+    assert_eq!(live_nodes(&clusters), (9, 9));
+    ws.assert_plan_empty("one protocol again");
+    ws.destroy();
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::sandbox::{ClusterOptions, SandboxOptions};
 
 pub const USAGE: &str = "usage: kube-sandbox --clusters NAME[,NAME...] --kubeconfig PATH [--latency-ms N] [--fault-rate F] \
-[--seed S] [--speed X] [--dns kube-dns|coredns|cloud-dns|NAME=FLAVOUR,...] [--lb-hostnames] [--ranges N] \
+[--seed S] [--speed X] [--dns kube-dns|coredns|cloud-dns|NAME=FLAVOUR,...] [--lb-hostnames] \
+[--lb-rules permissive|eks|gke] [--ranges N] \
 [--block FROM:TO:PORT[,...]]";
 
 #[derive(Debug)]
@@ -73,6 +74,7 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             }
             "--dns" => dns = value()?,
             "--lb-hostnames" => options.lb_hostnames = true,
+            "--lb-rules" => options.lb_rules = value()?.parse()?,
             "--ranges" => {
                 options.ranges = value()?.parse().map_err(|e| format!("--ranges: {e}"))?
             }
@@ -141,7 +143,8 @@ mod tests {
 
     #[test]
     fn parses_everything() {
-        let cli = parse(&args("--clusters a,b,c --kubeconfig /tmp/k --latency-ms 40 --fault-rate 0.1 --seed 9 --speed 20 --dns b=coredns,c=cloud-dns --lb-hostnames --ranges 40")).unwrap();
+        let cli = parse(&args("--clusters a,b,c --kubeconfig /tmp/k --latency-ms 40 --fault-rate 0.1 --seed 9 --speed 20 --dns b=coredns,c=cloud-dns --lb-hostnames --lb-rules eks --ranges 40")).unwrap();
+        assert_eq!(cli.options.lb_rules, crate::world::LbRules::Eks);
         assert_eq!(cli.options.ranges, 40);
         let o = cli.options;
         assert_eq!(

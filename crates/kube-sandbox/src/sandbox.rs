@@ -33,6 +33,8 @@ pub struct SandboxOptions {
     pub speed: f64,
     /// LoadBalancer services get hostnames (AWS-like) instead of IPs.
     pub lb_hostnames: bool,
+    /// Which LoadBalancer Services every cluster's cloud provisions (today's: all of them).
+    pub lb_rules: crate::world::LbRules,
     /// Bootstrap each cluster and run the emulated controllers and CockroachDB
     /// (`controllers::start_for_sandbox`). Off: API servers only, objects stay as written.
     pub controllers: bool,
@@ -57,6 +59,7 @@ impl SandboxOptions {
             seed: 0,
             speed: 1.0,
             lb_hostnames: false,
+            lb_rules: crate::world::LbRules::default(),
             controllers: false,
             ranges: crate::cockroach::cluster::DEFAULT_RANGES,
             blocked: Vec::new(),
@@ -162,6 +165,9 @@ impl Sandbox {
             let running =
                 crate::controllers::start_for_sandbox(&sandbox, opts.speed, opts.lb_hostnames);
             running.world.cockroach().set_range_count(opts.ranges);
+            for c in &sandbox.clusters {
+                running.world.set_lb_rules(&c.name, opts.lb_rules);
+            }
             for path in &opts.blocked {
                 running.world.set_path_blocked(path.clone(), true);
             }

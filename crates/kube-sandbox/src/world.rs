@@ -49,6 +49,38 @@ pub struct ClusterProfile {
     pub dns: DnsFlavour,
     /// LoadBalancer Services get a hostname instead of an IP, as on AWS.
     pub lb_hostnames: bool,
+    /// Which LoadBalancer Services the cloud's controller provisions.
+    pub lb_rules: LbRules,
+}
+
+/// The rules a cloud's load balancer controller applies before provisioning anything (see
+/// `controllers/service_lb.rs` for the texts of the events, taken from the controllers' sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LbRules {
+    /// Every LoadBalancer Service gets an address, whatever its ports.
+    #[default]
+    Permissive,
+    /// The in-tree AWS provider and cloud-provider-aws: no mixed protocols (kubernetes/kubernetes#105361), and
+    /// UDP only on an NLB (`service.beta.kubernetes.io/aws-load-balancer-type: nlb`); the classic ELB is TCP only.
+    /// Services handed to the AWS Load Balancer Controller (`aws-load-balancer-type: external`) are not judged.
+    Eks,
+    /// GKE's controller on a cluster created before 1.34: internal load balancers never mix protocols, nor do
+    /// external ones there (mixed-protocol external load balancers need a new 1.34 cluster).
+    Gke,
+}
+
+impl std::str::FromStr for LbRules {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "permissive" => Ok(LbRules::Permissive),
+            "eks" => Ok(LbRules::Eks),
+            "gke" => Ok(LbRules::Gke),
+            other => Err(format!(
+                "unknown load balancer rules {other:?} (permissive, eks or gke)"
+            )),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -134,6 +166,13 @@ impl World {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes which LoadBalancer Services `cluster`'s cloud provisions, from the next reconcile on.
+    pub fn set_lb_rules(&self, cluster: &str, rules: LbRules) {
+        if let Some(entry) = self.lock().clusters.get_mut(cluster) {
+            entry.profile.lb_rules = rules;
+        }
     }
 
     pub fn register_cluster(&self, name: &str, store: Arc<Store>, profile: ClusterProfile) {

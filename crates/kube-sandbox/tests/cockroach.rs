@@ -675,6 +675,7 @@ async fn hostname_load_balancers_need_their_addresses_in_the_forwarding() {
     let aws = ClusterProfile {
         dns: DnsFlavour::CoreDns,
         lb_hostnames: true,
+        ..ClusterProfile::default()
     };
     let sim = Sim::start(&[("a", gke()), ("b", aws)]);
     let pki = Pki::new();

@@ -3,7 +3,7 @@
 mod support;
 
 use kube_sandbox::store::Propagation;
-use kube_sandbox::world::{ClusterProfile, DnsFlavour};
+use kube_sandbox::world::{ClusterProfile, DnsFlavour, LbRules};
 use serde_json::{json, Value};
 use support::*;
 
@@ -85,6 +85,126 @@ async fn namespace_terminates_deletes_contents_and_can_stick() {
     assert!(eventually(20, || sim.get("a", "namespaces", "", "stuck").is_none()).await);
 }
 
+/// A DNS load balancer Service in kube-system with `annotations` and one port 53 per protocol.
+fn dns_service(name: &str, annotations: Value, protocols: &[&str]) -> Value {
+    let ports: Vec<Value> = protocols
+        .iter()
+        .map(|p| json!({"name": format!("dns-{}", p.to_lowercase()), "port": 53, "protocol": p}))
+        .collect();
+    json!({"metadata": {"name": name, "namespace": "kube-system", "annotations": annotations},
+           "spec": {"type": "LoadBalancer", "selector": {"k8s-app": "kube-dns"}, "ports": ports}})
+}
+
+fn lb_ingress(sim: &Sim, cluster: &str, name: &str) -> Option<Value> {
+    sim.get(cluster, "services", "kube-system", name)?
+        .pointer("/status/loadBalancer/ingress/0")
+        .cloned()
+}
+
+/// `(reason, message)` of the Warning events about Service `name`.
+fn warnings(sim: &Sim, cluster: &str, name: &str) -> Vec<(String, String)> {
+    sim.store(cluster)
+        .list(rt("events"), Some("kube-system"))
+        .into_iter()
+        .filter(|e| e["involvedObject"]["name"] == name && e["type"] == "Warning")
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap_or_default().to_string(),
+                e["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clouds_that_refuse_mixed_protocols_provision_nothing_for_them_and_say_why() {
+    let eks = ClusterProfile {
+        dns: DnsFlavour::CoreDns,
+        lb_hostnames: true,
+        lb_rules: LbRules::Eks,
+    };
+    let gke = ClusterProfile {
+        lb_rules: LbRules::Gke,
+        ..gke()
+    };
+    let sim = Sim::start(&[("a", eks), ("b", gke)]);
+    let nlb = json!({"service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                     "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"});
+    let ilb = json!({"networking.gke.io/load-balancer-type": "Internal"});
+    // The provider's old manifest (UDP and TCP), its new one (one protocol), and UDP on a classic ELB.
+    sim.create(
+        "a",
+        "services",
+        dns_service("mixed", nlb.clone(), &["UDP", "TCP"]),
+    );
+    sim.create("a", "services", dns_service("tcp", nlb.clone(), &["TCP"]));
+    sim.create("a", "services", dns_service("elb-udp", json!({}), &["UDP"]));
+    sim.create(
+        "b",
+        "services",
+        dns_service("mixed", ilb.clone(), &["UDP", "TCP"]),
+    );
+    sim.create("b", "services", dns_service("udp", ilb, &["UDP"]));
+    assert!(
+        eventually(20, || lb_ingress(&sim, "a", "tcp").is_some()
+            && lb_ingress(&sim, "b", "udp").is_some())
+        .await
+    );
+    // Well past the provisioning delay, the refused ones still have nothing, as on the real clouds.
+    cluster_time(3 * 20).await;
+    for (cluster, name) in [("a", "mixed"), ("a", "elb-udp"), ("b", "mixed")] {
+        assert_eq!(lb_ingress(&sim, cluster, name), None, "{cluster}/{name}");
+    }
+    assert!(sim
+        .world
+        .load_balancers()
+        .iter()
+        .all(|lb| lb.service != "mixed" && lb.service != "elb-udp"));
+    let sync_failed = |error: &str| {
+        (
+            "SyncLoadBalancerFailed".to_string(),
+            format!("Error syncing load balancer: failed to ensure load balancer: {error}"),
+        )
+    };
+    assert_eq!(
+        warnings(&sim, "a", "mixed"),
+        [sync_failed(
+            "mixed protocol is not supported for LoadBalancer"
+        )],
+        "written once, not every reconcile"
+    );
+    assert_eq!(
+        warnings(&sim, "a", "elb-udp"),
+        [sync_failed("Protocol UDP not supported by LoadBalancer")]
+    );
+    let gke_warnings = warnings(&sim, "b", "mixed");
+    assert!(gke_warnings.contains(&(
+        "LoadBalancerMixedProtocolNotSupported".into(),
+        "LoadBalancer with multiple protocols are not supported.".into()
+    )));
+    assert!(gke_warnings.contains(&sync_failed(
+        "mixed protocol is not supported for LoadBalancer"
+    )));
+    assert!(warnings(&sim, "a", "tcp").is_empty() && warnings(&sim, "b", "udp").is_empty());
+    // Given one protocol, the refused Service is provisioned.
+    sim.modify("a", "services", "kube-system", "mixed", |svc| {
+        svc["spec"]["ports"] = json!([{"name": "dns-tcp", "port": 53, "protocol": "TCP"}]);
+    });
+    assert!(eventually(20, || lb_ingress(&sim, "a", "mixed").is_some()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_cloud_provisions_mixed_protocols_as_before() {
+    let sim = Sim::start(&[("a", gke())]);
+    sim.create(
+        "a",
+        "services",
+        dns_service("mixed", json!({}), &["UDP", "TCP"]),
+    );
+    assert!(eventually(20, || lb_ingress(&sim, "a", "mixed").is_some()).await);
+    assert!(warnings(&sim, "a", "mixed").is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_balancers_get_addresses_after_a_delay() {
     let sim = Sim::start(&[
@@ -94,6 +214,7 @@ async fn load_balancers_get_addresses_after_a_delay() {
             ClusterProfile {
                 dns: DnsFlavour::CoreDns,
                 lb_hostnames: true,
+                ..ClusterProfile::default()
             },
         ),
     ]);

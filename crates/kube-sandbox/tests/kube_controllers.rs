@@ -243,7 +243,7 @@ async fn three_clusters_through_the_api_become_nine_live_nodes() {
             let corefile = cms.get("coredns").await.unwrap().data.unwrap()["Corefile"].clone();
             let blocks: String = peers
                 .iter()
-                .map(|(z, ip)| format!("{z}.svc.cluster.local:53 {{\n    errors\n    cache 30\n    forward . {ip} {{\n        force_tcp\n    }}\n}}\n"))
+                .map(|(z, ip)| format!("{z}.svc.cluster.local:53 {{\n    errors\n    cache 30\n    forward . {ip} {{\n        prefer_udp\n    }}\n}}\n"))
                 .collect();
             (
                 "coredns",

@@ -4,6 +4,8 @@ resource "crdb_dns_link" "zone" {
   for_each = crdb_region.all
   zone     = each.value.zone
   peers    = { for r in crdb_region.all : r.zone => r.dns_address }
+  # The protocol each peer's load balancer serves: CoreDNS forwards with it, kube-dns needs `udp`.
+  peer_protocols = { for r in crdb_region.all : r.zone => r.dns_protocol }
 
   kubernetes {
     host                   = "https://${google_container_cluster.zone[each.key].endpoint}"

@@ -6,23 +6,51 @@
 #   - security group rules letting each peer's pods reach the nodes on 26257 (SQL and RPC), 8080 (HTTP)
 #     and 53 (the DNS load balancer);
 #   - the VPC CNI told not to translate traffic to the peers (AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS);
-#   - the EBS CSI driver for the data volumes;
-#   - internal network load balancers for DNS (`dns_load_balancer = "aws-internal"`), which CoreDNS in
-#     the peers reaches over the peering; the provider resolves their host names to the addresses
-#     CoreDNS forwards to (internal load balancer names resolve publicly to private addresses).
+#   - the EBS CSI driver for the data volumes, and its add-on's default class (gp3, expandable);
+#   - internal network load balancers for DNS (`dns_load_balancer = "aws-internal"`, TCP only), which
+#     CoreDNS in the peers reaches over the peering with `force_tcp` (`peer_protocols`); the provider
+#     resolves their host names to the addresses CoreDNS forwards to (internal load balancer names
+#     resolve publicly to private addresses).
 #
 # Providers cannot be repeated with for_each, so each region is written out: provider aliases and one
-# call of ./region per region. The kubernetes provider only creates each cluster's storage class.
+# call of ./region per region. No Kubernetes provider is configured: the crdb resources carry their
+# own connection, and the storage class comes from the EBS CSI add-on, so one apply creates it all.
+#
+# Prerequisites:
+#   - Terraform >= 1.0.3 (or OpenTofu >= 1.6) and the crdb provider installed (README, "Installing a
+#     release"); hashicorp/aws comes from its registry at `terraform init`.
+#   - The AWS CLI v2 on PATH (`aws eks get-token` is how every crdb resource authenticates), with
+#     credentials for the account, allowed to create VPCs, peering, EKS clusters, node groups, add-ons
+#     and IAM roles; quota for three VPCs and nine m6i.xlarge instances.
+#   - Whoever runs Terraform must be able to reach the clusters' API: the creator is made cluster admin;
+#     list any other role that applies this configuration later (a CI role) in `admin_principal_arns`.
+#   - Variables: none required; `image`, `admin_principal_arns`, `deletion_protection`.
 #
 #   terraform init && terraform apply
+#
+# Destroying: the CockroachDB regions refuse deletion while `deletion_protection` is true (the
+# default, so that a stray destroy cannot delete data): `terraform apply -var deletion_protection=false`
+# first, then `terraform destroy`.
 terraform {
   # 1.0.3 is the oldest Terraform the provider is tested with (docs/guides/compatibility.md).
   required_version = ">= 1.0.3"
   required_providers {
-    aws        = { source = "hashicorp/aws" }
-    kubernetes = { source = "hashicorp/kubernetes" }
-    crdb       = { source = "crdb/crdb", version = "~> 0.1" }
+    # 6.x: `data.aws_region.current.region`, access entries, add-on conflict resolution.
+    aws  = { source = "hashicorp/aws", version = "~> 6.0" }
+    crdb = { source = "crdb/crdb", version = "~> 0.1" }
   }
+}
+
+variable "deletion_protection" {
+  type        = bool
+  default     = true
+  description = "Whether the CockroachDB regions refuse to be deleted (their data with them). Apply it as false before `terraform destroy`."
+}
+
+variable "admin_principal_arns" {
+  type        = list(string)
+  default     = []
+  description = "IAM role or user ARNs, besides the creator's, given cluster-admin access entries on every cluster (a CI role that runs later applies)."
 }
 
 variable "image" {
@@ -63,61 +91,31 @@ provider "aws" {
   region = "eu-west-1"
 }
 
-provider "kubernetes" {
-  alias                  = "us_east_1"
-  host                   = module.us_east_1.endpoint
-  cluster_ca_certificate = module.us_east_1.cluster_ca_certificate
-  exec {
-    api_version = "client.authentication.k8s.io/v1beta1"
-    command     = "aws"
-    args        = ["eks", "get-token", "--cluster-name", "crdb-us-east-1", "--region", "us-east-1"]
-  }
-}
-
 module "us_east_1" {
-  source     = "./region"
-  providers  = { aws = aws.us_east_1, kubernetes = kubernetes.us_east_1 }
-  name       = "crdb-us-east-1"
-  vpc_cidr   = local.cidrs["us-east-1"]
-  peer_cidrs = local.peers_of["us-east-1"]
-}
-
-provider "kubernetes" {
-  alias                  = "us_west_2"
-  host                   = module.us_west_2.endpoint
-  cluster_ca_certificate = module.us_west_2.cluster_ca_certificate
-  exec {
-    api_version = "client.authentication.k8s.io/v1beta1"
-    command     = "aws"
-    args        = ["eks", "get-token", "--cluster-name", "crdb-us-west-2", "--region", "us-west-2"]
-  }
+  source               = "./region"
+  providers            = { aws = aws.us_east_1 }
+  name                 = "crdb-us-east-1"
+  vpc_cidr             = local.cidrs["us-east-1"]
+  peer_cidrs           = local.peers_of["us-east-1"]
+  admin_principal_arns = var.admin_principal_arns
 }
 
 module "us_west_2" {
-  source     = "./region"
-  providers  = { aws = aws.us_west_2, kubernetes = kubernetes.us_west_2 }
-  name       = "crdb-us-west-2"
-  vpc_cidr   = local.cidrs["us-west-2"]
-  peer_cidrs = local.peers_of["us-west-2"]
-}
-
-provider "kubernetes" {
-  alias                  = "eu_west_1"
-  host                   = module.eu_west_1.endpoint
-  cluster_ca_certificate = module.eu_west_1.cluster_ca_certificate
-  exec {
-    api_version = "client.authentication.k8s.io/v1beta1"
-    command     = "aws"
-    args        = ["eks", "get-token", "--cluster-name", "crdb-eu-west-1", "--region", "eu-west-1"]
-  }
+  source               = "./region"
+  providers            = { aws = aws.us_west_2 }
+  name                 = "crdb-us-west-2"
+  vpc_cidr             = local.cidrs["us-west-2"]
+  peer_cidrs           = local.peers_of["us-west-2"]
+  admin_principal_arns = var.admin_principal_arns
 }
 
 module "eu_west_1" {
-  source     = "./region"
-  providers  = { aws = aws.eu_west_1, kubernetes = kubernetes.eu_west_1 }
-  name       = "crdb-eu-west-1"
-  vpc_cidr   = local.cidrs["eu-west-1"]
-  peer_cidrs = local.peers_of["eu-west-1"]
+  source               = "./region"
+  providers            = { aws = aws.eu_west_1 }
+  name                 = "crdb-eu-west-1"
+  vpc_cidr             = local.cidrs["eu-west-1"]
+  peer_cidrs           = local.peers_of["eu-west-1"]
+  admin_principal_arns = var.admin_principal_arns
 }
 
 # The peering mesh: each connection is requested from one region and accepted in the other.
@@ -219,6 +217,8 @@ resource "crdb_region" "zone" {
   replicas = 3
 
   storage_class = each.value.storage_class
+  # Destroying a region deletes its namespace and data (see the header).
+  deletion_protection = var.deletion_protection
 
   # An internal network load balancer: reachable from the peered VPCs, not from the internet.
   dns_load_balancer = "aws-internal"
@@ -252,8 +252,10 @@ resource "crdb_region" "zone" {
 resource "crdb_dns_link" "zone" {
   for_each = local.clusters
   zone     = each.key
-  # EKS runs CoreDNS: the link adds one server block per peer zone, forwarding over TCP (the NLB).
-  peers = { for z, r in crdb_region.zone : z => r.dns_address }
+  # EKS runs CoreDNS: the link adds one server block per peer zone, forwarding with the protocol the peer's
+  # load balancer serves (`aws-internal`: a TCP NLB, so `force_tcp`).
+  peers          = { for z, r in crdb_region.zone : z => r.dns_address }
+  peer_protocols = { for z, r in crdb_region.zone : z => r.dns_protocol }
 
   kubernetes {
     host                   = each.value.endpoint

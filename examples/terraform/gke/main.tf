@@ -11,14 +11,31 @@
 #     no DNS server is exposed to the internet.
 #
 # Nothing here needs a GKE cluster to exist at plan time: each crdb_region gets its connection from
-# its cluster's (unknown until apply) endpoint and CA.
+# its cluster's (unknown until apply) endpoint and CA. No Kubernetes provider is configured.
 #
-#   terraform init && terraform apply -var project=<your project>
+# Prerequisites:
+#   - Terraform >= 1.0.3 (or OpenTofu >= 1.6) and the crdb provider installed (README, "Installing a
+#     release"); the hashicorp/google provider comes from its registry at `terraform init`.
+#   - gcloud with `gke-gcloud-auth-plugin` on PATH (`gcloud components install gke-gcloud-auth-plugin`),
+#     logged in with Application Default Credentials (`gcloud auth application-default login`): every
+#     crdb resource reaches its cluster through the plugin, as whoever runs Terraform.
+#   - In the project: the Compute Engine and Kubernetes Engine APIs enabled
+#     (`gcloud services enable compute.googleapis.com container.googleapis.com`), quota for nine
+#     n2-standard-4 nodes in three regions, and roles to create networks, firewall rules and clusters
+#     (roles/container.admin and roles/compute.networkAdmin, or Owner).
+#   - Variables: `project` and `console_password` (required); `image`, `deletion_protection`.
+#
+#   terraform init && terraform apply -var project=<your project> -var console_password=<password>
+#
+# Destroying: GKE clusters and CockroachDB regions refuse deletion while `deletion_protection` is true
+# (the default, so that a stray destroy cannot delete data): `terraform apply -var deletion_protection=false`
+# first, then `terraform destroy` with the same variables.
 terraform {
   # 1.0.3 is the oldest Terraform the provider is tested with (docs/guides/compatibility.md).
   required_version = ">= 1.0.3"
   required_providers {
-    google = { source = "hashicorp/google" }
+    # 7.x: the version whose documentation this example follows (`dns_config.cluster_dns = "KUBE_DNS"`).
+    google = { source = "hashicorp/google", version = "~> 7.0" }
     crdb   = { source = "crdb/crdb", version = "~> 0.1" }
   }
 }
@@ -32,6 +49,12 @@ variable "console_password" {
   type        = string
   sensitive   = true
   description = "Password of the `console` SQL user, for DB Console logins."
+}
+
+variable "deletion_protection" {
+  type        = bool
+  default     = true
+  description = "Whether the GKE clusters and CockroachDB regions refuse to be deleted. Apply it as false before `terraform destroy`."
 }
 
 variable "image" {
@@ -69,8 +92,6 @@ locals {
 provider "google" {
   project = var.project
 }
-
-data "google_client_config" "current" {}
 
 # One global VPC: subnets in different regions of one VPC route to each other without peering, and
 # GKE's internal load balancers with global access are reachable from every region of it.
@@ -143,17 +164,20 @@ resource "google_container_cluster" "zone" {
     services_secondary_range_name = "services"
   }
 
-  # kube-dns, whose `stubDomains` crdb_dns_link merges its forwarding into. Cloud DNS for GKE (and
-  # Autopilot, which always uses it) resolves through Google's managed DNS instead.
+  # kube-dns, whose `stubDomains` crdb_dns_link merges its forwarding into, said explicitly:
+  # `PLATFORM_DEFAULT` means kube-dns on Standard clusters today, but is whatever GKE makes the
+  # default. Cloud DNS for GKE (and Autopilot, which always uses it) resolves through Google's
+  # managed DNS instead, and crdb_dns_link refuses such a cluster.
   dns_config {
-    cluster_dns = "PLATFORM_DEFAULT"
+    cluster_dns = "KUBE_DNS"
   }
 
   node_config {
     machine_type = "n2-standard-4"
   }
 
-  deletion_protection = true
+  # Blocks this example's own `terraform destroy` until applied as false (see the header).
+  deletion_protection = var.deletion_protection
 }
 
 resource "crdb_multiregion_cluster" "main" {
@@ -168,6 +192,8 @@ resource "crdb_region" "zone" {
   zone     = each.key
   region   = each.value.region
   replicas = 3
+  # Destroying a region deletes its namespace and data.
+  deletion_protection = var.deletion_protection
 
   # Internal load balancers with global access: peers resolve each other over the VPC.
   dns_load_balancer = "gke-internal"
@@ -193,13 +219,19 @@ resource "crdb_region" "zone" {
 resource "crdb_dns_link" "zone" {
   for_each = local.zones
   zone     = each.key
-  # Every region's DNS address; a link never forwards its own zone.
-  peers = { for z, r in crdb_region.zone : z => r.dns_address }
+  # Every region's DNS address; a link never forwards its own zone. kube-dns asks over UDP, which the
+  # `gke-internal` load balancers serve (`dns_protocol = "udp"`).
+  peers          = { for z, r in crdb_region.zone : z => r.dns_address }
+  peer_protocols = { for z, r in crdb_region.zone : z => r.dns_protocol }
 
+  # The same credential plugin as every other resource (an access token would expire after an hour).
   kubernetes {
     host                   = "https://${google_container_cluster.zone[each.key].endpoint}"
-    token                  = data.google_client_config.current.access_token
     cluster_ca_certificate = base64decode(google_container_cluster.zone[each.key].master_auth[0].cluster_ca_certificate)
+    exec {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "gke-gcloud-auth-plugin"
+    }
   }
 }
 

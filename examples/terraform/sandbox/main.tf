@@ -81,6 +81,8 @@ resource "crdb_dns_link" "zone" {
   for_each = local.zones
   zone     = each.key
   peers    = { for z, r in crdb_region.zone : z => r.dns_address }
+  # The one protocol each peer's DNS load balancer serves: us-west1-a runs CoreDNS and forwards with it.
+  peer_protocols = { for z, r in crdb_region.zone : z => r.dns_protocol }
 
   kubernetes {
     config_path    = var.kubeconfig
@@ -125,7 +127,9 @@ output "sql_addresses" {
 
 output "console" {
   description = "The DB Console from this machine, as the console user."
-  value       = "kubectl --kubeconfig ${var.kubeconfig} --context us-east1-b -n us-east1-b port-forward service/cockroachdb-public 8080, then https://localhost:8080 as ${crdb_sql_user.console.name}"
+  # No port-forward recipe here: kube-sandbox does not emulate it (crates/kube-sandbox/README.md, "Not emulated").
+  # On a real cluster, docs/guides/sql.md has it.
+  value = "https://${crdb_region.zone["us-east1-b"].http_address} inside us-east1-b's cluster, as ${crdb_sql_user.console.name}"
 }
 
 output "dns_addresses" {

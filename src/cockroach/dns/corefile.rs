@@ -7,6 +7,7 @@
 
 use super::error::DnsError;
 use super::forwards::{ForwardMap, Forwards};
+use crate::cockroach::manifests::DnsProtocol;
 
 /// Comment prefix of the line above each of our blocks; the domain follows.
 pub const BLOCK_MARKER: &str = "# terraform-provider-crdb: forwards ";
@@ -15,12 +16,19 @@ fn marker(domain: &str) -> String {
     format!("{BLOCK_MARKER}{domain}")
 }
 
-/// The server block that forwards `domain` to `addresses` over TCP (UDP answers from a load balancer in another
-/// network are easily truncated or dropped; TCP is what the original procedure used as well).
-pub fn server_block(domain: &str, addresses: &[std::net::IpAddr]) -> String {
+/// The server block that forwards `domain` to `addresses` with the one protocol their load balancer serves.
+/// CoreDNS's forward plugin otherwise asks upstreams with the protocol the query came in on, so TCP queries (a
+/// client retrying a truncated answer) would go unanswered by a UDP-only load balancer and UDP ones by a TCP-only
+/// one: `prefer_udp` sends every query over UDP, `force_tcp` every query over TCP (as the original EKS procedure's
+/// CoreDNS did for its TCP load balancer).
+pub fn server_block(domain: &str, addresses: &[std::net::IpAddr], protocol: DnsProtocol) -> String {
     let upstreams: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    let option = match protocol {
+        DnsProtocol::Udp => "prefer_udp",
+        DnsProtocol::Tcp => "force_tcp",
+    };
     format!(
-        "{domain}:53 {{\n    errors\n    cache 30\n    forward . {} {{\n        force_tcp\n    }}\n}}\n",
+        "{domain}:53 {{\n    errors\n    cache 30\n    forward . {} {{\n        {option}\n    }}\n}}\n",
         upstreams.join(" ")
     )
 }
@@ -181,6 +189,24 @@ fn our_domain(text: &str, lines: &[Line], block: &Block) -> Option<String> {
     is_ours(text, lines, block, domain).then(|| domain.to_owned())
 }
 
+/// The domains whose block (ours, in a Corefile or `coredns-custom` entry) forwards with `force_tcp`: what an
+/// earlier apply, or a version that forced TCP for every peer, wrote.
+pub fn domains_forwarded_over_tcp(text: &str) -> std::collections::BTreeSet<String> {
+    let lines = lines(text);
+    blocks(text, &lines)
+        .iter()
+        .filter(|b| {
+            text[lines[b.first_line].start..lines[b.last_line].end]
+                .lines()
+                .any(|line| line.trim() == "force_tcp")
+        })
+        .filter_map(|b| match b.keys.as_slice() {
+            [key] => Some(key.strip_suffix(":53")?.to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Adds or replaces our server blocks in `corefile`. A block for one of the domains that we did not write is an
 /// error: CoreDNS will not start with two blocks for one zone, and it is not ours to replace.
 pub fn merge_corefile(corefile: &str, forwards: &Forwards) -> Result<String, DnsError> {
@@ -188,8 +214,9 @@ pub fn merge_corefile(corefile: &str, forwards: &Forwards) -> Result<String, Dns
     let blocks = blocks(corefile, &lines);
     let mut replacements: Vec<(usize, usize, String)> = Vec::new();
     let mut appended = String::new();
-    for (_, domain, addresses) in forwards.entries() {
-        let chunk = format!("{}\n{}", marker(&domain), server_block(&domain, addresses));
+    for (zone, domain, addresses) in forwards.entries() {
+        let block = server_block(&domain, addresses, forwards.protocol(zone));
+        let chunk = format!("{}\n{}", marker(&domain), block);
         if let Some(block) = ours_for(corefile, &lines, &blocks, &domain) {
             let start = lines[block.first_line - 1].start;
             let end = lines[block.last_line].end;
@@ -275,7 +302,8 @@ pub fn coredns_custom_entries(forwards: &Forwards) -> std::collections::BTreeMap
     forwards
         .entries()
         .map(|(zone, domain, addresses)| {
-            (coredns_custom_key(zone), server_block(&domain, addresses))
+            let block = server_block(&domain, addresses, forwards.protocol(zone));
+            (coredns_custom_key(zone), block)
         })
         .collect()
 }
@@ -334,11 +362,33 @@ corp.example:53 {
     }
 
     #[test]
-    fn the_server_block_forwards_over_tcp() {
-        let block = server_block("east.svc.cluster.local", &["203.0.113.2".parse().unwrap()]);
+    fn the_server_block_forwards_with_the_protocol_of_the_peer_load_balancer() {
+        let address = ["203.0.113.2".parse().unwrap()];
         assert_eq!(
-            block,
+            server_block("east.svc.cluster.local", &address, DnsProtocol::Tcp),
             "east.svc.cluster.local:53 {\n    errors\n    cache 30\n    forward . 203.0.113.2 {\n        force_tcp\n    }\n}\n"
+        );
+        assert_eq!(
+            server_block("east.svc.cluster.local", &address, DnsProtocol::Udp),
+            "east.svc.cluster.local:53 {\n    errors\n    cache 30\n    forward . 203.0.113.2 {\n        prefer_udp\n    }\n}\n"
+        );
+        let tcp_east = BTreeMap::from([("east".to_owned(), DnsProtocol::Tcp)]);
+        let merged = merge_corefile(COREFILE, &two_peers().with_protocols(&tcp_east)).unwrap();
+        let east = &merged[merged.find("east.svc").unwrap()..];
+        let west = &merged[merged.find("west.svc").unwrap()..];
+        assert!(
+            east[..east.find("}\n}").unwrap()].contains("force_tcp"),
+            "{merged}"
+        );
+        assert!(
+            west[..west.find("}\n}").unwrap()].contains("prefer_udp"),
+            "{merged}"
+        );
+        assert_eq!(
+            domains_forwarded_over_tcp(&merged)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["east.svc.cluster.local"]
         );
     }
 

@@ -7,6 +7,13 @@ pub enum DnsError {
          queries in a loop. List only the other clusters' zones"
     )]
     OwnZone(String),
+    /// kube-dns asks upstreams over UDP; a load balancer serving TCP only never answers it.
+    #[error(
+        "zone {0:?}'s DNS load balancer serves TCP only (dns_protocol \"tcp\": dns_load_balancer \"aws-internal\" or \
+         \"azure-internal\"), and kube-dns forwards over UDP, so its queries would go unanswered. Give that zone a \
+         load balancer serving UDP, or run CoreDNS in this cluster"
+    )]
+    TcpPeerForKubeDns(String),
     #[error("zone {0:?} has no DNS address to forward to")]
     NoAddresses(String),
     #[error("zone {zone:?}: {reason}")]

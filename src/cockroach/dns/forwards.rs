@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::error::DnsError;
+use crate::cockroach::manifests::DnsProtocol;
 use crate::cockroach::validate;
 
 /// Domain -> nameserver addresses, as read back from a live configuration.
@@ -21,6 +22,10 @@ pub struct Forwards {
     cluster_domain: String,
     /// zone -> addresses, without duplicates, in the order given.
     zones: BTreeMap<String, Vec<IpAddr>>,
+    /// zone -> the one protocol its DNS load balancer serves, as configured; see [`Forwards::protocol`].
+    protocols: BTreeMap<String, DnsProtocol>,
+    /// Domains the live configuration forwards over TCP, for the zones whose protocol is not configured.
+    live_tcp: std::collections::BTreeSet<String>,
 }
 
 impl Forwards {
@@ -59,7 +64,42 @@ impl Forwards {
         Ok(Forwards {
             cluster_domain: cluster_domain.to_owned(),
             zones,
+            protocols: BTreeMap::new(),
+            live_tcp: Default::default(),
         })
+    }
+
+    /// The protocol each peer's DNS load balancer serves (`public` and `gke-internal` ones UDP, `aws-internal` and
+    /// `azure-internal` ones TCP): a forward must use it, since the other one gets no answer there.
+    pub fn with_protocols(mut self, protocols: &BTreeMap<String, DnsProtocol>) -> Forwards {
+        self.protocols = protocols
+            .iter()
+            .filter(|(zone, _)| self.zones.contains_key(*zone))
+            .map(|(zone, protocol)| (zone.clone(), *protocol))
+            .collect();
+        self
+    }
+
+    /// What the live configuration forwards over TCP (`domains`): a zone whose protocol is not configured keeps
+    /// forwarding that way, so that a configuration written before `peer_protocols` existed (every CoreDNS peer
+    /// forced to TCP, as EKS's TCP load balancers need) is not turned to UDP under its peers.
+    pub fn keeping_live_tcp(mut self, domains: std::collections::BTreeSet<String>) -> Forwards {
+        self.live_tcp = domains;
+        self
+    }
+
+    /// The protocol to forward `zone` with: as configured, else TCP where the live forward uses it, else UDP.
+    pub fn protocol(&self, zone: &str) -> DnsProtocol {
+        match self.protocols.get(zone) {
+            Some(protocol) => *protocol,
+            None if self
+                .live_tcp
+                .contains(&forward_domain(zone, &self.cluster_domain)) =>
+            {
+                DnsProtocol::Tcp
+            }
+            None => DnsProtocol::Udp,
+        }
     }
 
     /// (zone, domain, addresses) for every peer, sorted by zone.

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::DnsError;
 use super::forwards::{ForwardMap, Forwards};
+use crate::cockroach::manifests::DnsProtocol;
 
 pub const STUB_DOMAINS_KEY: &str = "stubDomains";
 
@@ -35,11 +36,16 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// Adds or replaces our domains in `existing` (the current `stubDomains`, None when the key is absent).
+/// Adds or replaces our domains in `existing` (the current `stubDomains`, None when the key is absent). kube-dns
+/// (dnsmasq) forwards a query over UDP and retries over TCP only when an answer comes back truncated, so a peer
+/// whose load balancer serves TCP only would never answer: such a peer is refused.
 pub fn merge_stub_domains(existing: Option<&str>, forwards: &Forwards) -> Result<String, DnsError> {
     let before = parse(existing)?;
     let mut after = before.clone();
-    for (_, domain, addresses) in forwards.entries() {
+    for (zone, domain, addresses) in forwards.entries() {
+        if forwards.protocol(zone) == DnsProtocol::Tcp {
+            return Err(DnsError::TcpPeerForKubeDns(zone.to_owned()));
+        }
         let servers = addresses
             .iter()
             .map(|a| Value::String(a.to_string()))
@@ -91,6 +97,7 @@ pub fn read_stub_domains(existing: Option<&str>) -> Result<ForwardMap, DnsError>
 #[cfg(test)]
 mod tests {
     use super::super::forwards::for_tests::forwards;
+    use std::collections::BTreeMap;
 
     use super::*;
 
@@ -125,6 +132,17 @@ mod tests {
             vec!["203.0.113.1", "198.51.100.1"]
         );
         assert!(!read.contains_key("odd.example"));
+    }
+
+    #[test]
+    fn a_peer_serving_tcp_only_is_refused_since_kube_dns_asks_over_udp() {
+        let tcp_west = BTreeMap::from([("west".to_owned(), DnsProtocol::Tcp)]);
+        let ours = forwards(&[("east", &["203.0.113.2"]), ("west", &["203.0.113.1"])]);
+        assert_eq!(
+            merge_stub_domains(None, &ours.clone().with_protocols(&tcp_west)),
+            Err(DnsError::TcpPeerForKubeDns("west".into()))
+        );
+        assert!(merge_stub_domains(None, &ours).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::names::{self, common_labels, component_labels};
-use super::spec::{LoadBalancerKind, ZoneSpec};
+use super::spec::{DnsProtocol, LoadBalancerKind, ZoneSpec};
 
 /// SQL and inter-node traffic share 26257; the DB Console and health checks use 8080.
 fn node_ports() -> Vec<ServicePort> {
@@ -114,8 +114,8 @@ pub fn alias_claim(live_labels: Option<&BTreeMap<String, String>>, zone: &str) -
     }
 }
 
-/// The cluster's DNS servers behind a load balancer that peer clusters forward this zone's names to. UDP for
-/// kube-dns (dnsmasq) upstreams, TCP for the CoreDNS blocks, which force TCP.
+/// The cluster's DNS servers behind a load balancer that peer clusters forward this zone's names to, on one
+/// protocol (see [`super::spec::DnsProtocol`]): UDP where peers run kube-dns, TCP where they run CoreDNS.
 pub fn dns_load_balancer(spec: &ZoneSpec) -> Service {
     let mut meta = metadata(
         spec,
@@ -139,14 +139,47 @@ pub fn dns_load_balancer(spec: &ZoneSpec) -> Service {
         spec: Some(ServiceSpec {
             type_: Some("LoadBalancer".to_owned()),
             selector: Some([(label.to_owned(), value.to_owned())].into()),
-            ports: Some(vec![
-                port("dns", names::DNS_PORT, "UDP"),
-                port("dns-tcp", names::DNS_PORT, "TCP"),
-            ]),
+            ports: Some(vec![dns_port(spec.dns_load_balancer.protocol())]),
             ..ServiceSpec::default()
         }),
         ..Service::default()
     }
+}
+
+/// Port 53 on one protocol, named as the original procedure named it (`dns`) for UDP.
+fn dns_port(protocol: DnsProtocol) -> ServicePort {
+    let name = match protocol {
+        DnsProtocol::Udp => "dns",
+        DnsProtocol::Tcp => "dns-tcp",
+    };
+    port(name, names::DNS_PORT, protocol.as_str())
+}
+
+/// The protocols of a live Service's ports, in order (a port without one is TCP, Kubernetes' default).
+pub fn service_protocols(service: &Service) -> Vec<&str> {
+    service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| p.protocol.as_deref().unwrap_or("TCP"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The one protocol a live DNS load balancer serves, which apply keeps (None: no ports, or several protocols).
+pub fn live_dns_protocol(service: &Service) -> Option<DnsProtocol> {
+    DnsProtocol::keep_live(&service_protocols(service))
+}
+
+/// Whether a live DNS load balancer mixes protocols, as versions before one protocol per Service made it: the
+/// next apply gives it one.
+pub fn mixes_protocols(service: &Service) -> bool {
+    let protocols = service_protocols(service);
+    protocols.iter().any(|p| Some(p) != protocols.first())
 }
 
 /// The annotations that make each cloud's load balancer internal.

@@ -38,6 +38,69 @@ pub struct DnsLoadBalancer {
     pub kind: LoadBalancerKind,
     /// Applied after the kind's own annotations, so a user can override them.
     pub extra_annotations: BTreeMap<String, String>,
+    /// The one protocol the Service carries when it is not the kind's: a live load balancer that already serves
+    /// one protocol keeps it (see [`DnsProtocol::keep_live`]), since its peers forward with that protocol.
+    pub protocol: Option<DnsProtocol>,
+}
+
+impl DnsLoadBalancer {
+    /// The protocol the Service carries.
+    pub fn protocol(&self) -> DnsProtocol {
+        self.protocol.unwrap_or(self.kind.dns_protocol())
+    }
+}
+
+/// The one protocol a DNS load balancer Service carries. One, not both: cloud controllers provision nothing for a
+/// LoadBalancer Service that mixes UDP and TCP in several cases (cloud-provider-aws and the in-tree AWS provider
+/// refuse it with "mixed protocol is not supported for LoadBalancer", kubernetes/kubernetes#105361; GKE's
+/// controller refuses it with the event `LoadBalancerMixedProtocolNotSupported` except for external load
+/// balancers of clusters created at 1.34 or later), and the address never appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsProtocol {
+    /// What kube-dns (dnsmasq) stub domains forward with, and what the original procedure's `dns-lb.yaml` served;
+    /// CoreDNS links forward to it with `prefer_udp`.
+    Udp,
+    /// What the original EKS procedure's NLB served; CoreDNS links forward to it with `force_tcp`, kube-dns ones
+    /// cannot.
+    Tcp,
+}
+
+impl DnsProtocol {
+    /// The Kubernetes `protocol` of a Service port.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsProtocol::Udp => "UDP",
+            DnsProtocol::Tcp => "TCP",
+        }
+    }
+
+    /// As `crdb_region.dns_protocol` and `crdb_dns_link.peer_protocols` spell it.
+    pub fn attribute_value(self) -> &'static str {
+        match self {
+            DnsProtocol::Udp => "udp",
+            DnsProtocol::Tcp => "tcp",
+        }
+    }
+
+    pub fn parse_attribute(text: &str) -> Option<DnsProtocol> {
+        [DnsProtocol::Udp, DnsProtocol::Tcp]
+            .into_iter()
+            .find(|p| p.attribute_value() == text)
+    }
+
+    /// The protocol of a live Service's ports when they all carry the same one (None: no ports, or mixed, which
+    /// is what versions before this rule made and what apply replaces). A Service that serves one protocol
+    /// already keeps it, whatever the kind says: its peers forward with it, and turning it over would cut them
+    /// off from this zone until every link changed too (a setup-script zone on EKS serves TCP, for example).
+    pub fn keep_live(protocols: &[&str]) -> Option<DnsProtocol> {
+        let first = *protocols.first()?;
+        if protocols.iter().any(|p| *p != first) {
+            return None;
+        }
+        [DnsProtocol::Udp, DnsProtocol::Tcp]
+            .into_iter()
+            .find(|p| p.as_str() == first)
+    }
 }
 
 /// Where the DNS load balancer is reachable from.
@@ -48,7 +111,7 @@ pub enum LoadBalancerKind {
     Public,
     /// A GKE internal load balancer with global access, so that clusters in other regions of the VPC reach it.
     GkeInternal,
-    /// An internal AWS Network Load Balancer (UDP and TCP on one port need an NLB).
+    /// An internal AWS Network Load Balancer, TCP only (the classic ELB serves TCP only as well).
     AwsInternal,
     AzureInternal,
 }
@@ -73,6 +136,18 @@ impl LoadBalancerKind {
 
     pub fn parse(text: &str) -> Option<LoadBalancerKind> {
         Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The protocol a new load balancer of this kind serves. GKE runs kube-dns, whose stub domains ask over UDP
+    /// (and a public UDP load balancer is what the original procedure made on GKE). On AWS, TCP: the classic ELB
+    /// serves nothing else, and an NLB's UDP target group still needs a TCP health check the Service does not
+    /// offer, as the original EKS procedure (CoreDNS with `force_tcp`) had it. AKS runs CoreDNS, which forwards
+    /// either way; TCP, as on EKS. kube-dns clusters can forward to UDP load balancers only.
+    pub fn dns_protocol(self) -> DnsProtocol {
+        match self {
+            LoadBalancerKind::Public | LoadBalancerKind::GkeInternal => DnsProtocol::Udp,
+            LoadBalancerKind::AwsInternal | LoadBalancerKind::AzureInternal => DnsProtocol::Tcp,
+        }
     }
 }
 

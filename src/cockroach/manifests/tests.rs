@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::core::v1::Service;
 use serde_json::{json, Value};
 
 use super::spec::fixtures::{certificates, spec};
@@ -464,22 +465,73 @@ fn the_alias_claim_follows_the_live_labels() {
 }
 
 #[test]
-fn the_dns_load_balancer_exposes_the_dns_pods_on_udp_and_tcp() {
+fn the_dns_load_balancer_exposes_the_dns_pods_on_one_protocol_its_peers_forward_with() {
     let s = spec();
     let lb = find(&s, "Service", "kube-system", "crdb-dns-us-east1-b");
     assert_eq!(lb["spec"]["type"], "LoadBalancer");
     assert_eq!(lb["spec"]["selector"], json!({"k8s-app": "kube-dns"}));
     assert_eq!(
         lb["spec"]["ports"],
-        json!([
-            {"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"},
-            {"name": "dns-tcp", "port": 53, "targetPort": 53, "protocol": "TCP"},
-        ])
+        json!([{"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"}]),
+        "public: UDP only, as the original dns-lb.yaml"
     );
     assert!(
         lb["metadata"].get("annotations").is_none(),
         "public by default"
     );
+    let ports = |kind: LoadBalancerKind, protocol: Option<DnsProtocol>| {
+        let mut s = spec();
+        s.dns_load_balancer.kind = kind;
+        s.dns_load_balancer.protocol = protocol;
+        to_json(&dns_load_balancer(&s))["spec"]["ports"].clone()
+    };
+    let udp = json!([{"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"}]);
+    let tcp = json!([{"name": "dns-tcp", "port": 53, "targetPort": 53, "protocol": "TCP"}]);
+    assert_eq!(
+        ports(LoadBalancerKind::GkeInternal, None),
+        udp,
+        "GKE: kube-dns peers"
+    );
+    assert_eq!(
+        ports(LoadBalancerKind::AwsInternal, None),
+        tcp,
+        "EKS: CoreDNS peers, force_tcp"
+    );
+    assert_eq!(
+        ports(LoadBalancerKind::AzureInternal, None),
+        tcp,
+        "AKS: CoreDNS peers"
+    );
+    assert_eq!(
+        ports(LoadBalancerKind::Public, Some(DnsProtocol::Tcp)),
+        tcp,
+        "a live single-protocol Service keeps its protocol"
+    );
+}
+
+#[test]
+fn a_live_dns_load_balancer_keeps_its_one_protocol_and_a_mixed_one_is_found() {
+    let service = |protocols: &[&str]| -> Service {
+        let ports: Vec<_> = protocols
+            .iter()
+            .map(|p| json!({"port": 53, "protocol": p}))
+            .collect();
+        serde_json::from_value(json!({"metadata": {"name": "lb"}, "spec": {"ports": ports}}))
+            .unwrap()
+    };
+    assert_eq!(
+        live_dns_protocol(&service(&["TCP"])),
+        Some(DnsProtocol::Tcp)
+    );
+    assert_eq!(
+        live_dns_protocol(&service(&["UDP"])),
+        Some(DnsProtocol::Udp)
+    );
+    assert_eq!(live_dns_protocol(&service(&["UDP", "TCP"])), None);
+    assert_eq!(live_dns_protocol(&service(&[])), None);
+    assert!(mixes_protocols(&service(&["UDP", "TCP"])));
+    assert!(!mixes_protocols(&service(&["UDP"])));
+    assert!(!mixes_protocols(&service(&[])));
 }
 
 #[test]
@@ -492,6 +544,7 @@ fn each_load_balancer_kind_gets_its_annotations_and_users_have_the_last_word() {
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
+            protocol: None,
         };
         to_json(&dns_load_balancer(&s))["metadata"]["annotations"].clone()
     };

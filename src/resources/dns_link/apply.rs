@@ -3,12 +3,13 @@
 //! itself, and create waiting for the zone's nodes, which need their peers to resolve.
 use super::model::DnsLinkModel;
 use super::plan::{
-    all_domains, corefile_reloads, edited_data, flavour_name, peer_addresses, retired_domains,
+    all_domains, corefile_reloads, edited_data, flavour_name, forwards_for, peer_addresses,
+    protocols_of, retired_domains,
 };
 use super::read::DnsSnapshot;
 use crate::cockroach::dns::{DnsFlavour, Forwards};
 use crate::cockroach::manifests::names;
-use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::diag::Diagnostics;
 use crate::framework::{Attr, OperationContext};
 use crate::kubernetes::{ClusterClient, Deadline};
 use crate::resources::connection::connect_for_apply;
@@ -62,21 +63,21 @@ pub(super) async fn converge(
     let client = connect_for_apply(ctx, &state.kubernetes, "link", &deadline).await?;
     let zone = state.zone.known().cloned().unwrap_or_default();
     let domain = state.peers_cluster_domain();
-    let flavour = DnsSnapshot::fetch(&client)
-        .await?
-        .flavour(&state.dns_provider_choice())?;
+    let snapshot = DnsSnapshot::fetch(&client).await?;
+    let flavour = snapshot.flavour(&state.dns_provider_choice())?;
     let peers = peer_addresses(&state);
-    let forwards = Forwards::new(&[zone.as_str()], &domain, &peers).map_err(|e| {
-        let mut diags = Diagnostics::new();
-        diags.attribute_error(AttributePath::root("peers"), "Invalid peers", e.to_string());
-        diags
-    })?;
+    // The edit keeps live TCP forwards of unlisted peers again against the data it writes over.
+    let forwards =
+        forwards_for(&state, flavour)?.keeping_live_tcp(snapshot.live_tcp_domains(flavour));
     let retired = retired_domains(prior, &peers, &domain);
     write_forwards(&client, flavour, &forwards, &retired).await?;
     reload_dns(&client, flavour).await?;
     state.id = Attr::Known(zone.clone());
     state.detected_dns_provider = Attr::Known(flavour_name(flavour).to_string());
     state.forwarded_zones = Attr::Known(peers.keys().cloned().collect());
+    if state.peer_protocols.is_unknown() {
+        state.peer_protocols = Attr::Known(protocols_of(&forwards));
+    }
     let mut diags = Diagnostics::new();
     if state.wait_for_ready_replicas != Attr::Known(0) {
         if let Err(e) = wait_zone_ready(&client, &zone, &deadline).await {

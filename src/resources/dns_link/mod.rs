@@ -48,12 +48,12 @@ impl ModelResource for DnsLink {
 
     fn modify_plan(
         &self,
-        _prior: Option<&DnsLinkModel>,
-        _config: &DnsLinkModel,
+        prior: Option<&DnsLinkModel>,
+        config: &DnsLinkModel,
         planned: &mut DnsLinkModel,
         _diags: &mut Diagnostics,
     ) {
-        plan::plan(planned);
+        plan::plan(prior, config, planned);
     }
 
     async fn create(&self, ctx: &OperationContext, planned: DnsLinkModel) -> Applied<DnsLinkModel> {
@@ -72,7 +72,8 @@ impl ModelResource for DnsLink {
         };
         let snapshot = DnsSnapshot::fetch(&client).await?;
         let (flavour, forwards) = snapshot.forwards(&state.dns_provider_choice())?;
-        Ok(Some(read::fold(state, flavour, &forwards)))
+        let over_tcp = snapshot.live_tcp_domains(flavour);
+        Ok(Some(read::fold(state, flavour, &forwards, &over_tcp)))
     }
 
     async fn update(
@@ -101,11 +102,14 @@ impl ModelResource for DnsLink {
             });
         };
         let client = import_id::connect(ctx, &context).await?;
-        let (snapshot, own_address) = futures_util::try_join!(
+        let (snapshot, own) = futures_util::try_join!(
             DnsSnapshot::fetch(&client),
-            read::own_dns_address(&client, &zone),
+            read::own_dns_load_balancer(&client, &zone),
         )?;
         let (flavour, forwards) = snapshot.forwards(DNS_PROVIDER_AUTO)?;
-        Ok(read::imported_link(&zone, own_address, flavour, &forwards))
+        let over_tcp = snapshot.live_tcp_domains(flavour);
+        Ok(read::imported_link(
+            &zone, own, flavour, &forwards, &over_tcp,
+        ))
     }
 }

@@ -17,6 +17,7 @@ tf_model! {
         pub id: Attr<String>,
         pub zone: Attr<String>,
         pub peers: Attr<BTreeMap<String, Attr<String>>>,
+        pub peer_protocols: Attr<BTreeMap<String, Attr<String>>>,
         pub cluster_domain: Attr<String>,
         pub dns_provider: Attr<String>,
         pub detected_dns_provider: Attr<String>,
@@ -73,6 +74,21 @@ pub fn schema(connection_block: Block) -> Schema {
             "DNS address of every zone, typically `{ for z, r in crdb_region.all : z => r.dns_address }`. The \
              entry for `zone` itself is ignored.",
         ))
+        .attribute(
+            Attribute::optional_computed(
+            "peer_protocols",
+            Type::map(s()),
+            "The protocol each peer's DNS load balancer serves, `udp` or `tcp`, typically \
+             `{ for z, r in crdb_region.all : z => r.dns_protocol }`. A peer not listed is `udp`, unless CoreDNS \
+             forwards it with `force_tcp` already (as versions before this attribute wrote for every peer): that \
+             forward is kept. A forward with the \
+             other protocol gets no answer from a load balancer that serves one (which is all clouds provision \
+             reliably): CoreDNS forwards a `tcp` peer with `force_tcp` and a `udp` one with `prefer_udp`; kube-dns \
+             asks over UDP only, so a `tcp` peer is refused on a kube-dns cluster. Unset, it shows what the \
+             link forwards with.",
+            )
+            .keep_prior_value_when_unset(),
+        )
         .attribute(
             Attribute::optional("cluster_domain", s(), "The Kubernetes cluster DNS domain of the peers.")
                 .default(Value::string(DEFAULT_CLUSTER_DOMAIN)),

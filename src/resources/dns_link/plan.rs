@@ -4,6 +4,7 @@ use super::model::{DnsLinkModel, DNS_PROVIDERS};
 use crate::cockroach::dns::{
     self, DnsError, DnsFlavour, ForwardMap, Forwards, KubeSystemInventory,
 };
+use crate::cockroach::manifests::DnsProtocol;
 use crate::cockroach::validate;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts;
@@ -48,6 +49,25 @@ pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
             }
         }
     }
+    if let Attr::Known(protocols) = &config.peer_protocols {
+        let kube_dns = config.dns_provider.known().map(String::as_str) == Some("kube-dns");
+        for (peer, protocol) in protocols {
+            let path = AttributePath::root("peer_protocols").key(peer);
+            match protocol.known().map(|p| (p, DnsProtocol::parse_attribute(p))) {
+                Some((text, None)) => diags.attribute_error(
+                    path,
+                    "Invalid DNS protocol",
+                    format!("{text:?} is neither \"udp\" nor \"tcp\"; pass the region's `dns_protocol`."),
+                ),
+                Some((_, Some(DnsProtocol::Tcp))) if kube_dns => diags.attribute_error(
+                    path,
+                    "kube-dns cannot forward to this peer",
+                    DnsError::TcpPeerForKubeDns(peer.clone()).to_string(),
+                ),
+                _ => {}
+            }
+        }
+    }
     checks::cluster_domain(&config.cluster_domain, diags);
     diags.check_known(
         &config.dns_provider,
@@ -65,8 +85,13 @@ pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
     connection::validate(&config.kubernetes, diags);
 }
 
-/// The values derived from the configuration, so that they show in the plan.
-pub(super) fn plan(planned: &mut DnsLinkModel) {
+/// The values derived from the configuration, so that they show in the plan. `peer_protocols` left unset is
+/// what apply writes: the prior value while the forwarded zones stay the same, else known after apply.
+pub(super) fn plan(
+    prior: Option<&DnsLinkModel>,
+    config: &DnsLinkModel,
+    planned: &mut DnsLinkModel,
+) {
     planned.id = planned.zone.clone();
     planned.forwarded_zones = match (&planned.zone, &planned.peers) {
         (Attr::Known(zone), Attr::Known(peers)) if peers.values().all(|a| !a.is_unknown()) => {
@@ -74,6 +99,11 @@ pub(super) fn plan(planned: &mut DnsLinkModel) {
         }
         _ => Attr::Unknown,
     };
+    let same_zones = prior.is_some_and(|p| p.forwarded_zones == planned.forwarded_zones);
+    if config.peer_protocols.is_null() && !(same_zones && planned.peer_protocols.known().is_some())
+    {
+        planned.peer_protocols = Attr::Unknown;
+    }
 }
 
 /// The peers to forward, with their addresses.
@@ -84,6 +114,53 @@ pub(super) fn peer_addresses(model: &DnsLinkModel) -> BTreeMap<String, Vec<IpAdd
         .into_iter()
         .filter_map(|(peer, address)| Some((peer, vec![address.parse().ok()?])))
         .collect()
+}
+
+/// The protocol of every peer whose `peer_protocols` entry is known and valid; the rest forward over UDP.
+pub(super) fn peer_protocols(model: &DnsLinkModel) -> BTreeMap<String, DnsProtocol> {
+    model
+        .peer_protocols
+        .known()
+        .into_iter()
+        .flatten()
+        .filter_map(|(peer, p)| Some((peer.clone(), DnsProtocol::parse_attribute(p.known()?)?)))
+        .collect()
+}
+
+/// The link's forwards, refused where a peer's load balancer cannot answer the cluster's DNS server: the
+/// diagnostic names the peer's `peer_protocols` entry.
+pub(super) fn forwards_for(
+    model: &DnsLinkModel,
+    flavour: DnsFlavour,
+) -> Result<Forwards, Diagnostics> {
+    let zone = model.zone.known().cloned().unwrap_or_default();
+    let peers = peer_addresses(model);
+    let mut diags = Diagnostics::new();
+    let forwards = match Forwards::new(&[zone.as_str()], &model.peers_cluster_domain(), &peers) {
+        Ok(forwards) => forwards.with_protocols(&peer_protocols(model)),
+        Err(e) => {
+            diags.attribute_error(AttributePath::root("peers"), "Invalid peers", e.to_string());
+            return Err(diags);
+        }
+    };
+    if flavour == DnsFlavour::KubeDns {
+        for (peer, _, _) in forwards.entries() {
+            if forwards.protocol(peer) == DnsProtocol::Tcp {
+                diags.attribute_error(
+                    AttributePath::root("peer_protocols").key(peer),
+                    "kube-dns cannot forward to this peer",
+                    format!(
+                        "{}. Nothing was written.",
+                        DnsError::TcpPeerForKubeDns(peer.to_owned())
+                    ),
+                );
+            }
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(forwards)
 }
 
 /// The forward domains of the zones this link forwarded before (`prior`) and no longer does.
@@ -131,7 +208,7 @@ impl From<UndetectedDns> for Diagnostics {
         let (summary, fix) = match e.source {
             DnsError::NoDnsPods => (
                 format!("{} has no DNS pods to forward peer zones", e.cluster),
-                "Run the cluster with kube-dns: on GKE Standard, `dns_config { cluster_dns = \"PLATFORM_DEFAULT\" }` \
+                "Run the cluster with kube-dns: on GKE Standard, `dns_config { cluster_dns = \"KUBE_DNS\" }` \
                  on the google_container_cluster (Autopilot clusters cannot, use Standard ones); see \
                  docs/guides/gke.md. Nothing was written. If DNS pods do run under other names, set dns_provider to \
                  \"kube-dns\" or \"coredns\" to write there anyway."
@@ -216,16 +293,51 @@ pub(super) fn edited_data(
         }
         DnsFlavour::CoreDns => {
             let corefile = data.get("Corefile").cloned().unwrap_or_default();
+            let forwards = forwards
+                .clone()
+                .keeping_live_tcp(live_tcp_domains(flavour, &data));
             let kept = dns::remove_from_corefile(&corefile, retired);
-            let merged = dns::merge_corefile(&kept, forwards)?;
+            let merged = dns::merge_corefile(&kept, &forwards)?;
             data.insert("Corefile".to_string(), merged);
         }
         DnsFlavour::CoreDnsCustom => {
+            let forwards = forwards
+                .clone()
+                .keeping_live_tcp(live_tcp_domains(flavour, &data));
             data.retain(|key, _| !(key.starts_with("crdb-") && key.ends_with(".server")));
-            data.extend(dns::coredns_custom_entries(forwards));
+            data.extend(dns::coredns_custom_entries(&forwards));
         }
     }
     Ok(data)
+}
+
+/// The domains our entries in a DNS configuration's data forward over TCP (CoreDNS `force_tcp`; kube-dns never).
+pub(super) fn live_tcp_domains(
+    flavour: DnsFlavour,
+    data: &BTreeMap<String, String>,
+) -> std::collections::BTreeSet<String> {
+    match flavour {
+        DnsFlavour::KubeDns => Default::default(),
+        DnsFlavour::CoreDns => {
+            dns::domains_forwarded_over_tcp(data.get("Corefile").map(String::as_str).unwrap_or(""))
+        }
+        DnsFlavour::CoreDnsCustom => data
+            .iter()
+            .filter(|(key, _)| key.starts_with("crdb-") && key.ends_with(".server"))
+            .flat_map(|(_, text)| dns::domains_forwarded_over_tcp(text))
+            .collect(),
+    }
+}
+
+/// `peer_protocols` as a forwarding shows it: each forwarded zone's protocol.
+pub(super) fn protocols_of(forwards: &Forwards) -> BTreeMap<String, Attr<String>> {
+    forwards
+        .entries()
+        .map(|(zone, _, _)| {
+            let protocol = forwards.protocol(zone).attribute_value().to_owned();
+            (zone.to_owned(), Attr::Known(protocol))
+        })
+        .collect()
 }
 
 /// Whether a Corefile has CoreDNS reload it by itself when it changes.
@@ -265,7 +377,7 @@ mod tests {
         for needed in [
             "Cloud DNS for GKE",
             "35.199.192.0/19",
-            "PLATFORM_DEFAULT",
+            "KUBE_DNS",
             "Nothing was written",
         ] {
             assert!(d.detail.contains(needed), "{needed}: {}", d.detail);
@@ -305,6 +417,73 @@ mod tests {
         assert_eq!(
             paths,
             ["peers[\"B\"]", "peers[\"c\"]", "dns_provider", "kubernetes"]
+        );
+    }
+
+    #[test]
+    fn peer_protocols_are_checked_and_kube_dns_refuses_a_tcp_only_peer() {
+        let mut config = DnsLinkModel {
+            zone: Attr::Known("a".into()),
+            peers: Attr::Known(peers(&[
+                ("b", Attr::Known("192.0.2.2".into())),
+                ("c", Attr::Known("192.0.2.3".into())),
+            ])),
+            peer_protocols: Attr::Known(peers(&[
+                ("b", Attr::Known("tcp".into())),
+                ("c", Attr::Known("sctp".into())),
+            ])),
+            dns_provider: Attr::Known("kube-dns".into()),
+            ..Default::default()
+        };
+        let paths = Diagnostics::of_check(|diags| validate(&config, diags)).attribute_paths();
+        assert_eq!(
+            paths,
+            [
+                "peer_protocols[\"b\"]",
+                "peer_protocols[\"c\"]",
+                "kubernetes"
+            ]
+        );
+        let refused = forwards_for(&config, DnsFlavour::KubeDns).unwrap_err();
+        assert_eq!(refused.attribute_paths(), ["peer_protocols[\"b\"]"]);
+        assert!(
+            refused.0[0].detail.contains("serves TCP only"),
+            "{refused:?}"
+        );
+        let forwards = forwards_for(&config, DnsFlavour::CoreDns).unwrap();
+        assert_eq!(forwards.protocol("b"), DnsProtocol::Tcp);
+        assert_eq!(
+            forwards.protocol("c"),
+            DnsProtocol::Udp,
+            "invalid or unset: UDP"
+        );
+        config.dns_provider = Attr::Known("coredns".into());
+        let paths = Diagnostics::of_check(|diags| validate(&config, diags)).attribute_paths();
+        assert_eq!(paths, ["peer_protocols[\"c\"]", "kubernetes"]);
+    }
+
+    #[test]
+    fn a_coredns_forward_left_over_tcp_stays_tcp_until_peer_protocols_says_otherwise() {
+        let peers = BTreeMap::from([("b".to_string(), vec!["192.0.2.2".parse().unwrap()])]);
+        let forwards = Forwards::new(&["a"], "cluster.local", &peers).unwrap();
+        // What versions before peer_protocols wrote for every peer.
+        let corefile = ".:53 {\n    forward . /etc/resolv.conf\n}\n\n# terraform-provider-crdb: forwards b.svc.cluster.local\nb.svc.cluster.local:53 {\n    errors\n    cache 30\n    forward . 192.0.2.2 {\n        force_tcp\n    }\n}\n";
+        let data = BTreeMap::from([("Corefile".to_string(), corefile.to_string())]);
+        let kept = edited_data(DnsFlavour::CoreDns, &data, &forwards, &[]).unwrap();
+        assert_eq!(
+            kept, data,
+            "unconfigured: the live TCP forward is kept as it is"
+        );
+        let udp = BTreeMap::from([("b".to_string(), DnsProtocol::Udp)]);
+        let turned = edited_data(
+            DnsFlavour::CoreDns,
+            &data,
+            &forwards.with_protocols(&udp),
+            &[],
+        )
+        .unwrap();
+        assert!(
+            turned["Corefile"].contains("prefer_udp") && !turned["Corefile"].contains("force_tcp")
         );
     }
 

@@ -1,9 +1,9 @@
 //! Reading a link back: one fetch of kube-system's DNS objects (shared by read, import and apply),
 //! and pure folds of what it shows into the model, so that drift is tested without a server.
 use super::model::{DnsLinkModel, DEFAULT_CLUSTER_DOMAIN, DNS_PROVIDER_AUTO};
-use super::plan::{flavour, flavour_name, read_forwards};
+use super::plan::{flavour, flavour_name, live_tcp_domains, read_forwards};
 use crate::cockroach::dns::{self, DnsFlavour, ForwardMap, KubeSystemInventory};
-use crate::cockroach::manifests::{names, Layout};
+use crate::cockroach::manifests::{self, names, DnsProtocol, Layout};
 use crate::cockroach::validate;
 use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
@@ -12,7 +12,7 @@ use crate::kubernetes::ClusterClient;
 use crate::resources::lb_resolver;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// kube-system's DNS objects as one read found them.
 pub(super) struct DnsSnapshot {
@@ -70,6 +70,16 @@ impl DnsSnapshot {
         Ok(flavour(choice, &self.inventory(), &self.cluster)?)
     }
 
+    /// The domains our entries forward over TCP now.
+    pub fn live_tcp_domains(&self, flavour: DnsFlavour) -> BTreeSet<String> {
+        let empty = BTreeMap::new();
+        let data = self
+            .config_map(flavour.config_map())
+            .and_then(|m| m.data.as_ref())
+            .unwrap_or(&empty);
+        live_tcp_domains(flavour, data)
+    }
+
     /// The DNS server, and what its configuration forwards now.
     pub fn forwards(&self, choice: &str) -> Result<(DnsFlavour, ForwardMap), Diagnostics> {
         let flavour = self.flavour(choice)?;
@@ -95,11 +105,18 @@ impl DnsSnapshot {
     }
 }
 
-/// The address of the zone's DNS load balancer, under the name either layout gives it.
-pub(super) async fn own_dns_address(
+/// The zone's own DNS load balancer as its peers see it.
+pub(super) struct OwnDnsLoadBalancer {
+    pub address: Option<String>,
+    /// `udp` or `tcp`, when the Service serves one protocol.
+    pub protocol: Option<String>,
+}
+
+/// The address and protocol of the zone's DNS load balancer, under the name either layout gives it.
+pub(super) async fn own_dns_load_balancer(
     client: &ClusterClient,
     zone: &str,
-) -> Result<Option<String>, Diagnostics> {
+) -> Result<OwnDnsLoadBalancer, Diagnostics> {
     for layout in Layout::ALL {
         let service = client
             .get::<Service>(
@@ -107,11 +124,28 @@ pub(super) async fn own_dns_address(
                 &layout.dns_load_balancer_name(zone),
             )
             .await?;
-        if service.as_ref().and_then(load_balancer_address).is_some() {
-            return Ok(lb_resolver::service_dns_ip(service.as_ref()).await);
+        if let Some(service) = service.filter(|s| load_balancer_address(s).is_some()) {
+            return Ok(OwnDnsLoadBalancer {
+                address: lb_resolver::service_dns_ip(Some(&service)).await,
+                protocol: manifests::live_dns_protocol(&service)
+                    .map(|p| p.attribute_value().to_owned()),
+            });
         }
     }
-    Ok(None)
+    Ok(OwnDnsLoadBalancer {
+        address: None,
+        protocol: None,
+    })
+}
+
+/// A peer's protocol as the live forwarding shows it.
+fn live_protocol(domain: &str, over_tcp: &BTreeSet<String>) -> String {
+    let protocol = if over_tcp.contains(domain) {
+        DnsProtocol::Tcp
+    } else {
+        DnsProtocol::Udp
+    };
+    protocol.attribute_value().to_owned()
 }
 
 /// The link as the live forwarding shows it: peers whose forwarding is gone or points elsewhere
@@ -121,9 +155,19 @@ pub(super) fn fold(
     mut model: DnsLinkModel,
     flavour: DnsFlavour,
     forwards: &ForwardMap,
+    over_tcp: &BTreeSet<String>,
 ) -> DnsLinkModel {
     let domain = model.peers_cluster_domain();
     let zone = model.zone.known().cloned().unwrap_or_default();
+    // A forward written with the other protocol (by hand, or before `peer_protocols`) shows as drift.
+    if let Attr::Known(protocols) = &mut model.peer_protocols {
+        for (peer, protocol) in protocols.iter_mut() {
+            let forward = dns::forward_domain(peer, &domain);
+            if *peer != zone && forwards.contains_key(&forward) && protocol.known().is_some() {
+                *protocol = Attr::Known(live_protocol(&forward, over_tcp));
+            }
+        }
+    }
     if let Attr::Known(peers) = &mut model.peers {
         for (peer, address) in peers.iter_mut() {
             if *peer == zone {
@@ -163,9 +207,10 @@ pub(super) fn fold(
 /// (it is never forwarded).
 pub(super) fn imported_link(
     zone: &str,
-    own_address: Option<String>,
+    own: OwnDnsLoadBalancer,
     flavour: DnsFlavour,
     forwards: &ForwardMap,
+    over_tcp: &BTreeSet<String>,
 ) -> DnsLinkModel {
     let domain = DEFAULT_CLUSTER_DOMAIN;
     let mut peers: BTreeMap<String, Attr<String>> = forwards
@@ -177,14 +222,25 @@ pub(super) fn imported_link(
         })
         .collect();
     let forwarded_zones = peers.keys().cloned().collect();
-    if let Some(address) = own_address {
+    let mut protocols: BTreeMap<String, Attr<String>> = peers
+        .keys()
+        .map(|peer| {
+            let forward = dns::forward_domain(peer, domain);
+            (peer.clone(), Attr::Known(live_protocol(&forward, over_tcp)))
+        })
+        .collect();
+    if let Some(address) = own.address {
         peers.insert(zone.to_string(), Attr::Known(address));
+    }
+    if let Some(protocol) = own.protocol {
+        protocols.insert(zone.to_string(), Attr::Known(protocol));
     }
     DnsLinkModel {
         id: Attr::Known(zone.to_string()),
         zone: Attr::Known(zone.to_string()),
         forwarded_zones: Attr::Known(forwarded_zones),
         peers: Attr::Known(peers),
+        peer_protocols: Attr::Known(protocols),
         cluster_domain: Attr::Known(domain.to_string()),
         dns_provider: Attr::Known(DNS_PROVIDER_AUTO.to_string()),
         detected_dns_provider: Attr::Known(flavour_name(flavour).to_string()),
@@ -241,13 +297,16 @@ mod tests {
             ("c.svc.cluster.local", "192.0.2.3"),
             ("corp.example", "192.0.2.250"),
         ]);
-        assert_eq!(fold(linked(), DnsFlavour::KubeDns, &live), linked());
+        assert_eq!(
+            fold(linked(), DnsFlavour::KubeDns, &live, &BTreeSet::new()),
+            linked()
+        );
     }
 
     #[test]
     fn forwarding_edited_or_removed_by_hand_shows_on_peers() {
         let live = forwards(&[("b.svc.cluster.local", "198.51.100.7")]);
-        let read = fold(linked(), DnsFlavour::CoreDns, &live);
+        let read = fold(linked(), DnsFlavour::CoreDns, &live, &BTreeSet::new());
         assert_eq!(peer(&read, "b"), Some(Attr::Known("198.51.100.7".into())));
         assert_eq!(peer(&read, "c"), None, "a removed entry is a peer to add");
         assert_eq!(
@@ -266,7 +325,7 @@ mod tests {
             ("c.svc.cluster.local", "192.0.2.3"),
             ("d.svc.cluster.local", "192.0.2.4"),
         ]);
-        let read = fold(linked(), DnsFlavour::KubeDns, &live);
+        let read = fold(linked(), DnsFlavour::KubeDns, &live, &BTreeSet::new());
         assert_eq!(read.forwarded_zones, linked().forwarded_zones);
         assert_eq!(peer(&read, "d"), None);
     }
@@ -288,12 +347,12 @@ mod tests {
         .into_iter()
         .map(|(d, a)| (d.to_string(), a))
         .collect();
-        let link = imported_link(
-            "us-east1-b",
-            Some("192.0.2.2".into()),
-            DnsFlavour::KubeDns,
-            &forwards,
-        );
+        let own = OwnDnsLoadBalancer {
+            address: Some("192.0.2.2".into()),
+            protocol: Some("udp".into()),
+        };
+        let over_tcp = BTreeSet::from(["us-west1-a.svc.cluster.local".to_string()]);
+        let link = imported_link("us-east1-b", own, DnsFlavour::CoreDns, &forwards, &over_tcp);
         assert_eq!(
             link.peers,
             Attr::Known(
@@ -315,7 +374,44 @@ mod tests {
             link.forwarded_zones,
             Attr::Known(vec!["us-west1-a".to_string()])
         );
-        assert_eq!(link.detected_dns_provider, Attr::Known("kube-dns".into()));
+        assert_eq!(
+            link.peer_protocols,
+            Attr::Known(
+                [("us-east1-b", "udp"), ("us-west1-a", "tcp")]
+                    .map(|(z, p)| (z.to_string(), Attr::Known(p.to_string())))
+                    .into()
+            ),
+            "its own protocol from its load balancer, the peers' from their forwards"
+        );
+        assert_eq!(link.detected_dns_provider, Attr::Known("coredns".into()));
         assert!(link.kubernetes.is_null());
+    }
+
+    #[test]
+    fn a_forward_with_the_other_protocol_shows_as_drift_on_peer_protocols() {
+        let mut state = linked();
+        state.detected_dns_provider = Attr::Known("coredns".into());
+        state.peer_protocols = Attr::Known(
+            [("a", "udp"), ("b", "tcp"), ("c", "udp")]
+                .map(|(z, p)| (z.to_string(), Attr::Known(p.to_string())))
+                .into(),
+        );
+        let live = forwards(&[
+            ("b.svc.cluster.local", "192.0.2.2"),
+            ("c.svc.cluster.local", "192.0.2.3"),
+        ]);
+        let as_written = BTreeSet::from(["b.svc.cluster.local".to_string()]);
+        assert_eq!(
+            fold(state.clone(), DnsFlavour::CoreDns, &live, &as_written),
+            state
+        );
+        let read = fold(state, DnsFlavour::CoreDns, &live, &BTreeSet::new());
+        let protocols = read.peer_protocols.known().unwrap();
+        assert_eq!(
+            protocols["b"],
+            Attr::Known("udp".into()),
+            "forced TCP no more"
+        );
+        assert_eq!(protocols["a"], Attr::Known("udp".into()));
     }
 }

@@ -12,7 +12,7 @@ use super::rotation::{self, Rotation, Step};
 use super::scale::Leaving;
 use super::storage;
 use crate::cockroach::manifests::{
-    self, names, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
+    self, names, DnsProtocol, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
 };
 use crate::cockroach::pki::{self, CertificateAuthority, PkiError};
 use crate::framework::diag::{AttributePath, Diagnostics};
@@ -23,7 +23,7 @@ use crate::resources::connection::connect_for_apply;
 use crate::resources::lb_resolver;
 use crate::resources::zone_wait::wait_zone_ready;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use std::time::Duration;
 
 /// A node certificate found in the zone's live secret, worth keeping: signed by the cluster's CA, covering every
@@ -256,6 +256,9 @@ async fn converge_zone(
     )
     .map_err(Stopped::keeping(prior))?;
     spec.layout = zone_layout(&state, live_set.as_ref());
+    spec.dns_load_balancer.protocol = live_dns_protocol(&client, &spec)
+        .await
+        .map_err(Stopped::keeping(prior))?;
     let done_certs =
         zone_certificates(&state, &spec, node_secret.as_ref()).map_err(Stopped::keeping(prior))?;
     let rotation = ZoneRotation::of(&client, &spec, &state, prior, node_secret.as_ref())
@@ -309,6 +312,12 @@ async fn converge_zone(
         keep: Some(state_with_unknowns_cleared(state)),
         made_nothing: false,
     };
+    state.dns_protocol = Attr::Known(
+        spec.dns_load_balancer
+            .protocol()
+            .attribute_value()
+            .to_owned(),
+    );
     match await_dns_address(&client, &spec, &state, &deadline).await {
         Ok(ip) => state.dns_address = Attr::Known(ip),
         Err(d) => return Err(partial(d, state)),
@@ -500,6 +509,20 @@ async fn change_workload(
     super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
     apply_zone(client, objects, deadline).await?;
     leaving.release_volumes(deadline).await
+}
+
+/// The one protocol the zone's live DNS load balancer serves, which apply keeps: its peers forward with it. None
+/// when there is no such Service yet, or when it mixes UDP and TCP (made by earlier versions, and provisioned by
+/// no cloud that refuses mixed protocols): it then gets its kind's protocol.
+async fn live_dns_protocol(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+) -> Result<Option<DnsProtocol>, Diagnostics> {
+    let lb_name = spec.layout.dns_load_balancer_name(&spec.zone);
+    let live = client
+        .get::<Service>(Some(names::KUBE_SYSTEM), &lb_name)
+        .await?;
+    Ok(live.as_ref().and_then(manifests::live_dns_protocol))
 }
 
 /// The DNS load balancer's address as the IP peers forward to.
@@ -740,7 +763,7 @@ impl ZoneRotation {
 
 /// A partial state Terraform can store: unknowns become nulls, which the next plan recomputes.
 fn state_with_unknowns_cleared(mut state: RegionModel) -> RegionModel {
-    for attr in [&mut state.dns_address] {
+    for attr in [&mut state.dns_address, &mut state.dns_protocol] {
         if attr.is_unknown() {
             *attr = Attr::Null;
         }

@@ -99,6 +99,12 @@ fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
         },
         deletion_protection: Attr::Known(true),
         dns_address: live.dns_address.clone().into(),
+        dns_protocol: live
+            .dns_load_balancer
+            .as_ref()
+            .and_then(manifests::live_dns_protocol)
+            .map(|p| p.attribute_value().to_owned())
+            .into(),
         node_certificate,
         node_private_key,
         initialized: Attr::Known(live.initialized()),
@@ -154,6 +160,7 @@ mod tests {
             dns_load_balancer: manifests::DnsLoadBalancer {
                 kind: LoadBalancerKind::GkeInternal,
                 extra_annotations: [("team".to_string(), "db".to_string())].into(),
+                protocol: None,
             },
             ..crate::cockroach::manifests::spec_fixture()
         };

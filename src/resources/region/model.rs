@@ -91,6 +91,7 @@ tf_model! {
         pub http_address: Attr<String>,
         pub connection_url: Attr<String>,
         pub dns_address: Attr<String>,
+        pub dns_protocol: Attr<String>,
         pub node_certificate: Attr<String>,
         pub node_private_key: Attr<String>,
         pub node_certificate_expires_at: Attr<String>,
@@ -213,8 +214,25 @@ pub fn schema(connection_block: Block) -> Schema {
             Attribute::optional(
                 "dns_load_balancer",
                 s(),
-                "How peers reach this cluster's DNS: `public`, `gke-internal` (internal with global access, needs a \
-                 shared or peered VPC), `aws-internal` or `azure-internal`.",
+                "How peers reach this cluster's DNS, and so which one protocol its load balancer Service \
+                 (`kube-system/crdb-dns-<zone>`) serves on port 53. Cloud controllers provision nothing for a \
+                 LoadBalancer Service mixing UDP and TCP in several cases (AWS with the in-tree or cloud-provider-aws \
+                 controller: event `SyncLoadBalancerFailed` \"mixed protocol is not supported for LoadBalancer\"; \
+                 GKE internal load balancers, and external ones on clusters created before 1.34: event \
+                 `LoadBalancerMixedProtocolNotSupported`), so each kind serves the protocol its peers forward \
+                 with: `public` (no annotations; UDP, as the original procedure's `dns-lb.yaml`, for kube-dns peers \
+                 such as GKE's), `gke-internal` (UDP; `networking.gke.io/load-balancer-type: Internal` and \
+                 `networking.gke.io/internal-load-balancer-allow-global-access: true`, needs a shared or peered \
+                 VPC), `aws-internal` (TCP, for EKS's CoreDNS, whose forwarding the provider writes with \
+                 `force_tcp`; `service.beta.kubernetes.io/aws-load-balancer-type: nlb`, \
+                 `service.beta.kubernetes.io/aws-load-balancer-scheme: internal` and \
+                 `service.beta.kubernetes.io/aws-load-balancer-internal: true`) or `azure-internal` (TCP, for AKS's \
+                 CoreDNS; `service.beta.kubernetes.io/azure-load-balancer-internal: true`). A Service that already \
+                 serves one protocol keeps it (its peers forward with it: an adopted setup-script zone on EKS keeps \
+                 TCP); one serving both, as earlier versions made it, is listed in `missing_objects` and given its \
+                 kind's protocol by the next apply. `dns_protocol` says which it is; peers must forward with it \
+                 (`crdb_dns_link` `peer_protocols`): CoreDNS clusters forward with either, kube-dns clusters with \
+                 UDP only.",
             )
             .default(Value::string("public")),
         )
@@ -277,6 +295,16 @@ pub fn schema(connection_block: Block) -> Schema {
             .keep_prior_value_when_unset(),
         )
         .attribute(
+            Attribute::computed(
+                "dns_protocol",
+                s(),
+                "The one protocol this cluster's DNS load balancer serves, `udp` or `tcp` (see \
+                 `dns_load_balancer`), for the peers' `crdb_dns_link` `peer_protocols`: a peer forwarding with the \
+                 other one gets no answer.",
+            )
+            .keep_prior_value_when_unset(),
+        )
+        .attribute(
             Attribute::computed("node_certificate", s(), "PEM certificate of this zone's nodes, signed by the cluster CA.")
                 .keep_prior_value_when_unset(),
         )
@@ -316,8 +344,9 @@ pub fn schema(connection_block: Block) -> Schema {
         .attribute(Attribute::computed(
             "missing_objects",
             Type::list(s()),
-            "Objects of the zone that the last read did not find (deleted by hand): the next apply re-creates \
-             them. Empty after every apply.",
+            "Objects of the zone that the last read did not find (deleted by hand), or found in a shape the next \
+             apply must change (a DNS load balancer serving UDP and TCP together, as earlier versions of the provider made it): \
+             the next apply re-creates or fixes them. Empty after every apply.",
         ))
         .attribute(
             Attribute::computed(

@@ -71,6 +71,9 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
     if prior.dns_address.is_null() || lb_missing {
         planned.dns_address = Attr::Unknown;
     }
+    if prior.dns_protocol.is_null() || lb_missing {
+        planned.dns_protocol = Attr::Unknown;
+    }
 }
 
 /// The zone's node certificate, its key and its expiry are issued again at apply.
@@ -453,6 +456,8 @@ pub(super) fn zone_spec(model: &RegionModel, diags: &mut Diagnostics) -> Option<
                 .known()
                 .cloned()
                 .unwrap_or_default(),
+            // Apply keeps what a live Service serves; the plan renders the kind's.
+            protocol: None,
         },
     })
 }

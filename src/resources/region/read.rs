@@ -330,17 +330,31 @@ pub(super) fn fold(mut model: RegionModel, live: &ZoneSnapshot) -> Option<Region
             let lb_name = layout.dns_load_balancer_name(zone);
             missing.push(format!("Service/{}/{lb_name}", names::KUBE_SYSTEM));
             model.dns_address = Attr::Null;
+            model.dns_protocol = Attr::Null;
         }
         // A host name resolves to the address apply recorded; if it cannot be resolved right now,
         // the recorded address stands rather than showing false drift.
-        Some(service) => match load_balancer_address(service) {
-            Some(_) => {
-                if let Some(ip) = &live.dns_address {
-                    model.dns_address = Attr::Known(ip.clone());
-                }
+        Some(service) => {
+            model.dns_protocol = manifests::live_dns_protocol(service)
+                .map(|p| p.attribute_value().to_owned())
+                .into();
+            if manifests::mixes_protocols(service) {
+                let lb_name = layout.dns_load_balancer_name(zone);
+                missing.push(format!(
+                    "Service/{}/{lb_name} (serves UDP and TCP together, which several clouds do not provision: \
+                     the next apply gives it one protocol)",
+                    names::KUBE_SYSTEM
+                ));
             }
-            None => model.dns_address = Attr::Null,
-        },
+            match load_balancer_address(service) {
+                Some(_) => {
+                    if let Some(ip) = &live.dns_address {
+                        model.dns_address = Attr::Known(ip.clone());
+                    }
+                }
+                None => model.dns_address = Attr::Null,
+            }
+        }
     }
     for (service, found) in [
         (names::PUBLIC_SERVICE, &live.public_service),
@@ -416,6 +430,7 @@ mod tests {
             replicas: Attr::Known(3),
             storage_size: Attr::Known("100Gi".into()),
             dns_address: Attr::Known("192.0.2.10".into()),
+            dns_protocol: Attr::Known("udp".into()),
             layout: Attr::Known("provider".into()),
             missing_objects: Attr::Known(Vec::new()),
             ..Default::default()
@@ -582,6 +597,50 @@ mod tests {
         );
         live.dns_load_balancer.as_mut().unwrap().status = None;
         assert_eq!(fold(state(), &live).unwrap().dns_address, Attr::Null);
+    }
+
+    #[test]
+    fn a_dns_load_balancer_mixing_udp_and_tcp_is_listed_for_the_next_apply_to_fix() {
+        let mut live = applied_zone();
+        let ports = &mut live
+            .dns_load_balancer
+            .as_mut()
+            .unwrap()
+            .spec
+            .as_mut()
+            .unwrap()
+            .ports;
+        *ports = serde_json::from_value(json!([
+            {"name": "dns", "port": 53, "protocol": "UDP"},
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+        ]))
+        .unwrap();
+        let read = fold(state(), &live).unwrap();
+        let missing = read.missing_objects.known().unwrap();
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(
+            missing[0].starts_with("Service/kube-system/crdb-dns-us-east1-b (serves UDP and TCP"),
+            "{missing:?}"
+        );
+        // The plan then expects a new address: the cloud may give the one-protocol Service another one.
+        let mut planned = read.clone();
+        super::super::plan::plan(Some(&read), &mut planned);
+        assert_eq!(planned.dns_address, Attr::Unknown);
+        assert_eq!(planned.missing_objects, Attr::Known(Vec::new()));
+        // One protocol, whichever, is left alone: a TCP one adopted from an EKS setup keeps serving TCP.
+        live.dns_load_balancer
+            .as_mut()
+            .unwrap()
+            .spec
+            .as_mut()
+            .unwrap()
+            .ports =
+            serde_json::from_value(json!([{"name": "dns-tcp", "port": 53, "protocol": "TCP"}]))
+                .unwrap();
+        assert_eq!(
+            fold(state(), &live).unwrap().missing_objects,
+            Attr::Known(Vec::new())
+        );
     }
 
     #[test]

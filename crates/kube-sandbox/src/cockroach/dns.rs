@@ -12,6 +12,10 @@ pub const CLUSTER_DOMAIN: &str = "cluster.local";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DnsConfig {
     pub forwards: BTreeMap<String, Vec<String>>,
+    /// Domains forwarded over TCP (CoreDNS `force_tcp`). Every other forward asks over UDP: kube-dns (dnsmasq)
+    /// does, and so does CoreDNS for the pods' UDP queries (with `prefer_udp`, for their TCP ones too). Retries over
+    /// TCP after a truncated UDP answer are not emulated: the emulated answers are never truncated.
+    pub tcp_forwards: BTreeSet<String>,
     /// CoreDNS `reload` plugin present: the servers re-read their Corefile by themselves.
     pub reload_plugin: bool,
 }
@@ -94,10 +98,14 @@ pub fn coredns_config(coredns: Option<&Value>, custom: Option<&Value>) -> DnsCon
                 // CoreDNS forwards to IP addresses only; a hostname (or /etc/resolv.conf) is not a cluster DNS LB.
                 .filter(|t| t.parse::<std::net::IpAddr>().is_ok())
                 .collect();
+            let force_tcp = block.options.iter().any(|w| w == "force_tcp");
             for zone in &block.zones {
                 let zone = normalise(host_part(zone.trim_start_matches("dns://")));
                 if zone.is_empty() || upstreams.is_empty() {
                     continue;
+                }
+                if force_tcp {
+                    cfg.tcp_forwards.insert(zone.clone());
                 }
                 cfg.forwards
                     .entry(zone)
@@ -114,6 +122,8 @@ struct ServerBlock {
     zones: Vec<String>,
     /// Top-level directives of the block, each as its words (nested `{}` option blocks dropped).
     directives: Vec<Vec<String>>,
+    /// The words of the nested option blocks (`force_tcp` inside `forward . ip { }`).
+    options: Vec<String>,
 }
 
 fn server_blocks(text: &str) -> Vec<ServerBlock> {
@@ -151,7 +161,7 @@ fn server_blocks(text: &str) -> Vec<ServerBlock> {
                     }
                 }
                 _ if depth <= 1 => words.push(w),
-                _ => {}
+                _ => cur.options.push(w),
             }
         }
         if depth == 1 && !words.is_empty() {
@@ -180,8 +190,10 @@ pub struct ClusterDnsView {
     /// The platform resolves the cluster's own names for its pods without DNS pods (Cloud DNS for GKE); it still
     /// serves nothing to other clusters through a load balancer, and loads no stub domains.
     pub platform_resolves: bool,
-    /// Current addresses of the LoadBalancer Services in kube-system selecting the DNS pods.
-    pub dns_lb_addresses: BTreeSet<String>,
+    /// Current addresses of the LoadBalancer Services in kube-system selecting the DNS pods, each with the
+    /// protocols its Service's ports serve (`UDP`, `TCP`): a forward asking with another one gets no answer, as
+    /// from a cloud load balancer that has no listener for it.
+    pub dns_lb_addresses: BTreeMap<String, BTreeSet<String>>,
     /// Fully qualified names this cluster answers itself, mapped to a CNAME target for ExternalName services.
     pub records: BTreeMap<String, Option<String>>,
 }
@@ -275,10 +287,27 @@ fn lookup(
         .filter(|(domain, _)| fqdn == domain.as_str() || fqdn.ends_with(&format!(".{domain}")))
         .max_by_key(|(domain, _)| domain.len());
     if let Some((domain, upstreams)) = forward {
+        let asks = if me.loaded.tcp_forwards.contains(domain) {
+            "TCP"
+        } else {
+            "UDP"
+        };
+        let mut unanswered = Vec::new();
         for ip in upstreams {
-            let Some(target) = clusters.iter().find(|c| c.dns_lb_addresses.contains(ip)) else {
+            let Some((target, served)) = clusters
+                .iter()
+                .find_map(|c| Some((c, c.dns_lb_addresses.get(ip)?)))
+            else {
                 continue;
             };
+            if !served.contains(asks) {
+                unanswered.push(format!(
+                    "{ip} in cluster {} serves {} only and the forward asks over {asks}",
+                    target.name,
+                    served.iter().cloned().collect::<Vec<_>>().join(" and ")
+                ));
+                continue;
+            }
             if target.name == me.name {
                 // The cluster would forward the query to itself again: a loop CoreDNS/dnsmasq answer with SERVFAIL.
                 continue;
@@ -295,6 +324,13 @@ fn lookup(
                     other => other,
                 }));
             }
+        }
+        if !unanswered.is_empty() {
+            return Err(format!(
+                "{fqdn}: forwarded for {domain} in cluster {}, unanswered: {}",
+                me.name,
+                unanswered.join("; ")
+            ));
         }
         return Err(format!(
             "{fqdn}: forwarded for {domain} to {upstreams:?} in cluster {}, which did not answer (no other cluster's current DNS load balancer has that address, it points back at this cluster, or the name does not exist there)",
@@ -337,11 +373,16 @@ mod tests {
                     .iter()
                     .map(|(d, ip)| (d.to_string(), vec![ip.to_string()]))
                     .collect(),
+                tcp_forwards: BTreeSet::new(),
                 reload_plugin: false,
             },
             dns_serving: true,
             platform_resolves: false,
-            dns_lb_addresses: [lb.to_string()].into_iter().collect(),
+            dns_lb_addresses: [(
+                lb.to_string(),
+                ["UDP".to_string(), "TCP".to_string()].into(),
+            )]
+            .into(),
             records: records.iter().map(|r| (r.to_string(), None)).collect(),
         }
     }
@@ -392,6 +433,33 @@ mod tests {
     }
 
     #[test]
+    fn a_forward_asking_with_a_protocol_the_load_balancer_does_not_serve_gets_no_answer() {
+        let name = "cockroachdb-0.cockroachdb.west";
+        let only = |p: &str| [p.to_string()].into_iter().collect::<BTreeSet<_>>();
+        let mut cs = three();
+        cs[0].dns_lb_addresses = [("203.0.113.1".to_string(), only("UDP"))].into();
+        assert!(resolve(&cs, "b", "default", name).is_found(), "UDP to UDP");
+        cs[1]
+            .loaded
+            .tcp_forwards
+            .insert("west.svc.cluster.local".into());
+        let Resolution::NotFound(why) = resolve(&cs, "b", "default", name) else {
+            panic!("force_tcp to a UDP-only load balancer answered");
+        };
+        assert!(
+            why.contains("serves UDP only and the forward asks over TCP"),
+            "{why}"
+        );
+        cs[0].dns_lb_addresses = [("203.0.113.1".to_string(), only("TCP"))].into();
+        assert!(resolve(&cs, "b", "default", name).is_found(), "TCP to TCP");
+        cs[1].loaded.tcp_forwards.clear();
+        assert!(
+            !resolve(&cs, "b", "default", name).is_found(),
+            "UDP to TCP-only"
+        );
+    }
+
+    #[test]
     fn missing_stub_domain_does_not_resolve() {
         assert!(!resolve(&three(), "b", "east", "cockroachdb-0.cockroachdb.north").is_found());
     }
@@ -405,7 +473,7 @@ mod tests {
     #[test]
     fn stale_address_does_not_resolve() {
         let mut cs = three();
-        cs[1].dns_lb_addresses = ["203.0.113.9".to_string()].into_iter().collect();
+        cs[1].dns_lb_addresses = [("203.0.113.9".to_string(), ["UDP".to_string()].into())].into();
         assert!(!resolve(&cs, "a", "west", "cockroachdb-0.cockroachdb.east").is_found());
     }
 
@@ -491,6 +559,11 @@ west.svc.cluster.local:53 { forward . lb.example.com }
             "hostnames are not forwarded to"
         );
         assert!(!cfg.forwards.contains_key("."));
+        assert_eq!(
+            cfg.tcp_forwards.iter().collect::<Vec<_>>(),
+            ["east.svc.cluster.local"],
+            "force_tcp read from the forward's options"
+        );
         let eks = json!({"data": {"Corefile": corefile}});
         let cfg = coredns_config(Some(&eks), Some(&custom));
         assert!(

@@ -41,8 +41,13 @@ pub fn dns_views(world: &World) -> Vec<ClusterDnsView> {
                     && meta::label(p, DNS_LABEL.0) == Some(DNS_LABEL.1)
                     && meta::pod_is_ready(p)
             });
-            let mut dns_lb_addresses = std::collections::BTreeSet::new();
+            let mut dns_lb_addresses = std::collections::BTreeMap::new();
             for svc in services.iter().filter(|s| is_dns_lb(s)) {
+                let served: std::collections::BTreeSet<String> = meta::service_port_protocols(svc)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
+                let mut addresses = Vec::new();
                 for ing in svc
                     .pointer("/status/loadBalancer/ingress")
                     .and_then(Value::as_array)
@@ -50,11 +55,14 @@ pub fn dns_views(world: &World) -> Vec<ClusterDnsView> {
                     .flatten()
                 {
                     if let Some(ip) = ing.get("ip").and_then(Value::as_str) {
-                        dns_lb_addresses.insert(ip.to_string());
+                        addresses.push(ip.to_string());
                     }
                     if let Some(h) = ing.get("hostname").and_then(Value::as_str) {
-                        dns_lb_addresses.extend(world.resolve_lb_hostname(h));
+                        addresses.extend(world.resolve_lb_hostname(h));
                     }
+                }
+                for address in addresses {
+                    dns_lb_addresses.insert(address, served.clone());
                 }
             }
             let mut records = std::collections::BTreeMap::new();

@@ -20,6 +20,16 @@ pub fn uid(obj: &Value) -> &str {
         .unwrap_or("")
 }
 
+/// The protocols of a Service's ports, in order; a port without one is TCP, Kubernetes' default.
+pub fn service_port_protocols(svc: &Value) -> Vec<&str> {
+    svc.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| p.get("protocol").and_then(Value::as_str).unwrap_or("TCP"))
+        .collect()
+}
+
 pub fn str_at<'a>(obj: &'a Value, pointer: &str) -> Option<&'a str> {
     obj.pointer(pointer).and_then(Value::as_str)
 }

@@ -152,7 +152,11 @@ pub fn start_for_sandbox(sandbox: &crate::Sandbox, speed: f64, lb_hostnames: boo
         world.register_cluster(
             &c.name,
             c.store().clone(),
-            ClusterProfile { dns, lb_hostnames },
+            ClusterProfile {
+                dns,
+                lb_hostnames,
+                ..ClusterProfile::default()
+            },
         );
         world.set_api_ca(&c.name, c.ca_pem());
         handles.extend(spawn_all(ControllerContext {

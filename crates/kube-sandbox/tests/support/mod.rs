@@ -116,6 +116,7 @@ pub fn gke() -> ClusterProfile {
     ClusterProfile {
         dns: DnsFlavour::KubeDns,
         lb_hostnames: false,
+        ..ClusterProfile::default()
     }
 }
 
@@ -124,6 +125,7 @@ pub fn cloud_dns() -> ClusterProfile {
     ClusterProfile {
         dns: DnsFlavour::CloudDns,
         lb_hostnames: false,
+        ..ClusterProfile::default()
     }
 }
 
@@ -131,6 +133,7 @@ pub fn eks_like() -> ClusterProfile {
     ClusterProfile {
         dns: DnsFlavour::CoreDns,
         lb_hostnames: false,
+        ..ClusterProfile::default()
     }
 }
 
@@ -404,7 +407,7 @@ pub fn forward(sim: &Sim, cluster: &str, flavour: DnsFlavour, peers: &[(&str, &s
         DnsFlavour::CoreDns => {
             let blocks: String = peers
                 .iter()
-                .map(|(z, ip)| format!("{z}.svc.cluster.local:53 {{\n    errors\n    cache 30\n    forward . {ip} {{\n        force_tcp\n    }}\n}}\n"))
+                .map(|(z, ip)| format!("{z}.svc.cluster.local:53 {{\n    errors\n    cache 30\n    forward . {ip} {{\n        prefer_udp\n    }}\n}}\n"))
                 .collect();
             sim.modify(cluster, "configmaps", "kube-system", "coredns", |cm| {
                 cm["data"]["Corefile"] =

@@ -1,9 +1,12 @@
-# One region of the EKS example: a VPC, an EKS cluster with a managed node group, and the add-ons
-# CockroachDB needs there. The root module peers the VPCs and deploys CockroachDB.
+# One region of the EKS example: a VPC, an EKS cluster with a managed node group, the access entries
+# of whoever else runs Terraform, and the add-ons CockroachDB needs there. The root module peers the
+# VPCs and deploys CockroachDB. Nothing here talks to the Kubernetes API: the storage class comes
+# from the EBS CSI add-on itself, so no Kubernetes provider is configured from a cluster this same
+# apply creates (hashicorp/kubernetes warns against exactly that).
 terraform {
+  required_version = ">= 1.0.3"
   required_providers {
-    aws        = { source = "hashicorp/aws" }
-    kubernetes = { source = "hashicorp/kubernetes" }
+    aws = { source = "hashicorp/aws", version = "~> 6.0" }
   }
 }
 
@@ -15,6 +18,12 @@ variable "name" {
 variable "vpc_cidr" {
   type        = string
   description = "This region's VPC range; it must not overlap any peer's, or peering cannot route."
+}
+
+variable "admin_principal_arns" {
+  type        = list(string)
+  default     = []
+  description = "IAM roles or users, besides the one creating the cluster, that get cluster-admin access (a CI role, for example): crdb's resources call the Kubernetes API as whoever runs Terraform."
 }
 
 variable "peer_cidrs" {
@@ -123,7 +132,33 @@ resource "aws_eks_cluster" "this" {
     subnet_ids = aws_subnet.nodes[*].id
   }
 
+  # Access entries (the EKS API) rather than the aws-auth ConfigMap, which needs the Kubernetes API to
+  # edit. The creator becomes cluster admin; anyone else who runs Terraform later needs an entry below.
+  access_config {
+    authentication_mode                         = "API_AND_CONFIG_MAP"
+    bootstrap_cluster_creator_admin_permissions = true
+  }
+
   depends_on = [aws_iam_role_policy_attachment.cluster]
+}
+
+# A principal other than the creator (a CI role) that applies this configuration: without an entry,
+# `aws eks get-token` gives it a token the cluster refuses (401), and every crdb resource fails.
+resource "aws_eks_access_entry" "admin" {
+  for_each      = toset(var.admin_principal_arns)
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = each.value
+}
+
+resource "aws_eks_access_policy_association" "admin" {
+  for_each      = aws_eks_access_entry.admin
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = each.value.principal_arn
+  policy_arn    = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+  access_scope {
+    type = "cluster"
+  }
 }
 
 # CockroachDB nodes talk pod to pod across the VPCs on 26257 (SQL and RPC) and 8080 (HTTP), and the
@@ -167,31 +202,28 @@ resource "aws_eks_node_group" "this" {
 resource "aws_eks_addon" "vpc_cni" {
   cluster_name = aws_eks_cluster.this.name
   addon_name   = "vpc-cni"
+  # EKS installs vpc-cni itself when it creates the cluster: taking it over with a configuration of
+  # our own fails on the fields EKS set unless the add-on may overwrite them.
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
   configuration_values = jsonencode({
     env = { AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS = join(",", var.peer_cidrs) }
   })
 }
 
+# The class of the nodes' data volumes comes with the driver: `defaultStorageClass` makes the add-on
+# create `ebs-csi-default-sc` (gp3, WaitForFirstConsumer, expandable, so crdb_region can grow
+# `storage_size` in place). EKS's own gp2 class cannot grow, and clusters created at Kubernetes 1.30
+# or later have no default class at all. The class sets no parameters beyond gp3: volumes are
+# encrypted only where the account encrypts EBS by default.
 resource "aws_eks_addon" "ebs_csi" {
-  cluster_name = aws_eks_cluster.this.name
-  addon_name   = "aws-ebs-csi-driver"
-  depends_on   = [aws_eks_node_group.this]
-}
-
-# The class of the nodes' data volumes: gp3 through the EBS CSI driver, expandable so that
-# crdb_region can grow `storage_size` in place. (EKS's own gp2 class cannot grow, and clusters created
-# at Kubernetes 1.30 or later have no default class at all.)
-resource "kubernetes_storage_class_v1" "gp3" {
-  metadata {
-    name = "gp3"
-  }
-  storage_provisioner    = "ebs.csi.aws.com"
-  volume_binding_mode    = "WaitForFirstConsumer"
-  allow_volume_expansion = true
-  parameters = {
-    type = "gp3"
-  }
-  depends_on = [aws_eks_addon.ebs_csi]
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "aws-ebs-csi-driver"
+  resolve_conflicts_on_create = "OVERWRITE"
+  configuration_values = jsonencode({
+    defaultStorageClass = { enabled = true }
+  })
+  depends_on = [aws_eks_node_group.this]
 }
 
 output "name" {
@@ -199,7 +231,8 @@ output "name" {
 }
 
 output "region" {
-  value = data.aws_region.current.name
+  # `name` is deprecated in version 6 of the AWS provider.
+  value = data.aws_region.current.region
 }
 
 output "endpoint" {
@@ -219,5 +252,7 @@ output "route_table_id" {
 }
 
 output "storage_class" {
-  value = kubernetes_storage_class_v1.gp3.metadata[0].name
+  # The name the EBS CSI add-on gives its default class; the root module's crdb_region depends on
+  # this whole module, so no volume is claimed before the add-on exists.
+  value = "ebs-csi-default-sc"
 }
