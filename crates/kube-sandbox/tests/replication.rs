@@ -339,12 +339,12 @@ async fn a_dead_node_is_re_replicated_and_a_deleted_zone_holding_the_only_replic
         "one-replica",
         "ALTER RANGE default CONFIGURE ZONE USING num_replicas = 1",
     );
+    // Settled too: no rebalancing may move a range between counting zone-b's and deleting it.
     let single = || {
         let ca = node().ca;
-        sim.world
-            .cockroach()
-            .with(&ca, |c, _| c.ranges().iter().all(|r| r.replicas.len() == 1))
-            == Some(true)
+        sim.world.cockroach().with(&ca, |c, _| {
+            c.ranges().iter().all(|r| r.replicas.len() == 1) && c.settled()
+        }) == Some(true)
     };
     assert!(eventually(30, single).await);
     let held_by_b = {

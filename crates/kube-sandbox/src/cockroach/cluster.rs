@@ -235,6 +235,11 @@ impl CockroachCluster {
         }
     }
 
+    /// Whether the allocator has nothing left to do (no replica to add, remove or move) as of the last advance.
+    pub fn settled(&self) -> bool {
+        self.settled
+    }
+
     pub fn ranges(&self) -> &[Range] {
         &self.ranges
     }
