@@ -84,6 +84,9 @@ impl RetryPolicy {
             .checked_add(limit.length)
             .unwrap_or_else(far_future);
         let mut attempt = 1;
+        // What the last dropped connection said: when the limit cuts the attempt after it short, the cluster
+        // still answered nothing but dropped connections.
+        let mut last_dropped: Option<String> = None;
         loop {
             let left = ends.saturating_duration_since(tokio::time::Instant::now());
             let error = match tokio::time::timeout(self.attempt_timeout.min(left), call()).await {
@@ -92,9 +95,15 @@ impl RetryPolicy {
                 Err(_) if self.attempt_timeout < left => {
                     no_answer(&format!("within {}s", self.attempt_timeout.as_secs()))
                 }
-                Err(_) => no_answer(&limit.to_string()),
+                Err(_) => match &last_dropped {
+                    Some(dropped) => dropped_connections(dropped, &limit),
+                    None => no_answer(&limit.to_string()),
+                },
             };
             let failure = classify(&error);
+            if failure == Failure::Interrupted {
+                last_dropped = Some(deepest_cause(&error));
+            }
             let left = ends.saturating_duration_since(tokio::time::Instant::now());
             // No answer is counted in time, not attempts: each may spend the whole connect timeout, and a
             // server that drops every connection at once would use the attempts up in seconds.
@@ -206,14 +215,23 @@ pub fn unanswered(error: kube::Error, limit: &CallLimit) -> kube::Error {
     if classify(&error) != Failure::Interrupted {
         return error;
     }
-    let mut deepest: &dyn std::error::Error = &error;
+    dropped_connections(&deepest_cause(&error), limit)
+}
+
+/// A call that met only dropped connections within `limit`, the last saying `last`: no answer.
+fn dropped_connections(last: &str, limit: &CallLimit) -> kube::Error {
+    no_answer(&format!(
+        "{limit}: every connection was dropped, the last with: {last}"
+    ))
+}
+
+/// The innermost cause of `error` (`connection reset by peer`), without the wrappers' words.
+fn deepest_cause(error: &kube::Error) -> String {
+    let mut deepest: &dyn std::error::Error = error;
     while let Some(cause) = deepest.source() {
         deepest = cause;
     }
-    kube::Error::Service(Box::new(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        format!("the API server sent no answer {limit}: every connection was dropped, the last with: {deepest}"),
-    )))
+    deepest.to_string()
 }
 
 /// The error for a call that got no answer in time (`when`: `within 60s (...)`): a timed-out I/O
