@@ -39,6 +39,8 @@ pub(super) fn validate(config: &SqlUserModel, diags: &mut Diagnostics) {
     diags.check_known(&config.password, "password", "Invalid password", |p| {
         if p.is_empty() {
             Err("an empty password is not allowed; leave `password` unset for certificate logins only")
+        } else if p.contains('\0') {
+            Err("the password contains a NUL character, which no SQL client can send")
         } else {
             Ok(())
         }
@@ -162,6 +164,10 @@ mod tests {
         assert!(text.contains("Invalid user name"), "{text}");
         assert!(text.contains("Invalid role name"), "{text}");
         assert!(text.contains("Invalid password"), "{text}");
+        let mut nul = user(Some("pass\0word"), &[]);
+        nul.kubernetes = Attr::Unknown;
+        let summaries = Diagnostics::of_check(|diags| validate(&nul, diags)).attribute_paths();
+        assert_eq!(summaries, ["password"]);
     }
 
     fn role_errors(name: &str, roles: Vec<Attr<String>>) -> Vec<String> {
