@@ -518,32 +518,48 @@ fn interrupted_apply(
     stopped
 }
 
-/// An apply interrupted with `signal` once the init zone holds its nodes' certificates is completed in place by the
-/// next apply: nothing re-created, one init, every node live, the plan empty.
+/// Where an interrupted create is stopped: the init zone's namespace made, its node certificates written, its
+/// StatefulSet created (nodes starting).
+const CREATE_STOPS: [&str; 3] = ["namespace", "certificates", "statefulset"];
+
+/// Whether a create has reached `stop` (one of [`CREATE_STOPS`]).
+fn create_reached(clusters: &Clusters, stop: &str) -> bool {
+    let zone = ZONES[0];
+    match stop {
+        "namespace" => namespace_exists(clusters, zone),
+        "certificates" => secret_exists(clusters, zone, "cockroachdb.node"),
+        "statefulset" => statefulset_image(clusters, zone).is_some(),
+        other => unreachable!("no create stop {other}"),
+    }
+}
+
+/// An apply interrupted with `signal` at each of `stops` of a create is completed in place by the next apply:
+/// nothing re-created, one init, every node live, the plan empty.
 ///
 /// Before a SIGKILL the cluster is created alone first. OpenTofu 1.11 writes no usable state when killed during the
 /// first apply of a workspace: until that apply ends, each intermediate snapshot it persists holds only the last
 /// resource to finish (every change is applied to a state re-read from the still-empty file), so the generated CA
 /// is lost whatever the provider does, and the next apply rightly refuses zones whose nodes it did not sign (the
 /// compatibility guide says so). Ctrl-C is unaffected: the interrupted apply still ends by writing its whole state.
-fn interrupted_create_is_completed_in_place(signal: &str) {
-    let clusters = Clusters::start(&DNS);
-    let ws = Workspace::new("");
-    ws.write_config(&configuration(&clusters, &ws, true, 1));
-    if signal == "-KILL" {
-        ws.terraform(&[
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-target=crdb_multiregion_cluster.main",
-        ])
-        .ok("apply of the cluster alone");
+fn interrupted_create_is_completed_in_place(signal: &str, stops: &[&str]) {
+    for stop in stops {
+        let clusters = Clusters::start(&DNS);
+        let ws = Workspace::new("");
+        ws.write_config(&configuration(&clusters, &ws, true, 1));
+        if signal == "-KILL" {
+            ws.terraform(&[
+                "apply",
+                "-auto-approve",
+                "-input=false",
+                "-no-color",
+                "-target=crdb_multiregion_cluster.main",
+            ])
+            .ok("apply of the cluster alone");
+        }
+        let stopped = interrupted_apply(&clusters, &ws, signal, || create_reached(&clusters, stop));
+        eprintln!("{signal} at the create's {stop}: completing");
+        completes_in_place(&clusters, &ws, &stopped);
     }
-    let stopped = interrupted_apply(&clusters, &ws, signal, || {
-        secret_exists(&clusters, ZONES[0], "cockroachdb.node")
-    });
-    completes_in_place(&clusters, &ws, &stopped);
 }
 
 fn secret_exists(clusters: &Clusters, zone: &str, name: &str) -> bool {
@@ -557,33 +573,72 @@ fn secret_exists(clusters: &Clusters, zone: &str, name: &str) -> bool {
         .is_some()
 }
 
-/// An upgrade interrupted with `signal` once its first StatefulSet has the new template is completed in place by
-/// the next apply: every zone on the new image, nothing re-created, every node live, the plan empty.
-fn interrupted_update_is_completed_in_place(signal: &str) {
-    let clusters = Clusters::start(&DNS);
-    let ws = Workspace::new("");
-    let config = configuration(&clusters, &ws, true, 1);
-    ws.write_config(&config);
-    ws.apply();
-    let created = identities(&clusters);
-    let (old, new) = (
-        "cockroachdb/cockroach:v24.1.0",
-        "cockroachdb/cockroach:v24.1.1",
-    );
-    ws.write_config(&config.replace(old, new));
-    let stopped = interrupted_apply(&clusters, &ws, signal, || {
-        ZONES
+/// Where an interrupted upgrade is stopped: the first StatefulSet given the new template, the first node
+/// restarted on the new image, a second zone's StatefulSet given it.
+const UPGRADE_STOPS: [&str; 3] = ["template", "restarted", "second zone"];
+
+/// Whether an upgrade to `image` has reached `stop` (one of [`UPGRADE_STOPS`]).
+fn upgrade_reached(clusters: &Clusters, image: &str, stop: &str) -> bool {
+    let templates = ZONES
+        .iter()
+        .filter(|zone| statefulset_image(clusters, zone).as_deref() == Some(image))
+        .count();
+    match stop {
+        "template" => templates >= 1,
+        "restarted" => ZONES
             .iter()
-            .any(|zone| statefulset_image(&clusters, zone).as_deref() == Some(new))
-    });
-    completes_in_place(&clusters, &ws, &stopped);
-    assert_eq!(identities(&clusters), created, "something was re-created");
-    for zone in ZONES {
-        assert_eq!(
-            statefulset_image(&clusters, zone).as_deref(),
-            Some(new),
-            "{zone}"
+            .any(|zone| node_images(clusters, zone).iter().any(|i| i == image)),
+        "second zone" => templates >= 2,
+        other => unreachable!("no upgrade stop {other}"),
+    }
+}
+
+/// The images the node pods of `zone` run.
+fn node_images(clusters: &Clusters, zone: &str) -> Vec<String> {
+    let pods: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
+    let listed = clusters
+        .runtime
+        .block_on(pods.list(&ListParams::default().labels("app.kubernetes.io/component=database")));
+    listed
+        .map(|list| list.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|pod| pod.spec?.containers.first()?.image.clone())
+        .collect()
+}
+
+/// An upgrade interrupted with `signal` at each of `stops` is completed in place by the next apply: every zone on
+/// the new image, nothing re-created, every node live, the plan empty.
+fn interrupted_update_is_completed_in_place(signal: &str, stops: &[&str]) {
+    for stop in stops {
+        let clusters = Clusters::start(&DNS);
+        let ws = Workspace::new("");
+        let config = configuration(&clusters, &ws, true, 1);
+        ws.write_config(&config);
+        ws.apply();
+        let created = identities(&clusters);
+        let (old, new) = (
+            "cockroachdb/cockroach:v24.1.0",
+            "cockroachdb/cockroach:v24.1.1",
         );
+        ws.write_config(&config.replace(old, new));
+        let stopped = interrupted_apply(&clusters, &ws, signal, || {
+            upgrade_reached(&clusters, new, stop)
+        });
+        eprintln!("{signal} at the upgrade's {stop}: completing");
+        completes_in_place(&clusters, &ws, &stopped);
+        assert_eq!(
+            identities(&clusters),
+            created,
+            "{stop}: something was re-created"
+        );
+        for zone in ZONES {
+            assert_eq!(
+                statefulset_image(&clusters, zone).as_deref(),
+                Some(new),
+                "{stop}: {zone}"
+            );
+        }
     }
 }
 
@@ -643,22 +698,22 @@ fn assert_no_secret_in_runs_of(secrets: &[(String, String, &str)], runs: &[(&str
 
 #[test]
 fn ctrl_c_mid_create_is_completed_in_place_by_the_next_apply() {
-    interrupted_create_is_completed_in_place("-INT");
+    interrupted_create_is_completed_in_place("-INT", &CREATE_STOPS);
 }
 
 #[test]
 fn terraform_killed_mid_create_is_completed_in_place_by_the_next_apply() {
-    interrupted_create_is_completed_in_place("-KILL");
+    interrupted_create_is_completed_in_place("-KILL", &["certificates"]);
 }
 
 #[test]
 fn ctrl_c_mid_upgrade_is_completed_in_place_by_the_next_apply() {
-    interrupted_update_is_completed_in_place("-INT");
+    interrupted_update_is_completed_in_place("-INT", &UPGRADE_STOPS);
 }
 
 #[test]
 fn terraform_killed_mid_upgrade_is_completed_in_place_by_the_next_apply() {
-    interrupted_update_is_completed_in_place("-KILL");
+    interrupted_update_is_completed_in_place("-KILL", &["restarted"]);
 }
 
 /// Every zone's share of injected API faults (500, 503, 429, connection resets).
