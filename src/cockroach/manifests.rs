@@ -56,7 +56,7 @@ pub use spec::{
     ZoneSpec,
 };
 pub use workload::{
-    annotate_certificates, certificates_annotation, drop_certificates_annotation, hold_rollout,
-    join_config_map, node_pod_labels, pod_disruption_budget, role, role_binding, service_account,
-    stateful_set,
+    annotate_certificates, certificates_annotation, drop_certificates_annotation, held_partition,
+    hold_rollout, join_config_map, node_pod_labels, pod_disruption_budget, role, role_binding,
+    service_account, stateful_set,
 };

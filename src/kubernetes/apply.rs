@@ -173,6 +173,21 @@ impl ClusterClient {
             .map_err(|source| self.remote_error(what, Call::Apply, source))
     }
 
+    /// What `object` would be once applied, as the API server works it out (defaults, admission, its
+    /// `metadata.generation`), with nothing written: a dry run of [`ClusterClient::apply`].
+    pub async fn apply_dry_run<K: KubeObject>(&self, object: &K) -> Result<K, RemoteError> {
+        let namespace = object.meta().namespace.as_deref();
+        let name = object.meta().name.clone().unwrap_or_default();
+        let what = describe::<K>(namespace, &name);
+        let api = self.api::<K>(namespace, &name, Call::Apply)?;
+        let intent = intent_of(object);
+        let params = PatchParams::apply(FIELD_MANAGER).force().dry_run();
+        let patch = Patch::Apply(&intent);
+        self.call("apply (dry run)", || api.patch(&name, &params, &patch))
+            .await
+            .map_err(|source| self.remote_error(what, Call::Apply, source))
+    }
+
     /// Sets the fields `patch` names (a JSON merge patch, as `kubectl patch --type merge`) on an
     /// existing object, and returns it as stored. For fields the provider does not own: a
     /// merge patch takes no ownership from the object's field managers. Sending it again changes

@@ -517,3 +517,50 @@ fn removing_a_zone_the_others_cannot_replace_is_refused_before_anything_is_touch
     );
     assert_never_unavailable(&clusters, "a refused zone removal");
 }
+
+/// Every write each zone's API server served since the last call, by zone.
+fn writes(clusters: &Clusters) -> Vec<(String, String)> {
+    ZONES
+        .iter()
+        .flat_map(|zone| {
+            clusters
+                .sandbox
+                .take_writes(zone)
+                .unwrap()
+                .into_iter()
+                .map(|w| (zone.to_string(), w))
+        })
+        .collect()
+}
+
+/// Nothing is written when nothing changes: an apply with nothing to change writes nothing, and an update that
+/// rolls no node (a load balancer annotation, new timeouts) writes no StatefulSet.
+#[test]
+fn an_apply_that_changes_nothing_writes_nothing_and_one_that_rolls_nothing_writes_no_statefulset() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let config = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&config);
+    ws.apply();
+    settle(&clusters);
+    writes(&clusters);
+    let unchanged = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(unchanged.code, 0, "{}", unchanged.stderr);
+    assert_eq!(writes(&clusters), Vec::<(String, String)>::new(), "an apply with nothing to change wrote");
+    let annotated = config.replace(
+        "  zone                = \"us-west1-a\"\n",
+        "  zone                = \"us-west1-a\"\n  dns_load_balancer_annotations = {\n    \"example.com/team\" = \"db\"\n  }\n",
+    );
+    assert_ne!(annotated, config);
+    ws.write_config(&annotated);
+    ws.apply();
+    let written = writes(&clusters);
+    assert!(
+        written.iter().any(|(zone, w)| zone == "us-west1-a"
+            && w == "PATCH /api/v1/namespaces/kube-system/services/crdb-dns-us-west1-a"),
+        "the annotation was not written: {written:#?}"
+    );
+    let sets: Vec<&(String, String)> = written.iter().filter(|(_, w)| w.contains("/statefulsets/")).collect();
+    assert_eq!(sets, Vec::<&(String, String)>::new(), "a StatefulSet was written though nothing rolls");
+    ws.assert_plan_empty("the annotation");
+}

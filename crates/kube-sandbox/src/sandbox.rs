@@ -285,6 +285,11 @@ impl Sandbox {
         Ok(())
     }
 
+    /// The write requests (POST, PUT, PATCH, DELETE) cluster `name` served since the last call: `PATCH <path>`.
+    pub fn take_writes(&self, name: &str) -> std::io::Result<Vec<String>> {
+        Ok(self.server(name)?.take_writes())
+    }
+
     pub fn set_fault_rate(&self, name: &str, rate: f64) -> std::io::Result<()> {
         self.server(name)?.faults.set_fault_rate(rate);
         Ok(())

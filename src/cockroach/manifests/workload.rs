@@ -129,6 +129,20 @@ pub fn hold_rollout(set: &mut StatefulSet, partition: i32) {
     }
 }
 
+/// The partition a live StatefulSet holds its rollout at (0, the API server's default, when it sets none).
+pub fn held_partition(set: &StatefulSet) -> i32 {
+    set.spec
+        .as_ref()
+        .and_then(|s| {
+            s.update_strategy
+                .as_ref()?
+                .rolling_update
+                .as_ref()?
+                .partition
+        })
+        .unwrap_or(0)
+}
+
 /// Marks the pod template with the certificates its nodes load (see [`names::CERTIFICATES_ANNOTATION`]).
 pub fn annotate_certificates(set: &mut StatefulSet, certs: &ZoneCertificates) {
     let digest = crate::cockroach::pki::certificates_digest(&[&certs.ca_crt, &certs.node_crt]);

@@ -296,7 +296,14 @@ async fn converge_zone(
         },
     );
     let revision_before = revision_of(live_set.as_ref());
-    change_workload(&client, &spec, prior, &state, &objects, &deadline)
+    let to_write = match growth {
+        // Growing volumes deleted the StatefulSet: it is always created again.
+        Some(_) => objects.clone(),
+        None => without_unchanged_statefulset(&client, &objects, live_set.as_ref())
+            .await
+            .map_err(|e| Stopped::keeping(prior)(e.into()))?,
+    };
+    change_workload(&client, &spec, prior, &state, &to_write, &deadline)
         .await
         .map_err(Stopped::keeping(prior))?;
 
@@ -489,6 +496,33 @@ fn desired_objects(
             (object, _) => object,
         })
         .collect()
+}
+
+/// `objects` without the StatefulSet when writing it would change nothing the API server stores beyond the
+/// partition that holds a rollout: a dry run of it at the live partition keeps the live object's generation, which
+/// the API server raises for every change of its spec. Then nothing rolls, and no partition is raised only to be
+/// lowered again; a rollout an earlier apply left part-way still goes on (`Rollout::follow`).
+async fn without_unchanged_statefulset(
+    client: &ClusterClient,
+    objects: &[ZoneObject],
+    live: Option<&StatefulSet>,
+) -> Result<Vec<ZoneObject>, crate::kubernetes::RemoteError> {
+    let desired = objects.iter().find_map(|o| match o {
+        ZoneObject::StatefulSet(set) => Some(set),
+        _ => None,
+    });
+    let (Some(desired), Some(live)) = (desired, live) else {
+        return Ok(objects.to_vec());
+    };
+    let probe = super::rollout::held_at(desired, manifests::held_partition(live));
+    let would_be = client.apply_dry_run(&probe).await?;
+    let unchanged = would_be.metadata.uid == live.metadata.uid
+        && would_be.metadata.generation == live.metadata.generation;
+    Ok(objects
+        .iter()
+        .filter(|o| !(unchanged && matches!(o, ZoneObject::StatefulSet(_))))
+        .cloned()
+        .collect())
 }
 
 /// Decommissions the nodes a scale-down removes, prepares a major upgrade, applies the objects, and releases

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request};
+use http::{HeaderValue, Method, Request};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -41,6 +41,8 @@ pub struct ApiServer {
     logs: OnceLock<LogSource>,
     proxy: OnceLock<super::proxy::ProxySource>,
     availability: OnceLock<AvailabilitySource>,
+    /// Every write request served (`PATCH /apis/apps/v1/namespaces/a/statefulsets/x`), for tests that count them.
+    writes: Mutex<Vec<String>>,
 }
 
 /// What `/sandbox/availability` serves: the record as JSON, reset afterwards when asked (true).
@@ -139,6 +141,7 @@ impl ApiServer {
             logs: OnceLock::new(),
             proxy: OnceLock::new(),
             availability: OnceLock::new(),
+            writes: Mutex::new(Vec::new()),
         });
         server.serve(listener);
         Ok(server)
@@ -262,7 +265,21 @@ impl ApiServer {
         Err(last.unwrap_or_else(|| std::io::Error::other("bind failed")))
     }
 
+    /// The write requests served since the last call (method and path, without the query), oldest first.
+    pub fn take_writes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.writes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     async fn respond(self: Arc<Self>, req: Request<Incoming>) -> Result<Resp, ResetConnection> {
+        let method = req.method();
+        let dry_run = req.uri().query().is_some_and(|q| q.contains("dryRun=All"));
+        if method != Method::GET && method != Method::HEAD && method != Method::OPTIONS && !dry_run
+        {
+            self.writes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("{method} {}", req.uri().path()));
+        }
         if !request_log_enabled() {
             return self.answer(req).await;
         }
