@@ -22,10 +22,11 @@ cargo test --workspace --all-targets || unit_status=$?
 TOFU_FLOWS=(
   regions:: day2::a_patch_upgrade day2::scale_down_decommissions adding_then_removing_a_zone upgrade::
   certificates::a_plan_inside_the_renewal_window sql:: faults:: stop:: cluster:: examples:: modern:: workflows::
-  release::
+  release:: secrets_out::
 )
-# Tests of what Terraform 1.0.3 predates (`import`/`moved`/`removed` blocks, -generate-config-out).
-NEEDS_NEWER_CLIENT=(modern::)
+# Tests of what Terraform 1.0.3 predates (`import`/`moved`/`removed` blocks, -generate-config-out, write-only
+# attributes and ephemeral resources).
+NEEDS_NEWER_CLIENT=(modern:: secrets_out::)
 
 logs=target/acceptance-logs
 mkdir -p "$logs"

@@ -92,10 +92,15 @@ fn render_block(out: &mut String, block: &Block, anchor: &str) {
         for attr in attrs {
             let _ = writeln!(
                 out,
-                "- `{}` ({}{}) {}{}",
+                "- `{}` ({}{}{}) {}{}",
                 attr.name,
                 type_name(&attr.ty),
                 if attr.sensitive { ", Sensitive" } else { "" },
+                if attr.write_only {
+                    ", Write-only: Terraform 1.11+, OpenTofu 1.11+"
+                } else {
+                    ""
+                },
                 attr.description,
                 default_note(attr)
             );
@@ -161,6 +166,11 @@ mod tests {
                 Attribute::optional("size", Type::Number, "Its size.").default(Value::int(3)),
             )
             .attribute(Attribute::computed("key", Type::String, "Its key.").sensitive())
+            .attribute(
+                Attribute::optional("secret", Type::String, "Its secret.")
+                    .sensitive()
+                    .write_only(),
+            )
             .single_block(
                 "timeouts",
                 Block::new("Limits.").attribute(Attribute::optional(
@@ -179,6 +189,9 @@ mod tests {
         assert!(page.contains("### Required\n\n- `name` (String) Its name."));
         assert!(page.contains("- `size` (Number) Its size. Defaults to `3`."));
         assert!(page.contains("### Read-Only\n\n- `key` (String, Sensitive) Its key."));
+        assert!(page.contains(
+            "- `secret` (String, Sensitive, Write-only: Terraform 1.11+, OpenTofu 1.11+) Its secret."
+        ));
         assert!(page.contains("### Nested Schema for `timeouts`"));
         assert!(page.contains("terraform import crdb_thing.x name"));
     }

@@ -37,9 +37,17 @@ impl Resource for Probe {
         }
     }
 
+    /// Says in a warning whether the apply was given the write-only password, and keeps it in its
+    /// state (wrongly: the protocol layer must drop it).
     async fn create(&self, _: &OperationContext, planned: &Value) -> ApplyOutcome {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.warning(
+            "password given",
+            format!("{}", planned.attr("password") == &Value::string("secret")),
+        );
         ApplyOutcome {
             state: planned.clone(),
+            diagnostics,
             ..Default::default()
         }
     }
@@ -508,6 +516,30 @@ async fn a_write_only_value_is_refused_to_an_old_client_and_never_planned_for_a_
     let planned = unwire("test_probe", &planned.planned_state);
     assert_eq!(planned.attr("password"), &Value::Null);
     assert_eq!(planned.attr("name"), &Value::string("a"));
+}
+
+#[tokio::test]
+async fn an_apply_is_given_the_write_only_value_of_the_configuration_and_stores_none() {
+    let svc = probe_service();
+    let mut config = probe("a");
+    config.set_attr("password", Value::string("secret"));
+    let planned = plan_as_newer_client(&svc, "test_probe", &Value::Null, &config).await;
+    let applied = svc
+        .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            type_name: "test_probe".into(),
+            prior_state: wire("test_probe", &Value::Null),
+            planned_state: planned.planned_state,
+            config: wire("test_probe", &config),
+            planned_private: Vec::new(),
+            provider_meta: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summaries(&applied.diagnostics), ["password given: true"]);
+    let state = unwire("test_probe", &applied.new_state);
+    assert_eq!(state.attr("password"), &Value::Null);
+    assert_eq!(state.attr("name"), &Value::string("a"));
 }
 
 #[tokio::test]
