@@ -6,13 +6,20 @@ use std::fmt::Write as _;
 /// What a resource page shows besides its schema.
 pub struct ResourcePage<'a> {
     pub type_name: &'a str,
+    /// `Resource` or `Ephemeral Resource`, as the registry's page titles say it.
+    pub kind: &'a str,
     pub block: &'a Block,
     pub example: &'a str,
     pub import_example: Option<&'a str>,
 }
 
 /// The provider's index page.
-pub fn render_index(provider_description: &str, resources: &[&str], example: &str) -> String {
+pub fn render_index(
+    provider_description: &str,
+    resources: &[&str],
+    ephemeral_resources: &[&str],
+    example: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "---\npage_title: \"crdb Provider\"\ndescription: |-\n  Deploys and operates one secure CockroachDB cluster across several Kubernetes clusters.\n---\n");
     let _ = writeln!(out, "# crdb Provider\n\nDeploys and operates one secure CockroachDB cluster spread across several Kubernetes clusters in different regions: `terraform apply` creates it, changing `replicas` scales it, changing the image rolls an upgrade, removing a resource tears it down.\n\n{provider_description}\n");
@@ -26,6 +33,16 @@ pub fn render_index(provider_description: &str, resources: &[&str], example: &st
         let page = resource.trim_start_matches("crdb_");
         let _ = writeln!(out, "- [`{resource}`](resources/{page}.md)");
     }
+    if !ephemeral_resources.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Ephemeral Resources\n\nNever written to plan or state (Terraform 1.10+, OpenTofu 1.11+).\n"
+        );
+        for resource in ephemeral_resources {
+            let page = resource.trim_start_matches("crdb_");
+            let _ = writeln!(out, "- [`{resource}`](ephemeral-resources/{page}.md)");
+        }
+    }
     out
 }
 
@@ -33,14 +50,15 @@ pub fn render_resource(page: &ResourcePage<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "---\npage_title: \"{} Resource - crdb\"\nsubcategory: \"\"\ndescription: |-\n  {}\n---\n",
+        "---\npage_title: \"{} {} - crdb\"\nsubcategory: \"\"\ndescription: |-\n  {}\n---\n",
         page.type_name,
+        page.kind,
         first_sentence(page.block.description)
     );
     let _ = writeln!(
         out,
-        "# {} (Resource)\n\n{}\n",
-        page.type_name, page.block.description
+        "# {} ({})\n\n{}\n",
+        page.type_name, page.kind, page.block.description
     );
     let _ = writeln!(
         out,
@@ -181,6 +199,7 @@ mod tests {
             );
         let page = render_resource(&ResourcePage {
             type_name: "crdb_thing",
+            kind: "Resource",
             block: &block,
             example: "resource \"crdb_thing\" \"x\" {}",
             import_example: Some("terraform import crdb_thing.x name"),

@@ -570,6 +570,8 @@ impl pb::provider_server::Provider for ProviderService {
 }
 
 #[cfg(test)]
+mod client_certificate_tests;
+#[cfg(test)]
 mod newer_client_tests;
 #[cfg(test)]
 mod tests;

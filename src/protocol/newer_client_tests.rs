@@ -241,7 +241,16 @@ async fn metadata_lists_the_resource_types_and_the_same_capabilities_as_the_sche
     assert_eq!(listed, schemas);
     assert!(listed.iter().any(|t| *t == "crdb_region"));
     assert!(metadata.data_sources.is_empty() && metadata.functions.is_empty());
-    assert!(metadata.ephemeral_resources.is_empty() && metadata.diagnostics.is_empty());
+    let ephemeral: Vec<_> = metadata
+        .ephemeral_resources
+        .iter()
+        .map(|r| r.type_name.as_str())
+        .collect();
+    assert_eq!(ephemeral, ["crdb_client_certificate"]);
+    assert!(schema
+        .ephemeral_resource_schemas
+        .contains_key("crdb_client_certificate"));
+    assert!(metadata.diagnostics.is_empty());
     let capabilities = pb::ServerCapabilities {
         plan_destroy: true,
         get_provider_schema_optional: true,
@@ -249,7 +258,7 @@ async fn metadata_lists_the_resource_types_and_the_same_capabilities_as_the_sche
     };
     assert_eq!(metadata.server_capabilities, Some(capabilities));
     assert_eq!(schema.server_capabilities, Some(capabilities));
-    assert!(schema.functions.is_empty() && schema.ephemeral_resource_schemas.is_empty());
+    assert!(schema.functions.is_empty());
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! and what they share: the `kubernetes {}` connection block, input validation, import IDs.
 pub(crate) mod certificates;
 pub(crate) mod checks;
+pub mod client_certificate;
 pub mod connection;
 pub mod database;
 pub mod dns_link;
@@ -25,6 +26,11 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
         Arc::new(sql_user::SqlUser::new()),
         Arc::new(database::Database::new()),
     ]
+}
+
+/// The ephemeral resource types of the crdb provider.
+pub fn all_ephemeral() -> Vec<Arc<dyn crate::framework::EphemeralResource>> {
+    vec![Arc::new(client_certificate::ClientCertificate)]
 }
 
 #[cfg(test)]
