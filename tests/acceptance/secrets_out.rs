@@ -1,25 +1,38 @@
 //! Secrets that never reach plan or state, through Terraform 1.11 and OpenTofu 1.11 (the first of each with
-//! write-only attributes): `crdb_sql_user.password_wo`, set on create and again when its version changes. Every
-//! place a client keeps or prints something is scanned for the passwords, raw and base64: the raw state file,
-//! `show -json`, a saved plan shown as JSON, every CLI output and the trace log. The matrix (`scripts/test.sh`)
-//! runs this module under the clients that have write-only attributes; Terraform 1.0.3 refuses them
-//! (`bad_input`).
+//! write-only attributes and ephemeral resources): `crdb_sql_user.password_wo`, moved to from `password` without a
+//! restart, then changed by its version; and `crdb_client_certificate`. Every place a client keeps or prints
+//! something is scanned for the passwords (raw and base64) and the private keys: the raw state file, `show -json`,
+//! a saved plan shown as JSON, every CLI output and the trace log. The matrix (`scripts/test.sh`) runs this module
+//! under the clients that have them; Terraform 1.0.3 refuses `password_wo` (`bad_input`).
 use crate::harness::{client, Run, Workspace};
-use crate::regions::{configuration, Clusters, ZONES};
+use crate::regions::{configuration, pod_generations, Clusters, ZONES};
 use crate::sql::catalog;
 use kube_sandbox::cockroach::sql::scram;
 use terraform_provider_crdb::cockroach::pki;
 
 const FIRST: &str = "Wr1te-0nly-first-passw0rd";
 const SECOND: &str = "Wr1te-0nly-sec0nd-passw0rd";
+/// The password of the user before it moves to `password_wo`.
+const PLAIN: &str = "Pla1n-0ld-passw0rd";
+const NODE_PODS: &str = "app.kubernetes.io/component=database";
 
 /// The user `app`, its password write-only from an ephemeral variable (Terraform 1.10+, OpenTofu 1.11+), run from
 /// the first zone. A literal would do for the provider, but the client keeps the configuration itself (with its
 /// literals) in a saved plan: a password belongs in a variable the client never stores, set through
 /// `TF_VAR_app_password`, or in an ephemeral resource's result.
 fn user(clusters: &Clusters, ws: &Workspace, version: &str) -> String {
+    let password =
+        format!("password_wo         = var.app_password\n  password_wo_version = {version}");
+    format!("{PASSWORD_VARIABLE}{}", user_with(clusters, ws, &password))
+}
+
+const PASSWORD_VARIABLE: &str =
+    "\nvariable \"app_password\" {\n  type      = string\n  sensitive = true\n  ephemeral = true\n}\n";
+
+/// The user `app` with `password` (its password attributes).
+fn user_with(clusters: &Clusters, ws: &Workspace, password: &str) -> String {
     format!(
-        "\nvariable \"app_password\" {{\n  type      = string\n  sensitive = true\n  ephemeral = true\n}}\n\nresource \"crdb_sql_user\" \"app\" {{\n  name                = \"app\"\n  password_wo         = var.app_password\n  password_wo_version = {version}\n  roles               = [\"admin\"]\n  zone                = crdb_region.{}.zone\n{}}}\n",
+        "\nresource \"crdb_sql_user\" \"app\" {{\n  name                = \"app\"\n  {password}\n  roles               = [\"admin\"]\n  zone                = crdb_region.{}.zone\n{}}}\n",
         ZONES[0].replace('-', "_"),
         clusters.connection_block(ws, ZONES[0])
     )
@@ -80,16 +93,37 @@ fn a_write_only_password_is_set_and_rotated_by_its_version_and_stored_nowhere() 
     let mut seen = Seen::default();
     let apply = ["apply", "-auto-approve", "-input=false", "-no-color"];
 
+    // A user made as Terraform 1.0.3 makes it, its password in the state.
+    let plain = user_with(&clusters, &ws, &format!("password = \"{PLAIN}\""));
+    ws.write_config(&format!("{base}{plain}"));
+    ws.apply();
+    assert!(scram::verify(&stored_hash(&clusters), PLAIN));
+    let pods = pod_generations(&clusters, NODE_PODS);
+    assert_eq!(pods.len(), 3);
+
+    // Moved to password_wo: one in-place update, no node restarted, and the state forgets the old password.
     ws = ws.with_env("TF_VAR_app_password", FIRST);
     ws.write_config(&format!("{base}{}", user(&clusters, &ws, "1")));
-    seen.run("first apply", ws.terraform(&apply).ok("apply"));
+    let actions = ws.planned_actions();
+    assert!(
+        actions.contains(&("crdb_sql_user.app".to_string(), vec!["update".to_string()])),
+        "{actions:?}"
+    );
+    let migrated = seen.0.len();
+    seen.run("migrating apply", ws.terraform(&apply).ok("apply"));
     let first = stored_hash(&clusters);
     assert!(scram::verify(&first, FIRST), "the password logs in");
+    assert!(!scram::verify(&first, PLAIN), "the old one no longer does");
     assert_eq!(catalog(&clusters).member_of("app"), vec!["admin"]);
+    assert_eq!(
+        pod_generations(&clusters, NODE_PODS),
+        pods,
+        "moving to password_wo restarted a node"
+    );
     let (code, plan) = ws.plan_exit_code();
-    assert_eq!(code, 0, "nothing to do after the create: {}", plan.stdout);
+    assert_eq!(code, 0, "nothing to do after the move: {}", plan.stdout);
     seen.run("empty plan", plan);
-    seen.file("state after create", &ws.path().join("terraform.tfstate"));
+    seen.file("state after the move", &ws.path().join("terraform.tfstate"));
 
     // A new password under a new version: the user is changed in place, never replaced.
     ws = ws.with_env("TF_VAR_app_password", SECOND);
@@ -159,6 +193,13 @@ fn a_write_only_password_is_set_and_rotated_by_its_version_and_stored_nowhere() 
     );
     let leaks = seen.leaks(&[FIRST, SECOND]);
     assert!(leaks.is_empty(), "passwords found:\n{}", leaks.join("\n"));
+    let after_the_move = Seen(seen.0[migrated..].to_vec());
+    let leaks = after_the_move.leaks(&[PLAIN]);
+    assert!(
+        leaks.is_empty(),
+        "the old password is still found:\n{}",
+        leaks.join("\n")
+    );
     // The cluster's own keys are in its state until the CA key can be write-only (issue 19, point 3), but no
     // output of the client shows a private key.
     let printed: Vec<&str> = seen
