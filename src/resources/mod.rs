@@ -40,7 +40,11 @@ mod tests {
 
     /// Names that hold a secret wherever they appear, an object type's fields included.
     fn holds_a_secret(name: &str) -> bool {
-        name.ends_with("private_key") || name == "client_key" || name == "token" || name == "env"
+        name.ends_with("private_key")
+            || name == "client_key"
+            || name == "token"
+            || name == "env"
+            || (name.starts_with("password") && !name.ends_with("_version"))
     }
 
     /// Paths of secrets in `ty` (an attribute's type) that no sensitive attribute encloses.
@@ -79,16 +83,32 @@ mod tests {
     /// alone (refresh notes, plans of imported or failed resources): a key copied into an object attribute (the
     /// cluster a region nests) is shown unless the whole attribute is sensitive.
     #[test]
-    fn every_private_key_token_and_credential_environment_is_inside_a_sensitive_attribute() {
-        for resource in super::all() {
+    fn every_private_key_token_password_and_credential_environment_is_inside_a_sensitive_attribute()
+    {
+        let managed = super::all()
+            .into_iter()
+            .map(|r| (r.type_name(), r.schema()));
+        let ephemeral = super::all_ephemeral()
+            .into_iter()
+            .map(|r| (r.type_name(), r.schema()));
+        for (type_name, schema) in managed.chain(ephemeral) {
             let mut exposed = Vec::new();
-            exposed_in_block("", &resource.schema().block, &mut exposed);
-            assert!(
-                exposed.is_empty(),
-                "{}: {exposed:?} not sensitive",
-                resource.type_name()
-            );
+            exposed_in_block("", &schema.block, &mut exposed);
+            assert!(exposed.is_empty(), "{type_name}: {exposed:?} not sensitive");
         }
+    }
+
+    #[test]
+    fn the_client_certificate_model_has_a_field_for_each_schema_attribute() {
+        use super::client_certificate::ClientCertificateModel;
+        use crate::framework::model::Fields;
+        let schema = super::all_ephemeral()
+            .into_iter()
+            .find(|r| r.type_name() == super::client_certificate::TYPE_NAME)
+            .unwrap()
+            .schema();
+        let mismatch = fields_mismatch(ClientCertificateModel::FIELDS, schema.block.names());
+        assert!(mismatch.is_empty(), "{mismatch:?}");
     }
 
     #[test]
