@@ -36,25 +36,17 @@ pub(super) fn validate(config: &SqlUserModel, diags: &mut Diagnostics) {
             }
         }
     }
-    diags.check_known(&config.password, "password", "Invalid password", |p| {
-        if p.is_empty() {
-            Err("an empty password is not allowed; leave `password` unset for certificate logins only")
-        } else {
-            Ok(())
-        }
-    });
-    diags.check_known(
-        &config.password_wo,
-        "password_wo",
-        "Invalid password",
-        |p| {
-            if p.is_empty() {
-                Err("an empty password is not allowed; leave `password_wo` unset for certificate logins only")
-            } else {
-                Ok(())
-            }
-        },
-    );
+    for (password, name) in [
+        (&config.password, "password"),
+        (&config.password_wo, "password_wo"),
+    ] {
+        diags.check_known(password, name, "Invalid password", |p| {
+            non_empty(
+                p,
+                format!("an empty password is not allowed; leave `{name}` unset for certificate logins only"),
+            )
+        });
+    }
     validate_write_only_password(config, diags);
     diags.check_known(&config.zone, "zone", "Invalid zone", |z| {
         validate::zone_name(z)
@@ -89,13 +81,20 @@ fn validate_write_only_password(config: &SqlUserModel, diags: &mut Diagnostics) 
         "password_wo_version",
         "Invalid password version",
         |v| {
-            if v.is_empty() {
-                Err("an empty version is not allowed; use for example `1`")
-            } else {
-                Ok(())
-            }
+            non_empty(
+                v,
+                "an empty version is not allowed; use for example `1`".into(),
+            )
         },
     );
+}
+
+fn non_empty(text: &str, refusal: String) -> Result<(), String> {
+    if text.is_empty() {
+        Err(refusal)
+    } else {
+        Ok(())
+    }
 }
 
 pub(super) fn plan(planned: &mut SqlUserModel) {
