@@ -1,6 +1,6 @@
 //! Secrets that never reach plan or state, through Terraform 1.11 and OpenTofu 1.11 (the first of each with
 //! write-only attributes and ephemeral resources): `crdb_sql_user.password_wo`, moved to from `password` without a
-//! restart, then changed by its version; and `crdb_client_certificate`. Every place a client keeps or prints
+//! restart, then changed by its version, and an apply that fails; and `crdb_client_certificate`. Every place a client keeps or prints
 //! something is scanned for the passwords (raw and base64) and the private keys: the raw state file, `show -json`,
 //! a saved plan shown as JSON, every CLI output and the trace log. The matrix (`scripts/test.sh`) runs this module
 //! under the clients that have them; Terraform 1.0.3 refuses `password_wo` (`bad_input`).
@@ -12,6 +12,8 @@ use terraform_provider_crdb::cockroach::pki;
 
 const FIRST: &str = "Wr1te-0nly-first-passw0rd";
 const SECOND: &str = "Wr1te-0nly-sec0nd-passw0rd";
+/// The password of an apply that fails.
+const THIRD: &str = "Wr1te-0nly-fa1led-passw0rd";
 /// The password of the user before it moves to `password_wo`.
 const PLAIN: &str = "Pla1n-0ld-passw0rd";
 const NODE_PODS: &str = "app.kubernetes.io/component=database";
@@ -162,6 +164,28 @@ fn a_write_only_password_is_set_and_rotated_by_its_version_and_stored_nowhere() 
     assert_eq!(code, 0, "nothing to do after the rotation: {}", plan.stdout);
     seen.run("plan after the rotation", plan);
 
+    // A failed apply: a new password for a zone that is not there. Its output holds no password, and the state
+    // keeps the version the cluster has.
+    ws = ws.with_env("TF_VAR_app_password", THIRD);
+    let sql_zone = format!("crdb_region.{}.zone", ZONES[0].replace('-', "_"));
+    ws.write_config(&format!(
+        "{base}{}",
+        user(&clusters, &ws, "\"three\"").replace(&sql_zone, "\"nowhere\"")
+    ));
+    let failed = seen.run("failed apply", ws.terraform(&apply));
+    assert_ne!(failed.code, 0, "the zone is not there");
+    assert!(failed.stderr.contains("nowhere"), "{}", failed.stderr);
+    assert_eq!(
+        stored_hash(&clusters),
+        second,
+        "the failed apply changed nothing"
+    );
+    seen.file(
+        "state after the failed apply",
+        &ws.path().join("terraform.tfstate"),
+    );
+    ws.write_config(&format!("{base}{}", user(&clusters, &ws, "\"two\"")));
+
     // The same password under the same version changes nothing: the provider cannot see it.
     ws = ws.with_env("TF_VAR_app_password", FIRST);
     ws.assert_plan_empty("a new password under an unchanged version");
@@ -191,7 +215,7 @@ fn a_write_only_password_is_set_and_rotated_by_its_version_and_stored_nowhere() 
             .any(|(_, text)| text.contains("password_wo_version")),
         "the scan covers the user"
     );
-    let leaks = seen.leaks(&[FIRST, SECOND]);
+    let leaks = seen.leaks(&[FIRST, SECOND, THIRD]);
     assert!(leaks.is_empty(), "passwords found:\n{}", leaks.join("\n"));
     let after_the_move = Seen(seen.0[migrated..].to_vec());
     let leaks = after_the_move.leaks(&[PLAIN]);
