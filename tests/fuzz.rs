@@ -5,6 +5,10 @@
 //!
 //! Brief in the suite; `FUZZ_CASES=200000 cargo test --release --test fuzz -- --nocapture` runs it
 //! long and prints the executions.
+//!
+//! The SQL resources' names, roles, passwords and regions are fuzzed with the emulated CockroachDB's catalog as
+//! the oracle of what their scripts did, in `src/resources/{sql_user,database}/oracle.rs`
+//! (`FUZZ_CASES=100000 cargo test --release --lib oracle`).
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::cell::Cell;

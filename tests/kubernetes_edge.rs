@@ -437,6 +437,109 @@ async fn a_cluster_resetting_every_connection_is_reported_unreachable_at_the_unr
     }
 }
 
+/// An API server (plain HTTP on loopback, as `kubectl proxy` serves) that starts every answer, `200 OK` and part
+/// of a body, then resets the connection: a proxy or load balancer dropping connections mid-stream.
+async fn server_resetting_mid_answer() -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let resetting = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n\
+                          {\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":",
+                    )
+                    .await;
+                let _ = socket.flush().await;
+                let _ = socket.set_zero_linger();
+            });
+        }
+    });
+    (address, resetting)
+}
+
+#[tokio::test]
+async fn a_cluster_resetting_every_answer_mid_stream_is_reported_unreachable_at_the_unreachable_timeout(
+) {
+    let (address, _server) = server_resetting_mid_answer().await;
+    let deadline = Deadline::after(Duration::from_secs(600), &CancellationToken::new());
+    let block = ConnectionModel {
+        host: known(&address),
+        token: known("t0ken"),
+        unreachable_timeout: known("5s"),
+        ..Default::default()
+    };
+    let client = connection::connect_for_apply(
+        &OperationContext::default(),
+        &Attr::Known(block.to_value()),
+        "region",
+        &deadline,
+    )
+    .await
+    .expect("a client");
+    for call in ["get", "wait"] {
+        let started = Instant::now();
+        let error = if call == "get" {
+            client
+                .get::<Namespace>(None, "us-east1-b")
+                .await
+                .unwrap_err()
+        } else {
+            match client
+                .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
+                .await
+                .unwrap_err()
+            {
+                WaitError::Remote(error) => error,
+                other => panic!("the wait did not report the cluster unreachable: {other}"),
+            }
+        };
+        let waited = started.elapsed();
+        assert!(
+            (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
+            "{call} ended after {waited:?}: {error}"
+        );
+        let text = unreachable_detail(error);
+        assert!(text.contains(&format!("on {address}")), "{text}");
+        assert!(
+            text.contains("within 5s (kubernetes.unreachable_timeout)"),
+            "{text}"
+        );
+    }
+}
+
+/// A host name no DNS server knows (`.invalid` never resolves) is an unreachable cluster, reported at the
+/// unreachable timeout with the name: DNS outages end, and a misspelt name says so in the error.
+#[tokio::test]
+async fn a_host_name_that_does_not_resolve_is_reported_unreachable_naming_it() {
+    let deadline = Deadline::after(Duration::from_secs(600), &CancellationToken::new());
+    let address = "https://api.no-such-cluster.invalid:6443";
+    let client = client_of_silent(address, "5s", &deadline).await;
+    let started = Instant::now();
+    let error = client
+        .get::<Namespace>(None, "us-east1-b")
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
+        "ended after {waited:?}: {error}"
+    );
+    let text = unreachable_detail(error);
+    assert!(
+        text.contains(&format!("get Namespace us-east1-b on {address}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("no attempt could connect, the last failed with: failed to lookup address"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn a_call_that_is_never_answered_ends_with_the_operations_deadline_when_that_is_sooner() {
     let (address, _server) = silent_server().await;

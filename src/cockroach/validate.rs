@@ -258,13 +258,27 @@ pub fn label_value(value: &str) -> Result<(), Invalid> {
     }
 }
 
+/// The most nodes one zone may run: far beyond any real zone, and well inside the StatefulSet's 32-bit count.
+pub const MAX_REPLICAS: i64 = 1000;
+
+/// `value` quoted whole, or its first 40 characters and its length when longer: a diagnostic shows what was
+/// given without repeating a page of text.
+fn quoted_prefix(value: &str) -> String {
+    match value.char_indices().nth(40) {
+        Some((end, _)) => format!("{:?}… ({} bytes)", &value[..end], value.len()),
+        None => format!("{value:?}"),
+    }
+}
+
 /// A value of `--locality` (`region=<value>`): CockroachDB splits the flag on `,` and `=`, and the value also
 /// becomes part of the node command line.
 pub fn locality_value(value: &str) -> Result<(), Invalid> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
-    if value.is_empty() || !value.chars().all(allowed) {
+    // 63 like a label value: a region names the nodes' pods and Services and CockroachDB's SQL regions.
+    if value.is_empty() || value.len() > 63 || !value.chars().all(allowed) {
         return Err(Invalid::from(format!(
-            "{value:?} must be a non-empty locality value of letters, digits, '-', '_' and '.'"
+            "{} must be a locality value of 1 to 63 letters, digits, '-', '_' and '.'",
+            quoted_prefix(value)
         )));
     }
     Ok(())
@@ -418,9 +432,11 @@ mod tests {
             assert!(label_value(bad).is_err(), "{bad:?}");
         }
         assert!(locality_value("us-east1").is_ok());
-        for bad in ["", "a,b", "a=b", "a b", "$(x)"] {
+        for bad in ["", "a,b", "a=b", "a b", "$(x)", &"r".repeat(64)] {
             assert!(locality_value(bad).is_err(), "{bad:?}");
         }
+        let long = locality_value(&"r".repeat(10_000)).unwrap_err().to_string();
+        assert!(long.contains("(10000 bytes)") && long.len() < 200, "{long}");
         for good in [
             "cockroachdb-0.cockroachdb.us-east1-b",
             "10.0.0.1:26257",

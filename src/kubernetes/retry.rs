@@ -84,25 +84,29 @@ impl RetryPolicy {
             .checked_add(limit.length)
             .unwrap_or_else(far_future);
         let mut attempt = 1;
-        // What the last dropped connection said: when the limit cuts the attempt after it short, the cluster
-        // still answered nothing but dropped connections.
-        let mut last_dropped: Option<String> = None;
+        // How the last attempt that got no answer failed (a dropped connection, a refusal, a name that does not
+        // resolve): when the limit cuts the attempt after it short, that is still why the cluster answered nothing.
+        let mut last_unanswered: Option<(Failure, String)> = None;
         loop {
             let left = ends.saturating_duration_since(tokio::time::Instant::now());
-            let error = match tokio::time::timeout(self.attempt_timeout.min(left), call()).await {
+            let attempted = tokio::time::timeout(self.attempt_timeout.min(left), call()).await;
+            // An attempt cut short by a timer here says nothing of why the cluster does not answer.
+            let answered_in_time = attempted.is_ok();
+            let error = match attempted {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(error)) => error,
                 Err(_) if self.attempt_timeout < left => {
                     no_answer(&format!("within {}s", self.attempt_timeout.as_secs()))
                 }
-                Err(_) => match &last_dropped {
-                    Some(dropped) => dropped_connections(dropped, &limit),
+                Err(_) => match &last_unanswered {
+                    Some((Failure::Interrupted, cause)) => dropped_connections(cause, &limit),
+                    Some((_, cause)) => unconnected(cause, &limit),
                     None => no_answer(&limit.to_string()),
                 },
             };
             let failure = classify(&error);
-            if failure == Failure::Interrupted {
-                last_dropped = Some(deepest_cause(&error));
+            if answered_in_time && failure.answers_nothing() {
+                last_unanswered = Some((failure, deepest_cause(&error)));
             }
             let left = ends.saturating_duration_since(tokio::time::Instant::now());
             // No answer is counted in time, not attempts: each may spend the whole connect timeout, and a
@@ -110,10 +114,12 @@ impl RetryPolicy {
             let gave_up =
                 left.is_zero() || (!failure.answers_nothing() && attempt >= self.attempts);
             if !failure.is_transient() || gave_up {
-                return Err(if left.is_zero() {
-                    unanswered(error, &limit)
-                } else {
-                    error
+                return Err(match (left.is_zero(), failure) {
+                    (true, Failure::Unreachable) if answered_in_time => {
+                        unconnected(&deepest_cause(&error), &limit)
+                    }
+                    (true, _) => unanswered(error, &limit),
+                    (false, _) => error,
                 });
             }
             let pause = self.delay(attempt, retry_after(&error)).min(left);
@@ -222,6 +228,13 @@ pub fn unanswered(error: kube::Error, limit: &CallLimit) -> kube::Error {
 fn dropped_connections(last: &str, limit: &CallLimit) -> kube::Error {
     no_answer(&format!(
         "{limit}: every connection was dropped, the last with: {last}"
+    ))
+}
+
+/// A call none of whose attempts within `limit` could connect, the last failing with `last`: no answer.
+fn unconnected(last: &str, limit: &CallLimit) -> kube::Error {
+    no_answer(&format!(
+        "{limit}: no attempt could connect, the last failed with: {last}"
     ))
 }
 
@@ -388,6 +401,24 @@ mod tests {
         let text = super::super::error::cause_text(&error);
         assert!(
             text.contains("no answer within 60s (kubernetes.unreachable_timeout): every connection was dropped, the last with: connection reset by peer"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cluster_refusing_every_connection_says_why_when_the_grace_ends_an_attempt() {
+        let policy = RetryPolicy {
+            unreachable_grace: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        };
+        let error = policy
+            .run("get", || async { Err::<(), _>(refused()) })
+            .await
+            .unwrap_err();
+        assert_eq!(classify(&error), Failure::Unreachable);
+        let text = super::super::error::cause_text(&error);
+        assert!(
+            text.contains("no answer within 60s (kubernetes.unreachable_timeout): no attempt could connect, the last failed with: refused"),
             "{text}"
         );
     }

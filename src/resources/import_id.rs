@@ -4,7 +4,7 @@
 //! `~/.kube/config`), so that the plan after import shows only what import cannot know: the connection and the
 //! cluster the resource is wired to.
 use crate::cockroach::validate;
-use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::framework::diag::Diagnostics;
 use crate::framework::OperationContext;
 use crate::kubernetes::connection::{default_kubeconfig_path, Connection};
 use crate::kubernetes::ClusterClient;
@@ -54,14 +54,28 @@ pub async fn connect(ctx: &OperationContext, context: &str) -> Result<ClusterCli
         );
         return Err(diags);
     };
+    let client = connect_through(path, context).await?;
+    Ok(client.with_stop(&ctx.stop))
+}
+
+/// A client for `context` of the kubeconfig file at `path`. An import ID has no line in the configuration, so
+/// a failure is a diagnostic on no attribute.
+async fn connect_through(
+    path: std::path::PathBuf,
+    context: &str,
+) -> Result<ClusterClient, Diagnostics> {
     let connection = Connection::KubeconfigFile {
         path,
         context: Some(context.to_string()),
     };
-    let client = ClusterClient::connect(&connection)
-        .await
-        .map_err(|e| e.to_diagnostics(&AttributePath::root("id")))?;
-    Ok(client.with_stop(&ctx.stop))
+    ClusterClient::connect(&connection).await.map_err(|e| {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            "Cannot connect to Kubernetes",
+            format!("The import ID names the kubeconfig context {context:?}: {e}"),
+        );
+        diags
+    })
 }
 
 #[cfg(test)]
@@ -88,6 +102,26 @@ mod tests {
                 zone: "us-east-1a".into()
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_context_the_kubeconfig_lacks_is_an_error_on_no_attribute() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n\
+             contexts:\n- name: here\n  context:\n    cluster: c\n    user: u\ncurrent-context: here\n\
+             users:\n- name: u\n  user:\n    token: t\n",
+        )
+        .unwrap();
+        let id = parse("a/b/us-east1-b", "crdb_region").unwrap();
+        let Err(diags) = connect_through(path, id.context.as_deref().unwrap()).await else {
+            panic!("context \"a/b\" is not in the file");
+        };
+        assert_eq!(diags.0.len(), 1);
+        assert_eq!(diags.0[0].path, None, "{diags:?}");
+        assert!(diags.0[0].detail.contains("\"a/b\""), "{diags:?}");
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod lb_resolver;
 pub mod multiregion_cluster;
 pub mod region;
 mod sql_object;
+#[cfg(test)]
+mod sql_oracle;
 mod sql_runner;
 pub mod sql_user;
 mod zone_wait;

@@ -127,7 +127,8 @@ resource "crdb_multiregion_cluster" "holed" {{
     expect(
         "No Kubernetes credential",
         "token",
-        "resource \"crdb_region\" \"anonymous\"",
+        // The anonymous region's host: the first in the file.
+        "host = \"https://127.0.0.1:6443\"",
     );
     expect(
         "Client key does not match the certificate",
@@ -279,4 +280,183 @@ fn a_write_only_password_is_refused_on_its_line_by_a_client_that_would_store_it(
         );
         assert!(output.contains("Terraform 1.11"), "{output}");
     }
+}
+
+/// Each refusal shows on the line the user wrote, under every client: a check that involves two attributes
+/// blames the one present, a block's problem shows on the block, an empty string on itself; and what once
+/// slipped through to the cluster (a token with a line break, a server name that is no name, an environment
+/// variable named `A=B`, an expired API server CA, peer `0.0.0.0`, absurd counts and lengths, a NUL in a
+/// password) is refused there too.
+#[test]
+fn every_refusal_shows_on_the_line_the_user_wrote() {
+    let expired_ca = {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        params.self_signed(&key).unwrap().pem()
+    };
+    let (cert, key) = client_pair();
+    let host = "    host = \"https://127.0.0.1:6443\"\n";
+    let kubeconfig = "  kubernetes {\n    config_path = \"~/.kube/config\"\n  }\n";
+    let regions = [
+        region("emptyblock", "  kubernetes {\n  }\n"),
+        region("emptyhost", "  kubernetes {\n    host = \"\"\n  }\n"),
+        region("emptypath", "  kubernetes {\n    config_path = \"\"\n  }\n"),
+        region("nocredential", &format!("  kubernetes {{\n{host}  }}\n")),
+        region("emptytoken", &format!("  kubernetes {{\n{host}    token = \"\"\n  }}\n")),
+        region("newline", &format!("  kubernetes {{\n{host}    token = \"abc\\n\"\n  }}\n")),
+        region(
+            "servername",
+            &format!("  kubernetes {{\n{host}    token = \"t\"\n    tls_server_name = \"bad name!\"\n  }}\n"),
+        ),
+        region(
+            "envname",
+            &format!("  kubernetes {{\n{host}    exec {{\n      command = \"sh\"\n      env = {{\n        \"A=B\" = \"x\"\n      }}\n    }}\n  }}\n"),
+        ),
+        region(
+            "expired",
+            &format!("  kubernetes {{\n{host}    token = \"t\"\n    cluster_ca_certificate = <<EOT\n{expired_ca}EOT\n  }}\n"),
+        ),
+        region("longregion", &format!("  region = \"{}\"\n", "r".repeat(10_000))),
+    ];
+    let config = format!(
+        r#"
+resource "crdb_multiregion_cluster" "main" {{
+  name  = "main"
+  image = "cockroachdb/cockroach:v24.1.0"
+  zones = ["a"]
+}}
+
+resource "crdb_multiregion_cluster" "certonly" {{
+  name  = "certonly"
+  image = "cockroachdb/cockroach:v24.1.0"
+  zones = ["a"]
+  ca_certificate = <<EOT
+{cert}EOT
+}}
+
+resource "crdb_multiregion_cluster" "keyonly" {{
+  name  = "keyonly"
+  image = "cockroachdb/cockroach:v24.1.0"
+  zones = ["a"]
+  ca_private_key = <<EOT
+{key}EOT
+}}
+
+resource "crdb_database" "noprimary" {{
+  name            = "noprimary"
+  zone            = "a"
+  regions         = ["r1"]
+{kubeconfig}}}
+
+resource "crdb_database" "outside" {{
+  name            = "outside"
+  zone            = "a"
+  cluster_regions = ["r1", "r2"]
+  primary_region  = "r3"
+{kubeconfig}}}
+
+resource "crdb_database" "noregions" {{
+  name            = "noregions"
+  zone            = "a"
+  cluster_regions = []
+  primary_region  = "r1"
+{kubeconfig}}}
+
+resource "crdb_sql_user" "nul" {{
+  name     = "app"
+  zone     = "a"
+  password = "pass\u0000word"
+  roles    = ["public"]
+{kubeconfig}}}
+
+resource "crdb_dns_link" "peers" {{
+  zone = "a"
+  peers = {{
+    "b" = "0.0.0.0"
+  }}
+  wait_for_ready_replicas = 1e12
+{kubeconfig}}}
+
+{}"#,
+        regions.join("\n")
+    );
+    let ws = Workspace::new(&config);
+    let run = ws.terraform(&["plan", "-json", "-input=false"]);
+    assert_ne!(run.code, 0);
+    let diags = run.diagnostics();
+    let full = format!("{PROVIDER_BLOCK}\n{config}");
+    // (the block's resource, what the line holds, a part of the error's summary or detail)
+    let mut missing = Vec::new();
+    for (resource, needle, expected) in [
+        ("emptyblock", "kubernetes {", "Nothing to connect to"),
+        ("emptyhost", "host = \"\"", "`host` is empty"),
+        ("emptypath", "config_path = \"\"", "`config_path` is empty"),
+        ("nocredential", "host = ", "No Kubernetes credential"),
+        ("emptytoken", "token = \"\"", "`token` is empty"),
+        ("newline", "token = \"abc", "trimspace"),
+        ("servername", "tls_server_name", "Invalid TLS server name"),
+        ("envname", "\"A=B\"", "Invalid environment variable name"),
+        ("expired", "cluster_ca_certificate", "2021-01-01"),
+        ("longregion", "region = \"rrr", "1 to 63"),
+        (
+            "certonly",
+            "ca_certificate = <<EOT",
+            "Missing CA private key",
+        ),
+        (
+            "keyonly",
+            "ca_private_key = <<EOT",
+            "Missing CA certificate",
+        ),
+        (
+            "noprimary",
+            "regions         = [\"r1\"]",
+            "Regions without a primary region",
+        ),
+        (
+            "outside",
+            "primary_region  = \"r3\"",
+            "Not a region of the cluster",
+        ),
+        (
+            "noregions",
+            "cluster_regions = []",
+            "Not a region of the cluster",
+        ),
+        ("nul", "password = ", "NUL"),
+        ("nul", "roles    = [\"public\"]", "cannot be granted"),
+        ("peers", "\"b\" = \"0.0.0.0\"", "unspecified"),
+        ("peers", "wait_for_ready_replicas = 1e12", "1000 or less"),
+    ] {
+        // The line inside the resource's block: search from its header.
+        let header = full
+            .lines()
+            .position(|l| l.starts_with("resource ") && l.contains(&format!("\"{resource}\"")))
+            .unwrap();
+        let line = full
+            .lines()
+            .enumerate()
+            .skip(header)
+            .find(|(_, l)| l.contains(needle))
+            .map(|(i, _)| i as i64 + 1)
+            .unwrap_or_else(|| panic!("{resource}: no line with {needle:?}"));
+        let found = diags.iter().any(|d| {
+            d["severity"] == "error"
+                && d["range"]["start"]["line"] == line
+                && format!("{}: {}", d["summary"], d["detail"]).contains(expected)
+        });
+        if !found {
+            missing.push(format!(
+                "{resource}: {expected:?} at line {line} ({needle})"
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not on their line: {missing:#?}\nall: {diags:#?}"
+    );
+    assert!(ws.state().is_empty(), "nothing was applied");
 }

@@ -13,7 +13,12 @@ use std::time::{Duration, Instant};
 const CLUSTER_BLOCK_END: &str = "  zones = [";
 
 /// The three-region configuration with certificates issued for `validity`, renewed in their last `renewal`.
-fn short_lived(clusters: &Clusters, ws: &Workspace, validity: &str, renewal: &str) -> String {
+pub(crate) fn short_lived(
+    clusters: &Clusters,
+    ws: &Workspace,
+    validity: &str,
+    renewal: &str,
+) -> String {
     let base = configuration(clusters, ws, false, 3);
     assert!(base.contains(CLUSTER_BLOCK_END));
     base.replacen(
@@ -38,7 +43,7 @@ fn time_of(rfc3339: &Json) -> time::OffsetDateTime {
 }
 
 /// Every certificate expiry in state: the root client's and each zone's node certificate's.
-fn expiries(ws: &Workspace) -> Vec<(String, time::OffsetDateTime)> {
+pub(crate) fn expiries(ws: &Workspace) -> Vec<(String, time::OffsetDateTime)> {
     let mut all = vec![(
         "root client".to_string(),
         time_of(
@@ -56,7 +61,7 @@ fn expiries(ws: &Workspace) -> Vec<(String, time::OffsetDateTime)> {
 }
 
 /// Sleeps until wall time `at`.
-fn sleep_until(at: time::OffsetDateTime) {
+pub(crate) fn sleep_until(at: time::OffsetDateTime) {
     let left = at - time::OffsetDateTime::now_utc();
     if left.is_positive() {
         std::thread::sleep(left.unsigned_abs());

@@ -1,7 +1,7 @@
 //! One Ctrl-C stops every long operation within seconds, wherever it is (a rollout, a health gate, the CA
-//! rotation's wait for the other zones, a decommission, a teardown), and the next run completes it in place with
+//! rotation's wait for the other zones, a certificate renewal, a decommission, a teardown), and the next run completes it in place with
 //! at most one node down and no range unavailable.
-use crate::certificates::stored_secret_file;
+use crate::certificates::{expiries, short_lived, sleep_until, stored_secret_file};
 use crate::day2::{assert_never_unavailable, configuration_of, members, settle, with_replicas};
 use crate::harness::{Run, Workspace};
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
@@ -183,6 +183,53 @@ fn one_ctrl_c_stops_a_ca_rotation_waiting_for_the_other_zones_and_the_next_apply
         );
     }
     ws.assert_plan_empty("the finished CA rotation");
+}
+
+/// A certificate renewal is the rollout of an upgrade with new node certificates: stopped once a node of the first
+/// zone restarted with its new certificate, while the last zone (slowed) has not begun, and finished in place.
+#[test]
+fn one_ctrl_c_stops_a_certificate_renewal_mid_rollout_and_the_next_apply_finishes_it() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&short_lived(&clusters, &ws, "4m", "3m"));
+    ws.apply();
+    settle(&clusters);
+    let before = expiries(&ws);
+    let latest = before.iter().map(|(_, at)| *at).max().unwrap();
+    sleep_until(latest - time::Duration::minutes(3) + time::Duration::seconds(2));
+
+    let slow = ZONES[2];
+    clusters
+        .sandbox
+        .set_latency(slow, Duration::from_millis(250))
+        .unwrap();
+    let uids = |zone| -> Vec<String> {
+        node_pods(&clusters, zone)
+            .into_iter()
+            .map(|(uid, _)| uid)
+            .collect()
+    };
+    let first: Vec<String> = uids(ZONES[0]);
+    let last: Vec<String> = uids(slow);
+    ctrl_c_once(&ws, &APPLY, "a certificate renewal", || {
+        uids(ZONES[0]).iter().any(|uid| !first.contains(uid))
+    });
+    assert_eq!(
+        uids(slow),
+        last,
+        "{slow} had begun its renewal: the stop was not mid-rollout"
+    );
+    clusters.sandbox.set_latency(slow, Duration::ZERO).unwrap();
+    ws.apply();
+    assert_never_unavailable(
+        &clusters,
+        "a certificate renewal stopped by one Ctrl-C and finished",
+    );
+    assert_eq!(live_nodes(&clusters), (9, 9));
+    for ((what, was), (_, now)) in before.iter().zip(expiries(&ws)) {
+        assert!(now > *was, "{what}: not renewed ({was} -> {now})");
+    }
+    ws.assert_plan_empty("the finished renewal");
 }
 
 fn decommissioning(clusters: &Clusters) -> bool {

@@ -66,9 +66,37 @@ impl Checks<'_> {
     fn run(mut self) {
         self.conflicts();
         self.host();
+        self.tls_server_name();
+        self.token();
         self.certificates();
         self.exec();
         self.unreachable_timeout();
+    }
+
+    fn tls_server_name(&mut self) {
+        if let Some(name) = given(&self.model.tls_server_name) {
+            if let Err(why) = server_name(name) {
+                let path = self.path("tls_server_name");
+                self.diags
+                    .attribute_error(path, "Invalid TLS server name", why);
+            }
+        }
+    }
+
+    /// A token travels in an HTTP header, where a line break or other control character cannot go (the usual
+    /// cause is a token read with `file()`, which keeps the file's last newline).
+    fn token(&mut self) {
+        if let Some(token) = given(&self.model.token) {
+            if token.chars().any(char::is_control) {
+                let path = self.path("token");
+                self.diags.attribute_error(
+                    path,
+                    "Invalid token",
+                    "The token contains a line break or another control character, which an HTTP header cannot \
+                     carry. If it is read from a file, wrap it in trimspace().",
+                );
+            }
+        }
     }
 
     fn unreachable_timeout(&mut self) {
@@ -123,6 +151,24 @@ impl Checks<'_> {
         }
     }
 
+    /// The first of `attributes` written as an empty string (which counts as unset), so that a refusal the
+    /// empty value causes shows on its line. Without one, the caller blames an attribute left out of the block:
+    /// every client resolves a path into a block to that block's own line when the attribute is absent.
+    fn written_empty<'n>(&self, attributes: &[&'n str]) -> Option<&'n str> {
+        let m = self.model;
+        attributes.iter().copied().find(|attribute| {
+            let value = match *attribute {
+                "host" => &m.host,
+                "config_path" => &m.config_path,
+                "token" => &m.token,
+                "client_certificate" => &m.client_certificate,
+                "client_key" => &m.client_key,
+                other => unreachable!("no string connection attribute {other}"),
+            };
+            value.known().is_some_and(String::is_empty)
+        })
+    }
+
     fn is_set(&self, attribute: &str) -> bool {
         self.presence(attribute) == Presence::Set
     }
@@ -161,22 +207,33 @@ impl Checks<'_> {
             );
         }
         if self.is_unset("host") && self.is_unset("config_path") {
+            let blamed = self.written_empty(&["host", "config_path"]);
             self.diags.attribute_error(
-                self.at.clone(),
+                self.path(blamed.unwrap_or("host")),
                 "Nothing to connect to",
-                "The kubernetes block needs `host` (with `cluster_ca_certificate` and credentials) or \
-                 `config_path`.",
+                format!(
+                    "{}The kubernetes block needs `host` (with `cluster_ca_certificate` and credentials) or \
+                     `config_path`.",
+                    blamed.map_or(String::new(), |b| format!("`{b}` is empty. "))
+                ),
             );
         }
-        let no_credential = ["token", "client_certificate", "client_key", "exec"]
+        let credentials = ["token", "client_certificate", "client_key"];
+        let no_credential = credentials
             .iter()
+            .chain(&["exec"])
             .all(|attribute| self.is_unset(attribute));
         if self.is_set("host") && self.is_unset("config_path") && no_credential {
+            let blamed = self.written_empty(&credentials);
             self.diags.attribute_error(
-                self.at.clone(),
+                self.path(blamed.unwrap_or("host")),
                 "No Kubernetes credential",
-                "The kubernetes block names a `host` but no way to authenticate, so every call would be \
-                 anonymous and refused. Add `token`, `client_certificate` with `client_key`, or an `exec` block.",
+                format!(
+                    "{}The kubernetes block names a `host` but no way to authenticate, so every call would be \
+                     anonymous and refused. Add `token`, `client_certificate` with `client_key`, or an `exec` \
+                     block.",
+                    blamed.map_or(String::new(), |b| format!("`{b}` is empty. "))
+                ),
             );
         }
         let one_credential = "a connection authenticates one way only. Remove one of them.";
@@ -226,10 +283,20 @@ impl Checks<'_> {
 
     fn certificates(&mut self) {
         if let Some(pem) = given(&self.model.cluster_ca_certificate) {
+            let path = self.path("cluster_ca_certificate");
             if let Err(why) = certificates(pem) {
-                let path = self.path("cluster_ca_certificate");
                 self.diags
                     .attribute_error(path, "Invalid cluster CA certificate", why);
+            } else if let Some(expired) = all_expired(pem, time::OffsetDateTime::now_utc()) {
+                self.diags.attribute_error(
+                    path,
+                    "Expired cluster CA certificate",
+                    format!(
+                        "Every certificate in `cluster_ca_certificate` expired, the last on {}: no API \
+                         server certificate can be verified with it. Give the cluster's current CA certificate.",
+                        expired.date()
+                    ),
+                );
             }
         }
         if let Some(pem) = given(&self.model.client_certificate) {
@@ -269,6 +336,24 @@ impl Checks<'_> {
                     "Empty credential plugin command",
                     "`exec.command` must name the plugin to run, e.g. `gke-gcloud-auth-plugin` or `aws`.",
                 );
+            }
+        }
+        if let Attr::Known(env) = &exec.env {
+            for (name, value) in env {
+                let path = exec_path.clone().attr("env").key(name);
+                if name.is_empty() || name.contains(['=', '\0']) {
+                    self.diags.attribute_error(
+                        path,
+                        "Invalid environment variable name",
+                        format!("{name:?} cannot name an environment variable: names are not empty and hold no '=' or NUL."),
+                    );
+                } else if value.known().is_some_and(|v| v.contains('\0')) {
+                    self.diags.attribute_error(
+                        path,
+                        "Invalid environment variable value",
+                        format!("The value of {name:?} contains a NUL character, which no environment can hold."),
+                    );
+                }
             }
         }
         if let Some(version) = given(&exec.api_version) {
@@ -373,6 +458,30 @@ pub fn certificates(pem: &str) -> Result<usize, Invalid> {
         return Err(Invalid(no_pem_block(pem, "-----BEGIN CERTIFICATE-----")));
     }
     Ok(count)
+}
+
+/// A TLS server name: a DNS name (any case) or an IP address.
+fn server_name(name: &str) -> Result<(), Invalid> {
+    if name.parse::<std::net::IpAddr>().is_ok()
+        || crate::cockroach::validate::dns1123_subdomain(&name.to_ascii_lowercase()).is_ok()
+    {
+        Ok(())
+    } else {
+        Err(Invalid::from(format!(
+            "{name:?} is neither a DNS name nor an IP address: `tls_server_name` is the name the API server's \
+             certificate must hold."
+        )))
+    }
+}
+
+/// When every certificate of `pem` (already checked to be certificates) has expired at `now`: the last expiry.
+fn all_expired(pem: &str, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
+    let expiries: Vec<time::OffsetDateTime> = Pem::iter_from_buffer(pem.as_bytes())
+        .filter_map(Result::ok)
+        .filter_map(|block| Some(block.parse_x509().ok()?.validity().not_after.to_datetime()))
+        .collect();
+    let last = expiries.into_iter().max()?;
+    (last < now).then_some(last)
 }
 
 /// Checks that `pem` holds a private key block (PKCS#8, PKCS#1 or SEC1).
@@ -664,15 +773,23 @@ mod tests {
     }
 
     #[test]
-    fn a_host_without_any_credential_is_refused_on_the_block() {
+    fn a_host_without_any_credential_is_refused_on_the_host_or_the_empty_credential() {
         let anonymous = ConnectionModel {
             token: Attr::Null,
             ..token_over_https()
         };
         let found = check(&anonymous);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].0, "kubernetes");
+        assert_eq!(found[0].0, "kubernetes.host");
         assert!(found[0].1.starts_with("No Kubernetes credential"));
+        let empty_token = ConnectionModel {
+            token: known(""),
+            ..token_over_https()
+        };
+        let found = check(&empty_token);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "kubernetes.token");
+        assert!(found[0].1.contains("`token` is empty"), "{found:?}");
         let later = ConnectionModel {
             token: Attr::Unknown,
             ..token_over_https()
@@ -694,9 +811,33 @@ mod tests {
         assert!(check(&verified).is_empty());
     }
 
+    /// An empty block is blamed on its `host`, absent from it: clients show that on the block's own line (a path
+    /// ending at the block would show on the resource's). An empty `host` or `config_path` is blamed itself.
     #[test]
     fn an_empty_block_or_none_at_all_is_an_error_on_the_block() {
-        assert_eq!(paths(&ConnectionModel::default()), ["kubernetes"]);
+        assert_eq!(paths(&ConnectionModel::default()), ["kubernetes.host"]);
+        for (attribute, empty) in [
+            (
+                "config_path",
+                ConnectionModel {
+                    config_path: known(""),
+                    ..Default::default()
+                },
+            ),
+            (
+                "host",
+                ConnectionModel {
+                    host: known(""),
+                    config_path: known(""),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let found = check(&empty);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].0, format!("kubernetes.{attribute}"));
+            assert!(found[0].1.contains(&format!("`{attribute}` is empty")));
+        }
         let mut diags = Diagnostics::new();
         check_block(&Value::Null, &AttributePath::root(BLOCK_NAME), &mut diags);
         assert_eq!(diags.0[0].path, Some(AttributePath::root(BLOCK_NAME)));
@@ -706,7 +847,7 @@ mod tests {
         };
         assert_eq!(
             paths(&context_only),
-            ["kubernetes.config_context", "kubernetes"]
+            ["kubernetes.config_context", "kubernetes.host"]
         );
     }
 
@@ -796,6 +937,86 @@ mod tests {
         assert_eq!(
             paths(&exec),
             ["kubernetes.exec.command", "kubernetes.exec.api_version"]
+        );
+    }
+
+    #[test]
+    fn a_token_with_a_line_break_and_a_server_name_that_is_no_name_are_refused() {
+        let from_file = ConnectionModel {
+            token: known("ya29.token\n"),
+            ..token_over_https()
+        };
+        let found = check(&from_file);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "kubernetes.token");
+        assert!(found[0].1.contains("trimspace"));
+        assert!(!found[0].1.contains("ya29"), "the token is never quoted");
+        for bad in ["bad name!", "a..b", "-x.example.com"] {
+            let named = ConnectionModel {
+                tls_server_name: known(bad),
+                ..token_over_https()
+            };
+            assert_eq!(paths(&named), ["kubernetes.tls_server_name"], "{bad}");
+        }
+        for good in [
+            "kubernetes.default.svc",
+            "API.Example.com",
+            "10.0.0.1",
+            "::1",
+        ] {
+            let named = ConnectionModel {
+                tls_server_name: known(good),
+                ..token_over_https()
+            };
+            assert!(check(&named).is_empty(), "{good}");
+        }
+    }
+
+    #[test]
+    fn exec_environment_names_and_values_an_environment_cannot_hold_are_refused() {
+        let with_env = |name: &str, value: &str| ConnectionModel {
+            token: Attr::Null,
+            exec: Attr::Known(ExecModel {
+                api_version: Attr::Null,
+                command: known("aws"),
+                args: Attr::Null,
+                env: Attr::Known([(name.to_string(), known(value))].into()),
+            }),
+            ..token_over_https()
+        };
+        assert!(check(&with_env("AWS_PROFILE", "prod")).is_empty());
+        for (name, value) in [("A=B", "x"), ("", "x"), ("A\0", "x"), ("A", "x\0y")] {
+            let found = paths(&with_env(name, value));
+            assert_eq!(found.len(), 1, "{name:?}={value:?}: {found:?}");
+            assert!(found[0].starts_with("kubernetes.exec.env["), "{found:?}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_ca_whose_every_certificate_expired_is_refused() {
+        let expired = {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            params.self_signed(&key).unwrap().pem()
+        };
+        let old = ConnectionModel {
+            cluster_ca_certificate: known(&expired),
+            ..token_over_https()
+        };
+        let found = check(&old);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "kubernetes.cluster_ca_certificate");
+        assert!(found[0].1.contains("2021-01-01"), "{found:?}");
+        let bundle = ConnectionModel {
+            cluster_ca_certificate: known(&format!("{expired}{}", ca_pem())),
+            ..token_over_https()
+        };
+        assert!(
+            check(&bundle).is_empty(),
+            "one valid CA in the bundle is enough"
         );
     }
 }

@@ -2,6 +2,8 @@
 //! with `SHOW DATABASES` through SQL Jobs in one zone (see `resources::sql_object`).
 mod apply;
 mod model;
+#[cfg(test)]
+mod oracle;
 mod plan;
 mod read;
 

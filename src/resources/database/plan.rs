@@ -101,6 +101,11 @@ pub(super) fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
         let cluster: BTreeSet<&String> = cluster.iter().collect();
         for region in all.iter().filter(|r| !cluster.contains(r)) {
             let valid: Vec<&str> = cluster.iter().map(|r| r.as_str()).collect();
+            let valid = if valid.is_empty() {
+                "`cluster_regions` is empty".to_string()
+            } else {
+                format!("valid regions: {}", valid.join(", "))
+            };
             let blamed = if cluster.is_empty() {
                 "cluster_regions"
             } else if listed.contains(region) {
@@ -112,9 +117,8 @@ pub(super) fn check_regions(config: &DatabaseModel, diags: &mut Diagnostics) {
                 AttributePath::root(blamed),
                 "Not a region of the cluster",
                 format!(
-                    "{region:?} is not the region of any of the cluster's zones (valid regions: {}). A database \
-                     region must hold nodes.",
-                    valid.join(", ")
+                    "{region:?} is not the region of any of the cluster's zones ({valid}). A database region must \
+                     hold nodes."
                 ),
             );
         }

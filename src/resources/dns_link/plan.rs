@@ -36,15 +36,8 @@ pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
                 diags.attribute_error(path.clone(), "Invalid peer zone", why);
             }
             if let Attr::Known(address) = address {
-                if address.parse::<std::net::IpAddr>().is_err() {
-                    diags.attribute_error(
-                        path,
-                        "Invalid DNS address",
-                        format!(
-                            "{address:?} is not an IP address. kube-dns and CoreDNS forward to IP addresses only; \
-                             pass the region's `dns_address`."
-                        ),
-                    );
+                if let Err(why) = peer_address(address) {
+                    diags.attribute_error(path, "Invalid DNS address", why);
                 }
             }
         }
@@ -79,10 +72,28 @@ pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
         &config.wait_for_ready_replicas,
         "wait_for_ready_replicas",
         "Invalid replica count",
-        |n| validate::at_least("wait_for_ready_replicas", *n, 0),
+        |n| validate::within("wait_for_ready_replicas", *n, 0, validate::MAX_REPLICAS),
     );
     timeouts::validate(&config.timeouts, diags);
     connection::validate(&config.kubernetes, diags);
+}
+
+/// A peer's DNS server: an address a query can be sent to.
+fn peer_address(address: &str) -> Result<IpAddr, String> {
+    let ip: IpAddr = address.parse().map_err(|_| {
+        format!(
+            "{address:?} is not an IP address. kube-dns and CoreDNS forward to IP addresses only; pass the \
+             region's `dns_address`."
+        )
+    })?;
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    if ip.is_unspecified() || ip.is_multicast() || broadcast {
+        return Err(format!(
+            "{address:?} is not the address of one server (it is unspecified, multicast or broadcast); pass the \
+             region's `dns_address`."
+        ));
+    }
+    Ok(ip)
 }
 
 /// The values derived from the configuration, so that they show in the plan. `peer_protocols` left unset is
@@ -409,14 +420,28 @@ mod tests {
             peers: Attr::Known(peers(&[
                 ("B", Attr::Known("192.0.2.1".into())),
                 ("c", Attr::Known("dns.example".into())),
+                ("d", Attr::Known("0.0.0.0".into())),
+                ("e", Attr::Known("224.0.0.251".into())),
+                ("f", Attr::Known("255.255.255.255".into())),
+                ("g", Attr::Known("fd00::53".into())),
             ])),
             dns_provider: Attr::Known("bind".into()),
+            wait_for_ready_replicas: Attr::Known(1_000_000_000_000),
             ..Default::default()
         };
         let paths = Diagnostics::of_check(|diags| validate(&config, diags)).attribute_paths();
         assert_eq!(
             paths,
-            ["peers[\"B\"]", "peers[\"c\"]", "dns_provider", "kubernetes"]
+            [
+                "peers[\"B\"]",
+                "peers[\"c\"]",
+                "peers[\"d\"]",
+                "peers[\"e\"]",
+                "peers[\"f\"]",
+                "dns_provider",
+                "wait_for_ready_replicas",
+                "kubernetes"
+            ]
         );
     }
 

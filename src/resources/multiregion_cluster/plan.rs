@@ -132,13 +132,14 @@ fn validate_zones(config: &ClusterModel, diags: &mut Diagnostics) {
 fn validate_user_ca(config: &ClusterModel, diags: &mut Diagnostics) {
     match (&config.ca_certificate, &config.ca_private_key) {
         (Attr::Null, Attr::Null) => {}
+        // Each on the attribute the user wrote, which Terraform can show; the missing one has no line.
         (Attr::Null, _) => diags.attribute_error(
-            AttributePath::root("ca_certificate"),
+            AttributePath::root("ca_private_key"),
             "Missing CA certificate",
             "ca_private_key is set, so ca_certificate must be set too: bring both or neither.",
         ),
         (_, Attr::Null) => diags.attribute_error(
-            AttributePath::root("ca_private_key"),
+            AttributePath::root("ca_certificate"),
             "Missing CA private key",
             "ca_certificate is set, so ca_private_key must be set too: bring both or neither.",
         ),

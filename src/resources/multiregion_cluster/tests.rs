@@ -189,13 +189,22 @@ fn invalid_input_is_reported_on_each_attribute() {
         "zones[2]",
         "zones[3]",
         "init_zone",
-        "ca_private_key",
+        "ca_certificate",
     ] {
         assert!(
             paths.contains(&expected.to_string()),
             "no diagnostic on {expected}: {paths:?}"
         );
     }
+    assert!(
+        !paths.contains(&"ca_private_key".to_string()),
+        "a missing key is reported on the certificate the user wrote: {paths:?}"
+    );
+    let mut key_alone = config(&["a"]);
+    key_alone.ca_private_key = Attr::Known("a key".into());
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &key_alone.to_value(), &mut diags);
+    assert_eq!(diags.attribute_paths(), ["ca_private_key"]);
 }
 
 #[test]

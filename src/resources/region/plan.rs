@@ -20,8 +20,7 @@ pub fn set_service_addresses(model: &mut RegionModel, zone: &str) {
     model.connection_url = Attr::Known(names::root_connection_url(zone));
 }
 
-/// The most nodes one zone may run: far beyond any real zone, and well inside the StatefulSet's 32-bit count.
-pub const MAX_REPLICAS: i64 = 1000;
+use crate::cockroach::validate::MAX_REPLICAS;
 
 /// The region's own planning rules, after the shared ones: derived names, the node certificate
 /// kept unless the CA changed or its secret is gone, a new DNS address only when the load
@@ -227,18 +226,9 @@ pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
     diags.check_known(&config.replicas, "replicas", "Invalid replicas", |n| {
         validate::within("replicas", *n, 0, MAX_REPLICAS)
     });
-    if let Attr::Known(region) = &config.region {
-        if region.is_empty()
-            || region.contains([',', '='])
-            || region.chars().any(char::is_whitespace)
-        {
-            diags.attribute_error(
-                AttributePath::root("region"),
-                "Invalid region",
-                format!("{region:?} cannot be part of a locality: use letters, digits and '-'."),
-            );
-        }
-    }
+    diags.check_known(&config.region, "region", "Invalid region", |region| {
+        validate::locality_value(region)
+    });
     diags.check_known(
         &config.dns_load_balancer,
         "dns_load_balancer",

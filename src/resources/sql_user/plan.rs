@@ -41,10 +41,7 @@ pub(super) fn validate(config: &SqlUserModel, diags: &mut Diagnostics) {
         (&config.password_wo, "password_wo"),
     ] {
         diags.check_known(password, name, "Invalid password", |p| {
-            non_empty(
-                p,
-                format!("an empty password is not allowed; leave `{name}` unset for certificate logins only"),
-            )
+            password_rule(p, name)
         });
     }
     validate_write_only_password(config, diags);
@@ -87,6 +84,20 @@ fn validate_write_only_password(config: &SqlUserModel, diags: &mut Diagnostics) 
             )
         },
     );
+}
+
+/// A password CockroachDB can be given and a client can log in with.
+fn password_rule(password: &str, name: &str) -> Result<(), String> {
+    non_empty(
+        password,
+        format!(
+            "an empty password is not allowed; leave `{name}` unset for certificate logins only"
+        ),
+    )?;
+    if password.contains('\0') {
+        return Err("the password contains a NUL character, which no SQL client can send".into());
+    }
+    Ok(())
 }
 
 fn non_empty(text: &str, refusal: String) -> Result<(), String> {
@@ -298,6 +309,10 @@ mod tests {
             [pair("password_wo_version", "Missing password version")]
         );
         assert_eq!(
+            password_errors(&write_only(Some("pass\0word"), Some("1"))),
+            [pair("password_wo", "Invalid password")]
+        );
+        assert_eq!(
             password_errors(&write_only(Some(""), Some(""))),
             [
                 pair("password_wo", "Invalid password"),
@@ -317,6 +332,10 @@ mod tests {
         assert!(text.contains("Invalid user name"), "{text}");
         assert!(text.contains("Invalid role name"), "{text}");
         assert!(text.contains("Invalid password"), "{text}");
+        let mut nul = user(Some("pass\0word"), &[]);
+        nul.kubernetes = Attr::Unknown;
+        let summaries = Diagnostics::of_check(|diags| validate(&nul, diags)).attribute_paths();
+        assert_eq!(summaries, ["password"]);
     }
 
     fn role_errors(name: &str, roles: Vec<Attr<String>>) -> Vec<String> {
