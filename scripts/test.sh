@@ -17,15 +17,17 @@ cargo test --workspace --all-targets || unit_status=$?
 
 # What the OpenTofu run covers (test-name filters): the core flows — three regions deployed, planned empty, imported,
 # scaled and grown (regions::), a patch upgrade and a scale-down (day2::), a major upgrade (upgrade::), a region
-# added and removed, certificate renewal, the SQL resources, faults, one Ctrl-C, destroy, refusals on their line — the workflows of today's CLIs, and
+# added and removed, certificate renewal, the SQL resources, faults, one Ctrl-C, destroy, refusals on their line — the
+# workflows of today's CLIs, secrets kept out of plan and state (secrets_out::), and
 # installing a release from a mirror.
 TOFU_FLOWS=(
   regions:: day2::a_patch_upgrade day2::scale_down_decommissions adding_then_removing_a_zone upgrade::
   certificates::a_plan_inside_the_renewal_window sql:: faults:: stop:: cluster:: examples:: modern:: workflows:: bad_input::
-  release::
+  release:: secrets_out::
 )
-# Tests of what Terraform 1.0.3 predates (`import`/`moved`/`removed` blocks, -generate-config-out).
-NEEDS_NEWER_CLIENT=(modern::)
+# Tests of what Terraform 1.0.3 predates (`import`/`moved`/`removed` blocks, -generate-config-out, write-only
+# attributes and ephemeral resources).
+NEEDS_NEWER_CLIENT=(modern:: secrets_out::)
 
 logs=target/acceptance-logs
 mkdir -p "$logs"

@@ -6,13 +6,20 @@ use std::fmt::Write as _;
 /// What a resource page shows besides its schema.
 pub struct ResourcePage<'a> {
     pub type_name: &'a str,
+    /// `Resource` or `Ephemeral Resource`, as the registry's page titles say it.
+    pub kind: &'a str,
     pub block: &'a Block,
     pub example: &'a str,
     pub import_example: Option<&'a str>,
 }
 
 /// The provider's index page.
-pub fn render_index(provider_description: &str, resources: &[&str], example: &str) -> String {
+pub fn render_index(
+    provider_description: &str,
+    resources: &[&str],
+    ephemeral_resources: &[&str],
+    example: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "---\npage_title: \"crdb Provider\"\ndescription: |-\n  Deploys and operates one secure CockroachDB cluster across several Kubernetes clusters.\n---\n");
     let _ = writeln!(out, "# crdb Provider\n\nDeploys and operates one secure CockroachDB cluster spread across several Kubernetes clusters in different regions: `terraform apply` creates it, changing `replicas` scales it, changing the image rolls an upgrade, removing a resource tears it down.\n\n{provider_description}\n");
@@ -26,6 +33,16 @@ pub fn render_index(provider_description: &str, resources: &[&str], example: &st
         let page = resource.trim_start_matches("crdb_");
         let _ = writeln!(out, "- [`{resource}`](resources/{page}.md)");
     }
+    if !ephemeral_resources.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Ephemeral Resources\n\nNever written to plan or state (Terraform 1.10+, OpenTofu 1.11+).\n"
+        );
+        for resource in ephemeral_resources {
+            let page = resource.trim_start_matches("crdb_");
+            let _ = writeln!(out, "- [`{resource}`](ephemeral-resources/{page}.md)");
+        }
+    }
     out
 }
 
@@ -33,14 +50,15 @@ pub fn render_resource(page: &ResourcePage<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "---\npage_title: \"{} Resource - crdb\"\nsubcategory: \"\"\ndescription: |-\n  {}\n---\n",
+        "---\npage_title: \"{} {} - crdb\"\nsubcategory: \"\"\ndescription: |-\n  {}\n---\n",
         page.type_name,
+        page.kind,
         first_sentence(page.block.description)
     );
     let _ = writeln!(
         out,
-        "# {} (Resource)\n\n{}\n",
-        page.type_name, page.block.description
+        "# {} ({})\n\n{}\n",
+        page.type_name, page.kind, page.block.description
     );
     let _ = writeln!(
         out,
@@ -92,10 +110,15 @@ fn render_block(out: &mut String, block: &Block, anchor: &str) {
         for attr in attrs {
             let _ = writeln!(
                 out,
-                "- `{}` ({}{}) {}{}",
+                "- `{}` ({}{}{}) {}{}",
                 attr.name,
                 type_name(&attr.ty),
                 if attr.sensitive { ", Sensitive" } else { "" },
+                if attr.write_only {
+                    ", Write-only: Terraform 1.11+, OpenTofu 1.11+"
+                } else {
+                    ""
+                },
                 attr.description,
                 default_note(attr)
             );
@@ -161,6 +184,11 @@ mod tests {
                 Attribute::optional("size", Type::Number, "Its size.").default(Value::int(3)),
             )
             .attribute(Attribute::computed("key", Type::String, "Its key.").sensitive())
+            .attribute(
+                Attribute::optional("secret", Type::String, "Its secret.")
+                    .sensitive()
+                    .write_only(),
+            )
             .single_block(
                 "timeouts",
                 Block::new("Limits.").attribute(Attribute::optional(
@@ -171,6 +199,7 @@ mod tests {
             );
         let page = render_resource(&ResourcePage {
             type_name: "crdb_thing",
+            kind: "Resource",
             block: &block,
             example: "resource \"crdb_thing\" \"x\" {}",
             import_example: Some("terraform import crdb_thing.x name"),
@@ -179,6 +208,9 @@ mod tests {
         assert!(page.contains("### Required\n\n- `name` (String) Its name."));
         assert!(page.contains("- `size` (Number) Its size. Defaults to `3`."));
         assert!(page.contains("### Read-Only\n\n- `key` (String, Sensitive) Its key."));
+        assert!(page.contains(
+            "- `secret` (String, Sensitive, Write-only: Terraform 1.11+, OpenTofu 1.11+) Its secret."
+        ));
         assert!(page.contains("### Nested Schema for `timeouts`"));
         assert!(page.contains("terraform import crdb_thing.x name"));
     }

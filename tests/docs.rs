@@ -36,6 +36,7 @@ fn docs_match_the_schemas_and_examples() {
         let import = read(&examples.join("import.sh"));
         let page = render_resource(&ResourcePage {
             type_name: name,
+            kind: "Resource",
             block: &entry.schema.block,
             example: &example,
             import_example: Some(&import),
@@ -45,10 +46,33 @@ fn docs_match_the_schemas_and_examples() {
             .join(format!("{}.md", name.trim_start_matches("crdb_")));
         stale.extend(check(file, page));
     }
+    let mut ephemeral_names = Vec::new();
+    for entry in registry.ephemeral_entries() {
+        let name = entry.type_name();
+        ephemeral_names.push(name);
+        let example = read(
+            &root()
+                .join("examples/ephemeral-resources")
+                .join(name)
+                .join("ephemeral-resource.tf"),
+        );
+        let page = render_resource(&ResourcePage {
+            type_name: name,
+            kind: "Ephemeral Resource",
+            block: &entry.schema.block,
+            example: &example,
+            import_example: None,
+        });
+        let file = root()
+            .join("docs/ephemeral-resources")
+            .join(format!("{}.md", name.trim_start_matches("crdb_")));
+        stale.extend(check(file, page));
+    }
     let provider = terraform_provider_crdb::protocol::provider_schema();
     let index = render_index(
         provider.block.description,
         &names,
+        &ephemeral_names,
         &read(&root().join("examples/provider/provider.tf")),
     );
     stale.extend(check(root().join("docs/index.md"), index));
@@ -75,12 +99,17 @@ fn every_attribute_has_a_description() {
         }
     }
     let mut missing = Vec::new();
-    for entry in Registry::crdb().entries() {
-        walk(
-            &entry.schema.block,
-            &format!("{}.", entry.type_name()),
-            &mut missing,
+    let registry = Registry::crdb();
+    let blocks = registry
+        .entries()
+        .map(|e| (e.type_name(), &e.schema.block))
+        .chain(
+            registry
+                .ephemeral_entries()
+                .map(|e| (e.type_name(), &e.schema.block)),
         );
+    for (type_name, block) in blocks {
+        walk(block, &format!("{type_name}."), &mut missing);
     }
     assert!(
         missing.is_empty(),

@@ -16,7 +16,7 @@ mod private_key;
 mod signer;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 
@@ -28,7 +28,9 @@ pub use inspect::{
     bundle_fingerprints, ca_bundle, certificate_fingerprint_sha256, certificate_matches_ca,
     certificate_not_after, certificates_digest, key_matches_certificate, node_certificate_covers,
 };
-pub use issue::{issue_client_certificate, issue_node_certificate, node_certificate_dns_names};
+pub use issue::{
+    issue_client_certificate, issue_node_certificate, node_certificate_dns_names, validate_sql_user,
+};
 
 /// A certificate and its private key, both PEM. The key is PKCS#8 (`PRIVATE KEY`), which CockroachDB reads.
 #[derive(Clone, PartialEq, Eq)]

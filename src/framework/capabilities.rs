@@ -42,20 +42,38 @@ pub fn refuse_unsupported_write_only(
 /// Sets every write-only attribute of a planned or applied value to null: clients that support them
 /// refuse a plan or state that carries one.
 pub fn null_write_only(block: &Block, value: &mut Value) {
+    fill_write_only(block, value, None);
+}
+
+/// The planned value an apply works on: the plan, whose write-only attributes are null, with their
+/// values from the configuration, the one place the client sends them during apply.
+pub fn with_write_only_of(block: &Block, planned: &Value, config: &Value) -> Value {
+    let mut applying = planned.clone();
+    fill_write_only(block, &mut applying, Some(config));
+    applying
+}
+
+/// Sets every write-only attribute of `value` to its value in `from` (the same shape), or to null.
+fn fill_write_only(block: &Block, value: &mut Value, from: Option<&Value>) {
     let Value::Object(attrs) = value else {
         return;
     };
     for attr in block.attributes.iter().filter(|a| a.write_only) {
         if let Some(slot) = attrs.get_mut(attr.name) {
-            *slot = Value::Null;
+            *slot = from.map_or(Value::Null, |f| f.attr(attr.name).clone());
         }
     }
     for nested in &block.blocks {
+        let from = from.map(|f| f.attr(nested.name));
         match (nested.nesting, attrs.get_mut(nested.name)) {
-            (Nesting::Single, Some(inner)) => null_write_only(&nested.block, inner),
+            (Nesting::Single, Some(inner)) => fill_write_only(&nested.block, inner, from),
             (Nesting::List, Some(Value::List(items))) => {
-                for item in items {
-                    null_write_only(&nested.block, item);
+                for (i, item) in items.iter_mut().enumerate() {
+                    let from = from.map(|f| match f {
+                        Value::List(configured) => configured.get(i).unwrap_or(&Value::Null),
+                        _ => &Value::Null,
+                    });
+                    fill_write_only(&nested.block, item, from);
                 }
             }
             _ => {}
@@ -175,5 +193,22 @@ mod tests {
         let mut value = config(Value::string("pw"), vec![Value::string("x")]);
         null_write_only(&block(), &mut value);
         assert_eq!(value, config(Value::Null, vec![Value::Null]));
+    }
+
+    #[test]
+    fn an_apply_gets_the_write_only_values_of_the_configuration() {
+        let configured = config(Value::string("pw"), vec![Value::string("x"), Value::Null]);
+        let mut planned = configured.clone();
+        null_write_only(&block(), &mut planned);
+        planned.set_attr("name", Value::string("b"));
+        let applying = with_write_only_of(&block(), &planned, &configured);
+        let mut expected = configured.clone();
+        expected.set_attr("name", Value::string("b"));
+        assert_eq!(applying, expected);
+        // A delete's configuration is null: nothing to take.
+        assert_eq!(
+            with_write_only_of(&block(), &planned, &Value::Null),
+            planned
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The contract of an ephemeral resource (protocol 5.7: Terraform 1.10, OpenTofu 1.11): a value
 //! opened for one run of the client, renewed while the run needs it and closed at its end, never
-//! stored in plan or state. The provider has none yet; the protocol layer dispatches to any the
+//! stored in plan or state (`crdb_client_certificate`); the protocol layer dispatches to those the
 //! registry is given.
 use super::diag::Diagnostics;
 use super::resource::OperationContext;

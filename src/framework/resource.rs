@@ -199,7 +199,7 @@ pub trait ModelResource: Send + Sync {
 /// The one place a value becomes a model. A number the model cannot hold (`2.5` for a count) is the
 /// user's to fix, on its attribute; any other value that does not fit is a provider bug (Terraform
 /// checked it against the same schema), reported once on the resource type.
-fn decode<M: FromValue>(value: &Value, type_name: &str) -> Result<M, Diagnostics> {
+pub(crate) fn decode<M: FromValue>(value: &Value, type_name: &str) -> Result<M, Diagnostics> {
     M::from_value(value).map_err(|e| {
         let mut diags = Diagnostics::new();
         if e.user_input {

@@ -1,6 +1,6 @@
 //! The ephemeral-resource RPCs of protocol 5.7, dispatched to the registry's ephemeral resources.
-//! The provider registers none yet, so today each answers as terraform-plugin-framework does for
-//! a type it does not know: an error diagnostic naming the type, and nothing else.
+//! A type the registry does not know gets the answer terraform-plugin-framework gives: an error
+//! diagnostic naming the type, and nothing else.
 use super::{decode, encode, Registry};
 use crate::framework::diag::Diagnostics;
 use crate::framework::OperationContext;

@@ -8,7 +8,9 @@ mod registry;
 mod unsupported;
 mod upgrade;
 
-use crate::framework::capabilities::{null_write_only, refuse_unsupported_write_only};
+use crate::framework::capabilities::{
+    null_write_only, refuse_unsupported_write_only, with_write_only_of,
+};
 use crate::framework::diag::Diagnostics;
 use crate::framework::{
     msgpack, plan, ClientCapabilities, OperationContext, PlanRequest, Type, Value,
@@ -413,7 +415,8 @@ impl pb::provider_server::Provider for ProviderService {
         };
         let prior = decode(&request.prior_state, entry, "prior state", &mut diags);
         let planned = decode(&request.planned_state, entry, "planned state", &mut diags);
-        let (Some(prior), Some(planned)) = (prior, planned) else {
+        let config = decode(&request.config, entry, "configuration", &mut diags);
+        let (Some(prior), Some(planned), Some(config)) = (prior, planned, config) else {
             response.diagnostics = diags.to_proto();
             return Ok(Response::new(response));
         };
@@ -432,12 +435,14 @@ impl pb::provider_server::Provider for ProviderService {
                 response.new_state = encode(&Value::Null, entry, &mut diags);
             }
         } else {
+            // Write-only values are null in the plan; the configuration carries them to this apply.
+            let applying = with_write_only_of(&entry.schema.block, &planned, &config);
             let mut outcome = if prior.is_null() {
                 tracing::info!(type_name = %request.type_name, "creating");
-                entry.resource.create(&ctx, &planned).await
+                entry.resource.create(&ctx, &applying).await
             } else {
                 tracing::info!(type_name = %request.type_name, "updating");
-                entry.resource.update(&ctx, &prior, &planned).await
+                entry.resource.update(&ctx, &prior, &applying).await
             };
             diags.extend(outcome.diagnostics);
             null_write_only(&entry.schema.block, &mut outcome.state);
@@ -564,6 +569,8 @@ impl pb::provider_server::Provider for ProviderService {
     }
 }
 
+#[cfg(test)]
+mod client_certificate_tests;
 #[cfg(test)]
 mod newer_client_tests;
 #[cfg(test)]

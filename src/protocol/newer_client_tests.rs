@@ -37,9 +37,17 @@ impl Resource for Probe {
         }
     }
 
+    /// Says in a warning whether the apply was given the write-only password, and keeps it in its
+    /// state (wrongly: the protocol layer must drop it).
     async fn create(&self, _: &OperationContext, planned: &Value) -> ApplyOutcome {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.warning(
+            "password given",
+            format!("{}", planned.attr("password") == &Value::string("secret")),
+        );
         ApplyOutcome {
             state: planned.clone(),
+            diagnostics,
             ..Default::default()
         }
     }
@@ -233,7 +241,16 @@ async fn metadata_lists_the_resource_types_and_the_same_capabilities_as_the_sche
     assert_eq!(listed, schemas);
     assert!(listed.iter().any(|t| *t == "crdb_region"));
     assert!(metadata.data_sources.is_empty() && metadata.functions.is_empty());
-    assert!(metadata.ephemeral_resources.is_empty() && metadata.diagnostics.is_empty());
+    let ephemeral: Vec<_> = metadata
+        .ephemeral_resources
+        .iter()
+        .map(|r| r.type_name.as_str())
+        .collect();
+    assert_eq!(ephemeral, ["crdb_client_certificate"]);
+    assert!(schema
+        .ephemeral_resource_schemas
+        .contains_key("crdb_client_certificate"));
+    assert!(metadata.diagnostics.is_empty());
     let capabilities = pb::ServerCapabilities {
         plan_destroy: true,
         get_provider_schema_optional: true,
@@ -241,7 +258,7 @@ async fn metadata_lists_the_resource_types_and_the_same_capabilities_as_the_sche
     };
     assert_eq!(metadata.server_capabilities, Some(capabilities));
     assert_eq!(schema.server_capabilities, Some(capabilities));
-    assert!(schema.functions.is_empty() && schema.ephemeral_resource_schemas.is_empty());
+    assert!(schema.functions.is_empty());
 }
 
 #[tokio::test]
@@ -508,6 +525,30 @@ async fn a_write_only_value_is_refused_to_an_old_client_and_never_planned_for_a_
     let planned = unwire("test_probe", &planned.planned_state);
     assert_eq!(planned.attr("password"), &Value::Null);
     assert_eq!(planned.attr("name"), &Value::string("a"));
+}
+
+#[tokio::test]
+async fn an_apply_is_given_the_write_only_value_of_the_configuration_and_stores_none() {
+    let svc = probe_service();
+    let mut config = probe("a");
+    config.set_attr("password", Value::string("secret"));
+    let planned = plan_as_newer_client(&svc, "test_probe", &Value::Null, &config).await;
+    let applied = svc
+        .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            type_name: "test_probe".into(),
+            prior_state: wire("test_probe", &Value::Null),
+            planned_state: planned.planned_state,
+            config: wire("test_probe", &config),
+            planned_private: Vec::new(),
+            provider_meta: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summaries(&applied.diagnostics), ["password given: true"]);
+    let state = unwire("test_probe", &applied.new_state);
+    assert_eq!(state.attr("password"), &Value::Null);
+    assert_eq!(state.attr("name"), &Value::string("a"));
 }
 
 #[tokio::test]

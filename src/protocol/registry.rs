@@ -22,6 +22,12 @@ pub struct EphemeralEntry {
     pub value_type: Type,
 }
 
+impl EphemeralEntry {
+    pub fn type_name(&self) -> &'static str {
+        self.resource.type_name()
+    }
+}
+
 pub struct Registry {
     entries: BTreeMap<&'static str, Entry>,
     ephemeral: BTreeMap<&'static str, EphemeralEntry>,
@@ -65,9 +71,9 @@ impl Registry {
         self
     }
 
-    /// Every resource type of the crdb provider (it has no ephemeral ones yet).
+    /// Every resource type of the crdb provider, managed and ephemeral.
     pub fn crdb() -> Self {
-        Registry::new(crate::resources::all())
+        Registry::new(crate::resources::all()).with_ephemeral(crate::resources::all_ephemeral())
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {

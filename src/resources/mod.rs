@@ -2,6 +2,7 @@
 //! and what they share: the `kubernetes {}` connection block, input validation, import IDs.
 pub(crate) mod certificates;
 pub(crate) mod checks;
+pub mod client_certificate;
 pub mod connection;
 pub mod database;
 pub mod dns_link;
@@ -29,6 +30,11 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
     ]
 }
 
+/// The ephemeral resource types of the crdb provider.
+pub fn all_ephemeral() -> Vec<Arc<dyn crate::framework::EphemeralResource>> {
+    vec![Arc::new(client_certificate::ClientCertificate)]
+}
+
 #[cfg(test)]
 mod tests {
     use crate::framework::model::fields_mismatch;
@@ -36,7 +42,11 @@ mod tests {
 
     /// Names that hold a secret wherever they appear, an object type's fields included.
     fn holds_a_secret(name: &str) -> bool {
-        name.ends_with("private_key") || name == "client_key" || name == "token" || name == "env"
+        name.ends_with("private_key")
+            || name == "client_key"
+            || name == "token"
+            || name == "env"
+            || (name.starts_with("password") && !name.ends_with("_version"))
     }
 
     /// Paths of secrets in `ty` (an attribute's type) that no sensitive attribute encloses.
@@ -75,16 +85,32 @@ mod tests {
     /// alone (refresh notes, plans of imported or failed resources): a key copied into an object attribute (the
     /// cluster a region nests) is shown unless the whole attribute is sensitive.
     #[test]
-    fn every_private_key_token_and_credential_environment_is_inside_a_sensitive_attribute() {
-        for resource in super::all() {
+    fn every_private_key_token_password_and_credential_environment_is_inside_a_sensitive_attribute()
+    {
+        let managed = super::all()
+            .into_iter()
+            .map(|r| (r.type_name(), r.schema()));
+        let ephemeral = super::all_ephemeral()
+            .into_iter()
+            .map(|r| (r.type_name(), r.schema()));
+        for (type_name, schema) in managed.chain(ephemeral) {
             let mut exposed = Vec::new();
-            exposed_in_block("", &resource.schema().block, &mut exposed);
-            assert!(
-                exposed.is_empty(),
-                "{}: {exposed:?} not sensitive",
-                resource.type_name()
-            );
+            exposed_in_block("", &schema.block, &mut exposed);
+            assert!(exposed.is_empty(), "{type_name}: {exposed:?} not sensitive");
         }
+    }
+
+    #[test]
+    fn the_client_certificate_model_has_a_field_for_each_schema_attribute() {
+        use super::client_certificate::ClientCertificateModel;
+        use crate::framework::model::Fields;
+        let schema = super::all_ephemeral()
+            .into_iter()
+            .find(|r| r.type_name() == super::client_certificate::TYPE_NAME)
+            .unwrap()
+            .schema();
+        let mismatch = fields_mismatch(ClientCertificateModel::FIELDS, schema.block.names());
+        assert!(mismatch.is_empty(), "{mismatch:?}");
     }
 
     #[test]

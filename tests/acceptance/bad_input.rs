@@ -224,6 +224,64 @@ fn a_connection_that_cannot_work_here_and_hasty_limits_are_refused_at_plan_on_th
     }
 }
 
+/// A write-only password given to a client that predates write-only attributes (Terraform 1.0.3) would be stored in
+/// its plan and state: the plan refuses it on its line. Under a client that has them (Terraform 1.11, OpenTofu
+/// 1.11) the same configuration plans, and `password` next to it is refused on `password_wo`'s line.
+#[test]
+fn a_write_only_password_is_refused_on_its_line_by_a_client_that_would_store_it() {
+    let user = |extra: &str| {
+        format!(
+            "resource \"crdb_sql_user\" \"app\" {{\n  name = \"app\"\n  zone = \"a\"\n  password_wo = \"Wr1te-only-pw\"\n  password_wo_version = 1\n{extra}  kubernetes {{\n    host = \"https://127.0.0.1:6443\"\n    token = \"t\"\n  }}\n}}\n"
+        )
+    };
+    let line_of = |config: &str, needle: &str| {
+        let full = format!("{PROVIDER_BLOCK}\n{config}");
+        full.lines().position(|l| l.contains(needle)).unwrap() as i64 + 1
+    };
+    let errors = |config: &str| {
+        let ws = Workspace::new(config);
+        let run = ws.terraform(&["plan", "-json", "-input=false"]);
+        let output = format!("{}{}", run.stdout, run.stderr);
+        let errors: Vec<(String, i64)> = run
+            .diagnostics()
+            .iter()
+            .filter(|d| d["severity"] == "error")
+            .map(|d| {
+                (
+                    d["summary"].as_str().unwrap_or("").to_string(),
+                    d["range"]["start"]["line"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect();
+        (run.code, errors, output)
+    };
+    let alone = user("");
+    let (code, found, output) = errors(&alone);
+    let at = line_of(&alone, "password_wo =");
+    if crate::harness::client().at_least((1, 11), (1, 11)) {
+        assert_eq!(code, 0, "{output}");
+        let both = user("  password = \"Plain-pw\"\n");
+        let (code, found, output) = errors(&both);
+        assert_ne!(code, 0);
+        assert_eq!(
+            found,
+            [("Two passwords".to_string(), line_of(&both, "password_wo ="))],
+            "{output}"
+        );
+    } else {
+        assert_ne!(code, 0);
+        assert_eq!(
+            found,
+            [(
+                "Write-only attribute not supported by this client".to_string(),
+                at
+            )],
+            "{output}"
+        );
+        assert!(output.contains("Terraform 1.11"), "{output}");
+    }
+}
+
 /// Each refusal shows on the line the user wrote, under every client: a check that involves two attributes
 /// blames the one present, a block's problem shows on the block, an empty string on itself; and what once
 /// slipped through to the cluster (a token with a line break, a server name that is no name, an environment

@@ -11,6 +11,7 @@ mod regions;
 mod release;
 mod removal;
 mod secrets;
+mod secrets_out;
 mod setup_script;
 mod sql;
 mod stop;

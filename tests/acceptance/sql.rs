@@ -33,11 +33,11 @@ resource "crdb_database" "shop" {{
     )
 }
 
-fn world(clusters: &Clusters) -> &kube_sandbox::world::World {
+pub fn world(clusters: &Clusters) -> &kube_sandbox::world::World {
     clusters.sandbox.world().expect("controllers run")
 }
 
-fn catalog(clusters: &Clusters) -> sql::Catalog {
+pub fn catalog(clusters: &Clusters) -> sql::Catalog {
     world(clusters).cockroach().clusters().remove(0).catalog
 }
 

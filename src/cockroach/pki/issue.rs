@@ -124,7 +124,7 @@ fn issue(
 /// CockroachDB's rule for creating SQL user names (`^[\p{Ll}0-9_][-\p{Ll}0-9_.]*$`, at most 63 bytes). It folds
 /// the names users log in with to lowercase before comparing them with the certificate's CN, so an uppercase CN
 /// could never match.
-fn validate_sql_user(user: &str) -> Result<(), PkiError> {
+pub fn validate_sql_user(user: &str) -> Result<(), PkiError> {
     crate::cockroach::sql::username(user).map_err(|why| PkiError::invalid(PkiInput::User, why))?;
     if user == NODE_PRINCIPAL {
         // A client certificate with CN=node would carry the nodes' own privileges.

@@ -13,6 +13,8 @@ tf_model! {
         pub id: Attr<String>,
         pub name: Attr<String>,
         pub password: Attr<String>,
+        pub password_wo: Attr<String>,
+        pub password_wo_version: Attr<String>,
         pub roles: Attr<Vec<Attr<String>>>,
         pub zone: Attr<String>,
         pub kubernetes: Attr<Value>,
@@ -58,12 +60,33 @@ pub fn schema(connection_block: Block) -> Schema {
             Attribute::optional(
                 "password",
                 Type::String,
-                "The password for SQL and DB Console logins; without it the user logs in with a client \
-                 certificate only. Changing it changes the user in place. CockroachDB cannot show a password, so a \
-                 change made outside Terraform is not detected.",
+                "The password for SQL and DB Console logins, kept (sensitive) in plan and state; prefer \
+                 `password_wo`, which is never stored, with Terraform 1.11+ or OpenTofu 1.11+. Without either the \
+                 user logs in with a client certificate only. Changing it changes the user in place. CockroachDB \
+                 cannot show a password, so a change made outside Terraform is not detected. Conflicts with \
+                 `password_wo`.",
             )
             .sensitive(),
         )
+        .attribute(
+            Attribute::optional(
+                "password_wo",
+                Type::String,
+                "The password, write-only (recommended): hashed in the provider during apply and never stored in \
+                 plan or state. Needs Terraform 1.11+ or OpenTofu 1.11+ (older clients are refused, since they would \
+                 store it); use `password` with older ones. Since no earlier value is kept to compare with, a new \
+                 password is applied when `password_wo_version` changes. Conflicts with `password`.",
+            )
+            .sensitive()
+            .write_only(),
+        )
+        .attribute(Attribute::optional(
+            "password_wo_version",
+            Type::String,
+            "Required with `password_wo`: any number or string (a number is stored as its string). Changing it \
+             sets the password to `password_wo`'s value, in place, without replacing the user; removing \
+             `password_wo` and changing it removes the password. Kept in state.",
+        ))
         .attribute(
             Attribute::optional(
                 "roles",

@@ -36,15 +36,15 @@ pub(super) fn validate(config: &SqlUserModel, diags: &mut Diagnostics) {
             }
         }
     }
-    diags.check_known(&config.password, "password", "Invalid password", |p| {
-        if p.is_empty() {
-            Err("an empty password is not allowed; leave `password` unset for certificate logins only")
-        } else if p.contains('\0') {
-            Err("the password contains a NUL character, which no SQL client can send")
-        } else {
-            Ok(())
-        }
-    });
+    for (password, name) in [
+        (&config.password, "password"),
+        (&config.password_wo, "password_wo"),
+    ] {
+        diags.check_known(password, name, "Invalid password", |p| {
+            password_rule(p, name)
+        });
+    }
+    validate_write_only_password(config, diags);
     diags.check_known(&config.zone, "zone", "Invalid zone", |z| {
         validate::zone_name(z)
     });
@@ -52,18 +52,83 @@ pub(super) fn validate(config: &SqlUserModel, diags: &mut Diagnostics) {
     connection::validate(&config.kubernetes, diags);
 }
 
+/// `password_wo` is one of two ways to give the password, and needs a version to say when it changed.
+fn validate_write_only_password(config: &SqlUserModel, diags: &mut Diagnostics) {
+    if config.password_wo.is_null() {
+        return;
+    }
+    if !config.password.is_null() {
+        diags.attribute_error(
+            AttributePath::root("password_wo"),
+            "Two passwords",
+            "`password` and `password_wo` both set the user's password: keep `password_wo` (never stored) and \
+             remove `password`.",
+        );
+    }
+    if config.password_wo_version.is_null() {
+        diags.attribute_error(
+            AttributePath::root("password_wo_version"),
+            "Missing password version",
+            "`password_wo` is never stored, so a later change of it cannot be seen: set `password_wo_version` \
+             (for example `1`) and change it whenever `password_wo` changes.",
+        );
+    }
+    diags.check_known(
+        &config.password_wo_version,
+        "password_wo_version",
+        "Invalid password version",
+        |v| {
+            non_empty(
+                v,
+                "an empty version is not allowed; use for example `1`".into(),
+            )
+        },
+    );
+}
+
+/// A password CockroachDB can be given and a client can log in with.
+fn password_rule(password: &str, name: &str) -> Result<(), String> {
+    non_empty(
+        password,
+        format!(
+            "an empty password is not allowed; leave `{name}` unset for certificate logins only"
+        ),
+    )?;
+    if password.contains('\0') {
+        return Err("the password contains a NUL character, which no SQL client can send".into());
+    }
+    Ok(())
+}
+
+fn non_empty(text: &str, refusal: String) -> Result<(), String> {
+    if text.is_empty() {
+        Err(refusal)
+    } else {
+        Ok(())
+    }
+}
+
 pub(super) fn plan(planned: &mut SqlUserModel) {
     planned.id = planned.name.clone();
 }
 
-/// What a change does to the password: `Some(Some(hash))` sets it, `Some(None)` removes it, `None` keeps it.
+/// What a change does to the password: `Some(Some(password))` sets it, `Some(None)` removes it, `None` keeps it.
+/// The password is `password`, else `password_wo` (only ever present while applying); it is set on a create,
+/// when `password` changes, and when `password_wo_version` changes (`password_wo` itself is never stored, so
+/// its version is the only sign of a change).
 pub(super) fn password_change(
     prior: Option<&SqlUserModel>,
     planned: &SqlUserModel,
 ) -> Option<Option<String>> {
-    let before = prior.and_then(|p| p.password.known());
-    let after = planned.password.known();
-    (prior.is_none() || before != after).then(|| after.cloned())
+    let wanted = planned.password.known().or(planned.password_wo.known());
+    let changed = match prior {
+        None => true,
+        Some(prior) => {
+            prior.password.known() != planned.password.known()
+                || prior.password_wo_version.known() != planned.password_wo_version.known()
+        }
+    };
+    changed.then(|| wanted.cloned())
 }
 
 /// The statements that bring the user from `prior` (nothing for a create) to `planned`; `hash` is the SCRAM hash
@@ -151,6 +216,109 @@ mod tests {
             "BEGIN;\nALTER USER \"app\" WITH PASSWORD NULL;\nGRANT \"dev\" TO \"app\";\nREVOKE \"admin\" FROM \"app\";\nCOMMIT;"
         );
         assert_eq!(drop_script(&prior), "DROP USER IF EXISTS \"app\";");
+    }
+
+    fn write_only(password_wo: Option<&str>, version: Option<&str>) -> SqlUserModel {
+        SqlUserModel {
+            password_wo: password_wo.map_or(Attr::Null, |p| Attr::Known(p.into())),
+            password_wo_version: version.map_or(Attr::Null, |v| Attr::Known(v.into())),
+            ..user(None, &[])
+        }
+    }
+
+    #[test]
+    fn a_write_only_password_is_set_on_create_and_again_only_when_its_version_changes() {
+        let v1 = write_only(Some("first"), Some("1"));
+        assert_eq!(password_change(None, &v1), Some(Some("first".into())));
+        // The state never holds the password: what the prior has of it is its version.
+        let stored = write_only(None, Some("1"));
+        assert_eq!(password_change(Some(&stored), &v1), None);
+        assert_eq!(
+            password_change(Some(&stored), &write_only(Some("second"), Some("1"))),
+            None,
+            "a new password under the same version is not seen"
+        );
+        let v2 = write_only(Some("second"), Some("2"));
+        assert_eq!(
+            password_change(Some(&stored), &v2),
+            Some(Some("second".into()))
+        );
+        assert_eq!(
+            script(Some(&stored), &v2, Some(Some("SCRAM-SHA-256$h"))),
+            "BEGIN;\nALTER USER \"app\" WITH PASSWORD 'SCRAM-SHA-256$h';\nCOMMIT;",
+            "the user is changed in place"
+        );
+        assert_eq!(
+            password_change(Some(&stored), &write_only(None, None)),
+            Some(None),
+            "removing it and its version removes the password"
+        );
+    }
+
+    #[test]
+    fn moving_from_password_to_password_wo_sets_it_once_and_back_sets_the_plain_one() {
+        let plain = user(Some("pw"), &[]);
+        let moved = write_only(Some("pw"), Some("1"));
+        assert_eq!(
+            password_change(Some(&plain), &moved),
+            Some(Some("pw".into()))
+        );
+        let stored = write_only(None, Some("1"));
+        assert_eq!(
+            password_change(Some(&stored), &plain),
+            Some(Some("pw".into()))
+        );
+    }
+
+    fn password_errors(config: &SqlUserModel) -> Vec<(String, String)> {
+        let mut config = config.clone();
+        config.kubernetes = Attr::Unknown;
+        let mut diags = Diagnostics::new();
+        validate(&config, &mut diags);
+        diags
+            .0
+            .iter()
+            .map(|d| {
+                let path = d.path.as_ref().map(|p| p.to_string()).unwrap_or_default();
+                (path, d.summary.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn password_wo_conflicts_with_password_and_needs_a_version_on_its_attributes() {
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(password_errors(&write_only(Some("pw"), Some("1"))), []);
+        let mut both = write_only(Some("pw"), Some("1"));
+        both.password = Attr::Known("other".into());
+        assert_eq!(
+            password_errors(&both),
+            [pair("password_wo", "Two passwords")]
+        );
+        assert_eq!(
+            password_errors(&write_only(Some("pw"), None)),
+            [pair("password_wo_version", "Missing password version")]
+        );
+        // From another resource: known at apply, when the checks run again.
+        let mut unknown = write_only(None, Some("1"));
+        unknown.password_wo = Attr::Unknown;
+        assert_eq!(password_errors(&unknown), []);
+        unknown.password_wo_version = Attr::Null;
+        assert_eq!(
+            password_errors(&unknown),
+            [pair("password_wo_version", "Missing password version")]
+        );
+        assert_eq!(
+            password_errors(&write_only(Some("pass\0word"), Some("1"))),
+            [pair("password_wo", "Invalid password")]
+        );
+        assert_eq!(
+            password_errors(&write_only(Some(""), Some(""))),
+            [
+                pair("password_wo", "Invalid password"),
+                pair("password_wo_version", "Invalid password version")
+            ]
+        );
     }
 
     #[test]
