@@ -546,7 +546,11 @@ fn an_apply_that_changes_nothing_writes_nothing_and_one_that_rolls_nothing_write
     writes(&clusters);
     let unchanged = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_eq!(unchanged.code, 0, "{}", unchanged.stderr);
-    assert_eq!(writes(&clusters), Vec::<(String, String)>::new(), "an apply with nothing to change wrote");
+    assert_eq!(
+        writes(&clusters),
+        Vec::<(String, String)>::new(),
+        "an apply with nothing to change wrote"
+    );
     let annotated = config.replace(
         "  zone                = \"us-west1-a\"\n",
         "  zone                = \"us-west1-a\"\n  dns_load_balancer_annotations = {\n    \"example.com/team\" = \"db\"\n  }\n",
@@ -560,7 +564,14 @@ fn an_apply_that_changes_nothing_writes_nothing_and_one_that_rolls_nothing_write
             && w == "PATCH /api/v1/namespaces/kube-system/services/crdb-dns-us-west1-a"),
         "the annotation was not written: {written:#?}"
     );
-    let sets: Vec<&(String, String)> = written.iter().filter(|(_, w)| w.contains("/statefulsets/")).collect();
-    assert_eq!(sets, Vec::<&(String, String)>::new(), "a StatefulSet was written though nothing rolls");
+    let sets: Vec<&(String, String)> = written
+        .iter()
+        .filter(|(_, w)| w.contains("/statefulsets/"))
+        .collect();
+    assert_eq!(
+        sets,
+        Vec::<&(String, String)>::new(),
+        "a StatefulSet was written though nothing rolls"
+    );
     ws.assert_plan_empty("the annotation");
 }
