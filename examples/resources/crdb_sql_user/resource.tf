@@ -15,9 +15,14 @@ resource "crdb_sql_user" "console" {
   roles               = ["admin"]
   zone                = crdb_region.all["us-east1-b"].zone
 
+  # The gke-gcloud-auth-plugin credential plugin, as in examples/terraform/gke: it renews its token in a
+  # long apply, where an access token would expire after an hour.
   kubernetes {
     host                   = "https://${google_container_cluster.zone["us-east1-b"].endpoint}"
-    token                  = data.google_client_config.current.access_token
     cluster_ca_certificate = base64decode(google_container_cluster.zone["us-east1-b"].master_auth[0].cluster_ca_certificate)
+    exec {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "gke-gcloud-auth-plugin"
+    }
   }
 }

@@ -17,8 +17,11 @@
 #   - Terraform >= 1.0.3 (or OpenTofu >= 1.6) and the crdb provider installed (README, "Installing a
 #     release"); the hashicorp/google provider comes from its registry at `terraform init`.
 #   - gcloud with `gke-gcloud-auth-plugin` on PATH (`gcloud components install gke-gcloud-auth-plugin`),
-#     logged in with Application Default Credentials (`gcloud auth application-default login`): every
-#     crdb resource reaches its cluster through the plugin, as whoever runs Terraform.
+#     logged in twice: `gcloud auth application-default login` for hashicorp/google (Application
+#     Default Credentials) and `gcloud auth login` for the plugin, which by default takes its token
+#     from gcloud's active account; every crdb resource reaches its cluster through the plugin. Where
+#     only Application Default Credentials exist (a CI service account), add
+#     `args = ["--use_application_default_credentials"]` to each `exec` block.
 #   - In the project: the Compute Engine and Kubernetes Engine APIs enabled
 #     (`gcloud services enable compute.googleapis.com container.googleapis.com`), quota for nine
 #     n2-standard-4 nodes in three regions, and roles to create networks, firewall rules and clusters
@@ -34,8 +37,9 @@ terraform {
   # 1.0.3 is the oldest Terraform the provider is tested with (docs/guides/compatibility.md).
   required_version = ">= 1.0.3"
   required_providers {
-    # 7.x: the version whose documentation this example follows (`dns_config.cluster_dns = "KUBE_DNS"`).
-    google = { source = "hashicorp/google", version = "~> 7.0" }
+    # 7.x or 8.x: what this example uses (`dns_config.cluster_dns = "KUBE_DNS"`, the network, subnetwork,
+    # firewall and cluster arguments) is documented alike in both; 8.0 changed none of it.
+    google = { source = "hashicorp/google", version = ">= 7.0, < 9.0" }
     crdb   = { source = "crdb/crdb", version = "~> 0.1" }
   }
 }
@@ -202,7 +206,8 @@ resource "crdb_region" "zone" {
     host                   = "https://${google_container_cluster.zone[each.key].endpoint}"
     cluster_ca_certificate = base64decode(google_container_cluster.zone[each.key].master_auth[0].cluster_ca_certificate)
     # A credential plugin rather than `data.google_client_config.current.access_token`: an access
-    # token lasts an hour, and a rolling upgrade of a large cluster can take longer.
+    # token lasts an hour, and a rolling upgrade of a large cluster can take longer. The plugin
+    # writes a `client.authentication.k8s.io/v1beta1` ExecCredential.
     exec {
       api_version = "client.authentication.k8s.io/v1beta1"
       command     = "gke-gcloud-auth-plugin"

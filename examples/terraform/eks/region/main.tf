@@ -211,11 +211,13 @@ resource "aws_eks_addon" "vpc_cni" {
   })
 }
 
-# The class of the nodes' data volumes comes with the driver: `defaultStorageClass` makes the add-on
-# create `ebs-csi-default-sc` (gp3, WaitForFirstConsumer, expandable, so crdb_region can grow
-# `storage_size` in place). EKS's own gp2 class cannot grow, and clusters created at Kubernetes 1.30
-# or later have no default class at all. The class sets no parameters beyond gp3: volumes are
-# encrypted only where the account encrypts EBS by default.
+# The class of the nodes' data volumes comes with the driver: `defaultStorageClass` (add-on version
+# 1.31.0 or later: with `addon_version` unset, EKS installs the add-on's default version for the
+# cluster's Kubernetes version) makes the add-on create `ebs-csi-default-sc`: provisioner ebs.csi.aws.com,
+# WaitForFirstConsumer, allowVolumeExpansion true (so crdb_region can grow `storage_size` in place),
+# marked the cluster default. EKS's own gp2 class cannot grow, and clusters created at Kubernetes
+# 1.30 or later have no default class at all. The class sets no parameters: the driver makes gp3
+# volumes, encrypted only where the account encrypts EBS by default.
 resource "aws_eks_addon" "ebs_csi" {
   cluster_name                = aws_eks_cluster.this.name
   addon_name                  = "aws-ebs-csi-driver"
