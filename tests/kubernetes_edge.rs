@@ -380,6 +380,41 @@ async fn a_call_that_is_never_answered_ends_at_the_unreachable_timeout_naming_cl
     )));
 }
 
+/// One call of kind `call` (`get`, `delete` or `wait`) that fails: its error, and how long it took.
+async fn failed_call(
+    client: &ClusterClient,
+    call: &str,
+    deadline: &Deadline,
+) -> (RemoteError, Duration) {
+    let started = Instant::now();
+    let zone = "us-east1-b";
+    let error = match call {
+        "get" => client
+            .get::<Namespace>(None, zone)
+            .await
+            .map(drop)
+            .unwrap_err(),
+        "delete" => client
+            .delete::<Namespace>(
+                None,
+                zone,
+                terraform_provider_crdb::kubernetes::Propagation::Background,
+            )
+            .await
+            .map(drop)
+            .unwrap_err(),
+        _ => match client
+            .wait_load_balancer(zone, "kube-dns-lb", deadline)
+            .await
+            .unwrap_err()
+        {
+            WaitError::Remote(error) => error,
+            other => panic!("the wait did not report the cluster unreachable: {other}"),
+        },
+    };
+    (error, started.elapsed())
+}
+
 /// A server that resets every connection as soon as it is accepted, as a proxy in front of a cut-off API server
 /// does; its `https://` address.
 async fn resetting_server() -> (String, tokio::task::JoinHandle<()>) {
@@ -401,27 +436,7 @@ async fn a_cluster_resetting_every_connection_is_reported_unreachable_at_the_unr
     let deadline = Deadline::after(Duration::from_secs(600), &CancellationToken::new());
     let client = client_of_silent(&address, "5s", &deadline).await;
     for call in ["delete", "wait"] {
-        let started = Instant::now();
-        let error = if call == "delete" {
-            client
-                .delete::<Namespace>(
-                    None,
-                    "us-east1-b",
-                    terraform_provider_crdb::kubernetes::Propagation::Background,
-                )
-                .await
-                .unwrap_err()
-        } else {
-            match client
-                .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
-                .await
-                .unwrap_err()
-            {
-                WaitError::Remote(error) => error,
-                other => panic!("the wait did not report the cluster unreachable: {other}"),
-            }
-        };
-        let waited = started.elapsed();
+        let (error, waited) = failed_call(&client, call, &deadline).await;
         assert!(
             (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
             "{call} ended after {waited:?}: {error}"
@@ -482,23 +497,7 @@ async fn a_cluster_resetting_every_answer_mid_stream_is_reported_unreachable_at_
     .await
     .expect("a client");
     for call in ["get", "wait"] {
-        let started = Instant::now();
-        let error = if call == "get" {
-            client
-                .get::<Namespace>(None, "us-east1-b")
-                .await
-                .unwrap_err()
-        } else {
-            match client
-                .wait_load_balancer("us-east1-b", "kube-dns-lb", &deadline)
-                .await
-                .unwrap_err()
-            {
-                WaitError::Remote(error) => error,
-                other => panic!("the wait did not report the cluster unreachable: {other}"),
-            }
-        };
-        let waited = started.elapsed();
+        let (error, waited) = failed_call(&client, call, &deadline).await;
         assert!(
             (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
             "{call} ended after {waited:?}: {error}"

@@ -352,10 +352,18 @@ fn a_ca_rotation_trusts_both_then_reissues_then_drops_the_old_ca_one_node_at_a_t
             }
             raw
         });
+        // Stops the sampler however the apply ends: a failed apply panics, and the scope would wait for it.
+        struct StopSampling<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for StopSampling<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let stop = StopSampling(&sampling);
         let applied = Instant::now();
         ws.apply();
         eprintln!("CA rotation apply took {:?}", applied.elapsed());
-        sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+        drop(stop);
         sampler.join().unwrap()
     });
 

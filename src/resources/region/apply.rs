@@ -299,9 +299,14 @@ async fn converge_zone(
     let to_write = match growth {
         // Growing volumes deleted the StatefulSet: it is always created again.
         Some(_) => objects.clone(),
-        None => without_unchanged_statefulset(&client, &objects, live_set.as_ref())
-            .await
-            .map_err(|e| Stopped::keeping(prior)(e.into()))?,
+        // Boxed: the apply's future is already large, and debug builds run it on a worker thread's stack.
+        None => Box::pin(without_unchanged_statefulset(
+            &client,
+            &objects,
+            live_set.as_ref(),
+        ))
+        .await
+        .map_err(|e| Stopped::keeping(prior)(e.into()))?,
     };
     change_workload(&client, &spec, prior, &state, &to_write, &deadline)
         .await
