@@ -340,12 +340,7 @@ async fn a_call_that_is_never_answered_ends_at_the_unreachable_timeout_naming_cl
     let (address, _server) = silent_server().await;
     let deadline = Deadline::after(Duration::from_secs(600), &CancellationToken::new());
     let client = client_of_silent(&address, "5s", &deadline).await;
-    let (error, waited) = failed_call(&client, "get", &deadline).await;
-    assert!(
-        (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
-        "ended after {waited:?}"
-    );
-    let text = unreachable_detail(error);
+    let text = unreachable_within_five_seconds(&client, "get", &deadline).await;
     assert!(
         text.contains(&format!("get Namespace us-east1-b on {address}")),
         "{text}"
@@ -410,6 +405,21 @@ async fn failed_call(
     (error, started.elapsed())
 }
 
+/// The detail of call `call` against a cluster that answers nothing, after checking that it failed as unreachable
+/// once the 5 s unreachable timeout had passed, and not much later.
+async fn unreachable_within_five_seconds(
+    client: &ClusterClient,
+    call: &str,
+    deadline: &Deadline,
+) -> String {
+    let (error, waited) = failed_call(client, call, deadline).await;
+    assert!(
+        (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
+        "{call} ended after {waited:?}: {error}"
+    );
+    unreachable_detail(error)
+}
+
 /// A server that resets every connection as soon as it is accepted, as a proxy in front of a cut-off API server
 /// does; its `https://` address.
 async fn resetting_server() -> (String, tokio::task::JoinHandle<()>) {
@@ -431,12 +441,7 @@ async fn a_cluster_resetting_every_connection_is_reported_unreachable_at_the_unr
     let deadline = Deadline::after(Duration::from_secs(600), &CancellationToken::new());
     let client = client_of_silent(&address, "5s", &deadline).await;
     for call in ["delete", "wait"] {
-        let (error, waited) = failed_call(&client, call, &deadline).await;
-        assert!(
-            (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
-            "{call} ended after {waited:?}: {error}"
-        );
-        let text = unreachable_detail(error);
+        let text = unreachable_within_five_seconds(&client, call, &deadline).await;
         assert!(text.contains(&format!("on {address}")), "{text}");
         assert!(
             text.contains(
@@ -492,12 +497,7 @@ async fn a_cluster_resetting_every_answer_mid_stream_is_reported_unreachable_at_
     .await
     .expect("a client");
     for call in ["get", "wait"] {
-        let (error, waited) = failed_call(&client, call, &deadline).await;
-        assert!(
-            (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
-            "{call} ended after {waited:?}: {error}"
-        );
-        let text = unreachable_detail(error);
+        let text = unreachable_within_five_seconds(&client, call, &deadline).await;
         assert!(text.contains(&format!("on {address}")), "{text}");
         assert!(
             text.contains("within 5s (kubernetes.unreachable_timeout)"),
@@ -513,12 +513,7 @@ async fn a_host_name_that_does_not_resolve_is_reported_unreachable_naming_it() {
     let deadline = Deadline::after(Duration::from_secs(600), &CancellationToken::new());
     let address = "https://api.no-such-cluster.invalid:6443";
     let client = client_of_silent(address, "5s", &deadline).await;
-    let (error, waited) = failed_call(&client, "get", &deadline).await;
-    assert!(
-        (Duration::from_secs(5)..Duration::from_secs(11)).contains(&waited),
-        "ended after {waited:?}: {error}"
-    );
-    let text = unreachable_detail(error);
+    let text = unreachable_within_five_seconds(&client, "get", &deadline).await;
     assert!(
         text.contains(&format!("get Namespace us-east1-b on {address}")),
         "{text}"
