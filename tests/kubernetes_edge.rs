@@ -533,7 +533,18 @@ async fn a_call_that_is_never_answered_ends_with_the_operations_deadline_when_th
     let error = client.apply(&namespace("us-east1-b")).await.unwrap_err();
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(8), "ended after {waited:?}");
-    let text = unreachable_detail(error);
+    // Nothing refused a connection: the operation's time ran out, which is a timeout, not an outage.
+    assert_eq!(error.failure(), Failure::OutOfTime, "{error}");
+    let diags = error.to_diagnostics();
+    assert_eq!(
+        diags.0[0].summary,
+        "Timed out waiting for the Kubernetes API server"
+    );
+    let text = detail(&diags);
+    assert!(
+        text.contains("raise the resource's `timeouts` block"),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("apply Namespace us-east1-b on {address}")),
         "{text}"

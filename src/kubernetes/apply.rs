@@ -3,7 +3,7 @@
 //! and list. Every call is retried per the client's policy and fails as a [`RemoteError`].
 use super::client::ClusterClient;
 use super::error::{Call, RemoteError, Stopped};
-use super::retry::{no_answer, CallLimit};
+use super::retry::{cut_short, CallLimit};
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::{Api, Resource};
@@ -117,7 +117,7 @@ impl ClusterClient {
             biased;
             _ = self.stop_token().cancelled() => Err(kube::Error::Service(Box::new(Stopped))),
             result = tokio::time::timeout(limit.length, call) => {
-                result.unwrap_or_else(|_| Err(no_answer(&limit.to_string())))
+                result.unwrap_or_else(|_| Err(cut_short(&limit)))
             }
         }
     }

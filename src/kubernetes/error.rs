@@ -75,6 +75,9 @@ pub enum Failure {
     Credentials,
     /// Terraform asked the provider to stop before the call ended.
     Stopped,
+    /// The time the call had (what was left of the operation's timeout, or of the time to explain a failure)
+    /// ended before an answer came, and no attempt found the cluster unreachable: a timeout, not an outage.
+    OutOfTime,
     Other,
 }
 
@@ -99,6 +102,15 @@ impl Failure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("Terraform asked the provider to stop")]
 pub struct Stopped;
+
+/// The cause of a call that the time it had ended before any answer came, no attempt having failed to
+/// connect: `the API server sent no answer within 3s (all that was left of the operation's timeout)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the API server sent no answer {limit}")]
+pub struct OutOfTime {
+    /// `within 3s (all that was left of the operation's timeout)`.
+    pub limit: String,
+}
 
 /// The HTTP status an error carries, when the server answered.
 pub fn status_code(error: &kube::Error) -> Option<u16> {
@@ -139,6 +151,9 @@ fn transport_failure(error: &kube::Error) -> Failure {
         }
         if current.is::<Stopped>() {
             return Failure::Stopped;
+        }
+        if current.is::<OutOfTime>() {
+            return Failure::OutOfTime;
         }
         text.push_str(&current.to_string());
         text.push('\n');
@@ -235,6 +250,7 @@ impl RemoteError {
             Failure::Tls => "Kubernetes API server certificate not trusted".to_string(),
             Failure::Credentials => "Kubernetes credential plugin failed".to_string(),
             Failure::Stopped => "Stopped".to_string(),
+            Failure::OutOfTime => "Timed out waiting for the Kubernetes API server".to_string(),
             _ => format!("Kubernetes {} failed", self.call),
         }
     }
@@ -264,6 +280,10 @@ impl RemoteError {
             Failure::Credentials => "The exec credential plugin did not produce a credential. Run the same \
                  command by hand to see why (is it installed and logged in?)."
                 .to_string(),
+            Failure::OutOfTime => format!(
+                "The time this call had ended before {cluster} answered. If the operation only needs longer, \
+                 raise the resource's `timeouts` block: the next apply continues from where this one stopped."
+            ),
             Failure::Conflict => "Another field manager changed this object at the same time; applying \
                  again usually resolves it."
                 .to_string(),

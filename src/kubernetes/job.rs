@@ -3,7 +3,7 @@
 //! cockroach printed last and the `kubectl` command that shows the rest.
 use super::apply::Propagation;
 use super::client::ClusterClient;
-use super::error::{Call, RemoteError};
+use super::error::{Call, Failure, RemoteError};
 use super::readiness::{self, JobOutcome};
 use super::wait::{Deadline, WaitError};
 use crate::framework::Diagnostics;
@@ -79,6 +79,16 @@ impl JobFailure {
 }
 
 impl JobError {
+    /// Whether the operation's time ended the Job's run (a wait timing out, or a call that the deadline cut short
+    /// before any answer): a caller that waits on the Job's answer reports its own timeout, with what it last saw.
+    pub fn ran_out_of_time(&self) -> bool {
+        match self {
+            JobError::Wait(WaitError::TimedOut { .. }) => true,
+            JobError::Wait(WaitError::Remote(e)) => e.failure() == Failure::OutOfTime,
+            _ => false,
+        }
+    }
+
     /// A diagnostic: a failed Job worded by `summary` and `consequence` (see
     /// [`JobFailure::to_diagnostics`]), anything else as the edge words it.
     pub fn to_diagnostics(&self, summary: String, consequence: &str) -> Diagnostics {
@@ -275,6 +285,37 @@ impl ClusterClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kubernetes::retry::{cut_short, Bound, CallLimit};
+    use std::time::Duration;
+
+    /// A gate waiting on a Job's answer reports its own timeout when the operation's time ends the Job's run, not
+    /// an unreachable cluster; a cluster found unreachable, or a Job that failed, stays what it is.
+    #[test]
+    fn only_the_operations_time_running_out_ends_a_job_out_of_time() {
+        let cut = |set_by| {
+            let source = cut_short(&CallLimit {
+                length: Duration::from_millis(40),
+                set_by,
+            });
+            JobError::Wait(WaitError::Remote(RemoteError {
+                cluster: "https://10.0.0.1".into(),
+                object: "Pod us-east1-b/*".into(),
+                call: Call::List,
+                source,
+            }))
+        };
+        assert!(cut(Bound::OperationTimeout).ran_out_of_time());
+        assert!(!cut(Bound::UnreachableTimeout).ran_out_of_time());
+        let timed_out = JobError::Wait(WaitError::TimedOut {
+            cluster: "https://10.0.0.1".into(),
+            object: "Job us-east1-b/gate".into(),
+            waited: Duration::from_secs(15),
+            state: "running".into(),
+            details: None,
+        });
+        assert!(timed_out.ran_out_of_time());
+        assert!(!JobError::Failed(failure(None)).ran_out_of_time());
+    }
 
     fn failure(said: Option<&str>) -> JobFailure {
         JobFailure {

@@ -3,7 +3,7 @@
 //!
 //! kube's own retry layer is switched off in `client.rs`: it retries up to 15 times with delays
 //! of up to 1000 s, which would outlast any Terraform timeout, and not on 500 or resets.
-use super::error::{classify, Failure};
+use super::error::{classify, Failure, OutOfTime};
 use std::future::Future;
 use std::time::Duration;
 
@@ -101,7 +101,7 @@ impl RetryPolicy {
                 Err(_) => match &last_unanswered {
                     Some((Failure::Interrupted, cause)) => dropped_connections(cause, &limit),
                     Some((_, cause)) => unconnected(cause, &limit),
-                    None => no_answer(&limit.to_string()),
+                    None => cut_short(&limit),
                 },
             };
             let failure = classify(&error);
@@ -191,8 +191,13 @@ impl CallLimit {
 impl std::fmt::Display for CallLimit {
     /// `within 60s (kubernetes.unreachable_timeout)`, as the error of a call that got no answer says it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let seconds = self.length.as_secs_f64();
-        write!(f, "within {seconds:.0}s ({})", self.set_by.says())
+        // A call that started with less than a second left says how little it had, not `0s`.
+        let length = if self.length < Duration::from_secs(1) {
+            format!("{}ms", self.length.as_millis())
+        } else {
+            format!("{:.0}s", self.length.as_secs_f64())
+        };
+        write!(f, "within {length} ({})", self.set_by.says())
     }
 }
 
@@ -245,6 +250,17 @@ fn deepest_cause(error: &kube::Error) -> String {
         deepest = cause;
     }
     deepest.to_string()
+}
+
+/// The error for a call that `limit` cut short before any answer came, nothing else known of why: the
+/// cluster is unreachable when the unreachable grace set the limit; otherwise only the time ran out.
+pub fn cut_short(limit: &CallLimit) -> kube::Error {
+    match limit.set_by {
+        Bound::UnreachableTimeout => no_answer(&limit.to_string()),
+        Bound::OperationTimeout | Bound::Explaining => kube::Error::Service(Box::new(OutOfTime {
+            limit: limit.to_string(),
+        })),
+    }
 }
 
 /// The error for a call that got no answer in time (`when`: `within 60s (...)`): a timed-out I/O
@@ -439,30 +455,46 @@ mod tests {
         assert_eq!(result.unwrap(), "back");
     }
 
+    /// A call that never gets an answer ends at the unreachable grace as an unreachable cluster; cut shorter by the
+    /// operation's timeout (or the time to explain a failure), it is that timeout, not an outage.
     #[tokio::test(start_paused = true)]
     async fn a_call_never_answered_ends_at_the_grace_or_the_deadline_whichever_is_sooner() {
         let policy = RetryPolicy::default();
-        let left = |seconds, set_by| {
+        let left = |millis, set_by| {
             Some(TimeLeft {
-                left: Duration::from_secs(seconds),
+                left: Duration::from_millis(millis),
                 set_by,
             })
         };
-        for (time_left, ends, says) in [
-            (None, 60, "within 60s (kubernetes.unreachable_timeout)"),
+        for (time_left, ends_ms, failure, says) in [
             (
-                left(600, Bound::OperationTimeout),
-                60,
+                None,
+                60_000,
+                Failure::Unreachable,
+                "within 60s (kubernetes.unreachable_timeout)",
+            ),
+            (
+                left(600_000, Bound::OperationTimeout),
+                60_000,
+                Failure::Unreachable,
                 "(kubernetes.unreachable_timeout)",
             ),
             (
-                left(5, Bound::OperationTimeout),
-                5,
+                left(5_000, Bound::OperationTimeout),
+                5_000,
+                Failure::OutOfTime,
                 "within 5s (all that was left of the operation's timeout)",
             ),
             (
-                left(10, Bound::Explaining),
-                10,
+                left(40, Bound::OperationTimeout),
+                40,
+                Failure::OutOfTime,
+                "within 40ms (all that was left of the operation's timeout)",
+            ),
+            (
+                left(10_000, Bound::Explaining),
+                10_000,
+                Failure::OutOfTime,
                 "within 10s (the time given to explain a failure)",
             ),
         ] {
@@ -470,14 +502,33 @@ mod tests {
             let result: Result<(), _> = policy
                 .run_within("get", time_left, std::future::pending)
                 .await;
-            assert_eq!(started.elapsed(), Duration::from_secs(ends));
+            assert_eq!(started.elapsed(), Duration::from_millis(ends_ms));
             let error = result.unwrap_err();
-            assert_eq!(classify(&error), Failure::Unreachable);
+            assert_eq!(classify(&error), failure, "{error}");
             assert!(
                 super::super::error::cause_text(&error).contains(says),
                 "{error}"
             );
         }
+    }
+
+    /// Connections refused until the operation's timeout cut the call short: the cluster is unreachable, whatever
+    /// ended the call.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_refused_until_the_deadline_is_an_unreachable_cluster() {
+        let time_left = Some(TimeLeft {
+            left: Duration::from_secs(5),
+            set_by: Bound::OperationTimeout,
+        });
+        let result: Result<(), _> = RetryPolicy::default()
+            .run_within("get", time_left, || async { Err(refused()) })
+            .await;
+        let error = result.unwrap_err();
+        assert_eq!(classify(&error), Failure::Unreachable, "{error}");
+        assert!(
+            super::super::error::cause_text(&error).contains("no attempt could connect"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

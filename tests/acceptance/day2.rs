@@ -335,7 +335,7 @@ fn the_outage_drill_keeps_every_range_available_and_other_operations_wait_until_
     );
     // While it is down, a rollout's gate waits for it and says why; nothing restarts.
     let rollout = stopped
-        .replace("update = \"5m\"", "update = \"15s\"")
+        .replace("update = \"5m\"", "update = \"40s\"")
         .replace("cockroach:v24.1.0", "cockroach:v24.1.26");
     ws.write_config(&rollout);
     let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);

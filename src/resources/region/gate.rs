@@ -11,7 +11,7 @@ use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::readiness;
-use crate::kubernetes::{ClusterClient, Deadline, JobError, WaitError};
+use crate::kubernetes::{ClusterClient, Deadline, JobError};
 use k8s_openapi::api::core::v1::Pod;
 use std::future::Future;
 use std::time::Duration;
@@ -157,7 +157,7 @@ impl<'a> Gate<'a> {
                 }
                 // A node restarting behind the service fails an attempt: that is an answer, ask again.
                 Err(JobError::Failed(failure)) => last = failure.to_string(),
-                Err(JobError::Wait(WaitError::TimedOut { .. })) => {
+                Err(out_of_time) if out_of_time.ran_out_of_time() => {
                     return Err(self.unhealthy(what, &last))
                 }
                 Err(other) => {
