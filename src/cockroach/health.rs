@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
+use time::PrimitiveDateTime;
 
 /// The command line whose output [`parse_node_status`] reads.
 pub const NODE_STATUS_ARGS: [&str; 6] = [
@@ -28,6 +30,9 @@ pub struct NodeRow {
     pub membership: String,
     /// Shutting down or being restarted: it sheds its leases and stops serving (false when the column is absent).
     pub is_draining: bool,
+    /// When the node last recorded its status (`updated_at`, UTC): every 10 s or so while it runs, so a node that
+    /// is down keeps the time it went down. None when the column is absent or unreadable.
+    pub updated_at: Option<PrimitiveDateTime>,
 }
 
 impl NodeRow {
@@ -95,6 +100,7 @@ pub fn parse_node_status(text: &str) -> Result<Vec<NodeRow>, NodeStatusError> {
     let underreplicated = column("ranges_underreplicated")?;
     let membership = column("membership")?;
     let draining = header.iter().position(|h| h == "is_draining");
+    let updated_at = header.iter().position(|h| h == "updated_at");
     lines
         .enumerate()
         .map(|(i, line)| {
@@ -121,7 +127,43 @@ pub fn parse_node_status(text: &str) -> Result<Vec<NodeRow>, NodeStatusError> {
                 ranges_underreplicated: count(underreplicated)?,
                 membership: cells[membership].clone(),
                 is_draining: draining.is_some_and(|at| cells[at] == "true"),
+                updated_at: updated_at.and_then(|at| timestamp(&cells[at])),
             })
+        })
+        .collect()
+}
+
+/// A timestamp as `cockroach node status` prints it (`2024-05-16 13:52:00.123456`, UTC).
+fn timestamp(text: &str) -> Option<PrimitiveDateTime> {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    PrimitiveDateTime::parse(text.trim(), format).ok()
+}
+
+/// How long a node may be down before a gate holding the disruption lease stops waiting for it: a node's own
+/// restart brings it back well within this, and no run disrupts a node while another holds the lease.
+pub const DOWN_TOO_LONG: Duration = Duration::from_secs(60);
+
+/// Active members that have not been live for longer than `grace`, each named with how long, by the cluster's
+/// own clock: a node's last status record (`updated_at`) behind the newest record of any live node. Seen by a gate
+/// that holds the disruption lease, no rollout of any run explains them (a zone scaled to zero, a crash loop, a
+/// lost machine), so waiting for them would only run out the timeout.
+pub fn down_longer_than(rows: &[NodeRow], grace: Duration) -> Vec<String> {
+    let Some(newest) = rows
+        .iter()
+        .filter(|r| r.is_live)
+        .filter_map(|r| r.updated_at)
+        .max()
+    else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter(|r| r.membership == "active" && !r.is_live)
+        .filter_map(|r| {
+            let down = newest - r.updated_at?;
+            let down = Duration::try_from(down).ok()?;
+            (down > grace).then(|| format!("{} for {}s", r.name(), down.as_secs()))
         })
         .collect()
 }
@@ -296,6 +338,7 @@ mod teardown_tests {
             ranges_underreplicated: 0,
             membership: "active".into(),
             is_draining: false,
+            updated_at: None,
         }
     }
 
@@ -338,6 +381,47 @@ value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membe
     fn status(lines: &[String]) -> Vec<NodeRow> {
         let text = format!("{HEADER}\n{}\n", lines.join("\n"));
         parse_node_status(&text).unwrap()
+    }
+
+    /// `line` with the node's last status record at `updated_at`.
+    fn line_updated(id: u32, zone: &str, live: bool, updated_at: &str) -> String {
+        line(id, zone, live, 0, 0, "active").replacen(
+            "2026-01-01 00:00:00.000000,2026-01-01 00:00:00.000000",
+            &format!("2026-01-01 00:00:00.000000,{updated_at}"),
+            1,
+        )
+    }
+
+    #[test]
+    fn nodes_down_longer_than_the_grace_by_the_clusters_own_clock_are_named() {
+        let rows = status(&[
+            line_updated(1, "a", true, "2026-01-01 10:05:00.500000"),
+            line_updated(2, "a", true, "2026-01-01 10:04:55"),
+            // Down for 2m30.5s before the newest record of a live node: a zone scaled to zero.
+            line_updated(3, "b", false, "2026-01-01 10:02:30.000000"),
+            // Down for 30s: a restart under way, waited for.
+            line_updated(4, "c", false, "2026-01-01 10:04:30.500000"),
+        ]);
+        assert_eq!(
+            rows[1].updated_at,
+            Some(time::macros::datetime!(2026-01-01 10:04:55))
+        );
+        assert_eq!(
+            down_longer_than(&rows, DOWN_TOO_LONG),
+            ["n3 (cockroachdb-0.cockroachdb.b:26257, zone=b) for 150s"]
+        );
+        assert!(down_longer_than(&rows, Duration::from_secs(200)).is_empty());
+        // A decommissioned node is gone for good, not down; without timestamps nothing can be judged.
+        let gone = status(&[
+            line_updated(1, "a", true, "2026-01-01 10:05:00"),
+            line(3, "b", false, 0, 0, "decommissioned"),
+        ]);
+        assert!(down_longer_than(&gone, DOWN_TOO_LONG).is_empty());
+        let unstamped = status(&[
+            line_updated(1, "a", true, "not a time"),
+            line_updated(3, "b", false, "2026-01-01 10:02:30"),
+        ]);
+        assert!(down_longer_than(&unstamped, DOWN_TOO_LONG).is_empty());
     }
 
     #[test]

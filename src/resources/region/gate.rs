@@ -17,6 +17,9 @@ use std::future::Future;
 use std::time::Duration;
 
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
+/// A gate waiting longer than this says at INFO what it waits for, and again every `REPORT_EVERY`.
+const REPORT_AFTER: Duration = Duration::from_secs(60);
+const REPORT_EVERY: Duration = Duration::from_secs(30);
 const LEASE_JOB: &str = "cockroachdb-disruption-lease";
 
 /// What a gate does with the database's disruption lease.
@@ -60,8 +63,13 @@ impl<'a> Gate<'a> {
     /// (every active member live, none decommissioning but `leaving`, no range unavailable or
     /// under-replicated). With `healthy_needed` false (the node to replace is down already) the lease is
     /// enough. `before` says what the gate guards, for the diagnostic.
+    /// When it fails, the lease is released, so that other runs need not wait for its expiry.
     pub async fn open(&self, before: &str, healthy_needed: bool) -> Result<(), Diagnostics> {
-        self.wait(LeaseStep::Take, before, healthy_needed).await
+        let opened = self.wait(LeaseStep::Take, before, healthy_needed).await;
+        if opened.is_err() {
+            self.release_quietly().await;
+        }
+        opened
     }
 
     /// The closing gate: releases the database's disruption lease (another run's opening gate then waits for
@@ -131,6 +139,8 @@ impl<'a> Gate<'a> {
             LeaseStep::Release => vec![db_lease::release_statement(holder)],
         };
         let mut last = "no answer yet".to_string();
+        let started = tokio::time::Instant::now();
+        let mut next_report = started + REPORT_AFTER;
         loop {
             let job = manifests::gate_job(spec, &self.image, &statements);
             match client.run_job_for_output(&job, deadline).await {
@@ -148,6 +158,12 @@ impl<'a> Gate<'a> {
                                 let verdict = health::judge(&rows, self.leaving);
                                 if verdict.is_healthy() {
                                     return Ok(());
+                                }
+                                // Holding the lease, no run is disrupting a node: one down this long is
+                                // not coming back within this apply, and waiting would only run out the timeout.
+                                let gone = health::down_longer_than(&rows, health::DOWN_TOO_LONG);
+                                if lease == LeaseStep::Take && !gone.is_empty() {
+                                    return Err(self.nodes_down(what, &gone, &verdict));
                                 }
                                 last = verdict.to_string();
                             }
@@ -170,7 +186,15 @@ impl<'a> Gate<'a> {
             if deadline.remaining() <= ASK_AGAIN_AFTER {
                 return Err(self.unhealthy(what, &last));
             }
-            tracing::info!(zone = %spec.zone, health = %last, "waiting for the cluster to be healthy");
+            // Said at INFO once a minute has passed, then every REPORT_EVERY: the apply shows only "Still
+            // modifying...", and the log is where a long wait says what it waits for.
+            if tokio::time::Instant::now() >= next_report {
+                let waited = started.elapsed().as_secs();
+                tracing::info!(zone = %spec.zone, waited_s = waited, health = %last, "{what}: still waiting for the cluster to be healthy");
+                next_report += REPORT_EVERY;
+            } else {
+                tracing::debug!(zone = %spec.zone, health = %last, "waiting for the cluster to be healthy");
+            }
             if let Err(stopped) = deadline.pause(ASK_AGAIN_AFTER).await {
                 let mut diags = Diagnostics::new();
                 diags.error(
@@ -184,6 +208,25 @@ impl<'a> Gate<'a> {
                 return Err(diags);
             }
         }
+    }
+
+    fn nodes_down(&self, what: &str, gone: &[String], verdict: &health::Unhealthy) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        diags.error(
+            format!("CockroachDB nodes are down; stopped {what}"),
+            format!(
+                "Zone {} on {} holds the cluster's disruption lease, so no Terraform run is disrupting a node, and \
+                 these nodes have not been live for longer than {}s: {}. The cluster now: {verdict}. Restarting \
+                 another node could make ranges unavailable, and waiting for these would only run out the timeout. \
+                 A region scaled to zero (`replicas = 0`) keeps its nodes down until it is scaled up again: apply \
+                 that first, or bring the nodes back, then apply this change again. Nothing further was disrupted.",
+                self.spec.zone,
+                self.client.label(),
+                health::DOWN_TOO_LONG.as_secs(),
+                gone.join(", "),
+            ),
+        );
+        diags
     }
 
     fn unhealthy(&self, what: &str, last: &str) -> Diagnostics {

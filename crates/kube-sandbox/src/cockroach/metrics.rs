@@ -143,6 +143,17 @@ impl NodeStatusColumns {
     }
 }
 
+/// A time `seconds_ago` before now as `node status` prints it (`2026-01-02 03:04:05.000000`, UTC).
+fn node_status_time(seconds_ago: f64) -> String {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let at = (wall - seconds_ago.max(0.0)).max(0.0) as u64;
+    crate::clocktime::format_unix(at)
+        .replace('T', " ")
+        .replace('Z', ".000000")
+}
+
 /// One node's row; `address` is what the node advertises.
 fn row(c: &CockroachCluster, n: &NodeStatus, address: &str, now: f64) -> Vec<String> {
     let m = store_metrics(c, n.node_id, now);
@@ -151,16 +162,16 @@ fn row(c: &CockroachCluster, n: &NodeStatus, address: &str, now: f64) -> Vec<Str
     } else {
         format!("v{}.0", n.version)
     };
-    let stamp = crate::clocktime::now_rfc3339()
-        .replace('T', " ")
-        .replace('Z', ".000000");
+    // A running node records its status every 10 s or so; a stopped one keeps the record of when it went down,
+    // as long ago in cluster seconds as the emulation has run since.
+    let updated_at = node_status_time(n.down_since.map_or(0.0, |since| now - since));
     [
         n.node_id.to_string(),
         format!("{address}:26257"),
         format!("{address}:26257"),
         build,
-        stamp.clone(),
-        stamp,
+        node_status_time(0.0),
+        updated_at,
         n.locality.display(),
         n.live.to_string(),
         n.live.to_string(),
@@ -267,6 +278,28 @@ mod tests {
             "{text}"
         );
         assert!(prometheus(&c, 3, 100.0).contains("liveness_livenodes{node_id=\"3\"} 0\n"));
+    }
+
+    /// A stopped node keeps the status record of when it went down, as the real `updated_at` does; the gate reads
+    /// how long a node has been down from it.
+    #[test]
+    fn a_stopped_node_keeps_the_time_it_last_recorded_its_status() {
+        let mut c = three_regions();
+        c.node_stopped("k", "s2", 100.0);
+        let out = node_status(&c, NodeStatusColumns::default(), ',', |_| "x".into(), 250.0);
+        let updated_at: Vec<u64> = out
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let stamp = line.split(',').nth(5).unwrap();
+                let (_, clock) = stamp.split_once(' ').unwrap();
+                let hms: Vec<u64> = clock[..8].split(':').map(|p| p.parse().unwrap()).collect();
+                hms[0] * 3600 + hms[1] * 60 + hms[2]
+            })
+            .collect();
+        let behind = (updated_at[0] + 86_400 - updated_at[2]) % 86_400;
+        assert!((149..=151).contains(&behind), "{out}");
+        assert!(updated_at[0].abs_diff(updated_at[1]) <= 1, "{out}");
     }
 
     #[test]
