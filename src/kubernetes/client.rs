@@ -2,7 +2,6 @@
 //! for attributes given inline, or the user's kubeconfig file when they point at one.
 use super::connection::{Connection, Credentials, DirectConnection};
 use super::retry::{Bound, RetryPolicy, TimeLeft};
-use super::wait::EXPLAIN_TIMEOUT;
 use crate::framework::diag::{AttributePath, Diagnostics};
 use base64::Engine;
 use kube::config::{
@@ -13,6 +12,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How long the extra reads that explain a timeout may take, so that explaining never
+/// stretches a wait much beyond its limit.
+const EXPLAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Long enough for a TLS handshake with a far region; short enough that a wrong address fails
 /// while the user is still watching.

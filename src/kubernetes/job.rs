@@ -3,9 +3,10 @@
 //! cockroach printed last and the `kubectl` command that shows the rest.
 use super::apply::Propagation;
 use super::client::ClusterClient;
+use super::deadline::Deadline;
 use super::error::{Call, Failure, RemoteError};
 use super::readiness::{self, JobOutcome};
-use super::wait::{Deadline, WaitError};
+use super::wait::WaitError;
 use crate::framework::Diagnostics;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;

@@ -9,6 +9,25 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::cockroach::manifests::{mixes_protocols, service_protocols};
 
+/// What the kubelet reports for a container that will not come up without a change: no point waiting longer.
+const STUCK_REASONS: [&str; 5] = [
+    "CrashLoopBackOff",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+];
+
+/// Why a pod will not come up by itself (`ImagePullBackOff: ...`), or None.
+pub fn stuck(pod: &Pod) -> Option<String> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    let reason = statuses.iter().find_map(|c| {
+        let reason = c.state.as_ref()?.waiting.as_ref()?.reason.as_deref()?;
+        STUCK_REASONS.contains(&reason).then_some(reason)
+    })?;
+    Some(pod_problem(pod).unwrap_or_else(|| reason.to_string()))
+}
+
 /// Where an object stands relative to what is awaited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Progress {

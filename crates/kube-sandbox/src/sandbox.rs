@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::api::server::ApiServer;
+use crate::clock::Clock;
+use crate::controllers::{self, ControllerContext, Running};
 use crate::faults::Faults;
 use crate::kubeconfig;
 use crate::resources::resource_type;
 use crate::store::Store;
+use crate::world::{ClusterProfile, World};
 
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
@@ -36,7 +39,7 @@ pub struct SandboxOptions {
     /// Which LoadBalancer Services every cluster's cloud provisions (today's: all of them).
     pub lb_rules: crate::world::LbRules,
     /// Bootstrap each cluster and run the emulated controllers and CockroachDB
-    /// (`controllers::start_for_sandbox`). Off: API servers only, objects stay as written.
+    /// (`Sandbox::start_controllers`). Off: API servers only, objects stay as written.
     pub controllers: bool,
     /// Ranges each emulated CockroachDB cluster holds once initialised.
     pub ranges: u32,
@@ -127,6 +130,34 @@ fn base_namespaces(store: &Store) {
 }
 
 impl Sandbox {
+    /// Bootstraps every cluster (DNS add-on, nodes) and starts its controllers, all sharing one world. For
+    /// `Sandbox::start` (or a test of a sandbox started without them) to call once the API servers are up.
+    pub fn start_controllers(&self, speed: f64, lb_hostnames: bool) -> Running {
+        let world = World::new();
+        let mut handles = Vec::new();
+        for c in self.clusters() {
+            let dns = c.dns.parse().unwrap_or_default();
+            crate::bootstrap::bootstrap_named(c.store(), dns, &c.name);
+            world.register_cluster(
+                &c.name,
+                c.store().clone(),
+                ClusterProfile {
+                    dns,
+                    lb_hostnames,
+                    ..ClusterProfile::default()
+                },
+            );
+            world.set_api_ca(&c.name, c.ca_pem());
+            handles.extend(controllers::spawn_all(ControllerContext {
+                cluster_name: c.name.clone(),
+                store: c.store().clone(),
+                world: world.clone(),
+                clock: Clock::new(speed),
+            }));
+        }
+        Running::new(world, handles)
+    }
+
     pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
         let t0 = Instant::now();
         let mut names = std::collections::HashSet::new();
@@ -162,8 +193,7 @@ impl Sandbox {
             lb_dns: None,
         };
         if opts.controllers {
-            let running =
-                crate::controllers::start_for_sandbox(&sandbox, opts.speed, opts.lb_hostnames);
+            let running = sandbox.start_controllers(opts.speed, opts.lb_hostnames);
             running.world.cockroach().set_range_count(opts.ranges);
             for c in &sandbox.clusters {
                 running.world.set_lb_rules(&c.name, opts.lb_rules);

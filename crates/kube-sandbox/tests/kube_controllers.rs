@@ -10,7 +10,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::{await_condition, conditions};
-use kube_sandbox::controllers::start_for_sandbox;
 use kube_sandbox::{ClusterOptions, Sandbox, SandboxOptions};
 use serde_json::{json, Value};
 use support::{join_list, statefulset, Pki, SPEED};
@@ -53,7 +52,7 @@ async fn within<F: std::future::Future>(secs: u64, what: &str, f: F) -> F::Outpu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statefulset_rollout_seen_through_the_api() {
     let sb = sandbox(&[("east", "kube-dns")]).await;
-    let _controllers = start_for_sandbox(&sb, SPEED, false);
+    let _controllers = sb.start_controllers(SPEED, false);
     let c = client(&sb, "east").await;
     Api::<Namespace>::all(c.clone())
         .create(
@@ -139,7 +138,7 @@ async fn three_clusters_through_the_api_become_nine_live_nodes() {
         ("eks", "coredns"),
     ])
     .await;
-    let controllers = start_for_sandbox(&sb, SPEED, false);
+    let controllers = sb.start_controllers(SPEED, false);
     let zones = [
         ("gke", "us-east1"),
         ("gke-west", "us-west1"),
@@ -320,7 +319,7 @@ async fn an_unreleased_cockroach_tag_is_not_pulled_and_a_mirrored_release_starts
     use k8s_openapi::api::core::v1::Event;
     use kube::api::WatchParams;
     let sb = sandbox(&[("east", "kube-dns")]).await;
-    let _controllers = start_for_sandbox(&sb, SPEED, false);
+    let _controllers = sb.start_controllers(SPEED, false);
     let c = client(&sb, "east").await;
     let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
     let pod = |name: &str, image: &str| -> Pod {

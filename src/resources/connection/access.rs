@@ -2,12 +2,12 @@
 //! every resource: known for apply, optional for read.
 use super::model::BLOCK_NAME;
 use super::resolve::{is_wholly_known, resolve};
+use super::validate::unreachable_grace;
 use crate::framework::diag::{AttributePath, Diagnostics};
-use crate::framework::{timeouts, Attr, OperationContext, Value};
+use crate::framework::{Attr, OperationContext, Value};
 use crate::kubernetes::connection::{Connection, Credentials, DirectConnection};
 use crate::kubernetes::{check_kubeconfig, ClusterClient, Deadline};
 use std::path::Path;
-use std::time::Duration;
 
 fn block_path() -> AttributePath {
     AttributePath::root(BLOCK_NAME)
@@ -91,14 +91,6 @@ pub async fn connect_for_apply(
         .await
         .map_err(|e| e.to_diagnostics(&at))?;
     Ok(configured(client, &value, ctx).with_deadline(deadline))
-}
-
-/// The shortest `unreachable_timeout`: below it, a single slow answer would count as an outage.
-pub const MIN_UNREACHABLE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The `unreachable_timeout` a block sets, between [`MIN_UNREACHABLE_TIMEOUT`] and a week.
-pub(super) fn unreachable_grace(text: &str) -> Result<Duration, timeouts::InvalidDuration> {
-    timeouts::parse_duration_between(text, MIN_UNREACHABLE_TIMEOUT, timeouts::MAX_DURATION)
 }
 
 /// The client with the block's own grace for an unreachable cluster, abandoning its calls on Terraform's Stop.

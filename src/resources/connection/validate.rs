@@ -3,9 +3,18 @@
 use super::model::{given, model, ConnectionModel};
 use crate::cockroach::validate::Invalid;
 use crate::framework::diag::{AttributePath, Diagnostics};
-use crate::framework::{Attr, Value};
+use crate::framework::{timeouts, Attr, Value};
 use base64::Engine;
+use std::time::Duration;
 use x509_parser::pem::Pem;
+
+/// The shortest `unreachable_timeout`: below it, a single slow answer would count as an outage.
+const MIN_UNREACHABLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `unreachable_timeout` a block sets, between [`MIN_UNREACHABLE_TIMEOUT`] and a week.
+pub(super) fn unreachable_grace(text: &str) -> Result<Duration, timeouts::InvalidDuration> {
+    timeouts::parse_duration_between(text, MIN_UNREACHABLE_TIMEOUT, timeouts::MAX_DURATION)
+}
 
 /// The exec credential API versions kube-rs can read a credential from.
 const EXEC_API_VERSIONS: [&str; 2] = [
@@ -102,7 +111,7 @@ impl Checks<'_> {
     fn unreachable_timeout(&mut self) {
         // An empty string is not "unset": it is checked, and refused, like any other text.
         if let Attr::Known(text) = &self.model.unreachable_timeout {
-            if let Err(why) = super::access::unreachable_grace(text) {
+            if let Err(why) = unreachable_grace(text) {
                 let path = self.path("unreachable_timeout");
                 self.diags.attribute_error(
                     path,

@@ -289,7 +289,7 @@ async fn serving_image(client: &ClusterClient, spec: &ZoneSpec) -> Result<String
     let pods = client.list::<Pod>(Some(&spec.zone), &selector).await?;
     Ok(pods
         .iter()
-        .filter(|p| readiness::is_ready(p) && super::rollout::stuck(p).is_none())
+        .filter(|p| readiness::is_ready(p) && readiness::stuck(p).is_none())
         .find_map(|p| p.spec.as_ref()?.containers.first()?.image.clone())
         .unwrap_or_else(|| spec.image.clone()))
 }

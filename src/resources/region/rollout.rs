@@ -17,31 +17,12 @@ use k8s_openapi::api::core::v1::Pod;
 /// How often a restarted node is asked whether it is ready, once its pod is.
 const NODE_READY_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// What the kubelet reports for a container that will not come up without a change: no point waiting longer.
-const STUCK_REASONS: [&str; 5] = [
-    "CrashLoopBackOff",
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-];
-
 fn revision(pod: &Pod) -> Option<&str> {
     pod.metadata
         .labels
         .as_ref()?
         .get("controller-revision-hash")
         .map(String::as_str)
-}
-
-/// Why a pod will not come up by itself (`ImagePullBackOff: ...`), or None.
-pub(super) fn stuck(pod: &Pod) -> Option<String> {
-    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
-    let reason = statuses.iter().find_map(|c| {
-        let reason = c.state.as_ref()?.waiting.as_ref()?.reason.as_deref()?;
-        STUCK_REASONS.contains(&reason).then_some(reason)
-    })?;
-    Some(readiness::pod_problem(pod).unwrap_or_else(|| reason.to_string()))
 }
 
 /// Where a pod stands against the StatefulSet's update revision.
@@ -59,7 +40,7 @@ pub(super) fn node_turn(pod: Option<&Pod>, update_revision: &str) -> NodeTurn {
         // there is the health gate's business, which holds every later turn until it is back.
         Some(pod) if revision(pod) == Some(update_revision) => NodeTurn::Current,
         Some(pod) => NodeTurn::Due {
-            serving: readiness::is_ready(pod) && stuck(pod).is_none(),
+            serving: readiness::is_ready(pod) && readiness::stuck(pod).is_none(),
         },
         None => NodeTurn::Due { serving: false },
     }
@@ -221,7 +202,7 @@ impl PacedRollout<'_> {
                 if readiness::is_ready(pod) {
                     return Progress::Done;
                 }
-                why_stuck = stuck(pod);
+                why_stuck = readiness::stuck(pod);
                 match &why_stuck {
                     Some(_) => Progress::Done,
                     None => Progress::Pending(
@@ -309,10 +290,13 @@ mod tests {
 
     #[test]
     fn only_states_that_need_a_change_count_as_stuck() {
-        assert!(stuck(&pod("x", false, Some("CrashLoopBackOff"))).is_some());
-        assert!(stuck(&pod("x", false, Some("ErrImagePull"))).is_some());
-        assert_eq!(stuck(&pod("x", false, Some("ContainerCreating"))), None);
-        assert_eq!(stuck(&pod("x", false, None)), None);
+        assert!(readiness::stuck(&pod("x", false, Some("CrashLoopBackOff"))).is_some());
+        assert!(readiness::stuck(&pod("x", false, Some("ErrImagePull"))).is_some());
+        assert_eq!(
+            readiness::stuck(&pod("x", false, Some("ContainerCreating"))),
+            None
+        );
+        assert_eq!(readiness::stuck(&pod("x", false, None)), None);
     }
 
     #[test]

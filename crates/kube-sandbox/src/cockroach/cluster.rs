@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::duration::parse_duration;
 use super::lease_table::LeaseTables;
 use super::recorder::{Availability, Counts, Recorder};
 use super::replication::{self, Constraints, Locality, NodeId, Peer, Peers, Range};
@@ -181,35 +182,6 @@ pub fn database_constraints(db: &Database) -> Constraints {
             regions: db.regions.clone(),
         },
     }
-}
-
-/// Reads `5m0s`, `1m15s`, `90s`, `1h`, `500ms`: CockroachDB's duration settings.
-pub fn parse_duration(s: &str) -> Option<f64> {
-    let s = s.trim().trim_matches('\'');
-    let mut total = 0.0;
-    let mut number = String::new();
-    let mut chars = s.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let unit = match (c, chars.peek()) {
-            ('m', Some('s')) => {
-                chars.next();
-                0.001
-            }
-            ('h', _) => 3600.0,
-            ('m', _) => 60.0,
-            ('s', _) => 1.0,
-            _ => return None,
-        };
-        total += number.parse::<f64>().ok()? * unit;
-        number.clear();
-        any = true;
-    }
-    (any && number.is_empty()).then_some(total)
 }
 
 impl CockroachCluster {
@@ -760,10 +732,10 @@ impl CockroachCluster {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn joined(c: &mut CockroachCluster, i: u32, region: &str, now: f64) -> u32 {
+    pub(crate) fn joined(c: &mut CockroachCluster, i: u32, region: &str, now: f64) -> u32 {
         let store = format!("{region}/datadir-{i}");
         let locality = Locality {
             region: region.into(),
@@ -773,7 +745,7 @@ mod tests {
     }
 
     /// Nine nodes over three regions, settled.
-    fn nine() -> CockroachCluster {
+    pub(crate) fn nine() -> CockroachCluster {
         let mut c = CockroachCluster::new(60);
         assert!(c.init("id".into(), None));
         for i in 0..9 {
@@ -784,18 +756,8 @@ mod tests {
         c
     }
 
-    fn stop(c: &mut CockroachCluster, i: u32, region: &str, now: f64) {
+    pub(crate) fn stop(c: &mut CockroachCluster, i: u32, region: &str, now: f64) {
         c.node_stopped("k", &format!("{region}/datadir-{i}"), now);
-    }
-
-    #[test]
-    fn durations_parse_like_cockroachdb_settings() {
-        assert_eq!(parse_duration("5m0s"), Some(300.0));
-        assert_eq!(parse_duration("1m15s"), Some(75.0));
-        assert_eq!(parse_duration("'90s'"), Some(90.0));
-        assert_eq!(parse_duration("500ms"), Some(0.5));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("5"), None);
     }
 
     #[test]
@@ -853,93 +815,6 @@ mod tests {
         assert_eq!(a.max_unavailable_ranges, 60);
         assert_eq!(a.max_nodes_down, 6);
         assert!((a.unavailable_range_seconds - 60.0).abs() < 1e-6);
-    }
-
-    fn run(c: &mut CockroachCluster, text: &str, now: f64) -> Result<(), String> {
-        for s in crate::cockroach::sql::parse_script(text)? {
-            crate::cockroach::sql::execute(c, &s, now, b"salt")?;
-        }
-        Ok(())
-    }
-
-    /// Per range of database `db`: how many of its replicas sit in each region.
-    fn spread(c: &CockroachCluster, db: &str) -> Vec<BTreeMap<String, usize>> {
-        c.database_ranges(db)
-            .iter()
-            .map(|r| {
-                let mut m = BTreeMap::new();
-                for id in &r.replicas {
-                    let region = c.locality_of(*id).unwrap().region.clone();
-                    *m.entry(region).or_default() += 1;
-                }
-                m
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_database_survival_goal_moves_its_replicas_and_region_survival_outlives_a_region() {
-        let mut c = nine();
-        run(
-            &mut c,
-            "CREATE DATABASE shop PRIMARY REGION a REGIONS b, c",
-            100.0,
-        )
-        .unwrap();
-        c.advance(200.0);
-        let zone = spread(&c, "shop");
-        assert_eq!(zone.len(), DATABASE_RANGES as usize);
-        assert!(
-            zone.iter().all(|m| m.len() == 1 && m.get("a") == Some(&3)),
-            "zone survival keeps 3 voters in the primary region: {zone:?}"
-        );
-        run(&mut c, "ALTER DATABASE shop SURVIVE REGION FAILURE", 200.0).unwrap();
-        c.advance(300.0);
-        let region = spread(&c, "shop");
-        assert!(
-            region.iter().all(|m| m.values().sum::<usize>() == 5
-                && m.len() == 3
-                && m.values().all(|n| *n <= 2)),
-            "region survival spreads 5 voters, at most 2 a region: {region:?}"
-        );
-        c.reset_availability(300.0);
-        for i in 0..3 {
-            stop(&mut c, i, "a", 310.0);
-        }
-        assert_eq!(c.availability(320.0).max_unavailable_ranges, 0);
-        for i in 0..3 {
-            joined(&mut c, i, "a", 330.0);
-        }
-        run(&mut c, "ALTER DATABASE shop SURVIVE ZONE FAILURE", 340.0).unwrap();
-        c.advance(440.0);
-        assert_eq!(spread(&c, "shop"), zone);
-        c.reset_availability(440.0);
-        for i in 0..3 {
-            stop(&mut c, i, "a", 450.0);
-        }
-        assert_eq!(
-            c.availability(460.0).max_unavailable_ranges,
-            DATABASE_RANGES,
-            "with zone survival the primary region holds every voter of the database"
-        );
-    }
-
-    #[test]
-    fn database_regions_must_be_regions_of_the_nodes() {
-        let mut c = nine();
-        let err = run(
-            &mut c,
-            "CREATE DATABASE shop PRIMARY REGION \"us-east1\"",
-            100.0,
-        )
-        .unwrap_err();
-        assert_eq!(
-            err,
-            "ERROR: region \"us-east1\" does not exist\nSQLSTATE: 42602\nHINT: valid regions: a, b, c"
-        );
-        run(&mut c, "CREATE DATABASE shop; DROP DATABASE shop", 100.0).unwrap();
-        assert!(c.database_ranges("shop").is_empty());
-        assert_eq!(c.ranges().len(), 60);
     }
 
     #[test]

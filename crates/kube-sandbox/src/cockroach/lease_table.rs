@@ -8,7 +8,8 @@
 //!
 //! The parsing is one function, [`parse`], over a loose tokenizer, so that it can move onto a fuller SQL module.
 
-use super::sql::Output;
+use super::duration::parse_duration;
+use super::sql::output::Output;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One row of a lease table.
@@ -136,7 +137,7 @@ pub fn parse(text: &str) -> Option<LeaseStatement> {
          ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
          WHERE $table.expires_at < now() OR $table.holder = excluded.holder RETURNING holder",
     ) {
-        let seconds = super::cluster::parse_duration(&at(&m, "ttl"))?;
+        let seconds = parse_duration(&at(&m, "ttl"))?;
         return Some(LeaseStatement::Take {
             table: table(&m),
             id: at(&m, "id"),
@@ -220,7 +221,7 @@ impl LeaseTables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cockroach::sql::Format;
+    use crate::cockroach::sql::output::Format;
 
     const TAKE: &str = "INSERT INTO crdb_provider.disruption_lease (id, holder, expires_at) \
         VALUES ('disruption', 'HOLDER', now() + INTERVAL '180s') ON CONFLICT (id) DO UPDATE SET \

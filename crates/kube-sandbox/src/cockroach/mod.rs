@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod clusters;
 pub mod command;
 pub mod dns;
+pub mod duration;
 pub mod http;
 pub mod lease_table;
 pub mod metrics;

@@ -133,40 +133,19 @@ pub struct Running {
     handles: Vec<JoinHandle<()>>,
 }
 
+impl Running {
+    /// The controllers of `world`'s clusters, stopped when this is dropped.
+    pub fn new(world: Arc<World>, handles: Vec<JoinHandle<()>>) -> Running {
+        Running { world, handles }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         for h in &self.handles {
             h.abort();
         }
     }
-}
-
-/// Bootstraps every cluster of a started sandbox (DNS add-on, nodes) and starts its controllers, all sharing one
-/// world. For `Sandbox::start` (or a test) to call once the API servers are up.
-pub fn start_for_sandbox(sandbox: &crate::Sandbox, speed: f64, lb_hostnames: bool) -> Running {
-    let world = World::new();
-    let mut handles = Vec::new();
-    for c in sandbox.clusters() {
-        let dns = c.dns.parse().unwrap_or_default();
-        crate::bootstrap::bootstrap_named(c.store(), dns, &c.name);
-        world.register_cluster(
-            &c.name,
-            c.store().clone(),
-            ClusterProfile {
-                dns,
-                lb_hostnames,
-                ..ClusterProfile::default()
-            },
-        );
-        world.set_api_ca(&c.name, c.ca_pem());
-        handles.extend(spawn_all(ControllerContext {
-            cluster_name: c.name.clone(),
-            store: c.store().clone(),
-            world: world.clone(),
-            clock: Clock::new(speed),
-        }));
-    }
-    Running { world, handles }
 }
 
 /// One reconcile pass over the cluster; implementations keep their own timers and memory.
