@@ -12,6 +12,11 @@ impl From<String> for Invalid {
     }
 }
 
+/// A refusal with `sentence` as its reason: `return refuse(format!("..."))`.
+pub fn refuse<T>(sentence: impl Into<String>) -> Result<T, Invalid> {
+    Err(Invalid(sentence.into()))
+}
+
 /// The sentence itself, to quote or search.
 impl std::ops::Deref for Invalid {
     type Target = str;

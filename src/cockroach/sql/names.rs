@@ -1,6 +1,7 @@
 //! The names a SQL resource may take: CockroachDB's own rules (`pkg/security/username`: the user name pattern and
 //! `IsReserved`), and the objects every cluster already has, which a resource must never adopt at create and drop
 //! at destroy. Pure; the plan refuses what these refuse, before any Job runs.
+use crate::cockroach::validate::{refuse, Invalid};
 
 /// The users and roles `cockroach init` creates: they exist in every cluster and belong to it.
 pub const BUILT_IN_ROLES: [&str; 2] = ["root", "admin"];
@@ -18,7 +19,7 @@ pub const VIRTUAL_SCHEMAS: [&str; 4] = [
 
 /// CockroachDB's rule for user and role names, as the provider writes them (already lower case): a letter, digit
 /// or `_` first, then letters, digits, `_`, `-` or `.`, at most 63 bytes.
-pub fn username(name: &str) -> Result<(), String> {
+pub fn username(name: &str) -> Result<(), Invalid> {
     let first_ok = |c: char| c.is_lowercase() || c.is_ascii_digit() || c == '_';
     let mut chars = name.chars();
     let well_formed =
@@ -26,7 +27,7 @@ pub fn username(name: &str) -> Result<(), String> {
     if well_formed && name.len() <= 63 {
         Ok(())
     } else {
-        Err(format!(
+        refuse(format!(
             "`{name}` is not a CockroachDB user name: up to 63 bytes of lowercase letters, digits, `_`, `.` and \
              `-`, not starting with `.` or `-`"
         ))
@@ -51,15 +52,15 @@ pub fn reserved_role(name: &str) -> Option<&'static str> {
 }
 
 /// The `name` of a `crdb_sql_user`: a user name that is neither reserved nor one of the users every cluster has.
-pub fn user_name(name: &str) -> Result<(), String> {
+pub fn user_name(name: &str) -> Result<(), Invalid> {
     username(name)?;
     if let Some(why) = reserved_role(name) {
-        return Err(format!(
+        return refuse(format!(
             "`{name}` is reserved by CockroachDB ({why}): choose another name"
         ));
     }
     if BUILT_IN_ROLES.contains(&name) {
-        return Err(format!(
+        return refuse(format!(
             "`{name}` exists in every CockroachDB cluster and belongs to it: managing it here would replace its \
              password and fail to destroy it. Choose another name (grant `admin` in `roles` for full rights)"
         ));
@@ -68,15 +69,15 @@ pub fn user_name(name: &str) -> Result<(), String> {
 }
 
 /// An element of a `crdb_sql_user`'s `roles`: a role a user can be made a member of.
-pub fn member_role(role: &str) -> Result<(), String> {
+pub fn member_role(role: &str) -> Result<(), Invalid> {
     username(role)?;
     if let Some(why) = reserved_role(role) {
-        return Err(format!(
+        return refuse(format!(
             "`{role}` cannot be granted: it is reserved by CockroachDB ({why})"
         ));
     }
     if role == "root" {
-        return Err(
+        return refuse(
             "`root` is a user, not a role to grant: grant `admin` for the same rights".to_string(),
         );
     }
@@ -85,26 +86,26 @@ pub fn member_role(role: &str) -> Result<(), String> {
 
 /// The `name` of a `crdb_database`: 1 to 63 bytes without control characters, neither a database every cluster
 /// has nor a virtual schema's name.
-pub fn database_name(name: &str) -> Result<(), String> {
+pub fn database_name(name: &str) -> Result<(), Invalid> {
     if name.is_empty() || name.len() > 63 {
-        return Err(format!(
+        return refuse(format!(
             "a database name has 1 to 63 bytes; {name:?} has {}",
             name.len()
         ));
     }
     if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(format!(
+        return refuse(format!(
             "{name:?} holds the control character {c:?}: a database name is printable text"
         ));
     }
     if BUILT_IN_DATABASES.contains(&name) {
-        return Err(format!(
+        return refuse(format!(
             "`{name}` exists in every CockroachDB cluster: a resource would adopt it at create and drop it at \
              destroy. Choose another name"
         ));
     }
     if VIRTUAL_SCHEMAS.contains(&name) {
-        return Err(format!(
+        return refuse(format!(
             "`{name}` is the name of a virtual schema every database has: a database of that name makes \
              `{name}.<table>` ambiguous. Choose another name"
         ));

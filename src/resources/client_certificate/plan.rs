@@ -1,6 +1,7 @@
 //! Validation of `crdb_client_certificate` and the issue itself: pure, `now` passed in.
 use super::model::{ClientCertificateModel, DEFAULT_TTL};
 use crate::cockroach::pki::{self, CertificateAuthority};
+use crate::cockroach::validate::{refuse, Invalid};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts::parse_duration_within;
 use crate::framework::Attr;
@@ -26,11 +27,11 @@ pub(super) fn validate(config: &ClientCertificateModel, diags: &mut Diagnostics)
 }
 
 /// The TTL `text` asks for, within the floor and the ceiling.
-fn ttl_of(text: &str) -> Result<Duration, String> {
+fn ttl_of(text: &str) -> Result<Duration, Invalid> {
     let ttl = parse_duration_within(text, MAX_TTL)
         .map_err(|e| format!("{text:?} is not a duration from 5m to 24h: {e}"))?;
     if ttl < MIN_TTL {
-        return Err(format!(
+        return refuse(format!(
             "{text:?} is shorter than 5m: the certificate could expire before a tool of the same run has connected"
         ));
     }

@@ -6,6 +6,7 @@ use crate::cockroach::dns::{
 };
 use crate::cockroach::manifests::DnsProtocol;
 use crate::cockroach::validate;
+use crate::cockroach::validate::{refuse, Invalid};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::timeouts;
 use crate::framework::Attr;
@@ -79,7 +80,7 @@ pub(super) fn validate(config: &DnsLinkModel, diags: &mut Diagnostics) {
 }
 
 /// A peer's DNS server: an address a query can be sent to.
-fn peer_address(address: &str) -> Result<IpAddr, String> {
+fn peer_address(address: &str) -> Result<IpAddr, Invalid> {
     let ip: IpAddr = address.parse().map_err(|_| {
         format!(
             "{address:?} is not an IP address. kube-dns and CoreDNS forward to IP addresses only; pass the \
@@ -88,7 +89,7 @@ fn peer_address(address: &str) -> Result<IpAddr, String> {
     })?;
     let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
     if ip.is_unspecified() || ip.is_multicast() || broadcast {
-        return Err(format!(
+        return refuse(format!(
             "{address:?} is not the address of one server (it is unspecified, multicast or broadcast); pass the \
              region's `dns_address`."
         ));

@@ -2,6 +2,7 @@
 use super::model::SqlUserModel;
 use crate::cockroach::sql::{names, quote};
 use crate::cockroach::validate;
+use crate::cockroach::validate::{refuse, Invalid};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{timeouts, Attr};
 use crate::resources::connection;
@@ -87,7 +88,7 @@ fn validate_write_only_password(config: &SqlUserModel, diags: &mut Diagnostics) 
 }
 
 /// A password CockroachDB can be given and a client can log in with.
-fn password_rule(password: &str, name: &str) -> Result<(), String> {
+fn password_rule(password: &str, name: &str) -> Result<(), Invalid> {
     non_empty(
         password,
         format!(
@@ -95,14 +96,14 @@ fn password_rule(password: &str, name: &str) -> Result<(), String> {
         ),
     )?;
     if password.contains('\0') {
-        return Err("the password contains a NUL character, which no SQL client can send".into());
+        return refuse("the password contains a NUL character, which no SQL client can send");
     }
     Ok(())
 }
 
-fn non_empty(text: &str, refusal: String) -> Result<(), String> {
+fn non_empty(text: &str, refusal: String) -> Result<(), Invalid> {
     if text.is_empty() {
-        Err(refusal)
+        refuse(refusal)
     } else {
         Ok(())
     }
