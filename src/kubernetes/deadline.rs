@@ -59,6 +59,74 @@ impl Deadline {
     }
 }
 
+/// What one look of a [`Deadline::poll`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Look<T, E> {
+    /// What was awaited holds.
+    Done(T),
+    /// It never will: the poll ends with this.
+    Failed(E),
+    /// Not yet; the text says what this look saw.
+    Waiting(String),
+}
+
+/// Why a poll ended without what it waited for; each carries what the last look saw.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unmet<E> {
+    Failed(E),
+    /// Too little of the deadline was left for another look.
+    TimedOut {
+        last: String,
+    },
+    /// Terraform asked the provider to stop.
+    Stopped {
+        last: String,
+    },
+}
+
+/// A poll waiting longer than this says at INFO what it waits for, and again every `REPORT_EVERY`: the apply
+/// shows only "Still modifying...", and the log is where a long wait says why.
+const REPORT_AFTER: Duration = Duration::from_secs(60);
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+impl Deadline {
+    /// Asks `look` every `every` until it is done or fails, or until too little of the deadline is left for
+    /// another look, or until Terraform stops the provider: for what no watch can follow (a node's own answer,
+    /// the cluster's health through a Job, other regions of this run). `waiting_for` names the wait in the log.
+    pub async fn poll<T, E, Fut>(
+        &self,
+        every: Duration,
+        waiting_for: &str,
+        mut look: impl FnMut() -> Fut,
+    ) -> Result<T, Unmet<E>>
+    where
+        Fut: std::future::Future<Output = Look<T, E>>,
+    {
+        let started = Instant::now();
+        let mut next_report = started + REPORT_AFTER;
+        loop {
+            let last = match look().await {
+                Look::Done(value) => return Ok(value),
+                Look::Failed(error) => return Err(Unmet::Failed(error)),
+                Look::Waiting(saw) => saw,
+            };
+            if self.remaining() <= every {
+                return Err(Unmet::TimedOut { last });
+            }
+            if Instant::now() >= next_report {
+                let waited_s = started.elapsed().as_secs();
+                tracing::info!(waited_s, last = %last, "still waiting for {waiting_for}");
+                next_report += REPORT_EVERY;
+            } else {
+                tracing::debug!(last = %last, "waiting for {waiting_for}");
+            }
+            if self.pause(every).await.is_err() {
+                return Err(Unmet::Stopped { last });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +145,63 @@ mod tests {
         assert!(
             deadline.remaining()
                 >= crate::framework::timeouts::MAX_DURATION - Duration::from_secs(1)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_ends_when_its_look_holds_fails_or_the_time_is_out_saying_what_it_last_saw() {
+        let stop = CancellationToken::new();
+        let deadline = Deadline::after(Duration::from_secs(10), &stop);
+        let mut looks = 0;
+        let done: Result<u32, Unmet<()>> = deadline
+            .poll(Duration::from_secs(1), "three looks", || {
+                looks += 1;
+                let seen = looks;
+                async move {
+                    if seen == 3 {
+                        Look::Done(seen)
+                    } else {
+                        Look::Waiting(format!("look {seen}"))
+                    }
+                }
+            })
+            .await;
+        assert_eq!(done, Ok(3));
+
+        let failed: Result<(), Unmet<&str>> = deadline
+            .poll(Duration::from_secs(1), "a failure", || async {
+                Look::Failed("never")
+            })
+            .await;
+        assert_eq!(failed, Err(Unmet::Failed("never")));
+
+        let started = Instant::now();
+        let out: Result<(), Unmet<()>> = deadline
+            .poll(Duration::from_secs(1), "nothing", || async {
+                Look::Waiting("still down".into())
+            })
+            .await;
+        assert_eq!(
+            out,
+            Err(Unmet::TimedOut {
+                last: "still down".into()
+            })
+        );
+        assert!(deadline.remaining() <= Duration::from_secs(1));
+        assert!(started.elapsed() >= Duration::from_secs(6));
+
+        let deadline = Deadline::after(Duration::from_secs(600), &stop);
+        stop.cancel();
+        let stopped: Result<(), Unmet<()>> = deadline
+            .poll(Duration::from_secs(1), "a stop", || async {
+                Look::Waiting("busy".into())
+            })
+            .await;
+        assert_eq!(
+            stopped,
+            Err(Unmet::Stopped {
+                last: "busy".into()
+            })
         );
     }
 }

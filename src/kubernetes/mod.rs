@@ -38,7 +38,7 @@ pub use apply::{KubeObject, Propagation, FIELD_MANAGER};
 pub use client::{check_kubeconfig, ClusterClient, ConnectError};
 pub use config_map::EditError;
 pub use connection::Connection;
-pub use deadline::Deadline;
+pub use deadline::{Deadline, Look, Unmet};
 pub use error::{Call, RemoteError};
 pub use job::{AfterSuccess, JobError, JobFailure};
 pub use logs::PodLog;

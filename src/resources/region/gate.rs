@@ -10,16 +10,14 @@ use crate::cockroach::disruption_lease::{self as db_lease, RENEW_EVERY};
 use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
+use crate::kubernetes::error::Stopped;
 use crate::kubernetes::readiness;
-use crate::kubernetes::{ClusterClient, Deadline, JobError};
+use crate::kubernetes::{ClusterClient, Deadline, JobError, Look, Unmet};
 use k8s_openapi::api::core::v1::Pod;
 use std::future::Future;
 use std::time::Duration;
 
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
-/// A gate waiting longer than this says at INFO what it waits for, and again every `REPORT_EVERY`.
-const REPORT_AFTER: Duration = Duration::from_secs(60);
-const REPORT_EVERY: Duration = Duration::from_secs(30);
 const LEASE_JOB: &str = "cockroachdb-disruption-lease";
 
 /// What a gate does with the database's disruption lease.
@@ -138,76 +136,85 @@ impl<'a> Gate<'a> {
             LeaseStep::Take => db_lease::take_statements(holder),
             LeaseStep::Release => vec![db_lease::release_statement(holder)],
         };
-        let mut last = "no answer yet".to_string();
-        let started = tokio::time::Instant::now();
-        let mut next_report = started + REPORT_AFTER;
-        loop {
-            let job = manifests::gate_job(spec, &self.image, &statements);
-            match client.run_job_for_output(&job, deadline).await {
-                Ok(text) => {
-                    let (sql, status) = db_lease::split_gate_log(&text);
-                    if lease == LeaseStep::Take && !db_lease::held(sql, holder) {
-                        last = "another Terraform run holds the database's disruption lease \
-                                (crdb_provider.disruption_lease) and is disrupting a node"
-                            .to_string();
-                    } else if !healthy_needed {
-                        return Ok(());
-                    } else {
-                        match health::parse_node_status(status) {
-                            Ok(rows) => {
-                                let verdict = health::judge(&rows, self.leaving);
-                                if verdict.is_healthy() {
-                                    return Ok(());
-                                }
-                                // Holding the lease, no run is disrupting a node: one down this long is
-                                // not coming back within this apply, and waiting would only run out the timeout.
-                                let gone = health::down_longer_than(&rows, health::DOWN_TOO_LONG);
-                                if lease == LeaseStep::Take && !gone.is_empty() {
-                                    return Err(self.nodes_down(what, &gone, &verdict));
-                                }
-                                last = verdict.to_string();
-                            }
-                            Err(unreadable) => last = unreadable.to_string(),
-                        }
-                    }
-                }
-                // A node restarting behind the service fails an attempt: that is an answer, ask again.
-                Err(JobError::Failed(failure)) => last = failure.to_string(),
-                Err(out_of_time) if out_of_time.ran_out_of_time() => {
-                    return Err(self.unhealthy(what, &last))
-                }
-                Err(other) => {
-                    return Err(other.to_diagnostics(
+        // What the last look saw, for a Job that the timeout ends mid-run.
+        let last = std::sync::Mutex::new("no answer yet".to_string());
+        let waiting_for = format!("the cluster to be healthy {what} (zone {})", spec.zone);
+        let passed = deadline
+            .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
+                let job = manifests::gate_job(spec, &self.image, &statements);
+                let look = match client.run_job_for_output(&job, deadline).await {
+                    Ok(text) => self.judge(&text, lease, healthy_needed, what),
+                    // A node restarting behind the service fails an attempt: that is an answer, ask again.
+                    Err(JobError::Failed(failure)) => Look::Waiting(failure.to_string()),
+                    Err(out_of_time) if out_of_time.ran_out_of_time() => Look::Failed(None),
+                    Err(other) => Look::Failed(Some(other.to_diagnostics(
                         format!("Cannot read the cluster's health from zone {}", spec.zone),
                         "No node was disrupted.",
-                    ))
+                    ))),
+                };
+                if let Look::Waiting(saw) = &look {
+                    saw.clone_into(&mut last.lock().unwrap_or_else(|e| e.into_inner()));
                 }
-            }
-            if deadline.remaining() <= ASK_AGAIN_AFTER {
-                return Err(self.unhealthy(what, &last));
-            }
-            // Said at INFO once a minute has passed, then every REPORT_EVERY: the apply shows only "Still
-            // modifying...", and the log is where a long wait says what it waits for.
-            if tokio::time::Instant::now() >= next_report {
-                let waited = started.elapsed().as_secs();
-                tracing::info!(zone = %spec.zone, waited_s = waited, health = %last, "{what}: still waiting for the cluster to be healthy");
-                next_report += REPORT_EVERY;
-            } else {
-                tracing::debug!(zone = %spec.zone, health = %last, "waiting for the cluster to be healthy");
-            }
-            if let Err(stopped) = deadline.pause(ASK_AGAIN_AFTER).await {
+                look
+            })
+            .await;
+        let last_seen = || last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match passed {
+            Ok(()) => Ok(()),
+            Err(Unmet::Failed(Some(refused))) => Err(refused),
+            Err(Unmet::Failed(None)) => Err(self.unhealthy(what, &last_seen())),
+            Err(Unmet::TimedOut { last }) => Err(self.unhealthy(what, &last)),
+            Err(Unmet::Stopped { last }) => {
                 let mut diags = Diagnostics::new();
                 diags.error(
                     format!("Stopped waiting for the CockroachDB cluster to be healthy {what}"),
                     format!(
-                        "Zone {} on {}: {stopped}; nothing further was disrupted. It last saw: {last}.",
+                        "Zone {} on {}: {Stopped}; nothing further was disrupted. It last saw: {last}.",
                         spec.zone,
                         client.label()
                     ),
                 );
-                return Err(diags);
+                Err(diags)
             }
         }
+    }
+
+    /// One gate Job's answer judged: passed, refused (Some: nodes down for longer than a restart takes), or what
+    /// keeps it waiting.
+    fn judge(
+        &self,
+        text: &str,
+        lease: LeaseStep,
+        healthy_needed: bool,
+        what: &str,
+    ) -> Look<(), Option<Diagnostics>> {
+        let holder = db_lease::holder();
+        let (sql, status) = db_lease::split_gate_log(text);
+        if lease == LeaseStep::Take && !db_lease::held(sql, holder) {
+            return Look::Waiting(
+                "another Terraform run holds the database's disruption lease \
+                 (crdb_provider.disruption_lease) and is disrupting a node"
+                    .to_string(),
+            );
+        }
+        if !healthy_needed {
+            return Look::Done(());
+        }
+        let rows = match health::parse_node_status(status) {
+            Ok(rows) => rows,
+            Err(unreadable) => return Look::Waiting(unreadable.to_string()),
+        };
+        let verdict = health::judge(&rows, self.leaving);
+        if verdict.is_healthy() {
+            return Look::Done(());
+        }
+        // Holding the lease, no run is disrupting a node: one down this long is not coming back within this
+        // apply, and waiting would only run out the timeout.
+        let gone = health::down_longer_than(&rows, health::DOWN_TOO_LONG);
+        if lease == LeaseStep::Take && !gone.is_empty() {
+            return Look::Failed(Some(self.nodes_down(what, &gone, &verdict)));
+        }
+        Look::Waiting(verdict.to_string())
     }
 
     fn nodes_down(&self, what: &str, gone: &[String], verdict: &health::Unhealthy) -> Diagnostics {

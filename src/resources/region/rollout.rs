@@ -9,10 +9,12 @@ use super::gate;
 use super::lease::ClusterLease;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
+use crate::kubernetes::error::Stopped;
 use crate::kubernetes::readiness::{self, Progress};
-use crate::kubernetes::{ClusterClient, Deadline, Propagation};
+use crate::kubernetes::{ClusterClient, Deadline, Look, Propagation, Unmet};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
+use std::convert::Infallible;
 
 /// How often a restarted node is asked whether it is ready, once its pod is.
 const NODE_READY_POLL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -164,25 +166,32 @@ impl PacedRollout<'_> {
     /// not draining) or the deadline comes; Err says what it last answered.
     async fn node_ready(&self, pod: &str) -> Result<(), String> {
         let zone = self.spec.zone.as_str();
-        loop {
-            let answer = self
-                .client
-                .pod_https_get(zone, pod, names::HTTP_PORT, "/health?ready=1")
-                .await;
-            let last = match answer {
-                Ok(answer) if answer.is_success() => return Ok(()),
-                Ok(answer) => format!(
-                    "/health?ready=1 answered {}: {}",
-                    answer.status, answer.body
-                ),
-                Err(e) => e.to_string(),
-            };
-            if self.deadline.remaining() <= NODE_READY_POLL {
-                return Err(last);
-            }
-            if let Err(stopped) = self.deadline.pause(NODE_READY_POLL).await {
-                return Err(format!("{stopped}; it last answered: {last}"));
-            }
+        let ready = self
+            .deadline
+            .poll(
+                NODE_READY_POLL,
+                &format!("{zone}/{pod} to answer /health?ready=1"),
+                || async {
+                    match self
+                        .client
+                        .pod_https_get(zone, pod, names::HTTP_PORT, "/health?ready=1")
+                        .await
+                    {
+                        Ok(answer) if answer.is_success() => Look::Done(()),
+                        Ok(answer) => Look::<(), Infallible>::Waiting(format!(
+                            "/health?ready=1 answered {}: {}",
+                            answer.status, answer.body
+                        )),
+                        Err(e) => Look::Waiting(e.to_string()),
+                    }
+                },
+            )
+            .await;
+        match ready {
+            Ok(()) => Ok(()),
+            Err(Unmet::TimedOut { last }) => Err(last),
+            Err(Unmet::Stopped { last }) => Err(format!("{Stopped}; it last answered: {last}")),
+            Err(Unmet::Failed(never)) => match never {},
         }
     }
 

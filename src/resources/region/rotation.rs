@@ -18,7 +18,8 @@ use crate::cockroach::manifests::{secret_files, ZoneCertificates};
 use crate::cockroach::pki;
 use crate::framework::diag::Diagnostics;
 use crate::framework::Attr;
-use crate::kubernetes::Deadline;
+use crate::kubernetes::error::Stopped;
+use crate::kubernetes::{Deadline, Look, Unmet};
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{LazyLock, Mutex, MutexGuard};
@@ -245,47 +246,61 @@ impl Rotation {
         deadline: &Deadline,
     ) -> Result<(), Diagnostics> {
         let started = Instant::now();
-        loop {
-            let (absent, behind) = {
-                let registry = registry();
-                let empty = Progress::new();
-                waiting_on(&self.zones, registry.get(&self.key).unwrap_or(&empty), step)
-            };
-            if absent.is_empty() && behind.is_empty() {
-                return Ok(());
-            }
-            let out_of_time = deadline.remaining() <= ASK_AGAIN_AFTER;
-            if !absent.is_empty() && (started.elapsed() >= ARRIVAL_GRACE || out_of_time) {
-                return Err(self.refusal(
-                    format!("zones {absent:?} did not take part in this run"),
-                    "Every region of the cluster takes each step of a CA rotation together: apply all of them in \
-                     one run (no -target, not from separate workspaces); the next apply continues from here.",
-                ));
-            }
-            if out_of_time {
-                let said: Vec<String> = behind
-                    .iter()
-                    .map(|(zone, done)| {
-                        format!(
-                            "{zone} {}",
-                            done.map_or("has not finished a step", Step::describe)
-                        )
-                    })
-                    .collect();
-                return Err(self.refusal(
-                    format!(
-                        "the other zones did not finish in time: {}",
-                        said.join(", ")
-                    ),
+        let waiting_on_zones = || {
+            let registry = registry();
+            let empty = Progress::new();
+            waiting_on(&self.zones, registry.get(&self.key).unwrap_or(&empty), step)
+        };
+        let not_in_this_run = |absent: &[String]| {
+            self.refusal(
+                format!("zones {absent:?} did not take part in this run"),
+                "Every region of the cluster takes each step of a CA rotation together: apply all of them in \
+                 one run (no -target, not from separate workspaces); the next apply continues from here.",
+            )
+        };
+        let every_zone = deadline
+            .poll(
+                ASK_AGAIN_AFTER,
+                &format!("every zone to finish CA rotation step {step:?}"),
+                || {
+                    let (absent, behind) = waiting_on_zones();
+                    let look = if absent.is_empty() && behind.is_empty() {
+                        Look::Done(())
+                    } else if !absent.is_empty() && started.elapsed() >= ARRIVAL_GRACE {
+                        Look::Failed(not_in_this_run(&absent))
+                    } else {
+                        let said: Vec<String> = behind
+                            .iter()
+                            .map(|(zone, done)| {
+                                format!(
+                                    "{zone} {}",
+                                    done.map_or("has not finished a step", Step::describe)
+                                )
+                            })
+                            .collect();
+                        Look::Waiting(said.join(", "))
+                    };
+                    std::future::ready(look)
+                },
+            )
+            .await;
+        match every_zone {
+            Ok(()) => Ok(()),
+            Err(Unmet::Failed(refused)) => Err(refused),
+            Err(Unmet::TimedOut { last }) => {
+                let (absent, _) = waiting_on_zones();
+                if !absent.is_empty() {
+                    return Err(not_in_this_run(&absent));
+                }
+                Err(self.refusal(
+                    format!("the other zones did not finish in time: {last}"),
                     "The next apply continues from here.",
-                ));
+                ))
             }
-            if let Err(stopped) = deadline.pause(ASK_AGAIN_AFTER).await {
-                return Err(self.refusal(
-                    format!("{stopped} before every zone finished the step"),
-                    "The next apply continues from here.",
-                ));
-            }
+            Err(Unmet::Stopped { .. }) => Err(self.refusal(
+                format!("{Stopped} before every zone finished the step"),
+                "The next apply continues from here.",
+            )),
         }
     }
 
