@@ -107,6 +107,24 @@ impl Diagnostics {
         Self::default()
     }
 
+    /// One error, on the whole resource.
+    pub fn with_error(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+        let mut diags = Diagnostics::new();
+        diags.error(summary, detail);
+        diags
+    }
+
+    /// One error, on the attribute at `path`.
+    pub fn with_attribute_error(
+        path: AttributePath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        let mut diags = Diagnostics::new();
+        diags.attribute_error(path, summary, detail);
+        diags
+    }
+
     /// What a check that accumulates into diagnostics reports.
     pub fn of_check(check: impl FnOnce(&mut Diagnostics)) -> Self {
         let mut diags = Diagnostics::new();

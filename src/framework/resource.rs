@@ -91,15 +91,13 @@ pub trait Resource: Send + Sync {
         if version == self.schema().version {
             Ok(state)
         } else {
-            let mut diags = Diagnostics::new();
-            diags.error(
+            Err(Diagnostics::with_error(
                 "Unsupported state version",
                 format!(
                     "{} state was written with schema version {version}, which this provider version cannot read.",
                     self.type_name()
                 ),
-            );
-            Err(diags)
+            ))
         }
     }
 }

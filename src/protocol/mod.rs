@@ -135,12 +135,10 @@ fn encode_stored(
 
 /// The provider has no data sources: any data source Terraform asks about is unknown.
 fn unknown_data_source(type_name: &str) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(
+    Diagnostics::with_error(
         "Unknown data source",
         format!("This provider has no data source {type_name:?}."),
-    );
-    diags
+    )
 }
 
 /// Checks Terraform's rule that a provider returns every known planned value unchanged.

@@ -22,12 +22,10 @@ pub fn parse(id: &str, resource: &str) -> Result<ImportId, Diagnostics> {
         None => (None, id),
     };
     let invalid = |why: validate::Invalid| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::with_error(
             "Invalid import ID",
             format!("Import a {resource} as `<zone>` or `<kubeconfig context>/<zone>`: {why}."),
-        );
-        diags
+        )
     };
     if context.as_deref() == Some("") {
         return Err(invalid(validate::Invalid(
@@ -44,15 +42,13 @@ pub fn parse(id: &str, resource: &str) -> Result<ImportId, Diagnostics> {
 /// A client for the ID's kubeconfig context.
 pub async fn connect(ctx: &OperationContext, context: &str) -> Result<ClusterClient, Diagnostics> {
     let Some(path) = default_kubeconfig_path() else {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        return Err(Diagnostics::with_error(
             "No kubeconfig to import through",
             format!(
                 "The import ID names the kubeconfig context {context:?}, but neither KUBE_CONFIG_PATH, KUBECONFIG \
                  nor HOME is set. Set one of them, or import by zone alone."
             ),
-        );
-        return Err(diags);
+        ));
     };
     let client = connect_through(path, context).await?;
     Ok(client.with_stop(&ctx.stop))
@@ -69,12 +65,10 @@ async fn connect_through(
         context: Some(context.to_string()),
     };
     ClusterClient::connect(&connection).await.map_err(|e| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::with_error(
             "Cannot connect to Kubernetes",
             format!("The import ID names the kubeconfig context {context:?}: {e}"),
-        );
-        diags
+        )
     })
 }
 

@@ -48,8 +48,7 @@ impl SqlZone {
             Some((cluster_name, image))
         });
         let Some((cluster_name, image)) = found else {
-            let mut diags = Diagnostics::new();
-            diags.error(
+            return Err(Diagnostics::with_error(
                 format!("No CockroachDB nodes in zone {zone} on {}", client.label()),
                 format!(
                     "SQL runs as a Job next to the zone's nodes, but namespace {zone} has no StatefulSet {}. \
@@ -57,8 +56,7 @@ impl SqlZone {
                      `kubernetes` block as that region.",
                     names::STATEFULSET
                 ),
-            );
-            return Err(diags);
+            ));
         };
         Ok(SqlZone {
             cluster_name,
@@ -130,12 +128,10 @@ impl SqlZone {
             )
             .await?;
         SqlSnapshot::parse(&output).map_err(|e| {
-            let mut diags = Diagnostics::new();
-            diags.error(
+            Diagnostics::with_error(
                 format!("Unexpected SQL output in zone {}", self.zone),
                 e.to_string(),
-            );
-            diags
+            )
         })
     }
 }
@@ -169,14 +165,12 @@ impl ImportTarget {
     /// Contexts may contain `/` (EKS context names are ARNs); zones and names never do.
     pub fn parse(id: &str, resource: &str) -> Result<ImportTarget, Diagnostics> {
         let invalid = |why: String| {
-            let mut diags = Diagnostics::new();
-            diags.error(
+            Diagnostics::with_error(
                 "Invalid import ID",
                 format!(
                     "Import a {resource} as `<name>` or `<kubeconfig context>/<zone>/<name>`: {why}."
                 ),
-            );
-            diags
+            )
         };
         let Some((rest, name)) = id.rsplit_once('/') else {
             return Ok(ImportTarget {
@@ -237,8 +231,7 @@ pub fn exists_error(
     zone: &str,
     cluster: &str,
 ) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(
+    Diagnostics::with_error(
         format!("The {kind} {name:?} already exists"),
         format!(
             "The cluster (zone {zone} on {cluster}) already has a {kind} named {name:?} that this resource did \
@@ -246,33 +239,28 @@ pub fn exists_error(
              To manage it here, import it (`terraform import {resource}.<name> <kubeconfig context>/{zone}/{name}` \
              or an `import` block); otherwise choose another name."
         ),
-    );
-    diags
+    )
 }
 
 /// The error of a read that did not find its object among the rows it could read while others could not be read:
 /// the object may be among those, so it is not called gone (which would plan to create it again).
 pub fn unreadable_error(kind: &str, name: &str, rows: &[String]) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(
+    Diagnostics::with_error(
         format!("Cannot tell whether the {kind} {name:?} still exists"),
         format!(
             "It is not among the rows the cluster listed, but {} row(s) of that listing could not be read: {:?}.",
             rows.len(),
             rows
         ),
-    );
-    diags
+    )
 }
 
 /// The error of an import whose object does not exist.
 pub fn not_found(resource: &str, name: &str) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    diags.error(
+    Diagnostics::with_error(
         format!("Cannot import {resource} {name:?}"),
         format!("The cluster has no {resource} named {name:?}."),
-    );
-    diags
+    )
 }
 
 #[cfg(test)]

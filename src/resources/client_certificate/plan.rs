@@ -61,9 +61,7 @@ pub(super) fn issue(
         return Err(diags);
     }
     let refused = |summary: &str, why: String| {
-        let mut diags = Diagnostics::new();
-        diags.attribute_error(AttributePath::root("cluster"), summary, why);
-        diags
+        Diagnostics::with_attribute_error(AttributePath::root("cluster"), summary, why)
     };
     let ca = CertificateAuthority::from_pem(ca_pem, key_pem, now)
         .map_err(|e| refused("Cannot use the cluster CA", e.to_string()))?;

@@ -79,13 +79,11 @@ pub async fn connect_for_apply(
     let at = block_path();
     let value = block.known().cloned().unwrap_or(Value::Null);
     let Some(connection) = resolve(&value, &at)? else {
-        let mut diags = Diagnostics::new();
-        diags.attribute_error(
+        return Err(Diagnostics::with_attribute_error(
             at,
             "Connection not known",
             format!("The kubernetes block must be known when the {resource} is applied."),
-        );
-        return Err(diags);
+        ));
     };
     let client = ClusterClient::connect(&connection)
         .await

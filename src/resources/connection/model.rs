@@ -151,13 +151,11 @@ pub fn block() -> Block {
 /// the value against the same schema.
 pub fn model(block: &Value, at: &AttributePath) -> Result<ConnectionModel, Diagnostics> {
     ConnectionModel::from_value(block).map_err(|e| {
-        let mut diags = Diagnostics::new();
-        diags.attribute_error(
+        Diagnostics::with_attribute_error(
             at.clone(),
             "Provider bug: unexpected kubernetes block value",
             e.to_string(),
-        );
-        diags
+        )
     })
 }
 

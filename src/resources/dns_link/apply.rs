@@ -101,11 +101,8 @@ pub(super) async fn remove(
     let zone = model.zone.known().cloned().unwrap_or_default();
     let domain = model.peers_cluster_domain();
     let retired = all_domains(model);
-    let nothing = Forwards::new(&[zone.as_str()], &domain, &BTreeMap::new()).map_err(|e| {
-        let mut diags = Diagnostics::new();
-        diags.error("Invalid link", e.to_string());
-        diags
-    })?;
+    let nothing = Forwards::new(&[zone.as_str()], &domain, &BTreeMap::new())
+        .map_err(|e| Diagnostics::with_error("Invalid link", e.to_string()))?;
     write_forwards(&client, flavour, &nothing, &retired).await?;
     reload_dns(&client, flavour).await
 }

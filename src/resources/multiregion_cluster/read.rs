@@ -20,12 +20,10 @@ pub(super) fn read(mut state: ClusterModel) -> ClusterModel {
 /// The state an import by name adopts; the next apply generates or takes the rest.
 pub(super) fn imported(id: &str) -> Result<ClusterModel, Diagnostics> {
     if let Err(why) = validate::dns1123_label(id) {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        return Err(Diagnostics::with_error(
             "Invalid import ID",
             format!("Import a crdb_multiregion_cluster by its name: {why}."),
-        );
-        return Err(diags);
+        ));
     }
     Ok(ClusterModel {
         id: Attr::Known(id.to_string()),

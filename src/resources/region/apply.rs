@@ -69,9 +69,11 @@ fn refuse_foreign_zone(
         return Ok(());
     };
     let (summary, detail) = identity::refusal(&foreign, &spec.zone, client.label());
-    let mut diags = Diagnostics::new();
-    diags.attribute_error(AttributePath::root("zone"), summary, detail);
-    Err(diags)
+    Err(Diagnostics::with_attribute_error(
+        AttributePath::root("zone"),
+        summary,
+        detail,
+    ))
 }
 
 /// The zone's node certificate: the planned one when the plan kept it, else the live one when it still fits,
@@ -578,16 +580,14 @@ async fn await_dns_address(
     lb_resolver::dns_ip(&address, resolver(state))
         .await
         .map_err(|why| {
-            let mut diags = Diagnostics::new();
-            diags.error(
+            Diagnostics::with_error(
                 format!("Cannot resolve the DNS load balancer of zone {}", spec.zone),
                 format!(
                     "Service {}/{lb_name} on {} has the address {address:?}: {why}",
                     names::KUBE_SYSTEM,
                     client.label()
                 ),
-            );
-            diags
+            )
         })
 }
 

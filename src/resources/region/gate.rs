@@ -164,18 +164,14 @@ impl<'a> Gate<'a> {
             Err(Unmet::Failed(Some(refused))) => Err(refused),
             Err(Unmet::Failed(None)) => Err(self.unhealthy(what, &last_seen())),
             Err(Unmet::TimedOut { last }) => Err(self.unhealthy(what, &last)),
-            Err(Unmet::Stopped { last }) => {
-                let mut diags = Diagnostics::new();
-                diags.error(
-                    format!("Stopped waiting for the CockroachDB cluster to be healthy {what}"),
-                    format!(
-                        "Zone {} on {}: {Stopped}; nothing further was disrupted. It last saw: {last}.",
-                        spec.zone,
-                        client.label()
-                    ),
-                );
-                Err(diags)
-            }
+            Err(Unmet::Stopped { last }) => Err(Diagnostics::with_error(
+                format!("Stopped waiting for the CockroachDB cluster to be healthy {what}"),
+                format!(
+                    "Zone {} on {}: {Stopped}; nothing further was disrupted. It last saw: {last}.",
+                    spec.zone,
+                    client.label()
+                ),
+            )),
         }
     }
 
@@ -218,8 +214,7 @@ impl<'a> Gate<'a> {
     }
 
     fn nodes_down(&self, what: &str, gone: &[String], verdict: &health::Unhealthy) -> Diagnostics {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::with_error(
             format!("CockroachDB nodes are down; stopped {what}"),
             format!(
                 "Zone {} on {} holds the cluster's disruption lease, so no Terraform run is disrupting a node, and \
@@ -232,13 +227,11 @@ impl<'a> Gate<'a> {
                 health::DOWN_TOO_LONG.as_secs(),
                 gone.join(", "),
             ),
-        );
-        diags
+        )
     }
 
     fn unhealthy(&self, what: &str, last: &str) -> Diagnostics {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::with_error(
             format!("The CockroachDB cluster did not become healthy {what}"),
             format!(
                 "Zone {} on {} waited until the timeout for every node to be live and every range fully \
@@ -247,8 +240,7 @@ impl<'a> Gate<'a> {
                 self.spec.zone,
                 self.client.label()
             ),
-        );
-        diags
+        )
     }
 }
 
@@ -262,12 +254,10 @@ pub(super) async fn membership(
     let image = serving_image(client, spec).await?;
     let job = manifests::gate_job(spec, &image, &[health::SHOW_DEFAULT_ZONE.to_string()]);
     let cannot = |why: String| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::with_error(
             format!("Cannot read the cluster's nodes from zone {}", spec.zone),
             format!("{why}. Nothing was changed."),
-        );
-        diags
+        )
     };
     let text = client
         .run_job_for_output(&job, deadline)

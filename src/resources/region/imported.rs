@@ -13,15 +13,13 @@ use std::collections::BTreeMap;
 pub(super) fn imported(live: &ZoneSnapshot, cluster: &str) -> Result<RegionModel, Diagnostics> {
     let Some(set) = &live.set else {
         let zone = &live.zone;
-        let mut diags = Diagnostics::new();
-        diags.error(
+        return Err(Diagnostics::with_error(
             format!("Nothing to import in zone {zone}"),
             format!(
                 "There is no StatefulSet {zone}/{} on {cluster}. Import by zone alone to have the next apply create it.",
                 names::STATEFULSET,
             ),
-        );
-        return Err(diags);
+        ));
     };
     Ok(imported_model(live, set))
 }

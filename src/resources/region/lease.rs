@@ -58,13 +58,11 @@ impl ClusterLease {
         let waited =
             tokio::time::timeout(deadline.remaining(), self.state.turn.clone().lock_owned()).await;
         let Ok(held) = waited else {
-            let mut diags = Diagnostics::new();
-            diags.error(
+            return Err(Diagnostics::with_error(
                 format!("Zone {zone} waited too long for its turn to restart a node"),
                 "Another region of this CockroachDB cluster held the one-disruption-at-a-time lease until the \
                  timeout. Apply again, or raise the region's update timeout.",
-            );
-            return Err(diags);
+            ));
         };
         self.refuse_if_stopped()?;
         Ok(held)
@@ -104,15 +102,13 @@ impl ClusterLease {
         match stopped.as_deref() {
             None => Ok(()),
             Some(why) => {
-                let mut diags = Diagnostics::new();
-                diags.error(
+                Err(Diagnostics::with_error(
                     "Rollout stopped: no further node was restarted",
                     format!(
                         "{why} Every other node keeps its current revision. Fix the cause (reverting the image \
                          rolls the stopped node back, one node at a time) and apply again."
                     ),
-                );
-                Err(diags)
+                ))
             }
         }
     }

@@ -228,15 +228,13 @@ impl PacedRollout<'_> {
             (Ok(_), Some(why)) => why,
             (Err(e), _) => e.to_string(),
         };
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Err(Diagnostics::with_error(
             format!("Node {pod} of zone {zone} did not come back on the new template"),
             format!(
                 "Node {pod} of zone {zone} on {} did not come back healthy: {why}.",
                 self.client.label()
             ),
-        );
-        Err(diags)
+        ))
     }
 }
 

@@ -305,16 +305,14 @@ impl Rotation {
     }
 
     fn refusal(&self, why: String, next: &str) -> Diagnostics {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::with_error(
             format!("CA rotation paused in zone {}", self.zone),
             format!(
                 "Zone {} waited for every zone of the cluster before its next step of the CA rotation, and {why}. \
                  Nothing unsafe was done: every node still trusts every certificate in use. {next}",
                 self.zone
             ),
-        );
-        diags
+        )
     }
 }
 

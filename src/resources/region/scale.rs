@@ -103,15 +103,13 @@ impl<'a> Leaving<'a> {
                 && health::ordinal_of(r).is_some_and(|o| self.ordinals.contains(&o))
         };
         health::removal_allowed(&rows, leaving, factor).map_err(|why| {
-            let mut diags = Diagnostics::new();
-            diags.error(
+            Diagnostics::with_error(
                 format!(
                     "Zone {} cannot scale down to {} node(s)",
                     spec.zone, spec.replicas
                 ),
                 format!("{why}. Nothing was changed."),
-            );
-            diags
+            )
         })
     }
 

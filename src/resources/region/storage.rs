@@ -502,8 +502,7 @@ impl VolumeGrowth {
                 .collect(),
             _ => self.watch.iter().map(|(name, _)| name.clone()).collect(),
         };
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::with_error(
             format!(
                 "Timed out waiting for the data volumes of zone {} to grow to {}",
                 self.zone, self.size
@@ -523,8 +522,7 @@ impl VolumeGrowth {
                 },
                 self.zone
             ),
-        );
-        diags
+        )
     }
 }
 

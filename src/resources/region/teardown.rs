@@ -30,12 +30,10 @@ async fn decommission_zone(
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
     let refuse = |why: String| {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        Diagnostics::with_error(
             format!("Zone {} cannot leave the running cluster", spec.zone),
             format!("{why}. Nothing was changed."),
-        );
-        diags
+        )
     };
     let replicas = client
         .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
@@ -95,12 +93,10 @@ pub(super) async fn delete_zone(
     // Terraform deletes every region at once after the DNS links that depend on them all: a moment is enough for
     // the other regions of a whole teardown to say so.
     if let Err(stopped) = deadline.pause(SIBLINGS_GRACE).await {
-        let mut diags = Diagnostics::new();
-        diags.error(
+        return Err(Diagnostics::with_error(
             format!("Zone {} was not deleted", spec.zone),
             format!("{stopped} before anything of the zone was touched."),
-        );
-        return Err(diags);
+        ));
     }
     let zones = model
         .cluster

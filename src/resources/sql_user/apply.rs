@@ -13,12 +13,10 @@ pub(super) fn script(
     let hash = match plan::password_change(prior, planned) {
         Some(Some(password)) => {
             let salt = scram::salt().map_err(|_| {
-                let mut diags = Diagnostics::new();
-                diags.error(
+                Diagnostics::with_error(
                     "No randomness for a password salt",
                     "The system random source failed.",
-                );
-                diags
+                )
             })?;
             Some(Some(scram::hash(&password, &salt)))
         }
