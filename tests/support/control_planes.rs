@@ -2,15 +2,12 @@
 //!
 //! Each control plane is an etcd, a kube-apiserver and a kube-controller-manager, built by
 //! `scripts/control-planes.sh` at the version `scripts/control-planes/go.mod` pins. Each has its own CA and
-//! serving certificate for 127.0.0.1, a static token file, RBAC authorization and the default admission plugins;
+//! serving certificate for 127.0.0.1, a static token file, Node and RBAC authorization and the default admission plugins;
 //! one kubeconfig holds a context per control plane. The processes are killed when [`ControlPlanes`] is dropped,
 //! and by the kernel if the thread that started them ends first (a test killed mid-way leaves nothing running).
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube_sandbox::kubeconfig;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::KeyPair;
 use std::fs;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -217,45 +214,19 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The plane's CA (returned as PEM) and the kube-apiserver's serving certificate and key, written to `dir`.
+/// The plane's CA (returned as PEM), the kube-apiserver's serving certificate and key, and the key service
+/// account tokens are signed with, written to `dir`.
 fn write_pki(name: &str, dir: &Path) -> String {
-    let ca_key = KeyPair::generate().expect("a CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, format!("control plane {name} CA"));
-    ca.distinguished_name = dn;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::CrlSign,
-    ];
-    let ca_pem = ca.self_signed(&ca_key).expect("a CA certificate").pem();
-    let issuer = Issuer::new(ca, ca_key);
-
-    let serving_key = KeyPair::generate().expect("a serving key");
-    let mut serving = CertificateParams::new(vec![
-        "127.0.0.1".to_string(),
-        "localhost".to_string(),
-        "kubernetes.default.svc".to_string(),
-    ])
-    .expect("serving parameters");
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "kube-apiserver");
-    serving.distinguished_name = dn;
-    serving.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let serving_cert = serving
-        .signed_by(&serving_key, &issuer)
-        .expect("a serving certificate");
-    fs::write(dir.join("ca.crt"), &ca_pem).unwrap();
-    fs::write(dir.join("apiserver.crt"), serving_cert.pem()).unwrap();
-    fs::write(dir.join("apiserver.key"), serving_key.serialize_pem()).unwrap();
+    let pki = kube_sandbox::tls::serving_pki(&format!("control plane {name} CA")).expect("a CA");
+    fs::write(dir.join("ca.crt"), &pki.ca_pem).unwrap();
+    fs::write(dir.join("apiserver.crt"), &pki.cert_pem).unwrap();
+    fs::write(dir.join("apiserver.key"), &pki.key_pem).unwrap();
 
     // Service account tokens are signed with a key of their own, as every real cluster does.
     let account_key = KeyPair::generate().expect("a service account key");
     fs::write(dir.join("sa.key"), account_key.serialize_pem()).unwrap();
     fs::write(dir.join("sa.pub"), account_key.public_key_pem()).unwrap();
-    ca_pem
+    pki.ca_pem
 }
 
 /// Starts `binary` with its output in `dir/<label>.log`, killed by the kernel if the starting thread ends.
