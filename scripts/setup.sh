@@ -9,6 +9,8 @@
 #                                 else Terraform 1.5.7 (the last MPL-licensed release) built from its Go module;
 #                               - OpenTofu $TOFU_VERSION, built from its Go module through a wrapper module that
 #                                 repeats OpenTofu's own `replace` of hcl/v2 (which `go install` refuses).
+#                               - the real Kubernetes control plane the tests compare kube-sandbox with
+#                                 (kube-apiserver, kube-controller-manager, etcd): scripts/control-planes.sh.
 #                               Go builds are cached outside the repository ($CRDB_TOOLS_CACHE, by default
 #                               ~/.cache/terraform-provider-crdb), so a second run costs nothing. The matrix is
 #                               written to .tools/clients/matrix: one line per client, "label<TAB>path".
@@ -110,6 +112,8 @@ newest_terraform
 go_build_client "tofu-$TOFU_VERSION" "github.com/opentofu/opentofu v$TOFU_VERSION" \
   github.com/opentofu/opentofu/cmd/tofu "replace $TOFU_HCL_REPLACE"
 TOFU="$CACHE/bin/tofu-$TOFU_VERSION"
+# tests/real_apiserver.rs and benches/control_planes.rs start these; the script fails saying which cannot be built.
+scripts/control-planes.sh >/dev/null
 
 mkdir -p .tools/clients
 : >.tools/clients/matrix.partial

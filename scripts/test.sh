@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests, the plugin protocol tests, the kube-sandbox fidelity tests, then the acceptance
+# Runs every test: unit tests, the plugin protocol tests, the kube-sandbox fidelity tests, the Kubernetes edge
+# against a real kube-apiserver compared with kube-sandbox (tests/real_apiserver.rs), then the acceptance
 # tests that drive a real CLI against the provider binary, once per client of the version matrix
 # (scripts/setup.sh --matrix): every acceptance test under the oldest supported Terraform and under the newest
 # Terraform, the core flows under OpenTofu. Prints, per client, its version and how many tests it passed.

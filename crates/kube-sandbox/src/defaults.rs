@@ -97,8 +97,8 @@ fn service(obj: &mut Value, old: Option<&Value>) {
     let spec = &mut obj["spec"];
     set(spec, "type", json!("ClusterIP"));
     let svc_type = spec["type"].as_str().unwrap_or("ClusterIP").to_string();
+    set(spec, "sessionAffinity", json!("None"));
     if svc_type != "ExternalName" {
-        set(spec, "sessionAffinity", json!("None"));
         set(spec, "ipFamilies", json!(["IPv4"]));
         set(spec, "ipFamilyPolicy", json!("SingleStack"));
         set(spec, "internalTrafficPolicy", json!("Cluster"));
@@ -151,11 +151,14 @@ fn stateful_set(obj: &mut Value) {
     set(spec, "replicas", json!(1));
     set(spec, "podManagementPolicy", json!("OrderedReady"));
     set(spec, "updateStrategy", json!({"type": "RollingUpdate"}));
-    if spec["updateStrategy"]["type"] == "RollingUpdate" {
+    // As kube-apiserver: a partition only inside a `rollingUpdate` the writer gave, none made up.
+    if spec["updateStrategy"]["type"] == "RollingUpdate"
+        && spec["updateStrategy"]["rollingUpdate"].is_object()
+    {
         set(
-            &mut spec["updateStrategy"],
-            "rollingUpdate",
-            json!({"partition": 0}),
+            &mut spec["updateStrategy"]["rollingUpdate"],
+            "partition",
+            json!(0),
         );
     }
     set(spec, "revisionHistoryLimit", json!(10));
@@ -264,6 +267,14 @@ pub fn pod_spec(spec: &mut Value, default_restart: bool) {
     set(spec, "schedulerName", json!("default-scheduler"));
     set(spec, "securityContext", json!({}));
     set(spec, "terminationGracePeriodSeconds", json!(30));
+    // `serviceAccount` is the deprecated alias kube-apiserver still fills in from `serviceAccountName`.
+    if let Some(account) = spec
+        .get("serviceAccountName")
+        .filter(|a| a.is_string())
+        .cloned()
+    {
+        set(spec, "serviceAccount", account);
+    }
     for key in ["containers", "initContainers"] {
         if let Some(cs) = spec.get_mut(key).and_then(Value::as_array_mut) {
             for c in cs {

@@ -17,12 +17,22 @@ fn pki_error(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("certificate generation: {e}"))
 }
 
-/// Generates a CA named after the cluster and a serving certificate it signs.
-pub fn generate(cluster: &str) -> std::io::Result<ClusterPki> {
+/// A CA and an API server's serving certificate it signs, for 127.0.0.1 and localhost.
+pub struct ServingPki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+}
+
+/// A new CA with common name `ca_name` and a serving certificate it signs (the sandbox's clusters, and the real
+/// control planes the provider's tests start).
+pub fn serving_pki(ca_name: &str) -> std::io::Result<ServingPki> {
     let ca_key = KeyPair::generate().map_err(pki_error)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(pki_error)?;
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, format!("kube-sandbox {cluster} CA"));
+    dn.push(DnType::CommonName, ca_name);
     ca_params.distinguished_name = dn;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![
@@ -47,9 +57,20 @@ pub fn generate(cluster: &str) -> std::io::Result<ClusterPki> {
     params.distinguished_name = dn;
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let server_cert = params.signed_by(&server_key, &issuer).map_err(pki_error)?;
+    Ok(ServingPki {
+        ca_pem,
+        cert_pem: server_cert.pem(),
+        key_pem: server_key.serialize_pem(),
+        cert_der: server_cert.der().to_vec(),
+        key_der: server_key.serialize_der(),
+    })
+}
 
-    let chain = vec![CertificateDer::from(server_cert.der().to_vec())];
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
+/// Generates a CA named after the cluster and a serving certificate it signs.
+pub fn generate(cluster: &str) -> std::io::Result<ClusterPki> {
+    let pki = serving_pki(&format!("kube-sandbox {cluster} CA"))?;
+    let chain = vec![CertificateDer::from(pki.cert_der)];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -60,7 +81,7 @@ pub fn generate(cluster: &str) -> std::io::Result<ClusterPki> {
     // HTTP/1.1 only: Go and kube-rs clients fall back to it when h2 is not offered.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(ClusterPki {
-        ca_pem,
+        ca_pem: pki.ca_pem,
         server_config: Arc::new(config),
     })
 }
