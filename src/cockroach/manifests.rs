@@ -58,5 +58,5 @@ pub use spec::{
 pub use workload::{
     annotate_certificates, certificates_annotation, drop_certificates_annotation, held_partition,
     hold_rollout, join_config_map, node_pod_labels, pod_disruption_budget, role, role_binding,
-    service_account, stateful_set,
+    service_account, stateful_set, without_partition,
 };

@@ -129,18 +129,25 @@ pub fn hold_rollout(set: &mut StatefulSet, partition: i32) {
     }
 }
 
-/// The partition a live StatefulSet holds its rollout at (0, the API server's default, when it sets none).
-pub fn held_partition(set: &StatefulSet) -> i32 {
+/// The partition a live StatefulSet holds its rollout at; None when it has no `rollingUpdate`, which the API
+/// server leaves absent unless given (it defaults a partition of 0 only inside a given `rollingUpdate`).
+pub fn held_partition(set: &StatefulSet) -> Option<i32> {
     set.spec
-        .as_ref()
-        .and_then(|s| {
-            s.update_strategy
-                .as_ref()?
-                .rolling_update
-                .as_ref()?
-                .partition
-        })
-        .unwrap_or(0)
+        .as_ref()?
+        .update_strategy
+        .as_ref()?
+        .rolling_update
+        .as_ref()?
+        .partition
+}
+
+/// `set` with no `rollingUpdate`: how a StatefulSet that never held a rollout reads back.
+pub fn without_partition(set: &StatefulSet) -> StatefulSet {
+    let mut set = set.clone();
+    if let Some(strategy) = set.spec.as_mut().and_then(|s| s.update_strategy.as_mut()) {
+        strategy.rolling_update = None;
+    }
+    set
 }
 
 /// Marks the pod template with the certificates its nodes load (see [`names::CERTIFICATES_ANNOTATION`]).

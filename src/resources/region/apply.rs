@@ -521,7 +521,12 @@ async fn without_unchanged_statefulset(
     let (Some(desired), Some(live)) = (desired, live) else {
         return Ok(objects.to_vec());
     };
-    let probe = super::rollout::held_at(desired, manifests::held_partition(live));
+    // The desired set as the live one holds its rollout: with no `rollingUpdate` at all when it has none (the API
+    // server defaults none), since adding one would itself be a change.
+    let probe = match manifests::held_partition(live) {
+        Some(partition) => super::rollout::held_at(desired, partition),
+        None => manifests::without_partition(desired),
+    };
     let would_be = client.apply_dry_run(&probe).await?;
     let unchanged = would_be.metadata.uid == live.metadata.uid
         && would_be.metadata.generation == live.metadata.generation;
