@@ -68,6 +68,8 @@ pub enum Look<T, E> {
     Failed(E),
     /// Not yet; the text says what this look saw.
     Waiting(String),
+    /// The deadline ended this look before it saw anything: the poll times out with what the look before saw.
+    OutOfTime,
 }
 
 /// Why a poll ended without what it waited for; each carries what the last look saw.
@@ -104,10 +106,12 @@ impl Deadline {
     {
         let started = Instant::now();
         let mut next_report = started + REPORT_AFTER;
+        let mut last = "nothing yet".to_string();
         loop {
-            let last = match look().await {
+            last = match look().await {
                 Look::Done(value) => return Ok(value),
                 Look::Failed(error) => return Err(Unmet::Failed(error)),
+                Look::OutOfTime => return Err(Unmet::TimedOut { last }),
                 Look::Waiting(saw) => saw,
             };
             if self.remaining() <= every {
@@ -189,6 +193,27 @@ mod tests {
         );
         assert!(deadline.remaining() <= Duration::from_secs(1));
         assert!(started.elapsed() >= Duration::from_secs(6));
+
+        let mut looks = 0;
+        let cut: Result<(), Unmet<()>> = deadline
+            .poll(Duration::from_secs(1), "a look the deadline ends", || {
+                looks += 1;
+                let first = looks == 1;
+                async move {
+                    if first {
+                        Look::Waiting("one node down".into())
+                    } else {
+                        Look::OutOfTime
+                    }
+                }
+            })
+            .await;
+        assert_eq!(
+            cut,
+            Err(Unmet::TimedOut {
+                last: "one node down".into()
+            })
+        );
 
         let deadline = Deadline::after(Duration::from_secs(600), &stop);
         stop.cancel();

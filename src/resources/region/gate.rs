@@ -136,33 +136,25 @@ impl<'a> Gate<'a> {
             LeaseStep::Take => db_lease::take_statements(holder),
             LeaseStep::Release => vec![db_lease::release_statement(holder)],
         };
-        // What the last look saw, for a Job that the timeout ends mid-run.
-        let last = std::sync::Mutex::new("no answer yet".to_string());
         let waiting_for = format!("the cluster to be healthy {what} (zone {})", spec.zone);
         let passed = deadline
             .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
                 let job = manifests::gate_job(spec, &self.image, &statements);
-                let look = match client.run_job_for_output(&job, deadline).await {
+                match client.run_job_for_output(&job, deadline).await {
                     Ok(text) => self.judge(&text, lease, healthy_needed, what),
                     // A node restarting behind the service fails an attempt: that is an answer, ask again.
                     Err(JobError::Failed(failure)) => Look::Waiting(failure.to_string()),
-                    Err(out_of_time) if out_of_time.ran_out_of_time() => Look::Failed(None),
-                    Err(other) => Look::Failed(Some(other.to_diagnostics(
+                    Err(out_of_time) if out_of_time.ran_out_of_time() => Look::OutOfTime,
+                    Err(other) => Look::Failed(other.to_diagnostics(
                         format!("Cannot read the cluster's health from zone {}", spec.zone),
                         "No node was disrupted.",
-                    ))),
-                };
-                if let Look::Waiting(saw) = &look {
-                    saw.clone_into(&mut last.lock().unwrap_or_else(|e| e.into_inner()));
+                    )),
                 }
-                look
             })
             .await;
-        let last_seen = || last.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match passed {
             Ok(()) => Ok(()),
-            Err(Unmet::Failed(Some(refused))) => Err(refused),
-            Err(Unmet::Failed(None)) => Err(self.unhealthy(what, &last_seen())),
+            Err(Unmet::Failed(refused)) => Err(refused),
             Err(Unmet::TimedOut { last }) => Err(self.unhealthy(what, &last)),
             Err(Unmet::Stopped { last }) => Err(Diagnostics::with_error(
                 format!("Stopped waiting for the CockroachDB cluster to be healthy {what}"),
@@ -175,15 +167,15 @@ impl<'a> Gate<'a> {
         }
     }
 
-    /// One gate Job's answer judged: passed, refused (Some: nodes down for longer than a restart takes), or what
-    /// keeps it waiting.
+    /// One gate Job's answer judged: passed, refused (nodes down for longer than a restart takes), or what keeps
+    /// it waiting.
     fn judge(
         &self,
         text: &str,
         lease: LeaseStep,
         healthy_needed: bool,
         what: &str,
-    ) -> Look<(), Option<Diagnostics>> {
+    ) -> Look<(), Diagnostics> {
         let holder = db_lease::holder();
         let (sql, status) = db_lease::split_gate_log(text);
         if lease == LeaseStep::Take && !db_lease::held(sql, holder) {
@@ -208,7 +200,7 @@ impl<'a> Gate<'a> {
         // apply, and waiting would only run out the timeout.
         let gone = health::down_longer_than(&rows, health::DOWN_TOO_LONG);
         if lease == LeaseStep::Take && !gone.is_empty() {
-            return Look::Failed(Some(self.nodes_down(what, &gone, &verdict)));
+            return Look::Failed(self.nodes_down(what, &gone, &verdict));
         }
         Look::Waiting(verdict.to_string())
     }

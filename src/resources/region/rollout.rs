@@ -310,18 +310,9 @@ mod tests {
     fn the_held_set_differs_only_in_its_partition() {
         let set = manifests::stateful_set(&manifests::spec_fixture());
         let held = held_at(&set, 2);
-        let partition = |s: &StatefulSet| {
-            s.spec
-                .as_ref()?
-                .update_strategy
-                .as_ref()?
-                .rolling_update
-                .as_ref()?
-                .partition
-        };
-        assert_eq!(partition(&held), Some(2));
+        assert_eq!(manifests::held_partition(&held), Some(2));
         let mut back = held.clone();
-        manifests::hold_rollout(&mut back, partition(&set).unwrap_or(0));
+        manifests::hold_rollout(&mut back, manifests::held_partition(&set).unwrap_or(0));
         assert_eq!(
             back.spec.as_ref().unwrap().template,
             set.spec.as_ref().unwrap().template
