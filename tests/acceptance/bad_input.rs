@@ -242,17 +242,7 @@ fn a_write_only_password_is_refused_on_its_line_by_a_client_that_would_store_it(
         let ws = Workspace::new(config);
         let run = ws.terraform(&["plan", "-json", "-input=false"]);
         let output = format!("{}{}", run.stdout, run.stderr);
-        let errors: Vec<(String, i64)> = run
-            .diagnostics()
-            .iter()
-            .filter(|d| d["severity"] == "error")
-            .map(|d| {
-                (
-                    d["summary"].as_str().unwrap_or("").to_string(),
-                    d["range"]["start"]["line"].as_i64().unwrap_or(0),
-                )
-            })
-            .collect();
+        let errors: Vec<(String, i64)> = error_lines(&run);
         (run.code, errors, output)
     };
     let alone = user("");
@@ -459,4 +449,73 @@ resource "crdb_dns_link" "peers" {{
         "not on their line: {missing:#?}\nall: {diags:#?}"
     );
     assert!(ws.state().is_empty(), "nothing was applied");
+}
+
+/// A write-only CA key is refused on its line by a client that would store it (Terraform 1.0.3); a client that
+/// has write-only attributes plans it, and refuses it next to `ca_private_key` on its own line.
+#[test]
+fn a_write_only_ca_key_is_refused_on_its_line_by_a_client_that_would_store_it() {
+    let ca = terraform_provider_crdb::cockroach::pki::CertificateAuthority::generate(
+        "main",
+        time::Duration::days(3650),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let cluster = |ws: &Workspace, extra: &str| {
+        std::fs::write(ws.path().join("ca.crt"), ca.cert_pem()).unwrap();
+        std::fs::write(ws.path().join("ca.key"), ca.key_pem()).unwrap();
+        format!(
+            "{PROVIDER_BLOCK}\nresource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [\"a\"]\n  ca_certificate    = file(\"${{path.module}}/ca.crt\")\n  ca_private_key_wo = file(\"${{path.module}}/ca.key\")\n{extra}}}\n"
+        )
+    };
+    let plan = |extra: &str| {
+        let ws = Workspace::new("");
+        let config = cluster(&ws, extra);
+        std::fs::write(ws.path().join("main.tf"), &config).unwrap();
+        let run = ws.terraform(&["plan", "-json", "-input=false"]);
+        let line = config
+            .lines()
+            .position(|l| l.contains("ca_private_key_wo ="))
+            .unwrap() as i64
+            + 1;
+        let errors: Vec<(String, i64)> = error_lines(&run);
+        (
+            run.code,
+            errors,
+            line,
+            format!("{}{}", run.stdout, run.stderr),
+        )
+    };
+    let (code, found, line, output) = plan("");
+    if crate::harness::client().at_least((1, 11), (1, 11)) {
+        assert_eq!(code, 0, "{output}");
+        let (code, found, line, output) =
+            plan("  ca_private_key    = file(\"${path.module}/ca.key\")\n");
+        assert_ne!(code, 0);
+        assert_eq!(found, [("Two CA keys".to_string(), line)], "{output}");
+    } else {
+        assert_ne!(code, 0);
+        assert_eq!(
+            found,
+            [(
+                "Write-only attribute not supported by this client".to_string(),
+                line
+            )],
+            "{output}"
+        );
+    }
+}
+
+/// The summary and line of each error of a `-json` run.
+fn error_lines(run: &crate::harness::Run) -> Vec<(String, i64)> {
+    run.diagnostics()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| {
+            (
+                d["summary"].as_str().unwrap_or("").to_string(),
+                d["range"]["start"]["line"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect()
 }

@@ -306,7 +306,7 @@ fn an_ephemeral_client_certificate_is_signed_by_the_cluster_ca_for_its_ttl_and_k
     seen.run("cluster apply", ws.apply());
     let cluster = ws.resource("crdb_multiregion_cluster.main");
     let ca_pem = cluster["ca_certificate"].as_str().unwrap().to_string();
-    // The keys the cluster holds in its state by design (until point 3 of issue 19); no other may appear.
+    // The keys a cluster with a generated CA holds in its state by design (security guide); no other may appear.
     let mut allowed = private_key_lines(cluster["ca_private_key"].as_str().unwrap());
     allowed.extend(private_key_lines(
         cluster["root_client_private_key"].as_str().unwrap(),
@@ -399,4 +399,251 @@ fn an_ephemeral_client_certificate_is_signed_by_the_cluster_ca_for_its_ttl_and_k
             "{what} holds a private key not the cluster's"
         );
     }
+}
+
+/// The CA key write-only: the cluster's `ca_certificate` with `ca_private_key_wo`, and each region given the same
+/// key in its own `ca_private_key_wo`, from an ephemeral variable, only for the applies that sign.
+fn write_only_ca(clusters: &Clusters, ws: &Workspace, keyed: bool, renewal: &str) -> String {
+    let key = |indent: &str| {
+        if keyed {
+            format!("{indent}ca_private_key_wo = var.ca_key\n")
+        } else {
+            String::new()
+        }
+    };
+    let variable =
+        "variable \"ca_key\" {\n  type      = string\n  sensitive = true\n  ephemeral = true\n  default   = null\n}\n";
+    let cluster_lines = format!(
+        "  ca_certificate = file(\"${{path.module}}/ca.crt\")\n{}  certificate_renewal = \"{renewal}\"\n  zones = [",
+        key("  ")
+    );
+    let region_line = "  cluster             = crdb_multiregion_cluster.main\n";
+    let config = configuration(clusters, ws, false, 1)
+        .replacen("  zones = [", &cluster_lines, 1)
+        .replace(region_line, &format!("{region_line}{}", key("  ")));
+    format!("{variable}{config}")
+}
+
+/// Every node and `root` client key the zones' Secrets hold, and checks each certificate there is signed by
+/// `ca` (the `root` client's and the node's alike).
+fn zone_keys(clusters: &Clusters, ca: &pki::CertificateAuthority) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Secret;
+    let mut keys = Vec::new();
+    for zone in ZONES {
+        let secrets: kube::Api<Secret> = kube::Api::namespaced(clusters.client(zone), zone);
+        let secret = clusters
+            .runtime
+            .block_on(secrets.get("cockroachdb.node"))
+            .unwrap();
+        let file =
+            |name: &str| String::from_utf8(secret.data.as_ref().unwrap()[name].0.clone()).unwrap();
+        for (crt, key) in [
+            ("node.crt", "node.key"),
+            ("client.root.crt", "client.root.key"),
+        ] {
+            assert!(
+                pki::certificate_matches_ca(&file(crt), ca.cert_pem()),
+                "{zone}: {crt} is not signed by the cluster's CA"
+            );
+            assert_eq!(
+                pki::key_matches_certificate(&file(crt), &file(key)),
+                Some(true)
+            );
+            keys.push(file(key));
+        }
+    }
+    keys
+}
+
+#[test]
+fn a_write_only_ca_key_signs_only_in_the_applies_that_need_it_and_no_key_is_stored() {
+    client().require("write-only attributes", (1, 11), (1, 11));
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let now = time::OffsetDateTime::now_utc();
+    let generate =
+        |name| pki::CertificateAuthority::generate(name, time::Duration::days(3650), now);
+    let (ca, next_ca) = (generate("main").unwrap(), generate("main-next").unwrap());
+    let ws = Workspace::new("");
+    std::fs::write(ws.path().join("ca.crt"), ca.cert_pem()).unwrap();
+    let log_path = ws.path().join("trace.log");
+    let ws = ws
+        .with_env("TF_LOG", "trace")
+        .with_env("TF_LOG_PATH", log_path.to_str().unwrap())
+        .with_env("TF_VAR_ca_key", ca.key_pem());
+    let mut seen = Seen::default();
+    let mut keys = vec![ca.key_pem().to_string(), next_ca.key_pem().to_string()];
+    let apply = ["apply", "-auto-approve", "-input=false", "-no-color"];
+    let state_file = ws.path().join("terraform.tfstate");
+
+    // Created with the key: the zones sign their node certificates and `root` clients; the state holds neither key.
+    let created = std::time::Instant::now();
+    ws.write_config(&write_only_ca(&clusters, &ws, true, "720h"));
+    seen.run("create", ws.terraform(&apply).ok("create"));
+    keys.extend(zone_keys(&clusters, &ca));
+    let cluster = ws.resource("crdb_multiregion_cluster.main");
+    for kept_nowhere in [
+        "ca_private_key",
+        "root_client_certificate",
+        "root_client_private_key",
+    ] {
+        assert_eq!(
+            cluster[kept_nowhere],
+            serde_json::Value::Null,
+            "{kept_nowhere}"
+        );
+    }
+    seen.file("state after the create", &state_file);
+    let pods = pod_generations(&clusters, NODE_PODS);
+
+    // An ordinary run needs no key: nothing to sign.
+    ws.write_config(&write_only_ca(&clusters, &ws, false, "720h"));
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(
+        code, 0,
+        "a run without the key changes nothing: {}",
+        plan.stdout
+    );
+    seen.run("plan without the key", plan);
+
+    // Certificates due for renewal (the window now covers nearly their whole life): without the key the plan
+    // refuses on `ca_private_key_wo`, saying why, before anything is touched.
+    let since = created.elapsed();
+    if since < std::time::Duration::from_secs(61) {
+        std::thread::sleep(std::time::Duration::from_secs(61) - since);
+    }
+    ws.write_config(&write_only_ca(&clusters, &ws, false, "8759h59m"));
+    let refused = seen.run(
+        "plan refused without the key",
+        ws.terraform(&["plan", "-input=false", "-no-color"]),
+    );
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    let said = refused.said();
+    assert!(
+        said.contains("The CA key is needed for this apply"),
+        "{said}"
+    );
+    assert!(
+        said.contains("due for renewal") && said.contains("ca_private_key_wo"),
+        "{said}"
+    );
+    assert_eq!(
+        pod_generations(&clusters, NODE_PODS),
+        pods,
+        "a refused plan touched nothing"
+    );
+
+    // With the key, through a saved plan: renewed one node at a time, no range unavailable.
+    ws.write_config(&write_only_ca(&clusters, &ws, true, "8759h59m"));
+    let expiry = |ws: &Workspace| {
+        ZONES
+            .iter()
+            .map(|z| {
+                ws.resource(&format!("crdb_region.{}", z.replace('-', "_")))
+                    ["node_certificate_expires_at"]
+                    .clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = expiry(&ws);
+    seen.run(
+        "saved renewal plan",
+        ws.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
+            .ok("plan"),
+    );
+    seen.run(
+        "saved renewal plan as JSON",
+        ws.terraform(&["show", "-json", "tfplan"]).ok("show plan"),
+    );
+    seen.run(
+        "renewal apply",
+        ws.terraform(&["apply", "-input=false", "-no-color", "tfplan"])
+            .ok("apply plan"),
+    );
+    let renewed = expiry(&ws);
+    for (old, new) in before.iter().zip(&renewed) {
+        assert_ne!(old, new, "every zone renewed its node certificate");
+    }
+    keys.extend(zone_keys(&clusters, &ca));
+    let availability = clusters.sandbox.world().unwrap().cockroach().availability();
+    assert_eq!(
+        availability.unavailable_range_seconds, 0.0,
+        "{availability:?}"
+    );
+    assert_eq!(availability.ranges_lost, 0, "{availability:?}");
+    assert!(availability.max_nodes_down <= 1, "{availability:?}");
+    ws.write_config(&write_only_ca(&clusters, &ws, false, "720h"));
+    seen.run(
+        "settings back, without the key",
+        ws.terraform(&apply).ok("apply"),
+    );
+    seen.file("state after the renewal", &state_file);
+
+    // A rotation to another CA, given with its key: every zone moves, no key stored.
+    std::fs::write(ws.path().join("ca.crt"), next_ca.cert_pem()).unwrap();
+    let ws = ws.with_env("TF_VAR_ca_key", next_ca.key_pem());
+    ws.write_config(&write_only_ca(&clusters, &ws, true, "720h"));
+    seen.run("rotation", ws.terraform(&apply).ok("rotation"));
+    keys.extend(zone_keys(&clusters, &next_ca));
+    let availability = clusters.sandbox.world().unwrap().cockroach().availability();
+    assert_eq!(
+        availability.unavailable_range_seconds, 0.0,
+        "{availability:?}"
+    );
+    assert!(availability.max_nodes_down <= 1, "{availability:?}");
+    ws.write_config(&write_only_ca(&clusters, &ws, false, "720h"));
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 0, "the rotation is complete: {}", plan.stdout);
+    seen.file("state after the rotation", &state_file);
+
+    // A zone imported again through its context: its certificate is recorded, its key is not.
+    let kubeconfig = ws.path().join("kubeconfig");
+    clusters.sandbox.write_kubeconfig(&kubeconfig).unwrap();
+    let ws = ws.with_env("KUBECONFIG", kubeconfig.to_str().unwrap());
+    let address = format!("crdb_region.{}", ZONES[1].replace('-', "_"));
+    ws.terraform(&["state", "rm", &address]).ok("state rm");
+    seen.run(
+        "import",
+        ws.terraform(&[
+            "import",
+            "-input=false",
+            "-no-color",
+            &address,
+            &format!("{0}/{0}", ZONES[1]),
+        ])
+        .ok("import"),
+    );
+    seen.file("state after the import", &state_file);
+    seen.run(
+        "apply after the import, without the key",
+        ws.terraform(&apply).ok("apply"),
+    );
+
+    // A key of another CA is refused at plan, on the attribute.
+    let ws = ws.with_env("TF_VAR_ca_key", ca.key_pem());
+    ws.write_config(&write_only_ca(&clusters, &ws, true, "720h"));
+    let failed = seen.run("apply with the wrong key", ws.terraform(&apply));
+    assert_ne!(failed.code, 0);
+    let said = failed.said();
+    assert!(
+        said.contains("does not belong to the CA certificate")
+            && said.contains("ca_private_key_wo"),
+        "{said}"
+    );
+    seen.file("state after the failed apply", &state_file);
+    seen.run("show -json", ws.terraform(&["show", "-json"]).ok("show"));
+
+    ws.write_config(&write_only_ca(&clusters, &ws, false, "720h"));
+    seen.run(
+        "destroy",
+        ws.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+            .ok("destroy"),
+    );
+    seen.file("trace log", &log_path);
+
+    let mut secrets: Vec<String> = keys.iter().flat_map(|k| private_key_lines(k)).collect();
+    secrets.extend(keys.iter().cloned());
+    secrets.push("PRIVATE KEY-----".to_string());
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let leaks = seen.leaks(&secrets);
+    assert!(leaks.is_empty(), "{leaks:#?}");
 }

@@ -22,3 +22,21 @@ resource "crdb_multiregion_cluster" "careful" {
   upgrade_finalization = "manual"
   zones                = ["us-east1-b", "us-west1-a", "europe-west1-c"]
 }
+
+# A CA whose key stays in your secret store and never enters the state (Terraform 1.11+, OpenTofu 1.11+): set
+# TF_VAR_ca_key for the runs that sign (creation, renewals, new zones, a CA rotation); each crdb_region of the
+# cluster is given the same key in its own `ca_private_key_wo`. See the security guide.
+variable "ca_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+  default   = null
+}
+
+resource "crdb_multiregion_cluster" "keyless" {
+  name              = "keyless"
+  image             = "cockroachdb/cockroach:v24.1.0"
+  zones             = ["us-east1-b", "us-west1-a", "europe-west1-c"]
+  ca_certificate    = file("${path.module}/ca.crt")
+  ca_private_key_wo = var.ca_key
+}

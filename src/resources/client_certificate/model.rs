@@ -30,6 +30,7 @@ tf_model! {
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct ClientCertificateModel {
         pub cluster: Attr<ClusterCa>,
+        pub ca_private_key: Attr<String>,
         pub username: Attr<String>,
         pub ttl: Attr<String>,
         pub certificate: Attr<String>,
@@ -55,6 +56,16 @@ pub fn schema() -> Schema {
                 cluster_type(),
                 "The cluster whose CA signs the certificate: `cluster = crdb_multiregion_cluster.<name>`. Sensitive, \
                  since it carries the CA's private key.",
+            )
+            .sensitive(),
+        )
+        .attribute(
+            Attribute::optional(
+                "ca_private_key",
+                Type::String,
+                "The CA's private key, when the cluster keeps it out of the state (`ca_private_key_wo`, so that \
+                 `cluster` carries none): give the same key, from an ephemeral variable or resource. Never stored, \
+                 like everything of an ephemeral resource. Conflicts with a key `cluster` carries.",
             )
             .sensitive(),
         )

@@ -47,14 +47,29 @@ pub(super) fn issue(
     let mut diags = Diagnostics::of_check(|diags| validate(config, diags));
     let cluster = config.cluster.known();
     let ca_pem = cluster.and_then(|c| c.ca_certificate.known());
-    let key_pem = cluster.and_then(|c| c.ca_private_key.known());
-    let (Some(ca_pem), Some(key_pem)) = (ca_pem, key_pem) else {
+    let cluster_key = cluster.and_then(|c| c.ca_private_key.known());
+    if cluster_key.is_some() && !config.ca_private_key.is_null() {
         diags.attribute_error(
-            AttributePath::root("cluster"),
-            "No cluster CA",
-            "`cluster` must carry the cluster's `ca_certificate` and `ca_private_key`: set `cluster = \
-             crdb_multiregion_cluster.<name>`.",
+            AttributePath::root("ca_private_key"),
+            "Two CA keys",
+            "`cluster` carries the CA's key already (the cluster keeps it in the state): remove `ca_private_key`.",
         );
+    }
+    let key_pem = cluster_key.or(config.ca_private_key.known());
+    let (Some(ca_pem), Some(key_pem)) = (ca_pem, key_pem) else {
+        let (attribute, detail) = match ca_pem {
+            Some(_) => (
+                "ca_private_key",
+                "The cluster keeps its CA key out of the state (`ca_private_key_wo`): give the same key in \
+                 `ca_private_key`.",
+            ),
+            None => (
+                "cluster",
+                "`cluster` must carry the cluster's `ca_certificate`: set `cluster = \
+                 crdb_multiregion_cluster.<name>`.",
+            ),
+        };
+        diags.attribute_error(AttributePath::root(attribute), "No cluster CA", detail);
         return Err(diags);
     };
     if diags.has_errors() {

@@ -41,6 +41,7 @@ impl ModelResource for MultiregionCluster {
         plan::plan_derived(prior, config, planned);
         plan::plan_upgrade(prior, planned, diags);
         plan::plan_pki(prior, config, planned);
+        plan::plan_key_out_of_state(prior, config, planned, diags);
         plan::renew_within_window(planned, time::OffsetDateTime::now_utc(), diags);
     }
 

@@ -33,6 +33,7 @@ tf_model! {
         pub ca_validity: Attr<String>,
         pub ca_certificate: Attr<String>,
         pub ca_private_key: Attr<String>,
+        pub ca_private_key_wo: Attr<String>,
         pub ca_generated: Attr<bool>,
         pub ca_fingerprint_sha256: Attr<String>,
         pub ca_expires_at: Attr<String>,
@@ -203,10 +204,25 @@ pub(super) fn schema() -> Schema {
             Attribute::optional_computed(
                 "ca_private_key",
                 s.clone(),
-                "PEM private key of the cluster CA (RSA, or ECDSA P-256/P-384; unencrypted). Generated with the CA unless you bring one.",
+                "PEM private key of the cluster CA (RSA, or ECDSA P-256/P-384; unencrypted), kept in the state. Generated \
+                 with the CA unless you bring one; null when you bring it as `ca_private_key_wo`.",
             )
             .sensitive()
             .keep_prior_value_when_unset(),
+        )
+        .attribute(
+            Attribute::optional(
+                "ca_private_key_wo",
+                s.clone(),
+                "PEM private key of a CA you bring with `ca_certificate`, write-only (recommended): checked against \
+                 the certificate at plan, used by the applies that sign certificates, and never stored in plan or \
+                 state. Needs Terraform 1.11+ or OpenTofu 1.11+. With it, `ca_private_key` and the `root` client \
+                 certificate stay null: each `crdb_region` issues its zone's certificates and `root` client during \
+                 an apply given the same key in its own `ca_private_key_wo`. Required when `ca_certificate` is new \
+                 (a create, a rotation); optional after. Conflicts with `ca_private_key`. See the security guide.",
+            )
+            .sensitive()
+            .write_only(),
         )
         .attribute(
             Attribute::computed(
@@ -243,7 +259,8 @@ pub(super) fn schema() -> Schema {
             Attribute::computed(
                 "root_client_certificate",
                 s.clone(),
-                "PEM client certificate of the `root` SQL user, signed by the CA.",
+                "PEM client certificate of the `root` SQL user, signed by the CA; null with `ca_private_key_wo` (each \
+                 zone then issues its own, kept only in its Secrets).",
             )
             .keep_prior_value_when_unset(),
         )
@@ -251,7 +268,7 @@ pub(super) fn schema() -> Schema {
             Attribute::computed(
                 "root_client_private_key",
                 s.clone(),
-                "PEM private key of the `root` client certificate.",
+                "PEM private key of the `root` client certificate; null with `ca_private_key_wo`.",
             )
             .sensitive()
             .keep_prior_value_when_unset(),

@@ -130,29 +130,82 @@ fn validate_zones(config: &ClusterModel, diags: &mut Diagnostics) {
 }
 
 fn validate_user_ca(config: &ClusterModel, diags: &mut Diagnostics) {
-    match (&config.ca_certificate, &config.ca_private_key) {
-        (Attr::Null, Attr::Null) => {}
+    let (key_attribute, key) = match (&config.ca_private_key, &config.ca_private_key_wo) {
+        (Attr::Null, Attr::Null) => {
+            // A certificate alone is a CA whose key is given write-only when needed (`plan_key_out_of_state`).
+            if let Attr::Known(cert) = &config.ca_certificate {
+                if let Err(e) = pki::certificate_not_after(cert) {
+                    diags.attribute_error(
+                        AttributePath::root("ca_certificate"),
+                        "Unusable CA",
+                        e.to_string(),
+                    );
+                }
+            }
+            return;
+        }
+        (key, Attr::Null) => ("ca_private_key", key),
+        (Attr::Null, key) => ("ca_private_key_wo", key),
+        (_, _) => {
+            diags.attribute_error(
+                AttributePath::root("ca_private_key_wo"),
+                "Two CA keys",
+                "`ca_private_key` and `ca_private_key_wo` both give the CA's key: keep `ca_private_key_wo` (never \
+                 stored) and remove `ca_private_key`.",
+            );
+            return;
+        }
+    };
+    match (&config.ca_certificate, key) {
         // Each on the attribute the user wrote, which Terraform can show; the missing one has no line.
         (Attr::Null, _) => diags.attribute_error(
-            AttributePath::root("ca_private_key"),
+            AttributePath::root(key_attribute),
             "Missing CA certificate",
-            "ca_private_key is set, so ca_certificate must be set too: bring both or neither.",
-        ),
-        (_, Attr::Null) => diags.attribute_error(
-            AttributePath::root("ca_certificate"),
-            "Missing CA private key",
-            "ca_certificate is set, so ca_private_key must be set too: bring both or neither.",
+            format!(
+                "{key_attribute} is set, so ca_certificate must be set too: bring both or neither."
+            ),
         ),
         (Attr::Known(cert), Attr::Known(key)) => {
             if let Err(e) = CertificateAuthority::from_pem(cert, key, OffsetDateTime::now_utc()) {
-                diags.attribute_error(
-                    AttributePath::root(e.attribute.name()),
-                    "Unusable CA",
-                    e.message,
-                );
+                let blamed = match e.attribute.name() {
+                    "ca_private_key" => key_attribute,
+                    other => other,
+                };
+                diags.attribute_error(AttributePath::root(blamed), "Unusable CA", e.message);
             }
         }
         _ => {}
+    }
+}
+
+/// A brought CA whose key is not in `ca_private_key` keeps every key out of the state: `ca_private_key` and the
+/// `root` client (which each region then issues into its zone's Secrets) are null. The key must be given with a
+/// certificate the cluster has not checked yet (a create, a rotation), so that no apply starts from a
+/// certificate nobody can sign with.
+pub(super) fn plan_key_out_of_state(
+    prior: &ClusterModel,
+    config: &ClusterModel,
+    planned: &mut ClusterModel,
+    diags: &mut Diagnostics,
+) {
+    if config.ca_certificate.is_null() || !config.ca_private_key.is_null() {
+        return;
+    }
+    planned.ca_private_key = Attr::Null;
+    planned.root_client_certificate = Attr::Null;
+    planned.root_client_private_key = Attr::Null;
+    planned.root_client_certificate_expires_at = Attr::Null;
+    let new_certificate =
+        config.ca_certificate.known().is_some() && config.ca_certificate != prior.ca_certificate;
+    if new_certificate && config.ca_private_key_wo.is_null() {
+        diags.attribute_error(
+            AttributePath::root("ca_certificate"),
+            "Missing CA private key",
+            "ca_certificate is new to this cluster, so its private key must be given once to check that it \
+             signs with this certificate: `ca_private_key_wo` (write-only, never stored; Terraform 1.11+ or OpenTofu \
+             1.11+) or `ca_private_key` (kept in the state). After this apply `ca_private_key_wo` may be left out; \
+             each crdb_region asks for its own when it has certificates to sign.",
+        );
     }
 }
 
@@ -234,8 +287,9 @@ pub(super) fn plan_upgrade(
 pub(super) fn plan_pki(prior: &ClusterModel, config: &ClusterModel, planned: &mut ClusterModel) {
     let user_ca = !config.ca_certificate.is_null();
     let regenerate = if user_ca {
+        // A CA is its certificate: a key given another way (write-only, or back in the state) for the same
+        // certificate changes no CA.
         config.ca_certificate != prior.ca_certificate
-            || config.ca_private_key != prior.ca_private_key
     } else {
         prior.ca_certificate.is_null()
             || prior.pki_generation != planned.pki_generation

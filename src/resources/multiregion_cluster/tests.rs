@@ -458,3 +458,86 @@ fn certificate_settings_are_validated_on_their_attributes() {
         ["ca_validity", "certificate_renewal"]
     );
 }
+
+/// A brought CA with its key given write-only keeps every key out of the planned and applied state: no
+/// `ca_private_key`, no `root` client. A key is needed with a certificate new to the cluster, and not after.
+#[test]
+fn a_write_only_ca_key_is_checked_at_plan_and_kept_nowhere() {
+    use crate::cockroach::pki::CertificateAuthority;
+    let now = time::OffsetDateTime::now_utc();
+    let ca = CertificateAuthority::generate("main", time::Duration::days(3650), now).unwrap();
+    let other = CertificateAuthority::generate("other", time::Duration::days(365), now).unwrap();
+    let mut brought = config(&["a"]);
+    brought.ca_certificate = Attr::Known(ca.cert_pem().into());
+    brought.ca_private_key_wo = Attr::Known(ca.key_pem().into());
+
+    let (planned, diags) = plan(&Value::Null, &brought);
+    assert!(!diags.has_errors(), "{diags:?}");
+    // (`ca_private_key_wo` itself is nulled by the protocol layer, as every write-only attribute.)
+    for kept_nowhere in [
+        "ca_private_key",
+        "root_client_certificate",
+        "root_client_private_key",
+    ] {
+        assert_eq!(planned.attr(kept_nowhere), &Value::Null, "{kept_nowhere}");
+    }
+    let state = applied(&planned);
+    assert_eq!(state.attr("ca_private_key"), &Value::Null);
+    assert_eq!(state.attr("root_client_private_key"), &Value::Null);
+    assert!(state.attr("ca_fingerprint_sha256").as_str().is_some());
+
+    // Later plans need no key; the same certificate is no rotation.
+    let mut without_key = brought.clone();
+    without_key.ca_private_key_wo = Attr::Null;
+    let (again, diags) = plan(&state, &without_key);
+    assert!(!diags.has_errors(), "{diags:?}");
+    assert_eq!(again.attr("previous_ca_certificate"), &Value::Null);
+
+    // A certificate new to the cluster needs its key, on the certificate's line; a key of another CA is refused
+    // on the key's.
+    let (_, diags) = plan(&Value::Null, &without_key);
+    assert_eq!(diags.attribute_paths(), ["ca_certificate"]);
+    let mut mismatched = brought.clone();
+    mismatched.ca_private_key_wo = Attr::Known(other.key_pem().into());
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &mismatched.to_value(), &mut diags);
+    assert_eq!(diags.attribute_paths(), ["ca_private_key_wo"]);
+    let mut both = brought.clone();
+    both.ca_private_key = Attr::Known(ca.key_pem().into());
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &both.to_value(), &mut diags);
+    assert_eq!(diags.attribute_paths(), ["ca_private_key_wo"]);
+}
+
+/// A cluster whose CA key was in the state (generated, or `ca_private_key`) moves it out by giving the same
+/// certificate with `ca_private_key_wo`: no rotation, and the keys leave the state.
+#[test]
+fn moving_the_ca_key_out_of_the_state_rotates_nothing() {
+    let (planned, _) = plan(&Value::Null, &config(&["a"]));
+    let generated = applied(&planned);
+    let cert = generated
+        .attr("ca_certificate")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = generated
+        .attr("ca_private_key")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut moved = config(&["a"]);
+    moved.ca_certificate = Attr::Known(cert.clone());
+    moved.ca_private_key_wo = Attr::Known(key);
+    let (planned, diags) = plan(&generated, &moved);
+    assert!(!diags.has_errors(), "{diags:?}");
+    assert_eq!(planned.attr("previous_ca_certificate"), &Value::Null);
+    assert_eq!(planned.attr("ca_certificate"), &Value::string(cert));
+    assert_eq!(
+        planned.attr("ca_fingerprint_sha256"),
+        generated.attr("ca_fingerprint_sha256")
+    );
+    assert_eq!(planned.attr("ca_private_key"), &Value::Null);
+    assert_eq!(planned.attr("root_client_private_key"), &Value::Null);
+    let state = applied(&planned);
+    assert_eq!(state.attr("ca_private_key"), &Value::Null);
+}

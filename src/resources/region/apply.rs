@@ -6,15 +6,16 @@ use super::init::{init_marker, init_marker_name, init_reported_already_done};
 use super::lease::ClusterLease;
 use super::model::RegionModel;
 use super::plan::{known, lifetimes, node_resources_changed, resolver, zone_layout, zone_spec};
-use super::read::node_certificate_of;
+use super::read::secret_pair;
 use super::rollout::PacedRollout;
 use super::rotation::{self, Rotation, Step};
 use super::scale::Leaving;
+use super::signing::{self, node_certificate, root_client, Signer};
 use super::storage;
+use crate::cockroach::manifests::secret_files;
 use crate::cockroach::manifests::{
     self, names, DnsProtocol, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
 };
-use crate::cockroach::pki::{self, CertificateAuthority, PkiError};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Applied, Attr, OperationContext};
 use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, JobError};
@@ -25,25 +26,6 @@ use crate::resources::zone_wait::wait_zone_ready;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use std::time::Duration;
-
-/// A node certificate found in the zone's live secret, worth keeping: signed by the cluster's CA, covering every
-/// name of the zone, and not inside its renewal window. An adopted zone keeps the certificate its nodes already use.
-fn reusable_node_certificate(
-    live: Option<(String, String)>,
-    ca_cert: &str,
-    spec: &ZoneSpec,
-    renewal: time::Duration,
-    now: time::OffsetDateTime,
-) -> Option<(String, String)> {
-    let (cert, key) = live?;
-    let fresh_enough = pki::certificate_not_after(&cert).is_ok_and(|not_after| {
-        certificates::standing(not_after, renewal, now) == certificates::Renewal::NotYet
-    });
-    (fresh_enough
-        && pki::certificate_matches_ca(&cert, ca_cert)
-        && pki::node_certificate_covers(&cert, &spec.zone, &spec.cluster_domain))
-    .then_some((cert, key))
-}
 
 /// Refuses, before anything is touched, a zone whose running nodes belong to another CockroachDB cluster.
 fn refuse_foreign_zone(
@@ -74,61 +56,6 @@ fn refuse_foreign_zone(
         summary,
         detail,
     ))
-}
-
-/// The zone's node certificate: the planned one when the plan kept it, else the live one when it still fits,
-/// else a new one.
-fn node_certificate(
-    model: &RegionModel,
-    spec: &ZoneSpec,
-    live: Option<(String, String)>,
-    diags: &mut Diagnostics,
-) -> Option<(String, String)> {
-    if let (Attr::Known(cert), Attr::Known(key)) =
-        (&model.node_certificate, &model.node_private_key)
-    {
-        return Some((cert.clone(), key.clone()));
-    }
-    let cluster = model.cluster.known()?;
-    let (Attr::Known(ca_cert), Attr::Known(ca_key)) =
-        (&cluster.ca_certificate, &cluster.ca_private_key)
-    else {
-        diags.attribute_error(
-            AttributePath::root("cluster"),
-            "Cluster CA not known",
-            "The cluster's CA must be known to sign the zone's node certificate.",
-        );
-        return None;
-    };
-    let now = time::OffsetDateTime::now_utc();
-    let lifetimes = lifetimes(model);
-    if let Some(kept) =
-        reusable_node_certificate(live, ca_cert, spec, lifetimes.certificate_renewal, now)
-    {
-        return Some(kept);
-    }
-    let issued = CertificateAuthority::from_pem(ca_cert, ca_key, now)
-        .map_err(PkiError::from)
-        .and_then(|ca| {
-            pki::issue_node_certificate(
-                &ca,
-                &spec.zone,
-                &spec.cluster_domain,
-                lifetimes.certificate_validity,
-                now,
-            )
-        });
-    match issued {
-        Ok(pair) => Some((pair.cert_pem.clone(), pair.key_pem.clone())),
-        Err(why) => {
-            diags.attribute_error(
-                AttributePath::root("cluster"),
-                "Cannot issue the node certificate",
-                why.to_string(),
-            );
-            None
-        }
-    }
 }
 
 async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(), Diagnostics> {
@@ -316,9 +243,7 @@ async fn converge_zone(
 
     state.id = Attr::Known(spec.zone.clone());
     state.namespace = Attr::Known(spec.zone.clone());
-    state.node_certificate = Attr::Known(certs.node_crt.clone());
-    state.node_private_key = Attr::Known(certs.node_key.clone());
-    state.node_certificate_expires_at = certificates::expires_at(&certs.node_crt).into();
+    record_node_certificate(&mut state, &certs);
     state.missing_objects = Attr::Known(Vec::new());
     state.layout = Attr::Known(spec.layout.as_str().to_owned());
     let partial = |diags: Diagnostics, state: RegionModel| Stopped {
@@ -397,7 +322,7 @@ async fn connect_zone(
     Ok((client, spec))
 }
 
-/// The files of the zone's secrets: the cluster's CA and root client, and the zone's node certificate.
+/// The files of the zone's secrets: the cluster's CA, the `root` client, and the zone's node certificate.
 fn zone_certificates(
     state: &RegionModel,
     spec: &ZoneSpec,
@@ -407,21 +332,39 @@ fn zone_certificates(
     let Some(cluster) = known(&state.cluster, "cluster", &mut diags) else {
         return Err(diags);
     };
-    let live = match state.node_certificate.known() {
-        Some(_) => None,
-        None => node_certificate_of(node_secret),
-    };
-    let Some((node_crt, node_key)) = node_certificate(state, spec, live, &mut diags) else {
-        return Err(diags);
-    };
-    let text = |attr: &Attr<String>| attr.known().cloned().unwrap_or_default();
+    let signer = Signer::of(state, lifetimes(state))?;
+    let ((node_crt, node_key), _) = node_certificate(
+        state,
+        spec,
+        secret_pair(node_secret, secret_files::NODE_CRT, secret_files::NODE_KEY),
+        &signer,
+    )?;
+    let (root_crt, root_key) = root_client(
+        cluster,
+        secret_pair(node_secret, secret_files::ROOT_CRT, secret_files::ROOT_KEY),
+        &node_crt,
+        &signer,
+        &spec.zone,
+    )?;
     Ok(ZoneCertificates {
-        ca_crt: text(&cluster.ca_certificate),
+        ca_crt: signer.ca_certificate.to_owned(),
         node_crt,
         node_key,
-        root_crt: text(&cluster.root_client_certificate),
-        root_key: text(&cluster.root_client_private_key),
+        root_crt,
+        root_key,
     })
+}
+
+/// Records the zone's node certificate in the state; its key only when the CA key is kept there too (with a
+/// write-only CA key it lives only in the zone's Secret) and the plan left it to this apply.
+fn record_node_certificate(state: &mut RegionModel, certs: &ZoneCertificates) {
+    state.node_certificate = Attr::Known(certs.node_crt.clone());
+    state.node_certificate_expires_at = certificates::expires_at(&certs.node_crt).into();
+    if signing::home(state) == signing::KeyHome::WriteOnly {
+        state.node_private_key = Attr::Null;
+    } else if !state.node_private_key.is_null() {
+        state.node_private_key = Attr::Known(certs.node_key.clone());
+    }
 }
 
 /// Whether the cluster is known to be initialised already, so this zone runs no init: its nodes are ready
@@ -777,9 +720,7 @@ impl ZoneRotation {
                 },
             );
             apply_zone(client, &objects, deadline).await?;
-            state.node_certificate = Attr::Known(certs.node_crt.clone());
-            state.node_private_key = Attr::Known(certs.node_key.clone());
-            state.node_certificate_expires_at = certificates::expires_at(&certs.node_crt).into();
+            record_node_certificate(state, &certs);
             Rollout {
                 set: objects.iter().find_map(|o| match o {
                     ZoneObject::StatefulSet(set) => Some(set),
@@ -795,7 +736,9 @@ impl ZoneRotation {
             self.rotation.finished(step);
             previous = step;
         }
-        if self.runs_nodes {
+        // A zone found done already (imported, or an apply stopped after its last step) waits for nobody: no
+        // zone drops the previous CA before every zone was reissued by the new one.
+        if self.runs_nodes && self.steps[0] != Step::Done {
             self.rotation
                 .wait_for_every_zone(Step::Done, deadline)
                 .await?;

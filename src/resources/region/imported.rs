@@ -69,10 +69,8 @@ fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
         .filter(|(k, _)| !kind_annotations(kind).iter().any(|(own, _)| own == k))
         .collect();
     let layout = Layout::of_statefulset(Some(set));
-    let (node_certificate, node_private_key) = match live.node_certificate() {
-        Some((cert, key)) => (Attr::Known(cert), Attr::Known(key)),
-        None => (Attr::Null, Attr::Null),
-    };
+    // The key stays in the zone's Secret: an import cannot know whether the cluster keeps keys in the state.
+    let node_certificate = live.node_certificate().map(|(cert, _)| cert).into();
     let mut model = RegionModel {
         id: Attr::Known(zone.to_owned()),
         zone: Attr::Known(zone.to_owned()),
@@ -104,7 +102,6 @@ fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
             .map(|p| p.attribute_value().to_owned())
             .into(),
         node_certificate,
-        node_private_key,
         initialized: Attr::Known(live.initialized()),
         missing_objects: Attr::Known(Vec::new()),
         layout: Attr::Known(layout.as_str().to_owned()),
@@ -180,7 +177,12 @@ mod tests {
         );
         assert_eq!(model.layout, Attr::Known("provider".into()));
         assert_eq!(model.dns_address, Attr::Known("192.0.2.10".into()));
-        assert_eq!(model.node_private_key, Attr::Known("KEY".into()));
+        assert!(model.node_certificate.known().is_some());
+        assert_eq!(
+            model.node_private_key,
+            Attr::Null,
+            "the key stays in the zone's Secret"
+        );
         assert_eq!(model.initialized, Attr::Known(true));
         assert_eq!(model.deletion_protection, Attr::Known(true));
         assert!(model.cluster.is_null() && model.kubernetes.is_null());

@@ -13,6 +13,7 @@ mod read;
 mod rollout;
 mod rotation;
 mod scale;
+mod signing;
 mod storage;
 mod teardown;
 mod upgrade;
@@ -50,7 +51,7 @@ impl ModelResource for Region {
     fn modify_plan(
         &self,
         prior: Option<&RegionModel>,
-        _config: &RegionModel,
+        config: &RegionModel,
         planned: &mut RegionModel,
         diags: &mut Diagnostics,
     ) {
@@ -61,6 +62,7 @@ impl ModelResource for Region {
         storage::plan(prior, planned, diags);
         plan::plan(prior, planned);
         plan::renew_within_window(planned, time::OffsetDateTime::now_utc(), diags);
+        signing::plan(prior, config, planned, diags);
         plan::take_part_in_ca_rotation(prior, planned, diags);
     }
 

@@ -72,6 +72,7 @@ tf_model! {
     pub struct RegionModel {
         pub id: Attr<String>,
         pub cluster: Attr<ClusterRef>,
+        pub ca_private_key_wo: Attr<String>,
         pub zone: Attr<String>,
         pub region: Attr<String>,
         pub image: Attr<String>,
@@ -135,6 +136,19 @@ pub fn schema(connection_block: Block) -> Schema {
                  for the zone.",
             )
             .sensitive(),
+        )
+        .attribute(
+            Attribute::optional(
+                "ca_private_key_wo",
+                s(),
+                "The cluster's CA private key, write-only, when the cluster takes it as `ca_private_key_wo` (so that \
+                 `cluster` carries no key): used by the applies that sign this zone's certificates (its creation, a \
+                 renewal, a CA rotation, a lost Secret) and never stored in plan or state. A plan that signs without \
+                 it is refused on this attribute, saying why it signs; other applies need not give it. Needs \
+                 Terraform 1.11+ or OpenTofu 1.11+. Give it from an ephemeral variable or resource.",
+            )
+            .sensitive()
+            .write_only(),
         )
         .attribute(Attribute::computed(
             "image",
@@ -309,7 +323,13 @@ pub fn schema(connection_block: Block) -> Schema {
                 .keep_prior_value_when_unset(),
         )
         .attribute(
-            Attribute::computed("node_private_key", s(), "PEM private key of this zone's nodes.")
+            Attribute::computed(
+                "node_private_key",
+                s(),
+                "PEM private key of this zone's nodes, kept in the state when the cluster's CA key is (and the \
+                 certificate was issued by this provider); null when the CA key is write-only, or after an import: \
+                 the key then lives only in the zone's Secret.",
+            )
                 .sensitive()
                 .keep_prior_value_when_unset(),
         )

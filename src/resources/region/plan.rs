@@ -76,7 +76,7 @@ pub fn plan(prior: Option<&RegionModel>, planned: &mut RegionModel) {
 }
 
 /// The zone's node certificate, its key and its expiry are issued again at apply.
-fn reissue_node_certificate(planned: &mut RegionModel) {
+pub(super) fn reissue_node_certificate(planned: &mut RegionModel) {
     planned.node_certificate = Attr::Unknown;
     planned.node_private_key = Attr::Unknown;
     planned.node_certificate_expires_at = Attr::Unknown;

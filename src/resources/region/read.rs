@@ -197,7 +197,11 @@ impl ZoneSnapshot {
 
     /// The node certificate and key in the zone's node secret, if there is one.
     pub fn node_certificate(&self) -> Option<(String, String)> {
-        node_certificate_of(self.node_secret.as_ref())
+        secret_pair(
+            self.node_secret.as_ref(),
+            secret_files::NODE_CRT,
+            secret_files::NODE_KEY,
+        )
     }
 
     /// Whether the cluster was initialised from this zone (an import's fetch only).
@@ -209,12 +213,17 @@ impl ZoneSnapshot {
 }
 
 /// The node certificate and key a node secret holds.
-pub(super) fn node_certificate_of(secret: Option<&Secret>) -> Option<(String, String)> {
+/// A certificate and its key, as files of a live secret.
+pub(super) fn secret_pair(
+    secret: Option<&Secret>,
+    certificate: &str,
+    key: &str,
+) -> Option<(String, String)> {
     let file = |name: &str| -> Option<String> {
         let data = secret?.data.as_ref()?.get(name)?;
         String::from_utf8(data.0.clone()).ok()
     };
-    file(secret_files::NODE_CRT).zip(file(secret_files::NODE_KEY))
+    file(certificate).zip(file(key))
 }
 
 /// A request or limit of the node container as the live StatefulSet holds it (`limits`: a limit, else a
