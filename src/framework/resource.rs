@@ -5,6 +5,7 @@ use super::capabilities::ClientCapabilities;
 use super::diag::{AttributePath, Diagnostics, Step};
 use super::model::{Fields, FromValue, ToValue};
 use super::schema::Schema;
+use super::shared::Shared;
 use super::types::Type;
 use super::value::Value;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +21,8 @@ pub struct OperationContext {
     /// apply, which protocol 5.8 sends without): a resource that would defer checks
     /// `deferral_allowed` first.
     pub client: ClientCapabilities,
+    /// What the operations of this provider process share (`shared.rs`): how resources coordinate.
+    pub shared: Shared,
 }
 
 /// The outcome of create or update. On failure `state` is what exists now (possibly

@@ -13,7 +13,7 @@ use crate::framework::capabilities::{
 };
 use crate::framework::diag::Diagnostics;
 use crate::framework::{
-    msgpack, plan, ClientCapabilities, OperationContext, PlanRequest, Type, Value,
+    msgpack, plan, ClientCapabilities, OperationContext, PlanRequest, Shared, Type, Value,
 };
 use crate::proto::tfplugin5 as pb;
 pub use registry::{provider_schema, Registry};
@@ -25,6 +25,8 @@ pub struct ProviderService {
     registry: Registry,
     /// Cancelled by the `Stop` RPC: in-flight operations watch it and return early.
     stop: CancellationToken,
+    /// What the operations of this provider share (`framework::shared`), for as long as it serves.
+    shared: Shared,
 }
 
 impl Default for ProviderService {
@@ -42,6 +44,7 @@ impl ProviderService {
         ProviderService {
             registry,
             stop: CancellationToken::new(),
+            shared: Shared::default(),
         }
     }
 
@@ -50,6 +53,7 @@ impl ProviderService {
             stop: self.stop.clone(),
             private,
             client,
+            shared: self.shared.clone(),
         }
     }
 }

@@ -3,12 +3,12 @@
 //! and rollouts followed to the end.
 use super::identity;
 use super::init::{init_marker, init_marker_name, init_reported_already_done};
-use super::lease::ClusterLease;
+use super::lease::{ClusterLease, Leases};
 use super::model::RegionModel;
 use super::plan::{known, lifetimes, node_resources_changed, resolver, zone_layout, zone_spec};
-use super::read::secret_pair;
+use super::read::{secret_file, secret_pair};
 use super::rollout::PacedRollout;
-use super::rotation::{self, Rotation, Step};
+use super::rotation::{self, Rotation, Rotations, Step};
 use super::scale::Leaving;
 use super::signing::{self, node_certificate, root_client, Signer};
 use super::storage;
@@ -17,7 +17,7 @@ use crate::cockroach::manifests::{
     self, names, DnsProtocol, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
 };
 use crate::framework::diag::{AttributePath, Diagnostics};
-use crate::framework::{Applied, Attr, OperationContext};
+use crate::framework::{Applied, Attr, OperationContext, Shared};
 use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, JobError};
 use crate::resources::certificates;
 use crate::resources::connection::connect_for_apply;
@@ -25,6 +25,7 @@ use crate::resources::lb_resolver;
 use crate::resources::zone_wait::wait_zone_ready;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Refuses, before anything is touched, a zone whose running nodes belong to another CockroachDB cluster.
@@ -167,6 +168,7 @@ async fn converge_zone(
     let (client, mut spec) = connect_zone(ctx, &state, &deadline)
         .await
         .map_err(Stopped::before_any_write(prior))?;
+    let lease = cluster_lease(&ctx.shared, &state, &spec);
     let (live_set, node_secret) = futures_util::future::join(
         client.get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET),
         client.get::<Secret>(Some(&spec.zone), names::NODE_SECRET),
@@ -190,9 +192,16 @@ async fn converge_zone(
         .map_err(Stopped::keeping(prior))?;
     let done_certs =
         zone_certificates(&state, &spec, node_secret.as_ref()).map_err(Stopped::keeping(prior))?;
-    let rotation = ZoneRotation::of(&client, &spec, &state, prior, node_secret.as_ref())
-        .await
-        .map_err(Stopped::keeping(prior))?;
+    let rotation = ZoneRotation::of(
+        ctx.shared.get::<Rotations>(),
+        &client,
+        &spec,
+        &state,
+        prior,
+        node_secret.as_ref(),
+    )
+    .await
+    .map_err(Stopped::keeping(prior))?;
     let certs = match &rotation {
         Some(rotation) => rotation.certificates(rotation.steps[0], &done_certs),
         None => done_certs.clone(),
@@ -237,7 +246,7 @@ async fn converge_zone(
         .await
         .map_err(|e| Stopped::keeping(prior)(e.into()))?,
     };
-    change_workload(&client, &spec, prior, &state, &to_write, &deadline)
+    change_workload(&client, &spec, prior, &state, &to_write, &lease, &deadline)
         .await
         .map_err(Stopped::keeping(prior))?;
 
@@ -282,14 +291,14 @@ async fn converge_zone(
         }),
         held_below: live_set.as_ref().map_or(0, live_replicas),
         before: revision_before,
-        lease: cluster_lease(&state, &spec),
+        lease: lease.clone(),
     };
     match rollout.follow(&client, &spec, &deadline).await {
         Err(d) => diags.extend(d),
         Ok(()) => {
             if let Some(rotation) = &rotation {
                 if let Err(d) = rotation
-                    .finish(&client, &spec, &mut state, &done_certs, &deadline)
+                    .finish(&client, &spec, &mut state, &done_certs, &lease, &deadline)
                     .await
                 {
                     diags.extend(d);
@@ -488,13 +497,12 @@ async fn change_workload(
     prior: Option<&RegionModel>,
     planned: &RegionModel,
     objects: &[ZoneObject],
+    lease: &ClusterLease,
     deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
     let leaving = Leaving::between(client, spec, prior);
     leaving.refuse_unless_allowed(deadline).await?;
-    leaving
-        .decommission(&cluster_lease(planned, spec), deadline)
-        .await?;
+    leaving.decommission(lease, deadline).await?;
     super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
     apply_zone(client, objects, deadline).await?;
     leaving.release_volumes(deadline).await
@@ -573,14 +581,14 @@ fn live_replicas(set: &StatefulSet) -> i32 {
     set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
 }
 
-/// The one-disruption-at-a-time lease of the zone's CockroachDB cluster (see `lease.rs`).
-pub(super) fn cluster_lease(state: &RegionModel, spec: &ZoneSpec) -> ClusterLease {
+/// The one-disruption-at-a-time lease of the zone's CockroachDB cluster in this provider process (see `lease.rs`).
+pub(super) fn cluster_lease(shared: &Shared, state: &RegionModel, spec: &ZoneSpec) -> ClusterLease {
     let fingerprint = state
         .cluster
         .known()
         .and_then(|c| c.ca_fingerprint_sha256.known().cloned())
         .unwrap_or_default();
-    ClusterLease::of(&fingerprint, &spec.cluster_name)
+    shared.get::<Leases>().of(&fingerprint, &spec.cluster_name)
 }
 
 /// What the apply left for the provider to roll: the StatefulSet it wrote, held below `held_below`.
@@ -651,6 +659,7 @@ struct ZoneRotation {
 
 impl ZoneRotation {
     async fn of(
+        rotations: Arc<Rotations>,
         client: &ClusterClient,
         spec: &ZoneSpec,
         state: &RegionModel,
@@ -664,8 +673,8 @@ impl ZoneRotation {
             .get::<Secret>(Some(&spec.zone), names::CLIENT_ROOT_SECRET)
             .await?;
         let live = rotation::live_step(
-            rotation::secret_file(node_secret, manifests::secret_files::CA_CRT),
-            rotation::secret_file(node_secret, manifests::secret_files::NODE_CRT),
+            secret_file(node_secret, manifests::secret_files::CA_CRT),
+            secret_file(node_secret, manifests::secret_files::NODE_CRT),
             &new_ca,
         );
         let zones = state
@@ -675,7 +684,14 @@ impl ZoneRotation {
             .unwrap_or_default();
         tracing::info!(zone = %spec.zone, step = ?live, "taking part in a CA rotation");
         Ok(Some(ZoneRotation {
-            rotation: Rotation::join(&spec.cluster_name, &new_ca, &previous_ca, &spec.zone, zones),
+            rotation: Rotation::join(
+                rotations,
+                &spec.cluster_name,
+                &new_ca,
+                &previous_ca,
+                &spec.zone,
+                zones,
+            ),
             steps: rotation::steps_from(live),
             before: rotation::before(node_secret, root_secret.as_ref()),
             previous_ca,
@@ -695,6 +711,7 @@ impl ZoneRotation {
         spec: &ZoneSpec,
         state: &mut RegionModel,
         done: &ZoneCertificates,
+        lease: &ClusterLease,
         deadline: &Deadline,
     ) -> Result<(), Diagnostics> {
         self.rotation.finished(self.steps[0]);
@@ -728,7 +745,7 @@ impl ZoneRotation {
                 }),
                 held_below: live_set.as_ref().map_or(0, live_replicas),
                 before: revision_of(live_set.as_ref()),
-                lease: cluster_lease(state, spec),
+                lease: lease.clone(),
             }
             .follow(client, spec, deadline)
             .await?;

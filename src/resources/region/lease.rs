@@ -7,7 +7,7 @@
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::Deadline;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OwnedMutexGuard;
 
@@ -32,9 +32,19 @@ pub(super) struct ClusterLease {
 /// The holder's turn; dropping it releases the lease.
 pub(super) type Held = OwnedMutexGuard<Turn>;
 
-fn leases() -> &'static Mutex<HashMap<String, Arc<LeaseState>>> {
-    static LEASES: OnceLock<Mutex<HashMap<String, Arc<LeaseState>>>> = OnceLock::new();
-    LEASES.get_or_init(Default::default)
+/// The leases of every CockroachDB cluster this provider process touches, one per cluster; reached through the
+/// operation context (`ctx.shared.get::<Leases>()`), so that each provider process has its own.
+#[derive(Default)]
+pub(super) struct Leases(Mutex<HashMap<String, Arc<LeaseState>>>);
+
+impl Leases {
+    /// The lease of the CockroachDB cluster whose CA has this fingerprint and which has this name.
+    pub fn of(&self, ca_fingerprint: &str, cluster_name: &str) -> ClusterLease {
+        let key = format!("{ca_fingerprint}/{cluster_name}");
+        ClusterLease {
+            state: locked(&self.0).entry(key).or_default().clone(),
+        }
+    }
 }
 
 /// A lock that a panic elsewhere cannot poison: the data it guards stays consistent at every step.
@@ -43,15 +53,6 @@ fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ClusterLease {
-    /// The lease of the CockroachDB cluster whose CA has this fingerprint and which has this name.
-    pub fn of(ca_fingerprint: &str, cluster_name: &str) -> ClusterLease {
-        let key = format!("{ca_fingerprint}/{cluster_name}");
-        let mut all = locked(leases());
-        ClusterLease {
-            state: all.entry(key).or_default().clone(),
-        }
-    }
-
     /// Waits for the cluster's turn, bounded by the deadline; refused once a rollout of this run stopped.
     pub async fn acquire(&self, deadline: &Deadline, zone: &str) -> Result<Held, Diagnostics> {
         self.refuse_if_stopped()?;
@@ -124,20 +125,26 @@ mod tests {
         Deadline::after(limit, &CancellationToken::new())
     }
 
+    /// The leases of one provider process.
+    fn process() -> Arc<Leases> {
+        crate::framework::Shared::default().get::<Leases>()
+    }
+
     #[tokio::test]
     async fn one_holder_at_a_time_per_cluster_and_other_clusters_are_independent() {
-        let lease = ClusterLease::of("fp-serialise", "main");
+        let leases = process();
+        let lease = leases.of("fp-serialise", "main");
         let held = lease
             .acquire(&deadline(Duration::from_secs(1)), "a")
             .await
             .unwrap();
-        let again = ClusterLease::of("fp-serialise", "main");
+        let again = leases.of("fp-serialise", "main");
         let waited = again
             .acquire(&deadline(Duration::from_millis(50)), "b")
             .await;
         let said = waited.err().unwrap().0[0].summary.clone();
         assert!(said.contains("Zone b waited too long"), "{said}");
-        let other = ClusterLease::of("fp-serialise", "other");
+        let other = leases.of("fp-serialise", "other");
         assert!(other
             .acquire(&deadline(Duration::from_millis(50)), "c")
             .await
@@ -151,10 +158,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_stopped_rollout_refuses_every_later_turn_and_says_why() {
-        let lease = ClusterLease::of("fp-stop", "main");
+        let leases = process();
+        let lease = leases.of("fp-stop", "main");
         lease.stop("Node cockroachdb-2 of zone a did not come back: ImagePullBackOff.");
         lease.stop("a second reason is not kept");
-        let refused = ClusterLease::of("fp-stop", "main")
+        let refused = leases
+            .of("fp-stop", "main")
             .acquire(&deadline(Duration::from_secs(1)), "b")
             .await
             .err()
@@ -164,13 +173,29 @@ mod tests {
             .starts_with("Node cockroachdb-2 of zone a did not come back"));
     }
 
+    #[tokio::test]
+    async fn two_provider_processes_in_one_test_binary_share_no_lease() {
+        let held = process()
+            .of("fp-processes", "main")
+            .acquire(&deadline(Duration::from_secs(1)), "a")
+            .await
+            .unwrap();
+        let elsewhere = process()
+            .of("fp-processes", "main")
+            .acquire(&deadline(Duration::from_millis(50)), "a")
+            .await;
+        assert!(elsewhere.is_ok(), "another process has its own leases");
+        drop(held);
+    }
+
     #[test]
     fn the_deployment_is_going_only_when_every_zone_is() {
-        let lease = ClusterLease::of("fp-going", "main");
+        let leases = process();
+        let lease = leases.of("fp-going", "main");
         let zones = vec!["a".to_string(), "b".to_string()];
         lease.zone_going("a");
         assert!(!lease.every_zone_going(&zones));
-        ClusterLease::of("fp-going", "main").zone_going("b");
+        leases.of("fp-going", "main").zone_going("b");
         assert!(lease.every_zone_going(&zones));
         lease.zone_stays("a");
         assert!(

@@ -213,17 +213,22 @@ impl ZoneSnapshot {
 }
 
 /// The node certificate and key a node secret holds.
+/// A file of a live secret, as text.
+pub(super) fn secret_file<'a>(secret: Option<&'a Secret>, name: &str) -> Option<&'a str> {
+    let data = secret?.data.as_ref()?.get(name)?;
+    std::str::from_utf8(&data.0).ok()
+}
+
 /// A certificate and its key, as files of a live secret.
 pub(super) fn secret_pair(
     secret: Option<&Secret>,
     certificate: &str,
     key: &str,
 ) -> Option<(String, String)> {
-    let file = |name: &str| -> Option<String> {
-        let data = secret?.data.as_ref()?.get(name)?;
-        String::from_utf8(data.0.clone()).ok()
-    };
-    file(certificate).zip(file(key))
+    Some((
+        secret_file(secret, certificate)?.to_owned(),
+        secret_file(secret, key)?.to_owned(),
+    ))
 }
 
 /// A request or limit of the node container as the live StatefulSet holds it (`limits`: a limit, else a

@@ -10,10 +10,11 @@
 //! 3. `Done`: `ca.crt` holds the new CA only: nothing uses the previous one any more.
 //!
 //! Where a zone stands is read from its live node secret, so an apply interrupted half-way continues where the
-//! zone stopped. The zones of one run wait for each other through a process-wide registry (one provider process
-//! serves every region of a configuration, as for the lease). A region records in `ca_rotation_completed` that it
+//! zone stopped. The zones of one run wait for each other through the provider process's `Rotations` (one provider
+//! process serves every region of a configuration, as for the lease). A region records in `ca_rotation_completed` that it
 //! saw every zone finish; until then it plans an update, so that every zone takes part in the next run.
 use super::model::RegionModel;
+use super::read::secret_pair;
 use crate::cockroach::manifests::{secret_files, ZoneCertificates};
 use crate::cockroach::pki;
 use crate::framework::diag::Diagnostics;
@@ -22,7 +23,7 @@ use crate::kubernetes::error::Stopped;
 use crate::kubernetes::{Deadline, Look, Unmet};
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long a zone waits for every other zone of the cluster to show up in this run before it concludes they are
@@ -141,24 +142,6 @@ pub(super) fn pending(
     (!completed && previous != new).then(|| (new.clone(), previous.clone()))
 }
 
-/// The text of one file of a live secret.
-pub(super) fn secret_file<'a>(secret: Option<&'a Secret>, name: &str) -> Option<&'a str> {
-    let data = secret?.data.as_ref()?.get(name)?;
-    std::str::from_utf8(&data.0).ok()
-}
-
-/// A certificate and key pair of a live secret.
-pub(super) fn secret_pair(
-    secret: Option<&Secret>,
-    cert: &str,
-    key: &str,
-) -> Option<(String, String)> {
-    Some((
-        secret_file(secret, cert)?.to_owned(),
-        secret_file(secret, key)?.to_owned(),
-    ))
-}
-
 /// What the zone ran before, from its live node and client secrets.
 pub(super) fn before(node_secret: Option<&Secret>, root_secret: Option<&Secret>) -> Before {
     Before {
@@ -170,12 +153,17 @@ pub(super) fn before(node_secret: Option<&Secret>, root_secret: Option<&Secret>)
 /// The zones of every rotation in this process, by rotation: each zone's last finished step (None: arrived).
 type Progress = BTreeMap<String, Option<Step>>;
 
-static REGISTRY: LazyLock<Mutex<HashMap<String, Progress>>> = LazyLock::new(Default::default);
+/// The progress of every rotation this provider process takes part in; reached through the operation context
+/// (`ctx.shared.get::<Rotations>()`), so that each provider process has its own.
+#[derive(Default)]
+pub(super) struct Rotations(Mutex<HashMap<String, Progress>>);
 
-fn registry() -> MutexGuard<'static, HashMap<String, Progress>> {
-    REGISTRY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Rotations {
+    fn progress(&self) -> MutexGuard<'_, HashMap<String, Progress>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The zones a zone waits on before `step` may follow: those not seen in this run, and those seen behind `step`.
@@ -198,6 +186,7 @@ pub(super) fn waiting_on(
 
 /// One zone's part in one rotation of this run.
 pub(super) struct Rotation {
+    rotations: Arc<Rotations>,
     key: String,
     zone: String,
     zones: Vec<String>,
@@ -206,6 +195,7 @@ pub(super) struct Rotation {
 impl Rotation {
     /// Registers the zone in the rotation from `previous_ca` to `new_ca` of `cluster` with `zones`.
     pub fn join(
+        rotations: Arc<Rotations>,
         cluster: &str,
         new_ca: &str,
         previous_ca: &str,
@@ -217,12 +207,14 @@ impl Rotation {
             completed_marker(previous_ca),
             completed_marker(new_ca)
         );
-        registry()
+        rotations
+            .progress()
             .entry(key.clone())
             .or_default()
             .entry(zone.to_owned())
             .or_insert(None);
         Rotation {
+            rotations,
             key,
             zone: zone.to_owned(),
             zones,
@@ -231,8 +223,8 @@ impl Rotation {
 
     /// The zone finished `step` (its nodes run it).
     pub fn finished(&self, step: Step) {
-        let mut registry = registry();
-        let progress = registry.entry(self.key.clone()).or_default();
+        let mut all = self.rotations.progress();
+        let progress = all.entry(self.key.clone()).or_default();
         let entry = progress.entry(self.zone.clone()).or_insert(None);
         *entry = Some(entry.map_or(step, |done| done.max(step)));
     }
@@ -247,9 +239,9 @@ impl Rotation {
     ) -> Result<(), Diagnostics> {
         let started = Instant::now();
         let waiting_on_zones = || {
-            let registry = registry();
+            let all = self.rotations.progress();
             let empty = Progress::new();
-            waiting_on(&self.zones, registry.get(&self.key).unwrap_or(&empty), step)
+            waiting_on(&self.zones, all.get(&self.key).unwrap_or(&empty), step)
         };
         let not_in_this_run = |absent: &[String]| {
             self.refusal(
@@ -440,7 +432,15 @@ mod tests {
     async fn a_zone_missing_from_the_run_stops_the_others_before_their_next_step() {
         let (old, new) = (ca("old"), ca("new"));
         let zones: Vec<String> = ["a", "b"].map(String::from).to_vec();
-        let a = Rotation::join("test-absent", new.cert_pem(), old.cert_pem(), "a", zones);
+        let rotations = Arc::new(Rotations::default());
+        let a = Rotation::join(
+            rotations.clone(),
+            "test-absent",
+            new.cert_pem(),
+            old.cert_pem(),
+            "a",
+            zones,
+        );
         a.finished(Step::TrustBoth);
         let stop = tokio_util::sync::CancellationToken::new();
         let deadline = Deadline::after(Duration::from_millis(600), &stop);
@@ -461,14 +461,23 @@ mod tests {
     async fn zones_of_one_run_pass_a_step_together() {
         let (old, new) = (ca("old"), ca("new"));
         let zones: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let rotations = Arc::new(Rotations::default());
         let a = Rotation::join(
+            rotations.clone(),
             "test-together",
             new.cert_pem(),
             old.cert_pem(),
             "a",
             zones.clone(),
         );
-        let b = Rotation::join("test-together", new.cert_pem(), old.cert_pem(), "b", zones);
+        let b = Rotation::join(
+            rotations.clone(),
+            "test-together",
+            new.cert_pem(),
+            old.cert_pem(),
+            "b",
+            zones,
+        );
         let stop = tokio_util::sync::CancellationToken::new();
         let deadline = Deadline::after(Duration::from_secs(5), &stop);
         a.finished(Step::TrustBoth);
@@ -491,14 +500,23 @@ mod tests {
     async fn terraform_s_stop_ends_the_wait_for_the_other_zones_at_once() {
         let (old, new) = (ca("old"), ca("new"));
         let zones: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let rotations = Arc::new(Rotations::default());
         let a = Rotation::join(
+            rotations.clone(),
             "test-stopped",
             new.cert_pem(),
             old.cert_pem(),
             "a",
             zones.clone(),
         );
-        let _b = Rotation::join("test-stopped", new.cert_pem(), old.cert_pem(), "b", zones);
+        let _b = Rotation::join(
+            rotations.clone(),
+            "test-stopped",
+            new.cert_pem(),
+            old.cert_pem(),
+            "b",
+            zones,
+        );
         a.finished(Step::TrustBoth);
         let stop = tokio_util::sync::CancellationToken::new();
         let deadline = Deadline::after(Duration::from_secs(3600), &stop);

@@ -88,7 +88,7 @@ pub(super) async fn delete_zone(
     } else {
         zone_layout(model, None)
     };
-    let lease = cluster_lease(model, &spec);
+    let lease = cluster_lease(&ctx.shared, model, &spec);
     lease.zone_going(&spec.zone);
     // Terraform deletes every region at once after the DNS links that depend on them all: a moment is enough for
     // the other regions of a whole teardown to say so.
