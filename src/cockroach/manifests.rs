@@ -45,7 +45,7 @@ pub use secrets::{client_root_secret, node_secret};
 pub use sql_job::{sql_script_job, sql_script_secret};
 /// The file names inside the zone's secrets.
 pub mod secret_files {
-    pub use super::secrets::{CA_CRT, NODE_CRT, NODE_KEY, ROOT_CRT, ROOT_KEY};
+    pub use super::secrets::{pair, text, CA_CRT, NODE_CRT, NODE_KEY, ROOT_CRT, ROOT_KEY};
 }
 pub use services::{
     alias_claim, dns_load_balancer, external_name_alias, headless_service, kind_annotations,

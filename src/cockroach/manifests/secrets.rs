@@ -74,3 +74,17 @@ fn secret<const N: usize>(
         ..Secret::default()
     }
 }
+
+/// A file of a live secret, as text.
+pub fn text<'a>(secret: Option<&'a Secret>, name: &str) -> Option<&'a str> {
+    let data = secret?.data.as_ref()?.get(name)?;
+    std::str::from_utf8(&data.0).ok()
+}
+
+/// A certificate and its key, as files of a live secret.
+pub fn pair(secret: Option<&Secret>, certificate: &str, key: &str) -> Option<(String, String)> {
+    Some((
+        text(secret, certificate)?.to_owned(),
+        text(secret, key)?.to_owned(),
+    ))
+}

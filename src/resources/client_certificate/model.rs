@@ -1,7 +1,9 @@
 //! The model and schema of the ephemeral `crdb_client_certificate`: a short-lived client certificate and key for
 //! one SQL user, signed by the cluster's CA, for other providers and tools in the same run.
+use crate::framework::model::Fields;
 use crate::framework::schema::Block;
 use crate::framework::{Attr, Attribute, Schema, Type, Value};
+use crate::resources::multiregion_cluster;
 use crate::tf_model;
 
 pub const TYPE_NAME: &str = "crdb_client_certificate";
@@ -12,10 +14,7 @@ pub const DEFAULT_TTL: &str = "1h";
 /// The attributes of `crdb_multiregion_cluster` a certificate is issued with: `cluster =
 /// crdb_multiregion_cluster.<name>` passes them (the client drops the others, as for `crdb_region.cluster`).
 pub fn cluster_type() -> Type {
-    Type::object([
-        ("ca_certificate", Type::String),
-        ("ca_private_key", Type::String),
-    ])
+    multiregion_cluster::part_type(ClusterCa::FIELDS)
 }
 
 tf_model! {

@@ -16,6 +16,28 @@ use crate::framework::{Applied, ModelResource, OperationContext, Schema};
 
 pub struct MultiregionCluster;
 
+/// The type of `crdb_multiregion_cluster`'s attribute `name`, for the resources that take the cluster whole
+/// (`cluster = crdb_multiregion_cluster.<name>`) and declare the part of it they read.
+pub fn attribute_type(name: &str) -> Option<crate::framework::Type> {
+    model::schema()
+        .block
+        .attributes
+        .into_iter()
+        .find(|a| a.name == name)
+        .map(|a| a.ty)
+}
+
+/// The object type of the attributes `names` of the cluster, as a resource that takes it whole declares it:
+/// the names come from that resource's model, the types from the cluster's schema, so neither is written twice.
+pub fn part_type(names: &[&str]) -> crate::framework::Type {
+    crate::framework::Type::object(names.iter().map(|name| {
+        let ty = attribute_type(name).unwrap_or_else(|| {
+            unreachable!("{name} is not an attribute of {TYPE_NAME} (model tests check every part)")
+        });
+        (*name, ty)
+    }))
+}
+
 #[async_trait::async_trait]
 impl ModelResource for MultiregionCluster {
     type Model = ClusterModel;

@@ -6,7 +6,6 @@ use super::init::{init_marker, init_marker_name, init_reported_already_done};
 use super::lease::{ClusterLease, Leases};
 use super::model::RegionModel;
 use super::plan::{known, lifetimes, node_resources_changed, resolver, zone_layout, zone_spec};
-use super::read::{secret_file, secret_pair};
 use super::rollout::PacedRollout;
 use super::rotation::{self, Rotation, Rotations, Step};
 use super::scale::Leaving;
@@ -37,10 +36,7 @@ fn refuse_foreign_zone(
     node_secret: Option<&Secret>,
     live_set: Option<&StatefulSet>,
 ) -> Result<(), Diagnostics> {
-    let file = |name: &str| {
-        let data = node_secret?.data.as_ref()?.get(name)?;
-        std::str::from_utf8(&data.0).ok()
-    };
+    let file = |name: &str| secret_files::text(node_secret, name);
     let live = identity::LiveZone {
         ca: file(manifests::secret_files::CA_CRT),
         node_certificate: file(manifests::secret_files::NODE_CRT),
@@ -345,12 +341,12 @@ fn zone_certificates(
     let ((node_crt, node_key), _) = node_certificate(
         state,
         spec,
-        secret_pair(node_secret, secret_files::NODE_CRT, secret_files::NODE_KEY),
+        secret_files::pair(node_secret, secret_files::NODE_CRT, secret_files::NODE_KEY),
         &signer,
     )?;
     let (root_crt, root_key) = root_client(
         cluster,
-        secret_pair(node_secret, secret_files::ROOT_CRT, secret_files::ROOT_KEY),
+        secret_files::pair(node_secret, secret_files::ROOT_CRT, secret_files::ROOT_KEY),
         &node_crt,
         &signer,
         &spec.zone,
@@ -404,10 +400,7 @@ async fn found_initialized(
 /// Whether the node secret's `ca.crt` or `node.crt` differ from what is to be applied: the running nodes then
 /// need a restart to load them (a missing secret counts as changed).
 fn certificates_changed(node_secret: Option<&Secret>, certs: &ZoneCertificates) -> bool {
-    let file = |name: &str| {
-        let data = node_secret?.data.as_ref()?.get(name)?;
-        std::str::from_utf8(&data.0).ok()
-    };
+    let file = |name: &str| secret_files::text(node_secret, name);
     file(manifests::secret_files::CA_CRT) != Some(certs.ca_crt.as_str())
         || file(manifests::secret_files::NODE_CRT) != Some(certs.node_crt.as_str())
 }
@@ -673,8 +666,8 @@ impl ZoneRotation {
             .get::<Secret>(Some(&spec.zone), names::CLIENT_ROOT_SECRET)
             .await?;
         let live = rotation::live_step(
-            secret_file(node_secret, manifests::secret_files::CA_CRT),
-            secret_file(node_secret, manifests::secret_files::NODE_CRT),
+            secret_files::text(node_secret, manifests::secret_files::CA_CRT),
+            secret_files::text(node_secret, manifests::secret_files::NODE_CRT),
             &new_ca,
         );
         let zones = state

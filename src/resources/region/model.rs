@@ -1,7 +1,9 @@
 //! The model and schema of `crdb_region`, with the attribute descriptions users read.
+use crate::framework::model::Fields;
 use crate::framework::schema::Block;
 use crate::framework::timeouts::{self, Operation};
 use crate::framework::{Attr, Attribute, Schema, Type, Value};
+use crate::resources::multiregion_cluster;
 use crate::tf_model;
 use std::collections::BTreeMap;
 
@@ -12,26 +14,7 @@ pub const TYPE_NAME: &str = "crdb_region";
 /// Terraform drops the attributes not named here, keeps the keys' sensitivity, and shows an
 /// image change as `~ image = "v1" -> "v2"` inside the object.
 pub fn cluster_type() -> Type {
-    let s = || Type::String;
-    Type::object([
-        ("name", s()),
-        ("image", s()),
-        ("version", s()),
-        ("upgrade_finalization", s()),
-        ("cluster_version", s()),
-        ("zones", Type::list(s())),
-        ("init_zone", s()),
-        ("join_addresses", Type::list(s())),
-        ("cluster_domain", s()),
-        ("certificate_validity", s()),
-        ("certificate_renewal", s()),
-        ("ca_certificate", s()),
-        ("ca_private_key", s()),
-        ("ca_fingerprint_sha256", s()),
-        ("previous_ca_certificate", s()),
-        ("root_client_certificate", s()),
-        ("root_client_private_key", s()),
-    ])
+    multiregion_cluster::part_type(ClusterRef::FIELDS)
 }
 
 tf_model! {

@@ -197,7 +197,7 @@ impl ZoneSnapshot {
 
     /// The node certificate and key in the zone's node secret, if there is one.
     pub fn node_certificate(&self) -> Option<(String, String)> {
-        secret_pair(
+        secret_files::pair(
             self.node_secret.as_ref(),
             secret_files::NODE_CRT,
             secret_files::NODE_KEY,
@@ -213,24 +213,6 @@ impl ZoneSnapshot {
 }
 
 /// The node certificate and key a node secret holds.
-/// A file of a live secret, as text.
-pub(super) fn secret_file<'a>(secret: Option<&'a Secret>, name: &str) -> Option<&'a str> {
-    let data = secret?.data.as_ref()?.get(name)?;
-    std::str::from_utf8(&data.0).ok()
-}
-
-/// A certificate and its key, as files of a live secret.
-pub(super) fn secret_pair(
-    secret: Option<&Secret>,
-    certificate: &str,
-    key: &str,
-) -> Option<(String, String)> {
-    Some((
-        secret_file(secret, certificate)?.to_owned(),
-        secret_file(secret, key)?.to_owned(),
-    ))
-}
-
 /// A request or limit of the node container as the live StatefulSet holds it (`limits`: a limit, else a
 /// request), e.g. `memory`.
 pub(super) fn live_node_resource(

@@ -14,7 +14,6 @@
 //! process serves every region of a configuration, as for the lease). A region records in `ca_rotation_completed` that it
 //! saw every zone finish; until then it plans an update, so that every zone takes part in the next run.
 use super::model::RegionModel;
-use super::read::secret_pair;
 use crate::cockroach::manifests::{secret_files, ZoneCertificates};
 use crate::cockroach::pki;
 use crate::framework::diag::Diagnostics;
@@ -145,8 +144,8 @@ pub(super) fn pending(
 /// What the zone ran before, from its live node and client secrets.
 pub(super) fn before(node_secret: Option<&Secret>, root_secret: Option<&Secret>) -> Before {
     Before {
-        node: secret_pair(node_secret, secret_files::NODE_CRT, secret_files::NODE_KEY),
-        root: secret_pair(root_secret, secret_files::ROOT_CRT, secret_files::ROOT_KEY),
+        node: secret_files::pair(node_secret, secret_files::NODE_CRT, secret_files::NODE_KEY),
+        root: secret_files::pair(root_secret, secret_files::ROOT_CRT, secret_files::ROOT_KEY),
     }
 }
 
