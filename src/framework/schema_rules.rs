@@ -6,7 +6,7 @@
 //! tfplugin5 as this provider speaks it has no nested attribute types, deprecation messages,
 //! write-only attributes or computed blocks, so the rules about those cannot be broken here.
 use super::diag::AttributePath;
-use super::types::Type;
+use super::types::{MalformedType, Type};
 use crate::proto::tfplugin5 as pb;
 use pb::schema::nested_block::NestingMode;
 use std::collections::HashSet;
@@ -38,7 +38,7 @@ pub enum Rule {
     NoType,
     /// Terraform panics on a type it cannot parse rather than reporting it.
     #[error("type is not a valid cty type: {0}")]
-    MalformedType(String),
+    MalformedType(MalformedType),
     #[error("MinItems and MaxItems must both be greater than zero")]
     NegativeItems,
     #[error("MinItems and MaxItems must match in NestingSingle mode")]
@@ -199,9 +199,10 @@ fn nesting_rules(nested: &pb::schema::NestedBlock) -> Vec<Rule> {
 }
 
 /// The attribute's type as cty reads it from JSON; Terraform needs it to parse.
-fn parse_type(json: &[u8]) -> Result<Type, String> {
-    let json: serde_json::Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
-    Type::from_json(&json).map_err(|e| e.to_string())
+fn parse_type(json: &[u8]) -> Result<Type, MalformedType> {
+    let json: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| MalformedType::from(e.to_string()))?;
+    Type::from_json(&json)
 }
 
 /// Whether any attribute of the block, or of a block inside it, is or holds a `dynamic`.
@@ -418,7 +419,7 @@ mod tests {
             "untyped: either Type or NestedType must be defined"
         );
         assert!(
-            matches!(&found[1].rule, Rule::MalformedType(why) if why.contains("float")),
+            matches!(&found[1].rule, Rule::MalformedType(why) if why.to_string().contains("float")),
             "{found:?}"
         );
         assert_eq!(found[2].path.to_string(), "truncated");
