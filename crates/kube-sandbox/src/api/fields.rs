@@ -185,22 +185,38 @@ pub fn subtract(a: &mut FieldSet, b: &FieldSet) {
     }
 }
 
-/// The value at a field path in an object, if present (`.` and `v:` give the container itself).
-pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
+/// One step into a JSON value: a field of an object, or an item of a list.
+enum Step {
+    Field(String),
+    Item(usize),
+}
+
+/// Whether a list item has the keys a `k:` path element names. A `protocol` key of `TCP` also matches an item
+/// with no protocol: the API server defaults it.
+fn has_keys(item: &Value, want: &Map<String, Value>) -> bool {
+    want.iter().all(|(key, value)| {
+        item.get(key) == Some(value)
+            || (key == "protocol" && value == "TCP" && item.get(key).is_none_or(Value::is_null))
+    })
+}
+
+/// The steps from `obj` to the value at `path`, if it is there (`.` and `v:` stay at the container, `v:` once
+/// the set holds the value).
+fn locate(obj: &Value, path: &[String]) -> Option<Vec<Step>> {
     let mut cur = obj;
+    let mut steps = Vec::new();
     for k in path {
         if let Some(f) = k.strip_prefix("f:") {
             cur = cur.get(f)?;
+            steps.push(Step::Field(f.to_owned()));
         } else if let Some(keys) = k.strip_prefix("k:") {
             let want: Map<String, Value> = serde_json::from_str(keys).ok()?;
-            cur = cur.as_array()?.iter().find(|item| {
-                want.iter().all(|(wk, wv)| {
-                    item.get(wk) == Some(wv)
-                        || (wk == "protocol"
-                            && wv == "TCP"
-                            && item.get(wk).is_none_or(Value::is_null))
-                })
-            })?;
+            let index = cur
+                .as_array()?
+                .iter()
+                .position(|item| has_keys(item, &want))?;
+            cur = &cur[index];
+            steps.push(Step::Item(index));
         } else if let Some(v) = k.strip_prefix("v:") {
             let want: Value = serde_json::from_str(v).ok()?;
             cur.as_array()?.iter().find(|x| **x == want)?;
@@ -208,7 +224,25 @@ pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
             return None;
         }
     }
-    Some(cur)
+    Some(steps)
+}
+
+/// The value at a field path in an object, if present (`.` and `v:` give the container itself).
+pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
+    locate(obj, path)?
+        .iter()
+        .try_fold(obj, |cur, step| match step {
+            Step::Field(f) => cur.get(f.as_str()),
+            Step::Item(i) => cur.get(*i),
+        })
+}
+
+fn value_at_mut<'a>(obj: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+    let steps = locate(obj, path)?;
+    steps.iter().try_fold(obj, |cur, step| match step {
+        Step::Field(f) => cur.get_mut(f.as_str()),
+        Step::Item(i) => cur.get_mut(*i),
+    })
 }
 
 /// `.spec.template.spec.containers[name="db"].image`, as conflict messages show paths.
@@ -246,14 +280,7 @@ pub fn remove_at(obj: &mut Value, path: &[String]) {
     } else if let Some(keys) = last.strip_prefix("k:") {
         let want: Map<String, Value> = serde_json::from_str(keys).unwrap_or_default();
         if let Some(list) = parent.as_array_mut() {
-            list.retain(|item| {
-                !want.iter().all(|(wk, wv)| {
-                    item.get(wk) == Some(wv)
-                        || (wk == "protocol"
-                            && wv == "TCP"
-                            && item.get(wk).is_none_or(Value::is_null))
-                })
-            });
+            list.retain(|item| !has_keys(item, &want));
         }
     } else if let Some(v) = last.strip_prefix("v:") {
         let want: Value = serde_json::from_str(v).unwrap_or(Value::Null);
@@ -261,26 +288,4 @@ pub fn remove_at(obj: &mut Value, path: &[String]) {
             list.retain(|x| *x != want);
         }
     }
-}
-
-fn value_at_mut<'a>(obj: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
-    let mut cur = obj;
-    for k in path {
-        if let Some(f) = k.strip_prefix("f:") {
-            cur = cur.get_mut(f)?;
-        } else if let Some(keys) = k.strip_prefix("k:") {
-            let want: Map<String, Value> = serde_json::from_str(keys).ok()?;
-            cur = cur.as_array_mut()?.iter_mut().find(|item| {
-                want.iter().all(|(wk, wv)| {
-                    item.get(wk) == Some(wv)
-                        || (wk == "protocol"
-                            && wv == "TCP"
-                            && item.get(wk).is_none_or(Value::is_null))
-                })
-            })?;
-        } else if k != "." {
-            return None;
-        }
-    }
-    Some(cur)
 }
