@@ -182,19 +182,8 @@ pub struct Controller;
 
 impl Reconcile for Controller {
     fn reconcile(&mut self, ctx: &ControllerContext) {
-        let dep_rt = ctx.rt("deployments");
         let rs_rt = ctx.rt("replicasets");
-        for dep in ctx.store.list(dep_rt, None) {
-            if meta::is_deleting(&dep) {
-                continue;
-            }
-            let ns = meta::namespace(&dep).to_string();
-            let sets: Vec<Value> = ctx
-                .store
-                .list(rs_rt, Some(&ns))
-                .into_iter()
-                .filter(|r| meta::controlled_by(r, meta::uid(&dep)))
-                .collect();
+        for (dep, sets) in ctx.owners_and_children("deployments", "replicasets") {
             let (actions, status) = plan(&dep, &sets);
             for a in actions {
                 match a {
@@ -209,11 +198,7 @@ impl Reconcile for Controller {
                     }
                 }
             }
-            if dep.get("status") != Some(&status) {
-                let mut u = dep.clone();
-                u["status"] = status;
-                log_err("deployment status", ctx.store.update_status(dep_rt, u));
-            }
+            ctx.write_status("deployments", &dep, status, "deployment status");
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{log_err, meta, ControllerContext, Reconcile};
+use super::{meta, ControllerContext, Reconcile};
 
 /// `n` or `"n%"` of `total`, rounded up as the disruption controller does.
 fn scaled(v: &Value, total: i64) -> Option<i64> {
@@ -72,9 +72,7 @@ impl Reconcile for Controller {
             let prev = pdb.get("status").cloned().unwrap_or(json!({}));
             let status = status_of(&pdb, &pods, &prev);
             if status != prev {
-                let mut u = pdb.clone();
-                u["status"] = status;
-                log_err("pdb status", ctx.store.update_status(rt, u));
+                ctx.replace_status("poddisruptionbudgets", &pdb, status, "pdb status");
             }
         }
     }

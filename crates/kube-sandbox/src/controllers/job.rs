@@ -159,11 +159,11 @@ impl Reconcile for Controller {
     fn reconcile(&mut self, ctx: &ControllerContext) {
         let job_rt = ctx.rt("jobs");
         let pod_rt = ctx.rt("pods");
-        let jobs = ctx.store.list(job_rt, None);
+        let jobs = ctx.owners_and_children("jobs", "pods");
         self.finished_at
-            .retain(|uid, _| jobs.iter().any(|j| meta::uid(j) == uid));
-        for job in jobs {
-            if meta::is_deleting(&job) || job.pointer("/spec/suspend") == Some(&json!(true)) {
+            .retain(|uid, _| jobs.iter().any(|(j, _)| meta::uid(j) == uid));
+        for (job, pods) in jobs {
+            if job.pointer("/spec/suspend") == Some(&json!(true)) {
                 continue;
             }
             if has_condition(&job, "Complete") || has_condition(&job, "Failed") {
@@ -186,12 +186,6 @@ impl Reconcile for Controller {
                 continue;
             }
             let ns = meta::namespace(&job).to_string();
-            let pods: Vec<Value> = ctx
-                .store
-                .list(pod_rt, Some(&ns))
-                .into_iter()
-                .filter(|p| meta::controlled_by(p, meta::uid(&job)))
-                .collect();
             let (actions, status) = plan(&job, &pods);
             for a in actions {
                 match a {
@@ -215,9 +209,7 @@ impl Reconcile for Controller {
                 }
             }
             if cmp_old != cmp_new || job.pointer("/status/startTime").is_none() {
-                let mut u = job.clone();
-                u["status"] = status;
-                log_err("job status", ctx.store.update_status(job_rt, u));
+                ctx.replace_status("jobs", &job, status, "job status");
             }
         }
     }

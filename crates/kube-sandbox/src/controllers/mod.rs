@@ -24,6 +24,8 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
+use serde_json::Value;
+
 use crate::clock::Clock;
 use crate::store::{resource_type, ResourceType, Store};
 use crate::world::{ClusterProfile, World};
@@ -39,6 +41,40 @@ pub struct ControllerContext {
 impl ControllerContext {
     pub fn rt(&self, plural: &str) -> &'static ResourceType {
         resource_type(plural).unwrap_or_else(|| panic!("resource type {plural} is in the table"))
+    }
+
+    /// What an owning controller starts each pass from: every object of `owners` that is not being deleted,
+    /// with the objects of `children` in its namespace that it controls (owner reference with `controller`).
+    pub fn owners_and_children(&self, owners: &str, children: &str) -> Vec<(Value, Vec<Value>)> {
+        let listed_children = self.rt(children);
+        self.store
+            .list(self.rt(owners), None)
+            .into_iter()
+            .filter(|owner| !meta::is_deleting(owner))
+            .map(|owner| {
+                let controlled = self
+                    .store
+                    .list(listed_children, Some(meta::namespace(&owner)))
+                    .into_iter()
+                    .filter(|child| meta::controlled_by(child, meta::uid(&owner)))
+                    .collect();
+                (owner, controlled)
+            })
+            .collect()
+    }
+
+    /// Writes `status` as the status of `object` (of `plural`) when it differs from the one it has.
+    pub fn write_status(&self, plural: &str, object: &Value, status: Value, what: &str) {
+        if object.get("status") != Some(&status) {
+            self.replace_status(plural, object, status, what);
+        }
+    }
+
+    /// Writes `status` as the status of `object` (of `plural`).
+    pub fn replace_status(&self, plural: &str, object: &Value, status: Value, what: &str) {
+        let mut updated = object.clone();
+        updated["status"] = status;
+        log_err(what, self.store.update_status(self.rt(plural), updated));
     }
 }
 

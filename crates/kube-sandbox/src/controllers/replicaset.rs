@@ -75,19 +75,9 @@ pub struct Controller;
 
 impl Reconcile for Controller {
     fn reconcile(&mut self, ctx: &ControllerContext) {
-        let rs_rt = ctx.rt("replicasets");
         let pod_rt = ctx.rt("pods");
-        for rs in ctx.store.list(rs_rt, None) {
-            if meta::is_deleting(&rs) {
-                continue;
-            }
+        for (rs, pods) in ctx.owners_and_children("replicasets", "pods") {
             let ns = meta::namespace(&rs).to_string();
-            let pods: Vec<Value> = ctx
-                .store
-                .list(pod_rt, Some(&ns))
-                .into_iter()
-                .filter(|p| meta::controlled_by(p, meta::uid(&rs)))
-                .collect();
             let (actions, status) = plan(&rs, &pods);
             for a in actions {
                 match a {
@@ -103,11 +93,7 @@ impl Reconcile for Controller {
                     }
                 }
             }
-            if rs.get("status") != Some(&status) {
-                let mut u = rs.clone();
-                u["status"] = status;
-                log_err("replicaset status", ctx.store.update_status(rs_rt, u));
-            }
+            ctx.write_status("replicasets", &rs, status, "replicaset status");
         }
     }
 }

@@ -359,14 +359,7 @@ impl super::Reconcile for Controller {
                     }
                 }
             }
-            if sts.get("status") != Some(&plan.status) {
-                let mut updated = sts.clone();
-                updated["status"] = plan.status;
-                super::log_err(
-                    "statefulset status",
-                    ctx.store.update_status(sts_rt, updated),
-                );
-            }
+            ctx.write_status("statefulsets", &sts, plan.status, "statefulset status");
         }
     }
 }
