@@ -647,3 +647,68 @@ fn a_write_only_ca_key_signs_only_in_the_applies_that_need_it_and_no_key_is_stor
     let leaks = seen.leaks(&secrets);
     assert!(leaks.is_empty(), "{leaks:#?}");
 }
+
+/// A cluster whose CA key is in the state (here a generated CA) moves it out: the same certificate with
+/// `ca_private_key_wo`. Nothing rotates and no node restarts; each zone issues its own `root` client, so the plan
+/// asks the regions for the key; afterwards the state holds no private key and runs need no key.
+#[test]
+fn a_ca_key_in_the_state_moves_out_of_it_without_restarting_a_node() {
+    client().require("write-only attributes", (1, 11), (1, 11));
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    ws.write_config(&configuration(&clusters, &ws, false, 1));
+    ws.apply();
+    let cluster = ws.resource("crdb_multiregion_cluster.main");
+    let cert = cluster["ca_certificate"].as_str().unwrap().to_string();
+    let key = cluster["ca_private_key"].as_str().unwrap().to_string();
+    let ca =
+        pki::CertificateAuthority::from_pem(&cert, &key, time::OffsetDateTime::now_utc()).unwrap();
+    std::fs::write(ws.path().join("ca.crt"), &cert).unwrap();
+    let ws = ws.with_env("TF_VAR_ca_key", &key);
+    let pods = pod_generations(&clusters, NODE_PODS);
+    let mut seen = Seen::default();
+
+    ws.write_config(&write_only_ca(&clusters, &ws, false, "720h"));
+    let refused = seen.run(
+        "plan without the key",
+        ws.terraform(&["plan", "-input=false", "-no-color"]),
+    );
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.said().contains("issues its own"),
+        "{}",
+        refused.said()
+    );
+
+    ws.write_config(&write_only_ca(&clusters, &ws, true, "720h"));
+    seen.run(
+        "moving apply",
+        ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"])
+            .ok("apply"),
+    );
+    assert_eq!(
+        pod_generations(&clusters, NODE_PODS),
+        pods,
+        "moving the key restarted a node"
+    );
+    let cluster = ws.resource("crdb_multiregion_cluster.main");
+    assert_eq!(
+        cluster["previous_ca_certificate"],
+        serde_json::Value::Null,
+        "no rotation"
+    );
+    assert_eq!(cluster["ca_certificate"], cert.as_str());
+    let mut keys = zone_keys(&clusters, &ca);
+    keys.push(key.clone());
+    ws.write_config(&write_only_ca(&clusters, &ws, false, "720h"));
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 0, "no key needed once moved: {}", plan.stdout);
+    seen.run("plan after the move", plan);
+    seen.file("state after the move", &ws.path().join("terraform.tfstate"));
+    seen.run("show -json", ws.terraform(&["show", "-json"]).ok("show"));
+    let mut secrets: Vec<String> = keys.iter().flat_map(|k| private_key_lines(k)).collect();
+    secrets.push("PRIVATE KEY-----".to_string());
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let leaks = seen.leaks(&secrets);
+    assert!(leaks.is_empty(), "{leaks:#?}");
+}

@@ -95,10 +95,21 @@ pub(super) fn plan(
 
 /// Why the planned apply signs the zone's node certificate, if it does.
 fn signs(prior: Option<&RegionModel>, planned: &RegionModel) -> Option<String> {
+    let zone = planned.zone.known().map_or("?", String::as_str);
+    let root_client_in_state = |m: &RegionModel| {
+        m.cluster
+            .known()
+            .is_some_and(|c| !c.root_client_certificate.is_null())
+    };
+    if prior.is_some_and(root_client_in_state) && !root_client_in_state(planned) {
+        return Some(format!(
+            "The cluster stops keeping the `root` client certificate (its keys leave the state), so zone {zone} \
+             issues its own"
+        ));
+    }
     if !planned.node_certificate.is_unknown() {
         return None;
     }
-    let zone = planned.zone.known().map_or("?", String::as_str);
     let fingerprint = |m: &RegionModel| {
         m.cluster
             .known()
@@ -410,6 +421,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(due.node_certificate_expires_at.known().unwrap()));
+
+        // Moving the key out of the state: the zone issues its own `root` client, so the key is asked for.
+        let mut in_state = fresh.clone();
+        if let Attr::Known(cluster) = &mut in_state.cluster {
+            cluster.ca_private_key = Attr::Known(c.ca.key_pem().into());
+            cluster.root_client_certificate = Attr::Known("ROOT".into());
+        }
+        let (_, diags) = planned(Some(&in_state), &fresh);
+        assert!(said(&diags).contains("issues its own"), "{diags:?}");
+        let (_, diags) = planned(Some(&in_state), &keyed);
+        assert!(!diags.has_errors(), "{diags:?}");
 
         // A node Secret found missing, with no key in the state, is a new certificate.
         let mut lost = fresh.clone();
