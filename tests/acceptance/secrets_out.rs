@@ -1,6 +1,7 @@
 //! Secrets that never reach plan or state, through Terraform 1.11 and OpenTofu 1.11 (the first of each with
 //! write-only attributes and ephemeral resources): `crdb_sql_user.password_wo`, moved to from `password` without a
-//! restart, then changed by its version, and an apply that fails; and `crdb_client_certificate`. Every place a
+//! restart, then changed by its version, and an apply that fails; `crdb_client_certificate`; and a CA key given
+//! write-only (create, renewal, rotation, import, a refused key, destroy; and a key moved out of the state). Every place a
 //! client keeps or prints something is scanned for the passwords (raw and base64) and the private keys: the raw
 //! state file, `show -json`, a saved plan shown as JSON, every CLI output and the trace log. The matrix
 //! (`scripts/test.sh`) runs this module under the clients that have them; Terraform 1.0.3 refuses `password_wo`
