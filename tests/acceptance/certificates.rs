@@ -91,7 +91,13 @@ fn pod_uids(clusters: &Clusters) -> Vec<(String, String)> {
 }
 
 /// A file of a secret in one zone's cluster.
-fn secret_file(clusters: &Clusters, zone: &str, namespace: &str, name: &str, file: &str) -> String {
+pub(crate) fn secret_file(
+    clusters: &Clusters,
+    zone: &str,
+    namespace: &str,
+    name: &str,
+    file: &str,
+) -> String {
     let api: Api<Secret> = Api::namespaced(clusters.client(zone), namespace);
     let secret = clusters.runtime.block_on(api.get(name)).unwrap();
     let data = secret.data.unwrap_or_default();

@@ -1,11 +1,11 @@
-//! Secrets that never reach plan or state, through Terraform 1.11 and OpenTofu 1.11 (the first of each with
-//! write-only attributes and ephemeral resources): `crdb_sql_user.password_wo`, moved to from `password` without a
-//! restart, then changed by its version, and an apply that fails; `crdb_client_certificate`; and a CA key given
-//! write-only (create, renewal, rotation, import, a refused key, destroy; and a key moved out of the state). Every place a
-//! client keeps or prints something is scanned for the passwords (raw and base64) and the private keys: the raw
-//! state file, `show -json`, a saved plan shown as JSON, every CLI output and the trace log. The matrix
-//! (`scripts/test.sh`) runs this module under the clients that have them; Terraform 1.0.3 refuses `password_wo`
-//! (`bad_input`).
+//! Secrets that never reach plan or state, through Terraform 1.11 and OpenTofu 1.11 (the first of each with write-only
+//! attributes and ephemeral resources): `crdb_sql_user.password_wo`, moved to from `password` without a restart, then
+//! changed by its version, and an apply that fails; `crdb_client_certificate`; and a CA key given write-only (create,
+//! renewal, rotation, import, a refused key, destroy; and a key moved out of the state). Every place a client keeps or
+//! prints something is scanned for the passwords (raw and base64) and the private keys: the raw state file, `show
+//! -json`, a saved plan shown as JSON, every CLI output and the trace log. The matrix (`scripts/test.sh`) runs this
+//! module under the clients that have them; Terraform 1.0.3 refuses `password_wo` (`bad_input`).
+use crate::certificates::secret_file;
 use crate::harness::{client, Run, Workspace};
 use crate::regions::{configuration, pod_generations, Clusters, ZONES};
 use crate::sql::catalog;
@@ -428,16 +428,9 @@ fn write_only_ca(clusters: &Clusters, ws: &Workspace, keyed: bool, renewal: &str
 /// Every node and `root` client key the zones' Secrets hold, and checks each certificate there is signed by
 /// `ca` (the `root` client's and the node's alike).
 fn zone_keys(clusters: &Clusters, ca: &pki::CertificateAuthority) -> Vec<String> {
-    use k8s_openapi::api::core::v1::Secret;
     let mut keys = Vec::new();
     for zone in ZONES {
-        let secrets: kube::Api<Secret> = kube::Api::namespaced(clusters.client(zone), zone);
-        let secret = clusters
-            .runtime
-            .block_on(secrets.get("cockroachdb.node"))
-            .unwrap();
-        let file =
-            |name: &str| String::from_utf8(secret.data.as_ref().unwrap()[name].0.clone()).unwrap();
+        let file = |name: &str| secret_file(clusters, zone, zone, "cockroachdb.node", name);
         for (crt, key) in [
             ("node.crt", "node.key"),
             ("client.root.crt", "client.root.key"),

@@ -17,16 +17,21 @@ fn fill_in_pki(state: &mut ClusterModel) -> Result<(), PkiError> {
     );
     let name = state.name.known().cloned().unwrap_or_default();
     let ca = match (&state.ca_certificate, &state.ca_private_key) {
-        (Attr::Known(cert), Attr::Known(key)) => CertificateAuthority::from_pem(cert, key, now)?,
-        (Attr::Known(cert), Attr::Null) => return describe_key_out_of_state(state, &cert.clone()),
+        (Attr::Known(cert), Attr::Known(key)) => {
+            Some(CertificateAuthority::from_pem(cert, key, now)?)
+        }
+        // A brought CA whose key stays out of the state (`ca_private_key_wo`): the cluster only describes its
+        // certificate; the regions sign, and issue the `root` client, during the applies given the key.
+        (Attr::Known(_), Attr::Null) => None,
         _ => {
             let ca = CertificateAuthority::generate(&name, lifetimes.ca_validity, now)?;
             state.ca_certificate = Attr::Known(ca.cert_pem().to_string());
             state.ca_private_key = Attr::Known(ca.key_pem().to_string());
             state.ca_generated = Attr::Known(true);
-            ca
+            Some(ca)
         }
     };
+    let ca_pem = state.ca_certificate.known().cloned().unwrap_or_default();
     if state.previous_ca_certificate.is_unknown() {
         state.previous_ca_certificate = Attr::Null;
     }
@@ -34,12 +39,15 @@ fn fill_in_pki(state: &mut ClusterModel) -> Result<(), PkiError> {
         state.ca_generated = Attr::Known(false);
     }
     if !matches!(state.ca_fingerprint_sha256, Attr::Known(_)) {
-        state.ca_fingerprint_sha256 =
-            Attr::Known(pki::certificate_fingerprint_sha256(ca.cert_pem())?);
+        state.ca_fingerprint_sha256 = Attr::Known(pki::certificate_fingerprint_sha256(&ca_pem)?);
     }
     if !matches!(state.ca_expires_at, Attr::Known(_)) {
-        state.ca_expires_at = Attr::Known(expiry(ca.cert_pem())?);
+        state.ca_expires_at = Attr::Known(expiry(&ca_pem)?);
     }
+    // Without the key the plan left the `root` client null (`plan::plan_key_out_of_state`).
+    let Some(ca) = ca else {
+        return Ok(());
+    };
     if !matches!(state.root_client_certificate, Attr::Known(_))
         || !matches!(state.root_client_private_key, Attr::Known(_))
     {
@@ -51,23 +59,6 @@ fn fill_in_pki(state: &mut ClusterModel) -> Result<(), PkiError> {
     if let Attr::Known(cert) = &state.root_client_certificate {
         state.root_client_certificate_expires_at = Attr::Known(expiry(cert)?);
     }
-    Ok(())
-}
-
-/// A brought CA whose key stays out of the state (`ca_private_key_wo`): the cluster only describes its
-/// certificate; the regions sign with the key during the applies that need it, and issue the `root` client.
-fn describe_key_out_of_state(state: &mut ClusterModel, cert: &str) -> Result<(), PkiError> {
-    if state.previous_ca_certificate.is_unknown() {
-        state.previous_ca_certificate = Attr::Null;
-    }
-    if !matches!(state.ca_generated, Attr::Known(_)) {
-        state.ca_generated = Attr::Known(false);
-    }
-    state.ca_fingerprint_sha256 = Attr::Known(pki::certificate_fingerprint_sha256(cert)?);
-    state.ca_expires_at = Attr::Known(expiry(cert)?);
-    state.root_client_certificate = Attr::Null;
-    state.root_client_private_key = Attr::Null;
-    state.root_client_certificate_expires_at = Attr::Null;
     Ok(())
 }
 

@@ -11,9 +11,8 @@ use super::rotation::{self, Rotation, Rotations, Step};
 use super::scale::Leaving;
 use super::signing::{self, node_certificate, root_client, Signer};
 use super::storage;
-use crate::cockroach::manifests::secret_files;
 use crate::cockroach::manifests::{
-    self, names, DnsProtocol, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
+    self, names, secret_files, DnsProtocol, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
 };
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::{Applied, Attr, OperationContext, Shared};
@@ -38,8 +37,8 @@ fn refuse_foreign_zone(
 ) -> Result<(), Diagnostics> {
     let file = |name: &str| secret_files::text(node_secret, name);
     let live = identity::LiveZone {
-        ca: file(manifests::secret_files::CA_CRT),
-        node_certificate: file(manifests::secret_files::NODE_CRT),
+        ca: file(secret_files::CA_CRT),
+        node_certificate: file(secret_files::NODE_CRT),
         cluster_name: live_set
             .and_then(|set| set.metadata.labels.as_ref()?.get(names::LABEL_PART_OF))
             .map(String::as_str),
@@ -338,7 +337,7 @@ fn zone_certificates(
         return Err(diags);
     };
     let signer = Signer::of(state, lifetimes(state))?;
-    let ((node_crt, node_key), _) = node_certificate(
+    let (node_crt, node_key) = node_certificate(
         state,
         spec,
         secret_files::pair(node_secret, secret_files::NODE_CRT, secret_files::NODE_KEY),
@@ -401,8 +400,8 @@ async fn found_initialized(
 /// need a restart to load them (a missing secret counts as changed).
 fn certificates_changed(node_secret: Option<&Secret>, certs: &ZoneCertificates) -> bool {
     let file = |name: &str| secret_files::text(node_secret, name);
-    file(manifests::secret_files::CA_CRT) != Some(certs.ca_crt.as_str())
-        || file(manifests::secret_files::NODE_CRT) != Some(certs.node_crt.as_str())
+    file(secret_files::CA_CRT) != Some(certs.ca_crt.as_str())
+        || file(secret_files::NODE_CRT) != Some(certs.node_crt.as_str())
 }
 
 /// What the configuration changes that the running nodes' template must carry.
@@ -666,8 +665,8 @@ impl ZoneRotation {
             .get::<Secret>(Some(&spec.zone), names::CLIENT_ROOT_SECRET)
             .await?;
         let live = rotation::live_step(
-            secret_files::text(node_secret, manifests::secret_files::CA_CRT),
-            secret_files::text(node_secret, manifests::secret_files::NODE_CRT),
+            secret_files::text(node_secret, secret_files::CA_CRT),
+            secret_files::text(node_secret, secret_files::NODE_CRT),
             &new_ca,
         );
         let zones = state

@@ -10,9 +10,10 @@
 //! 3. `Done`: `ca.crt` holds the new CA only: nothing uses the previous one any more.
 //!
 //! Where a zone stands is read from its live node secret, so an apply interrupted half-way continues where the
-//! zone stopped. The zones of one run wait for each other through the provider process's `Rotations` (one provider
-//! process serves every region of a configuration, as for the lease). A region records in `ca_rotation_completed` that it
-//! saw every zone finish; until then it plans an update, so that every zone takes part in the next run.
+//! zone stopped. The zones of one run wait for each other through the provider process's `Rotations` (one
+//! provider process serves every region of a configuration, as for the lease). A region records in
+//! `ca_rotation_completed` that it saw every zone finish; until then it plans an update, so that every zone takes
+//! part in the next run.
 use super::model::RegionModel;
 use crate::cockroach::manifests::{secret_files, ZoneCertificates};
 use crate::cockroach::pki;

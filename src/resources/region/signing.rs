@@ -1,11 +1,11 @@
-//! What a zone signs (its node certificate, and with a write-only CA key its `root` client), what it keeps from
-//! its Secret instead, the CA key it signs with, and when the plan must ask for that key. With the cluster's key in the state (a
-//! generated CA, or one brought as `ca_private_key`) every region has it through `cluster`. With a key brought
-//! write-only (`crdb_multiregion_cluster.ca_private_key_wo`) nothing holds it between runs: each region is given
-//! the same key in its own `ca_private_key_wo` for the applies that sign (a new zone, a renewal, a CA rotation, a
-//! lost Secret), and the plan says so, on that attribute, when one of them lacks it. The zone's node key and its
-//! `root` client certificate then live only in the zone's Secrets (the cluster issues no `root` client), renewed
-//! together. Pure.
+//! What a zone signs (its node certificate, and with a write-only CA key its `root` client), what it keeps from its
+//! Secret instead, the CA key it signs with, and when the plan must ask for that key. With the cluster's key in the
+//! state (a generated CA, or one brought as `ca_private_key`) every region has it through `cluster`. With a key brought
+//! write-only (`crdb_multiregion_cluster.ca_private_key_wo`) nothing holds it between runs: each region is given the
+//! same key in its own `ca_private_key_wo` for the applies that sign (a new zone, a renewal, a CA rotation, a lost
+//! Secret), and the plan says so, on that attribute, when one of them lacks it. The zone's node key and its `root`
+//! client certificate then live only in the zone's Secrets (the cluster issues no `root` client), renewed together.
+//! Pure.
 use super::model::{ClusterRef, RegionModel};
 use crate::cockroach::manifests::{names, ZoneSpec};
 use crate::cockroach::pki::{self, CertificateAuthority, KeyPairPem, PkiError};
@@ -203,6 +203,16 @@ impl<'a> Signer<'a> {
             .map_err(|why| issue_failed("root client certificate", why))
     }
 
+    /// Whether a certificate found in the zone's Secret can stay: signed by this CA and not inside its renewal
+    /// window.
+    fn keeps(&self, cert: &str) -> bool {
+        pki::certificate_matches_ca(cert, self.ca_certificate)
+            && pki::certificate_not_after(cert).is_ok_and(|not_after| {
+                certificates::standing(not_after, self.lifetimes.certificate_renewal, self.now)
+                    == certificates::Renewal::NotYet
+            })
+    }
+
     fn authority(&self, what: &str) -> Result<CertificateAuthority, Diagnostics> {
         let Some(key) = self.key else {
             return Err(Diagnostics::with_attribute_error(
@@ -219,34 +229,26 @@ impl<'a> Signer<'a> {
     }
 }
 
-/// A node certificate found in the zone's live secret, worth keeping: signed by the cluster's CA, covering every
-/// name of the zone, and not inside its renewal window. An adopted zone keeps the certificate its nodes already use.
+/// A node certificate found in the zone's live secret, worth keeping: one the signer keeps, covering every name of
+/// the zone. An adopted zone keeps the certificate its nodes already use.
 fn reusable_node_certificate(
     live: Option<(String, String)>,
-    ca_cert: &str,
+    signer: &Signer,
     spec: &ZoneSpec,
-    renewal: time::Duration,
-    now: time::OffsetDateTime,
 ) -> Option<(String, String)> {
-    let (cert, key) = live?;
-    let fresh_enough = pki::certificate_not_after(&cert).is_ok_and(|not_after| {
-        certificates::standing(not_after, renewal, now) == certificates::Renewal::NotYet
-    });
-    (fresh_enough
-        && pki::certificate_matches_ca(&cert, ca_cert)
-        && pki::node_certificate_covers(&cert, &spec.zone, &spec.cluster_domain))
-    .then_some((cert, key))
+    live.filter(|(cert, _)| {
+        signer.keeps(cert) && pki::node_certificate_covers(cert, &spec.zone, &spec.cluster_domain)
+    })
 }
 
-/// The zone's node certificate and key, and whether they were issued now: the planned certificate when the
-/// plan kept it (its key from the state, else from the zone's Secret), else the live one when it still fits, else
-/// one signed now.
+/// The zone's node certificate and key: the planned certificate when the plan kept it (its key from the state,
+/// else from the zone's Secret), else the live one when it still fits, else one signed now.
 pub(super) fn node_certificate(
     model: &RegionModel,
     spec: &ZoneSpec,
     live: Option<(String, String)>,
     signer: &Signer,
-) -> Result<((String, String), bool), Diagnostics> {
+) -> Result<(String, String), Diagnostics> {
     if let Attr::Known(cert) = &model.node_certificate {
         let key = model
             .node_private_key
@@ -254,7 +256,7 @@ pub(super) fn node_certificate(
             .cloned()
             .or_else(|| live.filter(|(live, _)| live == cert).map(|(_, key)| key));
         return match key {
-            Some(key) => Ok(((cert.clone(), key), false)),
+            Some(key) => Ok((cert.clone(), key)),
             None => Err(Diagnostics::with_attribute_error(
                 AttributePath::root("node_certificate"),
                 "The zone's node key is gone",
@@ -268,17 +270,11 @@ pub(super) fn node_certificate(
             )),
         };
     }
-    if let Some(kept) = reusable_node_certificate(
-        live,
-        signer.ca_certificate,
-        spec,
-        signer.lifetimes.certificate_renewal,
-        signer.now,
-    ) {
-        return Ok((kept, false));
+    if let Some(kept) = reusable_node_certificate(live, signer, spec) {
+        return Ok(kept);
     }
     let pair = signer.node(spec)?;
-    Ok(((pair.cert_pem.clone(), pair.key_pem.clone()), true))
+    Ok((pair.cert_pem, pair.key_pem))
 }
 
 /// The zone's `root` client: the cluster's when it keeps one in the state; else the zone's own, kept from its
@@ -298,19 +294,14 @@ pub(super) fn root_client(
         return Ok((crt.clone(), key.clone()));
     }
     let not_after = |cert: &str| pki::certificate_not_after(cert).ok();
-    let keeps = |crt: &str| {
-        not_after(crt).is_some_and(|at| {
-            pki::certificate_matches_ca(crt, signer.ca_certificate)
-                && Some(at) >= not_after(node_crt)
-                && certificates::standing(at, signer.lifetimes.certificate_renewal, signer.now)
-                    == certificates::Renewal::NotYet
-        })
-    };
-    if let Some(kept) = live.filter(|(crt, _)| keeps(crt)) {
+    // `keeps` reads the expiry first: a root client whose expiry cannot be read is never kept.
+    if let Some(kept) =
+        live.filter(|(crt, _)| signer.keeps(crt) && not_after(crt) >= not_after(node_crt))
+    {
         return Ok(kept);
     }
     let pair = signer.root_client(zone)?;
-    Ok((pair.cert_pem.clone(), pair.key_pem.clone()))
+    Ok((pair.cert_pem, pair.key_pem))
 }
 
 fn issue_failed(what: &str, why: PkiError) -> Diagnostics {
@@ -481,10 +472,12 @@ mod tests {
         let without_key = Signer::of(&model, super::super::plan::lifetimes(&model)).unwrap();
 
         // The planned certificate, its key from the Secret; nothing signed, so no key needed.
-        let (pair, issued) =
-            node_certificate(&model, &spec(), live_node.clone(), &without_key).unwrap();
-        assert_eq!(pair, (node_crt.clone(), "NODE KEY".to_string()));
-        assert!(!issued);
+        let pair = node_certificate(&model, &spec(), live_node.clone(), &without_key).unwrap();
+        assert_eq!(
+            pair,
+            (node_crt.clone(), "NODE KEY".to_string()),
+            "nothing signed"
+        );
         let gone = node_certificate(&model, &spec(), None, &without_key).unwrap_err();
         assert_eq!(gone.attribute_paths(), ["node_certificate"]);
 
@@ -518,8 +511,9 @@ mod tests {
         // A zone with no certificate planned and none live signs one.
         let mut new = keyed.clone();
         new.node_certificate = Attr::Unknown;
-        let ((crt, key), issued) = node_certificate(&new, &spec(), None, &with_key).unwrap();
-        assert!(issued && pki::node_certificate_covers(&crt, "a", "cluster.local"));
+        let (crt, key) = node_certificate(&new, &spec(), None, &with_key).unwrap();
+        assert!(pki::certificate_matches_ca(&crt, c.ca.cert_pem()));
+        assert!(pki::node_certificate_covers(&crt, "a", "cluster.local"));
         assert_eq!(pki::key_matches_certificate(&crt, &key), Some(true));
     }
 }
