@@ -53,7 +53,16 @@ async fn three_regions() -> (Sandbox, Sim) {
     init_job(&sim, "a", "zone-a");
     let healthy = eventually(60, || {
         let nodes = sim.world.cockroach().nodes();
-        nodes.len() == 9 && nodes.iter().all(|n| n.live) && cluster_metrics(&sim) == (300, 0, 0)
+        // Settled too: a replica the allocator is still moving can be counted on two nodes by the next scrape.
+        let cockroach = sim.world.cockroach();
+        let settled = cockroach
+            .clusters()
+            .first()
+            .is_some_and(|status| cockroach.with(&status.ca, |c, _| c.settled()) == Some(true));
+        nodes.len() == 9
+            && nodes.iter().all(|n| n.live)
+            && settled
+            && cluster_metrics(&sim) == (300, 0, 0)
     })
     .await;
     assert!(healthy, "{:?}", cluster_metrics(&sim));
