@@ -2,7 +2,7 @@
 //! applies the regions of one configuration in parallel, all in this one process, so an in-process lock per
 //! CockroachDB cluster (keyed by its CA fingerprint and name) serialises their node restarts and decommissions.
 //! This is the first tier: every disruption also holds the database's own lease (`cockroach::disruption_lease`,
-//! taken by the opening health gate), which orders separate Terraform runs. The lease also carries a stop: once a
+//! held around a region's whole rollout, see `db_lease.rs`), which orders separate Terraform runs. The lease also carries a stop: once a
 //! node failed to come back, no region of this run touches another node.
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::Deadline;
@@ -27,6 +27,7 @@ struct LeaseState {
 #[derive(Clone)]
 pub(super) struct ClusterLease {
     state: Arc<LeaseState>,
+    key: String,
 }
 
 /// The holder's turn; dropping it releases the lease.
@@ -48,8 +49,14 @@ impl ClusterLease {
         let key = format!("{ca_fingerprint}/{cluster_name}");
         let mut all = locked(leases());
         ClusterLease {
-            state: all.entry(key).or_default().clone(),
+            state: all.entry(key.clone()).or_default().clone(),
+            key,
         }
+    }
+
+    /// Which CockroachDB cluster this is the lease of (its CA fingerprint and name).
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// Waits for the cluster's turn, bounded by the deadline; refused once a rollout of this run stopped.
