@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
-const LEASE_JOB: &str = "cockroachdb-disruption-lease";
+pub(super) const LEASE_JOB: &str = "cockroachdb-disruption-lease";
 /// How long a release may take after the operation ended (Ctrl-C or its timeout included).
 const RELEASE_WITHIN: Duration = Duration::from_secs(30);
 
@@ -228,7 +228,8 @@ async fn take_job(
     let waiting_for = format!("the database's disruption lease (zone {})", spec.zone);
     let taken = deadline
         .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
-            let job = manifests::gate_job(spec, image, &statements);
+            let mut job = manifests::gate_job(spec, image, &statements);
+            job.metadata.name = Some(LEASE_JOB.to_owned());
             match client.run_job_for_output(&job, deadline).await {
                 Ok(text) => {
                     let (sql, status) = db_lease::split_gate_log(&text);
