@@ -1,7 +1,8 @@
-//! Whether the CockroachDB cluster may lose one node now: the judgement of the health gate that comes before and
-//! after every disruption (a restart for a rollout, a decommission). It reads what
-//! `cockroach node status --all --decommission --ranges --format=csv` prints, so it needs no SQL and no access to
-//! the nodes' HTTP ports, and works wherever a Job can run.
+//! The cluster's members as `cockroach node status --all --decommission --ranges --format=csv` prints them (read
+//! in a Job with the root client certificate, once per rollout when the disruption lease is taken, and before a
+//! scale-down or a zone removal), and what they say: whether the cluster may lose a node (`judge`), which nodes
+//! have been down for longer than a restart takes, whether nodes may leave. The health gate between two
+//! disruptions reads the nodes' HTTP answers instead (`node_vars`) and reports through [`Unhealthy`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -150,6 +151,14 @@ pub const DOWN_TOO_LONG: Duration = Duration::from_secs(60);
 /// that holds the disruption lease, no rollout of any run explains them (a zone scaled to zero, a crash loop, a
 /// lost machine), so waiting for them would only run out the timeout.
 pub fn down_longer_than(rows: &[NodeRow], grace: Duration) -> Vec<String> {
+    down_longer_than_rows(rows, grace)
+        .into_iter()
+        .map(|(_, said)| said)
+        .collect()
+}
+
+/// [`down_longer_than`] with each node's row, for a caller that checks later whether it is back.
+pub fn down_longer_than_rows(rows: &[NodeRow], grace: Duration) -> Vec<(NodeRow, String)> {
     let Some(newest) = rows
         .iter()
         .filter(|r| r.is_live)
@@ -163,7 +172,7 @@ pub fn down_longer_than(rows: &[NodeRow], grace: Duration) -> Vec<String> {
         .filter_map(|r| {
             let down = newest - r.updated_at?;
             let down = Duration::try_from(down).ok()?;
-            (down > grace).then(|| format!("{} for {}s", r.name(), down.as_secs()))
+            (down > grace).then(|| (r.clone(), format!("{} for {}s", r.name(), down.as_secs())))
         })
         .collect()
 }
@@ -179,6 +188,8 @@ pub struct Unhealthy {
     pub ranges_underreplicated: u64,
     /// Under-replicated and unavailable ranges per zone of the node counting them.
     pub by_zone: BTreeMap<String, u64>,
+    /// Fewer members live than expected, as the live nodes see them: (the fewest any live node sees, expected).
+    pub live_members: Option<(u64, u64)>,
 }
 
 impl Unhealthy {
@@ -192,6 +203,11 @@ impl fmt::Display for Unhealthy {
         let mut parts = Vec::new();
         if !self.not_live.is_empty() {
             parts.push(format!("not live: {}", self.not_live.join(", ")));
+        }
+        if let Some((seen, expected)) = self.live_members {
+            parts.push(format!(
+                "{seen} of {expected} members live as the live nodes see them (liveness_livenodes)"
+            ));
         }
         if !self.decommissioning.is_empty() {
             parts.push(format!(

@@ -7,6 +7,7 @@ pub mod disruption_lease;
 pub mod dns;
 pub mod health;
 pub mod manifests;
+pub mod node_vars;
 pub mod pki;
 pub mod quantity;
 pub mod reachability;

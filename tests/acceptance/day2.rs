@@ -539,6 +539,50 @@ fn writes(clusters: &Clusters) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A rollout runs no Job per node: its health gates read the nodes through the pods proxy, and the database's
+/// disruption lease is taken by one Job when the first node's turn comes and released by one when the last ends.
+#[test]
+fn a_rollout_of_one_region_runs_at_most_two_lease_jobs_and_no_gate_job() {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&base);
+    ws.apply();
+    settle(&clusters);
+    writes(&clusters);
+    // A requests change in the first region only: its three nodes restart, the others' none.
+    let requests = base.replacen(
+        "  replicas            = 3\n",
+        "  replicas            = 3\n  cpu_request         = \"500m\"\n",
+        1,
+    );
+    assert_ne!(requests, base);
+    ws.write_config(&requests);
+    ws.apply();
+    let seen = assert_never_unavailable(&clusters, "a requests change in one region");
+    assert_eq!(seen.max_nodes_down, 1, "nodes did restart: {seen:?}");
+    let written = writes(&clusters);
+    let rolled: std::collections::BTreeSet<&str> = written
+        .iter()
+        .filter(|(_, w)| w.contains("/statefulsets/"))
+        .map(|(zone, _)| zone.as_str())
+        .collect();
+    assert_eq!(rolled.len(), 1, "one region rolled: {written:#?}");
+    let runs = |job: &str| {
+        written
+            .iter()
+            .filter(|(_, w)| w.starts_with("PATCH ") && w.ends_with(&format!("/jobs/{job}")))
+            .count()
+    };
+    let lease_jobs = runs("cockroachdb-disruption-lease");
+    assert!(
+        (1..=2).contains(&lease_jobs),
+        "{lease_jobs} lease Jobs: {written:#?}"
+    );
+    assert_eq!(runs("cockroachdb-health"), 0, "gate Jobs ran: {written:#?}");
+    ws.assert_plan_empty("the requests change");
+}
+
 /// Nothing is written when nothing changes: an apply with nothing to change writes nothing, and an update that
 /// rolls no node (a load balancer annotation, new timeouts) writes no StatefulSet.
 #[test]

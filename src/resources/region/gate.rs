@@ -1,155 +1,64 @@
-//! The health gate before and after every disruption: `cockroach node status` in a Job of the zone about to
-//! disrupt a node (through the edge's Job runner, so it needs only the `kubernetes {}` block's rights on jobs,
-//! pods and pods/log), judged by `cockroach::health::judge`, asked again every second until the cluster is
-//! healthy or the operation's timeout comes, which then says what was unhealthy.
-//!
-//! The same Job takes the database's disruption lease before it reads the cluster (the opening gate) or releases
-//! it (the closing gate), see `cockroach::disruption_lease`: Terraform runs that share only the database (one
-//! workspace per region) disrupt one node at a time too, at no extra Job per disruption.
-use crate::cockroach::disruption_lease::{self as db_lease, RENEW_EVERY};
+//! The health gate before and after every disruption: one look at every node of every zone this process is
+//! disrupting (`db_lease::Holding::zones`), all at once, through the API server's pods proxy: each node's
+//! `/health?ready=1` and `/_status/vars`, judged by `cockroach::node_vars::judge`, asked again every second until
+//! the cluster is healthy or the operation's timeout comes, which then says what was unhealthy. It needs no Job
+//! and no SQL, only `get` on `pods` and `pods/proxy`. The database's disruption lease is held around the whole
+//! rollout (`db_lease.rs`), not taken here.
+use super::db_lease::Holding;
 use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
+use crate::cockroach::node_vars::{self, NodeAnswer};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::error::Stopped;
 use crate::kubernetes::readiness;
 use crate::kubernetes::{ClusterClient, Deadline, JobError, Look, Unmet};
+use futures_util::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
-use std::future::Future;
 use std::time::Duration;
 
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
-const LEASE_JOB: &str = "cockroachdb-disruption-lease";
+/// How often an opening gate that misses members reads them again through a `node status` Job (a Job only in
+/// that case: a healthy rollout runs none).
+const READ_MEMBERS_AGAIN_AFTER: Duration = Duration::from_secs(5);
 
-/// What a gate does with the database's disruption lease.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LeaseStep {
-    /// Takes it (or renews it) before reading the cluster; the gate passes only once it is ours.
-    Take,
-    /// Releases it: the disruption is over; the gate still waits for the cluster to be healthy.
-    Release,
-}
-
-/// Where a gate runs and what it guards, for its Jobs and its diagnostics.
+/// Where a gate runs and what it guards, for its diagnostics.
 pub(super) struct Gate<'a> {
     pub client: &'a ClusterClient,
     pub spec: &'a ZoneSpec,
-    /// An image a running node uses (`serving_image`).
-    pub image: String,
-    /// Node IDs being decommissioned on purpose.
-    pub leaving: &'a [String],
+    pub holding: &'a Holding,
     pub deadline: &'a Deadline,
 }
 
-impl<'a> Gate<'a> {
-    /// The gate of one disruption in the zone, its Jobs in the image a serving node of the zone runs; no node is
-    /// leaving on purpose.
-    pub async fn in_zone(
-        client: &'a ClusterClient,
-        spec: &'a ZoneSpec,
-        deadline: &'a Deadline,
-    ) -> Result<Gate<'a>, Diagnostics> {
-        Ok(Gate {
-            client,
-            spec,
-            image: serving_image(client, spec).await?,
-            leaving: &[],
-            deadline,
-        })
-    }
-
-    /// The opening gate: takes the database's disruption lease, then waits until the cluster can lose a node
-    /// (every active member live, none decommissioning but `leaving`, no range unavailable or
-    /// under-replicated). With `healthy_needed` false (the node to replace is down already) the lease is
-    /// enough. `before` says what the gate guards, for the diagnostic.
-    /// When it fails, the lease is released, so that other runs need not wait for its expiry.
+impl Gate<'_> {
+    /// The opening gate: waits until the cluster can lose a node (every member live, none decommissioning but
+    /// those leaving on purpose, no range unavailable or under-replicated). With `healthy_needed` false (the node
+    /// to replace is down already) the lease is enough. `before` says what the gate guards, for the diagnostic.
     pub async fn open(&self, before: &str, healthy_needed: bool) -> Result<(), Diagnostics> {
-        let opened = self.wait(LeaseStep::Take, before, healthy_needed).await;
-        if opened.is_err() {
-            self.release_quietly().await;
+        if !healthy_needed {
+            return Ok(());
         }
-        opened
+        self.wait(before, true).await
     }
 
-    /// The closing gate: releases the database's disruption lease (another run's opening gate then waits for
-    /// the cluster to be healthy itself) and waits until the cluster is healthy again.
+    /// The closing gate: waits until the cluster is healthy again after a disruption.
     pub async fn close(&self, after: &str) -> Result<(), Diagnostics> {
-        self.wait(LeaseStep::Release, after, true).await
+        self.wait(after, false).await
     }
 
-    /// Releases the lease after a disruption that failed, so that other runs need not wait for its expiry; a
-    /// failure here is only logged (the expiry bounds it).
-    pub async fn release_quietly(&self) {
-        let job = self.lease_job(&db_lease::release_statement(db_lease::holder()));
-        if let Err(e) = self.client.run_job_for_output(&job, self.deadline).await {
-            tracing::warn!(zone = %self.spec.zone, error = %e, "the disruption lease was not released; it expires by itself");
-        }
-    }
-
-    /// Runs `step` (one disruption: a node restarting, a decommission) while renewing the lease every
-    /// `RENEW_EVERY`, so that a long one keeps it.
-    pub async fn renewing<T>(&self, step: impl Future<Output = T>) -> T {
-        tokio::pin!(step);
-        loop {
-            let renew = async {
-                tokio::time::sleep(RENEW_EVERY).await;
-                self.renew().await;
-            };
-            tokio::select! {
-                done = &mut step => return done,
-                () = renew => {}
-            }
-        }
-    }
-
-    async fn renew(&self) {
-        let holder = db_lease::holder();
-        let job = self.lease_job(&db_lease::take_statement(holder));
-        match self.client.run_job_for_output(&job, self.deadline).await {
-            Ok(said) if db_lease::held(&said, holder) => {}
-            Ok(_) => tracing::warn!(
-                zone = %self.spec.zone,
-                "the disruption lease expired during a disruption and another run holds it; its health gate waits for this one"
-            ),
-            Err(e) => {
-                tracing::warn!(zone = %self.spec.zone, error = %e, "renewing the disruption lease failed")
-            }
-        }
-    }
-
-    /// A `cockroach sql` Job of one lease statement, in the image a running node uses (the planned one may be
-    /// the image that cannot be pulled).
-    fn lease_job(&self, statement: &str) -> k8s_openapi::api::batch::v1::Job {
-        let mut job = manifests::sql_job(self.spec, LEASE_JOB, statement);
-        manifests::run_in_image(&mut job, &self.image);
-        job
-    }
-
-    async fn wait(
-        &self,
-        lease: LeaseStep,
-        what: &str,
-        healthy_needed: bool,
-    ) -> Result<(), Diagnostics> {
+    async fn wait(&self, what: &str, opening: bool) -> Result<(), Diagnostics> {
         let (client, spec, deadline) = (self.client, self.spec, self.deadline);
-        let holder = db_lease::holder();
-        let statements = match lease {
-            LeaseStep::Take => db_lease::take_statements(holder),
-            LeaseStep::Release => vec![db_lease::release_statement(holder)],
-        };
         let waiting_for = format!("the cluster to be healthy {what} (zone {})", spec.zone);
         let passed = deadline
             .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
-                let job = manifests::gate_job(spec, &self.image, &statements);
-                match client.run_job_for_output(&job, deadline).await {
-                    Ok(text) => self.judge(&text, lease, healthy_needed, what),
-                    // A node restarting behind the service fails an attempt: that is an answer, ask again.
-                    Err(JobError::Failed(failure)) => Look::Waiting(failure.to_string()),
-                    Err(out_of_time) if out_of_time.ran_out_of_time() => Look::OutOfTime,
-                    Err(other) => Look::Failed(other.to_diagnostics(
-                        format!("Cannot read the cluster's health from zone {}", spec.zone),
-                        "No node was disrupted.",
-                    )),
+                let answers = self.look().await;
+                let verdict = self.verdict(&answers);
+                if opening && verdict.live_members.is_some() {
+                    // Members missing before a disruption: how long they have been down decides whether to wait.
+                    self.holding
+                        .refresh_members(READ_MEMBERS_AGAIN_AFTER, deadline)
+                        .await;
                 }
+                self.judge(&answers, opening, what)
             })
             .await;
         match passed {
@@ -167,40 +76,65 @@ impl<'a> Gate<'a> {
         }
     }
 
-    /// One gate Job's answer judged: passed, refused (nodes down for longer than a restart takes), or what keeps
-    /// it waiting.
-    fn judge(
-        &self,
-        text: &str,
-        lease: LeaseStep,
-        healthy_needed: bool,
-        what: &str,
-    ) -> Look<(), Diagnostics> {
-        let holder = db_lease::holder();
-        let (sql, status) = db_lease::split_gate_log(text);
-        if lease == LeaseStep::Take && !db_lease::held(sql, holder) {
-            return Look::Waiting(
-                "another Terraform run holds the database's disruption lease \
-                 (crdb_provider.disruption_lease) and is disrupting a node"
-                    .to_string(),
-            );
-        }
-        if !healthy_needed {
-            return Look::Done(());
-        }
-        let rows = match health::parse_node_status(status) {
-            Ok(rows) => rows,
-            Err(unreadable) => return Look::Waiting(unreadable.to_string()),
+    /// One round: every node of every zone being disrupted, all asked at once.
+    async fn look(&self) -> Vec<NodeAnswer> {
+        let zones = self.holding.zones();
+        let per_zone = join_all(
+            zones
+                .iter()
+                .map(|(zone, client)| self.look_at_zone(zone, client)),
+        )
+        .await;
+        per_zone.into_iter().flatten().collect()
+    }
+
+    async fn look_at_zone(&self, zone: &str, client: &ClusterClient) -> Vec<NodeAnswer> {
+        let selector = format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE);
+        let pods = match client.list::<Pod>(Some(zone), &selector).await {
+            Ok(pods) => pods,
+            Err(e) => {
+                return vec![NodeAnswer {
+                    name: format!("zone {zone}"),
+                    zone: zone.to_owned(),
+                    ready: Err(format!("its pods could not be listed: {e}")),
+                    vars: None,
+                }]
+            }
         };
-        let verdict = health::judge(&rows, self.leaving);
+        let names: Vec<String> = pods
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .filter(|name| ordinal_of_pod(name).is_none_or(|o| !self.holding.is_leaving(zone, o)))
+            .collect();
+        join_all(names.iter().map(|pod| ask_node(client, zone, pod))).await
+    }
+
+    /// One look judged: passed, refused (nodes down for longer than a restart takes), or what keeps it waiting.
+    fn verdict(&self, answers: &[NodeAnswer]) -> health::Unhealthy {
+        let holding = self.holding;
+        node_vars::judge(answers, holding.expected_live(), holding.anyone_leaving())
+    }
+
+    fn judge(&self, answers: &[NodeAnswer], opening: bool, what: &str) -> Look<(), Diagnostics> {
+        let holding = self.holding;
+        let verdict = self.verdict(answers);
         if verdict.is_healthy() {
             return Look::Done(());
         }
-        // Holding the lease, no run is disrupting a node: one down this long is not coming back within this
-        // apply, and waiting would only run out the timeout.
-        let gone = health::down_longer_than(&rows, health::DOWN_TOO_LONG);
-        if lease == LeaseStep::Take && !gone.is_empty() {
-            return Look::Failed(self.nodes_down(what, &gone, &verdict));
+        // Holding the lease, no run is disrupting a node: one that was down this long when the lease was taken,
+        // and is still missing, is not coming back within this apply, and waiting would only run out the timeout.
+        if opening && verdict.live_members.is_some() {
+            let back = |row: &health::NodeRow| {
+                let pod = row.address.split('.').next().unwrap_or_default();
+                let zone = health::zone_of(row).unwrap_or_default();
+                answers
+                    .iter()
+                    .any(|a| a.ready.is_ok() && a.name == format!("{zone}/{pod}"))
+            };
+            let gone = holding.still_long_down(back);
+            if !gone.is_empty() {
+                return Look::Failed(self.nodes_down(what, &gone, &verdict));
+            }
         }
         Look::Waiting(verdict.to_string())
     }
@@ -236,6 +170,38 @@ impl<'a> Gate<'a> {
     }
 }
 
+/// The StatefulSet ordinal in a pod's name (`cockroachdb-2`).
+fn ordinal_of_pod(name: &str) -> Option<i32> {
+    name.rsplit_once('-')?.1.parse().ok()
+}
+
+/// A node's `/health?ready=1`, then, when it is ready, its `/_status/vars`.
+async fn ask_node(client: &ClusterClient, zone: &str, pod: &str) -> NodeAnswer {
+    let get = |path| client.pod_https_get(zone, pod, names::HTTP_PORT, path);
+    let ready = match get("/health?ready=1").await {
+        Ok(answer) if answer.is_success() => Ok(()),
+        Ok(answer) => Err(format!(
+            "/health?ready=1 answered {}: {}",
+            answer.status,
+            answer.body.trim()
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    let vars = match &ready {
+        Ok(()) => match get("/_status/vars").await {
+            Ok(answer) if answer.is_success() => Some(answer.body),
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    NodeAnswer {
+        name: format!("{zone}/{pod}"),
+        zone: zone.to_owned(),
+        ready,
+        vars,
+    }
+}
+
 /// The cluster's members and its replication factor (the default zone's `num_replicas`), read in one gate Job
 /// from `zone`, for judging whether nodes may leave (`health::removal_allowed`).
 pub(super) async fn membership(
@@ -260,7 +226,7 @@ pub(super) async fn membership(
                 "Nothing was changed.",
             )
         })?;
-    let (sql, status) = db_lease::split_gate_log(&text);
+    let (sql, status) = crate::cockroach::disruption_lease::split_gate_log(&text);
     let factor = health::replication_factor(sql).ok_or_else(|| {
         cannot(format!(
             "`{}` printed no num_replicas: {sql:?}",
@@ -273,7 +239,10 @@ pub(super) async fn membership(
 
 /// An image a Ready node of the zone runs, for the gate's Job (so that the gate runs while the planned image cannot
 /// be pulled); the planned one when no node is Ready.
-async fn serving_image(client: &ClusterClient, spec: &ZoneSpec) -> Result<String, Diagnostics> {
+pub(super) async fn serving_image(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+) -> Result<String, Diagnostics> {
     let selector = format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE);
     let pods = client.list::<Pod>(Some(&spec.zone), &selector).await?;
     Ok(pods

@@ -2,7 +2,7 @@
 //! applies the regions of one configuration in parallel, all in this one process, so an in-process lock per
 //! CockroachDB cluster (keyed by its CA fingerprint and name) serialises their node restarts and decommissions.
 //! This is the first tier: every disruption also holds the database's own lease (`cockroach::disruption_lease`,
-//! taken by the opening health gate), which orders separate Terraform runs. The lease also carries a stop: once a
+//! held around a region's whole rollout, see `db_lease.rs`), which orders separate Terraform runs. The lease also carries a stop: once a
 //! node failed to come back, no region of this run touches another node.
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::Deadline;
@@ -27,6 +27,7 @@ struct LeaseState {
 #[derive(Clone)]
 pub(super) struct ClusterLease {
     state: Arc<LeaseState>,
+    key: String,
 }
 
 /// The holder's turn; dropping it releases the lease.
@@ -42,7 +43,8 @@ impl Leases {
     pub fn of(&self, ca_fingerprint: &str, cluster_name: &str) -> ClusterLease {
         let key = format!("{ca_fingerprint}/{cluster_name}");
         ClusterLease {
-            state: locked(&self.0).entry(key).or_default().clone(),
+            state: locked(&self.0).entry(key.clone()).or_default().clone(),
+            key,
         }
     }
 }
@@ -53,6 +55,11 @@ fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ClusterLease {
+    /// Which CockroachDB cluster this is the lease of (its CA fingerprint and name).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Waits for the cluster's turn, bounded by the deadline; refused once a rollout of this run stopped.
     pub async fn acquire(&self, deadline: &Deadline, zone: &str) -> Result<Held, Diagnostics> {
         self.refuse_if_stopped()?;

@@ -2,6 +2,7 @@
 //! object of the zone with server-side apply, waits for the DNS load balancer's address, and in the
 //! init zone runs `cockroach init`; read reports drift; delete tears the zone down.
 mod apply;
+mod db_lease;
 mod gate;
 mod identity;
 mod imported;

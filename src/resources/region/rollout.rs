@@ -2,9 +2,10 @@
 //! writes the new template with `partition` = the live replica count, so the StatefulSet controller rolls nothing;
 //! then, from the highest ordinal down, each node that is not on the new revision gets its turn: the cluster's
 //! lease, the health gate, the partition lowered past it, the node back (new revision, Ready, which is
-//! `/health?ready=1`, asked again of the node itself through the pods proxy), the gate again, the lease released
-//! (the database's lease is taken and released by the gates, see `gate.rs`). A node that does not come back stops
-//! the rollout here and in every region of this run.
+//! `/health?ready=1`, asked again of the node itself through the pods proxy), the gate again, the lease released.
+//! The database's lease is taken before the first node's turn and released after the last (`db_lease.rs`). A node
+//! that does not come back stops the rollout here and in every region of this run.
+use super::db_lease::{self, Holding};
 use super::gate;
 use super::lease::ClusterLease;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
@@ -87,12 +88,34 @@ impl PacedRollout<'_> {
         let Some(update_revision) = set.and_then(|s| s.status?.update_revision) else {
             return Ok(false);
         };
+        let mut held: Option<Holding> = None;
+        let done = self.turns(&update_revision, &mut held).await;
+        // Whatever the turns ended with: a failure, a Ctrl-C, the timeout.
+        db_lease::release(held).await;
+        done
+    }
+
+    /// Every node's turn, the database's lease taken into `held` when the first is due; whether any restarted.
+    async fn turns(
+        &self,
+        update_revision: &str,
+        held: &mut Option<Holding>,
+    ) -> Result<bool, Diagnostics> {
+        let zone = self.spec.zone.as_str();
         let mut restarted = false;
         for ordinal in (0..self.held_below.min(self.spec.replicas)).rev() {
             let name = format!("{}-{ordinal}", names::STATEFULSET);
             let pod = self.client.get::<Pod>(Some(zone), &name).await?;
-            if let NodeTurn::Due { serving } = node_turn(pod.as_ref(), &update_revision) {
-                self.restart(ordinal, serving, &update_revision).await?;
+            if let NodeTurn::Due { serving } = node_turn(pod.as_ref(), update_revision) {
+                if held.is_none() {
+                    let taken =
+                        Holding::take(self.lease, self.client, self.spec, [], self.deadline)
+                            .await?;
+                    *held = Some(taken);
+                }
+                let holding = held.as_ref().expect("taken above");
+                self.restart(ordinal, serving, update_revision, holding)
+                    .await?;
                 restarted = true;
             }
         }
@@ -108,32 +131,34 @@ impl PacedRollout<'_> {
         ordinal: i32,
         serving: bool,
         update_revision: &str,
+        holding: &Holding,
     ) -> Result<(), Diagnostics> {
         let (client, spec, deadline) = (self.client, self.spec, self.deadline);
         let zone = spec.zone.as_str();
         let pod = format!("{}-{ordinal}", names::STATEFULSET);
         let _turn = self.lease.acquire(deadline, zone).await?;
-        let gate = gate::Gate::in_zone(client, spec, deadline).await?;
+        let gate = gate::Gate {
+            client,
+            spec,
+            holding,
+            deadline,
+        };
         // A node that is not serving is down already: replacing it disrupts nothing more, so only the lease
         // is needed, not a healthy cluster.
         gate.open(&format!("before restarting {pod} in zone {zone}"), serving)
             .await?;
         tracing::info!(zone, pod = %pod, "restarting one node on the new template");
-        let restarted = gate
-            .renewing(self.replace(&pod, serving, ordinal, update_revision))
-            .await;
+        let restarted = self.replace(&pod, serving, ordinal, update_revision).await;
         if let Err(diags) = restarted {
             if let Some(first) = diags.0.first() {
                 self.lease.stop(&first.detail);
             }
-            gate.release_quietly().await;
             return Err(diags);
         }
         // A node that was down already disrupted nothing: no closing health gate, which would wait for every other
         // node that is down too (a zone whose certificate expired has all of them down); the next serving node's
-        // turn opens with a gate anyway. The database lease is released all the same.
+        // turn opens with a gate anyway.
         if !serving {
-            gate.release_quietly().await;
             return Ok(());
         }
         gate.close(&format!("after restarting {pod} in zone {zone}"))

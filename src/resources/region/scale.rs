@@ -1,5 +1,6 @@
 //! Scaling a zone down without losing data: decommission first, one node at a time across the whole CockroachDB
-//! cluster (the cluster's lease, a health gate before and after each), release volumes after.
+//! cluster (the cluster's lease, the database's lease for them all, a health gate before and after each), release volumes after.
+use super::db_lease::Holding;
 use super::gate;
 use super::lease::ClusterLease;
 use super::model::RegionModel;
@@ -55,22 +56,40 @@ impl<'a> Leaving<'a> {
         lease: &ClusterLease,
         deadline: &Deadline,
     ) -> Result<(), Diagnostics> {
+        if self.ordinals.is_empty() {
+            return Ok(());
+        }
+        let (client, spec) = (self.client, self.spec);
+        let holding = Holding::take(lease, client, spec, self.ordinals.clone(), deadline).await?;
+        let done = self.decommission_each(lease, &holding, deadline).await;
+        holding.release().await;
+        done
+    }
+
+    async fn decommission_each(
+        &self,
+        lease: &ClusterLease,
+        holding: &Holding,
+        deadline: &Deadline,
+    ) -> Result<(), Diagnostics> {
         let (client, spec) = (self.client, self.spec);
         for ordinal in self.ordinals.clone().rev() {
             let node = format!("{}-{ordinal}", names::STATEFULSET);
             let _turn = lease.acquire(deadline, &spec.zone).await?;
-            let gate = gate::Gate::in_zone(client, spec, deadline).await?;
+            let gate = gate::Gate {
+                client,
+                spec,
+                holding,
+                deadline,
+            };
             gate.open(
                 &format!("before decommissioning {node} in zone {}", spec.zone),
                 true,
             )
             .await?;
             let job = manifests::decommission_job(spec, ordinal);
-            let decommissioned = gate
-                .renewing(client.run_job(&job, AfterSuccess::Delete, deadline))
-                .await;
+            let decommissioned = client.run_job(&job, AfterSuccess::Delete, deadline).await;
             if let Err(e) = decommissioned {
-                gate.release_quietly().await;
                 return Err(e.to_diagnostics(
                     format!(
                         "Decommissioning node {node} in zone {} failed on {}",

@@ -105,7 +105,11 @@ pub fn serve(world: &World, cluster: &str, target: &ProxyTarget) -> Result<HttpA
         "/_status/vars" => {
             let body = node
                 .and_then(|n| {
-                    cockroach.with(&n.ca, |c, now| metrics::prometheus(c, n.node_id, now))
+                    // As the node's gossiped liveness records show the cluster: a node stopped moments ago still
+                    // counts as live until its record expires.
+                    cockroach.with(&n.ca, |c, now| {
+                        metrics::prometheus(&c.as_liveness_shows(now), n.node_id, now)
+                    })
                 })
                 .unwrap_or_default();
             Ok(text(200, "text/plain; version=0.0.4; charset=utf-8", body))

@@ -12,6 +12,8 @@ pub struct StoreMetrics {
     pub ranges_unavailable: u32,
     pub ranges_underreplicated: u32,
     pub ranges_overreplicated: u32,
+    /// Ranges with a replica on a decommissioning node (`ranges.decommissioning`).
+    pub ranges_decommissioning: u32,
     pub replicas: u32,
     pub replicas_leaders: u32,
     pub replicas_leaseholders: u32,
@@ -22,6 +24,12 @@ pub fn store_metrics(c: &CockroachCluster, id: NodeId, now: f64) -> StoreMetrics
     let peers = c.peers(now);
     let needed = replication::Needed::new(&peers, c.ranges(), c.num_replicas());
     let live = peers.get(&id).is_some_and(|p| p.live);
+    let decommissioning: Vec<NodeId> = c
+        .nodes(now)
+        .iter()
+        .filter(|n| n.membership == Membership::Decommissioning)
+        .map(|n| n.node_id)
+        .collect();
     let mut m = StoreMetrics::default();
     for r in c.ranges().iter().filter(|r| r.replicas.contains(&id)) {
         m.replicas += 1;
@@ -35,6 +43,8 @@ pub fn store_metrics(c: &CockroachCluster, id: NodeId, now: f64) -> StoreMetrics
             m.ranges_unavailable += u32::from(h.unavailable);
             m.ranges_underreplicated += u32::from(h.under_replicated);
             m.ranges_overreplicated += u32::from(h.over_replicated);
+            let on_decommissioning = r.replicas.iter().any(|n| decommissioning.contains(n));
+            m.ranges_decommissioning += u32::from(on_decommissioning);
         }
     }
     m
@@ -71,6 +81,11 @@ pub fn prometheus(c: &CockroachCluster, id: NodeId, now: f64) -> String {
             "ranges_overreplicated",
             "Number of ranges with more live replicas than the replication target",
             m.ranges_overreplicated,
+        ),
+        (
+            "ranges_decommissioning",
+            "Number of ranges with at lease one replica on a decommissioning node",
+            m.ranges_decommissioning,
         ),
         ("replicas", "Number of replicas", m.replicas),
         (

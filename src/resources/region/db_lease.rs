@@ -1,0 +1,307 @@
+//! The database's disruption lease (`cockroach::disruption_lease`, which orders separate Terraform runs) held for
+//! a whole rollout or scale-down rather than per node: one Job takes it when a region's first disruption is due
+//! (and reads `cockroach node status`, the members the health gates then expect live), a task of this process
+//! renews it every `RENEW_EVERY` while any region of this process holds it, and one Job releases it when the last
+//! of them ends, on failure and on Ctrl-C too (best effort: its expiry bounds it otherwise).
+//!
+//! Every region of one CockroachDB cluster applied by this process shares the lease (they are one holder), so the
+//! holding also says which zones the health gate can reach through this process's clients, and which nodes are
+//! leaving on purpose.
+use super::gate;
+use super::lease::ClusterLease;
+use crate::cockroach::disruption_lease::{self as db_lease, RENEW_EVERY, TIME_TO_LIVE};
+use crate::cockroach::health::{self, NodeRow};
+use crate::cockroach::manifests::{self, ZoneSpec};
+use crate::framework::diag::Diagnostics;
+use crate::kubernetes::error::Stopped;
+use crate::kubernetes::{ClusterClient, Deadline, JobError, Look, Unmet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
+pub(super) const LEASE_JOB: &str = "cockroachdb-disruption-lease";
+/// How long a release may take after the operation ended (Ctrl-C or its timeout included).
+const RELEASE_WITHIN: Duration = Duration::from_secs(30);
+
+/// What this process's regions of one CockroachDB cluster share while they hold the lease.
+#[derive(Default)]
+struct Shared {
+    holders: usize,
+    /// The zones being disrupted and their clients: the ones the health gate reads.
+    zones: BTreeMap<String, ClusterClient>,
+    /// Nodes decommissioned on purpose, by zone and ordinal: kept until the last holder ends, since the members
+    /// a holder read when it took the lease still list them.
+    leaving: BTreeSet<(String, i32)>,
+    renewer: Option<tokio::task::AbortHandle>,
+}
+
+#[derive(Default)]
+struct Entry {
+    shared: Mutex<Shared>,
+    /// Orders the take and release Jobs of this process, so that a release never deletes a lease just taken.
+    jobs: tokio::sync::Mutex<()>,
+}
+
+fn entry(lease: &ClusterLease) -> Arc<Entry> {
+    static ENTRIES: OnceLock<Mutex<HashMap<String, Arc<Entry>>>> = OnceLock::new();
+    let mut all = locked(ENTRIES.get_or_init(Default::default));
+    all.entry(lease.key().to_owned()).or_default().clone()
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One region's hold on the lease; [`Holding::release`] ends it.
+pub(super) struct Holding {
+    entry: Arc<Entry>,
+    client: ClusterClient,
+    spec: ZoneSpec,
+    image: String,
+    members: Mutex<Members>,
+}
+
+/// The members as `node status` last listed them for this region (when it took the lease, or since).
+struct Members {
+    rows: Vec<NodeRow>,
+    /// Members down for longer than a restart takes then (`health::down_longer_than`).
+    long_down: Vec<(NodeRow, String)>,
+    read_at: tokio::time::Instant,
+}
+
+impl Members {
+    fn of(rows: Vec<NodeRow>) -> Members {
+        Members {
+            long_down: health::down_longer_than_rows(&rows, health::DOWN_TOO_LONG),
+            rows,
+            read_at: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Holding {
+    /// Takes the lease for the zone's disruptions (waiting while another run holds it), with `leaving` the ordinals
+    /// of the zone decommissioned on purpose.
+    pub async fn take(
+        lease: &ClusterLease,
+        client: &ClusterClient,
+        spec: &ZoneSpec,
+        leaving: impl IntoIterator<Item = i32>,
+        deadline: &Deadline,
+    ) -> Result<Holding, Diagnostics> {
+        let entry = entry(lease);
+        let image = gate::serving_image(client, spec).await?;
+        let jobs = entry.jobs.lock().await;
+        let members = take_job(client, spec, &image, deadline).await?;
+        let mut shared = locked(&entry.shared);
+        shared.holders += 1;
+        shared.zones.insert(spec.zone.clone(), client.clone());
+        shared
+            .leaving
+            .extend(leaving.into_iter().map(|o| (spec.zone.clone(), o)));
+        if shared.renewer.is_none() {
+            let renewing = tokio::spawn(renew_forever(client.clone(), spec.clone(), image.clone()));
+            shared.renewer = Some(renewing.abort_handle());
+        }
+        drop(shared);
+        drop(jobs);
+        Ok(Holding {
+            entry,
+            client: client.clone(),
+            spec: spec.clone(),
+            image,
+            members: Mutex::new(Members::of(members)),
+        })
+    }
+
+    /// Ends this region's hold; the last holder of the process releases the lease in the database. A failure is
+    /// only logged: the expiry bounds it.
+    pub async fn release(self) {
+        let _jobs = self.entry.jobs.lock().await;
+        {
+            let mut shared = locked(&self.entry.shared);
+            shared.holders = shared.holders.saturating_sub(1);
+            if shared.holders > 0 {
+                return;
+            }
+            if let Some(renewer) = shared.renewer.take() {
+                renewer.abort();
+            }
+            *shared = Shared::default();
+        }
+        // Its own deadline: the operation's may have ended (Ctrl-C, its timeout), and the release is still due.
+        let deadline = Deadline::after(RELEASE_WITHIN, &CancellationToken::new());
+        let job = lease_job(
+            &self.spec,
+            &self.image,
+            &db_lease::release_statement(db_lease::holder()),
+        );
+        if let Err(e) = self.client.run_job_for_output(&job, &deadline).await {
+            tracing::warn!(zone = %self.spec.zone, error = %e, "the disruption lease was not released; it expires by itself");
+        }
+    }
+
+    /// The zones the gate reads, with their clients.
+    pub fn zones(&self) -> Vec<(String, ClusterClient)> {
+        let shared = locked(&self.entry.shared);
+        shared
+            .zones
+            .iter()
+            .map(|(z, c)| (z.clone(), c.clone()))
+            .collect()
+    }
+
+    /// Whether `ordinal` of `zone` is decommissioned on purpose.
+    pub fn is_leaving(&self, zone: &str, ordinal: i32) -> bool {
+        locked(&self.entry.shared)
+            .leaving
+            .contains(&(zone.to_owned(), ordinal))
+    }
+
+    pub fn anyone_leaving(&self) -> bool {
+        !locked(&self.entry.shared).leaving.is_empty()
+    }
+
+    /// The members the live nodes must all see live: the active ones not leaving on purpose.
+    pub fn expected_live(&self) -> u64 {
+        let staying = |r: &&NodeRow| match (health::zone_of(r), health::ordinal_of(r)) {
+            (Some(zone), Some(ordinal)) => !self.is_leaving(zone, ordinal),
+            _ => true,
+        };
+        locked(&self.members)
+            .rows
+            .iter()
+            .filter(|r| r.membership == "active")
+            .filter(staying)
+            .count() as u64
+    }
+
+    /// The members that were down for longer than a restart takes when the lease was taken, but for those
+    /// `back` says answer now: holding the lease, no run is disrupting them, so they are not coming back within
+    /// this apply.
+    pub fn still_long_down(&self, back: impl Fn(&NodeRow) -> bool) -> Vec<String> {
+        locked(&self.members)
+            .long_down
+            .iter()
+            .filter(|(row, _)| !back(row))
+            .map(|(_, said)| said.clone())
+            .collect()
+    }
+
+    /// Reads the members again (a `node status` Job) when the last read is older than `older_than`: a gate that
+    /// keeps missing members learns how long they have been down, by the cluster's own clock. A failure leaves
+    /// the last read.
+    pub async fn refresh_members(&self, older_than: Duration, deadline: &Deadline) {
+        if locked(&self.members).read_at.elapsed() < older_than {
+            return;
+        }
+        let job = manifests::gate_job(&self.spec, &self.image, &[]);
+        let read = self.client.run_job_for_output(&job, deadline).await;
+        match read.map(|text| health::parse_node_status(&text)) {
+            Ok(Ok(rows)) => *locked(&self.members) = Members::of(rows),
+            Ok(Err(e)) => {
+                tracing::debug!(zone = %self.spec.zone, error = %e, "node status unreadable")
+            }
+            Err(e) => tracing::debug!(zone = %self.spec.zone, error = %e, "node status not read"),
+        }
+    }
+}
+
+/// Releases the lease if it was taken.
+pub(super) async fn release(held: Option<Holding>) {
+    if let Some(holding) = held {
+        holding.release().await;
+    }
+}
+
+/// The take Job, asked again until the lease is ours; the members `node status` listed.
+async fn take_job(
+    client: &ClusterClient,
+    spec: &ZoneSpec,
+    image: &str,
+    deadline: &Deadline,
+) -> Result<Vec<NodeRow>, Diagnostics> {
+    let holder = db_lease::holder();
+    let statements = db_lease::take_statements(holder);
+    let waiting_for = format!("the database's disruption lease (zone {})", spec.zone);
+    let taken = deadline
+        .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
+            let mut job = manifests::gate_job(spec, image, &statements);
+            job.metadata.name = Some(LEASE_JOB.to_owned());
+            match client.run_job_for_output(&job, deadline).await {
+                Ok(text) => {
+                    let (sql, status) = db_lease::split_gate_log(&text);
+                    if !db_lease::held(sql, holder) {
+                        return Look::Waiting(
+                            "another Terraform run holds the database's disruption lease \
+                             (crdb_provider.disruption_lease) and is disrupting a node"
+                                .to_string(),
+                        );
+                    }
+                    match health::parse_node_status(status) {
+                        Ok(rows) => Look::Done(rows),
+                        Err(unreadable) => Look::Waiting(unreadable.to_string()),
+                    }
+                }
+                // A node restarting behind the service fails an attempt: that is an answer, ask again.
+                Err(JobError::Failed(failure)) => Look::Waiting(failure.to_string()),
+                Err(out_of_time) if out_of_time.ran_out_of_time() => Look::OutOfTime,
+                Err(other) => Look::Failed(other.to_diagnostics(
+                    format!(
+                        "Cannot take the database's disruption lease from zone {}",
+                        spec.zone
+                    ),
+                    "No node was disrupted.",
+                )),
+            }
+        })
+        .await;
+    let not_taken = |why: String| {
+        Diagnostics::with_error(
+            "The database's disruption lease was not taken",
+            format!(
+                "Zone {} on {}: {why}. No node was disrupted.",
+                spec.zone,
+                client.label()
+            ),
+        )
+    };
+    match taken {
+        Ok(rows) => Ok(rows),
+        Err(Unmet::Failed(refused)) => Err(refused),
+        Err(Unmet::TimedOut { last }) => Err(not_taken(format!(
+            "it waited until the timeout and last saw: {last}"
+        ))),
+        Err(Unmet::Stopped { last }) => Err(not_taken(format!("{Stopped}; it last saw: {last}"))),
+    }
+}
+
+/// Renews the lease every `RENEW_EVERY` until aborted (by the last release).
+async fn renew_forever(client: ClusterClient, spec: ZoneSpec, image: String) {
+    let holder = db_lease::holder();
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let deadline = Deadline::after(TIME_TO_LIVE - RENEW_EVERY, &CancellationToken::new());
+        let job = lease_job(&spec, &image, &db_lease::take_statement(holder));
+        match client.run_job_for_output(&job, &deadline).await {
+            Ok(said) if db_lease::held(&said, holder) => {}
+            Ok(_) => tracing::warn!(
+                zone = %spec.zone,
+                "the disruption lease expired during a disruption and another run holds it; its health gate waits for this one"
+            ),
+            Err(e) => {
+                tracing::warn!(zone = %spec.zone, error = %e, "renewing the disruption lease failed")
+            }
+        }
+    }
+}
+
+/// A `cockroach sql` Job of one lease statement, in the image a running node uses (the planned one may be the
+/// image that cannot be pulled).
+fn lease_job(spec: &ZoneSpec, image: &str, statement: &str) -> k8s_openapi::api::batch::v1::Job {
+    let mut job = manifests::sql_job(spec, LEASE_JOB, statement);
+    manifests::run_in_image(&mut job, image);
+    job
+}
