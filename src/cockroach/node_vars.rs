@@ -6,6 +6,12 @@
 //! cluster (will be 0 if this node is not itself live)", `kv/kvserver/liveness`) says how many members they see
 //! live, which the gate compares with the members it knows of. The `ranges_*` gauges are counted per store by the
 //! replica that counts each range (its leaseholder), so the cluster's count is their sum over the live nodes.
+//!
+//! The gate reaches the nodes of the zones this provider process applies (it has their clients), which in a run
+//! that changes one region is that region's nodes: the ranges counted on other zones' nodes are then not in the
+//! sum. What guards them is the liveness view, which every live node has of the whole cluster: a range is
+//! unavailable or under-replicated in CockroachDB only while a replica of it sits on a member that is not live
+//! (or is being replaced), and the gate passes only when every member it expects is live.
 use super::health::Unhealthy;
 
 /// The metrics the gate reads, with the names `/_status/vars` gives them (CockroachDB's `ranges.unavailable`

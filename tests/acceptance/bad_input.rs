@@ -287,7 +287,7 @@ fn every_refusal_shows_on_the_line_the_user_wrote() {
         params.not_after = rcgen::date_time_ymd(2021, 1, 1);
         params.self_signed(&key).unwrap().pem()
     };
-    let (cert, key) = client_pair();
+    let (_, key) = client_pair();
     let host = "    host = \"https://127.0.0.1:6443\"\n";
     let kubeconfig = "  kubernetes {\n    config_path = \"~/.kube/config\"\n  }\n";
     let regions = [

@@ -15,8 +15,8 @@ use crate::cockroach::manifests::{self, ZoneSpec};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::error::Stopped;
 use crate::kubernetes::{ClusterClient, Deadline, JobError, Look, Unmet};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +27,9 @@ const RELEASE_WITHIN: Duration = Duration::from_secs(30);
 
 /// What this process's regions of one CockroachDB cluster share while they hold the lease.
 #[derive(Default)]
-struct Shared {
-    holders: usize,
+struct Holders {
+    /// The regions holding it now.
+    count: usize,
     /// The zones being disrupted and their clients: the ones the health gate reads.
     zones: BTreeMap<String, ClusterClient>,
     /// Nodes decommissioned on purpose, by zone and ordinal: kept until the last holder ends, since the members
@@ -39,15 +40,9 @@ struct Shared {
 
 #[derive(Default)]
 struct Entry {
-    shared: Mutex<Shared>,
+    holders: Mutex<Holders>,
     /// Orders the take and release Jobs of this process, so that a release never deletes a lease just taken.
     jobs: tokio::sync::Mutex<()>,
-}
-
-fn entry(lease: &ClusterLease) -> Arc<Entry> {
-    static ENTRIES: OnceLock<Mutex<HashMap<String, Arc<Entry>>>> = OnceLock::new();
-    let mut all = locked(ENTRIES.get_or_init(Default::default));
-    all.entry(lease.key().to_owned()).or_default().clone()
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -91,21 +86,21 @@ impl Holding {
         leaving: impl IntoIterator<Item = i32>,
         deadline: &Deadline,
     ) -> Result<Holding, Diagnostics> {
-        let entry = entry(lease);
+        let entry = lease.together().get::<Entry>();
         let image = gate::serving_image(client, spec).await?;
         let jobs = entry.jobs.lock().await;
         let members = take_job(client, spec, &image, deadline).await?;
-        let mut shared = locked(&entry.shared);
-        shared.holders += 1;
-        shared.zones.insert(spec.zone.clone(), client.clone());
-        shared
+        let mut holders = locked(&entry.holders);
+        holders.count += 1;
+        holders.zones.insert(spec.zone.clone(), client.clone());
+        holders
             .leaving
             .extend(leaving.into_iter().map(|o| (spec.zone.clone(), o)));
-        if shared.renewer.is_none() {
+        if holders.renewer.is_none() {
             let renewing = tokio::spawn(renew_forever(client.clone(), spec.clone(), image.clone()));
-            shared.renewer = Some(renewing.abort_handle());
+            holders.renewer = Some(renewing.abort_handle());
         }
-        drop(shared);
+        drop(holders);
         drop(jobs);
         Ok(Holding {
             entry,
@@ -121,15 +116,15 @@ impl Holding {
     pub async fn release(self) {
         let _jobs = self.entry.jobs.lock().await;
         {
-            let mut shared = locked(&self.entry.shared);
-            shared.holders = shared.holders.saturating_sub(1);
-            if shared.holders > 0 {
+            let mut holders = locked(&self.entry.holders);
+            holders.count = holders.count.saturating_sub(1);
+            if holders.count > 0 {
                 return;
             }
-            if let Some(renewer) = shared.renewer.take() {
+            if let Some(renewer) = holders.renewer.take() {
                 renewer.abort();
             }
-            *shared = Shared::default();
+            *holders = Holders::default();
         }
         // Its own deadline: the operation's may have ended (Ctrl-C, its timeout), and the release is still due.
         let deadline = Deadline::after(RELEASE_WITHIN, &CancellationToken::new());
@@ -145,8 +140,8 @@ impl Holding {
 
     /// The zones the gate reads, with their clients.
     pub fn zones(&self) -> Vec<(String, ClusterClient)> {
-        let shared = locked(&self.entry.shared);
-        shared
+        let holders = locked(&self.entry.holders);
+        holders
             .zones
             .iter()
             .map(|(z, c)| (z.clone(), c.clone()))
@@ -155,13 +150,13 @@ impl Holding {
 
     /// Whether `ordinal` of `zone` is decommissioned on purpose.
     pub fn is_leaving(&self, zone: &str, ordinal: i32) -> bool {
-        locked(&self.entry.shared)
+        locked(&self.entry.holders)
             .leaving
             .contains(&(zone.to_owned(), ordinal))
     }
 
     pub fn anyone_leaving(&self) -> bool {
-        !locked(&self.entry.shared).leaving.is_empty()
+        !locked(&self.entry.holders).leaving.is_empty()
     }
 
     /// The members the live nodes must all see live: the active ones not leaving on purpose.
@@ -188,6 +183,38 @@ impl Holding {
             .filter(|(row, _)| !back(row))
             .map(|(_, said)| said.clone())
             .collect()
+    }
+
+    /// The cluster as a `node status` Job from this region's zone sees it now, judged with the nodes leaving on
+    /// purpose set aside: for a gate that reaches no staying node through the pods proxy (a zone removed in a run
+    /// that applies no other region), since the nodes that are leaving cannot vouch for the rest. The read also
+    /// becomes the members the gate expects. None when the look ran out of the operation's time.
+    pub async fn judge_by_node_status(
+        &self,
+        deadline: &Deadline,
+    ) -> Option<Result<health::Unhealthy, String>> {
+        let job = manifests::gate_job(&self.spec, &self.image, &[]);
+        let text = match self.client.run_job_for_output(&job, deadline).await {
+            Ok(text) => text,
+            Err(out_of_time) if out_of_time.ran_out_of_time() => return None,
+            // A node restarting or leaving behind the service fails an attempt: that is an answer, ask again.
+            Err(failed) => return Some(Err(failed.to_string())),
+        };
+        let rows = match health::parse_node_status(&text) {
+            Ok(rows) => rows,
+            Err(unreadable) => return Some(Err(unreadable.to_string())),
+        };
+        let leaving: Vec<String> = rows
+            .iter()
+            .filter(|r| match (health::zone_of(r), health::ordinal_of(r)) {
+                (Some(zone), Some(ordinal)) => self.is_leaving(zone, ordinal),
+                _ => false,
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        let verdict = health::judge(&rows, &leaving);
+        *locked(&self.members) = Members::of(rows);
+        Some(Ok(verdict))
     }
 
     /// Reads the members again (a `node status` Job) when the last read is older than `older_than`: a gate that

@@ -51,6 +51,9 @@ impl Gate<'_> {
         let passed = deadline
             .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
                 let answers = self.look().await;
+                if answers.is_empty() {
+                    return self.look_through_node_status().await;
+                }
                 let verdict = self.verdict(&answers);
                 if opening && verdict.live_members.is_some() {
                     // Members missing before a disruption: how long they have been down decides whether to wait.
@@ -107,6 +110,17 @@ impl Gate<'_> {
             .filter(|name| ordinal_of_pod(name).is_none_or(|o| !self.holding.is_leaving(zone, o)))
             .collect();
         join_all(names.iter().map(|pod| ask_node(client, zone, pod))).await
+    }
+
+    /// The look of a gate whose zones hold no node but those leaving (a zone removed on its own): one
+    /// `node status` Job, which sees the whole cluster.
+    async fn look_through_node_status(&self) -> Look<(), Diagnostics> {
+        match self.holding.judge_by_node_status(self.deadline).await {
+            None => Look::OutOfTime,
+            Some(Ok(verdict)) if verdict.is_healthy() => Look::Done(()),
+            Some(Ok(verdict)) => Look::Waiting(verdict.to_string()),
+            Some(Err(unread)) => Look::Waiting(unread),
+        }
     }
 
     /// One look judged: passed, refused (nodes down for longer than a restart takes), or what keeps it waiting.

@@ -5,6 +5,7 @@
 //! held around a region's whole rollout, see `db_lease.rs`), which orders separate Terraform runs. The lease also carries a stop: once a
 //! node failed to come back, no region of this run touches another node.
 use crate::framework::diag::Diagnostics;
+use crate::framework::Shared;
 use crate::kubernetes::Deadline;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,13 +22,15 @@ struct LeaseState {
     stopped: Mutex<Option<String>>,
     /// Zones whose region is being deleted in this run (see `teardown.rs`).
     going: Mutex<std::collections::BTreeSet<String>>,
+    /// What else this process's regions of the cluster share, one value of each type (the database lease's
+    /// holders, `db_lease.rs`).
+    together: Shared,
 }
 
 /// The lease of one CockroachDB cluster.
 #[derive(Clone)]
 pub(super) struct ClusterLease {
     state: Arc<LeaseState>,
-    key: String,
 }
 
 /// The holder's turn; dropping it releases the lease.
@@ -43,8 +46,7 @@ impl Leases {
     pub fn of(&self, ca_fingerprint: &str, cluster_name: &str) -> ClusterLease {
         let key = format!("{ca_fingerprint}/{cluster_name}");
         ClusterLease {
-            state: locked(&self.0).entry(key.clone()).or_default().clone(),
-            key,
+            state: locked(&self.0).entry(key).or_default().clone(),
         }
     }
 }
@@ -55,9 +57,9 @@ fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ClusterLease {
-    /// Which CockroachDB cluster this is the lease of (its CA fingerprint and name).
-    pub fn key(&self) -> &str {
-        &self.key
+    /// What this process's regions of this CockroachDB cluster share besides the turn.
+    pub fn together(&self) -> &Shared {
+        &self.state.together
     }
 
     /// Waits for the cluster's turn, bounded by the deadline; refused once a rollout of this run stopped.
