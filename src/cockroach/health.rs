@@ -287,16 +287,47 @@ pub fn ordinal_of(row: &NodeRow) -> Option<i32> {
     host.rsplit_once('-')?.1.parse().ok()
 }
 
+/// Why nodes may not leave (`removal_allowed`), with the numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemovalRefused {
+    TooFewNodes {
+        staying: usize,
+        factor: usize,
+    },
+    TooFewZones {
+        left: usize,
+        now: usize,
+        factor: usize,
+    },
+}
+
+impl fmt::Display for RemovalRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemovalRefused::TooFewNodes { staying, factor } => write!(
+                f,
+                "{staying} live node(s) would stay, fewer than the {factor} replicas of each range (the \
+                 cluster's replication factor): some ranges would have nowhere to keep their replicas"
+            ),
+            RemovalRefused::TooFewZones { left, now, factor } => write!(
+                f,
+                "the nodes left would be in {left} zone(s), fewer than the {factor} replicas of each range \
+                 (the cluster's replication factor) where they are in {now} now: one zone would hold a majority \
+                 of some ranges' replicas, and losing it would make them unavailable"
+            ),
+        }
+    }
+}
+
 /// Whether the cluster can let the nodes `removing` picks go (decommissioned, one at a time) and still hold
 /// every range: at least `replication_factor` live, active nodes must stay (one replica per node), and the
 /// zones they are in must still be at least as many as the replication factor whenever they are now (else some
 /// zone would hold a majority of a range's replicas, and losing that zone would make the range unavailable).
-/// Err names the numbers.
 pub fn removal_allowed(
     rows: &[NodeRow],
     removing: impl Fn(&NodeRow) -> bool,
     replication_factor: usize,
-) -> Result<(), String> {
+) -> Result<(), RemovalRefused> {
     let serving = |r: &&NodeRow| r.membership == "active" && r.is_live;
     let zones = |rows: &[&NodeRow]| {
         rows.iter()
@@ -307,19 +338,18 @@ pub fn removal_allowed(
     let now: Vec<&NodeRow> = rows.iter().filter(serving).collect();
     let staying: Vec<&NodeRow> = now.iter().copied().filter(|r| !removing(r)).collect();
     if staying.len() < replication_factor {
-        return Err(format!(
-            "{} live node(s) would stay, fewer than the {replication_factor} replicas of each range (the \
-             cluster's replication factor): some ranges would have nowhere to keep their replicas",
-            staying.len()
-        ));
+        return Err(RemovalRefused::TooFewNodes {
+            staying: staying.len(),
+            factor: replication_factor,
+        });
     }
     let (zones_now, zones_left) = (zones(&now), zones(&staying));
     if zones_left < replication_factor.min(zones_now) {
-        return Err(format!(
-            "the nodes left would be in {zones_left} zone(s), fewer than the {replication_factor} replicas of \
-             each range (the cluster's replication factor) where they are in {zones_now} now: one zone would \
-             hold a majority of some ranges' replicas, and losing it would make them unavailable"
-        ));
+        return Err(RemovalRefused::TooFewZones {
+            left: zones_left,
+            now: zones_now,
+            factor: replication_factor,
+        });
     }
     Ok(())
 }
@@ -544,7 +574,9 @@ value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membe
         ]);
         let in_zone = |zone: &'static str| move |r: &NodeRow| zone_of(r) == Some(zone);
         assert_eq!(removal_allowed(&rows, in_zone("d"), 3), Ok(()));
-        let said = removal_allowed(&rows[..3], in_zone("c"), 3).unwrap_err();
+        let said = removal_allowed(&rows[..3], in_zone("c"), 3)
+            .unwrap_err()
+            .to_string();
         assert!(
             said.contains("2 live node(s) would stay, fewer than the 3 replicas"),
             "{said}"
@@ -574,7 +606,9 @@ value_bytes,intent_bytes,system_bytes,gossiped_replicas,is_decommissioning,membe
             lines.push(line(id, zone, true, 0, 0, "active"));
         }
         let rows = status(&lines);
-        let said = removal_allowed(&rows, |r| zone_of(r) == Some("c"), 3).unwrap_err();
+        let said = removal_allowed(&rows, |r| zone_of(r) == Some("c"), 3)
+            .unwrap_err()
+            .to_string();
         assert!(
             said.contains("in 2 zone(s), fewer than the 3 replicas"),
             "{said}"

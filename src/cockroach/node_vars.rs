@@ -55,9 +55,19 @@ fn sum_of(text: &str, name: &str) -> Option<u64> {
     total
 }
 
-/// Reads the gate's metrics; Err names the first one missing (an answer that is not a node's metrics).
-pub fn parse_vars(text: &str) -> Result<NodeVars, String> {
-    let need = |name: &str| sum_of(text, name).ok_or_else(|| format!("no {name} in /_status/vars"));
+/// A metric the gate reads that an answer lacks: the answer is not a node's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingMetric(pub &'static str);
+
+impl std::fmt::Display for MissingMetric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no {} in /_status/vars", self.0)
+    }
+}
+
+/// Reads the gate's metrics; the error names the first one missing.
+pub fn parse_vars(text: &str) -> Result<NodeVars, MissingMetric> {
+    let need = |name: &'static str| sum_of(text, name).ok_or(MissingMetric(name));
     Ok(NodeVars {
         live_nodes: need(LIVE_NODES)?,
         ranges_unavailable: need(RANGES_UNAVAILABLE)?,
@@ -73,8 +83,8 @@ pub struct NodeAnswer {
     /// `us-east1-b/cockroachdb-2`: where an operator finds it.
     pub name: String,
     pub zone: String,
-    /// Ok when `/health?ready=1` answered 200; Err says what it answered, or why it could not be asked.
-    pub ready: Result<(), String>,
+    /// None when `/health?ready=1` answered 200; else what it answered, or why it could not be asked.
+    pub not_ready: Option<String>,
     /// The body `/_status/vars` answered with (asked only of a ready node).
     pub vars: Option<String>,
 }
@@ -88,7 +98,7 @@ pub fn judge(answers: &[NodeAnswer], expected_live: u64, leaving_on_purpose: boo
     let mut fewest_live: Option<u64> = None;
     let mut decommissioning = 0;
     for answer in answers {
-        if let Err(why) = &answer.ready {
+        if let Some(why) = &answer.not_ready {
             unhealthy.not_live.push(format!("{} ({why})", answer.name));
             continue;
         }
@@ -145,7 +155,7 @@ mod tests {
         NodeAnswer {
             name: format!("{zone}/{name}"),
             zone: zone.into(),
-            ready: Ok(()),
+            not_ready: None,
             vars: Some(body),
         }
     }
@@ -167,7 +177,9 @@ mod tests {
             }
         );
         assert_eq!(sum_of("ranges 7\nranges_x 9\n", "ranges"), Some(7));
-        let said = parse_vars("ranges{store=\"1\"} 4\n").unwrap_err();
+        let said = parse_vars("ranges{store=\"1\"} 4\n")
+            .unwrap_err()
+            .to_string();
         assert!(said.contains("no liveness_livenodes"), "{said}");
     }
 
@@ -201,7 +213,7 @@ mod tests {
     #[test]
     fn a_node_not_ready_or_unreadable_is_named_and_its_counts_are_not_taken() {
         let mut down = ready("cockroachdb-2", "a", vars(0, 9, 9, 0));
-        down.ready = Err("/health?ready=1 answered 503: node is not healthy".into());
+        down.not_ready = Some("/health?ready=1 answered 503: node is not healthy".into());
         let mut garbled = ready("cockroachdb-1", "a", "<html>".into());
         garbled.name = "a/cockroachdb-1".into();
         let answers = [ready("cockroachdb-0", "a", vars(3, 0, 0, 0)), down, garbled];

@@ -333,11 +333,35 @@ fn the_outage_drill_keeps_every_range_available_and_other_operations_wait_until_
         (6, 0),
         "three nodes down, none decommissioned"
     );
-    // While it is down, a rollout's gate sees it down for longer than a restart takes, and stops at once, naming
-    // it, instead of waiting out the update timeout (5m here); nothing restarts.
+    // While it is down, a rollout is refused at plan, on the stopped zone's line, saying what to do first.
     let rollout = stopped.replace("cockroach:v24.1.0", "cockroach:v24.1.26");
     ws.write_config(&rollout);
-    let run = ws.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let plan = ws.terraform(&["plan", "-input=false", "-no-color"]);
+    assert_ne!(plan.code, 0, "{}", plan.stdout);
+    let said = plan.said();
+    assert!(
+        said.contains(&format!(
+            "Zone {} is stopped while every other zone restarts",
+            ZONES[1]
+        )),
+        "{said}"
+    );
+    let its_line = format!(
+        "in resource \"crdb_region\" \"{}\"",
+        ZONES[1].replace('-', "_")
+    );
+    assert!(said.contains(&its_line), "on its line: {said}");
+    assert!(said.contains("scale it up (replicas > 0)"), "{said}");
+    // An apply that leaves the stopped zone out of the run (`-target`, or a zone in another configuration) cannot
+    // be refused at plan: its gate sees the zone down for longer than a restart takes, and stops at once, naming
+    // it, instead of waiting out the update timeout (5m here); nothing restarts.
+    let mut apply = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
+    let targets: Vec<String> = [ZONES[0], ZONES[2]]
+        .iter()
+        .map(|z| format!("-target=crdb_region.{}", z.replace('-', "_")))
+        .collect();
+    apply.extend(targets.iter().map(String::as_str));
+    let run = ws.terraform(&apply);
     assert_ne!(run.code, 0, "{}", run.stdout);
     let said = run.said();
     assert!(

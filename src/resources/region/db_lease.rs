@@ -185,24 +185,21 @@ impl Holding {
             .collect()
     }
 
-    /// The cluster as a `node status` Job from this region's zone sees it now, judged with the nodes leaving on
-    /// purpose set aside: for a gate that reaches no staying node through the pods proxy (a zone removed in a run
-    /// that applies no other region), since the nodes that are leaving cannot vouch for the rest. The read also
-    /// becomes the members the gate expects. None when the look ran out of the operation's time.
-    pub async fn judge_by_node_status(
-        &self,
-        deadline: &Deadline,
-    ) -> Option<Result<health::Unhealthy, String>> {
+    /// One look at the cluster through a `node status` Job from this region's zone, judged with the nodes leaving
+    /// on purpose set aside: for a gate that reaches no staying node through the pods proxy (a zone removed in a
+    /// run that applies no other region), since the nodes that are leaving cannot vouch for the rest. The read
+    /// also becomes the members the gate expects.
+    pub async fn look_by_node_status(&self, deadline: &Deadline) -> Look<(), Diagnostics> {
         let job = manifests::gate_job(&self.spec, &self.image, &[]);
         let text = match self.client.run_job_for_output(&job, deadline).await {
             Ok(text) => text,
-            Err(out_of_time) if out_of_time.ran_out_of_time() => return None,
+            Err(out_of_time) if out_of_time.ran_out_of_time() => return Look::OutOfTime,
             // A node restarting or leaving behind the service fails an attempt: that is an answer, ask again.
-            Err(failed) => return Some(Err(failed.to_string())),
+            Err(failed) => return Look::Waiting(failed.to_string()),
         };
         let rows = match health::parse_node_status(&text) {
             Ok(rows) => rows,
-            Err(unreadable) => return Some(Err(unreadable.to_string())),
+            Err(unreadable) => return Look::Waiting(unreadable.to_string()),
         };
         let leaving: Vec<String> = rows
             .iter()
@@ -214,7 +211,11 @@ impl Holding {
             .collect();
         let verdict = health::judge(&rows, &leaving);
         *locked(&self.members) = Members::of(rows);
-        Some(Ok(verdict))
+        if verdict.is_healthy() {
+            Look::Done(())
+        } else {
+            Look::Waiting(verdict.to_string())
+        }
     }
 
     /// Reads the members again (a `node status` Job) when the last read is older than `older_than`: a gate that

@@ -52,7 +52,8 @@ impl Gate<'_> {
             .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
                 let answers = self.look().await;
                 if answers.is_empty() {
-                    return self.look_through_node_status().await;
+                    // Every node this process reaches is leaving (a zone removed on its own).
+                    return self.holding.look_by_node_status(deadline).await;
                 }
                 let verdict = self.verdict(&answers);
                 if opening && verdict.live_members.is_some() {
@@ -99,7 +100,7 @@ impl Gate<'_> {
                 return vec![NodeAnswer {
                     name: format!("zone {zone}"),
                     zone: zone.to_owned(),
-                    ready: Err(format!("its pods could not be listed: {e}")),
+                    not_ready: Some(format!("its pods could not be listed: {e}")),
                     vars: None,
                 }]
             }
@@ -110,17 +111,6 @@ impl Gate<'_> {
             .filter(|name| ordinal_of_pod(name).is_none_or(|o| !self.holding.is_leaving(zone, o)))
             .collect();
         join_all(names.iter().map(|pod| ask_node(client, zone, pod))).await
-    }
-
-    /// The look of a gate whose zones hold no node but those leaving (a zone removed on its own): one
-    /// `node status` Job, which sees the whole cluster.
-    async fn look_through_node_status(&self) -> Look<(), Diagnostics> {
-        match self.holding.judge_by_node_status(self.deadline).await {
-            None => Look::OutOfTime,
-            Some(Ok(verdict)) if verdict.is_healthy() => Look::Done(()),
-            Some(Ok(verdict)) => Look::Waiting(verdict.to_string()),
-            Some(Err(unread)) => Look::Waiting(unread),
-        }
     }
 
     /// One look judged: passed, refused (nodes down for longer than a restart takes), or what keeps it waiting.
@@ -143,7 +133,7 @@ impl Gate<'_> {
                 let zone = health::zone_of(row).unwrap_or_default();
                 answers
                     .iter()
-                    .any(|a| a.ready.is_ok() && a.name == format!("{zone}/{pod}"))
+                    .any(|a| a.not_ready.is_none() && a.name == format!("{zone}/{pod}"))
             };
             let gone = holding.still_long_down(back);
             if !gone.is_empty() {
@@ -192,26 +182,26 @@ fn ordinal_of_pod(name: &str) -> Option<i32> {
 /// A node's `/health?ready=1`, then, when it is ready, its `/_status/vars`.
 async fn ask_node(client: &ClusterClient, zone: &str, pod: &str) -> NodeAnswer {
     let get = |path| client.pod_https_get(zone, pod, names::HTTP_PORT, path);
-    let ready = match get("/health?ready=1").await {
-        Ok(answer) if answer.is_success() => Ok(()),
-        Ok(answer) => Err(format!(
+    let not_ready = match get("/health?ready=1").await {
+        Ok(answer) if answer.is_success() => None,
+        Ok(answer) => Some(format!(
             "/health?ready=1 answered {}: {}",
             answer.status,
             answer.body.trim()
         )),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Some(e.to_string()),
     };
-    let vars = match &ready {
-        Ok(()) => match get("/_status/vars").await {
+    let vars = match &not_ready {
+        None => match get("/_status/vars").await {
             Ok(answer) if answer.is_success() => Some(answer.body),
             _ => None,
         },
-        Err(_) => None,
+        Some(_) => None,
     };
     NodeAnswer {
         name: format!("{zone}/{pod}"),
         zone: zone.to_owned(),
-        ready,
+        not_ready,
         vars,
     }
 }

@@ -60,6 +60,7 @@ impl ModelResource for Region {
             plan::check_zone_in_cluster(planned, diags);
         }
         plan::check_scale_down(prior, planned, diags);
+        plan::check_restart_while_stopped(prior, planned, diags);
         storage::plan(prior, planned, diags);
         plan::plan(prior, planned);
         plan::renew_within_window(planned, time::OffsetDateTime::now_utc(), diags);

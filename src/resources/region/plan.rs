@@ -214,6 +214,53 @@ pub fn check_scale_down(
     }
 }
 
+/// A stopped zone (`replicas = 0`: the outage drill, or being stopped in this plan) in a plan that also restarts
+/// every other zone's nodes is refused on its `replicas`: each restart elsewhere would take a second replica away
+/// from the ranges that keep one in the stopped zone, so the health gates would wait for the stopped zone's nodes,
+/// which do not come back within the apply. Only a change of the cluster's own settings is seen here (every
+/// region's plan sees it); a zone stopped in another configuration is caught by the apply's gate, within a minute.
+pub fn check_restart_while_stopped(
+    prior: Option<&RegionModel>,
+    planned: &RegionModel,
+    diags: &mut Diagnostics,
+) {
+    let (Some(prior), Attr::Known(0)) = (prior, &planned.replicas) else {
+        return;
+    };
+    let Some(why) = restart_of_every_zone(prior, planned) else {
+        return;
+    };
+    let zone = planned.zone.known().map_or("this zone", String::as_str);
+    let back = prior.replicas.known().copied().filter(|r| *r > 0);
+    let scale_up = back.map_or_else(
+        || "scale it up (replicas > 0) and apply".to_string(),
+        |r| format!("keep replicas = {r} for now"),
+    );
+    diags.attribute_error(
+        AttributePath::root("replicas"),
+        format!("Zone {zone} is stopped while every other zone restarts"),
+        format!(
+            "Zone {zone} has replicas = 0 in this plan, and {why}, which restarts the nodes of every other zone,              one at a time. With zone {zone}'s nodes down, each of those restarts would take a second replica              away from the ranges that keep one in zone {zone}, so the rollout would wait for nodes that do not              come back. First {scale_up}, then make this change; stop the zone again afterwards if the drill              goes on."
+        ),
+    );
+}
+
+/// What in the cluster's planned settings restarts the nodes of every zone, when its values are known.
+fn restart_of_every_zone(prior: &RegionModel, planned: &RegionModel) -> Option<String> {
+    let (before, after) = (prior.cluster.known()?, planned.cluster.known()?);
+    if let (Attr::Known(from), Attr::Known(to)) = (&before.image, &after.image) {
+        if from != to {
+            return Some(format!("the cluster's image changes from {from} to {to}"));
+        }
+    }
+    let changed =
+        |a: &Attr<String>, b: &Attr<String>| a.known().zip(b.known()).is_some_and(|(a, b)| a != b);
+    if changed(&before.ca_fingerprint_sha256, &after.ca_fingerprint_sha256) {
+        return Some("the cluster's CA changes".to_string());
+    }
+    None
+}
+
 /// Checks that need no cluster: every known value, on its own attribute.
 pub fn validate(config: &RegionModel, diags: &mut Diagnostics) {
     if let Attr::Known(zone) = &config.zone {
@@ -748,6 +795,58 @@ mod tests {
             missing_objects: Attr::Known(Vec::new()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_stopped_zone_refuses_a_plan_that_restarts_every_other_zone() {
+        let region = |replicas: i64, image: &str, ca: &str| {
+            let mut model = applied("b", "a");
+            model.replicas = Attr::Known(replicas);
+            if let Attr::Known(c) = &mut model.cluster {
+                c.image = Attr::Known(image.into());
+                c.ca_fingerprint_sha256 = Attr::Known(ca.into());
+            }
+            model
+        };
+        let refusal = |before: &RegionModel, after: &RegionModel| {
+            let mut diags = Diagnostics::new();
+            check_restart_while_stopped(Some(before), after, &mut diags);
+            diags.0.first().map(|d| {
+                assert_eq!(d.path, Some(AttributePath::root("replicas")));
+                format!("{}: {}", d.summary, d.detail)
+            })
+        };
+        let stopped = region(0, "v1", "f1");
+        let said = refusal(&stopped, &region(0, "v2", "f1")).unwrap();
+        assert!(said.starts_with("Zone b is stopped"), "{said}");
+        assert!(said.contains("image changes from v1 to v2"), "{said}");
+        assert!(said.contains("scale it up (replicas > 0)"), "{said}");
+        let said = refusal(&region(3, "v1", "f1"), &region(0, "v1", "f2")).unwrap();
+        assert!(said.contains("the cluster's CA changes"), "{said}");
+        assert!(said.contains("keep replicas = 3 for now"), "{said}");
+        assert_eq!(
+            refusal(&stopped, &region(0, "v1", "f1")),
+            None,
+            "nothing restarts"
+        );
+        assert_eq!(
+            refusal(&region(3, "v1", "f1"), &region(3, "v2", "f1")),
+            None,
+            "running"
+        );
+        assert_eq!(
+            refusal(&stopped, &region(3, "v2", "f1")),
+            None,
+            "started again"
+        );
+        let mut unknown = region(0, "v1", "f1");
+        if let Attr::Known(c) = &mut unknown.cluster {
+            c.image = Attr::Unknown;
+        }
+        assert_eq!(refusal(&stopped, &unknown), None, "not known yet");
+        let mut diags = Diagnostics::new();
+        check_restart_while_stopped(None, &region(0, "v2", "f1"), &mut diags);
+        assert!(diags.0.is_empty(), "a new zone restarts nothing");
     }
 
     #[test]

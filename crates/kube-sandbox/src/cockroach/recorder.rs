@@ -21,6 +21,9 @@ pub struct Availability {
     pub window_seconds: f64,
     pub unavailable_range_seconds: f64,
     pub under_replicated_range_seconds: f64,
+    /// Seconds each node was down, summed over the nodes: with one node down at a time, the time restarts took
+    /// by themselves, the floor under any rollout of one node at a time.
+    pub node_down_seconds: f64,
     pub max_unavailable_ranges: u32,
     pub max_nodes_down: u32,
     /// Most nodes down or decommissioning (not yet decommissioned) at once.
@@ -37,6 +40,7 @@ impl Availability {
                 + other.unavailable_range_seconds,
             under_replicated_range_seconds: self.under_replicated_range_seconds
                 + other.under_replicated_range_seconds,
+            node_down_seconds: self.node_down_seconds + other.node_down_seconds,
             max_unavailable_ranges: self
                 .max_unavailable_ranges
                 .max(other.max_unavailable_ranges),
@@ -49,10 +53,11 @@ impl Availability {
     /// One line for logs and the CLI.
     pub fn line(&self) -> String {
         format!(
-            "availability over {:.1}s (cluster time): unavailable range-seconds {:.1}, under-replicated range-seconds {:.1}, most ranges unavailable at once {}, most nodes down at once {}, most nodes disrupted (down or decommissioning) at once {}, ranges lost {}",
+            "availability over {:.1}s (cluster time): unavailable range-seconds {:.1}, under-replicated range-seconds {:.1}, node-down seconds {:.1}, most ranges unavailable at once {}, most nodes down at once {}, most nodes disrupted (down or decommissioning) at once {}, ranges lost {}",
             self.window_seconds,
             self.unavailable_range_seconds,
             self.under_replicated_range_seconds,
+            self.node_down_seconds,
             self.max_unavailable_ranges,
             self.max_nodes_down,
             self.max_nodes_disrupted,
@@ -95,6 +100,7 @@ impl Recorder {
         let dt = (now - self.last).max(0.0);
         self.seen.unavailable_range_seconds += dt * f64::from(self.current.unavailable);
         self.seen.under_replicated_range_seconds += dt * f64::from(self.current.under_replicated);
+        self.seen.node_down_seconds += dt * f64::from(self.current.nodes_down);
         self.last = self.last.max(now);
     }
 
@@ -138,6 +144,7 @@ mod tests {
         assert_eq!(a.window_seconds, 10.0);
         assert_eq!(a.unavailable_range_seconds, 2.0);
         assert_eq!(a.under_replicated_range_seconds, 5.0);
+        assert_eq!(a.node_down_seconds, 1.0);
         assert_eq!(
             (
                 a.max_unavailable_ranges,
