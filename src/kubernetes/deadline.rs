@@ -90,11 +90,15 @@ pub enum Unmet<E> {
 /// shows only "Still modifying...", and the log is where a long wait says why.
 const REPORT_AFTER: Duration = Duration::from_secs(60);
 const REPORT_EVERY: Duration = Duration::from_secs(30);
+/// A poll's first pause between two looks; it doubles up to the poll's own interval.
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
 
 impl Deadline {
-    /// Asks `look` every `every` until it is done or fails, or until too little of the deadline is left for
-    /// another look, or until Terraform stops the provider: for what no watch can follow (a node's own answer,
-    /// the cluster's health through a Job, other regions of this run). `waiting_for` names the wait in the log.
+    /// Asks `look` until it is done or fails, or until too little of the deadline is left for another look, or
+    /// until Terraform stops the provider: for what no watch can follow (a node's own answer, the cluster's health
+    /// through a Job, other regions of this run). It asks again soon at first (`FIRST_PAUSE`), then twice as long
+    /// after each answer up to `every`: what is awaited is often a moment away (a node's liveness record after
+    /// its restart), and a long wait still costs one look per `every`. `waiting_for` names the wait in the log.
     pub async fn poll<T, E, Fut>(
         &self,
         every: Duration,
@@ -107,6 +111,7 @@ impl Deadline {
         let started = Instant::now();
         let mut next_report = started + REPORT_AFTER;
         let mut last = "nothing yet".to_string();
+        let mut pause = FIRST_PAUSE.min(every);
         loop {
             last = match look().await {
                 Look::Done(value) => return Ok(value),
@@ -114,7 +119,7 @@ impl Deadline {
                 Look::OutOfTime => return Err(Unmet::TimedOut { last }),
                 Look::Waiting(saw) => saw,
             };
-            if self.remaining() <= every {
+            if self.remaining() <= pause {
                 return Err(Unmet::TimedOut { last });
             }
             if Instant::now() >= next_report {
@@ -124,9 +129,10 @@ impl Deadline {
             } else {
                 tracing::debug!(last = %last, "waiting for {waiting_for}");
             }
-            if self.pause(every).await.is_err() {
+            if self.pause(pause).await.is_err() {
                 return Err(Unmet::Stopped { last });
             }
+            pause = (pause * 2).min(every);
         }
     }
 }
@@ -150,6 +156,31 @@ mod tests {
             deadline.remaining()
                 >= crate::framework::timeouts::MAX_DURATION - Duration::from_secs(1)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_asks_again_soon_then_twice_as_long_up_to_its_interval() {
+        let deadline = Deadline::after(Duration::from_secs(60), &CancellationToken::new());
+        let started = Instant::now();
+        let mut asked_at = Vec::new();
+        let _: Result<(), Unmet<()>> = deadline
+            .poll(Duration::from_secs(1), "eight looks", || {
+                asked_at.push(started.elapsed());
+                let seen = asked_at.len();
+                async move {
+                    if seen == 8 {
+                        Look::Done(())
+                    } else {
+                        Look::Waiting(format!("look {seen}"))
+                    }
+                }
+            })
+            .await;
+        let pauses: Vec<u128> = asked_at
+            .windows(2)
+            .map(|pair| (pair[1] - pair[0]).as_millis())
+            .collect();
+        assert_eq!(pauses, [50, 100, 200, 400, 800, 1000, 1000]);
     }
 
     #[tokio::test(start_paused = true)]

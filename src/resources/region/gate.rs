@@ -48,8 +48,13 @@ impl Gate<'_> {
     async fn wait(&self, what: &str, opening: bool) -> Result<(), Diagnostics> {
         let (client, spec, deadline) = (self.client, self.spec, self.deadline);
         let waiting_for = format!("the cluster to be healthy {what} (zone {})", spec.zone);
+        let (started, looks) = (
+            std::time::Instant::now(),
+            std::sync::atomic::AtomicU32::new(0),
+        );
         let passed = deadline
             .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
+                looks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let answers = self.look().await;
                 if answers.is_empty() {
                     // Every node this process reaches is leaving (a zone removed on its own).
@@ -65,6 +70,8 @@ impl Gate<'_> {
                 self.judge(&answers, opening, what)
             })
             .await;
+        let waited_ms = started.elapsed().as_millis();
+        tracing::debug!(zone = %spec.zone, looks = looks.into_inner(), waited_ms, "health gate {what}: {passed:?}");
         match passed {
             Ok(()) => Ok(()),
             Err(Unmet::Failed(refused)) => Err(refused),
