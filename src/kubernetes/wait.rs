@@ -46,23 +46,21 @@ pub enum WaitError {
 
 impl WaitError {
     pub fn to_diagnostics(&self) -> Diagnostics {
-        let mut diags = Diagnostics::new();
         match self {
-            WaitError::TimedOut { object, .. } => diags.error(
+            WaitError::TimedOut { object, .. } => Diagnostics::with_error(
                 format!("Timed out waiting for {object}"),
                 format!(
                     "{self}\n\nIf it only needs longer, raise the resource's `timeouts` block; the next apply \
                      continues from where this one stopped."
                 ),
             ),
-            WaitError::Stopped { .. } => diags.error("Stopped", self.to_string()),
-            WaitError::CannotEnd { object, .. } => diags.error(
+            WaitError::Stopped { .. } => Diagnostics::with_error("Stopped", self.to_string()),
+            WaitError::CannotEnd { object, .. } => Diagnostics::with_error(
                 format!("{object} cannot become ready"),
                 format!("{self}\n\nWaiting longer would not help: the wait ended early."),
             ),
-            WaitError::Remote(error) => diags.extend(error.to_diagnostics()),
+            WaitError::Remote(error) => error.to_diagnostics(),
         }
-        diags
     }
 }
 

@@ -22,8 +22,7 @@ pub(super) fn call_function(request: &pb::call_function::Request) -> pb::call_fu
 pub(super) fn move_resource_state(
     request: &pb::move_resource_state::Request,
 ) -> pb::move_resource_state::Response {
-    let mut diags = Diagnostics::new();
-    diags.error(
+    let diags = Diagnostics::with_error(
         "Unable to Move Resource State",
         format!(
             "No resource type of this provider accepts state moved from another resource type. A `moved` block \

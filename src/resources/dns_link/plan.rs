@@ -216,7 +216,6 @@ pub(super) struct UndetectedDns {
 
 impl From<UndetectedDns> for Diagnostics {
     fn from(e: UndetectedDns) -> Self {
-        let mut diags = Diagnostics::new();
         let (summary, fix) = match e.source {
             DnsError::NoDnsPods => (
                 format!("{} has no DNS pods to forward peer zones", e.cluster),
@@ -231,12 +230,11 @@ impl From<UndetectedDns> for Diagnostics {
                 "Set dns_provider to \"kube-dns\" or \"coredns\".".to_string(),
             ),
         };
-        diags.attribute_error(
+        Diagnostics::with_attribute_error(
             AttributePath::root("dns_provider"),
             summary,
             format!("{}. {fix}", e.source),
-        );
-        diags
+        )
     }
 }
 

@@ -74,8 +74,7 @@ pub(super) fn apply(mut state: ClusterModel) -> Applied<ClusterModel> {
     match fill_in_pki(&mut state) {
         Ok(()) => Applied::done(state),
         Err(e) => {
-            let mut diags = Diagnostics::new();
-            diags.error("Cannot create the cluster PKI", e.to_string());
+            let diags = Diagnostics::with_error("Cannot create the cluster PKI", e.to_string());
             Applied::nothing_made(None, diags)
         }
     }
