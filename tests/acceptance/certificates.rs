@@ -470,12 +470,7 @@ fn a_ca_rotation_trusts_both_then_reissues_then_drops_the_old_ca_one_node_at_a_t
 #[test]
 fn an_interrupted_ca_rotation_continues_at_the_next_apply() {
     use terraform_provider_crdb::cockroach::pki;
-    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
-    let ws = Workspace::new("");
-    let base = configuration(&clusters, &ws, false, 3);
-    ws.write_config(&base);
-    ws.apply();
-    settle(&clusters);
+    let (clusters, ws, base) = crate::day2::three_settled_regions();
 
     let rotated = base.replacen(
         CLUSTER_BLOCK_END,

@@ -38,6 +38,17 @@ pub fn settle(clusters: &Clusters) {
     }
 }
 
+/// Three regions of three nodes, applied, every range fully replicated: the configuration applied.
+pub fn three_settled_regions() -> (Clusters, Workspace, String) {
+    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
+    let ws = Workspace::new("");
+    let base = configuration(&clusters, &ws, false, 3);
+    ws.write_config(&base);
+    ws.apply();
+    settle(&clusters);
+    (clusters, ws, base)
+}
+
 /// What the recorder saw since the last `settle`, asserted: never unavailable, one node down at most, nothing lost.
 pub fn assert_never_unavailable(clusters: &Clusters, what: &str) -> Availability {
     let seen = clusters.sandbox.world().unwrap().cockroach().availability();
@@ -567,12 +578,7 @@ fn writes(clusters: &Clusters) -> Vec<(String, String)> {
 /// disruption lease is taken by one Job when the first node's turn comes and released by one when the last ends.
 #[test]
 fn a_rollout_of_one_region_runs_at_most_two_lease_jobs_and_no_gate_job() {
-    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
-    let ws = Workspace::new("");
-    let base = configuration(&clusters, &ws, false, 3);
-    ws.write_config(&base);
-    ws.apply();
-    settle(&clusters);
+    let (clusters, ws, base) = three_settled_regions();
     writes(&clusters);
     // A requests change in the first region only: its three nodes restart, the others' none.
     let requests = base.replacen(

@@ -2,7 +2,10 @@
 //! rotation's wait for the other zones, a certificate renewal, a decommission, a teardown), and the next run completes it in place with
 //! at most one node down and no range unavailable.
 use crate::certificates::{expiries, short_lived, sleep_until, stored_secret_file};
-use crate::day2::{assert_never_unavailable, configuration_of, members, settle, with_replicas};
+use crate::day2::{
+    assert_never_unavailable, configuration_of, members, settle, three_settled_regions,
+    with_replicas,
+};
 use crate::harness::{Run, Workspace};
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
 use std::time::{Duration, Instant};
@@ -125,17 +128,6 @@ fn finished_trusting_both(
                     .all(|(uid, ready)| *ready && !before.contains(uid))
         }
     }
-}
-
-/// Three regions of three nodes, applied, every range fully replicated: the configuration applied.
-fn three_settled_regions() -> (Clusters, Workspace, String) {
-    let clusters = Clusters::start(&["kube-dns", "kube-dns", "kube-dns"]);
-    let ws = Workspace::new("");
-    let base = configuration(&clusters, &ws, false, 3);
-    ws.write_config(&base);
-    ws.apply();
-    settle(&clusters);
-    (clusters, ws, base)
 }
 
 #[test]
