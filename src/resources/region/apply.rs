@@ -1,111 +1,32 @@
 //! Bringing a zone to its planned state: every object applied with server-side apply, the DNS
 //! load balancer's address awaited, `cockroach init` run once in the init zone, and scale-downs
 //! and rollouts followed to the end.
-use super::identity;
-use super::init::{init_marker, init_marker_name, init_reported_already_done};
+use super::dns_address::{await_dns_address, live_dns_protocol};
+use super::identity::refuse_foreign_zone;
+use super::init::{await_init, found_initialized, init_marker};
 use super::lease::{ClusterLease, Leases};
 use super::model::RegionModel;
-use super::plan::{known, lifetimes, node_resources_changed, resolver, zone_layout, zone_spec};
 use super::rollout::PacedRollout;
 use super::rotation::{self, Rotation, Rotations, Step};
-use super::scale::Leaving;
-use super::signing::{self, node_certificate, root_client, Signer};
+use super::signing::{record_node_certificate, zone_certificates};
+use super::spec::{node_resources_changed, zone_layout, zone_spec};
 use super::storage;
-use crate::cockroach::manifests::{
-    self, names, secret_files, DnsProtocol, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
+use super::workload::{
+    apply_zone, certificates_changed, change_workload, desired_objects, live_replicas, revision_of,
+    without_unchanged_statefulset, TemplateChange,
 };
-use crate::framework::diag::{AttributePath, Diagnostics};
+use crate::cockroach::manifests::{
+    self, names, secret_files, ZoneCertificates, ZoneObject, ZoneSpec,
+};
+use crate::framework::diag::Diagnostics;
 use crate::framework::{Applied, Attr, OperationContext, Shared};
-use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, JobError};
-use crate::resources::certificates;
+use crate::kubernetes::{ClusterClient, Deadline};
 use crate::resources::connection::connect_for_apply;
-use crate::resources::lb_resolver;
 use crate::resources::zone_wait::wait_zone_ready;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::Secret;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Refuses, before anything is touched, a zone whose running nodes belong to another CockroachDB cluster.
-fn refuse_foreign_zone(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    planned: &RegionModel,
-    prior: Option<&RegionModel>,
-    node_secret: Option<&Secret>,
-    live_set: Option<&StatefulSet>,
-) -> Result<(), Diagnostics> {
-    let file = |name: &str| secret_files::text(node_secret, name);
-    let live = identity::LiveZone {
-        ca: file(secret_files::CA_CRT),
-        node_certificate: file(secret_files::NODE_CRT),
-        cluster_name: live_set
-            .and_then(|set| set.metadata.labels.as_ref()?.get(names::LABEL_PART_OF))
-            .map(String::as_str),
-    };
-    let Some(foreign) = identity::foreign(planned, prior, &live) else {
-        return Ok(());
-    };
-    let (summary, detail) = identity::refusal(&foreign, &spec.zone, client.label());
-    Err(Diagnostics::with_attribute_error(
-        AttributePath::root("zone"),
-        summary,
-        detail,
-    ))
-}
-
-async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(), Diagnostics> {
-    let applied = match object {
-        ZoneObject::Namespace(o) => client.apply(o).await.map(drop),
-        ZoneObject::Secret(o) => client.apply(o).await.map(drop),
-        ZoneObject::ConfigMap(o) => client.apply(o).await.map(drop),
-        ZoneObject::ServiceAccount(o) => client.apply(o).await.map(drop),
-        ZoneObject::Role(o) => client.apply(o).await.map(drop),
-        ZoneObject::RoleBinding(o) => client.apply(o).await.map(drop),
-        ZoneObject::Service(o) => client.apply(o).await.map(drop),
-        ZoneObject::PodDisruptionBudget(o) => client.apply(o).await.map(drop),
-        ZoneObject::StatefulSet(o) => client.apply(o).await.map(drop),
-        ZoneObject::Job(o) => client.apply(o).await.map(drop),
-    };
-    Ok(applied?)
-}
-
-/// Applies the zone's objects: the namespace first, everything independent of each other at
-/// once, and the init Job last (it needs the secrets and the nodes).
-async fn apply_zone(
-    client: &ClusterClient,
-    objects: &[ZoneObject],
-    deadline: &Deadline,
-) -> Result<(), Diagnostics> {
-    // The join ConfigMap goes before the StatefulSet: the kubelet reads it when it creates a node's container.
-    let (first, rest): (Vec<&ZoneObject>, Vec<&ZoneObject>) = objects
-        .iter()
-        .partition(|o| matches!(o, ZoneObject::Namespace(_) | ZoneObject::ConfigMap(_)));
-    let (jobs, parallel): (Vec<&ZoneObject>, Vec<&ZoneObject>) = rest
-        .into_iter()
-        .partition(|o| matches!(o, ZoneObject::Job(_)));
-    for object in first {
-        apply_object(client, object).await?;
-    }
-    let results =
-        futures_util::future::join_all(parallel.into_iter().map(|o| apply_object(client, o))).await;
-    let mut diags = Diagnostics::new();
-    for result in results {
-        if let Err(d) = result {
-            diags.extend(d);
-        }
-    }
-    if diags.has_errors() {
-        return Err(diags);
-    }
-    for job in jobs {
-        match job {
-            ZoneObject::Job(job) => client.start_job(job, deadline).await?,
-            other => apply_object(client, other).await?,
-        }
-    }
-    Ok(())
-}
 
 /// Why converging stopped, and the state to record: the prior one while nothing it holds has changed yet.
 struct Stopped {
@@ -173,7 +94,7 @@ async fn converge_zone(
         .and_then(|set| Ok((set, node_secret?)))
         .map_err(|e| Stopped::before_any_write(prior)(e.into()))?;
     refuse_foreign_zone(
-        &client,
+        client.label(),
         &spec,
         &state,
         prior,
@@ -324,253 +245,6 @@ async fn connect_zone(
     };
     let client = connect_for_apply(ctx, &state.kubernetes, "region", deadline).await?;
     Ok((client, spec))
-}
-
-/// The files of the zone's secrets: the cluster's CA, the `root` client, and the zone's node certificate.
-fn zone_certificates(
-    state: &RegionModel,
-    spec: &ZoneSpec,
-    node_secret: Option<&Secret>,
-) -> Result<ZoneCertificates, Diagnostics> {
-    let mut diags = Diagnostics::new();
-    let Some(cluster) = known(&state.cluster, "cluster", &mut diags) else {
-        return Err(diags);
-    };
-    let signer = Signer::of(state, lifetimes(state))?;
-    let (node_crt, node_key) = node_certificate(
-        state,
-        spec,
-        secret_files::pair(node_secret, secret_files::NODE_CRT, secret_files::NODE_KEY),
-        &signer,
-    )?;
-    let (root_crt, root_key) = root_client(
-        cluster,
-        secret_files::pair(node_secret, secret_files::ROOT_CRT, secret_files::ROOT_KEY),
-        &node_crt,
-        &signer,
-        &spec.zone,
-    )?;
-    Ok(ZoneCertificates {
-        ca_crt: signer.ca_certificate.to_owned(),
-        node_crt,
-        node_key,
-        root_crt,
-        root_key,
-    })
-}
-
-/// Records the zone's node certificate in the state; its key only when the CA key is kept there too (with a
-/// write-only CA key it lives only in the zone's Secret) and the plan left it to this apply.
-fn record_node_certificate(state: &mut RegionModel, certs: &ZoneCertificates) {
-    state.node_certificate = Attr::Known(certs.node_crt.clone());
-    state.node_certificate_expires_at = certificates::expires_at(&certs.node_crt).into();
-    if signing::home(state) == signing::KeyHome::WriteOnly {
-        state.node_private_key = Attr::Null;
-    } else if !state.node_private_key.is_null() {
-        state.node_private_key = Attr::Known(certs.node_key.clone());
-    }
-}
-
-/// Whether the cluster is known to be initialised already, so this zone runs no init: its nodes are ready
-/// (nodes are ready only in an initialised cluster: an adopted zone, or one repaired after a failed apply), the
-/// state says so, or the record in kube-system does.
-async fn found_initialized(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    prior: Option<&RegionModel>,
-    live_set: Option<&StatefulSet>,
-) -> Result<bool, Diagnostics> {
-    if !spec.runs_init {
-        return Ok(prior.is_some_and(|p| p.initialized == Attr::Known(true)));
-    }
-    let serving = live_set.is_some_and(|set| manifests::observe_nodes(set).ready_replicas > 0);
-    if serving || prior.is_some_and(|p| p.initialized == Attr::Known(true)) {
-        return Ok(true);
-    }
-    let marker = client
-        .get::<ConfigMap>(
-            Some(names::KUBE_SYSTEM),
-            &init_marker_name(&spec.cluster_name),
-        )
-        .await?;
-    Ok(marker.is_some())
-}
-
-/// Whether the node secret's `ca.crt` or `node.crt` differ from what is to be applied: the running nodes then
-/// need a restart to load them (a missing secret counts as changed).
-fn certificates_changed(node_secret: Option<&Secret>, certs: &ZoneCertificates) -> bool {
-    let file = |name: &str| secret_files::text(node_secret, name);
-    file(secret_files::CA_CRT) != Some(certs.ca_crt.as_str())
-        || file(secret_files::NODE_CRT) != Some(certs.node_crt.as_str())
-}
-
-/// What the configuration changes that the running nodes' template must carry.
-#[derive(Clone, Copy)]
-struct TemplateChange {
-    /// Requests or limits.
-    resources: bool,
-    /// The certificates the nodes load (`ca.crt`, `node.crt`).
-    certificates: bool,
-}
-
-/// The zone's objects as they are to be applied: no init Job once initialised, and the StatefulSet fitted to
-/// the live one (see `manifests::fit_to_live`). A live template made before the certificates annotation existed
-/// gets it only with new certificates, so that the nodes restart when they have something new to load.
-fn desired_objects(
-    spec: &ZoneSpec,
-    certs: &ZoneCertificates,
-    already_initialized: bool,
-    live_set: Option<&StatefulSet>,
-    change: TemplateChange,
-) -> Vec<ZoneObject> {
-    manifests::zone_objects(spec, certs)
-        .into_iter()
-        .filter(|o| !(already_initialized && matches!(o, ZoneObject::Job(_))))
-        .map(|object| match (object, live_set) {
-            (ZoneObject::StatefulSet(mut set), Some(live)) => {
-                if !change.certificates && manifests::certificates_annotation(live).is_none() {
-                    manifests::drop_certificates_annotation(&mut set);
-                }
-                let change_requested = change.resources || change.certificates;
-                if manifests::fit_to_live(&mut set, live, spec, change_requested)
-                    == TemplateFit::KeptLive
-                {
-                    tracing::info!(
-                        zone = %spec.zone,
-                        "keeping the adopted pod template until the image or locality changes"
-                    );
-                }
-                // rollout.rs: the running pods keep their revision until the provider lets each one go.
-                manifests::hold_rollout(&mut set, live_replicas(live));
-                ZoneObject::StatefulSet(set)
-            }
-            (object, _) => object,
-        })
-        .collect()
-}
-
-/// `objects` without the StatefulSet when writing it would change nothing the API server stores beyond the
-/// partition that holds a rollout: a dry run of it at the live partition keeps the live object's generation, which
-/// the API server raises for every change of its spec. Then nothing rolls, and no partition is raised only to be
-/// lowered again; a rollout an earlier apply left part-way still goes on (`Rollout::follow`).
-async fn without_unchanged_statefulset(
-    client: &ClusterClient,
-    objects: &[ZoneObject],
-    live: Option<&StatefulSet>,
-) -> Result<Vec<ZoneObject>, crate::kubernetes::RemoteError> {
-    let desired = objects.iter().find_map(|o| match o {
-        ZoneObject::StatefulSet(set) => Some(set),
-        _ => None,
-    });
-    let (Some(desired), Some(live)) = (desired, live) else {
-        return Ok(objects.to_vec());
-    };
-    // The desired set as the live one holds its rollout: with no `rollingUpdate` at all when it has none (the API
-    // server defaults none), since adding one would itself be a change.
-    let probe = match manifests::held_partition(live) {
-        Some(partition) => super::rollout::held_at(desired, partition),
-        None => manifests::without_partition(desired),
-    };
-    let would_be = client.apply_dry_run(&probe).await?;
-    let unchanged = would_be.metadata.uid == live.metadata.uid
-        && would_be.metadata.generation == live.metadata.generation;
-    Ok(objects
-        .iter()
-        .filter(|o| !(unchanged && matches!(o, ZoneObject::StatefulSet(_))))
-        .cloned()
-        .collect())
-}
-
-/// Decommissions the nodes a scale-down removes, prepares a major upgrade, applies the objects, and releases
-/// the removed nodes' volumes (see `scale.rs`).
-async fn change_workload(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    prior: Option<&RegionModel>,
-    planned: &RegionModel,
-    objects: &[ZoneObject],
-    lease: &ClusterLease,
-    deadline: &Deadline,
-) -> Result<(), Diagnostics> {
-    let leaving = Leaving::between(client, spec, prior);
-    leaving.refuse_unless_allowed(deadline).await?;
-    leaving.decommission(lease, deadline).await?;
-    super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
-    apply_zone(client, objects, deadline).await?;
-    leaving.release_volumes(deadline).await
-}
-
-/// The one protocol the zone's live DNS load balancer serves, which apply keeps: its peers forward with it. None
-/// when there is no such Service yet, or when it mixes UDP and TCP (made by earlier versions, and provisioned by
-/// no cloud that refuses mixed protocols): it then gets its kind's protocol.
-async fn live_dns_protocol(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-) -> Result<Option<DnsProtocol>, Diagnostics> {
-    let lb_name = spec.layout.dns_load_balancer_name(&spec.zone);
-    let live = client
-        .get::<Service>(Some(names::KUBE_SYSTEM), &lb_name)
-        .await?;
-    Ok(live.as_ref().and_then(manifests::live_dns_protocol))
-}
-
-/// The DNS load balancer's address as the IP peers forward to.
-async fn await_dns_address(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    state: &RegionModel,
-    deadline: &Deadline,
-) -> Result<String, Diagnostics> {
-    let lb_name = spec.layout.dns_load_balancer_name(&spec.zone);
-    let address = client
-        .wait_load_balancer(names::KUBE_SYSTEM, &lb_name, deadline)
-        .await?;
-    lb_resolver::dns_ip(&address, resolver(state))
-        .await
-        .map_err(|why| {
-            Diagnostics::with_error(
-                format!("Cannot resolve the DNS load balancer of zone {}", spec.zone),
-                format!(
-                    "Service {}/{lb_name} on {} has the address {address:?}: {why}",
-                    names::KUBE_SYSTEM,
-                    client.label()
-                ),
-            )
-        })
-}
-
-/// Waits for the init Job; a cluster that reports itself initialised already counts as success.
-async fn await_init(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    deadline: &Deadline,
-) -> Result<(), Diagnostics> {
-    let finished = client
-        .finish_job(&spec.zone, names::INIT_JOB, AfterSuccess::Keep, deadline)
-        .await;
-    match finished {
-        Ok(()) => Ok(()),
-        Err(JobError::Failed(_)) if init_reported_already_done(client, &spec.zone).await => Ok(()),
-        Err(e) => Err(e.to_diagnostics(
-            format!(
-                "cockroach init failed in zone {} on {}",
-                spec.zone,
-                client.label()
-            ),
-            "",
-        )),
-    }
-}
-
-/// Which StatefulSet object at which generation: a different one after the apply means the controller has pods
-/// to roll (a new template or replica count) or to adopt (a StatefulSet re-created to grow its volumes).
-fn revision_of(set: Option<&StatefulSet>) -> Option<(Option<String>, Option<i64>)> {
-    set.map(|s| (s.metadata.uid.clone(), s.metadata.generation))
-}
-
-/// The replicas a live StatefulSet runs (the API server defaults an absent count to one).
-fn live_replicas(set: &StatefulSet) -> i32 {
-    set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
 }
 
 /// The one-disruption-at-a-time lease of the zone's CockroachDB cluster in this provider process (see `lease.rs`).

@@ -2,7 +2,11 @@
 //! another cluster (a lost state file, a zone name reused, a second configuration pointed at the same place).
 //! Pure: the live node secret and StatefulSet label are fetched by apply.
 use super::model::RegionModel;
+use crate::cockroach::manifests::{names, secret_files, ZoneSpec};
 use crate::cockroach::pki;
+use crate::framework::diag::{AttributePath, Diagnostics};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Secret;
 
 /// What the zone runs that this cluster does not own.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +106,34 @@ pub(super) fn refusal(foreign: &Foreign, zone: &str, cluster_label: &str) -> (St
             ),
         ),
     }
+}
+
+/// Refuses, before anything is touched, a zone whose running nodes belong to another CockroachDB cluster.
+pub(super) fn refuse_foreign_zone(
+    cluster_label: &str,
+    spec: &ZoneSpec,
+    planned: &RegionModel,
+    prior: Option<&RegionModel>,
+    node_secret: Option<&Secret>,
+    live_set: Option<&StatefulSet>,
+) -> Result<(), Diagnostics> {
+    let file = |name: &str| secret_files::text(node_secret, name);
+    let live = LiveZone {
+        ca: file(secret_files::CA_CRT),
+        node_certificate: file(secret_files::NODE_CRT),
+        cluster_name: live_set
+            .and_then(|set| set.metadata.labels.as_ref()?.get(names::LABEL_PART_OF))
+            .map(String::as_str),
+    };
+    let Some(foreign) = foreign(planned, prior, &live) else {
+        return Ok(());
+    };
+    let (summary, detail) = refusal(&foreign, &spec.zone, cluster_label);
+    Err(Diagnostics::with_attribute_error(
+        AttributePath::root("zone"),
+        summary,
+        detail,
+    ))
 }
 
 #[cfg(test)]

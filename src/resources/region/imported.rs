@@ -107,7 +107,7 @@ fn imported_model(live: &ZoneSnapshot, set: &StatefulSet) -> RegionModel {
         layout: Attr::Known(layout.as_str().to_owned()),
         ..RegionModel::default()
     };
-    super::plan::set_service_addresses(&mut model, zone);
+    super::spec::set_service_addresses(&mut model, zone);
     model
 }
 

@@ -3,6 +3,7 @@
 //! init zone runs `cockroach init`; read reports drift; delete tears the zone down.
 mod apply;
 mod db_lease;
+mod dns_address;
 mod gate;
 mod identity;
 mod imported;
@@ -15,9 +16,11 @@ mod rollout;
 mod rotation;
 mod scale;
 mod signing;
+mod spec;
 mod storage;
 mod teardown;
 mod upgrade;
+mod workload;
 
 pub use model::{cluster_type, ClusterRef, RegionModel, TYPE_NAME};
 
@@ -91,7 +94,7 @@ impl ModelResource for Region {
         };
         let layout = state.layout.known().and_then(|l| Layout::parse(l));
         let live =
-            ZoneSnapshot::fetch(&client, zone, layout, plan::resolver(&state), false).await?;
+            ZoneSnapshot::fetch(&client, zone, layout, spec::resolver(&state), false).await?;
         Ok(read::fold(state, &live))
     }
 
@@ -119,7 +122,7 @@ impl ModelResource for Region {
                 namespace: Attr::Known(zone.clone()),
                 ..Default::default()
             };
-            plan::set_service_addresses(&mut model, &zone);
+            spec::set_service_addresses(&mut model, &zone);
             return Ok(model);
         };
         let client = import_id::connect(ctx, &context).await?;

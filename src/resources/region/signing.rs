@@ -7,11 +7,13 @@
 //! client certificate then live only in the zone's Secrets (the cluster issues no `root` client), renewed together.
 //! Pure.
 use super::model::{ClusterRef, RegionModel};
-use crate::cockroach::manifests::{names, ZoneSpec};
+use super::spec::{known, lifetimes};
+use crate::cockroach::manifests::{names, secret_files, ZoneCertificates, ZoneSpec};
 use crate::cockroach::pki::{self, CertificateAuthority, KeyPairPem, PkiError};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::Attr;
 use crate::resources::certificates::{self, Lifetimes};
+use k8s_openapi::api::core::v1::Secret;
 use time::OffsetDateTime;
 
 pub const ATTRIBUTE: &str = "ca_private_key_wo";
@@ -312,6 +314,51 @@ fn issue_failed(what: &str, why: PkiError) -> Diagnostics {
     )
 }
 
+/// The files of the zone's secrets: the cluster's CA, the `root` client, and the zone's node certificate.
+pub(super) fn zone_certificates(
+    state: &RegionModel,
+    spec: &ZoneSpec,
+    node_secret: Option<&Secret>,
+) -> Result<ZoneCertificates, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let Some(cluster) = known(&state.cluster, "cluster", &mut diags) else {
+        return Err(diags);
+    };
+    let signer = Signer::of(state, lifetimes(state))?;
+    let (node_crt, node_key) = node_certificate(
+        state,
+        spec,
+        secret_files::pair(node_secret, secret_files::NODE_CRT, secret_files::NODE_KEY),
+        &signer,
+    )?;
+    let (root_crt, root_key) = root_client(
+        cluster,
+        secret_files::pair(node_secret, secret_files::ROOT_CRT, secret_files::ROOT_KEY),
+        &node_crt,
+        &signer,
+        &spec.zone,
+    )?;
+    Ok(ZoneCertificates {
+        ca_crt: signer.ca_certificate.to_owned(),
+        node_crt,
+        node_key,
+        root_crt,
+        root_key,
+    })
+}
+
+/// Records the zone's node certificate in the state; its key only when the CA key is kept there too (with a
+/// write-only CA key it lives only in the zone's Secret) and the plan left it to this apply.
+pub(super) fn record_node_certificate(state: &mut RegionModel, certs: &ZoneCertificates) {
+    state.node_certificate = Attr::Known(certs.node_crt.clone());
+    state.node_certificate_expires_at = certificates::expires_at(&certs.node_crt).into();
+    if home(state) == KeyHome::WriteOnly {
+        state.node_private_key = Attr::Null;
+    } else if !state.node_private_key.is_null() {
+        state.node_private_key = Attr::Known(certs.node_key.clone());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,7 +516,7 @@ mod tests {
         let model = region(&c, false, year);
         let node_crt = model.node_certificate.known().unwrap().clone();
         let live_node = Some((node_crt.clone(), "NODE KEY".to_string()));
-        let without_key = Signer::of(&model, super::super::plan::lifetimes(&model)).unwrap();
+        let without_key = Signer::of(&model, super::super::spec::lifetimes(&model)).unwrap();
 
         // The planned certificate, its key from the Secret; nothing signed, so no key needed.
         let pair = node_certificate(&model, &spec(), live_node.clone(), &without_key).unwrap();
@@ -499,7 +546,7 @@ mod tests {
         assert_eq!(refused.attribute_paths(), [ATTRIBUTE]);
         let mut keyed = model.clone();
         keyed.ca_private_key_wo = Attr::Known(c.ca.key_pem().into());
-        let with_key = Signer::of(&keyed, super::super::plan::lifetimes(&keyed)).unwrap();
+        let with_key = Signer::of(&keyed, super::super::spec::lifetimes(&keyed)).unwrap();
         let (root_crt, root_key) =
             root_client(cluster_ref, live_root, &node_crt, &with_key, "a").unwrap();
         assert!(pki::certificate_matches_ca(&root_crt, c.ca.cert_pem()));
