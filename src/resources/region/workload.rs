@@ -179,3 +179,77 @@ pub(super) fn revision_of(set: Option<&StatefulSet>) -> Option<(Option<String>, 
 pub(super) fn live_replicas(set: &StatefulSet) -> i32 {
     set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cockroach::manifests::fixtures::{certificates, spec};
+    use k8s_openapi::ByteString;
+
+    fn node_secret(ca: &str, node: &str) -> Secret {
+        let mut secret = Secret::default();
+        secret.data = Some(
+            [(secret_files::CA_CRT, ca), (secret_files::NODE_CRT, node)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        );
+        secret
+    }
+
+    fn statefulset_of(objects: &[ZoneObject]) -> Option<&StatefulSet> {
+        objects.iter().find_map(|o| match o {
+            ZoneObject::StatefulSet(set) => Some(set),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn the_nodes_need_new_certificates_when_the_secret_lacks_or_differs_from_them() {
+        let certs = certificates();
+        let same = node_secret(&certs.ca_crt, &certs.node_crt);
+        assert!(!certificates_changed(Some(&same), &certs));
+        assert!(certificates_changed(None, &certs), "no secret yet");
+        let other_ca = node_secret("OTHER CA", &certs.node_crt);
+        assert!(certificates_changed(Some(&other_ca), &certs));
+        let renewed = node_secret(&certs.ca_crt, "OLD NODE PEM");
+        assert!(certificates_changed(Some(&renewed), &certs));
+    }
+
+    #[test]
+    fn an_initialised_zone_gets_no_init_job_and_a_live_set_is_held_for_the_provider() {
+        let (spec, certs) = (spec(), certificates());
+        let change = TemplateChange {
+            resources: false,
+            certificates: false,
+        };
+        let fresh = desired_objects(&spec, &certs, false, None, change);
+        assert!(fresh.iter().any(|o| matches!(o, ZoneObject::Job(_))));
+        assert_eq!(
+            statefulset_of(&fresh).and_then(manifests::held_partition),
+            None,
+            "a new zone has no running pods to hold"
+        );
+        let live = statefulset_of(&fresh).unwrap().clone();
+        let again = desired_objects(&spec, &certs, true, Some(&live), change);
+        assert!(!again.iter().any(|o| matches!(o, ZoneObject::Job(_))));
+        assert_eq!(
+            statefulset_of(&again).and_then(manifests::held_partition),
+            Some(live_replicas(&live)),
+            "every running pod held on its revision until its turn"
+        );
+    }
+
+    #[test]
+    fn a_set_is_another_revision_when_its_object_or_generation_changed() {
+        let mut set = StatefulSet::default();
+        assert_eq!(live_replicas(&set), 1, "the API server's default");
+        set.metadata.uid = Some("a".into());
+        set.metadata.generation = Some(4);
+        let before = revision_of(Some(&set));
+        assert_eq!(revision_of(Some(&set)), before);
+        set.metadata.generation = Some(5);
+        assert_ne!(revision_of(Some(&set)), before);
+        assert_eq!(revision_of(None), None, "no set yet: nothing to follow");
+    }
+}
