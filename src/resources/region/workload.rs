@@ -187,14 +187,15 @@ mod tests {
     use k8s_openapi::ByteString;
 
     fn node_secret(ca: &str, node: &str) -> Secret {
-        let mut secret = Secret::default();
-        secret.data = Some(
-            [(secret_files::CA_CRT, ca), (secret_files::NODE_CRT, node)]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-                .collect(),
-        );
-        secret
+        Secret {
+            data: Some(
+                [(secret_files::CA_CRT, ca), (secret_files::NODE_CRT, node)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        }
     }
 
     fn statefulset_of(objects: &[ZoneObject]) -> Option<&StatefulSet> {
