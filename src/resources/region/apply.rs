@@ -6,26 +6,23 @@ use super::identity::refuse_foreign_zone;
 use super::init::{await_init, found_initialized, init_marker};
 use super::lease::{ClusterLease, Leases};
 use super::model::RegionModel;
-use super::rollout::PacedRollout;
-use super::rotation::{self, Rotation, Rotations, Step};
+use super::rollout::Rollout;
+use super::rotation::Rotations;
 use super::signing::{record_node_certificate, zone_certificates};
 use super::spec::{node_resources_changed, zone_layout, zone_spec};
 use super::storage;
 use super::workload::{
-    apply_zone, certificates_changed, change_workload, desired_objects, live_replicas, revision_of,
+    certificates_changed, change_workload, desired_objects, live_replicas, revision_of,
     without_unchanged_statefulset, TemplateChange,
 };
-use crate::cockroach::manifests::{
-    self, names, secret_files, ZoneCertificates, ZoneObject, ZoneSpec,
-};
+use super::zone_rotation::ZoneRotation;
+use crate::cockroach::manifests::{names, ZoneObject, ZoneSpec};
 use crate::framework::diag::Diagnostics;
 use crate::framework::{Applied, Attr, OperationContext, Shared};
 use crate::kubernetes::{ClusterClient, Deadline};
 use crate::resources::connection::connect_for_apply;
-use crate::resources::zone_wait::wait_zone_ready;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Why converging stopped, and the state to record: the prior one while nothing it holds has changed yet.
@@ -119,7 +116,7 @@ async fn converge_zone(
     .await
     .map_err(Stopped::keeping(prior))?;
     let certs = match &rotation {
-        Some(rotation) => rotation.certificates(rotation.steps[0], &done_certs),
+        Some(rotation) => rotation.first_certificates(&done_certs),
         None => done_certs.clone(),
     };
     if state.ca_rotation_completed.is_unknown() {
@@ -255,180 +252,6 @@ pub(super) fn cluster_lease(shared: &Shared, state: &RegionModel, spec: &ZoneSpe
         .and_then(|c| c.ca_fingerprint_sha256.known().cloned())
         .unwrap_or_default();
     shared.get::<Leases>().of(&fingerprint, &spec.cluster_name)
-}
-
-/// What the apply left for the provider to roll: the StatefulSet it wrote, held below `held_below`.
-struct Rollout<'a> {
-    set: Option<&'a StatefulSet>,
-    held_below: i32,
-    before: Option<(Option<String>, Option<i64>)>,
-    lease: ClusterLease,
-}
-
-impl Rollout<'_> {
-    /// Rolls the zone's nodes one at a time (`rollout.rs`) and waits for every pod, new ones included, to be
-    /// ready on the new revision; a zone created or left as it was has nothing to follow.
-    async fn follow(
-        &self,
-        client: &ClusterClient,
-        spec: &ZoneSpec,
-        deadline: &Deadline,
-    ) -> Result<(), Diagnostics> {
-        let Some(set) = self.set else {
-            return Ok(());
-        };
-        if self.before.is_none() {
-            return Ok(());
-        }
-        let after = client
-            .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
-            .await?;
-        // An unchanged StatefulSet has nothing to roll, unless an earlier apply stopped part-way through its
-        // rollout and left nodes held on an older revision.
-        let left_part_way = after
-            .as_ref()
-            .is_some_and(|s| manifests::observe_nodes(s).older_revision_running);
-        if revision_of(after.as_ref()) == self.before && !left_part_way {
-            return Ok(());
-        }
-        let restarted = PacedRollout {
-            client,
-            spec,
-            set,
-            held_below: self.held_below,
-            lease: &self.lease,
-            deadline,
-        }
-        .run()
-        .await?;
-        // Only a template that reached running pods has a rollout to follow: writing the partition alone
-        // bumps the generation too, and a zone whose nodes are not serving yet (a create completed by a
-        // later apply, before the DNS links exist) must not wait for them here.
-        if !restarted && self.held_below >= spec.replicas {
-            return Ok(());
-        }
-        // Explains a zone that never gets ready by the peers its nodes cannot reach.
-        wait_zone_ready(client, &spec.zone, deadline).await
-    }
-}
-
-/// The zone's part in a CA rotation (see `rotation.rs`): the steps this apply takes it through, from where its
-/// live secrets stand.
-struct ZoneRotation {
-    rotation: Rotation,
-    steps: Vec<Step>,
-    before: rotation::Before,
-    previous_ca: String,
-    /// Whether the zone runs nodes: one that runs none starts on the new CA and waits for nobody.
-    runs_nodes: bool,
-}
-
-impl ZoneRotation {
-    async fn of(
-        rotations: Arc<Rotations>,
-        client: &ClusterClient,
-        spec: &ZoneSpec,
-        state: &RegionModel,
-        prior: Option<&RegionModel>,
-        node_secret: Option<&Secret>,
-    ) -> Result<Option<Self>, Diagnostics> {
-        let Some((new_ca, previous_ca)) = rotation::pending(state, prior) else {
-            return Ok(None);
-        };
-        let root_secret = client
-            .get::<Secret>(Some(&spec.zone), names::CLIENT_ROOT_SECRET)
-            .await?;
-        let live = rotation::live_step(
-            secret_files::text(node_secret, secret_files::CA_CRT),
-            secret_files::text(node_secret, secret_files::NODE_CRT),
-            &new_ca,
-        );
-        let zones = state
-            .cluster
-            .known()
-            .and_then(|c| c.known_zones())
-            .unwrap_or_default();
-        tracing::info!(zone = %spec.zone, step = ?live, "taking part in a CA rotation");
-        Ok(Some(ZoneRotation {
-            rotation: Rotation::join(
-                rotations,
-                &spec.cluster_name,
-                &new_ca,
-                &previous_ca,
-                &spec.zone,
-                zones,
-            ),
-            steps: rotation::steps_from(live),
-            before: rotation::before(node_secret, root_secret.as_ref()),
-            previous_ca,
-            runs_nodes: node_secret.is_some(),
-        }))
-    }
-
-    fn certificates(&self, step: Step, done: &ZoneCertificates) -> ZoneCertificates {
-        rotation::certificates_at(step, done, &self.before, &self.previous_ca)
-    }
-
-    /// After the first step's rollout: every further step once every zone finished the one before, each rolled
-    /// out one node at a time; then, once every zone is done, the rotation is recorded as completed.
-    async fn finish(
-        &self,
-        client: &ClusterClient,
-        spec: &ZoneSpec,
-        state: &mut RegionModel,
-        done: &ZoneCertificates,
-        lease: &ClusterLease,
-        deadline: &Deadline,
-    ) -> Result<(), Diagnostics> {
-        self.rotation.finished(self.steps[0]);
-        let mut previous = self.steps[0];
-        for step in self.steps.iter().copied().skip(1) {
-            if self.runs_nodes {
-                self.rotation
-                    .wait_for_every_zone(previous, deadline)
-                    .await?;
-            }
-            let certs = self.certificates(step, done);
-            let live_set = client
-                .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
-                .await?;
-            let objects = desired_objects(
-                spec,
-                &certs,
-                true,
-                live_set.as_ref(),
-                TemplateChange {
-                    resources: false,
-                    certificates: true,
-                },
-            );
-            apply_zone(client, &objects, deadline).await?;
-            record_node_certificate(state, &certs);
-            Rollout {
-                set: objects.iter().find_map(|o| match o {
-                    ZoneObject::StatefulSet(set) => Some(set),
-                    _ => None,
-                }),
-                held_below: live_set.as_ref().map_or(0, live_replicas),
-                before: revision_of(live_set.as_ref()),
-                lease: lease.clone(),
-            }
-            .follow(client, spec, deadline)
-            .await?;
-            tracing::info!(zone = %spec.zone, step = ?step, "CA rotation step rolled out");
-            self.rotation.finished(step);
-            previous = step;
-        }
-        // A zone found done already (imported, or an apply stopped after its last step) waits for nobody: no
-        // zone drops the previous CA before every zone was reissued by the new one.
-        if self.runs_nodes && self.steps[0] != Step::Done {
-            self.rotation
-                .wait_for_every_zone(Step::Done, deadline)
-                .await?;
-        }
-        state.ca_rotation_completed = Attr::Known(rotation::completed_marker(&self.previous_ca));
-        Ok(())
-    }
 }
 
 /// A partial state Terraform can store: unknowns become nulls, which the next plan recomputes.

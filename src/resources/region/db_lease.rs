@@ -7,8 +7,8 @@
 //! Every region of one CockroachDB cluster applied by this process shares the lease (they are one holder), so the
 //! holding also says which zones the health gate can reach through this process's clients, and which nodes are
 //! leaving on purpose.
-use super::gate;
 use super::lease::ClusterLease;
+use super::members;
 use crate::cockroach::disruption_lease::{self as db_lease, RENEW_EVERY, TIME_TO_LIVE};
 use crate::cockroach::health::{self, NodeRow};
 use crate::cockroach::manifests::{self, ZoneSpec};
@@ -87,7 +87,7 @@ impl Holding {
         deadline: &Deadline,
     ) -> Result<Holding, Diagnostics> {
         let entry = lease.together().get::<Entry>();
-        let image = gate::serving_image(client, spec).await?;
+        let image = members::serving_image(client, spec).await?;
         let jobs = entry.jobs.lock().await;
         let members = take_job(client, spec, &image, deadline).await?;
         let mut holders = locked(&entry.holders);

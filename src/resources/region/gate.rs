@@ -6,12 +6,11 @@
 //! rollout (`db_lease.rs`), not taken here.
 use super::db_lease::Holding;
 use crate::cockroach::health;
-use crate::cockroach::manifests::{self, names, ZoneSpec};
+use crate::cockroach::manifests::{names, ZoneSpec};
 use crate::cockroach::node_vars::{self, NodeAnswer};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::error::Stopped;
-use crate::kubernetes::readiness;
-use crate::kubernetes::{ClusterClient, Deadline, JobError, Look, Unmet};
+use crate::kubernetes::{ClusterClient, Deadline, Look, Unmet};
 use futures_util::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
 use std::time::Duration;
@@ -211,54 +210,4 @@ async fn ask_node(client: &ClusterClient, zone: &str, pod: &str) -> NodeAnswer {
         not_ready,
         vars,
     }
-}
-
-/// The cluster's members and its replication factor (the default zone's `num_replicas`), read in one gate Job
-/// from `zone`, for judging whether nodes may leave (`health::removal_allowed`).
-pub(super) async fn membership(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    deadline: &Deadline,
-) -> Result<(Vec<health::NodeRow>, usize), Diagnostics> {
-    let image = serving_image(client, spec).await?;
-    let job = manifests::gate_job(spec, &image, &[health::SHOW_DEFAULT_ZONE.to_string()]);
-    let cannot = |why: String| {
-        Diagnostics::with_error(
-            format!("Cannot read the cluster's nodes from zone {}", spec.zone),
-            format!("{why}. Nothing was changed."),
-        )
-    };
-    let text = client
-        .run_job_for_output(&job, deadline)
-        .await
-        .map_err(|e: JobError| {
-            e.to_diagnostics(
-                format!("Cannot read the cluster's nodes from zone {}", spec.zone),
-                "Nothing was changed.",
-            )
-        })?;
-    let (sql, status) = crate::cockroach::disruption_lease::split_gate_log(&text);
-    let factor = health::replication_factor(sql).ok_or_else(|| {
-        cannot(format!(
-            "`{}` printed no num_replicas: {sql:?}",
-            health::SHOW_DEFAULT_ZONE
-        ))
-    })?;
-    let rows = health::parse_node_status(status).map_err(|e| cannot(e.to_string()))?;
-    Ok((rows, factor))
-}
-
-/// An image a Ready node of the zone runs, for the gate's Job (so that the gate runs while the planned image cannot
-/// be pulled); the planned one when no node is Ready.
-pub(super) async fn serving_image(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-) -> Result<String, Diagnostics> {
-    let selector = format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE);
-    let pods = client.list::<Pod>(Some(&spec.zone), &selector).await?;
-    Ok(pods
-        .iter()
-        .filter(|p| readiness::is_ready(p) && readiness::stuck(p).is_none())
-        .find_map(|p| p.spec.as_ref()?.containers.first()?.image.clone())
-        .unwrap_or_else(|| spec.image.clone()))
 }

@@ -9,6 +9,7 @@ mod identity;
 mod imported;
 mod init;
 mod lease;
+mod members;
 mod model;
 mod plan;
 mod read;
@@ -21,6 +22,7 @@ mod storage;
 mod teardown;
 mod upgrade;
 mod workload;
+mod zone_rotation;
 
 pub use model::{cluster_type, ClusterRef, RegionModel, TYPE_NAME};
 

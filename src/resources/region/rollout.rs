@@ -8,11 +8,13 @@
 use super::db_lease::{self, Holding};
 use super::gate;
 use super::lease::ClusterLease;
+use super::workload::revision_of;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::error::Stopped;
 use crate::kubernetes::readiness::{self, Progress};
 use crate::kubernetes::{ClusterClient, Deadline, Look, Propagation, Unmet};
+use crate::resources::zone_wait::wait_zone_ready;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use std::convert::Infallible;
@@ -260,6 +262,61 @@ impl PacedRollout<'_> {
                 self.client.label()
             ),
         ))
+    }
+}
+
+/// What the apply left for the provider to roll: the StatefulSet it wrote, held below `held_below`.
+pub(super) struct Rollout<'a> {
+    pub set: Option<&'a StatefulSet>,
+    pub held_below: i32,
+    pub before: Option<(Option<String>, Option<i64>)>,
+    pub lease: ClusterLease,
+}
+
+impl Rollout<'_> {
+    /// Rolls the zone's nodes one at a time (`PacedRollout`) and waits for every pod, new ones included, to be
+    /// ready on the new revision; a zone created or left as it was has nothing to follow.
+    pub async fn follow(
+        &self,
+        client: &ClusterClient,
+        spec: &ZoneSpec,
+        deadline: &Deadline,
+    ) -> Result<(), Diagnostics> {
+        let Some(set) = self.set else {
+            return Ok(());
+        };
+        if self.before.is_none() {
+            return Ok(());
+        }
+        let after = client
+            .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+            .await?;
+        // An unchanged StatefulSet has nothing to roll, unless an earlier apply stopped part-way through its
+        // rollout and left nodes held on an older revision.
+        let left_part_way = after
+            .as_ref()
+            .is_some_and(|s| manifests::observe_nodes(s).older_revision_running);
+        if revision_of(after.as_ref()) == self.before && !left_part_way {
+            return Ok(());
+        }
+        let restarted = PacedRollout {
+            client,
+            spec,
+            set,
+            held_below: self.held_below,
+            lease: &self.lease,
+            deadline,
+        }
+        .run()
+        .await?;
+        // Only a template that reached running pods has a rollout to follow: writing the partition alone
+        // bumps the generation too, and a zone whose nodes are not serving yet (a create completed by a
+        // later apply, before the DNS links exist) must not wait for them here.
+        if !restarted && self.held_below >= spec.replicas {
+            return Ok(());
+        }
+        // Explains a zone that never gets ready by the peers its nodes cannot reach.
+        wait_zone_ready(client, &spec.zone, deadline).await
     }
 }
 

@@ -3,6 +3,7 @@
 use super::db_lease::Holding;
 use super::gate;
 use super::lease::ClusterLease;
+use super::members;
 use super::model::RegionModel;
 use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
@@ -116,7 +117,7 @@ impl<'a> Leaving<'a> {
         if self.ordinals.is_empty() {
             return Ok(());
         }
-        let (rows, factor) = gate::membership(self.client, spec, deadline).await?;
+        let (rows, factor) = members::membership(self.client, spec, deadline).await?;
         let leaving = |r: &health::NodeRow| {
             health::zone_of(r) == Some(spec.zone.as_str())
                 && health::ordinal_of(r).is_some_and(|o| self.ordinals.contains(&o))

@@ -1,8 +1,8 @@
 //! Tearing a zone down: what lives outside its namespace first, then the namespace with its data.
 use super::apply::cluster_lease;
-use super::gate;
 use super::init::init_marker_name;
 use super::lease::ClusterLease;
+use super::members;
 use super::model::RegionModel;
 use super::scale::Leaving;
 use super::spec::{zone_layout, zone_spec};
@@ -47,7 +47,7 @@ async fn decommission_zone(
             spec.zone
         )));
     }
-    let (rows, factor) = gate::membership(client, spec, deadline).await?;
+    let (rows, factor) = members::membership(client, spec, deadline).await?;
     if health::only_going_zones_live(&rows, &lease.going_zones()) {
         tracing::info!(zone = %spec.zone, "every live node is in a zone being deleted: tearing down, no decommission");
         return Ok(());

@@ -137,7 +137,11 @@ pub(super) async fn without_unchanged_statefulset(
     // The desired set as the live one holds its rollout: with no `rollingUpdate` at all when it has none (the API
     // server defaults none), since adding one would itself be a change.
     let probe = match manifests::held_partition(live) {
-        Some(partition) => super::rollout::held_at(desired, partition),
+        Some(partition) => {
+            let mut held = desired.clone();
+            manifests::hold_rollout(&mut held, partition);
+            held
+        }
         None => manifests::without_partition(desired),
     };
     let would_be = client.apply_dry_run(&probe).await?;
