@@ -137,6 +137,8 @@ pub enum Statement {
     Commit,
     /// One statement of the provider's disruption lease, read by `lease_table::parse` as a whole text.
     Lease(LeaseStatement),
+    /// The provider's read of voting replicas per locality (`ranges.rs`), recognised as a whole text.
+    VotersByLocality,
 }
 
 /// Every statement of a script (`-e` text or a `--file`), in order; the first that does not parse fails the
@@ -144,6 +146,9 @@ pub enum Statement {
 pub fn parse_script(text: &str) -> Result<Vec<Statement>, String> {
     if let Some(lease) = lease_table::parse(text) {
         return Ok(vec![Statement::Lease(lease)]);
+    }
+    if super::ranges::is_voters_by_locality(text) {
+        return Ok(vec![Statement::VotersByLocality]);
     }
     lexer::statements(text)?
         .into_iter()
