@@ -1,5 +1,5 @@
 //! Validation and plan decisions of `crdb_multiregion_cluster`: pure, no I/O.
-use super::model::{ClusterModel, FINALIZATION_MODES, JOIN_NODES_PER_ZONE};
+use super::model::{ClusterModel, DISRUPTION_BUDGETS, FINALIZATION_MODES, JOIN_NODES_PER_ZONE};
 use crate::cockroach::pki::{self, CertificateAuthority};
 use crate::cockroach::upgrade::{self, Major, Standing};
 use crate::cockroach::validate;
@@ -64,6 +64,12 @@ pub(super) fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {
         "upgrade_finalization",
         "Unknown upgrade finalization",
         |mode| validate::one_of(mode, &FINALIZATION_MODES),
+    );
+    diags.check_known(
+        &config.disruption_budget,
+        "disruption_budget",
+        "Unknown disruption budget",
+        |budget| validate::one_of(budget, &DISRUPTION_BUDGETS),
     );
     validate_zones(config, diags);
     checks::cluster_domain(&config.cluster_domain, diags);

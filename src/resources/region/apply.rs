@@ -287,10 +287,12 @@ async fn converge_zone(
         held_below: live_set.as_ref().map_or(0, live_replicas),
         before: revision_before,
         lease: lease.clone(),
+        zone_at_once: zone_at_once(&state),
     };
     match rollout.follow(&client, &spec, &deadline).await {
         Err(d) => diags.extend(d),
-        Ok(()) => {
+        Ok(warnings) => {
+            diags.extend(warnings);
             if let Some(rotation) = &rotation {
                 if let Err(d) = rotation
                     .finish(&client, &spec, &mut state, &done_certs, &lease, &deadline)
@@ -583,28 +585,40 @@ pub(super) fn cluster_lease(shared: &Shared, state: &RegionModel, spec: &ZoneSpe
     shared.get::<Leases>().of(&fingerprint, &spec.cluster_name)
 }
 
+/// Whether the cluster's `disruption_budget` lets a rollout take down its whole zone at once.
+fn zone_at_once(state: &RegionModel) -> bool {
+    state
+        .cluster
+        .known()
+        .and_then(|c| c.disruption_budget.known())
+        .is_some_and(|budget| budget == "zone")
+}
+
 /// What the apply left for the provider to roll: the StatefulSet it wrote, held below `held_below`.
 struct Rollout<'a> {
     set: Option<&'a StatefulSet>,
     held_below: i32,
     before: Option<(Option<String>, Option<i64>)>,
     lease: ClusterLease,
+    /// The cluster's `disruption_budget` is `zone`.
+    zone_at_once: bool,
 }
 
 impl Rollout<'_> {
-    /// Rolls the zone's nodes one at a time (`rollout.rs`) and waits for every pod, new ones included, to be
-    /// ready on the new revision; a zone created or left as it was has nothing to follow.
+    /// Rolls the zone's nodes one at a time, or by zone (`rollout.rs`), and waits for every pod, new ones
+    /// included, to be ready on the new revision; a zone created or left as it was has nothing to follow. Ok holds
+    /// the rollout's warnings.
     async fn follow(
         &self,
         client: &ClusterClient,
         spec: &ZoneSpec,
         deadline: &Deadline,
-    ) -> Result<(), Diagnostics> {
+    ) -> Result<Diagnostics, Diagnostics> {
         let Some(set) = self.set else {
-            return Ok(());
+            return Ok(Diagnostics::new());
         };
         if self.before.is_none() {
-            return Ok(());
+            return Ok(Diagnostics::new());
         }
         let after = client
             .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
@@ -615,26 +629,29 @@ impl Rollout<'_> {
             .as_ref()
             .is_some_and(|s| manifests::observe_nodes(s).older_revision_running);
         if revision_of(after.as_ref()) == self.before && !left_part_way {
-            return Ok(());
+            return Ok(Diagnostics::new());
         }
-        let restarted = PacedRollout {
+        let rolled = PacedRollout {
             client,
             spec,
             set,
             held_below: self.held_below,
             lease: &self.lease,
             deadline,
+            zone_at_once: self.zone_at_once,
         }
         .run()
         .await?;
+        let (restarted, warnings) = (rolled.restarted, rolled.warnings);
         // Only a template that reached running pods has a rollout to follow: writing the partition alone
         // bumps the generation too, and a zone whose nodes are not serving yet (a create completed by a
         // later apply, before the DNS links exist) must not wait for them here.
         if !restarted && self.held_below >= spec.replicas {
-            return Ok(());
+            return Ok(warnings);
         }
         // Explains a zone that never gets ready by the peers its nodes cannot reach.
-        wait_zone_ready(client, &spec.zone, deadline).await
+        wait_zone_ready(client, &spec.zone, deadline).await?;
+        Ok(warnings)
     }
 }
 
@@ -738,9 +755,13 @@ impl ZoneRotation {
                 held_below: live_set.as_ref().map_or(0, live_replicas),
                 before: revision_of(live_set.as_ref()),
                 lease: lease.clone(),
+                zone_at_once: zone_at_once(state),
             }
             .follow(client, spec, deadline)
-            .await?;
+            .await?
+            .0
+            .iter()
+            .for_each(|warning| tracing::warn!(zone = %spec.zone, "{}: {}", warning.summary, warning.detail));
             tracing::info!(zone = %spec.zone, step = ?step, "CA rotation step rolled out");
             self.rotation.finished(step);
             previous = step;
