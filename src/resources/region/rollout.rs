@@ -121,37 +121,7 @@ impl PacedRollout<'_> {
         let zone = self.spec.zone.as_str();
         let mut rolled = Rolled::default();
         if self.zone_at_once {
-            let due = self.due_nodes(update_revision).await?;
-            if !due.is_empty() {
-                let taken = Holding::take_reading(
-                    self.lease,
-                    self.client,
-                    self.spec,
-                    [],
-                    true,
-                    self.deadline,
-                )
-                .await?;
-                let holding = held.insert(taken);
-                match holding.zone_may_go_down(zone) {
-                    Ok(()) => {
-                        self.restart_zone(&due, update_revision, holding).await?;
-                        rolled.restarted = true;
-                    }
-                    Err(critical) => {
-                        tracing::warn!(zone, why = %critical, "the zone is critical: one node at a time");
-                        rolled.warnings.attribute_warning(
-                            AttributePath::root("cluster").attr("disruption_budget"),
-                            format!("Zone {zone} restarted one node at a time"),
-                            format!(
-                                "disruption_budget = \"zone\" restarts every node of a zone at once only where no \
-                                 range would lose quorum without it, and CockroachDB's replica placement says zone \
-                                 {zone} is critical: {critical}. Its nodes were restarted one at a time instead."
-                            ),
-                        );
-                    }
-                }
-            }
+            self.zone_turn(update_revision, held, &mut rolled).await?;
         }
         let restarted = &mut rolled.restarted;
         for ordinal in (0..self.held_below.min(self.spec.replicas)).rev() {
@@ -174,6 +144,54 @@ impl PacedRollout<'_> {
             self.client.apply(&held_at(self.set, 0)).await?;
         }
         Ok(rolled)
+    }
+
+    /// With the zone budget: the lease taken reading every range's voters, then the whole zone's one turn, or,
+    /// where the zone is critical, a warning and nothing yet (the nodes then take their turns one at a time).
+    async fn zone_turn(
+        &self,
+        update_revision: &str,
+        held: &mut Option<Holding>,
+        rolled: &mut Rolled,
+    ) -> Result<(), Diagnostics> {
+        let zone = self.spec.zone.as_str();
+        let due = self.due_nodes(update_revision).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let taken =
+            Holding::take_reading(self.lease, self.client, self.spec, [], true, self.deadline)
+                .await?;
+        let holding = held.insert(taken);
+        match holding.zone_may_go_down(zone) {
+            Ok(()) => {
+                self.restart_zone(&due, update_revision, holding).await?;
+                rolled.restarted = true;
+            }
+            Err(critical) => {
+                tracing::warn!(zone, why = %critical, "the zone is critical: one node at a time");
+                rolled.warnings.attribute_warning(
+                    AttributePath::root("cluster").attr("disruption_budget"),
+                    format!("Zone {zone} restarted one node at a time"),
+                    format!(
+                        "disruption_budget = \"zone\" restarts every node of a zone at once only where no range \
+                         would lose quorum without it, and CockroachDB's replica placement says zone {zone} is \
+                         critical: {critical}. Its nodes were restarted one at a time instead."
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The health gate of this zone's disruptions.
+    fn gate<'b>(&'b self, holding: &'b Holding) -> gate::Gate<'b> {
+        gate::Gate {
+            client: self.client,
+            spec: self.spec,
+            holding,
+            deadline: self.deadline,
+        }
     }
 
     /// The held pods off the new revision, highest ordinal first, with whether each is serving.
@@ -199,15 +217,9 @@ impl PacedRollout<'_> {
         update_revision: &str,
         holding: &Holding,
     ) -> Result<(), Diagnostics> {
-        let (client, spec, deadline) = (self.client, self.spec, self.deadline);
-        let zone = spec.zone.as_str();
-        let _turn = self.lease.acquire(deadline, zone).await?;
-        let gate = gate::Gate {
-            client,
-            spec,
-            holding,
-            deadline,
-        };
+        let (client, zone) = (self.client, self.spec.zone.as_str());
+        let _turn = self.lease.acquire(self.deadline, zone).await?;
+        let gate = self.gate(holding);
         let serving = due.iter().any(|(_, serving)| *serving);
         let what = format!("the {} nodes of zone {zone} together", due.len());
         gate.open(&format!("before restarting {what}"), serving)
@@ -247,16 +259,10 @@ impl PacedRollout<'_> {
         update_revision: &str,
         holding: &Holding,
     ) -> Result<(), Diagnostics> {
-        let (client, spec, deadline) = (self.client, self.spec, self.deadline);
-        let zone = spec.zone.as_str();
+        let zone = self.spec.zone.as_str();
         let pod = format!("{}-{ordinal}", names::STATEFULSET);
-        let _turn = self.lease.acquire(deadline, zone).await?;
-        let gate = gate::Gate {
-            client,
-            spec,
-            holding,
-            deadline,
-        };
+        let _turn = self.lease.acquire(self.deadline, zone).await?;
+        let gate = self.gate(holding);
         // A node that is not serving is down already: replacing it disrupts nothing more, so only the lease
         // is needed, not a healthy cluster.
         gate.open(&format!("before restarting {pod} in zone {zone}"), serving)
