@@ -205,8 +205,9 @@ pub(super) fn schema() -> Schema {
                  range's voting replicas and their localities (`crdb_internal.ranges_no_leases`), and a zone that \
                  holds half or more of any range's voters (a `SURVIVE ZONE FAILURE` database whose voters all live \
                  in its primary region, a replication factor that puts two voters of a range in one zone) is rolled \
-                 one node at a time instead, with a warning naming the zone and why. Every zone's rollout still \
-                 opens and closes with the health gate. Changing it restarts nothing.",
+                 one node at a time instead, with a warning naming the zone and why (with fewer than three zones \
+                 every zone is critical, and the plan warns). Every zone's rollout still opens and closes with the \
+                 health gate. Changing it restarts nothing.",
             )
             .default(Value::string(DISRUPTION_BUDGETS[0])),
         )

@@ -558,3 +558,19 @@ fn disruption_budget_takes_node_or_zone_on_the_attribute() {
         assert!(!diags.has_errors(), "{good}: {diags:?}");
     }
 }
+
+#[test]
+fn a_zone_budget_over_fewer_than_three_zones_warns_at_plan_time_that_it_falls_back() {
+    let budget = |zones: &[&str]| {
+        let mut config = config(zones);
+        config.disruption_budget = Attr::Known("zone".into());
+        let mut diags = Diagnostics::new();
+        Resource::validate(&MultiregionCluster, &config.to_value(), &mut diags);
+        diags
+    };
+    let two = budget(&["a", "b"]);
+    assert!(!two.has_errors(), "{two:?}");
+    assert_eq!(two.attribute_paths(), ["disruption_budget"]);
+    assert!(two.0[0].detail.contains("With 2 zone(s)"), "{two:?}");
+    assert!(budget(&["a", "b", "c"]).is_empty());
+}
