@@ -57,7 +57,7 @@ pub enum NodeStatusError {
 }
 
 /// Splits one CSV line as Go's csv writer quotes it: a field holding a comma or a quote is quoted, quotes doubled.
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn csv_fields(line: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut field = String::new();
     let mut chars = line.chars().peekable();

@@ -3,6 +3,7 @@
 //! rules, and the checks of names, images and quantities they rest on. Everything is pure so that it is unit-tested
 //! without any cluster, and imports nothing above `framework`.
 
+pub mod critical_zones;
 pub mod disruption_lease;
 pub mod dns;
 pub mod health;

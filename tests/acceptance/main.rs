@@ -18,3 +18,4 @@ mod stop;
 mod upgrade;
 mod workflows;
 mod workspaces;
+mod zone_budget;

@@ -62,7 +62,7 @@ fn spread(clusters: &Clusters) -> Vec<BTreeMap<String, usize>> {
 }
 
 /// Waits (on the sandbox's accelerated clock) until `shop`'s ranges are placed as `placed` says.
-fn until_placed(
+pub fn until_placed(
     clusters: &Clusters,
     what: &str,
     placed: impl Fn(&[BTreeMap<String, usize>]) -> bool,
@@ -119,7 +119,7 @@ fn statement_secrets(clusters: &Clusters) -> Vec<String> {
 }
 
 /// Runs SQL as an operator would by hand, straight on the emulated cluster.
-fn by_hand(clusters: &Clusters, statement: &str) {
+pub fn by_hand(clusters: &Clusters, statement: &str) {
     let ca = world(clusters).cockroach().clusters().remove(0).ca;
     let statements = sql::parse_script(statement).unwrap();
     world(clusters)

@@ -13,6 +13,8 @@ pub const JOIN_NODES_PER_ZONE: usize = 3;
 pub(super) const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 /// The values of `upgrade_finalization`; the first is the default.
 pub const FINALIZATION_MODES: [&str; 2] = ["auto", "manual"];
+/// The values of `disruption_budget`; the first is the default.
+pub const DISRUPTION_BUDGETS: [&str; 2] = ["node", "zone"];
 
 tf_model! {
     #[derive(Clone, Debug, Default)]
@@ -22,6 +24,7 @@ tf_model! {
         pub image: Attr<String>,
         pub version: Attr<String>,
         pub upgrade_finalization: Attr<String>,
+        pub disruption_budget: Attr<String>,
         pub cluster_version: Attr<String>,
         pub zones: Attr<Vec<Attr<String>>>,
         pub init_zone: Attr<String>,
@@ -189,6 +192,24 @@ pub(super) fn schema() -> Schema {
                  again in the same change as its `image`.",
             )
             .default(Value::string(FINALIZATION_MODES[0])),
+        )
+        .attribute(
+            Attribute::optional(
+                "disruption_budget",
+                s.clone(),
+                "How many CockroachDB nodes a rollout (a patch upgrade, a certificate renewal, a CA rotation step, a \
+                 change that restarts nodes) may take down at once. `node` (the default): one node at a time across \
+                 the whole cluster. `zone`: every node of one zone at once, one zone at a time, but only where \
+                 CockroachDB's own replica placement says no range would lose quorum without that zone: when a \
+                 region's rollout starts, the Job that takes the database's disruption lease also reads every \
+                 range's voting replicas and their localities (`crdb_internal.ranges_no_leases`), and a zone that \
+                 holds half or more of any range's voters (a `SURVIVE ZONE FAILURE` database whose voters all live \
+                 in its primary region, a replication factor that puts two voters of a range in one zone) is rolled \
+                 one node at a time instead, with a warning naming the zone and why (with fewer than three zones \
+                 every zone is critical, and the plan warns). Every zone's rollout still opens and closes with the \
+                 health gate. Changing it restarts nothing.",
+            )
+            .default(Value::string(DISRUPTION_BUDGETS[0])),
         )
         .attribute(
             Attribute::optional_computed(

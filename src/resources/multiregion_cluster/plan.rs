@@ -1,5 +1,5 @@
 //! Validation and plan decisions of `crdb_multiregion_cluster`: pure, no I/O.
-use super::model::{ClusterModel, FINALIZATION_MODES, JOIN_NODES_PER_ZONE};
+use super::model::{ClusterModel, DISRUPTION_BUDGETS, FINALIZATION_MODES, JOIN_NODES_PER_ZONE};
 use crate::cockroach::pki::{self, CertificateAuthority};
 use crate::cockroach::upgrade::{self, Major, Standing};
 use crate::cockroach::validate;
@@ -65,6 +65,13 @@ pub(super) fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {
         "Unknown upgrade finalization",
         |mode| validate::one_of(mode, &FINALIZATION_MODES),
     );
+    diags.check_known(
+        &config.disruption_budget,
+        "disruption_budget",
+        "Unknown disruption budget",
+        |budget| validate::one_of(budget, &DISRUPTION_BUDGETS),
+    );
+    warn_zone_budget_cannot_apply(config, diags);
     validate_zones(config, diags);
     checks::cluster_domain(&config.cluster_domain, diags);
     diags.check_known(
@@ -80,6 +87,28 @@ pub(super) fn validate_config(config: &ClusterModel, diags: &mut Diagnostics) {
         &config.ca_validity,
         diags,
     );
+}
+
+/// What the plan can know of a zone budget: with fewer than three zones, some zone holds at least half of every
+/// range's voters (two zones split any voter count unevenly or in halves), so every rollout falls back to one
+/// node at a time. Where the voters are otherwise is only known to the apply (`cockroach::critical_zones`).
+fn warn_zone_budget_cannot_apply(config: &ClusterModel, diags: &mut Diagnostics) {
+    let (Attr::Known(budget), Attr::Known(zones)) = (&config.disruption_budget, &config.zones)
+    else {
+        return;
+    };
+    if budget == "zone" && zones.len() < 3 {
+        diags.attribute_warning(
+            AttributePath::root("disruption_budget"),
+            "No zone can restart at once",
+            format!(
+                "With {} zone(s), one zone holds at least half of every range's voting replicas, so restarting \
+                 all its nodes at once would make ranges unavailable: every rollout restarts one node at a time, \
+                 as with disruption_budget = \"node\". A zone budget needs at least three zones.",
+                zones.len()
+            ),
+        );
+    }
 }
 
 fn validate_zones(config: &ClusterModel, diags: &mut Diagnostics) {

@@ -541,3 +541,36 @@ fn moving_the_ca_key_out_of_the_state_rotates_nothing() {
     let state = applied(&planned);
     assert_eq!(state.attr("ca_private_key"), &Value::Null);
 }
+
+#[test]
+fn disruption_budget_takes_node_or_zone_on_the_attribute() {
+    let mut bad = config(&["a"]);
+    bad.disruption_budget = Attr::Known("region".into());
+    let mut diags = Diagnostics::new();
+    Resource::validate(&MultiregionCluster, &bad.to_value(), &mut diags);
+    assert_eq!(diags.attribute_paths(), ["disruption_budget"]);
+    assert!(diags.0[0].detail.contains("zone"), "{}", diags.0[0].detail);
+    for good in super::model::DISRUPTION_BUDGETS {
+        let mut ok = config(&["a"]);
+        ok.disruption_budget = Attr::Known(good.into());
+        let mut diags = Diagnostics::new();
+        Resource::validate(&MultiregionCluster, &ok.to_value(), &mut diags);
+        assert!(!diags.has_errors(), "{good}: {diags:?}");
+    }
+}
+
+#[test]
+fn a_zone_budget_over_fewer_than_three_zones_warns_at_plan_time_that_it_falls_back() {
+    let budget = |zones: &[&str]| {
+        let mut config = config(zones);
+        config.disruption_budget = Attr::Known("zone".into());
+        let mut diags = Diagnostics::new();
+        Resource::validate(&MultiregionCluster, &config.to_value(), &mut diags);
+        diags
+    };
+    let two = budget(&["a", "b"]);
+    assert!(!two.has_errors(), "{two:?}");
+    assert_eq!(two.attribute_paths(), ["disruption_budget"]);
+    assert!(two.0[0].detail.contains("With 2 zone(s)"), "{two:?}");
+    assert!(budget(&["a", "b", "c"]).is_empty());
+}

@@ -9,7 +9,7 @@ use super::model::RegionModel;
 use super::rollout::Rollout;
 use super::rotation::Rotations;
 use super::signing::{record_node_certificate, zone_certificates};
-use super::spec::{node_resources_changed, zone_layout, zone_spec};
+use super::spec::{node_resources_changed, zone_at_once, zone_layout, zone_spec};
 use super::storage;
 use super::workload::{
     certificates_changed, change_workload, desired_objects, live_replicas, revision_of,
@@ -205,10 +205,12 @@ async fn converge_zone(
         held_below: live_set.as_ref().map_or(0, live_replicas),
         before: revision_before,
         lease: lease.clone(),
+        zone_at_once: zone_at_once(&state),
     };
     match rollout.follow(&client, &spec, &deadline).await {
         Err(d) => diags.extend(d),
-        Ok(()) => {
+        Ok(warnings) => {
+            diags.extend(warnings);
             if let Some(rotation) = &rotation {
                 if let Err(d) = rotation
                     .finish(&client, &spec, &mut state, &done_certs, &lease, &deadline)

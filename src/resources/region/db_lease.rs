@@ -9,6 +9,7 @@
 //! leaving on purpose.
 use super::lease::ClusterLease;
 use super::members;
+use crate::cockroach::critical_zones::{self, Critical, VoterRow};
 use crate::cockroach::disruption_lease::{self as db_lease, RENEW_EVERY, TIME_TO_LIVE};
 use crate::cockroach::health::{self, NodeRow};
 use crate::cockroach::manifests::{self, ZoneSpec};
@@ -56,6 +57,8 @@ pub(super) struct Holding {
     spec: ZoneSpec,
     image: String,
     members: Mutex<Members>,
+    /// Every range's voters per locality, read by the take Job when a zone budget asked for it.
+    voters: Option<Result<Vec<VoterRow>, String>>,
 }
 
 /// The members as `node status` last listed them for this region (when it took the lease, or since).
@@ -86,10 +89,24 @@ impl Holding {
         leaving: impl IntoIterator<Item = i32>,
         deadline: &Deadline,
     ) -> Result<Holding, Diagnostics> {
+        Self::take_reading(lease, client, spec, leaving, false, deadline).await
+    }
+
+    /// [`Holding::take`], the take Job also reading every range's voters per locality when `read_voters` (for
+    /// [`Holding::zone_may_go_down`]): no Job more than the lease costs anyway.
+    pub async fn take_reading(
+        lease: &ClusterLease,
+        client: &ClusterClient,
+        spec: &ZoneSpec,
+        leaving: impl IntoIterator<Item = i32>,
+        read_voters: bool,
+        deadline: &Deadline,
+    ) -> Result<Holding, Diagnostics> {
         let entry = lease.together().get::<Entry>();
         let image = members::serving_image(client, spec).await?;
         let jobs = entry.jobs.lock().await;
-        let members = take_job(client, spec, &image, deadline).await?;
+        let (members, sql) = take_job(client, spec, &image, read_voters, deadline).await?;
+        let voters = read_voters.then(|| critical_zones::parse(&sql));
         let mut holders = locked(&entry.holders);
         holders.count += 1;
         holders.zones.insert(spec.zone.clone(), client.clone());
@@ -108,7 +125,20 @@ impl Holding {
             spec: spec.clone(),
             image,
             members: Mutex::new(Members::of(members)),
+            voters,
         })
+    }
+
+    /// Whether CockroachDB's replica placement, as the take Job read it, lets every node of `zone` go down at
+    /// once (`critical_zones`); Err says why not, also when the voters were not read.
+    pub fn zone_may_go_down(&self, zone: &str) -> Result<(), Critical> {
+        match &self.voters {
+            Some(Ok(rows)) => critical_zones::zone_may_go_down(rows, zone),
+            Some(Err(unread)) => Err(Critical::Unread(unread.clone())),
+            None => Err(Critical::Unread(
+                "the lease was taken without reading it".into(),
+            )),
+        }
     }
 
     /// Ends this region's hold; the last holder of the process releases the lease in the database. A failure is
@@ -244,15 +274,21 @@ pub(super) async fn release(held: Option<Holding>) {
     }
 }
 
-/// The take Job, asked again until the lease is ours; the members `node status` listed.
+/// The take Job, asked again until the lease is ours; the members `node status` listed and what `cockroach sql`
+/// printed (with the voters per locality after the lease's statements when `read_voters`).
 async fn take_job(
     client: &ClusterClient,
     spec: &ZoneSpec,
     image: &str,
+    read_voters: bool,
     deadline: &Deadline,
-) -> Result<Vec<NodeRow>, Diagnostics> {
+) -> Result<(Vec<NodeRow>, String), Diagnostics> {
     let holder = db_lease::holder();
-    let statements = db_lease::take_statements(holder);
+    let mut statements = db_lease::take_statements(holder);
+    if read_voters {
+        // Last, so that its rows run to the end of what `cockroach sql` prints.
+        statements.push(critical_zones::VOTERS_BY_LOCALITY.to_owned());
+    }
     let waiting_for = format!("the database's disruption lease (zone {})", spec.zone);
     let taken = deadline
         .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
@@ -269,7 +305,7 @@ async fn take_job(
                         );
                     }
                     match health::parse_node_status(status) {
-                        Ok(rows) => Look::Done(rows),
+                        Ok(rows) => Look::Done((rows, sql.to_owned())),
                         Err(unreadable) => Look::Waiting(unreadable.to_string()),
                     }
                 }
@@ -297,7 +333,7 @@ async fn take_job(
         )
     };
     match taken {
-        Ok(rows) => Ok(rows),
+        Ok(read) => Ok(read),
         Err(Unmet::Failed(refused)) => Err(refused),
         Err(Unmet::TimedOut { last }) => Err(not_taken(format!(
             "it waited until the timeout and last saw: {last}"

@@ -24,6 +24,7 @@ tf_model! {
         pub image: Attr<String>,
         pub version: Attr<String>,
         pub upgrade_finalization: Attr<String>,
+        pub disruption_budget: Attr<String>,
         pub cluster_version: Attr<String>,
         pub zones: Attr<Vec<Attr<String>>>,
         pub init_zone: Attr<String>,

@@ -5,16 +5,23 @@
 //! `/health?ready=1`, asked again of the node itself through the pods proxy), the gate again, the lease released.
 //! The database's lease is taken before the first node's turn and released after the last (`db_lease.rs`). A node
 //! that does not come back stops the rollout here and in every region of this run.
+//!
+//! With the cluster's `disruption_budget = "zone"`, the Job that takes the database's lease also reads where every
+//! range keeps its voters (`cockroach::critical_zones`); when no range would lose quorum without this zone, the
+//! zone has one turn instead: the lease, the gate, every node off the new revision deleted together (the
+//! StatefulSet's `Parallel` pod management brings them back at once on the new revision), all of them back, the
+//! gate again. Where the zone is critical the nodes take their turns one at a time, with a warning saying why.
 use super::db_lease::{self, Holding};
 use super::gate;
 use super::lease::ClusterLease;
 use super::workload::revision_of;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
-use crate::framework::diag::Diagnostics;
+use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::kubernetes::error::Stopped;
 use crate::kubernetes::readiness::{self, Progress};
 use crate::kubernetes::{ClusterClient, Deadline, Look, Propagation, Unmet};
 use crate::resources::zone_wait::wait_zone_ready;
+use futures_util::future::join_all;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use std::convert::Infallible;
@@ -68,11 +75,21 @@ pub(super) struct PacedRollout<'a> {
     pub held_below: i32,
     pub lease: &'a ClusterLease,
     pub deadline: &'a Deadline,
+    /// The cluster's `disruption_budget` is `zone`: the whole zone restarts at once where the data allows.
+    pub zone_at_once: bool,
+}
+
+/// What a rollout did: whether any pod restarted, and the warnings for the region (a zone budget that fell back
+/// to one node at a time).
+#[derive(Default)]
+pub(super) struct Rolled {
+    pub restarted: bool,
+    pub warnings: Diagnostics,
 }
 
 impl PacedRollout<'_> {
-    /// Rolls the held pods one at a time; whether any pod was restarted.
-    pub async fn run(&self) -> Result<bool, Diagnostics> {
+    /// Rolls the held pods one at a time, or the whole zone at once (see the module comment).
+    pub async fn run(&self) -> Result<Rolled, Diagnostics> {
         let zone = self.spec.zone.as_str();
         let set = self
             .client
@@ -88,7 +105,7 @@ impl PacedRollout<'_> {
             })
             .await?;
         let Some(update_revision) = set.and_then(|s| s.status?.update_revision) else {
-            return Ok(false);
+            return Ok(Rolled::default());
         };
         let mut held: Option<Holding> = None;
         let done = self.turns(&update_revision, &mut held).await;
@@ -102,9 +119,13 @@ impl PacedRollout<'_> {
         &self,
         update_revision: &str,
         held: &mut Option<Holding>,
-    ) -> Result<bool, Diagnostics> {
+    ) -> Result<Rolled, Diagnostics> {
         let zone = self.spec.zone.as_str();
-        let mut restarted = false;
+        let mut rolled = Rolled::default();
+        if self.zone_at_once {
+            self.zone_turn(update_revision, held, &mut rolled).await?;
+        }
+        let restarted = &mut rolled.restarted;
         for ordinal in (0..self.held_below.min(self.spec.replicas)).rev() {
             let name = format!("{}-{ordinal}", names::STATEFULSET);
             let pod = self.client.get::<Pod>(Some(zone), &name).await?;
@@ -118,13 +139,118 @@ impl PacedRollout<'_> {
                 let holding = held.as_ref().expect("taken above");
                 self.restart(ordinal, serving, update_revision, holding)
                     .await?;
-                restarted = true;
+                *restarted = true;
             }
         }
         if self.held_below > 0 {
             self.client.apply(&held_at(self.set, 0)).await?;
         }
-        Ok(restarted)
+        Ok(rolled)
+    }
+
+    /// With the zone budget: the lease taken reading every range's voters, then the whole zone's one turn, or,
+    /// where the zone is critical, a warning and nothing yet (the nodes then take their turns one at a time).
+    async fn zone_turn(
+        &self,
+        update_revision: &str,
+        held: &mut Option<Holding>,
+        rolled: &mut Rolled,
+    ) -> Result<(), Diagnostics> {
+        let zone = self.spec.zone.as_str();
+        let due = self.due_nodes(update_revision).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let taken =
+            Holding::take_reading(self.lease, self.client, self.spec, [], true, self.deadline)
+                .await?;
+        let holding = held.insert(taken);
+        match holding.zone_may_go_down(zone) {
+            Ok(()) => {
+                self.restart_zone(&due, update_revision, holding).await?;
+                rolled.restarted = true;
+            }
+            Err(critical) => {
+                tracing::warn!(zone, why = %critical, "the zone is critical: one node at a time");
+                rolled.warnings.attribute_warning(
+                    AttributePath::root("cluster").attr("disruption_budget"),
+                    format!("Zone {zone} restarted one node at a time"),
+                    format!(
+                        "disruption_budget = \"zone\" restarts every node of a zone at once only where no range \
+                         would lose quorum without it, and CockroachDB's replica placement says zone {zone} is \
+                         critical: {critical}. Its nodes were restarted one at a time instead."
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The health gate of this zone's disruptions.
+    fn gate<'b>(&'b self, holding: &'b Holding) -> gate::Gate<'b> {
+        gate::Gate {
+            client: self.client,
+            spec: self.spec,
+            holding,
+            deadline: self.deadline,
+        }
+    }
+
+    /// The held pods off the new revision, highest ordinal first, with whether each is serving.
+    async fn due_nodes(&self, update_revision: &str) -> Result<Vec<(String, bool)>, Diagnostics> {
+        let zone = self.spec.zone.as_str();
+        let mut due = Vec::new();
+        for ordinal in (0..self.held_below.min(self.spec.replicas)).rev() {
+            let name = format!("{}-{ordinal}", names::STATEFULSET);
+            let pod = self.client.get::<Pod>(Some(zone), &name).await?;
+            if let NodeTurn::Due { serving } = node_turn(pod.as_ref(), update_revision) {
+                due.push((name, serving));
+            }
+        }
+        Ok(due)
+    }
+
+    /// The zone's one turn: lease, gate, every due node deleted together with the partition at 0, all of them
+    /// back, gate. The in-process turn keeps any other zone of this run from being disrupted meanwhile, and the
+    /// database's lease any other run.
+    async fn restart_zone(
+        &self,
+        due: &[(String, bool)],
+        update_revision: &str,
+        holding: &Holding,
+    ) -> Result<(), Diagnostics> {
+        let (client, zone) = (self.client, self.spec.zone.as_str());
+        let _turn = self.lease.acquire(self.deadline, zone).await?;
+        let gate = self.gate(holding);
+        let serving = due.iter().any(|(_, serving)| *serving);
+        let what = format!("the {} nodes of zone {zone} together", due.len());
+        gate.open(&format!("before restarting {what}"), serving)
+            .await?;
+        let pods: Vec<&str> = due.iter().map(|(pod, _)| pod.as_str()).collect();
+        tracing::info!(zone, pods = ?pods, "restarting every node of the zone on the new template at once");
+        client.apply(&held_at(self.set, 0)).await?;
+        for pod in &pods {
+            let live = client.get::<Pod>(Some(zone), pod).await?;
+            // The controller may have replaced one already: only what still runs the old revision goes.
+            if live.is_some_and(|p| revision(&p) != Some(update_revision)) {
+                client
+                    .delete::<Pod>(Some(zone), pod, Propagation::Background)
+                    .await?;
+            }
+        }
+        let back = join_all(pods.iter().map(|pod| self.node_back(pod, update_revision))).await;
+        let mut failed = Diagnostics::new();
+        back.into_iter()
+            .filter_map(Result::err)
+            .for_each(|d| failed.extend(d));
+        if let Some(first) = failed.0.first() {
+            self.lease.stop(&first.detail);
+            return Err(failed);
+        }
+        if !serving {
+            return Ok(());
+        }
+        gate.close(&format!("after restarting {what}")).await
     }
 
     /// One node's turn: lease, gate, partition, the node back, gate.
@@ -135,16 +261,10 @@ impl PacedRollout<'_> {
         update_revision: &str,
         holding: &Holding,
     ) -> Result<(), Diagnostics> {
-        let (client, spec, deadline) = (self.client, self.spec, self.deadline);
-        let zone = spec.zone.as_str();
+        let zone = self.spec.zone.as_str();
         let pod = format!("{}-{ordinal}", names::STATEFULSET);
-        let _turn = self.lease.acquire(deadline, zone).await?;
-        let gate = gate::Gate {
-            client,
-            spec,
-            holding,
-            deadline,
-        };
+        let _turn = self.lease.acquire(self.deadline, zone).await?;
+        let gate = self.gate(holding);
         // A node that is not serving is down already: replacing it disrupts nothing more, so only the lease
         // is needed, not a healthy cluster.
         gate.open(&format!("before restarting {pod} in zone {zone}"), serving)
@@ -271,22 +391,25 @@ pub(super) struct Rollout<'a> {
     pub held_below: i32,
     pub before: Option<(Option<String>, Option<i64>)>,
     pub lease: ClusterLease,
+    /// The cluster's `disruption_budget` is `zone`.
+    pub zone_at_once: bool,
 }
 
 impl Rollout<'_> {
-    /// Rolls the zone's nodes one at a time (`PacedRollout`) and waits for every pod, new ones included, to be
-    /// ready on the new revision; a zone created or left as it was has nothing to follow.
+    /// Rolls the zone's nodes one at a time, or by zone (`PacedRollout`), and waits for every pod, new ones
+    /// included, to be ready on the new revision; a zone created or left as it was has nothing to follow. Ok holds
+    /// the rollout's warnings.
     pub async fn follow(
         &self,
         client: &ClusterClient,
         spec: &ZoneSpec,
         deadline: &Deadline,
-    ) -> Result<(), Diagnostics> {
+    ) -> Result<Diagnostics, Diagnostics> {
         let Some(set) = self.set else {
-            return Ok(());
+            return Ok(Diagnostics::new());
         };
         if self.before.is_none() {
-            return Ok(());
+            return Ok(Diagnostics::new());
         }
         let after = client
             .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
@@ -297,26 +420,28 @@ impl Rollout<'_> {
             .as_ref()
             .is_some_and(|s| manifests::observe_nodes(s).older_revision_running);
         if revision_of(after.as_ref()) == self.before && !left_part_way {
-            return Ok(());
+            return Ok(Diagnostics::new());
         }
-        let restarted = PacedRollout {
+        let rolled = PacedRollout {
             client,
             spec,
             set,
             held_below: self.held_below,
             lease: &self.lease,
             deadline,
+            zone_at_once: self.zone_at_once,
         }
         .run()
         .await?;
         // Only a template that reached running pods has a rollout to follow: writing the partition alone
         // bumps the generation too, and a zone whose nodes are not serving yet (a create completed by a
         // later apply, before the DNS links exist) must not wait for them here.
-        if !restarted && self.held_below >= spec.replicas {
-            return Ok(());
+        if !rolled.restarted && self.held_below >= spec.replicas {
+            return Ok(rolled.warnings);
         }
         // Explains a zone that never gets ready by the peers its nodes cannot reach.
-        wait_zone_ready(client, &spec.zone, deadline).await
+        wait_zone_ready(client, &spec.zone, deadline).await?;
+        Ok(rolled.warnings)
     }
 }
 

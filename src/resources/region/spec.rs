@@ -141,3 +141,12 @@ pub(super) fn set_service_addresses(model: &mut RegionModel, zone: &str) {
     model.http_address = Attr::Known(names::http_address(zone));
     model.connection_url = Attr::Known(names::root_connection_url(zone));
 }
+
+/// Whether the cluster's `disruption_budget` lets a rollout take down its whole zone at once.
+pub(super) fn zone_at_once(state: &RegionModel) -> bool {
+    state
+        .cluster
+        .known()
+        .and_then(|c| c.disruption_budget.known())
+        .is_some_and(|budget| budget == "zone")
+}

@@ -6,6 +6,7 @@ use super::model::RegionModel;
 use super::rollout::Rollout;
 use super::rotation::{self, Rotation, Rotations, Step};
 use super::signing::record_node_certificate;
+use super::spec::zone_at_once;
 use super::workload::{apply_zone, desired_objects, live_replicas, revision_of, TemplateChange};
 use crate::cockroach::manifests::{names, secret_files, ZoneCertificates, ZoneObject, ZoneSpec};
 use crate::framework::diag::Diagnostics;
@@ -120,9 +121,15 @@ impl ZoneRotation {
                 held_below: live_set.as_ref().map_or(0, live_replicas),
                 before: revision_of(live_set.as_ref()),
                 lease: lease.clone(),
+                zone_at_once: zone_at_once(state),
             }
             .follow(client, spec, deadline)
-            .await?;
+            .await?
+            .0
+            .iter()
+            .for_each(|warning| {
+                tracing::warn!(zone = %spec.zone, "{}: {}", warning.summary, warning.detail)
+            });
             tracing::info!(zone = %spec.zone, step = ?step, "CA rotation step rolled out");
             self.rotation.finished(step);
             previous = step;

@@ -307,6 +307,13 @@ impl CockroachCluster {
         let mut c = Counts {
             nodes_down: count(|n| !n.live),
             nodes_disrupted: count(|n| !n.live || n.membership == Membership::Decommissioning),
+            zones_down: self
+                .nodes
+                .values()
+                .filter(|n| !gone(n) && !n.live)
+                .map(|n| &n.locality.zone)
+                .collect::<BTreeSet<_>>()
+                .len() as u32,
             ..Counts::default()
         };
         let needed = replication::Needed::new(&peers, &self.ranges, self.num_replicas());
@@ -788,6 +795,22 @@ pub(crate) mod tests {
         stop(&mut c, 8, "c", 100.0);
         c.advance(200.0);
         assert_eq!(c.replica_count(9), 0);
+    }
+
+    #[test]
+    fn the_record_counts_zones_with_a_node_down_at_once() {
+        let mut c = nine();
+        for i in 0..3 {
+            stop(&mut c, i, "a", 110.0);
+        }
+        for i in 0..3 {
+            joined(&mut c, i, "a", 115.0);
+        }
+        let a = c.availability(120.0);
+        assert_eq!((a.max_nodes_down, a.max_zones_down), (3, 1), "{a:?}");
+        stop(&mut c, 3, "b", 121.0);
+        stop(&mut c, 6, "c", 121.0);
+        assert_eq!(c.availability(122.0).max_zones_down, 2);
     }
 
     #[test]

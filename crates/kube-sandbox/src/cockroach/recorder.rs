@@ -12,6 +12,8 @@ pub struct Counts {
     pub nodes_down: u32,
     /// Down, or decommissioning and not yet decommissioned: every node an operation is taking away.
     pub nodes_disrupted: u32,
+    /// Zones (the `zone=` locality tier) with at least one node down.
+    pub zones_down: u32,
 }
 
 /// What the recorder saw over its window.
@@ -28,6 +30,8 @@ pub struct Availability {
     pub max_nodes_down: u32,
     /// Most nodes down or decommissioning (not yet decommissioned) at once.
     pub max_nodes_disrupted: u32,
+    /// Most zones with a node down at once: a rollout by zones takes down one zone at a time.
+    pub max_zones_down: u32,
     pub ranges_lost: u32,
 }
 
@@ -46,6 +50,7 @@ impl Availability {
                 .max(other.max_unavailable_ranges),
             max_nodes_down: self.max_nodes_down.max(other.max_nodes_down),
             max_nodes_disrupted: self.max_nodes_disrupted.max(other.max_nodes_disrupted),
+            max_zones_down: self.max_zones_down.max(other.max_zones_down),
             ranges_lost: self.ranges_lost + other.ranges_lost,
         }
     }
@@ -53,7 +58,7 @@ impl Availability {
     /// One line for logs and the CLI.
     pub fn line(&self) -> String {
         format!(
-            "availability over {:.1}s (cluster time): unavailable range-seconds {:.1}, under-replicated range-seconds {:.1}, node-down seconds {:.1}, most ranges unavailable at once {}, most nodes down at once {}, most nodes disrupted (down or decommissioning) at once {}, ranges lost {}",
+            "availability over {:.1}s (cluster time): unavailable range-seconds {:.1}, under-replicated range-seconds {:.1}, node-down seconds {:.1}, most ranges unavailable at once {}, most nodes down at once {}, most nodes disrupted (down or decommissioning) at once {}, most zones down at once {}, ranges lost {}",
             self.window_seconds,
             self.unavailable_range_seconds,
             self.under_replicated_range_seconds,
@@ -61,6 +66,7 @@ impl Availability {
             self.max_unavailable_ranges,
             self.max_nodes_down,
             self.max_nodes_disrupted,
+            self.max_zones_down,
             self.ranges_lost
         )
     }
@@ -90,6 +96,7 @@ impl Recorder {
         self.seen.max_unavailable_ranges = self.seen.max_unavailable_ranges.max(counts.unavailable);
         self.seen.max_nodes_down = self.seen.max_nodes_down.max(counts.nodes_down);
         self.seen.max_nodes_disrupted = self.seen.max_nodes_disrupted.max(counts.nodes_disrupted);
+        self.seen.max_zones_down = self.seen.max_zones_down.max(counts.zones_down);
     }
 
     pub fn ranges_lost(&mut self, n: u32) {
@@ -136,6 +143,7 @@ mod tests {
                 under_replicated: 10,
                 nodes_down: 2,
                 nodes_disrupted: 3,
+                zones_down: 2,
             },
         );
         r.observe(12.5, Counts::default());
@@ -150,9 +158,10 @@ mod tests {
                 a.max_unavailable_ranges,
                 a.max_nodes_down,
                 a.max_nodes_disrupted,
+                a.max_zones_down,
                 a.ranges_lost
             ),
-            (4, 2, 3, 3)
+            (4, 2, 3, 2, 3)
         );
         r.reset(20.0);
         assert_eq!(
@@ -174,6 +183,7 @@ mod tests {
                 under_replicated: 1,
                 nodes_down: 1,
                 nodes_disrupted: 1,
+                zones_down: 1,
             },
         );
         assert_eq!(r.report(3.0).unavailable_range_seconds, 2.0);

@@ -9,6 +9,7 @@ pub mod output;
 pub mod parse;
 #[cfg(test)]
 mod placement_tests;
+pub mod ranges;
 pub mod scram;
 
 pub use catalog::{Catalog, Database, Role};
@@ -120,6 +121,7 @@ pub fn execute(
             ]],
         }),
         Statement::Lease(statement) => c.lease_tables.run(statement, now),
+        Statement::VotersByLocality => Ok(ranges::voters_by_locality(c)),
         Statement::ConfigureDefaultZone { num_replicas } => {
             c.configure_default_zone(*num_replicas, now)?;
             tag("CONFIGURE ZONE 1")

@@ -137,6 +137,27 @@ pub enum Statement {
     Commit,
     /// One statement of the provider's disruption lease, read by `lease_table::parse` as a whole text.
     Lease(LeaseStatement),
+    /// The provider's read of voting replicas per locality (`ranges.rs`), recognised as a whole text.
+    VotersByLocality,
+}
+
+/// The statement, as the provider sends it (whitespace and letter case aside).
+pub const VOTERS_BY_LOCALITY: &str = "SELECT locality, voters, max(here) AS most_voters_here FROM (SELECT \
+     r.range_id, l.locality, array_length(r.voting_replicas, 1) AS voters, count(*) AS here FROM \
+     crdb_internal.ranges_no_leases AS r, unnest(r.replicas, r.replica_localities) AS l (replica, locality) WHERE \
+     l.replica = ANY (r.voting_replicas) GROUP BY r.range_id, l.locality, array_length(r.voting_replicas, 1)) AS \
+     per_range GROUP BY locality, voters ORDER BY locality, voters";
+
+fn words(text: &str) -> Vec<String> {
+    text.trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+pub fn is_voters_by_locality(text: &str) -> bool {
+    words(text) == words(VOTERS_BY_LOCALITY)
 }
 
 /// Every statement of a script (`-e` text or a `--file`), in order; the first that does not parse fails the
@@ -144,6 +165,9 @@ pub enum Statement {
 pub fn parse_script(text: &str) -> Result<Vec<Statement>, String> {
     if let Some(lease) = lease_table::parse(text) {
         return Ok(vec![Statement::Lease(lease)]);
+    }
+    if is_voters_by_locality(text) {
+        return Ok(vec![Statement::VotersByLocality]);
     }
     lexer::statements(text)?
         .into_iter()
