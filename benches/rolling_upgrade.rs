@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 const SPEED: f64 = 40.0;
 const FROM: &str = "cockroachdb/cockroach:v24.1.0";
+/// The patch the one-node-at-a-time upgrade goes to, and the one the zone-at-once upgrade goes to after it.
+const MID: &str = "cockroachdb/cockroach:v24.1.25";
 const TO: &str = "cockroachdb/cockroach:v24.1.26";
 
 fn zones(regions: usize) -> Vec<String> {
@@ -42,6 +44,8 @@ struct Settings {
     image: &'static str,
     /// `certificate_renewal`: a window as long as the validity puts every certificate inside it.
     renewal: &'static str,
+    /// `disruption_budget`: `node` or `zone`.
+    budget: &'static str,
 }
 
 const VALIDITY: &str = "8760h";
@@ -57,9 +61,10 @@ fn configuration(
 ) -> String {
     let quoted: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
     let mut config = format!(
-        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"{}\"\n  certificate_validity = \"{VALIDITY}\"\n  certificate_renewal  = \"{}\"\n  zones = [{}]\n}}\n",
+        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"{}\"\n  certificate_validity = \"{VALIDITY}\"\n  certificate_renewal  = \"{}\"\n  disruption_budget    = \"{}\"\n  zones = [{}]\n}}\n",
         settings.image,
         settings.renewal,
+        settings.budget,
         quoted.join(", ")
     );
     let key = |z: &str| z.replace('-', "_");
@@ -157,18 +162,29 @@ fn line(what: &str, wall: Duration, seen: &Availability) {
     );
 }
 
-/// A rollout next to its limit: the nodes' own restart times, summed (cluster seconds back to wall seconds); and
-/// the same without `floor`, what an apply that changes nothing costs (Terraform and the provider starting, the
-/// refresh and the plan), which a rollout pays once whatever its length.
-fn against_limit(what: &str, wall: Duration, floor: Duration, seen: &Availability) {
+/// What a rollout restarts at once, and so what its limit sums: the nodes' own restart times, or the zones'.
+#[derive(Clone, Copy)]
+enum Per {
+    Node,
+    Zone,
+}
+
+/// A rollout next to its limit: the nodes' (or zones') own restart times, summed (cluster seconds back to wall
+/// seconds); and the same without `floor`, what an apply that changes nothing costs (Terraform and the provider
+/// starting, the refresh and the plan), which a rollout pays once whatever its length.
+fn against_limit(what: &str, wall: Duration, floor: Duration, seen: &Availability, per: Per) {
     line(what, wall, seen);
-    let limit = seen.node_down_seconds / SPEED;
+    let (limit, of) = match per {
+        Per::Node => (seen.node_down_seconds / SPEED, "nodes'"),
+        Per::Zone => (seen.zone_down_seconds / SPEED, "zones'"),
+    };
     let rollout = wall.saturating_sub(floor).as_secs_f64();
     println!(
-        "  {:<36} sum of the nodes' own restart times {limit:>6.2} s   ratio {:.2}   without the no-op floor {:.2}",
+        "  {:<36} sum of the {of} own restart times {limit:>6.2} s   ratio {:.2}   without the no-op floor {:.2}   most zones down at once {}",
         "",
         wall.as_secs_f64() / limit,
-        rollout / limit
+        rollout / limit,
+        seen.max_zones_down
     );
 }
 
@@ -198,24 +214,26 @@ fn run(regions: usize) {
     let _guard = runtime.enter();
     let cockroach = sandbox.world().unwrap().cockroach();
     let ws = Workspace::new("");
-    let deployed = Settings {
-        image: FROM,
-        renewal: USUAL_RENEWAL,
+    let settings = |image, renewal, budget| Settings {
+        image,
+        renewal,
+        budget,
     };
+    let deployed = settings(FROM, USUAL_RENEWAL, "node");
     ws.write_config(&configuration(&sandbox, &ws, &zones, &deployed));
     ws.apply();
-
     let (floor, _) = timed_apply(&sandbox, &ws, &zones, &deployed);
-    let upgraded = Settings {
-        image: TO,
-        renewal: USUAL_RENEWAL,
-    };
-    let (upgrade_wall, upgrade) = timed_apply(&sandbox, &ws, &zones, &upgraded);
-    let renewed = Settings {
-        image: TO,
-        renewal: RENEW_NOW,
-    };
-    let (renewal_wall, renewal) = timed_apply(&sandbox, &ws, &zones, &renewed);
+    let (upgrade_wall, upgrade) =
+        timed_apply(&sandbox, &ws, &zones, &settings(MID, USUAL_RENEWAL, "node"));
+    let (renewal_wall, renewal) =
+        timed_apply(&sandbox, &ws, &zones, &settings(MID, RENEW_NOW, "node"));
+    // The budget changed alone restarts nothing; the renewal window back to its usual length renews nothing.
+    let (_, switched) = timed_apply(&sandbox, &ws, &zones, &settings(MID, USUAL_RENEWAL, "zone"));
+    assert_eq!(switched.max_nodes_down, 0, "{switched:?}");
+    let (zone_upgrade_wall, zone_upgrade) =
+        timed_apply(&sandbox, &ws, &zones, &settings(TO, USUAL_RENEWAL, "zone"));
+    let (zone_renewal_wall, zone_renewal) =
+        timed_apply(&sandbox, &ws, &zones, &settings(TO, RENEW_NOW, "zone"));
 
     settle(&sandbox);
     let started = Instant::now();
@@ -233,18 +251,35 @@ fn run(regions: usize) {
         "no-op apply (the floor)",
         floor.as_secs_f64()
     );
-    against_limit(
-        "patch upgrade, one node at a time",
-        upgrade_wall,
-        floor,
-        &upgrade,
-    );
-    against_limit(
-        "certificate renewal, one at a time",
-        renewal_wall,
-        floor,
-        &renewal,
-    );
+    let rows = [
+        (
+            "patch upgrade, one node at a time",
+            upgrade_wall,
+            &upgrade,
+            Per::Node,
+        ),
+        (
+            "certificate renewal, one at a time",
+            renewal_wall,
+            &renewal,
+            Per::Node,
+        ),
+        (
+            "patch upgrade, a zone at a time",
+            zone_upgrade_wall,
+            &zone_upgrade,
+            Per::Zone,
+        ),
+        (
+            "certificate renewal, zone at a time",
+            zone_renewal_wall,
+            &zone_renewal,
+            Per::Zone,
+        ),
+    ];
+    for (what, wall, seen, per) in rows {
+        against_limit(what, wall, floor, seen, per);
+    }
     line("patch, every StatefulSet at once", at_once_wall, &at_once);
     println!(
         "  wall time ratio provider's upgrade / at once: {:.2}",

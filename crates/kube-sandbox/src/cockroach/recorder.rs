@@ -26,6 +26,9 @@ pub struct Availability {
     /// Seconds each node was down, summed over the nodes: with one node down at a time, the time restarts took
     /// by themselves, the floor under any rollout of one node at a time.
     pub node_down_seconds: f64,
+    /// Seconds each zone had a node down, summed over the zones: with one zone down at a time, the time the
+    /// zones' restarts took by themselves, the floor under any rollout by zones.
+    pub zone_down_seconds: f64,
     pub max_unavailable_ranges: u32,
     pub max_nodes_down: u32,
     /// Most nodes down or decommissioning (not yet decommissioned) at once.
@@ -45,6 +48,7 @@ impl Availability {
             under_replicated_range_seconds: self.under_replicated_range_seconds
                 + other.under_replicated_range_seconds,
             node_down_seconds: self.node_down_seconds + other.node_down_seconds,
+            zone_down_seconds: self.zone_down_seconds + other.zone_down_seconds,
             max_unavailable_ranges: self
                 .max_unavailable_ranges
                 .max(other.max_unavailable_ranges),
@@ -108,6 +112,7 @@ impl Recorder {
         self.seen.unavailable_range_seconds += dt * f64::from(self.current.unavailable);
         self.seen.under_replicated_range_seconds += dt * f64::from(self.current.under_replicated);
         self.seen.node_down_seconds += dt * f64::from(self.current.nodes_down);
+        self.seen.zone_down_seconds += dt * f64::from(self.current.zones_down);
         self.last = self.last.max(now);
     }
 
@@ -153,6 +158,7 @@ mod tests {
         assert_eq!(a.unavailable_range_seconds, 2.0);
         assert_eq!(a.under_replicated_range_seconds, 5.0);
         assert_eq!(a.node_down_seconds, 1.0);
+        assert_eq!(a.zone_down_seconds, 1.0);
         assert_eq!(
             (
                 a.max_unavailable_ranges,
