@@ -310,8 +310,8 @@ impl PacedRollout<'_> {
     }
 
     /// Asks the node itself, through the API server's pods proxy, until it answers `/health?ready=1` with 200 (live,
-    /// not draining) or the deadline comes; Err says what it last answered.
-    async fn node_ready(&self, pod: &str) -> Result<(), String> {
+    /// not draining) or the deadline comes; None when it did, else what it last answered.
+    async fn node_not_ready(&self, pod: &str) -> Option<String> {
         let zone = self.spec.zone.as_str();
         let ready = self
             .deadline
@@ -335,9 +335,9 @@ impl PacedRollout<'_> {
             )
             .await;
         match ready {
-            Ok(()) => Ok(()),
-            Err(Unmet::TimedOut { last }) => Err(last),
-            Err(Unmet::Stopped { last }) => Err(format!("{Stopped}; it last answered: {last}")),
+            Ok(()) => None,
+            Err(Unmet::TimedOut { last }) => Some(last),
+            Err(Unmet::Stopped { last }) => Some(format!("{Stopped}; it last answered: {last}")),
             Err(Unmet::Failed(never)) => match never {},
         }
     }
@@ -368,9 +368,9 @@ impl PacedRollout<'_> {
             })
             .await;
         let why = match (seen, why_stuck) {
-            (Ok(_), None) => match self.node_ready(pod).await {
-                Ok(()) => return Ok(()),
-                Err(why) => why,
+            (Ok(_), None) => match self.node_not_ready(pod).await {
+                None => return Ok(()),
+                Some(why) => why,
             },
             (Ok(_), Some(why)) => why,
             (Err(e), _) => e.to_string(),
