@@ -4,6 +4,8 @@
 //! This is the first tier: every disruption also holds the database's own lease (`cockroach::disruption_lease`,
 //! held around a region's whole rollout, see `db_lease.rs`), which orders separate Terraform runs. The lease also carries a stop: once a
 //! node failed to come back, no region of this run touches another node.
+use super::model::RegionModel;
+use crate::cockroach::manifests::ZoneSpec;
 use crate::framework::diag::Diagnostics;
 use crate::framework::Shared;
 use crate::kubernetes::Deadline;
@@ -122,6 +124,16 @@ impl ClusterLease {
             }
         }
     }
+}
+
+/// The one-disruption-at-a-time lease of the zone's CockroachDB cluster in this provider process (see `lease.rs`).
+pub(super) fn cluster_lease(shared: &Shared, state: &RegionModel, spec: &ZoneSpec) -> ClusterLease {
+    let fingerprint = state
+        .cluster
+        .known()
+        .and_then(|c| c.ca_fingerprint_sha256.known().cloned())
+        .unwrap_or_default();
+    shared.get::<Leases>().of(&fingerprint, &spec.cluster_name)
 }
 
 #[cfg(test)]

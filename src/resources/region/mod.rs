@@ -23,6 +23,7 @@ mod teardown;
 mod upgrade;
 mod workload;
 mod zone_rotation;
+mod zone_run;
 
 pub use model::{cluster_type, ClusterRef, RegionModel, TYPE_NAME};
 

@@ -1,6 +1,6 @@
 //! Tearing a zone down: what lives outside its namespace first, then the namespace with its data.
-use super::apply::cluster_lease;
 use super::init::init_marker_name;
+use super::lease::cluster_lease;
 use super::lease::ClusterLease;
 use super::members;
 use super::model::RegionModel;
