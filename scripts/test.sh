@@ -12,9 +12,10 @@ cargo build --test acceptance
 
 # The acceptance suite is `test = false` in Cargo.toml: it runs here, once per client, and not a fourth time
 # under whichever client `cargo test` would pick.
-# A failure here still lets the acceptance runs below report, so one CI run shows everything that failed.
+# A failure here still lets the other test targets (--no-fail-fast) and the acceptance runs below report, so one CI
+# run shows everything that failed.
 unit_status=0
-cargo test --workspace --all-targets || unit_status=$?
+cargo test --workspace --all-targets --no-fail-fast || unit_status=$?
 
 # What the OpenTofu run covers (test-name filters): the core flows — three regions deployed, planned empty, imported,
 # scaled and grown (regions::), a patch upgrade and a scale-down (day2::), a major upgrade (upgrade::), a region
