@@ -17,6 +17,7 @@ use crate::framework::diag::Diagnostics;
 use crate::kubernetes::error::Stopped;
 use crate::kubernetes::{ClusterClient, Deadline, JobError, Look, Unmet};
 use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -191,10 +192,7 @@ impl Holding {
 
     /// The members the live nodes must all see live: the active ones not leaving on purpose.
     pub fn expected_live(&self) -> u64 {
-        let staying = |r: &&NodeRow| match (health::zone_of(r), health::ordinal_of(r)) {
-            (Some(zone), Some(ordinal)) => !self.is_leaving(zone, ordinal),
-            _ => true,
-        };
+        let staying = |r: &&NodeRow| !self.row_is_leaving(r);
         locked(&self.members)
             .rows
             .iter()
@@ -220,31 +218,48 @@ impl Holding {
     /// run that applies no other region), since the nodes that are leaving cannot vouch for the rest. The read
     /// also becomes the members the gate expects.
     pub async fn look_by_node_status(&self, deadline: &Deadline) -> Look<(), Diagnostics> {
-        let job = manifests::gate_job(&self.spec, &self.image, &[]);
-        let text = match self.client.run_job_for_output(&job, deadline).await {
-            Ok(text) => text,
-            Err(out_of_time) if out_of_time.ran_out_of_time() => return Look::OutOfTime,
-            // A node restarting or leaving behind the service fails an attempt: that is an answer, ask again.
-            Err(failed) => return Look::Waiting(failed.to_string()),
-        };
-        let rows = match health::parse_node_status(&text) {
-            Ok(rows) => rows,
-            Err(unreadable) => return Look::Waiting(unreadable.to_string()),
+        let rows = match self.read_members(deadline).await {
+            Look::Done(rows) => rows,
+            Look::Waiting(why) => return Look::Waiting(why),
+            Look::OutOfTime => return Look::OutOfTime,
+            Look::Failed(never) => match never {},
         };
         let leaving: Vec<String> = rows
             .iter()
-            .filter(|r| match (health::zone_of(r), health::ordinal_of(r)) {
-                (Some(zone), Some(ordinal)) => self.is_leaving(zone, ordinal),
-                _ => false,
-            })
+            .filter(|r| self.row_is_leaving(r))
             .map(|r| r.id.clone())
             .collect();
         let verdict = health::judge(&rows, &leaving);
-        *locked(&self.members) = Members::of(rows);
         if verdict.is_healthy() {
             Look::Done(())
         } else {
             Look::Waiting(verdict.to_string())
+        }
+    }
+
+    /// One `node status` Job from this region's zone; the members it lists become the ones the gate expects.
+    /// Waiting says why none were read (a node restarting or leaving behind the service fails an attempt).
+    async fn read_members(&self, deadline: &Deadline) -> Look<Vec<NodeRow>, Infallible> {
+        let job = manifests::gate_job(&self.spec, &self.image, &[]);
+        let text = match self.client.run_job_for_output(&job, deadline).await {
+            Ok(text) => text,
+            Err(out_of_time) if out_of_time.ran_out_of_time() => return Look::OutOfTime,
+            Err(failed) => return Look::Waiting(failed.to_string()),
+        };
+        match health::parse_node_status(&text) {
+            Ok(rows) => {
+                *locked(&self.members) = Members::of(rows.clone());
+                Look::Done(rows)
+            }
+            Err(unreadable) => Look::Waiting(unreadable.to_string()),
+        }
+    }
+
+    /// Whether a member's row is a node of ours leaving on purpose.
+    fn row_is_leaving(&self, row: &NodeRow) -> bool {
+        match (health::zone_of(row), health::ordinal_of(row)) {
+            (Some(zone), Some(ordinal)) => self.is_leaving(zone, ordinal),
+            _ => false,
         }
     }
 
@@ -255,14 +270,8 @@ impl Holding {
         if locked(&self.members).read_at.elapsed() < older_than {
             return;
         }
-        let job = manifests::gate_job(&self.spec, &self.image, &[]);
-        let read = self.client.run_job_for_output(&job, deadline).await;
-        match read.map(|text| health::parse_node_status(&text)) {
-            Ok(Ok(rows)) => *locked(&self.members) = Members::of(rows),
-            Ok(Err(e)) => {
-                tracing::debug!(zone = %self.spec.zone, error = %e, "node status unreadable")
-            }
-            Err(e) => tracing::debug!(zone = %self.spec.zone, error = %e, "node status not read"),
+        if let Look::Waiting(why) = self.read_members(deadline).await {
+            tracing::debug!(zone = %self.spec.zone, why = %why, "node status not read");
         }
     }
 }
