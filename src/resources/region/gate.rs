@@ -5,6 +5,7 @@
 //! and no SQL, only `get` on `pods` and `pods/proxy`. The database's disruption lease is held around the whole
 //! rollout (`db_lease.rs`), not taken here.
 use super::db_lease::Holding;
+use super::lease::{HealthyLook, Held};
 use crate::cockroach::health;
 use crate::cockroach::manifests::{names, ZoneSpec};
 use crate::cockroach::node_vars::{self, NodeAnswer};
@@ -13,7 +14,8 @@ use crate::kubernetes::error::Stopped;
 use crate::kubernetes::{ClusterClient, Deadline, Look, Unmet};
 use futures_util::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
-use std::time::Duration;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
 
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
 /// How often an opening gate that misses members reads them again through a `node status` Job (a Job only in
@@ -32,28 +34,55 @@ impl Gate<'_> {
     /// The opening gate: waits until the cluster can lose a node (every member live, none decommissioning but
     /// those leaving on purpose, no range unavailable or under-replicated). With `healthy_needed` false (the node
     /// to replace is down already) the lease is enough. `before` says what the gate guards, for the diagnostic.
-    pub async fn open(&self, before: &str, healthy_needed: bool) -> Result<(), Diagnostics> {
+    /// Where the turn before closed healthy a moment ago, looking at every zone this one would, nothing has been
+    /// disrupted since (the turn was held in between) and that look is this gate's.
+    pub async fn open(
+        &self,
+        turn: &mut Held,
+        before: &str,
+        healthy_needed: bool,
+    ) -> Result<(), Diagnostics> {
+        let previous = turn.take_previous_look();
         if !healthy_needed {
             return Ok(());
         }
-        self.wait(before, true).await
+        let zones = self.zone_names();
+        if let Some(look) = previous.filter(|look| look.serves(&zones, Instant::now())) {
+            let age_ms = look.at.elapsed().as_millis();
+            tracing::debug!(zone = %self.spec.zone, age_ms, "health gate {before}: the turn before closed on a healthy look");
+            return Ok(());
+        }
+        self.wait(before, true).await.map(drop)
     }
 
-    /// The closing gate: waits until the cluster is healthy again after a disruption.
-    pub async fn close(&self, after: &str) -> Result<(), Diagnostics> {
-        self.wait(after, false).await
+    /// The closing gate: waits until the cluster is healthy again after a disruption, and passes that look on to
+    /// the next turn.
+    pub async fn close(&self, turn: &mut Held, after: &str) -> Result<(), Diagnostics> {
+        // Taken before looking: the zones that passing look saw include these.
+        let zones = self.zone_names();
+        let at = self.wait(after, false).await?;
+        turn.closed_healthy(HealthyLook { at, zones });
+        Ok(())
     }
 
-    async fn wait(&self, what: &str, opening: bool) -> Result<(), Diagnostics> {
+    fn zone_names(&self) -> Vec<String> {
+        self.holding
+            .zones()
+            .into_iter()
+            .map(|(zone, _)| zone)
+            .collect()
+    }
+
+    /// Asks until the cluster is healthy; when the passing look began.
+    async fn wait(&self, what: &str, opening: bool) -> Result<Instant, Diagnostics> {
         let (client, spec, deadline) = (self.client, self.spec, self.deadline);
         let waiting_for = format!("the cluster to be healthy {what} (zone {})", spec.zone);
-        let (started, looks) = (
-            std::time::Instant::now(),
-            std::sync::atomic::AtomicU32::new(0),
-        );
+        let (started, looks) = (Instant::now(), std::sync::atomic::AtomicU32::new(0));
+        let last_look = std::sync::Mutex::new(started);
         let passed = deadline
             .poll(ASK_AGAIN_AFTER, &waiting_for, || async {
                 looks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                *last_look.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
                 let answers = self.look().await;
                 if answers.is_empty() {
                     // Every node this process reaches is leaving (a zone removed on its own).
@@ -72,7 +101,9 @@ impl Gate<'_> {
         let waited_ms = started.elapsed().as_millis();
         tracing::debug!(zone = %spec.zone, looks = looks.into_inner(), waited_ms, "health gate {what}: {passed:?}");
         match passed {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(last_look
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)),
             Err(Unmet::Failed(refused)) => Err(refused),
             Err(Unmet::TimedOut { last }) => Err(self.unhealthy(what, &last)),
             Err(Unmet::Stopped { last }) => Err(Diagnostics::with_error(

@@ -11,12 +11,35 @@ use crate::framework::Shared;
 use crate::kubernetes::Deadline;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedMutexGuard;
 
-/// The turn of one disruption; holding it is all there is to it.
+/// What the turns pass on: the last turn's passing closing gate, when it ended with one.
 #[derive(Default)]
-pub(super) struct Turn;
+pub(super) struct Turn {
+    healthy: Option<HealthyLook>,
+}
+
+/// A health gate's look that found the cluster healthy: when, and which zones it looked at.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct HealthyLook {
+    pub at: Instant,
+    pub zones: Vec<String>,
+}
+
+/// How old the turn before's healthy closing look may be for the next opening gate to take it for its own: the
+/// turns follow each other within milliseconds, and a look itself takes longer than this on a real cluster.
+pub(super) const LOOK_STAYS_FRESH: Duration = Duration::from_secs(1);
+
+impl HealthyLook {
+    /// Whether an opening gate about to look at `zones` at `now` may take this look instead: it is fresh, and
+    /// it saw every one of them.
+    pub fn serves(&self, zones: &[String], now: Instant) -> bool {
+        now.saturating_duration_since(self.at) <= LOOK_STAYS_FRESH
+            && zones.iter().all(|z| self.zones.contains(z))
+    }
+}
 
 #[derive(Default)]
 struct LeaseState {
@@ -36,7 +59,24 @@ pub(super) struct ClusterLease {
 }
 
 /// The holder's turn; dropping it releases the lease.
-pub(super) type Held = OwnedMutexGuard<Turn>;
+pub(super) struct Held {
+    turn: OwnedMutexGuard<Turn>,
+    /// The turn before's healthy closing look, taken out: a turn that does not close healthy passes none on,
+    /// whatever it did.
+    previous: Option<HealthyLook>,
+}
+
+impl Held {
+    /// The turn before's healthy closing look, once.
+    pub fn take_previous_look(&mut self) -> Option<HealthyLook> {
+        self.previous.take()
+    }
+
+    /// This turn closes with the cluster healthy: the next turn may open on this look.
+    pub fn closed_healthy(&mut self, look: HealthyLook) {
+        self.turn.healthy = Some(look);
+    }
+}
 
 /// The leases of every CockroachDB cluster this provider process touches, one per cluster; reached through the
 /// operation context (`ctx.shared.get::<Leases>()`), so that each provider process has its own.
@@ -69,7 +109,7 @@ impl ClusterLease {
         self.refuse_if_stopped()?;
         let waited =
             tokio::time::timeout(deadline.remaining(), self.state.turn.clone().lock_owned()).await;
-        let Ok(held) = waited else {
+        let Ok(mut turn) = waited else {
             return Err(Diagnostics::with_error(
                 format!("Zone {zone} waited too long for its turn to restart a node"),
                 "Another region of this CockroachDB cluster held the one-disruption-at-a-time lease until the \
@@ -77,7 +117,8 @@ impl ClusterLease {
             ));
         };
         self.refuse_if_stopped()?;
-        Ok(held)
+        let previous = turn.healthy.take();
+        Ok(Held { turn, previous })
     }
 
     /// No further node of this cluster is touched in this run; `why` says which node did not come back.
@@ -139,7 +180,6 @@ pub(super) fn cluster_lease(shared: &Shared, state: &RegionModel, spec: &ZoneSpe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use tokio_util::sync::CancellationToken;
 
     fn deadline(limit: Duration) -> Deadline {
@@ -222,6 +262,48 @@ mod tests {
         assert!(
             !lease.every_zone_going(&zones),
             "a refused delete keeps its zone"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_turn_right_before_passes_its_healthy_closing_look_on() {
+        let lease = process().of("fp-look", "main");
+        let within = deadline(Duration::from_secs(1));
+        let turn = || lease.acquire(&within, "a");
+        let look = HealthyLook {
+            at: Instant::now(),
+            zones: vec!["a".into(), "b".into()],
+        };
+        let mut first = turn().await.unwrap();
+        assert_eq!(first.take_previous_look(), None, "no turn before");
+        first.closed_healthy(look.clone());
+        drop(first);
+        let mut second = turn().await.unwrap();
+        assert_eq!(second.take_previous_look(), Some(look));
+        assert_eq!(second.take_previous_look(), None, "taken once");
+        // The second turn disrupts and does not close healthy (it failed, or it needed no closing gate).
+        drop(second);
+        let mut third = turn().await.unwrap();
+        assert_eq!(third.take_previous_look(), None);
+    }
+
+    #[test]
+    fn a_look_serves_an_opening_gate_only_while_fresh_and_only_for_the_zones_it_saw() {
+        let at = Instant::now();
+        let look = HealthyLook {
+            at,
+            zones: vec!["a".into(), "b".into()],
+        };
+        let zones = |z: &[&str]| z.iter().map(|z| z.to_string()).collect::<Vec<_>>();
+        assert!(look.serves(&zones(&["b", "a"]), at + Duration::from_millis(20)));
+        assert!(look.serves(&zones(&["a"]), at + LOOK_STAYS_FRESH));
+        assert!(!look.serves(
+            &zones(&["a", "b"]),
+            at + LOOK_STAYS_FRESH + Duration::from_millis(1)
+        ));
+        assert!(
+            !look.serves(&zones(&["a", "c"]), at),
+            "a zone joined the rollout since"
         );
     }
 }

@@ -220,11 +220,11 @@ impl PacedRollout<'_> {
         holding: &Holding,
     ) -> Result<(), Diagnostics> {
         let (client, zone) = (self.client, self.spec.zone.as_str());
-        let _turn = self.lease.acquire(self.deadline, zone).await?;
+        let mut turn = self.lease.acquire(self.deadline, zone).await?;
         let gate = self.gate(holding);
         let serving = due.iter().any(|(_, serving)| *serving);
         let what = format!("the {} nodes of zone {zone} together", due.len());
-        gate.open(&format!("before restarting {what}"), serving)
+        gate.open(&mut turn, &format!("before restarting {what}"), serving)
             .await?;
         let pods: Vec<&str> = due.iter().map(|(pod, _)| pod.as_str()).collect();
         tracing::info!(zone, pods = ?pods, "restarting every node of the zone on the new template at once");
@@ -250,7 +250,8 @@ impl PacedRollout<'_> {
         if !serving {
             return Ok(());
         }
-        gate.close(&format!("after restarting {what}")).await
+        gate.close(&mut turn, &format!("after restarting {what}"))
+            .await
     }
 
     /// One node's turn: lease, gate, partition, the node back, gate.
@@ -263,12 +264,16 @@ impl PacedRollout<'_> {
     ) -> Result<(), Diagnostics> {
         let zone = self.spec.zone.as_str();
         let pod = format!("{}-{ordinal}", names::STATEFULSET);
-        let _turn = self.lease.acquire(self.deadline, zone).await?;
+        let mut turn = self.lease.acquire(self.deadline, zone).await?;
         let gate = self.gate(holding);
         // A node that is not serving is down already: replacing it disrupts nothing more, so only the lease
         // is needed, not a healthy cluster.
-        gate.open(&format!("before restarting {pod} in zone {zone}"), serving)
-            .await?;
+        gate.open(
+            &mut turn,
+            &format!("before restarting {pod} in zone {zone}"),
+            serving,
+        )
+        .await?;
         tracing::info!(zone, pod = %pod, "restarting one node on the new template");
         let restarted = self.replace(&pod, serving, ordinal, update_revision).await;
         if let Err(diags) = restarted {
@@ -283,7 +288,7 @@ impl PacedRollout<'_> {
         if !serving {
             return Ok(());
         }
-        gate.close(&format!("after restarting {pod} in zone {zone}"))
+        gate.close(&mut turn, &format!("after restarting {pod} in zone {zone}"))
             .await
     }
 

@@ -76,7 +76,7 @@ impl<'a> Leaving<'a> {
         let (client, spec) = (self.client, self.spec);
         for ordinal in self.ordinals.clone().rev() {
             let node = format!("{}-{ordinal}", names::STATEFULSET);
-            let _turn = lease.acquire(deadline, &spec.zone).await?;
+            let mut turn = lease.acquire(deadline, &spec.zone).await?;
             let gate = gate::Gate {
                 client,
                 spec,
@@ -84,6 +84,7 @@ impl<'a> Leaving<'a> {
                 deadline,
             };
             gate.open(
+                &mut turn,
                 &format!("before decommissioning {node} in zone {}", spec.zone),
                 true,
             )
@@ -100,10 +101,10 @@ impl<'a> Leaving<'a> {
                     "The StatefulSet was not scaled down.",
                 ));
             }
-            gate.close(&format!(
-                "after decommissioning {node} in zone {}",
-                spec.zone
-            ))
+            gate.close(
+                &mut turn,
+                &format!("after decommissioning {node} in zone {}", spec.zone),
+            )
             .await?;
         }
         Ok(())
