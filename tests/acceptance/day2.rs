@@ -575,19 +575,29 @@ fn writes(clusters: &Clusters) -> Vec<(String, String)> {
 }
 
 /// A rollout runs no Job per node: its health gates read the nodes through the pods proxy, and the database's
-/// disruption lease is taken by one Job when the first node's turn comes and released by one when the last ends.
+/// disruption lease is taken by one Job when the first node's turn comes and released by one when the last ends;
+/// the regions of one apply share that lease and what its Job read, so a rollout of every region runs no more.
 #[test]
-fn a_rollout_of_one_region_runs_at_most_two_lease_jobs_and_no_gate_job() {
+fn a_rollout_runs_at_most_two_lease_jobs_whatever_its_regions_and_no_gate_job() {
     let (clusters, ws, base) = three_settled_regions();
     writes(&clusters);
+    let request = |config: &str, times: usize| {
+        config.replacen(
+            "  replicas            = 3\n",
+            "  replicas            = 3\n  cpu_request         = \"500m\"\n",
+            times,
+        )
+    };
+    let runs = |written: &[(String, String)], job: &str| {
+        written
+            .iter()
+            .filter(|(_, w)| w.starts_with("PATCH ") && w.ends_with(&format!("/jobs/{job}")))
+            .count()
+    };
     // A requests change in the first region only: its three nodes restart, the others' none.
-    let requests = base.replacen(
-        "  replicas            = 3\n",
-        "  replicas            = 3\n  cpu_request         = \"500m\"\n",
-        1,
-    );
-    assert_ne!(requests, base);
-    ws.write_config(&requests);
+    let one = request(&base, 1);
+    assert_ne!(one, base);
+    ws.write_config(&one);
     ws.apply();
     let seen = assert_never_unavailable(&clusters, "a requests change in one region");
     assert_eq!(seen.max_nodes_down, 1, "nodes did restart: {seen:?}");
@@ -598,19 +608,37 @@ fn a_rollout_of_one_region_runs_at_most_two_lease_jobs_and_no_gate_job() {
         .map(|(zone, _)| zone.as_str())
         .collect();
     assert_eq!(rolled.len(), 1, "one region rolled: {written:#?}");
-    let runs = |job: &str| {
-        written
-            .iter()
-            .filter(|(_, w)| w.starts_with("PATCH ") && w.ends_with(&format!("/jobs/{job}")))
-            .count()
-    };
-    let lease_jobs = runs("cockroachdb-disruption-lease");
+    let lease_jobs = runs(&written, "cockroachdb-disruption-lease");
     assert!(
         (1..=2).contains(&lease_jobs),
         "{lease_jobs} lease Jobs: {written:#?}"
     );
-    assert_eq!(runs("cockroachdb-health"), 0, "gate Jobs ran: {written:#?}");
+    assert_eq!(
+        runs(&written, "cockroachdb-health"),
+        0,
+        "gate Jobs ran: {written:#?}"
+    );
     ws.assert_plan_empty("the requests change");
+
+    // The same change in the other two regions as well: the two regions roll in one apply, on one lease.
+    settle(&clusters);
+    let every = request(&base, 3);
+    assert_eq!(every.matches("cpu_request").count(), 3);
+    ws.write_config(&every);
+    ws.apply();
+    assert_never_unavailable(&clusters, "a requests change in every region");
+    let written = writes(&clusters);
+    let lease_jobs = runs(&written, "cockroachdb-disruption-lease");
+    assert!(
+        (1..=2).contains(&lease_jobs),
+        "two regions rolled with {lease_jobs} lease Jobs: {written:#?}"
+    );
+    assert_eq!(
+        runs(&written, "cockroachdb-health"),
+        0,
+        "gate Jobs ran: {written:#?}"
+    );
+    ws.assert_plan_empty("the requests change in every region");
 }
 
 /// Nothing is written when nothing changes: an apply with nothing to change writes nothing, and an update that

@@ -1,6 +1,7 @@
 //! The database's disruption lease (`cockroach::disruption_lease`, which orders separate Terraform runs) held for
 //! a whole rollout or scale-down rather than per node: one Job takes it when a region's first disruption is due
-//! (and reads `cockroach node status`, the members the health gates then expect live), a task of this process
+//! (and reads `cockroach node status`, the members the health gates then expect live; a region joining while
+//! the process holds it takes that read, so one apply runs one take Job whatever its regions), a task of this process
 //! renews it every `RENEW_EVERY` while any region of this process holds it, and one Job releases it when the last
 //! of them ends, on failure and on Ctrl-C too (best effort: its expiry bounds it otherwise).
 //!
@@ -38,6 +39,29 @@ struct Holders {
     /// a holder read when it took the lease still list them.
     leaving: BTreeSet<(String, i32)>,
     renewer: Option<tokio::task::AbortHandle>,
+    /// What the take Job of the first holder read, for the regions that join while the lease is held.
+    read: Option<ClusterRead>,
+}
+
+/// What a take Job reads: the whole cluster's members and (for a zone budget) voters, the same whichever zone's
+/// Job reads them, so a region joining the held lease takes them instead of running a Job of its own.
+#[derive(Clone)]
+struct ClusterRead {
+    members: Vec<NodeRow>,
+    voters: Option<Result<Vec<VoterRow>, String>>,
+    at: tokio::time::Instant,
+}
+
+/// How old a read may be for a joining region to take it: the regions of one apply take the lease within
+/// seconds of each other, while replica placement moves over minutes.
+const READ_STAYS_FRESH: Duration = Duration::from_secs(60);
+
+impl ClusterRead {
+    /// Whether a region joining at `now` may take this read: it is fresh, and has the voters when they are asked.
+    fn serves(&self, read_voters: bool, now: tokio::time::Instant) -> bool {
+        now.saturating_duration_since(self.at) <= READ_STAYS_FRESH
+            && (!read_voters || self.voters.is_some())
+    }
 }
 
 #[derive(Default)]
@@ -72,10 +96,14 @@ struct Members {
 
 impl Members {
     fn of(rows: Vec<NodeRow>) -> Members {
+        Self::read_at(rows, tokio::time::Instant::now())
+    }
+
+    fn read_at(rows: Vec<NodeRow>, read_at: tokio::time::Instant) -> Members {
         Members {
             long_down: health::down_longer_than_rows(&rows, health::DOWN_TOO_LONG),
             rows,
-            read_at: tokio::time::Instant::now(),
+            read_at,
         }
     }
 }
@@ -106,14 +134,33 @@ impl Holding {
         let entry = lease.together().get::<Entry>();
         let image = members::serving_image(client, spec).await?;
         let jobs = entry.jobs.lock().await;
-        let (members, sql) = take_job(client, spec, &image, read_voters, deadline).await?;
-        let voters = read_voters.then(|| critical_zones::parse(&sql));
+        let now = tokio::time::Instant::now();
+        let held_read = {
+            let holders = locked(&entry.holders);
+            let held = holders.count > 0;
+            holders
+                .read
+                .clone()
+                .filter(|r| held && r.serves(read_voters, now))
+        };
+        let read = match held_read {
+            Some(read) => read,
+            None => {
+                let (members, sql) = take_job(client, spec, &image, read_voters, deadline).await?;
+                ClusterRead {
+                    members,
+                    voters: read_voters.then(|| critical_zones::parse(&sql)),
+                    at: now,
+                }
+            }
+        };
         let mut holders = locked(&entry.holders);
         holders.count += 1;
         holders.zones.insert(spec.zone.clone(), client.clone());
         holders
             .leaving
             .extend(leaving.into_iter().map(|o| (spec.zone.clone(), o)));
+        holders.read = Some(read.clone());
         if holders.renewer.is_none() {
             let renewing = tokio::spawn(renew_forever(client.clone(), spec.clone(), image.clone()));
             holders.renewer = Some(renewing.abort_handle());
@@ -125,8 +172,8 @@ impl Holding {
             client: client.clone(),
             spec: spec.clone(),
             image,
-            members: Mutex::new(Members::of(members)),
-            voters,
+            members: Mutex::new(Members::read_at(read.members, read.at)),
+            voters: read.voters,
         })
     }
 
@@ -377,4 +424,28 @@ fn lease_job(spec: &ZoneSpec, image: &str, statement: &str) -> k8s_openapi::api:
     let mut job = manifests::sql_job(spec, LEASE_JOB, statement);
     manifests::run_in_image(&mut job, image);
     job
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    #[test]
+    fn a_joining_region_takes_the_read_while_fresh_and_only_with_the_voters_it_asks_for() {
+        let at = Instant::now();
+        let read = |voters| ClusterRead {
+            members: Vec::new(),
+            voters,
+            at,
+        };
+        let without_voters = read(None);
+        assert!(without_voters.serves(false, at + Duration::from_secs(2)));
+        assert!(
+            !without_voters.serves(true, at),
+            "a zone budget needs the voters"
+        );
+        assert!(read(Some(Ok(Vec::new()))).serves(true, at + READ_STAYS_FRESH));
+        assert!(!without_voters.serves(false, at + READ_STAYS_FRESH + Duration::from_secs(1)));
+    }
 }
