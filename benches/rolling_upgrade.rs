@@ -12,7 +12,8 @@
 //! show if its nodes restarted that much faster; `--speed 10` is still four times faster than real nodes.
 //!
 //! Run with `cargo bench --bench rolling_upgrade` (speeds 40 and 10); `cargo test` runs it at speed 40 only;
-//! `BENCH_SPEEDS=40,10,5` chooses.
+//! `BENCH_SPEEDS=40,10,5` chooses; `BENCH_REGIONS=3` runs one
+//! size; `BENCH_PROVIDER_LOG_DIR=dir` keeps the provider's debug log of each run there.
 #[path = "../tests/acceptance/harness.rs"]
 #[allow(dead_code)]
 mod harness;
@@ -245,7 +246,14 @@ fn run(regions: usize, speed: f64) {
     let sandbox = runtime.block_on(Sandbox::start(options)).unwrap();
     let _guard = runtime.enter();
     let cockroach = sandbox.world().unwrap().cockroach();
-    let ws = Workspace::new("");
+    let mut ws = Workspace::new("");
+    // Where the provider's debug log goes, to see where a rollout's time went.
+    if let Ok(dir) = std::env::var("BENCH_PROVIDER_LOG_DIR") {
+        let log = format!("{dir}/rolling_upgrade-{regions}-regions-speed-{speed}.log");
+        ws = ws
+            .with_env("TF_LOG_PROVIDER", "debug")
+            .with_env("TF_LOG_PATH", &log);
+    }
     let settings = |image, renewal, budget| Settings {
         image,
         renewal,
@@ -320,8 +328,17 @@ fn run(regions: usize, speed: f64) {
 }
 
 fn main() {
+    let regions_chosen = std::env::var("BENCH_REGIONS").map(|r| {
+        r.split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("BENCH_REGIONS: numbers, comma-separated")
+            })
+            .collect::<Vec<usize>>()
+    });
     for speed in speeds() {
-        for regions in [3, 9] {
+        for &regions in regions_chosen.as_deref().unwrap_or(&[3, 9]) {
             run(regions, speed);
         }
     }

@@ -5,6 +5,7 @@
 //! one `KNOWN_DIFFERENCES` lists (and crates/kube-sandbox/README.md explains), so a new one fails the test and a
 //! fixed one asks to be struck off.
 mod support {
+    pub mod answers;
     pub mod control_planes;
 }
 
@@ -16,6 +17,11 @@ use kube_sandbox::{Sandbox, SandboxOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use support::answers::{
+    comparable, differences, DNS_SERVICE_SELECTOR, JOIN_REF_KEY, JOIN_REF_NAME, JOIN_REF_OPTIONAL,
+    MATCH_LABELS, ROLE_REF_API_GROUP, ROLE_REF_KIND, ROLE_REF_NAME, SERVICE_SELECTOR_COMPONENT,
+    SERVICE_SELECTOR_NAME,
+};
 use support::control_planes::ControlPlanes;
 use terraform_provider_crdb::cockroach::manifests::{
     self, DnsLoadBalancer, Layout, ZoneCertificates, ZoneObject, ZoneSpec,
@@ -44,16 +50,10 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     // Atomic maps and structs are owned whole by kube-apiserver, field by field by the sandbox.
     (
         "apply RoleBinding/us-east1-b/cockroachdb",
-        ".metadata.managedFields[0].fieldsV1.f:roleRef.f:apiGroup",
+        ROLE_REF_API_GROUP,
     ),
-    (
-        "apply RoleBinding/us-east1-b/cockroachdb",
-        ".metadata.managedFields[0].fieldsV1.f:roleRef.f:kind",
-    ),
-    (
-        "apply RoleBinding/us-east1-b/cockroachdb",
-        ".metadata.managedFields[0].fieldsV1.f:roleRef.f:name",
-    ),
+    ("apply RoleBinding/us-east1-b/cockroachdb", ROLE_REF_KIND),
+    ("apply RoleBinding/us-east1-b/cockroachdb", ROLE_REF_NAME),
     (
         "apply Service/us-east1-b/cockroachdb",
         SERVICE_SELECTOR_COMPONENT,
@@ -72,7 +72,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "apply Service/kube-system/crdb-dns-us-east1-b",
-        ".metadata.managedFields[0].fieldsV1.f:spec.f:selector.f:k8s-app",
+        DNS_SERVICE_SELECTOR,
     ),
     (
         "apply PodDisruptionBudget/us-east1-b/cockroachdb",
@@ -90,15 +90,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("apply the StatefulSet again", JOIN_REF_NAME),
     ("apply the StatefulSet again", JOIN_REF_OPTIONAL),
 ];
-const SERVICE_SELECTOR_COMPONENT: &str =
-    ".metadata.managedFields[0].fieldsV1.f:spec.f:selector.f:app.kubernetes.io/component";
-const SERVICE_SELECTOR_NAME: &str =
-    ".metadata.managedFields[0].fieldsV1.f:spec.f:selector.f:app.kubernetes.io/name";
-const MATCH_LABELS: &str = ".metadata.managedFields[0].fieldsV1.f:spec.f:selector.f:matchLabels";
-const JOIN_REF_KEY: &str = ".metadata.managedFields[0].fieldsV1.f:spec.f:template.f:spec.f:containers.k:{\"name\":\"cockroachdb\"}.f:env.k:{\"name\":\"COCKROACH_JOIN\"}.f:valueFrom.f:configMapKeyRef.f:key";
-const JOIN_REF_NAME: &str = ".metadata.managedFields[0].fieldsV1.f:spec.f:template.f:spec.f:containers.k:{\"name\":\"cockroachdb\"}.f:env.k:{\"name\":\"COCKROACH_JOIN\"}.f:valueFrom.f:configMapKeyRef.f:name";
-const JOIN_REF_OPTIONAL: &str = ".metadata.managedFields[0].fieldsV1.f:spec.f:template.f:spec.f:containers.k:{\"name\":\"cockroachdb\"}.f:env.k:{\"name\":\"COCKROACH_JOIN\"}.f:valueFrom.f:configMapKeyRef.f:optional";
-
 fn spec() -> ZoneSpec {
     ZoneSpec {
         cluster_name: "main".into(),
@@ -281,80 +272,6 @@ async fn first_apply(client: &ClusterClient) -> Vec<(String, Value)> {
         answer(client.apply(&bad).await),
     ));
     steps
-}
-
-/// What to compare of a stored object: everything but what each server makes up for itself (identities,
-/// times, versions, addresses it allocated) and the status, which controllers write.
-fn comparable(answer: &Value) -> Value {
-    let uid = answer["metadata"]["uid"].as_str().map(str::to_string);
-    let mut answer = answer.clone();
-    if let Some(uid) = uid {
-        replace_string(&mut answer, &uid, "(uid)");
-    }
-    if let Some(meta) = answer.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in ["uid", "resourceVersion", "creationTimestamp"] {
-            meta.remove(key);
-        }
-        if let Some(fields) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
-            // Controllers own the status (the real StatefulSet controller writes it as soon as it sees the set).
-            fields.retain(|entry| entry["subresource"] != "status");
-            for entry in fields {
-                entry.as_object_mut().map(|e| e.remove("time"));
-            }
-        }
-    }
-    if let Some(object) = answer.as_object_mut() {
-        object.remove("status");
-    }
-    if let Some(spec) = answer.get_mut("spec").and_then(Value::as_object_mut) {
-        for key in ["clusterIP", "clusterIPs"] {
-            if spec.get(key).is_some() {
-                spec.insert(key.into(), json!("(allocated)"));
-            }
-        }
-        for port in spec
-            .get_mut("ports")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            if port.get("nodePort").is_some() {
-                port["nodePort"] = json!("(allocated)");
-            }
-        }
-    }
-    answer
-}
-
-/// Replaces every string `from` (an object's uid, in the labels a Job selects its pods with) by `to`.
-fn replace_string(value: &mut Value, from: &str, to: &str) {
-    match value {
-        Value::String(text) if text == from => *value = json!(to),
-        Value::Array(items) => items.iter_mut().for_each(|v| replace_string(v, from, to)),
-        Value::Object(map) => map.values_mut().for_each(|v| replace_string(v, from, to)),
-        _ => {}
-    }
-}
-
-/// Every path where two answers differ, as `path: real … , sandbox …`.
-fn differences(path: &str, real: &Value, sandbox: &Value, out: &mut Vec<(String, String)>) {
-    match (real, sandbox) {
-        (Value::Object(a), Value::Object(b)) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            for key in keys {
-                let null = Value::Null;
-                let (x, y) = (a.get(key).unwrap_or(&null), b.get(key).unwrap_or(&null));
-                differences(&format!("{path}.{key}"), x, y, out);
-            }
-        }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                differences(&format!("{path}[{i}]"), x, y, out);
-            }
-        }
-        (a, b) if a == b => {}
-        (a, b) => out.push((path.to_string(), format!("real {a}, sandbox {b}"))),
-    }
 }
 
 /// The managers of an object's fields after a forced apply, but for its status: the provider's, as an Apply.
@@ -565,17 +482,4 @@ async fn stopping_the_control_planes_ends_every_process() {
     drop(planes);
     let left: Vec<_> = pids.iter().filter(|(_, pid)| running(*pid)).collect();
     assert!(left.is_empty(), "still running after the drop: {left:?}");
-}
-
-#[test]
-fn differences_name_each_path_that_differs() {
-    let mut out = Vec::new();
-    differences(
-        "",
-        &json!({"a": {"b": 1, "c": [1, 2]}, "d": "x"}),
-        &json!({"a": {"b": 2, "c": [1, 2]}, "e": true}),
-        &mut out,
-    );
-    let paths: Vec<&str> = out.iter().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(paths, vec![".a.b", ".d", ".e"]);
 }

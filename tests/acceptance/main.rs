@@ -2,6 +2,7 @@
 mod bad_input;
 mod certificates;
 mod cluster;
+mod clusters;
 mod day2;
 mod examples;
 mod faults;

@@ -315,6 +315,21 @@ impl Sandbox {
         Ok(())
     }
 
+    /// From now on (`on`), cluster `name` keeps every write request to a resource whole, for
+    /// [`Sandbox::take_captured`].
+    pub fn capture_writes(&self, name: &str, on: bool) -> std::io::Result<()> {
+        self.server(name)?.capture_writes(on);
+        Ok(())
+    }
+
+    /// The write requests cluster `name` kept whole since the last call, oldest first.
+    pub fn take_captured(
+        &self,
+        name: &str,
+    ) -> std::io::Result<Vec<crate::api::server::CapturedRequest>> {
+        Ok(self.server(name)?.take_captured())
+    }
+
     /// The write requests (POST, PUT, PATCH, DELETE) cluster `name` served since the last call: `PATCH <path>`.
     pub fn take_writes(&self, name: &str) -> std::io::Result<Vec<String>> {
         Ok(self.server(name)?.take_writes())

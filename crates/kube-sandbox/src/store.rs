@@ -546,9 +546,14 @@ impl Store {
         if !finalizers.is_empty() || kind.held_on_delete(&old) {
             if !is_terminating(&old) {
                 obj["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-                obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                // kube-apiserver's namespace storage sets the timestamp alone (its spec's finalizers hold it).
+                if rt.kind != "Namespace" {
+                    obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                }
             }
-            obj["metadata"]["finalizers"] = json!(finalizers);
+            if !finalizers.is_empty() || old["metadata"].get("finalizers").is_some() {
+                obj["metadata"]["finalizers"] = json!(finalizers);
+            }
             kind.mark_terminating(&mut obj);
             if opts.dry_run || obj == old {
                 return Ok(Deleted::Terminating(obj));

@@ -953,3 +953,53 @@ async fn merge_patch_deletes_keys_with_null_and_replaces_lists() {
         ["example.com/c", "example.com/d"]
     );
 }
+
+/// As kube-apiserver answers them (compared by the provider's `tests/differential.rs`): a Service's delete
+/// answers with the Service (its storage returns the deleted object), a ConfigMap's with a `Status`; a namespace
+/// being deleted gets a deletion timestamp and nothing else of a finalizing object's metadata.
+#[tokio::test]
+async fn deletes_answer_as_kube_apiserver_does() {
+    let sb = sandbox(&["a"]).await;
+    let c = client(&sb, "a").await;
+    let namespaces: Api<Namespace> = Api::all(c.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "gone"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let services: Api<Service> = Api::namespaced(c.clone(), "gone");
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "s"},
+        "spec": {"type": "ExternalName", "externalName": "elsewhere.example"}
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let deleted = services
+        .delete("s", &DeleteParams::default())
+        .await
+        .unwrap();
+    let service = deleted.left().expect("the Service itself, not a Status");
+    assert_eq!(service.metadata.name.as_deref(), Some("s"));
+    let maps: Api<ConfigMap> = Api::namespaced(c.clone(), "gone");
+    maps.create(&PostParams::default(), &cm("m", json!({})))
+        .await
+        .unwrap();
+    let deleted = maps.delete("m", &DeleteParams::default()).await.unwrap();
+    assert!(
+        deleted.is_right(),
+        "a ConfigMap's delete answers with a Status"
+    );
+    let terminating = namespaces
+        .delete("gone", &DeleteParams::default())
+        .await
+        .unwrap()
+        .left()
+        .expect("the namespace, terminating");
+    let meta = &terminating.metadata;
+    assert!(meta.deletion_timestamp.is_some());
+    assert_eq!(
+        (meta.deletion_grace_period_seconds, meta.finalizers.as_ref()),
+        (None, None),
+        "{meta:?}"
+    );
+}

@@ -770,9 +770,19 @@ fn delete(req: &Request<'_>, name: &str) -> Result<Resp, ApiError> {
         &WriteOptions { dry_run: o.dry_run },
     )?;
     Ok(match result {
+        Deleted::Removed(obj) if returns_deleted_object(rt) => body::json(200, &obj),
         Deleted::Removed(obj) => body::json(200, &deleted_status(rt, &obj)),
         Deleted::Terminating(obj) => body::json(200, &obj),
     })
+}
+
+/// The kinds whose storage in kube-apiserver sets `ReturnDeletedObject: true` (pkg/registry/core/pod, service,
+/// serviceaccount, storage/storageclass): a delete that removes one answers with the object, not a `Status`.
+fn returns_deleted_object(rt: &ResourceType) -> bool {
+    matches!(
+        (rt.group, rt.plural),
+        ("", "pods" | "services" | "serviceaccounts") | ("storage.k8s.io", "storageclasses")
+    )
 }
 
 fn delete_collection(req: &Request<'_>) -> Result<Resp, ApiError> {

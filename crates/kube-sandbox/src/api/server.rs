@@ -43,6 +43,19 @@ pub struct ApiServer {
     availability: OnceLock<AvailabilitySource>,
     /// Every write request served (`PATCH /apis/apps/v1/namespaces/a/statefulsets/x`), for tests that count them.
     writes: Mutex<Vec<String>>,
+    /// Whether write requests to resources are kept whole, and the ones kept (`Sandbox::capture_writes`).
+    capturing: AtomicBool,
+    captured: Mutex<Vec<CapturedRequest>>,
+}
+
+/// A write request to a resource (dry runs included), whole: what another server is sent to compare answers.
+#[derive(Clone, Debug)]
+pub struct CapturedRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
 }
 
 /// What `/sandbox/availability` serves: the record as JSON, reset afterwards when asked (true).
@@ -142,6 +155,8 @@ impl ApiServer {
             proxy: OnceLock::new(),
             availability: OnceLock::new(),
             writes: Mutex::new(Vec::new()),
+            capturing: AtomicBool::new(false),
+            captured: Mutex::new(Vec::new()),
         });
         server.serve(listener);
         Ok(server)
@@ -263,6 +278,16 @@ impl ApiServer {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         Err(last.unwrap_or_else(|| std::io::Error::other("bind failed")))
+    }
+
+    /// Keeps every write request to a resource whole from now on (`on`), or no more.
+    pub fn capture_writes(&self, on: bool) {
+        self.capturing.store(on, Ordering::SeqCst);
+    }
+
+    /// The write requests kept since the last call, oldest first.
+    pub fn take_captured(&self) -> Vec<CapturedRequest> {
+        std::mem::take(&mut *self.captured.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The write requests served since the last call (method and path, without the query), oldest first.
@@ -403,6 +428,26 @@ impl ApiServer {
                     Ok(b) => b,
                     Err(e) => return body::error(&e),
                 };
+                let read_only =
+                    [Method::GET, Method::HEAD, Method::OPTIONS].contains(&parts.method);
+                if !read_only && self.capturing.load(Ordering::SeqCst) {
+                    let header = |h| {
+                        parts
+                            .headers
+                            .get(h)
+                            .and_then(|v: &HeaderValue| v.to_str().ok())
+                    };
+                    self.captured
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(CapturedRequest {
+                            method: parts.method.clone(),
+                            path: path.clone(),
+                            query: parts.uri.query().map(str::to_string),
+                            content_type: header(http::header::CONTENT_TYPE).map(str::to_string),
+                            body: bytes.clone(),
+                        });
+                }
                 handlers::handle(handlers::Request {
                     store: &self.store,
                     method: &parts.method,

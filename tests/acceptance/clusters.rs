@@ -1,0 +1,120 @@
+//! The emulated Kubernetes clusters of the acceptance tests (kube-sandbox, one per zone, controllers at the tests'
+//! speed) and the configuration of a cluster across them; also included by `tests/differential.rs`.
+use crate::harness::Workspace;
+use kube_sandbox::{Sandbox, SandboxOptions};
+
+pub const ZONES: [&str; 3] = ["us-east1-b", "us-west1-a", "europe-west1-c"];
+/// Emulated controllers run this much faster than real ones (a DNS load balancer takes 20 s).
+const SPEED: f64 = 40.0;
+
+pub struct Clusters {
+    pub runtime: tokio::runtime::Runtime,
+    pub sandbox: Sandbox,
+}
+
+impl Clusters {
+    pub fn start(dns: &[&str]) -> Clusters {
+        Self::start_with(dns, false)
+    }
+
+    /// With `lb_hostnames`, load balancers get AWS-like host names, resolvable only through the
+    /// sandbox's DNS server.
+    pub fn start_with(dns: &[&str], lb_hostnames: bool) -> Clusters {
+        Self::start_seeded(dns, lb_hostnames, 0)
+    }
+
+    /// With `seed` for the faults the test injects later (`Sandbox::set_fault_rate`).
+    pub fn start_seeded(dns: &[&str], lb_hostnames: bool, seed: u64) -> Clusters {
+        let mut options = SandboxOptions::new(&ZONES);
+        for (cluster, flavour) in options.clusters.iter_mut().zip(dns) {
+            cluster.dns = flavour.to_string();
+        }
+        options.lb_hostnames = lb_hostnames;
+        options.seed = seed;
+        Self::started(options)
+    }
+
+    /// One emulated cluster (kube-dns) per zone of `zones`.
+    pub fn start_zones(zones: &[&str]) -> Clusters {
+        Self::started(SandboxOptions::new(zones))
+    }
+
+    /// The sandbox of `options`, its controllers running at the tests' speed on a runtime of its own.
+    fn started(mut options: SandboxOptions) -> Clusters {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        options.speed = SPEED;
+        options.controllers = true;
+        let sandbox = runtime
+            .block_on(Sandbox::start(options))
+            .expect("sandbox starts");
+        Clusters { runtime, sandbox }
+    }
+
+    /// A kube-rs client for one emulated cluster, for assertions.
+    pub fn client(&self, name: &str) -> kube::Client {
+        let cluster = self.sandbox.cluster(name).unwrap();
+        let mut config = kube::Config::new(cluster.url().parse().unwrap());
+        config.root_cert = Some(vec![rustls_pem_der(cluster.ca_pem())]);
+        config.auth_info.token = Some(cluster.token().to_string().into());
+        let _guard = self.runtime.enter();
+        kube::Client::try_from(config).unwrap()
+    }
+
+    /// The `kubernetes {}` block that reaches cluster `name`, with its CA in a file beside the config.
+    pub fn connection_block(&self, ws: &Workspace, name: &str) -> String {
+        let cluster = self.sandbox.cluster(name).unwrap();
+        let ca_file = format!("ca-{name}.pem");
+        std::fs::write(ws.path().join(&ca_file), cluster.ca_pem()).unwrap();
+        format!(
+            "  kubernetes {{\n    host                   = \"{}\"\n    cluster_ca_certificate = file(\"${{path.module}}/{ca_file}\")\n    token                  = \"{}\"\n  }}\n",
+            cluster.url(),
+            cluster.token()
+        )
+    }
+}
+
+fn rustls_pem_der(pem: &str) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject as _;
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+/// A cluster, three regions and three links; `protect` sets deletion_protection.
+pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u32) -> String {
+    let mut config = format!(
+        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",
+        ZONES.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
+    );
+    for zone in ZONES {
+        let key = zone.replace('-', "_");
+        config.push_str(&format!(
+            "\nresource \"crdb_region\" \"{key}\" {{\n  cluster             = crdb_multiregion_cluster.main\n  zone                = \"{zone}\"\n  region              = \"{}\"\n  replicas            = {replicas}\n  deletion_protection = {protect}\n{}  timeouts {{\n    create = \"5m\"\n    update = \"5m\"\n    delete = \"5m\"\n  }}\n}}\n",
+            zone.rsplit_once('-').unwrap().0,
+            clusters.connection_block(ws, zone)
+        ));
+    }
+    let peers = ZONES
+        .iter()
+        .map(|z| {
+            format!(
+                "    \"{z}\" = crdb_region.{}.dns_address",
+                z.replace('-', "_")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let protocols = peers.replace(".dns_address", ".dns_protocol");
+    for zone in ZONES {
+        let key = zone.replace('-', "_");
+        config.push_str(&format!(
+            "\nresource \"crdb_dns_link\" \"{key}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{peers}\n  }}\n  peer_protocols = {{\n{protocols}\n  }}\n{}  timeouts {{\n    create = \"5m\"\n  }}\n}}\n",
+            clusters.connection_block(ws, zone)
+        ));
+    }
+    config
+}
