@@ -1,6 +1,6 @@
 //! The requests the provider makes in its flows, sent again to real kube-apiservers and compared with the
 //! sandbox's answers: a three-region deployment through the real CLI (create, a SQL user and a database, a patch
-//! upgrade, a certificate renewal, a scale-down, a region removed, the rest destroyed) against kube-sandbox, every
+//! upgrade, a certificate renewal, a scale-down, then destroy) against kube-sandbox, every
 //! write request to a resource kept whole (`Sandbox::capture_writes`: server-side applies and their dry runs,
 //! Jobs, deletions); then each zone's requests, in their order, to a real control plane of its own
 //! (`scripts/control-planes.sh`) and to a fresh sandbox, and the two answers compared: status code, reason and
