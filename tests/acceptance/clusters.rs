@@ -118,3 +118,34 @@ pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replica
     }
     config
 }
+
+/// `configuration` for any list of zones (one emulated Kubernetes cluster each), without deletion protection.
+pub fn configuration_of(clusters: &Clusters, ws: &Workspace, zones: &[&str]) -> String {
+    let quoted: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
+    let mut config = format!(
+        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",
+        quoted.join(", ")
+    );
+    let key = |z: &str| z.replace('-', "_");
+    for zone in zones {
+        config.push_str(&format!(
+            "\nresource \"crdb_region\" \"{}\" {{\n  cluster  = crdb_multiregion_cluster.main\n  zone     = \"{zone}\"\n  region   = \"{}\"\n  replicas = 3\n  deletion_protection = false\n{}  timeouts {{\n    create = \"5m\"\n    update = \"5m\"\n  }}\n}}\n",
+            key(zone),
+            zone.rsplit_once('-').unwrap().0,
+            clusters.connection_block(ws, zone)
+        ));
+    }
+    let peers: Vec<String> = zones
+        .iter()
+        .map(|z| format!("    \"{z}\" = crdb_region.{}.dns_address", key(z)))
+        .collect();
+    for zone in zones {
+        config.push_str(&format!(
+            "\nresource \"crdb_dns_link\" \"{}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{}\n  }}\n{}}}\n",
+            key(zone),
+            peers.join("\n"),
+            clusters.connection_block(ws, zone)
+        ));
+    }
+    config
+}
