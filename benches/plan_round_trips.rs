@@ -5,6 +5,9 @@
 //! asserts nothing about speed.
 //!
 //! Run with `cargo bench --bench plan_round_trips`.
+#[path = "../tests/acceptance/clusters.rs"]
+#[allow(dead_code)]
+mod clusters;
 #[path = "../tests/acceptance/harness.rs"]
 #[allow(dead_code)]
 mod harness;

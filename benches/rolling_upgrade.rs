@@ -14,15 +14,19 @@
 //! Run with `cargo bench --bench rolling_upgrade` (speeds 40 and 10); `cargo test` runs it at speed 40 only;
 //! `BENCH_SPEEDS=40,10,5` chooses; `BENCH_REGIONS=3` runs one
 //! size; `BENCH_PROVIDER_LOG_DIR=dir` keeps the provider's debug log of each run there.
+#[path = "../tests/acceptance/clusters.rs"]
+#[allow(dead_code)]
+mod clusters;
 #[path = "../tests/acceptance/harness.rs"]
 #[allow(dead_code)]
 mod harness;
 
+use clusters::{configuration_of, Clusters};
 use harness::Workspace;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::api::{Api, Patch, PatchParams};
 use kube_sandbox::world::Availability;
-use kube_sandbox::{Sandbox, SandboxOptions};
+use kube_sandbox::Sandbox;
 use std::time::{Duration, Instant};
 
 /// The speeds `cargo bench` runs at; `cargo test` runs the first alone.
@@ -54,17 +58,6 @@ fn zones(regions: usize) -> Vec<String> {
     (1..=regions).map(|i| format!("region{i}-a")).collect()
 }
 
-fn connection_block(sandbox: &Sandbox, ws: &Workspace, zone: &str) -> String {
-    let cluster = sandbox.cluster(zone).unwrap();
-    let ca_file = format!("ca-{zone}.pem");
-    std::fs::write(ws.path().join(&ca_file), cluster.ca_pem()).unwrap();
-    format!(
-        "  kubernetes {{\n    host                   = \"{}\"\n    cluster_ca_certificate = file(\"${{path.module}}/{ca_file}\")\n    token                  = \"{}\"\n  }}\n",
-        cluster.url(),
-        cluster.token()
-    )
-}
-
 /// What a run changes in the cluster's settings.
 struct Settings {
     image: &'static str,
@@ -80,52 +73,24 @@ const USUAL_RENEWAL: &str = "720h";
 const RENEW_NOW: &str = "8759h59m58s";
 
 fn configuration(
-    sandbox: &Sandbox,
+    clusters: &Clusters,
     ws: &Workspace,
-    zones: &[String],
+    zones: &[&str],
     settings: &Settings,
 ) -> String {
-    let quoted: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
-    let mut config = format!(
-        "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"{}\"\n  certificate_validity = \"{VALIDITY}\"\n  certificate_renewal  = \"{}\"\n  disruption_budget    = \"{}\"\n  zones = [{}]\n}}\n",
-        settings.image,
-        settings.renewal,
-        settings.budget,
-        quoted.join(", ")
-    );
-    let key = |z: &str| z.replace('-', "_");
-    for zone in zones {
-        config.push_str(&format!(
-            "\nresource \"crdb_region\" \"{}\" {{\n  cluster  = crdb_multiregion_cluster.main\n  zone     = \"{zone}\"\n  region   = \"{}\"\n  replicas = 3\n{}  timeouts {{\n    create = \"10m\"\n    update = \"20m\"\n  }}\n}}\n",
-            key(zone),
-            zone.rsplit_once('-').unwrap().0,
-            connection_block(sandbox, ws, zone)
-        ));
-    }
-    let peers: Vec<String> = zones
-        .iter()
-        .map(|z| format!("    \"{z}\" = crdb_region.{}.dns_address", key(z)))
-        .collect();
-    for zone in zones {
-        config.push_str(&format!(
-            "\nresource \"crdb_dns_link\" \"{}\" {{\n  zone  = \"{zone}\"\n  peers = {{\n{}\n  }}\n{}}}\n",
-            key(zone),
-            peers.join("\n"),
-            connection_block(sandbox, ws, zone)
-        ));
-    }
-    config
-}
-
-fn client(sandbox: &Sandbox, zone: &str) -> kube::Client {
-    use rustls::pki_types::pem::PemObject as _;
-    let cluster = sandbox.cluster(zone).unwrap();
-    let mut config = kube::Config::new(cluster.url().parse().unwrap());
-    let ca =
-        rustls::pki_types::CertificateDer::from_pem_slice(cluster.ca_pem().as_bytes()).unwrap();
-    config.root_cert = Some(vec![ca.to_vec()]);
-    config.auth_info.token = Some(cluster.token().to_string().into());
-    kube::Client::try_from(config).unwrap()
+    let image_line = "  image = \"cockroachdb/cockroach:v24.1.0\"\n";
+    let base = configuration_of(clusters, ws, zones);
+    assert!(base.contains(image_line));
+    base.replacen(
+        image_line,
+        &format!(
+            "  image = \"{}\"\n  certificate_validity = \"{VALIDITY}\"\n  certificate_renewal  = \"{}\"\n  disruption_budget    = \"{}\"\n",
+            settings.image, settings.renewal, settings.budget
+        ),
+        1,
+    )
+    // Nine regions at a low speed take longer than the acceptance tests' timeouts allow.
+    .replace("update = \"5m\"", "update = \"20m\"")
 }
 
 /// Waits until every range is fully replicated and every node live, then opens a new recording window.
@@ -143,12 +108,12 @@ fn settle(sandbox: &Sandbox) {
 }
 
 /// The original procedure: every zone's StatefulSet patched at once, then waited for.
-async fn patch_every_statefulset(sandbox: &Sandbox, zones: &[String], image: &str) {
+async fn patch_every_statefulset(clusters: &Clusters, zones: &[&str], image: &str) {
     let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [
         {"name": "cockroachdb", "image": image}
     ]}}}});
     let patches = zones.iter().map(|zone| {
-        let api: Api<StatefulSet> = Api::namespaced(client(sandbox, zone), zone);
+        let api: Api<StatefulSet> = Api::namespaced(clusters.client(zone), zone);
         let patch = patch.clone();
         async move {
             api.patch(
@@ -162,7 +127,7 @@ async fn patch_every_statefulset(sandbox: &Sandbox, zones: &[String], image: &st
     });
     futures_util::future::join_all(patches).await;
     for zone in zones {
-        let api: Api<StatefulSet> = Api::namespaced(client(sandbox, zone), zone);
+        let api: Api<StatefulSet> = Api::namespaced(clusters.client(zone), zone);
         loop {
             let set = api.get("cockroachdb").await.unwrap();
             let status = set.status.clone().unwrap_or_default();
@@ -223,13 +188,14 @@ fn against_limit(
 
 /// Applies `settings`, timed, with the availability record of that apply alone.
 fn timed_apply(
-    sandbox: &Sandbox,
+    clusters: &Clusters,
     ws: &Workspace,
-    zones: &[String],
+    zones: &[&str],
     settings: &Settings,
 ) -> (Duration, Availability) {
+    let sandbox = &clusters.sandbox;
     settle(sandbox);
-    ws.write_config(&configuration(sandbox, ws, zones, settings));
+    ws.write_config(&configuration(clusters, ws, zones, settings));
     let started = Instant::now();
     ws.apply();
     let wall = started.elapsed();
@@ -237,15 +203,11 @@ fn timed_apply(
 }
 
 fn run(regions: usize, speed: f64) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     let zones = zones(regions);
     let names: Vec<&str> = zones.iter().map(String::as_str).collect();
-    let mut options = SandboxOptions::new(&names);
-    options.speed = speed;
-    options.controllers = true;
-    let sandbox = runtime.block_on(Sandbox::start(options)).unwrap();
-    let _guard = runtime.enter();
-    let cockroach = sandbox.world().unwrap().cockroach();
+    let clusters = Clusters::start_zones_at(&names, speed);
+    let _guard = clusters.runtime.enter();
+    let cockroach = clusters.sandbox.world().unwrap().cockroach();
     let mut ws = Workspace::new("");
     // Where the provider's debug log goes, to see where a rollout's time went.
     if let Ok(dir) = std::env::var("BENCH_PROVIDER_LOG_DIR") {
@@ -260,24 +222,35 @@ fn run(regions: usize, speed: f64) {
         budget,
     };
     let deployed = settings(FROM, USUAL_RENEWAL, "node");
-    ws.write_config(&configuration(&sandbox, &ws, &zones, &deployed));
+    ws.write_config(&configuration(&clusters, &ws, &names, &deployed));
     ws.apply();
-    let (floor, _) = timed_apply(&sandbox, &ws, &zones, &deployed);
-    let (upgrade_wall, upgrade) =
-        timed_apply(&sandbox, &ws, &zones, &settings(MID, USUAL_RENEWAL, "node"));
+    let (floor, _) = timed_apply(&clusters, &ws, &names, &deployed);
+    let (upgrade_wall, upgrade) = timed_apply(
+        &clusters,
+        &ws,
+        &names,
+        &settings(MID, USUAL_RENEWAL, "node"),
+    );
     let (renewal_wall, renewal) =
-        timed_apply(&sandbox, &ws, &zones, &settings(MID, RENEW_NOW, "node"));
+        timed_apply(&clusters, &ws, &names, &settings(MID, RENEW_NOW, "node"));
     // The budget changed alone restarts nothing; the renewal window back to its usual length renews nothing.
-    let (_, switched) = timed_apply(&sandbox, &ws, &zones, &settings(MID, USUAL_RENEWAL, "zone"));
+    let (_, switched) = timed_apply(
+        &clusters,
+        &ws,
+        &names,
+        &settings(MID, USUAL_RENEWAL, "zone"),
+    );
     assert_eq!(switched.max_nodes_down, 0, "{switched:?}");
     let (zone_upgrade_wall, zone_upgrade) =
-        timed_apply(&sandbox, &ws, &zones, &settings(TO, USUAL_RENEWAL, "zone"));
+        timed_apply(&clusters, &ws, &names, &settings(TO, USUAL_RENEWAL, "zone"));
     let (zone_renewal_wall, zone_renewal) =
-        timed_apply(&sandbox, &ws, &zones, &settings(TO, RENEW_NOW, "zone"));
+        timed_apply(&clusters, &ws, &names, &settings(TO, RENEW_NOW, "zone"));
 
-    settle(&sandbox);
+    settle(&clusters.sandbox);
     let started = Instant::now();
-    runtime.block_on(patch_every_statefulset(&sandbox, &zones, FROM));
+    clusters
+        .runtime
+        .block_on(patch_every_statefulset(&clusters, &names, FROM));
     // Done once every node is live again, as an operator watching the procedure would wait.
     while cockroach.nodes().iter().any(|n| !n.live) {
         std::thread::sleep(Duration::from_millis(50));

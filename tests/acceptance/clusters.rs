@@ -31,22 +31,27 @@ impl Clusters {
         }
         options.lb_hostnames = lb_hostnames;
         options.seed = seed;
-        Self::started(options)
+        Self::started(options, SPEED)
     }
 
     /// One emulated cluster (kube-dns) per zone of `zones`.
     pub fn start_zones(zones: &[&str]) -> Clusters {
-        Self::started(SandboxOptions::new(zones))
+        Self::started(SandboxOptions::new(zones), SPEED)
     }
 
-    /// The sandbox of `options`, its controllers running at the tests' speed on a runtime of its own.
-    fn started(mut options: SandboxOptions) -> Clusters {
+    /// [`Clusters::start_zones`] with the controllers at `speed` (the benchmarks').
+    pub fn start_zones_at(zones: &[&str], speed: f64) -> Clusters {
+        Self::started(SandboxOptions::new(zones), speed)
+    }
+
+    /// The sandbox of `options`, its controllers running at `speed` on a runtime of its own.
+    fn started(mut options: SandboxOptions, speed: f64) -> Clusters {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        options.speed = SPEED;
+        options.speed = speed;
         options.controllers = true;
         let sandbox = runtime
             .block_on(Sandbox::start(options))
