@@ -1,12 +1,11 @@
 //! Whose nodes a zone already runs: an apply never overwrites a zone whose nodes trust another CA or belong to
 //! another cluster (a lost state file, a zone name reused, a second configuration pointed at the same place).
-//! Pure: the live node secret and StatefulSet label are fetched by apply.
+//! Pure: the live node secret and StatefulSet label are the ones the apply read when it connected.
 use super::model::RegionModel;
-use crate::cockroach::manifests::{names, secret_files, ZoneSpec};
+use super::zone_run::ZoneRun;
+use crate::cockroach::manifests::{names, secret_files};
 use crate::cockroach::pki;
 use crate::framework::diag::{AttributePath, Diagnostics};
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Secret;
 
 /// What the zone runs that this cluster does not own.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,26 +108,21 @@ pub(super) fn refusal(foreign: &Foreign, zone: &str, cluster_label: &str) -> (St
 }
 
 /// Refuses, before anything is touched, a zone whose running nodes belong to another CockroachDB cluster.
-pub(super) fn refuse_foreign_zone(
-    cluster_label: &str,
-    spec: &ZoneSpec,
-    planned: &RegionModel,
-    prior: Option<&RegionModel>,
-    node_secret: Option<&Secret>,
-    live_set: Option<&StatefulSet>,
-) -> Result<(), Diagnostics> {
-    let file = |name: &str| secret_files::text(node_secret, name);
+pub(super) fn refuse_foreign_zone(run: &ZoneRun, planned: &RegionModel) -> Result<(), Diagnostics> {
+    let file = |name: &str| secret_files::text(run.node_secret.as_ref(), name);
     let live = LiveZone {
         ca: file(secret_files::CA_CRT),
         node_certificate: file(secret_files::NODE_CRT),
-        cluster_name: live_set
+        cluster_name: run
+            .live_set
+            .as_ref()
             .and_then(|set| set.metadata.labels.as_ref()?.get(names::LABEL_PART_OF))
             .map(String::as_str),
     };
-    let Some(foreign) = foreign(planned, prior, &live) else {
+    let Some(foreign) = foreign(planned, run.prior, &live) else {
         return Ok(());
     };
-    let (summary, detail) = refusal(&foreign, &spec.zone, cluster_label);
+    let (summary, detail) = refusal(&foreign, &run.spec.zone, run.client.label());
     Err(Diagnostics::with_attribute_error(
         AttributePath::root("zone"),
         summary,

@@ -18,6 +18,7 @@ mod rotation;
 mod scale;
 mod signing;
 mod spec;
+mod step;
 mod storage;
 mod teardown;
 mod upgrade;

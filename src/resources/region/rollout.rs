@@ -14,8 +14,12 @@
 use super::db_lease::{self, Holding};
 use super::gate;
 use super::lease::ClusterLease;
-use super::workload::revision_of;
-use crate::cockroach::manifests::{self, names, ZoneSpec};
+use super::model::RegionModel;
+use super::spec::zone_at_once;
+use super::step::Need;
+use super::workload::{live_replicas, revision_of};
+use super::zone_run::ZoneRun;
+use crate::cockroach::manifests::{self, names, ZoneObject, ZoneSpec};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::kubernetes::error::Stopped;
 use crate::kubernetes::readiness::{self, Progress};
@@ -394,45 +398,72 @@ impl PacedRollout<'_> {
 pub(super) struct Rollout<'a> {
     pub set: Option<&'a StatefulSet>,
     pub held_below: i32,
+    /// The StatefulSet's object and generation before the write (None: there was none).
     pub before: Option<(Option<String>, Option<i64>)>,
-    pub lease: ClusterLease,
     /// The cluster's `disruption_budget` is `zone`.
     pub zone_at_once: bool,
 }
 
-impl Rollout<'_> {
-    /// Rolls the zone's nodes one at a time, or by zone (`PacedRollout`), and waits for every pod, new ones
-    /// included, to be ready on the new revision; a zone created or left as it was has nothing to follow. Ok holds
-    /// the rollout's warnings.
-    pub async fn follow(
-        &self,
-        client: &ClusterClient,
-        spec: &ZoneSpec,
-        deadline: &Deadline,
-    ) -> Result<Diagnostics, Diagnostics> {
-        let Some(set) = self.set else {
+impl<'a> Rollout<'a> {
+    /// What writing `objects` over the zone's StatefulSet as it was read before the write (`live_set`) leaves
+    /// to roll.
+    pub fn of(
+        objects: &'a [ZoneObject],
+        live_set: Option<&StatefulSet>,
+        state: &RegionModel,
+    ) -> Rollout<'a> {
+        Rollout {
+            set: objects.iter().find_map(|o| match o {
+                ZoneObject::StatefulSet(set) => Some(set),
+                _ => None,
+            }),
+            held_below: live_set.map_or(0, live_replicas),
+            before: revision_of(live_set),
+            zone_at_once: zone_at_once(state),
+        }
+    }
+
+    /// Whether the zone's nodes are to be rolled, and why. `after` is the zone's StatefulSet as read after the
+    /// write; it is looked at only when a StatefulSet was written over one that ran before. A new StatefulSet
+    /// starts its pods on their revision; an unchanged one has nothing to roll, unless an earlier apply stopped
+    /// part-way through its rollout and left nodes held on an older revision.
+    pub fn needed(&self, after: Option<&StatefulSet>) -> Need {
+        if self.set.is_none() {
+            return Need::skip("no StatefulSet is written");
+        }
+        if self.before.is_none() {
+            return Need::skip("the StatefulSet is new: its pods start on its revision");
+        }
+        if after.is_some_and(|s| manifests::observe_nodes(s).older_revision_running) {
+            return Need::run("nodes run an older revision (an earlier rollout stopped part-way)");
+        }
+        if revision_of(after) == self.before {
+            return Need::skip("the StatefulSet did not change");
+        }
+        Need::run("the StatefulSet changed (a new template, replica count or object)")
+    }
+
+    /// Rolls the zone's nodes one at a time, or by zone (`PacedRollout`), when [`Rollout::needed`] says so, and
+    /// waits for every pod, new ones included, to be ready on the new revision. Ok holds the rollout's warnings.
+    pub async fn follow(&self, run: &ZoneRun<'_>) -> Result<Diagnostics, Diagnostics> {
+        let (client, spec, deadline) = (&run.client, &run.spec, &run.deadline);
+        let after = match (self.set, &self.before) {
+            (Some(_), Some(_)) => {
+                client
+                    .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
+                    .await?
+            }
+            _ => None,
+        };
+        let (true, Some(set)) = (run.runs("rollout", self.needed(after.as_ref())), self.set) else {
             return Ok(Diagnostics::new());
         };
-        if self.before.is_none() {
-            return Ok(Diagnostics::new());
-        }
-        let after = client
-            .get::<StatefulSet>(Some(&spec.zone), names::STATEFULSET)
-            .await?;
-        // An unchanged StatefulSet has nothing to roll, unless an earlier apply stopped part-way through its
-        // rollout and left nodes held on an older revision.
-        let left_part_way = after
-            .as_ref()
-            .is_some_and(|s| manifests::observe_nodes(s).older_revision_running);
-        if revision_of(after.as_ref()) == self.before && !left_part_way {
-            return Ok(Diagnostics::new());
-        }
         let rolled = PacedRollout {
             client,
             spec,
             set,
             held_below: self.held_below,
-            lease: &self.lease,
+            lease: &run.lease,
             deadline,
             zone_at_once: self.zone_at_once,
         }
@@ -529,5 +560,42 @@ mod tests {
             back.spec.as_ref().unwrap().template,
             set.spec.as_ref().unwrap().template
         );
+    }
+
+    #[test]
+    fn a_rollout_follows_a_changed_set_or_one_left_part_way() {
+        let written = manifests::stateful_set(&manifests::spec_fixture());
+        let mut live = written.clone();
+        live.metadata.uid = Some("u".into());
+        live.metadata.generation = Some(3);
+        let objects = [ZoneObject::StatefulSet(written)];
+        let rollout = Rollout::of(&objects, Some(&live), &RegionModel::default());
+        assert_eq!(rollout.held_below, live_replicas(&live));
+        assert_eq!(
+            rollout.needed(Some(&live)),
+            Need::skip("the StatefulSet did not change")
+        );
+        let mut changed = live.clone();
+        changed.metadata.generation = Some(4);
+        assert!(rollout.needed(Some(&changed)).is_run());
+        let mut part_way = live.clone();
+        part_way.status = Some(k8s_openapi::api::apps::v1::StatefulSetStatus {
+            current_revision: Some("old".into()),
+            update_revision: Some("new".into()),
+            ..Default::default()
+        });
+        assert!(
+            manifests::observe_nodes(&part_way).older_revision_running,
+            "the fixture must stand for a rollout left part-way"
+        );
+        assert!(rollout.needed(Some(&part_way)).is_run());
+
+        let created = Rollout::of(&objects, None, &RegionModel::default());
+        assert!(
+            !created.needed(None).is_run(),
+            "a new set starts on its revision"
+        );
+        let nothing_written = Rollout::of(&[], Some(&live), &RegionModel::default());
+        assert!(!nothing_written.needed(Some(&changed)).is_run());
     }
 }

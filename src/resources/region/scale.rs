@@ -4,7 +4,8 @@ use super::db_lease::Holding;
 use super::gate;
 use super::lease::ClusterLease;
 use super::members;
-use super::model::RegionModel;
+use super::step::Need;
+use super::zone_run::ZoneRun;
 use crate::cockroach::health;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::framework::diag::Diagnostics;
@@ -20,22 +21,59 @@ pub(super) struct Leaving<'a> {
     ordinals: Range<i32>,
 }
 
+/// The ordinals a change from `before` nodes (the prior state's, when known) to `replicas` removes.
+fn leaving_ordinals(before: Option<i64>, replicas: i32) -> Range<i32> {
+    match before {
+        Some(before) if replicas > 0 && i64::from(replicas) < before => {
+            replicas..i32::try_from(before).unwrap_or(i32::MAX)
+        }
+        _ => 0..0,
+    }
+}
+
+/// Whether this apply decommissions nodes before it writes the StatefulSet (and releases their volumes after),
+/// and why: the zone had more nodes in the prior state (`before`) than it is to run (`replicas`). Scaling to zero
+/// decommissions none: it stops the zone and keeps its nodes' data.
+pub(super) fn decommission_needed(before: Option<i64>, replicas: i32) -> Need {
+    let leaving = leaving_ordinals(before, replicas);
+    if !leaving.is_empty() {
+        return Need::run(format!(
+            "scaling down to {replicas} node(s): nodes {}-{} to {}-{} leave",
+            names::STATEFULSET,
+            leaving.start,
+            names::STATEFULSET,
+            leaving.end - 1
+        ));
+    }
+    Need::skip(match before {
+        Some(before) if replicas == 0 && before > 0 => {
+            "scaling to zero stops the zone and keeps its nodes' data"
+        }
+        _ => "not a scale-down",
+    })
+}
+
+/// The scale-down's first part, when [`decommission_needed`]: refused, touching nothing, when the cluster could
+/// not take it; else the leaving nodes decommissioned.
+pub(super) async fn decommission(run: &ZoneRun<'_>) -> Result<(), Diagnostics> {
+    let leaving = Leaving::between(run);
+    leaving.refuse_unless_allowed(&run.deadline).await?;
+    leaving.decommission(&run.lease, &run.deadline).await
+}
+
+/// The scale-down's last part, once the StatefulSet is written: the decommissioned nodes' volumes released.
+pub(super) async fn release_volumes(run: &ZoneRun<'_>) -> Result<(), Diagnostics> {
+    Leaving::between(run).release_volumes(&run.deadline).await
+}
+
 impl<'a> Leaving<'a> {
-    pub fn between(
-        client: &'a ClusterClient,
-        spec: &'a ZoneSpec,
-        prior: Option<&RegionModel>,
-    ) -> Leaving<'a> {
-        let ordinals = match prior.and_then(|p| p.replicas.known().copied()) {
-            Some(before) if spec.replicas > 0 && i64::from(spec.replicas) < before => {
-                spec.replicas..i32::try_from(before).unwrap_or(i32::MAX)
-            }
-            _ => 0..0,
-        };
+    /// The nodes the apply of `run` removes.
+    pub fn between(run: &'a ZoneRun<'_>) -> Leaving<'a> {
+        let before = run.prior.and_then(|p| p.replicas.known().copied());
         Leaving {
-            client,
-            spec,
-            ordinals,
+            client: &run.client,
+            spec: &run.spec,
+            ordinals: leaving_ordinals(before, run.spec.replicas),
         }
     }
 
@@ -150,5 +188,31 @@ impl<'a> Leaving<'a> {
                 .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_scale_down_to_some_nodes_decommissions_the_highest_ordinals() {
+        assert_eq!(leaving_ordinals(Some(5), 3), 3..5);
+        assert_eq!(
+            decommission_needed(Some(5), 3),
+            Need::run("scaling down to 3 node(s): nodes cockroachdb-3 to cockroachdb-4 leave")
+        );
+        assert_eq!(
+            decommission_needed(Some(3), 0),
+            Need::skip("scaling to zero stops the zone and keeps its nodes' data")
+        );
+        for (before, replicas) in [(Some(3), 3), (Some(3), 5), (None, 3), (Some(0), 3)] {
+            assert_eq!(
+                decommission_needed(before, replicas),
+                Need::skip("not a scale-down"),
+                "{before:?} -> {replicas}"
+            );
+            assert!(leaving_ordinals(before, replicas).is_empty());
+        }
     }
 }

@@ -8,12 +8,12 @@
 //! Pure.
 use super::model::{ClusterRef, RegionModel};
 use super::spec::{known, lifetimes};
+use super::zone_run::ZoneRun;
 use crate::cockroach::manifests::{names, secret_files, ZoneCertificates, ZoneSpec};
 use crate::cockroach::pki::{self, CertificateAuthority, KeyPairPem, PkiError};
 use crate::framework::diag::{AttributePath, Diagnostics};
 use crate::framework::Attr;
 use crate::resources::certificates::{self, Lifetimes};
-use k8s_openapi::api::core::v1::Secret;
 use time::OffsetDateTime;
 
 pub const ATTRIBUTE: &str = "ca_private_key_wo";
@@ -316,10 +316,10 @@ fn issue_failed(what: &str, why: PkiError) -> Diagnostics {
 
 /// The files of the zone's secrets: the cluster's CA, the `root` client, and the zone's node certificate.
 pub(super) fn zone_certificates(
+    run: &ZoneRun,
     state: &RegionModel,
-    spec: &ZoneSpec,
-    node_secret: Option<&Secret>,
 ) -> Result<ZoneCertificates, Diagnostics> {
+    let (spec, node_secret) = (&run.spec, run.node_secret.as_ref());
     let mut diags = Diagnostics::new();
     let Some(cluster) = known(&state.cluster, "cluster", &mut diags) else {
         return Err(diags);

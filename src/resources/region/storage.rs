@@ -5,9 +5,9 @@
 //! (`100Gi` -> `102400Mi`) keeps the prior text, so nothing is planned; a smaller one is refused on
 //! `storage_size`, since Kubernetes cannot shrink a volume, unless the region is replaced anyway.
 //!
-//! Apply ([`grow_volumes`] before the zone's objects are built and applied, then
-//! [`VolumeGrowth::wait`]), decided from what the cluster has rather than from the prior state, so
-//! that an interrupted growth is resumed by the next apply:
+//! Apply ([`data_claims`] looked at and judged by [`growth_needed`], then [`grow_volumes`] before the zone's
+//! objects are built and applied, then [`VolumeGrowth::wait`]), decided from what the cluster has rather than
+//! from the prior state, so that an interrupted growth is resumed by the next apply:
 //! 1. the claims `datadir-cockroachdb-N` that request less than the planned size are found, and
 //!    their StorageClasses must allow expansion, or the apply fails naming the class before
 //!    anything is touched;
@@ -21,6 +21,8 @@
 //! Read ([`read_volumes`]) reports the size the nodes really have: the claim template's, or less
 //! while a claim in use has not reached it, so the plan after an interrupted growth shows it again.
 use super::model::RegionModel;
+use super::step::Need;
+use super::zone_run::ZoneRun;
 use crate::cockroach::manifests::{self, names, ZoneSpec};
 use crate::cockroach::quantity::{format_bytes, Quantity};
 use crate::framework::diag::{AttributePath, Diagnostics};
@@ -353,44 +355,90 @@ async fn recreate_adopted(
     Ok(client.create(&set, &manager).await?)
 }
 
-/// Steps 1 to 3 of a growth (see the module); `None` when the volumes already have the planned
-/// size. `live` is the zone's StatefulSet as the caller read it (`None`: there is none); when
-/// it is deleted to change its claim template, `live` becomes the object to create in its place
-/// ([`with_claim_size`]), for the StatefulSet built next to keep its immutable fields from. Must
-/// run before that StatefulSet is built.
-pub(super) async fn grow_volumes(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    prior: &RegionModel,
-    live: &mut Option<StatefulSet>,
-    deadline: &Deadline,
-) -> Result<Option<VolumeGrowth>, Diagnostics> {
-    let Some(target) = bytes(&spec.storage_size) else {
-        return Ok(None);
-    };
-    let zone = spec.zone.as_str();
-    let template_size = live
-        .as_ref()
-        .and_then(manifests::observe_data_volumes)
-        .and_then(|t| t.size);
-    let claims: Vec<PersistentVolumeClaim> = client
-        .list::<PersistentVolumeClaim>(Some(zone), "")
-        .await?
-        .into_iter()
-        .filter(|c| claim_ordinal(c).is_some())
-        .collect();
-    let steps = growth_steps(target, template_size.as_deref(), &claims);
-    if steps == GrowthSteps::default() {
+/// The look [`growth_needed`] judges: the zone's data claims. None for a zone the apply creates (its volumes are
+/// made at the planned size) and for a size that is not a quantity (validation reports it).
+pub(super) async fn data_claims(
+    run: &ZoneRun<'_>,
+) -> Result<Option<Vec<PersistentVolumeClaim>>, Diagnostics> {
+    if run.prior.is_none() || bytes(&run.spec.storage_size).is_none() {
         return Ok(None);
     }
+    let claims = run
+        .client
+        .list::<PersistentVolumeClaim>(Some(&run.spec.zone), "")
+        .await?;
+    Ok(Some(
+        claims
+            .into_iter()
+            .filter(|c| claim_ordinal(c).is_some())
+            .collect(),
+    ))
+}
+
+fn template_size(live: Option<&StatefulSet>) -> Option<String> {
+    live.and_then(manifests::observe_data_volumes)
+        .and_then(|t| t.size)
+}
+
+/// Whether the zone's volumes grow to `size`, and why. Preconditions: `live` is the zone's StatefulSet as read,
+/// `claims` its data claims ([`data_claims`]; None: not looked at). Needed while a claim requests less, the claim
+/// template asks for another size, or a claim has not reported the size yet (a growth an earlier apply began).
+pub(super) fn growth_needed(
+    size: &str,
+    live: Option<&StatefulSet>,
+    claims: Option<&[PersistentVolumeClaim]>,
+) -> Need {
+    let (Some(claims), Some(target)) = (claims, bytes(size)) else {
+        return Need::skip("a new zone's volumes are made at the planned size");
+    };
+    let template = template_size(live);
+    let steps = growth_steps(target, template.as_deref(), claims);
+    let mut why = Vec::new();
     if !steps.expand.is_empty() {
-        let keep = prior
-            .storage_size
-            .known()
-            .cloned()
+        why.push(format!(
+            "claims {} request less than {size}",
+            steps.expand.join(", ")
+        ));
+    }
+    if steps.recreate {
+        why.push(format!(
+            "the claim template asks for {}",
+            template.as_deref().unwrap_or("?")
+        ));
+    }
+    if !steps.watch.is_empty() {
+        let names: Vec<&str> = steps.watch.iter().map(|(name, _)| name.as_str()).collect();
+        why.push(format!(
+            "claims {} have not reported {size}",
+            names.join(", ")
+        ));
+    }
+    if why.is_empty() {
+        return Need::skip(format!("every data volume has {size}"));
+    }
+    Need::run(why.join("; "))
+}
+
+/// Steps 1 to 3 of a growth (see the module), when [`growth_needed`] says so; `claims` are the zone's data claims
+/// ([`data_claims`]). When the zone's StatefulSet (`run.live_set`) is deleted to change its claim template, it
+/// becomes the object to create in its place ([`with_claim_size`]), for the StatefulSet built next to keep its
+/// immutable fields from. Must run before that StatefulSet is built.
+pub(super) async fn grow_volumes(
+    run: &mut ZoneRun<'_>,
+    claims: &[PersistentVolumeClaim],
+) -> Result<VolumeGrowth, Diagnostics> {
+    let (client, spec, deadline, live) = (&run.client, &run.spec, &run.deadline, &mut run.live_set);
+    let target = bytes(&spec.storage_size).unwrap_or_default();
+    let zone = spec.zone.as_str();
+    let template_size = template_size(live.as_ref());
+    let steps = growth_steps(target, template_size.as_deref(), claims);
+    if !steps.expand.is_empty() {
+        let keep = run
+            .prior
+            .and_then(|p| p.storage_size.known().cloned())
             .or(template_size.clone())
             .unwrap_or_else(|| "its current size".into());
-        check_expandable(client, spec, &keep, &claims, &steps.expand).await?;
+        check_expandable(client, spec, &keep, claims, &steps.expand).await?;
     }
     let request =
         serde_json::json!({"spec": {"resources": {"requests": {"storage": spec.storage_size}}}});
@@ -420,12 +468,12 @@ pub(super) async fn grow_volumes(
             other => other,
         };
     }
-    Ok(Some(VolumeGrowth {
+    Ok(VolumeGrowth {
         zone: zone.to_string(),
         size: spec.storage_size.clone(),
         target,
         watch: steps.watch,
-    }))
+    })
 }
 
 /// Whether a watched claim has grown. A claim no pod uses (its ordinal at or beyond `replicas`)
@@ -450,8 +498,36 @@ fn judge(claim: Option<&PersistentVolumeClaim>, target: u64, in_use: bool) -> Pr
 }
 
 impl VolumeGrowth {
-    /// Step 4: waits, within `deadline`, until every claim reports the new size.
+    /// Whether the apply waits for claims to report the new size, and why: some had not when it began.
+    pub(super) fn wait_needed(&self) -> Need {
+        if self.watch.is_empty() {
+            return Need::skip(format!("every claim reports {} already", self.size));
+        }
+        let names: Vec<&str> = self.watch.iter().map(|(name, _)| name.as_str()).collect();
+        Need::run(format!(
+            "claims {} have not reported {} yet",
+            names.join(", "),
+            self.size
+        ))
+    }
+
+    /// Step 4: waits, within the apply's deadline, until every claim reports the new size. Until they do, the
+    /// state keeps the prior size, so that the next apply waits again.
     pub(super) async fn wait(
+        &self,
+        run: &ZoneRun<'_>,
+        state: &mut RegionModel,
+    ) -> Result<(), Diagnostics> {
+        let waited = self
+            .wait_for_claims(&run.client, run.spec.replicas, &run.deadline)
+            .await;
+        if waited.is_err() {
+            state.storage_size = run.prior.map_or(Attr::Null, |p| p.storage_size.clone());
+        }
+        waited
+    }
+
+    async fn wait_for_claims(
         &self,
         client: &ClusterClient,
         replicas: i32,
@@ -671,6 +747,50 @@ mod tests {
             "a StatefulSet deleted by an interrupted apply is left to the apply to create"
         );
         assert_eq!(resumed.watch.len(), 1, "the claim still growing is awaited");
+    }
+
+    #[test]
+    fn growth_is_needed_while_a_claim_or_the_template_lags_and_waits_while_a_claim_has_not_grown() {
+        let mut spec = crate::cockroach::manifests::fixtures::spec();
+        spec.storage_size = "1Gi".into();
+        let live = stateful_set(&spec);
+        let grown = [claim(0, "2Gi", Some("2Gi")), claim(1, "2Gi", Some("2Gi"))];
+        assert_eq!(
+            growth_needed("2Gi", Some(&live), Some(&grown)),
+            Need::run("the claim template asks for 1Gi")
+        );
+        spec.storage_size = "2048Mi".into();
+        let live = stateful_set(&spec);
+        assert_eq!(
+            growth_needed("2Gi", Some(&live), Some(&grown)),
+            Need::skip("every data volume has 2Gi")
+        );
+        let lagging = [claim(0, "1Gi", Some("1Gi")), claim(1, "2Gi", Some("1Gi"))];
+        assert_eq!(
+            growth_needed("2Gi", Some(&live), Some(&lagging)),
+            Need::run(
+                "claims datadir-cockroachdb-0 request less than 2Gi; claims datadir-cockroachdb-0, \
+                 datadir-cockroachdb-1 have not reported 2Gi"
+            )
+        );
+        assert!(
+            !growth_needed("2Gi", Some(&live), None).is_run(),
+            "a new zone's claims are not looked at"
+        );
+
+        let growth = |watch: Vec<(String, i32)>| VolumeGrowth {
+            zone: "a".into(),
+            size: "2Gi".into(),
+            target: gi(2),
+            watch,
+        };
+        assert!(growth(vec![("datadir-cockroachdb-1".into(), 1)])
+            .wait_needed()
+            .is_run());
+        assert_eq!(
+            growth(Vec::new()).wait_needed(),
+            Need::skip("every claim reports 2Gi already")
+        );
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! region's state as it was: the next apply runs them again. A rollback never finalizes in the same change (the
 //! cluster's plan refuses it), which is what makes resetting before the rollout safe.
 use super::model::{ClusterRef, RegionModel};
-use crate::cockroach::manifests::{self, names, ZoneSpec};
+use super::step::Need;
+use super::zone_run::ZoneRun;
+use crate::cockroach::manifests::{self, names};
 use crate::cockroach::upgrade::{self, Major};
 use crate::cockroach::validate;
 use crate::framework::diag::Diagnostics;
-use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline};
+use crate::kubernetes::AfterSuccess;
 
 /// What a region does about finalization before it applies its StatefulSet.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,16 +54,28 @@ pub(super) fn step_before_rollout(
     (running != Some(finalized)).then_some(Step::Preserve(finalized))
 }
 
+/// Whether the region runs a finalization step before it writes its StatefulSet, and why: the step of
+/// [`step_before_rollout`] between the prior and planned states.
+pub(super) fn preparation_needed(prior: Option<&RegionModel>, planned: &RegionModel) -> Need {
+    match step_before_rollout(prior, planned) {
+        Some(Step::Preserve(major)) => Need::run(format!(
+            "a major upgrade kept open by `upgrade_finalization = \"manual\"`: the cluster is held at {major}"
+        )),
+        Some(Step::Finalize) => {
+            Need::run("`upgrade_finalization` leaves \"manual\": CockroachDB may finalize")
+        }
+        None => Need::skip("no major upgrade to hold open or finalize"),
+    }
+}
+
 /// Runs the region's finalization step, if any, and waits for it; Err names the cluster, the Job and what
 /// CockroachDB answered.
 pub(super) async fn prepare_rollout(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    prior: Option<&RegionModel>,
+    run: &ZoneRun<'_>,
     planned: &RegionModel,
-    deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
-    let Some(step) = step_before_rollout(prior, planned) else {
+    let (client, spec, deadline) = (&run.client, &run.spec, &run.deadline);
+    let Some(step) = step_before_rollout(run.prior, planned) else {
         return Ok(());
     };
     let (name, statement, what) = match step {
@@ -166,6 +180,25 @@ mod tests {
             step_before_rollout(None, &region("v24.3.0", "manual", "24.1", 3)),
             None,
             "a new region runs nothing"
+        );
+    }
+
+    #[test]
+    fn the_preparation_says_which_major_it_holds_or_that_it_finalizes() {
+        let prior = region("v24.1.2", "manual", "24.1", 3);
+        assert_eq!(
+            preparation_needed(Some(&prior), &region("v24.3.0", "manual", "24.1", 3)),
+            Need::run(
+                "a major upgrade kept open by `upgrade_finalization = \"manual\"`: the cluster is held at 24.1"
+            )
+        );
+        assert_eq!(
+            preparation_needed(Some(&prior), &region("v24.3.0", "auto", "24.3", 3)),
+            Need::run("`upgrade_finalization` leaves \"manual\": CockroachDB may finalize")
+        );
+        assert_eq!(
+            preparation_needed(Some(&prior), &region("v24.1.5", "manual", "24.1", 3)),
+            Need::skip("no major upgrade to hold open or finalize")
         );
     }
 }

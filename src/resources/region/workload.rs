@@ -1,14 +1,17 @@
 //! The zone's workload written: its objects as the apply writes them (the StatefulSet fitted to the live one and
-//! held for the provider's rollout, left out when writing it would change nothing), in the order they need, with
-//! a scale-down's decommissions before and its volumes released after.
-use super::lease::ClusterLease;
+//! held for the provider's rollout, left out when writing it would change nothing), in the order they need, and
+//! what the write makes the state.
 use super::model::RegionModel;
-use super::scale::Leaving;
+use super::signing::record_node_certificate;
+use super::spec::node_resources_changed;
+use super::step::Need;
+use super::zone_run::ZoneRun;
 use crate::cockroach::manifests::{
     self, secret_files, TemplateFit, ZoneCertificates, ZoneObject, ZoneSpec,
 };
 use crate::framework::diag::Diagnostics;
-use crate::kubernetes::{ClusterClient, Deadline};
+use crate::framework::Attr;
+use crate::kubernetes::ClusterClient;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 
@@ -31,10 +34,10 @@ async fn apply_object(client: &ClusterClient, object: &ZoneObject) -> Result<(),
 /// Applies the zone's objects: the namespace first, everything independent of each other at
 /// once, and the init Job last (it needs the secrets and the nodes).
 pub(super) async fn apply_zone(
-    client: &ClusterClient,
+    run: &ZoneRun<'_>,
     objects: &[ZoneObject],
-    deadline: &Deadline,
 ) -> Result<(), Diagnostics> {
+    let (client, deadline) = (&run.client, &run.deadline);
     // The join ConfigMap goes before the StatefulSet: the kubelet reads it when it creates a node's container.
     let (first, rest): (Vec<&ZoneObject>, Vec<&ZoneObject>) = objects
         .iter()
@@ -82,6 +85,16 @@ pub(super) struct TemplateChange {
     pub certificates: bool,
 }
 
+impl TemplateChange {
+    /// What this apply changes: requests or limits against the prior state, `certs` against the live node Secret.
+    pub fn of(run: &ZoneRun, state: &RegionModel, certs: &ZoneCertificates) -> TemplateChange {
+        TemplateChange {
+            resources: run.prior.is_some_and(|p| node_resources_changed(p, state)),
+            certificates: certificates_changed(run.node_secret.as_ref(), certs),
+        }
+    }
+}
+
 /// The zone's objects as they are to be applied: no init Job once initialised, and the StatefulSet fitted to
 /// the live one (see `manifests::fit_to_live`). A live template made before the certificates annotation existed
 /// gets it only with new certificates, so that the nodes restart when they have something new to load.
@@ -118,24 +131,17 @@ pub(super) fn desired_objects(
         .collect()
 }
 
-/// `objects` without the StatefulSet when writing it would change nothing the API server stores beyond the
-/// partition that holds a rollout: a dry run of it at the live partition keeps the live object's generation, which
-/// the API server raises for every change of its spec. Then nothing rolls, and no partition is raised only to be
-/// lowered again; a rollout an earlier apply left part-way still goes on (`Rollout::follow`).
-pub(super) async fn without_unchanged_statefulset(
-    client: &ClusterClient,
+/// The look that [`statefulset_write_needed`] judges: the live StatefulSet as it would be after writing the
+/// desired one at the live partition (a dry run, which changes nothing). None when there is no desired or no live
+/// StatefulSet. The desired set is probed as the live one holds its rollout: with no `rollingUpdate` at all when
+/// it has none (the API server defaults none), since adding one would itself be a change.
+pub(super) async fn statefulset_dry_run(
+    run: &ZoneRun<'_>,
     objects: &[ZoneObject],
-    live: Option<&StatefulSet>,
-) -> Result<Vec<ZoneObject>, crate::kubernetes::RemoteError> {
-    let desired = objects.iter().find_map(|o| match o {
-        ZoneObject::StatefulSet(set) => Some(set),
-        _ => None,
-    });
-    let (Some(desired), Some(live)) = (desired, live) else {
-        return Ok(objects.to_vec());
+) -> Result<Option<StatefulSet>, crate::kubernetes::RemoteError> {
+    let (Some(desired), Some(live)) = (statefulset_of(objects), run.live_set.as_ref()) else {
+        return Ok(None);
     };
-    // The desired set as the live one holds its rollout: with no `rollingUpdate` at all when it has none (the API
-    // server defaults none), since adding one would itself be a change.
     let probe = match manifests::held_partition(live) {
         Some(partition) => {
             let mut held = desired.clone();
@@ -144,33 +150,71 @@ pub(super) async fn without_unchanged_statefulset(
         }
         None => manifests::without_partition(desired),
     };
-    let would_be = client.apply_dry_run(&probe).await?;
-    let unchanged = would_be.metadata.uid == live.metadata.uid
-        && would_be.metadata.generation == live.metadata.generation;
-    Ok(objects
-        .iter()
-        .filter(|o| !(unchanged && matches!(o, ZoneObject::StatefulSet(_))))
-        .cloned()
-        .collect())
+    Ok(Some(run.client.apply_dry_run(&probe).await?))
 }
 
-/// Decommissions the nodes a scale-down removes, prepares a major upgrade, applies the objects, and releases
-/// the removed nodes' volumes (see `scale.rs`).
-pub(super) async fn change_workload(
-    client: &ClusterClient,
-    spec: &ZoneSpec,
-    prior: Option<&RegionModel>,
-    planned: &RegionModel,
-    objects: &[ZoneObject],
-    lease: &ClusterLease,
-    deadline: &Deadline,
-) -> Result<(), Diagnostics> {
-    let leaving = Leaving::between(client, spec, prior);
-    leaving.refuse_unless_allowed(deadline).await?;
-    leaving.decommission(lease, deadline).await?;
-    super::upgrade::prepare_rollout(client, spec, prior, planned, deadline).await?;
-    apply_zone(client, objects, deadline).await?;
-    leaving.release_volumes(deadline).await
+/// Whether the StatefulSet is written, and why. Preconditions: `live` is the zone's StatefulSet as read before the
+/// write (after volumes grew: the object to create in its place), `would_be` the [`statefulset_dry_run`] of the
+/// desired one (None when not probed). It is left out when writing it would change nothing the API server stores
+/// beyond the partition that holds a rollout: the dry run keeps the live object's generation, which the API server
+/// raises for every change of its spec. Then nothing rolls, and no partition is raised only to be lowered again; a
+/// rollout an earlier apply left part-way still goes on (`Rollout::follow`).
+pub(super) fn statefulset_write_needed(
+    volumes_grew: bool,
+    live: Option<&StatefulSet>,
+    would_be: Option<&StatefulSet>,
+) -> Need {
+    if volumes_grew {
+        return Need::run("growing the volumes deleted the StatefulSet: it is created again");
+    }
+    let (Some(live), Some(would_be)) = (live, would_be) else {
+        return Need::run("the zone has no StatefulSet yet");
+    };
+    if would_be.metadata.uid == live.metadata.uid
+        && would_be.metadata.generation == live.metadata.generation
+    {
+        return Need::skip(
+            "a dry run of it changes nothing but the partition that holds a rollout",
+        );
+    }
+    Need::run(format!(
+        "a dry run of it changes the live spec (generation {:?} -> {:?})",
+        live.metadata.generation, would_be.metadata.generation
+    ))
+}
+
+/// `objects` without the StatefulSet.
+pub(super) fn without_statefulset(objects: &[ZoneObject]) -> Vec<ZoneObject> {
+    objects
+        .iter()
+        .filter(|o| !matches!(o, ZoneObject::StatefulSet(_)))
+        .cloned()
+        .collect()
+}
+
+/// What the write made is now the state: the zone's id and namespace, its node certificate, its layout and DNS
+/// protocol, and nothing missing.
+pub(super) fn record_written(run: &ZoneRun, state: &mut RegionModel, certs: &ZoneCertificates) {
+    let spec = &run.spec;
+    state.id = Attr::Known(spec.zone.clone());
+    state.namespace = Attr::Known(spec.zone.clone());
+    record_node_certificate(state, certs);
+    state.missing_objects = Attr::Known(Vec::new());
+    state.layout = Attr::Known(spec.layout.as_str().to_owned());
+    state.dns_protocol = Attr::Known(
+        spec.dns_load_balancer
+            .protocol()
+            .attribute_value()
+            .to_owned(),
+    );
+}
+
+/// The StatefulSet among `objects`.
+pub(super) fn statefulset_of(objects: &[ZoneObject]) -> Option<&StatefulSet> {
+    objects.iter().find_map(|o| match o {
+        ZoneObject::StatefulSet(set) => Some(set),
+        _ => None,
+    })
 }
 
 /// Which StatefulSet object at which generation: a different one after the apply means the controller has pods
@@ -200,13 +244,6 @@ mod tests {
             ),
             ..Secret::default()
         }
-    }
-
-    fn statefulset_of(objects: &[ZoneObject]) -> Option<&StatefulSet> {
-        objects.iter().find_map(|o| match o {
-            ZoneObject::StatefulSet(set) => Some(set),
-            _ => None,
-        })
     }
 
     #[test]
@@ -256,5 +293,38 @@ mod tests {
         set.metadata.generation = Some(5);
         assert_ne!(revision_of(Some(&set)), before);
         assert_eq!(revision_of(None), None, "no set yet: nothing to follow");
+    }
+
+    #[test]
+    fn the_statefulset_is_written_unless_a_dry_run_of_it_changes_nothing() {
+        let objects = desired_objects(
+            &spec(),
+            &certificates(),
+            false,
+            None,
+            TemplateChange {
+                resources: false,
+                certificates: false,
+            },
+        );
+        let mut live = statefulset_of(&objects).unwrap().clone();
+        live.metadata.uid = Some("u".into());
+        live.metadata.generation = Some(3);
+        let same = live.clone();
+        assert_eq!(
+            statefulset_write_needed(false, Some(&live), Some(&same)),
+            Need::skip("a dry run of it changes nothing but the partition that holds a rollout")
+        );
+        let mut changed = live.clone();
+        changed.metadata.generation = Some(4);
+        assert!(statefulset_write_needed(false, Some(&live), Some(&changed)).is_run());
+        assert!(
+            statefulset_write_needed(true, Some(&live), None).is_run(),
+            "deleted to grow its volumes: always created again"
+        );
+        assert!(statefulset_write_needed(false, None, None).is_run());
+        let rest = without_statefulset(&objects);
+        assert_eq!(rest.len() + 1, objects.len());
+        assert!(statefulset_of(&rest).is_none());
     }
 }
