@@ -15,80 +15,31 @@ use crate::framework::diag::Diagnostics;
 use crate::framework::{Applied, Attr, OperationContext};
 use std::time::Duration;
 
-/// Why converging stopped, and the state to record: the prior one while nothing it holds has changed yet.
-struct Stopped {
-    diags: Diagnostics,
-    keep: Option<RegionModel>,
-    /// Stopped before any write: a create has nothing for the next apply to complete.
-    made_nothing: bool,
-}
-
-impl Stopped {
-    fn keeping(state: Option<&RegionModel>) -> impl FnOnce(Diagnostics) -> Stopped + '_ {
-        move |diags| Stopped {
-            diags,
-            keep: state.cloned(),
-            made_nothing: false,
-        }
-    }
-
-    /// Stopped after the write: the state as written, its unknowns cleared.
-    fn partial(diags: Diagnostics, state: RegionModel) -> Stopped {
-        Stopped {
-            diags,
-            keep: Some(state_with_unknowns_cleared(state)),
-            made_nothing: false,
-        }
-    }
-
-    /// Stopped while only connecting and reading.
-    fn before_any_write(state: Option<&RegionModel>) -> impl FnOnce(Diagnostics) -> Stopped + '_ {
-        move |diags| Stopped {
-            made_nothing: true,
-            ..Stopped::keeping(state)(diags)
-        }
-    }
-}
-
-/// Brings the zone to the planned state; returns what now exists even on failure.
+/// Brings the zone to the planned state; returns what now exists even on failure: the prior state until the
+/// objects are written, then what was written, with what is still unknown cleared for the next plan to recompute.
+/// What fails while following the write up (the rollout, a rotation's further steps, the volumes' growth) is
+/// reported with the state as written.
 pub(super) async fn converge(
-    ctx: &OperationContext,
-    prior: Option<&RegionModel>,
-    planned: RegionModel,
-    limit: Duration,
-) -> Applied<RegionModel> {
-    match converge_zone(ctx, prior, planned, limit).await {
-        Ok((state, diags)) => Applied::reached(Some(state), diags),
-        Err(Stopped {
-            diags,
-            keep,
-            made_nothing: true,
-        }) => Applied::nothing_made(keep, diags),
-        Err(Stopped { diags, keep, .. }) => Applied::reached(keep, diags),
-    }
-}
-
-/// The apply's three stretches: until the objects are written a failure keeps the prior state; after, the state
-/// records what was written, with what is still unknown cleared for the next plan to recompute; what fails while
-/// following the write up is reported with the state as written.
-async fn converge_zone(
     ctx: &OperationContext,
     prior: Option<&RegionModel>,
     mut state: RegionModel,
     limit: Duration,
-) -> Result<(RegionModel, Diagnostics), Stopped> {
-    let mut run = ZoneRun::connect(ctx, prior, &state, limit)
-        .await
-        .map_err(Stopped::before_any_write(prior))?;
-    let written = write(&mut run, &mut state)
-        .await
-        .map_err(Stopped::keeping(prior))?;
+) -> Applied<RegionModel> {
+    let mut run = match ZoneRun::connect(ctx, prior, &state, limit).await {
+        Ok(run) => run,
+        // Only connected and read: a create has nothing for the next apply to complete.
+        Err(diags) => return Applied::nothing_made(prior.cloned(), diags),
+    };
+    let written = match write(&mut run, &mut state).await {
+        Ok(written) => written,
+        Err(diags) => return Applied::reached(prior.cloned(), diags),
+    };
     workload::record_written(&run, &mut state, &written.certs);
     if let Err(diags) = serve(&run, &mut state, written.initialized).await {
-        return Err(Stopped::partial(diags, state));
+        return Applied::reached(Some(state_with_unknowns_cleared(state)), diags);
     }
     let diags = follow(&run, &mut state, written).await;
-    Ok((state, diags))
+    Applied::reached(Some(state), diags)
 }
 
 /// What the write leaves for the steps after it.
