@@ -204,6 +204,15 @@ fn three_regions_lifecycle(dns: [&str; 3]) {
         log.contains("terraform-provider-crdb"),
         "the provider's own lines reach the trace log"
     );
+    // The apply's director logs each step, whether it runs or is skipped, and why.
+    for said in [
+        "running a step of the apply",
+        "cockroach init",
+        "skipping a step of the apply",
+        "the StatefulSet is new: its pods start on its revision",
+    ] {
+        assert!(log.contains(said), "the trace log says {said:?}");
+    }
     assert_no_private_key_leaked(
         &ws,
         &[
