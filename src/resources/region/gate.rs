@@ -10,7 +10,7 @@ use crate::cockroach::health;
 use crate::cockroach::manifests::{names, ZoneSpec};
 use crate::cockroach::node_vars::{self, NodeAnswer};
 use crate::framework::diag::Diagnostics;
-use crate::kubernetes::error::Stopped;
+use crate::kubernetes::error::{Failure, Stopped};
 use crate::kubernetes::{ClusterClient, Deadline, Look, Unmet};
 use futures_util::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
@@ -133,6 +133,15 @@ impl Gate<'_> {
         let selector = format!("{}={}", names::LABEL_COMPONENT, names::COMPONENT_DATABASE);
         let pods = match client.list::<Pod>(Some(zone), &selector).await {
             Ok(pods) => pods,
+            // A zone whose API server answers nothing (after the edge's retries) cannot be looked at through it,
+            // and waiting on it would hold the turn, and with it that zone's own rollout, which is what reports
+            // the outage, until the timeout. Its nodes are judged as those of a zone no region of this process
+            // applies: by every reachable node's view of the cluster's liveness (`liveness_livenodes`), so a
+            // zone whose nodes are down too still keeps the gate closed.
+            Err(e) if e.failure() == Failure::Unreachable => {
+                tracing::info!(zone, error = %e, "health gate: the zone's API server is unreachable; its nodes are judged by the others' view of liveness");
+                return Vec::new();
+            }
             Err(e) => {
                 return vec![NodeAnswer {
                     name: format!("zone {zone}"),
