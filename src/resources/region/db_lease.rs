@@ -1,7 +1,7 @@
 //! The database's disruption lease (`cockroach::disruption_lease`, which orders separate Terraform runs) held for
 //! a whole rollout or scale-down rather than per node: one Job takes it when a region's first disruption is due
 //! (and reads `cockroach node status`, the members the health gates then expect live; a region joining while
-//! the process holds it takes that read, so one apply runs one take Job whatever its regions), a task of this process
+//! the process holds it takes that read, so the overlapping rollouts of one apply run one take Job), a task of this process
 //! renews it every `RENEW_EVERY` while any region of this process holds it, and one Job releases it when the last
 //! of them ends, on failure and on Ctrl-C too (best effort: its expiry bounds it otherwise).
 //!
