@@ -135,14 +135,11 @@ impl Holding {
         let image = members::serving_image(client, spec).await?;
         let jobs = entry.jobs.lock().await;
         let now = tokio::time::Instant::now();
-        let held_read = {
-            let holders = locked(&entry.holders);
-            let held = holders.count > 0;
-            holders
-                .read
-                .clone()
-                .filter(|r| held && r.serves(read_voters, now))
-        };
+        // Kept only while some region holds the lease: the last release clears it with the holders.
+        let held_read = locked(&entry.holders)
+            .read
+            .clone()
+            .filter(|r| r.serves(read_voters, now));
         let read = match held_read {
             Some(read) => read,
             None => {

@@ -85,7 +85,8 @@ impl Gate<'_> {
                 *last_look.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
                 let answers = self.look().await;
                 if answers.is_empty() {
-                    // Every node this process reaches is leaving (a zone removed on its own).
+                    // Every node this process reaches is leaving (a zone removed on its own), or no zone's API
+                    // server answers.
                     return self.holding.look_by_node_status(deadline).await;
                 }
                 let verdict = self.verdict(&answers);

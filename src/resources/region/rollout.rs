@@ -17,7 +17,7 @@ use super::lease::ClusterLease;
 use super::model::RegionModel;
 use super::spec::zone_at_once;
 use super::step::Need;
-use super::workload::{live_replicas, revision_of};
+use super::workload::{live_replicas, revision_of, statefulset_of};
 use super::zone_run::ZoneRun;
 use crate::cockroach::manifests::{self, names, ZoneObject, ZoneSpec};
 use crate::framework::diag::{AttributePath, Diagnostics};
@@ -413,10 +413,7 @@ impl<'a> Rollout<'a> {
         state: &RegionModel,
     ) -> Rollout<'a> {
         Rollout {
-            set: objects.iter().find_map(|o| match o {
-                ZoneObject::StatefulSet(set) => Some(set),
-                _ => None,
-            }),
+            set: statefulset_of(objects),
             held_below: live_set.map_or(0, live_replicas),
             before: revision_of(live_set),
             zone_at_once: zone_at_once(state),
