@@ -546,9 +546,8 @@ impl Store {
         if !finalizers.is_empty() || kind.held_on_delete(&old) {
             if !is_terminating(&old) {
                 obj["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-                // kube-apiserver's namespace storage sets the timestamp alone (its spec's finalizers hold it).
-                if rt.kind != "Namespace" {
-                    obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                if let Some(grace) = kind.deletion_grace_period() {
+                    obj["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
                 }
             }
             if !finalizers.is_empty() || old["metadata"].get("finalizers").is_some() {

@@ -298,8 +298,7 @@ impl ApiServer {
     async fn respond(self: Arc<Self>, req: Request<Incoming>) -> Result<Resp, ResetConnection> {
         let method = req.method();
         let dry_run = req.uri().query().is_some_and(|q| q.contains("dryRun=All"));
-        if method != Method::GET && method != Method::HEAD && method != Method::OPTIONS && !dry_run
-        {
+        if writes(method) && !dry_run {
             self.writes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -428,9 +427,7 @@ impl ApiServer {
                     Ok(b) => b,
                     Err(e) => return body::error(&e),
                 };
-                let read_only =
-                    [Method::GET, Method::HEAD, Method::OPTIONS].contains(&parts.method);
-                if !read_only && self.capturing.load(Ordering::SeqCst) {
+                if writes(&parts.method) && self.capturing.load(Ordering::SeqCst) {
                     let header = |h| {
                         parts
                             .headers
@@ -462,6 +459,11 @@ impl ApiServer {
             }
         }
     }
+}
+
+/// Whether a request of `method` may change what the server stores (a dry run aside).
+fn writes(method: &Method) -> bool {
+    ![Method::GET, Method::HEAD, Method::OPTIONS].contains(method)
 }
 
 /// The sandbox speaks JSON only: a client that accepts nothing else, or sends protobuf, is told so

@@ -47,6 +47,12 @@ pub(super) trait Kind: Sync {
 
     /// What a deletion that has to wait marks on the object besides its deletionTimestamp.
     fn mark_terminating(&self, _obj: &mut Value) {}
+
+    /// The `deletionGracePeriodSeconds` such a deletion records: 0, as kube-apiserver's generic storage writes
+    /// it; None for a kind whose own storage writes none.
+    fn deletion_grace_period(&self) -> Option<i64> {
+        Some(0)
+    }
 }
 
 /// The behaviour of `rt`'s kind.
@@ -129,6 +135,11 @@ impl Kind for Namespace {
 
     fn mark_terminating(&self, obj: &mut Value) {
         obj["status"]["phase"] = json!("Terminating");
+    }
+
+    /// kube-apiserver's namespace storage sets the deletion timestamp alone.
+    fn deletion_grace_period(&self) -> Option<i64> {
+        None
     }
 }
 
