@@ -21,7 +21,7 @@ mod support {
     pub mod control_planes;
 }
 
-use clusters::{configuration_of, Clusters, ZONES};
+use clusters::{configuration_of, sandbox_client, Clusters, ZONES};
 use harness::Workspace;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
@@ -67,13 +67,44 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("rolebindings", ROLE_REF_NAME),
 ];
 
+/// A request's path with its query, as sent.
+fn path_and_query(request: &CapturedRequest) -> String {
+    match &request.query {
+        Some(query) => format!("{}?{query}", request.path),
+        None => request.path.clone(),
+    }
+}
+
 /// A request's place in the comparison: method, path and query.
 fn step(request: &CapturedRequest) -> String {
-    let query = request
-        .query
-        .as_deref()
-        .map_or(String::new(), |q| format!("?{q}"));
-    format!("{} {}{query}", request.method, request.path)
+    format!("{} {}", request.method, path_and_query(request))
+}
+
+/// Where two answers differed: the request (or the watch events up to it), the resource its path names, the field
+/// path and both values.
+struct Difference {
+    step: String,
+    resource: String,
+    path: String,
+    what: String,
+}
+
+/// Every difference between the two answers, added to `found`.
+fn compare(
+    found: &mut Vec<Difference>,
+    step: String,
+    resource: &str,
+    real: &Value,
+    sandbox: &Value,
+) {
+    let mut paths = Vec::new();
+    differences("", real, sandbox, &mut paths);
+    found.extend(paths.into_iter().map(|(path, what)| Difference {
+        step: step.clone(),
+        resource: resource.to_string(),
+        path,
+        what,
+    }));
 }
 
 /// The resource a request's path names (`statefulsets`), for the known differences.
@@ -93,13 +124,9 @@ fn resource(path: &str) -> &str {
 
 /// Sends one captured request as it was sent; the answer in the comparison's terms.
 async fn send(client: &kube::Client, request: &CapturedRequest) -> Value {
-    let query = request
-        .query
-        .as_deref()
-        .map_or(String::new(), |q| format!("?{q}"));
     let mut builder = http::Request::builder()
         .method(request.method.clone())
-        .uri(format!("{}{query}", request.path));
+        .uri(path_and_query(request));
     if let Some(content_type) = &request.content_type {
         builder = builder.header(http::header::CONTENT_TYPE, content_type);
     }
@@ -209,7 +236,7 @@ fn the_provider_s_requests_in_its_flows_get_the_same_answers_from_kube_apiserver
             .expect("the sandbox starts");
         (planes, sandbox)
     });
-    let mut found: Vec<(String, String, String)> = Vec::new();
+    let mut found: Vec<Difference> = Vec::new();
     let (mut compared, mut watched) = (0, 0);
     for zone in every_zone() {
         let requests = &captured[zone];
@@ -234,25 +261,23 @@ fn the_provider_s_requests_in_its_flows_get_the_same_answers_from_kube_apiserver
                     let (from_real, from_sandbox) = (on_real.stop().await, on_sandbox.stop().await);
                     assert!(!from_real.is_empty(), "zone {zone}: no watch event came");
                     watched += from_real.len();
-                    let mut paths = Vec::new();
-                    differences("", &json!(from_real), &json!(from_sandbox), &mut paths);
-                    found.extend(paths.into_iter().map(|(path, what)| {
-                        (
-                            format!("{zone}: watch events up to {}", step(request)),
-                            path,
-                            what,
-                        )
-                    }));
+                    compare(
+                        &mut found,
+                        format!("{zone}: watch events up to {}", step(request)),
+                        "watch events",
+                        &json!(from_real),
+                        &json!(from_sandbox),
+                    );
                 }
                 compared += 1;
                 let (from_real, from_sandbox) =
                     (send(&real, request).await, send(&emulated, request).await);
-                let mut paths = Vec::new();
-                differences("", &from_real, &from_sandbox, &mut paths);
-                found.extend(
-                    paths
-                        .into_iter()
-                        .map(|(path, what)| (format!("{zone}: {}", step(request)), path, what)),
+                compare(
+                    &mut found,
+                    format!("{zone}: {}", step(request)),
+                    resource(&request.path),
+                    &from_real,
+                    &from_sandbox,
                 );
             }
         });
@@ -261,22 +286,19 @@ fn the_provider_s_requests_in_its_flows_get_the_same_answers_from_kube_apiserver
         "{compared} requests and {watched} watch events compared, {} differences",
         found.len()
     );
-    let known = |step: &str, path: &str| {
-        let path_and_query = step.split(' ').nth(2).unwrap_or_default();
-        let resource = resource(path_and_query.split('?').next().unwrap_or_default());
-        KNOWN_DIFFERENCES.contains(&(resource, path))
-    };
+    let known =
+        |d: &Difference| KNOWN_DIFFERENCES.contains(&(d.resource.as_str(), d.path.as_str()));
     let unexplained: Vec<String> = found
         .iter()
-        .filter(|(step, path, _)| !known(step, path))
-        .map(|(step, path, what)| format!("{step}: {path}: {what}"))
+        .filter(|d| !known(d))
+        .map(|d| format!("{}: {}: {}", d.step, d.path, d.what))
         .collect();
     let gone: Vec<&(&str, &str)> = KNOWN_DIFFERENCES
         .iter()
         .filter(|(resource, path)| {
             !found
                 .iter()
-                .any(|(s, p, _)| p == path && s.contains(resource))
+                .any(|d| d.resource == *resource && d.path == *path)
         })
         .collect();
     assert!(
@@ -362,17 +384,6 @@ where
             .unwrap_or_else(PoisonError::into_inner)
             .push((K::kind(&()).to_string(), format!("{what} {name}")));
     }
-}
-
-fn sandbox_client(sandbox: &Sandbox, name: &str) -> kube::Client {
-    use rustls::pki_types::pem::PemObject as _;
-    let cluster = sandbox.cluster(name).expect("the sandbox cluster");
-    let mut config = kube::Config::new(cluster.url().parse().expect("a URL"));
-    let ca = rustls::pki_types::CertificateDer::from_pem_slice(cluster.ca_pem().as_bytes())
-        .expect("a CA");
-    config.root_cert = Some(vec![ca.to_vec()]);
-    config.auth_info.token = Some(cluster.token().to_string().into());
-    kube::Client::try_from(config).expect("a client")
 }
 
 #[test]

@@ -61,12 +61,8 @@ impl Clusters {
 
     /// A kube-rs client for one emulated cluster, for assertions.
     pub fn client(&self, name: &str) -> kube::Client {
-        let cluster = self.sandbox.cluster(name).unwrap();
-        let mut config = kube::Config::new(cluster.url().parse().unwrap());
-        config.root_cert = Some(vec![rustls_pem_der(cluster.ca_pem())]);
-        config.auth_info.token = Some(cluster.token().to_string().into());
         let _guard = self.runtime.enter();
-        kube::Client::try_from(config).unwrap()
+        sandbox_client(&self.sandbox, name)
     }
 
     /// The `kubernetes {}` block that reaches cluster `name`, with its CA in a file beside the config.
@@ -82,11 +78,16 @@ impl Clusters {
     }
 }
 
-fn rustls_pem_der(pem: &str) -> Vec<u8> {
+/// A kube-rs client for cluster `name` of `sandbox`; made inside a Tokio runtime.
+pub fn sandbox_client(sandbox: &Sandbox, name: &str) -> kube::Client {
     use rustls::pki_types::pem::PemObject as _;
-    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
-        .unwrap()
-        .to_vec()
+    let cluster = sandbox.cluster(name).unwrap();
+    let mut config = kube::Config::new(cluster.url().parse().unwrap());
+    let ca =
+        rustls::pki_types::CertificateDer::from_pem_slice(cluster.ca_pem().as_bytes()).unwrap();
+    config.root_cert = Some(vec![ca.to_vec()]);
+    config.auth_info.token = Some(cluster.token().to_string().into());
+    kube::Client::try_from(config).unwrap()
 }
 
 /// A cluster, three regions and three links; `protect` sets deletion_protection.
