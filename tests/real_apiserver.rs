@@ -6,6 +6,7 @@
 //! fixed one asks to be struck off.
 mod support {
     pub mod answers;
+    #[allow(dead_code)]
     pub mod control_planes;
 }
 

@@ -68,14 +68,35 @@ impl Clusters {
     /// The `kubernetes {}` block that reaches cluster `name`, with its CA in a file beside the config.
     pub fn connection_block(&self, ws: &Workspace, name: &str) -> String {
         let cluster = self.sandbox.cluster(name).unwrap();
-        let ca_file = format!("ca-{name}.pem");
-        std::fs::write(ws.path().join(&ca_file), cluster.ca_pem()).unwrap();
-        format!(
-            "  kubernetes {{\n    host                   = \"{}\"\n    cluster_ca_certificate = file(\"${{path.module}}/{ca_file}\")\n    token                  = \"{}\"\n  }}\n",
-            cluster.url(),
-            cluster.token()
-        )
+        connection_block(ws, name, &cluster.url(), cluster.ca_pem(), cluster.token())
     }
+}
+
+/// Kubernetes clusters a configuration can name: the sandbox's, or real control planes (`attached::`).
+pub trait Connections {
+    /// The `kubernetes {}` block that reaches cluster `name`.
+    fn connection_block(&self, ws: &Workspace, name: &str) -> String;
+}
+
+impl Connections for Clusters {
+    fn connection_block(&self, ws: &Workspace, name: &str) -> String {
+        Clusters::connection_block(self, ws, name)
+    }
+}
+
+/// A `kubernetes {}` block for an API server at `url`, with its CA in a file beside the config.
+pub fn connection_block(
+    ws: &Workspace,
+    name: &str,
+    url: &str,
+    ca_pem: &str,
+    token: &str,
+) -> String {
+    let ca_file = format!("ca-{name}.pem");
+    std::fs::write(ws.path().join(&ca_file), ca_pem).unwrap();
+    format!(
+        "  kubernetes {{\n    host                   = \"{url}\"\n    cluster_ca_certificate = file(\"${{path.module}}/{ca_file}\")\n    token                  = \"{token}\"\n  }}\n"
+    )
 }
 
 /// A kube-rs client for cluster `name` of `sandbox`; made inside a Tokio runtime.
@@ -91,7 +112,12 @@ pub fn sandbox_client(sandbox: &Sandbox, name: &str) -> kube::Client {
 }
 
 /// A cluster, three regions and three links; `protect` sets deletion_protection.
-pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replicas: u32) -> String {
+pub fn configuration(
+    clusters: &impl Connections,
+    ws: &Workspace,
+    protect: bool,
+    replicas: u32,
+) -> String {
     let mut config = format!(
         "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",
         ZONES.iter().map(|z| format!("{z:?}")).collect::<Vec<_>>().join(", ")
@@ -126,7 +152,7 @@ pub fn configuration(clusters: &Clusters, ws: &Workspace, protect: bool, replica
 }
 
 /// `configuration` for any list of zones (one emulated Kubernetes cluster each), without deletion protection.
-pub fn configuration_of(clusters: &Clusters, ws: &Workspace, zones: &[&str]) -> String {
+pub fn configuration_of(clusters: &impl Connections, ws: &Workspace, zones: &[&str]) -> String {
     let quoted: Vec<String> = zones.iter().map(|z| format!("{z:?}")).collect();
     let mut config = format!(
         "resource \"crdb_multiregion_cluster\" \"main\" {{\n  name  = \"main\"\n  image = \"cockroachdb/cockroach:v24.1.0\"\n  zones = [{}]\n}}\n",

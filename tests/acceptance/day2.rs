@@ -22,7 +22,12 @@ pub fn with_image(config: &str, tag: &str, finalization: &str) -> String {
 
 /// Waits until every range is fully replicated again, then starts a new recording window.
 pub fn settle(clusters: &Clusters) {
-    let cockroach = clusters.sandbox.world().unwrap().cockroach();
+    settle_world(clusters.sandbox.world().unwrap());
+}
+
+/// [`settle`] for the emulated CockroachDB of any sandbox (attached ones too).
+pub fn settle_world(world: &kube_sandbox::world::World) {
+    let cockroach = world.cockroach();
     let until = Instant::now() + Duration::from_secs(60);
     loop {
         cockroach.reset_availability();

@@ -1,8 +1,12 @@
 //! Acceptance tests: the real `terraform` CLI drives the real provider binary.
+mod attached;
 mod bad_input;
 mod certificates;
 mod cluster;
 mod clusters;
+#[path = "../support/control_planes.rs"]
+#[allow(dead_code)]
+mod control_planes;
 mod day2;
 mod examples;
 mod faults;

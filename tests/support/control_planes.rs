@@ -26,6 +26,14 @@ const CONTROLLERS: &str = "statefulset-controller,job-controller,replicaset-cont
 garbage-collector-controller,namespace-controller,serviceaccount-controller,\
 persistentvolumeclaim-protection-controller";
 
+/// With a sandbox attached (`kube_sandbox::attach`): every controller of kube-controller-manager a cluster's
+/// objects meet, the sandbox running only what nodes and the cloud do.
+const CONTROLLERS_ATTACHED: &str = "statefulset-controller,job-controller,replicaset-controller,\
+deployment-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,\
+persistentvolumeclaim-protection-controller,endpoints-controller,endpointslice-controller,\
+disruption-controller,ttl-after-finished-controller,pod-garbage-collector-controller,\
+root-ca-certificate-publisher-controller";
+
 /// The version `scripts/control-planes/go.mod` pins: the directory its build lands in is named after it.
 fn kubernetes_version() -> &'static str {
     include_str!("../../scripts/control-planes/go.mod")
@@ -73,6 +81,9 @@ pub struct ControlPlane {
     pub ca_pem: String,
     /// A `system:masters` token, as a cluster admin's.
     pub token: String,
+    /// Started for attaching: the loopback port its kube-apiserver's `HTTPS_PROXY` names, where the sandbox
+    /// serves the pods (`kube_sandbox::attach`).
+    pub pod_proxy_port: Option<u16>,
     dir: PathBuf,
     /// Started in this order and stopped in the reverse one.
     processes: Vec<(&'static str, Child)>,
@@ -109,6 +120,20 @@ pub struct ControlPlanes {
 impl ControlPlanes {
     /// Starts one control plane per name and returns once every kube-apiserver answers `/readyz`.
     pub async fn start(names: &[&str]) -> ControlPlanes {
+        Self::start_with(names, CONTROLLERS, None).await
+    }
+
+    /// Control planes for a sandbox to attach to: kube-controller-manager runs the controllers of a whole cluster
+    /// and each kube-apiserver trusts the kubelet endpoints' certificates `kubelet_ca_pem` signs.
+    pub async fn start_for_attaching(names: &[&str], kubelet_ca_pem: &str) -> ControlPlanes {
+        Self::start_with(names, CONTROLLERS_ATTACHED, Some(kubelet_ca_pem)).await
+    }
+
+    async fn start_with(
+        names: &[&str],
+        controllers: &str,
+        kubelet_ca_pem: Option<&str>,
+    ) -> ControlPlanes {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut started = ControlPlanes {
             planes: Vec::new(),
@@ -117,7 +142,9 @@ impl ControlPlanes {
         };
         for name in names {
             let plane_dir = started.dir.path().join(name);
-            started.planes.push(start_plane(name, &plane_dir));
+            started
+                .planes
+                .push(start_plane(name, &plane_dir, controllers, kubelet_ca_pem));
         }
         let entries: Vec<kubeconfig::Entry> = started
             .planes
@@ -230,11 +257,18 @@ fn write_pki(name: &str, dir: &Path) -> String {
 }
 
 /// Starts `binary` with its output in `dir/<label>.log`, killed by the kernel if the starting thread ends.
-fn spawn(label: &'static str, binary: &str, args: &[String], dir: &Path) -> (&'static str, Child) {
+fn spawn(
+    label: &'static str,
+    binary: &str,
+    args: &[String],
+    env: &[(&str, String)],
+    dir: &Path,
+) -> (&'static str, Child) {
     let log = fs::File::create(dir.join(format!("{label}.log"))).expect("a log file");
     let mut command = Command::new(self::binary(binary));
     command
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("a log file handle"))
         .stderr(log);
@@ -254,7 +288,12 @@ fn spawn(label: &'static str, binary: &str, args: &[String], dir: &Path) -> (&'s
     (label, child)
 }
 
-fn start_plane(name: &str, dir: &Path) -> ControlPlane {
+fn start_plane(
+    name: &str,
+    dir: &Path,
+    controllers: &str,
+    kubelet_ca_pem: Option<&str>,
+) -> ControlPlane {
     fs::create_dir_all(dir).expect("the control plane's directory");
     let ca_pem = write_pki(name, dir);
     let admin_token = random_token();
@@ -298,7 +337,7 @@ fn start_plane(name: &str, dir: &Path) -> ControlPlane {
         // The data lives as long as the test: an fsync per write only slows the shared machine down.
         "--unsafe-no-fsync".to_string(),
     ];
-    let apiserver_args = [
+    let mut apiserver_args = vec![
         format!("--etcd-servers={etcd_url}"),
         "--bind-address=127.0.0.1".to_string(),
         "--advertise-address=127.0.0.1".to_string(),
@@ -316,9 +355,30 @@ fn start_plane(name: &str, dir: &Path) -> ControlPlane {
         "--allow-privileged=true".to_string(),
         "--profiling=false".to_string(),
     ];
+    let pod_proxy_port = kubelet_ca_pem.map(|_| free_port());
+    // Its `pods/proxy` transport honours the environment's proxy (loopback addresses, etcd's and the kubelets',
+    // are never proxied): the pods' addresses reach the sandbox through it.
+    let apiserver_env: Vec<(&str, String)> = pod_proxy_port
+        .map(|port| {
+            vec![
+                ("HTTPS_PROXY", format!("http://127.0.0.1:{port}")),
+                ("NO_PROXY", String::new()),
+            ]
+        })
+        .unwrap_or_default();
+    if let Some(pem) = kubelet_ca_pem {
+        fs::write(dir.join("kubelet-ca.crt"), pem).unwrap();
+        apiserver_args.push(format!(
+            "--kubelet-certificate-authority={}",
+            path("kubelet-ca.crt")
+        ));
+        // As kubeadm and GKE set it: a node's host name is no name this machine resolves.
+        apiserver_args
+            .push("--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".to_string());
+    }
     let manager_args = [
         format!("--kubeconfig={}", manager_kubeconfig.display()),
-        format!("--controllers={CONTROLLERS}"),
+        format!("--controllers={controllers}"),
         "--leader-elect=false".to_string(),
         // Nothing reads its metrics or health endpoints: no port to allocate.
         "--secure-port=0".to_string(),
@@ -326,12 +386,19 @@ fn start_plane(name: &str, dir: &Path) -> ControlPlane {
         format!("--root-ca-file={}", path("ca.crt")),
     ];
     let processes = vec![
-        spawn("etcd", "etcd", &etcd_args, dir),
-        spawn("kube-apiserver", "kube-apiserver", &apiserver_args, dir),
+        spawn("etcd", "etcd", &etcd_args, &[], dir),
+        spawn(
+            "kube-apiserver",
+            "kube-apiserver",
+            &apiserver_args,
+            &apiserver_env,
+            dir,
+        ),
         spawn(
             "kube-controller-manager",
             "kube-controller-manager",
             &manager_args,
+            &[],
             dir,
         ),
     ];
@@ -340,6 +407,7 @@ fn start_plane(name: &str, dir: &Path) -> ControlPlane {
         url,
         ca_pem,
         token: admin_token,
+        pod_proxy_port,
         dir: dir.to_path_buf(),
         processes,
     }

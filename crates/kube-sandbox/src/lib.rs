@@ -2,6 +2,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod attach;
 pub mod bootstrap;
 pub mod cli;
 pub mod clock;

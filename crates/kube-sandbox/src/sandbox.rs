@@ -153,6 +153,7 @@ impl Sandbox {
                 store: c.store().clone(),
                 world: world.clone(),
                 clock: Clock::new(speed),
+                upstream: None,
             }));
         }
         Running::new(world, handles)

@@ -577,6 +577,53 @@ impl Store {
         Ok(Deleted::Removed(removed))
     }
 
+    /// Keeps `obj` as another API server holds it (attached mode, `attach/mirror.rs`): no defaulting, validation,
+    /// admission or garbage collection, which that server did; only the resourceVersion is this store's, so that
+    /// its watchers see one increasing sequence. Unchanged objects are not written again.
+    pub fn mirror_upsert(&self, rt: &ResourceType, mut obj: Value) {
+        let rt = table_entry(rt);
+        let mut inner = self.lock();
+        obj["apiVersion"] = json!(rt.api_version());
+        obj["kind"] = json!(rt.kind);
+        let ns = if rt.namespaced {
+            namespace_of(&obj)
+        } else {
+            None
+        };
+        let existing = inner.get(rt, ns, name_of(&obj)).cloned();
+        let event = match existing {
+            Some(mut old) => {
+                old["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"].clone();
+                if old == obj {
+                    return;
+                }
+                WatchEventType::Modified
+            }
+            None => WatchEventType::Added,
+        };
+        inner.store_and_notify(&self.events, rt, obj, event);
+    }
+
+    /// Forgets an object the other API server no longer holds (attached mode).
+    pub fn mirror_remove(&self, rt: &ResourceType, ns: Option<&str>, name: &str) {
+        let rt = table_entry(rt);
+        let mut inner = self.lock();
+        let ns = if rt.namespaced { ns } else { None };
+        if inner.get(rt, ns, name).is_some() {
+            inner.remove_and_notify(&self.events, rt, ns, name, None);
+        }
+    }
+
+    /// The names (namespace, name) of every object of a type, for a mirror to find what went while it was away.
+    pub fn keys(&self, rt: &ResourceType) -> Vec<(Option<String>, String)> {
+        let rt = table_entry(rt);
+        self.lock()
+            .items(rt, None)
+            .iter()
+            .map(|o| (namespace_of(o).map(String::from), name_of(o).to_string()))
+            .collect()
+    }
+
     /// Every write from now on, as events.
     pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {
         self.events.subscribe()
@@ -988,5 +1035,59 @@ impl Inner {
                 self.store_and_notify(tx, rt, owner, WatchEventType::Modified);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod mirror_tests {
+    use super::*;
+
+    /// A mirror keeps what the other server sent, tells its watchers once per change, and forgets what went.
+    #[test]
+    fn a_mirror_notifies_changes_only_and_keeps_the_object_as_sent() {
+        let store = Store::new(1);
+        let pods = resource_type("pods").unwrap();
+        let mut events = store.subscribe();
+        let pod = json!({"metadata": {"name": "p", "namespace": "n", "uid": "u-1", "resourceVersion": "77"},
+                         "spec": {"nodeName": "a"}, "status": {"phase": "Running"}});
+        store.mirror_upsert(pods, pod.clone());
+        let kept = store.get(pods, Some("n"), "p").unwrap();
+        assert_eq!(kept["metadata"]["uid"], "u-1", "the other server's uid");
+        assert_eq!(
+            kept["status"]["phase"], "Running",
+            "no initial status of its own"
+        );
+        assert_ne!(
+            kept["metadata"]["resourceVersion"], "77",
+            "the store's own resourceVersion"
+        );
+        assert_eq!(events.try_recv().unwrap().event, WatchEventType::Added);
+
+        // The same object again, with the other server's next resourceVersion only: nothing to tell.
+        let mut again = pod.clone();
+        again["metadata"]["resourceVersion"] = json!("78");
+        store.mirror_upsert(pods, again);
+        assert!(
+            events.try_recv().is_err(),
+            "an unchanged object is not written again"
+        );
+
+        let mut changed = pod;
+        changed["status"]["phase"] = json!("Succeeded");
+        store.mirror_upsert(pods, changed);
+        assert_eq!(events.try_recv().unwrap().event, WatchEventType::Modified);
+        assert_eq!(
+            store.keys(pods),
+            vec![(Some("n".to_string()), "p".to_string())]
+        );
+
+        store.mirror_remove(pods, Some("n"), "p");
+        assert_eq!(events.try_recv().unwrap().event, WatchEventType::Deleted);
+        assert!(store.get(pods, Some("n"), "p").is_none());
+        store.mirror_remove(pods, Some("n"), "p");
+        assert!(
+            events.try_recv().is_err(),
+            "removing what is gone tells nothing"
+        );
     }
 }

@@ -66,11 +66,28 @@ pub fn serving_pki(ca_name: &str) -> std::io::Result<ServingPki> {
     })
 }
 
+impl ServingPki {
+    /// A TLS server configuration presenting the serving certificate.
+    pub fn server_config(&self) -> std::io::Result<Arc<rustls::ServerConfig>> {
+        server_config(self.cert_der.clone(), self.key_der.clone())
+    }
+}
+
 /// Generates a CA named after the cluster and a serving certificate it signs.
 pub fn generate(cluster: &str) -> std::io::Result<ClusterPki> {
     let pki = serving_pki(&format!("kube-sandbox {cluster} CA"))?;
-    let chain = vec![CertificateDer::from(pki.cert_der)];
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der));
+    Ok(ClusterPki {
+        server_config: pki.server_config()?,
+        ca_pem: pki.ca_pem,
+    })
+}
+
+fn server_config(
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+) -> std::io::Result<Arc<rustls::ServerConfig>> {
+    let chain = vec![CertificateDer::from(cert_der)];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -80,8 +97,5 @@ pub fn generate(cluster: &str) -> std::io::Result<ClusterPki> {
         .map_err(pki_error)?;
     // HTTP/1.1 only: Go and kube-rs clients fall back to it when h2 is not offered.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(ClusterPki {
-        ca_pem: pki.ca_pem,
-        server_config: Arc::new(config),
-    })
+    Ok(Arc::new(config))
 }

@@ -36,5 +36,9 @@ pub fn record(
         "reportingComponent": component, "reportingInstance": format!("{component}-{}", ctx.cluster_name),
         "firstTimestamp": now, "lastTimestamp": now, "count": 1,
     });
-    log_err("event", ctx.store.create(ctx.rt("events"), event));
+    if let Some(created) = log_err("event", ctx.store.create(ctx.rt("events"), event)) {
+        if let Some(upstream) = &ctx.upstream {
+            upstream.event(&created);
+        }
+    }
 }

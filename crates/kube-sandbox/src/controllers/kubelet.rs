@@ -90,6 +90,8 @@ struct PodRuntime {
 pub struct Kubelet {
     pods: HashMap<String, PodRuntime>,
     next_ip: u32,
+    /// Attached: terminating pods whose containers this kubelet stopped and whose deletion it sent.
+    stopped: std::collections::HashSet<String>,
 }
 
 impl Reconcile for Kubelet {
@@ -104,6 +106,7 @@ impl Reconcile for Kubelet {
             .filter(|u| !present.contains(u.as_str()))
             .cloned()
             .collect();
+        self.stopped.retain(|uid| present.contains(uid.as_str()));
         for uid in gone {
             if let Some(store) = self.pods.remove(&uid).and_then(|r| r.joined_store) {
                 ctx.world
@@ -127,6 +130,9 @@ impl Reconcile for Kubelet {
                     .node_store_deleted(&n.cluster, &n.store);
             }
         }
+        if ctx.upstream.is_some() {
+            self.stop_terminating(ctx, &pods);
+        }
         let mut views: Option<Vec<ClusterDnsView>> = None;
         for pod in pods.iter().filter(|p| !meta::is_deleting(p)) {
             if !matches!(
@@ -142,6 +148,24 @@ impl Reconcile for Kubelet {
 }
 
 impl Kubelet {
+    /// Attached to a real API server, a deleted pod is only marked terminating there: its kubelet stops the
+    /// containers (here at once, as the sandbox's own server deletes pods at once) and then deletes it for good.
+    fn stop_terminating(&mut self, ctx: &ControllerContext, pods: &[Value]) {
+        let Some(upstream) = &ctx.upstream else {
+            return;
+        };
+        for pod in pods.iter().filter(|p| meta::is_deleting(p)) {
+            let uid = meta::uid(pod);
+            if !self.stopped.insert(uid.to_string()) {
+                continue;
+            }
+            if let Some(store) = self.pods.get(uid).and_then(|r| r.joined_store.as_ref()) {
+                ctx.world.cockroach().node_stopped(&ctx.cluster_name, store);
+            }
+            upstream.pod_stopped(pod);
+        }
+    }
+
     fn step(
         &mut self,
         ctx: &ControllerContext,
@@ -172,6 +196,9 @@ impl Kubelet {
             let mut bound = pod.clone();
             bound["spec"]["nodeName"] = json!(rt.node);
             log_err("pod bind", ctx.store.update(ctx.rt("pods"), bound));
+            if let Some(upstream) = &ctx.upstream {
+                upstream.bind(pod, &rt.node);
+            }
             return;
         }
         let restart_policy = meta::str_at(pod, "/spec/restartPolicy")
@@ -392,10 +419,7 @@ impl Kubelet {
         if pod.get("status") != Some(&status) {
             let mut updated = pod.clone();
             updated["status"] = status;
-            log_err(
-                "pod status",
-                ctx.store.update_status(ctx.rt("pods"), updated),
-            );
+            ctx.update_status("pods", updated, "pod status");
         }
     }
 
@@ -754,7 +778,7 @@ fn bind_claims(ctx: &ControllerContext) {
             "accessModes": pvc.pointer("/spec/accessModes").cloned().unwrap_or(json!(["ReadWriteOnce"])),
             "capacity": {"storage": pvc.pointer("/spec/resources/requests/storage").cloned().unwrap_or(json!("1Gi"))},
         });
-        log_err("pvc bind", ctx.store.update_status(rt, u));
+        ctx.update_status("persistentvolumeclaims", u, "pvc bind");
     }
 }
 

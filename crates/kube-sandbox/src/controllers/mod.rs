@@ -36,6 +36,22 @@ pub struct ControllerContext {
     pub store: Arc<Store>,
     pub world: Arc<World>,
     pub clock: Clock,
+    /// Set when the cluster is a real API server this sandbox is attached to (`attach/`): the store then only
+    /// mirrors it, and what the node-side controllers write goes there too.
+    pub upstream: Option<Arc<dyn Upstream>>,
+}
+
+/// A real API server holding the objects, as the node-side controllers write to it (`attach/` implements it):
+/// each write is made in the mirror at once and sent there in order; the mirror then takes that server's answer.
+pub trait Upstream: Send + Sync {
+    /// A status a controller wrote, through the `/status` subresource of `plural`.
+    fn status(&self, plural: &'static str, object: &Value);
+    /// A pod scheduled to `node` (`pods/binding`, as the scheduler binds).
+    fn bind(&self, pod: &Value, node: &str);
+    /// An event recorded about an object.
+    fn event(&self, event: &Value);
+    /// A terminating pod whose containers stopped: deleted for good, as its kubelet does once they have.
+    fn pod_stopped(&self, pod: &Value);
 }
 
 impl ControllerContext {
@@ -64,17 +80,31 @@ impl ControllerContext {
     }
 
     /// Writes `status` as the status of `object` (of `plural`) when it differs from the one it has.
-    pub fn write_status(&self, plural: &str, object: &Value, status: Value, what: &str) {
+    pub fn write_status(&self, plural: &'static str, object: &Value, status: Value, what: &str) {
         if object.get("status") != Some(&status) {
             self.replace_status(plural, object, status, what);
         }
     }
 
     /// Writes `status` as the status of `object` (of `plural`).
-    pub fn replace_status(&self, plural: &str, object: &Value, status: Value, what: &str) {
+    pub fn replace_status(&self, plural: &'static str, object: &Value, status: Value, what: &str) {
         let mut updated = object.clone();
         updated["status"] = status;
-        log_err(what, self.store.update_status(self.rt(plural), updated));
+        self.update_status(plural, updated, what);
+    }
+
+    /// Writes `object`'s status (`/status` of `plural`), and sends it upstream when attached.
+    /// Attached, the status goes upstream even when the mirror refuses it: the real server is the one to judge.
+    pub fn update_status(&self, plural: &'static str, object: Value, what: &str) -> Option<Value> {
+        let Some(upstream) = &self.upstream else {
+            return log_err(what, self.store.update_status(self.rt(plural), object));
+        };
+        let written = log_err(
+            what,
+            self.store.update_status(self.rt(plural), object.clone()),
+        );
+        upstream.status(plural, written.as_ref().unwrap_or(&object));
+        written
     }
 }
 
@@ -84,15 +114,13 @@ const EVENT_DRIVEN_RESYNC: Duration = Duration::from_secs(10);
 /// Starts every controller of one cluster. Registers the cluster in the world with a default profile if
 /// `Sandbox::start` has not registered it with its own.
 pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
-    // The emulated CockroachDB's cluster time runs at the controllers' speed.
-    ctx.world.cockroach().set_clock(ctx.clock);
-    if ctx.world.cluster(&ctx.cluster_name).is_none() {
-        ctx.world.register_cluster(
-            &ctx.cluster_name,
-            ctx.store.clone(),
-            ClusterProfile::default(),
-        );
-    }
+    let mut handles = spawn_control_plane(ctx.clone());
+    handles.extend(spawn_node_side(ctx));
+    handles
+}
+
+/// What kube-controller-manager runs: left to the real one when the sandbox is attached to it.
+fn spawn_control_plane(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
     vec![
         spawn_loop(
             ctx.clone(),
@@ -102,21 +130,9 @@ pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
         ),
         spawn_loop(
             ctx.clone(),
-            &["services"],
-            Duration::from_secs(1),
-            service_lb::Controller::default(),
-        ),
-        spawn_loop(
-            ctx.clone(),
             &["statefulsets", "pods", "persistentvolumeclaims"],
             EVENT_DRIVEN_RESYNC,
             statefulset::Controller,
-        ),
-        spawn_loop(
-            ctx.clone(),
-            &["persistentvolumeclaims", "pods"],
-            Duration::from_secs(1),
-            volume_expansion::Controller::default(),
         ),
         spawn_loop(
             ctx.clone(),
@@ -138,21 +154,49 @@ pub fn spawn_all(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
         ),
         spawn_loop(
             ctx.clone(),
-            &["configmaps", "pods", "deployments"],
-            Duration::from_secs(1),
-            dns_reload::Controller::default(),
-        ),
-        spawn_loop(
-            ctx.clone(),
             &["services", "pods"],
             EVENT_DRIVEN_RESYNC,
             endpoints::Controller,
         ),
         spawn_loop(
-            ctx.clone(),
+            ctx,
             &["poddisruptionbudgets", "pods"],
             EVENT_DRIVEN_RESYNC,
             disruption::Controller,
+        ),
+    ]
+}
+
+/// What the kubelets, the cloud's controllers and the cluster's DNS do: the sandbox's part when attached to a
+/// real control plane (`attach/`).
+pub fn spawn_node_side(ctx: ControllerContext) -> Vec<JoinHandle<()>> {
+    // The emulated CockroachDB's cluster time runs at the controllers' speed.
+    ctx.world.cockroach().set_clock(ctx.clock);
+    if ctx.world.cluster(&ctx.cluster_name).is_none() {
+        ctx.world.register_cluster(
+            &ctx.cluster_name,
+            ctx.store.clone(),
+            ClusterProfile::default(),
+        );
+    }
+    vec![
+        spawn_loop(
+            ctx.clone(),
+            &["services"],
+            Duration::from_secs(1),
+            service_lb::Controller::default(),
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["persistentvolumeclaims", "pods"],
+            Duration::from_secs(1),
+            volume_expansion::Controller::default(),
+        ),
+        spawn_loop(
+            ctx.clone(),
+            &["configmaps", "pods", "deployments"],
+            Duration::from_secs(1),
+            dns_reload::Controller::default(),
         ),
         spawn_loop(
             ctx,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{events, log_err, meta, ControllerContext, Reconcile};
+use super::{events, meta, ControllerContext, Reconcile};
 use crate::world::{LbRules, LoadBalancer};
 
 /// Cloud load balancers take tens of seconds to come up.
@@ -213,7 +213,9 @@ impl Reconcile for Controller {
                 let mut updated = svc.clone();
                 updated["status"]["loadBalancer"] = status["loadBalancer"].clone();
                 let ensured = lb.is_some();
-                if log_err("service status", ctx.store.update_status(rt, updated)).is_some()
+                if ctx
+                    .update_status("services", updated, "service status")
+                    .is_some()
                     && ensured
                 {
                     events::record(

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{events, log_err, meta, ControllerContext, Reconcile};
+use super::{events, meta, ControllerContext, Reconcile};
 use kube_codecs::quantity;
 
 /// How long the cloud takes to grow a disk.
@@ -155,7 +155,10 @@ impl Reconcile for Controller {
             };
             let mut updated = claim.clone();
             updated["status"] = status;
-            if log_err("pvc expansion", ctx.store.update_status(rt, updated)).is_some() {
+            if ctx
+                .update_status("persistentvolumeclaims", updated, "pvc expansion")
+                .is_some()
+            {
                 let (component, reason, message) = match now {
                     Step::ControllerResizing => (
                         "external-resizer",

@@ -46,6 +46,7 @@ impl Sim {
             bootstrap_named(&store, profile.dns, name);
             world.register_cluster(name, store.clone(), *profile);
             handles.extend(spawn_all(ControllerContext {
+                upstream: None,
                 cluster_name: name.to_string(),
                 store: store.clone(),
                 world: world.clone(),
