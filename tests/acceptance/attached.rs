@@ -1,13 +1,14 @@
-//! The core flows against real Kubernetes control planes: three kube-apiservers with kube-controller-manager
+//! The core flows against real Kubernetes control planes: kube-apiservers with kube-controller-manager
 //! (`scripts/control-planes.sh`), the sandbox's node side attached to them (`kube_sandbox::attach`: kubelets,
 //! volumes, load balancers, cluster DNS and the emulated CockroachDB). Every request of the provider is answered by
 //! kube-apiserver itself; StatefulSet, Job, ReplicaSet, Deployment, garbage-collector, namespace and endpoint
 //! controllers are kube-controller-manager's; `pods/proxy` and `pods/log` go through the API server to the
 //! sandbox's pods (through the CONNECT proxy each API server is started with) and kubelet endpoints. Run under the newest client of the matrix only
 //! (`scripts/test.sh`): the flows are the same under every client, the control planes are not cheap.
-use crate::clusters::{configuration, connection_block, Connections, ZONES};
+use crate::certificates::{expiries, sleep_until};
+use crate::clusters::{configuration_of, connection_block, Connections, ZONES};
 use crate::control_planes::ControlPlanes;
-use crate::day2::{settle_world, with_image, with_replicas};
+use crate::day2::{settle_world, with_image};
 use crate::harness::Workspace;
 use crate::sql::sql_config;
 use k8s_openapi::api::core::v1::Pod;
@@ -16,6 +17,8 @@ use kube_sandbox::attach::{AttachOptions, Attached, AttachedCluster};
 
 /// The emulated side's speed: kube-controller-manager's controllers run in real time.
 const SPEED: f64 = 20.0;
+/// The zone added, then removed.
+const NEW_ZONE: &str = "asia-east1-a";
 
 struct RealClusters {
     runtime: tokio::runtime::Runtime,
@@ -32,7 +35,8 @@ impl RealClusters {
             .unwrap();
         let kubelet = kube_sandbox::tls::serving_pki("attached kubelets CA").unwrap();
         let pods = kube_sandbox::tls::serving_pki("attached pods CA").unwrap();
-        let planes = runtime.block_on(ControlPlanes::start_for_attaching(&ZONES, &kubelet.ca_pem));
+        let names = [ZONES[0], ZONES[1], ZONES[2], NEW_ZONE];
+        let planes = runtime.block_on(ControlPlanes::start_for_attaching(&names, &kubelet.ca_pem));
         let attached = runtime.block_on(async {
             let mut clusters = Vec::new();
             for plane in planes.planes() {
@@ -68,7 +72,7 @@ impl RealClusters {
     /// The database pods of every zone, as kube-apiserver lists them, with the image each runs.
     fn node_images(&self) -> Vec<(String, String)> {
         let mut all = Vec::new();
-        for zone in ZONES {
+        for zone in ZONES.iter().chain([&NEW_ZONE]) {
             let api: Api<Pod> = Api::namespaced(self.client(zone), zone);
             let listed = self
                 .runtime
@@ -105,27 +109,69 @@ impl Connections for RealClusters {
     }
 }
 
+/// `config` with `replicas` nodes in `zone` (`configuration_of` writes `replicas = 3` in each region).
+fn with_replicas(config: &str, zone: &str, replicas: u32) -> String {
+    let block = format!("resource \"crdb_region\" \"{}\" {{", zone.replace('-', "_"));
+    let at = config.find(&block).unwrap();
+    let line = config[at..].find("  replicas = 3\n").unwrap() + at;
+    format!(
+        "{}  replicas = {replicas}\n{}",
+        &config[..line],
+        &config[line + "  replicas = 3\n".len()..]
+    )
+}
+
+/// Active live members and decommissioned ones, as the emulated CockroachDB has them.
+fn members(clusters: &RealClusters) -> (usize, usize) {
+    use kube_sandbox::world::Membership;
+    let nodes = clusters.attached.world().cockroach().nodes();
+    let active = nodes
+        .iter()
+        .filter(|n| n.live && n.membership == Membership::Active)
+        .count();
+    let gone = nodes
+        .iter()
+        .filter(|n| n.membership == Membership::Decommissioned)
+        .count();
+    (active, gone)
+}
+
 #[test]
 fn the_core_flows_pass_on_real_control_planes() {
     let clusters = RealClusters::start();
     let cockroach = clusters.attached.world().cockroach();
     let ws = Workspace::new("");
-    let regions = configuration(&clusters, &ws, false, 3);
     let sql = sql_config(
         &clusters.connection_block(&ws, ZONES[0]),
         "Corr3ct-h0rse-battery",
         "  survival_goal = \"zone\"",
     );
-    let at = |tag: &str| format!("{}{sql}", with_image(&regions, tag, "auto"));
-    let base = at("v24.1.0");
-    ws.write_config(&base);
+    // Certificates of ten minutes: renewed from 10 s after they are issued, then (`renewal` of one minute) only
+    // nine minutes after the renewal, well after the flows that follow it.
+    let config = |zones: &[&str], tag: &str, renewal: &str| {
+        let regions = with_image(&configuration_of(&clusters, &ws, zones), tag, "auto").replacen(
+            "  zones = [",
+            &format!(
+                "  certificate_validity = \"10m\"\n  certificate_renewal  = \"{renewal}\"\n  zones = ["
+            ),
+            1,
+        );
+        format!("{regions}{sql}")
+    };
+    let all_zones = [ZONES[0], ZONES[1], ZONES[2], NEW_ZONE];
+
+    // Three regions, a SQL user and a database.
+    ws.write_config(&config(&ZONES, "v24.1.0", "9m50s"));
     ws.apply();
     assert!(
         cockroach.initialised(),
         "cockroach init ran through a Job of the real control plane"
     );
-    let live = cockroach.nodes().iter().filter(|n| n.live).count();
-    assert_eq!(live, 9, "every node of the three zones is live after apply");
+    assert_eq!(
+        members(&clusters),
+        (9, 0),
+        "every node of the three zones is live after apply"
+    );
     let catalog = cockroach.clusters().remove(0).catalog;
     assert_eq!(
         catalog.member_of("app"),
@@ -136,10 +182,32 @@ fn the_core_flows_pass_on_real_control_planes() {
         catalog.databases.contains_key("shop"),
         "the database, made by a Job"
     );
-    ws.assert_plan_empty("the deployment on real control planes");
 
+    // Certificate renewal: inside every certificate's window, the configuration unchanged.
     settle_world(clusters.attached.world());
-    let patched = at("v24.1.26");
+    let issued = expiries(&ws);
+    let latest = issued.iter().map(|(_, at)| *at).max().unwrap();
+    sleep_until(latest - time::Duration::seconds(9 * 60 + 50) + time::Duration::seconds(1));
+    ws.apply();
+    let seen = assert_available(&clusters, "the certificate renewal");
+    assert_eq!(
+        seen.max_nodes_down, 1,
+        "the renewal restarts nodes, one at a time: {seen:?}"
+    );
+    for ((what, before), (_, after)) in issued.iter().zip(expiries(&ws)) {
+        assert!(
+            after > *before,
+            "the {what} certificate was renewed: {before} -> {after}"
+        );
+    }
+    let renewed = config(&ZONES, "v24.1.0", "1m");
+    ws.write_config(&renewed);
+    ws.apply();
+    ws.assert_plan_empty("the certificate renewal on real control planes");
+
+    // A patch upgrade.
+    settle_world(clusters.attached.world());
+    let patched = config(&ZONES, "v24.1.26", "1m");
     ws.write_config(&patched);
     ws.apply();
     let seen = assert_available(&clusters, "the patch upgrade");
@@ -155,22 +223,39 @@ fn the_core_flows_pass_on_real_control_planes() {
     );
     ws.assert_plan_empty("the patch upgrade on real control planes");
 
+    // A region added, then removed: its nodes are decommissioned before its namespace goes.
+    settle_world(clusters.attached.world());
+    ws.write_config(&config(&all_zones, "v24.1.26", "1m"));
+    ws.apply();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while members(&clusters) != (12, 0) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the new zone's nodes never joined: {:?}",
+            members(&clusters)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    ws.assert_plan_empty("the region added on real control planes");
+    settle_world(clusters.attached.world());
+    ws.write_config(&patched);
+    ws.apply();
+    assert_available(&clusters, "the region removed");
+    assert_eq!(
+        members(&clusters),
+        (9, 3),
+        "the removed zone's three nodes were decommissioned"
+    );
+    ws.assert_plan_empty("the region removed on real control planes");
+
+    // A scale-down: one node decommissioned, then its pod removed by the StatefulSet controller.
     settle_world(clusters.attached.world());
     ws.write_config(&with_replicas(&patched, ZONES[0], 2));
     ws.apply();
     assert_available(&clusters, "the scale-down");
-    let nodes = cockroach.nodes();
-    let decommissioned = nodes
-        .iter()
-        .filter(|n| n.membership == kube_sandbox::world::Membership::Decommissioned)
-        .count();
-    let active = nodes
-        .iter()
-        .filter(|n| n.live && n.membership == kube_sandbox::world::Membership::Active)
-        .count();
     assert_eq!(
-        (active, decommissioned),
-        (8, 1),
+        members(&clusters),
+        (8, 4),
         "the scale-down decommissioned one node first"
     );
     assert_eq!(
@@ -181,7 +266,7 @@ fn the_core_flows_pass_on_real_control_planes() {
     ws.assert_plan_empty("the scale-down on real control planes");
 
     ws.destroy();
-    for zone in ZONES {
+    for zone in all_zones {
         let api: Api<Pod> = Api::namespaced(clusters.client(zone), zone);
         let left = clusters
             .runtime
