@@ -31,6 +31,10 @@ pub fn comparable(answer: &Value) -> Value {
         for key in ["uid", "resourceVersion", "creationTimestamp"] {
             meta.remove(key);
         }
+        // Whether a deletion is pending is compared; the second each server's clock read is not.
+        if let Some(deleting) = meta.get_mut("deletionTimestamp") {
+            *deleting = json!("(time)");
+        }
         if let Some(fields) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
             // Controllers own the status (the real StatefulSet controller writes it as soon as it sees the set).
             fields.retain(|entry| entry["subresource"] != "status");
@@ -108,5 +112,20 @@ mod tests {
         );
         let paths: Vec<&str> = out.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, vec![".a.b", ".d", ".e"]);
+    }
+
+    /// Two servers deleting the same object a second apart agree: a pending deletion is compared, its second is not.
+    #[test]
+    fn a_pending_deletion_compares_equal_whatever_second_each_clock_read() {
+        let at = |time: &str| json!({"metadata": {"name": "n", "deletionTimestamp": time}});
+        assert_eq!(
+            comparable(&at("2026-12-06T16:02:19Z")),
+            comparable(&at("2026-12-06T16:02:20Z"))
+        );
+        assert_ne!(
+            comparable(&at("2026-12-06T16:02:19Z")),
+            comparable(&json!({"metadata": {"name": "n"}})),
+            "a deletion pending on one side only is a difference"
+        );
     }
 }
