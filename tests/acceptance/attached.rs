@@ -97,6 +97,16 @@ impl RealClusters {
     }
 }
 
+impl Drop for RealClusters {
+    /// A failed flow shows what the control planes said last (a controller manager that exited, an API server
+    /// that refused something).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.planes.log_tails());
+        }
+    }
+}
+
 impl Connections for RealClusters {
     fn connection_block(&self, ws: &Workspace, name: &str) -> String {
         let plane = self

@@ -87,6 +87,10 @@ pub struct ControlPlane {
     dir: PathBuf,
     /// Started in this order and stopped in the reverse one.
     processes: Vec<(&'static str, Child)>,
+    /// kube-controller-manager's arguments, for once its API server is ready: it gives up and exits when the API
+    /// server is not healthy within ten seconds of its start, which three control planes starting at once on two
+    /// busy cores can take.
+    manager_args: Vec<String>,
 }
 
 impl ControlPlane {
@@ -158,8 +162,16 @@ impl ControlPlanes {
             .collect();
         kubeconfig::write(&started.kubeconfig, &kubeconfig::render(&entries))
             .expect("the kubeconfig is written");
-        for plane in &started.planes {
+        for plane in &mut started.planes {
             wait_ready(plane, &started.kubeconfig).await;
+            let manager = spawn(
+                "kube-controller-manager",
+                "kube-controller-manager",
+                &plane.manager_args,
+                &[],
+                &plane.dir,
+            );
+            plane.processes.push(manager);
         }
         started
     }
@@ -170,6 +182,21 @@ impl ControlPlanes {
 
     pub fn planes(&self) -> &[ControlPlane] {
         &self.planes
+    }
+
+    /// The last lines each process of each control plane wrote, for a failed test to show.
+    pub fn log_tails(&self) -> String {
+        let mut all = String::new();
+        for plane in &self.planes {
+            for (process, _) in &plane.processes {
+                all.push_str(&format!(
+                    "--- {} {process}:\n{}\n",
+                    plane.name,
+                    plane.log_tail(process)
+                ));
+            }
+        }
+        all
     }
 
     /// A kube-rs client of one control plane, through its kubeconfig context.
@@ -376,7 +403,7 @@ fn start_plane(
         apiserver_args
             .push("--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".to_string());
     }
-    let manager_args = [
+    let manager_args = vec![
         format!("--kubeconfig={}", manager_kubeconfig.display()),
         format!("--controllers={controllers}"),
         "--leader-elect=false".to_string(),
@@ -394,13 +421,6 @@ fn start_plane(
             &apiserver_env,
             dir,
         ),
-        spawn(
-            "kube-controller-manager",
-            "kube-controller-manager",
-            &manager_args,
-            &[],
-            dir,
-        ),
     ];
     ControlPlane {
         name: name.to_string(),
@@ -410,5 +430,6 @@ fn start_plane(
         pod_proxy_port,
         dir: dir.to_path_buf(),
         processes,
+        manager_args,
     }
 }
