@@ -27,8 +27,8 @@ TOFU_FLOWS=(
   certificates::a_plan_inside_the_renewal_window sql:: faults:: stop:: cluster:: examples:: modern:: workflows:: bad_input::
   release:: secrets_out::
 )
-# The core flows against real control planes with the sandbox's node side attached (attached::): three
-# kube-apiservers and kube-controller-manager per run, so under the newest Terraform only.
+# The core flows against real control planes with the sandbox's node side attached (attached::): four
+# kube-apiservers and kube-controller-managers per run, so under the newest Terraform only.
 NEWEST_ONLY=(attached::)
 # Tests of what Terraform 1.0.3 predates (`import`/`moved`/`removed` blocks, -generate-config-out, write-only
 # attributes and ephemeral resources).

@@ -3,12 +3,13 @@
 //! volumes, load balancers, cluster DNS and the emulated CockroachDB). Every request of the provider is answered by
 //! kube-apiserver itself; StatefulSet, Job, ReplicaSet, Deployment, garbage-collector, namespace and endpoint
 //! controllers are kube-controller-manager's; `pods/proxy` and `pods/log` go through the API server to the
-//! sandbox's pods (through the CONNECT proxy each API server is started with) and kubelet endpoints. Run under the newest client of the matrix only
-//! (`scripts/test.sh`): the flows are the same under every client, the control planes are not cheap.
+//! sandbox's pods (through the CONNECT proxy each API server is started with) and kubelet endpoints. Run under
+//! the newest client of the matrix only (`scripts/test.sh`): the flows are the same under every client, the
+//! control planes are not cheap.
 use crate::certificates::{expiries, sleep_until};
 use crate::clusters::{configuration_of, connection_block, Connections, ZONES};
 use crate::control_planes::ControlPlanes;
-use crate::day2::{settle_world, with_image};
+use crate::day2::{members_of, settle_world, with_image, with_replicas};
 use crate::harness::Workspace;
 use crate::sql::sql_config;
 use k8s_openapi::api::core::v1::Pod;
@@ -119,33 +120,6 @@ impl Connections for RealClusters {
     }
 }
 
-/// `config` with `replicas` nodes in `zone` (`configuration_of` writes `replicas = 3` in each region).
-fn with_replicas(config: &str, zone: &str, replicas: u32) -> String {
-    let block = format!("resource \"crdb_region\" \"{}\" {{", zone.replace('-', "_"));
-    let at = config.find(&block).unwrap();
-    let line = config[at..].find("  replicas = 3\n").unwrap() + at;
-    format!(
-        "{}  replicas = {replicas}\n{}",
-        &config[..line],
-        &config[line + "  replicas = 3\n".len()..]
-    )
-}
-
-/// Active live members and decommissioned ones, as the emulated CockroachDB has them.
-fn members(clusters: &RealClusters) -> (usize, usize) {
-    use kube_sandbox::world::Membership;
-    let nodes = clusters.attached.world().cockroach().nodes();
-    let active = nodes
-        .iter()
-        .filter(|n| n.live && n.membership == Membership::Active)
-        .count();
-    let gone = nodes
-        .iter()
-        .filter(|n| n.membership == Membership::Decommissioned)
-        .count();
-    (active, gone)
-}
-
 #[test]
 fn the_core_flows_pass_on_real_control_planes() {
     let clusters = RealClusters::start();
@@ -178,7 +152,7 @@ fn the_core_flows_pass_on_real_control_planes() {
         "cockroach init ran through a Job of the real control plane"
     );
     assert_eq!(
-        members(&clusters),
+        members_of(clusters.attached.world()),
         (9, 0),
         "every node of the three zones is live after apply"
     );
@@ -238,11 +212,11 @@ fn the_core_flows_pass_on_real_control_planes() {
     ws.write_config(&config(&all_zones, "v24.1.26", "1m"));
     ws.apply();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while members(&clusters) != (12, 0) {
+    while members_of(clusters.attached.world()) != (12, 0) {
         assert!(
             std::time::Instant::now() < until,
             "the new zone's nodes never joined: {:?}",
-            members(&clusters)
+            members_of(clusters.attached.world())
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
@@ -252,7 +226,7 @@ fn the_core_flows_pass_on_real_control_planes() {
     ws.apply();
     assert_available(&clusters, "the region removed");
     assert_eq!(
-        members(&clusters),
+        members_of(clusters.attached.world()),
         (9, 3),
         "the removed zone's three nodes were decommissioned"
     );
@@ -264,7 +238,7 @@ fn the_core_flows_pass_on_real_control_planes() {
     ws.apply();
     assert_available(&clusters, "the scale-down");
     assert_eq!(
-        members(&clusters),
+        members_of(clusters.attached.world()),
         (8, 4),
         "the scale-down decommissioned one node first"
     );

@@ -266,8 +266,13 @@ fn a_major_upgrade_rolls_one_node_at_a_time_and_finalizes_only_after_every_node_
 
 /// Nodes per membership: (active and live, decommissioned).
 pub fn members(clusters: &Clusters) -> (usize, usize) {
+    members_of(clusters.sandbox.world().unwrap())
+}
+
+/// [`members`] of the emulated CockroachDB of any sandbox (attached ones too).
+pub fn members_of(world: &kube_sandbox::world::World) -> (usize, usize) {
     use kube_sandbox::world::Membership;
-    let nodes = clusters.sandbox.world().unwrap().cockroach().nodes();
+    let nodes = world.cockroach().nodes();
     (
         nodes
             .iter()
@@ -280,16 +285,15 @@ pub fn members(clusters: &Clusters) -> (usize, usize) {
     )
 }
 
+/// `config` with `replicas` nodes in `zone`, whatever the alignment of its `replicas =` line (`configuration`'s
+/// or `configuration_of`'s).
 pub fn with_replicas(config: &str, zone: &str, replicas: u32) -> String {
     let block = format!("resource \"crdb_region\" \"{}\" {{", zone.replace('-', "_"));
     let at = config.find(&block).unwrap();
-    let line = config[at..].find("  replicas            = ").unwrap() + at;
-    let end = config[line..].find('\n').unwrap() + line;
-    format!(
-        "{}  replicas            = {replicas}{}",
-        &config[..line],
-        &config[end..]
-    )
+    let line = config[at..].find("\n  replicas ").unwrap() + at;
+    let value = config[line..].find("= ").unwrap() + line + "= ".len();
+    let end = config[value..].find('\n').unwrap() + value;
+    format!("{}{replicas}{}", &config[..value], &config[end..])
 }
 
 #[test]

@@ -6,13 +6,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{Api, DynamicObject};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::api_resource;
 use crate::store::{resource_type, ResourceType, Store};
 
 /// What the sandbox's node side reads: pods and what they mount or resolve, the objects that own them, and the
@@ -35,13 +36,6 @@ pub const MIRRORED: &[&str] = &[
     "jobs",
     "poddisruptionbudgets",
 ];
-
-fn api_resource(rt: &ResourceType) -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(rt.group, rt.version, rt.kind),
-        rt.plural,
-    )
-}
 
 /// Starts one watch per mirrored kind; the receiver turns true once every kind's first list is in the store.
 pub fn start(

@@ -18,13 +18,13 @@ mod upstream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::PostParams;
+use kube::api::{ApiResource, GroupVersionKind, PostParams};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::controllers::{self, meta, ControllerContext, Running};
-use crate::store::Store;
+use crate::store::{ResourceType, Store};
 use crate::world::{ClusterProfile, DnsFlavour, World};
 
 /// How long the mirrors may take to list a fresh control plane.
@@ -57,7 +57,6 @@ pub struct AttachOptions {
 /// The node side of attached clusters, stopped when dropped.
 pub struct Attached {
     running: Running,
-    stores: Vec<(String, Arc<Store>)>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -68,9 +67,24 @@ impl Attached {
         let world = World::new();
         world.cockroach().set_range_count(options.ranges);
         let mut tasks = Vec::new();
-        let mut stores = Vec::new();
         let mut contexts = Vec::new();
-        for (index, cluster) in options.clusters.into_iter().enumerate() {
+        // Each API server was started naming its port: bound first, so that nothing else takes it meanwhile.
+        let mut pod_proxies = Vec::new();
+        for cluster in &options.clusters {
+            let port = cluster.pod_proxy_port;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "{}: the pod proxy does not start on port {port}: {e}",
+                        cluster.name
+                    )
+                })?;
+            pod_proxies.push(listener);
+        }
+        for (index, (cluster, pod_proxy)) in
+            options.clusters.into_iter().zip(pod_proxies).enumerate()
+        {
             let store = Arc::new(Store::new(index as u64));
             world.register_cluster(
                 &cluster.name,
@@ -105,14 +119,6 @@ impl Attached {
                     cluster.name
                 ));
             }
-            let pod_proxy = tokio::net::TcpListener::bind(("127.0.0.1", cluster.pod_proxy_port))
-                .await
-                .map_err(|e| {
-                    format!(
-                        "{}: the pod proxy does not start on port {}: {e}",
-                        cluster.name, cluster.pod_proxy_port
-                    )
-                })?;
             tasks.push(pod_network::serve_pods(
                 &cluster.name,
                 world.clone(),
@@ -121,7 +127,7 @@ impl Attached {
             ));
             contexts.push(ControllerContext {
                 cluster_name: cluster.name.clone(),
-                store: store.clone(),
+                store,
                 world: world.clone(),
                 clock: Clock::new(options.speed),
                 upstream: Some(Arc::new(upstream::ClusterUpstream::start(
@@ -129,7 +135,6 @@ impl Attached {
                     cluster.client.clone(),
                 ))),
             });
-            stores.push((cluster.name, store));
         }
         let handles = contexts
             .into_iter()
@@ -137,7 +142,6 @@ impl Attached {
             .collect();
         Ok(Attached {
             running: Running::new(world, handles),
-            stores,
             tasks,
         })
     }
@@ -145,14 +149,6 @@ impl Attached {
     /// The emulated CockroachDB and what the clusters share.
     pub fn world(&self) -> &Arc<World> {
         &self.running.world
-    }
-
-    /// A cluster's mirror of its control plane.
-    pub fn store(&self, cluster: &str) -> Option<&Arc<Store>> {
-        self.stores
-            .iter()
-            .find(|(name, _)| name == cluster)
-            .map(|(_, store)| store)
     }
 }
 
@@ -162,6 +158,14 @@ impl Drop for Attached {
             task.abort();
         }
     }
+}
+
+/// How kube-rs names `rt` for a dynamic API.
+fn api_resource(rt: &ResourceType) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(rt.group, rt.version, rt.kind),
+        rt.plural,
+    )
 }
 
 /// Creates what a fresh cluster of the kind holds (namespaces, nodes, StorageClass, DNS add-on and its service

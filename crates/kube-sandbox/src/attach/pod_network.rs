@@ -180,7 +180,6 @@ pub async fn serve_kubelet(
 async fn serve_connection<F>(stream: TcpStream, tls: &TlsAcceptor, answer: F)
 where
     F: Fn(&'static str, Request<Incoming>) -> Result<Response<Full<Bytes>>, String>
-        + Clone
         + Send
         + 'static,
 {

@@ -2,10 +2,11 @@
 //! (`PUT .../status`, unconditional as kubelets and cloud controllers write them), bindings, events, and the
 //! final deletion of a pod whose containers stopped.
 
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{Api, DynamicObject, PostParams};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::api_resource;
 use crate::controllers::{meta, Upstream};
 use crate::store::resource_type;
 
@@ -111,10 +112,7 @@ async fn send_all(
 
 pub(super) fn api_for(client: &kube::Client, plural: &str, namespace: &str) -> Api<DynamicObject> {
     let rt = resource_type(plural).expect("a kind of the table");
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(rt.group, rt.version, rt.kind),
-        rt.plural,
-    );
+    let resource = api_resource(rt);
     if rt.namespaced {
         Api::namespaced_with(client.clone(), namespace, &resource)
     } else {

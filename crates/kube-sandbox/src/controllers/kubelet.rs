@@ -130,9 +130,7 @@ impl Reconcile for Kubelet {
                     .node_store_deleted(&n.cluster, &n.store);
             }
         }
-        if ctx.upstream.is_some() {
-            self.stop_terminating(ctx, &pods);
-        }
+        self.stop_terminating(ctx, &pods);
         let mut views: Option<Vec<ClusterDnsView>> = None;
         for pod in pods.iter().filter(|p| !meta::is_deleting(p)) {
             if !matches!(
@@ -150,6 +148,7 @@ impl Reconcile for Kubelet {
 impl Kubelet {
     /// Attached to a real API server, a deleted pod is only marked terminating there: its kubelet stops the
     /// containers (here at once, as the sandbox's own server deletes pods at once) and then deletes it for good.
+    /// The sandbox's own server has no terminating pods to stop.
     fn stop_terminating(&mut self, ctx: &ControllerContext, pods: &[Value]) {
         let Some(upstream) = &ctx.upstream else {
             return;
