@@ -5,6 +5,8 @@
 use crate::day2::{assert_never_unavailable, images, members, settle};
 use crate::harness::{Run, Workspace};
 use crate::regions::{Clusters, ZONES};
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{Api, ListParams};
 use std::time::{Duration, Instant};
 use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
 
@@ -130,16 +132,47 @@ fn two_workspaces_changing_the_image_of_their_regions_at_once_disrupt_one_node_a
         6,
         "both workspaces' regions rolled: {upgraded:?}"
     );
+    // Each run's release Job outlives its apply (the apply does not wait for it): the row goes within seconds,
+    // deleted by a release (an expired lease would keep its row).
     let status = world.cockroach().clusters().remove(0);
-    let holder = world.cockroach().with(&status.ca, |c, now| {
-        c.lease_tables
-            .holder("crdb_provider.disruption_lease", "disruption", now)
-    });
-    assert_eq!(
-        holder,
-        Some(None),
-        "both runs released the database's lease"
-    );
+    let row = || {
+        world.cockroach().with(&status.ca, |c, _| {
+            c.lease_tables
+                .row_holder("crdb_provider.disruption_lease", "disruption")
+        })
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    while row() != Some(None) {
+        assert!(
+            Instant::now() < until,
+            "the runs' release Jobs never deleted the database's lease: {:?}",
+            row()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Nobody followed them to their end: each removes itself once finished (ttlSecondsAfterFinished).
+    let release_jobs = || {
+        let mut names = Vec::new();
+        for zone in ZONES {
+            let api: Api<Job> = Api::namespaced(clusters.client(zone), zone);
+            let jobs = clusters
+                .runtime
+                .block_on(api.list(&ListParams::default()))
+                .unwrap();
+            names.extend(jobs.into_iter().filter_map(|job| job.metadata.name));
+        }
+        names.retain(|name| name.contains("-release-"));
+        names.len()
+    };
+    let until = Instant::now() + Duration::from_secs(120);
+    while release_jobs() > 0 {
+        assert!(
+            Instant::now() < until,
+            "{} release Jobs were left behind",
+            release_jobs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     for ws in &all[..2] {
         ws.assert_plan_empty("a workspace's upgrade");
     }

@@ -5,6 +5,13 @@
 //! renews it every `RENEW_EVERY` while any region of this process holds it, and one Job releases it when the last
 //! of them ends, on failure and on Ctrl-C too (best effort: its expiry bounds it otherwise).
 //!
+//! A rollout does not wait for its release Job to finish ([`Follow::InBackground`]): the Job, once created, runs
+//! to its end in the cluster whether or not this process is still there, so the apply ends a Job's start-up
+//! earlier (5–15 s on a real cluster). A run started meanwhile finds the lease held and asks again, as it would
+//! during the last disruption. The Job removes itself (`ttlSecondsAfterFinished`) when nobody is left to follow
+//! it; while this process follows it, its next take waits for it, so that a release never deletes a lease taken
+//! after it.
+//!
 //! Every region of one CockroachDB cluster applied by this process shares the lease (they are one holder), so the
 //! holding also says which zones the health gate can reach through this process's clients, and which nodes are
 //! leaving on purpose.
@@ -16,7 +23,7 @@ use crate::cockroach::health::{self, NodeRow};
 use crate::cockroach::manifests::{self, ZoneSpec};
 use crate::framework::diag::Diagnostics;
 use crate::kubernetes::error::Stopped;
-use crate::kubernetes::{ClusterClient, Deadline, JobError, Look, Unmet};
+use crate::kubernetes::{AfterSuccess, ClusterClient, Deadline, JobError, Look, Unmet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 const ASK_AGAIN_AFTER: Duration = Duration::from_secs(1);
 pub(super) const LEASE_JOB: &str = "cockroachdb-disruption-lease";
+/// How long a finished release Job stays for `kubectl logs` when this process did not follow it to its end.
+const RELEASE_JOB_KEPT_FOR: i32 = 600;
 /// How long a release may take after the operation ended (Ctrl-C or its timeout included).
 const RELEASE_WITHIN: Duration = Duration::from_secs(30);
 
@@ -67,8 +76,18 @@ impl ClusterRead {
 #[derive(Default)]
 struct Entry {
     holders: Mutex<Holders>,
-    /// Orders the take and release Jobs of this process, so that a release never deletes a lease just taken.
-    jobs: tokio::sync::Mutex<()>,
+    /// Orders the take and release Jobs of this process, so that a release never deletes a lease just taken: a
+    /// release followed in the background keeps it until its Job has ended.
+    jobs: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// How far a release is followed before [`Holding::release`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Follow {
+    /// To the Job's end: the zone's objects may go next (a scale-down, a zone leaving the cluster).
+    ToTheEnd,
+    /// Until the Job is created; its end is followed by a task of this process, as long as it lives.
+    InBackground,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -186,10 +205,10 @@ impl Holding {
         }
     }
 
-    /// Ends this region's hold; the last holder of the process releases the lease in the database. A failure is
-    /// only logged: the expiry bounds it.
-    pub async fn release(self) {
-        let _jobs = self.entry.jobs.lock().await;
+    /// Ends this region's hold; the last holder of the process releases the lease in the database, following
+    /// the release Job as `follow` says. A failure is only logged: the expiry bounds it.
+    pub async fn release(self, follow: Follow) {
+        let jobs = Arc::clone(&self.entry.jobs).lock_owned().await;
         {
             let mut holders = locked(&self.entry.holders);
             holders.count = holders.count.saturating_sub(1);
@@ -203,13 +222,29 @@ impl Holding {
         }
         // Its own deadline: the operation's may have ended (Ctrl-C, its timeout), and the release is still due.
         let deadline = Deadline::after(RELEASE_WITHIN, &CancellationToken::new());
-        let job = lease_job(
-            &self.spec,
-            &self.image,
-            &db_lease::release_statement(db_lease::holder()),
-        );
-        if let Err(e) = self.client.run_job_for_output(&job, &deadline).await {
+        let job = release_job(&self.spec, &self.image, db_lease::holder());
+        let not_released = |e: &dyn std::fmt::Display| {
             tracing::warn!(zone = %self.spec.zone, error = %e, "the disruption lease was not released; it expires by itself");
+        };
+        if let Err(e) = self.client.start_job(&job, &deadline).await {
+            return not_released(&e);
+        }
+        let (client, zone) = (self.client.clone(), self.spec.zone.clone());
+        let name = job.metadata.name.unwrap_or_default();
+        let finish = async move {
+            let finished = client
+                .finish_job(&zone, &name, AfterSuccess::Delete, &deadline)
+                .await;
+            if let Err(e) = finished {
+                tracing::warn!(zone = %zone, error = %e, "the disruption lease was not released; it expires by itself");
+            }
+            drop(jobs);
+        };
+        match follow {
+            Follow::ToTheEnd => finish.await,
+            Follow::InBackground => {
+                tokio::spawn(finish);
+            }
         }
     }
 
@@ -321,9 +356,9 @@ impl Holding {
 }
 
 /// Releases the lease if it was taken.
-pub(super) async fn release(held: Option<Holding>) {
+pub(super) async fn release(held: Option<Holding>, follow: Follow) {
     if let Some(holding) = held {
-        holding.release().await;
+        holding.release(follow).await;
     }
 }
 
@@ -415,6 +450,22 @@ async fn renew_forever(client: ClusterClient, spec: ZoneSpec, image: String) {
     }
 }
 
+/// The Job deleting this process's lease row: named after the holder, so that it never meets another run's
+/// release still running in the zone, and removing itself once finished where nobody follows it.
+fn release_job(spec: &ZoneSpec, image: &str, holder: &str) -> k8s_openapi::api::batch::v1::Job {
+    let mut job = lease_job(spec, image, &db_lease::release_statement(holder));
+    job.metadata.name = Some(release_job_name(holder));
+    if let Some(job_spec) = job.spec.as_mut() {
+        job_spec.ttl_seconds_after_finished = Some(RELEASE_JOB_KEPT_FOR);
+    }
+    job
+}
+
+fn release_job_name(holder: &str) -> String {
+    let short: String = holder.chars().take(12).collect();
+    format!("{LEASE_JOB}-release-{short}")
+}
+
 /// A `cockroach sql` Job of one lease statement, in the image a running node uses (the planned one may be the
 /// image that cannot be pulled).
 fn lease_job(spec: &ZoneSpec, image: &str, statement: &str) -> k8s_openapi::api::batch::v1::Job {
@@ -444,5 +495,40 @@ mod tests {
         );
         assert!(read(Some(Ok(Vec::new()))).serves(true, at + READ_STAYS_FRESH));
         assert!(!without_voters.serves(false, at + READ_STAYS_FRESH + Duration::from_secs(1)));
+    }
+
+    /// The release Job may outlive this process: it is named after the holder (never the take Job's name, which a
+    /// later run's take would find running), deletes only this holder's row, and removes itself once finished.
+    #[test]
+    fn a_release_job_is_this_holders_own_and_removes_itself() {
+        let spec = manifests::spec_fixture();
+        let holder = "0123456789abcdef0123456789abcdef";
+        let job = release_job(&spec, "cockroachdb/cockroach:v24.1.0", holder);
+        let name = job.metadata.name.clone().unwrap();
+        assert_eq!(name, "cockroachdb-disruption-lease-release-0123456789ab");
+        assert!(name.len() <= 63, "a label value: {name}");
+        assert_ne!(release_job_name("fedcba9876543210"), name);
+        let spec_of_job = job.spec.unwrap();
+        assert_eq!(
+            spec_of_job.ttl_seconds_after_finished,
+            Some(RELEASE_JOB_KEPT_FOR)
+        );
+        let container = &spec_of_job.template.spec.unwrap().containers[0];
+        assert_eq!(
+            container.image.as_deref(),
+            Some("cockroachdb/cockroach:v24.1.0")
+        );
+        let command = container
+            .command
+            .iter()
+            .chain(container.args.iter())
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            command.contains(&db_lease::release_statement(holder)),
+            "{command}"
+        );
     }
 }

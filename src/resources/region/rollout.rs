@@ -11,7 +11,7 @@
 //! zone has one turn instead: the lease, the gate, every node off the new revision deleted together (the
 //! StatefulSet's `Parallel` pod management brings them back at once on the new revision), all of them back, the
 //! gate again. Where the zone is critical the nodes take their turns one at a time, with a warning saying why.
-use super::db_lease::{self, Holding};
+use super::db_lease::{self, Follow, Holding};
 use super::gate;
 use super::lease::ClusterLease;
 use super::model::RegionModel;
@@ -113,8 +113,9 @@ impl PacedRollout<'_> {
         };
         let mut held: Option<Holding> = None;
         let done = self.turns(&update_revision, &mut held).await;
-        // Whatever the turns ended with: a failure, a Ctrl-C, the timeout.
-        db_lease::release(held).await;
+        // Whatever the turns ended with: a failure, a Ctrl-C, the timeout. The zone stays: its release Job ends
+        // on its own.
+        db_lease::release(held, Follow::InBackground).await;
         done
     }
 

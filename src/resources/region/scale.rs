@@ -1,6 +1,6 @@
 //! Scaling a zone down without losing data: decommission first, one node at a time across the whole CockroachDB
 //! cluster (the cluster's lease, the database's lease for them all, a health gate before and after each), release volumes after.
-use super::db_lease::Holding;
+use super::db_lease::{Follow, Holding};
 use super::gate;
 use super::lease::ClusterLease;
 use super::members;
@@ -101,7 +101,8 @@ impl<'a> Leaving<'a> {
         let (client, spec) = (self.client, self.spec);
         let holding = Holding::take(lease, client, spec, self.ordinals.clone(), deadline).await?;
         let done = self.decommission_each(lease, &holding, deadline).await;
-        holding.release().await;
+        // Followed to its end: the StatefulSet shrinks next, or the whole zone goes.
+        holding.release(Follow::ToTheEnd).await;
         done
     }
 

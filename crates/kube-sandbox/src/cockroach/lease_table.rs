@@ -216,6 +216,11 @@ impl LeaseTables {
         let row = self.tables.get(table)?.get(id)?;
         (row.expires_at >= now).then(|| row.holder.clone())
     }
+
+    /// Whose row lease `id` of `table` is, expired or not: a row only a release deletes, for tests.
+    pub fn row_holder(&self, table: &str, id: &str) -> Option<String> {
+        Some(self.tables.get(table)?.get(id)?.holder.clone())
+    }
 }
 
 #[cfg(test)]
@@ -287,8 +292,24 @@ mod tests {
             Some("b")
         );
         assert_eq!(
+            t.holder("crdb_provider.disruption_lease", "disruption", 10_000.0),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            t.row_holder("crdb_provider.disruption_lease", "disruption")
+                .as_deref(),
+            Some("b"),
+            "an expired lease keeps its row"
+        );
+        assert_eq!(
             t.run(&release("b"), 283.0).unwrap().render(Format::Csv),
             "DELETE 1"
+        );
+        assert_eq!(
+            t.row_holder("crdb_provider.disruption_lease", "disruption"),
+            None,
+            "released"
         );
         assert_eq!(
             t.run(&take("a"), 284.0).unwrap().render(Format::Csv),
