@@ -4,6 +4,7 @@
 pub use crate::clusters::configuration_of;
 use crate::harness::Workspace;
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use kube_sandbox::world::Availability;
@@ -83,6 +84,26 @@ fn node_pods(clusters: &Clusters) -> Vec<Pod> {
         all.extend(pods);
     }
     all
+}
+
+/// The names of the Jobs in the zones' namespaces.
+pub fn job_names(clusters: &Clusters) -> Vec<String> {
+    let mut names = Vec::new();
+    for zone in ZONES {
+        let api: Api<Job> = Api::namespaced(clusters.client(zone), zone);
+        let jobs = clusters
+            .runtime
+            .block_on(api.list(&ListParams::default()))
+            .unwrap();
+        names.extend(jobs.into_iter().filter_map(|job| job.metadata.name));
+    }
+    names
+}
+
+/// Whether a Job is one releasing the database's disruption lease: a rollout does not wait for it to end, and it
+/// removes itself once finished.
+pub fn is_lease_release(job: &str) -> bool {
+    job.starts_with("cockroachdb-disruption-lease-release-")
 }
 
 /// Destroys everything while watching the cluster: the most nodes ever seen decommissioned meanwhile (the

@@ -3,7 +3,6 @@
 use crate::harness::Workspace;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use kube::api::{Api, ListParams, PostParams};
-use kube_sandbox::{Sandbox, SandboxOptions};
 
 pub use crate::clusters::{configuration, Clusters, ZONES};
 

@@ -1,10 +1,9 @@
 //! Major-version upgrades through the real CLI against kube-sandbox: the plan refuses what CockroachDB
 //! would refuse, and `upgrade_finalization = "manual"` keeps an upgrade open for a rollback until it is switched
 //! back to `"auto"`.
+use crate::day2::{is_lease_release, job_names};
 use crate::harness::{Workspace, PROVIDER_BLOCK};
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
-use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, ListParams};
 use kube_sandbox::world::{ClusterStatus, CockroachEvent, PRESERVE_DOWNGRADE_OPTION};
 
 const IMAGE_LINE: &str = "  image = \"cockroachdb/cockroach:v24.1.0\"\n";
@@ -38,18 +37,11 @@ fn assert_all_nodes_on(clusters: &Clusters, version: &str) {
     );
 }
 
-/// The provider's Jobs left in the zones' namespaces.
+/// The provider's Jobs left in the zones' namespaces, but the init Job (a record) and the lease's release Jobs
+/// (which remove themselves).
 fn jobs_left(clusters: &Clusters) -> Vec<String> {
-    let mut left = Vec::new();
-    for zone in ZONES {
-        let api: Api<Job> = Api::namespaced(clusters.client(zone), zone);
-        let jobs = clusters
-            .runtime
-            .block_on(api.list(&ListParams::default()))
-            .unwrap();
-        left.extend(jobs.into_iter().filter_map(|j| j.metadata.name));
-    }
-    left.retain(|name| name != "cockroachdb-init");
+    let mut left = job_names(clusters);
+    left.retain(|name| name != "cockroachdb-init" && !is_lease_release(name));
     left
 }
 

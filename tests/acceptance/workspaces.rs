@@ -2,11 +2,9 @@
 //! given (the same files everywhere), its own region and its own DNS link, whose peers it reads from the other
 //! workspaces' state. Separate runs share nothing but the database, whose disruption lease still keeps the whole
 //! CockroachDB cluster to one node disrupted at a time.
-use crate::day2::{assert_never_unavailable, images, members, settle};
+use crate::day2::{assert_never_unavailable, images, is_lease_release, job_names, members, settle};
 use crate::harness::{Run, Workspace};
 use crate::regions::{Clusters, ZONES};
-use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, ListParams};
 use std::time::{Duration, Instant};
 use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
 
@@ -152,16 +150,8 @@ fn two_workspaces_changing_the_image_of_their_regions_at_once_disrupt_one_node_a
     }
     // Nobody followed them to their end: each removes itself once finished (ttlSecondsAfterFinished).
     let release_jobs = || {
-        let mut names = Vec::new();
-        for zone in ZONES {
-            let api: Api<Job> = Api::namespaced(clusters.client(zone), zone);
-            let jobs = clusters
-                .runtime
-                .block_on(api.list(&ListParams::default()))
-                .unwrap();
-            names.extend(jobs.into_iter().filter_map(|job| job.metadata.name));
-        }
-        names.retain(|name| name.contains("-release-"));
+        let mut names = job_names(&clusters);
+        names.retain(|name| is_lease_release(name));
         names.len()
     };
     let until = Instant::now() + Duration::from_secs(120);
