@@ -102,6 +102,14 @@ impl ControlPlane {
             .collect()
     }
 
+    /// Which of its processes has exited, and how, if any has.
+    fn exited(&mut self) -> Option<String> {
+        self.processes.iter_mut().find_map(|(name, child)| {
+            let status = child.try_wait().ok()??;
+            Some(format!("{name} exited ({status})"))
+        })
+    }
+
     fn log(&self, process: &str) -> PathBuf {
         self.dir.join(format!("{process}.log"))
     }
@@ -150,20 +158,30 @@ impl ControlPlanes {
                 .planes
                 .push(start_plane(name, &plane_dir, controllers, kubelet_ca_pem));
         }
-        let entries: Vec<kubeconfig::Entry> = started
-            .planes
-            .iter()
-            .map(|plane| kubeconfig::Entry {
-                name: &plane.name,
-                server: &plane.url,
-                ca_pem: &plane.ca_pem,
-                token: &plane.token,
-            })
-            .collect();
-        kubeconfig::write(&started.kubeconfig, &kubeconfig::render(&entries))
-            .expect("the kubeconfig is written");
-        for plane in &mut started.planes {
-            wait_ready(plane, &started.kubeconfig).await;
+        started.write_kubeconfig();
+        for at in 0..started.planes.len() {
+            for attempt in 1..=START_ATTEMPTS {
+                let Err(exited) = wait_ready(&mut started.planes[at], &started.kubeconfig).await
+                else {
+                    break;
+                };
+                let lost_its_port = exited.contains("address already in use");
+                assert!(
+                    lost_its_port && attempt < START_ATTEMPTS,
+                    "control plane {} stopped before it was ready (attempt {attempt}):\n{exited}",
+                    started.planes[at].name
+                );
+                // Another process took a port between the check and the bind: start it again on others.
+                let name = started.planes[at].name.clone();
+                eprintln!(
+                    "control plane {name}: a port was taken before it bound it; starting it again"
+                );
+                stop(&mut started.planes[at]);
+                let plane_dir = started.dir.path().join(format!("{name}-{}", attempt + 1));
+                started.planes[at] = start_plane(&name, &plane_dir, controllers, kubelet_ca_pem);
+                started.write_kubeconfig();
+            }
+            let plane = &mut started.planes[at];
             let manager = spawn(
                 "kube-controller-manager",
                 "kube-controller-manager",
@@ -174,6 +192,22 @@ impl ControlPlanes {
             plane.processes.push(manager);
         }
         started
+    }
+
+    /// The kubeconfig with a context per control plane, as they are now.
+    fn write_kubeconfig(&self) {
+        let entries: Vec<kubeconfig::Entry> = self
+            .planes
+            .iter()
+            .map(|plane| kubeconfig::Entry {
+                name: &plane.name,
+                server: &plane.url,
+                ca_pem: &plane.ca_pem,
+                token: &plane.token,
+            })
+            .collect();
+        kubeconfig::write(&self.kubeconfig, &kubeconfig::render(&entries))
+            .expect("the kubeconfig is written");
     }
 
     pub fn kubeconfig_path(&self) -> &Path {
@@ -208,11 +242,16 @@ impl ControlPlanes {
 impl Drop for ControlPlanes {
     fn drop(&mut self) {
         for plane in &mut self.planes {
-            for (_, child) in plane.processes.iter_mut().rev() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            stop(plane);
         }
+    }
+}
+
+/// Kills a control plane's processes, the last started first.
+fn stop(plane: &mut ControlPlane) {
+    for (_, child) in plane.processes.iter_mut().rev() {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -228,16 +267,25 @@ async fn kube_client(kubeconfig: &Path, context: &str) -> kube::Client {
     kube::Client::try_from(config).expect("a client")
 }
 
-async fn wait_ready(plane: &ControlPlane, kubeconfig: &Path) {
+/// Waits for the plane's kube-apiserver to answer `/readyz` with ok; Err with the logs' last lines as soon as its
+/// etcd or kube-apiserver has exited (it will not become ready then). Not ready within `READY_WITHIN` fails the test.
+async fn wait_ready(plane: &mut ControlPlane, kubeconfig: &Path) -> Result<(), String> {
     let client = kube_client(kubeconfig, &plane.name).await;
     let started = Instant::now();
     let mut last = String::new();
     while started.elapsed() < READY_WITHIN {
         let request = http::Request::get("/readyz").body(Vec::new()).unwrap();
         match client.request_text(request).await {
-            Ok(text) if text.trim() == "ok" => return,
+            Ok(text) if text.trim() == "ok" => return Ok(()),
             Ok(text) => last = text,
             Err(error) => last = error.to_string(),
+        }
+        if let Some(exited) = plane.exited() {
+            return Err(format!(
+                "{exited}\nkube-apiserver's last lines:\n{}\netcd's last lines:\n{}",
+                plane.log_tail("kube-apiserver"),
+                plane.log_tail("etcd")
+            ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -250,13 +298,40 @@ async fn wait_ready(plane: &ControlPlane, kubeconfig: &Path) {
     );
 }
 
-/// A port free on loopback now. Another process could take it before the control plane binds it; the control
-/// plane then fails to start, and says so in its log.
+/// How many times a control plane is started when one of its ports was taken before it bound it.
+const START_ATTEMPTS: usize = 3;
+
+/// A port free on loopback now, for a control plane to listen on. Taken below the kernel's ephemeral range
+/// (`ip_local_port_range`), from which every outgoing connection's local port and every `bind(0)` come, so that
+/// neither takes it before the control plane binds it; another control plane starting at the same moment may
+/// still draw it (`START_ATTEMPTS` covers that). Where the range leaves too little below it, any free port.
 fn free_port() -> u16 {
+    let ephemeral_from = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const LOWEST: u16 = 10000;
+    if ephemeral_from >= LOWEST + 1000 {
+        loop {
+            let port = LOWEST + random_u16() % (ephemeral_from - LOWEST);
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port on loopback")
         .port()
+}
+
+fn random_u16() -> u16 {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 2];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("random bytes");
+    u16::from_le_bytes(bytes)
 }
 
 fn random_token() -> String {
@@ -431,5 +506,21 @@ fn start_plane(
         dir: dir.to_path_buf(),
         processes,
         manager_args,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Outgoing connections and `bind(0)` take their local ports from the ephemeral range: a control plane's port
+    /// comes from below it, so that none of them takes it between the check and the bind.
+    #[test]
+    fn control_plane_ports_come_from_below_the_ephemeral_range() {
+        let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+        let ephemeral_from: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(ephemeral_from >= 11000, "this machine's range: {range}");
+        for _ in 0..20 {
+            let port = super::free_port();
+            assert!((10000..ephemeral_from).contains(&port), "{port}");
+        }
     }
 }
