@@ -290,6 +290,12 @@ fn statefulset_image(clusters: &Clusters, zone: &str) -> Option<String> {
     set.spec?.template.spec?.containers.first()?.image.clone()
 }
 
+/// The image an interrupted upgrade starts from, and the one it goes to.
+const PATCH_UPGRADE: (&str, &str) = (
+    "cockroachdb/cockroach:v24.1.0",
+    "cockroachdb/cockroach:v24.1.1",
+);
+
 /// A cluster cut off while an upgrade rolls: the apply fails naming it, and once it is back the next apply
 /// completes the upgrade in place (nothing replaced or re-created, every node on the new image and live).
 #[test]
@@ -300,10 +306,7 @@ fn a_cluster_cut_off_mid_update_is_completed_in_place_by_the_next_apply() {
     ws.write_config(&config);
     ws.apply();
     let created = identities(&clusters);
-    let (old, new) = (
-        "cockroachdb/cockroach:v24.1.0",
-        "cockroachdb/cockroach:v24.1.1",
-    );
+    let (old, new) = PATCH_UPGRADE;
     ws.write_config(&config.replace(old, new));
     let apply = ws
         .command(&["apply", "-auto-approve", "-input=false", "-no-color"])
@@ -646,10 +649,7 @@ fn interrupted_update_is_completed_in_place(signal: &str, stops: &[&str]) {
             ws.write_config(&config);
             ws.apply();
             let created = identities(&clusters);
-            let (old, new) = (
-                "cockroachdb/cockroach:v24.1.0",
-                "cockroachdb/cockroach:v24.1.1",
-            );
+            let (old, new) = PATCH_UPGRADE;
             ws.write_config(&config.replace(old, new));
             let stopped = interrupted_apply(&clusters, &ws, signal, || {
                 upgrade_reached(&clusters, new, stop)
