@@ -254,8 +254,11 @@ async fn world_readable_key_crash_loops() {
             .unwrap()
             .remove("defaultMode");
     });
+    // The highest ordinal is the one on the new template whatever the controller made before the change: the
+    // rolling update replaces it first, then waits on its unhealthy replacement; a pod recreated below it would
+    // come back on the old revision, as in Kubernetes.
     let msg = || {
-        sim.get("a", "pods", "east", "cockroachdb-0")
+        sim.get("a", "pods", "east", "cockroachdb-2")
             .and_then(|p| {
                 p.pointer("/status/containerStatuses/0/lastState/terminated/message")
                     .and_then(Value::as_str)
@@ -265,8 +268,11 @@ async fn world_readable_key_crash_loops() {
     };
     assert!(
         eventually(60, || msg().contains("exceeds -rwx------")).await,
-        "{}",
-        msg()
+        "{}\n{:#?}\n{:#?}",
+        msg(),
+        sim.get("a", "pods", "east", "cockroachdb-2"),
+        sim.get("a", "statefulsets", "east", "cockroachdb")
+            .map(|s| s["status"].clone())
     );
 }
 
