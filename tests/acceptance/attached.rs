@@ -10,7 +10,7 @@ use crate::certificates::{expiries, sleep_until};
 use crate::clusters::{configuration_of, connection_block, Connections, ZONES};
 use crate::control_planes::ControlPlanes;
 use crate::day2::{members_of, settle_world, with_image, with_replicas};
-use crate::harness::Workspace;
+use crate::harness::{await_value, Workspace};
 use crate::sql::sql_config;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
@@ -211,15 +211,12 @@ fn the_core_flows_pass_on_real_control_planes() {
     settle_world(clusters.attached.world());
     ws.write_config(&config(&all_zones, "v24.1.26", "1m"));
     ws.apply();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while members_of(clusters.attached.world()) != (12, 0) {
-        assert!(
-            std::time::Instant::now() < until,
-            "the new zone's nodes never joined: {:?}",
-            members_of(clusters.attached.world())
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    await_value(
+        "the new zone's nodes joining",
+        std::time::Duration::from_secs(60),
+        (12, 0),
+        || members_of(clusters.attached.world()),
+    );
     ws.assert_plan_empty("the region added on real control planes");
     settle_world(clusters.attached.world());
     ws.write_config(&patched);

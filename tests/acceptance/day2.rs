@@ -2,7 +2,7 @@
 //! a moment, at most one node down or decommissioning at once across the whole CockroachDB cluster, nothing lost,
 //! while Terraform applies the three regions in parallel.
 pub use crate::clusters::configuration_of;
-use crate::harness::Workspace;
+use crate::harness::{await_value, Workspace};
 use crate::regions::{configuration, live_nodes, Clusters, ZONES};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -473,15 +473,12 @@ fn adding_then_removing_a_zone_on_a_live_cluster_restarts_no_node_and_decommissi
         before,
         "no running node restarted: same pods, no container restart"
     );
-    let until = Instant::now() + Duration::from_secs(60);
-    while members(&clusters) != (12, 0) {
-        assert!(
-            Instant::now() < until,
-            "the new zone's nodes never joined: {:?}",
-            members(&clusters)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    await_value(
+        "the new zone's nodes joining",
+        Duration::from_secs(60),
+        (12, 0),
+        || members(&clusters),
+    );
     let seen = assert_never_unavailable(&clusters, "adding a zone");
     assert_eq!(seen.max_nodes_down, 0, "{seen:?}");
     ws.assert_plan_empty("adding a zone");

@@ -105,6 +105,27 @@ pub fn client() -> &'static Client {
     })
 }
 
+/// Reads `read` every 100 ms until it gives `wanted`; fails once `within` has passed, with what it gave last.
+pub fn await_value<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    within: std::time::Duration,
+    wanted: T,
+    mut read: impl FnMut() -> T,
+) {
+    let until = std::time::Instant::now() + within;
+    loop {
+        let seen = read();
+        if seen == wanted {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{what}: still {seen:?} after {within:?}, not {wanted:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// The terraform binary: `$TF_ACC_TERRAFORM`, or the one the test command installed into
 /// `.tools/terraform`, installing it there first when it is missing.
 pub fn terraform_binary() -> &'static Path {

@@ -3,9 +3,9 @@
 //! workspaces' state. Separate runs share nothing but the database, whose disruption lease still keeps the whole
 //! CockroachDB cluster to one node disrupted at a time.
 use crate::day2::{assert_never_unavailable, images, is_lease_release, job_names, members, settle};
-use crate::harness::{Run, Workspace};
+use crate::harness::{await_value, Run, Workspace};
 use crate::regions::{Clusters, ZONES};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use terraform_provider_crdb::cockroach::pki::CertificateAuthority;
 
 fn key(zone: &str) -> String {
@@ -88,15 +88,12 @@ fn two_workspaces_changing_the_image_of_their_regions_at_once_disrupt_one_node_a
     for ws in &all {
         ws.apply();
     }
-    let until = Instant::now() + Duration::from_secs(90);
-    while members(&clusters) != (9, 0) {
-        assert!(
-            Instant::now() < until,
-            "the cluster never formed across the workspaces: {:?}",
-            members(&clusters)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    await_value(
+        "the cluster forming across the workspaces",
+        Duration::from_secs(90),
+        (9, 0),
+        || members(&clusters),
+    );
     assert_eq!(
         world.cockroach().clusters().len(),
         1,
@@ -139,30 +136,24 @@ fn two_workspaces_changing_the_image_of_their_regions_at_once_disrupt_one_node_a
                 .row_holder("crdb_provider.disruption_lease", "disruption")
         })
     };
-    let until = Instant::now() + Duration::from_secs(30);
-    while row() != Some(None) {
-        assert!(
-            Instant::now() < until,
-            "the runs' release Jobs never deleted the database's lease: {:?}",
-            row()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    await_value(
+        "the runs' release Jobs deleting the database's lease",
+        Duration::from_secs(30),
+        Some(None),
+        row,
+    );
     // Nobody followed them to their end: each removes itself once finished (ttlSecondsAfterFinished).
     let release_jobs = || {
         let mut names = job_names(&clusters);
         names.retain(|name| is_lease_release(name));
         names.len()
     };
-    let until = Instant::now() + Duration::from_secs(120);
-    while release_jobs() > 0 {
-        assert!(
-            Instant::now() < until,
-            "{} release Jobs were left behind",
-            release_jobs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    await_value(
+        "the release Jobs removing themselves",
+        Duration::from_secs(120),
+        0,
+        release_jobs,
+    );
     for ws in &all[..2] {
         ws.assert_plan_empty("a workspace's upgrade");
     }

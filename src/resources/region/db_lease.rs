@@ -223,11 +223,8 @@ impl Holding {
         // Its own deadline: the operation's may have ended (Ctrl-C, its timeout), and the release is still due.
         let deadline = Deadline::after(RELEASE_WITHIN, &CancellationToken::new());
         let job = release_job(&self.spec, &self.image, db_lease::holder());
-        let not_released = |e: &dyn std::fmt::Display| {
-            tracing::warn!(zone = %self.spec.zone, error = %e, "the disruption lease was not released; it expires by itself");
-        };
         if let Err(e) = self.client.start_job(&job, &deadline).await {
-            return not_released(&e);
+            return not_released(&self.spec.zone, &e);
         }
         let (client, zone) = (self.client.clone(), self.spec.zone.clone());
         let name = job.metadata.name.unwrap_or_default();
@@ -236,7 +233,7 @@ impl Holding {
                 .finish_job(&zone, &name, AfterSuccess::Delete, &deadline)
                 .await;
             if let Err(e) = finished {
-                tracing::warn!(zone = %zone, error = %e, "the disruption lease was not released; it expires by itself");
+                not_released(&zone, &e);
             }
             drop(jobs);
         };
@@ -353,6 +350,11 @@ impl Holding {
             tracing::debug!(zone = %self.spec.zone, why = %why, "node status not read");
         }
     }
+}
+
+/// A release that failed: only logged, since the lease's expiry bounds it.
+fn not_released(zone: &str, error: &dyn std::fmt::Display) {
+    tracing::warn!(zone, error = %error, "the disruption lease was not released; it expires by itself");
 }
 
 /// Releases the lease if it was taken.
